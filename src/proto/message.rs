@@ -1,0 +1,239 @@
+//! The ducq message model: `<command> b" " <route> b"\n" <payload>`
+//! (PROTOCOL.md §3), the fixed replies ACK / NACK / PARTS / END (§4), and how
+//! a client classifies what it receives. Pure byte handling, no I/O.
+
+use super::state::State;
+
+/// The reply that acknowledges a command.
+pub const ACK: &[u8] = b"ACK";
+/// First message of a multipart reply.
+pub const PARTS: &[u8] = b"PARTS";
+/// Last message of a multipart reply.
+pub const END: &[u8] = b"END";
+
+/// A parsed message, borrowing the bytes it was parsed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// Everything before the first space (or the first `\n`, or the whole
+    /// message for a bare command).
+    pub command: &'a [u8],
+    /// What follows the space, up to the first `\n`; empty for a bare command.
+    pub route: &'a [u8],
+    /// Everything after the first `\n`; may be empty.
+    pub payload: &'a [u8],
+    /// Whether the route was closed by a `\n`. `pub` and `sub` require it.
+    pub has_newline: bool,
+    /// The whole message as received.
+    pub raw: &'a [u8],
+}
+
+impl<'a> Message<'a> {
+    /// Parses one message body. Fails with `EMsgInv` on an empty message or a
+    /// route holding a NUL byte; any other byte string is a message.
+    pub fn parse(raw: &'a [u8]) -> Result<Message<'a>, State> {
+        if raw.is_empty() {
+            return Err(State::EMsgInv);
+        }
+        let nl = memchr(b'\n', raw);
+        let head_end = nl.unwrap_or(raw.len());
+        let head = &raw[..head_end];
+        let (command, route) = match memchr(b' ', head) {
+            Some(sp) => (&head[..sp], &head[sp + 1..]),
+            None => (head, &head[head.len()..]),
+        };
+        if memchr(0, route).is_some() {
+            return Err(State::EMsgInv);
+        }
+        let payload = match nl {
+            Some(i) => &raw[i + 1..],
+            None => &raw[raw.len()..],
+        };
+        Ok(Message {
+            command,
+            route,
+            payload,
+            has_newline: nl.is_some(),
+            raw,
+        })
+    }
+
+    /// The command as text, if it is UTF-8.
+    pub fn command_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.command).ok()
+    }
+}
+
+/// Formats `<command> <route>\n<payload>` into a new buffer.
+pub fn format(command: &[u8], route: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(command.len() + route.len() + payload.len() + 2);
+    format_into(&mut out, command, route, payload);
+    out
+}
+
+/// Appends `<command> <route>\n<payload>` to `out`.
+pub fn format_into(out: &mut Vec<u8>, command: &[u8], route: &[u8], payload: &[u8]) {
+    out.extend_from_slice(command);
+    out.push(b' ');
+    out.extend_from_slice(route);
+    out.push(b'\n');
+    out.extend_from_slice(payload);
+}
+
+/// The NACK body for a state: `NACK *\n<code>\n<text>`, no trailing newline.
+pub fn nack(state: State) -> Vec<u8> {
+    format!("NACK *\n{}\n{}", state.code(), state.text()).into_bytes()
+}
+
+/// What a client makes of a message it received (PROTOCOL.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `ACK…`
+    Ack,
+    /// `PARTS…`
+    Parts,
+    /// `END…`
+    End,
+    /// `PING…`
+    Ping,
+    /// `PONG…`
+    Pong,
+    /// `NACK…`, with the state it carries (`Unknown` when unreadable).
+    Nack(State),
+    /// Anything else: a data message.
+    Data,
+}
+
+impl Kind {
+    /// ACK, PARTS, END, PING and PONG are protocol traffic.
+    pub fn is_protocol(self) -> bool {
+        matches!(
+            self,
+            Kind::Ack | Kind::Parts | Kind::End | Kind::Ping | Kind::Pong
+        )
+    }
+}
+
+/// Classifies a received message by its prefix.
+pub fn classify(msg: &[u8]) -> Kind {
+    if msg.starts_with(b"NACK") {
+        Kind::Nack(nack_state(msg).unwrap_or(State::Unknown))
+    } else if msg.starts_with(ACK) {
+        Kind::Ack
+    } else if msg.starts_with(PARTS) {
+        Kind::Parts
+    } else if msg.starts_with(END) {
+        Kind::End
+    } else if msg.starts_with(b"PING") {
+        Kind::Ping
+    } else if msg.starts_with(b"PONG") {
+        Kind::Pong
+    } else {
+        Kind::Data
+    }
+}
+
+/// Reads the state code of a `NACK <route>\n<code>\n<text>` message.
+pub fn nack_state(msg: &[u8]) -> Option<State> {
+    let m = Message::parse(msg).ok()?;
+    let code_end = memchr(b'\n', m.payload).unwrap_or(m.payload.len());
+    let code: i64 = std::str::from_utf8(&m.payload[..code_end])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(State::from_code(code))
+}
+
+/// The text of a NACK (what follows its code line), lossily decoded.
+pub fn nack_text(msg: &[u8]) -> String {
+    let Ok(m) = Message::parse(msg) else {
+        return String::from_utf8_lossy(msg).into_owned();
+    };
+    let text = match memchr(b'\n', m.payload) {
+        Some(i) => &m.payload[i + 1..],
+        None => m.payload,
+    };
+    String::from_utf8_lossy(text).into_owned()
+}
+
+/// The answer to a `PING R\nP`: the same bytes with the second letter an `O`.
+pub fn pong_for(ping: &[u8]) -> Vec<u8> {
+    let mut out = ping.to_vec();
+    if out.len() > 1 {
+        out[1] = b'O';
+    }
+    out
+}
+
+/// Position of the first `byte` in `hay`.
+pub fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == byte)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_command_route_payload() {
+        let m = Message::parse(b"pub a/b c\nhello\nworld").unwrap();
+        assert_eq!(m.command, b"pub");
+        assert_eq!(m.route, b"a/b c");
+        assert_eq!(m.payload, b"hello\nworld");
+        assert!(m.has_newline);
+    }
+
+    #[test]
+    fn bare_command_and_missing_newline() {
+        let m = Message::parse(b"lscmd").unwrap();
+        assert_eq!(m.command, b"lscmd");
+        assert_eq!(m.route, b"");
+        assert!(!m.has_newline);
+        let m = Message::parse(b"pub route").unwrap();
+        assert_eq!(m.route, b"route");
+        assert!(!m.has_newline);
+        let m = Message::parse(b"epoch\n").unwrap();
+        assert_eq!(m.command, b"epoch");
+        assert_eq!(m.route, b"");
+        assert_eq!(m.payload, b"");
+    }
+
+    #[test]
+    fn empty_payload_and_nul_in_payload() {
+        let m = Message::parse(b"pub r\n").unwrap();
+        assert_eq!(m.payload, b"");
+        let m = Message::parse(b"pub r\n\0x\0").unwrap();
+        assert_eq!(m.payload, b"\0x\0");
+    }
+
+    #[test]
+    fn rejects_empty_and_nul_route() {
+        assert_eq!(Message::parse(b""), Err(State::EMsgInv));
+        assert_eq!(Message::parse(b"pub a\0b\nx"), Err(State::EMsgInv));
+    }
+
+    #[test]
+    fn nack_bytes_and_classification() {
+        assert_eq!(nack(State::ENoCmd), b"NACK *\n17\ncommand unknown");
+        assert_eq!(classify(b"ACK"), Kind::Ack);
+        assert_eq!(classify(b"NACK *\n15\nmessage invalid"), Kind::Nack(State::EMsgInv));
+        assert_eq!(classify(b"PARTS"), Kind::Parts);
+        assert_eq!(classify(b"END"), Kind::End);
+        assert_eq!(classify(b"PING _\nping"), Kind::Ping);
+        assert_eq!(classify(b"PONG _\nping"), Kind::Pong);
+        assert_eq!(classify(b"pub a\nb"), Kind::Data);
+        assert_eq!(nack_text(b"NACK *\n16\nmessage too big"), "message too big");
+    }
+
+    #[test]
+    fn pong_changes_second_letter_only() {
+        assert_eq!(pong_for(b"PING r\np"), b"PONG r\np");
+    }
+
+    #[test]
+    fn format_round_trips() {
+        let raw = format(b"pub", b"x/y", b"p\nq");
+        let m = Message::parse(&raw).unwrap();
+        assert_eq!((m.command, m.route, m.payload), (&b"pub"[..], &b"x/y"[..], &b"p\nq"[..]));
+    }
+}

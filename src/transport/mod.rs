@@ -1,0 +1,107 @@
+//! Protocol codecs (the Rust side of ducq's protocol vtable). A transport
+//! turns the bytes of one connection into ducq messages and ducq messages into
+//! bytes. It never touches a socket: the reactor and the blocking client own
+//! the I/O and call these functions with buffers.
+//!
+//! One trait serves both roles: the server keeps one boxed `Transport` per
+//! connection, and the blocking client drives the same codecs from its side.
+
+use std::borrow::Cow;
+
+pub mod tcp;
+
+/// What one call to [`Transport::decode`] produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// Nothing to deliver. If the step consumed bytes, call `decode` again
+    /// with the rest; if it consumed none, wait for more input.
+    Nothing,
+    /// One complete ducq message (the body of one frame).
+    Message(Cow<'a, [u8]>),
+    /// The stream is over (peer close or an unrecoverable framing error):
+    /// write whatever was appended to `out`, then close the connection.
+    Close,
+}
+
+/// The result of one decoding step: how many input bytes were used, and what
+/// they produced.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Step<'a> {
+    /// Bytes of `input` that are finished with; the caller drops them.
+    pub consumed: usize,
+    /// What those bytes produced.
+    pub decoded: Decoded<'a>,
+}
+
+impl<'a> Step<'a> {
+    /// A step that consumed nothing and needs more input.
+    pub fn need_more() -> Step<'a> {
+        Step {
+            consumed: 0,
+            decoded: Decoded::Nothing,
+        }
+    }
+}
+
+/// Groups connections whose encoding of a message is identical, so a fan-out
+/// encodes once per group and copies the bytes (DESIGN.md, data path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedEncoding {
+    /// Length-framed TCP.
+    TcpFrame,
+    /// An unmasked server-side WebSocket text frame.
+    WsServerFrame,
+    /// A Server-Sent Events `data:` record.
+    SseEvent,
+}
+
+/// A protocol codec for one connection. Implementations are sans-IO.
+pub trait Transport {
+    /// The kind used in client ids (`TCP:<ip>:<port>`): `"TCP"`, `"WS"`,
+    /// `"HTTP"`, or a name chosen by a C protocol. May change once, when an
+    /// HTTP connection upgrades to WebSocket.
+    fn name(&self) -> &str;
+
+    /// Called once when the connection opens; may append bytes to send first
+    /// (a client handshake, a greeting).
+    fn open(&mut self, _out: &mut Vec<u8>) {}
+
+    /// Whether the transport is ready to carry ducq messages (its handshake,
+    /// if any, is complete).
+    fn is_open(&self) -> bool {
+        true
+    }
+
+    /// Decodes at most one message from the front of `input`. The codec may
+    /// modify `input` in place (unmasking) and may append bytes that must be
+    /// sent back to the peer to `out` (handshake answers, pongs, framing
+    /// NACKs). It must consume everything it can skip in one call.
+    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a>;
+
+    /// Appends the wire form of one ducq message to `out`.
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>);
+
+    /// When every connection with the same value encodes a message to the
+    /// same bytes, a fan-out encodes once per value. `None` means "encode for
+    /// this connection alone".
+    fn shared_encoding(&self) -> Option<SharedEncoding> {
+        None
+    }
+
+    /// Whether the connection should close once its pending output is
+    /// written (an HTTP response with `Connection: close`, say).
+    fn close_after_flush(&self) -> bool {
+        false
+    }
+
+    /// Appends a keep-alive probe for an idle peer. Returns whether the peer
+    /// is expected to answer it; a peer that is not is exempt from the idle
+    /// timeout while it is open.
+    fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {
+        self.encode(b"PING _\nping", out);
+        true
+    }
+}
+
+/// Builds a fresh transport for each accepted connection of a listener.
+pub type TransportFactory = Box<dyn Fn() -> Box<dyn Transport>>;

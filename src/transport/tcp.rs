@@ -1,0 +1,262 @@
+//! Length-framed TCP (PROTOCOL.md §2): `<ASCII decimal length> "\n" <body>`,
+//! used in both directions. An incremental, sans-IO decoder that handles
+//! split and coalesced frames, and an encoder that produces header and body
+//! as one buffer so a server answers in a single write.
+
+use std::borrow::Cow;
+
+use super::{Decoded, SharedEncoding, Step, Transport};
+use crate::proto::{message::nack, State};
+
+/// Longest header accepted, leading zeros included. A header that has not
+/// ended by then is invalid.
+const MAX_HEADER: usize = 64;
+
+/// The TCP codec of one connection.
+#[derive(Debug, Clone)]
+pub struct TcpCodec {
+    max_body: usize,
+    /// Bytes of an oversized body still to be skipped.
+    skip: u64,
+}
+
+impl TcpCodec {
+    /// A codec that refuses bodies longer than `max_body` bytes.
+    pub fn new(max_body: usize) -> TcpCodec {
+        TcpCodec { max_body, skip: 0 }
+    }
+
+    /// The framed form of a message body.
+    pub fn frame(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(body.len() + 8);
+        encode_frame(body, &mut out);
+        out
+    }
+}
+
+/// Appends `<len>\n<body>` to `out`.
+pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut n = body.len();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reserve(digits.len() - i + 1 + body.len());
+    out.extend_from_slice(&digits[i..]);
+    out.push(b'\n');
+    out.extend_from_slice(body);
+}
+
+/// What a header says.
+enum Header {
+    Incomplete,
+    Invalid,
+    /// (header length including `\n`, body length); `None` when the number
+    /// overflows 64 bits.
+    Length(usize, Option<u64>),
+}
+
+fn parse_header(input: &[u8]) -> Header {
+    let mut value: Option<u64> = Some(0);
+    for (i, &b) in input.iter().enumerate().take(MAX_HEADER + 1) {
+        match b {
+            b'0'..=b'9' => {
+                value = value
+                    .and_then(|v| v.checked_mul(10))
+                    .and_then(|v| v.checked_add(u64::from(b - b'0')));
+            }
+            b'\n' if i > 0 => return Header::Length(i + 1, value),
+            _ => return Header::Invalid,
+        }
+    }
+    if input.len() > MAX_HEADER {
+        Header::Invalid
+    } else {
+        Header::Incomplete
+    }
+}
+
+impl Transport for TcpCodec {
+    fn name(&self) -> &str {
+        "TCP"
+    }
+
+    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
+        if self.skip > 0 {
+            let n = self.skip.min(input.len() as u64);
+            self.skip -= n;
+            return Step {
+                consumed: n as usize,
+                decoded: Decoded::Nothing,
+            };
+        }
+        match parse_header(input) {
+            Header::Incomplete => Step::need_more(),
+            Header::Invalid => {
+                encode_frame(&nack(State::EMsgInv), out);
+                Step {
+                    consumed: input.len(),
+                    decoded: Decoded::Close,
+                }
+            }
+            Header::Length(_, Some(0)) => {
+                encode_frame(&nack(State::EConnClosed), out);
+                Step {
+                    consumed: input.len(),
+                    decoded: Decoded::Close,
+                }
+            }
+            Header::Length(h, len) => {
+                let len = match len {
+                    Some(len) if len <= self.max_body as u64 => len as usize,
+                    // Too big (or beyond 64 bits): refuse, skip what we can
+                    // of the body, keep the connection.
+                    _ => {
+                        encode_frame(&nack(State::EMsgSize), out);
+                        let body = len.unwrap_or(u64::MAX);
+                        let here = ((input.len() - h) as u64).min(body);
+                        self.skip = body - here;
+                        return Step {
+                            consumed: h + here as usize,
+                            decoded: Decoded::Nothing,
+                        };
+                    }
+                };
+                if input.len() - h < len {
+                    return Step::need_more();
+                }
+                Step {
+                    consumed: h + len,
+                    decoded: Decoded::Message(Cow::Borrowed(&input[h..h + len])),
+                }
+            }
+        }
+    }
+
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        encode_frame(msg, out);
+    }
+
+    fn shared_encoding(&self) -> Option<SharedEncoding> {
+        Some(SharedEncoding::TcpFrame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` and collects (messages, bytes written back, closed).
+    fn run(codec: &mut TcpCodec, input: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>, bool, usize) {
+        let mut buf = input.to_vec();
+        let mut pos = 0;
+        let mut msgs = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            let step = codec.decode(&mut buf[pos..], &mut out);
+            let consumed = step.consumed;
+            match step.decoded {
+                Decoded::Message(m) => msgs.push(m.into_owned()),
+                Decoded::Close => return (msgs, out, true, pos + consumed),
+                Decoded::Nothing if consumed == 0 => return (msgs, out, false, pos),
+                Decoded::Nothing => {}
+            }
+            pos += consumed;
+        }
+    }
+
+    #[test]
+    fn several_frames_in_one_read() {
+        let mut c = TcpCodec::new(1024);
+        let (msgs, out, closed, used) = run(&mut c, b"5\nhello3\nabc");
+        assert_eq!(msgs, vec![b"hello".to_vec(), b"abc".to_vec()]);
+        assert!(out.is_empty());
+        assert!(!closed);
+        assert_eq!(used, 12);
+    }
+
+    #[test]
+    fn split_frame_waits_for_more() {
+        let mut c = TcpCodec::new(1024);
+        let (msgs, _, _, used) = run(&mut c, b"1");
+        assert!(msgs.is_empty());
+        assert_eq!(used, 0);
+        let (msgs, _, _, used) = run(&mut c, b"10\nhello");
+        assert!(msgs.is_empty());
+        assert_eq!(used, 0);
+        let (msgs, _, _, _) = run(&mut c, b"10\nhelloworld");
+        assert_eq!(msgs, vec![b"helloworld".to_vec()]);
+    }
+
+    #[test]
+    fn leading_zeros_and_nul_body() {
+        let mut c = TcpCodec::new(1024);
+        let (msgs, _, _, _) = run(&mut c, b"0003\na\0b");
+        assert_eq!(msgs, vec![b"a\0b".to_vec()]);
+    }
+
+    #[test]
+    fn bad_header_nacks_15_and_closes() {
+        for bad in [&b"-5\nhello"[..], b" 5\nhello", b"5\r\nhello", b"x\n", b"\nabc"] {
+            let mut c = TcpCodec::new(1024);
+            let (msgs, out, closed, _) = run(&mut c, bad);
+            assert!(msgs.is_empty());
+            assert!(closed, "{bad:?}");
+            assert_eq!(out, b"25\nNACK *\n15\nmessage invalid");
+        }
+    }
+
+    #[test]
+    fn overlong_header_is_invalid() {
+        let mut c = TcpCodec::new(1024);
+        let (_, out, closed, _) = run(&mut c, &[b'0'; MAX_HEADER + 1]);
+        assert!(closed);
+        assert_eq!(out, b"25\nNACK *\n15\nmessage invalid");
+    }
+
+    #[test]
+    fn zero_length_nacks_10_and_closes() {
+        let mut c = TcpCodec::new(1024);
+        let (_, out, closed, _) = run(&mut c, b"0\n");
+        assert!(closed);
+        assert_eq!(out, b"27\nNACK *\n10\nconnection closed");
+    }
+
+    #[test]
+    fn oversize_body_is_skipped_and_connection_kept() {
+        let mut c = TcpCodec::new(4);
+        let (msgs, out, closed, _) = run(&mut c, b"6\nabc");
+        assert!(msgs.is_empty());
+        assert!(!closed);
+        assert_eq!(out, b"25\nNACK *\n16\nmessage too big");
+        // The rest of the body arrives with a good frame behind it.
+        let (msgs, out, closed, _) = run(&mut c, b"def2\nok");
+        assert_eq!(msgs, vec![b"ok".to_vec()]);
+        assert!(out.is_empty());
+        assert!(!closed);
+    }
+
+    #[test]
+    fn twenty_digit_length_is_too_big_not_a_crash() {
+        let mut c = TcpCodec::new(1024);
+        let (_, out, closed, _) = run(&mut c, b"99999999999999999999\nxx");
+        assert!(!closed);
+        assert_eq!(out, b"25\nNACK *\n16\nmessage too big");
+    }
+
+    #[test]
+    fn encode_is_one_buffer() {
+        assert_eq!(TcpCodec::frame(b"hello"), b"5\nhello");
+        assert_eq!(TcpCodec::frame(b""), b"0\n");
+        let body = vec![7u8; 1234];
+        let f = TcpCodec::frame(&body);
+        assert!(f.starts_with(b"1234\n"));
+        assert_eq!(f.len(), 1239);
+    }
+}
