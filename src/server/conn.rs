@@ -41,6 +41,8 @@ pub struct Conn {
     pub(crate) dirty: bool,
     /// Close once the output is written.
     pub(crate) close_after_flush: bool,
+    /// The peer finished sending (EOF).
+    pub(crate) peer_done: bool,
     /// Marked for closing; its input is ignored from now on.
     pub(crate) closing: bool,
     pub(crate) last_rx: Instant,
@@ -78,6 +80,7 @@ impl Conn {
             want_write: false,
             dirty: false,
             close_after_flush: false,
+            peer_done: false,
             closing: false,
             last_rx: now,
             pinged: false,

@@ -257,7 +257,11 @@ impl Hub {
                     let id = conn.id_string();
                     conn.closing = true;
                     self.to_close.push(key);
-                    self.log(Level::Debug, "close", &id, "closed after reply");
+                    if conn.peer_done {
+                        self.log(Level::Info, "close", &id, "disconnected");
+                    } else {
+                        self.log(Level::Debug, "close", &id, "closed after reply");
+                    }
                 } else if conn.want_write {
                     conn.want_write = false;
                     let _ = self

@@ -428,6 +428,9 @@ impl Reactor {
             self.hub
                 .close(key, "input buffer full without a complete message");
         } else if wants_close || eof {
+            if let Some(conn) = self.hub.conns.get_mut(key) {
+                conn.peer_done = eof;
+            }
             self.hub.close_after_flush(key);
         }
     }

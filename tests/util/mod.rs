@@ -80,6 +80,10 @@ pub struct Peer {
 impl Peer {
     pub fn connect(addr: SocketAddr) -> Peer {
         let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        Peer::from_stream(stream)
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Peer {
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream.set_nodelay(true).unwrap();
         Peer {
