@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 pub mod tcp;
+pub mod ws;
 
 /// What one call to [`Transport::decode`] produced.
 #[derive(Debug, PartialEq, Eq)]
