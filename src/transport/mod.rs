@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+pub mod http;
 pub mod tcp;
 pub mod ws;
 

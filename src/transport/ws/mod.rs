@@ -309,6 +309,30 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic_either_side() {
+        let mut gen = MaskGen::from_seed(42);
+        for round in 0..2000u64 {
+            let n = (gen.next_u64() % 200) as usize;
+            let mut wire: Vec<u8> = if round % 2 == 0 {
+                b"HTTP/1.1 101 Switching Protocols\r\n".to_vec()
+            } else {
+                b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n".to_vec()
+            };
+            wire.extend((0..n).map(|_| match gen.next_u64() % 6 {
+                0 => b'\r',
+                1 => b'\n',
+                2 => b':',
+                _ => gen.next_u64() as u8,
+            }));
+            let mut c = WsClient::new("h", "/", 64);
+            let mut out = Vec::new();
+            c.open(&mut out);
+            let _ = drive(&mut c, &wire);
+            let _ = drive(&mut WsServer::new(64), &wire);
+        }
+    }
+
+    #[test]
     fn client_keys_differ() {
         let mut a = Vec::new();
         let mut b = Vec::new();
