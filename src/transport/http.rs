@@ -307,11 +307,9 @@ impl HttpOrWs {
             return Step::need_more();
         };
         let rest = input.get(inc.head_len..).unwrap_or(&[]);
-        let (body, used) = match inc.framing {
-            Framing::Length(n) => match rest.get(..n) {
-                Some(body) => (Cow::Borrowed(body), n),
-                None => (Cow::Borrowed(&[][..]), usize::MAX),
-            },
+        // `None` while the body is still arriving.
+        let got: Option<(Cow<[u8]>, usize)> = match inc.framing {
+            Framing::Length(n) => rest.get(..n).map(|body| (Cow::Borrowed(body), n)),
             Framing::Chunked => {
                 // Chunk headers cost bytes too; bound what a dribbling peer
                 // can make us hold.
@@ -321,10 +319,8 @@ impl HttpOrWs {
                     .saturating_mul(2)
                     .saturating_add(self.limits.max_head);
                 match read_chunked(rest, self.limits.max_body) {
-                    Chunked::Done(body, used) => (Cow::Owned(body), used),
-                    Chunked::Incomplete if rest.len() <= cap => {
-                        (Cow::Borrowed(&[][..]), usize::MAX)
-                    }
+                    Chunked::Done(body, used) => Some((Cow::Owned(body), used)),
+                    Chunked::Incomplete if rest.len() <= cap => None,
                     Chunked::Incomplete | Chunked::TooBig => {
                         return self.fail(413, "body too large", &[], None, input_len, out)
                     }
@@ -334,13 +330,13 @@ impl HttpOrWs {
                 }
             }
         };
-        if used == usize::MAX {
+        let Some((body, used)) = got else {
             if inc.send_continue {
                 inc.send_continue = false;
                 out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
             return Step::need_more();
-        }
+        };
         let msg = inc.action.message(&body);
         let consumed = inc.head_len.saturating_add(used);
         self.phase = Phase::Waiting {

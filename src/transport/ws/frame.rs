@@ -239,6 +239,13 @@ impl FrameCodec {
         self.closed
     }
 
+    /// Ends the stream without sending anything (a refused handshake):
+    /// later input is dropped and `decode` reports `Close`.
+    pub fn mark_closed(&mut self) {
+        self.closed = true;
+        self.partial = None;
+    }
+
     fn mask(&mut self) -> Option<[u8; 4]> {
         match &mut self.role {
             Role::Server => None,

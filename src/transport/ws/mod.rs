@@ -68,10 +68,14 @@ impl Transport for WsServer {
                     decoded: Decoded::Nothing,
                 }
             }
-            Handshake::Failed => Step {
-                consumed: input.len(),
-                decoded: Decoded::Close,
-            },
+            Handshake::Failed => {
+                self.handshake = None;
+                self.frames.mark_closed();
+                Step {
+                    consumed: input.len(),
+                    decoded: Decoded::Close,
+                }
+            }
         }
     }
 
@@ -160,10 +164,15 @@ impl Transport for WsClient {
                     decoded: Decoded::Nothing,
                 }
             }
-            Err(_) => Step {
-                consumed: input.len(),
-                decoded: Decoded::Close,
-            },
+            Err(_) => {
+                self.handshake = None;
+                self.held.clear();
+                self.frames.mark_closed();
+                Step {
+                    consumed: input.len(),
+                    decoded: Decoded::Close,
+                }
+            }
         }
     }
 
@@ -249,6 +258,10 @@ mod tests {
         let mut out = Vec::new();
         s.encode(b"ACK", &mut out);
         assert!(out.is_empty());
+        assert!(!s.is_open());
+        // Whatever follows is dropped, not read as a new request.
+        let (msgs, out, closed) = drive(&mut s, REQUEST);
+        assert!(msgs.is_empty() && out.is_empty() && closed);
     }
 
     #[test]
