@@ -12,11 +12,15 @@ ducq-server: a LAN message broker (TCP, WebSocket, HTTP clients)
 
 Usage: ducq-server [OPTIONS]
 
-With no option, listens for TCP clients on 0.0.0.0:59090.
+With no listener option, listens for TCP clients on 0.0.0.0:59090 and for
+HTTP and WebSocket clients on 0.0.0.0:59091. Once any listener is given,
+only the listeners given are opened.
 
 Listeners:
   --tcp ADDR              TCP listener, e.g. 127.0.0.1:59090 (repeatable)
                           [default: 0.0.0.0:59090]
+  --http ADDR             HTTP and WebSocket listener (repeatable)
+                          [default: 0.0.0.0:59091]
 Limits:
   --max-message BYTES     largest message body            [default: 1048576]
   --max-route BYTES       longest route                   [default: 1024]
@@ -36,12 +40,14 @@ Other:
 
 struct Args {
     tcp: Vec<String>,
+    http: Vec<String>,
     settings: Settings,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut args = Args {
         tcp: Vec::new(),
+        http: Vec::new(),
         settings: Settings::default(),
     };
     let s = &mut args.settings;
@@ -64,6 +70,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         };
         match flag.as_str() {
             "--tcp" => args.tcp.push(value()?),
+            "--http" => args.http.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
             "--max-stored-routes" => s.max_stored_routes = num(value()?)?,
@@ -75,8 +82,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
-    if args.tcp.is_empty() {
+    if args.tcp.is_empty() && args.http.is_empty() {
         args.tcp.push("0.0.0.0:59090".into());
+        args.http.push("0.0.0.0:59091".into());
     }
     Ok(Some(args))
 }
@@ -105,6 +113,12 @@ fn main() -> ExitCode {
     for addr in &args.tcp {
         if let Err(e) = reactor.listen_tcp(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (tcp): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for addr in &args.http {
+        if let Err(e) = reactor.listen_http(addr) {
+            eprintln!("ducq-server: cannot listen on {addr} (http/websocket): {e}");
             return ExitCode::FAILURE;
         }
     }

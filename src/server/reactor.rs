@@ -25,6 +25,7 @@ use super::hub::Hub;
 use super::log::Level;
 use super::settings::Settings;
 use crate::proto::{message::nack, State};
+use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::tcp::TcpCodec;
 use crate::transport::{Decoded, TransportFactory};
 
@@ -116,6 +117,18 @@ impl Reactor {
     pub fn listen_tcp(&mut self, addr: &str) -> io::Result<SocketAddr> {
         let max = self.hub.settings().max_message;
         self.listen(addr, Box::new(move || Box::new(TcpCodec::new(max))))
+    }
+
+    /// Listens for HTTP and WebSocket clients on `addr` (one port serves
+    /// both: a request with `Upgrade: websocket` becomes a WebSocket).
+    pub fn listen_http(&mut self, addr: &str) -> io::Result<SocketAddr> {
+        let max = self.hub.settings().max_message;
+        let limits = HttpLimits {
+            max_body: max,
+            max_message: max,
+            ..HttpLimits::default()
+        };
+        self.listen(addr, Box::new(move || Box::new(HttpOrWs::new(limits))))
     }
 
     /// Listens on `addr` with a transport made by `factory` for each client.
