@@ -39,7 +39,7 @@ fn slow_subscriber_is_cut_off_at_its_limit_and_delays_nobody() {
     });
     // Shrink the kernel buffers so the server's own queue must fill.
     let slow = TcpStream::connect(srv.addr).unwrap();
-    set_rcvbuf(&slow, 4096);
+    util::set_rcvbuf(&slow, 4096);
     slow.set_read_timeout(Some(util::WAIT)).unwrap();
     let mut slow_peer = Peer::from_stream(slow);
     slow_peer.sub("load");
@@ -85,20 +85,6 @@ fn lsconn(p: &mut Peer) -> Vec<String> {
             return lines;
         }
         lines.push(String::from_utf8(m).unwrap());
-    }
-}
-
-fn set_rcvbuf(s: &TcpStream, bytes: i32) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid socket fd and a pointer to a live i32 of the right size.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &bytes as *const i32 as *const libc::c_void,
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        );
     }
 }
 

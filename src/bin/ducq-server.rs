@@ -31,6 +31,9 @@ Limits:
                           disconnected as a slow consumer [default: 8388608]
   --idle-timeout SECS     close clients silent this long (pinged at half);
                           0 disables                      [default: 300]
+  --frame-timeout SECS    close clients that leave a message, handshake or
+                          HTTP request incomplete this long; 0 disables
+                                                          [default: 30]
 Logging:
   --log-level LEVEL       debug, info, warn, error, off   [default: info]
 Other:
@@ -78,6 +81,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-connections" => s.max_connections = num(value()?)?,
             "--max-output" => s.max_output = num(value()?)?,
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
+            "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
             "--log-level" => s.log_level = value()?.parse::<Level>()?,
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }

@@ -47,6 +47,8 @@ pub struct Conn {
     /// Marked for closing; its input is ignored from now on.
     pub(crate) closing: bool,
     pub(crate) last_rx: Instant,
+    /// Since when an incomplete message (or handshake) waits in `input`.
+    pub(crate) partial_since: Option<Instant>,
     pub(crate) pinged: bool,
     /// Sequence number of the last publication delivered here (dedup when
     /// several of its patterns match one route).
@@ -84,6 +86,7 @@ impl Conn {
             peer_done: false,
             closing: false,
             last_rx: now,
+            partial_since: None,
             pinged: false,
             last_delivery: 0,
         }

@@ -323,17 +323,25 @@ impl Hub {
         self.in_log = false;
     }
 
-    /// Closes connections silent past the idle timeout and pings those
-    /// silent for half of it.
+    /// Closes connections silent past the idle timeout, pings those silent
+    /// for half of it, and gives up on messages left incomplete too long.
     pub(crate) fn check_idle(&mut self, now: Instant) {
         let timeout = self.settings.idle_timeout;
-        if timeout.is_zero() {
-            return;
-        }
+        let frame_timeout = self.settings.frame_timeout;
         let mut expired = Vec::new();
+        let mut stalled = Vec::new();
         let mut pinged = Vec::new();
         for (key, conn) in self.conns.iter_mut() {
             if conn.closing {
+                continue;
+            }
+            if conn.partial_since.is_some_and(|t| {
+                !frame_timeout.is_zero() && now.saturating_duration_since(t) >= frame_timeout
+            }) {
+                stalled.push(key);
+                continue;
+            }
+            if timeout.is_zero() {
                 continue;
             }
             let silent = now.saturating_duration_since(conn.last_rx);
@@ -356,6 +364,9 @@ impl Hub {
         }
         for key in expired {
             self.close(key, "idle timeout");
+        }
+        for key in stalled {
+            self.close(key, "message left incomplete past the frame timeout");
         }
     }
 }

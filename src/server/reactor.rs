@@ -422,6 +422,12 @@ impl Reactor {
 
         // Keep only the unprocessed tail, in a buffer of the connection's own.
         if let Some(conn) = self.hub.conns.get_mut(key) {
+            let partial = pos < input.len();
+            match (partial, conn.partial_since) {
+                (true, None) => conn.partial_since = Some(now),
+                (false, Some(_)) => conn.partial_since = None,
+                _ => {}
+            }
             if own {
                 input.drain(..pos);
                 if !input.is_empty() {
