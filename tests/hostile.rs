@@ -71,10 +71,8 @@ fn slowloris_on_tcp_http_and_ws_handshake_is_cut_and_delays_nobody() {
         .into_iter()
         .enumerate()
         {
-            if open[j] {
-                if s.write_all(&bytes[i % bytes.len()..][..1]).is_err() || is_closed(s) {
-                    open[j] = false;
-                }
+            if open[j] && (s.write_all(&bytes[i % bytes.len()..][..1]).is_err() || is_closed(s)) {
+                open[j] = false;
             }
         }
         served(&mut publisher, &mut watcher, i);
