@@ -82,6 +82,8 @@ pub struct Reactor {
     scratch: Vec<u8>,
     /// Connections that used their read budget and have more to read.
     backlog: Vec<usize>,
+    /// Reused list of this turn's events.
+    ready: Vec<(Token, bool, bool)>,
     accept_resume: Option<Instant>,
     emfile_logged: bool,
     next_idle_check: Instant,
@@ -106,6 +108,7 @@ impl Reactor {
             dispatcher: Dispatcher::new(),
             scratch: Vec::new(),
             backlog: Vec::new(),
+            ready: Vec::new(),
             accept_resume: None,
             emfile_logged: false,
             next_idle_check: Instant::now(),
@@ -260,15 +263,12 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         let now = Instant::now();
-        let ready: Vec<(Token, bool, bool)> = self
-            .events
-            .iter()
-            .map(|e| {
-                let read = e.is_readable() || e.is_read_closed() || e.is_error();
-                (e.token(), read, e.is_writable())
-            })
-            .collect();
-        for (token, readable, writable) in ready {
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.extend(self.events.iter().map(|e| {
+            let read = e.is_readable() || e.is_read_closed() || e.is_error();
+            (e.token(), read, e.is_writable())
+        }));
+        for &(token, readable, writable) in &ready {
             match token.0 {
                 t if t == WAKER.0 => {}
                 t if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t, now),
@@ -289,6 +289,8 @@ impl Reactor {
                 }
             }
         }
+        ready.clear();
+        self.ready = ready;
         for key in std::mem::take(&mut self.backlog) {
             self.read(key, now);
         }
