@@ -21,7 +21,7 @@ impl Hasher for RouteHasher {
         let mut h = self.0;
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
             h = (h.rotate_left(5) ^ w).wrapping_mul(K);
         }
         for &b in chunks.remainder() {

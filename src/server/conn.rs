@@ -133,7 +133,8 @@ impl Conn {
     /// Writes pending output until done or WouldBlock.
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         while self.out_pos < self.out.len() {
-            match self.socket.write(&self.out[self.out_pos..]) {
+            let pending = self.out.get(self.out_pos..).unwrap_or(&[]);
+            match self.socket.write(pending) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.out_pos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),

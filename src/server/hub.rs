@@ -139,7 +139,9 @@ impl Hub {
     /// Bookkeeping after output was appended to `key`: enforce the output
     /// bound, schedule a flush.
     fn queued(&mut self, key: usize) -> Result<(), State> {
-        let conn = &mut self.conns[key];
+        let Some(conn) = self.conns.get_mut(key) else {
+            return Err(State::ENotFound);
+        };
         if conn.pending_output() > self.settings.max_output {
             let pending = conn.pending_output();
             conn.out = Vec::new();
@@ -178,9 +180,9 @@ impl Hub {
                 continue;
             }
             conn.last_delivery = seq;
-            match conn.transport.shared_encoding() {
-                Some(enc) => {
-                    let slot = &mut self.fanout[shared_slot(enc)];
+            let shared = conn.transport.shared_encoding();
+            match shared.and_then(|enc| self.fanout.get_mut(shared_slot(enc))) {
+                Some(slot) => {
                     if slot.is_empty() {
                         conn.transport.encode(msg, slot);
                     }

@@ -331,7 +331,9 @@ impl Reactor {
                     let key = self
                         .hub
                         .insert(|gen| Conn::new(stream, transport, peer, gen, now));
-                    let conn = &mut self.hub.conns[key];
+                    let Some(conn) = self.hub.conns.get_mut(key) else {
+                        continue;
+                    };
                     if let Err(e) = self.poll.registry().register(
                         &mut conn.socket,
                         Token(key),
@@ -405,7 +407,10 @@ impl Reactor {
                 _ => break,
             };
             let before = conn.out.len();
-            let step = conn.transport.decode(&mut input[pos..], &mut conn.out);
+            let Some(rest) = input.get_mut(pos..) else {
+                break;
+            };
+            let step = conn.transport.decode(rest, &mut conn.out);
             if conn.out.len() != before {
                 self.hub.mark_dirty(key);
             }
@@ -436,8 +441,8 @@ impl Reactor {
                     conn.input = input;
                 }
             } else {
-                if pos < input.len() {
-                    conn.input = input[pos..].to_vec();
+                if let Some(rest) = input.get(pos..).filter(|r| !r.is_empty()) {
+                    conn.input = rest.to_vec();
                 }
                 input.clear();
                 self.scratch = input;

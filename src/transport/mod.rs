@@ -5,6 +5,16 @@
 //!
 //! One trait serves both roles: the server keeps one boxed `Transport` per
 //! connection, and the blocking client drives the same codecs from its side.
+// Peer bytes flow through here: no panicking unwraps, indexing or panics.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 use std::borrow::Cow;
 

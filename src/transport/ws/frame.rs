@@ -97,8 +97,8 @@ pub fn parse_header(input: &[u8]) -> Option<Header> {
 
 /// XORs `data` with the masking key (masking and unmasking are the same).
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
-    for (i, b) in data.iter_mut().enumerate() {
-        *b ^= mask[i & 3];
+    for (b, m) in data.iter_mut().zip(mask.iter().cycle()) {
+        *b ^= m;
     }
 }
 
