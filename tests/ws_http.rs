@@ -291,6 +291,12 @@ fn http_status_mapping_and_percent_decoding() {
     );
     assert_eq!(status, 404);
     assert_eq!(body, b"{\"error\":\"command unknown\",\"code\":17}");
+    // A command that answers nothing still completes the request.
+    let (status, body) = http_request(
+        http,
+        b"POST /cmd/PONG/r HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!((status, &body[..]), (204, &b""[..]));
     let (status, _) = http_request(http, b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status, 404);
     let (status, _) = http_request(http, b"DELETE /pub/a HTTP/1.1\r\nHost: x\r\n\r\n");

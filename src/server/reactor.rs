@@ -416,7 +416,16 @@ impl Reactor {
             }
             pos += step.consumed;
             match step.decoded {
-                Decoded::Message(msg) => self.dispatcher.dispatch(&mut self.hub, key, &msg),
+                Decoded::Message(msg) => {
+                    self.dispatcher.dispatch(&mut self.hub, key, &msg);
+                    if let Some(conn) = self.hub.conns.get_mut(key) {
+                        let before = conn.out.len();
+                        conn.transport.after_dispatch(&mut conn.out);
+                        if conn.out.len() != before {
+                            self.hub.mark_dirty(key);
+                        }
+                    }
+                }
                 Decoded::Close => {
                     wants_close = true;
                     break;

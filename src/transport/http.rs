@@ -471,6 +471,15 @@ impl Transport for HttpOrWs {
         }
     }
 
+    /// A command that sent no reply (`PONG`, say) still completes its
+    /// request: `204 No Content`.
+    fn after_dispatch(&mut self, out: &mut Vec<u8>) {
+        if let Phase::Waiting { keep_alive, .. } = self.phase {
+            respond(out, 204, JSON, &[], b"", keep_alive);
+            self.finish(keep_alive);
+        }
+    }
+
     fn shared_encoding(&self) -> Option<SharedEncoding> {
         match &self.phase {
             Phase::Ws(ws) => ws.shared_encoding(),

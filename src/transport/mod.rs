@@ -90,6 +90,12 @@ pub trait Transport {
     /// NACKs). It must consume everything it can skip in one call.
     fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a>;
 
+    /// Called after the dispatcher handled a message from this connection,
+    /// with every reply already encoded. A request/response protocol that
+    /// got no reply at all can answer here instead of leaving its peer
+    /// waiting.
+    fn after_dispatch(&mut self, _out: &mut Vec<u8>) {}
+
     /// Appends the wire form of one ducq message to `out`.
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>);
 
