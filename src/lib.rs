@@ -9,7 +9,9 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod client;
 pub mod proto;
+pub mod server;
 pub mod transport;
 
 pub use proto::State;

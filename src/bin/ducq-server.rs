@@ -1,1 +1,118 @@
-fn main() {}
+//! `ducq-server`: runs a ducq broker with embedded defaults, or with the
+//! listeners and limits given as flags. Argument parsing and wiring only;
+//! everything else lives in the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ducq::server::{os, Level, Reactor, Settings};
+
+const USAGE: &str = "\
+ducq-server: a LAN message broker (TCP, WebSocket, HTTP clients)
+
+Usage: ducq-server [OPTIONS]
+
+With no option, listens for TCP clients on 0.0.0.0:59090.
+
+Listeners:
+  --tcp ADDR              TCP listener, e.g. 127.0.0.1:59090 (repeatable)
+                          [default: 0.0.0.0:59090]
+Limits:
+  --max-message BYTES     largest message body            [default: 1048576]
+  --max-route BYTES       longest route                   [default: 1024]
+  --max-stored-routes N   routes whose last message is kept [default: 10000]
+  --max-stored-bytes B    bytes of stored last messages   [default: 67108864]
+  --max-connections N     simultaneous clients            [default: 16384]
+  --max-output BYTES      output queued per client before it is
+                          disconnected as a slow consumer [default: 8388608]
+  --idle-timeout SECS     close clients silent this long (pinged at half);
+                          0 disables                      [default: 300]
+Logging:
+  --log-level LEVEL       debug, info, warn, error, off   [default: info]
+Other:
+  -h, --help              this text
+  -V, --version           version
+";
+
+struct Args {
+    tcp: Vec<String>,
+    settings: Settings,
+}
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut args = Args {
+        tcp: Vec::new(),
+        settings: Settings::default(),
+    };
+    let s = &mut args.settings;
+    while let Some(flag) = argv.next() {
+        if flag == "-h" || flag == "--help" {
+            print!("{USAGE}");
+            return Ok(None);
+        }
+        if flag == "-V" || flag == "--version" {
+            println!("ducq-server {}", env!("CARGO_PKG_VERSION"));
+            return Ok(None);
+        }
+        let mut value = || {
+            argv.next()
+                .ok_or_else(|| format!("{flag} needs a value (see --help)"))
+        };
+        let num = |v: String| -> Result<usize, String> {
+            v.parse()
+                .map_err(|_| format!("{flag}: '{v}' is not a whole number"))
+        };
+        match flag.as_str() {
+            "--tcp" => args.tcp.push(value()?),
+            "--max-message" => s.max_message = num(value()?)?,
+            "--max-route" => s.max_route = num(value()?)?,
+            "--max-stored-routes" => s.max_stored_routes = num(value()?)?,
+            "--max-stored-bytes" => s.max_stored_bytes = num(value()?)?,
+            "--max-connections" => s.max_connections = num(value()?)?,
+            "--max-output" => s.max_output = num(value()?)?,
+            "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
+            "--log-level" => s.log_level = value()?.parse::<Level>()?,
+            other => return Err(format!("unknown option '{other}' (see --help)")),
+        }
+    }
+    if args.tcp.is_empty() {
+        args.tcp.push("0.0.0.0:59090".into());
+    }
+    Ok(Some(args))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ducq-server: {e}");
+            return ExitCode::from(64);
+        }
+    };
+    let _ = os::raise_fd_limit();
+    let mut reactor = match Reactor::new(args.settings) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ducq-server: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = os::stop_on_signals(reactor.stop_handle()) {
+        eprintln!("ducq-server: cannot install signal handling: {e}");
+        return ExitCode::FAILURE;
+    }
+    for addr in &args.tcp {
+        if let Err(e) = reactor.listen_tcp(addr) {
+            eprintln!("ducq-server: cannot listen on {addr} (tcp): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match reactor.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ducq-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -8,7 +8,9 @@
 
 use std::borrow::Cow;
 
+pub mod http;
 pub mod tcp;
+pub mod ws;
 
 /// What one call to [`Transport::decode`] produced.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,0 +1,359 @@
+//! A blocking ducq client over any [`Transport`]: connect with a timeout,
+//! emit, receive (answering the server's PINGs), publish, subscribe, list,
+//! listen. It owns one `std::net::TcpStream`; the codec does the framing.
+//! It must not be used from the reactor thread of a server it talks to.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use crate::proto::message::{self, classify, nack_text, pong_for, Kind};
+use crate::proto::State;
+use crate::transport::tcp::TcpCodec;
+use crate::transport::{Decoded, Transport};
+
+/// Largest message the client accepts by default (the server's default).
+pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+
+/// Why a client call failed.
+#[derive(Debug)]
+pub enum Error {
+    /// The server answered NACK.
+    Nack {
+        /// The state code the NACK carried.
+        state: State,
+        /// The NACK text.
+        text: String,
+    },
+    /// The operating system refused an operation.
+    Io {
+        /// The ducq state for it (`EConnect`, `ERead`, `EWrite`, …).
+        state: State,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Nothing arrived in time.
+    Timeout,
+    /// The server closed the connection.
+    Closed,
+    /// The server sent something the call did not expect.
+    Protocol(String),
+}
+
+impl Error {
+    /// The ducq state code for this error.
+    pub fn state(&self) -> State {
+        match self {
+            Error::Nack { .. } => State::Nack,
+            Error::Io { state, .. } => *state,
+            Error::Timeout => State::ETimeout,
+            Error::Closed => State::EConnClosed,
+            Error::Protocol(_) => State::EMsgInv,
+        }
+    }
+
+    fn io(state: State, source: io::Error) -> Error {
+        match source.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout,
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof => Error::Closed,
+            _ => Error::Io { state, source },
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Nack { state, text } => write!(f, "NACK {}: {}", state.code(), text),
+            Error::Io { state, source } => write!(f, "{}: {}", state.text(), source),
+            Error::Timeout => f.write_str("timeout"),
+            Error::Closed => f.write_str("connection closed"),
+            Error::Protocol(s) => write!(f, "unexpected reply: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What a `listen` callback tells the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep listening.
+    Continue,
+    /// Return from `listen`.
+    Break,
+}
+
+/// A blocking connection to a ducq server.
+pub struct Client {
+    stream: TcpStream,
+    codec: Box<dyn Transport>,
+    input: Vec<u8>,
+    /// Messages decoded but not yet returned.
+    queue: VecDeque<Vec<u8>>,
+    closed: bool,
+    timeout: Option<Duration>,
+    peer: SocketAddr,
+}
+
+impl Client {
+    /// Connects over length-framed TCP.
+    pub fn connect(addr: &str, timeout: Duration) -> Result<Client, Error> {
+        Client::connect_with(addr, timeout, Box::new(TcpCodec::new(DEFAULT_MAX_MESSAGE)))
+    }
+
+    /// Connects with any transport; completes its handshake (if any) within
+    /// `timeout`. `timeout` also becomes the receive timeout.
+    pub fn connect_with(
+        addr: &str,
+        timeout: Duration,
+        codec: Box<dyn Transport>,
+    ) -> Result<Client, Error> {
+        let addrs: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|e| Error::Io {
+                state: State::EConnect,
+                source: e,
+            })?
+            .collect();
+        let mut last_err = io::Error::new(io::ErrorKind::InvalidInput, "no address");
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, timeout) {
+                Ok(stream) => return Client::from_stream(stream, codec, Some(timeout)),
+                Err(e) => last_err = e,
+            }
+        }
+        Err(Error::Io {
+            state: State::EConnect,
+            source: last_err,
+        })
+    }
+
+    /// Wraps a connected stream.
+    pub fn from_stream(
+        stream: TcpStream,
+        codec: Box<dyn Transport>,
+        timeout: Option<Duration>,
+    ) -> Result<Client, Error> {
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Error::io(State::EConnect, e))?;
+        let _ = stream.set_nodelay(true);
+        let mut client = Client {
+            stream,
+            codec,
+            input: Vec::new(),
+            queue: VecDeque::new(),
+            closed: false,
+            timeout,
+            peer,
+        };
+        client.set_timeout(timeout)?;
+        let mut out = Vec::new();
+        client.codec.open(&mut out);
+        client.write_all(&out)?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        while !client.codec.is_open() {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout);
+            }
+            client.fill()?;
+        }
+        Ok(client)
+    }
+
+    /// Sets the receive timeout (`None` waits forever).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.timeout = timeout.filter(|t| !t.is_zero());
+        self.stream
+            .set_read_timeout(self.timeout)
+            .map_err(|e| Error::io(State::ECommLayer, e))
+    }
+
+    /// The server's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// This end's id as the server lists it (`TCP:<ip>:<port>`).
+    pub fn id(&self) -> String {
+        let local = self
+            .stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        format!("{}:{}", self.codec.name(), local)
+    }
+
+    /// The underlying stream (to shut it down from another thread).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.stream
+            .write_all(bytes)
+            .map_err(|e| Error::io(State::EWrite, e))
+    }
+
+    /// Sends one raw message body (`<command> <route>\n<payload>`).
+    pub fn send(&mut self, msg: &[u8]) -> Result<(), Error> {
+        let mut out = Vec::with_capacity(msg.len() + 16);
+        self.codec.encode(msg, &mut out);
+        self.write_all(&out)
+    }
+
+    /// Sends `<command> <route>\n<payload>`.
+    pub fn emit(&mut self, command: &str, route: &str, payload: &[u8]) -> Result<(), Error> {
+        self.send(&message::format(
+            command.as_bytes(),
+            route.as_bytes(),
+            payload,
+        ))
+    }
+
+    /// Reads once from the socket and decodes what arrived into the queue.
+    fn fill(&mut self) -> Result<(), Error> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        let start = self.input.len();
+        self.input.resize(start + (64 << 10), 0);
+        let n = match self.stream.read(&mut self.input[start..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => {
+                self.input.truncate(start);
+                return Err(Error::io(State::ERead, e));
+            }
+        };
+        self.input.truncate(start + n);
+        if n == 0 && start == self.input.len() {
+            self.closed = true;
+        }
+        let mut out = Vec::new();
+        let mut pos = 0;
+        loop {
+            let step = self.codec.decode(&mut self.input[pos..], &mut out);
+            pos += step.consumed;
+            match step.decoded {
+                Decoded::Message(m) => self.queue.push_back(m.into_owned()),
+                Decoded::Close => {
+                    self.closed = true;
+                    break;
+                }
+                Decoded::Nothing if step.consumed == 0 => break,
+                Decoded::Nothing => {}
+            }
+        }
+        self.input.drain(..pos);
+        self.write_all(&out)?;
+        if self.closed && self.queue.is_empty() {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The next message from the server, whatever it is, except PINGs,
+    /// which are answered with PONG and skipped.
+    pub fn receive(&mut self) -> Result<Vec<u8>, Error> {
+        loop {
+            while let Some(msg) = self.queue.pop_front() {
+                if classify(&msg) == Kind::Ping {
+                    self.send(&pong_for(&msg))?;
+                    continue;
+                }
+                return Ok(msg);
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Like `receive`, but a NACK becomes `Err(Error::Nack)`.
+    pub fn receive_reply(&mut self) -> Result<Vec<u8>, Error> {
+        let msg = self.receive()?;
+        match classify(&msg) {
+            Kind::Nack(state) => Err(Error::Nack {
+                state,
+                text: nack_text(&msg),
+            }),
+            _ => Ok(msg),
+        }
+    }
+
+    /// Waits for the ACK of a command; data messages that arrive first
+    /// (from subscriptions) are kept for later `receive` calls.
+    fn expect_ack(&mut self) -> Result<(), Error> {
+        let mut held = Vec::new();
+        let result = loop {
+            match self.receive_reply() {
+                Ok(m) if classify(&m) == Kind::Ack => break Ok(()),
+                Ok(m) if classify(&m) == Kind::Data => held.push(m),
+                Ok(m) => break Err(Error::Protocol(String::from_utf8_lossy(&m).into_owned())),
+                Err(e) => break Err(e),
+            }
+        };
+        for m in held.into_iter().rev() {
+            self.queue.push_front(m);
+        }
+        result
+    }
+
+    /// Publishes `payload` on `route` and waits for the ACK.
+    pub fn publish(&mut self, route: &str, payload: &[u8]) -> Result<(), Error> {
+        self.emit("pub", route, payload)?;
+        self.expect_ack()
+    }
+
+    /// Subscribes to `route` with the options in `options` (`""`, `"last"`,
+    /// `"add"`, `"last add"`). Returns the stored message the server sends
+    /// instead of an ACK when `last` is asked and one exists; further stored
+    /// messages (for a pattern) come through `receive`.
+    pub fn subscribe(&mut self, route: &str, options: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.emit("sub", route, options.as_bytes())?;
+        let msg = self.receive_reply()?;
+        match classify(&msg) {
+            Kind::Ack => Ok(None),
+            Kind::Data => Ok(Some(msg)),
+            _ => Err(Error::Protocol(String::from_utf8_lossy(&msg).into_owned())),
+        }
+    }
+
+    /// Sends a command answered by a multipart reply (`lscmd`, `lsconn`)
+    /// and returns its parts.
+    pub fn list(&mut self, command: &str) -> Result<Vec<Vec<u8>>, Error> {
+        self.send(command.as_bytes())?;
+        let first = self.receive_reply()?;
+        if classify(&first) != Kind::Parts {
+            return Err(Error::Protocol(
+                String::from_utf8_lossy(&first).into_owned(),
+            ));
+        }
+        let mut parts = Vec::new();
+        loop {
+            let m = self.receive_reply()?;
+            if classify(&m) == Kind::End {
+                return Ok(parts);
+            }
+            parts.push(m);
+        }
+    }
+
+    /// Receives messages and hands each to `on_message` until it returns
+    /// `Flow::Break` or the connection fails.
+    pub fn listen(&mut self, mut on_message: impl FnMut(&[u8]) -> Flow) -> Result<(), Error> {
+        loop {
+            let msg = self.receive()?;
+            if on_message(&msg) == Flow::Break {
+                return Ok(());
+            }
+        }
+    }
+}

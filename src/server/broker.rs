@@ -1,0 +1,279 @@
+//! Broker state as plain data: who is subscribed to what, and the last
+//! message of each route. No sockets and no I/O; connections appear only as
+//! slab keys. A publish finds its subscribers through an index (exact routes
+//! by hash, patterns kept apart), never by scanning every connection.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::proto::route;
+
+/// Subscriptions of every connection, indexed for publishing.
+#[derive(Default)]
+pub struct Subscriptions {
+    exact: HashMap<Box<[u8]>, Vec<usize>>,
+    patterns: HashMap<Box<[u8]>, Vec<usize>>,
+    by_conn: HashMap<usize, Vec<Box<[u8]>>>,
+}
+
+impl Subscriptions {
+    /// Subscribes `key` to `route`; without `add`, its previous
+    /// subscriptions are dropped first (PROTOCOL.md §6: one by default).
+    pub fn subscribe(&mut self, key: usize, route: &[u8], add: bool) {
+        if !add {
+            self.remove_conn(key);
+        }
+        let routes = self.by_conn.entry(key).or_default();
+        if routes.iter().any(|r| &**r == route) {
+            return;
+        }
+        routes.push(route.into());
+        let index = if route::is_pattern(route) {
+            &mut self.patterns
+        } else {
+            &mut self.exact
+        };
+        index.entry(route.into()).or_default().push(key);
+    }
+
+    /// Removes one subscription; false when `key` did not hold it.
+    pub fn unsubscribe(&mut self, key: usize, route: &[u8]) -> bool {
+        let Some(routes) = self.by_conn.get_mut(&key) else {
+            return false;
+        };
+        let Some(pos) = routes.iter().position(|r| &**r == route) else {
+            return false;
+        };
+        routes.swap_remove(pos);
+        if routes.is_empty() {
+            self.by_conn.remove(&key);
+        }
+        self.unindex(key, route);
+        true
+    }
+
+    /// Drops every subscription of `key` (it closed, or re-subscribed).
+    pub fn remove_conn(&mut self, key: usize) {
+        if let Some(routes) = self.by_conn.remove(&key) {
+            for r in routes.iter() {
+                self.unindex(key, r);
+            }
+        }
+    }
+
+    fn unindex(&mut self, key: usize, route: &[u8]) {
+        let index = if route::is_pattern(route) {
+            &mut self.patterns
+        } else {
+            &mut self.exact
+        };
+        if let Some(keys) = index.get_mut(route) {
+            if let Some(p) = keys.iter().position(|&k| k == key) {
+                keys.swap_remove(p);
+            }
+            if keys.is_empty() {
+                index.remove(route);
+            }
+        }
+    }
+
+    /// The routes `key` is subscribed to, in subscription order (after
+    /// removals, order is not guaranteed).
+    pub fn routes_of(&self, key: usize) -> &[Box<[u8]>] {
+        self.by_conn.get(&key).map(|v| &v[..]).unwrap_or(&[])
+    }
+
+    /// Calls `f` with every key subscribed to a pattern matching `published`.
+    /// A key may be reported more than once when several of its routes match;
+    /// the caller deduplicates.
+    pub fn for_each_subscriber(&self, published: &[u8], mut f: impl FnMut(usize)) {
+        if let Some(keys) = self.exact.get(published) {
+            keys.iter().for_each(|&k| f(k));
+        }
+        for (pattern, keys) in &self.patterns {
+            if route::matches(pattern, published) {
+                keys.iter().for_each(|&k| f(k));
+            }
+        }
+    }
+
+    /// Keys subscribed to exactly `route` (no pattern matching).
+    pub fn exact_subscribers(&self, route: &[u8]) -> &[usize] {
+        self.exact.get(route).map(|v| &v[..]).unwrap_or(&[])
+    }
+}
+
+struct Stored {
+    msg: Vec<u8>,
+    seq: u64,
+}
+
+/// The last message published on each route, bounded in routes and bytes.
+/// When over a bound, the least recently published routes go first.
+pub struct LastStore {
+    map: BTreeMap<Box<[u8]>, Stored>,
+    bytes: usize,
+    seq: u64,
+    max_routes: usize,
+    max_bytes: usize,
+}
+
+impl LastStore {
+    /// An empty store with these bounds.
+    pub fn new(max_routes: usize, max_bytes: usize) -> LastStore {
+        LastStore {
+            map: BTreeMap::new(),
+            bytes: 0,
+            seq: 0,
+            max_routes,
+            max_bytes,
+        }
+    }
+
+    /// Stores `msg` as the last message of `route`.
+    pub fn set(&mut self, route: &[u8], msg: &[u8]) {
+        if self.max_routes == 0 || route.len() + msg.len() > self.max_bytes {
+            return;
+        }
+        self.seq += 1;
+        if let Some(s) = self.map.get_mut(route) {
+            self.bytes = self.bytes - s.msg.len() + msg.len();
+            s.msg.clear();
+            s.msg.extend_from_slice(msg);
+            s.seq = self.seq;
+        } else {
+            self.bytes += route.len() + msg.len();
+            self.map.insert(
+                route.into(),
+                Stored {
+                    msg: msg.to_vec(),
+                    seq: self.seq,
+                },
+            );
+        }
+        if self.map.len() > self.max_routes || self.bytes > self.max_bytes {
+            self.evict();
+        }
+    }
+
+    /// Drops the least recently published routes until within bounds, with
+    /// some room below the route bound so this scan is paid rarely.
+    fn evict(&mut self) {
+        let mut by_age: Vec<(u64, usize)> = self
+            .map
+            .iter()
+            .map(|(r, s)| (s.seq, r.len() + s.msg.len()))
+            .collect();
+        by_age.sort_unstable();
+        let target_routes = self.max_routes - self.max_routes / 16;
+        let (mut count, mut bytes, mut cut) = (self.map.len(), self.bytes, 0);
+        for (seq, size) in by_age {
+            if count <= target_routes && bytes <= self.max_bytes {
+                break;
+            }
+            count -= 1;
+            bytes -= size;
+            cut = seq;
+        }
+        self.map.retain(|_, s| s.seq > cut);
+        self.bytes = bytes;
+    }
+
+    /// The last message of `route`.
+    pub fn get(&self, route: &[u8]) -> Option<&[u8]> {
+        self.map.get(route).map(|s| &s.msg[..])
+    }
+
+    /// The last messages of every stored route matching `pattern`, in route
+    /// order.
+    pub fn matching<'a>(&'a self, pattern: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.map
+            .iter()
+            .filter(move |(r, _)| route::matches(pattern, r))
+            .map(|(_, s)| &s.msg[..])
+    }
+
+    /// Number of stored routes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Bytes stored (routes and messages).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscribers(s: &Subscriptions, route: &[u8]) -> Vec<usize> {
+        let mut v = Vec::new();
+        s.for_each_subscriber(route, |k| v.push(k));
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn sub_replaces_unless_add() {
+        let mut s = Subscriptions::default();
+        s.subscribe(1, b"a", false);
+        s.subscribe(1, b"b", false);
+        assert!(subscribers(&s, b"a").is_empty());
+        assert_eq!(subscribers(&s, b"b"), vec![1]);
+        s.subscribe(1, b"c/*", true);
+        assert_eq!(subscribers(&s, b"c/x"), vec![1]);
+        assert_eq!(subscribers(&s, b"b"), vec![1]);
+        assert_eq!(s.routes_of(1).len(), 2);
+    }
+
+    #[test]
+    fn unsubscribe_and_remove() {
+        let mut s = Subscriptions::default();
+        s.subscribe(1, b"a", true);
+        s.subscribe(2, b"a", true);
+        s.subscribe(2, b"*", true);
+        assert!(s.unsubscribe(1, b"a"));
+        assert!(!s.unsubscribe(1, b"a"));
+        assert_eq!(subscribers(&s, b"a"), vec![2, 2]);
+        s.remove_conn(2);
+        assert!(subscribers(&s, b"a").is_empty());
+        assert!(s.routes_of(2).is_empty());
+    }
+
+    #[test]
+    fn last_store_bounds_routes_and_bytes() {
+        let mut l = LastStore::new(3, 1 << 20);
+        for i in 0..10u8 {
+            l.set(&[b'r', i], b"m");
+        }
+        assert!(l.len() <= 3);
+        assert_eq!(l.get(&[b'r', 9]), Some(&b"m"[..]));
+        assert_eq!(l.get(&[b'r', 0]), None);
+
+        let mut l = LastStore::new(100, 10);
+        l.set(b"a", b"12345");
+        l.set(b"b", b"12345");
+        assert!(l.bytes() <= 10);
+        assert_eq!(l.get(b"b"), Some(&b"12345"[..]));
+        l.set(b"c", b"this one is far too large");
+        assert_eq!(l.get(b"c"), None);
+    }
+
+    #[test]
+    fn last_store_updates_in_place_and_matches_in_order() {
+        let mut l = LastStore::new(10, 1000);
+        l.set(b"s/b", b"1");
+        l.set(b"s/a", b"2");
+        l.set(b"s/b", b"3");
+        l.set(b"t", b"4");
+        let got: Vec<&[u8]> = l.matching(b"s/*").collect();
+        assert_eq!(got, vec![&b"2"[..], &b"3"[..]]);
+        assert_eq!(l.bytes(), 3 + 1 + 3 + 1 + 1 + 1);
+    }
+}

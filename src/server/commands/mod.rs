@@ -1,0 +1,123 @@
+//! The built-in commands, one file each. A command gets the hub, the calling
+//! connection's key and the parsed message; it sends its replies through the
+//! hub and returns `Err(state)` for the dispatcher to answer with a NACK.
+//! Commands never know which protocol a connection speaks.
+
+use super::hub::Hub;
+use crate::proto::{Message, State};
+
+pub mod lscmd;
+pub mod lsconn;
+pub mod ping;
+pub mod publish;
+pub mod subscribe;
+pub mod time;
+pub mod unsub;
+pub mod unsubscribe;
+
+/// A built-in command's function.
+pub type BuiltinFn = fn(&mut Hub, usize, &Message<'_>) -> Result<(), State>;
+
+/// A built-in command: its name, its `lscmd` doc and its function.
+#[derive(Clone, Copy)]
+pub struct Builtin {
+    /// The command word.
+    pub name: &'static str,
+    /// One line for `lscmd`.
+    pub doc: &'static str,
+    /// What it does.
+    pub exec: BuiltinFn,
+}
+
+fn unreachable_lscmd(_: &mut Hub, _: usize, _: &Message<'_>) -> Result<(), State> {
+    // The dispatcher answers lscmd itself: it alone knows every command.
+    Err(State::Error)
+}
+
+/// The core protocol: these names cannot be replaced by C or Lua commands.
+pub fn core() -> Vec<Builtin> {
+    vec![
+        Builtin {
+            name: "lscmd",
+            doc: "list commands: PARTS, one line per command with its name and doc, END",
+            exec: unreachable_lscmd,
+        },
+        Builtin {
+            name: "help",
+            doc: "alias of lscmd",
+            exec: unreachable_lscmd,
+        },
+        Builtin {
+            name: "pub",
+            doc: "publish payload to route: ACK, then the message to every matching subscriber",
+            exec: publish::exec,
+        },
+        Builtin {
+            name: "publish",
+            doc: "alias of pub",
+            exec: publish::exec,
+        },
+        Builtin {
+            name: "sub",
+            doc: "subscribe to route (wildcard *); payload options: last (stored messages), add (keep other subscriptions)",
+            exec: subscribe::exec,
+        },
+        Builtin {
+            name: "subscribe",
+            doc: "alias of sub",
+            exec: subscribe::exec,
+        },
+        Builtin {
+            name: "PING",
+            doc: "keep-alive: answers PONG with the same route and payload",
+            exec: ping::ping,
+        },
+        Builtin {
+            name: "PONG",
+            doc: "keep-alive answer: no reply",
+            exec: ping::pong,
+        },
+    ]
+}
+
+/// Built-ins that C or Lua commands may replace.
+pub fn replaceable() -> Vec<Builtin> {
+    vec![
+        Builtin {
+            name: "unsubscribe",
+            doc: "remove route from the caller's subscriptions",
+            exec: unsubscribe::exec,
+        },
+        Builtin {
+            name: "unsub",
+            doc: "close the connection whose id is the payload",
+            exec: unsub::exec,
+        },
+        Builtin {
+            name: "lsconn",
+            doc: "list connections: PARTS, one id,route line per subscription, END",
+            exec: lsconn::exec,
+        },
+        Builtin {
+            name: "time",
+            doc: "server local time, YYYY-MM-DDTHH:MM:SS",
+            exec: time::time,
+        },
+        Builtin {
+            name: "epoch",
+            doc: "server time in unix seconds",
+            exec: time::epoch,
+        },
+    ]
+}
+
+/// Checks a `pub`/`sub` route: closed by `\n`, non-empty, within the limit.
+pub(crate) fn check_route(hub: &Hub, msg: &Message<'_>) -> Result<(), State> {
+    if !msg.has_newline || msg.route.is_empty() {
+        return Err(State::EMsgInv);
+    }
+    if msg.route.len() > hub.settings().max_route {
+        return Err(State::EMsgSize);
+    }
+    Ok(())
+}

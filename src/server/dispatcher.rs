@@ -1,0 +1,130 @@
+//! The dispatcher: finds the command a message names and runs it.
+//! Order (PROTOCOL.md §5): the core protocol (pub, sub, PING, PONG, lscmd,
+//! and their aliases) can never be replaced; then command sets added by the
+//! embedder (C commands, Lua scripts) in the order they were added; then the
+//! remaining built-ins, which those sets may replace. Unknown commands get
+//! NACK 17 and the connection stays open.
+
+use super::commands::{self, Builtin};
+use super::hub::Hub;
+use super::log::Level;
+use crate::proto::{message, Message, State};
+
+/// A group of commands defined outside the core (C commands, Lua scripts).
+pub trait CommandSet {
+    /// `(name, doc)` of every command of the set, for `lscmd`.
+    fn list(&self) -> Vec<(String, String)>;
+    /// Whether the set defines `name`.
+    fn has(&self, name: &[u8]) -> bool;
+    /// Runs command `msg.command` for connection `caller`. The command sends
+    /// its own replies through the hub; an `Err` is answered with a NACK of
+    /// that state by the dispatcher.
+    fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State>;
+    /// A descriptor the reactor should watch for this set (a file watcher);
+    /// `on_event` is called when it is readable.
+    fn event_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+    /// Called when `event_fd` is readable.
+    fn on_event(&mut self, _hub: &mut Hub) {}
+}
+
+/// Routes messages to commands.
+pub struct Dispatcher {
+    core: Vec<Builtin>,
+    sets: Vec<Box<dyn CommandSet>>,
+    rest: Vec<Builtin>,
+}
+
+impl Default for Dispatcher {
+    fn default() -> Dispatcher {
+        Dispatcher::new()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher with the built-in commands.
+    pub fn new() -> Dispatcher {
+        Dispatcher {
+            core: commands::core(),
+            sets: Vec::new(),
+            rest: commands::replaceable(),
+        }
+    }
+
+    /// Adds a set of commands; later sets are consulted after earlier ones.
+    pub fn add_set(&mut self, set: Box<dyn CommandSet>) {
+        self.sets.push(set);
+    }
+
+    /// The command sets added so far, in consultation order.
+    pub fn sets_mut(&mut self) -> &mut [Box<dyn CommandSet>] {
+        &mut self.sets
+    }
+
+    /// `(name, doc)` of every command a client can call, `lscmd` first, each
+    /// name once (a replaced built-in shows its replacement's doc).
+    pub fn list(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut push = |name: String, doc: String| {
+            if !out.iter().any(|(n, _)| *n == name) {
+                out.push((name, doc));
+            }
+        };
+        for b in self.core.iter().filter(|b| b.name == "lscmd") {
+            push(b.name.into(), b.doc.into());
+        }
+        for b in &self.core {
+            push(b.name.into(), b.doc.into());
+        }
+        for set in &self.sets {
+            for (n, d) in set.list() {
+                push(n, d);
+            }
+        }
+        for b in &self.rest {
+            push(b.name.into(), b.doc.into());
+        }
+        out
+    }
+
+    /// Parses and runs one message from connection `caller`.
+    pub fn dispatch(&mut self, hub: &mut Hub, caller: usize, raw: &[u8]) {
+        let msg = match Message::parse(raw) {
+            Ok(m) => m,
+            Err(state) => {
+                let _ = hub.send(caller, &message::nack(state));
+                return;
+            }
+        };
+        if hub.logger.enabled(Level::Debug) {
+            let id = hub.client_id(caller).unwrap_or_default();
+            let text = format!(
+                "{} {}",
+                String::from_utf8_lossy(msg.command),
+                String::from_utf8_lossy(msg.route)
+            );
+            hub.log(Level::Debug, "dispatch", &id, &text);
+        }
+        let result = self.run(hub, caller, &msg);
+        if let Err(state) = result {
+            let _ = hub.send(caller, &message::nack(state));
+        }
+    }
+
+    fn run(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+        if msg.command == b"lscmd" || msg.command == b"help" {
+            return commands::lscmd::exec(hub, caller, &self.list());
+        }
+        if let Some(b) = self.core.iter().find(|b| b.name.as_bytes() == msg.command) {
+            return (b.exec)(hub, caller, msg);
+        }
+        if let Some(set) = self.sets.iter_mut().find(|s| s.has(msg.command)) {
+            return set.exec(hub, caller, msg);
+        }
+        if let Some(b) = self.rest.iter().find(|b| b.name.as_bytes() == msg.command) {
+            return (b.exec)(hub, caller, msg);
+        }
+        Err(State::ENoCmd)
+    }
+}

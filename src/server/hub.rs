@@ -1,0 +1,369 @@
+//! The hub: every connection plus the broker state, and the operations
+//! commands use on them — send to a connection, publish to subscribers,
+//! close, log. It owns output buffering and flushing; it never reads
+//! sockets or parses input (the reactor does), and it does not know which
+//! protocol a connection speaks beyond calling its codec.
+
+use std::time::Instant;
+
+use mio::{Interest, Registry, Token};
+use slab::Slab;
+
+use super::broker::{LastStore, Subscriptions};
+use super::conn::{Conn, ConnId, Flushed};
+use super::log::{Level, Logger, Record};
+use super::settings::Settings;
+use crate::proto::State;
+use crate::transport::SharedEncoding;
+
+/// Connections and broker state, shared by the reactor and the commands.
+pub struct Hub {
+    pub(crate) conns: Slab<Conn>,
+    /// Who is subscribed to what.
+    pub subs: Subscriptions,
+    /// Last message of each route.
+    pub last: LastStore,
+    pub(crate) settings: Settings,
+    pub(crate) logger: Logger,
+    registry: Registry,
+    dirty: Vec<usize>,
+    to_close: Vec<usize>,
+    next_gen: u64,
+    delivery_seq: u64,
+    fanout: [Vec<u8>; 3],
+    /// Reused list of fan-out targets (no allocation per publish).
+    targets: Vec<usize>,
+    in_log: bool,
+}
+
+fn interest(write: bool) -> Interest {
+    if write {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::READABLE
+    }
+}
+
+impl Hub {
+    pub(crate) fn new(settings: Settings, registry: Registry) -> Hub {
+        Hub {
+            conns: Slab::new(),
+            subs: Subscriptions::default(),
+            last: LastStore::new(settings.max_stored_routes, settings.max_stored_bytes),
+            logger: Logger::new(settings.log_level),
+            settings,
+            registry,
+            dirty: Vec::new(),
+            to_close: Vec::new(),
+            next_gen: 1,
+            delivery_seq: 0,
+            fanout: [Vec::new(), Vec::new(), Vec::new()],
+            targets: Vec::new(),
+            in_log: false,
+        }
+    }
+
+    /// The server's limits.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The logger (to change its level or install a hook).
+    pub fn logger_mut(&mut self) -> &mut Logger {
+        &mut self.logger
+    }
+
+    pub(crate) fn insert(&mut self, make: impl FnOnce(u64) -> Conn) -> usize {
+        let gen = self.next_gen;
+        self.next_gen += 1;
+        self.conns.insert(make(gen))
+    }
+
+    /// The identity of a live connection.
+    pub fn conn_id(&self, key: usize) -> Option<ConnId> {
+        self.conns.get(key).map(|c| ConnId { key, gen: c.gen })
+    }
+
+    /// The slab key of `id` if that very connection is still open.
+    pub fn resolve(&self, id: ConnId) -> Option<usize> {
+        match self.conns.get(id.key) {
+            Some(c) if c.gen == id.gen && !c.closing => Some(id.key),
+            _ => None,
+        }
+    }
+
+    /// A live connection.
+    pub fn conn(&self, key: usize) -> Option<&Conn> {
+        self.conns.get(key).filter(|c| !c.closing)
+    }
+
+    /// `TCP:<ip>:<port>` style id of a connection.
+    pub fn client_id(&self, key: usize) -> Option<String> {
+        self.conns.get(key).map(Conn::id_string)
+    }
+
+    /// Keys of every open connection, in slab order.
+    pub fn clients(&self) -> Vec<usize> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| !c.closing)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Number of open connections.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether there is no connection.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Queues one message for `key`, encoded by its transport.
+    pub fn send(&mut self, key: usize, msg: &[u8]) -> Result<(), State> {
+        let conn = match self.conns.get_mut(key) {
+            Some(c) if !c.closing => c,
+            _ => return Err(State::ENotFound),
+        };
+        conn.transport.encode(msg, &mut conn.out);
+        self.queued(key)
+    }
+
+    /// Schedules a flush of `key` (its output was appended to directly).
+    pub(crate) fn mark_dirty(&mut self, key: usize) {
+        let _ = self.queued(key);
+    }
+
+    /// Bookkeeping after output was appended to `key`: enforce the output
+    /// bound, schedule a flush.
+    fn queued(&mut self, key: usize) -> Result<(), State> {
+        let conn = &mut self.conns[key];
+        if conn.pending_output() > self.settings.max_output {
+            let pending = conn.pending_output();
+            conn.out = Vec::new();
+            conn.out_pos = 0;
+            self.close(
+                key,
+                &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
+            );
+            return Err(State::EMax);
+        }
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(key);
+        }
+        Ok(())
+    }
+
+    /// Publishes `msg` (the publisher's message, unchanged) to every
+    /// connection subscribed to a pattern matching `route`. Each connection
+    /// receives it once, whatever number of its patterns match. Returns the
+    /// number of deliveries.
+    pub fn fan_out(&mut self, route: &[u8], msg: &[u8]) -> usize {
+        self.delivery_seq += 1;
+        let seq = self.delivery_seq;
+        let mut targets = std::mem::take(&mut self.targets);
+        self.subs.for_each_subscriber(route, |k| targets.push(k));
+        for f in self.fanout.iter_mut() {
+            f.clear();
+        }
+        let mut delivered = 0;
+        for &key in &targets {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.closing || conn.last_delivery == seq {
+                continue;
+            }
+            conn.last_delivery = seq;
+            match conn.transport.shared_encoding() {
+                Some(enc) => {
+                    let slot = &mut self.fanout[shared_slot(enc)];
+                    if slot.is_empty() {
+                        conn.transport.encode(msg, slot);
+                    }
+                    conn.out.extend_from_slice(slot);
+                }
+                None => conn.transport.encode(msg, &mut conn.out),
+            }
+            if self.queued(key).is_ok() {
+                delivered += 1;
+            }
+        }
+        targets.clear();
+        self.targets = targets;
+        delivered
+    }
+
+    /// Stores `msg` as the last message of `route` and fans it out.
+    pub fn publish(&mut self, route: &[u8], msg: &[u8]) -> usize {
+        self.last.set(route, msg);
+        self.fan_out(route, msg)
+    }
+
+    /// Marks `key` for closing now; its pending output is dropped.
+    pub fn close(&mut self, key: usize, reason: &str) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.closing {
+            return;
+        }
+        conn.closing = true;
+        let id = conn.id_string();
+        self.to_close.push(key);
+        self.log(Level::Info, "close", &id, reason);
+    }
+
+    /// Closes `key` once its pending output is written.
+    pub fn close_after_flush(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.close_after_flush = true;
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(key);
+            }
+        }
+    }
+
+    /// Writes what is queued for every connection that has output. Called by
+    /// the reactor once per loop turn, so replies produced in one turn go out
+    /// in one write per connection.
+    pub(crate) fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for &key in &dirty {
+            self.flush(key);
+        }
+        dirty.clear();
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
+    }
+
+    /// Flushes one connection and keeps its WRITABLE interest in step.
+    pub(crate) fn flush(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        conn.dirty = false;
+        if conn.closing {
+            return;
+        }
+        match conn.flush() {
+            Ok(Flushed::Done) => {
+                if conn.close_after_flush || conn.transport.close_after_flush() {
+                    let id = conn.id_string();
+                    conn.closing = true;
+                    self.to_close.push(key);
+                    if conn.peer_done {
+                        self.log(Level::Info, "close", &id, "disconnected");
+                    } else {
+                        self.log(Level::Debug, "close", &id, "closed after reply");
+                    }
+                } else if conn.want_write {
+                    conn.want_write = false;
+                    let _ = self
+                        .registry
+                        .reregister(&mut conn.socket, Token(key), interest(false));
+                }
+            }
+            Ok(Flushed::Blocked) => {
+                if !conn.want_write {
+                    conn.want_write = true;
+                    if let Err(e) =
+                        self.registry
+                            .reregister(&mut conn.socket, Token(key), interest(true))
+                    {
+                        self.close(key, &format!("reregister failed: {e}"));
+                    }
+                }
+            }
+            Err(e) => self.close(key, &format!("write error: {e}")),
+        }
+    }
+
+    /// Removes every connection marked for closing.
+    pub(crate) fn reap(&mut self) {
+        while let Some(key) = self.to_close.pop() {
+            if self.conns.get(key).is_some_and(|c| c.closing) {
+                let mut conn = self.conns.remove(key);
+                let _ = self.registry.deregister(&mut conn.socket);
+                self.subs.remove_conn(key);
+            }
+        }
+    }
+
+    /// Whether connections wait to be removed.
+    pub(crate) fn has_closing(&self) -> bool {
+        !self.to_close.is_empty()
+    }
+
+    /// Logs a record to stderr/the hook and to subscribers of `LOG`.
+    pub fn log(&mut self, level: Level, function: &str, sender: &str, text: &str) {
+        if !self.logger.enabled(level) || self.in_log {
+            return;
+        }
+        self.in_log = true;
+        let rec = Record {
+            level,
+            function,
+            sender,
+            text,
+        };
+        self.logger.write(&rec);
+        let listeners = self.subs.exact_subscribers(b"LOG").to_vec();
+        if !listeners.is_empty() {
+            let line = rec.line();
+            for key in listeners {
+                let _ = self.send(key, line.as_bytes());
+            }
+        }
+        self.in_log = false;
+    }
+
+    /// Closes connections silent past the idle timeout and pings those
+    /// silent for half of it.
+    pub(crate) fn check_idle(&mut self, now: Instant) {
+        let timeout = self.settings.idle_timeout;
+        if timeout.is_zero() {
+            return;
+        }
+        let mut expired = Vec::new();
+        let mut pinged = Vec::new();
+        for (key, conn) in self.conns.iter_mut() {
+            if conn.closing {
+                continue;
+            }
+            let silent = now.saturating_duration_since(conn.last_rx);
+            if silent >= timeout {
+                expired.push(key);
+            } else if silent >= timeout / 2 && !conn.pinged && conn.transport.is_open() {
+                conn.pinged = true;
+                if conn.transport.keepalive(&mut conn.out) {
+                    pinged.push(key);
+                } else {
+                    // This peer cannot answer; its silence is expected.
+                    conn.last_rx = now;
+                    conn.pinged = false;
+                    pinged.push(key);
+                }
+            }
+        }
+        for key in pinged {
+            let _ = self.queued(key);
+        }
+        for key in expired {
+            self.close(key, "idle timeout");
+        }
+    }
+}
+
+fn shared_slot(enc: SharedEncoding) -> usize {
+    match enc {
+        SharedEncoding::TcpFrame => 0,
+        SharedEncoding::WsServerFrame => 1,
+        SharedEncoding::SseEvent => 2,
+    }
+}

@@ -1,0 +1,27 @@
+//! The broker server: a single-threaded mio reactor over a slab of
+//! connections, the broker state, the dispatcher and the built-in commands.
+//!
+//! ```no_run
+//! use ducq::server::{Reactor, Settings};
+//! let mut reactor = Reactor::new(Settings::default())?;
+//! reactor.listen_tcp("127.0.0.1:59090")?;
+//! reactor.run()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod broker;
+pub mod commands;
+pub mod conn;
+pub mod dispatcher;
+pub mod hub;
+pub mod log;
+pub mod os;
+pub mod reactor;
+pub mod settings;
+
+pub use conn::ConnId;
+pub use dispatcher::{CommandSet, Dispatcher};
+pub use hub::Hub;
+pub use log::Level;
+pub use reactor::{Reactor, StopHandle};
+pub use settings::Settings;

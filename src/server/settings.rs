@@ -1,0 +1,48 @@
+//! Server limits and knobs, with the defaults documented in the README.
+//! Plain data: nothing here reads files or the environment.
+
+use std::time::Duration;
+
+use super::log::Level;
+
+/// Every limit of a ducq server. `Settings::default()` are the embedded
+/// defaults `ducq-server` runs with when given no flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest message body accepted, in bytes (default 1 MiB). Longer
+    /// frames are refused with NACK 16 and skipped.
+    pub max_message: usize,
+    /// Longest route accepted in `pub`/`sub`, in bytes (default 1024).
+    pub max_route: usize,
+    /// Most routes whose last message is stored (default 10 000); the least
+    /// recently published are dropped first.
+    pub max_stored_routes: usize,
+    /// Most bytes of stored last messages (default 64 MiB).
+    pub max_stored_bytes: usize,
+    /// Most client connections at once (default 16 384). Beyond it a new
+    /// connection is answered NACK 21 and closed.
+    pub max_connections: usize,
+    /// Most bytes queued for one connection (default 8 MiB). A subscriber
+    /// that falls further behind is disconnected, with the reason logged.
+    pub max_output: usize,
+    /// A connection silent this long is closed (default 300 s); at half of
+    /// it the server sends `PING _\nping`. Zero disables the timeout.
+    pub idle_timeout: Duration,
+    /// Lowest level written to the log (default `Info`).
+    pub log_level: Level,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            max_message: 1 << 20,
+            max_route: 1024,
+            max_stored_routes: 10_000,
+            max_stored_bytes: 64 << 20,
+            max_connections: 16_384,
+            max_output: 8 << 20,
+            idle_timeout: Duration::from_secs(300),
+            log_level: Level::Info,
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Shared helpers for the integration tests: a server on 127.0.0.1:0 in a
+//! thread of its own, and a raw TCP peer that asserts exact bytes.
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ducq::server::{Level, Reactor, Settings, StopHandle};
+
+/// How long a test waits for anything that should arrive.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A running server; stopped and joined on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub addrs: Vec<SocketAddr>,
+    stop: StopHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::with(Settings::default())
+    }
+
+    pub fn with(settings: Settings) -> TestServer {
+        TestServer::with_setup(settings, |_| {})
+    }
+
+    /// Builds the reactor in the server thread (it is not `Send`), runs
+    /// `setup` on it, then serves until dropped.
+    pub fn with_setup(
+        mut settings: Settings,
+        setup: impl FnOnce(&mut Reactor) + Send + 'static,
+    ) -> TestServer {
+        if std::env::var_os("DUCQ_TEST_LOG").is_none() {
+            settings.log_level = Level::Off;
+        }
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut reactor = Reactor::new(settings).expect("reactor");
+            reactor.listen_tcp("127.0.0.1:0").expect("listen");
+            setup(&mut reactor);
+            tx.send((reactor.local_addrs(), reactor.stop_handle()))
+                .unwrap();
+            reactor.run().expect("run");
+        });
+        let (addrs, stop) = rx.recv_timeout(WAIT).expect("server did not start");
+        TestServer {
+            addr: addrs[0],
+            addrs,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn peer(&self) -> Peer {
+        Peer::connect(self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A raw TCP client speaking length framing by hand.
+pub struct Peer {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Peer {
+    pub fn connect(addr: SocketAddr) -> Peer {
+        let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        Peer::from_stream(stream)
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Peer {
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Peer {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// This peer's id as the server lists it.
+    pub fn id(&self) -> String {
+        format!("TCP:{}", self.stream.local_addr().unwrap())
+    }
+
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, body: &[u8]) {
+        let mut frame = format!("{}\n", body.len()).into_bytes();
+        frame.extend_from_slice(body);
+        self.raw(&frame);
+    }
+
+    /// Sends and waits for the exact reply.
+    pub fn call(&mut self, body: &[u8], want: &[u8]) {
+        self.send(body);
+        self.expect(want);
+    }
+
+    fn fill(&mut self, deadline: Instant) -> Result<usize, std::io::Error> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left)).unwrap();
+        let mut chunk = [0u8; 65536];
+        let n = self.stream.read(&mut chunk)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// The next frame body, within `WAIT`.
+    pub fn recv(&mut self) -> Vec<u8> {
+        self.try_recv(WAIT)
+            .unwrap_or_else(|e| panic!("no frame: {e}"))
+    }
+
+    pub fn try_recv(&mut self, wait: Duration) -> Result<Vec<u8>, String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
+                let len: usize = std::str::from_utf8(&self.buf[..nl])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| {
+                        format!("bad header in {:?}", String::from_utf8_lossy(&self.buf))
+                    })?;
+                if self.buf.len() > nl + len {
+                    let body = self.buf[nl + 1..nl + 1 + len].to_vec();
+                    self.buf.drain(..nl + 1 + len);
+                    return Ok(body);
+                }
+            }
+            match self.fill(deadline) {
+                Ok(0) => return Err("connection closed".into()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    pub fn expect(&mut self, want: &[u8]) {
+        let got = self.recv();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "unexpected frame"
+        );
+    }
+
+    /// Exact bytes on the wire, framing included.
+    pub fn expect_raw(&mut self, want: &[u8]) {
+        let deadline = Instant::now() + WAIT;
+        while self.buf.len() < want.len() {
+            match self.fill(deadline) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&self.buf[..want.len().min(self.buf.len())]),
+            String::from_utf8_lossy(want)
+        );
+        self.buf.drain(..want.len());
+    }
+
+    /// The server closes the connection (after whatever was expected).
+    pub fn expect_closed(&mut self) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.fill(deadline) {
+                Ok(0) => {
+                    assert!(
+                        self.buf.is_empty(),
+                        "unread bytes before close: {:?}",
+                        self.buf
+                    );
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
+                Err(e) => panic!("connection not closed: {e}"),
+            }
+        }
+    }
+
+    /// Nothing arrives for `wait`.
+    pub fn expect_silence(&mut self, wait: Duration) {
+        match self.try_recv(wait) {
+            Ok(m) => panic!("unexpected frame {:?}", String::from_utf8_lossy(&m)),
+            Err(e) => assert!(
+                e.contains("timed out")
+                    || e.contains("Resource temporarily")
+                    || e.contains("would block"),
+                "{e}"
+            ),
+        }
+    }
+
+    /// Subscribes and waits for the ACK.
+    pub fn sub(&mut self, route: &str) {
+        self.call(format!("sub {route}\n").as_bytes(), b"ACK");
+    }
+
+    /// Publishes and waits for the ACK.
+    pub fn publish(&mut self, route: &str, payload: &str) {
+        self.call(format!("pub {route}\n{payload}").as_bytes(), b"ACK");
+    }
+}
+
+/// A small deterministic pseudo-random generator for garbage inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
