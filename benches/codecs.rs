@@ -56,7 +56,11 @@ fn decode_all(codec: &mut TcpCodec, input: &mut [u8], out: &mut Vec<u8>) -> usiz
 
 fn tcp_decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("tcp_frame/decode");
-    let cases = [("1x64B", 1usize, 64usize), ("100x64B", 100, 64), ("1x64KiB", 1, 64 * 1024)];
+    let cases = [
+        ("1x64B", 1usize, 64usize),
+        ("100x64B", 100, 64),
+        ("1x64KiB", 1, 64 * 1024),
+    ];
     for (name, frames, size) in cases {
         let mut input = Vec::new();
         for _ in 0..frames {
@@ -66,7 +70,12 @@ fn tcp_decode(c: &mut Criterion) {
         let mut out = Vec::new();
         g.throughput(Throughput::Elements(frames as u64));
         g.bench_function(name, |b| {
-            b.iter(|| assert_eq!(decode_all(&mut codec, black_box(&mut input), &mut out), frames))
+            b.iter(|| {
+                assert_eq!(
+                    decode_all(&mut codec, black_box(&mut input), &mut out),
+                    frames
+                )
+            })
         });
     }
     // The worst split: a frame arriving one byte at a time.
@@ -108,10 +117,22 @@ fn route_match(c: &mut Criterion) {
     let mut g = c.benchmark_group("route/match");
     let long_a = vec![b'a'; 256];
     let cases: [(&str, &[u8], &[u8]); 6] = [
-        ("exact_hit", b"sensors/kitchen/temperature", b"sensors/kitchen/temperature"),
-        ("exact_miss", b"sensors/kitchen/temperature", b"sensors/kitchen/humidity"),
+        (
+            "exact_hit",
+            b"sensors/kitchen/temperature",
+            b"sensors/kitchen/temperature",
+        ),
+        (
+            "exact_miss",
+            b"sensors/kitchen/temperature",
+            b"sensors/kitchen/humidity",
+        ),
         ("prefix_star", b"sensors/*", b"sensors/kitchen/temperature"),
-        ("middle_star", b"sensors/*/temperature", b"sensors/kitchen/temperature"),
+        (
+            "middle_star",
+            b"sensors/*/temperature",
+            b"sensors/kitchen/temperature",
+        ),
         ("many_stars", b"a*b*c*d", b"axxbxxbxxcxxcxxd"),
         ("backtracking_256", b"*a*a*a*a*b", &long_a),
     ];

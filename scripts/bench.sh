@@ -45,7 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r -d '' P_DUCQ P_MQTT P_NATS P_REDIS < <("$BENCH" free-ports 4; printf '\0') || true
+read -r -d '' P_DUCQ P_WS P_MQTT P_NATS P_REDIS < <("$BENCH" free-ports 5; printf '\0') || true
 
 cat >"$tmp/mosquitto.conf" <<CONF
 listener $P_MQTT 127.0.0.1
@@ -114,7 +114,17 @@ launch() {
     fi
 }
 
-launch ducq "$P_DUCQ" target/release/ducq-server --tcp "127.0.0.1:$P_DUCQ"
+# S6 needs ducq's WebSocket listener: used when the server has a flag for it.
+ducq=(target/release/ducq-server --tcp "127.0.0.1:$P_DUCQ" --log-level warn)
+server_help=$(target/release/ducq-server --help 2>&1 || true)
+for flag in --ws --http; do
+    if grep -q -- "^ *$flag " <<<"$server_help"; then
+        ducq+=("$flag" "127.0.0.1:$P_WS")
+        args+=(--ducq-ws "127.0.0.1:$P_WS")
+        break
+    fi
+done
+launch ducq "$P_DUCQ" "${ducq[@]}"
 launch mosquitto "$P_MQTT" mosquitto -c "$tmp/mosquitto.conf"
 launch nats "$P_NATS" nats-server -c "$tmp/nats.conf"
 launch redis "$P_REDIS" redis-server "$tmp/redis.conf"

@@ -31,8 +31,8 @@ brokers (addresses must be 127.0.0.1:PORT):
 what to run:
   --scenarios LIST     subset of S1,S2,S3,S4,S5,S6 (default: all)
   --runs N             runs per scenario; the table shows the median (default 3)
-  --messages N         base message count (default 200000): S1 sends N,
-                       S2 N/4, S3 N/2, S5 N/40, S6 N
+  --messages N         base message count (default 200000): S1 and S6 send
+                       N, S2 4N/subscribers (4N deliveries), S3 N/2, S5 N/40
   --size BYTES         payload of S1, S2, S3, S6 (default 64, minimum 34)
   --large-size BYTES   payload of S5 (default 65536)
   --rate N             S3 publication rate per second (default 20000)
@@ -86,7 +86,9 @@ impl Broker {
             "mosquitto" | "mqtt" => Ok(Broker::Mosquitto),
             "nats" | "nats-server" => Ok(Broker::Nats),
             "redis" | "redis-server" => Ok(Broker::Redis),
-            _ => Err(format!("unknown broker {s:?} (ducq, mosquitto, nats, redis)")),
+            _ => Err(format!(
+                "unknown broker {s:?} (ducq, mosquitto, nats, redis)"
+            )),
         }
     }
 }
@@ -223,7 +225,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                         .ok_or_else(|| format!("unknown scenario {s:?} (S1 … S6)"))?;
                     list.push(*found);
                 }
-                c.scenarios = SCENARIOS.iter().copied().filter(|s| list.contains(s)).collect();
+                c.scenarios = SCENARIOS
+                    .iter()
+                    .copied()
+                    .filter(|s| list.contains(s))
+                    .collect();
             }
             "--runs" => c.runs = number(flag, v)?,
             "--messages" => c.messages = number(flag, v)?,
@@ -243,7 +249,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             .iter()
             .find(|(x, _)| x == b)
             .map(|&(_, a)| a)
-            .ok_or_else(|| format!("broker {} selected but --{} ADDR not given", b.name(), b.name()))?;
+            .ok_or_else(|| {
+                format!(
+                    "broker {} selected but --{} ADDR not given",
+                    b.name(),
+                    b.name()
+                )
+            })?;
         c.brokers.push((*b, addr));
     }
     if c.brokers.is_empty() {
@@ -253,7 +265,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         return Err(format!("payload sizes must be at least {HEADER} bytes"));
     }
     if c.runs == 0 || c.messages < 40 || c.idle_conns == 0 || c.rate <= 0.0 {
-        return Err("--runs, --idle-conns and --rate must be positive, --messages at least 40".into());
+        return Err(
+            "--runs, --idle-conns and --rate must be positive, --messages at least 40".into(),
+        );
     }
     if c.scenarios.is_empty() {
         return Err("no scenario selected".into());

@@ -39,7 +39,7 @@ impl Conn {
     /// Connects to `ep` (a loopback address) with TCP_NODELAY and a codec
     /// named `name`; `buf` is the initial input buffer size.
     pub fn connect(ep: &Endpoint, name: &str, buf: usize) -> Result<Conn, String> {
-        let wire = new_wire(ep.kind, name)?;
+        let wire = new_wire(ep, name)?;
         let std_sock = std::net::TcpStream::connect_timeout(&ep.addr, CONNECT_TIMEOUT)
             .map_err(|e| format!("connect {}: {e}", ep.addr))?;
         std_sock.set_nodelay(true).map_err(|e| e.to_string())?;

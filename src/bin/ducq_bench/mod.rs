@@ -13,6 +13,8 @@
 
 mod args;
 mod conn;
+#[cfg(test)]
+mod e2e_tests;
 mod payload;
 mod publisher;
 mod report;

@@ -91,7 +91,11 @@ pub fn run(plan: Plan, shared: Arc<Shared>) -> Result<Outcome, String> {
     let mut events = Events::with_capacity(8);
     let mut conn = Conn::connect(&plan.endpoint, "bench-pub", 64 * 1024)?;
     poll.registry()
-        .register(&mut conn.sock, Token(0), Interest::READABLE | Interest::WRITABLE)
+        .register(
+            &mut conn.sock,
+            Token(0),
+            Interest::READABLE | Interest::WRITABLE,
+        )
         .map_err(|e| e.to_string())?;
     let wait = |poll: &mut Poll, events: &mut Events, d: Duration| {
         poll.poll(events, Some(d)).map_err(|e| format!("poll: {e}"))
@@ -133,7 +137,9 @@ pub fn run(plan: Plan, shared: Arc<Shared>) -> Result<Outcome, String> {
     let mut buf = Vec::with_capacity(plan.size);
     let batch = (64 * 1024 / (plan.size + 64)).clamp(1, 256) as u64;
     let t0 = Instant::now();
-    shared.start_ns.store(plan.clock.now_ns(), Ordering::Release);
+    shared
+        .start_ns
+        .store(plan.clock.now_ns(), Ordering::Release);
     let mut finished = false;
     loop {
         if finished {
@@ -159,7 +165,10 @@ pub fn run(plan: Plan, shared: Arc<Shared>) -> Result<Outcome, String> {
                 let due = (t0.elapsed().as_secs_f64() * rate) as u64 + 1;
                 if due <= seq {
                     let at = Duration::from_secs_f64(seq as f64 / rate);
-                    idle_for = Some(at.saturating_sub(t0.elapsed()).min(Duration::from_millis(1)));
+                    idle_for = Some(
+                        at.saturating_sub(t0.elapsed())
+                            .min(Duration::from_millis(1)),
+                    );
                 }
                 allowed = allowed.min(due);
             }

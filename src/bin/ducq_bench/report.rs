@@ -90,7 +90,11 @@ pub fn render(c: &Config, r: &Results) -> String {
             "| {} | {} | {} |",
             row.label,
             row.unit,
-            if row.higher_is_better { "higher" } else { "lower" }
+            if row.higher_is_better {
+                "higher"
+            } else {
+                "lower"
+            }
         );
         for (b, cell) in brokers.iter().zip(cells) {
             let _ = write!(s, " {} |", cell_text(cell));

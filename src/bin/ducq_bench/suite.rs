@@ -111,15 +111,33 @@ impl Case {
                         false,
                     )
                 },
-                row(format!("S4 one publication to {} subscribers", c.idle_conns), "ms", false),
+                row(
+                    format!("S4 one publication to {} subscribers", c.idle_conns),
+                    "ms",
+                    false,
+                ),
             ],
-            Case::S5 => vec![row(format!("S5 1→1, {} KiB", c.large_size / 1024), "MB/s", true)],
-            Case::S6 => vec![row(format!("S6 1→1 over WebSocket, {} B", c.size), "msgs/s", true)],
+            Case::S5 => vec![row(
+                format!("S5 1→1, {} KiB", c.large_size / 1024),
+                "MB/s",
+                true,
+            )],
+            Case::S6 => vec![row(
+                format!("S6 1→1 over WebSocket, {} B", c.size),
+                "msgs/s",
+                true,
+            )],
         }
     }
 
     /// The run for `broker`, or why there is none.
-    fn spec(self, c: &Config, broker: Broker, addr: std::net::SocketAddr, run: usize) -> Result<Spec, String> {
+    fn spec(
+        self,
+        c: &Config,
+        broker: Broker,
+        addr: std::net::SocketAddr,
+        run: usize,
+    ) -> Result<Spec, String> {
         let mut endpoint = Endpoint {
             kind: broker.kind(),
             addr,
@@ -133,12 +151,22 @@ impl Case {
                 addr: c.ducq_ws.ok_or("n/a (no --ducq-ws)")?,
             };
         }
-        new_wire(endpoint.kind, "probe").map_err(|e| format!("n/a ({e})"))?;
+        new_wire(&endpoint, "probe").map_err(|e| format!("n/a ({e})"))?;
         let window = (c.window > 0).then_some(c.window);
         let mut spec = Spec {
-            label: format!("{} {} run {}/{}", broker.name(), self.name(), run + 1, c.runs),
+            label: format!(
+                "{} {} run {}/{}",
+                broker.name(),
+                self.name(),
+                run + 1,
+                c.runs
+            ),
             endpoint,
-            topic: format!("bench-{}-{}-{run}", self.name().replace([' ', '→'], ""), std::process::id()),
+            topic: format!(
+                "bench-{}-{}-{run}",
+                self.name().replace([' ', '→'], ""),
+                std::process::id()
+            ),
             subscribers: 1,
             count: c.messages,
             size: c.size,
@@ -152,8 +180,9 @@ impl Case {
         match self {
             Case::S1 | Case::S6 => {}
             Case::S2(n) => {
+                // The same number of deliveries for every fan-out.
                 spec.subscribers = n;
-                spec.count = c.messages / 4;
+                spec.count = (c.messages * 4 / n as u64).max(1);
             }
             Case::S3 => {
                 spec.count = c.messages / 2;
@@ -276,7 +305,11 @@ pub fn run_all(c: &Config) -> Results {
                     }
                 }
                 // Let the broker finish closing the run's connections.
-                std::thread::sleep(Duration::from_millis(if case == Case::S4 { 1000 } else { 100 }));
+                std::thread::sleep(Duration::from_millis(if case == Case::S4 {
+                    1000
+                } else {
+                    100
+                }));
             }
             for (i, row) in rows.iter().enumerate() {
                 table[i].push(if failed {
@@ -296,7 +329,10 @@ pub fn run_all(c: &Config) -> Results {
     }
     let mut rows = Vec::new();
     for case in cases {
-        let (_, table) = cells.iter_mut().find(|(k, _)| *k == case).expect("every case ran");
+        let (_, table) = cells
+            .iter_mut()
+            .find(|(k, _)| *k == case)
+            .expect("every case ran");
         for (row, line) in case.rows(c).into_iter().zip(std::mem::take(table)) {
             rows.push((row, line));
         }

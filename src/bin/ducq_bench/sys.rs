@@ -21,7 +21,10 @@ pub fn raise_nofile(want: u64) -> Result<u64, String> {
             return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
         }
     }
-    Ok(lim.rlim_cur as u64)
+    // rlim_t is not u64 on every target.
+    #[allow(clippy::unnecessary_cast)]
+    let now = lim.rlim_cur as u64;
+    Ok(now)
 }
 
 /// VmRSS of process `pid`, in KiB.

@@ -1,11 +1,12 @@
 //! ducq as a benchmark client: `sub <route>\n` and `pub <route>\n<payload>`
-//! (PROTOCOL.md §3–§6) over any library `Transport`, so the same code runs
-//! over TCP today and over WebSocket once a client-side WS codec exists.
+//! (PROTOCOL.md §3–§6) over any library `Transport`: length-framed TCP and
+//! the WebSocket client, and whatever transport comes next.
 //! Framing and message parsing come from the library; nothing is re-encoded
 //! here by hand.
 
 use ducq::proto::message::{classify, format_into, nack_text, pong_for, Kind, Message};
 use ducq::transport::tcp::TcpCodec;
+use ducq::transport::ws::WsClient;
 use ducq::transport::{Decoded, Transport};
 
 use super::{sub_cow, Event, Wire};
@@ -28,6 +29,13 @@ impl Ducq<TcpCodec> {
     /// ducq over length-framed TCP.
     pub fn tcp() -> Self {
         Ducq::new(TcpCodec::new(MAX_BODY))
+    }
+}
+
+impl Ducq<WsClient> {
+    /// ducq over WebSocket to `host` (`ip:port`, sent as the Host header).
+    pub fn ws(host: &str) -> Self {
+        Ducq::new(WsClient::new(host, "/", MAX_BODY))
     }
 }
 
@@ -101,7 +109,8 @@ impl<T: Transport + Send> Wire for Ducq<T> {
             Kind::Pong | Kind::Parts | Kind::End => Event::Nothing,
             Kind::Nack(_) => return Err(format!("ducq NACK: {}", nack_text(&msg))),
             Kind::Data => {
-                let parsed = Message::parse(&msg).map_err(|s| format!("bad ducq message: {s:?}"))?;
+                let parsed =
+                    Message::parse(&msg).map_err(|s| format!("bad ducq message: {s:?}"))?;
                 if parsed.command != b"pub" && parsed.command != b"publish" {
                     return Err(format!(
                         "unexpected ducq message: {}",

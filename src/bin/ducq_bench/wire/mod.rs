@@ -61,7 +61,7 @@ pub trait Wire: Send {
 pub enum Kind {
     /// ducq over length-framed TCP.
     DucqTcp,
-    /// ducq over WebSocket: the seam for S6, not available yet.
+    /// ducq over WebSocket (S6).
     DucqWs,
     /// MQTT 3.1.1, QoS 0 (mosquitto).
     Mqtt,
@@ -80,16 +80,14 @@ pub struct Endpoint {
     pub addr: SocketAddr,
 }
 
-/// A fresh codec for one connection; `name` must be unique among the live
-/// connections of a run (MQTT client ids). Fails for a protocol the bench
-/// cannot speak yet, with the reason shown as "n/a" in the table.
-pub fn new_wire(kind: Kind, name: &str) -> Result<Box<dyn Wire>, String> {
-    match kind {
+/// A fresh codec for one connection to `ep`; `name` must be unique among
+/// the live connections of a run (MQTT client ids). Fails for a protocol
+/// the bench cannot speak, with the reason shown as "n/a" in the table.
+pub fn new_wire(ep: &Endpoint, name: &str) -> Result<Box<dyn Wire>, String> {
+    match ep.kind {
         Kind::DucqTcp => Ok(Box::new(ducq::Ducq::tcp())),
-        // Adding WebSocket: a client-side WS codec implementing the
-        // library's `Transport` (masking, handshake in `open`) plugs into
-        // `ducq::Ducq::new` unchanged; nothing else in the bench moves.
-        Kind::DucqWs => Err("ducq WebSocket transport not available yet".into()),
+        // Any library transport plugs into the same ducq client.
+        Kind::DucqWs => Ok(Box::new(ducq::Ducq::ws(&ep.addr.to_string()))),
         Kind::Mqtt => Ok(Box::new(mqtt::Mqtt::new(name))),
         Kind::Nats => Ok(Box::new(nats::Nats::new())),
         Kind::Redis => Ok(Box::new(resp::Resp::new())),
@@ -107,8 +105,7 @@ fn parse_usize(digits: &[u8]) -> Option<usize> {
         return None;
     }
     digits.iter().try_fold(0usize, |acc, &b| {
-        b.is_ascii_digit()
-            .then(|| acc * 10 + usize::from(b - b'0'))
+        b.is_ascii_digit().then(|| acc * 10 + usize::from(b - b'0'))
     })
 }
 

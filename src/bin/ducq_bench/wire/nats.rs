@@ -84,7 +84,10 @@ impl Wire for Nats {
             if &input[end..end + 2] != b"\r\n" {
                 return Err("NATS MSG payload not followed by CRLF".into());
             }
-            return Ok(Some((end + 2, Event::Message(Cow::Borrowed(&input[after..end])))));
+            return Ok(Some((
+                end + 2,
+                Event::Message(Cow::Borrowed(&input[after..end])),
+            )));
         }
         let event = if line == b"PING" {
             out.extend_from_slice(b"PONG\r\n");
@@ -123,7 +126,17 @@ mod tests {
         assert!(out.ends_with(b"SUB bench.x 1\r\nPING\r\n"));
         let input = b"INFO {\"x\":1}\r\nPONG\r\nPONG\r\nMSG bench.x 1 5\r\nhello\r\nPING\r\nMSG bench.x 1 r 2\r\n\r\n\r\nMSG bench.x 1 9\r\nabc";
         let (seen, out, _) = events(&mut n, input);
-        assert_eq!(seen, ["nothing", "ready", "subscribed", "msg:hello", "nothing", "msg:\r\n"]);
+        assert_eq!(
+            seen,
+            [
+                "nothing",
+                "ready",
+                "subscribed",
+                "msg:hello",
+                "nothing",
+                "msg:\r\n"
+            ]
+        );
         assert_eq!(out, b"PONG\r\n");
     }
 

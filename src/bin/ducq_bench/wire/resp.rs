@@ -100,8 +100,8 @@ impl Wire for Resp {
                     let Some((r, next)) = element(input, at)? else {
                         return Ok(None);
                     };
-                    if i < 3 {
-                        parts[i] = r;
+                    if let Some(p) = parts.get_mut(i) {
+                        *p = r;
                     }
                     at = next;
                 }
