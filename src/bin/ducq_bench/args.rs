@@ -38,7 +38,7 @@ what to run:
   --rate N             S3 publication rate per second (default 20000)
   --idle-conns N       S4 idle subscribers (default 10000)
   --window N           publisher stays at most N messages ahead of the
-                       subscribers (default 10000, at most 16 MiB; 0: no limit)
+                       subscribers (default 10000, at most 4 MiB; 0: no limit)
   --timeout SECS       limit for each run (default 120)
   --out FILE           also write the report to FILE
 ";

@@ -8,6 +8,9 @@ use super::args::{Broker, Config};
 use super::run::{self, Measured, Spec};
 use super::wire::{new_wire, Endpoint, Kind};
 
+/// Most payload bytes the publisher keeps in flight per subscriber.
+const WINDOW_BYTES: u64 = 4 << 20;
+
 /// How several runs' values become one table cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reduce {
@@ -202,9 +205,12 @@ impl Case {
             Case::S5 => {
                 spec.count = (c.messages / 40).max(1);
                 spec.size = c.large_size;
-                // Keep the window in bytes, not only in messages.
-                spec.window = window.map(|w| w.min(((16 << 20) / c.large_size as u64).max(1)));
             }
+        }
+        if spec.window.is_some_and(|w| w > 1) {
+            // Bound the window in bytes too, well below the output a broker
+            // keeps for one subscriber before cutting it off (ducq: 8 MiB).
+            spec.window = window.map(|w| w.min((WINDOW_BYTES / spec.size as u64).max(1)));
         }
         Ok(spec)
     }
