@@ -1236,7 +1236,7 @@ mod tests {
     #[test]
     fn oversized_or_malformed_head() {
         let mut req = b"GET /lscmd HTTP/1.1\r\nX: ".to_vec();
-        req.extend(std::iter::repeat(b'a').take(2000));
+        req.extend(std::iter::repeat_n(b'a', 2000));
         let (_, out, closed, _) = drive(&mut http(), &req);
         assert!(closed && out.starts_with("HTTP/1.1 431 "), "{out}");
         let (_, out, closed, _) = drive(&mut http(), b"GET /lscmd HTTP/9.9\r\n\r\n");
