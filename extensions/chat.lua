@@ -1,6 +1,7 @@
 -- A tiny chat. Rooms are routes "chat/<room>": join one with
 -- "sub chat/<room>\n" (or "sub chat/<room>\nadd" to stay in others).
---   say <room>\n<text>  publishes "<id>: <text>" to the room, then ACK
+--   say <room>\n<text>  publishes "<id>: <text>" to the room, then ACKs (a
+--                       speaker in the room hears its line before the ACK)
 --   who <room>          PARTS, one member id per line, END
 local Ducq = require('LuaDucq')
 

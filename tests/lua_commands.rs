@@ -71,7 +71,9 @@ fn lscmd_lists_lua_commands_with_their_doc() {
     let mut p = s.peer();
     let lines = lscmd(&mut p);
     assert!(lines[0].starts_with("\"lscmd\","), "{lines:?}");
-    let alpha = lines.iter().position(|l| l == "\"alpha\",\"the first line\"\n");
+    let alpha = lines
+        .iter()
+        .position(|l| l == "\"alpha\",\"the first line\"\n");
     let zeta = lines.iter().position(|l| l == "\"zeta\",\"the last\"\n");
     assert!(alpha.is_some() && zeta.is_some(), "{lines:?}");
     assert!(alpha < zeta);
@@ -140,7 +142,8 @@ fn returned_states() {
     p.call(b"nothing", b"x");
     p.send(b"silent_ok");
     p.call(b"text", &nack(22, "lua error"));
-    s.logs.wait_for(&["'text'", "returned a string, not a state code"]);
+    s.logs
+        .wait_for(&["'text'", "returned a string, not a state code"]);
     p.call(b"PING _\nx", b"PONG _\nx");
 }
 

@@ -115,15 +115,16 @@ fn main() -> ExitCode {
         eprintln!("ducq-server: cannot install signal handling: {e}");
         return ExitCode::FAILURE;
     }
-    for addr in &args.tcp {
-        if let Err(e) = reactor.listen_tcp(addr) {
-            eprintln!("ducq-server: cannot listen on {addr} (tcp): {e}");
-            return ExitCode::FAILURE;
-        }
-    }
+    // Before listening: a wrong path stops the start with no client served.
     if !args.lua.is_empty() {
         if let Err(e) = add_lua(&mut reactor, &args.lua, args.lua_limits) {
             eprintln!("ducq-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for addr in &args.tcp {
+        if let Err(e) = reactor.listen_tcp(addr) {
+            eprintln!("ducq-server: cannot listen on {addr} (tcp): {e}");
             return ExitCode::FAILURE;
         }
     }

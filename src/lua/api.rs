@@ -167,10 +167,14 @@ fn close(lua: &Lua, id: ConnId) -> mlua::Result<i32> {
 
 impl UserData for ConnHandle {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("send", |lua, this, s: mlua::String| send(lua, this.0, &s.as_bytes()));
+        m.add_method("send", |lua, this, s: mlua::String| {
+            send(lua, this.0, &s.as_bytes())
+        });
         m.add_method("sendack", |lua, this, ()| send(lua, this.0, ACK));
         m.add_method("id", |lua, this, ()| {
-            with_hub(lua, |hub, _| hub.resolve(this.0).and_then(|k| hub.client_id(k)))
+            with_hub(lua, |hub, _| {
+                hub.resolve(this.0).and_then(|k| hub.client_id(k))
+            })
         });
         m.add_method("close", |lua, this, ()| close(lua, this.0));
         m.add_method("clients", |lua, _, ()| clients(lua));
@@ -191,9 +195,11 @@ impl UserData for ConnHandle {
             Ok(matches!((a, b), (Ok(a), Ok(b)) if a == b))
         });
         m.add_meta_method(MetaMethod::ToString, |lua, this, ()| {
-            let id = with_hub(lua, |hub, _| hub.resolve(this.0).and_then(|k| hub.client_id(k)))
-                .ok()
-                .flatten();
+            let id = with_hub(lua, |hub, _| {
+                hub.resolve(this.0).and_then(|k| hub.client_id(k))
+            })
+            .ok()
+            .flatten();
             Ok(match id {
                 Some(id) => format!("ducq connection {id}"),
                 None => format!("ducq connection #{} (not reachable)", this.0.gen),
@@ -278,7 +284,9 @@ impl UserData for ReactorHandle {
             },
         );
         m.add_method("last", |lua, _, route: mlua::String| {
-            let stored = with_hub(lua, |hub, _| hub.last.get(&route.as_bytes()).map(<[u8]>::to_vec))?;
+            let stored = with_hub(lua, |hub, _| {
+                hub.last.get(&route.as_bytes()).map(<[u8]>::to_vec)
+            })?;
             stored.map(|m| lua.create_string(m)).transpose()
         });
         m.add_method("log", |lua, _, args: Variadic<mlua::String>| {

@@ -6,6 +6,7 @@
 //! logged and answered, never allowed to stop the server. This file does no
 //! socket I/O: replies go through the hub lent for the call.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -157,7 +158,8 @@ struct Budget {
 
 impl Budget {
     fn reset(&self, instructions: u64) {
-        self.left.set(i64::try_from(instructions).unwrap_or(i64::MAX));
+        self.left
+            .set(i64::try_from(instructions).unwrap_or(i64::MAX));
         self.exhausted.set(false);
     }
 }
@@ -351,7 +353,10 @@ impl LuaCommands {
             main,
             lua,
         };
-        host.probe.0.stack_top.store(host.stack_top(), Ordering::Relaxed);
+        host.probe
+            .0
+            .stack_top
+            .store(host.stack_top(), Ordering::Relaxed);
         Ok(host)
     }
 
@@ -560,8 +565,7 @@ impl LuaCommands {
             }
         };
         let env = lua.create_table().map_err(fail)?;
-        env.set_metatable(Some(self.env_mt.clone()))
-            .map_err(fail)?;
+        env.set_metatable(Some(self.env_mt.clone())).map_err(fail)?;
         let table = lua.create_table().map_err(fail)?;
         env.raw_set("commands", table.clone()).map_err(fail)?;
         self.budget.reset(self.limits.instructions);
@@ -825,6 +829,37 @@ impl CommandSet for LuaCommands {
     }
 }
 
+/// A host shared between the reactor and its embedder, so paths can be
+/// added after the set is in the reactor (the C ABI's
+/// `ducq_dispatcher_add`). A call that finds the host busy (only possible
+/// from inside one of its own commands) sees no command and changes nothing.
+impl CommandSet for Rc<RefCell<LuaCommands>> {
+    fn list(&self) -> Vec<(String, String)> {
+        self.try_borrow().map(|h| h.commands()).unwrap_or_default()
+    }
+
+    fn has(&self, name: &[u8]) -> bool {
+        self.try_borrow().is_ok_and(|h| h.has(name))
+    }
+
+    fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+        match self.try_borrow_mut() {
+            Ok(mut h) => h.exec(hub, caller, msg),
+            Err(_) => Err(State::ELua),
+        }
+    }
+
+    fn event_fd(&self) -> Option<RawFd> {
+        self.try_borrow().ok().and_then(|h| h.event_fd())
+    }
+
+    fn on_event(&mut self, hub: &mut Hub) {
+        if let Ok(mut h) = self.try_borrow_mut() {
+            h.on_event(hub);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -834,7 +869,15 @@ mod tests {
         for ok in ["a.lua", "echo.lua", "x.y.lua"] {
             assert!(is_script_name(OsStr::new(ok)), "{ok}");
         }
-        for no in [".a.lua", ".x.lua.swp", "x.lua~", "4913", ".lua", "a.luac", "#a.lua#"] {
+        for no in [
+            ".a.lua",
+            ".x.lua.swp",
+            "x.lua~",
+            "4913",
+            ".lua",
+            "a.luac",
+            "#a.lua#",
+        ] {
             assert!(!is_script_name(OsStr::new(no)), "{no}");
         }
     }

@@ -10,4 +10,4 @@ mod host;
 mod watch;
 
 pub use api::{LOOP_CONTINUE, LOOP_DELETE, LOOP_STOP};
-pub use host::{LuaCommands, LuaError, LuaLimits, LuaProbe, Loaded};
+pub use host::{Loaded, LuaCommands, LuaError, LuaLimits, LuaProbe};

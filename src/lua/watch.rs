@@ -11,12 +11,14 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 /// What a folder watch reacts to: a file written and closed, moved in,
-/// deleted or moved out. Editors that save through a temporary file and a
-/// rename show up as a move in.
+/// deleted or moved out (editors that save through a temporary file and a
+/// rename show up as a move in), and the folder itself deleted or moved.
 const MASK: u32 = libc::IN_CLOSE_WRITE
     | libc::IN_MOVED_TO
     | libc::IN_DELETE
     | libc::IN_MOVED_FROM
+    | libc::IN_DELETE_SELF
+    | libc::IN_MOVE_SELF
     | libc::IN_ONLYDIR;
 
 /// Size of `struct inotify_event` without its name.
@@ -96,6 +98,15 @@ impl Watcher {
                 Err(e) => return Err(e),
             }
         }
+        for c in &out {
+            if let Change::Gone { wd } = *c {
+                // A moved folder is still watched under its new name: end
+                // that watch, its path is no longer the one we were given.
+                // SAFETY: plain integers; an already ended watch gives an
+                // error, which is ignored.
+                unsafe { libc::inotify_rm_watch(self.file.as_raw_fd(), wd) };
+            }
+        }
         Ok(out)
     }
 }
@@ -114,7 +125,7 @@ fn parse(mut buf: &[u8], out: &mut Vec<Change>) {
         buf = &buf[end..];
         if mask & libc::IN_Q_OVERFLOW != 0 {
             out.push(Change::Overflow);
-        } else if mask & libc::IN_IGNORED != 0 {
+        } else if mask & (libc::IN_IGNORED | libc::IN_DELETE_SELF | libc::IN_MOVE_SELF) != 0 {
             out.push(Change::Gone { wd });
         } else if !name.is_empty() && mask & libc::IN_ISDIR == 0 {
             out.push(Change::File {
