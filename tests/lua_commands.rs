@@ -474,3 +474,82 @@ fn close_after_reply() {
     p.call(b"quit", b"bye");
     p.expect_closed();
 }
+
+#[test]
+fn deep_recursion_is_an_error_not_a_crash() {
+    let dir = ScriptDir::new("recursion");
+    dir.write(
+        "r.lua",
+        "local function down() reactor:loop(function() down() end) end\n\
+         commands.through_rust = function() down() end\n\
+         local function plain(n) return plain(n + 1) + 1 end\n\
+         commands.plain = function() plain(0) end\n\
+         local t = setmetatable({}, {})\n\
+         getmetatable(t).__index = function(self, k) return self[k] end\n\
+         commands.meta = function() return t.x end\n\
+         commands.nested_pcall = function(d)\n\
+           local function f() return pcall(f) end\n\
+           return d:send(tostring((f())))\n\
+         end\n",
+    );
+    let s = LuaServer::start(&[&dir.path]);
+    let mut p = s.peer();
+    for cmd in ["through_rust", "plain", "meta"] {
+        p.call(cmd.as_bytes(), &nack(22, "lua error"));
+    }
+    // The C-call limit is a plain error: the innermost pcall catches it.
+    p.call(b"nested_pcall", b"true");
+    s.logs
+        .wait_for(&["'through_rust'", "reactor:loop nested more than 8 deep"]);
+    p.call(b"PING _\nx", b"PONG _\nx");
+}
+
+#[test]
+fn odd_error_values_are_answered_too() {
+    let dir = ScriptDir::new("oddvalues");
+    dir.write(
+        "e.lua",
+        "commands.err_nil = function() error(nil) end\n\
+         commands.err_table = function() error({ code = 1 }) end\n\
+         commands.err_spin = function()\n\
+           error(setmetatable({}, { __tostring = function() while true do end end }))\n\
+         end\n\
+         commands.err_raise = function()\n\
+           error(setmetatable({}, { __tostring = function() error('again') end }))\n\
+         end\n\
+         commands.gc_spin = function(d)\n\
+           setmetatable({}, { __gc = function() while true do end end })\n\
+         end\n\
+         commands.close_spin = function()\n\
+           local x <close> = setmetatable({}, { __close = function() while true do end end })\n\
+           error('and then')\n\
+         end\n\
+         commands.gc_late = function(d)\n\
+           local mt = {}\n\
+           setmetatable({}, mt)\n\
+           mt.__gc = function() while true do end end\n\
+           collectgarbage('collect')\n\
+           return d:send('not finalized')\n\
+         end\n",
+    );
+    let limits = LuaLimits {
+        instructions: 1_000_000,
+        ..LuaLimits::default()
+    };
+    let s = LuaServer::with(&[&dir.path], limits);
+    let mut p = s.peer();
+    for cmd in [
+        "err_nil",
+        "err_table",
+        "err_spin",
+        "err_raise",
+        "gc_spin",
+        "close_spin",
+    ] {
+        p.call(cmd.as_bytes(), &nack(22, "lua error"));
+    }
+    s.logs
+        .wait_for(&["'gc_spin'", "__gc metamethods are not available"]);
+    p.call(b"gc_late", b"not finalized");
+    p.call(b"PING _\nx", b"PONG _\nx");
+}

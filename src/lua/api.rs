@@ -37,7 +37,14 @@ pub(crate) struct CallCtx {
     caller: Cell<Option<ConnId>>,
     /// Whether the script sent anything to the caller.
     replied: Cell<bool>,
+    /// `reactor:loop` calls in progress, one inside another.
+    loops: Cell<u32>,
 }
+
+/// Most `reactor:loop` calls nested inside each other. Each level stacks
+/// Rust frames between two Lua calls, which Lua's own C-call limit does not
+/// bound tightly enough for a small thread stack.
+const MAX_NESTED_LOOPS: u32 = 8;
 
 /// Lends the hub to Lua callbacks for as long as it lives. It holds the
 /// `&mut Hub` it was made from, so the host cannot touch the hub meanwhile.
@@ -226,6 +233,23 @@ fn check_route(hub: &Hub, route: &[u8]) -> Result<(), State> {
 /// `clients()`; its result says whether to go on, stop, and/or close that
 /// client. Returns the last result.
 fn reactor_loop(lua: &Lua, f: Function) -> mlua::Result<i64> {
+    struct Depth(Rc<CallCtx>);
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            self.0.loops.set(self.0.loops.get() - 1);
+        }
+    }
+    let ctx = lua
+        .app_data_ref::<Rc<CallCtx>>()
+        .map(|c| Rc::clone(&c))
+        .ok_or_else(|| mlua::Error::runtime("ducq: no host"))?;
+    if ctx.loops.get() >= MAX_NESTED_LOOPS {
+        return Err(mlua::Error::runtime(format!(
+            "reactor:loop nested more than {MAX_NESTED_LOOPS} deep"
+        )));
+    }
+    ctx.loops.set(ctx.loops.get() + 1);
+    let _depth = Depth(ctx);
     let pairs = with_hub(lua, |hub, _| snapshot(hub))?;
     let mut last = LOOP_CONTINUE;
     for (id, route) in pairs {

@@ -701,13 +701,15 @@ impl LuaCommands {
         }
         rescan.sort_unstable();
         rescan.dedup();
+        let mut stopped = Vec::new();
         for i in rescan {
             let root = &self.roots[i];
             if root.wd.is_none() {
-                let text = format!("stopped watching {} (moved or removed)", root.dir.display());
-                self.pending.push((Level::Warn, text));
+                stopped.push(format!(
+                    "stopped watching {} (moved or removed)",
+                    root.dir.display()
+                ));
             }
-            let root = &self.roots[i];
             if let Ok(found) = scan(root) {
                 affected.extend(found);
             }
@@ -718,6 +720,9 @@ impl LuaCommands {
                     affected.insert(p.clone());
                 }
             }
+        }
+        for text in stopped {
+            self.note(Level::Warn, text);
         }
         for path in affected {
             if path.is_file() {

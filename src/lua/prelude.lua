@@ -19,6 +19,17 @@ xpcall = function(...) return pass(rawxpcall(...)) end
 coroutine.resume = function(...) return pass(resume(...)) end
 coroutine.close = function(...) return pass(close(...)) end
 
+-- Lua runs finalizers with hooks off, so a __gc metamethod could loop past
+-- the budget: a metatable holding one is refused (Lua only looks for __gc
+-- when the metatable is set, so adding it later has no effect).
+local rawsetmetatable, rawget, type = setmetatable, rawget, type
+setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not available to scripts", 2)
+  end
+  return rawsetmetatable(t, mt)
+end
+
 -- Text chunks only: Lua does not verify precompiled bytecode. The
 -- environment argument is passed on only when given (nil is a value).
 load = function(chunk, name, _, ...)
