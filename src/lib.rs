@@ -6,10 +6,12 @@
 //! - [`transport`]: protocol codecs (TCP framing, …) behind the [`transport::Transport`] trait (no I/O).
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
 //! - [`client`]: a blocking client over any transport.
+//! - [`lua`]: Lua-scripted commands, reloaded when their files change.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod client;
+pub mod lua;
 pub mod proto;
 pub mod server;
 pub mod transport;

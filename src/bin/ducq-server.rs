@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use ducq::lua::{LuaCommands, LuaLimits};
 use ducq::server::{os, Level, Reactor, Settings};
 
 const USAGE: &str = "\
@@ -34,6 +35,11 @@ Limits:
   --frame-timeout SECS    close clients that leave a message, handshake or
                           HTTP request incomplete this long; 0 disables
                                                           [default: 30]
+Lua commands:
+  --lua PATH              load every .lua file of folder PATH (or the one
+                          file PATH) and reload on change (repeatable)
+  --lua-instructions N    VM instructions one call may run [default: 10000000]
+  --lua-memory BYTES      memory of all scripts together [default: 67108864]
 Logging:
   --log-level LEVEL       debug, info, warn, error, off   [default: info]
 Other:
@@ -45,6 +51,8 @@ struct Args {
     tcp: Vec<String>,
     http: Vec<String>,
     settings: Settings,
+    lua: Vec<String>,
+    lua_limits: LuaLimits,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -52,6 +60,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         tcp: Vec::new(),
         http: Vec::new(),
         settings: Settings::default(),
+        lua: Vec::new(),
+        lua_limits: LuaLimits::default(),
     };
     let s = &mut args.settings;
     while let Some(flag) = argv.next() {
@@ -82,6 +92,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-output" => s.max_output = num(value()?)?,
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
             "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
+            "--lua" => args.lua.push(value()?),
+            "--lua-instructions" => args.lua_limits.instructions = num(value()?)? as u64,
+            "--lua-memory" => args.lua_limits.memory = num(value()?)?,
             "--log-level" => s.log_level = value()?.parse::<Level>()?,
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
@@ -114,6 +127,13 @@ fn main() -> ExitCode {
         eprintln!("ducq-server: cannot install signal handling: {e}");
         return ExitCode::FAILURE;
     }
+    // Before listening: a wrong path stops the start with no client served.
+    if !args.lua.is_empty() {
+        if let Err(e) = add_lua(&mut reactor, &args.lua, args.lua_limits) {
+            eprintln!("ducq-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     for addr in &args.tcp {
         if let Err(e) = reactor.listen_tcp(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (tcp): {e}");
@@ -133,4 +153,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Loads the Lua paths; a script that fails to load is logged and retried
+/// when rewritten, a missing path stops the start.
+fn add_lua(reactor: &mut Reactor, paths: &[String], limits: LuaLimits) -> Result<(), String> {
+    let mut lua = LuaCommands::new(limits).map_err(|e| format!("cannot start Lua: {e}"))?;
+    for p in paths {
+        lua.add_path(p.as_ref())
+            .map_err(|e| format!("--lua {p}: {e}"))?;
+    }
+    lua.flush_log(reactor.hub_mut());
+    reactor
+        .add_command_set(Box::new(lua))
+        .map_err(|e| format!("cannot watch Lua folders: {e}"))
 }

@@ -1,0 +1,13 @@
+//! Lua-scripted commands with hot reload (DESIGN.md "Lua commands", the
+//! script API in docs/LUA.md). A [`LuaCommands`] is a command set for the
+//! dispatcher: it loads `.lua` files, watches their folders and reloads them
+//! when they change, and runs their commands under an instruction budget and
+//! a memory limit. Scripts never see a socket or a protocol: they reply
+//! through the hub, which encodes for each connection.
+
+mod api;
+mod host;
+mod watch;
+
+pub use api::{LOOP_CONTINUE, LOOP_DELETE, LOOP_STOP};
+pub use host::{Loaded, LuaCommands, LuaError, LuaLimits, LuaProbe};
