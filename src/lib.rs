@@ -10,6 +10,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod client;
+pub mod ffi;
 pub mod proto;
 pub mod server;
 pub mod transport;

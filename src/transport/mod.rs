@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+pub mod c_vtable;
 pub mod tcp;
 
 /// What one call to [`Transport::decode`] produced.
