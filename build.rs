@@ -46,7 +46,10 @@ fn main() {
 
     let generated = out_dir.join("ducq.h");
     fs::write(&generated, &text).expect("write the generated header");
-    println!("cargo:rustc-env=DUCQ_GENERATED_HEADER={}", generated.display());
+    println!(
+        "cargo:rustc-env=DUCQ_GENERATED_HEADER={}",
+        generated.display()
+    );
 
     update_committed(&crate_dir.join("include").join("ducq.h"), &text);
 }
@@ -64,9 +67,7 @@ fn update_committed(path: &Path, text: &[u8]) {
         .and_then(|()| fs::write(&tmp, text))
         .and_then(|()| fs::rename(&tmp, path));
     match result {
-        Ok(()) => println!(
-            "cargo:warning=include/ducq.h was regenerated: commit the change"
-        ),
+        Ok(()) => println!("cargo:warning=include/ducq.h was regenerated: commit the change"),
         Err(e) => {
             let _ = fs::remove_file(&tmp);
             println!("cargo:warning=could not update include/ducq.h: {e}");

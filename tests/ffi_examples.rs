@@ -100,11 +100,14 @@ fn c_server_commands_from_c_and_from_a_shared_object_answer_over_tcp() {
     let listing: Vec<String> = c.list("lscmd").unwrap().into_iter().map(text).collect();
     for name in ["count", "shout", "whoami", "fail", "bye", "hello"] {
         assert!(
-            listing.iter().any(|l| l.starts_with(&format!("\"{name}\","))),
+            listing
+                .iter()
+                .any(|l| l.starts_with(&format!("\"{name}\","))),
             "{name} not in {listing:?}"
         );
     }
-    assert!(listing.contains(&"\"hello\",\"answers hello and the route (a command object)\"\n".to_owned()));
+    assert!(listing
+        .contains(&"\"hello\",\"answers hello and the route (a command object)\"\n".to_owned()));
 
     c.emit("hello", "a/b", b"").unwrap();
     assert_eq!(text(c.receive().unwrap()), "hello a/b");
@@ -173,7 +176,10 @@ fn c_protocol_clients_take_part_in_pub_sub() {
     let (mut w2, mut r2) = line_client(&line);
     w2.write_all(b"pub c/d from a line client\r\n").unwrap();
     assert_eq!(read_line(&mut r2), "ACK\n");
-    assert_eq!(text(subscriber.receive().unwrap()), "pub c/d\nfrom a line client");
+    assert_eq!(
+        text(subscriber.receive().unwrap()),
+        "pub c/d\nfrom a line client"
+    );
 
     // Errors come back as lines; ids carry the protocol's name.
     w2.write_all(b"nope x y\n\nlsconn\n").unwrap();

@@ -40,7 +40,11 @@ fn declarations(header: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let l = line.trim();
-        if l.starts_with("typedef") || l.starts_with('*') || l.starts_with("/*") || !l.ends_with(");") {
+        if l.starts_with("typedef")
+            || l.starts_with('*')
+            || l.starts_with("/*")
+            || !l.ends_with(");")
+        {
             continue;
         }
         let Some(open) = l.find('(') else { continue };
@@ -75,7 +79,10 @@ fn committed_header_is_the_generated_one() {
         gen == com,
         "include/ducq.h differs from what build.rs generates: build, then commit it"
     );
-    assert_eq!(fs::read_to_string(root().join("include/ducq.h")).unwrap(), gen);
+    assert_eq!(
+        fs::read_to_string(root().join("include/ducq.h")).unwrap(),
+        gen
+    );
 }
 
 #[test]
@@ -90,10 +97,18 @@ fn header_has_guards_and_version_macros() {
         ("MINOR", env!("CARGO_PKG_VERSION_MINOR")),
         ("PATCH", env!("CARGO_PKG_VERSION_PATCH")),
     ] {
-        assert!(h.contains(&format!("#define DUCQ_VERSION_{part} {value}\n")), "{part}");
+        assert!(
+            h.contains(&format!("#define DUCQ_VERSION_{part} {value}\n")),
+            "{part}"
+        );
     }
     // The state codes keep their numbers (PROTOCOL.md §11).
-    for (name, n) in [("DUCQ_OK", 0), ("DUCQ_ENULL", 4), ("DUCQ_EMSGINV", 15), ("DUCQ_UNKNOWN", 23)] {
+    for (name, n) in [
+        ("DUCQ_OK", 0),
+        ("DUCQ_ENULL", 4),
+        ("DUCQ_EMSGINV", 15),
+        ("DUCQ_UNKNOWN", 23),
+    ] {
         assert!(h.contains(&format!("    {name} = {n},")), "{name}");
     }
 }
@@ -103,13 +118,19 @@ fn every_function_is_documented() {
     let decls = declarations(&generated());
     assert!(decls.len() >= 50, "found only {} functions", decls.len());
     for (name, doc) in &decls {
-        assert!(doc.len() >= 60, "{name} has no real documentation comment: {doc:?}");
+        assert!(
+            doc.len() >= 60,
+            "{name} has no real documentation comment: {doc:?}"
+        );
     }
 }
 
 #[test]
 fn every_export_is_declared_and_only_ffi_exports() {
-    let declared: Vec<String> = declarations(&generated()).into_iter().map(|(n, _)| n).collect();
+    let declared: Vec<String> = declarations(&generated())
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     let mut exports = Vec::new();
     let mut stack = vec![root().join("src")];
     while let Some(dir) = stack.pop() {
@@ -122,7 +143,11 @@ fn every_export_is_declared_and_only_ffi_exports() {
             let text = fs::read_to_string(&path).unwrap();
             let in_ffi = path.starts_with(root().join("src/ffi"));
             if !in_ffi {
-                assert!(!text.contains("#[no_mangle]"), "{} exports a symbol", path.display());
+                assert!(
+                    !text.contains("#[no_mangle]"),
+                    "{} exports a symbol",
+                    path.display()
+                );
                 continue;
             }
             for line in text.lines() {
@@ -138,14 +163,21 @@ fn every_export_is_declared_and_only_ffi_exports() {
     for name in &exports {
         assert!(declared.contains(name), "{name} is not in the header");
     }
-    assert_eq!(exports.len(), declared.len(), "the header declares functions nobody exports");
+    assert_eq!(
+        exports.len(),
+        declared.len(),
+        "the header declares functions nobody exports"
+    );
 }
 
 #[test]
 fn null_pointer_program_calls_every_function() {
     let program = fs::read_to_string(root().join("ffi-examples/c/null_calls.c")).unwrap();
     for (name, _) in declarations(&generated()) {
-        assert!(program.contains(&format!("{name}(")), "null_calls.c never calls {name}");
+        assert!(
+            program.contains(&format!("{name}(")),
+            "null_calls.c never calls {name}"
+        );
     }
 }
 

@@ -37,8 +37,12 @@ pub struct ducq_vtbl {
     /// Writes up to `len` bytes of `buf`; stores how many in `*sent`.
     /// `DUCQ_OK` (after writing at least one byte) or an error state.
     pub send: Option<
-        unsafe extern "C" fn(ctx: *mut c_void, buf: *const c_void, len: usize, sent: *mut usize)
-            -> RawState,
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            buf: *const c_void,
+            len: usize,
+            sent: *mut usize,
+        ) -> RawState,
     >,
     /// Reads up to `len` bytes into `buf`, waiting at most `timeout_ms`
     /// (-1: no limit); stores how many in `*received`. `DUCQ_OK` with
@@ -87,7 +91,15 @@ impl Read for CStream {
         let mut n = 0usize;
         // SAFETY: the C layer's own function and context (`ducq_new_vtbl`
         // contract); `buf` is writable for its length, `n` is a valid out.
-        let rc = unsafe { recv(self.ctx, buf.as_mut_ptr().cast(), buf.len(), &mut n, self.timeout_ms) };
+        let rc = unsafe {
+            recv(
+                self.ctx,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut n,
+                self.timeout_ms,
+            )
+        };
         match rc.state() {
             ducq_state::DUCQ_OK => Ok(n.min(buf.len())),
             _ => Err(CStream::io_error(rc)),
@@ -181,8 +193,8 @@ struct ServerSide {
     lent: bool,
 }
 
-enum Kind2 {
-    Client(ClientSide),
+enum Side {
+    Client(Box<ClientSide>),
     Server(ServerSide),
 }
 
@@ -195,7 +207,7 @@ enum Kind2 {
 /// to C commands and `ducq_reactor_loop` callbacks are lent for that call;
 /// `ducq_copy` makes one that lasts, usable on the reactor's thread.
 pub struct ducq_i {
-    kind: Kind2,
+    kind: Side,
     id: Option<CString>,
     error: CString,
     /// `ducq_listen` callbacks running on this handle.
@@ -205,7 +217,7 @@ pub struct ducq_i {
 }
 
 impl ducq_i {
-    fn new(kind: Kind2) -> ducq_i {
+    fn new(kind: Side) -> ducq_i {
         ducq_i {
             kind,
             id: None,
@@ -216,16 +228,16 @@ impl ducq_i {
     }
 
     fn client(target: Target) -> *mut ducq_i {
-        Box::into_raw(Box::new(ducq_i::new(Kind2::Client(ClientSide {
+        Box::into_raw(Box::new(ducq_i::new(Side::Client(Box::new(ClientSide {
             target,
             timeout: None,
             conn: None,
-        }))))
+        })))))
     }
 
     /// A server-side handle lent to one callback.
     pub(crate) fn lent(ctx: Rc<FfiCtx>, conn: ConnId) -> ducq_i {
-        ducq_i::new(Kind2::Server(ServerSide {
+        ducq_i::new(Side::Server(ServerSide {
             ctx,
             conn,
             lent: true,
@@ -235,7 +247,7 @@ impl ducq_i {
     /// The connection this handle names in the reactor of `ctx`.
     pub(crate) fn server_conn(&self, ctx: &Rc<FfiCtx>) -> Option<ConnId> {
         match &self.kind {
-            Kind2::Server(s) if Rc::ptr_eq(&s.ctx, ctx) => Some(s.conn),
+            Side::Server(s) if Rc::ptr_eq(&s.ctx, ctx) => Some(s.conn),
             _ => None,
         }
     }
@@ -261,13 +273,16 @@ impl ducq_i {
 
     fn connected(&mut self) -> Result<&mut AnyClient, ducq_state> {
         match &mut self.kind {
-            Kind2::Client(c) => c.conn.as_mut().ok_or(ducq_state::DUCQ_ECONNCLOSED),
-            Kind2::Server(_) => Err(ducq_state::DUCQ_ENOIMPL),
+            Side::Client(c) => c.conn.as_mut().ok_or(ducq_state::DUCQ_ECONNCLOSED),
+            Side::Server(_) => Err(ducq_state::DUCQ_ENOIMPL),
         }
     }
 
     /// Runs a client operation, recording its error.
-    fn with_client<T>(&mut self, op: impl FnOnce(&mut AnyClient) -> Result<T, Error>) -> Result<T, ducq_state> {
+    fn with_client<T>(
+        &mut self,
+        op: impl FnOnce(&mut AnyClient) -> Result<T, Error>,
+    ) -> Result<T, ducq_state> {
         let result = match self.connected() {
             Ok(c) => op(c),
             Err(state) => return Err(self.fail(state, "")),
@@ -276,7 +291,7 @@ impl ducq_i {
             // A connection the server closed, or whose socket failed, is
             // over: drop it so the handle reads as closed until `ducq_conn`.
             if matches!(e, Error::Closed | Error::Io { .. }) {
-                if let Kind2::Client(c) = &mut self.kind {
+                if let Side::Client(c) = &mut self.kind {
                     c.conn = None;
                 }
             }
@@ -286,7 +301,7 @@ impl ducq_i {
 
     /// Sends one message body.
     pub(crate) fn send_msg(&mut self, msg: &[u8]) -> Result<(), ducq_state> {
-        if let Kind2::Server(s) = &self.kind {
+        if let Side::Server(s) = &self.kind {
             let (ctx, id) = (s.ctx.clone(), s.conn);
             let sent = ctx.with_hub(|hub| {
                 let key = hub.resolve(id).ok_or(ducq_state::DUCQ_ENOTFOUND)?;
@@ -319,16 +334,18 @@ impl ducq_i {
     /// the client is still open).
     pub(crate) fn is_connected(&self) -> bool {
         match &self.kind {
-            Kind2::Client(c) => c.conn.is_some(),
-            Kind2::Server(s) => {
+            Side::Client(c) => c.conn.is_some(),
+            Side::Server(s) => {
                 let id = s.conn;
-                s.ctx.with_hub(|hub| hub.resolve(id).is_some()).unwrap_or(false)
+                s.ctx
+                    .with_hub(|hub| hub.resolve(id).is_some())
+                    .unwrap_or(false)
             }
         }
     }
 
     fn connect(&mut self) -> Result<(), ducq_state> {
-        let Kind2::Client(c) = &mut self.kind else {
+        let Side::Client(c) = &mut self.kind else {
             return Err(ducq_state::DUCQ_ENOIMPL);
         };
         c.conn = None;
@@ -353,7 +370,11 @@ impl ducq_i {
                     // SAFETY: the C layer's own function and context.
                     let rc = unsafe { conn(ctx, timeout_ms(timeout)) }.state();
                     if rc != ducq_state::DUCQ_OK {
-                        let state = if rc.is_error() { rc } else { ducq_state::DUCQ_ECONNECT };
+                        let state = if rc.is_error() {
+                            rc
+                        } else {
+                            ducq_state::DUCQ_ECONNECT
+                        };
                         return Err(self.fail(state, "the socket layer could not connect"));
                     }
                 }
@@ -382,7 +403,7 @@ impl ducq_i {
 
     fn id_string(&self) -> String {
         match &self.kind {
-            Kind2::Server(s) => {
+            Side::Server(s) => {
                 let id = s.conn;
                 s.ctx
                     .with_hub(|hub| hub.resolve(id).and_then(|k| hub.client_id(k)))
@@ -390,7 +411,7 @@ impl ducq_i {
                     .flatten()
                     .unwrap_or_default()
             }
-            Kind2::Client(c) => match (&c.conn, &c.target) {
+            Side::Client(c) => match (&c.conn, &c.target) {
                 (Some(conn), _) => on_client!(conn, cl => cl.id()),
                 (None, Target::Tcp { host, port }) => format!("TCP:{host}:{port}"),
                 (None, Target::Vtbl { .. }) => "TCP:".to_owned(),
@@ -502,12 +523,12 @@ pub unsafe extern "C" fn ducq_close(ducq: *mut ducq_i) -> ducq_state {
         // SAFETY: live handle (caller contract).
         let d = unsafe { handle(ducq) };
         match &mut d.kind {
-            Kind2::Client(c) => {
+            Side::Client(c) => {
                 c.conn = None;
                 d.id = None;
                 ducq_state::DUCQ_OK
             }
-            Kind2::Server(s) => {
+            Side::Server(s) => {
                 let id = s.conn;
                 super::reactor::flatten(s.ctx.with_hub(|hub| {
                     let key = hub.resolve(id).ok_or(ducq_state::DUCQ_ENOTFOUND)?;
@@ -538,12 +559,12 @@ pub unsafe extern "C" fn ducq_free(ducq: *mut ducq_i) {
         }
         // SAFETY: live handle (caller contract).
         let d = unsafe { handle(ducq) };
-        if let Kind2::Server(ServerSide { lent: true, .. }) = d.kind {
+        if let Side::Server(ServerSide { lent: true, .. }) = d.kind {
             return;
         }
         if d.depth.get() > 0 {
             d.free_pending.set(true);
-            if let Kind2::Client(c) = &mut d.kind {
+            if let Side::Client(c) = &mut d.kind {
                 c.conn = None;
             }
             return;
@@ -565,7 +586,11 @@ pub unsafe extern "C" fn ducq_free(ducq: *mut ducq_i) {
 /// # Safety
 /// `ducq` is a live handle, `count` valid, `buf` readable for `*count` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_send(ducq: *mut ducq_i, buf: *const c_void, count: *mut usize) -> ducq_state {
+pub unsafe extern "C" fn ducq_send(
+    ducq: *mut ducq_i,
+    buf: *const c_void,
+    count: *mut usize,
+) -> ducq_state {
     boundary(|| {
         nonnull!(ducq, count);
         // SAFETY: valid pointers (caller contract).
@@ -593,7 +618,11 @@ pub unsafe extern "C" fn ducq_send(ducq: *mut ducq_i, buf: *const c_void, count:
 /// # Safety
 /// `ducq` is a live handle, `size` valid, `buf` writable for `*size` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_recv(ducq: *mut ducq_i, buf: *mut c_char, size: *mut usize) -> ducq_state {
+pub unsafe extern "C" fn ducq_recv(
+    ducq: *mut ducq_i,
+    buf: *mut c_char,
+    size: *mut usize,
+) -> ducq_state {
     boundary(|| {
         nonnull!(ducq, buf, size);
         // SAFETY: valid pointers (caller contract).
@@ -628,7 +657,11 @@ fn receive_into(d: &mut ducq_i, buf: *mut c_char, size: *mut usize) -> Result<Ki
 /// # Safety
 /// As for `ducq_recv`.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_receive(ducq: *mut ducq_i, buf: *mut c_char, size: *mut usize) -> ducq_state {
+pub unsafe extern "C" fn ducq_receive(
+    ducq: *mut ducq_i,
+    buf: *mut c_char,
+    size: *mut usize,
+) -> ducq_state {
     boundary(|| {
         nonnull!(ducq, buf, size);
         // SAFETY: valid pointers (caller contract).
@@ -729,7 +762,11 @@ pub unsafe extern "C" fn ducq_emit(
             Ok(p) => p,
             Err(e) => return e,
         };
-        if command.is_empty() || command.contains(&b' ') || command.contains(&b'\n') || route.contains(&b'\n') {
+        if command.is_empty()
+            || command.contains(&b' ')
+            || command.contains(&b'\n')
+            || route.contains(&b'\n')
+        {
             return ducq_state::DUCQ_EMSGINV;
         }
         let result = d.send_msg(&message::format(command, route, payload));
@@ -781,7 +818,11 @@ pub unsafe extern "C" fn ducq_pub(
 /// # Safety
 /// `ducq` is a live handle; `route` and `payload` are NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_publish(ducq: *mut ducq_i, route: *const c_char, payload: *const c_char) -> ducq_state {
+pub unsafe extern "C" fn ducq_publish(
+    ducq: *mut ducq_i,
+    route: *const c_char,
+    payload: *const c_char,
+) -> ducq_state {
     boundary(|| {
         nonnull!(ducq, route, payload);
         // SAFETY: NUL-terminated (caller contract).
@@ -805,7 +846,11 @@ pub unsafe extern "C" fn ducq_publish(ducq: *mut ducq_i, route: *const c_char, p
 /// `ducq` is a live handle; `route` and non-null `options` are
 /// NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_sub(ducq: *mut ducq_i, route: *const c_char, options: *const c_char) -> ducq_state {
+pub unsafe extern "C" fn ducq_sub(
+    ducq: *mut ducq_i,
+    route: *const c_char,
+    options: *const c_char,
+) -> ducq_state {
     boundary(|| {
         nonnull!(ducq, route);
         // SAFETY: valid pointers (caller contract).
@@ -874,8 +919,8 @@ pub unsafe extern "C" fn ducq_eq(a: *mut ducq_i, b: *mut ducq_i) -> bool {
         // SAFETY: live handles (caller contract); only read.
         let (a, b) = unsafe { (&*a, &*b) };
         match (&a.kind, &b.kind) {
-            (Kind2::Server(x), Kind2::Server(y)) => Rc::ptr_eq(&x.ctx, &y.ctx) && x.conn == y.conn,
-            (Kind2::Client(_), Kind2::Client(_)) => a.id_string() == b.id_string(),
+            (Side::Server(x), Side::Server(y)) => Rc::ptr_eq(&x.ctx, &y.ctx) && x.conn == y.conn,
+            (Side::Client(_), Side::Client(_)) => a.id_string() == b.id_string(),
             _ => false,
         }
     })
@@ -900,12 +945,12 @@ pub unsafe extern "C" fn ducq_copy(ducq: *mut ducq_i) -> *mut ducq_i {
         // SAFETY: live handle (caller contract).
         let d = unsafe { &*ducq };
         let kind = match &d.kind {
-            Kind2::Client(c) => Kind2::Client(ClientSide {
+            Side::Client(c) => Side::Client(Box::new(ClientSide {
                 target: c.target.clone(),
                 timeout: c.timeout,
                 conn: None,
-            }),
-            Kind2::Server(s) => Kind2::Server(ServerSide {
+            })),
+            Side::Server(s) => Side::Server(ServerSide {
                 ctx: s.ctx.clone(),
                 conn: s.conn,
                 lent: false,
@@ -927,8 +972,11 @@ pub unsafe extern "C" fn ducq_timeout(ducq: *mut ducq_i, timeout: c_int) -> ducq
         nonnull!(ducq);
         // SAFETY: live handle (caller contract).
         let d = unsafe { handle(ducq) };
-        let t = u64::try_from(timeout).ok().filter(|&s| s > 0).map(Duration::from_secs);
-        let Kind2::Client(c) = &mut d.kind else {
+        let t = u64::try_from(timeout)
+            .ok()
+            .filter(|&s| s > 0)
+            .map(Duration::from_secs);
+        let Side::Client(c) = &mut d.kind else {
             return ducq_state::DUCQ_OK;
         };
         c.timeout = t;

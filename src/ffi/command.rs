@@ -1,6 +1,6 @@
 //! C commands: `struct ducq_cmd_t { name, doc, exec }` registered on a
 //! reactor, or loaded from a folder of shared objects that each export a
-//! `struct ducq_cmd_t command`. [`CCommands`] is the dispatcher's
+//! `struct ducq_cmd_t command`. `CCommands` is the dispatcher's
 //! [`CommandSet`] holding them; it lends C the reactor and the calling
 //! connection for the length of one `exec`. Dispatch order and replies stay
 //! the dispatcher's business.
@@ -164,7 +164,10 @@ fn load_dir(ctx: &FfiCtx, dir: &Path, mut log: impl FnMut(Level, &str)) -> io::R
         match load_one(ctx, &path) {
             Ok(name) => {
                 loaded += 1;
-                log(Level::Info, &format!("loaded command '{name}' from {}", path.display()));
+                log(
+                    Level::Info,
+                    &format!("loaded command '{name}' from {}", path.display()),
+                );
             }
             Err(e) => log(Level::Warn, &format!("skipped {}: {e}", path.display())),
         }
@@ -184,7 +187,9 @@ fn load_dir(ctx: &FfiCtx, dir: &Path, mut log: impl FnMut(Level, &str)) -> io::R
 pub fn load_commands_dir(reactor: &mut Reactor, dir: &Path) -> io::Result<usize> {
     let ctx = FfiCtx::new(reactor.stop_handle());
     let hub = reactor.hub_mut();
-    let loaded = load_dir(&ctx, dir, |level, text| hub.log(level, "commands", "server", text))?;
+    let loaded = load_dir(&ctx, dir, |level, text| {
+        hub.log(level, "commands", "server", text)
+    })?;
     reactor.add_command_set(Box::new(CCommands::new(ctx)))?;
     Ok(loaded)
 }
@@ -203,7 +208,9 @@ impl CCommands {
 impl CommandSet for CCommands {
     fn list(&self) -> Vec<(String, String)> {
         let list = self.ctx.commands.borrow();
-        list.iter().map(|c| (c.name.clone(), c.doc.clone())).collect()
+        list.iter()
+            .map(|c| (c.name.clone(), c.doc.clone()))
+            .collect()
     }
 
     fn has(&self, name: &[u8]) -> bool {
@@ -315,7 +322,9 @@ pub unsafe extern "C" fn ducq_reactor_load_commands(
         let (r, dir) = unsafe { (&*reactor, CStr::from_ptr(directory)) };
         let dir = Path::new(std::ffi::OsStr::from_bytes(dir.to_bytes()));
         let mut lines = Vec::new();
-        let loaded = load_dir(&r.ctx, dir, |level, text| lines.push((level, text.to_owned())));
+        let loaded = load_dir(&r.ctx, dir, |level, text| {
+            lines.push((level, text.to_owned()))
+        });
         let logged = flatten(r.ctx.with_hub(|hub| {
             for (level, text) in &lines {
                 hub.log(*level, "commands", "server", text);

@@ -6,7 +6,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::client::{handle, ducq_i};
+use super::client::{ducq_i, handle};
 use super::state::{ducq_state, RawState};
 use super::{boundary, nonnull};
 use crate::proto::message::{classify, nack_text, Kind};
@@ -38,20 +38,30 @@ pub struct ducq_listen_ctx {
     >,
     /// ACK, PARTS, END or PONG (PINGs are answered by ducq and not shown).
     pub on_protocol: Option<
-        unsafe extern "C" fn(ducq: *mut ducq_i, message: *mut c_char, size: usize, ctx: *mut c_void)
-            -> RawState,
+        unsafe extern "C" fn(
+            ducq: *mut ducq_i,
+            message: *mut c_char,
+            size: usize,
+            ctx: *mut c_void,
+        ) -> RawState,
     >,
     /// A NACK: the state it carries and its text.
     pub on_nack: Option<
-        unsafe extern "C" fn(ducq: *mut ducq_i, state: ducq_state, text: *mut c_char, ctx: *mut c_void)
-            -> RawState,
+        unsafe extern "C" fn(
+            ducq: *mut ducq_i,
+            state: ducq_state,
+            text: *mut c_char,
+            ctx: *mut c_void,
+        ) -> RawState,
     >,
     /// A receive failed with `state` (`DUCQ_ETIMEOUT` when the handle's
     /// timeout passed with nothing to read). Returning `DUCQ_OK` keeps
     /// listening if the handle is still connected (after a timeout, or when
     /// the callback reconnected it with `ducq_conn`); otherwise
     /// `ducq_listen` returns `state`.
-    pub on_error: Option<unsafe extern "C" fn(ducq: *mut ducq_i, state: ducq_state, ctx: *mut c_void) -> RawState>,
+    pub on_error: Option<
+        unsafe extern "C" fn(ducq: *mut ducq_i, state: ducq_state, ctx: *mut c_void) -> RawState,
+    >,
     /// Deliver data messages whole instead of split (see `on_message`).
     pub recv_raw: bool,
     /// Passed to every callback; ducq never reads it.
@@ -75,7 +85,9 @@ fn c_copy(bytes: &[u8]) -> Vec<u8> {
 unsafe fn call(ducq: *mut ducq_i, call: impl FnOnce() -> RawState) -> (ducq_state, bool) {
     // SAFETY: live handle; only the cells are touched, through a shared
     // reference that does not outlive these statements.
-    unsafe { &*ducq }.depth.set(unsafe { &*ducq }.depth.get() + 1);
+    unsafe { &*ducq }
+        .depth
+        .set(unsafe { &*ducq }.depth.get() + 1);
     let state = call().state();
     // SAFETY: still live: a free from the callback was deferred.
     let d = unsafe { &*ducq };
@@ -99,7 +111,10 @@ unsafe fn call(ducq: *mut ducq_i, call: impl FnOnce() -> RawState) -> (ducq_stat
 /// `ducq` is a live client handle; `listen` points to a valid
 /// `ducq_listen_ctx` whose callbacks are valid functions.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_listen(ducq: *mut ducq_i, listen: *const ducq_listen_ctx) -> ducq_state {
+pub unsafe extern "C" fn ducq_listen(
+    ducq: *mut ducq_i,
+    listen: *const ducq_listen_ctx,
+) -> ducq_state {
     boundary(|| {
         nonnull!(ducq, listen);
         // SAFETY: valid pointer (caller contract); copied.
@@ -125,7 +140,11 @@ pub unsafe extern "C" fn ducq_listen(ducq: *mut ducq_i, listen: *const ducq_list
                     if keep_going {
                         continue;
                     }
-                    return if state == ducq_state::DUCQ_OK { e } else { state };
+                    return if state == ducq_state::DUCQ_OK {
+                        e
+                    } else {
+                        state
+                    };
                 }
                 Ok(msg) => dispatch(ducq, &cb, msg),
             };
@@ -155,7 +174,17 @@ fn dispatch(ducq: *mut ducq_i, cb: &ducq_listen_ctx, msg: Vec<u8>) -> (ducq_stat
             if cb.recv_raw {
                 let mut raw = c_copy(&msg);
                 // SAFETY: valid callback (caller contract); the copy outlives the call.
-                return unsafe { call(ducq, || f(ducq, std::ptr::null_mut(), raw.as_mut_ptr().cast(), msg.len(), cb.ctx)) };
+                return unsafe {
+                    call(ducq, || {
+                        f(
+                            ducq,
+                            std::ptr::null_mut(),
+                            raw.as_mut_ptr().cast(),
+                            msg.len(),
+                            cb.ctx,
+                        )
+                    })
+                };
             }
             let (route, payload) = match Message::parse(&msg) {
                 Ok(m) => (m.route, m.payload),
@@ -163,7 +192,17 @@ fn dispatch(ducq: *mut ducq_i, cb: &ducq_listen_ctx, msg: Vec<u8>) -> (ducq_stat
             };
             let (mut r, mut p, len) = (c_copy(route), c_copy(payload), payload.len());
             // SAFETY: as above.
-            unsafe { call(ducq, || f(ducq, r.as_mut_ptr().cast(), p.as_mut_ptr().cast(), len, cb.ctx)) }
+            unsafe {
+                call(ducq, || {
+                    f(
+                        ducq,
+                        r.as_mut_ptr().cast(),
+                        p.as_mut_ptr().cast(),
+                        len,
+                        cb.ctx,
+                    )
+                })
+            }
         }
         Kind::Nack(state) => {
             let Some(f) = cb.on_nack else {
@@ -171,7 +210,11 @@ fn dispatch(ducq: *mut ducq_i, cb: &ducq_listen_ctx, msg: Vec<u8>) -> (ducq_stat
             };
             let mut text = c_copy(nack_text(&msg).as_bytes());
             // SAFETY: as above.
-            unsafe { call(ducq, || f(ducq, state.into(), text.as_mut_ptr().cast(), cb.ctx)) }
+            unsafe {
+                call(ducq, || {
+                    f(ducq, state.into(), text.as_mut_ptr().cast(), cb.ctx)
+                })
+            }
         }
         _ => {
             let Some(f) = cb.on_protocol else {

@@ -1,6 +1,6 @@
 //! The C ABI: the only place in the crate with exported symbols. Every
 //! `extern "C"` function here checks its pointers, runs its body inside
-//! [`boundary`] (a caught panic becomes an error value; nothing unwinds into
+//! `boundary` (a caught panic becomes an error value; nothing unwinds into
 //! C), converts results to `ducq_state`, and documents who owns what. No
 //! broker or protocol logic lives here: it converts, checks and calls into
 //! [`crate::client`], [`crate::server`] and [`crate::transport`].

@@ -43,7 +43,8 @@ pub unsafe extern "C" fn ducq_reactor_listen_proto(
             // SAFETY: functions valid for `ctx` until the reactor is freed,
             // which drops every transport first (caller contract).
             let proto = unsafe { CProtocol::new(vtbl, ctx, max) }.ok_or(ducq_state::DUCQ_ENULL)?;
-            re.listen(addr, proto.factory()).map_err(|e| listen_error(&e))
+            re.listen(addr, proto.factory())
+                .map_err(|e| listen_error(&e))
         });
         match bound {
             Ok(Ok(a)) => {
@@ -67,7 +68,11 @@ pub unsafe extern "C" fn ducq_reactor_listen_proto(
 /// `buf` is a buffer lent to the running protocol function; `data` is
 /// readable for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_buf_append(buf: *mut ducq_buf, data: *const c_void, len: usize) -> ducq_state {
+pub unsafe extern "C" fn ducq_buf_append(
+    buf: *mut ducq_buf,
+    data: *const c_void,
+    len: usize,
+) -> ducq_state {
     boundary(|| {
         nonnull!(buf);
         // SAFETY: readable for `len` bytes (caller contract).

@@ -1,6 +1,6 @@
 //! The broker for C: `ducq_reactor` (create, listen, run, stop, free), its
 //! log callback, the client loop and the broker-state functions C commands
-//! use. Every access to the reactor goes through [`FfiCtx`], which knows
+//! use. Every access to the reactor goes through `FfiCtx`, which knows
 //! whether the reactor is free, borrowed by Rust code (the loop is running),
 //! or lent to a C callback; a call that would alias a live borrow is refused
 //! with `DUCQ_ERROR` instead of being undefined behaviour.
@@ -234,7 +234,10 @@ impl ducq_reactor {
     }
 
     /// `with_reactor` for the other ffi modules.
-    pub(crate) fn with_reactor_pub<R>(&self, f: impl FnOnce(&mut Reactor) -> R) -> Result<R, ducq_state> {
+    pub(crate) fn with_reactor_pub<R>(
+        &self,
+        f: impl FnOnce(&mut Reactor) -> R,
+    ) -> Result<R, ducq_state> {
         self.with_reactor(f)
     }
 
@@ -266,7 +269,18 @@ unsafe fn reactor_ref<'a>(r: *mut ducq_reactor) -> &'a ducq_reactor {
     unsafe { &*r }
 }
 
-fn new_reactor(hook: Option<(*mut c_void, unsafe extern "C" fn(*mut c_void, ducq_log_level, *const c_char, *const c_char, *const c_char))>) -> *mut ducq_reactor {
+fn new_reactor(
+    hook: Option<(
+        *mut c_void,
+        unsafe extern "C" fn(
+            *mut c_void,
+            ducq_log_level,
+            *const c_char,
+            *const c_char,
+            *const c_char,
+        ),
+    )>,
+) -> *mut ducq_reactor {
     let Ok(mut reactor) = Reactor::new(Settings::default()) else {
         return std::ptr::null_mut();
     };
@@ -279,22 +293,26 @@ fn new_reactor(hook: Option<(*mut c_void, unsafe extern "C" fn(*mut c_void, ducq
         return std::ptr::null_mut();
     }
     if let Some((logger, log)) = hook {
-        reactor.hub_mut().logger_mut().set_hook(Box::new(move |rec: &Record<'_>| {
-            let text = |s: &str| CString::new(s.replace('\0', " ")).unwrap_or_default();
-            let (function, sender, line) = (text(rec.function), text(rec.sender), text(rec.text));
-            // SAFETY: the C function and its `logger` were handed over together
-            // by `ducq_reactor_new_with_log`; the strings live for the call.
-            // A callback re-entering the reactor is refused (it is locked).
-            unsafe {
-                log(
-                    logger,
-                    c_level(rec.level),
-                    function.as_ptr(),
-                    sender.as_ptr(),
-                    line.as_ptr(),
-                )
-            };
-        }));
+        reactor
+            .hub_mut()
+            .logger_mut()
+            .set_hook(Box::new(move |rec: &Record<'_>| {
+                let text = |s: &str| CString::new(s.replace('\0', " ")).unwrap_or_default();
+                let (function, sender, line) =
+                    (text(rec.function), text(rec.sender), text(rec.text));
+                // SAFETY: the C function and its `logger` were handed over together
+                // by `ducq_reactor_new_with_log`; the strings live for the call.
+                // A callback re-entering the reactor is refused (it is locked).
+                unsafe {
+                    log(
+                        logger,
+                        c_level(rec.level),
+                        function.as_ptr(),
+                        sender.as_ptr(),
+                        line.as_ptr(),
+                    )
+                };
+            }));
     }
     let fd = reactor.fd();
     let handle = Box::into_raw(Box::new(ducq_reactor {
@@ -328,7 +346,10 @@ pub extern "C" fn ducq_reactor_new() -> *mut ducq_reactor {
 /// `DUCQ_ERROR`. When `log` is NULL this is `ducq_reactor_new`. Ownership as
 /// for `ducq_reactor_new`.
 #[no_mangle]
-pub extern "C" fn ducq_reactor_new_with_log(logger: *mut c_void, log: ducq_log_f) -> *mut ducq_reactor {
+pub extern "C" fn ducq_reactor_new_with_log(
+    logger: *mut c_void,
+    log: ducq_log_f,
+) -> *mut ducq_reactor {
     boundary(|| new_reactor(log.map(|f| (logger, f))))
 }
 
@@ -476,7 +497,10 @@ pub unsafe extern "C" fn ducq_loop(reactor: *mut ducq_reactor) -> ducq_state {
 /// # Safety
 /// `reactor` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_loop_once(reactor: *mut ducq_reactor, timeout_ms: c_int) -> ducq_state {
+pub unsafe extern "C" fn ducq_loop_once(
+    reactor: *mut ducq_reactor,
+    timeout_ms: c_int,
+) -> ducq_state {
     boundary(|| {
         nonnull!(reactor);
         // SAFETY: live handle (caller contract).
@@ -656,7 +680,10 @@ pub unsafe extern "C" fn ducq_reactor_subscribe(
 /// # Safety
 /// `reactor` and `ducq` are live handles.
 #[no_mangle]
-pub unsafe extern "C" fn ducq_reactor_delete(reactor: *mut ducq_reactor, ducq: *mut ducq_i) -> ducq_state {
+pub unsafe extern "C" fn ducq_reactor_delete(
+    reactor: *mut ducq_reactor,
+    ducq: *mut ducq_i,
+) -> ducq_state {
     boundary(|| {
         nonnull!(reactor, ducq);
         // SAFETY: live handles (caller contract).
@@ -764,8 +791,13 @@ pub unsafe extern "C" fn ducq_set_last_msg(
     boundary(|| {
         nonnull!(reactor, route);
         // SAFETY: live handle, NUL-terminated route, readable message.
-        let (r, route, msg) =
-            unsafe { (reactor_ref(reactor), bytes_arg(route), slice_arg(msg.cast(), size)) };
+        let (r, route, msg) = unsafe {
+            (
+                reactor_ref(reactor),
+                bytes_arg(route),
+                slice_arg(msg.cast(), size),
+            )
+        };
         let Ok(msg) = msg else {
             return ducq_state::DUCQ_ENULL;
         };
@@ -798,7 +830,8 @@ pub unsafe extern "C" fn ducq_reactor_log(
     boundary(|| {
         nonnull!(reactor, function, text);
         // SAFETY: live handle, NUL-terminated strings (caller contract).
-        let (r, function, text) = unsafe { (reactor_ref(reactor), str_arg(function), str_arg(text)) };
+        let (r, function, text) =
+            unsafe { (reactor_ref(reactor), str_arg(function), str_arg(text)) };
         let sender = if sender.is_null() {
             Ok("server")
         } else {

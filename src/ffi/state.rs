@@ -200,7 +200,9 @@ mod tests {
     fn tostr_folds_negative_and_large() {
         let text = |n| {
             // SAFETY: ducq_state_tostr returns a static NUL-terminated string.
-            unsafe { CStr::from_ptr(ducq_state_tostr(n)) }.to_str().unwrap()
+            unsafe { CStr::from_ptr(ducq_state_tostr(n)) }
+                .to_str()
+                .unwrap()
         };
         assert_eq!(text(15), "message invalid");
         assert_eq!(text(-15), "message invalid");

@@ -131,13 +131,20 @@ impl CProtocol {
     /// The functions of `vtbl` are valid for `ctx` for as long as any
     /// transport made from this protocol lives; a non-null `name` is
     /// NUL-terminated.
-    pub unsafe fn new(vtbl: &ducq_proto_vtbl, ctx: *mut c_void, max_message: usize) -> Option<CProtocol> {
+    pub unsafe fn new(
+        vtbl: &ducq_proto_vtbl,
+        ctx: *mut c_void,
+        max_message: usize,
+    ) -> Option<CProtocol> {
         let (decode, encode) = (vtbl.decode?, vtbl.encode?);
         let name = if vtbl.name.is_null() {
             "C".to_owned()
         } else {
             // SAFETY: non-null and NUL-terminated (caller contract).
-            unsafe { CStr::from_ptr(vtbl.name) }.to_str().ok()?.to_owned()
+            unsafe { CStr::from_ptr(vtbl.name) }
+                .to_str()
+                .ok()?
+                .to_owned()
         };
         Some(CProtocol {
             vtbl: *vtbl,
@@ -240,7 +247,15 @@ impl Transport for CTransport {
         let mut buf = ducq_buf::lend(std::mem::take(out), usize::MAX);
         // SAFETY: the protocol's own function and context; `msg` readable
         // for its length; the buffer is lent for the call.
-        unsafe { (self.proto.encode)(self.proto.ctx, self.conn, msg.as_ptr().cast(), msg.len(), &mut buf) };
+        unsafe {
+            (self.proto.encode)(
+                self.proto.ctx,
+                self.conn,
+                msg.as_ptr().cast(),
+                msg.len(),
+                &mut buf,
+            )
+        };
         *out = buf.bytes;
     }
 }
