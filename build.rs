@@ -2,7 +2,8 @@
 //! items of `src/ffi/` with cbindgen (configured by `cbindgen.toml`), adding
 //! version macros taken from `Cargo.toml`. The header is committed; the test
 //! `ffi_header` fails when the committed copy differs from the generated one.
-//! The script only writes the header: it compiles and links nothing.
+//! Besides the header it only asks for `ducq-server` to be linked with
+//! `-rdynamic`, so command objects it loads can call the C API.
 
 use std::env;
 use std::fs;
@@ -13,6 +14,9 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=Cargo.toml");
     println!("cargo:rerun-if-changed=src");
+    // Command objects loaded with `--commands` call the C API of the server
+    // that loads them: export its symbols to them.
+    println!("cargo:rustc-link-arg-bin=ducq-server=-rdynamic");
 
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));

@@ -218,3 +218,37 @@ fn every_function_takes_null_without_crashing() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(out, "0 failed\n");
 }
+
+#[test]
+fn ducq_server_loads_a_command_folder() {
+    let dir = ffi_util::examples().join(format!("server-commands-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(example("cmd_hello.so"), dir.join("cmd_hello.so")).unwrap();
+    // Find a free port: bind, read it, release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ducq-server"));
+    cmd.args(["--tcp", &format!("127.0.0.1:{port}"), "--commands"])
+        .arg(&dir)
+        .args(["--log-level", "info"]);
+    let server = Running::start(cmd, "ducq-server");
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut c = loop {
+        match Client::connect(&format!("127.0.0.1:{port}"), WAIT) {
+            Ok(c) => break c,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => panic!("ducq-server did not start: {e}\n{}", server.stderr()),
+        }
+    };
+    let listing: Vec<String> = c.list("lscmd").unwrap().into_iter().map(text).collect();
+    assert!(listing.iter().any(|l| l.starts_with("\"hello\",")), "{listing:?}");
+    c.emit("hello", "rust", b"").unwrap();
+    assert_eq!(text(c.receive().unwrap()), "hello rust");
+    assert!(server.stderr().contains("loaded command 'hello'"), "{}", server.stderr());
+}

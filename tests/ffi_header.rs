@@ -235,3 +235,37 @@ fn cpp_wrapper_compiles_as_cpp11() {
         "#include \"ducq.hpp\"\nint main() { ducq::Connection c(\"h\", \"1\"); return c.valid() ? 0 : 1; }\n",
     );
 }
+
+#[test]
+fn pkg_config_file_builds_a_program() {
+    let pc = fs::read_to_string(root().join("ducq.pc")).unwrap();
+    assert!(
+        pc.contains(&format!("\nVersion: {}\n", env!("CARGO_PKG_VERSION"))),
+        "ducq.pc's Version differs from Cargo.toml"
+    );
+    // A prefix holding only the header and the static library.
+    let prefix = ffi_util::examples().join(format!("prefix-{}", std::process::id()));
+    fs::create_dir_all(prefix.join("include")).unwrap();
+    fs::create_dir_all(prefix.join("lib")).unwrap();
+    fs::create_dir_all(prefix.join("pkgconfig")).unwrap();
+    fs::copy(root().join("include/ducq.h"), prefix.join("include/ducq.h")).unwrap();
+    fs::copy(ffi_util::staticlib_path(), prefix.join("lib/libducq.a")).unwrap();
+    fs::copy(root().join("ducq.pc"), prefix.join("pkgconfig/ducq.pc")).unwrap();
+    let flags = Command::new("pkg-config")
+        .arg(format!("--define-variable=prefix={}", prefix.display()))
+        .args(["--static", "--cflags", "--libs", "ducq"])
+        .env("PKG_CONFIG_PATH", prefix.join("pkgconfig"))
+        .output()
+        .expect("run pkg-config");
+    assert!(flags.status.success(), "{}", String::from_utf8_lossy(&flags.stderr));
+    let flags = String::from_utf8(flags.stdout).unwrap();
+    let out = Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o"])
+        .arg(prefix.join("pub"))
+        .arg(root().join("ffi-examples/c/pub.c"))
+        .args(flags.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{flags}\n{}", String::from_utf8_lossy(&out.stderr));
+    let _ = fs::remove_dir_all(&prefix);
+}

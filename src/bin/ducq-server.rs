@@ -2,6 +2,7 @@
 //! listeners and limits given as flags. Argument parsing and wiring only;
 //! everything else lives in the library.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ With no option, listens for TCP clients on 0.0.0.0:59090.
 Listeners:
   --tcp ADDR              TCP listener, e.g. 127.0.0.1:59090 (repeatable)
                           [default: 0.0.0.0:59090]
+Commands:
+  --commands DIR          load C commands from the *.so files of DIR, each
+                          exporting `struct ducq_cmd_t command` (repeatable)
 Limits:
   --max-message BYTES     largest message body            [default: 1048576]
   --max-route BYTES       longest route                   [default: 1024]
@@ -36,12 +40,14 @@ Other:
 
 struct Args {
     tcp: Vec<String>,
+    commands: Vec<String>,
     settings: Settings,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut args = Args {
         tcp: Vec::new(),
+        commands: Vec::new(),
         settings: Settings::default(),
     };
     let s = &mut args.settings;
@@ -64,6 +70,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         };
         match flag.as_str() {
             "--tcp" => args.tcp.push(value()?),
+            "--commands" => args.commands.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
             "--max-stored-routes" => s.max_stored_routes = num(value()?)?,
@@ -105,6 +112,12 @@ fn main() -> ExitCode {
     for addr in &args.tcp {
         if let Err(e) = reactor.listen_tcp(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (tcp): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for dir in &args.commands {
+        if let Err(e) = ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir)) {
+            eprintln!("ducq-server: cannot load commands from {dir}: {e}");
             return ExitCode::FAILURE;
         }
     }

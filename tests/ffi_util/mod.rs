@@ -53,12 +53,18 @@ fn staticlib() -> PathBuf {
     target.join("debug").join("libducq.a")
 }
 
+/// The static library the examples link (found or built once).
+pub fn staticlib_path() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(staticlib)
+}
+
 /// Builds the examples (once per test binary) and returns their folder.
 pub fn examples() -> &'static Path {
     static OUT: OnceLock<PathBuf> = OnceLock::new();
     OUT.get_or_init(|| {
         let out = profile_dir().join("ffi-examples");
-        let lib = staticlib();
+        let lib = staticlib_path();
         let output = Command::new("make")
             .arg("-C")
             .arg(root().join("ffi-examples"))
