@@ -2,8 +2,28 @@
  * ducq: a minimalist, extensible LAN message broker, C API.
  *
  * Generated from the Rust sources by cbindgen (build.rs); do not edit.
- * See docs/C-API.md for the compile and link lines, and the comment above
- * each function for ownership, lifetimes and thread rules.
+ * See docs/C-API.md for the compile and link lines.
+ *
+ * Rules that hold for every function (each comment below adds its own):
+ * - Errors: fallible functions return a ducq_state; DUCQ_OK is 0, codes
+ *   from DUCQ_ERROR (3) up are errors. Out-parameters are written on
+ *   success only (a buffer too small gets the size needed, see each).
+ * - NULL: a NULL pointer argument gives DUCQ_ENULL (or NULL, false, -1 for
+ *   functions returning those); ducq_free(NULL) and ducq_reactor_free(NULL)
+ *   do nothing. No function aborts the program or unwinds into C.
+ * - Ownership: handles returned by ducq_new_*, ducq_copy and
+ *   ducq_reactor_new* are the caller's, freed by ducq_free or
+ *   ducq_reactor_free. Strings and buffers passed in are only read during
+ *   the call (copied when kept). Strings returned are borrowed: static ones
+ *   live forever, a handle's live as long as the handle says.
+ * - Callbacks: data passed to a callback is borrowed for that call.
+ *   Handles lent to a C command or a loop callback are valid during the
+ *   call only (ducq_copy keeps one). Each callback type says what it may
+ *   call; a call that would re-enter the reactor unsafely is refused with
+ *   DUCQ_ERROR. Callbacks must not throw C++ exceptions.
+ * - Threads: a client handle is used by one thread at a time. A reactor and
+ *   everything it lends belong to the thread running it; only
+ *   ducq_reactor_stop may be called from another thread or a signal handler.
  */
 
 #ifndef DUCQ_H

@@ -6,6 +6,7 @@
 //! - [`transport`]: protocol codecs (TCP framing, …) behind the [`transport::Transport`] trait (no I/O).
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
 //! - [`client`]: a blocking client over any transport.
+//! - [`ffi`]: the C ABI (`include/ducq.h`): the only exported symbols.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

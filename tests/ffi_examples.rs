@@ -247,8 +247,15 @@ fn ducq_server_loads_a_command_folder() {
         }
     };
     let listing: Vec<String> = c.list("lscmd").unwrap().into_iter().map(text).collect();
-    assert!(listing.iter().any(|l| l.starts_with("\"hello\",")), "{listing:?}");
+    assert!(
+        listing.iter().any(|l| l.starts_with("\"hello\",")),
+        "{listing:?}"
+    );
     c.emit("hello", "rust", b"").unwrap();
     assert_eq!(text(c.receive().unwrap()), "hello rust");
-    assert!(server.stderr().contains("loaded command 'hello'"), "{}", server.stderr());
+    assert!(
+        server.stderr().contains("loaded command 'hello'"),
+        "{}",
+        server.stderr()
+    );
 }

@@ -257,7 +257,11 @@ fn pkg_config_file_builds_a_program() {
         .env("PKG_CONFIG_PATH", prefix.join("pkgconfig"))
         .output()
         .expect("run pkg-config");
-    assert!(flags.status.success(), "{}", String::from_utf8_lossy(&flags.stderr));
+    assert!(
+        flags.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flags.stderr)
+    );
     let flags = String::from_utf8(flags.stdout).unwrap();
     let out = Command::new("gcc")
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o"])
@@ -266,6 +270,10 @@ fn pkg_config_file_builds_a_program() {
         .args(flags.split_whitespace())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{flags}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{flags}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = fs::remove_dir_all(&prefix);
 }

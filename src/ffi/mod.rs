@@ -154,3 +154,32 @@ pub(crate) unsafe fn copy_out(msg: &[u8], buf: *mut c_char, size: *mut usize) ->
     }
     ducq_state::DUCQ_OK
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_error_value() {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let state: ducq_state = boundary(|| panic!("inside an export"));
+        let ptr: *mut u8 = boundary(|| panic!("inside an export"));
+        std::panic::set_hook(hook);
+        assert_eq!(state, ducq_state::DUCQ_UNKNOWN);
+        assert!(ptr.is_null());
+    }
+
+    #[test]
+    fn copy_out_reports_the_size_needed() {
+        let mut buf = [0 as c_char; 4];
+        let mut size = buf.len();
+        // SAFETY: `buf` has `size` writable bytes.
+        let state = unsafe { copy_out(b"hello", buf.as_mut_ptr(), &mut size) };
+        assert_eq!((state, size), (ducq_state::DUCQ_EMSGSIZE, 6));
+        size = buf.len();
+        // SAFETY: as above.
+        let state = unsafe { copy_out(b"abc", buf.as_mut_ptr(), &mut size) };
+        assert_eq!((state, size, buf[3]), (ducq_state::DUCQ_OK, 3, 0));
+    }
+}
