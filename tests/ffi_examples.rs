@@ -132,15 +132,40 @@ fn c_server_commands_from_c_and_from_a_shared_object_answer_over_tcp() {
     c.send(b"PING _\nstill here").unwrap();
     assert_eq!(text(c.receive().unwrap()), "PONG _\nstill here");
 
-    // A command that closes its caller: the ACK arrives, then the end.
+    // A command that closes its caller: the ACK arrives, then the end. Its
+    // log line reaches the log callback and subscribers of LOG.
+    let mut log = client(&port);
+    log.subscribe("LOG", "").unwrap();
+    let id = c.id();
     c.send(b"bye").unwrap();
     assert_eq!(text(c.receive().unwrap()), "ACK");
     assert!(c.receive().is_err(), "connection should be closed");
+    let line = loop {
+        let l = text(log.receive().unwrap());
+        if l.starts_with("INFO,bye,") {
+            break l;
+        }
+    };
+    assert_eq!(line, format!("INFO,bye,{id},closing on request"));
 
     server.terminate();
     let (code, rest) = server.wait();
     assert_eq!(code, 0);
     assert!(rest.contains(&"stopped: ok".to_owned()), "{rest:?}");
+}
+
+#[test]
+fn c_log_callback_receives_the_server_log() {
+    let (server, port) = start_server(false);
+    let c = client(&port);
+    let id = c.id();
+    drop(c);
+    let deadline = std::time::Instant::now() + WAIT;
+    let want = format!("[1] accept {id}: connected");
+    while !server.stderr().contains(&want) {
+        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn line_client(port: &str) -> (TcpStream, BufReader<TcpStream>) {

@@ -64,7 +64,31 @@ static ducq_state cmd_keep(ducq_reactor *r, ducq_i *ducq, char *message, size_t 
     return ducq_send_ack(ducq, kept ? DUCQ_OK : DUCQ_EMEMFAIL);
 }
 
+/* "follow R": subscribes the caller to R from the server side. */
+static ducq_state cmd_follow(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    char route[64];
+    size_t len = sizeof route;
+    ducq_state state = ducq_parse_route(message, size, route, &len);
+    if (state == DUCQ_OK)
+        state = ducq_reactor_subscribe(r, ducq, route);
+    return ducq_send_ack(ducq, state);
+}
+
+static ducq_loop_t kick_others(ducq_i *client, void *caller) {
+    return ducq_eq(client, caller) ? DUCQ_LOOP_CONTINUE : DUCQ_LOOP_DELETE;
+}
+
+/* "kick": closes every other client. */
+static ducq_state cmd_kick(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    (void)message;
+    (void)size;
+    ducq_reactor_log(r, DUCQ_LOG_INFO, "kick", ducq_id(ducq), "closing every other client");
+    return ducq_send_ack(ducq, ducq_reactor_loop(r, kick_others, ducq));
+}
+
 static const ducq_cmd_t nest = {"nest", "misbehaving command", cmd_nest};
+static const ducq_cmd_t follow = {"follow", "subscribes the caller", cmd_follow};
+static const ducq_cmd_t kick = {"kick", "closes every other client", cmd_kick};
 static const ducq_cmd_t keep = {"keep", "keeps the caller", cmd_keep};
 
 static void pump(void) {
@@ -147,6 +171,8 @@ int main(void) {
     CHECK(log_reentry == DUCQ_ERROR, "a log callback re-entering the reactor is refused");
     CHECK(ducq_reactor_add_command(reactor, &nest) == DUCQ_OK, "add command nest");
     CHECK(ducq_reactor_add_command(reactor, &keep) == DUCQ_OK, "add command keep");
+    CHECK(ducq_reactor_add_command(reactor, &follow) == DUCQ_OK, "add command follow");
+    CHECK(ducq_reactor_add_command(reactor, &kick) == DUCQ_OK, "add command kick");
 
     publisher = client(port);
     size = sizeof buf;
@@ -222,7 +248,19 @@ int main(void) {
     calls = 0;
     CHECK(ducq_listen(other, &listen) == DUCQ_EACK && calls == 2, "on_error sees timeouts");
 
-    /* Publishing to a closed server: errors, not crashes. */
+    /* Server-side subscription, then every other client deleted. */
+    size = sizeof buf;
+    CHECK(call(other, "follow", "f", buf, &size) == DUCQ_PROTOCOL && strcmp(buf, "ACK") == 0,
+          "a command subscribes its caller");
+    ducq_emit(publisher, "pub", "f", "x", 1, false);
+    pump();
+    size = sizeof buf;
+    CHECK(ducq_receive(other, buf, &size) == DUCQ_OK && strcmp(buf, "pub f\nx") == 0,
+          "the caller receives on the route it was given");
+    ducq_emit(publisher, "kick", "", NULL, 0, false);
+    pump();
+    size = sizeof buf;
+    CHECK(ducq_receive(other, buf, &size) == DUCQ_ECONNCLOSED, "a deleted client is closed");
     ducq_free(other);
     ducq_free(publisher);
     ducq_reactor_free(reactor);

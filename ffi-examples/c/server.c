@@ -86,9 +86,9 @@ static ducq_state cmd_fail(ducq_reactor *r, ducq_i *ducq, char *message, size_t 
 /* "bye": acknowledges, then closes the caller's connection. */
 static ducq_state cmd_bye(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
     ducq_state state = ducq_send_ack(ducq, DUCQ_OK);
-    (void)r;
     (void)message;
     (void)size;
+    ducq_reactor_log(r, DUCQ_LOG_INFO, "bye", ducq_id(ducq), "closing on request");
     if (state == DUCQ_OK)
         state = ducq_close(ducq);
     return state;
