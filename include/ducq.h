@@ -856,10 +856,11 @@ enum ducq_state ducq_reactor_add_command(struct ducq_reactor *reactor, const str
  *
  * The objects call back into this API, so link the program with `-rdynamic`
  * (see docs/C-API.md). Loading runs the objects' initialisers: only load a
- * folder you trust. Objects stay loaded until the reactor is freed.
- * `DUCQ_ENULL` for NULL reactor or directory, `DUCQ_EFILE` when the folder
- * cannot be read, `DUCQ_ERROR` when called on a running or lent reactor
- * (from a callback).
+ * folder you trust. Objects stay loaded until the reactor is freed. Works
+ * while the reactor is idle and from a C command. `DUCQ_ENULL` for NULL
+ * reactor or directory, `DUCQ_EFILE` when the folder cannot be read,
+ * `DUCQ_ERROR` from a log or codec callback (the commands are loaded, their
+ * log lines are lost).
  *
  * # Safety
  * `reactor` is a live handle, `directory` NUL-terminated, `count` NULL or

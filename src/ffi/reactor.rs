@@ -606,8 +606,9 @@ pub unsafe extern "C" fn ducq_reactor_loop(
         for key in keys {
             // Only connections still open and in this hub are visited.
             let step = fctx.with_hub(|hub| {
-                let id = hub.resolve(hub.conn_id(key)?)?;
-                Some((hub.conn_id(id)?, hub as *mut Hub))
+                let id = hub.conn_id(key)?;
+                hub.resolve(id)?;
+                Some((id, hub as *mut Hub))
             });
             let (id, hub) = match step {
                 Ok(Some(found)) => found,
