@@ -35,6 +35,9 @@ static ducq_state sock_conn(void *ctx, int timeout_ms) {
         return DUCQ_ECONNECT;
     s->fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
     if (s->fd < 0 || connect(s->fd, res->ai_addr, res->ai_addrlen) != 0) {
+        if (s->fd >= 0)
+            close(s->fd);
+        s->fd = -1;
         freeaddrinfo(res);
         return DUCQ_ECONNECT;
     }
