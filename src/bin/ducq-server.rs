@@ -13,11 +13,15 @@ ducq-server: a LAN message broker (TCP, WebSocket, HTTP clients)
 
 Usage: ducq-server [OPTIONS]
 
-With no option, listens for TCP clients on 0.0.0.0:59090.
+With no listener option, listens for TCP clients on 0.0.0.0:59090 and for
+HTTP and WebSocket clients on 0.0.0.0:59091. Once any listener is given,
+only the listeners given are opened.
 
 Listeners:
   --tcp ADDR              TCP listener, e.g. 127.0.0.1:59090 (repeatable)
                           [default: 0.0.0.0:59090]
+  --http ADDR             HTTP and WebSocket listener (repeatable)
+                          [default: 0.0.0.0:59091]
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -31,6 +35,9 @@ Limits:
                           disconnected as a slow consumer [default: 8388608]
   --idle-timeout SECS     close clients silent this long (pinged at half);
                           0 disables                      [default: 300]
+  --frame-timeout SECS    close clients that leave a message, handshake or
+                          HTTP request incomplete this long; 0 disables
+                                                          [default: 30]
 Logging:
   --log-level LEVEL       debug, info, warn, error, off   [default: info]
 Other:
@@ -40,6 +47,7 @@ Other:
 
 struct Args {
     tcp: Vec<String>,
+    http: Vec<String>,
     commands: Vec<String>,
     settings: Settings,
 }
@@ -47,6 +55,7 @@ struct Args {
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut args = Args {
         tcp: Vec::new(),
+        http: Vec::new(),
         commands: Vec::new(),
         settings: Settings::default(),
     };
@@ -70,6 +79,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         };
         match flag.as_str() {
             "--tcp" => args.tcp.push(value()?),
+            "--http" => args.http.push(value()?),
             "--commands" => args.commands.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
@@ -78,12 +88,14 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-connections" => s.max_connections = num(value()?)?,
             "--max-output" => s.max_output = num(value()?)?,
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
+            "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
             "--log-level" => s.log_level = value()?.parse::<Level>()?,
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
-    if args.tcp.is_empty() {
+    if args.tcp.is_empty() && args.http.is_empty() {
         args.tcp.push("0.0.0.0:59090".into());
+        args.http.push("0.0.0.0:59091".into());
     }
     Ok(Some(args))
 }
@@ -112,6 +124,12 @@ fn main() -> ExitCode {
     for addr in &args.tcp {
         if let Err(e) = reactor.listen_tcp(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (tcp): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for addr in &args.http {
+        if let Err(e) = reactor.listen_http(addr) {
+            eprintln!("ducq-server: cannot listen on {addr} (http/websocket): {e}");
             return ExitCode::FAILURE;
         }
     }

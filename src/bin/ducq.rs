@@ -27,7 +27,8 @@ Commands:
                           send any command and print its reply
 Options:
   --host HOST             server host                   [default: 127.0.0.1]
-  --port PORT             server TCP port               [default: 59090]
+  --port PORT             server port       [default: 59090, or 59091 with --ws]
+  --ws                    connect over WebSocket (the server's HTTP port)
   --timeout SECS          connect and reply timeout     [default: 5]
   -h, --help              this text
   -V, --version           version
@@ -56,15 +57,21 @@ impl From<Error> for Failure {
 
 struct Conn {
     host: String,
-    port: u16,
+    port: Option<u16>,
+    ws: bool,
     timeout: Duration,
 }
 
 impl Conn {
     fn open(&self) -> Result<Client, Failure> {
-        let addr = format!("{}:{}", self.host, self.port);
-        Client::connect(&addr, self.timeout)
-            .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+        let port = self.port.unwrap_or(if self.ws { 59091 } else { 59090 });
+        let addr = format!("{}:{}", self.host, port);
+        let client = if self.ws {
+            Client::connect_ws(&addr, self.timeout)
+        } else {
+            Client::connect(&addr, self.timeout)
+        };
+        client.map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
     }
 }
 
@@ -107,7 +114,8 @@ fn print_reply(client: &mut Client) -> Result<(), Failure> {
 fn run(argv: Vec<String>) -> Result<(), Failure> {
     let mut conn = Conn {
         host: "127.0.0.1".into(),
-        port: 59090,
+        port: None,
+        ws: false,
         timeout: Duration::from_secs(5),
     };
     let mut rest = Vec::new();
@@ -127,11 +135,13 @@ fn run(argv: Vec<String>) -> Result<(), Failure> {
                 return Ok(());
             }
             "--host" => conn.host = value("--host")?,
+            "--ws" => conn.ws = true,
             "--port" => {
                 let v = value("--port")?;
-                conn.port = v
-                    .parse()
-                    .map_err(|_| Failure::Usage(format!("--port: '{v}' is not a port")))?;
+                conn.port = Some(
+                    v.parse()
+                        .map_err(|_| Failure::Usage(format!("--port: '{v}' is not a port")))?,
+                );
             }
             "--timeout" => {
                 let v = value("--timeout")?;

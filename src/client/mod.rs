@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::proto::message::{self, classify, nack_text, pong_for, Kind};
 use crate::proto::State;
 use crate::transport::tcp::TcpCodec;
+use crate::transport::ws::WsClient;
 use crate::transport::{Decoded, Transport};
 
 /// Largest message the client accepts by default (the server's default).
@@ -129,6 +130,13 @@ impl Client {
     /// Connects over length-framed TCP.
     pub fn connect(addr: &str, timeout: Duration) -> Result<Client, Error> {
         Client::connect_with(addr, timeout, Box::new(TcpCodec::new(DEFAULT_MAX_MESSAGE)))
+    }
+
+    /// Connects over WebSocket (the server's HTTP port) at path `/`.
+    pub fn connect_ws(addr: &str, timeout: Duration) -> Result<Client, Error> {
+        let host = addr.to_string();
+        let codec = WsClient::new(&host, "/", DEFAULT_MAX_MESSAGE);
+        Client::connect_with(addr, timeout, Box::new(codec))
     }
 
     /// Connects with any transport; completes its handshake (if any) within

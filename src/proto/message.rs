@@ -34,25 +34,17 @@ impl<'a> Message<'a> {
         if raw.is_empty() {
             return Err(State::EMsgInv);
         }
-        let nl = memchr(b'\n', raw);
-        let head_end = nl.unwrap_or(raw.len());
-        let head = &raw[..head_end];
-        let (command, route) = match memchr(b' ', head) {
-            Some(sp) => (&head[..sp], &head[sp + 1..]),
-            None => (head, &head[head.len()..]),
-        };
+        let (head, payload) = split_once(raw, b'\n');
+        let (command, route) = split_once(head, b' ');
+        let route = route.unwrap_or(&[]);
         if memchr(0, route).is_some() {
             return Err(State::EMsgInv);
         }
-        let payload = match nl {
-            Some(i) => &raw[i + 1..],
-            None => &raw[raw.len()..],
-        };
         Ok(Message {
             command,
             route,
-            payload,
-            has_newline: nl.is_some(),
+            payload: payload.unwrap_or(&[]),
+            has_newline: payload.is_some(),
             raw,
         })
     }
@@ -135,12 +127,8 @@ pub fn classify(msg: &[u8]) -> Kind {
 /// Reads the state code of a `NACK <route>\n<code>\n<text>` message.
 pub fn nack_state(msg: &[u8]) -> Option<State> {
     let m = Message::parse(msg).ok()?;
-    let code_end = memchr(b'\n', m.payload).unwrap_or(m.payload.len());
-    let code: i64 = std::str::from_utf8(&m.payload[..code_end])
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let (code, _) = split_once(m.payload, b'\n');
+    let code: i64 = std::str::from_utf8(code).ok()?.trim().parse().ok()?;
     Some(State::from_code(code))
 }
 
@@ -149,9 +137,9 @@ pub fn nack_text(msg: &[u8]) -> String {
     let Ok(m) = Message::parse(msg) else {
         return String::from_utf8_lossy(msg).into_owned();
     };
-    let text = match memchr(b'\n', m.payload) {
-        Some(i) => &m.payload[i + 1..],
-        None => m.payload,
+    let text = match split_once(m.payload, b'\n') {
+        (_, Some(text)) => text,
+        (code, None) => code,
     };
     String::from_utf8_lossy(text).into_owned()
 }
@@ -159,10 +147,18 @@ pub fn nack_text(msg: &[u8]) -> String {
 /// The answer to a `PING R\nP`: the same bytes with the second letter an `O`.
 pub fn pong_for(ping: &[u8]) -> Vec<u8> {
     let mut out = ping.to_vec();
-    if out.len() > 1 {
-        out[1] = b'O';
+    if let Some(b) = out.get_mut(1) {
+        *b = b'O';
     }
     out
+}
+
+/// Splits at the first `byte`: what comes before it, and what comes after it
+/// (`None` when `byte` does not occur).
+pub fn split_once(hay: &[u8], byte: u8) -> (&[u8], Option<&[u8]>) {
+    let mut parts = hay.splitn(2, |&b| b == byte);
+    let before = parts.next().unwrap_or(&[]);
+    (before, parts.next())
 }
 
 /// Position of the first `byte` in `hay`.

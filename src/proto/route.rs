@@ -15,22 +15,27 @@ pub fn matches(pattern: &[u8], route: &[u8]) -> bool {
     // it matched up to; on a mismatch, let that star swallow one more byte.
     let (mut p, mut r) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    while r < route.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, r));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == route[r] {
-            p += 1;
-            r += 1;
-        } else if let Some((sp, sr)) = star {
-            p = sp + 1;
-            r = sr + 1;
-            star = Some((sp, sr + 1));
-        } else {
-            return false;
+    while let Some(&rc) = route.get(r) {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, r));
+                p += 1;
+            }
+            Some(&pc) if pc == rc => {
+                p += 1;
+                r += 1;
+            }
+            _ => match star {
+                Some((sp, sr)) => {
+                    p = sp + 1;
+                    r = sr + 1;
+                    star = Some((sp, sr + 1));
+                }
+                None => return false,
+            },
         }
     }
-    pattern[p..].iter().all(|&b| b == b'*')
+    pattern.get(p..).unwrap_or(&[]).iter().all(|&b| b == b'*')
 }
 
 #[cfg(test)]

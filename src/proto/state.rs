@@ -144,12 +144,11 @@ impl State {
     /// The state for a number, as `ducq_state_tostr` reads it: a negative
     /// code counts as its absolute value, anything above 23 is `Unknown`.
     pub fn from_code(code: i64) -> State {
-        let n = code.unsigned_abs();
-        if n < ALL.len() as u64 {
-            ALL[n as usize]
-        } else {
-            State::Unknown
-        }
+        usize::try_from(code.unsigned_abs())
+            .ok()
+            .and_then(|n| ALL.get(n))
+            .copied()
+            .unwrap_or(State::Unknown)
     }
 
     /// The number on the wire and in C.
@@ -159,17 +158,18 @@ impl State {
 
     /// The C name, e.g. `"DUCQ_EMSGINV"`.
     pub fn name(self) -> &'static str {
-        NAMES[self as usize]
+        NAMES.get(self as usize).copied().unwrap_or("DUCQ_UNKNOWN")
     }
 
     /// The name without the `DUCQ_` prefix, e.g. `"EMSGINV"`.
     pub fn short_name(self) -> &'static str {
-        &NAMES[self as usize][5..]
+        let name = self.name();
+        name.strip_prefix("DUCQ_").unwrap_or(name)
     }
 
     /// The human text, e.g. `"message invalid"`.
     pub fn text(self) -> &'static str {
-        TEXTS[self as usize]
+        TEXTS.get(self as usize).copied().unwrap_or("unknown error")
     }
 
     /// States from 3 up are errors; `Ok`, `Protocol` and `Nack` are not.

@@ -3,16 +3,50 @@
 //! slab keys. A publish finds its subscribers through an index (exact routes
 //! by hash, patterns kept apart), never by scanning every connection.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::proto::route;
+
+/// A fast, non-cryptographic hasher for routes (Fx-style multiply-rotate).
+/// Routes come from peers, but a collision flood costs only lookup time in
+/// one map, bounded by the stored-routes limit; SipHash on every publish
+/// costs more than that risk is worth here.
+#[derive(Default, Clone, Copy)]
+pub struct RouteHasher(u64);
+
+impl Hasher for RouteHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type RouteMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<RouteHasher>>;
 
 /// Subscriptions of every connection, indexed for publishing.
 #[derive(Default)]
 pub struct Subscriptions {
-    exact: HashMap<Box<[u8]>, Vec<usize>>,
-    patterns: HashMap<Box<[u8]>, Vec<usize>>,
-    by_conn: HashMap<usize, Vec<Box<[u8]>>>,
+    exact: RouteMap<Vec<usize>>,
+    patterns: RouteMap<Vec<usize>>,
+    by_conn: HashMap<usize, Vec<Box<[u8]>>, BuildHasherDefault<RouteHasher>>,
 }
 
 impl Subscriptions {
@@ -108,9 +142,11 @@ struct Stored {
 }
 
 /// The last message published on each route, bounded in routes and bytes.
-/// When over a bound, the least recently published routes go first.
+/// When over a bound, the least recently published routes go first. A hash
+/// map, since every publish updates it; route order is produced only when a
+/// wildcard `last` asks for it.
 pub struct LastStore {
-    map: BTreeMap<Box<[u8]>, Stored>,
+    map: RouteMap<Stored>,
     bytes: usize,
     seq: u64,
     max_routes: usize,
@@ -121,7 +157,7 @@ impl LastStore {
     /// An empty store with these bounds.
     pub fn new(max_routes: usize, max_bytes: usize) -> LastStore {
         LastStore {
-            map: BTreeMap::new(),
+            map: RouteMap::default(),
             bytes: 0,
             seq: 0,
             max_routes,
@@ -185,11 +221,15 @@ impl LastStore {
 
     /// The last messages of every stored route matching `pattern`, in route
     /// order.
-    pub fn matching<'a>(&'a self, pattern: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.map
+    pub fn matching(&self, pattern: &[u8]) -> Vec<&[u8]> {
+        let mut found: Vec<(&[u8], &[u8])> = self
+            .map
             .iter()
-            .filter(move |(r, _)| route::matches(pattern, r))
-            .map(|(_, s)| &s.msg[..])
+            .filter(|(r, _)| route::matches(pattern, r))
+            .map(|(r, s)| (&r[..], &s.msg[..]))
+            .collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        found.into_iter().map(|(_, m)| m).collect()
     }
 
     /// Number of stored routes.
@@ -272,7 +312,7 @@ mod tests {
         l.set(b"s/a", b"2");
         l.set(b"s/b", b"3");
         l.set(b"t", b"4");
-        let got: Vec<&[u8]> = l.matching(b"s/*").collect();
+        let got: Vec<&[u8]> = l.matching(b"s/*");
         assert_eq!(got, vec![&b"2"[..], &b"3"[..]]);
         assert_eq!(l.bytes(), 3 + 1 + 3 + 1 + 1 + 1);
     }

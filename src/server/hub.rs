@@ -139,7 +139,9 @@ impl Hub {
     /// Bookkeeping after output was appended to `key`: enforce the output
     /// bound, schedule a flush.
     fn queued(&mut self, key: usize) -> Result<(), State> {
-        let conn = &mut self.conns[key];
+        let Some(conn) = self.conns.get_mut(key) else {
+            return Err(State::ENotFound);
+        };
         if conn.pending_output() > self.settings.max_output {
             let pending = conn.pending_output();
             conn.out = Vec::new();
@@ -178,9 +180,9 @@ impl Hub {
                 continue;
             }
             conn.last_delivery = seq;
-            match conn.transport.shared_encoding() {
-                Some(enc) => {
-                    let slot = &mut self.fanout[shared_slot(enc)];
+            let shared = conn.transport.shared_encoding();
+            match shared.and_then(|enc| self.fanout.get_mut(shared_slot(enc))) {
+                Some(slot) => {
                     if slot.is_empty() {
                         conn.transport.encode(msg, slot);
                     }
@@ -257,7 +259,11 @@ impl Hub {
                     let id = conn.id_string();
                     conn.closing = true;
                     self.to_close.push(key);
-                    self.log(Level::Debug, "close", &id, "closed after reply");
+                    if conn.peer_done {
+                        self.log(Level::Info, "close", &id, "disconnected");
+                    } else {
+                        self.log(Level::Debug, "close", &id, "closed after reply");
+                    }
                 } else if conn.want_write {
                     conn.want_write = false;
                     let _ = self
@@ -319,17 +325,25 @@ impl Hub {
         self.in_log = false;
     }
 
-    /// Closes connections silent past the idle timeout and pings those
-    /// silent for half of it.
+    /// Closes connections silent past the idle timeout, pings those silent
+    /// for half of it, and gives up on messages left incomplete too long.
     pub(crate) fn check_idle(&mut self, now: Instant) {
         let timeout = self.settings.idle_timeout;
-        if timeout.is_zero() {
-            return;
-        }
+        let frame_timeout = self.settings.frame_timeout;
         let mut expired = Vec::new();
+        let mut stalled = Vec::new();
         let mut pinged = Vec::new();
         for (key, conn) in self.conns.iter_mut() {
             if conn.closing {
+                continue;
+            }
+            if conn.partial_since.is_some_and(|t| {
+                !frame_timeout.is_zero() && now.saturating_duration_since(t) >= frame_timeout
+            }) {
+                stalled.push(key);
+                continue;
+            }
+            if timeout.is_zero() {
                 continue;
             }
             let silent = now.saturating_duration_since(conn.last_rx);
@@ -352,6 +366,9 @@ impl Hub {
         }
         for key in expired {
             self.close(key, "idle timeout");
+        }
+        for key in stalled {
+            self.close(key, "message left incomplete past the frame timeout");
         }
     }
 }

@@ -8,6 +8,16 @@
 //! reactor.run()?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+// Peer bytes flow through here: no panicking unwraps, indexing or panics.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 pub mod broker;
 pub mod commands;

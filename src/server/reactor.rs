@@ -25,6 +25,7 @@ use super::hub::Hub;
 use super::log::Level;
 use super::settings::Settings;
 use crate::proto::{message::nack, State};
+use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::tcp::TcpCodec;
 use crate::transport::{Decoded, TransportFactory};
 
@@ -81,6 +82,8 @@ pub struct Reactor {
     scratch: Vec<u8>,
     /// Connections that used their read budget and have more to read.
     backlog: Vec<usize>,
+    /// Reused list of this turn's events.
+    ready: Vec<(Token, bool, bool)>,
     accept_resume: Option<Instant>,
     emfile_logged: bool,
     next_idle_check: Instant,
@@ -105,6 +108,7 @@ impl Reactor {
             dispatcher: Dispatcher::new(),
             scratch: Vec::new(),
             backlog: Vec::new(),
+            ready: Vec::new(),
             accept_resume: None,
             emfile_logged: false,
             next_idle_check: Instant::now(),
@@ -116,6 +120,18 @@ impl Reactor {
     pub fn listen_tcp(&mut self, addr: &str) -> io::Result<SocketAddr> {
         let max = self.hub.settings().max_message;
         self.listen(addr, Box::new(move || Box::new(TcpCodec::new(max))))
+    }
+
+    /// Listens for HTTP and WebSocket clients on `addr` (one port serves
+    /// both: a request with `Upgrade: websocket` becomes a WebSocket).
+    pub fn listen_http(&mut self, addr: &str) -> io::Result<SocketAddr> {
+        let max = self.hub.settings().max_message;
+        let limits = HttpLimits {
+            max_body: max,
+            max_message: max,
+            ..HttpLimits::default()
+        };
+        self.listen(addr, Box::new(move || Box::new(HttpOrWs::new(limits))))
     }
 
     /// Listens on `addr` with a transport made by `factory` for each client.
@@ -247,15 +263,12 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         let now = Instant::now();
-        let ready: Vec<(Token, bool, bool)> = self
-            .events
-            .iter()
-            .map(|e| {
-                let read = e.is_readable() || e.is_read_closed() || e.is_error();
-                (e.token(), read, e.is_writable())
-            })
-            .collect();
-        for (token, readable, writable) in ready {
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.extend(self.events.iter().map(|e| {
+            let read = e.is_readable() || e.is_read_closed() || e.is_error();
+            (e.token(), read, e.is_writable())
+        }));
+        for &(token, readable, writable) in &ready {
             match token.0 {
                 t if t == WAKER.0 => {}
                 t if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t, now),
@@ -276,6 +289,8 @@ impl Reactor {
                 }
             }
         }
+        ready.clear();
+        self.ready = ready;
         for key in std::mem::take(&mut self.backlog) {
             self.read(key, now);
         }
@@ -316,7 +331,9 @@ impl Reactor {
                     let key = self
                         .hub
                         .insert(|gen| Conn::new(stream, transport, peer, gen, now));
-                    let conn = &mut self.hub.conns[key];
+                    let Some(conn) = self.hub.conns.get_mut(key) else {
+                        continue;
+                    };
                     if let Err(e) = self.poll.registry().register(
                         &mut conn.socket,
                         Token(key),
@@ -390,13 +407,25 @@ impl Reactor {
                 _ => break,
             };
             let before = conn.out.len();
-            let step = conn.transport.decode(&mut input[pos..], &mut conn.out);
+            let Some(rest) = input.get_mut(pos..) else {
+                break;
+            };
+            let step = conn.transport.decode(rest, &mut conn.out);
             if conn.out.len() != before {
                 self.hub.mark_dirty(key);
             }
             pos += step.consumed;
             match step.decoded {
-                Decoded::Message(msg) => self.dispatcher.dispatch(&mut self.hub, key, &msg),
+                Decoded::Message(msg) => {
+                    self.dispatcher.dispatch(&mut self.hub, key, &msg);
+                    if let Some(conn) = self.hub.conns.get_mut(key) {
+                        let before = conn.out.len();
+                        conn.transport.after_dispatch(&mut conn.out);
+                        if conn.out.len() != before {
+                            self.hub.mark_dirty(key);
+                        }
+                    }
+                }
                 Decoded::Close => {
                     wants_close = true;
                     break;
@@ -409,14 +438,20 @@ impl Reactor {
 
         // Keep only the unprocessed tail, in a buffer of the connection's own.
         if let Some(conn) = self.hub.conns.get_mut(key) {
+            let partial = pos < input.len();
+            match (partial, conn.partial_since) {
+                (true, None) => conn.partial_since = Some(now),
+                (false, Some(_)) => conn.partial_since = None,
+                _ => {}
+            }
             if own {
                 input.drain(..pos);
                 if !input.is_empty() {
                     conn.input = input;
                 }
             } else {
-                if pos < input.len() {
-                    conn.input = input[pos..].to_vec();
+                if let Some(rest) = input.get(pos..).filter(|r| !r.is_empty()) {
+                    conn.input = rest.to_vec();
                 }
                 input.clear();
                 self.scratch = input;
@@ -428,6 +463,9 @@ impl Reactor {
             self.hub
                 .close(key, "input buffer full without a complete message");
         } else if wants_close || eof {
+            if let Some(conn) = self.hub.conns.get_mut(key) {
+                conn.peer_done = eof;
+            }
             self.hub.close_after_flush(key);
         }
     }

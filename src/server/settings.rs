@@ -28,6 +28,10 @@ pub struct Settings {
     /// A connection silent this long is closed (default 300 s); at half of
     /// it the server sends `PING _\nping`. Zero disables the timeout.
     pub idle_timeout: Duration,
+    /// A message (or handshake, or HTTP request) left incomplete this long
+    /// is given up and its connection closed (default 30 s): a peer that
+    /// trickles bytes cannot hold a connection slot forever.
+    pub frame_timeout: Duration,
     /// Lowest level written to the log (default `Info`).
     pub log_level: Level,
 }
@@ -42,6 +46,7 @@ impl Default for Settings {
             max_connections: 16_384,
             max_output: 8 << 20,
             idle_timeout: Duration::from_secs(300),
+            frame_timeout: Duration::from_secs(30),
             log_level: Level::Info,
         }
     }

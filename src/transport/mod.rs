@@ -5,11 +5,23 @@
 //!
 //! One trait serves both roles: the server keeps one boxed `Transport` per
 //! connection, and the blocking client drives the same codecs from its side.
+// Peer bytes flow through here: no panicking unwraps, indexing or panics.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 use std::borrow::Cow;
 
 pub mod c_vtable;
+pub mod http;
 pub mod tcp;
+pub mod ws;
 
 /// What one call to [`Transport::decode`] produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -78,6 +90,12 @@ pub trait Transport {
     /// sent back to the peer to `out` (handshake answers, pongs, framing
     /// NACKs). It must consume everything it can skip in one call.
     fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a>;
+
+    /// Called after the dispatcher handled a message from this connection,
+    /// with every reply already encoded. A request/response protocol that
+    /// got no reply at all can answer here instead of leaving its peer
+    /// waiting.
+    fn after_dispatch(&mut self, _out: &mut Vec<u8>) {}
 
     /// Appends the wire form of one ducq message to `out`.
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>);

@@ -38,17 +38,18 @@ impl TcpCodec {
 pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
     let mut n = body.len();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+    let mut start = digits.len();
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
         n /= 10;
+        start -= 1;
         if n == 0 {
             break;
         }
     }
-    out.reserve(digits.len() - i + 1 + body.len());
-    out.extend_from_slice(&digits[i..]);
+    let digits = digits.get(start..).unwrap_or(&[]);
+    out.reserve(digits.len() + 1 + body.len());
+    out.extend_from_slice(digits);
     out.push(b'\n');
     out.extend_from_slice(body);
 }
@@ -128,12 +129,12 @@ impl Transport for TcpCodec {
                         };
                     }
                 };
-                if input.len() - h < len {
-                    return Step::need_more();
-                }
-                Step {
-                    consumed: h + len,
-                    decoded: Decoded::Message(Cow::Borrowed(&input[h..h + len])),
+                match input.get(h..h + len) {
+                    Some(body) => Step {
+                        consumed: h + len,
+                        decoded: Decoded::Message(Cow::Borrowed(body)),
+                    },
+                    None => Step::need_more(),
                 }
             }
         }

@@ -80,6 +80,10 @@ pub struct Peer {
 impl Peer {
     pub fn connect(addr: SocketAddr) -> Peer {
         let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        Peer::from_stream(stream)
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Peer {
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream.set_nodelay(true).unwrap();
         Peer {
@@ -233,5 +237,21 @@ impl Rng {
 
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// Shrinks a socket's receive buffer, so a peer that does not read makes
+/// the server queue output itself instead of the kernel absorbing it.
+pub fn set_rcvbuf(s: &TcpStream, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket fd and a pointer to a live i32 of the right size.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &bytes as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        );
     }
 }

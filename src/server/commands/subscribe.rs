@@ -22,7 +22,11 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
         return hub.send(caller, ACK);
     }
     let stored: Vec<Vec<u8>> = if route::is_pattern(msg.route) {
-        hub.last.matching(msg.route).map(<[u8]>::to_vec).collect()
+        hub.last
+            .matching(msg.route)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect()
     } else {
         hub.last
             .get(msg.route)

@@ -1,0 +1,170 @@
+//! One non-blocking benchmark connection: a loopback socket, its protocol
+//! codec, an input buffer decoded in place and a pending output buffer.
+//! Reads and writes run until `WouldBlock` (mio is edge-triggered); nothing
+//! here waits, so one thread can drive thousands of these.
+
+use std::io::{ErrorKind, Read, Write};
+use std::time::Duration;
+
+use mio::net::TcpStream;
+
+use super::wire::{new_wire, Endpoint, Event, Wire};
+
+/// Time allowed for one TCP connect on loopback.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to a broker.
+pub struct Conn {
+    /// The socket, registered with a `mio::Poll` by the owner.
+    pub sock: TcpStream,
+    /// The protocol codec.
+    pub wire: Box<dyn Wire>,
+    inbuf: Vec<u8>,
+    start: usize,
+    end: usize,
+    out: Vec<u8>,
+    out_pos: usize,
+}
+
+/// What one [`Conn::read`] call saw.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    /// Bytes read from the socket.
+    pub bytes: usize,
+    /// The peer closed its side.
+    pub eof: bool,
+}
+
+impl Conn {
+    /// Connects to `ep` (a loopback address) with TCP_NODELAY and a codec
+    /// named `name`; `buf` is the initial input buffer size.
+    pub fn connect(ep: &Endpoint, name: &str, buf: usize) -> Result<Conn, String> {
+        let wire = new_wire(ep, name)?;
+        let std_sock = std::net::TcpStream::connect_timeout(&ep.addr, CONNECT_TIMEOUT)
+            .map_err(|e| format!("connect {}: {e}", ep.addr))?;
+        std_sock.set_nodelay(true).map_err(|e| e.to_string())?;
+        std_sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+        Ok(Conn {
+            sock: TcpStream::from_std(std_sock),
+            wire,
+            inbuf: vec![0; buf.max(256)],
+            start: 0,
+            end: 0,
+            out: Vec::new(),
+            out_pos: 0,
+        })
+    }
+
+    /// Queues the session opening; returns whether the broker confirms it.
+    pub fn hello(&mut self) -> bool {
+        self.wire.hello(&mut self.out)
+    }
+
+    /// Queues a subscription to `topic`.
+    pub fn subscribe(&mut self, topic: &str) {
+        self.wire.subscribe(topic, &mut self.out);
+    }
+
+    /// Queues one publication.
+    pub fn publish(&mut self, topic: &str, payload: &[u8]) {
+        self.wire.publish(topic, payload, &mut self.out);
+    }
+
+    /// Bytes encoded but not yet written.
+    pub fn pending(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Writes pending output until done or `WouldBlock`; returns bytes written.
+    pub fn flush(&mut self) -> Result<usize, String> {
+        let mut written = 0;
+        while self.out_pos < self.out.len() {
+            match self.sock.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err("write returned 0".into()),
+                Ok(n) => {
+                    self.out_pos += n;
+                    written += n;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("write: {e}")),
+            }
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        } else if self.out_pos > (1 << 20) {
+            // Keep the buffer from creeping forward forever.
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        Ok(written)
+    }
+
+    /// Reads until `WouldBlock` or end of stream, decoding as it goes and
+    /// handing each event to `on`. Replies the protocol requires are queued
+    /// (call [`Conn::flush`] after).
+    pub fn read(
+        &mut self,
+        mut on: impl FnMut(Event<'_>) -> Result<(), String>,
+    ) -> Result<ReadOutcome, String> {
+        let mut outcome = ReadOutcome::default();
+        loop {
+            self.make_room();
+            match self.sock.read(&mut self.inbuf[self.end..]) {
+                Ok(0) => {
+                    outcome.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.end += n;
+                    outcome.bytes += n;
+                    self.decode(&mut on)?;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        // A codec may have an event that needs no bytes (a handshake that
+        // completed); give it its chance even when nothing was read.
+        self.decode(&mut on)?;
+        Ok(outcome)
+    }
+
+    fn decode(
+        &mut self,
+        on: &mut impl FnMut(Event<'_>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        while let Some((n, ev)) = self
+            .wire
+            .decode(&mut self.inbuf[self.start..self.end], &mut self.out)?
+        {
+            self.start += n;
+            on(ev)?;
+        }
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        Ok(())
+    }
+
+    /// Makes sure a read has a useful amount of space: moves a partial item
+    /// to the front, and grows the buffer when one item does not fit.
+    fn make_room(&mut self) {
+        let free = self.inbuf.len() - self.end;
+        if free >= self.inbuf.len() / 4 {
+            return;
+        }
+        if self.start > 0 {
+            self.inbuf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.inbuf.len() - self.end < self.inbuf.len() / 4 {
+            let len = self.inbuf.len() * 2;
+            self.inbuf.resize(len, 0);
+        }
+    }
+}

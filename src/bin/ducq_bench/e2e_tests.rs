@@ -1,0 +1,144 @@
+//! End-to-end checks of the bench's ducq client against the library's own
+//! broker, run in-process on 127.0.0.1:0 over TCP and WebSocket with small
+//! counts: every path the real suite takes (pipelined publisher with ACK
+//! draining, fan-out, pacing with timing, lock-step idle fan-out) but in
+//! well under a second. The peers' protocols are covered by byte-level unit
+//! tests; they need external servers, which tests do not start.
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ducq::server::{Level, Reactor, Settings, StopHandle};
+use ducq::transport::ws::WsServer;
+
+use super::run::{run, Spec};
+use super::wire::{Endpoint, Kind};
+
+struct Server {
+    tcp: SocketAddr,
+    ws: SocketAddr,
+    stop: StopHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let settings = Settings {
+                log_level: Level::Off,
+                ..Settings::default()
+            };
+            let max = settings.max_message;
+            let mut r = Reactor::new(settings).expect("reactor");
+            let tcp = r.listen_tcp("127.0.0.1:0").expect("tcp");
+            let ws = r
+                .listen(
+                    "127.0.0.1:0",
+                    Box::new(move || Box::new(WsServer::new(max))),
+                )
+                .expect("ws");
+            tx.send((tcp, ws, r.stop_handle())).unwrap();
+            r.run().expect("run");
+        });
+        let (tcp, ws, stop) = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("server start");
+        Server {
+            tcp,
+            ws,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn spec(kind: Kind, addr: SocketAddr, topic: &str) -> Spec {
+    Spec {
+        label: format!("test {topic}"),
+        endpoint: Endpoint { kind, addr },
+        topic: topic.into(),
+        subscribers: 1,
+        count: 2000,
+        size: 64,
+        rate: None,
+        window: Some(500),
+        timing: false,
+        rss_pid: None,
+        timeout: Duration::from_secs(20),
+        buf: 4096,
+    }
+}
+
+#[test]
+fn ducq_tcp_and_ws_one_to_one() {
+    let s = Server::start();
+    for (kind, addr) in [(Kind::DucqTcp, s.tcp), (Kind::DucqWs, s.ws)] {
+        let m = run(&spec(kind, addr, &format!("{kind:?}"))).unwrap();
+        assert_eq!(m.deliveries, 2000);
+        assert_eq!(m.acks, 2000, "{kind:?}: every publication acknowledged");
+        assert!(m.elapsed_s > 0.0);
+    }
+}
+
+#[test]
+fn ducq_fan_out_large_and_paced() {
+    let s = Server::start();
+    let mut fan = spec(Kind::DucqTcp, s.tcp, "fan");
+    fan.subscribers = 8;
+    fan.count = 500;
+    assert_eq!(run(&fan).unwrap().deliveries, 4000);
+
+    let mut large = spec(Kind::DucqTcp, s.tcp, "large");
+    large.count = 50;
+    large.size = 64 * 1024;
+    large.window = Some(8);
+    assert_eq!(run(&large).unwrap().deliveries, 50);
+
+    let mut paced = spec(Kind::DucqTcp, s.tcp, "paced");
+    paced.count = 200;
+    paced.rate = Some(2000.0);
+    paced.window = None;
+    paced.timing = true;
+    let m = run(&paced).unwrap();
+    assert_eq!(m.latencies_ns.len(), 200);
+    // 200 messages at 2000/s take about 0.1 s, not less.
+    assert!(m.elapsed_s >= 0.09, "{}", m.elapsed_s);
+}
+
+#[test]
+fn ducq_idle_fan_out_lock_step() {
+    let s = Server::start();
+    let mut idle = spec(Kind::DucqTcp, s.tcp, "idle");
+    idle.subscribers = 300;
+    idle.count = 3;
+    idle.window = Some(1);
+    idle.timing = true;
+    idle.rss_pid = Some(std::process::id());
+    let m = run(&idle).unwrap();
+    assert_eq!(m.deliveries, 900);
+    assert_eq!(m.fanout_ns.len(), 3);
+    assert!(m.fanout_ns.iter().all(|&f| f > 0));
+    assert!(m.rss_kib.is_some());
+}
+
+#[test]
+fn unreachable_broker_fails_cleanly() {
+    // Bind then drop a listener: its port is (almost certainly) closed now.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = run(&spec(Kind::DucqTcp, addr, "nobody")).unwrap_err();
+    assert!(err.contains("connect"), "{err}");
+}

@@ -1,0 +1,168 @@
+//! ducq as a benchmark client: `sub <route>\n` and `pub <route>\n<payload>`
+//! (PROTOCOL.md §3–§6) over any library `Transport`: length-framed TCP and
+//! the WebSocket client, and whatever transport comes next.
+//! Framing and message parsing come from the library; nothing is re-encoded
+//! here by hand.
+
+use ducq::proto::message::{classify, format_into, nack_text, pong_for, Kind, Message};
+use ducq::transport::tcp::TcpCodec;
+use ducq::transport::ws::WsClient;
+use ducq::transport::{Decoded, Transport};
+
+use super::{sub_cow, Event, Wire};
+
+/// Largest frame the bench accepts from a server (S5 sends 64 KiB payloads).
+const MAX_BODY: usize = 16 << 20;
+
+/// A ducq client codec over transport `T`.
+pub struct Ducq<T> {
+    transport: T,
+    /// Subscriptions sent and not yet acknowledged: the next ACKs are theirs.
+    pending_subs: u32,
+    /// Whether `Event::Ready` was reported for a transport with a handshake.
+    ready_reported: bool,
+    /// Reused buffer for the message body before framing.
+    scratch: Vec<u8>,
+}
+
+impl Ducq<TcpCodec> {
+    /// ducq over length-framed TCP.
+    pub fn tcp() -> Self {
+        Ducq::new(TcpCodec::new(MAX_BODY))
+    }
+}
+
+impl Ducq<WsClient> {
+    /// ducq over WebSocket to `host` (`ip:port`, sent as the Host header).
+    pub fn ws(host: &str) -> Self {
+        Ducq::new(WsClient::new(host, "/", MAX_BODY))
+    }
+}
+
+impl<T: Transport> Ducq<T> {
+    /// ducq over `transport`.
+    pub fn new(transport: T) -> Self {
+        Ducq {
+            pending_subs: 0,
+            ready_reported: transport.is_open(),
+            transport,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, command: &[u8], route: &str, payload: &[u8], out: &mut Vec<u8>) {
+        self.scratch.clear();
+        format_into(&mut self.scratch, command, route.as_bytes(), payload);
+        self.transport.encode(&self.scratch, out);
+    }
+}
+
+impl<T: Transport + Send> Wire for Ducq<T> {
+    fn hello(&mut self, out: &mut Vec<u8>) -> bool {
+        self.transport.open(out);
+        // A transport without a handshake (TCP) is open at once.
+        self.ready_reported = self.transport.is_open();
+        !self.ready_reported
+    }
+
+    fn subscribe(&mut self, topic: &str, out: &mut Vec<u8>) {
+        self.pending_subs += 1;
+        self.send(b"sub", topic, b"", out);
+    }
+
+    fn publish(&mut self, topic: &str, payload: &[u8], out: &mut Vec<u8>) {
+        self.send(b"pub", topic, payload, out);
+    }
+
+    fn acks_publish(&self) -> bool {
+        true
+    }
+
+    fn decode<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<(usize, Event<'a>)>, String> {
+        if !self.ready_reported && self.transport.is_open() {
+            self.ready_reported = true;
+            return Ok(Some((0, Event::Ready)));
+        }
+        let step = self.transport.decode(input, out);
+        let consumed = step.consumed;
+        let msg = match step.decoded {
+            Decoded::Nothing if consumed == 0 => return Ok(None),
+            Decoded::Nothing => return Ok(Some((consumed, Event::Nothing))),
+            Decoded::Close => return Err("ducq stream closed (framing error)".into()),
+            Decoded::Message(m) => m,
+        };
+        let event = match classify(&msg) {
+            Kind::Ack if self.pending_subs > 0 => {
+                self.pending_subs -= 1;
+                Event::Subscribed
+            }
+            Kind::Ack => Event::Acked,
+            Kind::Ping => {
+                let pong = pong_for(&msg);
+                self.transport.encode(&pong, out);
+                Event::Nothing
+            }
+            Kind::Pong | Kind::Parts | Kind::End => Event::Nothing,
+            Kind::Nack(_) => return Err(format!("ducq NACK: {}", nack_text(&msg))),
+            Kind::Data => {
+                let parsed =
+                    Message::parse(&msg).map_err(|s| format!("bad ducq message: {s:?}"))?;
+                if parsed.command != b"pub" && parsed.command != b"publish" {
+                    return Err(format!(
+                        "unexpected ducq message: {}",
+                        String::from_utf8_lossy(&msg[..msg.len().min(60)])
+                    ));
+                }
+                let at = msg.len() - parsed.payload.len();
+                Event::Message(sub_cow(msg, at))
+            }
+        };
+        Ok(Some((consumed, event)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::events;
+    use super::*;
+    use ducq::transport::tcp::encode_frame;
+
+    #[test]
+    fn sub_then_data_then_acks() {
+        let mut w = Ducq::tcp();
+        let mut out = Vec::new();
+        assert!(!w.hello(&mut out));
+        w.subscribe("r", &mut out);
+        assert_eq!(out, b"6\nsub r\n");
+        let mut input = Vec::new();
+        encode_frame(b"ACK", &mut input);
+        encode_frame(b"pub r\nhello", &mut input);
+        encode_frame(b"ACK", &mut input);
+        encode_frame(b"PING _\nping", &mut input);
+        let (seen, out, used) = events(&mut w, &input);
+        assert_eq!(seen, ["subscribed", "msg:hello", "acked", "nothing"]);
+        assert_eq!(out, b"11\nPONG _\nping");
+        assert_eq!(used, input.len());
+    }
+
+    #[test]
+    fn publish_is_one_frame() {
+        let mut w = Ducq::tcp();
+        let mut out = Vec::new();
+        w.publish("a/b", b"xyz", &mut out);
+        assert_eq!(out, b"11\npub a/b\nxyz");
+    }
+
+    #[test]
+    fn nack_is_an_error() {
+        let mut w = Ducq::tcp();
+        let mut input = Vec::new();
+        encode_frame(b"NACK *\n16\nmessage too big", &mut input);
+        let err = w.decode(&mut input, &mut Vec::new()).unwrap_err();
+        assert!(err.contains("message too big"), "{err}");
+    }
+}

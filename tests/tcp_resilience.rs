@@ -1,0 +1,228 @@
+//! Issue-2 acceptance over real sockets: a thousand subscribers, slow and
+//! stalled peers, garbage input, idle timeout and the connection limit. Each
+//! test checks that everyone else keeps being served.
+
+mod util;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use ducq::server::Settings;
+use util::{Peer, Rng, TestServer};
+
+#[test]
+fn thousand_subscribers_all_receive_one_publication() {
+    let _ = ducq::server::os::raise_fd_limit();
+    let srv = TestServer::start();
+    let mut subs: Vec<Peer> = (0..1000).map(|_| srv.peer()).collect();
+    for s in subs.iter_mut() {
+        s.send(b"sub fan/out\n");
+    }
+    for s in subs.iter_mut() {
+        s.expect(b"ACK");
+    }
+    let mut p = srv.peer();
+    p.publish("fan/out", "to everyone");
+    for s in subs.iter_mut() {
+        s.expect(b"pub fan/out\nto everyone");
+    }
+}
+
+#[test]
+fn slow_subscriber_is_cut_off_at_its_limit_and_delays_nobody() {
+    // Well above one turn's read budget (256 KiB), as the default is.
+    let max_output = 4 << 20;
+    let srv = TestServer::with(Settings {
+        max_output,
+        ..Settings::default()
+    });
+    // Shrink the kernel buffers so the server's own queue must fill.
+    let slow = TcpStream::connect(srv.addr).unwrap();
+    util::set_rcvbuf(&slow, 4096);
+    slow.set_read_timeout(Some(util::WAIT)).unwrap();
+    let mut slow_peer = Peer::from_stream(slow);
+    slow_peer.sub("load");
+    let mut fast = srv.peer();
+    fast.sub("load");
+    let mut lsconn_before = srv.peer();
+    let slow_id = slow_peer.id();
+    assert!(lsconn(&mut lsconn_before)
+        .iter()
+        .any(|l| l.starts_with(&slow_id)));
+
+    // Far more than the slow peer's limit plus any kernel buffering.
+    let count = 20_000;
+    let reader = std::thread::spawn(move || {
+        for i in 0..count {
+            let got = fast.recv();
+            assert!(got.starts_with(format!("pub load\n{i} ").as_bytes()));
+        }
+    });
+    let mut p = srv.peer();
+    let payload = "x".repeat(1000);
+    let started = Instant::now();
+    for i in 0..count {
+        p.send(format!("pub load\n{i} {payload}").as_bytes());
+    }
+    for _ in 0..count {
+        p.expect(b"ACK");
+    }
+    reader.join().expect("fast subscriber missed messages");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The slow peer was disconnected: it no longer shows in lsconn.
+    let lines = lsconn(&mut lsconn_before);
+    assert!(!lines.iter().any(|l| l.starts_with(&slow_id)), "{lines:?}");
+}
+
+fn lsconn(p: &mut Peer) -> Vec<String> {
+    p.send(b"lsconn");
+    p.expect(b"PARTS");
+    let mut lines = Vec::new();
+    loop {
+        let m = p.recv();
+        if m == b"END" {
+            return lines;
+        }
+        lines.push(String::from_utf8(m).unwrap());
+    }
+}
+
+#[test]
+fn partial_frame_then_stall_delays_nobody() {
+    let srv = TestServer::start();
+    let mut stall = srv.peer();
+    stall.raw(b"100\npub a\nonly part of it");
+    let mut huge = srv.peer();
+    huge.raw(b"1000000\npub a\n");
+    let mut s = srv.peer();
+    s.sub("a");
+    let mut p = srv.peer();
+    let t = Instant::now();
+    for i in 0..100 {
+        p.publish("a", &i.to_string());
+        s.expect(format!("pub a\n{i}").as_bytes());
+    }
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // The staller can still finish its frame and be answered.
+    stall.raw(&[b'x'; 100 - b"pub a\nonly part of it".len()]);
+    stall.expect(b"ACK");
+}
+
+#[test]
+fn garbage_never_panics_the_server_and_others_are_served() {
+    let srv = TestServer::start();
+    let mut s = srv.peer();
+    s.sub("g");
+    let mut p = srv.peer();
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    for round in 0..200 {
+        let mut bad = TcpStream::connect(srv.addr).unwrap();
+        let junk = match round % 5 {
+            0 => {
+                let n = 1 + (rng.next() % 512) as usize;
+                rng.bytes(n)
+            }
+            1 => b"99999999999999999999999999\n".to_vec(),
+            2 => b"18446744073709551615\nxx".to_vec(),
+            3 => b"9\npub \0\0\0\n\0".to_vec(),
+            _ => {
+                let mut v = format!("{}\n", 40).into_bytes();
+                v.extend(rng.bytes(40));
+                v
+            }
+        };
+        let _ = bad.write_all(&junk);
+        if round % 10 == 0 {
+            p.publish("g", &round.to_string());
+            s.expect(format!("pub g\n{round}").as_bytes());
+        }
+    }
+    p.call(b"PING still\nalive", b"PONG still\nalive");
+}
+
+#[test]
+fn nul_bytes_in_routes_are_refused_cleanly() {
+    let srv = TestServer::start();
+    let mut p = srv.peer();
+    p.call(b"sub a\0b\n", b"NACK *\n15\nmessage invalid");
+    p.call(b"pub \0\nx", b"NACK *\n15\nmessage invalid");
+    p.publish("ok", "fine");
+}
+
+#[test]
+fn idle_clients_are_pinged_then_closed_answering_ones_stay() {
+    let srv = TestServer::with(Settings {
+        idle_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    });
+    let mut silent = srv.peer();
+    let mut polite = srv.peer();
+    silent.call(b"sub a\n", b"ACK");
+    polite.call(b"sub a\n", b"ACK");
+    // Half the timeout: both are pinged.
+    polite.expect(b"PING _\nping");
+    polite.send(b"PONG _\nping");
+    silent.expect(b"PING _\nping");
+    // The silent one is closed at the timeout; the polite one keeps going.
+    silent.expect_closed();
+    // Still served (answering any further keep-alive on the way).
+    polite.send(b"PING x\n");
+    loop {
+        let m = polite.recv();
+        if m == b"PING _\nping" {
+            polite.send(b"PONG _\nping");
+            continue;
+        }
+        assert_eq!(m, b"PONG x\n");
+        break;
+    }
+}
+
+#[test]
+fn connection_limit_refuses_clearly_and_recovers() {
+    let srv = TestServer::with(Settings {
+        max_connections: 3,
+        ..Settings::default()
+    });
+    let mut held: Vec<Peer> = (0..3).map(|_| srv.peer()).collect();
+    for p in held.iter_mut() {
+        p.call(b"PING a\n", b"PONG a\n");
+    }
+    let mut refused = srv.peer();
+    refused.expect(b"NACK *\n21\ncollection reached maximum count");
+    refused.expect_closed();
+    drop(held.pop());
+    // The freed slot is usable again (the close is noticed asynchronously).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut p = srv.peer();
+        p.send(b"PING b\n");
+        match p.try_recv(Duration::from_secs(2)) {
+            Ok(m) if m == b"PONG b\n" => break,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            other => panic!("slot not freed: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn many_connections_dropped_mid_frame_leave_server_healthy() {
+    let srv = TestServer::start();
+    for _ in 0..300 {
+        let mut c = TcpStream::connect(srv.addr).unwrap();
+        let _ = c.write_all(b"50\npub x\nhalf");
+    }
+    let mut p = srv.peer();
+    p.call(b"PING ok\n", b"PONG ok\n");
+    // All of them are eventually gone from the listing.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = lsconn(&mut p).len();
+        if n == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{n} connections still listed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
