@@ -1064,6 +1064,20 @@ enum ducq_state ducq_reactor_set_log_level(struct ducq_reactor *reactor, ducq_lo
 enum ducq_state ducq_reactor_listen_tcp(struct ducq_reactor *reactor, const char *address, uint16_t *out_port);
 
 /**
+ * Listens on `address` for HTTP/1.1 and WebSocket clients (one port for
+ * both: a request asking for an upgrade becomes a WebSocket, any other is
+ * served as HTTP, e.g. `POST /pub/<route>`, `GET /lscmd`,
+ * `POST /cmd/<command>/<route>`). They reach the same commands and
+ * subscriptions as TCP clients.
+ *
+ * Arguments, ownership and errors as for `ducq_reactor_listen_tcp`.
+ *
+ * # Safety
+ * As for `ducq_reactor_listen_tcp`.
+ */
+enum ducq_state ducq_reactor_listen_http(struct ducq_reactor *reactor, const char *address, uint16_t *out_port);
+
+/**
  * Runs the reactor until `ducq_reactor_stop` is called: accepts clients,
  * runs their commands (C commands run on this thread), writes replies.
  *

@@ -155,6 +155,25 @@ fn c_server_commands_from_c_and_from_a_shared_object_answer_over_tcp() {
 }
 
 #[test]
+fn c_server_commands_answer_http_clients() {
+    let dir = ffi_util::examples().join(format!("http-commands-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(example("cmd_hello.so"), dir.join("cmd_hello.so")).unwrap();
+    let mut cmd = command(&example("server"), false);
+    cmd.arg("127.0.0.1:0").arg(&dir).arg("127.0.0.1:0");
+    let mut server = Running::start(cmd, "server-http");
+    let http = server.value("http ");
+    let mut s = TcpStream::connect(format!("127.0.0.1:{http}")).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"POST /cmd/hello/web HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut s, &mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("\r\n\r\nhello web"), "{response}");
+}
+
+#[test]
 fn c_log_callback_receives_the_server_log() {
     let (server, port) = start_server(false);
     let c = client(&port);

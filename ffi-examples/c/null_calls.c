@@ -124,6 +124,8 @@ int main(void) {
     ENULL(ducq_reactor_set_log_level(NULL, DUCQ_LOG_OFF));
     ENULL(ducq_reactor_listen_tcp(NULL, "127.0.0.1:0", NULL));
     ENULL(ducq_reactor_listen_tcp(r, NULL, NULL));
+    ENULL(ducq_reactor_listen_http(NULL, "127.0.0.1:0", NULL));
+    ENULL(ducq_reactor_listen_http(r, NULL, NULL));
     ENULL(ducq_reactor_listen_proto(NULL, "127.0.0.1:0", &empty_proto, NULL, NULL));
     ENULL(ducq_reactor_listen_proto(r, NULL, &empty_proto, NULL, NULL));
     ENULL(ducq_reactor_listen_proto(r, "127.0.0.1:0", NULL, NULL, NULL));

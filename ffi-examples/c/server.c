@@ -1,9 +1,11 @@
 /*
  * A ducq broker written in C: a TCP listener, commands written in C, and
- * optionally a folder of command objects (*.so). It prints "port N" once
- * it listens and stops cleanly on SIGINT or SIGTERM.
+ * optionally a folder of command objects (*.so) and an HTTP/WebSocket
+ * listener. It prints "port N" (and "http N") once it listens and stops
+ * cleanly on SIGINT or SIGTERM.
  *
- * usage: server [ADDRESS] [COMMANDS_DIR]     (ADDRESS default 127.0.0.1:59090)
+ * usage: server [ADDRESS [COMMANDS_DIR [HTTP_ADDRESS]]]
+ *        (ADDRESS default 127.0.0.1:59090; "-" for no COMMANDS_DIR)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
@@ -104,9 +106,10 @@ static const ducq_cmd_t commands[] = {
 
 int main(int argc, char **argv) {
     const char *address = argc > 1 ? argv[1] : "127.0.0.1:59090";
-    const char *folder = argc > 2 ? argv[2] : NULL;
+    const char *folder = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
+    const char *http = argc > 3 ? argv[3] : NULL;
     struct sigaction sa;
-    uint16_t port = 0;
+    uint16_t port = 0, http_port = 0;
     size_t i, loaded = 0;
     ducq_state state;
 
@@ -118,6 +121,11 @@ int main(int argc, char **argv) {
     state = ducq_reactor_listen_tcp(reactor, address, &port);
     if (state != DUCQ_OK) {
         fprintf(stderr, "server: cannot listen on %s: %s\n", address, ducq_state_tostr(state));
+        ducq_reactor_free(reactor);
+        return 1;
+    }
+    if (http && (state = ducq_reactor_listen_http(reactor, http, &http_port)) != DUCQ_OK) {
+        fprintf(stderr, "server: cannot listen on %s: %s\n", http, ducq_state_tostr(state));
         ducq_reactor_free(reactor);
         return 1;
     }
@@ -133,6 +141,8 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
 
     printf("port %u\nloaded %zu\n", (unsigned)port, loaded);
+    if (http)
+        printf("http %u\n", (unsigned)http_port);
     fflush(stdout);
     state = ducq_loop(reactor);
     ducq_reactor_free(reactor);

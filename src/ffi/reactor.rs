@@ -442,6 +442,40 @@ pub unsafe extern "C" fn ducq_reactor_listen_tcp(
     })
 }
 
+/// Listens on `address` for HTTP/1.1 and WebSocket clients (one port for
+/// both: a request asking for an upgrade becomes a WebSocket, any other is
+/// served as HTTP, e.g. `POST /pub/<route>`, `GET /lscmd`,
+/// `POST /cmd/<command>/<route>`). They reach the same commands and
+/// subscriptions as TCP clients.
+///
+/// Arguments, ownership and errors as for `ducq_reactor_listen_tcp`.
+///
+/// # Safety
+/// As for `ducq_reactor_listen_tcp`.
+#[no_mangle]
+pub unsafe extern "C" fn ducq_reactor_listen_http(
+    reactor: *mut ducq_reactor,
+    address: *const c_char,
+    out_port: *mut u16,
+) -> ducq_state {
+    boundary(|| {
+        nonnull!(reactor, address);
+        // SAFETY: live handle and NUL-terminated string (caller contract).
+        let (r, addr) = unsafe { (reactor_ref(reactor), str_arg(address)) };
+        let Ok(addr) = addr else {
+            return ducq_state::DUCQ_EMSGINV;
+        };
+        let bound = match r.with_reactor(|re| re.listen_http(addr)) {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => return listen_error(&e),
+            Err(e) => return e,
+        };
+        // SAFETY: NULL or writable (caller contract).
+        unsafe { store_port(out_port, bound.port()) };
+        ducq_state::DUCQ_OK
+    })
+}
+
 /// The state for a failed bind.
 pub(crate) fn listen_error(e: &std::io::Error) -> ducq_state {
     if e.kind() == std::io::ErrorKind::InvalidInput {
