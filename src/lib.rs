@@ -7,10 +7,15 @@
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
 //! - [`client`]: a blocking client over any transport.
 //! - [`lua`]: Lua-scripted commands, reloaded when their files change.
+//! - [`ffi`]: the C ABI (`include/ducq.h`): the only exported symbols.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// Linked for its bundled Lua objects only: C programs get them in libducq.a.
+use ducq_lua_bundle as _;
+
 pub mod client;
+pub mod ffi;
 pub mod lua;
 pub mod proto;
 pub mod server;

@@ -2,6 +2,7 @@
 //! listeners and limits given as flags. Argument parsing and wiring only;
 //! everything else lives in the library.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ Listeners:
                           [default: 0.0.0.0:59090]
   --http ADDR             HTTP and WebSocket listener (repeatable)
                           [default: 0.0.0.0:59091]
+Commands:
+  --commands DIR          load C commands from the *.so files of DIR, each
+                          exporting `struct ducq_cmd_t command` (repeatable)
 Limits:
   --max-message BYTES     largest message body            [default: 1048576]
   --max-route BYTES       longest route                   [default: 1024]
@@ -50,6 +54,7 @@ Other:
 struct Args {
     tcp: Vec<String>,
     http: Vec<String>,
+    commands: Vec<String>,
     settings: Settings,
     lua: Vec<String>,
     lua_limits: LuaLimits,
@@ -59,6 +64,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut args = Args {
         tcp: Vec::new(),
         http: Vec::new(),
+        commands: Vec::new(),
         settings: Settings::default(),
         lua: Vec::new(),
         lua_limits: LuaLimits::default(),
@@ -84,6 +90,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         match flag.as_str() {
             "--tcp" => args.tcp.push(value()?),
             "--http" => args.http.push(value()?),
+            "--commands" => args.commands.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
             "--max-stored-routes" => s.max_stored_routes = num(value()?)?,
@@ -143,6 +150,12 @@ fn main() -> ExitCode {
     for addr in &args.http {
         if let Err(e) = reactor.listen_http(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (http/websocket): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for dir in &args.commands {
+        if let Err(e) = ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir)) {
+            eprintln!("ducq-server: cannot load commands from {dir}: {e}");
             return ExitCode::FAILURE;
         }
     }

@@ -1,6 +1,7 @@
 //! A blocking ducq client over any [`Transport`]: connect with a timeout,
 //! emit, receive (answering the server's PINGs), publish, subscribe, list,
-//! listen. It owns one `std::net::TcpStream`; the codec does the framing.
+//! listen. It owns one byte [`Stream`] (a `std::net::TcpStream` unless an
+//! embedder supplies its own socket layer); the codec does the framing.
 //! It must not be used from the reactor thread of a server it talks to.
 
 use std::collections::VecDeque;
@@ -89,16 +90,40 @@ pub enum Flow {
     Break,
 }
 
-/// A blocking connection to a ducq server.
-pub struct Client {
-    stream: TcpStream,
+/// A byte stream a [`Client`] runs over: a TCP socket, or a socket layer
+/// supplied by an embedder (a device's own network stack, through the C ABI).
+pub trait Stream: Read + Write {
+    /// Sets how long one read may wait (`None`: forever). A read that times
+    /// out fails with `WouldBlock` or `TimedOut`.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// This end's address as the server lists it (`127.0.0.1:50312`), when
+    /// known.
+    fn local_name(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Stream for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn local_name(&self) -> Option<String> {
+        self.local_addr().ok().map(|a| a.to_string())
+    }
+}
+
+/// A blocking connection to a ducq server, over TCP unless `S` says otherwise.
+pub struct Client<S: Stream = TcpStream> {
+    stream: S,
     codec: Box<dyn Transport>,
     input: Vec<u8>,
     /// Messages decoded but not yet returned.
     queue: VecDeque<Vec<u8>>,
     closed: bool,
     timeout: Option<Duration>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
 }
 
 impl Client {
@@ -151,6 +176,33 @@ impl Client {
             .peer_addr()
             .map_err(|e| Error::io(State::EConnect, e))?;
         let _ = stream.set_nodelay(true);
+        Client::start(stream, codec, timeout, Some(peer))
+    }
+
+    /// The server's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
+impl<S: Stream> Client<S> {
+    /// Wraps a connected stream of any kind (an embedder's socket layer);
+    /// completes the codec's handshake (if any) within `timeout`.
+    pub fn from_io(
+        stream: S,
+        codec: Box<dyn Transport>,
+        timeout: Option<Duration>,
+    ) -> Result<Client<S>, Error> {
+        Client::start(stream, codec, timeout, None)
+    }
+
+    fn start(
+        stream: S,
+        codec: Box<dyn Transport>,
+        timeout: Option<Duration>,
+        peer: Option<SocketAddr>,
+    ) -> Result<Client<S>, Error> {
         let mut client = Client {
             stream,
             codec,
@@ -182,24 +234,22 @@ impl Client {
             .map_err(|e| Error::io(State::ECommLayer, e))
     }
 
-    /// The server's address.
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
     /// This end's id as the server lists it (`TCP:<ip>:<port>`).
     pub fn id(&self) -> String {
-        let local = self
-            .stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let local = self.stream.local_name().unwrap_or_default();
         format!("{}:{}", self.codec.name(), local)
     }
 
     /// The underlying stream (to shut it down from another thread).
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> &S {
         &self.stream
+    }
+
+    /// Puts a message back at the front of the receive queue, for a caller
+    /// that took it but could not use it yet (its buffer was too small, or
+    /// it arrived in place of an ACK).
+    pub fn unreceive(&mut self, msg: Vec<u8>) {
+        self.queue.push_front(msg);
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {

@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 
+pub mod c_vtable;
 pub mod http;
 pub mod tcp;
 pub mod ws;

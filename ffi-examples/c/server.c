@@ -1,0 +1,151 @@
+/*
+ * A ducq broker written in C: a TCP listener, commands written in C, and
+ * optionally a folder of command objects (*.so) and an HTTP/WebSocket
+ * listener. It prints "port N" (and "http N") once it listens and stops
+ * cleanly on SIGINT or SIGTERM.
+ *
+ * usage: server [ADDRESS [COMMANDS_DIR [HTTP_ADDRESS]]]
+ *        (ADDRESS default 127.0.0.1:59090; "-" for no COMMANDS_DIR)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ducq.h"
+
+static ducq_reactor *reactor;
+
+/* Signal handlers may only call ducq_reactor_stop. */
+static void on_signal(int sig) {
+    (void)sig;
+    ducq_reactor_stop(reactor);
+}
+
+static void log_line(void *logger, ducq_log_level level, const char *function,
+                     const char *sender, const char *text) {
+    (void)logger;
+    fprintf(stderr, "[%d] %s %s: %s\n", (int)level, function, sender, text);
+}
+
+static ducq_loop_t count_one(ducq_i *client, void *ctx) {
+    (void)client;
+    ++*(int *)ctx;
+    return DUCQ_LOOP_CONTINUE;
+}
+
+/* "count": the number of connected clients. */
+static ducq_state cmd_count(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    char reply[32];
+    size_t len;
+    int n = 0;
+    ducq_state state;
+    (void)message;
+    (void)size;
+    state = ducq_reactor_loop(r, count_one, &n);
+    if (state != DUCQ_OK)
+        return state;
+    len = (size_t)snprintf(reply, sizeof reply, "%d", n);
+    return ducq_send(ducq, reply, &len);
+}
+
+/* "shout R\ntext": publishes TEXT in capitals on R, then acknowledges. */
+static ducq_state cmd_shout(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    ducq_msg msg;
+    char route[256];
+    size_t route_len = sizeof route, i;
+    ducq_state state = ducq_parse_message(message, size, &msg);
+    if (state == DUCQ_OK)
+        state = ducq_parse_route(message, size, route, &route_len);
+    if (state != DUCQ_OK)
+        return state; /* nothing sent: the client gets a NACK */
+    for (i = 0; i < msg.payload_len; i++)
+        message[msg.payload - message + i] = (char)toupper((unsigned char)msg.payload[i]);
+    state = ducq_reactor_publish(r, route, msg.payload, msg.payload_len);
+    return ducq_send_ack(ducq, state);
+}
+
+/* "whoami": the caller's id, as lsconn lists it. */
+static ducq_state cmd_whoami(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    const char *id = ducq_id(ducq);
+    size_t len = strlen(id);
+    (void)r;
+    (void)message;
+    (void)size;
+    return ducq_send(ducq, id, &len);
+}
+
+/* "fail": returns an error without replying: the client gets NACK 18. */
+static ducq_state cmd_fail(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    (void)r;
+    (void)ducq;
+    (void)message;
+    (void)size;
+    return DUCQ_EACK;
+}
+
+/* "bye": acknowledges, then closes the caller's connection. */
+static ducq_state cmd_bye(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    ducq_state state = ducq_send_ack(ducq, DUCQ_OK);
+    (void)message;
+    (void)size;
+    ducq_reactor_log(r, DUCQ_LOG_INFO, "bye", ducq_id(ducq), "closing on request");
+    if (state == DUCQ_OK)
+        state = ducq_close(ducq);
+    return state;
+}
+
+static const ducq_cmd_t commands[] = {
+    {"count", "number of connected clients", cmd_count},
+    {"shout", "publish the payload in capitals on the route", cmd_shout},
+    {"whoami", "your connection id", cmd_whoami},
+    {"fail", "always fails (NACK 18)", cmd_fail},
+    {"bye", "acknowledge, then close the connection", cmd_bye},
+};
+
+int main(int argc, char **argv) {
+    const char *address = argc > 1 ? argv[1] : "127.0.0.1:59090";
+    const char *folder = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
+    const char *http = argc > 3 ? argv[3] : NULL;
+    struct sigaction sa;
+    uint16_t port = 0, http_port = 0;
+    size_t i, loaded = 0;
+    ducq_state state;
+
+    reactor = ducq_reactor_new_with_log(NULL, log_line);
+    if (!reactor) {
+        fprintf(stderr, "server: cannot create the reactor\n");
+        return 1;
+    }
+    state = ducq_reactor_listen_tcp(reactor, address, &port);
+    if (state != DUCQ_OK) {
+        fprintf(stderr, "server: cannot listen on %s: %s\n", address, ducq_state_tostr(state));
+        ducq_reactor_free(reactor);
+        return 1;
+    }
+    if (http && (state = ducq_reactor_listen_http(reactor, http, &http_port)) != DUCQ_OK) {
+        fprintf(stderr, "server: cannot listen on %s: %s\n", http, ducq_state_tostr(state));
+        ducq_reactor_free(reactor);
+        return 1;
+    }
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        ducq_reactor_add_command(reactor, &commands[i]);
+    if (folder && ducq_reactor_load_commands(reactor, folder, &loaded) != DUCQ_OK)
+        fprintf(stderr, "server: cannot read %s\n", folder);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    printf("port %u\nloaded %zu\n", (unsigned)port, loaded);
+    if (http)
+        printf("http %u\n", (unsigned)http_port);
+    fflush(stdout);
+    state = ducq_loop(reactor);
+    ducq_reactor_free(reactor);
+    printf("stopped: %s\n", ducq_state_tostr(state));
+    return state == DUCQ_OK ? 0 : 1;
+}

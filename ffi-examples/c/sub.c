@@ -1,0 +1,73 @@
+/*
+ * Subscribes to a route and prints "ROUTE PAYLOAD" for each message,
+ * until COUNT messages arrived. Prints "ready" once subscribed.
+ *
+ * usage: sub HOST PORT ROUTE COUNT
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ducq.h"
+
+struct progress {
+    int seen;
+    int wanted;
+};
+
+static ducq_state on_message(ducq_i *ducq, char *route, char *payload, size_t size, void *ctx) {
+    struct progress *p = ctx;
+    (void)ducq;
+    printf("%s %.*s\n", route, (int)size, payload);
+    fflush(stdout);
+    /* Any state but DUCQ_OK ends ducq_listen; DUCQ_PROTOCOL is not an error. */
+    return ++p->seen >= p->wanted ? DUCQ_PROTOCOL : DUCQ_OK;
+}
+
+static ducq_state on_nack(ducq_i *ducq, ducq_state state, char *text, void *ctx) {
+    (void)ducq;
+    (void)ctx;
+    fprintf(stderr, "sub: NACK %d %s\n", (int)state, text);
+    return state;
+}
+
+static ducq_state on_error(ducq_i *ducq, ducq_state state, void *ctx) {
+    (void)ducq;
+    (void)ctx;
+    fprintf(stderr, "sub: %s\n", ducq_state_tostr(state));
+    return state;
+}
+
+int main(int argc, char **argv) {
+    struct progress progress = {0, 0};
+    ducq_listen_ctx listen = {0};
+    ducq_i *ducq;
+    ducq_state state;
+
+    if (argc < 5) {
+        fprintf(stderr, "usage: sub HOST PORT ROUTE COUNT\n");
+        return 2;
+    }
+    progress.wanted = atoi(argv[4]);
+    ducq = ducq_new_tcp(argv[1], argv[2]);
+    if (!ducq)
+        return 1;
+    ducq_timeout(ducq, 10);
+    state = ducq_conn(ducq);
+    if (state == DUCQ_OK)
+        state = ducq_sub(ducq, argv[3], NULL);
+    if (state != DUCQ_OK) {
+        fprintf(stderr, "sub: %s (%s)\n", ducq_state_tostr(state), ducq_last_error(ducq));
+        ducq_free(ducq);
+        return 1;
+    }
+    printf("ready\n");
+    fflush(stdout);
+
+    listen.on_message = on_message;
+    listen.on_nack = on_nack;
+    listen.on_error = on_error;
+    listen.ctx = &progress;
+    state = ducq_listen(ducq, &listen);
+    ducq_free(ducq);
+    return state == DUCQ_PROTOCOL ? 0 : 1;
+}

@@ -1,0 +1,225 @@
+//! Helpers for the C ABI tests: find (or build) `libducq.a`, build the C and
+//! C++ examples with their Makefile once per test binary, and run example
+//! programs as child processes that are stopped when dropped.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
+
+/// How long a test waits for a program's line or exit.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The source tree.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The profile directory of this test run (`target/debug`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The static library to link against. `cargo test` builds the library's
+/// staticlib beside the test executables (`deps/libducq.a`) as part of the
+/// same build, so it is current. When it is not there (another build tool),
+/// it is built with cargo into a target directory of its own, so this never
+/// waits on the lock of the running `cargo test`. `DUCQ_STATICLIB` overrides.
+fn staticlib() -> PathBuf {
+    if let Some(p) = std::env::var_os("DUCQ_STATICLIB") {
+        return PathBuf::from(p);
+    }
+    let beside = profile_dir().join("deps").join("libducq.a");
+    if beside.is_file() {
+        return beside;
+    }
+    let target = profile_dir().join("ffi-lib");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--lib", "--target-dir"])
+        .arg(&target)
+        .current_dir(root())
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("run cargo build --lib");
+    assert!(status.success(), "cargo build --lib failed");
+    target.join("debug").join("libducq.a")
+}
+
+/// The static library the examples link (found or built once).
+pub fn staticlib_path() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(staticlib)
+}
+
+/// Builds the examples (once per test binary) and returns their folder.
+pub fn examples() -> &'static Path {
+    static OUT: OnceLock<PathBuf> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let out = profile_dir().join("ffi-examples");
+        let lib = staticlib_path();
+        let output = Command::new("make")
+            .arg("-C")
+            .arg(root().join("ffi-examples"))
+            .arg(format!("LIBDUCQ={}", lib.display()))
+            .arg(format!("OUT={}", out.display()))
+            .output()
+            .expect("run make (install make, gcc and g++)");
+        assert!(
+            output.status.success(),
+            "building the examples failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        out
+    })
+}
+
+/// Path of one built example.
+pub fn example(name: &str) -> PathBuf {
+    examples().join(name)
+}
+
+/// Whether valgrind is installed.
+pub fn have_valgrind() -> bool {
+    Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A command running `program` directly or under valgrind (no errors, no
+/// definite leaks, or exit status 99).
+pub fn command(program: &Path, valgrind: bool) -> Command {
+    if valgrind {
+        let mut c = Command::new("valgrind");
+        c.args([
+            "--quiet",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+        ])
+        .arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// A running example program; killed (by its own pid) when dropped.
+pub struct Running {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr_path: PathBuf,
+}
+
+impl Running {
+    /// Starts `cmd` with stdout captured line by line and stderr in a file.
+    pub fn start(mut cmd: Command, name: &str) -> Running {
+        let stderr_path = examples().join(format!("{name}.{}.stderr", std::process::id()));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let stdout: ChildStdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            stderr_path,
+        }
+    }
+
+    /// The next line of output, within `WAIT`.
+    pub fn line(&mut self) -> String {
+        match self.lines.recv_timeout(WAIT) {
+            Ok(l) => l,
+            Err(_) => panic!("no output line; stderr:\n{}", self.stderr()),
+        }
+    }
+
+    /// Reads lines until one starts with `prefix`; returns the rest of it.
+    pub fn value(&mut self, prefix: &str) -> String {
+        loop {
+            let line = self.line();
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+
+    /// What the program wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM to this child (by its pid) and nothing else.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the exit status within `WAIT`; the remaining output lines
+    /// are returned too.
+    pub fn wait(mut self) -> (i32, Vec<String>) {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                // The reader thread ends at the end of the output.
+                let mut rest = Vec::new();
+                while let Ok(line) = self.lines.recv_timeout(WAIT) {
+                    rest.push(line);
+                }
+                let code = status.code().unwrap_or(-1);
+                if code != 0 {
+                    eprintln!("stderr:\n{}", self.stderr());
+                }
+                return (code, rest);
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("program did not exit; stderr:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stderr_path);
+    }
+}
+
+/// Runs a program to completion; returns (status, stdout, stderr).
+pub fn run(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run program");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,104 @@
+//! The C and C++ examples under valgrind on a normal run (issue 3): no
+//! memory errors and no definite leaks, in the library or the examples,
+//! including a server stopped by a signal and the misbehaving-callback and
+//! NULL-pointer programs. Valgrind must be installed (the test script
+//! installs it); set `DUCQ_SKIP_VALGRIND=1` to skip on a machine without it.
+
+mod ffi_util;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+
+use ducq::client::Client;
+use ffi_util::{command, example, have_valgrind, run, Running, WAIT};
+
+fn valgrind_available() -> bool {
+    if have_valgrind() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("DUCQ_SKIP_VALGRIND").is_some(),
+        "valgrind is not installed (apt-get install valgrind, or set DUCQ_SKIP_VALGRIND=1)"
+    );
+    false
+}
+
+/// Runs a client example under valgrind and checks it exited cleanly.
+fn clean(name: &str, args: &[&str]) -> String {
+    let mut cmd = command(&example(name), true);
+    cmd.args(args);
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "{name} under valgrind:\n{out}\n{err}");
+    out
+}
+
+#[test]
+fn examples_run_clean_under_valgrind() {
+    if !valgrind_available() {
+        return;
+    }
+    let dir = ffi_util::examples().join(format!("vg-commands-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(example("cmd_hello.so"), dir.join("cmd_hello.so")).unwrap();
+    let mut server = command(&example("server"), true);
+    server.arg("127.0.0.1:0").arg(&dir);
+    let mut server = Running::start(server, "vg-server");
+    let port = server.value("port ");
+
+    let mut sub = command(&example("sub"), true);
+    sub.args(["127.0.0.1", &port, "v/*", "5"]);
+    let mut sub = Running::start(sub, "vg-sub");
+    assert_eq!(sub.line(), "ready");
+
+    clean("pub", &["127.0.0.1", &port, "v/c", "hello", "2"]);
+    clean("sensor_sink", &["127.0.0.1", &port, "v/cpp", "2"]);
+    let mut rust = Client::connect(&format!("127.0.0.1:{port}"), WAIT).unwrap();
+    rust.publish("v/rust", b"last").unwrap();
+    rust.emit("hello", "vg", b"").unwrap();
+    assert_eq!(rust.receive().unwrap(), b"hello vg");
+    rust.emit("shout", "v/x", b"x").unwrap();
+    assert_eq!(rust.receive().unwrap(), b"ACK");
+    let out = clean("vtbl_pub", &["127.0.0.1", &port, "dev", "1"]);
+    assert!(out.contains("published 1"), "{out}");
+    drop(rust);
+
+    let (code, _) = sub.wait();
+    assert_eq!(code, 0, "sub under valgrind");
+    server.terminate();
+    let (code, _) = server.wait();
+    assert_eq!(code, 0, "server under valgrind");
+}
+
+#[test]
+fn protocol_broker_runs_clean_under_valgrind() {
+    if !valgrind_available() {
+        return;
+    }
+    let mut broker = Running::start(command(&example("line_proto"), true), "vg-line");
+    let tcp = broker.value("tcp ");
+    let line = broker.value("line ");
+    let mut w = TcpStream::connect(format!("127.0.0.1:{line}")).unwrap();
+    w.set_read_timeout(Some(WAIT)).unwrap();
+    let mut r = BufReader::new(w.try_clone().unwrap());
+    w.write_all(b"sub p\n").unwrap();
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    assert_eq!(l, "ACK\n");
+    let mut publisher = Client::connect(&format!("127.0.0.1:{tcp}"), WAIT).unwrap();
+    publisher.publish("p", b"over the line").unwrap();
+    l.clear();
+    r.read_line(&mut l).unwrap();
+    assert_eq!(l, "pub p over the line\n");
+    drop((w, r));
+    broker.terminate();
+    assert_eq!(broker.wait().0, 0, "line_proto under valgrind");
+}
+
+#[test]
+fn callbacks_and_null_pointers_run_clean_under_valgrind() {
+    if !valgrind_available() {
+        return;
+    }
+    assert!(clean("callbacks", &[]).ends_with("0 failed\n"));
+    assert_eq!(clean("null_calls", &[]), "0 failed\n");
+}
