@@ -216,7 +216,10 @@ mod tests {
     fn nack_bytes_and_classification() {
         assert_eq!(nack(State::ENoCmd), b"NACK *\n17\ncommand unknown");
         assert_eq!(classify(b"ACK"), Kind::Ack);
-        assert_eq!(classify(b"NACK *\n15\nmessage invalid"), Kind::Nack(State::EMsgInv));
+        assert_eq!(
+            classify(b"NACK *\n15\nmessage invalid"),
+            Kind::Nack(State::EMsgInv)
+        );
         assert_eq!(classify(b"PARTS"), Kind::Parts);
         assert_eq!(classify(b"END"), Kind::End);
         assert_eq!(classify(b"PING _\nping"), Kind::Ping);
@@ -234,6 +237,9 @@ mod tests {
     fn format_round_trips() {
         let raw = format(b"pub", b"x/y", b"p\nq");
         let m = Message::parse(&raw).unwrap();
-        assert_eq!((m.command, m.route, m.payload), (&b"pub"[..], &b"x/y"[..], &b"p\nq"[..]));
+        assert_eq!(
+            (m.command, m.route, m.payload),
+            (&b"pub"[..], &b"x/y"[..], &b"p\nq"[..])
+        );
     }
 }

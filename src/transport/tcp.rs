@@ -203,7 +203,13 @@ mod tests {
 
     #[test]
     fn bad_header_nacks_15_and_closes() {
-        for bad in [&b"-5\nhello"[..], b" 5\nhello", b"5\r\nhello", b"x\n", b"\nabc"] {
+        for bad in [
+            &b"-5\nhello"[..],
+            b" 5\nhello",
+            b"5\r\nhello",
+            b"x\n",
+            b"\nabc",
+        ] {
             let mut c = TcpCodec::new(1024);
             let (msgs, out, closed, _) = run(&mut c, bad);
             assert!(msgs.is_empty());
