@@ -65,7 +65,10 @@ fn check_parse(raw: &[u8]) {
 
             let again = format(m.command, m.route, m.payload);
             let m2 = Message::parse(&again).expect("reformatted message parses");
-            assert_eq!((m2.command, m2.route, m2.payload), (command, route, payload));
+            assert_eq!(
+                (m2.command, m2.route, m2.payload),
+                (command, route, payload)
+            );
             // With both separators present, formatting gives the bytes back.
             let had_space = raw.len() > command.len() && raw[command.len()] == b' ';
             if has_newline && had_space {

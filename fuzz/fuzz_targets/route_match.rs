@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
         None => (data, data),
     };
     let got = matches(pattern, route);
-    assert_eq!(got, oracle::glob(pattern, route), "pattern {pattern:?} route {route:?}");
+    assert_eq!(
+        got,
+        oracle::glob(pattern, route),
+        "pattern {pattern:?} route {route:?}"
+    );
 
     assert_eq!(is_pattern(pattern), pattern.contains(&b'*'));
     if !is_pattern(pattern) {

@@ -34,10 +34,12 @@ pub fn glob(pattern: &[u8], route: &[u8]) -> bool {
     done[route.len()]
 }
 
+/// A message's (command, route, payload, whether a `\n` closed the route).
+pub type Parts<'a> = (&'a [u8], &'a [u8], &'a [u8], bool);
+
 /// A message split the way PROTOCOL.md §3 reads it, or `None` when the
 /// protocol calls it invalid (empty, or a NUL in the route).
-/// Returns (command, route, payload, whether a `\n` closed the route).
-pub fn split_message(raw: &[u8]) -> Option<(&[u8], &[u8], &[u8], bool)> {
+pub fn split_message(raw: &[u8]) -> Option<Parts<'_>> {
     if raw.is_empty() {
         return None;
     }
