@@ -114,6 +114,38 @@ fn header_has_guards_and_version_macros() {
 }
 
 #[test]
+fn every_type_and_enumerator_lives_in_the_ducq_namespace() {
+    // A C program includes this header into its own namespace: a stray
+    // `Ok` or `Error` enumerator would collide with its code.
+    let header = generated();
+    for line in header.lines() {
+        let t = line.trim();
+        for kw in ["typedef enum ", "typedef struct ", "enum ", "struct "] {
+            if let Some(rest) = t.strip_prefix(kw) {
+                let name = rest
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next()
+                    .unwrap();
+                if !name.is_empty() && t.ends_with('{') {
+                    assert!(
+                        name.starts_with("ducq"),
+                        "type outside the ducq namespace: {t}"
+                    );
+                }
+            }
+        }
+        if let Some((name, _)) = t.split_once(" = ") {
+            if !name.contains(' ') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                assert!(
+                    name.starts_with("DUCQ_"),
+                    "enumerator outside the DUCQ_ prefix: {t}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn every_function_is_documented() {
     let decls = declarations(&generated());
     assert!(decls.len() >= 50, "found only {} functions", decls.len());
