@@ -344,7 +344,15 @@ fn c_websocket_client_publishes_and_subscribes_against_ducq_server() {
     let mut tcp_sub = client(&tcp);
     tcp_sub.subscribe("b/ws", "").unwrap();
     let mut publ = command(&example("pub"), false);
-    publ.args(["--ws", "--hex", "-v", "127.0.0.1", &http, "b/ws", &hex(BINARY)]);
+    publ.args([
+        "--ws",
+        "--hex",
+        "-v",
+        "127.0.0.1",
+        &http,
+        "b/ws",
+        &hex(BINARY),
+    ]);
     let (code, out, err) = run(publ);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("id WS:127.0.0.1:"), "{out}");

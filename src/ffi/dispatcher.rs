@@ -16,6 +16,7 @@ use super::reactor::ducq_reactor;
 use super::state::ducq_state;
 use super::{boundary, bytes_arg, nonnull};
 use crate::lua::{LuaCommands, LuaLimits};
+use crate::proto::State;
 
 /// The command dispatcher of a reactor, where Lua scripts are added
 /// (`ducq_dispatcher_add`). Obtained from `ducq_reactor_get_dispatcher`; it
@@ -46,10 +47,17 @@ fn lua_host(r: &ducq_reactor) -> Result<Rc<RefCell<LuaCommands>>, ducq_state> {
     if let Some(host) = r.ctx.lua.borrow().as_ref() {
         return Ok(host.clone());
     }
-    let host = LuaCommands::new(LuaLimits::default()).map_err(|e| ducq_state::from(e.state()))?;
-    let host = Rc::new(RefCell::new(host));
-    r.with_reactor_pub(|re| re.add_command_set(Box::new(host.clone())))?
-        .map_err(|_| ducq_state::DUCQ_ECOMMLAYER)?;
+    // Only an idle reactor takes a new command set: nothing is created
+    // when it is running or lent.
+    let host = r
+        .with_reactor_pub(|re| {
+            let host = LuaCommands::new(LuaLimits::default()).map_err(|e| e.state())?;
+            let host = Rc::new(RefCell::new(host));
+            re.add_command_set(Box::new(host.clone()))
+                .map_err(|_| State::ECommLayer)?;
+            Ok::<_, State>(host)
+        })?
+        .map_err(ducq_state::from)?;
     *r.ctx.lua.borrow_mut() = Some(host.clone());
     Ok(host)
 }
