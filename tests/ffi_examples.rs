@@ -434,11 +434,14 @@ fn c_server_loads_lua_commands_and_reloads_them() {
     );
     assert_eq!(server.value("lua "), format!("{} EFILE", missing.display()));
     let port = server.value("port ");
-    // The failed script was logged through the C log callback.
+    // The failed script was logged, with its line, through the C log
+    // callback at the error level.
+    let log = server.stderr();
     assert!(
-        server.stderr().contains("broken.lua"),
-        "{}",
-        server.stderr()
+        log.lines()
+            .any(|l| l.starts_with("[3] lua server: failed to load ")
+                && l.contains("broken.lua:2: ")),
+        "{log}"
     );
 
     let mut c = client(&port);

@@ -77,7 +77,8 @@ fn lua_host(r: &ducq_reactor) -> Result<Rc<RefCell<LuaCommands>>, ducq_state> {
 /// (each failure is logged with its file and line; the other files are
 /// loaded, and the failed one is retried when it is written again);
 /// `DUCQ_EFILE` when `path` does not exist or cannot be read (nothing is
-/// watched); `DUCQ_ENULL` for NULL arguments.
+/// watched); `DUCQ_ENULL` for NULL arguments; `DUCQ_ECOMMLAYER` when the
+/// reactor cannot poll the host's file watcher.
 ///
 /// The first call creates the reactor's Lua host and must be made while the
 /// reactor is idle (before `ducq_loop`, or between `ducq_loop_once` calls);
