@@ -221,10 +221,20 @@ typedef enum ducq_decoded {
 typedef struct ducq_buf ducq_buf;
 
 /**
+ * The command dispatcher of a reactor, where Lua scripts are added
+ * (`ducq_dispatcher_add`). Obtained from `ducq_reactor_get_dispatcher`; it
+ * is the reactor under another type, so it is valid as long as the reactor
+ * (for a reactor lent to a callback, during the call) and is never freed
+ * by itself.
+ */
+typedef struct ducq_dispatcher ducq_dispatcher;
+
+/**
  * A connection to talk ducq over: a client connection to a server, or
  * (inside a reactor callback) one of the server's clients.
  *
- * Client handles come from `ducq_new_tcp`, `ducq_new_vtbl` or `ducq_copy`;
+ * Client handles come from `ducq_new_tcp`, `ducq_new_ws_client`,
+ * `ducq_new_vtbl` or `ducq_copy`;
  * the caller owns them and frees them with `ducq_free`. A client handle may
  * move between threads but is used by one thread at a time. Handles given
  * to C commands and `ducq_reactor_loop` callbacks are lent for that call;
@@ -466,6 +476,31 @@ extern "C" {
 struct ducq_i *ducq_new_tcp(const char *host, const char *port);
 
 /**
+ * Creates an unconnected WebSocket client handle for the HTTP/WebSocket
+ * port of a server (`ducq-server --http`, `ducq_reactor_listen_http`):
+ * `host` (a name or an IPv4 or IPv6 address) and `port` (decimal, e.g.
+ * `"59091"`). `ducq_conn` connects it and completes the WebSocket opening
+ * handshake (path `/`, `host:port` as the `Host` header) within the
+ * handle's timeout.
+ *
+ * Every client function then works on it as on a TCP handle: `ducq_emit`,
+ * `ducq_send`, `ducq_recv`, `ducq_receive`, `ducq_listen`, `ducq_pub`,
+ * `ducq_sub`, `ducq_copy` (an unconnected WebSocket handle), `ducq_close`
+ * (reconnect with `ducq_conn`). One ducq message travels as one WebSocket
+ * message, its bytes unchanged (NUL bytes and non-UTF-8 included). The
+ * server's WebSocket pings are answered inside receives. `ducq_id` gives
+ * `WS:<ip>:<port>` of this end once connected, `WS:<host>:<port>` before.
+ *
+ * Both strings are copied. Returns NULL when either is NULL or not UTF-8.
+ * The caller owns the handle and frees it with `ducq_free`; it may move
+ * between threads but is used by one thread at a time.
+ *
+ * # Safety
+ * Non-null arguments are NUL-terminated strings.
+ */
+struct ducq_i *ducq_new_ws_client(const char *host, const char *port);
+
+/**
  * Creates an unconnected client handle that runs ducq over a socket layer
  * written in C (`vtbl`, see `struct ducq_vtbl`). Connect it with
  * `ducq_conn`; every client function then works on it.
@@ -486,8 +521,9 @@ struct ducq_i *ducq_new_vtbl(const struct ducq_vtbl *vtbl, void *ctx);
  * completes the protocol's handshake, within the handle's timeout (10 s
  * when none is set).
  *
- * `DUCQ_ECONNECT` when the server cannot be reached, `DUCQ_ETIMEOUT` when
- * it does not answer in time (`ducq_last_error` has the detail),
+ * `DUCQ_ECONNECT` when the server cannot be reached (or refuses a
+ * WebSocket upgrade), `DUCQ_ETIMEOUT` when it does not answer in time
+ * (`ducq_last_error` has the detail),
  * `DUCQ_ENOIMPL` on a server-side handle, `DUCQ_ENULL` for NULL.
  *
  * # Safety
@@ -658,8 +694,9 @@ enum ducq_state ducq_sub(struct ducq_i *ducq, const char *route, const char *opt
 
 /**
  * The handle's id: `TCP:<ip>:<port>` of this end for a connected client,
- * `TCP:<host>:<port>` of the server before connecting, and for a
- * server-side handle the client's id as `lsconn` lists it.
+ * `TCP:<host>:<port>` of the server before connecting (`WS:` instead of
+ * `TCP:` for a WebSocket handle), and for a server-side handle the
+ * client's id as `lsconn` lists it.
  *
  * The string belongs to the handle: valid until the handle is closed,
  * reconnected or freed (for a lent handle, until the callback returns).
@@ -764,6 +801,50 @@ enum ducq_state ducq_reactor_add_command(struct ducq_reactor *reactor, const str
  * writable.
  */
 enum ducq_state ducq_reactor_load_commands(struct ducq_reactor *reactor, const char *directory, size_t *count);
+
+/**
+ * The dispatcher of `reactor`, for `ducq_dispatcher_add` (the original
+ * library's way to reach it).
+ *
+ * Not a new object: it is valid exactly as long as `reactor` and must not
+ * be freed. NULL for NULL. Safe from callbacks.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+struct ducq_dispatcher *ducq_reactor_get_dispatcher(struct ducq_reactor *reactor);
+
+/**
+ * Loads Lua commands into the reactor: every `.lua` file of the folder
+ * `path` (in name order), or the one file `path`. Each file adds entries
+ * to the global `commands` table (`commands.NAME = { doc = "...", exec =
+ * function(ducq, msg) ... end }`, see docs/LUA.md); clients call them by
+ * name and `lscmd` lists them. The path is watched: files written or moved
+ * in are reloaded while the reactor runs, files removed take their
+ * commands away. Scripts run with the default limits (10 000 000 VM
+ * instructions a call, 64 MiB for all scripts); a script error is logged
+ * and answered with a NACK, never fatal. Core commands cannot be replaced,
+ * and a C command of the same name (`ducq_reactor_add_command`) wins.
+ *
+ * `DUCQ_OK` when every file loaded; `DUCQ_ELUA` when a file failed to load
+ * (each failure is logged with its file and line; the other files are
+ * loaded, and the failed one is retried when it is written again);
+ * `DUCQ_EFILE` when `path` does not exist or cannot be read (nothing is
+ * watched); `DUCQ_ENULL` for NULL arguments; `DUCQ_ECOMMLAYER` when the
+ * reactor cannot poll the host's file watcher.
+ *
+ * The first call creates the reactor's Lua host and must be made while the
+ * reactor is idle (before `ducq_loop`, or between `ducq_loop_once` calls);
+ * later calls add to the same host and also work from a C command.
+ * `DUCQ_ERROR` otherwise (the reactor is running, or is a view a Rust
+ * program lent to a callback), and from a log or codec callback. `path` is
+ * only read during the call.
+ *
+ * # Safety
+ * `dispatcher` is NULL or from `ducq_reactor_get_dispatcher` on a live
+ * reactor; `path` is NULL or NUL-terminated.
+ */
+enum ducq_state ducq_dispatcher_add(struct ducq_dispatcher *dispatcher, const char *path);
 
 /**
  * Receives messages on a connected client handle and hands each to the
@@ -919,7 +1000,8 @@ struct ducq_reactor *ducq_reactor_new_with_log(void *logger, ducq_log_f log);
 
 /**
  * Frees a reactor: closes its listeners and connections, releases its C
- * commands (and the shared objects they came from) and protocols.
+ * commands (and the shared objects they came from), its Lua commands and
+ * protocols.
  *
  * `ducq_reactor_free(NULL)` is a no-op. Called from inside one of the
  * reactor's own callbacks, or on a view lent to a callback, it does nothing

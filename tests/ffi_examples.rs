@@ -5,7 +5,10 @@
 //! socket layer publish; the C server's commands (registered from C and
 //! loaded from a `.so`) are listed and answer over TCP; a protocol written
 //! in C carries pub/sub with TCP clients; misbehaving callbacks and NULL
-//! pointers are handled as documented.
+//! pointers are handled as documented. The C WebSocket client publishes and
+//! subscribes against `ducq-server` with TCP peers, bytes intact, and every
+//! client call works on it; a C server loads Lua commands through
+//! `ducq_dispatcher_add` and reloads them when their file changes.
 
 mod ffi_util;
 
@@ -14,7 +17,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use ducq::client::Client;
-use ffi_util::{command, example, run, Running, WAIT};
+use ffi_util::{command, example, hex, lua_command, run, DucqServer, LuaDir, Running, WAIT};
 
 fn start_server(with_commands: bool) -> (Running, String) {
     let mut cmd = command(&example("server"), false);
@@ -302,4 +305,173 @@ fn ducq_server_loads_a_command_folder() {
         "{}",
         server.stderr()
     );
+}
+
+/// Bytes a text protocol would mangle: NUL, newline, CR, non-UTF-8, a space.
+const BINARY: &[u8] = b"\x00a\nb\r\xff\x80 z\x00";
+
+fn ducq_server() -> DucqServer {
+    DucqServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_ducq-server")))
+}
+
+#[test]
+fn c_websocket_client_publishes_and_subscribes_against_ducq_server() {
+    let server = ducq_server();
+    let (tcp, http) = (server.tcp.clone(), server.http.clone());
+
+    // The C WebSocket subscriber, listed by the server under its own id.
+    let mut sub = command(&example("sub"), false);
+    sub.args(["--ws", "--hex", "-v", "127.0.0.1", &http, "b/*", "3"]);
+    let mut sub = Running::start(sub, "ws-sub");
+    let id = sub.value("id ");
+    assert!(id.starts_with("WS:127.0.0.1:"), "{id}");
+    assert_eq!(sub.line(), "ready");
+    let mut rust = client(&tcp);
+    let listed: Vec<String> = rust.list("lsconn").unwrap().into_iter().map(text).collect();
+    assert!(
+        listed.iter().any(|l| l.starts_with(&format!("{id},b/*"))),
+        "{id} not in {listed:?}"
+    );
+
+    // TCP publishers (Rust, then C) reach the C WebSocket subscriber.
+    rust.publish("b/rust", BINARY).unwrap();
+    let mut publ = command(&example("pub"), false);
+    publ.args(["--hex", "127.0.0.1", &tcp, "b/c", &hex(b"C over TCP\n\x01")]);
+    let (code, out, err) = run(publ);
+    assert_eq!((code, out.trim()), (0, "published 1"), "{err}");
+
+    // The C WebSocket publisher reaches a TCP subscriber and the WebSocket one.
+    let mut tcp_sub = client(&tcp);
+    tcp_sub.subscribe("b/ws", "").unwrap();
+    let mut publ = command(&example("pub"), false);
+    publ.args([
+        "--ws",
+        "--hex",
+        "-v",
+        "127.0.0.1",
+        &http,
+        "b/ws",
+        &hex(BINARY),
+    ]);
+    let (code, out, err) = run(publ);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("id WS:127.0.0.1:"), "{out}");
+    assert!(out.ends_with("published 1\n"), "{out}");
+    let mut want = b"pub b/ws\n".to_vec();
+    want.extend_from_slice(BINARY);
+    assert_eq!(tcp_sub.receive().unwrap(), want);
+
+    let got: Vec<String> = (0..3).map(|_| sub.line()).collect();
+    assert_eq!(
+        got,
+        [
+            format!("b/rust {} {}", BINARY.len(), hex(BINARY)),
+            format!("b/c 12 {}", hex(b"C over TCP\n\x01")),
+            format!("b/ws {} {}", BINARY.len(), hex(BINARY)),
+        ]
+    );
+    let (code, _) = sub.wait();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn every_client_call_works_on_a_websocket_handle() {
+    let server = ducq_server();
+    let mut calls = command(&example("ws_calls"), false);
+    calls.args(["127.0.0.1", &server.http]);
+    let (code, out, err) = run(calls);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("id WS:127.0.0.1:"), "{out}");
+    assert!(out.ends_with("\n0 failed\n"), "{out}");
+
+    // A WebSocket handle pointed at the TCP port fails to connect, cleanly.
+    let mut wrong = command(&example("pub"), false);
+    wrong.args(["--ws", "127.0.0.1", &server.tcp, "r", "x"]);
+    let (code, _, err) = run(wrong);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.starts_with("pub: "), "{err}");
+}
+
+/// Calls `command` until it answers `want`, within `WAIT`.
+fn call_until(c: &mut Client, command: &str, route: &str, want: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        c.emit(command, route, b"").unwrap();
+        let got = text(c.receive().unwrap());
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{command} still answers {got:?}, not {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn c_server_loads_lua_commands_and_reloads_them() {
+    let dir = LuaDir::new("c-server");
+    dir.write("greet.lua", &lua_command("greet", "says hi", "hi"));
+    let broken = LuaDir::new("c-server-broken");
+    broken.write("broken.lua", "commands.oops = {\n");
+    let broken_file = broken.path.join("broken.lua");
+    let missing = dir.path.join("missing");
+
+    let mut cmd = command(&example("server"), false);
+    cmd.arg("--lua")
+        .arg(&dir.path)
+        .arg("--lua")
+        .arg(&broken_file)
+        .arg("--lua")
+        .arg(&missing)
+        .arg("127.0.0.1:0");
+    let mut server = Running::start(cmd, "lua-server");
+    assert_eq!(server.value("lua "), format!("{} OK", dir.path.display()));
+    assert_eq!(
+        server.value("lua "),
+        format!("{} ELUA", broken_file.display())
+    );
+    assert_eq!(server.value("lua "), format!("{} EFILE", missing.display()));
+    let port = server.value("port ");
+    // The failed script was logged, with its line, through the C log
+    // callback at the error level.
+    let log = server.stderr();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("[3] lua server: failed to load ")
+                && l.contains("broken.lua:2: ")),
+        "{log}"
+    );
+
+    let mut c = client(&port);
+    let listing: Vec<String> = c.list("lscmd").unwrap().into_iter().map(text).collect();
+    assert!(
+        listing.contains(&"\"greet\",\"says hi\"\n".to_owned()),
+        "{listing:?}"
+    );
+    // C commands are still there beside the Lua ones.
+    assert!(
+        listing.iter().any(|l| l.starts_with("\"whoami\",")),
+        "{listing:?}"
+    );
+    c.emit("greet", "there", b"").unwrap();
+    assert_eq!(text(c.receive().unwrap()), "hi there");
+
+    // Rewriting the file changes the answer while the C server runs; a
+    // fixed broken file loads too.
+    dir.write("greet.lua", &lua_command("greet", "says hello", "hello"));
+    call_until(&mut c, "greet", "there", "hello there");
+    broken.write("broken.lua", &lua_command("oops", "fixed", "fixed"));
+    call_until(&mut c, "oops", "now", "fixed now");
+    let listing: Vec<String> = c.list("lscmd").unwrap().into_iter().map(text).collect();
+    assert!(
+        listing.contains(&"\"greet\",\"says hello\"\n".to_owned()),
+        "{listing:?}"
+    );
+
+    server.terminate();
+    let (code, rest) = server.wait();
+    assert_eq!(code, 0);
+    assert!(rest.contains(&"stopped: ok".to_owned()), "{rest:?}");
 }

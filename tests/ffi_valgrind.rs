@@ -1,7 +1,8 @@
 //! The C and C++ examples under valgrind on a normal run (issue 3): no
 //! memory errors and no definite leaks, in the library or the examples,
-//! including a server stopped by a signal and the misbehaving-callback and
-//! NULL-pointer programs. Valgrind must be installed (the test script
+//! including a server stopped by a signal (with Lua commands loaded and
+//! reloaded), the WebSocket client against `ducq-server`, and the
+//! misbehaving-callback and NULL-pointer programs. Valgrind must be installed (the test script
 //! installs it); set `DUCQ_SKIP_VALGRIND=1` to skip on a machine without it.
 
 mod ffi_util;
@@ -10,7 +11,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
 use ducq::client::Client;
-use ffi_util::{command, example, have_valgrind, run, Running, WAIT};
+use ffi_util::{
+    command, example, have_valgrind, hex, lua_command, run, DucqServer, LuaDir, Running, WAIT,
+};
 
 fn valgrind_available() -> bool {
     if have_valgrind() {
@@ -40,9 +43,16 @@ fn examples_run_clean_under_valgrind() {
     let dir = ffi_util::examples().join(format!("vg-commands-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(example("cmd_hello.so"), dir.join("cmd_hello.so")).unwrap();
+    let lua = LuaDir::new("vg");
+    lua.write("greet.lua", &lua_command("greet", "says hi", "hi"));
     let mut server = command(&example("server"), true);
-    server.arg("127.0.0.1:0").arg(&dir);
+    server
+        .arg("--lua")
+        .arg(&lua.path)
+        .arg("127.0.0.1:0")
+        .arg(&dir);
     let mut server = Running::start(server, "vg-server");
+    assert_eq!(server.value("lua "), format!("{} OK", lua.path.display()));
     let port = server.value("port ");
 
     let mut sub = command(&example("sub"), true);
@@ -60,6 +70,19 @@ fn examples_run_clean_under_valgrind() {
     assert_eq!(rust.receive().unwrap(), b"ACK");
     let out = clean("vtbl_pub", &["127.0.0.1", &port, "dev", "1"]);
     assert!(out.contains("published 1"), "{out}");
+    // A Lua command, then the same after its file was rewritten.
+    rust.emit("greet", "vg", b"").unwrap();
+    assert_eq!(rust.receive().unwrap(), b"hi vg");
+    lua.write("greet.lua", &lua_command("greet", "says hello", "hello"));
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        rust.emit("greet", "vg", b"").unwrap();
+        if rust.receive().unwrap() == b"hello vg" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reload");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     drop(rust);
 
     let (code, _) = sub.wait();
@@ -101,4 +124,45 @@ fn callbacks_and_null_pointers_run_clean_under_valgrind() {
     }
     assert!(clean("callbacks", &[]).ends_with("0 failed\n"));
     assert_eq!(clean("null_calls", &[]), "0 failed\n");
+}
+
+#[test]
+fn websocket_clients_run_clean_under_valgrind() {
+    if !valgrind_available() {
+        return;
+    }
+    let server = DucqServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_ducq-server")));
+    let payload = b"\x00ws\n\xff";
+
+    let mut sub = command(&example("sub"), true);
+    sub.args(["--ws", "--hex", "127.0.0.1", &server.http, "w/*", "2"]);
+    let mut sub = Running::start(sub, "vg-ws-sub");
+    assert_eq!(sub.line(), "ready");
+
+    let mut rust = Client::connect(&format!("127.0.0.1:{}", server.tcp), WAIT).unwrap();
+    rust.publish("w/tcp", payload).unwrap();
+    let mut tcp_sub = Client::connect(&format!("127.0.0.1:{}", server.tcp), WAIT).unwrap();
+    tcp_sub.subscribe("w/ws", "").unwrap();
+    let out = clean(
+        "pub",
+        &[
+            "--ws",
+            "--hex",
+            "127.0.0.1",
+            &server.http,
+            "w/ws",
+            &hex(payload),
+        ],
+    );
+    assert_eq!(out, "published 1\n");
+    let mut want = b"pub w/ws\n".to_vec();
+    want.extend_from_slice(payload);
+    assert_eq!(tcp_sub.receive().unwrap(), want);
+    assert_eq!(sub.line(), format!("w/tcp 5 {}", hex(payload)));
+    assert_eq!(sub.line(), format!("w/ws 5 {}", hex(payload)));
+    let (code, _) = sub.wait();
+    assert_eq!(code, 0, "WebSocket sub under valgrind");
+
+    let out = clean("ws_calls", &["127.0.0.1", &server.http]);
+    assert!(out.ends_with("\n0 failed\n"), "{out}");
 }

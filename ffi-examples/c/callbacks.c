@@ -22,7 +22,7 @@ static int failures;
 
 static ducq_reactor *reactor;
 static int log_reentry = -1;
-static int nest_loop = -1, nest_listen = -1;
+static int nest_loop = -1, nest_listen = -1, nest_lua = -1, lua_later = -1;
 static ducq_i *kept;
 
 static ducq_loop_t count_one(ducq_i *ducq, void *ctx) {
@@ -50,8 +50,18 @@ static ducq_state cmd_nest(ducq_reactor *r, ducq_i *ducq, char *message, size_t 
     (void)size;
     nest_loop = ducq_loop(r);
     nest_listen = ducq_reactor_listen_tcp(r, "127.0.0.1:0", NULL);
+    /* The Lua host cannot be created under a running reactor. */
+    nest_lua = ducq_dispatcher_add(ducq_reactor_get_dispatcher(r), "no such lua path");
     ducq_reactor_free(r); /* ignored: the reactor is running */
     ducq_free(ducq);      /* ignored: the handle is lent */
+    return ducq_send_ack(ducq, DUCQ_OK);
+}
+
+/* A command adding Lua scripts once the host exists: allowed. */
+static ducq_state cmd_lua(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    (void)message;
+    (void)size;
+    lua_later = ducq_dispatcher_add(ducq_reactor_get_dispatcher(r), "no such lua path");
     return ducq_send_ack(ducq, DUCQ_OK);
 }
 
@@ -90,6 +100,7 @@ static const ducq_cmd_t nest = {"nest", "misbehaving command", cmd_nest};
 static const ducq_cmd_t follow = {"follow", "subscribes the caller", cmd_follow};
 static const ducq_cmd_t kick = {"kick", "closes every other client", cmd_kick};
 static const ducq_cmd_t keep = {"keep", "keeps the caller", cmd_keep};
+static const ducq_cmd_t lua = {"lua", "adds Lua scripts", cmd_lua};
 
 static void pump(void) {
     int i;
@@ -173,6 +184,7 @@ int main(void) {
     CHECK(ducq_reactor_add_command(reactor, &keep) == DUCQ_OK, "add command keep");
     CHECK(ducq_reactor_add_command(reactor, &follow) == DUCQ_OK, "add command follow");
     CHECK(ducq_reactor_add_command(reactor, &kick) == DUCQ_OK, "add command kick");
+    CHECK(ducq_reactor_add_command(reactor, &lua) == DUCQ_OK, "add command lua");
 
     publisher = client(port);
     size = sizeof buf;
@@ -180,6 +192,16 @@ int main(void) {
     CHECK(state == DUCQ_PROTOCOL && strcmp(buf, "ACK") == 0, "a misbehaving command still answers");
     CHECK(nest_loop == DUCQ_ERROR, "ducq_loop from a command is refused");
     CHECK(nest_listen == DUCQ_ERROR, "listening from a command is refused");
+    CHECK(nest_lua == DUCQ_ERROR, "creating the Lua host from a command is refused");
+
+    /* Created while idle (a missing path still creates it), then usable
+     * from a command. */
+    CHECK(ducq_dispatcher_add(ducq_reactor_get_dispatcher(reactor), "no such lua path") ==
+              DUCQ_EFILE,
+          "a missing Lua path is DUCQ_EFILE");
+    size = sizeof buf;
+    state = call(publisher, "lua", "", buf, &size);
+    CHECK(state == DUCQ_PROTOCOL && lua_later == DUCQ_EFILE, "a command adds Lua paths");
 
     size = sizeof buf;
     state = call(publisher, "keep", "", buf, &size);

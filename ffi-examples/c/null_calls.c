@@ -56,6 +56,8 @@ int main(void) {
     /* client handles */
     CHECK(ducq_new_tcp(NULL, "1") == NULL, "ducq_new_tcp(NULL, port)");
     CHECK(ducq_new_tcp("h", NULL) == NULL, "ducq_new_tcp(host, NULL)");
+    CHECK(ducq_new_ws_client(NULL, "1") == NULL, "ducq_new_ws_client(NULL, port)");
+    CHECK(ducq_new_ws_client("h", NULL) == NULL, "ducq_new_ws_client(host, NULL)");
     CHECK(ducq_new_vtbl(NULL, NULL) == NULL, "ducq_new_vtbl(NULL)");
     CHECK(ducq_new_vtbl(&empty_vtbl, NULL) == NULL, "ducq_new_vtbl(no send/recv)");
     ENULL(ducq_conn(NULL));
@@ -100,6 +102,12 @@ int main(void) {
     size = sizeof buf;
     CHECK(ducq_recv(d, buf, &size) == DUCQ_ECONNCLOSED, "recv on an unconnected handle");
     CHECK(ducq_close(d) == DUCQ_OK, "close on an unconnected handle");
+    {
+        ducq_i *ws = ducq_new_ws_client("127.0.0.1", "1");
+        CHECK(ws && strcmp(ducq_id(ws), "WS:127.0.0.1:1") == 0, "id of an unconnected WS handle");
+        CHECK(ducq_pub(ws, "r", "p", 1) == DUCQ_ECONNCLOSED, "pub on an unconnected WS handle");
+        ducq_free(ws);
+    }
 
     /* messages */
     ENULL(ducq_parse_message(NULL, 3, &msg));
@@ -164,6 +172,11 @@ int main(void) {
     ENULL(ducq_reactor_add_command(r, &no_exec));
     ENULL(ducq_reactor_load_commands(NULL, ".", NULL));
     ENULL(ducq_reactor_load_commands(r, NULL, NULL));
+    CHECK(ducq_reactor_get_dispatcher(NULL) == NULL, "ducq_reactor_get_dispatcher(NULL)");
+    ENULL(ducq_dispatcher_add(NULL, "."));
+    ENULL(ducq_dispatcher_add(ducq_reactor_get_dispatcher(r), NULL));
+    CHECK(ducq_dispatcher_add(ducq_reactor_get_dispatcher(r), "no such lua path") == DUCQ_EFILE,
+          "ducq_dispatcher_add(missing path)");
 
     /* the broker state through the idle reactor */
     CHECK(ducq_set_last_msg(r, "r", "pub r\nm", 7) == DUCQ_OK, "set last");

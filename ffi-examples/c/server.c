@@ -1,11 +1,13 @@
 /*
  * A ducq broker written in C: a TCP listener, commands written in C, and
- * optionally a folder of command objects (*.so) and an HTTP/WebSocket
- * listener. It prints "port N" (and "http N") once it listens and stops
- * cleanly on SIGINT or SIGTERM.
+ * optionally a folder of command objects (*.so), Lua commands and an
+ * HTTP/WebSocket listener. It prints "lua PATH STATE" for each Lua path,
+ * then "port N" (and "http N") once it listens, and stops cleanly on SIGINT
+ * or SIGTERM.
  *
- * usage: server [ADDRESS [COMMANDS_DIR [HTTP_ADDRESS]]]
- *        (ADDRESS default 127.0.0.1:59090; "-" for no COMMANDS_DIR)
+ * usage: server [--lua PATH]... [ADDRESS [COMMANDS_DIR [HTTP_ADDRESS]]]
+ *        (ADDRESS default 127.0.0.1:59090; "-" for no COMMANDS_DIR;
+ *        PATH a folder of .lua files or one file, reloaded when it changes)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
@@ -105,18 +107,39 @@ static const ducq_cmd_t commands[] = {
 };
 
 int main(int argc, char **argv) {
-    const char *address = argc > 1 ? argv[1] : "127.0.0.1:59090";
-    const char *folder = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
-    const char *http = argc > 3 ? argv[3] : NULL;
+    const char *address, *folder, *http;
+    const char *lua[8];
+    size_t lua_count = 0;
     struct sigaction sa;
     uint16_t port = 0, http_port = 0;
     size_t i, loaded = 0;
     ducq_state state;
 
+    while (argc > 2 && strcmp(argv[1], "--lua") == 0) {
+        if (lua_count == sizeof lua / sizeof lua[0]) {
+            fprintf(stderr, "server: too many --lua paths\n");
+            return 2;
+        }
+        lua[lua_count++] = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
+    address = argc > 1 ? argv[1] : "127.0.0.1:59090";
+    folder = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
+    http = argc > 3 ? argv[3] : NULL;
+
     reactor = ducq_reactor_new_with_log(NULL, log_line);
     if (!reactor) {
         fprintf(stderr, "server: cannot create the reactor\n");
         return 1;
+    }
+    /* Lua commands, as the original library loads them: through the
+     * reactor's dispatcher. A script that fails to load is logged (and
+     * retried when it is written again); it does not stop the server. */
+    for (i = 0; i < lua_count; i++) {
+        ducq_dispatcher *dispatcher = ducq_reactor_get_dispatcher(reactor);
+        state = ducq_dispatcher_add(dispatcher, lua[i]);
+        printf("lua %s %s\n", lua[i], ducq_state_short(state));
     }
     state = ducq_reactor_listen_tcp(reactor, address, &port);
     if (state != DUCQ_OK) {

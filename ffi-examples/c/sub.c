@@ -2,22 +2,35 @@
  * Subscribes to a route and prints "ROUTE PAYLOAD" for each message,
  * until COUNT messages arrived. Prints "ready" once subscribed.
  *
- * usage: sub HOST PORT ROUTE COUNT
+ * usage: sub [--ws] [--hex] [-v] HOST PORT ROUTE COUNT
+ *   --ws   speak WebSocket to the server's HTTP port (default: TCP)
+ *   --hex  print payloads in hexadecimal, with their size ("ROUTE SIZE HEX")
+ *   -v     print "id ID" before "ready"
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ducq.h"
 
 struct progress {
     int seen;
     int wanted;
+    int hex;
 };
 
 static ducq_state on_message(ducq_i *ducq, char *route, char *payload, size_t size, void *ctx) {
     struct progress *p = ctx;
+    size_t i;
     (void)ducq;
-    printf("%s %.*s\n", route, (int)size, payload);
+    if (p->hex) {
+        printf("%s %zu ", route, size);
+        for (i = 0; i < size; i++)
+            printf("%02x", (unsigned)(unsigned char)payload[i]);
+        printf("\n");
+    } else {
+        printf("%s %.*s\n", route, (int)size, payload);
+    }
     fflush(stdout);
     /* Any state but DUCQ_OK ends ducq_listen; DUCQ_PROTOCOL is not an error. */
     return ++p->seen >= p->wanted ? DUCQ_PROTOCOL : DUCQ_OK;
@@ -38,17 +51,30 @@ static ducq_state on_error(ducq_i *ducq, ducq_state state, void *ctx) {
 }
 
 int main(int argc, char **argv) {
-    struct progress progress = {0, 0};
+    struct progress progress = {0, 0, 0};
     ducq_listen_ctx listen = {0};
     ducq_i *ducq;
     ducq_state state;
+    int ws = 0, verbose = 0;
 
+    while (argc > 1 && argv[1][0] == '-' && argv[1][1] != '\0') {
+        if (strcmp(argv[1], "--ws") == 0)
+            ws = 1;
+        else if (strcmp(argv[1], "--hex") == 0)
+            progress.hex = 1;
+        else if (strcmp(argv[1], "-v") == 0)
+            verbose = 1;
+        else
+            break;
+        argv++;
+        argc--;
+    }
     if (argc < 5) {
-        fprintf(stderr, "usage: sub HOST PORT ROUTE COUNT\n");
+        fprintf(stderr, "usage: sub [--ws] [--hex] [-v] HOST PORT ROUTE COUNT\n");
         return 2;
     }
     progress.wanted = atoi(argv[4]);
-    ducq = ducq_new_tcp(argv[1], argv[2]);
+    ducq = ws ? ducq_new_ws_client(argv[1], argv[2]) : ducq_new_tcp(argv[1], argv[2]);
     if (!ducq)
         return 1;
     ducq_timeout(ducq, 10);
@@ -60,6 +86,8 @@ int main(int argc, char **argv) {
         ducq_free(ducq);
         return 1;
     }
+    if (verbose)
+        printf("id %s\n", ducq_id(ducq));
     printf("ready\n");
     fflush(stdout);
 

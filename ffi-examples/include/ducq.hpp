@@ -29,6 +29,11 @@ class Connection {
     /// Takes ownership of a handle from the C API (NULL allowed).
     explicit Connection(ducq_i *handle) : handle_(handle) {}
 
+    /// An unconnected WebSocket client for a server's HTTP port; see valid().
+    static Connection websocket(const std::string &host, const std::string &port) {
+        return Connection(ducq_new_ws_client(host.c_str(), port.c_str()));
+    }
+
     ~Connection() { ducq_free(handle_); }
 
     Connection(const Connection &) = delete;

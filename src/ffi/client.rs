@@ -1,9 +1,11 @@
-//! The `ducq_i` connection handle for C. One handle type, three kinds
-//! behind it: a TCP client (`ducq_new_tcp`), a client over a socket layer
-//! written in C (`ducq_new_vtbl`), and a server-side connection a reactor
-//! lends to a C command or loop callback. The client kinds run the blocking
-//! [`Client`] (framing, PING answers, ACK waits); the server kind queues
-//! through the reactor's hub. Conversion and checks only.
+//! The `ducq_i` connection handle for C. One handle type, four kinds
+//! behind it: a TCP client (`ducq_new_tcp`), a WebSocket client
+//! (`ducq_new_ws_client`), a client over a socket layer written in C
+//! (`ducq_new_vtbl`), and a server-side connection a reactor lends to a C
+//! command or loop callback. The client kinds run the blocking [`Client`]
+//! (framing, handshake, PING answers, ACK waits) with the transport's codec;
+//! the server kind queues through the reactor's hub. Conversion and checks
+//! only.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -19,6 +21,8 @@ use crate::proto::message::{self, classify, Kind};
 use crate::proto::{State, ACK, END, PARTS};
 use crate::server::ConnId;
 use crate::transport::tcp::TcpCodec;
+use crate::transport::ws::WsClient;
+use crate::transport::Transport;
 
 /// A socket layer written in C (a device's own network stack, say), for
 /// `ducq_new_vtbl`. ducq runs its framing and protocol over these
@@ -158,11 +162,46 @@ fn timeout_ms(t: Option<Duration>) -> c_int {
     t.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as c_int)
 }
 
+/// Which protocol a socket client speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// Length-framed TCP.
+    Tcp,
+    /// WebSocket, to the server's HTTP port.
+    Ws,
+}
+
+impl Proto {
+    /// The codec for a connection to `addr` (`host:port`, also the
+    /// WebSocket `Host` header).
+    fn codec(self, addr: &str) -> Box<dyn Transport> {
+        match self {
+            Proto::Tcp => Box::new(TcpCodec::new(DEFAULT_MAX_MESSAGE)),
+            Proto::Ws => Box::new(WsClient::new(addr, "/", DEFAULT_MAX_MESSAGE)),
+        }
+    }
+
+    /// The id prefix, as the server names such clients.
+    fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "TCP",
+            Proto::Ws => "WS",
+        }
+    }
+}
+
 /// Where a client handle connects.
 #[derive(Clone)]
 enum Target {
-    Tcp { host: String, port: String },
-    Vtbl { vtbl: ducq_vtbl, ctx: *mut c_void },
+    Socket {
+        proto: Proto,
+        host: String,
+        port: String,
+    },
+    Vtbl {
+        vtbl: ducq_vtbl,
+        ctx: *mut c_void,
+    },
 }
 
 enum AnyClient {
@@ -201,7 +240,8 @@ enum Side {
 /// A connection to talk ducq over: a client connection to a server, or
 /// (inside a reactor callback) one of the server's clients.
 ///
-/// Client handles come from `ducq_new_tcp`, `ducq_new_vtbl` or `ducq_copy`;
+/// Client handles come from `ducq_new_tcp`, `ducq_new_ws_client`,
+/// `ducq_new_vtbl` or `ducq_copy`;
 /// the caller owns them and frees them with `ducq_free`. A client handle may
 /// move between threads but is used by one thread at a time. Handles given
 /// to C commands and `ducq_reactor_loop` callbacks are lent for that call;
@@ -351,16 +391,15 @@ impl ducq_i {
         c.conn = None;
         self.id = None;
         let timeout = c.timeout;
-        let codec = Box::new(TcpCodec::new(DEFAULT_MAX_MESSAGE));
         let result = match c.target.clone() {
-            Target::Tcp { host, port } => {
+            Target::Socket { proto, host, port } => {
                 let addr = if host.contains(':') && !host.starts_with('[') {
                     format!("[{host}]:{port}")
                 } else {
                     format!("{host}:{port}")
                 };
                 let limit = timeout.unwrap_or(Duration::from_secs(10));
-                Client::connect_with(&addr, limit, codec).and_then(|mut cl| {
+                Client::connect_with(&addr, limit, proto.codec(&addr)).and_then(|mut cl| {
                     cl.set_timeout(timeout)?;
                     Ok(AnyClient::Tcp(cl))
                 })
@@ -383,7 +422,7 @@ impl ducq_i {
                     ctx,
                     timeout_ms: timeout_ms(timeout),
                 };
-                Client::from_io(stream, codec, timeout).map(AnyClient::C)
+                Client::from_io(stream, Proto::Tcp.codec(""), timeout).map(AnyClient::C)
             }
         };
         match result {
@@ -413,7 +452,9 @@ impl ducq_i {
             }
             Side::Client(c) => match (&c.conn, &c.target) {
                 (Some(conn), _) => on_client!(conn, cl => cl.id()),
-                (None, Target::Tcp { host, port }) => format!("TCP:{host}:{port}"),
+                (None, Target::Socket { proto, host, port }) => {
+                    format!("{}:{host}:{port}", proto.name())
+                }
                 (None, Target::Vtbl { .. }) => "TCP:".to_owned(),
             },
         }
@@ -453,7 +494,50 @@ pub unsafe extern "C" fn ducq_new_tcp(host: *const c_char, port: *const c_char) 
         let (Ok(host), Ok(port)) = (unsafe { str_arg(host) }, unsafe { str_arg(port) }) else {
             return std::ptr::null_mut();
         };
-        ducq_i::client(Target::Tcp {
+        ducq_i::client(Target::Socket {
+            proto: Proto::Tcp,
+            host: host.to_owned(),
+            port: port.to_owned(),
+        })
+    })
+}
+
+/// Creates an unconnected WebSocket client handle for the HTTP/WebSocket
+/// port of a server (`ducq-server --http`, `ducq_reactor_listen_http`):
+/// `host` (a name or an IPv4 or IPv6 address) and `port` (decimal, e.g.
+/// `"59091"`). `ducq_conn` connects it and completes the WebSocket opening
+/// handshake (path `/`, `host:port` as the `Host` header) within the
+/// handle's timeout.
+///
+/// Every client function then works on it as on a TCP handle: `ducq_emit`,
+/// `ducq_send`, `ducq_recv`, `ducq_receive`, `ducq_listen`, `ducq_pub`,
+/// `ducq_sub`, `ducq_copy` (an unconnected WebSocket handle), `ducq_close`
+/// (reconnect with `ducq_conn`). One ducq message travels as one WebSocket
+/// message, its bytes unchanged (NUL bytes and non-UTF-8 included). The
+/// server's WebSocket pings are answered inside receives. `ducq_id` gives
+/// `WS:<ip>:<port>` of this end once connected, `WS:<host>:<port>` before.
+///
+/// Both strings are copied. Returns NULL when either is NULL or not UTF-8.
+/// The caller owns the handle and frees it with `ducq_free`; it may move
+/// between threads but is used by one thread at a time.
+///
+/// # Safety
+/// Non-null arguments are NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn ducq_new_ws_client(
+    host: *const c_char,
+    port: *const c_char,
+) -> *mut ducq_i {
+    boundary(|| {
+        if host.is_null() || port.is_null() {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: non-null, NUL-terminated (caller contract).
+        let (Ok(host), Ok(port)) = (unsafe { str_arg(host) }, unsafe { str_arg(port) }) else {
+            return std::ptr::null_mut();
+        };
+        ducq_i::client(Target::Socket {
+            proto: Proto::Ws,
             host: host.to_owned(),
             port: port.to_owned(),
         })
@@ -491,8 +575,9 @@ pub unsafe extern "C" fn ducq_new_vtbl(vtbl: *const ducq_vtbl, ctx: *mut c_void)
 /// completes the protocol's handshake, within the handle's timeout (10 s
 /// when none is set).
 ///
-/// `DUCQ_ECONNECT` when the server cannot be reached, `DUCQ_ETIMEOUT` when
-/// it does not answer in time (`ducq_last_error` has the detail),
+/// `DUCQ_ECONNECT` when the server cannot be reached (or refuses a
+/// WebSocket upgrade), `DUCQ_ETIMEOUT` when it does not answer in time
+/// (`ducq_last_error` has the detail),
 /// `DUCQ_ENOIMPL` on a server-side handle, `DUCQ_ENULL` for NULL.
 ///
 /// # Safety
@@ -876,8 +961,9 @@ pub unsafe extern "C" fn ducq_sub(
 }
 
 /// The handle's id: `TCP:<ip>:<port>` of this end for a connected client,
-/// `TCP:<host>:<port>` of the server before connecting, and for a
-/// server-side handle the client's id as `lsconn` lists it.
+/// `TCP:<host>:<port>` of the server before connecting (`WS:` instead of
+/// `TCP:` for a WebSocket handle), and for a server-side handle the
+/// client's id as `lsconn` lists it.
 ///
 /// The string belongs to the handle: valid until the handle is closed,
 /// reconnected or freed (for a lent handle, until the callback returns).

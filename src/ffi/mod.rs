@@ -14,6 +14,8 @@
 //! - `reactor`: the broker (`ducq_reactor`), its loop, stop, log and state.
 //! - `command`: C commands (`struct ducq_cmd_t`), registered or loaded from
 //!   a folder of shared objects.
+//! - `dispatcher`: Lua commands (`ducq_dispatcher_add`), loaded into the
+//!   reactor's Lua host and reloaded when their files change.
 //! - `proto`: C-supplied server protocols (a codec vtable per listener).
 //!
 //! # Threads
@@ -28,6 +30,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod client;
 pub mod command;
+pub mod dispatcher;
 pub mod listen;
 pub mod message;
 pub mod proto;

@@ -14,6 +14,7 @@ use super::client::ducq_i;
 use super::command::{CCommand, CCommands, Library};
 use super::state::ducq_state;
 use super::{boundary, bytes_arg, copy_out, nonnull, slice_arg, str_arg};
+use crate::lua::LuaCommands;
 use crate::proto::message;
 use crate::server::log::Record;
 use crate::server::{Hub, Level, Reactor, Settings, StopHandle};
@@ -114,6 +115,9 @@ pub(crate) struct FfiCtx {
     pub(crate) commands: RefCell<Vec<CCommand>>,
     /// Shared objects whose commands are in `commands`; closed last.
     pub(crate) libraries: RefCell<Vec<Library>>,
+    /// The Lua host of `ducq_dispatcher_add`, once created (also held by
+    /// the reactor's dispatcher as a command set).
+    pub(crate) lua: RefCell<Option<Rc<RefCell<LuaCommands>>>>,
     pub(crate) stop: StopHandle,
 }
 
@@ -127,6 +131,7 @@ impl FfiCtx {
             replied: Cell::new(false),
             commands: RefCell::new(Vec::new()),
             libraries: RefCell::new(Vec::new()),
+            lua: RefCell::new(None),
             stop,
         })
     }
@@ -354,7 +359,8 @@ pub extern "C" fn ducq_reactor_new_with_log(
 }
 
 /// Frees a reactor: closes its listeners and connections, releases its C
-/// commands (and the shared objects they came from) and protocols.
+/// commands (and the shared objects they came from), its Lua commands and
+/// protocols.
 ///
 /// `ducq_reactor_free(NULL)` is a no-op. Called from inside one of the
 /// reactor's own callbacks, or on a view lent to a callback, it does nothing
@@ -377,9 +383,13 @@ pub unsafe extern "C" fn ducq_reactor_free(reactor: *mut ducq_reactor) {
             return;
         }
         r.ctx.owner.set(std::ptr::null_mut());
+        // The Lua host goes with the reactor, even while kept copies of
+        // lent handles keep the shared context alive.
+        let lua = r.ctx.lua.borrow_mut().take();
         // SAFETY: made by `Box::into_raw` in `new_reactor`, not borrowed now
         // (neither locked nor lent), and freed once (caller contract).
         drop(unsafe { Box::from_raw(reactor) });
+        drop(lua);
     })
 }
 

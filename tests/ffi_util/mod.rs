@@ -223,3 +223,92 @@ pub fn run(mut cmd: Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A `ducq-server` process with a TCP and an HTTP/WebSocket listener on
+/// free ports (read from its "listening on" log lines).
+pub struct DucqServer {
+    pub running: Running,
+    pub tcp: String,
+    pub http: String,
+}
+
+impl DucqServer {
+    /// Starts `ducq-server` (the binary `server_exe`) on 127.0.0.1.
+    pub fn start(server_exe: &Path) -> DucqServer {
+        let mut cmd = Command::new(server_exe);
+        cmd.args([
+            "--tcp",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--log-level",
+            "info",
+        ]);
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let running = Running::start(cmd, &format!("ducq-server-{n}"));
+        let deadline = std::time::Instant::now() + WAIT;
+        let ports = loop {
+            let log = running.stderr();
+            let ports: Vec<String> = log
+                .lines()
+                .filter_map(|l| l.split("listening on ").nth(1))
+                .filter_map(|a| a.trim().rsplit(':').next().map(str::to_owned))
+                .collect();
+            if ports.len() >= 2 {
+                break ports;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ducq-server did not listen:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // Listeners are opened in the order given: TCP first.
+        DucqServer {
+            running,
+            tcp: ports[0].clone(),
+            http: ports[1].clone(),
+        }
+    }
+}
+
+/// Lower-case hexadecimal of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A folder of Lua scripts under the examples' build folder, removed when
+/// dropped.
+pub struct LuaDir {
+    pub path: PathBuf,
+}
+
+impl LuaDir {
+    /// An empty folder named after `name` and this process.
+    pub fn new(name: &str) -> LuaDir {
+        let path = examples().join(format!("lua-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the Lua folder");
+        LuaDir { path }
+    }
+
+    /// Writes (or rewrites) one file of the folder.
+    pub fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.path.join(file), text).expect("write a Lua file");
+    }
+}
+
+impl Drop for LuaDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A Lua command `name` answering `reply` and the route.
+pub fn lua_command(name: &str, doc: &str, reply: &str) -> String {
+    format!(
+        "commands.{name} = {{ doc = '{doc}', exec = function(ducq, msg)\n  \
+         return ducq:send('{reply} ' .. msg.route)\nend }}\n"
+    )
+}
