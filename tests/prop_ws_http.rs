@@ -44,23 +44,6 @@ fn http(max_head: usize, max_body: usize) -> HttpOrWs {
     })
 }
 
-/// `out` without the interim `100 Continue` answers, which only a body that
-/// has not fully arrived gets, so split reads may legitimately add them.
-fn without_continue(out: &[u8]) -> Vec<u8> {
-    const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-    let mut kept = Vec::with_capacity(out.len());
-    let mut rest = out;
-    while !rest.is_empty() {
-        if rest.starts_with(CONTINUE) {
-            rest = &rest[CONTINUE.len()..];
-        } else {
-            kept.push(rest[0]);
-            rest = &rest[1..];
-        }
-    }
-    kept
-}
-
 /// One request of a pipelined HTTP stream, with the ducq message it must
 /// become.
 fn request() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
@@ -193,7 +176,7 @@ proptest! {
             wire.extend_from_slice(&one);
         }
         let mut client = FrameCodec::new(Role::Client(MaskGen::from_seed(seed)), MAX);
-        let fed = oracle::feed(&mut TransportOf(&mut client), &[&wire]);
+        let fed = oracle::feed(&mut rws::Frames(&mut client), &[&wire]);
         prop_assert_eq!(fed.messages, bodies);
         prop_assert!(fed.out.is_empty() && !fed.closed && fed.leftover == 0);
     }
@@ -290,7 +273,7 @@ proptest! {
         };
         let reference = rws::read_frames(&stream, side, max);
         let mut codec = FrameCodec::new(role, max);
-        let fed = oracle::feed(&mut TransportOf(&mut codec), &[&stream]);
+        let fed = oracle::feed(&mut rws::Frames(&mut codec), &[&stream]);
         prop_assert_eq!(&fed.messages, &reference.messages);
         prop_assert_eq!(fed.closed, reference.closed);
         prop_assert_eq!(fed.leftover, reference.leftover);
@@ -349,8 +332,8 @@ proptest! {
             &oracle::split_at(&stream, &cuts),
             scripted_replies,
         );
-        whole.out = without_continue(&whole.out);
-        pieces.out = without_continue(&pieces.out);
+        whole.out = oracle::http::without_continue(&whole.out);
+        pieces.out = oracle::http::without_continue(&pieces.out);
         prop_assert_eq!(&whole, &pieces);
         let want: Vec<Vec<u8>> = reqs.iter().map(|(_, m)| m.clone()).collect();
         prop_assert_eq!(&whole.messages, &want);
@@ -388,29 +371,12 @@ proptest! {
 
         let mut whole = oracle::feed_replying(&mut http(128, 16), &[&stream], scripted_replies);
         let mut pieces = oracle::feed_replying(&mut http(128, 16), &chunks, scripted_replies);
-        whole.out = without_continue(&whole.out);
-        pieces.out = without_continue(&pieces.out);
+        whole.out = oracle::http::without_continue(&whole.out);
+        pieces.out = oracle::http::without_continue(&pieces.out);
         prop_assert_eq!(&whole, &pieces);
         if let Err(e) = split_responses(&whole.out) {
             prop_assert!(false, "{}: {:?}", e, String::from_utf8_lossy(&whole.out));
         }
-    }
-}
-
-/// A bare frame codec seen as a transport, so `oracle::feed` can drive it.
-struct TransportOf<'c>(&'c mut FrameCodec);
-
-impl Transport for TransportOf<'_> {
-    fn name(&self) -> &str {
-        "frames"
-    }
-
-    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> ducq::transport::Step<'a> {
-        self.0.decode(input, out)
-    }
-
-    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-        self.0.encode(OP_TEXT, msg, out);
     }
 }
 

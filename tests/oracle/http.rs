@@ -284,3 +284,20 @@ pub fn scripted_replies(msg: &[u8]) -> Vec<Vec<u8>> {
         _ => vec![v(b"NACK *\n17\ncommand unknown")],
     }
 }
+
+/// `out` without the interim `100 Continue` answers, which only a body that
+/// has not fully arrived gets, so split reads may legitimately add them.
+pub fn without_continue(out: &[u8]) -> Vec<u8> {
+    const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut kept = Vec::with_capacity(out.len());
+    let mut rest = out;
+    while !rest.is_empty() {
+        if rest.starts_with(CONTINUE) {
+            rest = &rest[CONTINUE.len()..];
+        } else {
+            kept.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    kept
+}

@@ -6,6 +6,9 @@
 //! Written for obviousness, not speed; it must not call the ducq code it is
 //! compared with, and it does no I/O.
 
+use ducq::transport::ws::frame::{FrameCodec, OP_TEXT};
+use ducq::transport::{Step, Transport};
+
 use super::http::RefHead;
 
 /// SHA-1 (FIPS 180-4), the plain textbook way: pad, then 80 rounds per
@@ -342,4 +345,43 @@ pub fn client_frame(fin: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec
     out.extend_from_slice(&mask);
     out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
     out
+}
+
+/// Whether `wire` is a sequence of complete frames as a ducq server sends
+/// them: final, no reserved bits, unmasked, text or control, control
+/// payloads within 125 bytes.
+pub fn server_frames_ok(wire: &[u8]) -> bool {
+    let mut rest = wire;
+    while !rest.is_empty() {
+        let Some((fin, rsv, op, mask, len, hlen)) = ref_header(rest) else {
+            return false;
+        };
+        let fits = (rest.len() - hlen) as u64 >= len;
+        if !fin || rsv != 0 || mask.is_some() || !matches!(op, 1 | 8 | 9 | 10) || !fits {
+            return false;
+        }
+        if op >= 8 && len > 125 {
+            return false;
+        }
+        rest = &rest[hlen + len as usize..];
+    }
+    true
+}
+
+/// A bare frame codec driven as a transport, so `feed` can run it: a
+/// driver, not a reference.
+pub struct Frames<'c>(pub &'c mut FrameCodec);
+
+impl Transport for Frames<'_> {
+    fn name(&self) -> &str {
+        "frames"
+    }
+
+    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
+        self.0.decode(input, out)
+    }
+
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        self.0.encode(OP_TEXT, msg, out);
+    }
 }
