@@ -343,6 +343,30 @@ proptest! {
         prop_assert!(!whole.closed && whole.leftover == 0);
     }
 
+    /// However long its chunk lines, a chunked body is accepted or refused
+    /// the same way whether it arrives whole or cut anywhere: the bound on
+    /// what chunk headers may cost does not depend on the reads.
+    #[test]
+    fn chunked_overhead_split_anywhere(
+        body in vec(any::<u8>(), 0..16),
+        ext in 0usize..200,
+        cuts in vec(0usize..400, 0..8),
+    ) {
+        let mut req = b"POST /pub/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        req.extend_from_slice(format!("{:x};{}\r\n", body.len(), "e".repeat(ext)).as_bytes());
+        req.extend_from_slice(&body);
+        req.extend_from_slice(b"\r\n0\r\n\r\nGET /lscmd HTTP/1.1\r\n\r\n");
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let whole = oracle::feed_replying(&mut http(64, 16), &[&req], scripted_replies);
+        let pieces = oracle::feed_replying(
+            &mut http(64, 16),
+            &oracle::split_at(&req, &cuts),
+            scripted_replies,
+        );
+        prop_assert_eq!(&whole, &pieces);
+    }
+
     /// Arbitrary bytes, after a plausible start or not, in arbitrary reads,
     /// never panic a WebSocket server or client, or an HTTP connection,
     /// and split reads change nothing.
