@@ -29,7 +29,8 @@
 //!   it is UTF-8, `application/octet-stream` otherwise).
 //!
 //! HTTP errors carry `{"error":"<reason>"}`: 400 malformed, 404 unknown path,
-//! 405 wrong method, 413 body over the limit (then close), 431 head over the
+//! 405 wrong method, 413 body over the limit, or chunk lines and trailers
+//! that with the head pass the head limit (then close), 431 head over the
 //! limit (then close), 501 unsupported transfer coding.
 //!
 //! # Server-Sent Events
@@ -311,15 +312,19 @@ impl HttpOrWs {
         let got: Option<(Cow<[u8]>, usize)> = match inc.framing {
             Framing::Length(n) => rest.get(..n).map(|body| (Cow::Borrowed(body), n)),
             Framing::Chunked => {
-                // Chunk headers cost bytes too; bound what a dribbling peer
-                // can make us hold. A complete body over the bound is
-                // refused as well, so the answer does not depend on how
-                // the bytes were cut into reads.
+                // Chunk lines and trailers cost bytes too: together with the
+                // head they may take at most `max_head` bytes beyond the
+                // body. That bounds what a dribbling peer can make us hold
+                // and keeps a request within what the reactor buffers for a
+                // connection (largest message + 16 KiB), so an oversized
+                // one gets a 413 rather than a silent close. A complete body
+                // over the bound is refused too, so the answer does not
+                // depend on how the bytes were cut into reads.
                 let cap = self
                     .limits
                     .max_body
-                    .saturating_mul(2)
-                    .saturating_add(self.limits.max_head);
+                    .saturating_add(self.limits.max_head)
+                    .saturating_sub(inc.head_len);
                 match read_chunked(rest, self.limits.max_body) {
                     Chunked::Done(body, used) if used <= cap => Some((Cow::Owned(body), used)),
                     Chunked::Incomplete if rest.len() <= cap => None,
