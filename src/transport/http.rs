@@ -29,7 +29,8 @@
 //!   it is UTF-8, `application/octet-stream` otherwise).
 //!
 //! HTTP errors carry `{"error":"<reason>"}`: 400 malformed, 404 unknown path,
-//! 405 wrong method, 413 body over the limit (then close), 431 head over the
+//! 405 wrong method, 413 body over the limit, or chunk lines and trailers
+//! that with the head pass the head limit (then close), 431 head over the
 //! limit (then close), 501 unsupported transfer coding.
 //!
 //! # Server-Sent Events
@@ -311,17 +312,23 @@ impl HttpOrWs {
         let got: Option<(Cow<[u8]>, usize)> = match inc.framing {
             Framing::Length(n) => rest.get(..n).map(|body| (Cow::Borrowed(body), n)),
             Framing::Chunked => {
-                // Chunk headers cost bytes too; bound what a dribbling peer
-                // can make us hold.
+                // Chunk lines and trailers cost bytes too: together with the
+                // head they may take at most `max_head` bytes beyond the
+                // body. That bounds what a dribbling peer can make us hold
+                // and keeps a request within what the reactor buffers for a
+                // connection (largest message + 16 KiB), so an oversized
+                // one gets a 413 rather than a silent close. A complete body
+                // over the bound is refused too, so the answer does not
+                // depend on how the bytes were cut into reads.
                 let cap = self
                     .limits
                     .max_body
-                    .saturating_mul(2)
-                    .saturating_add(self.limits.max_head);
+                    .saturating_add(self.limits.max_head)
+                    .saturating_sub(inc.head_len);
                 match read_chunked(rest, self.limits.max_body) {
-                    Chunked::Done(body, used) => Some((Cow::Owned(body), used)),
+                    Chunked::Done(body, used) if used <= cap => Some((Cow::Owned(body), used)),
                     Chunked::Incomplete if rest.len() <= cap => None,
-                    Chunked::Incomplete | Chunked::TooBig => {
+                    Chunked::Done(..) | Chunked::Incomplete | Chunked::TooBig => {
                         return self.fail(413, "body too large", &[], None, input_len, out)
                     }
                     Chunked::Invalid => {
@@ -1284,6 +1291,46 @@ mod tests {
             b"POST /pub/r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
         );
         assert!(closed && out.starts_with("HTTP/1.1 400 "));
+    }
+
+    /// Found in review, shown by the split-anywhere oracle
+    /// (`tests/prop_ws_http.rs`, `chunked_overhead_split_anywhere`): a
+    /// chunked body whose chunk lines (extensions) passed the buffering
+    /// bound was accepted when it came in one read and refused with 413
+    /// when it came in two.
+    #[test]
+    fn chunked_overhead_bound_does_not_depend_on_reads() {
+        let mut req = b"POST /pub/r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;".to_vec();
+        req.extend(std::iter::repeat_n(b'e', 1200));
+        req.extend_from_slice(b"\r\nx\r\n0\r\n\r\n");
+        let (msgs, out, closed, _) = drive(&mut http(), &req);
+        assert!(
+            msgs.is_empty() && closed && out.starts_with("HTTP/1.1 413 "),
+            "{out}"
+        );
+        let mut t = http();
+        let mut buf = req[..1215].to_vec();
+        let (msgs, out, closed, _) = drive(&mut t, &buf);
+        assert!(
+            msgs.is_empty() && closed && out.starts_with("HTTP/1.1 413 "),
+            "{out}"
+        );
+        // Extensions within the bound are fine, in one read or many.
+        let small =
+            b"POST /pub/r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=1\r\nx\r\n0\r\n\r\n";
+        let (msgs, _, closed, _) = drive(&mut http(), small);
+        assert!(!closed && msgs == vec![b"pub r\nx".to_vec()]);
+        let mut t = http();
+        buf.clear();
+        let mut got = Vec::new();
+        for &b in small.iter() {
+            buf.push(b);
+            let (msgs, _, closed, used) = drive(&mut t, &buf);
+            assert!(!closed);
+            buf.drain(..used);
+            got.extend(msgs);
+        }
+        assert_eq!(got, vec![b"pub r\nx".to_vec()]);
     }
 
     #[test]

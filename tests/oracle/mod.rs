@@ -9,6 +9,9 @@
 // Each includer uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod http;
+pub mod ws;
+
 use ducq::proto::{message::nack, Kind, State};
 use ducq::transport::{tcp::TcpCodec, Decoded, Transport};
 
@@ -111,6 +114,17 @@ pub struct Fed {
 /// claims more bytes than it was given, and a message always consumes bytes
 /// (otherwise the reactor would loop forever).
 pub fn feed<T: Transport + ?Sized>(codec: &mut T, chunks: &[&[u8]]) -> Fed {
+    feed_replying(codec, chunks, |_| Vec::new())
+}
+
+/// [`feed`], with a broker behind the codec: each message is answered with
+/// `replies(message)`, encoded by the codec, then `after_dispatch` runs, in
+/// the reactor's order.
+pub fn feed_replying<T: Transport + ?Sized>(
+    codec: &mut T,
+    chunks: &[&[u8]],
+    replies: impl Fn(&[u8]) -> Vec<Vec<u8>>,
+) -> Fed {
     let mut buf: Vec<u8> = Vec::new();
     let mut fed = Fed::default();
     for chunk in chunks {
@@ -124,7 +138,12 @@ pub fn feed<T: Transport + ?Sized>(codec: &mut T, chunks: &[&[u8]]) -> Fed {
             match step.decoded {
                 Decoded::Message(m) => {
                     assert!(consumed > 0, "a message that consumed nothing");
-                    fed.messages.push(m.into_owned());
+                    let m = m.into_owned();
+                    for r in replies(&m) {
+                        codec.encode(&r, &mut fed.out);
+                    }
+                    codec.after_dispatch(&mut fed.out);
+                    fed.messages.push(m);
                 }
                 Decoded::Close => {
                     fed.closed = true;
