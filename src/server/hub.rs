@@ -4,13 +4,15 @@
 //! sockets or parses input (the reactor does), and it does not know which
 //! protocol a connection speaks beyond calling its codec.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Instant;
 
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
 use super::broker::{LastStore, Subscriptions};
-use super::conn::{Conn, ConnId, Flushed};
+use super::conn::{Conn, ConnId, Flushed, Shared};
 use super::log::{Level, Logger, Record};
 use super::settings::Settings;
 use crate::proto::State;
@@ -30,7 +32,9 @@ pub struct Hub {
     to_close: Vec<usize>,
     next_gen: u64,
     delivery_seq: u64,
-    fanout: [Vec<u8>; 3],
+    /// Per shared encoding, the buffer fan-outs are encoded into; see
+    /// `fan_out`.
+    arenas: [Option<Rc<RefCell<Vec<u8>>>>; 3],
     /// Reused list of fan-out targets (no allocation per publish).
     targets: Vec<usize>,
     in_log: bool,
@@ -57,7 +61,7 @@ impl Hub {
             to_close: Vec::new(),
             next_gen: 1,
             delivery_seq: 0,
-            fanout: [Vec::new(), Vec::new(), Vec::new()],
+            arenas: [None, None, None],
             targets: Vec::new(),
             in_log: false,
         }
@@ -127,7 +131,7 @@ impl Hub {
             Some(c) if !c.closing => c,
             _ => return Err(State::ENotFound),
         };
-        conn.transport.encode(msg, &mut conn.out);
+        conn.transport.encode(msg, conn.out.own());
         self.queued(key)
     }
 
@@ -144,8 +148,7 @@ impl Hub {
         };
         if conn.pending_output() > self.settings.max_output {
             let pending = conn.pending_output();
-            conn.out = Vec::new();
-            conn.out_pos = 0;
+            conn.out.clear();
             self.close(
                 key,
                 &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
@@ -163,14 +166,19 @@ impl Hub {
     /// connection subscribed to a pattern matching `route`. Each connection
     /// receives it once, whatever number of its patterns match. Returns the
     /// number of deliveries.
+    ///
+    /// The message is encoded once per shared encoding, into an arena
+    /// buffer that the subscribers' output queues point into: no copy per
+    /// subscriber. Successive publications land next to each other in the
+    /// arena, so a subscriber that receives them all writes them with one
+    /// buffer. Once every queue has let go of the arena it is reused.
     pub fn fan_out(&mut self, route: &[u8], msg: &[u8]) -> usize {
         self.delivery_seq += 1;
         let seq = self.delivery_seq;
         let mut targets = std::mem::take(&mut self.targets);
         self.subs.for_each_subscriber(route, |k| targets.push(k));
-        for f in self.fanout.iter_mut() {
-            f.clear();
-        }
+        // Where this publication's encoding sits in each arena, once made.
+        let mut encoded: [Option<(Shared, usize, usize)>; 3] = [None, None, None];
         let mut delivered = 0;
         for &key in &targets {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -180,15 +188,22 @@ impl Hub {
                 continue;
             }
             conn.last_delivery = seq;
-            let shared = conn.transport.shared_encoding();
-            match shared.and_then(|enc| self.fanout.get_mut(shared_slot(enc))) {
-                Some(slot) => {
-                    if slot.is_empty() {
-                        conn.transport.encode(msg, slot);
+            let slot = conn
+                .transport
+                .shared_encoding()
+                .map(shared_slot)
+                .and_then(|i| encoded.get_mut(i).zip(self.arenas.get_mut(i)));
+            match slot {
+                Some((done, arena)) => {
+                    if done.is_none() {
+                        *done = encode_shared(arena, conn, msg);
                     }
-                    conn.out.extend_from_slice(slot);
+                    match done {
+                        Some((bytes, start, end)) => conn.out.push_shared(bytes, *start, *end),
+                        None => conn.transport.encode(msg, conn.out.own()),
+                    }
                 }
-                None => conn.transport.encode(msg, &mut conn.out),
+                None => conn.transport.encode(msg, conn.out.own()),
             }
             if self.queued(key).is_ok() {
                 delivered += 1;
@@ -337,6 +352,9 @@ impl Hub {
             if conn.closing {
                 continue;
             }
+            // Give idle connections' output buffers back (checked once a
+            // second, so a busy connection keeps its buffers between turns).
+            conn.out.release();
             if conn.partial_since.is_some_and(|t| {
                 !frame_timeout.is_zero() && now.saturating_duration_since(t) >= frame_timeout
             }) {
@@ -351,7 +369,7 @@ impl Hub {
                 expired.push(key);
             } else if silent >= timeout / 2 && !conn.pinged && conn.transport.is_open() {
                 conn.pinged = true;
-                if conn.transport.keepalive(&mut conn.out) {
+                if conn.transport.keepalive(conn.out.own()) {
                     pinged.push(key);
                 } else {
                     // This peer cannot answer; its silence is expected.
@@ -371,6 +389,48 @@ impl Hub {
             self.close(key, "message left incomplete past the frame timeout");
         }
     }
+}
+
+/// Arena buffers start this large; one is replaced rather than reused once
+/// it has grown past four times that (after a large message).
+const ARENA_CHUNK: usize = 64 << 10;
+
+/// Encodes `msg` with `conn`'s codec at the end of `arena` (reusing it when
+/// no queue points into it any more, starting a new one when it is full and
+/// still in use). Returns the buffer and the range of the encoding.
+fn encode_shared(
+    arena: &mut Option<Rc<RefCell<Vec<u8>>>>,
+    conn: &mut Conn,
+    msg: &[u8],
+) -> Option<(Shared, usize, usize)> {
+    let need = msg.len() + 64;
+    let reusable = arena.as_ref().is_some_and(|a| {
+        Rc::strong_count(a) == 1
+            && a.try_borrow()
+                .is_ok_and(|v| v.capacity() <= 4 * ARENA_CHUNK)
+    });
+    if reusable {
+        if let Some(mut v) = arena.as_ref().and_then(|a| a.try_borrow_mut().ok()) {
+            v.clear();
+        }
+    } else {
+        let full = arena.as_ref().is_none_or(|a| {
+            a.try_borrow()
+                .map_or(true, |v| v.len() + need > v.capacity().max(ARENA_CHUNK))
+        });
+        if full {
+            *arena = Some(Rc::new(RefCell::new(Vec::with_capacity(
+                ARENA_CHUNK.max(need),
+            ))));
+        }
+    }
+    let rc = arena.as_ref()?;
+    let mut buf = rc.try_borrow_mut().ok()?;
+    let start = buf.len();
+    conn.transport.encode(msg, &mut buf);
+    let end = buf.len();
+    drop(buf);
+    Some((Shared::Arena(Rc::clone(rc)), start, end))
 }
 
 fn shared_slot(enc: SharedEncoding) -> usize {

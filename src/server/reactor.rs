@@ -344,7 +344,7 @@ impl Reactor {
                         self.hub.log(Level::Error, "accept", "server", &text);
                         continue;
                     }
-                    conn.transport.open(&mut conn.out);
+                    conn.transport.open(conn.out.own());
                     let id = conn.id_string();
                     if conn.pending_output() > 0 {
                         self.hub.mark_dirty(key);
@@ -406,12 +406,12 @@ impl Reactor {
                 Some(c) if !c.closing => c,
                 _ => break,
             };
-            let before = conn.out.len();
+            let before = conn.out.pending();
             let Some(rest) = input.get_mut(pos..) else {
                 break;
             };
-            let step = conn.transport.decode(rest, &mut conn.out);
-            if conn.out.len() != before {
+            let step = conn.transport.decode(rest, conn.out.own());
+            if conn.out.pending() != before {
                 self.hub.mark_dirty(key);
             }
             pos += step.consumed;
@@ -419,9 +419,9 @@ impl Reactor {
                 Decoded::Message(msg) => {
                     self.dispatcher.dispatch(&mut self.hub, key, &msg);
                     if let Some(conn) = self.hub.conns.get_mut(key) {
-                        let before = conn.out.len();
-                        conn.transport.after_dispatch(&mut conn.out);
-                        if conn.out.len() != before {
+                        let before = conn.out.pending();
+                        conn.transport.after_dispatch(conn.out.own());
+                        if conn.out.pending() != before {
                             self.hub.mark_dirty(key);
                         }
                     }
