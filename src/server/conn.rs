@@ -185,6 +185,9 @@ pub(crate) enum Shared {
     /// A buffer the hub appends encoded frames to while it is shared. Bytes
     /// already handed out are never changed, only bytes added after them.
     Arena(Rc<RefCell<Vec<u8>>>),
+    /// Bytes that never change (a large message body, shared with the
+    /// last-message store).
+    Frozen(Rc<Vec<u8>>),
 }
 
 impl Shared {
@@ -192,6 +195,8 @@ impl Shared {
     fn same(&self, other: &Shared) -> bool {
         match (self, other) {
             (Shared::Arena(a), Shared::Arena(b)) => Rc::ptr_eq(a, b),
+            (Shared::Frozen(a), Shared::Frozen(b)) => Rc::ptr_eq(a, b),
+            _ => false,
         }
     }
 
@@ -200,6 +205,7 @@ impl Shared {
     fn raw(&self) -> Option<(*const u8, usize)> {
         match self {
             Shared::Arena(a) => a.try_borrow().ok().map(|v| (v.as_ptr(), v.len())),
+            Shared::Frozen(f) => Some((f.as_ptr(), f.len())),
         }
     }
 
@@ -213,6 +219,10 @@ impl Shared {
                     .is_some(),
                 Err(_) => false,
             },
+            Shared::Frozen(f) => f
+                .get(start..end)
+                .map(|b| out.extend_from_slice(b))
+                .is_some(),
         }
     }
 }

@@ -16,6 +16,7 @@ use super::conn::{Conn, ConnId, Flushed, Shared};
 use super::log::{Level, Logger, Record};
 use super::settings::Settings;
 use crate::proto::State;
+use crate::transport::tcp::encode_header;
 use crate::transport::SharedEncoding;
 
 /// Connections and broker state, shared by the reactor and the commands.
@@ -35,6 +36,9 @@ pub struct Hub {
     /// Per shared encoding, the buffer fan-outs are encoded into; see
     /// `fan_out`.
     arenas: [Option<Rc<RefCell<Vec<u8>>>>; 3],
+    /// Buffers for large message bodies, reused once nothing else holds
+    /// them; emptied when the server is idle.
+    bodies: Vec<Rc<Vec<u8>>>,
     /// Reused list of fan-out targets (no allocation per publish).
     targets: Vec<usize>,
     in_log: bool,
@@ -62,6 +66,7 @@ impl Hub {
             next_gen: 1,
             delivery_seq: 0,
             arenas: [None, None, None],
+            bodies: Vec::new(),
             targets: Vec::new(),
             in_log: false,
         }
@@ -173,12 +178,19 @@ impl Hub {
     /// arena, so a subscriber that receives them all writes them with one
     /// buffer. Once every queue has let go of the arena it is reused.
     pub fn fan_out(&mut self, route: &[u8], msg: &[u8]) -> usize {
+        self.fan_out_with(route, msg, None)
+    }
+
+    /// `fan_out`, with `msg`'s bytes already in a shared buffer: connections
+    /// whose encoding is a header followed by the message get the header
+    /// from the arena and the body from `body`, uncopied.
+    fn fan_out_with(&mut self, route: &[u8], msg: &[u8], body: Option<&Rc<Vec<u8>>>) -> usize {
         self.delivery_seq += 1;
         let seq = self.delivery_seq;
         let mut targets = std::mem::take(&mut self.targets);
         self.subs.for_each_subscriber(route, |k| targets.push(k));
-        // Where this publication's encoding sits in each arena, once made.
-        let mut encoded: [Option<(Shared, usize, usize)>; 3] = [None, None, None];
+        // This publication as encoded for each shared encoding, once made.
+        let mut encoded: [Option<Encoded>; 3] = [None, None, None];
         let mut delivered = 0;
         for &key in &targets {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -188,18 +200,26 @@ impl Hub {
                 continue;
             }
             conn.last_delivery = seq;
-            let slot = conn
-                .transport
-                .shared_encoding()
-                .map(shared_slot)
-                .and_then(|i| encoded.get_mut(i).zip(self.arenas.get_mut(i)));
+            let slot = conn.transport.shared_encoding().and_then(|enc| {
+                let i = shared_slot(enc);
+                let body = body.filter(|_| enc == SharedEncoding::TcpFrame);
+                encoded
+                    .get_mut(i)
+                    .zip(self.arenas.get_mut(i))
+                    .map(|s| (s, body))
+            });
             match slot {
-                Some((done, arena)) => {
+                Some(((done, arena), body)) => {
                     if done.is_none() {
-                        *done = encode_shared(arena, conn, msg);
+                        *done = encode_shared(arena, conn, msg, body);
                     }
                     match done {
-                        Some((bytes, start, end)) => conn.out.push_shared(bytes, *start, *end),
+                        Some(e) => {
+                            conn.out.push_shared(&e.bytes, e.start, e.end);
+                            if let Some(b) = &e.body {
+                                conn.out.push_shared(b, 0, msg.len());
+                            }
+                        }
                         None => conn.transport.encode(msg, conn.out.own()),
                     }
                 }
@@ -214,10 +234,35 @@ impl Hub {
         delivered
     }
 
-    /// Stores `msg` as the last message of `route` and fans it out.
+    /// Stores `msg` as the last message of `route` and fans it out. A large
+    /// message is copied once, into a buffer that the store and every
+    /// length-framed TCP subscriber share.
     pub fn publish(&mut self, route: &[u8], msg: &[u8]) -> usize {
-        self.last.set(route, msg);
-        self.fan_out(route, msg)
+        if msg.len() < SHARE_BODY_FROM {
+            self.last.set(route, msg);
+            return self.fan_out(route, msg);
+        }
+        let body = self.body_for(msg);
+        self.last.set_shared(route, Rc::clone(&body));
+        self.fan_out_with(route, msg, Some(&body))
+    }
+
+    /// A shared copy of `msg`, in a pooled buffer when one is free: a
+    /// large allocation per message would be returned to the system and
+    /// faulted back in each time.
+    fn body_for(&mut self, msg: &[u8]) -> Rc<Vec<u8>> {
+        for body in self.bodies.iter_mut() {
+            if let Some(buf) = Rc::get_mut(body) {
+                buf.clear();
+                buf.extend_from_slice(msg);
+                return Rc::clone(body);
+            }
+        }
+        let body = Rc::new(msg.to_vec());
+        if self.bodies.len() < BODY_POOL && msg.len() <= POOLED_BODY_MAX {
+            self.bodies.push(Rc::clone(&body));
+        }
+        body
     }
 
     /// Marks `key` for closing now; its pending output is dropped.
@@ -348,6 +393,14 @@ impl Hub {
         let mut expired = Vec::new();
         let mut stalled = Vec::new();
         let mut pinged = Vec::new();
+        // Shared buffers nobody points into go back too (a busy server
+        // makes them again within the second, a few allocations).
+        self.bodies.retain(|b| Rc::strong_count(b) > 1);
+        for arena in self.arenas.iter_mut() {
+            if arena.as_ref().is_some_and(|a| Rc::strong_count(a) == 1) {
+                *arena = None;
+            }
+        }
         for (key, conn) in self.conns.iter_mut() {
             if conn.closing {
                 continue;
@@ -395,15 +448,34 @@ impl Hub {
 /// it has grown past four times that (after a large message).
 const ARENA_CHUNK: usize = 64 << 10;
 
+/// Messages from this size on are shared between the last-message store and
+/// the subscribers' queues instead of being copied into each.
+const SHARE_BODY_FROM: usize = 8 << 10;
+/// Body buffers kept for reuse, and the largest body pooled.
+const BODY_POOL: usize = 8;
+const POOLED_BODY_MAX: usize = 256 << 10;
+
+/// One publication as encoded for a group of connections: a range of an
+/// arena, followed by the whole of `body` when the arena holds only the
+/// frame header.
+struct Encoded {
+    bytes: Shared,
+    start: usize,
+    end: usize,
+    body: Option<Shared>,
+}
+
 /// Encodes `msg` with `conn`'s codec at the end of `arena` (reusing it when
 /// no queue points into it any more, starting a new one when it is full and
-/// still in use). Returns the buffer and the range of the encoding.
+/// still in use); with `body` (length-framed TCP only), only the frame
+/// header goes into the arena.
 fn encode_shared(
     arena: &mut Option<Rc<RefCell<Vec<u8>>>>,
     conn: &mut Conn,
     msg: &[u8],
-) -> Option<(Shared, usize, usize)> {
-    let need = msg.len() + 64;
+    body: Option<&Rc<Vec<u8>>>,
+) -> Option<Encoded> {
+    let need = if body.is_some() { 32 } else { msg.len() + 64 };
     let reusable = arena.as_ref().is_some_and(|a| {
         Rc::strong_count(a) == 1
             && a.try_borrow()
@@ -427,10 +499,18 @@ fn encode_shared(
     let rc = arena.as_ref()?;
     let mut buf = rc.try_borrow_mut().ok()?;
     let start = buf.len();
-    conn.transport.encode(msg, &mut buf);
+    match body {
+        Some(_) => encode_header(msg.len(), &mut buf),
+        None => conn.transport.encode(msg, &mut buf),
+    }
     let end = buf.len();
     drop(buf);
-    Some((Shared::Arena(Rc::clone(rc)), start, end))
+    Some(Encoded {
+        bytes: Shared::Arena(Rc::clone(rc)),
+        start,
+        end,
+        body: body.map(|b| Shared::Frozen(Rc::clone(b))),
+    })
 }
 
 fn shared_slot(enc: SharedEncoding) -> usize {

@@ -28,7 +28,7 @@ impl TcpCodec {
 
     /// The framed form of a message body.
     pub fn frame(body: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(body.len() + 8);
+        let mut out = Vec::with_capacity(body.len() + 21);
         encode_frame(body, &mut out);
         out
     }
@@ -36,8 +36,16 @@ impl TcpCodec {
 
 /// Appends `<len>\n<body>` to `out`.
 pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
+    out.reserve(21 + body.len());
+    encode_header(body.len(), out);
+    out.extend_from_slice(body);
+}
+
+/// Appends the header of a frame whose body is `len` bytes (`<len>\n`), for
+/// a writer that sends the body from a buffer of its own.
+pub fn encode_header(len: usize, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
-    let mut n = body.len();
+    let mut n = len;
     let mut start = digits.len();
     for slot in digits.iter_mut().rev() {
         *slot = b'0' + (n % 10) as u8;
@@ -47,11 +55,8 @@ pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
             break;
         }
     }
-    let digits = digits.get(start..).unwrap_or(&[]);
-    out.reserve(digits.len() + 1 + body.len());
-    out.extend_from_slice(digits);
+    out.extend_from_slice(digits.get(start..).unwrap_or(&[]));
     out.push(b'\n');
-    out.extend_from_slice(body);
 }
 
 /// What a header says.
@@ -255,6 +260,15 @@ mod tests {
         let (_, out, closed, _) = run(&mut c, b"99999999999999999999\nxx");
         assert!(!closed);
         assert_eq!(out, b"25\nNACK *\n16\nmessage too big");
+    }
+
+    #[test]
+    fn header_alone_matches_frame_prefix() {
+        for len in [0usize, 1, 9, 10, 65536, 1 << 20] {
+            let mut h = Vec::new();
+            encode_header(len, &mut h);
+            assert_eq!(h, format!("{len}\n").into_bytes());
+        }
     }
 
     #[test]
