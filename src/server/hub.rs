@@ -37,8 +37,10 @@ pub struct Hub {
     /// `fan_out`.
     arenas: [Option<Rc<RefCell<Vec<u8>>>>; 3],
     /// Buffers for large message bodies, reused once nothing else holds
-    /// them; emptied when the server is idle.
-    bodies: Vec<Rc<Vec<u8>>>,
+    /// them.
+    bodies: BodyPool,
+    /// A fan-out used the arenas since the last idle check.
+    arenas_used: bool,
     /// Reused list of fan-out targets (no allocation per publish).
     targets: Vec<usize>,
     in_log: bool,
@@ -66,7 +68,8 @@ impl Hub {
             next_gen: 1,
             delivery_seq: 0,
             arenas: [None, None, None],
-            bodies: Vec::new(),
+            bodies: BodyPool::default(),
+            arenas_used: false,
             targets: Vec::new(),
             in_log: false,
         }
@@ -189,6 +192,7 @@ impl Hub {
         let seq = self.delivery_seq;
         let mut targets = std::mem::take(&mut self.targets);
         self.subs.for_each_subscriber(route, |k| targets.push(k));
+        self.arenas_used = true;
         // This publication as encoded for each shared encoding, once made.
         let mut encoded: [Option<Encoded>; 3] = [None, None, None];
         let mut delivered = 0;
@@ -242,27 +246,9 @@ impl Hub {
             self.last.set(route, msg);
             return self.fan_out(route, msg);
         }
-        let body = self.body_for(msg);
+        let body = self.bodies.copy_of(msg);
         self.last.set_shared(route, Rc::clone(&body));
         self.fan_out_with(route, msg, Some(&body))
-    }
-
-    /// A shared copy of `msg`, in a pooled buffer when one is free: a
-    /// large allocation per message would be returned to the system and
-    /// faulted back in each time.
-    fn body_for(&mut self, msg: &[u8]) -> Rc<Vec<u8>> {
-        for body in self.bodies.iter_mut() {
-            if let Some(buf) = Rc::get_mut(body) {
-                buf.clear();
-                buf.extend_from_slice(msg);
-                return Rc::clone(body);
-            }
-        }
-        let body = Rc::new(msg.to_vec());
-        if self.bodies.len() < BODY_POOL && msg.len() <= POOLED_BODY_MAX {
-            self.bodies.push(Rc::clone(&body));
-        }
-        body
     }
 
     /// Marks `key` for closing now; its pending output is dropped.
@@ -393,12 +379,13 @@ impl Hub {
         let mut expired = Vec::new();
         let mut stalled = Vec::new();
         let mut pinged = Vec::new();
-        // Shared buffers nobody points into go back too (a busy server
-        // makes them again within the second, a few allocations).
-        self.bodies.retain(|b| Rc::strong_count(b) > 1);
-        for arena in self.arenas.iter_mut() {
-            if arena.as_ref().is_some_and(|a| Rc::strong_count(a) == 1) {
-                *arena = None;
+        // Shared buffers go back too once a second passed without use.
+        self.bodies.trim();
+        if !std::mem::take(&mut self.arenas_used) {
+            for arena in self.arenas.iter_mut() {
+                if arena.as_ref().is_some_and(|a| Rc::strong_count(a) == 1) {
+                    *arena = None;
+                }
             }
         }
         for (key, conn) in self.conns.iter_mut() {
@@ -451,9 +438,65 @@ const ARENA_CHUNK: usize = 64 << 10;
 /// Messages from this size on are shared between the last-message store and
 /// the subscribers' queues instead of being copied into each.
 const SHARE_BODY_FROM: usize = 8 << 10;
-/// Body buffers kept for reuse, and the largest body pooled.
-const BODY_POOL: usize = 8;
+/// Bytes of body buffers kept for reuse (about what a subscriber may have
+/// queued by default), and the largest body pooled.
+const BODY_POOL_BYTES: usize = 8 << 20;
 const POOLED_BODY_MAX: usize = 256 << 10;
+
+/// Buffers for large message bodies. A buffer is reused once the pool holds
+/// the only reference (every queue wrote it, the store replaced it), so a
+/// steady stream of large messages allocates nothing: a large allocation
+/// per message would be handed back to the system and faulted in again.
+#[derive(Default)]
+struct BodyPool {
+    bufs: Vec<Rc<Vec<u8>>>,
+    /// Capacity of `bufs`, in bytes.
+    bytes: usize,
+    /// Where the search for a free buffer starts (just after the last one).
+    next: usize,
+    /// A body was taken since the last `trim`.
+    used: bool,
+}
+
+impl BodyPool {
+    /// A shared copy of `msg`, in a pooled buffer when one is free.
+    fn copy_of(&mut self, msg: &[u8]) -> Rc<Vec<u8>> {
+        self.used = true;
+        let n = self.bufs.len();
+        if msg.len() <= POOLED_BODY_MAX {
+            for i in 0..n {
+                let at = (self.next + i) % n;
+                let Some(body) = self.bufs.get_mut(at) else {
+                    continue;
+                };
+                if let Some(buf) = Rc::get_mut(body) {
+                    let before = buf.capacity();
+                    buf.clear();
+                    buf.extend_from_slice(msg);
+                    self.bytes = self.bytes - before + buf.capacity();
+                    self.next = at + 1;
+                    return Rc::clone(body);
+                }
+            }
+        }
+        let body = Rc::new(msg.to_vec());
+        if msg.len() <= POOLED_BODY_MAX && self.bytes + body.capacity() <= BODY_POOL_BYTES {
+            self.bytes += body.capacity();
+            self.bufs.push(Rc::clone(&body));
+        }
+        body
+    }
+
+    /// Frees the buffers nobody holds, unless the pool was used since the
+    /// last call.
+    fn trim(&mut self) {
+        if !std::mem::take(&mut self.used) {
+            self.bufs.retain(|b| Rc::strong_count(b) > 1);
+            self.bytes = self.bufs.iter().map(|b| b.capacity()).sum();
+            self.next = 0;
+        }
+    }
+}
 
 /// One publication as encoded for a group of connections: a range of an
 /// arena, followed by the whole of `body` when the arena holds only the
