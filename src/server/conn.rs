@@ -122,12 +122,15 @@ impl Conn {
     }
 
     /// Reads until WouldBlock, EOF, `limit` bytes in `buf`, or `budget`
-    /// bytes read this call. Returns (bytes read, eof).
+    /// bytes read this call; unless `to_end`, also stops after a read that
+    /// returned less than asked for (the socket had no more). Returns (bytes
+    /// read, eof).
     pub(crate) fn read_into(
         &mut self,
         buf: &mut Vec<u8>,
         limit: usize,
         budget: usize,
+        to_end: bool,
     ) -> io::Result<(usize, bool)> {
         let mut total = 0;
         while buf.len() < limit && total < budget {
@@ -135,6 +138,7 @@ impl Conn {
             buf.reserve(want);
             match read_spare(&self.socket, buf, want) {
                 Ok(0) => return Ok((total, true)),
+                Ok(n) if n < want && !to_end => return Ok((total + n, false)),
                 Ok(n) => total += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -82,8 +82,9 @@ pub struct Reactor {
     scratch: Vec<u8>,
     /// Connections that used their read budget and have more to read.
     backlog: Vec<usize>,
-    /// Reused list of this turn's events.
-    ready: Vec<(Token, bool, bool)>,
+    /// Reused list of this turn's events: token, readable, writable, and
+    /// whether the peer closed or the socket has an error.
+    ready: Vec<(Token, bool, bool, bool)>,
     accept_resume: Option<Instant>,
     emfile_logged: bool,
     next_idle_check: Instant,
@@ -265,10 +266,10 @@ impl Reactor {
         let now = Instant::now();
         let mut ready = std::mem::take(&mut self.ready);
         ready.extend(self.events.iter().map(|e| {
-            let read = e.is_readable() || e.is_read_closed() || e.is_error();
-            (e.token(), read, e.is_writable())
+            let ended = e.is_read_closed() || e.is_error();
+            (e.token(), e.is_readable() || ended, e.is_writable(), ended)
         }));
-        for &(token, readable, writable) in &ready {
+        for &(token, readable, writable, ended) in &ready {
             match token.0 {
                 t if t == WAKER.0 => {}
                 t if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t, now),
@@ -284,7 +285,7 @@ impl Reactor {
                         self.hub.flush(key);
                     }
                     if readable {
-                        self.read(key, now);
+                        self.read(key, now, ended);
                     }
                 }
             }
@@ -292,7 +293,7 @@ impl Reactor {
         ready.clear();
         self.ready = ready;
         for key in std::mem::take(&mut self.backlog) {
-            self.read(key, now);
+            self.read(key, now, false);
         }
         if self.accept_resume.is_some_and(|t| now >= t) {
             self.accept_resume = None;
@@ -370,7 +371,11 @@ impl Reactor {
         }
     }
 
-    fn read(&mut self, key: usize, now: Instant) {
+    /// Reads and handles what `key` sent. Unless the peer closed (`ended`),
+    /// a read that returns less than asked for is taken to have drained the
+    /// socket: new data raises a new edge, so the `WouldBlock` read that
+    /// would confirm it is skipped (one system call per turn saved).
+    fn read(&mut self, key: usize, now: Instant, ended: bool) {
         let limit = self.hub.settings().max_message + INPUT_SLACK;
         let Some(conn) = self.hub.conns.get_mut(key) else {
             return;
@@ -384,7 +389,7 @@ impl Reactor {
         } else {
             std::mem::take(&mut self.scratch)
         };
-        let result = conn.read_into(&mut input, limit, READ_BUDGET);
+        let result = conn.read_into(&mut input, limit, READ_BUDGET, ended);
         let (eof, error) = match result {
             Ok((n, eof)) => {
                 if n > 0 {
