@@ -45,3 +45,55 @@ fn frames_trickling_in_are_all_handled() {
         s.expect(format!("pub t\n{i}").as_bytes());
     }
 }
+
+/// A large frame is read into a buffer of its own size and shared once
+/// complete; this feeds large frames in every way they can arrive: after a
+/// small frame in one write, in pieces with pauses, back to back, and with
+/// sizes that change from one frame to the next.
+#[test]
+fn large_frames_arriving_in_pieces_are_delivered_intact() {
+    let srv = TestServer::start();
+    let mut s = srv.peer();
+    s.sub("big");
+    let mut p = srv.peer();
+    let frame = |i: usize, n: usize| {
+        let body: Vec<u8> = format!("pub big\n{i}:")
+            .into_bytes()
+            .into_iter()
+            .chain((0..n).map(|k| b'a' + ((k * 7 + i) % 26) as u8))
+            .collect();
+        let mut f = format!("{}\n", body.len()).into_bytes();
+        f.extend_from_slice(&body);
+        (f, body)
+    };
+    let sizes = [
+        10, 100_000, 40_000, 40_000, 70_000, 5, 65_536, 65_536, 32_760, 200_000,
+    ];
+    let frames: Vec<(Vec<u8>, Vec<u8>)> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| frame(i, n))
+        .collect();
+    let mut wire = Vec::new();
+    for (f, _) in &frames {
+        wire.extend_from_slice(f);
+    }
+    // Cut the stream at awkward places: inside headers, inside bodies.
+    let cuts = [
+        3, 60_000, 100_013, 100_020, 180_000, 260_001, 300_000, 420_000, 500_000,
+    ];
+    let mut at = 0;
+    for &c in cuts.iter().chain(std::iter::once(&wire.len())) {
+        p.raw(&wire[at..c]);
+        at = c;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for (_, body) in &frames {
+        p.expect(b"ACK");
+        s.expect(body);
+    }
+    // The store holds the last one, byte-identical.
+    let mut late = srv.peer();
+    late.send(b"sub big\nlast");
+    late.expect(&frames[frames.len() - 1].1);
+}

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 use std::rc::Rc;
 
 use crate::proto::route;
@@ -137,18 +138,18 @@ impl Subscriptions {
     }
 }
 
-/// A stored message: its own copy, or a buffer shared with the output
-/// queues it was fanned out to (large messages).
+/// A stored message: its own copy, or a range of a buffer shared with the
+/// output queues it was fanned out to (large messages).
 enum Body {
     Own(Vec<u8>),
-    Shared(Rc<Vec<u8>>),
+    Shared(Rc<Vec<u8>>, Range<usize>),
 }
 
 impl Body {
     fn bytes(&self) -> &[u8] {
         match self {
             Body::Own(v) => v,
-            Body::Shared(s) => s,
+            Body::Shared(s, range) => s.get(range.clone()).unwrap_or(&[]),
         }
     }
 }
@@ -198,12 +199,17 @@ impl LastStore {
         });
     }
 
-    /// Stores `msg` as the last message of `route` without copying it.
-    pub fn set_shared(&mut self, route: &[u8], msg: Rc<Vec<u8>>) {
-        let len = msg.len();
-        let mut msg = Some(msg);
+    /// Stores bytes `range` of `buf` as the last message of `route`,
+    /// without copying them.
+    pub fn set_shared(&mut self, route: &[u8], buf: Rc<Vec<u8>>, range: Range<usize>) {
+        if buf.get(range.clone()).is_none() {
+            return;
+        }
+        let len = range.len();
+        let mut msg = Some((buf, range));
         self.store(route, len, |body| {
-            let new = Body::Shared(msg.take()?);
+            let (buf, range) = msg.take()?;
+            let new = Body::Shared(buf, range);
             match body {
                 Some(old) => *old = new,
                 None => return Some(new),
@@ -355,15 +361,15 @@ mod tests {
     fn last_store_mixes_own_and_shared_bodies() {
         let mut l = LastStore::new(10, 1000);
         l.set(b"r", b"small");
-        let big = Rc::new(b"shared body".to_vec());
-        l.set_shared(b"r", Rc::clone(&big));
+        let big = Rc::new(b"[shared body]".to_vec());
+        l.set_shared(b"r", Rc::clone(&big), 1..12);
         assert_eq!(l.get(b"r"), Some(&b"shared body"[..]));
         assert_eq!(Rc::strong_count(&big), 2);
         assert_eq!(l.bytes(), 1 + 11);
         l.set(b"r", b"again");
         assert_eq!(Rc::strong_count(&big), 1);
         assert_eq!(l.get(b"r"), Some(&b"again"[..]));
-        l.set_shared(b"s", big);
+        l.set_shared(b"s", big, 1..12);
         assert_eq!(l.bytes(), 1 + 5 + 1 + 11);
         assert_eq!(l.matching(b"*"), vec![&b"again"[..], &b"shared body"[..]]);
     }

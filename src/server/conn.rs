@@ -49,6 +49,14 @@ pub struct Conn {
     pub(crate) gen: u64,
     /// Unprocessed input (a partial frame). Empty most of the time.
     pub(crate) input: Vec<u8>,
+    /// When non-zero, `input` holds one large frame still arriving, this
+    /// long in all: reads stop there, so the buffer holds that frame alone
+    /// and can be shared as it is once complete.
+    pub(crate) input_end: usize,
+    /// Length of the last large frame this peer sent: the next read goes
+    /// into a buffer of that size rather than the shared scratch buffer, so
+    /// a stream of large frames is read without copying.
+    pub(crate) frame_hint: usize,
     /// Output not yet written.
     pub(crate) out: OutQueue,
     /// Registered for WRITABLE as well as READABLE.
@@ -93,6 +101,8 @@ impl Conn {
             peer,
             gen,
             input: Vec::new(),
+            input_end: 0,
+            frame_hint: 0,
             out: OutQueue::default(),
             want_write: false,
             dirty: false,

@@ -41,6 +41,9 @@ pub struct Hub {
     bodies: BodyPool,
     /// A fan-out used the arenas since the last idle check.
     arenas_used: bool,
+    /// The input buffer of the message being dispatched and where the
+    /// message starts in it (see `offer_input`).
+    offered: Option<(Rc<Vec<u8>>, usize)>,
     /// Reused list of fan-out targets (no allocation per publish).
     targets: Vec<usize>,
     in_log: bool,
@@ -70,6 +73,7 @@ impl Hub {
             arenas: [None, None, None],
             bodies: BodyPool::default(),
             arenas_used: false,
+            offered: None,
             targets: Vec::new(),
             in_log: false,
         }
@@ -187,7 +191,12 @@ impl Hub {
     /// `fan_out`, with `msg`'s bytes already in a shared buffer: connections
     /// whose encoding is a header followed by the message get the header
     /// from the arena and the body from `body`, uncopied.
-    fn fan_out_with(&mut self, route: &[u8], msg: &[u8], body: Option<&Rc<Vec<u8>>>) -> usize {
+    fn fan_out_with(
+        &mut self,
+        route: &[u8],
+        msg: &[u8],
+        body: Option<(&Rc<Vec<u8>>, usize)>,
+    ) -> usize {
         self.delivery_seq += 1;
         let seq = self.delivery_seq;
         let mut targets = std::mem::take(&mut self.targets);
@@ -220,8 +229,8 @@ impl Hub {
                     match done {
                         Some(e) => {
                             conn.out.push_shared(&e.bytes, e.start, e.end);
-                            if let Some(b) = &e.body {
-                                conn.out.push_shared(b, 0, msg.len());
+                            if let Some((b, start)) = &e.body {
+                                conn.out.push_shared(b, *start, start + msg.len());
                             }
                         }
                         None => conn.transport.encode(msg, conn.out.own()),
@@ -239,16 +248,50 @@ impl Hub {
     }
 
     /// Stores `msg` as the last message of `route` and fans it out. A large
-    /// message is copied once, into a buffer that the store and every
-    /// length-framed TCP subscriber share.
+    /// message is shared by the store and every length-framed TCP
+    /// subscriber: the input buffer it arrived in when the reactor offered
+    /// it (no copy at all), else one pooled copy.
     pub fn publish(&mut self, route: &[u8], msg: &[u8]) -> usize {
         if msg.len() < SHARE_BODY_FROM {
             self.last.set(route, msg);
             return self.fan_out(route, msg);
         }
-        let body = self.bodies.copy_of(msg);
-        self.last.set_shared(route, Rc::clone(&body));
-        self.fan_out_with(route, msg, Some(&body))
+        let offered = self.offered.as_ref().filter(|(buf, start)| {
+            buf.get(*start..start + msg.len())
+                .is_some_and(|b| std::ptr::eq(b, msg))
+        });
+        let (body, start) = match offered {
+            Some((buf, start)) => (Rc::clone(buf), *start),
+            None => (self.bodies.copy_of(msg), 0),
+        };
+        let range = start..start + msg.len();
+        self.last.set_shared(route, Rc::clone(&body), range);
+        self.fan_out_with(route, msg, Some((&body, start)))
+    }
+
+    /// Tells `publish` that the message being dispatched starts at `start`
+    /// in `buf`, which it may keep instead of copying the message.
+    pub(crate) fn offer_input(&mut self, buf: Rc<Vec<u8>>, start: usize) {
+        self.offered = Some((buf, start));
+    }
+
+    /// Ends an `offer_input`; the buffer goes to the pool, to be read into
+    /// again once the store and the queues let go of it.
+    pub(crate) fn end_offer(&mut self) {
+        if let Some((buf, _)) = self.offered.take() {
+            self.bodies.keep(buf);
+        }
+    }
+
+    /// An empty buffer with room for `len` bytes, from the pool when one is
+    /// free, to read a large frame into.
+    pub(crate) fn input_buffer(&mut self, len: usize) -> Vec<u8> {
+        self.bodies.take(len)
+    }
+
+    /// Takes back a buffer from `input_buffer` that is no longer needed.
+    pub(crate) fn return_buffer(&mut self, buf: Vec<u8>) {
+        self.bodies.keep(Rc::new(buf));
     }
 
     /// Marks `key` for closing now; its pending output is dropped.
@@ -487,12 +530,41 @@ impl BodyPool {
         body
     }
 
-    /// Frees the buffers nobody holds, unless the pool was used since the
-    /// last call.
+    /// An empty buffer with room for `len` bytes: a free pooled one (taken
+    /// out of the pool) or a new one.
+    fn take(&mut self, len: usize) -> Vec<u8> {
+        self.used = true;
+        if len <= POOLED_BODY_MAX {
+            let free = self.bufs.iter().position(|b| Rc::strong_count(b) == 1);
+            if let Some(buf) = free.map(|i| self.bufs.swap_remove(i)) {
+                self.bytes -= buf.capacity();
+                if let Ok(mut v) = Rc::try_unwrap(buf) {
+                    v.clear();
+                    v.reserve_exact(len);
+                    return v;
+                }
+            }
+        }
+        Vec::with_capacity(len)
+    }
+
+    /// Adds `buf` to the pool if there is room; it is reused once nothing
+    /// else holds it.
+    fn keep(&mut self, buf: Rc<Vec<u8>>) {
+        self.used = true;
+        let cap = buf.capacity();
+        if cap <= POOLED_BODY_MAX && self.bytes + cap <= BODY_POOL_BYTES {
+            self.bytes += cap;
+            self.bufs.push(buf);
+        }
+    }
+
+    /// Lets go of every buffer unless the pool was used since the last
+    /// call (buffers still held elsewhere are freed by their last holder).
     fn trim(&mut self) {
         if !std::mem::take(&mut self.used) {
-            self.bufs.retain(|b| Rc::strong_count(b) > 1);
-            self.bytes = self.bufs.iter().map(|b| b.capacity()).sum();
+            self.bufs = Vec::new();
+            self.bytes = 0;
             self.next = 0;
         }
     }
@@ -505,7 +577,7 @@ struct Encoded {
     bytes: Shared,
     start: usize,
     end: usize,
-    body: Option<Shared>,
+    body: Option<(Shared, usize)>,
 }
 
 /// Encodes `msg` with `conn`'s codec at the end of `arena` (reusing it when
@@ -516,7 +588,7 @@ fn encode_shared(
     arena: &mut Option<Rc<RefCell<Vec<u8>>>>,
     conn: &mut Conn,
     msg: &[u8],
-    body: Option<&Rc<Vec<u8>>>,
+    body: Option<(&Rc<Vec<u8>>, usize)>,
 ) -> Option<Encoded> {
     let need = if body.is_some() { 32 } else { msg.len() + 64 };
     let reusable = arena.as_ref().is_some_and(|a| {
@@ -552,7 +624,7 @@ fn encode_shared(
         bytes: Shared::Arena(Rc::clone(rc)),
         start,
         end,
-        body: body.map(|b| Shared::Frozen(Rc::clone(b))),
+        body: body.map(|(b, start)| (Shared::Frozen(Rc::clone(b)), start)),
     })
 }
 

@@ -145,6 +145,18 @@ impl Transport for TcpCodec {
         }
     }
 
+    fn frame_len(&self, input: &[u8]) -> Option<usize> {
+        if self.skip > 0 {
+            return None;
+        }
+        match parse_header(input) {
+            Header::Length(h, Some(len)) if len > 0 && len <= self.max_body as u64 => {
+                h.checked_add(len as usize)
+            }
+            _ => None,
+        }
+    }
+
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
         encode_frame(msg, out);
     }
@@ -260,6 +272,21 @@ mod tests {
         let (_, out, closed, _) = run(&mut c, b"99999999999999999999\nxx");
         assert!(!closed);
         assert_eq!(out, b"25\nNACK *\n16\nmessage too big");
+    }
+
+    #[test]
+    fn frame_len_from_the_header_alone() {
+        let c = TcpCodec::new(1000);
+        assert_eq!(c.frame_len(b"5\nhel"), Some(7));
+        assert_eq!(c.frame_len(b"1000\n"), Some(1005));
+        assert_eq!(c.frame_len(b"1001\n"), None); // over the limit: skipped
+        assert_eq!(c.frame_len(b"10"), None); // header incomplete
+        assert_eq!(c.frame_len(b"0\n"), None);
+        assert_eq!(c.frame_len(b"x\n"), None);
+        let mut skipping = TcpCodec::new(4);
+        let mut out = Vec::new();
+        let _ = skipping.decode(&mut b"9\nab".to_vec(), &mut out);
+        assert_eq!(skipping.frame_len(b"2\nok"), None);
     }
 
     #[test]
