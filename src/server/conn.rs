@@ -205,11 +205,11 @@ pub(crate) enum Shared {
 }
 
 impl Shared {
-    /// Whether both are the same buffer.
-    fn same(&self, other: &Shared) -> bool {
+    /// Whether this is the buffer `other` refers to.
+    fn is(&self, other: SharedRef<'_>) -> bool {
         match (self, other) {
-            (Shared::Arena(a), Shared::Arena(b)) => Rc::ptr_eq(a, b),
-            (Shared::Frozen(a), Shared::Frozen(b)) => Rc::ptr_eq(a, b),
+            (Shared::Arena(a), SharedRef::Arena(b)) => Rc::ptr_eq(a, b),
+            (Shared::Frozen(a), SharedRef::Frozen(b)) => Rc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -224,19 +224,44 @@ impl Shared {
     }
 
     /// Appends bytes `start..end` to `out`; false if out of range.
+    #[cfg(test)]
     fn copy_range(&self, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
+        let borrowed = match self {
+            Shared::Arena(a) => SharedRef::Arena(a),
+            Shared::Frozen(f) => SharedRef::Frozen(f),
+        };
+        borrowed.copy_range(start, end, out)
+    }
+}
+
+/// A borrowed [`Shared`], so a caller can offer bytes to a queue without
+/// cloning the `Rc` first (the queue clones it only if it keeps it).
+#[derive(Clone, Copy)]
+pub(crate) enum SharedRef<'a> {
+    /// See [`Shared::Arena`].
+    Arena(&'a Rc<RefCell<Vec<u8>>>),
+    /// See [`Shared::Frozen`].
+    Frozen(&'a Rc<Vec<u8>>),
+}
+
+impl SharedRef<'_> {
+    fn to_shared(self) -> Shared {
         match self {
-            Shared::Arena(a) => match a.try_borrow() {
-                Ok(v) => v
-                    .get(start..end)
-                    .map(|b| out.extend_from_slice(b))
-                    .is_some(),
-                Err(_) => false,
-            },
-            Shared::Frozen(f) => f
-                .get(start..end)
+            SharedRef::Arena(a) => Shared::Arena(Rc::clone(a)),
+            SharedRef::Frozen(f) => Shared::Frozen(Rc::clone(f)),
+        }
+    }
+
+    /// Appends bytes `start..end` to `out`; false if out of range.
+    fn copy_range(self, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
+        let mut copy = |b: &[u8]| {
+            b.get(start..end)
                 .map(|b| out.extend_from_slice(b))
-                .is_some(),
+                .is_some()
+        };
+        match self {
+            SharedRef::Arena(a) => a.try_borrow().is_ok_and(|v| copy(&v)),
+            SharedRef::Frozen(f) => copy(f),
         }
     }
 }
@@ -276,7 +301,7 @@ impl OutQueue {
 
     /// Queues bytes `start..end` of `bytes` after everything queued so far.
     /// Consecutive ranges of one buffer become one segment.
-    pub(crate) fn push_shared(&mut self, bytes: &Shared, start: usize, end: usize) {
+    pub(crate) fn push_shared(&mut self, bytes: SharedRef<'_>, start: usize, end: usize) {
         if start >= end {
             return;
         }
@@ -291,13 +316,13 @@ impl OutQueue {
         }
         self.seg_bytes += end - start;
         if let Some(last) = self.segs.back_mut() {
-            if last.end == start && last.bytes.same(bytes) {
+            if last.end == start && last.bytes.is(bytes) {
                 last.end = end;
                 return;
             }
         }
         self.segs.push_back(Segment {
-            bytes: bytes.clone(),
+            bytes: bytes.to_shared(),
             start,
             end,
         });
@@ -429,8 +454,8 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn arena(bytes: &[u8]) -> Shared {
-        Shared::Arena(Rc::new(RefCell::new(bytes.to_vec())))
+    fn arena(bytes: &[u8]) -> Rc<RefCell<Vec<u8>>> {
+        Rc::new(RefCell::new(bytes.to_vec()))
     }
 
     /// Everything pending, in order, as one buffer.
@@ -447,10 +472,10 @@ mod tests {
     fn adjacent_ranges_of_one_buffer_coalesce() {
         let a = arena(b"0123456789");
         let mut q = OutQueue::default();
-        q.push_shared(&a, 0, 3);
-        q.push_shared(&a, 3, 7);
+        q.push_shared(SharedRef::Arena(&a), 0, 3);
+        q.push_shared(SharedRef::Arena(&a), 3, 7);
         assert_eq!(q.segs.len(), 1);
-        q.push_shared(&a, 8, 10);
+        q.push_shared(SharedRef::Arena(&a), 8, 10);
         assert_eq!(q.segs.len(), 2);
         assert_eq!(q.pending(), 9);
         assert_eq!(contents(&q), b"012345689");
@@ -464,10 +489,10 @@ mod tests {
         let mut q = OutQueue::default();
         q.own().extend_from_slice(b"ACK");
         // Small shared bytes behind own bytes are copied.
-        q.push_shared(&small, 0, 5);
+        q.push_shared(SharedRef::Arena(&small), 0, 5);
         assert!(q.segs.is_empty());
         // Large ones turn the own bytes into a segment first.
-        q.push_shared(&a, 0, big.len());
+        q.push_shared(SharedRef::Arena(&a), 0, big.len());
         assert_eq!(q.segs.len(), 2);
         q.own().extend_from_slice(b"END");
         let mut want = b"ACKsmall".to_vec();
@@ -490,7 +515,7 @@ mod tests {
         let mut q = OutQueue::default();
         q.own().extend_from_slice(b"abcdef");
         q.advance(4);
-        q.push_shared(&a, 0, big.len());
+        q.push_shared(SharedRef::Arena(&a), 0, big.len());
         let mut want = b"ef".to_vec();
         want.extend_from_slice(&big);
         assert_eq!(contents(&q), want);
@@ -513,8 +538,8 @@ mod tests {
         let body: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
         let a = arena(&body);
         conn.out.own().extend_from_slice(b"first");
-        conn.out.push_shared(&a, 0, 1000);
-        conn.out.push_shared(&a, 1000, 3000);
+        conn.out.push_shared(SharedRef::Arena(&a), 0, 1000);
+        conn.out.push_shared(SharedRef::Arena(&a), 1000, 3000);
         conn.out.own().extend_from_slice(b"last");
         let total = conn.pending_output();
         assert_eq!(conn.flush().unwrap(), Flushed::Done);

@@ -12,7 +12,7 @@ use mio::{Interest, Registry, Token};
 use slab::Slab;
 
 use super::broker::{LastStore, Subscriptions};
-use super::conn::{Conn, ConnId, Flushed, Shared};
+use super::conn::{Conn, ConnId, Flushed, SharedRef};
 use super::log::{Level, Logger, Record};
 use super::settings::Settings;
 use crate::proto::State;
@@ -202,8 +202,9 @@ impl Hub {
         let mut targets = std::mem::take(&mut self.targets);
         self.subs.for_each_subscriber(route, |k| targets.push(k));
         self.arenas_used = true;
-        // This publication as encoded for each shared encoding, once made.
-        let mut encoded: [Option<Encoded>; 3] = [None, None, None];
+        // Where this publication's encoding lies in each shared encoding's
+        // arena, once made.
+        let mut encoded: [Option<(usize, usize)>; 3] = [None, None, None];
         let mut delivered = 0;
         for &key in &targets {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -224,16 +225,17 @@ impl Hub {
             match slot {
                 Some(((done, arena), body)) => {
                     if done.is_none() {
-                        *done = encode_shared(arena, conn, msg, body);
+                        *done = encode_shared(arena, conn, msg, body.is_some());
                     }
-                    match done {
-                        Some(e) => {
-                            conn.out.push_shared(&e.bytes, e.start, e.end);
-                            if let Some((b, start)) = &e.body {
-                                conn.out.push_shared(b, *start, start + msg.len());
+                    match (*done, arena.as_ref()) {
+                        (Some((start, end)), Some(arena)) => {
+                            conn.out.push_shared(SharedRef::Arena(arena), start, end);
+                            if let Some((b, at)) = body {
+                                conn.out
+                                    .push_shared(SharedRef::Frozen(b), at, at + msg.len());
                             }
                         }
-                        None => conn.transport.encode(msg, conn.out.own()),
+                        _ => conn.transport.encode(msg, conn.out.own()),
                     }
                 }
                 None => conn.transport.encode(msg, conn.out.own()),
@@ -570,62 +572,43 @@ impl BodyPool {
     }
 }
 
-/// One publication as encoded for a group of connections: a range of an
-/// arena, followed by the whole of `body` when the arena holds only the
-/// frame header.
-struct Encoded {
-    bytes: Shared,
-    start: usize,
-    end: usize,
-    body: Option<(Shared, usize)>,
-}
-
 /// Encodes `msg` with `conn`'s codec at the end of `arena` (reusing it when
 /// no queue points into it any more, starting a new one when it is full and
-/// still in use); with `body` (length-framed TCP only), only the frame
-/// header goes into the arena.
+/// still in use); with `header_only` (length-framed TCP whose body is sent
+/// from a shared buffer), only the frame header goes into the arena.
+/// Returns where the encoding lies in the arena.
 fn encode_shared(
     arena: &mut Option<Rc<RefCell<Vec<u8>>>>,
     conn: &mut Conn,
     msg: &[u8],
-    body: Option<(&Rc<Vec<u8>>, usize)>,
-) -> Option<Encoded> {
-    let need = if body.is_some() { 32 } else { msg.len() + 64 };
-    let reusable = arena.as_ref().is_some_and(|a| {
-        Rc::strong_count(a) == 1
-            && a.try_borrow()
-                .is_ok_and(|v| v.capacity() <= 4 * ARENA_CHUNK)
-    });
-    if reusable {
-        if let Some(mut v) = arena.as_ref().and_then(|a| a.try_borrow_mut().ok()) {
+    header_only: bool,
+) -> Option<(usize, usize)> {
+    let need = if header_only { 32 } else { msg.len() + 64 };
+    let fits = match arena.as_mut() {
+        // Nobody points into it: start over at the front.
+        Some(a) if Rc::strong_count(a) == 1 => Rc::get_mut(a).is_some_and(|v| {
+            let v = v.get_mut();
             v.clear();
-        }
-    } else {
-        let full = arena.as_ref().is_none_or(|a| {
-            a.try_borrow()
-                .map_or(true, |v| v.len() + need > v.capacity().max(ARENA_CHUNK))
-        });
-        if full {
-            *arena = Some(Rc::new(RefCell::new(Vec::with_capacity(
-                ARENA_CHUNK.max(need),
-            ))));
-        }
+            v.capacity() <= 4 * ARENA_CHUNK
+        }),
+        Some(a) => a
+            .try_borrow()
+            .is_ok_and(|v| v.len() + need <= v.capacity().max(ARENA_CHUNK)),
+        None => false,
+    };
+    if !fits {
+        *arena = Some(Rc::new(RefCell::new(Vec::with_capacity(
+            ARENA_CHUNK.max(need),
+        ))));
     }
-    let rc = arena.as_ref()?;
-    let mut buf = rc.try_borrow_mut().ok()?;
+    let mut buf = arena.as_ref()?.try_borrow_mut().ok()?;
     let start = buf.len();
-    match body {
-        Some(_) => encode_header(msg.len(), &mut buf),
-        None => conn.transport.encode(msg, &mut buf),
+    if header_only {
+        encode_header(msg.len(), &mut buf);
+    } else {
+        conn.transport.encode(msg, &mut buf);
     }
-    let end = buf.len();
-    drop(buf);
-    Some(Encoded {
-        bytes: Shared::Arena(Rc::clone(rc)),
-        start,
-        end,
-        body: body.map(|(b, start)| (Shared::Frozen(Rc::clone(b)), start)),
-    })
+    Some((start, buf.len()))
 }
 
 fn shared_slot(enc: SharedEncoding) -> usize {
