@@ -144,7 +144,10 @@ impl Conn {
     ) -> io::Result<(usize, bool)> {
         let mut total = 0;
         while buf.len() < limit && total < budget {
-            let want = (limit - buf.len()).min(64 << 10);
+            // Whatever room the buffer already has (all of a large frame's
+            // own buffer, all of the scratch buffer), and at least 64 KiB.
+            let room = buf.capacity() - buf.len();
+            let want = (limit - buf.len()).min(room.max(64 << 10));
             buf.reserve(want);
             match read_spare(&self.socket, buf, want) {
                 Ok(0) => return Ok((total, true)),
