@@ -145,8 +145,9 @@ impl Conn {
         let mut total = 0;
         while buf.len() < limit && total < budget {
             // Whatever room the buffer already has (all of a large frame's
-            // own buffer, all of the scratch buffer), and at least 64 KiB.
-            let room = buf.capacity() - buf.len();
+            // own buffer, all of the scratch buffer) within the budget, and
+            // at least 64 KiB.
+            let room = (buf.capacity() - buf.len()).min(budget - total);
             let want = (limit - buf.len()).min(room.max(64 << 10));
             buf.reserve(want);
             match read_spare(&self.socket, buf, want) {

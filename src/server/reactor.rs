@@ -421,7 +421,15 @@ impl Reactor {
         } else {
             max
         };
-        let (eof, error) = match conn.read_into(&mut input, limit, *budget, ended) {
+        // A large frame in progress may always be completed in one go (the
+        // budget is overrun by at most one frame); an extra read per turn
+        // for its last piece costs more than it shares out.
+        let allowance = if conn.input_end > 0 {
+            (*budget).max(limit.saturating_sub(input.len()))
+        } else {
+            *budget
+        };
+        let (eof, error) = match conn.read_into(&mut input, limit, allowance, ended) {
             Ok((n, eof)) => {
                 if n > 0 {
                     conn.last_rx = now;
