@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
+use std::rc::Rc;
 
 use crate::proto::route;
 
@@ -136,8 +138,24 @@ impl Subscriptions {
     }
 }
 
+/// A stored message: its own copy, or a range of a buffer shared with the
+/// output queues it was fanned out to (large messages).
+enum Body {
+    Own(Vec<u8>),
+    Shared(Rc<Vec<u8>>, Range<usize>),
+}
+
+impl Body {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Own(v) => v,
+            Body::Shared(s, range) => s.get(range.clone()).unwrap_or(&[]),
+        }
+    }
+}
+
 struct Stored {
-    msg: Vec<u8>,
+    msg: Body,
     seq: u64,
 }
 
@@ -167,24 +185,58 @@ impl LastStore {
 
     /// Stores `msg` as the last message of `route`.
     pub fn set(&mut self, route: &[u8], msg: &[u8]) {
-        if self.max_routes == 0 || route.len() + msg.len() > self.max_bytes {
+        self.store(route, msg.len(), |body| {
+            match body {
+                // The common case: a route published again, its buffer reused.
+                Some(Body::Own(v)) => {
+                    v.clear();
+                    v.extend_from_slice(msg);
+                }
+                Some(other) => *other = Body::Own(msg.to_vec()),
+                None => return Some(Body::Own(msg.to_vec())),
+            }
+            None
+        });
+    }
+
+    /// Stores bytes `range` of `buf` as the last message of `route`,
+    /// without copying them.
+    pub fn set_shared(&mut self, route: &[u8], buf: Rc<Vec<u8>>, range: Range<usize>) {
+        if buf.get(range.clone()).is_none() {
+            return;
+        }
+        let len = range.len();
+        let mut msg = Some((buf, range));
+        self.store(route, len, |body| {
+            let (buf, range) = msg.take()?;
+            let new = Body::Shared(buf, range);
+            match body {
+                Some(old) => *old = new,
+                None => return Some(new),
+            }
+            None
+        });
+    }
+
+    /// Stores a message of `len` bytes for `route`: `fill` replaces the
+    /// stored body in place, or returns the body of a new route.
+    fn store(
+        &mut self,
+        route: &[u8],
+        len: usize,
+        fill: impl FnOnce(Option<&mut Body>) -> Option<Body>,
+    ) {
+        if self.max_routes == 0 || route.len() + len > self.max_bytes {
             return;
         }
         self.seq += 1;
         if let Some(s) = self.map.get_mut(route) {
-            self.bytes = self.bytes - s.msg.len() + msg.len();
-            s.msg.clear();
-            s.msg.extend_from_slice(msg);
+            self.bytes = self.bytes - s.msg.bytes().len() + len;
+            fill(Some(&mut s.msg));
             s.seq = self.seq;
-        } else {
-            self.bytes += route.len() + msg.len();
-            self.map.insert(
-                route.into(),
-                Stored {
-                    msg: msg.to_vec(),
-                    seq: self.seq,
-                },
-            );
+        } else if let Some(msg) = fill(None) {
+            self.bytes += route.len() + len;
+            self.map.insert(route.into(), Stored { msg, seq: self.seq });
         }
         if self.map.len() > self.max_routes || self.bytes > self.max_bytes {
             self.evict();
@@ -197,7 +249,7 @@ impl LastStore {
         let mut by_age: Vec<(u64, usize)> = self
             .map
             .iter()
-            .map(|(r, s)| (s.seq, r.len() + s.msg.len()))
+            .map(|(r, s)| (s.seq, r.len() + s.msg.bytes().len()))
             .collect();
         by_age.sort_unstable();
         let target_routes = self.max_routes - self.max_routes / 16;
@@ -216,7 +268,7 @@ impl LastStore {
 
     /// The last message of `route`.
     pub fn get(&self, route: &[u8]) -> Option<&[u8]> {
-        self.map.get(route).map(|s| &s.msg[..])
+        self.map.get(route).map(|s| s.msg.bytes())
     }
 
     /// The last messages of every stored route matching `pattern`, in route
@@ -226,7 +278,7 @@ impl LastStore {
             .map
             .iter()
             .filter(|(r, _)| route::matches(pattern, r))
-            .map(|(r, s)| (&r[..], &s.msg[..]))
+            .map(|(r, s)| (&r[..], s.msg.bytes()))
             .collect();
         found.sort_unstable_by(|a, b| a.0.cmp(b.0));
         found.into_iter().map(|(_, m)| m).collect()
@@ -303,6 +355,23 @@ mod tests {
         assert_eq!(l.get(b"b"), Some(&b"12345"[..]));
         l.set(b"c", b"this one is far too large");
         assert_eq!(l.get(b"c"), None);
+    }
+
+    #[test]
+    fn last_store_mixes_own_and_shared_bodies() {
+        let mut l = LastStore::new(10, 1000);
+        l.set(b"r", b"small");
+        let big = Rc::new(b"[shared body]".to_vec());
+        l.set_shared(b"r", Rc::clone(&big), 1..12);
+        assert_eq!(l.get(b"r"), Some(&b"shared body"[..]));
+        assert_eq!(Rc::strong_count(&big), 2);
+        assert_eq!(l.bytes(), 1 + 11);
+        l.set(b"r", b"again");
+        assert_eq!(Rc::strong_count(&big), 1);
+        assert_eq!(l.get(b"r"), Some(&b"again"[..]));
+        l.set_shared(b"s", big, 1..12);
+        assert_eq!(l.bytes(), 1 + 5 + 1 + 11);
+        assert_eq!(l.matching(b"*"), vec![&b"again"[..], &b"shared body"[..]]);
     }
 
     #[test]

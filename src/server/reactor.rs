@@ -8,9 +8,11 @@
 //! and command-set event sources (a Lua file watcher, say) use tokens at the
 //! top of the range, far above any slab key.
 
+use std::borrow::Cow;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +39,10 @@ const SOURCE_BASE: usize = LISTENER_BASE - MAX_LISTENERS;
 const READ_BUDGET: usize = 256 << 10;
 /// Room in the input buffer beyond the largest message, for frame headers.
 const INPUT_SLACK: usize = 16 << 10;
+/// Frames from this size on are read into a buffer of their own size and
+/// shared once complete; below it, a copy costs less than the extra read
+/// per frame that reading exactly one frame per buffer takes.
+const LARGE_FRAME: usize = 32 << 10;
 /// How long accepting pauses after the process ran out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -82,8 +88,9 @@ pub struct Reactor {
     scratch: Vec<u8>,
     /// Connections that used their read budget and have more to read.
     backlog: Vec<usize>,
-    /// Reused list of this turn's events.
-    ready: Vec<(Token, bool, bool)>,
+    /// Reused list of this turn's events: token, readable, writable, and
+    /// whether the peer closed or the socket has an error.
+    ready: Vec<(Token, bool, bool, bool)>,
     accept_resume: Option<Instant>,
     emfile_logged: bool,
     next_idle_check: Instant,
@@ -265,10 +272,10 @@ impl Reactor {
         let now = Instant::now();
         let mut ready = std::mem::take(&mut self.ready);
         ready.extend(self.events.iter().map(|e| {
-            let read = e.is_readable() || e.is_read_closed() || e.is_error();
-            (e.token(), read, e.is_writable())
+            let ended = e.is_read_closed() || e.is_error();
+            (e.token(), e.is_readable() || ended, e.is_writable(), ended)
         }));
-        for &(token, readable, writable) in &ready {
+        for &(token, readable, writable, ended) in &ready {
             match token.0 {
                 t if t == WAKER.0 => {}
                 t if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t, now),
@@ -284,7 +291,7 @@ impl Reactor {
                         self.hub.flush(key);
                     }
                     if readable {
-                        self.read(key, now);
+                        self.read(key, now, ended);
                     }
                 }
             }
@@ -292,7 +299,7 @@ impl Reactor {
         ready.clear();
         self.ready = ready;
         for key in std::mem::take(&mut self.backlog) {
-            self.read(key, now);
+            self.read(key, now, false);
         }
         if self.accept_resume.is_some_and(|t| now >= t) {
             self.accept_resume = None;
@@ -344,7 +351,7 @@ impl Reactor {
                         self.hub.log(Level::Error, "accept", "server", &text);
                         continue;
                     }
-                    conn.transport.open(&mut conn.out);
+                    conn.transport.open(conn.out.own());
                     let id = conn.id_string();
                     if conn.pending_output() > 0 {
                         self.hub.mark_dirty(key);
@@ -370,92 +377,187 @@ impl Reactor {
         }
     }
 
-    fn read(&mut self, key: usize, now: Instant) {
-        let limit = self.hub.settings().max_message + INPUT_SLACK;
+    /// Reads and handles what `key` sent, within the read budget of one
+    /// turn. Unless the peer closed (`ended`), a read that returns less than
+    /// asked for is taken to have drained the socket: new data raises a new
+    /// edge, so the `WouldBlock` read that would confirm it is skipped (one
+    /// system call per turn saved).
+    fn read(&mut self, key: usize, now: Instant, ended: bool) {
+        let mut budget = READ_BUDGET;
+        while self.read_round(key, now, ended, &mut budget) {}
+    }
+
+    /// One buffer's worth of `read`: fill a buffer, handle every message in
+    /// it, keep the unfinished tail. Small input goes through the shared
+    /// scratch buffer and only a partial frame is copied into the
+    /// connection. A large frame (its length known from its header) gets a
+    /// buffer of exactly its size: reads stop at its end, and once complete
+    /// the buffer is handed to the hub as it is (no copy) while the message
+    /// is dispatched. Returns whether to read again: after such a frame,
+    /// while budget remains.
+    fn read_round(&mut self, key: usize, now: Instant, ended: bool, budget: &mut usize) -> bool {
+        let max = self.hub.settings().max_message + INPUT_SLACK;
         let Some(conn) = self.hub.conns.get_mut(key) else {
-            return;
+            return false;
         };
         if conn.closing {
-            return;
+            return false;
         }
-        let own = !conn.input.is_empty();
-        let mut input = if own {
+        let hint = conn.frame_hint;
+        let own = !conn.input.is_empty() || hint > 0;
+        let mut input = if !conn.input.is_empty() {
             std::mem::take(&mut conn.input)
+        } else if hint > 0 {
+            conn.input_end = hint;
+            self.hub.input_buffer(hint)
         } else {
             std::mem::take(&mut self.scratch)
         };
-        let result = conn.read_into(&mut input, limit, READ_BUDGET);
-        let (eof, error) = match result {
+        let Some(conn) = self.hub.conns.get_mut(key) else {
+            return false;
+        };
+        let limit = if conn.input_end > 0 {
+            conn.input_end
+        } else {
+            max
+        };
+        // A large frame in progress may always be completed in one go (the
+        // budget is overrun by at most one frame); an extra read per turn
+        // for its last piece costs more than it shares out.
+        let allowance = if conn.input_end > 0 {
+            (*budget).max(limit.saturating_sub(input.len()))
+        } else {
+            *budget
+        };
+        let (eof, error) = match conn.read_into(&mut input, limit, allowance, ended) {
             Ok((n, eof)) => {
                 if n > 0 {
                     conn.last_rx = now;
                     conn.pinged = false;
                 }
-                if n >= READ_BUDGET && !eof {
-                    self.backlog.push(key);
-                }
+                *budget = budget.saturating_sub(n);
                 (eof, None)
             }
             Err(e) => (false, Some(e)),
         };
+        // The buffer holds one complete large frame and nothing else.
+        let whole = conn.input_end > 0 && input.len() == conn.input_end;
 
         let mut pos = 0;
         let mut wants_close = false;
+        let mut shared = false;
+        let len = input.len();
         loop {
             let conn = match self.hub.conns.get_mut(key) {
                 Some(c) if !c.closing => c,
                 _ => break,
             };
-            let before = conn.out.len();
+            let before = conn.out.pending();
+            let base = input.as_ptr() as usize;
             let Some(rest) = input.get_mut(pos..) else {
                 break;
             };
-            let step = conn.transport.decode(rest, &mut conn.out);
-            if conn.out.len() != before {
+            let step = conn.transport.decode(rest, conn.out.own());
+            if conn.out.pending() != before {
                 self.hub.mark_dirty(key);
             }
-            pos += step.consumed;
-            match step.decoded {
-                Decoded::Message(msg) => {
-                    self.dispatcher.dispatch(&mut self.hub, key, &msg);
-                    if let Some(conn) = self.hub.conns.get_mut(key) {
-                        let before = conn.out.len();
-                        conn.transport.after_dispatch(&mut conn.out);
-                        if conn.out.len() != before {
-                            self.hub.mark_dirty(key);
-                        }
+            let consumed = step.consumed;
+            pos += consumed;
+            let msg = match step.decoded {
+                Decoded::Message(Cow::Borrowed(m)) if whole && consumed == len => {
+                    // Where the message lies in the buffer, if it does.
+                    match (m.as_ptr() as usize).checked_sub(base) {
+                        Some(start) if start + m.len() <= len => Got::InPlace(start, m.len()),
+                        _ => Got::Message(Cow::Borrowed(m)),
                     }
                 }
+                Decoded::Message(m) => Got::Message(m),
                 Decoded::Close => {
                     wants_close = true;
                     break;
                 }
-                Decoded::Nothing if step.consumed == 0 => break,
-                Decoded::Nothing => {}
+                Decoded::Nothing if consumed == 0 => break,
+                Decoded::Nothing => continue,
+            };
+            match msg {
+                Got::InPlace(start, n) => {
+                    let buf = Rc::new(std::mem::take(&mut input));
+                    pos = 0;
+                    shared = true;
+                    if let Some(m) = buf.get(start..start + n) {
+                        self.hub.offer_input(Rc::clone(&buf), start);
+                        self.dispatcher.dispatch(&mut self.hub, key, m);
+                        self.hub.end_offer();
+                    }
+                }
+                Got::Message(m) => self.dispatcher.dispatch(&mut self.hub, key, &m),
+            }
+            if let Some(conn) = self.hub.conns.get_mut(key) {
+                let before = conn.out.pending();
+                conn.transport.after_dispatch(conn.out.own());
+                if conn.out.pending() != before {
+                    self.hub.mark_dirty(key);
+                }
             }
         }
-        let stuck = pos == 0 && input.len() >= limit;
+        let stuck = pos == 0 && input.len() >= max;
 
         // Keep only the unprocessed tail, in a buffer of the connection's own.
+        let rest = input.get(pos..).unwrap_or(&[]);
+        let large = self
+            .hub
+            .conns
+            .get(key)
+            .and_then(|c| c.transport.frame_len(rest))
+            .filter(|&n| n >= LARGE_FRAME && n <= max);
+        let mut fresh = match large {
+            Some(n) if !(own && pos == 0) => Some(self.hub.input_buffer(n)),
+            _ => None,
+        };
+        let mut again = false;
         if let Some(conn) = self.hub.conns.get_mut(key) {
-            let partial = pos < input.len();
+            let partial = !rest.is_empty();
             match (partial, conn.partial_since) {
                 (true, None) => conn.partial_since = Some(now),
                 (false, Some(_)) => conn.partial_since = None,
                 _ => {}
             }
-            if own {
-                input.drain(..pos);
-                if !input.is_empty() {
-                    conn.input = input;
+            conn.input_end = large.unwrap_or(0);
+            // Keep expecting large frames while they keep coming.
+            conn.frame_hint = match large {
+                Some(n) => n,
+                None if !partial && (shared || len == 0) => conn.frame_hint,
+                None => 0,
+            };
+            match (large, fresh.take()) {
+                // A large frame arriving: in a buffer of its own size.
+                (Some(_), Some(mut buf)) => {
+                    buf.extend_from_slice(rest);
+                    conn.input = buf;
                 }
-            } else {
-                if let Some(rest) = input.get(pos..).filter(|r| !r.is_empty()) {
-                    conn.input = rest.to_vec();
+                (Some(n), None) => {
+                    input.reserve_exact(n.saturating_sub(input.len()));
+                    conn.input = std::mem::take(&mut input);
                 }
-                input.clear();
-                self.scratch = input;
+                (None, _) if partial => {
+                    if own {
+                        input.drain(..pos);
+                        conn.input = std::mem::take(&mut input);
+                    } else {
+                        conn.input = rest.to_vec();
+                    }
+                }
+                (None, _) => {}
             }
+            again = shared && !partial && *budget > 0;
+        }
+        // The buffer read into goes back where it came from.
+        if !own {
+            input.clear();
+            self.scratch = input;
+        } else if input.capacity() >= LARGE_FRAME {
+            input.clear();
+            self.hub.return_buffer(input);
         }
         if let Some(e) = error {
             self.hub.close(key, &format!("read error: {e}"));
@@ -467,6 +569,20 @@ impl Reactor {
                 conn.peer_done = eof;
             }
             self.hub.close_after_flush(key);
+        } else if *budget == 0 {
+            self.backlog.push(key);
+        } else {
+            return again;
         }
+        false
     }
+}
+
+/// A message decoded in `read_round`.
+enum Got<'a> {
+    /// Bytes `start..start + len` of the input buffer, which holds nothing
+    /// else: it can be shared instead of copied.
+    InPlace(usize, usize),
+    /// Anything else.
+    Message(Cow<'a, [u8]>),
 }

@@ -91,6 +91,15 @@ pub trait Transport {
     /// NACKs). It must consume everything it can skip in one call.
     fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a>;
 
+    /// The total length of the frame that starts at `input`, when its first
+    /// bytes already tell it (a length prefix). The server uses it to give a
+    /// large frame that is still arriving a buffer of exactly its size, read
+    /// straight into and shared without a copy once complete. `None` (the
+    /// default) when the length is unknown or the codec is skipping input.
+    fn frame_len(&self, _input: &[u8]) -> Option<usize> {
+        None
+    }
+
     /// Called after the dispatcher handled a message from this connection,
     /// with every reply already encoded. A request/response protocol that
     /// got no reply at all can answer here instead of leaving its peer

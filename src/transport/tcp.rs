@@ -28,7 +28,7 @@ impl TcpCodec {
 
     /// The framed form of a message body.
     pub fn frame(body: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(body.len() + 8);
+        let mut out = Vec::with_capacity(body.len() + 21);
         encode_frame(body, &mut out);
         out
     }
@@ -36,8 +36,16 @@ impl TcpCodec {
 
 /// Appends `<len>\n<body>` to `out`.
 pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
+    out.reserve(21 + body.len());
+    encode_header(body.len(), out);
+    out.extend_from_slice(body);
+}
+
+/// Appends the header of a frame whose body is `len` bytes (`<len>\n`), for
+/// a writer that sends the body from a buffer of its own.
+pub fn encode_header(len: usize, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
-    let mut n = body.len();
+    let mut n = len;
     let mut start = digits.len();
     for slot in digits.iter_mut().rev() {
         *slot = b'0' + (n % 10) as u8;
@@ -47,11 +55,8 @@ pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
             break;
         }
     }
-    let digits = digits.get(start..).unwrap_or(&[]);
-    out.reserve(digits.len() + 1 + body.len());
-    out.extend_from_slice(digits);
+    out.extend_from_slice(digits.get(start..).unwrap_or(&[]));
     out.push(b'\n');
-    out.extend_from_slice(body);
 }
 
 /// What a header says.
@@ -137,6 +142,18 @@ impl Transport for TcpCodec {
                     None => Step::need_more(),
                 }
             }
+        }
+    }
+
+    fn frame_len(&self, input: &[u8]) -> Option<usize> {
+        if self.skip > 0 {
+            return None;
+        }
+        match parse_header(input) {
+            Header::Length(h, Some(len)) if len > 0 && len <= self.max_body as u64 => {
+                h.checked_add(len as usize)
+            }
+            _ => None,
         }
     }
 
@@ -255,6 +272,30 @@ mod tests {
         let (_, out, closed, _) = run(&mut c, b"99999999999999999999\nxx");
         assert!(!closed);
         assert_eq!(out, b"25\nNACK *\n16\nmessage too big");
+    }
+
+    #[test]
+    fn frame_len_from_the_header_alone() {
+        let c = TcpCodec::new(1000);
+        assert_eq!(c.frame_len(b"5\nhel"), Some(7));
+        assert_eq!(c.frame_len(b"1000\n"), Some(1005));
+        assert_eq!(c.frame_len(b"1001\n"), None); // over the limit: skipped
+        assert_eq!(c.frame_len(b"10"), None); // header incomplete
+        assert_eq!(c.frame_len(b"0\n"), None);
+        assert_eq!(c.frame_len(b"x\n"), None);
+        let mut skipping = TcpCodec::new(4);
+        let mut out = Vec::new();
+        let _ = skipping.decode(&mut b"9\nab".to_vec(), &mut out);
+        assert_eq!(skipping.frame_len(b"2\nok"), None);
+    }
+
+    #[test]
+    fn header_alone_matches_frame_prefix() {
+        for len in [0usize, 1, 9, 10, 65536, 1 << 20] {
+            let mut h = Vec::new();
+            encode_header(len, &mut h);
+            assert_eq!(h, format!("{len}\n").into_bytes());
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@ use crate::server::hub::Hub;
 /// Runs `pub`.
 pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
     check_route(hub, msg)?;
-    hub.last.set(msg.route, msg.raw);
+    // The ACK is queued first, so a publisher subscribed to its own route
+    // gets it before its message.
     let _ = hub.send(caller, ACK);
-    hub.fan_out(msg.route, msg.raw);
+    hub.publish(msg.route, msg.raw);
     Ok(())
 }
