@@ -7,4 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="valgrind -q --error-exitcode=99 --leak-check=no"
-cargo test --locked --test tcp_broker --test regressions --test hostile --test ws_http "$@"
+cargo test --locked --test tcp_broker --test regressions --test hostile --test ws_http \
+  --test output_sharing --test read_path "$@"
