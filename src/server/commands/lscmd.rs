@@ -8,7 +8,35 @@ use crate::server::hub::Hub;
 pub fn exec(hub: &mut Hub, caller: usize, commands: &[(String, String)]) -> Result<(), State> {
     hub.send(caller, PARTS)?;
     for (name, doc) in commands {
-        hub.send(caller, format!("\"{name}\",\"{doc}\"\n").as_bytes())?;
+        hub.send(caller, line(name, doc).as_bytes())?;
     }
     hub.send(caller, END)
+}
+
+/// One listing line. The format has no escaping, so a `"` or a line break
+/// in a name or doc (a Lua or C command's doc can hold anything) would cut
+/// the line for every client: they become `'` and a space.
+pub fn line(name: &str, doc: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                '"' => '\'',
+                '\n' | '\r' => ' ',
+                c => c,
+            })
+            .collect()
+    };
+    format!("\"{}\",\"{}\"\n", clean(name), clean(doc))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quotes_and_line_breaks_cannot_cut_a_line() {
+        assert_eq!(super::line("echo", "plain"), "\"echo\",\"plain\"\n");
+        assert_eq!(
+            super::line("say", "send \"x\" to\na room"),
+            "\"say\",\"send 'x' to a room\"\n"
+        );
+    }
 }
