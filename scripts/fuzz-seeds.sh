@@ -226,6 +226,8 @@ hr gzip          '\xff0' 'POST /pub/a HTTP/1.1\r\nTransfer-Encoding: gzip, chunk
 hr te-and-cl     '\xff0' 'POST /pub/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n'
 hr two-cl        '\xff0' 'POST /pub/a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx'
 hr upgrade-bad   '\xff0' 'GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'
+# A crash the target found (fixed): malformed only past the chunk-line bound.
+hr found-chunk-past-bound '!\x01' "POST /pub/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;eHTTP/1.1 100 $(printf '\\xff%.0s' {1..38})Continue\r\n\r\n\rx\xc0\r \n"
 { printf '\xff~'; printf "$DUCQ_REQ"; wsmask 129 01020304 'sub a\n'; wsmask 129 01020304 'lscmd'
   wsmask 137 01020304 'p'; } >"$seeds/http_request/upgrade"
 

@@ -343,17 +343,27 @@ proptest! {
         prop_assert!(!whole.closed && whole.leftover == 0);
     }
 
-    /// However long its chunk lines, a chunked body is accepted or refused
-    /// the same way whether it arrives whole or cut anywhere: the bound on
-    /// what chunk headers may cost does not depend on the reads.
+    /// However long its chunk lines, and wherever in them a bad byte sits,
+    /// a chunked body is accepted or refused the same way whether it
+    /// arrives whole or cut anywhere: the bound on what chunk lines may
+    /// cost does not depend on the reads.
     #[test]
     fn chunked_overhead_split_anywhere(
         body in vec(any::<u8>(), 0..16),
         ext in 0usize..200,
+        bad in prop::option::of((0usize..200, any::<u8>())),
         cuts in vec(0usize..400, 0..8),
     ) {
         let mut req = b"POST /pub/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-        req.extend_from_slice(format!("{:x};{}\r\n", body.len(), "e".repeat(ext)).as_bytes());
+        let mut ext = vec![b'e'; ext];
+        if let Some((at, byte)) = bad {
+            if at < ext.len() {
+                ext[at] = byte;
+            }
+        }
+        req.extend_from_slice(format!("{:x};", body.len()).as_bytes());
+        req.extend_from_slice(&ext);
+        req.extend_from_slice(b"\r\n");
         req.extend_from_slice(&body);
         req.extend_from_slice(b"\r\n0\r\n\r\nGET /lscmd HTTP/1.1\r\n\r\n");
         let mut cuts = cuts;
