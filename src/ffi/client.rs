@@ -486,20 +486,8 @@ fn status(r: Result<(), ducq_state>) -> ducq_state {
 /// Non-null arguments are NUL-terminated strings.
 #[no_mangle]
 pub unsafe extern "C" fn ducq_new_tcp(host: *const c_char, port: *const c_char) -> *mut ducq_i {
-    boundary(|| {
-        if host.is_null() || port.is_null() {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: non-null, NUL-terminated (caller contract).
-        let (Ok(host), Ok(port)) = (unsafe { str_arg(host) }, unsafe { str_arg(port) }) else {
-            return std::ptr::null_mut();
-        };
-        ducq_i::client(Target::Socket {
-            proto: Proto::Tcp,
-            host: host.to_owned(),
-            port: port.to_owned(),
-        })
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { new_socket_client(Proto::Tcp, host, port) }
 }
 
 /// Creates an unconnected WebSocket client handle for the HTTP/WebSocket
@@ -528,6 +516,15 @@ pub unsafe extern "C" fn ducq_new_ws_client(
     host: *const c_char,
     port: *const c_char,
 ) -> *mut ducq_i {
+    // SAFETY: forwarded caller contract.
+    unsafe { new_socket_client(Proto::Ws, host, port) }
+}
+
+/// The body of `ducq_new_tcp` and `ducq_new_ws_client`.
+///
+/// # Safety
+/// Non-null arguments are NUL-terminated strings.
+unsafe fn new_socket_client(proto: Proto, host: *const c_char, port: *const c_char) -> *mut ducq_i {
     boundary(|| {
         if host.is_null() || port.is_null() {
             return std::ptr::null_mut();
@@ -537,7 +534,7 @@ pub unsafe extern "C" fn ducq_new_ws_client(
             return std::ptr::null_mut();
         };
         ducq_i::client(Target::Socket {
-            proto: Proto::Ws,
+            proto,
             host: host.to_owned(),
             port: port.to_owned(),
         })
