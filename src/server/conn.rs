@@ -133,15 +133,15 @@ impl Conn {
 
     /// Reads until WouldBlock, EOF, `limit` bytes in `buf`, or `budget`
     /// bytes read this call; unless `to_end`, also stops after a read that
-    /// returned less than asked for (the socket had no more). Returns (bytes
-    /// read, eof).
+    /// returned less than asked for (the socket had no more). Returns the
+    /// bytes read and why reading stopped.
     pub(crate) fn read_into(
         &mut self,
         buf: &mut Vec<u8>,
         limit: usize,
         budget: usize,
         to_end: bool,
-    ) -> io::Result<(usize, bool)> {
+    ) -> io::Result<(usize, ReadEnd)> {
         let mut total = 0;
         while buf.len() < limit && total < budget {
             // Whatever room the buffer already has (all of a large frame's
@@ -151,15 +151,17 @@ impl Conn {
             let want = (limit - buf.len()).min(room.max(64 << 10));
             buf.reserve(want);
             match read_spare(&self.socket, buf, want) {
-                Ok(0) => return Ok((total, true)),
-                Ok(n) if n < want && !to_end => return Ok((total + n, false)),
+                Ok(0) => return Ok((total, ReadEnd::Eof)),
+                Ok(n) if n < want && !to_end => return Ok((total + n, ReadEnd::Drained)),
                 Ok(n) => total += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok((total, ReadEnd::Drained))
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok((total, false))
+        Ok((total, ReadEnd::Full))
     }
 
     /// Writes pending output until done or WouldBlock, gathering the queued
@@ -178,6 +180,20 @@ impl Conn {
         self.out.finished();
         Ok(Flushed::Done)
     }
+}
+
+/// Why `Conn::read_into` stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadEnd {
+    /// The socket had nothing more (WouldBlock, or a short read): a new
+    /// edge comes when more arrives.
+    Drained,
+    /// The peer closed its side.
+    Eof,
+    /// The buffer reached its limit or the budget ran out. The socket may
+    /// still hold data and no new edge will announce it, so the caller
+    /// must read again (now, or next turn).
+    Full,
 }
 
 /// Reads at most `want` bytes into the spare capacity of `buf` without

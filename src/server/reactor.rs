@@ -21,7 +21,7 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::conn::Conn;
+use super::conn::{Conn, ReadEnd};
 use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
 use super::log::Level;
@@ -393,8 +393,8 @@ impl Reactor {
     /// connection. A large frame (its length known from its header) gets a
     /// buffer of exactly its size: reads stop at its end, and once complete
     /// the buffer is handed to the hub as it is (no copy) while the message
-    /// is dispatched. Returns whether to read again: after such a frame,
-    /// while budget remains.
+    /// is dispatched. Returns whether to read again: when reading stopped at
+    /// the buffer's end rather than on an empty socket, while budget remains.
     fn read_round(&mut self, key: usize, now: Instant, ended: bool, budget: &mut usize) -> bool {
         let max = self.hub.settings().max_message + INPUT_SLACK;
         let Some(conn) = self.hub.conns.get_mut(key) else {
@@ -429,17 +429,18 @@ impl Reactor {
         } else {
             *budget
         };
-        let (eof, error) = match conn.read_into(&mut input, limit, allowance, ended) {
-            Ok((n, eof)) => {
+        let (got, end, error) = match conn.read_into(&mut input, limit, allowance, ended) {
+            Ok((n, end)) => {
                 if n > 0 {
                     conn.last_rx = now;
                     conn.pinged = false;
                 }
                 *budget = budget.saturating_sub(n);
-                (eof, None)
+                (n, end, None)
             }
-            Err(e) => (false, Some(e)),
+            Err(e) => (0, ReadEnd::Drained, Some(e)),
         };
+        let eof = end == ReadEnd::Eof;
         // The buffer holds one complete large frame and nothing else.
         let whole = conn.input_end > 0 && input.len() == conn.input_end;
 
@@ -549,7 +550,12 @@ impl Reactor {
                 }
                 (None, _) => {}
             }
-            again = shared && !partial && *budget > 0;
+            // Reading stopped at the buffer's end (a large frame's own
+            // buffer, say), not because the socket was empty: no new edge
+            // will come for what is left, so read on while budget remains
+            // (and from the backlog next turn otherwise). A round that read
+            // nothing is not repeated: that would never end.
+            again = end == ReadEnd::Full && got > 0 && *budget > 0;
         }
         // The buffer read into goes back where it came from.
         if !own {
