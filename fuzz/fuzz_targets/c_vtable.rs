@@ -101,7 +101,10 @@ unsafe extern "C" fn fake_decode(
 ) -> RawDecoded {
     // SAFETY: ctx and conn are what registration and `fake_open` gave.
     let (fake, conn) = unsafe { (&mut *ctx.cast::<Fake>(), &*conn.cast::<FakeConn>()) };
-    assert!(conn.id >= 1 && conn.id <= fake.opened, "foreign conn pointer");
+    assert!(
+        conn.id >= 1 && conn.id <= fake.opened,
+        "foreign conn pointer"
+    );
     // SAFETY: the adapter promises `len` readable bytes at `input`.
     let bytes = unsafe { std::slice::from_raw_parts(input.cast::<u8>(), len) };
     fake.checksum = bytes

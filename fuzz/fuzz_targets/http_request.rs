@@ -57,7 +57,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Tail::Ws(frames) => assert!(server_frames_ok(frames), "{frames:?}"),
         Tail::Sse(events) => {
-            assert!(is_event_stream(events), "{:?}", String::from_utf8_lossy(events));
+            assert!(
+                is_event_stream(events),
+                "{:?}",
+                String::from_utf8_lossy(events)
+            );
             assert!(!whole.closed);
         }
     }

@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let max = usize::from(*max);
-    let side = if mode % 2 == 0 { Side::Server } else { Side::Client };
+    let side = if mode % 2 == 0 {
+        Side::Server
+    } else {
+        Side::Client
+    };
     let whole = oracle::feed(&mut Frames(&mut codec(max, side, *mode)), &[stream]);
     let chunks = oracle::split_by_seed(stream, *seed);
     let pieces = oracle::feed(&mut Frames(&mut codec(max, side, *mode)), &chunks);
