@@ -179,6 +179,40 @@ fn idle_clients_are_pinged_then_closed_answering_ones_stay() {
     }
 }
 
+/// Whatever the idle timeout, a silent connection gets its keep-alive PING
+/// before it is closed: the timeout is checked often enough that the
+/// window between half the timeout and the timeout is never skipped. (With
+/// a check once a second, a 2 s timeout sometimes closed a subscriber
+/// that was never pinged; with 1 s, every other one.)
+#[test]
+fn a_short_idle_timeout_still_pings_before_closing() {
+    let srv = TestServer::with(Settings {
+        idle_timeout: Duration::from_secs(1),
+        ..Settings::default()
+    });
+    // Connections opened at different moments relative to the checks.
+    let mut peers = Vec::new();
+    for _ in 0..8 {
+        let mut p = srv.peer();
+        p.call(b"sub quiet\n", b"ACK");
+        peers.push(p);
+        std::thread::sleep(Duration::from_millis(37));
+    }
+    for p in peers.iter_mut() {
+        p.expect(b"PING _\nping");
+        p.expect_closed();
+    }
+    // Answering keeps a connection open well past the timeout.
+    let mut polite = srv.peer();
+    polite.call(b"sub quiet\n", b"ACK");
+    let until = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < until {
+        polite.expect(b"PING _\nping");
+        polite.send(b"PONG _\nping");
+    }
+    polite.call(b"PING x\n", b"PONG x\n");
+}
+
 #[test]
 fn connection_limit_refuses_clearly_and_recovers() {
     let srv = TestServer::with(Settings {

@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 use slab::Slab;
@@ -416,15 +416,10 @@ impl Hub {
         self.in_log = false;
     }
 
-    /// Closes connections silent past the idle timeout, pings those silent
-    /// for half of it, and gives up on messages left incomplete too long.
-    pub(crate) fn check_idle(&mut self, now: Instant) {
-        let timeout = self.settings.idle_timeout;
-        let frame_timeout = self.settings.frame_timeout;
-        let mut expired = Vec::new();
-        let mut stalled = Vec::new();
-        let mut pinged = Vec::new();
-        // Shared buffers go back too once a second passed without use.
+    /// Gives back buffers nobody used since the last call: pooled bodies,
+    /// shared arenas and idle connections' output buffers. Called about
+    /// once a second, so a busy connection keeps its buffers between turns.
+    pub(crate) fn release_idle_buffers(&mut self) {
         self.bodies.trim();
         if !std::mem::take(&mut self.arenas_used) {
             for arena in self.arenas.iter_mut() {
@@ -433,13 +428,36 @@ impl Hub {
                 }
             }
         }
+        for (_, conn) in self.conns.iter_mut() {
+            if !conn.closing {
+                conn.out.release();
+            }
+        }
+    }
+
+    /// How often `check_idle` must run so that a connection silent for
+    /// half the idle timeout is always pinged before the other half ends:
+    /// a quarter of the timeout, at most a second, at least 10 ms.
+    pub(crate) fn idle_check_interval(&self) -> Duration {
+        let quarter = self.settings.idle_timeout / 4;
+        if quarter.is_zero() {
+            return Duration::from_secs(1);
+        }
+        quarter.clamp(Duration::from_millis(10), Duration::from_secs(1))
+    }
+
+    /// Closes connections silent past the idle timeout, pings those silent
+    /// for half of it, and gives up on messages left incomplete too long.
+    pub(crate) fn check_idle(&mut self, now: Instant) {
+        let timeout = self.settings.idle_timeout;
+        let frame_timeout = self.settings.frame_timeout;
+        let mut expired = Vec::new();
+        let mut stalled = Vec::new();
+        let mut pinged = Vec::new();
         for (key, conn) in self.conns.iter_mut() {
             if conn.closing {
                 continue;
             }
-            // Give idle connections' output buffers back (checked once a
-            // second, so a busy connection keeps its buffers between turns).
-            conn.out.release();
             if conn.partial_since.is_some_and(|t| {
                 !frame_timeout.is_zero() && now.saturating_duration_since(t) >= frame_timeout
             }) {

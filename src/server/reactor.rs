@@ -43,6 +43,8 @@ const INPUT_SLACK: usize = 16 << 10;
 /// shared once complete; below it, a copy costs less than the extra read
 /// per frame that reading exactly one frame per buffer takes.
 const LARGE_FRAME: usize = 32 << 10;
+/// How often buffers unused since the last time are given back.
+const BUFFER_RELEASE: Duration = Duration::from_secs(1);
 /// How long accepting pauses after the process ran out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -94,6 +96,7 @@ pub struct Reactor {
     accept_resume: Option<Instant>,
     emfile_logged: bool,
     next_idle_check: Instant,
+    next_buffer_release: Instant,
 }
 
 impl Reactor {
@@ -119,6 +122,7 @@ impl Reactor {
             accept_resume: None,
             emfile_logged: false,
             next_idle_check: Instant::now(),
+            next_buffer_release: Instant::now(),
         })
     }
 
@@ -250,7 +254,7 @@ impl Reactor {
             return Duration::ZERO;
         }
         let now = Instant::now();
-        let mut at = self.next_idle_check;
+        let mut at = self.next_idle_check.min(self.next_buffer_release);
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
@@ -309,7 +313,11 @@ impl Reactor {
         }
         if now >= self.next_idle_check {
             self.hub.check_idle(now);
-            self.next_idle_check = now + Duration::from_secs(1);
+            self.next_idle_check = now + self.hub.idle_check_interval();
+        }
+        if now >= self.next_buffer_release {
+            self.hub.release_idle_buffers();
+            self.next_buffer_release = now + BUFFER_RELEASE;
         }
         self.hub.flush_dirty();
         self.hub.reap();
