@@ -274,6 +274,48 @@ fn curl_publishes_and_reads_last() {
     assert_eq!(status, 204);
 }
 
+/// `GET /last/<pattern>` answers every stored match, as `curl` shows it.
+#[test]
+fn curl_reads_last_of_a_pattern_as_json() {
+    let (srv, http) = server();
+    let mut p = srv.peer();
+    p.call(b"pub room/1/temp\n21.5", b"ACK");
+    p.call(b"pub room/2/temp\n19", b"ACK");
+    p.call(b"pub room/2/hum\n40", b"ACK");
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            &format!("http://{http}/last/room/*/temp"),
+        ])
+        .output()
+        .expect("curl");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    assert_eq!(status, "200");
+    // Stored order is not promised: compare as a set of objects.
+    let body = body
+        .strip_prefix('[')
+        .and_then(|b| b.strip_suffix(']'))
+        .unwrap();
+    let mut items: Vec<&str> = body
+        .split("},{")
+        .map(|i| i.trim_start_matches('{').trim_end_matches('}'))
+        .collect();
+    items.sort();
+    assert_eq!(
+        items,
+        [
+            r#""route":"room/1/temp","payload":"21.5""#,
+            r#""route":"room/2/temp","payload":"19""#,
+        ]
+    );
+    let (status, body) = http_request(http, b"GET /last/cellar/* HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((status, &body[..]), (200, &b"[]"[..]));
+}
+
 #[test]
 fn http_status_mapping_and_percent_decoding() {
     let (srv, http) = server();

@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `POST /pub/<route>`, body P | `pub <route>\nP` | reply mapping below |
 //! | `GET /last/<route>` | `sub <route>\nlast` | 200 with the payload of the stored message (its route in `X-Ducq-Route`), or 204 when there is none |
+//! | `GET /last/<pattern>` (with `*`) | `sub <pattern>\nlast` | 200 `[{"route":..,"payload":..}]`, every stored message that matches (`[]` when none) |
 //! | `GET /sub/<route>` | `sub <route>\n` | a Server-Sent Events stream |
 //! | `GET /lscmd` | `lscmd` | 200 `[{"name":..,"doc":..}]` |
 //! | `GET /lsconn` | `lsconn` | 200 `[{"id":..,"route":..}]` |
@@ -48,7 +49,7 @@ use super::ws::handshake::{self, HeadPoll, HeadReader, RequestHead, MAX_HEAD};
 use super::ws::WsServer;
 use super::{Decoded, SharedEncoding, Step, Transport};
 use crate::proto::message::{classify, nack_text, Kind, Message};
-use crate::proto::State;
+use crate::proto::{route, State};
 
 /// Size limits of an HTTP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +78,10 @@ impl Default for HttpLimits {
 enum Endpoint {
     /// `/pub`, `/cmd`: the generic mapping.
     Plain,
-    /// `/last`: the payload of a stored message, 204 on ACK.
+    /// `/last` on a route: the payload of a stored message, 204 on ACK.
     Last,
+    /// `/last` on a pattern: every stored message that matches, as JSON.
+    LastAll,
     /// `/sub`: an SSE stream on ACK.
     Sub,
     /// `/lscmd`: JSON objects `{name, doc}`.
@@ -392,6 +395,19 @@ impl HttpOrWs {
                 respond(out, 204, "", &[], b"", keep_alive);
                 self.finish(keep_alive);
             }
+            Kind::Ack if kind == Endpoint::LastAll => {
+                respond(out, 200, JSON, &[], b"[]", keep_alive);
+                self.finish(keep_alive);
+            }
+            // One message per match, then nothing: the request completes
+            // when the command returns (`after_dispatch`).
+            _ if kind == Endpoint::LastAll => {
+                self.phase = Phase::Collecting {
+                    kind,
+                    keep_alive,
+                    items: vec![msg.to_vec()],
+                }
+            }
             Kind::Ack => {
                 respond(out, 200, JSON, &[], b"{\"ok\":true}", keep_alive);
                 self.finish(keep_alive);
@@ -481,9 +497,22 @@ impl Transport for HttpOrWs {
     /// A command that sent no reply (`PONG`, say) still completes its
     /// request: `204 No Content`.
     fn after_dispatch(&mut self, out: &mut Vec<u8>) {
-        if let Phase::Waiting { keep_alive, .. } = self.phase {
-            respond(out, 204, JSON, &[], b"", keep_alive);
-            self.finish(keep_alive);
+        match &mut self.phase {
+            &mut Phase::Waiting { keep_alive, .. } => {
+                respond(out, 204, JSON, &[], b"", keep_alive);
+                self.finish(keep_alive);
+            }
+            Phase::Collecting {
+                kind: Endpoint::LastAll,
+                keep_alive,
+                items,
+            } => {
+                let body = stored_json(items);
+                let keep_alive = *keep_alive;
+                respond(out, 200, JSON, &[], body.as_bytes(), keep_alive);
+                self.finish(keep_alive);
+            }
+            _ => {}
         }
     }
 
@@ -734,12 +763,18 @@ fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     };
     Ok(match endpoint {
         "pub" => action(Endpoint::Plain, with_route(b"pub", rest, b"")?, true, false),
-        "last" => action(
-            Endpoint::Last,
-            with_route(b"sub", rest, b"last")?,
-            false,
-            false,
-        ),
+        "last" => {
+            let msg = with_route(b"sub", rest, b"last")?;
+            let pattern = msg
+                .get(4..msg.len().saturating_sub(5))
+                .is_some_and(route::is_pattern);
+            let kind = if pattern {
+                Endpoint::LastAll
+            } else {
+                Endpoint::Last
+            };
+            action(kind, msg, false, false)
+        }
         "sub" => action(Endpoint::Sub, with_route(b"sub", rest, b"")?, false, false),
         "lscmd" => action(Endpoint::Lscmd, b"lscmd".to_vec(), false, true),
         "lsconn" => action(Endpoint::Lsconn, b"lsconn".to_vec(), false, true),
@@ -844,6 +879,28 @@ fn error_json(reason: &str, state: Option<State>) -> Vec<u8> {
     }
     s.push('}');
     s.into_bytes()
+}
+
+/// The JSON array for `GET /last/<pattern>`: `{"route":..,"payload":..}`
+/// per stored message (payloads as text, invalid UTF-8 replaced).
+fn stored_json(items: &[Vec<u8>]) -> String {
+    let mut s = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let (route, payload) = match Message::parse(item) {
+            Ok(m) => (m.route, m.payload),
+            Err(_) => (&b""[..], item.as_slice()),
+        };
+        s.push_str("{\"route\":");
+        json_string(&mut s, route);
+        s.push_str(",\"payload\":");
+        json_string(&mut s, payload);
+        s.push('}');
+    }
+    s.push(']');
+    s
 }
 
 /// The JSON array for a multipart reply: every line of every item.
@@ -1069,6 +1126,39 @@ mod tests {
         let (_, resp, _) = exchange("GET /last/none HTTP/1.1\r\n\r\n", &[b"ACK"]);
         assert!(resp.starts_with("HTTP/1.1 204 No Content\r\n"));
         assert!(!resp.contains("Content-Length"));
+    }
+
+    #[test]
+    fn last_on_a_pattern_returns_every_match_as_json() {
+        let mut t = http();
+        let (msgs, early, closed, _) = drive(&mut t, b"GET /last/s%2F* HTTP/1.1\r\n\r\n");
+        assert!(early.is_empty() && !closed);
+        assert_eq!(msgs, vec![b"sub s/*\nlast".to_vec()]);
+        // Nothing is sent until the command has returned.
+        let partial = answer(&mut t, &[b"pub s/a\n1", b"pub s/b\nsay \"hi\"\nbye"]);
+        assert_eq!(partial, "");
+        let mut out = Vec::new();
+        t.after_dispatch(&mut out);
+        let resp = String::from_utf8_lossy(&out).into_owned();
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        assert!(resp.contains("Content-Type: application/json\r\n"));
+        assert_eq!(
+            body(&resp),
+            r#"[{"route":"s/a","payload":"1"},{"route":"s/b","payload":"say \"hi\"\nbye"}]"#
+        );
+        // The connection serves the next request as usual.
+        let (msgs, _, _, _) = drive(&mut t, b"GET /last/x HTTP/1.1\r\n\r\n");
+        assert_eq!(msgs, vec![b"sub x\nlast".to_vec()]);
+        // No match: an empty array, not 204.
+        let (_, resp, _) = exchange("GET /last/none/* HTTP/1.1\r\n\r\n", &[b"ACK"]);
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        assert_eq!(body(&resp), "[]");
+        // A refusal is still an error.
+        let (_, resp, _) = exchange(
+            "GET /last/a* HTTP/1.1\r\n\r\n",
+            &[b"NACK a*\n18\nroute too long"],
+        );
+        assert!(resp.starts_with("HTTP/1.1 500"), "{resp}");
     }
 
     #[test]
