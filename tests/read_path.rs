@@ -3,11 +3,14 @@
 //! read, so these check that nothing is left behind by it — data and FIN
 //! arriving together, and data arriving while the turn runs.
 
+mod oracle;
 mod util;
 
+use std::io::Read;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
+use oracle::ws::client_frame;
 use util::TestServer;
 
 #[test]
@@ -138,27 +141,9 @@ fn random_mixes_of_frame_sizes_and_cuts_are_all_delivered() {
         s.sub("big");
         let mut p = srv.peer();
         let count = 2 + next(&mut seed) % 8;
-        let bodies: Vec<Vec<u8>> = (0..count)
-            .map(|i| {
-                let n = match next(&mut seed) % 4 {
-                    0 => next(&mut seed) % 100,
-                    1 => 30_000 + next(&mut seed) % 10_000,
-                    _ => next(&mut seed) % 250_000,
-                };
-                big_body(i, n)
-            })
-            .collect();
+        let bodies: Vec<Vec<u8>> = (0..count).map(|i| big_body(i, size(&mut seed))).collect();
         let wire = frames(&bodies);
-        let mut cuts = Vec::new();
-        let mut at = 0;
-        while at < wire.len() {
-            let end = (at + 1 + next(&mut seed) % 150_000).min(wire.len());
-            p.raw(&wire[at..end]);
-            cuts.push(end);
-            at = end;
-            let pause = next(&mut seed) % 4;
-            std::thread::sleep(Duration::from_micros(pause as u64 * 700));
-        }
+        let cuts = write_in_pieces(&wire, &mut seed, |piece| p.raw(piece));
         let sizes: Vec<usize> = bodies.iter().map(Vec::len).collect();
         for (i, body) in bodies.iter().enumerate() {
             let context = format!("round {round}, frame {i}: sizes {sizes:?}, cuts {cuts:?}");
@@ -172,6 +157,114 @@ fn random_mixes_of_frame_sizes_and_cuts_are_all_delivered() {
             assert!(got == *body, "{context}: body differs");
         }
     }
+}
+
+/// The same over WebSocket (masked binary and text frames, some messages
+/// in fragments). Its frames take the general path, partial tails kept in
+/// the connection's buffer between reads, not the TCP codec's own-buffer
+/// path; both must deliver everything whatever the cuts.
+#[test]
+fn random_mixes_over_websocket_are_all_delivered() {
+    let srv = TestServer::with_setup(Default::default(), |r| {
+        r.listen_http("127.0.0.1:0").expect("http listener");
+    });
+    let http = srv.addrs[1];
+    let mut seed = 0x1234_5678_9abc_def1_u64;
+    let mut s = srv.peer();
+    s.sub("big");
+    let mut p = util::Peer::connect(http);
+    p.raw(UPGRADE);
+    read_upgrade(&mut p);
+    for round in 0..20 {
+        let count = 2 + next(&mut seed) % 5;
+        let bodies: Vec<Vec<u8>> = (0..count).map(|i| big_body(i, size(&mut seed))).collect();
+        let mut wire = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let mask = [1, 2, 3, (i % 256) as u8];
+            if next(&mut seed) % 3 == 0 && body.len() > 2 {
+                // Two fragments and a continuation.
+                let cut = next(&mut seed) % body.len();
+                wire.extend(client_frame(false, 0x2, &body[..cut], mask));
+                wire.extend(client_frame(true, 0x0, &body[cut..], mask));
+            } else {
+                let opcode = if next(&mut seed) % 2 == 0 { 0x1 } else { 0x2 };
+                wire.extend(client_frame(true, opcode, body, mask));
+            }
+        }
+        let cuts = write_in_pieces(&wire, &mut seed, |piece| p.raw(piece));
+        let sizes: Vec<usize> = bodies.iter().map(Vec::len).collect();
+        for (i, body) in bodies.iter().enumerate() {
+            let context = format!("ws round {round}, frame {i}: sizes {sizes:?}, cuts {cuts:?}");
+            let ack = read_ws_text(&mut p).unwrap_or_else(|e| panic!("{context}: {e}"));
+            assert_eq!(ack, b"ACK", "{context}");
+            let got = s
+                .try_recv(util::WAIT)
+                .unwrap_or_else(|e| panic!("{context}: {e}"));
+            assert!(got == *body, "{context}: body differs");
+        }
+    }
+}
+
+/// A body size: small, just over the large-frame threshold, or anything up
+/// to 250 000 bytes.
+fn size(seed: &mut u64) -> usize {
+    match next(seed) % 4 {
+        0 => next(seed) % 100,
+        1 => 30_000 + next(seed) % 10_000,
+        _ => next(seed) % 250_000,
+    }
+}
+
+/// Writes `wire` in random pieces with random short pauses; returns where
+/// it was cut.
+fn write_in_pieces(wire: &[u8], seed: &mut u64, mut write: impl FnMut(&[u8])) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut at = 0;
+    while at < wire.len() {
+        let end = (at + 1 + next(seed) % 150_000).min(wire.len());
+        write(&wire[at..end]);
+        cuts.push(end);
+        at = end;
+        let pause = next(seed) % 4;
+        std::thread::sleep(Duration::from_micros(pause as u64 * 700));
+    }
+    cuts
+}
+
+/// A valid upgrade request with the RFC 6455 sample key.
+const UPGRADE: &[u8] = b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// Reads the `101` response, byte by byte so no frame is taken with it.
+fn read_upgrade(p: &mut util::Peer) {
+    p.stream.set_read_timeout(Some(util::WAIT)).unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        p.stream.read_exact(&mut b).expect("upgrade response");
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+}
+
+/// The payload of the next server frame, which must be a short text frame.
+fn read_ws_text(p: &mut util::Peer) -> Result<Vec<u8>, String> {
+    p.stream.set_read_timeout(Some(util::WAIT)).unwrap();
+    let mut head = [0u8; 2];
+    p.stream.read_exact(&mut head).map_err(|e| e.to_string())?;
+    if head[0] != 0x81 || head[1] >= 126 {
+        return Err(format!("unexpected frame head {head:?}"));
+    }
+    let mut payload = vec![0u8; usize::from(head[1])];
+    p.stream
+        .read_exact(&mut payload)
+        .map_err(|e| e.to_string())?;
+    Ok(payload)
 }
 
 /// `pub big\n<i>:` and `n` bytes of a pattern that differs per frame.
