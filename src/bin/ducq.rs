@@ -17,7 +17,7 @@ Usage: ducq [OPTIONS] COMMAND [ARGS]
 Commands:
   pub ROUTE PAYLOAD       publish PAYLOAD on ROUTE ('-' reads it from stdin)
   sub ROUTE [--last] [--add ROUTE]... [--count N] [-v]
-                          print each message on ROUTE (wildcard *), one per
+                          print each message on ROUTE (wildcards * + #), one per
                           line; --last first prints the stored last message(s);
                           --add follows more routes; --count stops after N
                           messages; -v prints the route before the payload

@@ -59,7 +59,7 @@ pub fn core() -> Vec<Builtin> {
         },
         Builtin {
             name: "sub",
-            doc: "subscribe to route (wildcard *); payload options: last (stored messages), add (keep other subscriptions)",
+            doc: "subscribe to route (wildcards *, + and #); payload options: last (stored messages), add (keep other subscriptions)",
             exec: subscribe::exec,
         },
         Builtin {
