@@ -80,8 +80,8 @@ fn glob(pattern: &[u8], route: &[u8]) -> bool {
                 continue;
             }
             // The whole rest of the route, whatever it holds.
-            _ if is_hash(pattern, p) => return true,
-            _ if is_plus(pattern, p) => {
+            Some(b'#') if is_hash(pattern, p) => return true,
+            Some(b'+') if is_plus(pattern, p) => {
                 // One level: up to the next `/` (or the end), possibly empty.
                 let rest = route.get(r..).unwrap_or(&[]);
                 r += rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
@@ -115,8 +115,8 @@ fn matches_empty(pattern: &[u8], mut p: usize) -> bool {
         match pattern.get(p) {
             None => return true,
             Some(b'*') => p += 1,
-            _ if is_plus(pattern, p) => p += 1,
-            _ if is_hash(pattern, p) => return true,
+            Some(b'+') if is_plus(pattern, p) => p += 1,
+            Some(b'#') if is_hash(pattern, p) => return true,
             Some(b'/') if is_hash(pattern, p + 1) => return true,
             _ => return false,
         }

@@ -1,13 +1,15 @@
 //! Broker state as plain data: who is subscribed to what, and the last
 //! message of each route. No sockets and no I/O; connections appear only as
 //! slab keys. A publish finds its subscribers through an index (exact routes
-//! by hash, patterns kept apart), never by scanning every connection.
+//! by hash, patterns in the level tree of `route_index`), never by scanning
+//! every connection or testing every pattern.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 use std::rc::Rc;
 
+use super::route_index::PatternIndex;
 use crate::proto::route;
 
 /// A fast, non-cryptographic hasher for routes (Fx-style multiply-rotate).
@@ -41,13 +43,13 @@ impl Hasher for RouteHasher {
     }
 }
 
-type RouteMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<RouteHasher>>;
+pub(crate) type RouteMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<RouteHasher>>;
 
 /// Subscriptions of every connection, indexed for publishing.
 #[derive(Default)]
 pub struct Subscriptions {
     exact: RouteMap<Vec<usize>>,
-    patterns: RouteMap<Vec<usize>>,
+    patterns: PatternIndex,
     by_conn: HashMap<usize, Vec<Box<[u8]>>, BuildHasherDefault<RouteHasher>>,
 }
 
@@ -63,12 +65,11 @@ impl Subscriptions {
             return;
         }
         routes.push(route.into());
-        let index = if route::is_pattern(route) {
-            &mut self.patterns
+        if route::is_pattern(route) {
+            self.patterns.insert(route, key);
         } else {
-            &mut self.exact
-        };
-        index.entry(route.into()).or_default().push(key);
+            self.exact.entry(route.into()).or_default().push(key);
+        }
     }
 
     /// Removes one subscription; false when `key` did not hold it.
@@ -97,17 +98,16 @@ impl Subscriptions {
     }
 
     fn unindex(&mut self, key: usize, route: &[u8]) {
-        let index = if route::is_pattern(route) {
-            &mut self.patterns
-        } else {
-            &mut self.exact
-        };
-        if let Some(keys) = index.get_mut(route) {
+        if route::is_pattern(route) {
+            self.patterns.remove(route, key);
+            return;
+        }
+        if let Some(keys) = self.exact.get_mut(route) {
             if let Some(p) = keys.iter().position(|&k| k == key) {
                 keys.swap_remove(p);
             }
             if keys.is_empty() {
-                index.remove(route);
+                self.exact.remove(route);
             }
         }
     }
@@ -125,11 +125,7 @@ impl Subscriptions {
         if let Some(keys) = self.exact.get(published) {
             keys.iter().for_each(|&k| f(k));
         }
-        for (pattern, keys) in &self.patterns {
-            if route::matches(pattern, published) {
-                keys.iter().for_each(|&k| f(k));
-            }
-        }
+        self.patterns.for_each_match(published, f);
     }
 
     /// Keys subscribed to exactly `route` (no pattern matching).

@@ -27,6 +27,7 @@ pub mod hub;
 pub mod log;
 pub mod os;
 pub mod reactor;
+pub mod route_index;
 pub mod settings;
 
 pub use conn::ConnId;
