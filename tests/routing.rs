@@ -6,6 +6,7 @@ mod util;
 
 use std::time::Duration;
 
+use ducq::server::Settings;
 use util::{Peer, TestServer};
 
 const SHORT: Duration = Duration::from_millis(150);
@@ -108,4 +109,168 @@ fn last_on_plus_and_hash_patterns() {
     p.expect(b"pub h/a\nh/a");
     p.expect_silence(SHORT);
     p.call(b"sub +/x\nlast", b"ACK");
+}
+
+// History (`--history N`, `sub R\nlast N`, `last R\nN`) -------------------
+
+fn with_history(n: usize) -> TestServer {
+    TestServer::with(Settings {
+        history: n,
+        ..Settings::default()
+    })
+}
+
+#[test]
+fn sub_last_n_returns_the_newest_n_oldest_first_then_live() {
+    let srv = with_history(5);
+    let mut publ = srv.peer();
+    for i in 1..=7 {
+        publ.publish("r", &format!("m{i}"));
+    }
+    let mut sub = srv.peer();
+    sub.send(b"sub r\nlast 3");
+    for i in 5..=7 {
+        sub.expect(format!("pub r\nm{i}").as_bytes());
+    }
+    sub.expect_silence(SHORT);
+    publ.publish("r", "m8");
+    sub.expect(b"pub r\nm8");
+    // More than stored: all five kept; `last` alone: the newest one.
+    let mut all = srv.peer();
+    all.send(b"sub r\nlast 100 add");
+    for i in 4..=8 {
+        all.expect(format!("pub r\nm{i}").as_bytes());
+    }
+    all.expect_silence(SHORT);
+    all.call(b"sub r\nlast", b"pub r\nm8");
+    all.call(b"sub r\nlast 0", b"ACK");
+    all.call(b"sub none\nlast 4", b"ACK");
+}
+
+#[test]
+fn last_n_on_a_pattern_gives_each_route_in_route_order() {
+    let srv = with_history(3);
+    let mut publ = srv.peer();
+    for (r, m) in [
+        ("s/b", "1"),
+        ("s/a", "2"),
+        ("s/b", "3"),
+        ("s/a", "4"),
+        ("s/a", "5"),
+    ] {
+        publ.publish(r, m);
+    }
+    publ.publish("s/a", "6");
+    let mut p = srv.peer();
+    p.send(b"sub s/+\nlast 2");
+    for want in ["pub s/a\n5", "pub s/a\n6", "pub s/b\n1", "pub s/b\n3"] {
+        p.expect(want.as_bytes());
+    }
+    p.expect_silence(SHORT);
+}
+
+#[test]
+fn default_history_is_the_last_message_only() {
+    let srv = TestServer::start();
+    let mut publ = srv.peer();
+    publ.publish("r", "one");
+    publ.publish("r", "two");
+    let mut p = srv.peer();
+    p.send(b"sub r\nlast 10");
+    p.expect(b"pub r\ntwo");
+    p.expect_silence(SHORT);
+}
+
+#[test]
+fn last_command_reads_the_store_without_subscribing() {
+    let srv = with_history(4);
+    let mut publ = srv.peer();
+    for i in 1..=3 {
+        publ.publish("k/v", &format!("{i}"));
+    }
+    let mut p = srv.peer();
+    p.call(b"last k/v\n", b"pub k/v\n3");
+    p.send(b"last k/v\n2");
+    p.expect(b"pub k/v\n2");
+    p.expect(b"pub k/v\n3");
+    p.send(b"last k/#\n 9 ");
+    for i in 1..=3 {
+        p.expect(format!("pub k/v\n{i}").as_bytes());
+    }
+    p.call(b"last nothing/here\n", b"ACK");
+    p.call(b"last k/v\nlots", b"NACK *\n15\nmessage invalid");
+    p.call(b"last k/v", b"NACK *\n15\nmessage invalid");
+    p.call(b"last \n", b"NACK *\n15\nmessage invalid");
+    // Not subscribed by any of it.
+    publ.publish("k/v", "4");
+    p.expect_silence(SHORT);
+    let list = {
+        p.send(b"lsconn");
+        p.expect(b"PARTS");
+        let mut lines = Vec::new();
+        loop {
+            let m = p.recv();
+            if m == b"END" {
+                break lines;
+            }
+            lines.push(String::from_utf8(m).unwrap());
+        }
+    };
+    assert!(list.contains(&format!("{},\n", p.id())), "{list:?}");
+}
+
+/// Publications from another connection go on while `sub R\nlast N` is
+/// answered: the subscriber gets every message exactly once, in order,
+/// stored ones first and live ones after, with nothing lost between them.
+#[test]
+fn history_and_live_meet_without_gap_or_duplicate() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let srv = with_history(1_000_000);
+    let published = Arc::new(AtomicU64::new(0));
+    let stop_at = Arc::new(AtomicU64::new(u64::MAX));
+    let publisher = {
+        let (published, stop_at) = (Arc::clone(&published), Arc::clone(&stop_at));
+        let mut p = srv.peer();
+        std::thread::spawn(move || {
+            let mut seq = 0u64;
+            while seq < stop_at.load(Ordering::SeqCst) {
+                p.send(format!("pub seam\n{seq}").as_bytes());
+                seq += 1;
+                published.store(seq, Ordering::SeqCst);
+            }
+            for _ in 0..seq {
+                p.expect(b"ACK");
+            }
+            seq
+        })
+    };
+    while published.load(Ordering::SeqCst) < 2_000 {
+        std::thread::yield_now();
+    }
+    let mut sub = srv.peer();
+    sub.send(b"sub seam\nlast 1000000");
+    let first = sub.recv();
+    // Publishing went on while the subscription was handled; let it run a
+    // little longer so live messages follow the stored ones.
+    let at_reply = published.load(Ordering::SeqCst);
+    stop_at.store(at_reply + 2_000, Ordering::SeqCst);
+    let total = publisher.join().unwrap();
+    assert!(total > at_reply, "publishing had stopped");
+    let mut next = 0u64;
+    let mut msg = first;
+    loop {
+        assert_eq!(
+            String::from_utf8_lossy(&msg),
+            format!("pub seam\n{next}"),
+            "message {next} of {total}"
+        );
+        next += 1;
+        if next == total {
+            break;
+        }
+        msg = sub.recv();
+    }
+    sub.expect_silence(SHORT);
 }

@@ -30,7 +30,10 @@ Limits:
   --max-message BYTES     largest message body            [default: 1048576]
   --max-route BYTES       longest route                   [default: 1024]
   --max-stored-routes N   routes whose last message is kept [default: 10000]
-  --max-stored-bytes B    bytes of stored last messages   [default: 67108864]
+  --max-stored-bytes B    bytes of stored messages; the oldest go first
+                                                          [default: 67108864]
+  --history N             messages stored per route, for 'sub R' with
+                          'last N' and GET /last/R?n=N   [default: 1]
   --max-connections N     simultaneous clients            [default: 16384]
   --max-output BYTES      output queued per client before it is
                           disconnected as a slow consumer [default: 8388608]
@@ -95,6 +98,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-route" => s.max_route = num(value()?)?,
             "--max-stored-routes" => s.max_stored_routes = num(value()?)?,
             "--max-stored-bytes" => s.max_stored_bytes = num(value()?)?,
+            "--history" => s.history = num(value()?)?,
             "--max-connections" => s.max_connections = num(value()?)?,
             "--max-output" => s.max_output = num(value()?)?,
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),

@@ -62,7 +62,11 @@ impl Hub {
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
-            last: LastStore::new(settings.max_stored_routes, settings.max_stored_bytes),
+            last: LastStore::with_depth(
+                settings.max_stored_routes,
+                settings.max_stored_bytes,
+                settings.history,
+            ),
             logger: Logger::new(settings.log_level),
             settings,
             registry,

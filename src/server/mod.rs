@@ -23,6 +23,7 @@ pub mod broker;
 pub mod commands;
 pub mod conn;
 pub mod dispatcher;
+pub mod history;
 pub mod hub;
 pub mod log;
 pub mod os;

@@ -17,8 +17,13 @@ pub struct Settings {
     /// Most routes whose last message is stored (default 10 000); the least
     /// recently published are dropped first.
     pub max_stored_routes: usize,
-    /// Most bytes of stored last messages (default 64 MiB).
+    /// Most bytes of stored messages (default 64 MiB); over it the oldest
+    /// stored messages are dropped first.
     pub max_stored_bytes: usize,
+    /// Messages stored per route for `sub R\nlast N` and `last R\nN`
+    /// (default 1: the last message, as in the original). Bounded by
+    /// `max_stored_bytes` and `max_stored_routes`; 0 stores nothing.
+    pub history: usize,
     /// Most client connections at once (default 16 384). Beyond it a new
     /// connection is answered NACK 21 and closed.
     pub max_connections: usize,
@@ -43,6 +48,7 @@ impl Default for Settings {
             max_route: 1024,
             max_stored_routes: 10_000,
             max_stored_bytes: 64 << 20,
+            history: 1,
             max_connections: 16_384,
             max_output: 8 << 20,
             idle_timeout: Duration::from_secs(300),

@@ -6,6 +6,7 @@
 use super::hub::Hub;
 use crate::proto::{Message, State};
 
+pub mod last;
 pub mod lscmd;
 pub mod lsconn;
 pub mod ping;
@@ -59,7 +60,7 @@ pub fn core() -> Vec<Builtin> {
         },
         Builtin {
             name: "sub",
-            doc: "subscribe to route (wildcards *, + and #); payload options: last (stored messages), add (keep other subscriptions)",
+            doc: "subscribe to route (wildcards *, + and #); payload options: last [N] (the N newest stored messages first), add (keep other subscriptions)",
             exec: subscribe::exec,
         },
         Builtin {
@@ -87,6 +88,11 @@ pub fn replaceable() -> Vec<Builtin> {
             name: "unsubscribe",
             doc: "remove route from the caller's subscriptions",
             exec: unsubscribe::exec,
+        },
+        Builtin {
+            name: "last",
+            doc: "the N newest stored messages of route (payload N, default 1), oldest first, without subscribing; ACK when none",
+            exec: last::exec,
         },
         Builtin {
             name: "unsub",
