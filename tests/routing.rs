@@ -4,8 +4,11 @@
 
 mod util;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use ducq::client::Client;
 use ducq::server::Settings;
 use util::{Peer, TestServer};
 
@@ -273,4 +276,136 @@ fn history_and_live_meet_without_gap_or_duplicate() {
         msg = sub.recv();
     }
     sub.expect_silence(SHORT);
+}
+
+// Point-to-point (`to ID\nP`) --------------------------------------------
+
+fn with_http() -> (TestServer, SocketAddr) {
+    let srv = TestServer::with_setup(Settings::default(), |r| {
+        r.listen_http("127.0.0.1:0").expect("http listener");
+    });
+    let http = srv.addrs[1];
+    (srv, http)
+}
+
+/// Reads from `s` until `want` bytes arrived; returns them.
+fn read_exactly(s: &mut TcpStream, want: usize) -> Vec<u8> {
+    let mut got = vec![0; want];
+    s.read_exact(&mut got).expect("read");
+    got
+}
+
+/// Reads an HTTP response head (up to the blank line).
+fn read_head(s: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).expect("head");
+        got.push(b[0]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+#[test]
+fn to_reaches_one_tcp_connection_only() {
+    let srv = TestServer::start();
+    let (mut a, mut b, mut c) = (srv.peer(), srv.peer(), srv.peer());
+    c.sub("#");
+    let msg = format!("to {}\nhello\nthere", b.id());
+    a.call(msg.as_bytes(), b"ACK");
+    b.expect(format!("from {}\nhello\nthere", a.id()).as_bytes());
+    // b answers a the same way.
+    b.call(format!("to {}\nback", a.id()).as_bytes(), b"ACK");
+    a.expect(format!("from {}\nback", b.id()).as_bytes());
+    // To oneself: the ACK first, then the message.
+    a.send(format!("to {}\nme", a.id()).as_bytes());
+    a.expect(b"ACK");
+    a.expect(format!("from {}\nme", a.id()).as_bytes());
+    c.expect_silence(SHORT);
+    b.expect_silence(SHORT);
+}
+
+#[test]
+fn to_an_unknown_or_closed_id_is_nack_19() {
+    let srv = TestServer::start();
+    let mut a = srv.peer();
+    let gone = {
+        let b = srv.peer();
+        b.id()
+    };
+    std::thread::sleep(SHORT);
+    for id in [
+        gone.as_str(),
+        "TCP:127.0.0.1:1",
+        "WS:127.0.0.1:1",
+        "nonsense",
+        "TCP:not-an-address",
+    ] {
+        a.call(
+            format!("to {id}\nx").as_bytes(),
+            b"NACK *\n19\nconnection not found",
+        );
+    }
+    // The kind is part of the id.
+    let other = srv.peer();
+    let wrong_kind = other.id().replacen("TCP:", "WS:", 1);
+    a.call(
+        format!("to {wrong_kind}\nx").as_bytes(),
+        b"NACK *\n19\nconnection not found",
+    );
+    a.call(b"to \nx", b"NACK *\n15\nmessage invalid");
+    a.call(b"to x", b"NACK *\n15\nmessage invalid");
+    a.call(b"PING x\ny", b"PONG x\ny");
+}
+
+#[test]
+fn to_crosses_protocols_tcp_websocket_and_sse() {
+    let (srv, http) = with_http();
+    let mut tcp = srv.peer();
+    // A WebSocket client, by the library's client.
+    let mut ws = Client::connect_ws(&http.to_string(), util::WAIT).expect("ws");
+    let ws_id = ws.id();
+    assert!(ws_id.starts_with("WS:127.0.0.1:"), "{ws_id}");
+    tcp.call(format!("to {ws_id}\nto ws").as_bytes(), b"ACK");
+    assert_eq!(
+        ws.receive().unwrap(),
+        format!("from {}\nto ws", tcp.id()).into_bytes()
+    );
+    // And back.
+    ws.emit("to", &tcp.id(), b"to tcp").unwrap();
+    assert_eq!(ws.receive().unwrap(), b"ACK");
+    tcp.expect(format!("from {ws_id}\nto tcp").as_bytes());
+
+    // An HTTP event stream.
+    let mut sse = TcpStream::connect(http).unwrap();
+    sse.set_read_timeout(Some(util::WAIT)).unwrap();
+    sse.write_all(b"GET /sub/quiet HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_head(&mut sse).contains("text/event-stream"));
+    let sse_id = format!("HTTP:{}", sse.local_addr().unwrap());
+    tcp.call(format!("to {sse_id}\nline 1\nline 2").as_bytes(), b"ACK");
+    let want = format!("data: from {}\ndata: line 1\ndata: line 2\n\n", tcp.id());
+    assert_eq!(
+        String::from_utf8(read_exactly(&mut sse, want.len())).unwrap(),
+        want
+    );
+
+    // A plain HTTP connection between requests cannot take one.
+    let mut plain = TcpStream::connect(http).unwrap();
+    plain.set_read_timeout(Some(util::WAIT)).unwrap();
+    plain
+        .write_all(b"GET /lscmd HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut plain);
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("length");
+    read_exactly(&mut plain, len);
+    let plain_id = format!("HTTP:{}", plain.local_addr().unwrap());
+    tcp.call(
+        format!("to {plain_id}\nx").as_bytes(),
+        b"NACK *\n19\nconnection not found",
+    );
 }

@@ -42,6 +42,12 @@ Limits:
   --frame-timeout SECS    close clients that leave a message, handshake or
                           HTTP request incomplete this long; 0 disables
                                                           [default: 30]
+Streamed payloads (CONT/END):
+  --stream-window BYTES   bytes of a stream queued for one subscriber before
+                          its publisher is paused          [default: 4194304]
+  --stream-timeout SECS   end a stream silent this long with an error, close
+                          a subscriber holding it up this long; 0 disables
+                                                          [default: 30]
 Lua commands:
   --lua PATH              load every .lua file of folder PATH (or the one
                           file PATH) and reload on change (repeatable)
@@ -103,6 +109,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-output" => s.max_output = num(value()?)?,
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
             "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
+            "--stream-window" => s.stream_window = num(value()?)?,
+            "--stream-timeout" => s.stream_timeout = Duration::from_secs(num(value()?)? as u64),
             "--lua" => args.lua.push(value()?),
             "--lua-instructions" => args.lua_limits.instructions = num(value()?)? as u64,
             "--lua-memory" => args.lua_limits.memory = num(value()?)?,

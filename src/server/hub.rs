@@ -15,6 +15,7 @@ use super::broker::{LastStore, Subscriptions};
 use super::conn::{Conn, ConnId, Flushed, SharedRef};
 use super::log::{Level, Logger, Record};
 use super::settings::Settings;
+use super::streams::{self, Streams};
 use crate::proto::State;
 use crate::transport::tcp::encode_header;
 use crate::transport::SharedEncoding;
@@ -26,6 +27,8 @@ pub struct Hub {
     pub subs: Subscriptions,
     /// Last message of each route.
     pub last: LastStore,
+    /// Open streamed payloads.
+    pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
     registry: Registry,
@@ -67,6 +70,7 @@ impl Hub {
                 settings.max_stored_bytes,
                 settings.history,
             ),
+            streams: Streams::default(),
             logger: Logger::new(settings.log_level),
             settings,
             registry,
@@ -385,10 +389,16 @@ impl Hub {
     pub(crate) fn reap(&mut self) {
         while let Some(key) = self.to_close.pop() {
             if self.conns.get(key).is_some_and(|c| c.closing) {
+                // Its streams end with an error for their subscribers,
+                // written now rather than a turn later.
+                streams::publisher_gone(self, key);
                 let mut conn = self.conns.remove(key);
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
             }
+        }
+        if !self.dirty.is_empty() {
+            self.flush_dirty();
         }
     }
 

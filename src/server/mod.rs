@@ -30,6 +30,7 @@ pub mod os;
 pub mod reactor;
 pub mod route_index;
 pub mod settings;
+pub mod streams;
 
 pub use conn::ConnId;
 pub use dispatcher::{CommandSet, Dispatcher};

@@ -26,6 +26,7 @@ use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
 use super::log::Level;
 use super::settings::Settings;
+use super::streams;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::tcp::TcpCodec;
@@ -320,6 +321,10 @@ impl Reactor {
             self.next_buffer_release = now + BUFFER_RELEASE;
         }
         self.hub.flush_dirty();
+        // Streamed payloads: publishers paused by a full window are read
+        // again once their subscribers drained (next turn, at once).
+        streams::check(&mut self.hub, now);
+        self.backlog.extend(self.hub.streams.take_resumed());
         self.hub.reap();
         Ok(())
     }
@@ -392,7 +397,9 @@ impl Reactor {
     /// system call per turn saved).
     fn read(&mut self, key: usize, now: Instant, ended: bool) {
         let mut budget = READ_BUDGET;
-        while self.read_round(key, now, ended, &mut budget) {}
+        // A publisher whose stream window is full is not read: what it
+        // sends waits in the socket until `streams::check` resumes it.
+        while !self.hub.streams.is_paused(key) && self.read_round(key, now, ended, &mut budget) {}
     }
 
     /// One buffer's worth of `read`: fill a buffer, handle every message in

@@ -37,6 +37,15 @@ pub struct Settings {
     /// is given up and its connection closed (default 30 s): a peer that
     /// trickles bytes cannot hold a connection slot forever.
     pub frame_timeout: Duration,
+    /// Most bytes of a streamed payload (`CONT`/`END`) queued for any one
+    /// subscriber before the server stops reading its publisher until the
+    /// subscriber is down to half of it (default 4 MiB). Keep it below
+    /// `max_output` minus `max_message`.
+    pub stream_window: usize,
+    /// A stream with no part this long is ended with an error for its
+    /// subscribers; a subscriber that keeps a stream's window full this
+    /// long is closed as a slow consumer (default 30 s; zero disables).
+    pub stream_timeout: Duration,
     /// Lowest level written to the log (default `Info`).
     pub log_level: Level,
 }
@@ -53,6 +62,8 @@ impl Default for Settings {
             max_output: 8 << 20,
             idle_timeout: Duration::from_secs(300),
             frame_timeout: Duration::from_secs(30),
+            stream_window: 4 << 20,
+            stream_timeout: Duration::from_secs(30),
             log_level: Level::Info,
         }
     }

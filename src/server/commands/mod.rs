@@ -6,11 +6,13 @@
 use super::hub::Hub;
 use crate::proto::{Message, State};
 
+pub mod direct;
 pub mod last;
 pub mod lscmd;
 pub mod lsconn;
 pub mod ping;
 pub mod publish;
+pub mod stream;
 pub mod subscribe;
 pub mod time;
 pub mod unsub;
@@ -69,6 +71,16 @@ pub fn core() -> Vec<Builtin> {
             exec: subscribe::exec,
         },
         Builtin {
+            name: "CONT",
+            doc: "part of a streamed payload on route: ACK; subscribers get CONT route, the stream id, the bytes",
+            exec: stream::cont,
+        },
+        Builtin {
+            name: "END",
+            doc: "last part of a streamed payload on route (may be empty): ACK",
+            exec: stream::end,
+        },
+        Builtin {
             name: "PING",
             doc: "keep-alive: answers PONG with the same route and payload",
             exec: ping::ping,
@@ -100,6 +112,11 @@ pub fn replaceable() -> Vec<Builtin> {
             exec: unsub::exec,
         },
         Builtin {
+            name: "to",
+            doc: "send payload to the one connection whose id (as lsconn lists it) is route: ACK; it gets from <your id>, the payload; NACK 19 if none",
+            exec: direct::exec,
+        },
+        Builtin {
             name: "lsconn",
             doc: "list connections: PARTS, one id,route line per subscription, END",
             exec: lsconn::exec,
@@ -115,6 +132,18 @@ pub fn replaceable() -> Vec<Builtin> {
             exec: time::epoch,
         },
     ]
+}
+
+/// The open client connection whose id (as `lsconn` lists it:
+/// `TCP:127.0.0.1:50312`, `WS:[::1]:40000`) is `id`.
+pub(crate) fn find_client(hub: &Hub, id: &[u8]) -> Option<usize> {
+    let id = std::str::from_utf8(id).ok()?;
+    let (kind, addr) = id.split_once(':')?;
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    hub.clients().into_iter().find(|&k| {
+        hub.conn(k)
+            .is_some_and(|c| c.peer() == addr && c.kind() == kind)
+    })
 }
 
 /// Checks a `pub`/`sub` route: closed by `\n`, non-empty, within the limit.
