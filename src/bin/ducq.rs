@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ducq::client::{Client, Error, Flow};
+use ducq::proto::stream::{parse_part, Assembler, Output};
 use ducq::proto::{classify, message::nack_text, Kind, Message};
 
 const USAGE: &str = "\
@@ -15,12 +16,17 @@ ducq: command-line client for a ducq server
 Usage: ducq [OPTIONS] COMMAND [ARGS]
 
 Commands:
-  pub ROUTE PAYLOAD       publish PAYLOAD on ROUTE ('-' reads it from stdin)
-  sub ROUTE [--last] [--add ROUTE]... [--count N] [-v]
-                          print each message on ROUTE (wildcards * + #), one per
-                          line; --last first prints the stored last message(s);
-                          --add follows more routes; --count stops after N
-                          messages; -v prints the route before the payload
+  pub ROUTE PAYLOAD [--stream [--part-size BYTES]]
+                          publish PAYLOAD on ROUTE ('-' reads it from stdin);
+                          --stream sends it in parts as it is read (CONT/END),
+                          so it may be of any length   [part size: 65536]
+  sub ROUTE [--last [N]] [--add ROUTE]... [--count N] [-v]
+                          print each message on ROUTE (wildcards * + #), one
+                          per line; --last first prints the stored message(s),
+                          up to N per route; --add follows more routes;
+                          --count stops after N messages; -v prints the route
+                          before the payload. A streamed payload is written
+                          out whole, as one message
   lscmd                   list the server's commands
   lsconn                  list connections and their subscriptions
   send COMMAND [ROUTE [PAYLOAD]]
@@ -73,21 +79,6 @@ impl Conn {
         };
         client.map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
     }
-}
-
-fn print_message(out: &mut impl Write, msg: &[u8], verbose: bool) -> std::io::Result<()> {
-    match Message::parse(msg) {
-        Ok(m) if m.has_newline && !m.route.is_empty() => {
-            if verbose {
-                out.write_all(m.route)?;
-                out.write_all(b" ")?;
-            }
-            out.write_all(m.payload)?;
-        }
-        _ => out.write_all(msg)?,
-    }
-    out.write_all(b"\n")?;
-    out.flush()
 }
 
 fn print_reply(client: &mut Client) -> Result<(), Failure> {
@@ -160,9 +151,18 @@ fn run(argv: Vec<String>) -> Result<(), Failure> {
     let args: Vec<String> = rest.collect();
     match command.as_str() {
         "pub" => {
+            let (stream, part, args) = pub_options(args)?;
             let [route, payload] = &args[..] else {
                 return Err(Failure::Usage("usage: ducq pub ROUTE PAYLOAD".into()));
             };
+            if stream {
+                let mut client = conn.open()?;
+                return if payload == "-" {
+                    publish_stream(&mut client, route, std::io::stdin().lock(), part)
+                } else {
+                    publish_stream(&mut client, route, payload.as_bytes(), part)
+                };
+            }
             let payload = if payload == "-" {
                 let mut buf = Vec::new();
                 std::io::stdin()
@@ -210,14 +210,95 @@ fn run(argv: Vec<String>) -> Result<(), Failure> {
     }
 }
 
-fn sub(conn: &Conn, args: Vec<String>) -> Result<(), Failure> {
-    let mut route = None;
-    let mut extra = Vec::new();
-    let (mut last, mut verbose, mut count) = (false, false, None::<u64>);
+/// Splits `--stream` and `--part-size N` from the other `pub` arguments.
+fn pub_options(args: Vec<String>) -> Result<(bool, usize, Vec<String>), Failure> {
+    let (mut stream, mut part, mut rest) = (false, 64 << 10, Vec::new());
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--last" => last = true,
+            "--stream" => stream = true,
+            "--part-size" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--part-size needs a number".into()))?;
+                part =
+                    v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        Failure::Usage(format!("--part-size: '{v}' is not a size"))
+                    })?;
+            }
+            _ => rest.push(a),
+        }
+    }
+    Ok((stream, part, rest))
+}
+
+/// Parts sent before their ACKs are waited for: enough to keep the pipe
+/// full, few enough that a NACK stops the stream early.
+const PARTS_IN_FLIGHT: usize = 16;
+
+/// Streams what `input` yields as `CONT` parts of at most `part` bytes (one
+/// per read, so a slow source is forwarded as it comes), then `END`.
+fn publish_stream(
+    client: &mut Client,
+    route: &str,
+    mut input: impl Read,
+    part: usize,
+) -> Result<(), Failure> {
+    let mut buf = vec![0; part];
+    let mut unacked = 0;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // Closing the connection ends the stream with an error for its
+            // subscribers.
+            Err(e) => return Err(Failure::Other(format!("stdin: {e}"))),
+        };
+        let Some(bytes) = buf.get(..n).filter(|b| !b.is_empty()) else {
+            break;
+        };
+        client.emit("CONT", route, bytes)?;
+        unacked += 1;
+        while unacked > PARTS_IN_FLIGHT {
+            expect_ack(client)?;
+            unacked -= 1;
+        }
+    }
+    client.emit("END", route, b"")?;
+    for _ in 0..=unacked {
+        expect_ack(client)?;
+    }
+    Ok(())
+}
+
+fn expect_ack(client: &mut Client) -> Result<(), Failure> {
+    loop {
+        let m = client.receive_reply()?;
+        match classify(&m) {
+            Kind::Ack => return Ok(()),
+            // A message for a subscription of this connection: not ours.
+            Kind::Data => {}
+            _ => {
+                return Err(Failure::Other(format!(
+                    "unexpected reply: {}",
+                    String::from_utf8_lossy(&m)
+                )))
+            }
+        }
+    }
+}
+
+fn sub(conn: &Conn, args: Vec<String>) -> Result<(), Failure> {
+    let mut route = None;
+    let mut extra = Vec::new();
+    let (mut last, mut verbose, mut count) = (None::<String>, false, None::<u64>);
+    let mut it = args.into_iter().peekable();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--last" => {
+                let n = it.next_if(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+                last = Some(n.map_or("last".into(), |n| format!("last {n}")));
+            }
             "-v" | "--verbose" => verbose = true,
             "--add" => extra.push(
                 it.next()
@@ -238,22 +319,25 @@ fn sub(conn: &Conn, args: Vec<String>) -> Result<(), Failure> {
     }
     let route = route.ok_or_else(|| Failure::Usage("usage: ducq sub ROUTE".into()))?;
     let mut client = conn.open()?;
-    let mut out = std::io::stdout().lock();
-    let mut seen = 0u64;
+    let mut printer = Printer {
+        out: std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock()),
+        assembler: Assembler::new(),
+        verbose,
+        seen: 0,
+        open: false,
+    };
     let done = |seen: u64| count.is_some_and(|c| seen >= c);
-    let opts = if last { "last" } else { "" };
-    if let Some(m) = client.subscribe(&route, opts)? {
-        print_message(&mut out, &m, verbose).map_err(|e| Failure::Other(e.to_string()))?;
-        seen += 1;
+    let opts = last.clone().unwrap_or_default();
+    if let Some(m) = client.subscribe(&route, &opts)? {
+        printer.message(&m)?;
     }
     for r in &extra {
-        let opts = if last { "last add" } else { "add" };
-        if let Some(m) = client.subscribe(r, opts)? {
-            print_message(&mut out, &m, verbose).map_err(|e| Failure::Other(e.to_string()))?;
-            seen += 1;
+        let opts = last.as_ref().map_or("add".into(), |l| format!("{l} add"));
+        if let Some(m) = client.subscribe(r, &opts)? {
+            printer.message(&m)?;
         }
     }
-    if done(seen) {
+    if done(printer.seen) {
         return Ok(());
     }
     client.set_timeout(None)?;
@@ -263,18 +347,79 @@ fn sub(conn: &Conn, args: Vec<String>) -> Result<(), Failure> {
             failure = Some(Failure::Nack(nack_text(msg)));
             return Flow::Break;
         }
-        if let Err(e) = print_message(&mut out, msg, verbose) {
-            failure = Some(Failure::Other(format!("stdout: {e}")));
+        if let Err(e) = printer.message(msg) {
+            failure = Some(e);
             return Flow::Break;
         }
-        seen += 1;
-        if done(seen) {
+        if done(printer.seen) {
             Flow::Break
         } else {
             Flow::Continue
         }
     })?;
     failure.map_or(Ok(()), Err)
+}
+
+/// Writes what `sub` receives, one payload per line, streamed payloads
+/// reassembled and written out whole (see `proto::stream::Assembler`).
+struct Printer<W: Write> {
+    out: W,
+    assembler: Assembler,
+    verbose: bool,
+    /// Complete payloads written.
+    seen: u64,
+    /// A payload is being written (its line is not ended).
+    open: bool,
+}
+
+impl<W: Write> Printer<W> {
+    fn message(&mut self, msg: &[u8]) -> Result<(), Failure> {
+        let verbose = self.verbose;
+        let (out, seen, open) = (&mut self.out, &mut self.seen, &mut self.open);
+        let mut result = Ok(());
+        let mut write = |o: Output<'_>| {
+            if result.is_err() {
+                return;
+            }
+            result = match o {
+                Output::Begin(route) => {
+                    *open = true;
+                    if verbose && !route.is_empty() {
+                        out.write_all(route).and_then(|_| out.write_all(b" "))
+                    } else {
+                        Ok(())
+                    }
+                }
+                Output::Data(bytes) => out.write_all(bytes),
+                Output::End => {
+                    *seen += 1;
+                    *open = false;
+                    out.write_all(b"\n").and_then(|_| out.flush())
+                }
+                Output::Abort(state) => {
+                    eprintln!("ducq: a streamed payload was abandoned: {}", state.text());
+                    // End the line of what was written of it, if anything.
+                    let end = if std::mem::take(open) {
+                        &b"\n"[..]
+                    } else {
+                        b""
+                    };
+                    out.write_all(end).and_then(|_| out.flush())
+                }
+            };
+        };
+        if let Some(part) = parse_part(msg) {
+            self.assembler.part(part, &mut write);
+        } else {
+            match Message::parse(msg) {
+                Ok(m) if m.has_newline && !m.route.is_empty() => {
+                    self.assembler.plain(m.route, m.payload, &mut write)
+                }
+                _ => self.assembler.plain(b"", msg, &mut write),
+            }
+        }
+        result.map_err(|e| Failure::Other(format!("stdout: {e}")))
+    }
 }
 
 fn main() -> ExitCode {
