@@ -6,7 +6,10 @@
 //! edge, a whole-level `+` an edge of its own, a final `#` a list at the
 //! node of its parent level. `*` crosses levels, so a pattern is indexed up
 //! to the level that holds its first `*`; from there on its tail is kept at
-//! that node and tested with the glob. A publication walks the tree along
+//! that node and tested with the glob — only against routes that end with
+//! its literal last level (`*/temp`) or start with its literal bytes before
+//! the `*` (`room7*`), when it has them, so even many tails at one node are
+//! rarely tested. A publication walks the tree along
 //! its own levels (taking the `+` edge beside the literal one), so its cost
 //! grows with its depth and with the patterns that share its levels, not
 //! with the number of patterns.
@@ -31,8 +34,99 @@ struct Node {
     /// Keys of patterns that end with this level.
     end: Vec<usize>,
     /// Patterns with a `*` from the next level on: the tail from that level,
-    /// and its keys.
-    globs: Vec<(Box<[u8]>, Vec<usize>)>,
+    /// and its keys. Kept where the fewest routes will test them: by their
+    /// literal last level (a route can only match if it ends with it), else
+    /// by the literal bytes before their first `*` (a route's next level
+    /// must start with them), else in one list tested every time.
+    globs: Globs,
+    glob_ends: RouteMap<Globs>,
+    glob_starts: RouteMap<Globs>,
+    /// The distinct lengths of the keys of `glob_starts`.
+    start_lens: Vec<usize>,
+}
+
+type Globs = Vec<(Box<[u8]>, Vec<usize>)>;
+
+/// The literal last level of a glob tail, if it has one: not holding `*`
+/// and not a whole-level `+` or `#`. A tail always has a `*` in its first
+/// level, so such a last level is always preceded by a `/`.
+fn literal_end(tail: &[u8]) -> Option<&[u8]> {
+    let at = tail.iter().rposition(|&b| b == b'/')?;
+    let last = tail.get(at + 1..)?;
+    (!last.contains(&b'*') && last != b"+" && last != b"#").then_some(last)
+}
+
+/// The literal bytes before a tail's first `*` (all in its first level).
+fn literal_start(tail: &[u8]) -> Option<&[u8]> {
+    let at = tail.iter().position(|&b| b == b'*')?;
+    tail.get(..at).filter(|p| !p.is_empty())
+}
+
+/// Where a glob tail is kept in its node.
+enum Bucket<'a> {
+    End(&'a [u8]),
+    Start(&'a [u8]),
+    Rest,
+}
+
+fn bucket(tail: &[u8]) -> Bucket<'_> {
+    match (literal_end(tail), literal_start(tail)) {
+        (Some(end), _) => Bucket::End(end),
+        (None, Some(start)) => Bucket::Start(start),
+        (None, None) => Bucket::Rest,
+    }
+}
+
+impl Node {
+    /// The list a glob tail belongs in.
+    fn globs_for(&mut self, tail: &[u8]) -> &mut Globs {
+        match bucket(tail) {
+            Bucket::End(end) => self.glob_ends.entry(end.into()).or_default(),
+            Bucket::Start(start) => {
+                if let Err(i) = self.start_lens.binary_search(&start.len()) {
+                    self.start_lens.insert(i, start.len());
+                }
+                self.glob_starts.entry(start.into()).or_default()
+            }
+            Bucket::Rest => &mut self.globs,
+        }
+    }
+
+    /// Drops the bucket of `tail` if it is left empty.
+    fn tidy(&mut self, tail: &[u8]) {
+        match bucket(tail) {
+            Bucket::End(end) => {
+                if self.glob_ends.get(end).is_some_and(Vec::is_empty) {
+                    self.glob_ends.remove(end);
+                }
+            }
+            Bucket::Start(start) => {
+                if self.glob_starts.get(start).is_some_and(Vec::is_empty) {
+                    self.glob_starts.remove(start);
+                    if !self.glob_starts.keys().any(|k| k.len() == start.len()) {
+                        self.start_lens.retain(|&l| l != start.len());
+                    }
+                }
+            }
+            Bucket::Rest => {}
+        }
+    }
+
+    /// Calls `f` with the keys of every glob tail here matching `rest` (the
+    /// route from this node's next level on), whose last level is `last`.
+    fn match_globs(&self, rest: &[u8], last: &[u8], f: &mut impl FnMut(usize)) {
+        let ends = self.glob_ends.get(last).into_iter().flatten();
+        let starts = self
+            .start_lens
+            .iter()
+            .filter_map(|&n| rest.get(..n).and_then(|p| self.glob_starts.get(p)))
+            .flatten();
+        for (tail, keys) in self.globs.iter().chain(ends).chain(starts) {
+            if route::matches_tail(tail, rest) {
+                keys.iter().for_each(|&k| f(k));
+            }
+        }
+    }
 }
 
 impl Node {
@@ -42,6 +136,8 @@ impl Node {
             && self.hash.is_empty()
             && self.end.is_empty()
             && self.globs.is_empty()
+            && self.glob_ends.is_empty()
+            && self.glob_starts.is_empty()
     }
 }
 
@@ -172,10 +268,13 @@ impl PatternIndex {
         match path.slot {
             Slot::Hash => node.hash.push(key),
             Slot::End => node.end.push(key),
-            Slot::Glob(tail) => match node.globs.iter_mut().find(|(t, _)| **t == *tail) {
-                Some((_, keys)) => keys.push(key),
-                None => node.globs.push((tail.into(), vec![key])),
-            },
+            Slot::Glob(tail) => {
+                let globs = node.globs_for(tail);
+                match globs.iter_mut().find(|(t, _)| **t == *tail) {
+                    Some((_, keys)) => keys.push(key),
+                    None => globs.push((tail.into(), vec![key])),
+                }
+            }
         }
         self.len += 1;
     }
@@ -205,19 +304,23 @@ impl PatternIndex {
         let removed = match path.slot {
             Slot::Hash => remove_key(&mut node.hash, key),
             Slot::End => remove_key(&mut node.end, key),
-            Slot::Glob(tail) => match node.globs.iter().position(|(t, _)| **t == *tail) {
-                Some(i) => {
-                    let gone = node
-                        .globs
-                        .get_mut(i)
-                        .is_some_and(|(_, keys)| remove_key(keys, key));
-                    if node.globs.get(i).is_some_and(|(_, keys)| keys.is_empty()) {
-                        node.globs.swap_remove(i);
+            Slot::Glob(tail) => {
+                let globs = node.globs_for(tail);
+                let gone = match globs.iter().position(|(t, _)| **t == *tail) {
+                    Some(i) => {
+                        let gone = globs
+                            .get_mut(i)
+                            .is_some_and(|(_, keys)| remove_key(keys, key));
+                        if globs.get(i).is_some_and(|(_, keys)| keys.is_empty()) {
+                            globs.swap_remove(i);
+                        }
+                        gone
                     }
-                    gone
-                }
-                None => false,
-            },
+                    None => false,
+                };
+                node.tidy(tail);
+                gone
+            }
         };
         if !removed {
             return false;
@@ -260,6 +363,11 @@ impl PatternIndex {
         }
         // `+` and `#` in the first level do not match `$` routes.
         let dollar = route.first() == Some(&b'$');
+        let last_level = route
+            .iter()
+            .rposition(|&b| b == b'/')
+            .and_then(|at| route.get(at + 1..))
+            .unwrap_or(route);
         let mut fresh = Vec::new();
         let mut borrowed = self.stack.try_borrow_mut();
         let stack = match borrowed.as_deref_mut() {
@@ -282,11 +390,7 @@ impl PatternIndex {
                 continue;
             };
             let rest = route.get(pos..).unwrap_or(&[]);
-            for (tail, keys) in &node.globs {
-                if route::matches_tail(tail, rest) {
-                    keys.iter().for_each(|&k| f(k));
-                }
-            }
+            node.match_globs(rest, last_level, &mut f);
             let len = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
             let level = rest.get(..len).unwrap_or(&[]);
             let next = (len < rest.len()).then_some(pos + len + 1);
@@ -355,6 +459,31 @@ mod tests {
         ix.insert(b"q/r/+", 4);
         assert_eq!(ix.nodes.len(), before);
         assert_eq!(matching(&ix, "q/r/s"), vec![4]);
+    }
+
+    #[test]
+    fn glob_tails_are_bucketed_and_tidied() {
+        let mut ix = PatternIndex::default();
+        // By last level, by leading bytes, and the rest.
+        let patterns = ["s/*/temp", "s/room1*", "s/room12*", "s/*x", "s/*/+"];
+        for (k, p) in patterns.iter().enumerate() {
+            ix.insert(p.as_bytes(), k);
+        }
+        let node = ix.nodes.get(1).unwrap();
+        assert_eq!(node.glob_ends.len(), 1);
+        assert_eq!(node.glob_starts.len(), 2);
+        assert_eq!(node.start_lens, vec![5, 6]);
+        assert_eq!(node.globs.len(), 2);
+        assert_eq!(matching(&ix, "s/room12/temp"), vec![0, 1, 2, 4]);
+        assert_eq!(matching(&ix, "s/room1x"), vec![1, 3]);
+        assert_eq!(matching(&ix, "s/a/b/temp"), vec![0, 4]);
+        assert!(ix.remove(b"s/room12*", 2));
+        assert_eq!(ix.nodes.get(1).unwrap().start_lens, vec![5]);
+        for (k, p) in patterns.iter().enumerate().filter(|&(k, _)| k != 2) {
+            assert!(ix.remove(p.as_bytes(), k));
+        }
+        assert!(ix.is_empty());
+        assert_eq!(ix.nodes.len() - ix.free.len(), 1);
     }
 
     #[test]
