@@ -409,3 +409,83 @@ fn to_crosses_protocols_tcp_websocket_and_sse() {
         b"NACK *\n19\nconnection not found",
     );
 }
+
+/// Sends one request on `s` (kept alive) and reads the response: status,
+/// body.
+fn http_exchange(s: &mut TcpStream, req: &str) -> (u16, String) {
+    s.write_all(req.as_bytes()).unwrap();
+    let head = read_head(s);
+    let status = head[9..12].parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    (status, String::from_utf8(read_exactly(s, len)).unwrap())
+}
+
+#[test]
+fn http_last_with_n_reads_history_without_subscribing() {
+    let srv = TestServer::with_setup(
+        Settings {
+            history: 3,
+            ..Settings::default()
+        },
+        |r| {
+            r.listen_http("127.0.0.1:0").expect("http listener");
+        },
+    );
+    let http = srv.addrs[1];
+    let mut publ = srv.peer();
+    for i in 1..=4 {
+        publ.publish("h/r", &i.to_string());
+    }
+    let mut c = TcpStream::connect(http).unwrap();
+    c.set_read_timeout(Some(util::WAIT)).unwrap();
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        http_exchange(&mut c, &get("/last/h/r?n=2")),
+        (
+            200,
+            r#"[{"route":"h/r","payload":"3"},{"route":"h/r","payload":"4"}]"#.into()
+        )
+    );
+    assert_eq!(
+        http_exchange(&mut c, &get("/last/h/%2B?n=10")),
+        (
+            200,
+            r#"[{"route":"h/r","payload":"2"},{"route":"h/r","payload":"3"},{"route":"h/r","payload":"4"}]"#
+                .into()
+        )
+    );
+    assert_eq!(http_exchange(&mut c, &get("/last/h/r")), (200, "4".into()));
+    assert_eq!(
+        http_exchange(&mut c, &get("/last/none?n=5")),
+        (200, "[]".into())
+    );
+    assert_eq!(
+        http_exchange(&mut c, &get("/last/h/r?n=two")),
+        (400, r#"{"error":"n must be a number"}"#.into())
+    );
+    // The connection holds no subscription: lsconn lists it without a
+    // route, and a publication sends it nothing.
+    let id = format!("HTTP:{}", c.local_addr().unwrap());
+    let mut p = srv.peer();
+    p.send(b"lsconn");
+    p.expect(b"PARTS");
+    let mut lines = Vec::new();
+    loop {
+        let m = p.recv();
+        if m == b"END" {
+            break;
+        }
+        lines.push(String::from_utf8(m).unwrap());
+    }
+    assert!(lines.contains(&format!("{id},\n")), "{lines:?}");
+    publ.publish("h/r", "5");
+    c.set_read_timeout(Some(SHORT)).unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        c.read(&mut byte).is_err(),
+        "the HTTP connection got a publication"
+    );
+}

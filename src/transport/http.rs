@@ -9,15 +9,18 @@
 //! | request | ducq message | response |
 //! |---|---|---|
 //! | `POST /pub/<route>`, body P | `pub <route>\nP` | reply mapping below |
-//! | `GET /last/<route>` | `sub <route>\nlast` | 200 with the payload of the stored message (its route in `X-Ducq-Route`), or 204 when there is none |
-//! | `GET /last/<pattern>` (with `*`) | `sub <pattern>\nlast` | 200 `[{"route":..,"payload":..}]`, every stored message that matches (`[]` when none) |
+//! | `GET /last/<route>` | `last <route>\n` | 200 with the payload of the stored message (its route in `X-Ducq-Route`), or 204 when there is none |
+//! | `GET /last/<pattern>` (with `*`, `+`, `#`) | `last <pattern>\n` | 200 `[{"route":..,"payload":..}]`, the newest stored message of every matching route (`[]` when none) |
+//! | `GET /last/<route or pattern>?n=N` | `last <route>\nN` | 200 `[{"route":..,"payload":..}]`, up to the N newest stored messages of each matching route, oldest first (`[]` when none) |
 //! | `GET /sub/<route>` | `sub <route>\n` | a Server-Sent Events stream |
 //! | `GET /lscmd` | `lscmd` | 200 `[{"name":..,"doc":..}]` |
 //! | `GET /lsconn` | `lsconn` | 200 `[{"id":..,"route":..}]` |
 //! | `POST /cmd/<command>/<route>`, body P | `<command> <route>\nP` | reply mapping below |
 //! | `POST /cmd/<command>`, body P | `<command>` (or `<command>\nP` when P is not empty) | reply mapping below |
 //!
-//! Routes and commands are percent-decoded; the query string is ignored.
+//! Routes and commands are percent-decoded; the query string is ignored but
+//! for `n` on `/last` (400 unless it is a decimal number). `/last` only
+//! reads the store: the connection is not subscribed.
 //!
 //! # Reply mapping
 //! The first reply completes the request:
@@ -770,11 +773,10 @@ fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     Ok(match endpoint {
         "pub" => action(Endpoint::Plain, with_route(b"pub", rest, b"")?, true, false),
         "last" => {
-            let msg = with_route(b"sub", rest, b"last")?;
-            let pattern = msg
-                .get(4..msg.len().saturating_sub(5))
-                .is_some_and(route::is_pattern);
-            let kind = if pattern {
+            let n = query_count(target)?;
+            let msg = with_route(b"last", rest, n.unwrap_or("").as_bytes())?;
+            let pattern = percent_decode(rest.as_bytes()).is_some_and(|r| route::is_pattern(&r));
+            let kind = if pattern || n.is_some() {
                 Endpoint::LastAll
             } else {
                 Endpoint::Last
@@ -798,6 +800,18 @@ fn route(method: &str, target: &str) -> Result<Action, RouteError> {
             }
         }
     })
+}
+
+/// The `n` of a query string (`?n=5`), if given; 400 unless it is decimal.
+fn query_count(target: &str) -> Result<Option<&str>, RouteError> {
+    let Some((_, query)) = target.split_once('?') else {
+        return Ok(None);
+    };
+    match query.split('&').find_map(|kv| kv.strip_prefix("n=")) {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        Some(_) => Err(bad("n must be a number")),
+        None => Ok(None),
+    }
 }
 
 /// `<command> <decoded route>\n<payload>`.
@@ -1125,7 +1139,7 @@ mod tests {
     #[test]
     fn last_returns_the_payload_or_204() {
         let (msgs, resp, _) = exchange("GET /last/a/b HTTP/1.1\r\n\r\n", &[b"pub a/b\n21.5"]);
-        assert_eq!(msgs, vec![b"sub a/b\nlast".to_vec()]);
+        assert_eq!(msgs, vec![b"last a/b\n".to_vec()]);
         assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(resp.contains("X-Ducq-Route: a/b\r\n"));
         assert_eq!(body(&resp), "21.5");
@@ -1135,11 +1149,45 @@ mod tests {
     }
 
     #[test]
+    fn last_with_n_asks_for_history_as_json() {
+        let mut t = http();
+        let (msgs, _, _, _) = drive(&mut t, b"GET /last/a/b?x=1&n=3 HTTP/1.1\r\n\r\n");
+        assert_eq!(msgs, vec![b"last a/b\n3".to_vec()]);
+        answer(&mut t, &[b"pub a/b\n1", b"pub a/b\n2"]);
+        let mut out = Vec::new();
+        t.after_dispatch(&mut out);
+        let resp = String::from_utf8_lossy(&out).into_owned();
+        assert_eq!(
+            body(&resp),
+            r#"[{"route":"a/b","payload":"1"},{"route":"a/b","payload":"2"}]"#
+        );
+        let (_, resp, _) = exchange("GET /last/a/b?n=1 HTTP/1.1\r\n\r\n", &[b"ACK"]);
+        assert_eq!(body(&resp), "[]");
+        for bad in ["?n=", "?n=x", "?n=-1", "?n=1.5"] {
+            let mut t = http();
+            let (msgs, out, _, _) = drive(
+                &mut t,
+                format!("GET /last/a{bad} HTTP/1.1\r\n\r\n").as_bytes(),
+            );
+            assert!(msgs.is_empty(), "{bad}");
+            assert!(out.starts_with("HTTP/1.1 400 "), "{bad}: {out}");
+            assert_eq!(body(&out), r#"{"error":"n must be a number"}"#);
+        }
+        // A + or # pattern answers JSON too.
+        for (path, route) in [("a/%2B", "a/+"), ("a/+", "a/+"), ("a/%23", "a/#")] {
+            let req = format!("GET /last/{path} HTTP/1.1\r\n\r\n");
+            let (msgs, resp, _) = exchange(&req, &[b"ACK"]);
+            assert_eq!(msgs, vec![format!("last {route}\n").into_bytes()]);
+            assert_eq!(body(&resp), "[]", "{path}");
+        }
+    }
+
+    #[test]
     fn last_on_a_pattern_returns_every_match_as_json() {
         let mut t = http();
         let (msgs, early, closed, _) = drive(&mut t, b"GET /last/s%2F* HTTP/1.1\r\n\r\n");
         assert!(early.is_empty() && !closed);
-        assert_eq!(msgs, vec![b"sub s/*\nlast".to_vec()]);
+        assert_eq!(msgs, vec![b"last s/*\n".to_vec()]);
         // Nothing is sent until the command has returned.
         let partial = answer(&mut t, &[b"pub s/a\n1", b"pub s/b\nsay \"hi\"\nbye"]);
         assert_eq!(partial, "");
@@ -1154,7 +1202,7 @@ mod tests {
         );
         // The connection serves the next request as usual.
         let (msgs, _, _, _) = drive(&mut t, b"GET /last/x HTTP/1.1\r\n\r\n");
-        assert_eq!(msgs, vec![b"sub x\nlast".to_vec()]);
+        assert_eq!(msgs, vec![b"last x\n".to_vec()]);
         // No match: an empty array, not 204.
         let (_, resp, _) = exchange("GET /last/none/* HTTP/1.1\r\n\r\n", &[b"ACK"]);
         assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");

@@ -258,13 +258,13 @@ pub fn scripted_replies(msg: &[u8]) -> Vec<Vec<u8>> {
     let v = |s: &[u8]| s.to_vec();
     match command {
         b"pub" | b"publish" => vec![v(b"ACK")],
-        b"sub" if payload == b"last" && route.len() % 2 == 0 => {
+        b"last" if route.len() % 2 == 0 => {
             let mut stored = b"pub ".to_vec();
             stored.extend_from_slice(route);
             stored.extend_from_slice(b"\nstored\r\nvalue");
             vec![stored]
         }
-        b"sub" if payload == b"last" => vec![v(b"ACK")],
+        b"last" => vec![v(b"ACK")],
         b"sub" => vec![v(b"ACK"), v(b"pub a/b\nline 1\nline 2"), v(b"raw\r\ndata")],
         b"lscmd" => vec![
             v(b"PARTS"),
