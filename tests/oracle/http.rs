@@ -247,9 +247,9 @@ pub fn is_event_stream(tail: &[u8]) -> bool {
 /// HTTP connection renders comes up: ACK, NACK, PARTS … END, a stored
 /// message, plain data, no reply at all, and a subscription that streams.
 pub fn scripted_replies(msg: &[u8]) -> Vec<Vec<u8>> {
-    let (head, payload) = match msg.iter().position(|&b| b == b'\n') {
-        Some(i) => (&msg[..i], &msg[i + 1..]),
-        None => (msg, &[][..]),
+    let head = match msg.iter().position(|&b| b == b'\n') {
+        Some(i) => &msg[..i],
+        None => msg,
     };
     let (command, route) = match head.iter().position(|&b| b == b' ') {
         Some(i) => (&head[..i], &head[i + 1..]),
