@@ -38,7 +38,7 @@ use ducq::proto::message::{classify, pong_for};
 use ducq::proto::Kind;
 use ducq::transport::tcp::TcpCodec;
 use ducq::transport::ws::WsClient;
-use ducq::transport::{Decoded, Transport};
+use ducq::transport::{Decoder, Frame, Transport};
 use mio::{Events, Interest, Poll, Token};
 
 const USAGE: &str = "\
@@ -298,19 +298,15 @@ impl Sub {
                 Err(e) => return Err(format!("read: {e}")),
             }
         }
-        let mut pos = 0;
         let mut replies = Vec::new();
-        loop {
-            let step = self.codec.decode(&mut self.input[pos..], &mut self.out);
-            pos += step.consumed;
-            match step.decoded {
-                Decoded::Message(m) => self.seen.check(&m, &mut replies)?,
-                Decoded::Close => return Err("stream closed".into()),
-                Decoded::Nothing if step.consumed == 0 => break,
-                Decoded::Nothing => {}
+        let mut dec = Decoder::new();
+        while let Some(frame) = dec.next(&mut *self.codec, &mut self.input, &mut self.out) {
+            match frame {
+                Frame::Message(m) => self.seen.check(&m, &mut replies)?,
+                Frame::Close => return Err("stream closed".into()),
             }
         }
-        self.input.drain(..pos);
+        self.input.drain(..dec.consumed());
         for r in replies {
             self.codec.encode(&r, &mut self.out);
         }

@@ -29,7 +29,7 @@ use super::settings::Settings;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::tcp::TcpCodec;
-use crate::transport::{Decoded, TransportFactory};
+use crate::transport::{Decoder, Frame, TransportFactory};
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX - 1;
@@ -452,7 +452,7 @@ impl Reactor {
         // The buffer holds one complete large frame and nothing else.
         let whole = conn.input_end > 0 && input.len() == conn.input_end;
 
-        let mut pos = 0;
+        let mut dec = Decoder::new();
         let mut wants_close = false;
         let mut shared = false;
         let len = input.len();
@@ -463,35 +463,31 @@ impl Reactor {
             };
             let before = conn.out.pending();
             let base = input.as_ptr() as usize;
-            let Some(rest) = input.get_mut(pos..) else {
-                break;
-            };
-            let step = conn.transport.decode(rest, conn.out.own());
+            let at = dec.consumed();
+            let frame = dec.next(&mut *conn.transport, &mut input, conn.out.own());
             if conn.out.pending() != before {
                 self.hub.mark_dirty(key);
             }
-            let consumed = step.consumed;
-            pos += consumed;
-            let msg = match step.decoded {
-                Decoded::Message(Cow::Borrowed(m)) if whole && consumed == len => {
+            let msg = match frame {
+                Some(Frame::Message(Cow::Borrowed(m)))
+                    if whole && at == 0 && dec.consumed() == len =>
+                {
                     // Where the message lies in the buffer, if it does.
                     match (m.as_ptr() as usize).checked_sub(base) {
                         Some(start) if start + m.len() <= len => Got::InPlace(start, m.len()),
                         _ => Got::Message(Cow::Borrowed(m)),
                     }
                 }
-                Decoded::Message(m) => Got::Message(m),
-                Decoded::Close => {
+                Some(Frame::Message(m)) => Got::Message(m),
+                Some(Frame::Close) => {
                     wants_close = true;
                     break;
                 }
-                Decoded::Nothing if consumed == 0 => break,
-                Decoded::Nothing => continue,
+                None => break,
             };
             match msg {
                 Got::InPlace(start, n) => {
                     let buf = Rc::new(std::mem::take(&mut input));
-                    pos = 0;
                     shared = true;
                     if let Some(m) = buf.get(start..start + n) {
                         self.hub.offer_input(Rc::clone(&buf), start);
@@ -509,6 +505,8 @@ impl Reactor {
                 }
             }
         }
+        // Bytes of `input` handled (none are left once it was shared).
+        let pos = if shared { 0 } else { dec.consumed() };
         let stuck = pos == 0 && input.len() >= max;
 
         // Keep only the unprocessed tail, in a buffer of the connection's own.

@@ -995,6 +995,7 @@ pub fn sse_event(msg: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::proto::message::nack;
+    use crate::transport::decode_all;
 
     fn http() -> HttpOrWs {
         HttpOrWs::new(HttpLimits {
@@ -1007,20 +1008,14 @@ mod tests {
     /// Feeds `input`; returns messages, bytes written back, closed, bytes used.
     fn drive(t: &mut HttpOrWs, input: &[u8]) -> (Vec<Vec<u8>>, String, bool, usize) {
         let mut buf = input.to_vec();
-        let mut pos = 0;
         let (mut msgs, mut out) = (Vec::new(), Vec::new());
-        loop {
-            let step = t.decode(&mut buf[pos..], &mut out);
-            pos += step.consumed;
-            match step.decoded {
-                Decoded::Message(m) => msgs.push(m.into_owned()),
-                Decoded::Close => return (msgs, String::from_utf8_lossy(&out).into(), true, pos),
-                Decoded::Nothing if step.consumed == 0 => {
-                    return (msgs, String::from_utf8_lossy(&out).into(), false, pos)
-                }
-                Decoded::Nothing => {}
-            }
-        }
+        let d = decode_all(t, &mut buf, &mut out, |_, m, _| msgs.push(m.into_owned()));
+        (
+            msgs,
+            String::from_utf8_lossy(&out).into(),
+            d.closed,
+            d.consumed,
+        )
     }
 
     fn answer(t: &mut HttpOrWs, replies: &[&[u8]]) -> String {

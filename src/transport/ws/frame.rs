@@ -434,6 +434,7 @@ impl FrameCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::{decode_all, Transport};
 
     /// A masked client frame with an arbitrary key.
     fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
@@ -445,23 +446,29 @@ mod tests {
         out
     }
 
-    /// Feeds `input` to a codec until it stops; returns messages, output and
-    /// whether it closed.
+    /// Feeds `input` to a codec until it stops; returns messages, output,
+    /// whether it closed and the bytes used.
     fn run(c: &mut FrameCodec, input: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>, bool, usize) {
         let mut buf = input.to_vec();
-        let mut pos = 0;
-        let mut msgs = Vec::new();
-        let mut out = Vec::new();
-        loop {
-            let step = c.decode(&mut buf[pos..], &mut out);
-            let consumed = step.consumed;
-            match step.decoded {
-                Decoded::Message(m) => msgs.push(m.into_owned()),
-                Decoded::Close => return (msgs, out, true, pos + consumed),
-                Decoded::Nothing if consumed == 0 => return (msgs, out, false, pos),
-                Decoded::Nothing => {}
-            }
-            pos += consumed;
+        let (mut msgs, mut out) = (Vec::new(), Vec::new());
+        let d = decode_all(&mut Frames(c), &mut buf, &mut out, |_, m, _| {
+            msgs.push(m.into_owned())
+        });
+        (msgs, out, d.closed, d.consumed)
+    }
+
+    /// The bare frame codec as a transport, for the shared decode loop.
+    struct Frames<'c>(&'c mut FrameCodec);
+
+    impl Transport for Frames<'_> {
+        fn name(&self) -> &str {
+            "frames"
+        }
+        fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
+            self.0.decode(input, out)
+        }
+        fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+            self.0.encode(OP_TEXT, msg, out);
         }
     }
 
