@@ -343,22 +343,20 @@ impl Reactor {
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    let key = self
+                    let made = self
                         .hub
                         .insert(|gen| Conn::new(stream, transport, peer, gen, now));
+                    let key = match made {
+                        Ok(key) => key,
+                        Err(e) => {
+                            let text = format!("register {peer}: {e}");
+                            self.hub.log(Level::Error, "accept", "server", &text);
+                            continue;
+                        }
+                    };
                     let Some(conn) = self.hub.conns.get_mut(key) else {
                         continue;
                     };
-                    if let Err(e) = self.poll.registry().register(
-                        &mut conn.socket,
-                        Token(key),
-                        Interest::READABLE,
-                    ) {
-                        self.hub.conns.remove(key);
-                        let text = format!("register {peer}: {e}");
-                        self.hub.log(Level::Error, "accept", "server", &text);
-                        continue;
-                    }
                     conn.transport.open(conn.out.own());
                     let id = conn.id_string();
                     if conn.pending_output() > 0 {

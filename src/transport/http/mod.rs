@@ -1,6 +1,7 @@
 //! HTTP/1.1 on the WebSocket port (PROTOCOL.md §1, §10): [`HttpOrWs`] reads
-//! a request head and either upgrades to a [`WsServer`] or serves the request
-//! by turning it into one ducq message and the ducq reply into a response.
+//! a request head and either upgrades to a
+//! [`WsServer`](super::ws::WsServer) or serves the request by turning it
+//! into one ducq message and the ducq reply into a response.
 //!
 //! Sans-IO: it never touches a socket. It must never panic on peer bytes nor
 //! buffer a body it has already refused: sizes are decided from the head.
