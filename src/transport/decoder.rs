@@ -50,14 +50,6 @@ pub struct Decoder {
     closed: bool,
 }
 
-/// Where a step's message lies, held without a borrow of the input.
-enum Found {
-    /// Bytes `start..start + len` of the input.
-    At(usize, usize),
-    Owned(Vec<u8>),
-    Close,
-}
-
 impl Decoder {
     /// A cursor at the start of a buffer.
     pub const fn new() -> Decoder {
@@ -82,6 +74,8 @@ impl Decoder {
     /// message or a close, or needs more input (`None`). `input` must be the
     /// same buffer, unchanged before the cursor, on every call. A codec that
     /// claims more bytes than it was given is held to the end of the buffer.
+    // Inlined into each caller's loop: this is the reactor's hot path.
+    #[inline]
     pub fn next<'a, T: Transport + ?Sized>(
         &mut self,
         codec: &mut T,
@@ -93,9 +87,9 @@ impl Decoder {
         }
         // A step that produced nothing holds no borrow, but the borrow
         // checker cannot see that when another step's message is returned:
-        // a borrowed message is noted as a range of the input instead, and
-        // the input borrowed once more at the end.
-        let found = loop {
+        // a message borrowed from the input is noted as a range instead,
+        // and the input borrowed once more at the end.
+        let (start, len) = loop {
             let rest = input.get_mut(self.pos..)?;
             let (base, avail) = (rest.as_ptr() as usize, rest.len());
             let step = codec.decode(rest, out);
@@ -107,25 +101,22 @@ impl Decoder {
                 Decoded::Nothing => {}
                 Decoded::Close => {
                     self.closed = true;
-                    break Found::Close;
+                    return Some(Frame::Close);
                 }
-                Decoded::Message(Cow::Owned(m)) => break Found::Owned(m),
+                Decoded::Message(Cow::Owned(m)) => return Some(Frame::Message(Cow::Owned(m))),
                 Decoded::Message(Cow::Borrowed(m)) => {
-                    break match (m.as_ptr() as usize).checked_sub(base) {
-                        Some(off) if off + m.len() <= avail => Found::At(at + off, m.len()),
+                    match (m.as_ptr() as usize).checked_sub(base) {
+                        Some(off) if off + m.len() <= avail => break (at + off, m.len()),
                         // Not from the input (a constant): no codec does
                         // this, but it stays correct if one does.
-                        _ => Found::Owned(m.to_vec()),
-                    };
+                        _ => return Some(Frame::Message(Cow::Owned(m.to_vec()))),
+                    }
                 }
             }
         };
         let input: &'a [u8] = input;
-        Some(match found {
-            Found::At(start, len) => Frame::Message(Cow::Borrowed(input.get(start..start + len)?)),
-            Found::Owned(m) => Frame::Message(Cow::Owned(m)),
-            Found::Close => Frame::Close,
-        })
+        let m = input.get(start..start + len)?;
+        Some(Frame::Message(Cow::Borrowed(m)))
     }
 }
 
