@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+#[path = "shared/ports.rs"]
+mod ports;
+
 use ducq::client::Client;
 use ducq::proto::message::{classify, pong_for};
 use ducq::proto::Kind;
@@ -516,27 +519,13 @@ fn load(c: &Config, seconds: u64, during: &mut dyn FnMut()) -> LoadResult {
     }
 }
 
-/// Prints `n` distinct free loopback ports, holding them open while
-/// choosing so they differ.
+/// `free-ports N`.
 fn free_ports(n: &str) -> ExitCode {
     let Ok(n) = n.parse::<usize>() else {
         eprintln!("ducq-soak: free-ports needs a count");
         return ExitCode::from(2);
     };
-    let mut held = Vec::new();
-    for _ in 0..n {
-        match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| Ok((l.local_addr()?, l))) {
-            Ok((addr, l)) => {
-                println!("{}", addr.port());
-                held.push(l);
-            }
-            Err(e) => {
-                eprintln!("ducq-soak: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    ExitCode::SUCCESS
+    ports::print_free_ports(n, "ducq-soak")
 }
 
 fn main() -> ExitCode {

@@ -12,7 +12,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::transport::{Decoded, Step};
+use crate::transport::{Decoded, Step, Transport};
 
 /// Continuation of a fragmented message.
 pub const OP_CONTINUATION: u8 = 0x0;
@@ -431,10 +431,30 @@ impl FrameCodec {
     }
 }
 
+/// A bare frame codec driven as a [`Transport`]: each data message is a
+/// message, and `encode` writes one text frame. For tests and tools that
+/// drive frames without a handshake; the server and the client use
+/// `WsServer` and `WsClient`.
+pub struct Frames<'c>(pub &'c mut FrameCodec);
+
+impl Transport for Frames<'_> {
+    fn name(&self) -> &str {
+        "frames"
+    }
+
+    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
+        self.0.decode(input, out)
+    }
+
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        self.0.encode(OP_TEXT, msg, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::{decode_all, Transport};
+    use crate::transport::decode_all;
 
     /// A masked client frame with an arbitrary key.
     fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
@@ -455,21 +475,6 @@ mod tests {
             msgs.push(m.into_owned())
         });
         (msgs, out, d.closed, d.consumed)
-    }
-
-    /// The bare frame codec as a transport, for the shared decode loop.
-    struct Frames<'c>(&'c mut FrameCodec);
-
-    impl Transport for Frames<'_> {
-        fn name(&self) -> &str {
-            "frames"
-        }
-        fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
-            self.0.decode(input, out)
-        }
-        fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-            self.0.encode(OP_TEXT, msg, out);
-        }
     }
 
     /// The status code of the unmasked close frame at the front of `out`.
