@@ -91,6 +91,13 @@ impl HttpOrWs {
             &error_json(reason, None),
             keep.is_some(),
         );
+        self.answered(keep, input_len)
+    }
+
+    /// After a response written while no request is pending: wait for the
+    /// next request having used `keep` bytes, or (`None`) end the
+    /// connection.
+    fn answered<'a>(&mut self, keep: Option<usize>, input_len: usize) -> Step<'a> {
         self.reader.reset();
         match keep {
             Some(consumed) => {
@@ -110,6 +117,26 @@ impl HttpOrWs {
         }
     }
 
+    /// Answers a WebSocket upgrade request: switches to WebSocket, or
+    /// refuses and ends the connection.
+    fn upgrade<'a>(&mut self, head: &RequestHead, input_len: usize, out: &mut Vec<u8>) -> Step<'a> {
+        match handshake::validate_upgrade(head) {
+            Ok(accept) => {
+                self.reader.reset();
+                handshake::write_switching(&accept, out);
+                self.phase = Phase::Ws(WsServer::upgraded(self.limits.max_message));
+                Step {
+                    consumed: head.len,
+                    decoded: Decoded::Nothing,
+                }
+            }
+            Err(reject) => {
+                reject.write(out);
+                self.answered(None, input_len)
+            }
+        }
+    }
+
     /// Handles a complete request head.
     fn on_head<'a>(
         &mut self,
@@ -119,25 +146,7 @@ impl HttpOrWs {
     ) -> Step<'a> {
         let input_len = input.len();
         if handshake::is_upgrade(&head) {
-            self.reader.reset();
-            return match handshake::validate_upgrade(&head) {
-                Ok(accept) => {
-                    handshake::write_switching(&accept, out);
-                    self.phase = Phase::Ws(WsServer::upgraded(self.limits.max_message));
-                    Step {
-                        consumed: head.len,
-                        decoded: Decoded::Nothing,
-                    }
-                }
-                Err(reject) => {
-                    reject.write(out);
-                    self.phase = Phase::Done;
-                    Step {
-                        consumed: input_len,
-                        decoded: Decoded::Close,
-                    }
-                }
-            };
+            return self.upgrade(&head, input_len, out);
         }
         let keep_alive = if head.minor_version >= 1 {
             !head.headers.has_token("connection", "close")
@@ -153,29 +162,12 @@ impl HttpOrWs {
         let keep = (keep_alive && framing == Framing::Length(0)).then_some(head.len);
         if head.method == "OPTIONS" {
             // CORS preflight, so pages from other origins may POST.
-            respond(
-                out,
-                204,
-                "",
-                &[
-                    ("Access-Control-Allow-Methods", "GET, POST"),
-                    ("Access-Control-Allow-Headers", "Content-Type"),
-                ],
-                b"",
-                keep.is_some(),
-            );
-            self.reader.reset();
-            if let Some(consumed) = keep {
-                return Step {
-                    consumed,
-                    decoded: Decoded::Nothing,
-                };
-            }
-            self.phase = Phase::Done;
-            return Step {
-                consumed: input_len,
-                decoded: Decoded::Close,
-            };
+            let allow = [
+                ("Access-Control-Allow-Methods", "GET, POST"),
+                ("Access-Control-Allow-Headers", "Content-Type"),
+            ];
+            respond(out, 204, "", &allow, b"", keep.is_some());
+            return self.answered(keep, input_len);
         }
         let action = match route(&head.method, &head.target) {
             Ok(a) => a,
