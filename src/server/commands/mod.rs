@@ -140,10 +140,12 @@ pub(crate) fn find_client(hub: &Hub, id: &[u8]) -> Option<usize> {
     let id = std::str::from_utf8(id).ok()?;
     let (kind, addr) = id.split_once(':')?;
     let addr: std::net::SocketAddr = addr.parse().ok()?;
-    hub.clients().into_iter().find(|&k| {
-        hub.conn(k)
-            .is_some_and(|c| c.peer() == addr && c.kind() == kind)
-    })
+    // A scan without allocating: direct messages and `unsub` are rare next
+    // to publications, and a connection's id can change (HTTP → WS).
+    hub.conns
+        .iter()
+        .find(|(_, c)| !c.closing && c.peer() == addr && c.kind() == kind)
+        .map(|(k, _)| k)
 }
 
 /// Checks a `pub`/`sub` route: closed by `\n`, non-empty, within the limit.
