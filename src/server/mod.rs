@@ -25,6 +25,7 @@ pub mod conn;
 pub mod dispatcher;
 pub mod hub;
 pub mod log;
+pub mod notify;
 pub mod os;
 pub mod reactor;
 pub mod settings;
