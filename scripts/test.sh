@@ -11,6 +11,12 @@ command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v curl >/dev/null || need+=(curl)
+# Packaging tests: readelf, dpkg-deb/dpkg-shlibdeps, systemd-analyze, and
+# the /bin/kill the unit's ExecReload names.
+command -v readelf >/dev/null || need+=(binutils)
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+[ -x /bin/kill ] || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
