@@ -17,6 +17,11 @@ command -v readelf >/dev/null || need+=(binutils)
 command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 [ -x /bin/kill ] || need+=(procps)
+# CLI tests: the completion scripts are run by the shells they are for, and
+# `script` gives the colour and progress tests a terminal.
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
+command -v script >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
