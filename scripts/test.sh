@@ -22,6 +22,8 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
 command -v script >/dev/null || need+=(bsdutils)
+# Metrics are validated by Prometheus' own checker.
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

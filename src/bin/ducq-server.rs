@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use ducq::lua::{LuaCommands, LuaLimits};
 use ducq::server::notify::Notifier;
+use ducq::server::observe::Observe;
 use ducq::server::os::Hangup;
 use ducq::server::{os, Level, Reactor, Settings};
 
@@ -50,6 +51,9 @@ Lua commands:
   --lua-memory BYTES      memory of all scripts together [default: 67108864]
 Logging:
   --log-level LEVEL       debug, info, warn, error, off   [default: info]
+Observing:
+  --no-dashboard          do not serve the web dashboard at GET / of the
+                          HTTP listeners (GET /metrics and /stats stay)
 Other:
   -h, --help              this text
   -V, --version           version
@@ -67,6 +71,7 @@ struct Args {
     settings: Settings,
     lua: Vec<String>,
     lua_limits: LuaLimits,
+    dashboard: bool,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -77,6 +82,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         settings: Settings::default(),
         lua: Vec::new(),
         lua_limits: LuaLimits::default(),
+        dashboard: true,
     };
     let s = &mut args.settings;
     while let Some(flag) = argv.next() {
@@ -112,6 +118,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--lua-instructions" => args.lua_limits.instructions = num(value()?)? as u64,
             "--lua-memory" => args.lua_limits.memory = num(value()?)?,
             "--log-level" => s.log_level = value()?.parse::<Level>()?,
+            "--no-dashboard" => args.dashboard = false,
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
@@ -153,6 +160,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let observe = Observe::new(args.dashboard).and_then(|o| reactor.add_command_set(Box::new(o)));
+    if let Err(e) = observe {
+        eprintln!("ducq-server: cannot start the metrics timer: {e}");
+        return ExitCode::FAILURE;
+    }
     // Before listening: a wrong path stops the start with no client served.
     if !args.lua.is_empty() {
         if let Err(e) = add_lua(&mut reactor, &args.lua, args.lua_limits) {

@@ -14,6 +14,7 @@ use slab::Slab;
 use super::broker::{LastStore, Subscriptions};
 use super::conn::{Conn, ConnId, Flushed, SharedRef};
 use super::log::{Level, Logger, Record};
+use super::metrics::Counters;
 use super::settings::Settings;
 use crate::proto::State;
 use crate::transport::tcp::encode_header;
@@ -47,6 +48,9 @@ pub struct Hub {
     /// Reused list of fan-out targets (no allocation per publish).
     targets: Vec<usize>,
     in_log: bool,
+    /// What the server counted so far (`/metrics`); bytes of open
+    /// connections are in the connections until they close.
+    pub metrics: Counters,
 }
 
 fn interest(write: bool) -> Interest {
@@ -76,6 +80,7 @@ impl Hub {
             offered: None,
             targets: Vec::new(),
             in_log: false,
+            metrics: Counters::default(),
         }
     }
 
@@ -144,6 +149,7 @@ impl Hub {
             _ => return Err(State::ENotFound),
         };
         conn.transport.encode(msg, conn.out.own());
+        self.metrics.messages_out += 1;
         self.queued(key)
     }
 
@@ -161,6 +167,8 @@ impl Hub {
         if conn.pending_output() > self.settings.max_output {
             let pending = conn.pending_output();
             conn.out.clear();
+            self.metrics.slow_consumers += 1;
+            self.metrics.dropped_bytes += pending as u64;
             self.close(
                 key,
                 &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
@@ -246,6 +254,9 @@ impl Hub {
         }
         targets.clear();
         self.targets = targets;
+        self.metrics.publications += 1;
+        self.metrics.deliveries += delivered as u64;
+        self.metrics.messages_out += delivered as u64;
         delivered
     }
 
@@ -305,6 +316,7 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        self.metrics.dropped_bytes += conn.pending_output() as u64;
         let id = conn.id_string();
         self.to_close.push(key);
         self.log(Level::Info, "close", &id, reason);
@@ -382,6 +394,8 @@ impl Hub {
         while let Some(key) = self.to_close.pop() {
             if self.conns.get(key).is_some_and(|c| c.closing) {
                 let mut conn = self.conns.remove(key);
+                self.metrics.bytes_in += conn.bytes_in;
+                self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
             }

@@ -338,17 +338,21 @@ impl Reactor {
                         let mut out = Vec::new();
                         transport.encode(&nack(State::EMax), &mut out);
                         let _ = io::Write::write(&mut stream, &out);
+                        self.hub.metrics.refused += 1;
                         let text = format!("refused {peer}: connection limit reached");
                         self.hub.log(Level::Warn, "accept", "server", &text);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    let local = listener.addr;
+                    self.hub.metrics.accepted(local);
                     let key = self
                         .hub
                         .insert(|gen| Conn::new(stream, transport, peer, gen, now));
                     let Some(conn) = self.hub.conns.get_mut(key) else {
                         continue;
                     };
+                    conn.listener = Some(local);
                     if let Err(e) = self.poll.registry().register(
                         &mut conn.socket,
                         Token(key),

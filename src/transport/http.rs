@@ -16,6 +16,9 @@
 //! | `GET /lsconn` | `lsconn` | 200 `[{"id":..,"route":..}]` |
 //! | `POST /cmd/<command>/<route>`, body P | `<command> <route>\nP` | reply mapping below |
 //! | `POST /cmd/<command>`, body P | `<command>` (or `<command>\nP` when P is not empty) | reply mapping below |
+//! | `GET /metrics` | `metrics` | 200, the reply as `text/plain; version=0.0.4` (Prometheus) |
+//! | `GET /stats` | `stats` | 200, the reply as JSON |
+//! | `GET /`, `GET /dashboard/<file>` | `dashboard <file>\n` | 200, the reply with the file's type (404 when the server has no dashboard) |
 //!
 //! Routes and commands are percent-decoded; the query string is ignored.
 //!
@@ -88,6 +91,9 @@ enum Endpoint {
     Lscmd,
     /// `/lsconn`: JSON objects `{id, route}`.
     Lsconn,
+    /// `/metrics`, `/stats`, the dashboard's files: the reply is the body,
+    /// of this media type.
+    Body(&'static str),
 }
 
 /// A routed request: the ducq message it becomes, minus its body.
@@ -369,7 +375,12 @@ impl HttpOrWs {
     fn reply(&mut self, kind: Endpoint, keep_alive: bool, msg: &[u8], out: &mut Vec<u8>) {
         match classify(msg) {
             Kind::Nack(state) => {
-                let body = error_json(&nack_text(msg), Some(state));
+                // A missing dashboard file is not a missing connection.
+                let text = match kind {
+                    Endpoint::Body(_) if state == State::ENotFound => "not found".to_owned(),
+                    _ => nack_text(msg),
+                };
+                let body = error_json(&text, Some(state));
                 respond(out, nack_status(state), JSON, &[], &body, keep_alive);
                 self.finish(keep_alive);
             }
@@ -420,6 +431,18 @@ impl HttpOrWs {
                 let extra: Vec<(&str, &str)> =
                     route.iter().map(|r| ("X-Ducq-Route", r.as_str())).collect();
                 respond(out, 200, content_type(payload), &extra, payload, keep_alive);
+                self.finish(keep_alive);
+            }
+            _ if matches!(kind, Endpoint::Body(_)) => {
+                let media = match kind {
+                    Endpoint::Body(media) => media,
+                    _ => JSON,
+                };
+                let extra = [
+                    ("Cache-Control", "no-cache"),
+                    ("X-Content-Type-Options", "nosniff"),
+                ];
+                respond(out, 200, media, &extra, msg, keep_alive);
                 self.finish(keep_alive);
             }
             _ => {
@@ -548,6 +571,20 @@ impl Transport for HttpOrWs {
 
 /// The media type of JSON bodies.
 const JSON: &str = "application/json";
+/// The media type of the Prometheus text exposition format.
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The media type of a dashboard file, from its name.
+fn asset_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
 
 /// Appends a complete response with a `Content-Length` body. An empty
 /// `content_type` sends no such header.
@@ -745,6 +782,7 @@ fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     let want = match (endpoint, rest.is_some()) {
         ("pub", true) | ("cmd", true) => "POST",
         ("last", true) | ("sub", true) | ("lscmd", false) | ("lsconn", false) => "GET",
+        ("metrics", false) | ("stats", false) | ("", false) | ("dashboard", true) => "GET",
         _ => return Err(not_found()),
     };
     if method != want {
@@ -778,6 +816,20 @@ fn route(method: &str, target: &str) -> Result<Action, RouteError> {
         "sub" => action(Endpoint::Sub, with_route(b"sub", rest, b"")?, false, false),
         "lscmd" => action(Endpoint::Lscmd, b"lscmd".to_vec(), false, true),
         "lsconn" => action(Endpoint::Lsconn, b"lsconn".to_vec(), false, true),
+        "metrics" => action(Endpoint::Body(PROMETHEUS), b"metrics".to_vec(), false, true),
+        "stats" => action(Endpoint::Body(JSON), b"stats".to_vec(), false, true),
+        "" => action(
+            Endpoint::Body(asset_type("index.html")),
+            b"dashboard index.html\n".to_vec(),
+            false,
+            false,
+        ),
+        "dashboard" => action(
+            Endpoint::Body(asset_type(rest)),
+            with_route(b"dashboard", rest, b"")?,
+            false,
+            false,
+        ),
         _ => {
             let (command, route) = rest
                 .split_once('/')
