@@ -145,6 +145,9 @@
     $('stat-uptime').textContent = duration(now);
     draw($('chart-rate'), [[history.in, '#2563eb'], [history.out, '#16a34a']]);
     draw($('chart-conns'), [[history.conns, '#7c3aed']]);
+    const span = 'last ' + duration(Math.max(history.in.length, 1));
+    $('rate-span').textContent = span;
+    $('conns-span').textContent = span;
   }
   function draw(canvas, series) {
     const ratio = window.devicePixelRatio || 1;
@@ -155,6 +158,9 @@
     g.scale(ratio, ratio);
     g.clearRect(0, 0, w, h);
     const max = Math.max(1, ...series.flatMap(([v]) => v));
+    // Up to five minutes; a young server's few samples are not squeezed
+    // into the right edge: the axis spans at least 30 s.
+    const span = Math.max(29, ...series.map(([v]) => v.length - 1));
     const top = 14, bottom = h - 4;
     g.strokeStyle = '#dde1e8';
     g.fillStyle = '#6b7385';
@@ -170,7 +176,7 @@
       g.lineWidth = 1.5;
       g.beginPath();
       values.forEach((v, i) => {
-        const x = w - (values.length - 1 - i) * (w / (HISTORY - 1));
+        const x = w - (values.length - 1 - i) * (w / span);
         const y = bottom - (v / max) * (bottom - top);
         if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
       });

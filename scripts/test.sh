@@ -24,6 +24,9 @@ command -v fish >/dev/null || need+=(fish)
 command -v script >/dev/null || need+=(bsdutils)
 # Metrics are validated by Prometheus' own checker.
 command -v promtool >/dev/null || need+=(prometheus)
+# The dashboard's browser test: Debian's Chromium, driven from Node.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
