@@ -91,11 +91,14 @@ pub fn reading(hub: &Hub, started: Instant, start_time: f64) -> Reading {
     let mut counters = hub.metrics.clone();
     let mut connections: Vec<ConnGroup> = Vec::new();
     let (mut subscriptions, mut queued) = (0u64, 0u64);
-    for key in hub.clients() {
-        let Some(conn) = hub.conn(key) else { continue };
-        // Bytes of open connections are added to those of closed ones.
+    for (key, conn) in hub.conns.iter() {
+        // Bytes of connections not yet removed are added to those of
+        // removed ones (closing ones too: a counter never goes back).
         counters.bytes_in += conn.bytes_in();
         counters.bytes_out += conn.bytes_out();
+        if conn.closing {
+            continue;
+        }
         queued += conn.pending_output() as u64;
         subscriptions += hub.subs.routes_of(key).len() as u64;
         let listener = conn.listener().map(|a| a.to_string()).unwrap_or_default();
@@ -183,7 +186,7 @@ impl CommandSet for Observe {
         if let Some(timer) = &self.timer {
             drain_timer(timer);
         }
-        let connections = hub.clients().len() as u64;
+        let connections = hub.conns.iter().filter(|(_, c)| !c.closing).count() as u64;
         let m = &hub.metrics;
         self.history
             .sample(m.messages_in, m.deliveries, connections, Instant::now());
