@@ -39,7 +39,13 @@ fn prepared() -> PathBuf {
         }
         let cache = profile_dir().join("npm-cache");
         let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefer-offline", "--cache"])
+            .args([
+                "ci",
+                "--no-audit",
+                "--no-fund",
+                "--prefer-offline",
+                "--cache",
+            ])
             .arg(&cache)
             .current_dir(&dir)
             .output()
@@ -64,7 +70,14 @@ fn the_dashboard_shows_live_data_in_chromium() {
     );
     let dir = prepared();
     let mut server = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-        .args(["--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "info"])
+        .args([
+            "--tcp",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--log-level",
+            "info",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -426,9 +426,12 @@ pub fn json(r: &Reading) -> String {
     s
 }
 
+/// Resident memory in bytes, open descriptors and CPU seconds of a process.
+pub type ProcessFigures = (u64, u64, f64);
+
 /// Resident memory, open descriptors and CPU seconds of this process, from
 /// `/proc/self` (zeros where it cannot be read).
-pub fn process() -> (u64, u64, f64) {
+pub fn process() -> ProcessFigures {
     // SAFETY: sysconf only reads a configuration value.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
     // SAFETY: as above.

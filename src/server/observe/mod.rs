@@ -15,13 +15,15 @@ pub mod assets;
 pub mod history;
 pub mod pages;
 
+use std::cell::Cell;
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::dispatcher::CommandSet;
 use super::hub::Hub;
-use super::metrics::{self, ConnGroup, Reading};
+use super::metrics::{self, ConnGroup, ProcessFigures, Reading};
 use crate::proto::{Message, State};
 use history::History;
 
@@ -55,7 +57,12 @@ pub struct Observe {
     start_time: f64,
     history: History,
     timer: Option<OwnedFd>,
+    /// The last reading of the process' figures, and when it was taken.
+    process: Cell<Option<(Instant, ProcessFigures)>>,
 }
+
+/// How long a reading of the process' figures is reused.
+const PROCESS_EVERY: Duration = Duration::from_millis(500);
 
 impl Observe {
     /// The set, with the dashboard's files or without. Its one-second
@@ -70,6 +77,7 @@ impl Observe {
             start_time,
             history: History::default(),
             timer: Some(second_timer()?),
+            process: Cell::new(None),
         })
     }
 
@@ -79,17 +87,30 @@ impl Observe {
             .any(|(n, _)| n.as_bytes() == name && (self.dashboard || *n != "dashboard"))
     }
 
-    /// A reading of the hub's counters and gauges now.
+    /// A reading of the hub's counters and gauges now. The process'
+    /// figures are read at most every half second (listing 10 000 open
+    /// descriptors takes milliseconds; every dashboard asks each second).
     pub fn reading(&self, hub: &Hub) -> Reading {
-        reading(hub, self.started, self.start_time)
+        let process = match self.process.get() {
+            Some((at, p)) if at.elapsed() < PROCESS_EVERY => p,
+            _ => {
+                let p = metrics::process();
+                self.process.set(Some((Instant::now(), p)));
+                p
+            }
+        };
+        reading(hub, self.started, self.start_time, process)
     }
 }
 
 /// A reading of `hub` for a server started at `started` (unix time
-/// `start_time`).
-pub fn reading(hub: &Hub, started: Instant, start_time: f64) -> Reading {
+/// `start_time`). One walk over the connections, without allocating per
+/// connection: thousands of them cost microseconds, not milliseconds.
+/// `process` is the process' RSS, open fds and CPU seconds.
+pub fn reading(hub: &Hub, started: Instant, start_time: f64, process: (u64, u64, f64)) -> Reading {
     let mut counters = hub.metrics.clone();
-    let mut connections: Vec<ConnGroup> = Vec::new();
+    // (listener, protocol) → count, formatted once per group below.
+    let mut groups: Vec<(Option<SocketAddr>, &str, u64)> = Vec::new();
     let (mut subscriptions, mut queued) = (0u64, 0u64);
     for (key, conn) in hub.conns.iter() {
         // Bytes of connections not yet removed are added to those of
@@ -101,22 +122,34 @@ pub fn reading(hub: &Hub, started: Instant, start_time: f64) -> Reading {
         }
         queued += conn.pending_output() as u64;
         subscriptions += hub.subs.routes_of(key).len() as u64;
-        let listener = conn.listener().map(|a| a.to_string()).unwrap_or_default();
-        let protocol = conn.protocol().to_ascii_lowercase();
+        let (listener, protocol) = (conn.listener(), conn.protocol());
+        match groups
+            .iter_mut()
+            .find(|g| g.0 == listener && g.1 == protocol)
+        {
+            Some(g) => g.2 += 1,
+            None => groups.push((listener, protocol, 1)),
+        }
+    }
+    let mut connections: Vec<ConnGroup> = Vec::new();
+    for (listener, protocol, count) in groups {
+        let listener = listener.map(|a| a.to_string()).unwrap_or_default();
+        // Labels are lowercase: "Foo" and "foo" are one series.
+        let protocol = protocol.to_ascii_lowercase();
         match connections
             .iter_mut()
             .find(|g| g.listener == listener && g.protocol == protocol)
         {
-            Some(g) => g.count += 1,
+            Some(g) => g.count += count,
             None => connections.push(ConnGroup {
                 listener,
                 protocol,
-                count: 1,
+                count,
             }),
         }
     }
     connections.sort_by(|a, b| (&a.listener, &a.protocol).cmp(&(&b.listener, &b.protocol)));
-    let (rss_bytes, open_fds, cpu_seconds) = metrics::process();
+    let (rss_bytes, open_fds, cpu_seconds) = process;
     Reading {
         version: env!("CARGO_PKG_VERSION"),
         uptime: started.elapsed().as_secs_f64(),
