@@ -4,7 +4,8 @@
 //! `systemd-analyze verify`); a C program is built against the installed
 //! tree with `pkg-config --cflags --libs ducq`, shared and static, and
 //! publishes to the installed server; `scripts/deb.sh` builds a `.deb`
-//! whose contents, control fields, checksums and unit are checked.
+//! whose contents, control fields, checksums and unit are checked, and
+//! which dpkg installs, removes and purges in a scratch root.
 //!
 //! Everything is built once by `cargo test` (the library's cdylib and
 //! staticlib beside the test executables, the binaries): the tests install
@@ -558,4 +559,76 @@ fn the_deb_unit_passes_systemd_analyze_verify() {
         "ducq-server --version",
     );
     assert_eq!(version, format!("ducq-server {VERSION}\n"));
+}
+
+fn dpkg(root: &Path, args: &[&str]) -> String {
+    run(
+        Command::new("dpkg")
+            .arg(format!("--root={}", root.display()))
+            .args(["--log=/dev/null", "--force-script-chrootless"])
+            .args(args),
+        &format!("dpkg {args:?}"),
+    )
+}
+
+#[test]
+fn the_deb_installs_and_purges_in_a_scratch_root() {
+    // dpkg --root installs into a folder of its own with its own database;
+    // the maintainer scripts work on $DPKG_ROOT (ldconfig -r), never on this
+    // machine. The scratch root has no libc6 package: --force-depends.
+    let root = work().join("dpkg-root");
+    let _ = std::fs::remove_dir_all(&root);
+    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "etc"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+    let deb = deb().to_str().unwrap().to_owned();
+    dpkg(&root, &["--force-depends", "-i", &deb]);
+    let status = dpkg(&root, &["-s", "ducq"]);
+    assert!(
+        status.contains("\nStatus: install ok installed\n"),
+        "{status}"
+    );
+    let lib = format!("/usr/lib/{}", multiarch());
+    let listed = dpkg(&root, &["-L", "ducq"]);
+    for path in [
+        "/usr/bin/ducq-server".to_owned(),
+        format!("{lib}/libducq.so.0"),
+    ] {
+        assert!(listed.lines().any(|l| l == path), "{path} not in\n{listed}");
+    }
+    // The root's loader cache knows the library by its SONAME.
+    let cache = run(
+        Command::new("ldconfig").arg("-r").arg(&root).arg("-p"),
+        "ldconfig -p",
+    );
+    assert!(
+        cache.contains("libducq.so.0 (") && cache.contains(&format!("=> {lib}/libducq.so.0\n")),
+        "{cache}"
+    );
+    let installed = root.join("usr/bin/ducq-server");
+    let version = run(
+        Command::new(&installed).arg("--version"),
+        "installed ducq-server",
+    );
+    assert_eq!(version, format!("ducq-server {VERSION}\n"));
+
+    // Removed: the files go, the conffile stays until purged.
+    dpkg(&root, &["-r", "ducq"]);
+    assert!(!installed.exists());
+    assert!(!root.join(&lib[1..]).join("libducq.so.0").exists());
+    assert!(root.join("etc/default/ducq").is_file());
+    let cache = run(
+        Command::new("ldconfig").arg("-r").arg(&root).arg("-p"),
+        "ldconfig -p",
+    );
+    assert!(!cache.contains("libducq"), "{cache}");
+    dpkg(&root, &["-P", "ducq"]);
+    assert!(!root.join("etc/default/ducq").exists());
+    let status = Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args(["-s", "ducq"])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1));
 }
