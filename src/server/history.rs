@@ -42,6 +42,9 @@ struct Entry {
 #[derive(Default)]
 struct Stored {
     msgs: VecDeque<Entry>,
+    /// Publications stored for this route since it entered the store (the
+    /// dashboard's per-route rate).
+    count: u64,
 }
 
 impl Stored {
@@ -146,6 +149,7 @@ impl LastStore {
             seq,
             body: make(recycled),
         });
+        stored.count += 1;
         self.bytes += len;
         if self.map.len() > self.max_routes {
             self.evict_routes();
@@ -235,6 +239,19 @@ impl LastStore {
     /// route order.
     pub fn matching(&self, pattern: &[u8]) -> Vec<&[u8]> {
         self.matching_history(pattern, 1)
+    }
+
+    /// `matching`, with the number of publications stored for each route
+    /// since it entered the store.
+    pub fn matching_counted(&self, pattern: &[u8]) -> Vec<(&[u8], u64)> {
+        let mut found: Vec<(&[u8], &[u8], u64)> = self
+            .map
+            .iter()
+            .filter(|(r, _)| route::matches(pattern, r))
+            .filter_map(|(r, s)| Some((&r[..], s.msgs.back()?.body.bytes(), s.count)))
+            .collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        found.into_iter().map(|(_, m, n)| (m, n)).collect()
     }
 
     /// Up to `n` of the newest messages of every stored route matching
@@ -406,6 +423,19 @@ mod tests {
         l.set(b"b", b"2");
         assert_eq!(l.get(b"b"), Some(&b"2"[..]));
         assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn routes_count_their_publications() {
+        let mut l = LastStore::with_depth(10, 1000, 2);
+        for m in ["1", "2", "3"] {
+            l.set(b"c/a", m.as_bytes());
+        }
+        l.set(b"c/b", b"x");
+        assert_eq!(
+            l.matching_counted(b"c/#"),
+            vec![(&b"3"[..], 3), (&b"x"[..], 1)]
+        );
     }
 
     #[test]
