@@ -1,13 +1,15 @@
 //! Broker state as plain data: who is subscribed to what (the stored
 //! messages of each route are in `history`, re-exported here). No sockets
-//! and no I/O; connections appear only as slab keys. A publish finds its subscribers through an index (exact routes
-//! by hash, patterns in the level tree of `route_index`), never by scanning
-//! every connection or testing every pattern.
+//! and no I/O; connections appear only as slab keys. A publish finds its
+//! subscribers through an index (exact routes by hash, patterns in the
+//! level tree of `route_index`), never by scanning every connection or
+//! testing every pattern.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::route_index::PatternIndex;
 use crate::proto::route;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 pub use super::history::LastStore;
 
