@@ -145,11 +145,11 @@ fn c_server_commands_from_c_and_from_a_shared_object_answer_over_tcp() {
     assert!(c.receive().is_err(), "connection should be closed");
     let line = loop {
         let l = text(log.receive().unwrap());
-        if l.starts_with("INFO,bye,") {
+        if l.starts_with("info,bye,") {
             break l;
         }
     };
-    assert_eq!(line, format!("INFO,bye,{id},closing on request"));
+    assert_eq!(line, format!("info,bye,{id},closing on request"));
 
     server.terminate();
     let (code, rest) = server.wait();

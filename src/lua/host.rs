@@ -22,11 +22,11 @@ use std::sync::Arc;
 
 use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
-use super::api::{self, CallCtx, ConnHandle, HubLease, ReactorHandle};
+use super::api::{self, CallCtx, ConnHandle, ReactorHandle};
 use super::watch::{Change, Watcher};
 use crate::proto::{Message, State};
-use crate::server::commands;
-use crate::server::{CommandSet, ConnId, Hub, Level};
+use crate::server::lend::command_result;
+use crate::server::{rules, CommandSet, ConnId, Hub, Level};
 
 /// Sandbox set up before any script runs.
 const PRELUDE: &str = include_str!("prelude.lua");
@@ -205,7 +205,7 @@ fn is_script_name(name: &OsStr) -> bool {
 
 /// A name a client can send as a command word.
 fn is_command_name(name: &str) -> bool {
-    !name.is_empty() && !name.bytes().any(|b| b == b' ' || b == b'\n' || b == 0)
+    rules::check_command_name(name.as_bytes()).is_ok()
 }
 
 fn first_line(s: &str) -> &str {
@@ -267,7 +267,6 @@ pub struct LuaCommands {
     msg_mt: Table,
     env_mt: Table,
     limits: LuaLimits,
-    core: Vec<&'static str>,
     roots: Vec<Root>,
     files: BTreeMap<PathBuf, FileEntry>,
     index: HashMap<Vec<u8>, Rc<Command>>,
@@ -342,7 +341,6 @@ impl LuaCommands {
             msg_mt,
             env_mt,
             limits,
-            core: commands::core().iter().map(|b| b.name).collect(),
             roots: Vec::new(),
             files: BTreeMap::new(),
             index: HashMap::new(),
@@ -489,7 +487,7 @@ impl LuaCommands {
         let mut names = Vec::new();
         let mut commands = Vec::new();
         for (name, doc, exec) in defined {
-            if self.core.contains(&name.as_str()) {
+            if rules::is_core_command(name.as_bytes()) {
                 let text = format!(
                     "{}: '{name}' is a core command and cannot be replaced; ignored",
                     path.display()
@@ -601,7 +599,7 @@ impl LuaCommands {
                         v => v.to_string().unwrap_or_default(),
                     };
                     match exec {
-                        Value::Function(f) => out.push((name, clean_doc(&doc), f)),
+                        Value::Function(f) => out.push((name, doc, f)),
                         _ => warnings.push(format!("commands.{name} has no exec function")),
                     }
                 }
@@ -655,10 +653,9 @@ impl LuaCommands {
             Err(e) => return Outcome::Failed(describe(&e)),
         };
         self.budget.reset(self.limits.instructions);
-        let lease = HubLease::new(&self.ctx, hub, Some(caller));
-        let result = cmd.exec.call::<Value>((ConnHandle(caller), msg));
-        let replied = lease.replied();
-        drop(lease);
+        let (result, replied) = self.ctx.slot.lend(hub, Some(caller), || {
+            cmd.exec.call::<Value>((ConnHandle(caller), msg))
+        });
         match result {
             Ok(v) => Outcome::Returned(state_of(v), replied),
             Err(e) => Outcome::Failed(describe(&e)),
@@ -752,13 +749,6 @@ fn scan(root: &Root) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// A doc fit for one lscmd line.
-fn clean_doc(doc: &str) -> String {
-    doc.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
 /// The state a command returned: nothing counts as OK; a number is a state
 /// code (PROTOCOL.md §11); anything else is a mistake.
 fn state_of(v: Value) -> Result<State, &'static str> {
@@ -780,9 +770,9 @@ impl CommandSet for LuaCommands {
     }
 
     /// Runs a Lua command. A run-time error, a spent budget or the memory
-    /// limit answer `NACK 22` and are logged. A returned error state (3 and
-    /// up) is answered with a NACK of that state only if the script sent the
-    /// caller nothing; the script is otherwise responsible for its replies.
+    /// limit answer `NACK 22` and are logged. A returned state follows the
+    /// reply rule of [`command_result`]: an error the script did not answer
+    /// itself gets a NACK.
     fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
         self.flush_log(hub);
         let cmd = self.index.get(msg.command).cloned().ok_or(State::ENoCmd)?;
@@ -817,11 +807,7 @@ impl CommandSet for LuaCommands {
                 (State::ELua, replied)
             }
         };
-        if state.is_error() && !replied {
-            Err(state)
-        } else {
-            Ok(())
-        }
+        command_result(state, replied)
     }
 
     fn event_fd(&self) -> Option<RawFd> {

@@ -46,7 +46,6 @@ pub struct Hub {
     offered: Option<(Rc<Vec<u8>>, usize)>,
     /// Reused list of fan-out targets (no allocation per publish).
     targets: Vec<usize>,
-    in_log: bool,
 }
 
 fn interest(write: bool) -> Interest {
@@ -75,7 +74,6 @@ impl Hub {
             arenas_used: false,
             offered: None,
             targets: Vec::new(),
-            in_log: false,
         }
     }
 
@@ -393,27 +391,16 @@ impl Hub {
         !self.to_close.is_empty()
     }
 
-    /// Logs a record to stderr/the hook and to subscribers of `LOG`.
+    /// Logs a record to stderr/the hook and to subscribers of `LOG` and
+    /// `__MONITOR__` (see `server::log`).
     pub fn log(&mut self, level: Level, function: &str, sender: &str, text: &str) {
-        if !self.logger.enabled(level) || self.in_log {
-            return;
-        }
-        self.in_log = true;
         let rec = Record {
             level,
             function,
             sender,
             text,
         };
-        self.logger.write(&rec);
-        let listeners = self.subs.exact_subscribers(b"LOG").to_vec();
-        if !listeners.is_empty() {
-            let line = rec.line();
-            for key in listeners {
-                let _ = self.send(key, line.as_bytes());
-            }
-        }
-        self.in_log = false;
+        super::log::emit(self, &rec);
     }
 
     /// Gives back buffers nobody used since the last call: pooled bodies,

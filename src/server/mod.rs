@@ -19,19 +19,25 @@
     )
 )]
 
+pub mod actions;
 pub mod broker;
+pub mod clients;
 pub mod commands;
 pub mod conn;
 pub mod dispatcher;
 pub mod hub;
+pub mod lend;
 pub mod log;
 pub mod os;
+pub mod plugins;
 pub mod reactor;
+pub mod rules;
 pub mod settings;
 
 pub use conn::ConnId;
 pub use dispatcher::{CommandSet, Dispatcher};
 pub use hub::Hub;
+pub use lend::HubSlot;
 pub use log::Level;
 pub use reactor::{Reactor, StopHandle};
 pub use settings::Settings;

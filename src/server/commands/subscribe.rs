@@ -17,7 +17,7 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
             _ => {}
         }
     }
-    hub.subs.subscribe(caller, msg.route, add);
+    crate::server::actions::subscribe(hub, caller, msg.route, add)?;
     if !last {
         return hub.send(caller, ACK);
     }
