@@ -427,7 +427,7 @@ fn c_server_loads_lua_commands_and_reloads_them() {
         .arg(&missing)
         .arg("127.0.0.1:0");
     let mut server = Running::start(cmd, "lua-server");
-    assert_eq!(server.value("lua "), format!("{} OK", dir.path.display()));
+    assert_eq!(server.value("lua "), format!("{} ok", dir.path.display()));
     assert_eq!(
         server.value("lua "),
         format!("{} ELUA", broken_file.display())

@@ -52,7 +52,7 @@ fn examples_run_clean_under_valgrind() {
         .arg("127.0.0.1:0")
         .arg(&dir);
     let mut server = Running::start(server, "vg-server");
-    assert_eq!(server.value("lua "), format!("{} OK", lua.path.display()));
+    assert_eq!(server.value("lua "), format!("{} ok", lua.path.display()));
     let port = server.value("port ");
 
     let mut sub = command(&example("sub"), true);

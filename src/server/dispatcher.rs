@@ -90,11 +90,22 @@ impl Dispatcher {
 
     /// Parses and runs one message from connection `caller`.
     pub fn dispatch(&mut self, hub: &mut Hub, caller: usize, raw: &[u8]) {
+        let _ = self.dispatch_state(hub, caller, raw);
+    }
+
+    /// `dispatch`, returning the state the caller was answered a NACK
+    /// with, if any (the original's `ducq_dispatch`).
+    pub fn dispatch_state(
+        &mut self,
+        hub: &mut Hub,
+        caller: usize,
+        raw: &[u8],
+    ) -> Result<(), State> {
         let msg = match Message::parse(raw) {
             Ok(m) => m,
             Err(state) => {
                 let _ = hub.send(caller, &message::nack(state));
-                return;
+                return Err(state);
             }
         };
         if hub.logger.enabled(Level::Debug) {
@@ -110,6 +121,7 @@ impl Dispatcher {
         if let Err(state) = result {
             let _ = hub.send(caller, &message::nack(state));
         }
+        result
     }
 
     fn run(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {

@@ -391,6 +391,17 @@ impl Hub {
         !self.to_close.is_empty()
     }
 
+    /// Registers connection `key`'s socket for reading (a socket an
+    /// embedder accepted, see `server::adopt`).
+    pub(crate) fn register(&mut self, key: usize) -> std::io::Result<()> {
+        match self.conns.get_mut(key) {
+            Some(conn) => self
+                .registry
+                .register(&mut conn.socket, Token(key), interest(false)),
+            None => Err(std::io::ErrorKind::NotFound.into()),
+        }
+    }
+
     /// Logs a record to stderr/the hook and to subscribers of `LOG` and
     /// `__MONITOR__` (see `server::log`).
     pub fn log(&mut self, level: Level, function: &str, sender: &str, text: &str) {

@@ -66,7 +66,12 @@ impl HubSlot {
     /// says whether that connection was sent anything through
     /// [`HubSlot::send`] meanwhile. Lendings nest: the previous one is back
     /// when this returns.
-    pub fn lend<R>(&self, hub: &mut Hub, caller: Option<ConnId>, f: impl FnOnce() -> R) -> (R, bool) {
+    pub fn lend<R>(
+        &self,
+        hub: &mut Hub,
+        caller: Option<ConnId>,
+        f: impl FnOnce() -> R,
+    ) -> (R, bool) {
         let restore = Restore {
             slot: self,
             hub: self.hub.replace(Some(NonNull::from(hub))),

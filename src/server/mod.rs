@@ -20,6 +20,8 @@
 )]
 
 pub mod actions;
+pub mod adopt;
+pub mod bridge;
 pub mod broker;
 pub mod clients;
 pub mod commands;

@@ -138,7 +138,11 @@ fn check_symbol(sym: *const c_void) -> Result<(), String> {
     let kind = sym.st_info & 0xf;
     let size = std::mem::size_of::<RawCommand>() as u64;
     if kind != STT_OBJECT || sym.st_size < size {
-        let what = if kind == 2 { "a function" } else { "not a struct" };
+        let what = if kind == 2 {
+            "a function"
+        } else {
+            "not a struct"
+        };
         return Err(format!(
             "'command' is {what} ({} bytes), not a struct ducq_cmd_t",
             sym.st_size

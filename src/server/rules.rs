@@ -71,7 +71,16 @@ mod tests {
 
     #[test]
     fn core_names() {
-        for core in ["pub", "publish", "sub", "subscribe", "PING", "PONG", "lscmd", "help"] {
+        for core in [
+            "pub",
+            "publish",
+            "sub",
+            "subscribe",
+            "PING",
+            "PONG",
+            "lscmd",
+            "help",
+        ] {
             assert!(is_core_command(core.as_bytes()), "{core}");
         }
         for other in ["lsconn", "unsub", "time", "epoch", "hello"] {
