@@ -126,6 +126,8 @@ fn state_enum() -> String {
 /// Compiles the C files into the library and exports them from the cdylib.
 fn compile_c(crate_dir: &Path, out_dir: &Path) {
     let lua = env::var("DEP_DUCQ_LUA_INCLUDE").expect("ducq-lua-bundle gives the Lua headers");
+    // The C programs of the tests include ducq_lua.h with these headers.
+    println!("cargo:rustc-env=DUCQ_LUA_INCLUDE={lua}");
     cc::Build::new()
         .file(crate_dir.join("src/ffi/c/log.c"))
         .file(crate_dir.join("src/ffi/c/lua.c"))

@@ -8,8 +8,15 @@
 #ifndef DUCQ_LUA_H
 #define DUCQ_LUA_H
 
+/* Lua's own headers have no C++ guard. */
+#ifdef __cplusplus
+extern "C" {
+#endif
 #include <lauxlib.h>
 #include <lua.h>
+#ifdef __cplusplus
+}
+#endif
 
 #include "ducq.h"
 #include "ducq_reactor.h"

@@ -178,7 +178,9 @@ fn run(argv: Vec<String>) -> Result<(), Failure> {
         "sub" => sub(&conn, args),
         "lscmd" | "lsconn" => {
             let mut client = conn.open()?;
-            let parts = client.list(&command)?;
+            // With a route, as the original CLI sends them: old servers
+            // answer only `lscmd *` / `lsconn *`.
+            let parts = client.list(&format!("{command} *\n"))?;
             let mut out = std::io::stdout().lock();
             for p in parts {
                 let _ = out.write_all(&p);
