@@ -485,7 +485,7 @@ fn original_plugins_load_into_ducq_server_and_broken_ones_are_refused() {
             "{file}: {reason}\n{stderr}"
         );
     }
-    for name in ["clients", "announce", "history"] {
+    for name in ["clients", "announce", "history", "drop"] {
         assert!(
             stderr.contains(&format!("loaded command '{name}'")),
             "{stderr}"
@@ -556,6 +556,19 @@ fn original_plugins_load_into_ducq_server_and_broken_ones_are_refused() {
     assert_eq!(parts.len(), 3, "{parts:?}");
     assert_eq!(parts[0], "announce p/q\nhello plugins");
     assert_eq!(parts[2], "debug info warning error");
+
+    // The dropper: a loop verdict of DUCQ_LOOP_DELETE | DUCQ_LOOP_BREAK
+    // closes that client (the original's unsub did so).
+    let victim = connect();
+    caller.emit("drop", "_", victim.id().as_bytes()).unwrap();
+    assert_eq!(text(caller.receive().unwrap()), "ACK");
+    let mut victim = victim;
+    assert!(victim.receive().is_err(), "the dropped client is closed");
+    caller.emit("drop", "_", b"TCP:nobody:1").unwrap();
+    assert_eq!(
+        text(caller.receive().unwrap()),
+        "NACK *\n19\nconnection not found"
+    );
 
     // The server keeps serving everyone.
     caller.publish("p/after", b"still here").unwrap();

@@ -671,7 +671,7 @@ static void reactor_calls(const char *plugin_dir) {
     IS(ducq_dispatcher_load_commands_path(dispatcher, plugin_dir), DUCQ_OK,
        "ducq_dispatcher_load_commands_path");
     count = ducq_dispatcher_count_cmds(dispatcher);
-    CHECK(count == 3, "three plugins load, the broken ones are refused");
+    CHECK(count == 4, "four plugins load, the broken ones are refused");
     CHECK(strstr(log_lines, "refused") && strstr(log_lines, "no symbol 'command'") &&
               strstr(log_lines, "is a function"),
           "refused plugins are logged with their reason");
