@@ -102,3 +102,90 @@ pub fn walk<E>(
     }
     Ok(last)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::State;
+    use crate::server::{Reactor, Settings};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    /// A reactor with `n` accepted TCP clients (kept open by the streams).
+    fn reactor_with(n: usize) -> (Reactor, Vec<TcpStream>, Vec<usize>) {
+        let mut r = Reactor::new(Settings::default()).unwrap();
+        r.hub_mut().logger_mut().stderr = false;
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        let streams: Vec<_> = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while r.hub().clients().len() < n {
+            assert!(Instant::now() < deadline, "clients not accepted");
+            r.run_once(Some(Duration::from_millis(10))).unwrap();
+        }
+        let keys = r.hub().clients();
+        (r, streams, keys)
+    }
+
+    #[test]
+    fn walk_visits_each_pair_deletes_and_breaks() {
+        let (mut r, _streams, keys) = reactor_with(3);
+        let subs = &mut r.hub_mut().subs;
+        subs.subscribe(keys[0], b"a", false);
+        subs.subscribe(keys[0], b"b", true);
+        subs.subscribe(keys[2], b"c", false);
+        let slot = HubSlot::new();
+        let mut seen = Vec::new();
+        let (walked, _) = slot.lend(r.hub_mut(), None, || {
+            walk::<()>(&slot, |id, route| {
+                seen.push((id.key, route.to_vec()));
+                Ok(match route {
+                    b"a" => LOOP_DELETE,
+                    b"c" => LOOP_BREAK,
+                    _ => LOOP_CONTINUE,
+                })
+            })
+        });
+        assert_eq!(walked.unwrap(), LOOP_BREAK);
+        // The deleted client's second route is skipped; a client without a
+        // route is visited with "".
+        assert_eq!(
+            seen,
+            vec![
+                (keys[0], b"a".to_vec()),
+                (keys[1], Vec::new()),
+                (keys[2], b"c".to_vec())
+            ]
+        );
+        assert!(r.hub().subs.routes_of(keys[0]).is_empty());
+    }
+
+    #[test]
+    fn a_walk_without_a_lent_hub_is_unreachable() {
+        let slot = HubSlot::new();
+        let walked = walk::<()>(&slot, |_, _| Ok(LOOP_CONTINUE));
+        assert!(matches!(walked, Err(WalkError::Unreachable)));
+    }
+
+    #[test]
+    fn sends_to_the_caller_count_as_its_reply() {
+        let (mut r, _streams, keys) = reactor_with(2);
+        let (caller, other) = (
+            r.hub().conn_id(keys[0]).unwrap(),
+            r.hub().conn_id(keys[1]).unwrap(),
+        );
+        let slot = HubSlot::new();
+        let (sent, replied) = slot.lend(r.hub_mut(), Some(caller), || slot.send(other, b"x"));
+        assert_eq!((sent, replied), (Ok(()), false));
+        let (sent, replied) = slot.lend(r.hub_mut(), Some(caller), || slot.send(caller, b"x"));
+        assert_eq!((sent, replied), (Ok(()), true));
+        let (sent, _) = slot.lend(r.hub_mut(), None, || slot.send(caller, b""));
+        assert_eq!(sent, Err(State::EMsgInv));
+        let max = r.hub().settings().max_message;
+        let (sent, _) = slot.lend(r.hub_mut(), None, || {
+            slot.send(caller, &vec![b'x'; max + 1])
+        });
+        assert_eq!(sent, Err(State::EMsgSize));
+        assert!(delete(r.hub_mut(), other));
+        assert!(!is_open(r.hub(), ConnId { key: 99, gen: 1 }));
+    }
+}

@@ -166,6 +166,39 @@ mod tests {
     }
 
     #[test]
+    fn a_call_coming_back_in_is_refused_and_lending_ends_cleanly() {
+        let mut r = crate::server::Reactor::new(crate::server::Settings::default()).unwrap();
+        let slot = HubSlot::new();
+        let ((outer, inner), replied) = slot.lend(r.hub_mut(), None, || {
+            let inner = std::cell::Cell::new(None);
+            let outer = slot.with(|hub| {
+                inner.set(Some(slot.with(|_| ()) == Err(Unreachable)));
+                hub.len()
+            });
+            assert!(slot.is_lent());
+            (outer, inner.get())
+        });
+        assert_eq!((outer, inner, replied), (Ok(0), Some(true), false));
+        assert!(!slot.is_lent());
+        assert_eq!(slot.with(|_| ()), Err(Unreachable));
+    }
+
+    #[test]
+    fn a_panic_inside_a_lending_leaves_nothing_lent() {
+        let mut r = crate::server::Reactor::new(crate::server::Settings::default()).unwrap();
+        let slot = HubSlot::new();
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            slot.lend(r.hub_mut(), None, || slot.with(|_| panic!("in a callback")))
+        }));
+        std::panic::set_hook(hook);
+        assert!(caught.is_err());
+        assert!(!slot.is_lent());
+        assert_eq!(slot.with(|_| ()), Err(Unreachable));
+    }
+
+    #[test]
     fn nothing_lent_is_unreachable() {
         let slot = HubSlot::new();
         assert!(!slot.is_lent());
