@@ -107,7 +107,26 @@ static ducq_state cmd_kick(ducq_reactor *r, ducq_i *ducq, char *message, size_t 
     return ducq_send_ack(ducq, DUCQ_OK);
 }
 
+static ducq_loop_t odd_verdict(ducq_i *client, char *route, void *ctx) {
+    (void)client;
+    (void)route;
+    ++*(int *)ctx;
+    return (ducq_loop_t)0x7ffffff4; /* no known bit: go on */
+}
+
+/* A command returning values no enum holds: folded, never a crash. */
+static ducq_state cmd_odd(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
+    int visits = 0;
+    (void)ducq;
+    (void)message;
+    (void)size;
+    if (ducq_reactor_loop(r, odd_verdict, &visits) != (ducq_loop_t)0x7ffffff4 || visits < 1)
+        return DUCQ_EACK;
+    return (ducq_state)999;
+}
+
 static const ducq_cmd_t nest = {"nest", "misbehaving command", cmd_nest};
+static const ducq_cmd_t odd = {"odd", "returns values no enum holds", cmd_odd};
 static const ducq_cmd_t follow = {"follow", "subscribes the caller", cmd_follow};
 static const ducq_cmd_t kick = {"kick", "closes every other client", cmd_kick};
 static const ducq_cmd_t keep = {"keep", "keeps the caller", cmd_keep};
@@ -197,6 +216,7 @@ int main(void) {
     CHECK(ducq_reactor_add_command(reactor, &follow) == DUCQ_OK, "add command follow");
     CHECK(ducq_reactor_add_command(reactor, &kick) == DUCQ_OK, "add command kick");
     CHECK(ducq_reactor_add_command(reactor, &lua) == DUCQ_OK, "add command lua");
+    CHECK(ducq_reactor_add_command(reactor, &odd) == DUCQ_OK, "add command odd");
 
     publisher = client(port);
     size = sizeof buf;
@@ -214,6 +234,11 @@ int main(void) {
     size = sizeof buf;
     state = call(publisher, "lua", "", buf, &size);
     CHECK(state == DUCQ_PROTOCOL && lua_later == DUCQ_EFILE, "a command adds Lua paths");
+
+    size = sizeof buf;
+    state = call(publisher, "odd", "", buf, &size);
+    CHECK(state == DUCQ_NACK && ducq_nack_state(buf, size) == DUCQ_UNKNOWN,
+          "a state no enum holds is folded: NACK 23");
 
     size = sizeof buf;
     state = call(publisher, "keep", "", buf, &size);
