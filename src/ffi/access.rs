@@ -1,7 +1,7 @@
 //! How C calls reach a reactor. A reactor is in one of three states: idle
 //! (the C program may use it whole), running (`ducq_loop`: only the hub is
 //! reachable, and only while it is lent to a C callback through the
-//! server's [`HubSlot`]), or gone. [`FfiCtx`] is what the C-facing pieces
+//! server's [`HubSlot`]), or gone. `FfiCtx` is what the C-facing pieces
 //! of one reactor share: that slot, the owner handle, the C commands, the
 //! Lua host, and the `ducq_i` handles the reactor lends or owns. A call
 //! that would alias a live borrow is refused with `DUCQ_ERROR`.

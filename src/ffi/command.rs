@@ -1,6 +1,6 @@
 //! C commands: `struct ducq_cmd_t { name, doc, exec }`, registered on a
 //! reactor (`ducq_reactor_add_command`) or exported by plugins (a folder of
-//! shared objects, loaded by [`crate::server::plugins`]). [`CCommands`] is
+//! shared objects, loaded by [`crate::server::plugins`]). `CCommands` is
 //! the dispatcher's command set holding them: it lends C the reactor and
 //! the caller's handle for the length of one `exec`, through the server's
 //! hub lending and reply rule. Dispatch order and NACKs stay the

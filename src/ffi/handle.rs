@@ -1,4 +1,4 @@
-//! The `ducq_i` objects ducq makes. Each is a [`Handle`]: the interface
+//! The `ducq_i` objects ducq makes. Each is a `Handle`: the interface
 //! object (its table pointer first, as the original's) followed by what
 //! the handle is — a client ([`super::client`]), a reactor's client
 //! ([`super::lent`]) or an accepted descriptor ([`super::fdconn`]) — and

@@ -1,6 +1,6 @@
 //! The C ABI: the only place in the crate with exported symbols (beside
 //! the two small C files next to it, see `build.rs`). Every `extern "C"`
-//! function here checks its pointers, runs its body inside [`boundary`] (a
+//! function here checks its pointers, runs its body inside `boundary` (a
 //! caught panic becomes an error value; nothing unwinds into C), converts
 //! between C and Rust values, and documents who owns what. Broker and
 //! protocol rules live in [`crate::server`], [`crate::client`],

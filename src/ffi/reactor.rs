@@ -1,7 +1,7 @@
 //! The broker for C: `ducq_reactor` — create (with the original's log
 //! function), free, run (`ducq_loop`, `ducq_reactor_run`,
 //! `ducq_loop_once`), stop, and ducq's listeners. Calls reach the reactor
-//! through [`FfiCtx`] (see `access`).
+//! through `FfiCtx` (see `access`).
 
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void};
