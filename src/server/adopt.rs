@@ -3,11 +3,11 @@
 //! `ducq_new_tcp_connection`, `ducq_new_ws_connection` or
 //! `ducq_new_http_connection`): the descriptor becomes an ordinary
 //! non-blocking connection of the hub, with the codec its protocol needs,
-//! exactly as if the reactor had accepted it on a listener.
+//! exactly as if the reactor had accepted it on a listener; `welcome` is
+//! the step both share once a connection is in.
 
-use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
-use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{FromRawFd, RawFd};
 use std::time::Instant;
 
 use super::conn::{Conn, ConnId};
@@ -178,6 +178,10 @@ pub fn adopt(hub: &mut Hub, fd: RawFd, proto: Protocol) -> Result<ConnId, State>
 
 /// `adopt` with a codec of the caller's, and the peer's address when the
 /// descriptor has none of its own (the other end of a Unix socket).
+///
+/// The connection lives on a duplicate of `fd`, and `fd` is closed once the
+/// connection is in place: whatever fails before, the caller's descriptor
+/// is untouched (a failed registration is reaped with the duplicate only).
 pub fn adopt_with(
     hub: &mut Hub,
     fd: RawFd,
@@ -193,41 +197,51 @@ pub fn adopt_with(
         );
         return Err(State::EMax);
     }
-    // SAFETY: the descriptor is borrowed for these checks only; ManuallyDrop
-    // keeps the std socket from closing it.
-    let borrowed = ManuallyDrop::new(unsafe { StdTcpStream::from_raw_fd(fd) });
-    borrowed
-        .set_nonblocking(true)
-        .map_err(|_| State::ECommLayer)?;
-    // An embedder's socket may be a Unix one: no peer address then.
-    let peer = peer.unwrap_or_else(|| {
-        borrowed
-            .peer_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-    });
-    let _ = borrowed.set_nodelay(true);
-    // SAFETY: from here the connection owns the descriptor (given back on
-    // failure below).
-    let stream = mio::net::TcpStream::from_std(unsafe { StdTcpStream::from_raw_fd(fd) });
-    let now = Instant::now();
-    let key = hub.insert(|gen| Conn::new(stream, transport, peer, gen, now));
-    if let Err(e) = hub.register(key) {
-        let conn = hub.conns.remove(key);
-        // Given back: the caller still owns the descriptor.
-        let _ = conn.socket.into_raw_fd();
-        let text = format!("register an added client: {e}");
-        hub.log(Level::Error, "accept", "server", &text);
+    // SAFETY: F_DUPFD_CLOEXEC only reads `fd`; an invalid one is an error.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
         return Err(State::ECommLayer);
     }
-    let id = hub.conn_id(key).ok_or(State::Error)?;
-    if let Some(conn) = hub.conns.get_mut(key) {
-        conn.transport.open(conn.out.own());
-        let pending = conn.pending_output() > 0;
-        let name = conn.id_string();
-        if pending {
-            hub.mark_dirty(key);
-        }
-        hub.log(Level::Info, "accept", &name, "connected");
+    // SAFETY: `dup` is a descriptor of our own from here.
+    let std = unsafe { StdTcpStream::from_raw_fd(dup) };
+    if std.set_nonblocking(true).is_err() {
+        return Err(State::ECommLayer);
     }
+    // An embedder's socket may be a Unix one: no peer address then.
+    let peer = peer.unwrap_or_else(|| {
+        std.peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    });
+    let _ = std.set_nodelay(true);
+    let stream = mio::net::TcpStream::from_std(std);
+    let now = Instant::now();
+    let key = match hub.insert(|gen| Conn::new(stream, transport, peer, gen, now)) {
+        Ok(key) => key,
+        Err(e) => {
+            let text = format!("register an added client: {e}");
+            hub.log(Level::Error, "accept", "server", &text);
+            return Err(State::ECommLayer);
+        }
+    };
+    // SAFETY: the caller's descriptor, now served through its duplicate.
+    unsafe { libc::close(fd) };
+    let id = hub.conn_id(key).ok_or(State::Error)?;
+    welcome(hub, key);
     Ok(id)
+}
+
+/// What a connection gets once it is in the hub, however it came: its
+/// codec's opening bytes (a greeting, a handshake) queued, and the
+/// `connected` log line.
+pub(crate) fn welcome(hub: &mut Hub, key: usize) {
+    let Some(conn) = hub.conns.get_mut(key) else {
+        return;
+    };
+    conn.transport.open(conn.out.own());
+    let pending = conn.pending_output() > 0;
+    let name = conn.id_string();
+    if pending {
+        hub.mark_dirty(key);
+    }
+    hub.log(Level::Info, "accept", &name, "connected");
 }

@@ -34,7 +34,7 @@ use super::hub::Hub;
 use super::log::Level;
 use crate::proto::{Message, State};
 use crate::transport::tcp::{encode_frame, TcpCodec};
-use crate::transport::{Decoded, Transport};
+use crate::transport::{Decoder, Frame};
 
 /// Calls of one descriptor's callback per event before others get a turn.
 const TURNS: usize = 64;
@@ -341,24 +341,23 @@ impl Sources {
                 Err(e) => return Err(format!("bridge read: {e}")),
             }
         }
-        let mut pos = 0;
+        // The hub's frames, in order, each to the port.
+        let Bridge {
+            port, inbox, codec, ..
+        } = b;
         let mut out = Vec::new();
-        while let Some(rest) = b.inbox.get_mut(pos..) {
-            let step = b.codec.decode(rest, &mut out);
-            pos += step.consumed;
-            match step.decoded {
-                Decoded::Message(m) => {
-                    let msg = m.into_owned();
-                    if let Err(state) = b.port.send(hub, &msg) {
+        let mut dec = Decoder::new();
+        while let Some(frame) = dec.next(codec, inbox, &mut out) {
+            match frame {
+                Frame::Message(m) => {
+                    if let Err(state) = port.send(hub, &m) {
                         return Err(format!("send failed: {}", state.text()));
                     }
                 }
-                Decoded::Close => return Err("closed".into()),
-                Decoded::Nothing if step.consumed == 0 => break,
-                Decoded::Nothing => {}
+                Frame::Close => return Err("closed".into()),
             }
         }
-        b.inbox.drain(..pos);
+        inbox.drain(..dec.consumed());
         if closed {
             return Err("closed by the server".into());
         }
