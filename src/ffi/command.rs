@@ -185,6 +185,10 @@ impl CCommands {
 }
 
 impl CommandSet for CCommands {
+    fn name(&self) -> &str {
+        "c"
+    }
+
     fn list(&self) -> Vec<(String, String)> {
         let list = self.ctx.commands.borrow();
         list.iter()

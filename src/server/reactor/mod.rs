@@ -333,11 +333,14 @@ impl Reactor {
                         let mut out = Vec::new();
                         transport.encode(&nack(State::EMax), &mut out);
                         let _ = io::Write::write(&mut stream, &out);
+                        self.hub.metrics.refused += 1;
                         let text = format!("refused {peer}: connection limit reached");
                         self.hub.log(Level::Warn, "accept", "server", &text);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    let local = listener.addr;
+                    self.hub.metrics.accepted(local);
                     let made = self
                         .hub
                         .insert(|gen| Conn::new(stream, transport, peer, gen, now));
@@ -349,6 +352,9 @@ impl Reactor {
                             continue;
                         }
                     };
+                    if let Some(conn) = self.hub.conns.get_mut(key) {
+                        conn.listener = Some(local);
+                    }
                     super::adopt::welcome(&mut self.hub, key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
