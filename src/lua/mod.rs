@@ -6,6 +6,7 @@
 //! through the hub, which encodes for each connection.
 
 mod api;
+mod channels;
 mod files;
 mod host;
 mod limits;
