@@ -308,3 +308,53 @@ fn the_rust_api_defines_config_channels_that_commands_cannot_change() {
     p.call(b"chan rm cfg", &nack(24, "access denied"));
     assert_eq!(ls(&mut p), ["\"cfg\",\"cfg/#\""]);
 }
+
+#[test]
+fn the_cli_chan_command() {
+    use std::process::Command;
+    let srv = TestServer::start();
+    let port = srv.addr.port().to_string();
+    let ducq = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ducq"))
+            .args(["--port", &port, "chan"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok = |stdout: &str| (Some(0), stdout.to_string(), String::new());
+    assert_eq!(
+        ducq(&["add", "rooms", "chat/+ room", "history=4", "read_only"]),
+        ok("")
+    );
+    assert_eq!(ducq(&["ls"]), ok("\"rooms\",\"chat/+ room\"\n"));
+    assert_eq!(
+        ducq(&["show", "rooms"]),
+        ok("pattern=\"chat/+ room\"\nhistory=4\nread_only=true\norigin=command\n")
+    );
+    // A bad setting is told in words, before anything is sent.
+    assert_eq!(
+        ducq(&["add", "rooms", "x", "history=lots"]),
+        (
+            Some(64),
+            String::new(),
+            "ducq: chan add: history=lots: a whole number from 0 to 100000 is expected\nTry 'ducq --help'.\n"
+                .into()
+        )
+    );
+    assert_eq!(ducq(&["rm", "rooms"]), ok(""));
+    assert_eq!(
+        ducq(&["rm", "rooms"]),
+        (
+            Some(2),
+            String::new(),
+            "ducq: NACK 19: connection not found\n".into()
+        )
+    );
+    assert_eq!(ducq(&["ls"]), ok(""));
+    assert_eq!(ducq(&["frob"]).0, Some(64));
+}

@@ -7,6 +7,7 @@
 
 mod api;
 mod channels;
+pub mod client;
 mod files;
 mod host;
 mod limits;
