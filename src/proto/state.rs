@@ -1,7 +1,7 @@
 //! The 24 ducq state codes: names, numbers and texts exactly as the original
 //! C library defined them (PROTOCOL.md §11). Pure data; no I/O.
 
-use std::fmt;
+use core::fmt;
 
 /// A ducq state (error) code. The numbers are part of the wire contract: NACK
 /// replies carry them in decimal, and C programs compare against them.
