@@ -555,14 +555,6 @@ void ducq_seed_entropy(uint64_t seed);
  */
 ducq_state ducq_set_limits(struct ducq_i *ducq, size_t read_chunk, size_t max_message);
 
-/**
- * The precompiled `core` and `alloc` of a hosted target (the Linux build
- * that tests the socket layer against a live server) were built to unwind
- * and name this routine. With `panic = abort` nothing ever unwinds, so it
- * is never called; bare-metal targets do not ask for it.
- */
-void rust_eh_personality(void);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
