@@ -27,6 +27,7 @@ use slab::Slab;
 use super::broker::{LastStore, Subscriptions};
 use super::conn::{Conn, ConnId};
 use super::log::{Level, Logger};
+use super::metrics::Counters;
 use super::settings::Settings;
 use crate::proto::State;
 
@@ -58,6 +59,9 @@ pub struct Hub {
     next_gen: u64,
     /// The publish path's own state.
     fan: FanOut,
+    /// What the server counted so far (`/metrics`); bytes of open
+    /// connections are in the connections until they close.
+    pub metrics: Counters,
 }
 
 impl Hub {
@@ -74,6 +78,7 @@ impl Hub {
             to_close: Vec::new(),
             next_gen: 1,
             fan: FanOut::default(),
+            metrics: Counters::default(),
         }
     }
 
@@ -153,6 +158,7 @@ impl Hub {
             _ => return Err(State::ENotFound),
         };
         conn.transport.encode(msg, conn.out.own());
+        self.metrics.messages_out += 1;
         self.queued(key)
     }
 
@@ -170,6 +176,8 @@ impl Hub {
         if conn.pending_output() > self.settings.max_output {
             let pending = conn.pending_output();
             conn.out.clear();
+            self.metrics.slow_consumers += 1;
+            self.metrics.dropped_bytes += pending as u64;
             self.close(
                 key,
                 &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
@@ -192,6 +200,7 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        self.metrics.dropped_bytes += conn.pending_output() as u64;
         let id = conn.id_string();
         self.to_close.push(key);
         self.log(Level::Info, "close", &id, reason);
@@ -213,6 +222,8 @@ impl Hub {
         while let Some(key) = self.to_close.pop() {
             if self.conns.get(key).is_some_and(|c| c.closing) {
                 let mut conn = self.conns.remove(key);
+                self.metrics.bytes_in += conn.bytes_in;
+                self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
             }

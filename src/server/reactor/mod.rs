@@ -333,11 +333,14 @@ impl Reactor {
                         let mut out = Vec::new();
                         transport.encode(&nack(State::EMax), &mut out);
                         let _ = io::Write::write(&mut stream, &out);
+                        self.hub.metrics.refused += 1;
                         let text = format!("refused {peer}: connection limit reached");
                         self.hub.log(Level::Warn, "accept", "server", &text);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    let local = listener.addr;
+                    self.hub.metrics.accepted(local);
                     let made = self
                         .hub
                         .insert(|gen| Conn::new(stream, transport, peer, gen, now));
@@ -352,6 +355,7 @@ impl Reactor {
                     let Some(conn) = self.hub.conns.get_mut(key) else {
                         continue;
                     };
+                    conn.listener = Some(local);
                     conn.transport.open(conn.out.own());
                     let id = conn.id_string();
                     if conn.pending_output() > 0 {

@@ -27,6 +27,9 @@
 //! | `GET /lsconn` | `lsconn` | 200 `[{"id":..,"route":..}]` |
 //! | `POST /cmd/<command>/<route>`, body P | `<command> <route>\nP` | reply mapping below |
 //! | `POST /cmd/<command>`, body P | `<command>` (or `<command>\nP` when P is not empty) | reply mapping below |
+//! | `GET /metrics` | `metrics` | 200, the reply as `text/plain; version=0.0.4` (Prometheus) |
+//! | `GET /stats` | `stats` | 200, the reply as JSON |
+//! | `GET /`, `GET /dashboard/<file>` | `dashboard <file>\n` | 200, the reply with the file's type (404 when the server has no dashboard) |
 //!
 //! Routes and commands are percent-decoded; the query string is ignored.
 //!

@@ -3,6 +3,7 @@
 //! error status that refuses them. It must not read bodies or headers,
 //! keep state, or render responses: `request` decides, `response` writes.
 
+use super::response::{JSON, PROMETHEUS};
 use crate::proto::route;
 
 /// What a request is waiting for, which decides how its reply is rendered.
@@ -20,6 +21,9 @@ pub(super) enum Endpoint {
     Lscmd,
     /// `/lsconn`: JSON objects `{id, route}`.
     Lsconn,
+    /// `/metrics`, `/stats`, the dashboard's files: the reply is the body,
+    /// of this media type.
+    Body(&'static str),
 }
 
 /// A routed request: the ducq message it becomes, minus its body.
@@ -73,6 +77,18 @@ pub(super) const fn bad(reason: &'static str) -> RouteError {
     }
 }
 
+/// The media type of a dashboard file, from its name.
+fn asset_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
 /// Maps a method and target to the ducq message it stands for.
 pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     let path = target.split_once('?').map_or(target, |(p, _)| p);
@@ -83,6 +99,7 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     let want = match (endpoint, rest.is_some()) {
         ("pub", true) | ("cmd", true) => "POST",
         ("last", true) | ("sub", true) | ("lscmd", false) | ("lsconn", false) => "GET",
+        ("metrics", false) | ("stats", false) | ("", false) | ("dashboard", true) => "GET",
         _ => return Err(not_found()),
     };
     if method != want {
@@ -116,6 +133,20 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
         "sub" => action(Endpoint::Sub, with_route(b"sub", rest, b"")?, false, false),
         "lscmd" => action(Endpoint::Lscmd, b"lscmd".to_vec(), false, true),
         "lsconn" => action(Endpoint::Lsconn, b"lsconn".to_vec(), false, true),
+        "metrics" => action(Endpoint::Body(PROMETHEUS), b"metrics".to_vec(), false, true),
+        "stats" => action(Endpoint::Body(JSON), b"stats".to_vec(), false, true),
+        "" => action(
+            Endpoint::Body(asset_type("index.html")),
+            b"dashboard index.html\n".to_vec(),
+            false,
+            false,
+        ),
+        "dashboard" => action(
+            Endpoint::Body(asset_type(rest)),
+            with_route(b"dashboard", rest, b"")?,
+            false,
+            false,
+        ),
         _ => {
             let (command, route) = rest
                 .split_once('/')

@@ -547,3 +547,59 @@ fn random_garbage_never_panics() {
         t.encode(b"pub a\nb", &mut out);
     }
 }
+
+#[test]
+fn metrics_stats_and_dashboard_files_are_bodies_of_their_type() {
+    let cases: [(&str, &[u8], &[u8], &str); 5] = [
+        (
+            "/metrics",
+            b"metrics",
+            b"# HELP x y\nx 1\n",
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+        ("/stats", b"stats", b"{\"a\":1}", "application/json"),
+        (
+            "/",
+            b"dashboard index.html\n",
+            b"<!doctype html>",
+            "text/html; charset=utf-8",
+        ),
+        (
+            "/dashboard/app.js",
+            b"dashboard app.js\n",
+            b"'use strict';",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/dashboard/app.css?v=2",
+            b"dashboard app.css\n",
+            b"body{}",
+            "text/css; charset=utf-8",
+        ),
+    ];
+    for (path, msg, reply, media) in cases {
+        let (msgs, resp, _) = exchange(&format!("GET {path} HTTP/1.1\r\n\r\n"), &[reply]);
+        assert_eq!(msgs, vec![msg.to_vec()], "{path}");
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        assert!(
+            resp.contains(&format!("\r\nContent-Type: {media}\r\n")),
+            "{resp}"
+        );
+        assert!(resp.contains("\r\nCache-Control: no-cache\r\n"), "{resp}");
+        assert_eq!(body(&resp).as_bytes(), reply, "{path}");
+    }
+    // No dashboard, or no such file: 404.
+    let (_, resp, _) = exchange("GET / HTTP/1.1\r\n\r\n", &[b"NACK *\n17\ncommand unknown"]);
+    assert!(resp.starts_with("HTTP/1.1 404 "), "{resp}");
+    let (_, resp, _) = exchange(
+        "GET /dashboard/x.js HTTP/1.1\r\n\r\n",
+        &[b"NACK *\n19\nconnection not found"],
+    );
+    assert_eq!(body(&resp), r#"{"error":"not found","code":19}"#);
+    // Read-only endpoints.
+    let (_, resp, _) = exchange("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &[]);
+    assert!(resp.starts_with("HTTP/1.1 405 "), "{resp}");
+    assert!(resp.contains("\r\nAllow: GET\r\n"), "{resp}");
+    let (_, resp, _) = exchange("GET /metrics/x HTTP/1.1\r\n\r\n", &[]);
+    assert!(resp.starts_with("HTTP/1.1 404 "), "{resp}");
+}
