@@ -17,7 +17,9 @@ const DEVICE_ONLY: [&str; 3] = [
 ];
 
 fn header(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("include").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("include")
+        .join(name);
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -107,7 +109,10 @@ fn the_device_header_declares_what_ducq_h_does() {
     assert!(device.len() > 20, "parsed {} declarations", device.len());
     for (name, decl) in &device {
         if DEVICE_ONLY.contains(&name.as_str()) {
-            assert!(!full.contains_key(name), "{name} is in ducq.h now: not device only");
+            assert!(
+                !full.contains_key(name),
+                "{name} is in ducq.h now: not device only"
+            );
             continue;
         }
         match full.get(name) {
@@ -119,8 +124,16 @@ fn the_device_header_declares_what_ducq_h_does() {
         assert!(device.contains_key(name), "{name} is no longer declared");
     }
     // The client half is there: the calls a device program makes.
-    for name in ["ducq_new_tcp", "ducq_publish", "ducq_listen", "ducq_state_tostr"] {
-        assert!(device.contains_key(name), "{name} missing from the device header");
+    for name in [
+        "ducq_new_tcp",
+        "ducq_publish",
+        "ducq_listen",
+        "ducq_state_tostr",
+    ] {
+        assert!(
+            device.contains_key(name),
+            "{name} missing from the device header"
+        );
     }
     // And nothing of the server half.
     assert!(!device.keys().any(|n| n.starts_with("ducq_reactor")));

@@ -1,7 +1,7 @@
 //! Where the WebSocket client's masking keys and handshake nonces get their
 //! seed. With `std`: the operating system (the std hasher's per-process
 //! random keys, the clock), a counter and a stack address. Without it (a
-//! device): the platform's own entropy, handed in with [`seed_entropy`]
+//! device): the platform's own entropy, handed in with `seed_entropy`
 //! (the device library's `ducq_seed_entropy`), mixed with a stack address.
 //!
 //! Not cryptographic: masks guard against proxy cache poisoning, not
