@@ -5,6 +5,10 @@
 //!
 //! Built with `panic = abort`: nothing here unwinds, and nothing may panic
 //! (indexing and arithmetic are checked by construction).
+//!
+//! Over 600 lines by design: the whole C surface in one file, so the
+//! original API's call forms can replace today's in one place; about half
+//! of it is the doc comments that become the header's.
 
 use alloc::boxed::Box;
 use alloc::ffi::CString;
