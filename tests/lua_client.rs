@@ -408,3 +408,51 @@ print(Ducq.run(0.01))
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "stopped\t3\nidle\tearly late\nidle\n");
 }
+
+/// The repository's `clients/` folder, as the README runs it.
+fn clients() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
+}
+
+#[test]
+fn the_example_clients_of_the_readme() {
+    let srv = TestServer::start();
+    let mut p = srv.peer();
+    p.publish("home/temp", "20");
+    let (sub, lines) = spawn(&srv, &clients().join("sub.lua"), &["home/#", "3"]);
+    lines.expect("home/temp\t20");
+    let out = run(
+        &srv,
+        &clients().join("pub.lua"),
+        &["home/temp", "21", "22.5"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ok\n");
+    lines.expect("home/temp\t21");
+    lines.expect("home/temp\t22.5");
+    assert_eq!(wait(sub), (Some(0), String::new()));
+
+    // The original client's style: the server's log lines until Ctrl-C.
+    let srv = TestServer::with_setup(Settings::default(), |r| {
+        r.hub_mut().logger_mut().level = ducq::server::Level::Info;
+    });
+    let (monitor, lines) = spawn(&srv, &clients().join("monitor.lua"), &[]);
+    lines.expect("\x1b[90mACK\x1b[39m");
+    let mut p = srv.peer();
+    let want = format!("info,accept,{},connected", p.id());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let line = lines.rx.recv_timeout(WAIT).expect("a log line");
+        if line == want {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no {want:?}");
+    }
+    p.publish("x", "y");
+    // SAFETY: the pid is our own child's, alive until we reap it.
+    unsafe { libc::kill(monitor.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.rx.iter().collect();
+    assert_eq!(rest.last().map(String::as_str), Some("bye"), "{rest:?}");
+    let (code, err) = wait(monitor);
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -40,6 +40,9 @@ pub(super) struct FileEntry {
     pub(super) channels: Vec<Rc<LuaChannel>>,
 }
 
+/// What a file defines: its commands (name, doc, function) and channels.
+type Defined = (Vec<(String, String, Function)>, Vec<LuaChannel>);
+
 /// A path given to `add_path`: a folder, or one file in a folder.
 pub(super) struct Root {
     dir: PathBuf,
@@ -222,12 +225,7 @@ impl LuaCommands {
     /// oldest style that fills no `commands` or `channels` entry, each
     /// global function it defines (named after the function, with no doc);
     /// and the channels of its `channels` table.
-    #[allow(clippy::type_complexity)]
-    fn run_file(
-        &mut self,
-        path: &Path,
-        source: &[u8],
-    ) -> Result<(Vec<(String, String, Function)>, Vec<LuaChannel>), String> {
+    fn run_file(&mut self, path: &Path, source: &[u8]) -> Result<Defined, String> {
         let lua = &self.lua;
         let fail = |e: mlua::Error| {
             let text = describe(&e);

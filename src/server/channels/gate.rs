@@ -164,7 +164,7 @@ pub fn subscription(
     caller: usize,
     msg: &Message<'_>,
 ) -> Result<Option<Welcome>, State> {
-    if hub.channels.is_empty() {
+    if !hub.channels.act_on_subscriptions() {
         return Ok(Some(Welcome::default()));
     }
     let governing = hub.channels.overlapping(msg.route);

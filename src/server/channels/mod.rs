@@ -12,6 +12,26 @@
 //! it goes. This file holds the registry and the calls that change it;
 //! `gate` applies channels to publications and subscriptions; `spec`,
 //! `rate`, `depths` and `overlap` are its parts. It never touches a socket.
+//!
+//! An embedder (a configuration file) defines its channels in the config
+//! layer, and replaces them all at a reload:
+//!
+//! ```
+//! use ducq::server::channels::{self, Channel, ChannelSpec, Origin};
+//! use ducq::server::{Reactor, Settings};
+//! let mut reactor = Reactor::new(Settings::default())?;
+//! let hub = reactor.hub_mut();
+//! let sensors = ChannelSpec::parse("pattern=sensors/# history=10 retain rate=5/s", 1024)?;
+//! let status = ChannelSpec { read_only: true, ..ChannelSpec::new("status/#") };
+//! let refused = channels::replace(
+//!     hub,
+//!     Origin::Config,
+//!     vec![Channel::new("sensors", sensors, None), Channel::new("status", status, None)],
+//! );
+//! assert!(refused.is_empty());
+//! assert_eq!(hub.channels.list().len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -215,6 +235,10 @@ pub struct Channels {
     active: Vec<Rc<Channel>>,
     /// Patterns of `active`, keyed by position.
     index: Subscriptions,
+    /// Whether some active channel acts on subscriptions (an
+    /// `on_subscribe` hook, `retain`); if none does, a subscription does
+    /// not look at channels at all.
+    on_subscriptions: bool,
     rates: rate::RateLimits,
     next_uid: u64,
     /// Reused by the gate: positions of the channels matching a route.
@@ -284,6 +308,13 @@ impl Channels {
             .collect();
         hits.clear();
         out
+    }
+
+    /// Whether some channel acts on subscriptions: an `on_subscribe` hook
+    /// or `retain`.
+    #[inline]
+    pub fn act_on_subscriptions(&self) -> bool {
+        self.on_subscriptions
     }
 
     /// The channels a subscription to `pattern` may receive messages of
@@ -389,6 +420,10 @@ fn rebuild(hub: &mut Hub) {
     );
     ch.rates
         .retain_channels(|uid| active.iter().any(|c| c.uid == uid));
+    ch.on_subscriptions = active.iter().any(|c| {
+        c.spec.retain.is_some_and(|n| n > 0)
+            || c.hooks.as_ref().is_some_and(|h| h.has_on_subscribe())
+    });
     ch.active = active;
     ch.index = index;
     hub.last.set_route_depths(depths);
