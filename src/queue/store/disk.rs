@@ -66,16 +66,28 @@ impl DiskStore {
     /// file left by a crash is repaired here. Fails when another process
     /// has it open.
     pub fn open(dir: &Path) -> Result<DiskStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError {
-            text: format!("{}: {e}", dir.display()),
-            full: is_full(&e),
-        })?;
-        let path = dir.join(FILE_NAME);
-        let db = Self::open_file(&path)?;
-        Ok(DiskStore { path, db: Some(db) })
+        let mut store = DiskStore::lazy(dir);
+        store.db()?;
+        Ok(store)
+    }
+
+    /// The store in `dir`, touching nothing yet: an existing file is
+    /// opened by `load`, a missing one (and `dir`) created by the first
+    /// commit — a server that never uses queues leaves no data directory.
+    pub fn lazy(dir: &Path) -> DiskStore {
+        DiskStore {
+            path: dir.join(FILE_NAME),
+            db: None,
+        }
     }
 
     fn open_file(path: &Path) -> Result<Database, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError {
+                text: format!("{}: {e}", dir.display()),
+                full: is_full(&e),
+            })?;
+        }
         let db = Database::create(path).map_err(|e| {
             let mut err = store_error(e);
             err.text = format!("{}: {}", path.display(), err.text);
@@ -202,6 +214,9 @@ impl DiskStore {
 
 impl Store for DiskStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
+        if self.db.is_none() && !self.path.exists() {
+            return Ok(Snapshot::default());
+        }
         let result = self.read();
         if result.is_err() {
             self.db = None;
@@ -330,6 +345,23 @@ mod tests {
             .modified()
             .unwrap();
         assert_eq!(before, after);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn lazy_creates_nothing_until_the_first_commit() {
+        let d = dir("lazy");
+        let mut s = DiskStore::lazy(&d);
+        assert_eq!(s.load().unwrap(), Snapshot::default());
+        assert!(!d.exists());
+        s.commit(&[]).unwrap();
+        assert!(!d.exists());
+        s.commit(&[queue(1, "a", 1)]).unwrap();
+        assert!(d.join(FILE_NAME).exists());
+        drop(s);
+        // An existing file is read by load.
+        let mut s = DiskStore::lazy(&d);
+        assert_eq!(s.load().unwrap().queues.len(), 1);
         let _ = std::fs::remove_dir_all(&d);
     }
 

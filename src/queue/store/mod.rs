@@ -121,6 +121,23 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_dir_specs() {
+        assert_eq!(for_data_dir("none").describe(), "memory (not durable)");
+        assert_eq!(
+            for_data_dir("some/where").describe(),
+            format!("some/where/{}", disk::FILE_NAME)
+        );
+        let mut m = MemStore;
+        m.commit(&[Op::DelQueue { qid: 1 }]).unwrap();
+        assert_eq!(m.load().unwrap(), Snapshot::default());
+    }
+}
+
 /// Durable storage of queues. `commit` writes a turn's changes as one
 /// transaction: when it returns `Ok` they survive a crash, when it returns
 /// `Err` none of them was made (a store that cannot promise this must not
@@ -133,6 +150,20 @@ pub trait Store {
     /// What the store is, for the log (`memory`, `ducq-data/queues.redb`).
     fn describe(&self) -> String;
 }
+
+/// The store `--data-dir SPEC` names: `none` keeps queues in memory
+/// only; anything else is a directory holding `queues.redb`, opened when
+/// it exists and created by the first commit otherwise.
+pub fn for_data_dir(spec: &str) -> Box<dyn Store> {
+    if spec == "none" {
+        Box::new(MemStore)
+    } else {
+        Box::new(DiskStore::lazy(std::path::Path::new(spec)))
+    }
+}
+
+/// The data directory when none is given.
+pub const DEFAULT_DATA_DIR: &str = "./ducq-data";
 
 /// Keeps nothing: queues live in memory only and are empty after a restart.
 #[derive(Debug, Default)]
