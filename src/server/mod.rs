@@ -26,6 +26,7 @@ pub mod dispatcher;
 pub mod hub;
 pub mod log;
 pub mod os;
+pub mod queues;
 pub mod reactor;
 pub mod settings;
 
