@@ -25,6 +25,21 @@ Commands:
   lsconn                  list connections and their subscriptions
   send COMMAND [ROUTE [PAYLOAD]]
                           send any command and print its reply
+Queues and request/reply:
+  queues                  list queues: name, depth, ready, in flight,
+                          consumers, age of the oldest message
+  enq QUEUE PAYLOAD       enqueue ('-' reads stdin); prints the id once the
+                          message is durable
+  deq QUEUE [--count N] [--no-ack]
+                          print N messages (default 1), waiting for them;
+                          each is acknowledged once printed, or before it is
+                          printed with --no-ack (at most once)
+  serve ROUTE -- CMD [ARGS...]
+                          serve requests to ROUTE: CMD runs per request with
+                          the payload on stdin; its stdout is the reply, a
+                          non-zero exit an error reply
+  req ROUTE PAYLOAD       send a request ('-' reads stdin) and print the
+                          reply; --timeout bounds the wait
 Options:
   --host HOST             server host                   [default: 127.0.0.1]
   --port PORT             server port       [default: 59090, or 59091 with --ws]
@@ -34,14 +49,23 @@ Options:
   -V, --version           version
 
 Exit status: 0 on success, 2 when the server answers NACK (its text goes to
-stderr), 1 when the server cannot be reached or the connection fails,
-64 for a usage error.
+stderr; for req: no member serves the route), 1 when the server cannot be
+reached or the connection fails, 3 when a served request failed (the
+member's error on stderr), 4 when no reply came within --timeout, 64 for a
+usage error.
 ";
+
+#[path = "ducq_cli/queue.rs"]
+mod queue;
 
 enum Failure {
     Usage(String),
     Nack(String),
     Other(String),
+    /// A served request failed.
+    Service(String),
+    /// No reply in time.
+    Timeout(String),
 }
 
 impl From<Error> for Failure {
@@ -206,6 +230,11 @@ fn run(argv: Vec<String>) -> Result<(), Failure> {
             }
             print_reply(&mut client)
         }
+        "queues" => queue::queues(&conn, &args),
+        "enq" => queue::enq(&conn, &args),
+        "deq" => queue::deq(&conn, &args),
+        "serve" => queue::serve(&conn, &args),
+        "req" => queue::req(&conn, &args, conn.timeout),
         other => Err(Failure::Usage(format!("unknown command '{other}'"))),
     }
 }
@@ -291,6 +320,14 @@ fn main() -> ExitCode {
         Err(Failure::Other(e)) => {
             eprintln!("ducq: {e}");
             ExitCode::from(1)
+        }
+        Err(Failure::Service(e)) => {
+            eprintln!("ducq: {e}");
+            ExitCode::from(3)
+        }
+        Err(Failure::Timeout(e)) => {
+            eprintln!("ducq: {e}");
+            ExitCode::from(4)
         }
     }
 }

@@ -16,6 +16,8 @@ use crate::transport::tcp::TcpCodec;
 use crate::transport::ws::WsClient;
 use crate::transport::{Decoded, Transport};
 
+pub mod queue;
+
 /// Largest message the client accepts by default (the server's default).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
 
