@@ -50,6 +50,16 @@ pub struct Durable<T> {
 }
 
 impl<T> Durable<T> {
+    /// Queues in `store` without reading it first: for a store known to be
+    /// empty (memory), where nothing can fail.
+    pub fn empty(store: Box<dyn Store>, limits: Limits, clock: Clock) -> Durable<T> {
+        Durable {
+            queues: Queues::new(limits, clock),
+            store,
+            waiting: Vec::new(),
+        }
+    }
+
     /// Opens `store` and rebuilds the queues it holds; `now` is when.
     pub fn open(
         mut store: Box<dyn Store>,

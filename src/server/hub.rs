@@ -47,6 +47,9 @@ pub struct Hub {
     /// Reused list of fan-out targets (no allocation per publish).
     targets: Vec<usize>,
     in_log: bool,
+    /// Durable queues and request/reply (`queues/glue.rs`).
+    pub(crate) queues: super::queues::QueueService,
+    pub(crate) reply_deferred: bool,
 }
 
 fn interest(write: bool) -> Interest {
@@ -59,6 +62,7 @@ fn interest(write: bool) -> Interest {
 
 impl Hub {
     pub(crate) fn new(settings: Settings, registry: Registry) -> Hub {
+        let queue_limits = settings.queue_limits;
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
@@ -76,6 +80,8 @@ impl Hub {
             offered: None,
             targets: Vec::new(),
             in_log: false,
+            queues: super::queues::QueueService::memory(queue_limits),
+            reply_deferred: false,
         }
     }
 
@@ -384,6 +390,7 @@ impl Hub {
                 let mut conn = self.conns.remove(key);
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
+                self.queue_conn_closed(ConnId { key, gen: conn.gen }, Instant::now());
             }
         }
     }

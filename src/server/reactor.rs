@@ -105,7 +105,8 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let registry = poll.registry().try_clone()?;
-        Ok(Reactor {
+        let queues = super::queues::QueueService::for_settings(&settings)?;
+        let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
@@ -123,7 +124,9 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
-        })
+        };
+        reactor.hub.set_queues(queues);
+        Ok(reactor)
     }
 
     /// Listens for length-framed TCP clients on `addr` (`"0.0.0.0:59090"`,
@@ -250,11 +253,14 @@ impl Reactor {
     /// Longest a host may wait before calling `run_once` again, even when
     /// the fd stays quiet (idle checks, back-offs, leftover input).
     pub fn next_timeout(&self) -> Duration {
-        if !self.backlog.is_empty() || self.hub.has_closing() {
+        if !self.backlog.is_empty() || self.hub.has_closing() || self.hub.queues().wants_turn() {
             return Duration::ZERO;
         }
         let now = Instant::now();
         let mut at = self.next_idle_check.min(self.next_buffer_release);
+        if let Some(t) = self.hub.queues().next_deadline() {
+            at = at.min(t);
+        }
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
@@ -319,6 +325,8 @@ impl Reactor {
             self.hub.release_idle_buffers();
             self.next_buffer_release = now + BUFFER_RELEASE;
         }
+        // One group commit for every queue change of the turn.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         self.hub.reap();
         Ok(())
@@ -501,7 +509,9 @@ impl Reactor {
                 }
                 Got::Message(m) => self.dispatcher.dispatch(&mut self.hub, key, &m),
             }
-            if let Some(conn) = self.hub.conns.get_mut(key) {
+            // A reply that waits for the turn's commit completes the request.
+            let deferred = self.hub.take_deferred();
+            if let Some(conn) = self.hub.conns.get_mut(key).filter(|_| !deferred) {
                 let before = conn.out.pending();
                 conn.transport.after_dispatch(conn.out.own());
                 if conn.out.pending() != before {

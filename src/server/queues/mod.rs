@@ -12,6 +12,7 @@ use crate::queue::book::Delivery;
 use crate::queue::{Answer, Clock, Durable, Limits, Store, StoreError};
 use crate::server::conn::ConnId;
 
+mod glue;
 pub mod rpc;
 
 pub use rpc::{Out, Rpc};
@@ -75,6 +76,28 @@ impl QueueService {
             consumers: HashMap::new(),
             rpc: Rpc::new(MAX_REQUESTS),
         })
+    }
+
+    /// The service `settings` ask for: queues in `data_dir` (recovered
+    /// from it), or in memory when it is `None`.
+    pub fn for_settings(settings: &crate::server::Settings) -> std::io::Result<QueueService> {
+        match &settings.data_dir {
+            None => Ok(QueueService::memory(settings.queue_limits)),
+            Some(dir) => {
+                let store = Box::new(crate::queue::DiskStore::lazy(dir));
+                QueueService::open(store, settings.queue_limits)
+                    .map_err(|e| std::io::Error::other(format!("queue store: {e}")))
+            }
+        }
+    }
+
+    /// Queues kept in memory only (not durable).
+    pub fn memory(limits: Limits) -> QueueService {
+        QueueService {
+            durable: Durable::empty(Box::new(crate::queue::MemStore), limits, Clock::system()),
+            consumers: HashMap::new(),
+            rpc: Rpc::new(MAX_REQUESTS),
+        }
     }
 
     /// The queues, for listings and tests.
