@@ -144,9 +144,12 @@ fn main() -> ExitCode {
         }
     };
     let store = reactor.hub().queues().describe();
-    reactor
-        .hub_mut()
-        .log(Level::Info, "queues", "server", &format!("queues kept in {store}"));
+    reactor.hub_mut().log(
+        Level::Info,
+        "queues",
+        "server",
+        &format!("queues kept in {store}"),
+    );
     if let Err(e) = os::stop_on_signals(reactor.stop_handle()) {
         eprintln!("ducq-server: cannot install signal handling: {e}");
         return ExitCode::FAILURE;

@@ -244,6 +244,8 @@ impl Reactor {
         while !self.is_stopped() {
             self.run_once(None)?;
         }
+        // What the last turn handed out is counted on disk too.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         self.hub
             .log(Level::Info, "stop", "server", "reactor stopped");
