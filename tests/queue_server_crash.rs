@@ -280,11 +280,8 @@ fn sigkill_under_load_loses_nothing_answered() {
             (s.answered.len(), covered)
         };
         if done && covered {
-            assert_eq!(
-                answered >= messages,
-                true,
-                "{answered} answered of {messages}"
-            );
+            // Each message is answered once: only unanswered ones are re-sent.
+            assert_eq!(answered, messages / PRODUCERS * PRODUCERS);
             break;
         }
         assert!(
