@@ -153,11 +153,11 @@ fn req_exit_statuses() {
         ],
     );
     let out = run(&srv, &["req", "fail", "x"]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(4));
     assert_eq!(text(&out.stderr), "ducq: disk on fire\n");
     let _silent = serve(&srv, "slow", &["sleep", "5"]);
     let out = run(&srv, &["req", "slow", "x", "--timeout", "0.3"]);
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(3));
     assert_eq!(
         text(&out.stderr),
         "ducq: no reply from 'slow' within 0.3 s\n"

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ducq::client::Error;
 use ducq::proto::State;
 
-use super::{Conn, Failure};
+use crate::{Conn, Failure};
 
 fn stdin_or(arg: &str) -> Result<Vec<u8>, Failure> {
     if arg != "-" {
@@ -113,11 +113,11 @@ pub fn deq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
 /// `ducq serve ROUTE -- CMD ARGS...`: runs CMD per request, the request's
 /// payload on its stdin; its stdout is the reply, a non-zero exit an error
 /// reply (with its stderr, or the exit status).
-pub fn serve(conn: &Conn, args: &[String]) -> Result<(), Failure> {
-    let usage = || Failure::Usage("usage: ducq serve ROUTE -- CMD [ARGS...]".into());
-    let (route, cmd) = match args {
-        [route, dashes, cmd @ ..] if dashes == "--" && !cmd.is_empty() => (route, cmd),
-        _ => return Err(usage()),
+pub fn serve(conn: &Conn, args: &[String], cmd: &[String]) -> Result<(), Failure> {
+    let ([route], false) = (args, cmd.is_empty()) else {
+        return Err(Failure::Usage(
+            "usage: ducq serve ROUTE -- CMD [ARGS...]".into(),
+        ));
     };
     let mut client = conn.open()?;
     client.serve(route)?;
@@ -195,7 +195,7 @@ pub fn req(conn: &Conn, args: &[String], timeout: Duration) -> Result<(), Failur
             state: State::Error,
             text,
         }) => Err(Failure::Service(text)),
-        Err(Error::Timeout) => Err(Failure::Timeout(format!(
+        Err(Error::Timeout) => Err(Failure::NoReply(format!(
             "no reply from '{route}' within {:.1} s",
             timeout.as_secs_f64()
         ))),
