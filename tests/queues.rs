@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ducq::server::Settings;
 use tungstenite::{Message, WebSocket};
-use util::{Peer, TestServer, WAIT};
+use util::{parts, ws_next, Peer, TestServer, WAIT};
 
 fn server() -> TestServer {
     TestServer::with_setup(Settings::default(), |r| {
@@ -27,17 +27,11 @@ fn qmsg(queue: &str, id: u64, n: u32, payload: &str) -> Vec<u8> {
 
 /// `lsq`'s line for a queue, without the age of its oldest message.
 fn lsq_line(peer: &mut Peer) -> Vec<String> {
-    peer.call(b"lsq", b"PARTS");
-    let mut lines = Vec::new();
-    loop {
-        let m = peer.recv();
-        if m == b"END" {
-            return lines;
-        }
-        let line = String::from_utf8(m).unwrap();
-        let (head, _age) = line.trim_end().rsplit_once(',').unwrap();
-        lines.push(head.to_string());
-    }
+    peer.send(b"lsq");
+    parts(peer)
+        .iter()
+        .map(|line| line.trim_end().rsplit_once(',').unwrap().0.to_string())
+        .collect()
 }
 
 #[test]
@@ -91,20 +85,13 @@ fn ws(addr: SocketAddr) -> Ws {
         .0
 }
 
-fn ws_next(ws: &mut Ws) -> String {
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(t) => return t.to_string(),
-            Message::Binary(b) => return String::from_utf8_lossy(&b).into_owned(),
-            _ => {}
-        }
-    }
-}
-
 fn ws_call(ws: &mut Ws, body: &[u8], want: &[&[u8]]) {
     ws.send(Message::binary(body.to_vec())).unwrap();
     for w in want {
-        assert_eq!(ws_next(ws), String::from_utf8_lossy(w));
+        assert_eq!(
+            String::from_utf8_lossy(&ws_next(ws)),
+            String::from_utf8_lossy(w)
+        );
     }
 }
 
@@ -131,9 +118,9 @@ fn every_queue_command_over_websocket() {
     ws_call(&mut w, b"qack q\n3", &[b"ACK"]);
     ws_call(&mut w, b"qunsub q\n", &[b"ACK"]);
     ws_call(&mut w, b"lsq", &[b"PARTS"]);
-    let line = ws_next(&mut w);
+    let line = String::from_utf8(ws_next(&mut w)).unwrap();
     assert!(line.starts_with("q,0,0,0,0,"), "{line}");
-    assert_eq!(ws_next(&mut w), "END");
+    assert_eq!(ws_next(&mut w), b"END");
     ws_call(&mut w, b"qdel q\n", &[b"ACK"]);
     ws_call(&mut w, b"qack q\n1", &[b"NACK *\n19\nconnection not found"]);
 }
