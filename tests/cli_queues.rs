@@ -162,6 +162,10 @@ fn req_exit_statuses() {
         text(&out.stderr),
         "ducq: no reply from 'slow' within 0.3 s\n"
     );
+    let help = text(&run(&srv, &["--help"]).stdout);
+    assert!(help
+        .lines()
+        .any(|l| l == "  4   req: the member serving the route failed (its error on stderr)"));
     assert_eq!(run(&srv, &["serve", "r"]).status.code(), Some(64));
     assert_eq!(run(&srv, &["serve", "r", "--"]).status.code(), Some(64));
 }

@@ -49,7 +49,8 @@ Queues and request/reply:
                           the payload on stdin; its stdout is the reply, a
                           non-zero exit an error reply
   req ROUTE PAYLOAD       send a request ('-' reads stdin) and print the
-                          reply, waiting at most --timeout
+                          reply, waiting at most --timeout; no member
+                          serving ROUTE exits 2, no reply in time 3
 Options:
   --host HOST             server host                   [default: 127.0.0.1]
   --port PORT             server port       [default: 59090, or 59091 with --ws]
@@ -71,9 +72,8 @@ Options:
 Exit status:
   0   success
   1   the server cannot be reached, or the connection failed
-  2   the server answered NACK (its text goes to stderr); for req: no
-      member serves the route
-  3   no reply within the timeout (see send --no-reply; req)
+  2   the server answered NACK (its text goes to stderr)
+  3   no reply within the timeout (see send --no-reply)
   4   req: the member serving the route failed (its error on stderr)
   64  usage error: a bad option, argument or value
 ";
