@@ -374,11 +374,12 @@ fn nats_next(c: &mut Conn) -> Result<NatsMsg, String> {
 fn js_api(c: &mut Conn, subject: &str, json: &str) -> Result<String, String> {
     c.put(b"SUB _INBOX.api 99\r\n")?;
     nats_pub(c, subject, Some("_INBOX.api"), json.as_bytes())?;
-    c.put(b"UNSUB 99\r\n")?;
     c.flush()?;
     loop {
         let m = nats_next(c)?;
         if m.sid == 99 {
+            // Unsubscribed only once answered: earlier, the answer is lost.
+            c.put(b"UNSUB 99\r\n")?;
             return Ok(String::from_utf8_lossy(&m.payload).into_owned());
         }
     }
