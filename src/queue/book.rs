@@ -530,6 +530,12 @@ impl Queues {
             .ok_or(QueueError::NotFound)
     }
 
+    /// Whether something changed that should be committed without waiting
+    /// for another reason to (all but delivery counts, which ride along).
+    pub fn has_pending_changes(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
     /// Whether this turn changed anything that must be committed.
     pub fn has_changes(&self) -> bool {
         !self.ops.is_empty() || !self.undo.is_empty() || !self.moved.is_empty()

@@ -302,7 +302,9 @@ fn a_failed_dead_letter_move_leaves_the_message_where_it_was() {
     assert_eq!(ids(&q.pump(t)), [1]);
     end(&mut q, true);
     q.disconnect(1, t);
+    assert!(q.has_pending_changes(), "the move waits for a commit");
     end(&mut q, false);
+    assert!(!q.has_pending_changes());
     assert_eq!(q.list(t).len(), 1, "no dead-letter queue was made");
     assert_eq!(q.stats(b"w", t).unwrap().ready, 1);
     assert_eq!(q.bytes(), 1);

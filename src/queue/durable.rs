@@ -141,9 +141,10 @@ impl<T> Durable<T> {
         Ok(())
     }
 
-    /// Whether replies wait for a commit (the turn must end with one).
+    /// Whether replies or changes (a dead letter moved when a consumer
+    /// left, say) wait for a commit: the next turn should come at once.
     pub fn needs_commit(&self) -> bool {
-        !self.waiting.is_empty()
+        !self.waiting.is_empty() || self.queues.has_pending_changes()
     }
 
     /// The earliest visibility deadline, for the reactor's poll timeout.
