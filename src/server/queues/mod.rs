@@ -123,6 +123,25 @@ impl QueueService {
             .map_err(|e| e.state())
     }
 
+    /// Enqueues with nobody waiting for the id (a script's enqueue): it is
+    /// committed with the turn; a failed commit drops it, logged.
+    pub fn enqueue_quiet(
+        &mut self,
+        queue: &[u8],
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<u64, State> {
+        self.durable
+            .queues_mut()
+            .enqueue(queue, payload, now)
+            .map_err(|e| e.state())
+    }
+
+    /// Every queue with its counts, by name.
+    pub fn listing(&self, now: Instant) -> Vec<crate::queue::Listing> {
+        self.durable.queues().list(now)
+    }
+
     /// `qcreate Q\nOPTIONS`: ACK at the end of the turn.
     pub fn create(&mut self, caller: ConnId, queue: &[u8], options: &[u8]) -> Result<(), State> {
         self.durable
