@@ -1,4 +1,4 @@
-//! The blocking client's queue and request/reply calls (PROTOCOL.md §12):
+//! The blocking client's queue and request/reply calls (PROTOCOL.md §14):
 //! enqueue, consume with acknowledgement, fetch, take, list; serve a route,
 //! answer requests, send requests. Replies a call waits for are told apart
 //! from deliveries that arrive meanwhile, which wait in the receive queue.

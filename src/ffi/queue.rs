@@ -1,7 +1,7 @@
 //! Durable queues and request/reply for C clients, on a `ducq_i` handle:
 //! `ducq_enqueue`, `ducq_consume`, `ducq_next_delivery`, `ducq_queue_ack`,
 //! `ducq_request`. Conversion and checks only; the protocol is
-//! `crate::client::queue`'s (PROTOCOL.md §12).
+//! `crate::client::queue`'s (PROTOCOL.md §14).
 
 use std::ffi::c_char;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! What scripts reach of durable queues and request/reply (PROTOCOL.md
-//! §12): `reactor:enqueue(queue, payload)`, `reactor:queues()` and
+//! §14): `reactor:enqueue(queue, payload)`, `reactor:queues()` and
 //! `ducq:request(route, corr, payload)`. Conversion only: the queue
 //! service does the work, through the hub lent for the call.
 

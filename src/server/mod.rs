@@ -23,6 +23,7 @@ pub mod broker;
 pub mod commands;
 pub mod conn;
 pub mod dispatcher;
+pub mod history;
 pub mod hub;
 pub mod log;
 pub mod metrics;
@@ -31,7 +32,9 @@ pub mod observe;
 pub mod os;
 pub mod queues;
 pub mod reactor;
+pub mod route_index;
 pub mod settings;
+pub mod streams;
 
 pub use conn::ConnId;
 pub use dispatcher::{CommandSet, Dispatcher};

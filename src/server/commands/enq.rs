@@ -1,5 +1,5 @@
 //! `enq Q\nP`: enqueue P in queue Q (created with defaults when missing);
-//! answered with the message's id once it is durable (PROTOCOL.md §12).
+//! answered with the message's id once it is durable (PROTOCOL.md §14).
 
 use std::time::Instant;
 

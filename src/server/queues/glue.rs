@@ -56,7 +56,7 @@ impl Hub {
     /// Whether the connection can carry messages it did not ask for
     /// (deliveries, requests): not a plain HTTP request/response.
     pub(crate) fn can_stream(&self, key: usize) -> bool {
-        self.conn(key).is_some_and(|c| c.transport.name() != "HTTP")
+        self.conn(key).is_some_and(|c| c.accepts_push())
     }
 
     /// Forwards a request from `from` to a live serving member of `route`;

@@ -2,7 +2,7 @@
 //! turns queue commands into calls on [`Durable`] and the replies, answers
 //! and deliveries into wire messages addressed to connections. It owns no
 //! socket: commands and the reactor send what it returns through the hub.
-//! The wire forms are in PROTOCOL.md §12.
+//! The wire forms are in PROTOCOL.md §14.
 
 use std::collections::HashMap;
 use std::time::Instant;

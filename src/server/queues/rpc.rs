@@ -4,7 +4,7 @@
 //! requester's connection by a server-made token. State only: it returns
 //! the messages to send and never touches a connection itself.
 //!
-//! Wire (PROTOCOL.md §12): requester `req R\nCORR\nP`; member gets
+//! Wire (PROTOCOL.md §14): requester `req R\nCORR\nP`; member gets
 //! `req R\nTOKEN\nP`; member answers `rep TOKEN\nP` or `rerr TOKEN\nTEXT`;
 //! requester gets `rep CORR\nP` or `NACK CORR\n<code>\n<text>`.
 
