@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::durable_nats::{JetStream, NatsRpc};
+use super::durable_redis::RedisStream;
 use super::durable_wire as w;
 
 /// Options of `ducq-bench durable`.
@@ -207,16 +209,16 @@ pub fn main(argv: &[String]) -> std::process::ExitCode {
         ));
     }
     if let Some(a) = o.nats {
-        queues.push(("NATS JetStream (file)".into(), Box::new(w::JetStream(a))));
+        queues.push(("NATS JetStream (file)".into(), Box::new(JetStream(a))));
     }
     if let Some(a) = o.redis {
         queues.push((
             "Redis Streams, appendfsync everysec".into(),
-            Box::new(w::RedisStream(a, "everysec")),
+            Box::new(RedisStream(a, "everysec")),
         ));
         queues.push((
             "Redis Streams, appendfsync always".into(),
-            Box::new(w::RedisStream(a, "always")),
+            Box::new(RedisStream(a, "always")),
         ));
     }
     let mut rpcs: Vec<(String, Box<dyn w::Rpc>)> = Vec::new();
@@ -224,7 +226,7 @@ pub fn main(argv: &[String]) -> std::process::ExitCode {
         rpcs.push(("ducq serve/req".into(), Box::new(w::DucqRpc(a))));
     }
     if let Some(a) = o.nats {
-        rpcs.push(("NATS request/reply".into(), Box::new(w::NatsRpc(a))));
+        rpcs.push(("NATS request/reply".into(), Box::new(NatsRpc(a))));
     }
     let mut text = format!(
         "### Durable queues: enqueue → consume → ack\n\n{} messages of {} B, {} enqueues in flight, prefetch {}.\n\n\

@@ -16,6 +16,8 @@ mod args;
 mod ballast;
 mod conn;
 mod durable;
+mod durable_nats;
+mod durable_redis;
 mod durable_wire;
 #[cfg(test)]
 mod e2e_tests;
