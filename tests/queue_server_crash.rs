@@ -57,6 +57,16 @@ fn start(dir: &Path) -> (Child, u16) {
     (child, port)
 }
 
+/// The server process, killed when dropped (a failing test leaves none).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// What every client saw, checked as it is recorded.
 #[derive(Default)]
 struct Seen {
@@ -230,7 +240,8 @@ fn sigkill_under_load_loses_nothing_answered() {
     let kills = env_num("DUCQ_CRASH_KILLS", 5);
     let dir = std::env::temp_dir().join(format!("ducq-server-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (mut server, port) = start(&dir);
+    let (child, port) = start(&dir);
+    let mut server = Server(child);
     let shared = Arc::new(Shared {
         port: AtomicU16::new(port),
         seen: Mutex::new(Seen::default()),
@@ -256,11 +267,11 @@ fn sigkill_under_load_loses_nothing_answered() {
     while done_kills < kills {
         let answered_before = shared.seen.lock().unwrap().answered.len();
         std::thread::sleep(Duration::from_millis(300 + rng.next() % 1200));
-        server.kill().unwrap();
-        server.wait().unwrap();
+        server.0.kill().unwrap();
+        server.0.wait().unwrap();
         done_kills += 1;
         let (s, port) = start(&dir);
-        server = s;
+        server = Server(s);
         shared.port.store(port, Ordering::SeqCst);
         let answered = shared.seen.lock().unwrap().answered.len();
         eprintln!(
@@ -310,8 +321,7 @@ fn sigkill_under_load_loses_nothing_answered() {
     for t in threads {
         t.join().unwrap();
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let s = shared.seen.lock().unwrap();
     let missing = s
         .answered
