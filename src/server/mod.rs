@@ -27,6 +27,7 @@ pub mod clients;
 pub mod commands;
 pub mod conn;
 pub mod dispatcher;
+pub mod history;
 pub mod hub;
 pub mod lend;
 pub mod log;
@@ -36,8 +37,10 @@ pub mod observe;
 pub mod os;
 pub mod plugins;
 pub mod reactor;
+pub mod route_index;
 pub mod rules;
 pub mod settings;
+pub mod streams;
 
 pub use conn::ConnId;
 pub use dispatcher::{CommandSet, Dispatcher};
