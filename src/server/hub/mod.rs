@@ -51,9 +51,6 @@ pub struct Hub {
     pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
-    /// A log record is being written (a `LOG` subscriber's send failing
-    /// must not log again).
-    in_log: bool,
     registry: Registry,
     /// Connections with output to write this turn.
     dirty: Vec<usize>,
@@ -84,7 +81,6 @@ impl Hub {
             ),
             streams: Streams::default(),
             logger: Logger::new(settings.log_level),
-            in_log: false,
             settings,
             registry,
             dirty: Vec::new(),

@@ -367,16 +367,10 @@ impl Reactor {
                             continue;
                         }
                     };
-                    let Some(conn) = self.hub.conns.get_mut(key) else {
-                        continue;
-                    };
-                    conn.listener = Some(local);
-                    conn.transport.open(conn.out.own());
-                    let id = conn.id_string();
-                    if conn.pending_output() > 0 {
-                        self.hub.mark_dirty(key);
+                    if let Some(conn) = self.hub.conns.get_mut(key) {
+                        conn.listener = Some(local);
                     }
-                    self.hub.log(Level::Info, "accept", &id, "connected");
+                    super::adopt::welcome(&mut self.hub, key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
