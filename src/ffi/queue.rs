@@ -61,7 +61,8 @@ pub unsafe extern "C" fn ducq_enqueue(
         let (h, queue) = unsafe { (own_handle(ducq)?, name_arg(queue)?) };
         // SAFETY: readable for `size` bytes (caller contract).
         let payload = unsafe { slice_arg(payload.cast(), size) }?;
-        let n = h.with_client(|c| on_client!(c, cl => nack_state(cl.enqueue(queue, payload))))??;
+        let n =
+            h.with_client(|c| on_client!(c, cl => nack_state(cl.enqueue(queue, payload))))??;
         // SAFETY: `id` is writable (caller contract).
         unsafe { *id = n };
         Ok(())
@@ -201,9 +202,9 @@ pub unsafe extern "C" fn ducq_request(
         // SAFETY: readable for `payload_size` bytes (caller contract).
         let payload = unsafe { slice_arg(payload.cast(), payload_size) }?;
         let wait = Duration::from_millis(u64::from(timeout_ms.max(1)));
-        let reply = h.with_client(|c: &mut AnyClient| {
-            on_client!(c, cl => nack_state(cl.request(route, payload, wait)))
-        })??;
+        let reply = h.with_client(
+            |c: &mut AnyClient| on_client!(c, cl => nack_state(cl.request(route, payload, wait))),
+        )??;
         // SAFETY: `buf` and `size` as the caller guarantees.
         unsafe { copy_out(&reply, buf, size) }
     })
