@@ -62,7 +62,11 @@ fn main() {
     );
     update_committed(&crate_dir.join("include").join("ducq.h"), &header);
 
-    compile_c(&crate_dir, &out_dir);
+    // Without the `std` feature there is no C API (`src/ffi/` is left
+    // out; the portable core is built for devices): nothing to compile.
+    if env::var_os("CARGO_FEATURE_STD").is_some() {
+        compile_c(&crate_dir, &out_dir);
+    }
 }
 
 /// The whole `ducq.h`.

@@ -186,31 +186,44 @@ fn original_api_programs_run_clean_under_valgrind() {
     if !valgrind_available() {
         return;
     }
-    let server = DucqServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_ducq-server")));
     let plugins = original_plugins("contract");
     let lua = LuaDir::new("vg-contract");
     lua.write("greet.lua", &lua_command("greet", "says hi", "hi"));
-    let (plugins_arg, lua_arg) = (plugins.to_str().unwrap(), lua.path.to_str().unwrap());
-    for program in ["original/contract", "original/contract_cpp"] {
-        let out = clean(program, &[&server.tcp, &server.http, plugins_arg, lua_arg]);
-        assert!(out.ends_with("0 failed\n"), "{program}: {out}");
-    }
-
-    // The original-style server under valgrind, serving the C protocol
-    // client (also under valgrind), stopped by its signal handler.
-    let mut srv = command(&example("original/server"), true);
-    srv.arg(&plugins).arg(&lua.path);
-    let mut srv = Running::start(srv, "vg-original-server");
-    let netstring = srv.value("netstring ");
-    assert_eq!(srv.line(), "ready");
-    let out = clean("original/netstring_client", &[&netstring, "calls"]);
-    assert_eq!(out, "0 failed\n");
-    srv.terminate();
-    let (code, rest) = srv.wait();
-    assert_eq!(
-        (code, rest.first().map(String::as_str)),
-        (0, Some("stopped")),
-        "{rest:?}"
-    );
+    let plugins_arg = plugins.to_str().unwrap();
+    // The three runs are independent (the C and C++ programs each with a
+    // server and a Lua folder of their own, as they write to it): they run
+    // side by side, as valgrind is slow and this suite must stay fast.
+    std::thread::scope(|scope| {
+        for (program, name) in [
+            ("original/contract", "vg-contract-c"),
+            ("original/contract_cpp", "vg-contract-cpp"),
+        ] {
+            scope.spawn(move || {
+                let server =
+                    DucqServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_ducq-server")));
+                let lua = LuaDir::new(name);
+                lua.write("greet.lua", &lua_command("greet", "says hi", "hi"));
+                let lua_arg = lua.path.to_str().unwrap();
+                let out = clean(program, &[&server.tcp, &server.http, plugins_arg, lua_arg]);
+                assert!(out.ends_with("0 failed\n"), "{program}: {out}");
+            });
+        }
+        // The original-style server under valgrind, serving the C protocol
+        // client (also under valgrind), stopped by its signal handler.
+        let mut srv = command(&example("original/server"), true);
+        srv.arg(&plugins).arg(&lua.path);
+        let mut srv = Running::start(srv, "vg-original-server");
+        let netstring = srv.value("netstring ");
+        assert_eq!(srv.line(), "ready");
+        let out = clean("original/netstring_client", &[&netstring, "calls"]);
+        assert_eq!(out, "0 failed\n");
+        srv.terminate();
+        let (code, rest) = srv.wait();
+        assert_eq!(
+            (code, rest.first().map(String::as_str)),
+            (0, Some("stopped")),
+            "{rest:?}"
+        );
+    });
     let _ = std::fs::remove_dir_all(&plugins);
 }

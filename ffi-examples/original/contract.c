@@ -93,8 +93,9 @@ static ducq_state receive_kind(ducq_i *ducq, char *buf, size_t cap, ducq_state w
     size_t size;
     do {
         size = cap;
+        buf[0] = '\0'; /* what a failed receive leaves to compare */
         state = ducq_receive(ducq, buf, &size);
-    } while (state != want && state < DUCQ_ERROR);
+    } while (state != want && (state == DUCQ_OK || state == DUCQ_PROTOCOL));
     return state;
 }
 

@@ -13,9 +13,9 @@ use super::handle::Handle;
 use super::state::RawState;
 use super::vtbl::{ducq_close, ducq_conn, ducq_i, ducq_recv, ducq_send};
 use super::{boundary, bytes_arg, slice_arg, str_arg};
+use crate::proto::checks;
 use crate::proto::message::{self, classify, Kind};
 use crate::proto::{State, ACK};
-use crate::server::rules;
 
 /// A function applied to a connection (`ducq_tcp_apply`): returns a state.
 pub type ducq_apply_f =
@@ -54,7 +54,7 @@ unsafe fn format_command(
     let (command, route) = unsafe { (bytes_arg(command)?, bytes_arg(route)?) };
     // SAFETY: forwarded caller contract.
     let payload = unsafe { slice_arg(payload.cast(), size) }?;
-    rules::check_command_name(command)?;
+    checks::check_command_name(command)?;
     if route.contains(&b'\n') {
         return Err(State::EMsgInv);
     }

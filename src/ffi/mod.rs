@@ -33,6 +33,19 @@
 //! - `log`: log callbacks, levels, the `LOG` route switch.
 //! - `command`, `dispatcher`: C commands, plugins, Lua folders.
 //! - `proto`: protocols written in C for the non-blocking reactor.
+//! - `queue`: durable queues and request/reply on a client handle.
+//!
+//! # Client side and server side
+//! The client side is `state`, `vtbl`, `handle`, `client`, `socket`,
+//! `calls`, `listen` and `message` (with `crate::proto` and
+//! `crate::client` beneath them); everything else needs the server. The
+//! client modules reach the server side at exactly two seams: the handle
+//! kinds `Kind::Server` and `Kind::Fd` (`handle`) and the client over an
+//! accepted descriptor, `AnyClient::Fd` (`client`), all made only by
+//! server-side calls. Gating those three variants and the server modules
+//! leaves a client-only library; the header's client-only view is the
+//! functions of those modules plus `ducq_socket_vtbl` (named apart from
+//! `ducq_vtbl`, the original's table).
 //!
 //! # Threads
 //! A client `ducq_i` may move between threads but is used by one at a time.
@@ -58,6 +71,7 @@ pub mod listen;
 pub mod log;
 pub mod message;
 pub mod proto;
+pub mod queue;
 pub mod reactor;
 pub mod socket;
 pub mod state;

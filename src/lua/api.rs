@@ -42,7 +42,7 @@ pub(crate) struct CallCtx {
 const MAX_NESTED_LOOPS: u32 = 8;
 
 /// The host's call context.
-fn call_ctx(lua: &Lua) -> mlua::Result<Rc<CallCtx>> {
+pub(crate) fn call_ctx(lua: &Lua) -> mlua::Result<Rc<CallCtx>> {
     lua.app_data_ref::<Rc<CallCtx>>()
         .map(|c| Rc::clone(&c))
         .ok_or_else(|| mlua::Error::runtime("ducq: no host"))
@@ -54,7 +54,7 @@ fn unreachable() -> mlua::Error {
 
 /// Runs `f` with the lent hub (see [`HubSlot::with`]). `f` must not run Lua
 /// code.
-fn with_hub<R>(lua: &Lua, f: impl FnOnce(&mut Hub) -> R) -> mlua::Result<R> {
+pub(crate) fn with_hub<R>(lua: &Lua, f: impl FnOnce(&mut Hub) -> R) -> mlua::Result<R> {
     call_ctx(lua)?.slot.with(f).map_err(|_| unreachable())
 }
 
@@ -109,6 +109,14 @@ impl UserData for ConnHandle {
         });
         m.add_method("close", |lua, this, ()| close(lua, this.0));
         m.add_method("clients", |lua, _, ()| clients(lua));
+        m.add_method(
+            "request",
+            |lua, this, (route, corr, payload): (mlua::String, mlua::String, Option<mlua::String>)| {
+                let payload = payload.as_ref().map(|p| p.as_bytes());
+                let payload: &[u8] = payload.as_deref().unwrap_or(b"");
+                super::queue::request(lua, this.0, &route.as_bytes(), &corr.as_bytes(), payload)
+            },
+        );
         // Client-side calls of the original library: a server-side handle
         // is connected already, never waits, and cannot read (the reactor
         // reads, and a command must not block it).
@@ -189,6 +197,7 @@ impl UserData for ReactorHandle {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("loop", |lua, _, f: Function| reactor_loop(lua, f));
         m.add_method("clients", |lua, _, ()| clients(lua));
+        super::queue::add_reactor_methods(m);
         m.add_method(
             "publish",
             |lua, _, (route, payload): (mlua::String, Option<mlua::String>)| {

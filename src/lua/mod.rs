@@ -11,6 +11,7 @@ pub mod client;
 mod files;
 mod host;
 mod limits;
+mod queue;
 mod report;
 mod watch;
 

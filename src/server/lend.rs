@@ -95,6 +95,17 @@ impl HubSlot {
         self.caller.get()
     }
 
+    /// Counts an answer that will reach `id` later (a request whose reply
+    /// comes from another connection) as the running command's reply when
+    /// `id` is its caller. Returns whether it was the caller.
+    pub fn reply_deferred(&self, id: ConnId) -> bool {
+        let caller = self.caller.get() == Some(id);
+        if caller {
+            self.replied.set(true);
+        }
+        caller
+    }
+
     /// Runs `f` with the lent hub. `Unreachable` when none is lent or it is
     /// in use by an outer `with` (a re-entrant call). `f` must not call C or
     /// Lua code.

@@ -37,6 +37,7 @@ pub mod notify;
 pub mod observe;
 pub mod os;
 pub mod plugins;
+pub mod queues;
 pub mod reactor;
 pub mod route_index;
 pub mod rules;

@@ -1,4 +1,4 @@
-//! Channels: behaviour attached to a route pattern (PROTOCOL.md §14,
+//! Channels: behaviour attached to a route pattern (PROTOCOL.md §15,
 //! docs/LUA.md "Channels"). A channel has a name, a pattern, built-in
 //! settings ([`ChannelSpec`]: history depth, retain-last, a rate limit per
 //! publisher, a payload size limit, read-only) and, when a Lua file defines

@@ -1,6 +1,6 @@
 //! A channel's built-in behaviour as data ([`ChannelSpec`]) and its text
 //! form, the one `chan add` takes and `chan show` prints (PROTOCOL.md
-//! §14): `key=value` items separated by spaces or newlines, a value in
+//! §15): `key=value` items separated by spaces or newlines, a value in
 //! double quotes when it holds spaces (`pattern="a b/#"`, with `\"` and
 //! `\\` inside). Also the rule for channel names. Parsing and printing
 //! only; what the settings do is `gate`'s business.

@@ -1,4 +1,4 @@
-//! `chan`: channels on the wire (PROTOCOL.md §14). The verb and the
+//! `chan`: channels on the wire (PROTOCOL.md §15). The verb and the
 //! channel name are the route, the settings the payload:
 //!
 //! - `chan add NAME\n<settings>`: defines or redefines a channel → `ACK`;

@@ -2,7 +2,7 @@
 //! matching R when it is a pattern), oldest first, without subscribing;
 //! `ACK` when none is stored. N defaults to 1. The same reply as
 //! `sub R\nlast N` (PROTOCOL.md §6), which shares `send_stored` with it.
-//! A channel's `on_subscribe` hook (§14) sees it as a subscription would.
+//! A channel's `on_subscribe` hook (§15) sees it as a subscription would.
 
 use super::check_route;
 use crate::proto::{route, Message, State, ACK};

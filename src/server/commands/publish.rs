@@ -1,6 +1,6 @@
 //! `pub R\nP` (alias `publish`): store as R's last message, ACK the
 //! publisher, then forward the message unchanged to every matching
-//! subscriber (PROTOCOL.md §6). The channels governing R (§14) may refuse,
+//! subscriber (PROTOCOL.md §6). The channels governing R (§15) may refuse,
 //! drop, transform or reroute it first.
 
 use super::check_route;

@@ -1,7 +1,7 @@
 //! `CONT R\nP` and `END R\nP`: a part, and the last part, of the caller's
 //! streamed payload on R (PROTOCOL.md §12). Each is answered `ACK` and
 //! forwarded to the stream's audience by `server::streams`. The channels
-//! governing R (§14) may refuse it.
+//! governing R (§15) may refuse it.
 
 use super::check_route;
 use crate::proto::{Message, State};

@@ -3,7 +3,7 @@
 //! stored messages of R instead of ACK (PROTOCOL.md §6). The subscription
 //! and the stored messages are taken in the same turn of the reactor, so
 //! no publication falls between them or reaches the caller twice. The
-//! channels the subscription may receive messages of (§14) may refuse it,
+//! channels the subscription may receive messages of (§15) may refuse it,
 //! and add retained messages and greetings after the reply.
 
 use super::check_route;

@@ -65,10 +65,15 @@ pub struct Hub {
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
+    /// Durable queues and request/reply (`queues/glue.rs`).
+    pub(crate) queues: super::queues::QueueService,
+    /// The command being dispatched answers once the turn's commit is done.
+    pub(crate) reply_deferred: bool,
 }
 
 impl Hub {
     pub(crate) fn new(settings: Settings, registry: Registry) -> Hub {
+        let queue_limits = settings.queue_limits;
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
@@ -87,6 +92,8 @@ impl Hub {
             next_gen: 1,
             fan: FanOut::default(),
             metrics: Counters::default(),
+            queues: super::queues::QueueService::memory(queue_limits),
+            reply_deferred: false,
         }
     }
 
@@ -237,6 +244,8 @@ impl Hub {
                 self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
+                let id = super::conn::ConnId { key, gen: conn.gen };
+                self.queue_conn_closed(id, std::time::Instant::now());
             }
         }
         if !self.dirty.is_empty() {
