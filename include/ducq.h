@@ -1717,7 +1717,8 @@ ducq_i *ducq_new_socket(const struct ducq_socket_vtbl *vtbl, void *ctx);
  *
  * Takes any int: a negative code counts as its absolute value, and anything
  * above the last code (24) gives the text of `DUCQ_UNKNOWN`. Never returns
- * NULL. The string is static: never free it. Safe from any thread and from callbacks.
+ * NULL. The string is static: never free it. Safe from any thread and from
+ * callbacks.
  */
 const char *ducq_state_tostr(int state);
 

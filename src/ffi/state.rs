@@ -76,7 +76,8 @@ fn text_of(state: c_int, short: bool) -> *const c_char {
 ///
 /// Takes any int: a negative code counts as its absolute value, and anything
 /// above the last code (24) gives the text of `DUCQ_UNKNOWN`. Never returns
-/// NULL. The string is static: never free it. Safe from any thread and from callbacks.
+/// NULL. The string is static: never free it. Safe from any thread and from
+/// callbacks.
 #[no_mangle]
 pub extern "C" fn ducq_state_tostr(state: c_int) -> *const c_char {
     boundary(|| text_of(state, false))
