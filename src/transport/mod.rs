@@ -20,6 +20,7 @@ use std::borrow::Cow;
 
 pub mod c_vtable;
 pub mod http;
+pub mod mqtt;
 pub mod tcp;
 pub mod ws;
 

@@ -1,0 +1,20 @@
+//! MQTT 3.1.1 and 5 (OASIS standards): a sans-IO codec for every control
+//! packet, topic filters, and the state machine that lets an MQTT client
+//! talk to ducq through the `Transport` trait (docs/MQTT.md).
+//!
+//! Own code rather than a crate: none of the codec crates fits a
+//! single-threaded reactor and covers MQTT 5 (the reasons are in the
+//! commit that added this module). Like the other codecs it is fuzzed
+//! (`fuzz/fuzz_targets/mqtt_packet.rs`) and property-tested
+//! (`tests/prop_mqtt.rs`). Nothing here touches a socket.
+
+pub mod codec;
+pub mod packet;
+pub mod props;
+pub mod reason;
+pub mod topic;
+pub mod wire;
+
+pub use codec::{decode, encode, packet_len};
+pub use packet::{Packet, QoS, Version};
+pub use wire::Error;
