@@ -12,6 +12,8 @@ pub mod codec;
 pub mod packet;
 pub mod props;
 pub mod reason;
+pub mod server;
+pub mod session;
 pub mod topic;
 pub mod wire;
 
