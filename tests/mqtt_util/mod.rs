@@ -25,6 +25,10 @@ pub struct MqttPeer {
 impl MqttPeer {
     pub fn connect(addr: SocketAddr, version: Version) -> MqttPeer {
         let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        MqttPeer::from_stream(stream, version)
+    }
+
+    pub fn from_stream(stream: TcpStream, version: Version) -> MqttPeer {
         stream.set_nodelay(true).unwrap();
         MqttPeer {
             stream,

@@ -19,4 +19,26 @@ pub mod wire;
 
 pub use codec::{decode, encode, packet_len};
 pub use packet::{Packet, QoS, Version};
+pub use server::{Config, MqttServer};
 pub use wire::Error;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::TransportFactory;
+
+/// A factory for an MQTT listener: every connection it makes shares one
+/// [`session::Listener`] (sessions by client id, the publication being
+/// dispatched), so give each listener its own factory.
+///
+/// ```no_run
+/// use ducq::server::{Reactor, Settings};
+/// use ducq::transport::mqtt;
+/// let mut reactor = Reactor::new(Settings::default())?;
+/// reactor.listen("127.0.0.1:1883", mqtt::factory(mqtt::Config::default()))?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn factory(cfg: Config) -> TransportFactory {
+    let listener: session::SharedListener = Rc::new(RefCell::new(session::Listener::default()));
+    Box::new(move || Box::new(MqttServer::new(cfg.clone(), Rc::clone(&listener))))
+}

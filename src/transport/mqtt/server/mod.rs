@@ -409,6 +409,15 @@ impl Transport for MqttServer {
             let reply = self.reply.take().unwrap_or(Ok(()));
             self.finish_request(req, reply, out);
         }
+        self.reply = None;
+        let mut listener = self.listener.borrow_mut();
+        if listener
+            .current
+            .as_ref()
+            .is_some_and(|p| p.from == self.conn)
+        {
+            listener.current = None;
+        }
     }
 
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
@@ -422,8 +431,18 @@ impl Transport for MqttServer {
             _ => None,
         };
         match (&self.current, reply) {
-            (Some(_), Some(r)) if self.reply.is_none() => {
+            // The answer to a publication or an unsubscription is
+            // acknowledged at once, so it goes out before the deliveries
+            // the same dispatch may bring (the client's own message).
+            (Some(Req::Subscribe { .. }), Some(r)) if self.reply.is_none() => {
                 self.reply = Some(r);
+                return;
+            }
+            (Some(_), Some(r)) if self.reply.is_none() => {
+                self.reply = Some(Ok(()));
+                if let Some(req) = self.current.take() {
+                    self.finish_request(req, r, out);
+                }
                 return;
             }
             (Some(Req::Subscribe { index }), None) => {

@@ -186,7 +186,6 @@ impl MqttServer {
     pub(super) fn finish_request(&mut self, req: Req, reply: Result<(), State>, out: &mut Vec<u8>) {
         match req {
             Req::Publish { qos, id, .. } => {
-                self.listener.borrow_mut().current = None;
                 let code = match reply {
                     Ok(()) => reason::SUCCESS,
                     Err(State::EMsgInv) => reason::TOPIC_NAME_INVALID,

@@ -909,3 +909,19 @@ fn frame_len_is_the_packet_size() {
     assert_eq!(t.frame_len(b"\x30"), None);
     assert_eq!(t.frame_len(b"\x00"), None);
 }
+
+#[test]
+fn puback_goes_out_before_the_publishers_own_copy() {
+    let mut n = Net::new();
+    let i = n.connect("self", Version::V311, true);
+    n.subscribe(i, &[("t", QoS::AtLeastOnce)]);
+    n.send(i, &publish("t", b"x", QoS::AtLeastOnce, 8));
+    let got = n.packets(i);
+    assert_eq!(got[0], Packet::PubAck(Ack::new(8)));
+    let (topic, payload, qos, _) = delivered(&got[1]);
+    assert_eq!(
+        (&topic[..], &payload[..], qos),
+        ("t", &b"x"[..], QoS::AtLeastOnce)
+    );
+    assert_eq!(got.len(), 2);
+}
