@@ -21,4 +21,12 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 
+# The MQTT interoperability tests also drive a Python client, paho-mqtt
+# from PyPI, from a virtual environment of their own under target/.
+if [ ! -x target/py-mqtt/bin/python ] || ! target/py-mqtt/bin/python -c 'import paho.mqtt' 2>/dev/null; then
+  echo "installing paho-mqtt into target/py-mqtt"
+  python3 -m venv target/py-mqtt
+  target/py-mqtt/bin/pip install -q 'paho-mqtt==2.*'
+fi
+
 cargo test --locked "$@"
