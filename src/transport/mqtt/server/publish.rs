@@ -104,17 +104,29 @@ impl MqttServer {
         if self.v5() {
             props.subscription_ids = ids;
         }
-        let o = Outgoing {
-            topic: topic.to_owned(),
-            payload: payload.to_vec(),
-            qos: sub_qos.min(msg_qos),
-            retain: keep_retain && meta.is_some_and(|p| p.retain),
-            props,
-        };
+        let qos = sub_qos.min(msg_qos);
+        let retain = keep_retain && meta.is_some_and(|p| p.retain);
         drop(listener);
-        if o.qos == QoS::AtMostOnce {
-            self.write_publish(&o, 0, false, out);
+        if qos == QoS::AtMostOnce {
+            // Straight from the message's bytes: nothing kept, nothing copied.
+            let p = Publish {
+                dup: false,
+                qos,
+                retain,
+                topic: Cow::Borrowed(topic),
+                packet_id: 0,
+                props,
+                payload: Cow::Borrowed(payload),
+            };
+            self.write_packet(&Packet::Publish(p), out);
         } else {
+            let o = Outgoing {
+                topic: topic.to_owned(),
+                payload: payload.to_vec(),
+                qos,
+                retain,
+                props,
+            };
             self.enqueue(o, out);
         }
     }
@@ -175,10 +187,18 @@ impl MqttServer {
             props: o.props.clone(),
             payload: Cow::Borrowed(&o.payload),
         });
-        if codec::encoded_len(&p, self.version) > self.peer_max_packet as usize {
+        self.write_packet(&p, out)
+    }
+
+    /// Encodes a packet unless it exceeds the client's Maximum Packet Size
+    /// (MQTT 5 says to drop it then); returns whether it was written.
+    fn write_packet(&self, p: &Packet<'_>, out: &mut Vec<u8>) -> bool {
+        if self.peer_max_packet != u32::MAX
+            && codec::encoded_len(p, self.version) > self.peer_max_packet as usize
+        {
             return false;
         }
-        self.send(&p, out);
+        self.send(p, out);
         true
     }
 
