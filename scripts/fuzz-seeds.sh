@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 seeds=fuzz/seeds
 rm -rf "$seeds"
 mkdir -p "$seeds"/{tcp_decoder,message_parse,route_match,classify}
-mkdir -p "$seeds"/{ws_handshake,ws_frame,http_request,reactor_input,c_vtable,mqtt_packet}
+mkdir -p "$seeds"/{ws_handshake,ws_frame,http_request,reactor_input,c_vtable,mqtt_packet,mqtt_connection}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -283,3 +283,15 @@ mq too-large       '\x08\x00' '\x30\x80\x80\x80\x01'
 mq varint-5-bytes  '\x00\x00' '\x30\xff\xff\xff\xff\x7f'
 mq bad-flags       '\x00\x00' '\x62\x02\x00\x01\x36\x00'
 mq property-twice  '\x01\x00' '\x10\x17\x00\x04MQTT\x05\x02\x00\x3c\x06\x21\x00\x01\x21\x00\x01\x00\x01c'
+
+# --- mqtt_connection: byte 0 the mode (bit 0: MQTT 5; bit 1: no CONNECT put
+# first; bit 2: the broker refuses publications), byte 1 the split seed,
+# then the packets after CONNECT.
+mc() { { printf "$2"; printf "$3"; } >"$seeds/mqtt_connection/$1"; }
+mc session-311   '\x00\x30' '\x82\x08\x00\x01\x00\x03a/#\x01\x30\x05\x00\x01thi\x32\x07\x00\x01t\x00\x07hi\x40\x02\x00\x01\xa2\x07\x00\x02\x00\x03a/#\xc0\x00\xe0\x00'
+mc qos2-5        '\x01\x00' '\x34\x08\x00\x01t\x00\x09\x00hi\x34\x08\x00\x01t\x00\x09\x00hi\x62\x02\x00\x09'
+mc refused-5     '\x05\x00' '\x32\x08\x00\x01t\x00\x02\x00hi'
+mc subscribe-5   '\x01\x10' '\x82\x13\x00\x01\x02\x0b\x07\x00\x03a/+\x2d\x00\x01b\x00\x00\x01#\x01'
+mc alias-5       '\x01\x00' '\x30\x09\x00\x01t\x03\x23\x00\x01hi\x30\x06\x00\x00\x03\x23\x00\x01'
+mc connect-raw   '\x02\x00' '\x10\x0e\x00\x04MQTT\x04\x02\x04\xb0\x00\x02c1\xc0\x00'
+mc before-connect '\x02\x00' '\x30\x05\x00\x01thi'

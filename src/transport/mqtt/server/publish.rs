@@ -17,18 +17,18 @@ use crate::transport::mqtt::topic;
 
 impl MqttServer {
     pub(super) fn on_publish(&mut self, p: Publish<'_>, out: &mut Vec<u8>) -> Handled {
-        let topic = match p.props.topic_alias {
-            None => p.topic.to_string(),
+        let topic: Cow<'_, str> = match p.props.topic_alias {
+            None => Cow::Borrowed(&p.topic),
             Some(a) if a > self.cfg.topic_alias_maximum => {
                 return self.disconnect(reason::TOPIC_ALIAS_INVALID, out)
             }
             Some(a) if p.topic.is_empty() => match self.aliases.get(&a) {
-                Some(t) => t.clone(),
+                Some(t) => Cow::Owned(t.clone()),
                 None => return self.disconnect(reason::PROTOCOL_ERROR, out),
             },
             Some(a) => {
                 self.aliases.insert(a, p.topic.to_string());
-                p.topic.to_string()
+                Cow::Borrowed(&p.topic)
             }
         };
         if !topic::valid_topic_name(&topic) {

@@ -28,22 +28,24 @@ impl MqttServer {
             retained: Vec::new(),
         };
         for (index, (raw, opts)) in s.filters.iter().enumerate() {
-            let refused = match topic::parse_filter(raw) {
-                None => Some(reason::TOPIC_FILTER_INVALID),
-                Some(f) if f.share.is_some() && !self.cfg.shared_subscriptions => {
-                    Some(reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED)
-                }
+            let parsed = match topic::parse_filter(raw) {
                 // [MQTT-3.8.3-4]: No Local on a shared subscription.
                 Some(f) if f.share.is_some() && opts.no_local => {
                     return self.disconnect(reason::PROTOCOL_ERROR, out)
                 }
-                Some(_) => None,
+                Some(f) if f.share.is_some() && !self.cfg.shared_subscriptions => {
+                    Err(reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED)
+                }
+                Some(f) => Ok(f),
+                None => Err(reason::TOPIC_FILTER_INVALID),
             };
-            let Some(f) = topic::parse_filter(raw).filter(|_| refused.is_none()) else {
-                acks.codes
-                    .push(refused.unwrap_or(reason::TOPIC_FILTER_INVALID));
-                acks.filters.push(None);
-                continue;
+            let f = match parsed {
+                Ok(f) => f,
+                Err(code) => {
+                    acks.codes.push(code);
+                    acks.filters.push(None);
+                    continue;
+                }
             };
             let qos = opts.qos.min(QoS::AtLeastOnce);
             let pattern = topic::ducq_pattern(f.filter, self.cfg.wildcards);
