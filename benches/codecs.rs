@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ducq::proto::message::Message;
 use ducq::proto::route;
 use ducq::transport::tcp::{encode_frame, TcpCodec};
-use ducq::transport::{Decoded, Transport};
+use ducq::transport::{decode_all, Decoded, Transport};
 
 /// A publication body with a `size`-byte payload.
 fn publication(size: usize) -> Vec<u8> {
@@ -36,22 +36,14 @@ fn tcp_encode(c: &mut Criterion) {
 }
 
 /// Decodes every frame in `input`; returns how many.
-fn decode_all(codec: &mut TcpCodec, input: &mut [u8], out: &mut Vec<u8>) -> usize {
-    let mut pos = 0;
+fn decode_every(codec: &mut TcpCodec, input: &mut [u8], out: &mut Vec<u8>) -> usize {
     let mut n = 0;
-    loop {
-        let step = codec.decode(&mut input[pos..], out);
-        match step.decoded {
-            Decoded::Message(m) => {
-                black_box(&m);
-                n += 1;
-            }
-            Decoded::Nothing if step.consumed == 0 => return n,
-            Decoded::Nothing => {}
-            Decoded::Close => panic!("unexpected close"),
-        }
-        pos += step.consumed;
-    }
+    let drained = decode_all(codec, input, out, |_, m, _| {
+        black_box(&m);
+        n += 1;
+    });
+    assert!(!drained.closed, "unexpected close");
+    n
 }
 
 fn tcp_decode(c: &mut Criterion) {
@@ -72,7 +64,7 @@ fn tcp_decode(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 assert_eq!(
-                    decode_all(&mut codec, black_box(&mut input), &mut out),
+                    decode_every(&mut codec, black_box(&mut input), &mut out),
                     frames
                 )
             })

@@ -10,8 +10,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use ducq::server::Settings;
-use tungstenite::{Message, WebSocket};
-use util::{Peer, TestServer, WAIT};
+use tungstenite::Message;
+use util::{ws_next, Peer, TestServer, WAIT};
 
 /// A payload of `len` bytes that differs with `seed`.
 fn payload(seed: usize, len: usize) -> String {
@@ -41,7 +41,7 @@ fn small_and_large_messages_reach_tcp_ws_and_the_publisher_intact_and_in_order()
     let (mut ws, _) =
         tungstenite::client(format!("ws://{}/", srv.addrs[1]), stream).expect("handshake");
     ws.send(Message::text("sub mix/one\n")).unwrap();
-    assert_eq!(next(&mut ws), b"ACK");
+    assert_eq!(ws_next(&mut ws), b"ACK");
 
     // The publisher follows its own route: ACK, then its message, each time.
     let mut p = srv.peer();
@@ -69,7 +69,7 @@ fn small_and_large_messages_reach_tcp_ws_and_the_publisher_intact_and_in_order()
         }
     }
     for m in &messages {
-        assert_eq!(&next(&mut ws), m);
+        assert_eq!(&ws_next(&mut ws), m);
     }
 
     // The last-message store holds the last one, byte-identical.
@@ -130,18 +130,6 @@ fn slow_consumer_of_large_shared_messages_is_cut_at_its_limit() {
             !line.starts_with(slow_id.as_bytes()),
             "slow peer still connected"
         );
-    }
-}
-
-/// The next data message of a WebSocket, as bytes.
-fn next(ws: &mut WebSocket<TcpStream>) -> Vec<u8> {
-    loop {
-        match ws.read().expect("read") {
-            Message::Text(t) => return t.as_bytes().to_vec(),
-            Message::Binary(b) => return b.to_vec(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
     }
 }
 
@@ -208,7 +196,7 @@ fn slow_readers_at_random_paces_get_every_message_intact_and_in_order() {
         let (mut ws, _) =
             tungstenite::client(format!("ws://{}/", srv.addrs[1]), stream).expect("handshake");
         ws.send(Message::text("sub pace\n")).unwrap();
-        assert_eq!(next(&mut ws), b"ACK");
+        assert_eq!(ws_next(&mut ws), b"ACK");
         let want = messages.clone();
         let mut ws_rng = seed ^ 0xabcd;
         let ws_reader = std::thread::spawn(move || {
@@ -216,7 +204,10 @@ fn slow_readers_at_random_paces_get_every_message_intact_and_in_order() {
                 if xorshift(&mut ws_rng) % 3 == 0 {
                     std::thread::sleep(Duration::from_millis(xorshift(&mut ws_rng) as u64 % 4));
                 }
-                assert!(next(&mut ws) == *m, "round {round} ws message {i} differs");
+                assert!(
+                    ws_next(&mut ws) == *m,
+                    "round {round} ws message {i} differs"
+                );
             }
         });
 

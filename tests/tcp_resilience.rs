@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use ducq::server::Settings;
-use util::{Peer, Rng, TestServer};
+use util::{lsconn, Peer, Rng, TestServer};
 
 #[test]
 fn thousand_subscribers_all_receive_one_publication() {
@@ -73,19 +73,6 @@ fn slow_subscriber_is_cut_off_at_its_limit_and_delays_nobody() {
     // The slow peer was disconnected: it no longer shows in lsconn.
     let lines = lsconn(&mut lsconn_before);
     assert!(!lines.iter().any(|l| l.starts_with(&slow_id)), "{lines:?}");
-}
-
-fn lsconn(p: &mut Peer) -> Vec<String> {
-    p.send(b"lsconn");
-    p.expect(b"PARTS");
-    let mut lines = Vec::new();
-    loop {
-        let m = p.recv();
-        if m == b"END" {
-            return lines;
-        }
-        lines.push(String::from_utf8(m).unwrap());
-    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use ducq::server::Settings;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tungstenite::protocol::frame::Frame;
 use tungstenite::{Message, WebSocket};
-use util::{Peer, Rng, TestServer, WAIT};
+use util::{lsconn, ws_next, Peer, Rng, TestServer, WAIT};
 
 type Ws = WebSocket<TcpStream>;
 
@@ -39,18 +39,6 @@ fn ws(addr: SocketAddr) -> Ws {
     ws
 }
 
-/// The next data message, as bytes.
-fn next(ws: &mut Ws) -> Vec<u8> {
-    loop {
-        match ws.read().expect("read") {
-            Message::Text(t) => return t.as_bytes().to_vec(),
-            Message::Binary(b) => return b.to_vec(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
 fn send(ws: &mut Ws, body: &[u8]) {
     ws.send(Message::text(String::from_utf8(body.to_vec()).unwrap()))
         .unwrap();
@@ -61,18 +49,18 @@ fn websocket_handshake_and_pub_sub_both_ways_with_tcp() {
     let (srv, http) = server();
     let mut w = ws(http);
     send(&mut w, b"sub a/*\n");
-    assert_eq!(next(&mut w), b"ACK");
+    assert_eq!(ws_next(&mut w), b"ACK");
     let mut tcp_sub = srv.peer();
     tcp_sub.sub("a/b");
 
     let mut tcp_pub = srv.peer();
     tcp_pub.publish("a/b", "from tcp \u{1F986}");
-    assert_eq!(next(&mut w), "pub a/b\nfrom tcp \u{1F986}".as_bytes());
+    assert_eq!(ws_next(&mut w), "pub a/b\nfrom tcp \u{1F986}".as_bytes());
     tcp_sub.expect("pub a/b\nfrom tcp \u{1F986}".as_bytes());
 
     send(&mut w, b"pub a/b\nfrom ws");
-    assert_eq!(next(&mut w), b"ACK");
-    assert_eq!(next(&mut w), b"pub a/b\nfrom ws");
+    assert_eq!(ws_next(&mut w), b"ACK");
+    assert_eq!(ws_next(&mut w), b"pub a/b\nfrom ws");
     tcp_sub.expect(b"pub a/b\nfrom ws");
 }
 
@@ -84,7 +72,7 @@ fn websocket_binary_and_fragmented_messages() {
     let mut w = ws(http);
     let body = b"pub bin\n\x00\x01\xfe\xff".to_vec();
     w.send(Message::binary(body.clone())).unwrap();
-    assert_eq!(next(&mut w), b"ACK");
+    assert_eq!(ws_next(&mut w), b"ACK");
     tcp_sub.expect(&body);
 
     // One message in three frames, a ping between two of them.
@@ -173,15 +161,15 @@ fn websocket_lscmd_sends_parts_and_end_frames() {
     let (_srv, http) = server();
     let mut w = ws(http);
     send(&mut w, b"lscmd");
-    assert_eq!(next(&mut w), b"PARTS");
-    let first = next(&mut w);
+    assert_eq!(ws_next(&mut w), b"PARTS");
+    let first = ws_next(&mut w);
     assert!(
         first.starts_with(b"\"lscmd\",\""),
         "{:?}",
         String::from_utf8_lossy(&first)
     );
     let mut n = 1;
-    while next(&mut w) != b"END" {
+    while ws_next(&mut w) != b"END" {
         n += 1;
     }
     assert!(n >= 13);
@@ -192,23 +180,14 @@ fn websocket_and_http_clients_show_in_lsconn() {
     let (srv, http) = server();
     let mut w = ws(http);
     send(&mut w, b"sub live\n");
-    assert_eq!(next(&mut w), b"ACK");
+    assert_eq!(ws_next(&mut w), b"ACK");
     let mut sse = TcpStream::connect(http).unwrap();
     sse.write_all(b"GET /sub/feed HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let mut p = srv.peer();
     let deadline = Instant::now() + WAIT;
     loop {
-        p.send(b"lsconn");
-        p.expect(b"PARTS");
-        let mut lines = Vec::new();
-        loop {
-            let m = p.recv();
-            if m == b"END" {
-                break;
-            }
-            lines.push(String::from_utf8(m).unwrap());
-        }
+        let lines = lsconn(&mut p);
         let ws_line = lines
             .iter()
             .any(|l| l.starts_with("WS:") && l.ends_with(",live\n"));
@@ -361,7 +340,7 @@ fn sse_and_websocket_subscribers_get_tcp_bytes_intact_and_vice_versa() {
         .unwrap();
     let mut w = ws(http);
     send(&mut w, b"sub mix\n");
-    assert_eq!(next(&mut w), b"ACK");
+    assert_eq!(ws_next(&mut w), b"ACK");
     let mut tcp = srv.peer();
     tcp.sub("mix");
     // Wait for the SSE stream to be established.
@@ -376,7 +355,7 @@ fn sse_and_websocket_subscribers_get_tcp_bytes_intact_and_vice_versa() {
 
     let mut tcp_pub = srv.peer();
     tcp_pub.publish("mix", "line1\nline2 é");
-    assert_eq!(next(&mut w), "pub mix\nline1\nline2 é".as_bytes());
+    assert_eq!(ws_next(&mut w), "pub mix\nline1\nline2 é".as_bytes());
     tcp.expect("pub mix\nline1\nline2 é".as_bytes());
     let want = "event: mix\ndata: line1\ndata: line2 é\n\n".as_bytes();
     while got.len() < want.len() {

@@ -1,12 +1,17 @@
 //! `ducq-server`: runs a ducq broker with embedded defaults, or with the
 //! listeners and limits given as flags. Argument parsing and wiring only;
-//! everything else lives in the library.
+//! everything else lives in the library. Under a service manager
+//! (`$NOTIFY_SOCKET`) it reports readiness, watchdog pings, reloads and the
+//! stop (`ducq.service`, `Type=notify`).
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ducq::lua::{LuaCommands, LuaLimits};
+use ducq::server::notify::Notifier;
+use ducq::server::observe::Observe;
+use ducq::server::os::Hangup;
 use ducq::server::{os, Level, Reactor, Settings};
 use ducq::transport::mqtt;
 
@@ -49,9 +54,17 @@ Lua commands:
   --lua-memory BYTES      memory of all scripts together [default: 67108864]
 Logging:
   --log-level LEVEL       debug, info, warn, error, off   [default: info]
+Observing:
+  --no-dashboard          do not serve the web dashboard at GET / of the
+                          HTTP listeners (GET /metrics and /stats stay)
 Other:
   -h, --help              this text
   -V, --version           version
+
+Signals: SIGINT and SIGTERM stop the server; SIGHUP asks for a reload
+(logged; there is no configuration file to re-read yet). Started with
+$NOTIFY_SOCKET set (systemd Type=notify), it sends READY=1 once listening,
+WATCHDOG=1 at half of $WATCHDOG_USEC, RELOADING=1 and STOPPING=1.
 ";
 
 struct Args {
@@ -62,6 +75,7 @@ struct Args {
     settings: Settings,
     lua: Vec<String>,
     lua_limits: LuaLimits,
+    dashboard: bool,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -73,6 +87,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         settings: Settings::default(),
         lua: Vec::new(),
         lua_limits: LuaLimits::default(),
+        dashboard: true,
     };
     let s = &mut args.settings;
     while let Some(flag) = argv.next() {
@@ -109,6 +124,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--lua-instructions" => args.lua_limits.instructions = num(value()?)? as u64,
             "--lua-memory" => args.lua_limits.memory = num(value()?)?,
             "--log-level" => s.log_level = value()?.parse::<Level>()?,
+            "--no-dashboard" => args.dashboard = false,
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
@@ -128,6 +144,13 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
+    let notifier = match Notifier::from_env() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ducq-server: cannot notify the service manager: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let _ = os::raise_fd_limit();
     let mut reactor = match Reactor::new(args.settings) {
         Ok(r) => r,
@@ -136,8 +159,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = os::stop_on_signals(reactor.stop_handle()) {
-        eprintln!("ducq-server: cannot install signal handling: {e}");
+    let hangup = match os::stop_and_reload_on_signals(reactor.stop_handle()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("ducq-server: cannot install signal handling: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let observe = Observe::new(args.dashboard).and_then(|o| reactor.add_command_set(Box::new(o)));
+    if let Err(e) = observe {
+        eprintln!("ducq-server: cannot start the metrics timer: {e}");
         return ExitCode::FAILURE;
     }
     // Before listening: a wrong path stops the start with no client served.
@@ -177,12 +208,58 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    match reactor.run() {
+    match serve(&mut reactor, &notifier, &hangup) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ducq-server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs the reactor until stopped, telling the service manager it is ready,
+/// pinging its watchdog from this (the reactor's) thread between turns, so
+/// a stuck loop stops the pings, and handling SIGHUP between turns.
+fn serve(reactor: &mut Reactor, notifier: &Notifier, hangup: &Hangup) -> std::io::Result<()> {
+    let listening: Vec<String> = reactor
+        .local_addrs()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let status = format!("serving on {}", listening.join(", "));
+    warn_unsent(reactor, notifier.ready(&status), "READY=1");
+    let every = notifier.watchdog_interval();
+    let mut next_ping = Instant::now();
+    while !reactor.is_stopped() {
+        let now = Instant::now();
+        if let Some(every) = every.filter(|_| now >= next_ping) {
+            warn_unsent(reactor, notifier.watchdog(), "WATCHDOG=1");
+            next_ping = now + every;
+        }
+        reactor.run_once(every.map(|_| next_ping.saturating_duration_since(now)))?;
+        if hangup.take() {
+            warn_unsent(reactor, notifier.reloading(), "RELOADING=1");
+            reactor.hub_mut().log(
+                Level::Info,
+                "reload",
+                "server",
+                "SIGHUP: no configuration file to re-read, settings unchanged",
+            );
+            warn_unsent(reactor, notifier.ready(&status), "READY=1");
+        }
+    }
+    warn_unsent(reactor, notifier.stopping(), "STOPPING=1");
+    // Already stopped: `run` only flushes what is queued and logs the stop.
+    reactor.run()
+}
+
+/// A notification that could not be sent is logged, never fatal.
+fn warn_unsent(reactor: &mut Reactor, sent: std::io::Result<()>, what: &str) {
+    if let Err(e) = sent {
+        let text = format!("could not send {what} to the service manager: {e}");
+        reactor
+            .hub_mut()
+            .log(Level::Warn, "notify", "server", &text);
     }
 }
 

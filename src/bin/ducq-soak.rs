@@ -33,12 +33,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+#[path = "shared/ports.rs"]
+mod ports;
+
 use ducq::client::Client;
 use ducq::proto::message::{classify, pong_for};
 use ducq::proto::Kind;
 use ducq::transport::tcp::TcpCodec;
 use ducq::transport::ws::WsClient;
-use ducq::transport::{Decoded, Transport};
+use ducq::transport::{Decoder, Frame, Transport};
 use mio::{Events, Interest, Poll, Token};
 
 const USAGE: &str = "\
@@ -298,19 +301,15 @@ impl Sub {
                 Err(e) => return Err(format!("read: {e}")),
             }
         }
-        let mut pos = 0;
         let mut replies = Vec::new();
-        loop {
-            let step = self.codec.decode(&mut self.input[pos..], &mut self.out);
-            pos += step.consumed;
-            match step.decoded {
-                Decoded::Message(m) => self.seen.check(&m, &mut replies)?,
-                Decoded::Close => return Err("stream closed".into()),
-                Decoded::Nothing if step.consumed == 0 => break,
-                Decoded::Nothing => {}
+        let mut dec = Decoder::new();
+        while let Some(frame) = dec.next(&mut *self.codec, &mut self.input, &mut self.out) {
+            match frame {
+                Frame::Message(m) => self.seen.check(&m, &mut replies)?,
+                Frame::Close => return Err("stream closed".into()),
             }
         }
-        self.input.drain(..pos);
+        self.input.drain(..dec.consumed());
         for r in replies {
             self.codec.encode(&r, &mut self.out);
         }
@@ -520,27 +519,13 @@ fn load(c: &Config, seconds: u64, during: &mut dyn FnMut()) -> LoadResult {
     }
 }
 
-/// Prints `n` distinct free loopback ports, holding them open while
-/// choosing so they differ.
+/// `free-ports N`.
 fn free_ports(n: &str) -> ExitCode {
     let Ok(n) = n.parse::<usize>() else {
         eprintln!("ducq-soak: free-ports needs a count");
         return ExitCode::from(2);
     };
-    let mut held = Vec::new();
-    for _ in 0..n {
-        match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| Ok((l.local_addr()?, l))) {
-            Ok((addr, l)) => {
-                println!("{}", addr.port());
-                held.push(l);
-            }
-            Err(e) => {
-                eprintln!("ducq-soak: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    ExitCode::SUCCESS
+    ports::print_free_ports(n, "ducq-soak")
 }
 
 fn main() -> ExitCode {

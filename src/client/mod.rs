@@ -14,7 +14,7 @@ use crate::proto::message::{self, classify, nack_text, pong_for, Kind};
 use crate::proto::State;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::ws::WsClient;
-use crate::transport::{Decoded, Transport};
+use crate::transport::{decode_all, Transport};
 
 /// Largest message the client accepts by default (the server's default).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
@@ -297,21 +297,12 @@ impl<S: Stream> Client<S> {
             self.closed = true;
         }
         let mut out = Vec::new();
-        let mut pos = 0;
-        loop {
-            let step = self.codec.decode(&mut self.input[pos..], &mut out);
-            pos += step.consumed;
-            match step.decoded {
-                Decoded::Message(m) => self.queue.push_back(m.into_owned()),
-                Decoded::Close => {
-                    self.closed = true;
-                    break;
-                }
-                Decoded::Nothing if step.consumed == 0 => break,
-                Decoded::Nothing => {}
-            }
-        }
-        self.input.drain(..pos);
+        let queue = &mut self.queue;
+        let drained = decode_all(&mut *self.codec, &mut self.input, &mut out, |_, m, _| {
+            queue.push_back(m.into_owned())
+        });
+        self.closed |= drained.closed;
+        self.input.drain(..drained.consumed);
         self.write_all(&out)?;
         if self.closed && self.queue.is_empty() {
             return Err(Error::Closed);

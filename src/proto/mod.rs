@@ -12,6 +12,7 @@
     )
 )]
 
+pub mod listing;
 pub mod message;
 pub mod route;
 pub mod state;

@@ -157,6 +157,9 @@ impl Body {
 struct Stored {
     msg: Body,
     seq: u64,
+    /// Publications stored for this route since it entered the store (the
+    /// dashboard's per-route rate).
+    count: u64,
 }
 
 /// The last message published on each route, bounded in routes and bytes.
@@ -234,9 +237,17 @@ impl LastStore {
             self.bytes = self.bytes - s.msg.bytes().len() + len;
             fill(Some(&mut s.msg));
             s.seq = self.seq;
+            s.count += 1;
         } else if let Some(msg) = fill(None) {
             self.bytes += route.len() + len;
-            self.map.insert(route.into(), Stored { msg, seq: self.seq });
+            self.map.insert(
+                route.into(),
+                Stored {
+                    msg,
+                    seq: self.seq,
+                    count: 1,
+                },
+            );
         }
         if self.map.len() > self.max_routes || self.bytes > self.max_bytes {
             self.evict();
@@ -274,14 +285,23 @@ impl LastStore {
     /// The last messages of every stored route matching `pattern`, in route
     /// order.
     pub fn matching(&self, pattern: &[u8]) -> Vec<&[u8]> {
-        let mut found: Vec<(&[u8], &[u8])> = self
+        self.matching_counted(pattern)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect()
+    }
+
+    /// `matching`, with the number of publications stored for each route
+    /// since it entered the store.
+    pub fn matching_counted(&self, pattern: &[u8]) -> Vec<(&[u8], u64)> {
+        let mut found: Vec<(&[u8], &[u8], u64)> = self
             .map
             .iter()
             .filter(|(r, _)| route::matches(pattern, r))
-            .map(|(r, s)| (&r[..], s.msg.bytes()))
+            .map(|(r, s)| (&r[..], s.msg.bytes(), s.count))
             .collect();
         found.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        found.into_iter().map(|(_, m)| m).collect()
+        found.into_iter().map(|(_, m, n)| (m, n)).collect()
     }
 
     /// Number of stored routes.

@@ -76,6 +76,13 @@ pub struct Conn {
     /// Sequence number of the last publication delivered here (dedup when
     /// several of its patterns match one route).
     pub(crate) last_delivery: u64,
+    /// The address of the listener that accepted it, when known.
+    pub(crate) listener: Option<SocketAddr>,
+    /// When it was accepted.
+    pub(crate) opened: Instant,
+    /// Bytes read from and written to its socket.
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
 }
 
 /// What a flush achieved.
@@ -113,6 +120,10 @@ impl Conn {
             partial_since: None,
             pinged: false,
             last_delivery: 0,
+            listener: None,
+            opened: now,
+            bytes_in: 0,
+            bytes_out: 0,
         }
     }
 
@@ -129,6 +140,31 @@ impl Conn {
     /// Bytes queued and not yet written.
     pub fn pending_output(&self) -> usize {
         self.out.pending()
+    }
+
+    /// The protocol it speaks (`TCP`, `WS`, `HTTP`, a C protocol's name).
+    pub fn protocol(&self) -> &str {
+        self.transport.name()
+    }
+
+    /// The address of the listener that accepted it, when known.
+    pub fn listener(&self) -> Option<SocketAddr> {
+        self.listener
+    }
+
+    /// How long ago it was accepted.
+    pub fn age(&self) -> std::time::Duration {
+        self.opened.elapsed()
+    }
+
+    /// Bytes read from its socket so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+
+    /// Bytes written to its socket so far.
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
     }
 
     /// Reads until WouldBlock, EOF, `limit` bytes in `buf`, or `budget`
@@ -150,7 +186,11 @@ impl Conn {
             let room = (buf.capacity() - buf.len()).min(budget - total);
             let want = (limit - buf.len()).min(room.max(64 << 10));
             buf.reserve(want);
-            match read_spare(&self.socket, buf, want) {
+            let got = read_spare(&self.socket, buf, want);
+            if let Ok(n) = got {
+                self.bytes_in += n as u64;
+            }
+            match got {
                 Ok(0) => return Ok((total, ReadEnd::Eof)),
                 Ok(n) if n < want && !to_end => return Ok((total + n, ReadEnd::Drained)),
                 Ok(n) => total += n,
@@ -171,7 +211,10 @@ impl Conn {
         while self.out.pending() > 0 {
             match self.out.send_to(fd) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out.advance(n),
+                Ok(n) => {
+                    self.bytes_out += n as u64;
+                    self.out.advance(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

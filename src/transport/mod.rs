@@ -19,10 +19,13 @@
 use std::borrow::Cow;
 
 pub mod c_vtable;
+mod decoder;
 pub mod http;
 pub mod mqtt;
 pub mod tcp;
 pub mod ws;
+
+pub use decoder::{decode_all, Decoder, Drained, Frame};
 
 /// What one call to [`Transport::decode`] produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -86,7 +89,8 @@ pub trait Transport {
         true
     }
 
-    /// Decodes at most one message from the front of `input`. The codec may
+    /// Decodes at most one message from the front of `input` (callers drive
+    /// it through [`Decoder`], which loops over the steps). The codec may
     /// modify `input` in place (unmasking) and may append bytes that must be
     /// sent back to the peer to `out` (handshake answers, pongs, framing
     /// NACKs). It must consume everything it can skip in one call.

@@ -169,24 +169,17 @@ impl Transport for TcpCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::decode_all;
 
-    /// Feeds `input` and collects (messages, bytes written back, closed).
+    /// Feeds `input` and collects (messages, bytes written back, closed,
+    /// bytes used).
     fn run(codec: &mut TcpCodec, input: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>, bool, usize) {
         let mut buf = input.to_vec();
-        let mut pos = 0;
-        let mut msgs = Vec::new();
-        let mut out = Vec::new();
-        loop {
-            let step = codec.decode(&mut buf[pos..], &mut out);
-            let consumed = step.consumed;
-            match step.decoded {
-                Decoded::Message(m) => msgs.push(m.into_owned()),
-                Decoded::Close => return (msgs, out, true, pos + consumed),
-                Decoded::Nothing if consumed == 0 => return (msgs, out, false, pos),
-                Decoded::Nothing => {}
-            }
-            pos += consumed;
-        }
+        let (mut msgs, mut out) = (Vec::new(), Vec::new());
+        let d = decode_all(codec, &mut buf, &mut out, |_, m, _| {
+            msgs.push(m.into_owned())
+        });
+        (msgs, out, d.closed, d.consumed)
     }
 
     #[test]

@@ -12,6 +12,7 @@ use ducq::lua::{LuaCommands, LuaLimits, LuaProbe};
 use ducq::server::log::Record;
 use ducq::server::{Level, Settings};
 
+pub use crate::util::parts;
 use crate::util::{Peer, TestServer, WAIT};
 
 /// A folder of scripts, unique to one test.
@@ -132,19 +133,6 @@ impl LuaServer {
     /// The HTTP/WebSocket listener's address.
     pub fn http_addr(&self) -> std::net::SocketAddr {
         self.srv.addrs[1]
-    }
-}
-
-/// Reads a multipart reply: the items between PARTS and END.
-pub fn parts(p: &mut Peer) -> Vec<String> {
-    p.expect(b"PARTS");
-    let mut out = Vec::new();
-    loop {
-        let m = p.recv();
-        if m == b"END" {
-            return out;
-        }
-        out.push(String::from_utf8_lossy(&m).into_owned());
     }
 }
 

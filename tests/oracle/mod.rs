@@ -13,7 +13,7 @@ pub mod http;
 pub mod ws;
 
 use ducq::proto::{message::nack, Kind, State};
-use ducq::transport::{tcp::TcpCodec, Decoded, Transport};
+use ducq::transport::{tcp::TcpCodec, Decoded, Decoder, Frame, SharedEncoding, Step, Transport};
 
 /// Route matching as the protocol defines it (PROTOCOL.md §7), by dynamic
 /// programming: `done[j]` says whether the pattern read so far matches the
@@ -107,8 +107,8 @@ pub struct Fed {
 }
 
 /// Feeds `chunks` through `codec` the way the reactor does: each chunk is
-/// appended to an input buffer, then `decode` runs until it produces nothing
-/// from nothing or closes, and the consumed bytes are dropped.
+/// appended to an input buffer, then the shared [`Decoder`] runs until the
+/// codec needs more or closes, and the consumed bytes are dropped.
 ///
 /// Checks the contract of [`Transport::decode`] on every step: it never
 /// claims more bytes than it was given, and a message always consumes bytes
@@ -125,39 +125,71 @@ pub fn feed_replying<T: Transport + ?Sized>(
     chunks: &[&[u8]],
     replies: impl Fn(&[u8]) -> Vec<Vec<u8>>,
 ) -> Fed {
+    let mut codec = Checked(codec);
     let mut buf: Vec<u8> = Vec::new();
     let mut fed = Fed::default();
     for chunk in chunks {
         buf.extend_from_slice(chunk);
-        let mut pos = 0;
-        loop {
-            let available = buf.len() - pos;
-            let step = codec.decode(&mut buf[pos..], &mut fed.out);
-            let consumed = step.consumed;
-            assert!(consumed <= available, "consumed {consumed} of {available}");
-            match step.decoded {
-                Decoded::Message(m) => {
-                    assert!(consumed > 0, "a message that consumed nothing");
-                    let m = m.into_owned();
-                    for r in replies(&m) {
-                        codec.encode(&r, &mut fed.out);
-                    }
-                    codec.after_dispatch(&mut fed.out);
-                    fed.messages.push(m);
-                }
-                Decoded::Close => {
-                    fed.closed = true;
-                    return fed;
-                }
-                Decoded::Nothing if consumed == 0 => break,
-                Decoded::Nothing => {}
+        let mut dec = Decoder::new();
+        while let Some(frame) = dec.next(&mut codec, &mut buf, &mut fed.out) {
+            let Frame::Message(m) = frame else {
+                fed.closed = true;
+                return fed;
+            };
+            let m = m.into_owned();
+            for r in replies(&m) {
+                codec.encode(&r, &mut fed.out);
             }
-            pos += consumed;
+            codec.after_dispatch(&mut fed.out);
+            fed.messages.push(m);
         }
-        buf.drain(..pos);
+        buf.drain(..dec.consumed());
     }
     fed.leftover = buf.len();
     fed
+}
+
+/// A codec that asserts the contract of every `decode` step it delegates.
+struct Checked<'c, T: ?Sized>(&'c mut T);
+
+impl<T: Transport + ?Sized> Transport for Checked<'_, T> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn open(&mut self, out: &mut Vec<u8>) {
+        self.0.open(out)
+    }
+    fn is_open(&self) -> bool {
+        self.0.is_open()
+    }
+    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
+        let available = input.len();
+        let step = self.0.decode(input, out);
+        let consumed = step.consumed;
+        assert!(consumed <= available, "consumed {consumed} of {available}");
+        if let Decoded::Message(_) = step.decoded {
+            assert!(consumed > 0, "a message that consumed nothing");
+        }
+        step
+    }
+    fn frame_len(&self, input: &[u8]) -> Option<usize> {
+        self.0.frame_len(input)
+    }
+    fn after_dispatch(&mut self, out: &mut Vec<u8>) {
+        self.0.after_dispatch(out)
+    }
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        self.0.encode(msg, out)
+    }
+    fn shared_encoding(&self) -> Option<SharedEncoding> {
+        self.0.shared_encoding()
+    }
+    fn close_after_flush(&self) -> bool {
+        self.0.close_after_flush()
+    }
+    fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {
+        self.0.keepalive(out)
+    }
 }
 
 /// Cuts `stream` into chunks at the given offsets (out of range or unsorted

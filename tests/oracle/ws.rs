@@ -6,9 +6,6 @@
 //! Written for obviousness, not speed; it must not call the ducq code it is
 //! compared with, and it does no I/O.
 
-use ducq::transport::ws::frame::{FrameCodec, OP_TEXT};
-use ducq::transport::{Step, Transport};
-
 use super::http::RefHead;
 
 /// SHA-1 (FIPS 180-4), the plain textbook way: pad, then 80 rounds per
@@ -368,20 +365,6 @@ pub fn server_frames_ok(wire: &[u8]) -> bool {
     true
 }
 
-/// A bare frame codec driven as a transport, so `feed` can run it: a
-/// driver, not a reference.
-pub struct Frames<'c>(pub &'c mut FrameCodec);
-
-impl Transport for Frames<'_> {
-    fn name(&self) -> &str {
-        "frames"
-    }
-
-    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
-        self.0.decode(input, out)
-    }
-
-    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-        self.0.encode(OP_TEXT, msg, out);
-    }
-}
+/// The bare frame codec as a transport, so `feed` can run it.
+#[allow(unused_imports)] // Not every test crate that includes the oracle uses it.
+pub use ducq::transport::ws::frame::Frames;

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ducq::server::{Level, Reactor, Settings, StopHandle};
+use tungstenite::{Message, WebSocket};
 
 /// How long a test waits for anything that should arrive.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -253,5 +254,37 @@ pub fn set_rcvbuf(s: &TcpStream, bytes: i32) {
             &bytes as *const i32 as *const libc::c_void,
             std::mem::size_of::<i32>() as libc::socklen_t,
         );
+    }
+}
+
+/// Reads a multipart reply: the items between PARTS and END.
+pub fn parts(p: &mut Peer) -> Vec<String> {
+    p.expect(b"PARTS");
+    let mut out = Vec::new();
+    loop {
+        let m = p.recv();
+        if m == b"END" {
+            return out;
+        }
+        out.push(String::from_utf8_lossy(&m).into_owned());
+    }
+}
+
+/// The `lsconn` listing: one `<id>,<route>` line per subscription.
+pub fn lsconn(p: &mut Peer) -> Vec<String> {
+    p.send(b"lsconn");
+    parts(p)
+}
+
+/// The next data message of a WebSocket, as bytes (pings and pongs
+/// skipped).
+pub fn ws_next<S: Read + Write>(ws: &mut WebSocket<S>) -> Vec<u8> {
+    loop {
+        match ws.read().expect("read") {
+            Message::Text(t) => return t.as_bytes().to_vec(),
+            Message::Binary(b) => return b.to_vec(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

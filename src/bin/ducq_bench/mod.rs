@@ -16,6 +16,8 @@ mod conn;
 #[cfg(test)]
 mod e2e_tests;
 mod payload;
+#[path = "../shared/ports.rs"]
+mod ports;
 mod publisher;
 mod report;
 mod run;
@@ -38,7 +40,7 @@ pub fn main() -> ExitCode {
             print!("{}", args::USAGE);
             return ExitCode::SUCCESS;
         }
-        Ok(args::Command::FreePorts(n)) => return free_ports(n),
+        Ok(args::Command::FreePorts(n)) => return ports::print_free_ports(n, "ducq-bench"),
         Err(e) => {
             eprintln!("ducq-bench: {e}");
             return ExitCode::from(2);
@@ -68,23 +70,4 @@ pub fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-/// Prints `n` distinct free loopback ports (for the bench script), holding
-/// them all open while choosing so they differ.
-fn free_ports(n: usize) -> ExitCode {
-    let mut held = Vec::new();
-    for _ in 0..n {
-        match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| Ok((l.local_addr()?, l))) {
-            Ok((addr, l)) => {
-                println!("{}", addr.port());
-                held.push(l);
-            }
-            Err(e) => {
-                eprintln!("ducq-bench: free-ports: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    ExitCode::SUCCESS
 }

@@ -189,6 +189,7 @@ impl Transport for WsClient {
 mod tests {
     use super::frame::{apply_mask, encode_frame, parse_header};
     use super::*;
+    use crate::transport::decode_all;
     use std::borrow::Cow;
 
     const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
@@ -204,18 +205,9 @@ mod tests {
     /// Feeds `input` until the codec stops; returns messages, output, closed.
     fn drive(t: &mut dyn Transport, input: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>, bool) {
         let mut buf = input.to_vec();
-        let mut pos = 0;
         let (mut msgs, mut out) = (Vec::new(), Vec::new());
-        loop {
-            let step = t.decode(&mut buf[pos..], &mut out);
-            pos += step.consumed;
-            match step.decoded {
-                Decoded::Message(m) => msgs.push(m.into_owned()),
-                Decoded::Close => return (msgs, out, true),
-                Decoded::Nothing if step.consumed == 0 => return (msgs, out, false),
-                Decoded::Nothing => {}
-            }
-        }
+        let d = decode_all(t, &mut buf, &mut out, |_, m, _| msgs.push(m.into_owned()));
+        (msgs, out, d.closed)
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use ducq::proto::message::{classify, format_into, nack_text, pong_for, Kind, Message};
 use ducq::transport::tcp::TcpCodec;
 use ducq::transport::ws::WsClient;
-use ducq::transport::{Decoded, Transport};
+use ducq::transport::{Decoder, Frame, Transport};
 
 use super::{sub_cow, Event, Wire};
 
@@ -87,13 +87,14 @@ impl<T: Transport + Send> Wire for Ducq<T> {
             self.ready_reported = true;
             return Ok(Some((0, Event::Ready)));
         }
-        let step = self.transport.decode(input, out);
-        let consumed = step.consumed;
-        let msg = match step.decoded {
-            Decoded::Nothing if consumed == 0 => return Ok(None),
-            Decoded::Nothing => return Ok(Some((consumed, Event::Nothing))),
-            Decoded::Close => return Err("ducq stream closed (framing error)".into()),
-            Decoded::Message(m) => m,
+        let mut dec = Decoder::new();
+        let frame = dec.next(&mut self.transport, input, out);
+        let consumed = dec.consumed();
+        let msg = match frame {
+            None if consumed == 0 => return Ok(None),
+            None => return Ok(Some((consumed, Event::Nothing))),
+            Some(Frame::Close) => return Err("ducq stream closed (framing error)".into()),
+            Some(Frame::Message(m)) => m,
         };
         let event = match classify(&msg) {
             Kind::Ack if self.pending_subs > 0 => {

@@ -1,18 +1,19 @@
 //! The reactor: one thread, one `mio::Poll`, a slab of connections. It is
-//! the only code that polls, accepts, registers and reads sockets; it turns
-//! input into messages through each connection's codec and hands them to the
-//! dispatcher, then flushes all output produced in that turn (one write per
-//! connection). The `Waker` is the only thread-safe entry point.
+//! the only code that polls, accepts and reads sockets, and it registers
+//! listeners, the waker and command-set event sources (the hub registers
+//! connection sockets). It turns input into messages through each
+//! connection's codec and hands them to the dispatcher (`read.rs`), then
+//! has the hub flush all output produced in that turn (one write per
+//! connection). The `Waker` is the only thread-safe entry point. It must
+//! not know any command or write to a connection itself.
 //!
 //! Token space: a connection's token is its slab key. Listeners, the waker
 //! and command-set event sources (a Lua file watcher, say) use tokens at the
 //! top of the range, far above any slab key.
 
-use std::borrow::Cow;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::conn::{Conn, ReadEnd};
+use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
 use super::log::Level;
@@ -29,20 +30,14 @@ use super::settings::Settings;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::tcp::TcpCodec;
-use crate::transport::{Decoded, TransportFactory};
+use crate::transport::TransportFactory;
+
+mod read;
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX - 1;
 const MAX_LISTENERS: usize = 1024;
 const SOURCE_BASE: usize = LISTENER_BASE - MAX_LISTENERS;
-/// Bytes read from one connection per turn before others get their turn.
-const READ_BUDGET: usize = 256 << 10;
-/// Room in the input buffer beyond the largest message, for frame headers.
-const INPUT_SLACK: usize = 16 << 10;
-/// Frames from this size on are read into a buffer of their own size and
-/// shared once complete; below it, a copy costs less than the extra read
-/// per frame that reading exactly one frame per buffer takes.
-const LARGE_FRAME: usize = 32 << 10;
 /// How often buffers unused since the last time are given back.
 const BUFFER_RELEASE: Duration = Duration::from_secs(1);
 /// How long accepting pauses after the process ran out of descriptors.
@@ -338,27 +333,29 @@ impl Reactor {
                         let mut out = Vec::new();
                         transport.encode(&nack(State::EMax), &mut out);
                         let _ = io::Write::write(&mut stream, &out);
+                        self.hub.metrics.refused += 1;
                         let text = format!("refused {peer}: connection limit reached");
                         self.hub.log(Level::Warn, "accept", "server", &text);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    let key = self
+                    let local = listener.addr;
+                    self.hub.metrics.accepted(local);
+                    let made = self
                         .hub
                         .insert(|gen| Conn::new(stream, transport, peer, gen, now));
+                    let key = match made {
+                        Ok(key) => key,
+                        Err(e) => {
+                            let text = format!("register {peer}: {e}");
+                            self.hub.log(Level::Error, "accept", "server", &text);
+                            continue;
+                        }
+                    };
                     let Some(conn) = self.hub.conns.get_mut(key) else {
                         continue;
                     };
-                    if let Err(e) = self.poll.registry().register(
-                        &mut conn.socket,
-                        Token(key),
-                        Interest::READABLE,
-                    ) {
-                        self.hub.conns.remove(key);
-                        let text = format!("register {peer}: {e}");
-                        self.hub.log(Level::Error, "accept", "server", &text);
-                        continue;
-                    }
+                    conn.listener = Some(local);
                     conn.transport.open(conn.out.own());
                     let id = conn.id_string();
                     if conn.pending_output() > 0 {
@@ -384,219 +381,4 @@ impl Reactor {
             }
         }
     }
-
-    /// Reads and handles what `key` sent, within the read budget of one
-    /// turn. Unless the peer closed (`ended`), a read that returns less than
-    /// asked for is taken to have drained the socket: new data raises a new
-    /// edge, so the `WouldBlock` read that would confirm it is skipped (one
-    /// system call per turn saved).
-    fn read(&mut self, key: usize, now: Instant, ended: bool) {
-        let mut budget = READ_BUDGET;
-        while self.read_round(key, now, ended, &mut budget) {}
-    }
-
-    /// One buffer's worth of `read`: fill a buffer, handle every message in
-    /// it, keep the unfinished tail. Small input goes through the shared
-    /// scratch buffer and only a partial frame is copied into the
-    /// connection. A large frame (its length known from its header) gets a
-    /// buffer of exactly its size: reads stop at its end, and once complete
-    /// the buffer is handed to the hub as it is (no copy) while the message
-    /// is dispatched. Returns whether to read again: when reading stopped at
-    /// the buffer's end rather than on an empty socket, while budget remains.
-    fn read_round(&mut self, key: usize, now: Instant, ended: bool, budget: &mut usize) -> bool {
-        let max = self.hub.settings().max_message + INPUT_SLACK;
-        let Some(conn) = self.hub.conns.get_mut(key) else {
-            return false;
-        };
-        if conn.closing {
-            return false;
-        }
-        let hint = conn.frame_hint;
-        let own = !conn.input.is_empty() || hint > 0;
-        let mut input = if !conn.input.is_empty() {
-            std::mem::take(&mut conn.input)
-        } else if hint > 0 {
-            conn.input_end = hint;
-            self.hub.input_buffer(hint)
-        } else {
-            std::mem::take(&mut self.scratch)
-        };
-        let Some(conn) = self.hub.conns.get_mut(key) else {
-            return false;
-        };
-        let limit = if conn.input_end > 0 {
-            conn.input_end
-        } else {
-            max
-        };
-        // A large frame in progress may always be completed in one go (the
-        // budget is overrun by at most one frame); an extra read per turn
-        // for its last piece costs more than it shares out.
-        let allowance = if conn.input_end > 0 {
-            (*budget).max(limit.saturating_sub(input.len()))
-        } else {
-            *budget
-        };
-        let (got, end, error) = match conn.read_into(&mut input, limit, allowance, ended) {
-            Ok((n, end)) => {
-                if n > 0 {
-                    conn.last_rx = now;
-                    conn.pinged = false;
-                }
-                *budget = budget.saturating_sub(n);
-                (n, end, None)
-            }
-            Err(e) => (0, ReadEnd::Drained, Some(e)),
-        };
-        let eof = end == ReadEnd::Eof;
-        // The buffer holds one complete large frame and nothing else.
-        let whole = conn.input_end > 0 && input.len() == conn.input_end;
-
-        let mut pos = 0;
-        let mut wants_close = false;
-        let mut shared = false;
-        let len = input.len();
-        loop {
-            let conn = match self.hub.conns.get_mut(key) {
-                Some(c) if !c.closing => c,
-                _ => break,
-            };
-            let before = conn.out.pending();
-            let base = input.as_ptr() as usize;
-            let Some(rest) = input.get_mut(pos..) else {
-                break;
-            };
-            let step = conn.transport.decode(rest, conn.out.own());
-            if conn.out.pending() != before {
-                self.hub.mark_dirty(key);
-            }
-            let consumed = step.consumed;
-            pos += consumed;
-            let msg = match step.decoded {
-                Decoded::Message(Cow::Borrowed(m)) if whole && consumed == len => {
-                    // Where the message lies in the buffer, if it does.
-                    match (m.as_ptr() as usize).checked_sub(base) {
-                        Some(start) if start + m.len() <= len => Got::InPlace(start, m.len()),
-                        _ => Got::Message(Cow::Borrowed(m)),
-                    }
-                }
-                Decoded::Message(m) => Got::Message(m),
-                Decoded::Close => {
-                    wants_close = true;
-                    break;
-                }
-                Decoded::Nothing if consumed == 0 => break,
-                Decoded::Nothing => continue,
-            };
-            match msg {
-                Got::InPlace(start, n) => {
-                    let buf = Rc::new(std::mem::take(&mut input));
-                    pos = 0;
-                    shared = true;
-                    if let Some(m) = buf.get(start..start + n) {
-                        self.hub.offer_input(Rc::clone(&buf), start);
-                        self.dispatcher.dispatch(&mut self.hub, key, m);
-                        self.hub.end_offer();
-                    }
-                }
-                Got::Message(m) => self.dispatcher.dispatch(&mut self.hub, key, &m),
-            }
-            if let Some(conn) = self.hub.conns.get_mut(key) {
-                let before = conn.out.pending();
-                conn.transport.after_dispatch(conn.out.own());
-                if conn.out.pending() != before {
-                    self.hub.mark_dirty(key);
-                }
-            }
-        }
-        let stuck = pos == 0 && input.len() >= max;
-
-        // Keep only the unprocessed tail, in a buffer of the connection's own.
-        let rest = input.get(pos..).unwrap_or(&[]);
-        let large = self
-            .hub
-            .conns
-            .get(key)
-            .and_then(|c| c.transport.frame_len(rest))
-            .filter(|&n| n >= LARGE_FRAME && n <= max);
-        let mut fresh = match large {
-            Some(n) if !(own && pos == 0) => Some(self.hub.input_buffer(n)),
-            _ => None,
-        };
-        let mut again = false;
-        if let Some(conn) = self.hub.conns.get_mut(key) {
-            let partial = !rest.is_empty();
-            match (partial, conn.partial_since) {
-                (true, None) => conn.partial_since = Some(now),
-                (false, Some(_)) => conn.partial_since = None,
-                _ => {}
-            }
-            conn.input_end = large.unwrap_or(0);
-            // Keep expecting large frames while they keep coming.
-            conn.frame_hint = match large {
-                Some(n) => n,
-                None if !partial && (shared || len == 0) => conn.frame_hint,
-                None => 0,
-            };
-            match (large, fresh.take()) {
-                // A large frame arriving: in a buffer of its own size.
-                (Some(_), Some(mut buf)) => {
-                    buf.extend_from_slice(rest);
-                    conn.input = buf;
-                }
-                (Some(n), None) => {
-                    input.reserve_exact(n.saturating_sub(input.len()));
-                    conn.input = std::mem::take(&mut input);
-                }
-                (None, _) if partial => {
-                    if own {
-                        input.drain(..pos);
-                        conn.input = std::mem::take(&mut input);
-                    } else {
-                        conn.input = rest.to_vec();
-                    }
-                }
-                (None, _) => {}
-            }
-            // Reading stopped at the buffer's end (a large frame's own
-            // buffer, say), not because the socket was empty: no new edge
-            // will come for what is left, so read on while budget remains
-            // (and from the backlog next turn otherwise). A round that read
-            // nothing is not repeated: that would never end.
-            again = end == ReadEnd::Full && got > 0 && *budget > 0;
-        }
-        // The buffer read into goes back where it came from.
-        if !own {
-            input.clear();
-            self.scratch = input;
-        } else if input.capacity() >= LARGE_FRAME {
-            input.clear();
-            self.hub.return_buffer(input);
-        }
-        if let Some(e) = error {
-            self.hub.close(key, &format!("read error: {e}"));
-        } else if stuck {
-            self.hub
-                .close(key, "input buffer full without a complete message");
-        } else if wants_close || eof {
-            if let Some(conn) = self.hub.conns.get_mut(key) {
-                conn.peer_done = eof;
-            }
-            self.hub.close_after_flush(key);
-        } else if *budget == 0 {
-            self.backlog.push(key);
-        } else {
-            return again;
-        }
-        false
-    }
-}
-
-/// A message decoded in `read_round`.
-enum Got<'a> {
-    /// Bytes `start..start + len` of the input buffer, which holds nothing
-    /// else: it can be shared instead of copied.
-    InPlace(usize, usize),
-    /// Anything else.
-    Message(Cow<'a, [u8]>),
 }

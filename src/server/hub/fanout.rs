@@ -1,0 +1,233 @@
+//! Publishing: a message fanned out to its subscribers is encoded once per
+//! shared encoding into an arena that their output queues point into, and
+//! a large body is shared (the input buffer it arrived in, or one pooled
+//! copy) by the last-message store and every length-framed subscriber.
+//! It must not allocate or copy per subscriber, nor add a pointer hop per
+//! delivery: its state is a plain field of the hub.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::body_pool::BodyPool;
+use super::Hub;
+use crate::server::conn::{Conn, SharedRef};
+use crate::transport::tcp::encode_header;
+use crate::transport::SharedEncoding;
+
+/// The publish path's state.
+#[derive(Default)]
+pub(super) struct FanOut {
+    /// Per shared encoding, the buffer fan-outs are encoded into; see
+    /// `Hub::fan_out`.
+    arenas: [Option<Rc<RefCell<Vec<u8>>>>; 3],
+    /// A fan-out used the arenas since the last `release_idle`.
+    arenas_used: bool,
+    /// Buffers for large message bodies, reused once nothing else holds
+    /// them.
+    pub(super) bodies: BodyPool,
+    /// The input buffer of the message being dispatched and where the
+    /// message starts in it (see `offer_input`).
+    offered: Option<(Rc<Vec<u8>>, usize)>,
+    /// Reused list of fan-out targets (no allocation per publish).
+    targets: Vec<usize>,
+    delivery_seq: u64,
+}
+
+impl FanOut {
+    /// Gives back the body pool and the arenas unless used since the last
+    /// call (an arena a queue still points into stays until it lets go).
+    pub(super) fn release_idle(&mut self) {
+        self.bodies.trim();
+        if !std::mem::take(&mut self.arenas_used) {
+            for arena in self.arenas.iter_mut() {
+                if arena.as_ref().is_some_and(|a| Rc::strong_count(a) == 1) {
+                    *arena = None;
+                }
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// Publishes `msg` (the publisher's message, unchanged) to every
+    /// connection subscribed to a pattern matching `route`. Each connection
+    /// receives it once, whatever number of its patterns match. Returns the
+    /// number of deliveries.
+    ///
+    /// The message is encoded once per shared encoding, into an arena
+    /// buffer that the subscribers' output queues point into: no copy per
+    /// subscriber. Successive publications land next to each other in the
+    /// arena, so a subscriber that receives them all writes them with one
+    /// buffer. Once every queue has let go of the arena it is reused.
+    pub fn fan_out(&mut self, route: &[u8], msg: &[u8]) -> usize {
+        self.fan_out_with(route, msg, None)
+    }
+
+    /// `fan_out`, with `msg`'s bytes already in a shared buffer: connections
+    /// whose encoding is a header followed by the message get the header
+    /// from the arena and the body from `body`, uncopied.
+    fn fan_out_with(
+        &mut self,
+        route: &[u8],
+        msg: &[u8],
+        body: Option<(&Rc<Vec<u8>>, usize)>,
+    ) -> usize {
+        self.fan.delivery_seq += 1;
+        let seq = self.fan.delivery_seq;
+        let mut targets = std::mem::take(&mut self.fan.targets);
+        self.subs.for_each_subscriber(route, |k| targets.push(k));
+        self.fan.arenas_used = true;
+        // Where this publication's encoding lies in each shared encoding's
+        // arena, once made.
+        let mut encoded: [Option<(usize, usize)>; 3] = [None, None, None];
+        let mut delivered = 0;
+        for &key in &targets {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.closing || conn.last_delivery == seq {
+                continue;
+            }
+            conn.last_delivery = seq;
+            let slot = conn.transport.shared_encoding().and_then(|enc| {
+                let i = shared_slot(enc);
+                let body = body.filter(|_| enc == SharedEncoding::TcpFrame);
+                encoded
+                    .get_mut(i)
+                    .zip(self.fan.arenas.get_mut(i))
+                    .map(|s| (s, body))
+            });
+            match slot {
+                Some(((done, arena), body)) => {
+                    if done.is_none() {
+                        *done = encode_shared(arena, conn, msg, body.is_some());
+                    }
+                    match (*done, arena.as_ref()) {
+                        (Some((start, end)), Some(arena)) => {
+                            conn.out.push_shared(SharedRef::Arena(arena), start, end);
+                            if let Some((b, at)) = body {
+                                conn.out
+                                    .push_shared(SharedRef::Frozen(b), at, at + msg.len());
+                            }
+                        }
+                        _ => conn.transport.encode(msg, conn.out.own()),
+                    }
+                }
+                None => conn.transport.encode(msg, conn.out.own()),
+            }
+            if self.queued(key).is_ok() {
+                delivered += 1;
+            }
+        }
+        targets.clear();
+        self.fan.targets = targets;
+        self.metrics.publications += 1;
+        self.metrics.deliveries += delivered as u64;
+        self.metrics.messages_out += delivered as u64;
+        delivered
+    }
+
+    /// Stores `msg` as the last message of `route` and fans it out. A large
+    /// message is shared by the store and every length-framed TCP
+    /// subscriber: the input buffer it arrived in when the reactor offered
+    /// it (no copy at all), else one pooled copy.
+    pub fn publish(&mut self, route: &[u8], msg: &[u8]) -> usize {
+        if msg.len() < SHARE_BODY_FROM {
+            self.last.set(route, msg);
+            return self.fan_out(route, msg);
+        }
+        let offered = self.fan.offered.as_ref().filter(|(buf, start)| {
+            buf.get(*start..start + msg.len())
+                .is_some_and(|b| std::ptr::eq(b, msg))
+        });
+        let (body, start) = match offered {
+            Some((buf, start)) => (Rc::clone(buf), *start),
+            None => (self.fan.bodies.copy_of(msg), 0),
+        };
+        let range = start..start + msg.len();
+        self.last.set_shared(route, Rc::clone(&body), range);
+        self.fan_out_with(route, msg, Some((&body, start)))
+    }
+
+    /// Tells `publish` that the message being dispatched starts at `start`
+    /// in `buf`, which it may keep instead of copying the message.
+    pub(crate) fn offer_input(&mut self, buf: Rc<Vec<u8>>, start: usize) {
+        self.fan.offered = Some((buf, start));
+    }
+
+    /// Ends an `offer_input`; the buffer goes to the pool, to be read into
+    /// again once the store and the queues let go of it.
+    pub(crate) fn end_offer(&mut self) {
+        if let Some((buf, _)) = self.fan.offered.take() {
+            self.fan.bodies.keep(buf);
+        }
+    }
+
+    /// An empty buffer with room for `len` bytes, from the pool when one is
+    /// free, to read a large frame into.
+    pub(crate) fn input_buffer(&mut self, len: usize) -> Vec<u8> {
+        self.fan.bodies.take(len)
+    }
+
+    /// Takes back a buffer from `input_buffer` that is no longer needed.
+    pub(crate) fn return_buffer(&mut self, buf: Vec<u8>) {
+        self.fan.bodies.keep(Rc::new(buf));
+    }
+}
+
+/// Arena buffers start this large; one is replaced rather than reused once
+/// it has grown past four times that (after a large message).
+const ARENA_CHUNK: usize = 64 << 10;
+
+/// Messages from this size on are shared between the last-message store and
+/// the subscribers' queues instead of being copied into each.
+const SHARE_BODY_FROM: usize = 8 << 10;
+/// Encodes `msg` with `conn`'s codec at the end of `arena` (reusing it when
+/// no queue points into it any more, starting a new one when it is full and
+/// still in use); with `header_only` (length-framed TCP whose body is sent
+/// from a shared buffer), only the frame header goes into the arena.
+/// Returns where the encoding lies in the arena.
+// Once per publication and shared encoding: inlined into `fan_out_with`,
+// as it was before the hub was split into files.
+#[inline]
+fn encode_shared(
+    arena: &mut Option<Rc<RefCell<Vec<u8>>>>,
+    conn: &mut Conn,
+    msg: &[u8],
+    header_only: bool,
+) -> Option<(usize, usize)> {
+    let need = if header_only { 32 } else { msg.len() + 64 };
+    let fits = match arena.as_mut() {
+        // Nobody points into it: start over at the front.
+        Some(a) if Rc::strong_count(a) == 1 => Rc::get_mut(a).is_some_and(|v| {
+            let v = v.get_mut();
+            v.clear();
+            v.capacity() <= 4 * ARENA_CHUNK
+        }),
+        Some(a) => a
+            .try_borrow()
+            .is_ok_and(|v| v.len() + need <= v.capacity().max(ARENA_CHUNK)),
+        None => false,
+    };
+    if !fits {
+        *arena = Some(Rc::new(RefCell::new(Vec::with_capacity(
+            ARENA_CHUNK.max(need),
+        ))));
+    }
+    let mut buf = arena.as_ref()?.try_borrow_mut().ok()?;
+    let start = buf.len();
+    if header_only {
+        encode_header(msg.len(), &mut buf);
+    } else {
+        conn.transport.encode(msg, &mut buf);
+    }
+    Some((start, buf.len()))
+}
+
+fn shared_slot(enc: SharedEncoding) -> usize {
+    match enc {
+        SharedEncoding::TcpFrame => 0,
+        SharedEncoding::WsServerFrame => 1,
+        SharedEncoding::SseEvent => 2,
+    }
+}

@@ -1,0 +1,237 @@
+//! The hub: every connection plus the broker state, and the operations
+//! commands use on them — send to a connection, publish to subscribers,
+//! close, log. It never reads sockets or parses input (the reactor does),
+//! and it does not know which protocol a connection speaks beyond calling
+//! its codec.
+//!
+//! Its parts live in separate files, each with its own state where it has
+//! some, all fields of the one `Hub` (no indirection on the publish path):
+//! - this file: connection bookkeeping — the slab, identities, the output
+//!   bound, marking for close and `reap`, the only place a connection
+//!   leaves the slab;
+//! - `fanout`: publishing — the shared-encoding arenas, the large-body
+//!   pool (`body_pool`) and the input buffer offered by the reactor;
+//! - `flush`: writing queued output and keeping WRITABLE interest in step,
+//!   giving idle buffers back;
+//! - `idle`: idle and frame timeouts;
+//! - `logging`: log records to the logger and to `LOG` subscribers.
+//!
+//! The hub registers, reregisters and deregisters connection sockets; the
+//! reactor registers only listeners, the waker and command-set sources.
+
+use std::io;
+
+use mio::{Interest, Registry, Token};
+use slab::Slab;
+
+use super::broker::{LastStore, Subscriptions};
+use super::conn::{Conn, ConnId};
+use super::log::{Level, Logger};
+use super::metrics::Counters;
+use super::settings::Settings;
+use crate::proto::State;
+
+mod body_pool;
+mod fanout;
+mod flush;
+mod idle;
+mod logging;
+
+use fanout::FanOut;
+
+/// Connections and broker state, shared by the reactor and the commands.
+pub struct Hub {
+    pub(crate) conns: Slab<Conn>,
+    /// Who is subscribed to what.
+    pub subs: Subscriptions,
+    /// Last message of each route.
+    pub last: LastStore,
+    pub(crate) settings: Settings,
+    pub(crate) logger: Logger,
+    /// A log record is being written (a `LOG` subscriber's send failing
+    /// must not log again).
+    in_log: bool,
+    registry: Registry,
+    /// Connections with output to write this turn.
+    dirty: Vec<usize>,
+    /// Connections marked for closing, removed by `reap`.
+    to_close: Vec<usize>,
+    next_gen: u64,
+    /// The publish path's own state.
+    fan: FanOut,
+    /// What the server counted so far (`/metrics`); bytes of open
+    /// connections are in the connections until they close.
+    pub metrics: Counters,
+}
+
+impl Hub {
+    pub(crate) fn new(settings: Settings, registry: Registry) -> Hub {
+        Hub {
+            conns: Slab::new(),
+            subs: Subscriptions::default(),
+            last: LastStore::new(settings.max_stored_routes, settings.max_stored_bytes),
+            logger: Logger::new(settings.log_level),
+            in_log: false,
+            settings,
+            registry,
+            dirty: Vec::new(),
+            to_close: Vec::new(),
+            next_gen: 1,
+            fan: FanOut::default(),
+            metrics: Counters::default(),
+        }
+    }
+
+    /// The server's limits.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Adds a connection and registers its socket for READABLE. When
+    /// registering fails the connection is closed at once (removed by
+    /// `reap` at the end of the turn, like any other) and the error
+    /// returned; its key is not handed out.
+    pub(crate) fn insert(&mut self, make: impl FnOnce(u64) -> Conn) -> io::Result<usize> {
+        let gen = self.next_gen;
+        self.next_gen += 1;
+        let key = self.conns.insert(make(gen));
+        let Some(conn) = self.conns.get_mut(key) else {
+            return Err(io::Error::other("connection vanished"));
+        };
+        if let Err(e) = self
+            .registry
+            .register(&mut conn.socket, Token(key), Interest::READABLE)
+        {
+            conn.closing = true;
+            self.to_close.push(key);
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    /// The identity of a live connection.
+    pub fn conn_id(&self, key: usize) -> Option<ConnId> {
+        self.conns.get(key).map(|c| ConnId { key, gen: c.gen })
+    }
+
+    /// The slab key of `id` if that very connection is still open.
+    pub fn resolve(&self, id: ConnId) -> Option<usize> {
+        match self.conns.get(id.key) {
+            Some(c) if c.gen == id.gen && !c.closing => Some(id.key),
+            _ => None,
+        }
+    }
+
+    /// A live connection.
+    pub fn conn(&self, key: usize) -> Option<&Conn> {
+        self.conns.get(key).filter(|c| !c.closing)
+    }
+
+    /// `TCP:<ip>:<port>` style id of a connection.
+    pub fn client_id(&self, key: usize) -> Option<String> {
+        self.conns.get(key).map(Conn::id_string)
+    }
+
+    /// Keys of every open connection, in slab order.
+    pub fn clients(&self) -> Vec<usize> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| !c.closing)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Number of open connections.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether there is no connection.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Queues one message for `key`, encoded by its transport.
+    pub fn send(&mut self, key: usize, msg: &[u8]) -> Result<(), State> {
+        let conn = match self.conns.get_mut(key) {
+            Some(c) if !c.closing => c,
+            _ => return Err(State::ENotFound),
+        };
+        conn.transport.encode(msg, conn.out.own());
+        self.metrics.messages_out += 1;
+        self.queued(key)
+    }
+
+    /// Schedules a flush of `key` (its output was appended to directly).
+    pub(crate) fn mark_dirty(&mut self, key: usize) {
+        let _ = self.queued(key);
+    }
+
+    /// Bookkeeping after output was appended to `key`: enforce the output
+    /// bound, schedule a flush.
+    fn queued(&mut self, key: usize) -> Result<(), State> {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return Err(State::ENotFound);
+        };
+        if conn.pending_output() > self.settings.max_output {
+            let pending = conn.pending_output();
+            conn.out.clear();
+            self.metrics.slow_consumers += 1;
+            self.metrics.dropped_bytes += pending as u64;
+            self.close(
+                key,
+                &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
+            );
+            return Err(State::EMax);
+        }
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(key);
+        }
+        Ok(())
+    }
+
+    /// Marks `key` for closing now; its pending output is dropped.
+    pub fn close(&mut self, key: usize, reason: &str) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.closing {
+            return;
+        }
+        conn.closing = true;
+        self.metrics.dropped_bytes += conn.pending_output() as u64;
+        let id = conn.id_string();
+        self.to_close.push(key);
+        self.log(Level::Info, "close", &id, reason);
+    }
+
+    /// Closes `key` once its pending output is written.
+    pub fn close_after_flush(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.close_after_flush = true;
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(key);
+            }
+        }
+    }
+
+    /// Removes every connection marked for closing.
+    pub(crate) fn reap(&mut self) {
+        while let Some(key) = self.to_close.pop() {
+            if self.conns.get(key).is_some_and(|c| c.closing) {
+                let mut conn = self.conns.remove(key);
+                self.metrics.bytes_in += conn.bytes_in;
+                self.metrics.bytes_out += conn.bytes_out;
+                let _ = self.registry.deregister(&mut conn.socket);
+                self.subs.remove_conn(key);
+            }
+        }
+    }
+
+    /// Whether connections wait to be removed.
+    pub(crate) fn has_closing(&self) -> bool {
+        !self.to_close.is_empty()
+    }
+}

@@ -1,0 +1,357 @@
+//! The reactor's read path: one connection's input, read within a budget
+//! per turn into the shared scratch buffer (or, for a large frame, a buffer
+//! of its own size), decoded, dispatched, and its unfinished tail kept in
+//! the connection. It must not write to sockets (the hub flushes) or know
+//! any command (the dispatcher does).
+//!
+//! A read that returns less than asked for ends the round as "drained":
+//! with edge-triggered epoll a new edge comes when more data arrives, so
+//! the `WouldBlock` read that would confirm it is skipped (see
+//! ARCHITECTURE.md, invariants).
+
+use std::io;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::Reactor;
+use crate::server::conn::ReadEnd;
+use crate::transport::{Decoder, Frame};
+
+/// Bytes read from one connection per turn before others get their turn.
+const READ_BUDGET: usize = 256 << 10;
+/// Room in the input buffer beyond the largest message, for frame headers.
+const INPUT_SLACK: usize = 16 << 10;
+/// Frames from this size on are read into a buffer of their own size and
+/// shared once complete; below it, a copy costs less than the extra read
+/// per frame that reading exactly one frame per buffer takes.
+const LARGE_FRAME: usize = 32 << 10;
+
+impl Reactor {
+    /// Reads and handles what `key` sent, within the read budget of one
+    /// turn. Unless the peer closed (`ended`), a read that returns less than
+    /// asked for is taken to have drained the socket: new data raises a new
+    /// edge, so the `WouldBlock` read that would confirm it is skipped (one
+    /// system call per turn saved).
+    pub(super) fn read(&mut self, key: usize, now: Instant, ended: bool) {
+        let mut budget = READ_BUDGET;
+        while self.read_round(key, now, ended, &mut budget) {}
+    }
+
+    /// One buffer's worth of `read`: fill a buffer, handle every message in
+    /// it, keep the unfinished tail. Small input goes through the shared
+    /// scratch buffer and only a partial frame is copied into the
+    /// connection. A large frame (its length known from its header) gets a
+    /// buffer of exactly its size: reads stop at its end, and once complete
+    /// the buffer is handed to the hub as it is (no copy) while the message
+    /// is dispatched. Returns whether to read again: when reading stopped at
+    /// the buffer's end rather than on an empty socket, while budget remains.
+    fn read_round(&mut self, key: usize, now: Instant, ended: bool, budget: &mut usize) -> bool {
+        let max = self.hub.settings().max_message + INPUT_SLACK;
+        let Some(mut buf) = self.take_input(key) else {
+            return false;
+        };
+        let Some(filled) = self.fill(key, &mut buf.bytes, max, now, ended, budget) else {
+            self.give_back(buf);
+            return false;
+        };
+        let len = buf.bytes.len();
+        let handled = self.handle_input(key, &mut buf.bytes, filled.whole);
+        let stuck = handled.pos == 0 && buf.bytes.len() >= max;
+        let kept = self.keep_tail(key, &mut buf, &handled, len, now, max);
+        self.give_back(buf);
+        // Reading stopped at the buffer's end (a large frame's own buffer,
+        // say), not because the socket was empty: no new edge will come for
+        // what is left, so read on while budget remains (and from the
+        // backlog next turn otherwise). A round that read nothing is not
+        // repeated: that would never end.
+        let again = kept && filled.end == ReadEnd::Full && filled.got > 0 && *budget > 0;
+        self.end_round(key, filled, stuck, handled.wants_close, *budget, again)
+    }
+
+    /// The buffer a round reads into: the connection's own (a partial
+    /// frame, or a large frame's own buffer), a pooled one the size of the
+    /// large frame it expects, or the shared scratch buffer. `None` when the
+    /// connection is gone or closing.
+    fn take_input(&mut self, key: usize) -> Option<RoundBuf> {
+        let conn = self.hub.conns.get_mut(key).filter(|c| !c.closing)?;
+        if !conn.input.is_empty() {
+            let bytes = std::mem::take(&mut conn.input);
+            return Some(RoundBuf { bytes, own: true });
+        }
+        if conn.frame_hint > 0 {
+            let hint = conn.frame_hint;
+            conn.input_end = hint;
+            let bytes = self.hub.input_buffer(hint);
+            return Some(RoundBuf { bytes, own: true });
+        }
+        let bytes = std::mem::take(&mut self.scratch);
+        Some(RoundBuf { bytes, own: false })
+    }
+
+    /// Reads into `input` up to its limit (a large frame's end, else `max`)
+    /// within the budget, and charges the budget. `None` when the
+    /// connection is gone.
+    fn fill(
+        &mut self,
+        key: usize,
+        input: &mut Vec<u8>,
+        max: usize,
+        now: Instant,
+        ended: bool,
+        budget: &mut usize,
+    ) -> Option<Filled> {
+        let conn = self.hub.conns.get_mut(key)?;
+        let limit = if conn.input_end > 0 {
+            conn.input_end
+        } else {
+            max
+        };
+        // A large frame in progress may always be completed in one go (the
+        // budget is overrun by at most one frame); an extra read per turn
+        // for its last piece costs more than it shares out.
+        let allowance = if conn.input_end > 0 {
+            (*budget).max(limit.saturating_sub(input.len()))
+        } else {
+            *budget
+        };
+        let (got, end, error) = match conn.read_into(input, limit, allowance, ended) {
+            Ok((n, end)) => {
+                if n > 0 {
+                    conn.last_rx = now;
+                    conn.pinged = false;
+                }
+                *budget = budget.saturating_sub(n);
+                (n, end, None)
+            }
+            Err(e) => (0, ReadEnd::Drained, Some(e)),
+        };
+        // The buffer holds one complete large frame and nothing else.
+        let whole = conn.input_end > 0 && input.len() == conn.input_end;
+        Some(Filled {
+            got,
+            end,
+            error,
+            whole,
+        })
+    }
+
+    /// Decodes every message in `input` and dispatches it, in order, while
+    /// the connection stays open. When `whole` and the message fills the
+    /// buffer, the buffer itself is shared with the hub (it is moved out of
+    /// `input`).
+    fn handle_input(&mut self, key: usize, input: &mut Vec<u8>, whole: bool) -> Handled {
+        let mut dec = Decoder::new();
+        let mut wants_close = false;
+        let mut shared = false;
+        let len = input.len();
+        loop {
+            let conn = match self.hub.conns.get_mut(key) {
+                Some(c) if !c.closing => c,
+                _ => break,
+            };
+            let before = conn.out.pending();
+            let base = input.as_ptr() as usize;
+            let at = dec.consumed();
+            let frame = dec.next(&mut *conn.transport, input, conn.out.own());
+            if conn.out.pending() != before {
+                self.hub.mark_dirty(key);
+            }
+            let m = match frame {
+                Some(Frame::Message(m)) => m,
+                Some(Frame::Close) => {
+                    wants_close = true;
+                    break;
+                }
+                None => break,
+            };
+            // A large frame alone in its own buffer: share the buffer.
+            let in_place = if whole && at == 0 && dec.consumed() == len {
+                place_in(&m, base, len)
+            } else {
+                None
+            };
+            match in_place {
+                Some((start, n)) => {
+                    drop(m);
+                    shared = true;
+                    self.dispatch_shared(key, std::mem::take(input), start, n);
+                }
+                None => self.dispatcher.dispatch(&mut self.hub, key, &m),
+            }
+            self.after_dispatch(key);
+        }
+        Handled {
+            // Nothing is left of a buffer that was shared.
+            pos: if shared { 0 } else { dec.consumed() },
+            wants_close,
+            shared,
+        }
+    }
+
+    /// Dispatches bytes `start..start + n` of `buf` with the buffer offered
+    /// to the hub, which may keep it instead of copying the message.
+    fn dispatch_shared(&mut self, key: usize, buf: Vec<u8>, start: usize, n: usize) {
+        let buf = Rc::new(buf);
+        if let Some(m) = buf.get(start..start + n) {
+            self.hub.offer_input(Rc::clone(&buf), start);
+            self.dispatcher.dispatch(&mut self.hub, key, m);
+            self.hub.end_offer();
+        }
+    }
+
+    /// Lets the codec answer a message that got no reply (HTTP).
+    fn after_dispatch(&mut self, key: usize) {
+        if let Some(conn) = self.hub.conns.get_mut(key) {
+            let before = conn.out.pending();
+            conn.transport.after_dispatch(conn.out.own());
+            if conn.out.pending() != before {
+                self.hub.mark_dirty(key);
+            }
+        }
+    }
+
+    /// Keeps the unprocessed tail of the buffer (from `handled.pos`) in the
+    /// connection, in a buffer of its own: a large frame that is arriving
+    /// gets one of exactly its size. `len` is how much the buffer held
+    /// before it was decoded. Returns false when the connection is gone.
+    fn keep_tail(
+        &mut self,
+        key: usize,
+        buf: &mut RoundBuf,
+        handled: &Handled,
+        len: usize,
+        now: Instant,
+        max: usize,
+    ) -> bool {
+        let pos = handled.pos;
+        let rest = buf.bytes.get(pos..).unwrap_or(&[]);
+        let large = self
+            .hub
+            .conns
+            .get(key)
+            .and_then(|c| c.transport.frame_len(rest))
+            .filter(|&n| n >= LARGE_FRAME && n <= max);
+        let fresh = match large {
+            Some(n) if !(buf.own && pos == 0) => Some(self.hub.input_buffer(n)),
+            _ => None,
+        };
+        let Some(conn) = self.hub.conns.get_mut(key) else {
+            return false;
+        };
+        let partial = !rest.is_empty();
+        match (partial, conn.partial_since) {
+            (true, None) => conn.partial_since = Some(now),
+            (false, Some(_)) => conn.partial_since = None,
+            _ => {}
+        }
+        conn.input_end = large.unwrap_or(0);
+        // Keep expecting large frames while they keep coming.
+        conn.frame_hint = match large {
+            Some(n) => n,
+            None if !partial && (handled.shared || len == 0) => conn.frame_hint,
+            None => 0,
+        };
+        match (large, fresh) {
+            // A large frame arriving: in a buffer of its own size.
+            (Some(_), Some(mut fresh)) => {
+                fresh.extend_from_slice(rest);
+                conn.input = fresh;
+            }
+            (Some(n), None) => {
+                buf.bytes.reserve_exact(n.saturating_sub(buf.bytes.len()));
+                conn.input = std::mem::take(&mut buf.bytes);
+            }
+            (None, _) if partial => {
+                if buf.own {
+                    buf.bytes.drain(..pos);
+                    conn.input = std::mem::take(&mut buf.bytes);
+                } else {
+                    conn.input = rest.to_vec();
+                }
+            }
+            (None, _) => {}
+        }
+        true
+    }
+
+    /// The buffer read into goes back where it came from (unless the
+    /// connection kept it).
+    fn give_back(&mut self, buf: RoundBuf) {
+        let mut bytes = buf.bytes;
+        if !buf.own {
+            bytes.clear();
+            self.scratch = bytes;
+        } else if bytes.capacity() >= LARGE_FRAME {
+            bytes.clear();
+            self.hub.return_buffer(bytes);
+        }
+    }
+
+    /// Closes the connection when the round ended its stream, or queues it
+    /// for the next turn when the budget is spent. Returns `again` when
+    /// neither.
+    fn end_round(
+        &mut self,
+        key: usize,
+        filled: Filled,
+        stuck: bool,
+        wants_close: bool,
+        budget: usize,
+        again: bool,
+    ) -> bool {
+        let eof = filled.end == ReadEnd::Eof;
+        if let Some(e) = filled.error {
+            self.hub.close(key, &format!("read error: {e}"));
+        } else if stuck {
+            self.hub
+                .close(key, "input buffer full without a complete message");
+        } else if wants_close || eof {
+            if let Some(conn) = self.hub.conns.get_mut(key) {
+                conn.peer_done = eof;
+            }
+            self.hub.close_after_flush(key);
+        } else if budget == 0 {
+            self.backlog.push(key);
+        } else {
+            return again;
+        }
+        false
+    }
+}
+
+/// The buffer one read round fills.
+struct RoundBuf {
+    bytes: Vec<u8>,
+    /// Taken from the connection or the pool (else it is the scratch
+    /// buffer, which goes back to the reactor).
+    own: bool,
+}
+
+/// What a round's read brought.
+struct Filled {
+    /// Bytes read.
+    got: usize,
+    /// Why reading stopped.
+    end: ReadEnd,
+    error: Option<io::Error>,
+    /// The buffer holds one complete large frame and nothing else.
+    whole: bool,
+}
+
+/// What decoding a round's buffer left.
+struct Handled {
+    /// Bytes of the buffer handled; the rest is a partial frame.
+    pos: usize,
+    /// The codec closed the stream.
+    wants_close: bool,
+    /// The buffer was handed to the hub as a shared message.
+    shared: bool,
+}
+
+/// Where message `m` lies in the buffer that starts at address `base` and
+/// holds `len` bytes, if it does (a copy lies elsewhere: two live
+/// allocations never overlap).
+fn place_in(m: &[u8], base: usize, len: usize) -> Option<(usize, usize)> {
+    let start = (m.as_ptr() as usize).checked_sub(base)?;
+    (start + m.len() <= len).then_some((start, m.len()))
+}
