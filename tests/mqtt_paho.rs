@@ -1,8 +1,10 @@
 //! A Python MQTT client, paho-mqtt (from PyPI, installed by
 //! scripts/test.sh into a virtual environment under target/), against a
 //! ducq server's MQTT listener: QoS 0/1/2 in MQTT 3.1.1 and 5, retained
-//! messages, user properties, and a persistent session whose unacknowledged
-//! QoS 1 message is redelivered (DUP) after the connection dropped.
+//! messages, user properties, a persistent session whose unacknowledged
+//! QoS 1 message is redelivered (DUP) after the connection dropped, a will
+//! published when its client dies, and a shared subscription balanced
+//! between its members.
 //! tests/paho/client.py is the client; every run of it ends within 10 s.
 
 mod util;
@@ -172,4 +174,48 @@ fn paho_311_qos1_redelivered_after_a_dropped_connection() {
 #[test]
 fn paho_5_qos1_redelivered_after_a_dropped_connection() {
     redelivery(&["--v5"]);
+}
+
+#[test]
+fn paho_will_published_when_the_client_dies() {
+    let (_srv, port) = server();
+    let watcher = Sub::start(port, &["watcher", "status/#", "1", "1"]);
+    // Subscribed, then gone without DISCONNECT once its trigger arrives.
+    let dying = Sub::start(
+        port,
+        &[
+            "dying",
+            "trigger",
+            "0",
+            "1",
+            "--noack",
+            "--will",
+            "status/dying=offline",
+        ],
+    );
+    publish(port, &["trigger", "now", "0"]);
+    assert_eq!(dying.finish(), ["trigger|now|0|0|0|"]);
+    assert_eq!(watcher.finish(), ["status/dying|offline|1|0|0|"]);
+}
+
+#[test]
+fn paho_shared_subscription_balances_between_members() {
+    let (_srv, port) = server();
+    let members: Vec<Sub> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|id| Sub::start(port, &[id, "$share/pool/jobs", "1", "2", "--v5"]))
+        .collect();
+    for k in 0..6 {
+        publish(port, &["jobs", &format!("job{k}"), "1", "--v5"]);
+    }
+    // Each of the three gets two of the six, none twice.
+    let mut all: Vec<String> = Vec::new();
+    for m in members {
+        let got = m.finish();
+        assert_eq!(got.len(), 2, "{got:?}");
+        all.extend(got);
+    }
+    all.sort();
+    let want: Vec<String> = (0..6).map(|k| format!("jobs|job{k}|1|0|0|")).collect();
+    assert_eq!(all, want);
 }

@@ -455,3 +455,136 @@ fn hostile_mqtt_peers_never_stall_others() {
         })
     );
 }
+
+fn connect_with_will(addr: SocketAddr, id: &str, keep_alive: u16) -> MqttPeer {
+    let mut c = MqttPeer::connect(addr, Version::V311);
+    c.send(&Packet::Connect(Box::new(Connect {
+        version: Version::V311,
+        clean_start: true,
+        keep_alive,
+        props: Properties::default(),
+        client_id: Cow::Owned(id.to_owned()),
+        will: Some(ducq::transport::mqtt::packet::Will {
+            topic: "dev/state".into(),
+            payload: Cow::Owned(format!("{id} lost").into_bytes()),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            props: Properties::default(),
+        }),
+        username: None,
+        password: None,
+    })));
+    let bytes = c.recv_bytes();
+    assert!(matches!(packet(&bytes, Version::V311), Packet::ConnAck(_)));
+    c
+}
+
+#[test]
+fn wills_on_a_dropped_connection_and_a_keep_alive_timeout_not_on_disconnect() {
+    let s = servers();
+    let mut tcp = s.srv.peer();
+    tcp.sub("dev/state");
+    // Dropped without DISCONNECT: the will is published.
+    drop(connect_with_will(s.mqtt, "a", 60));
+    tcp.expect(b"pub dev/state\na lost");
+    // DISCONNECT first: no will (the marker comes next, nothing before it).
+    let mut polite = connect_with_will(s.mqtt, "b", 60);
+    polite.send(&Packet::Disconnect(
+        ducq::transport::mqtt::packet::Reasoned::new(0),
+    ));
+    assert!(polite.closed().is_empty());
+    let mut admin = s.srv.peer();
+    let deadline = Instant::now() + WAIT;
+    while lsconn(&mut admin).iter().any(|l| l.starts_with("MQTT[b]")) {
+        assert!(Instant::now() < deadline, "b still listed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    admin.publish("dev/state", "marker");
+    tcp.expect(b"pub dev/state\nmarker");
+    // Silent past 1.5 x its keep-alive of 1 s: closed, and its will sent.
+    let mut silent = connect_with_will(s.mqtt, "c", 1);
+    assert!(silent.closed().is_empty());
+    tcp.expect(b"pub dev/state\nc lost");
+}
+
+#[test]
+fn a_second_connection_with_the_same_client_id_closes_the_first() {
+    let s = servers();
+    let (mut first, _) = mqtt_client(s.mqtt, "twin", Version::V311, true);
+    let (mut second, _) = mqtt_client(s.mqtt, "twin", Version::V311, true);
+    assert!(first.closed().is_empty());
+    // The second one is served.
+    second.send(&Packet::PingReq);
+    assert_eq!(
+        packet(&second.recv_bytes(), Version::V311),
+        Packet::PingResp
+    );
+    let mut admin = s.srv.peer();
+    let twins: Vec<String> = lsconn(&mut admin)
+        .into_iter()
+        .filter(|l| l.starts_with("MQTT[twin]"))
+        .collect();
+    let local = second.stream.local_addr().unwrap();
+    assert_eq!(twins, [format!("MQTT[twin]:{local},")]);
+}
+
+#[test]
+fn a_publication_without_retain_is_delivered_not_stored() {
+    let s = servers();
+    let mut tcp = s.srv.peer();
+    tcp.sub("plain/t");
+    ok(
+        mosquitto("mosquitto_pub", s.mqtt, &["-t", "plain/t", "-m", "passing"])
+            .output()
+            .unwrap(),
+    );
+    tcp.expect(b"pub plain/t\npassing");
+    let mut other = s.srv.peer();
+    other.call(b"sub plain/t\nlast", b"ACK");
+    ok(mosquitto(
+        "mosquitto_pub",
+        s.mqtt,
+        &["-t", "plain/t", "-m", "kept", "-r"],
+    )
+    .output()
+    .unwrap());
+    tcp.expect(b"pub plain/t\nkept");
+    other.expect(b"pub plain/t\nkept");
+    other.call(b"sub plain/t\nlast", b"pub plain/t\nkept");
+}
+
+#[test]
+fn shared_subscription_members_take_turns() {
+    let s = servers();
+    let mut members: Vec<MqttPeer> = (0..3)
+        .map(|i| {
+            let (mut c, _) = mqtt_client(s.mqtt, &format!("worker{i}"), Version::V5, true);
+            mqtt_subscribe(&mut c, "$share/pool/jobs/#", QoS::AtLeastOnce);
+            c
+        })
+        .collect();
+    let (mut p, _) = mqtt_client(s.mqtt, "boss", Version::V5, true);
+    for k in 0..6u16 {
+        mqtt_publish(
+            &mut p,
+            "jobs/a",
+            format!("job{k}").as_bytes(),
+            QoS::AtLeastOnce,
+            k + 1,
+        );
+    }
+    let mut got = Vec::new();
+    for m in &mut members {
+        let a = String::from_utf8(mqtt_next(m).1).unwrap();
+        let b = String::from_utf8(mqtt_next(m).1).unwrap();
+        got.push((a, b));
+    }
+    assert_eq!(
+        got,
+        [
+            ("job0".to_string(), "job3".to_string()),
+            ("job1".into(), "job4".into()),
+            ("job2".into(), "job5".into())
+        ]
+    );
+}

@@ -315,8 +315,36 @@ impl Reactor {
             self.next_buffer_release = now + BUFFER_RELEASE;
         }
         self.hub.flush_dirty();
+        // After the flush: a connection whose last reply was just written
+        // is marked for closing there.
+        if self.last_words() {
+            self.hub.flush_dirty();
+        }
         self.hub.reap();
         Ok(())
+    }
+
+    /// Dispatches the last words of connections about to be removed (an
+    /// MQTT will), as if they had sent them. A will may close others (a
+    /// slow subscriber): theirs follow, each connection's once. Returns
+    /// whether any were dispatched.
+    fn last_words(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let words = self.hub.take_last_words();
+            if words.is_empty() {
+                return any;
+            }
+            any = true;
+            for (key, msg, keep) in words {
+                self.hub.keep_last = keep;
+                self.dispatcher.dispatch(&mut self.hub, key, &msg);
+                self.hub.keep_last = true;
+                if let Some(conn) = self.hub.conns.get_mut(key) {
+                    conn.transport.after_dispatch(conn.out.own());
+                }
+            }
+        }
     }
 
     fn accept(&mut self, index: usize, now: Instant) {
@@ -356,6 +384,7 @@ impl Reactor {
                         continue;
                     };
                     conn.listener = Some(local);
+                    conn.transport.accepted(peer);
                     conn.transport.open(conn.out.own());
                     let id = conn.id_string();
                     if conn.pending_output() > 0 {

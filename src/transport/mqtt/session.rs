@@ -54,6 +54,9 @@ pub struct Session {
     pub client_id: String,
     /// The connection that holds the session now (0: none).
     pub owner: u64,
+    /// How the server lists that connection (`MQTT[<id>]:<ip>:<port>`),
+    /// to close it when another connection takes the session over.
+    pub owner_name: String,
     /// Whether it outlives its connection.
     pub persistent: bool,
     /// MQTT 5 session expiry interval, seconds.
@@ -205,12 +208,24 @@ pub fn forwarded(p: &Properties<'_>) -> Properties<'static> {
     }
 }
 
+/// The members of one shared subscription (`$share/<group>/<filter>`):
+/// connections, in the order they joined, and which of them takes the
+/// publication being fanned out.
+#[derive(Debug, Default)]
+struct Group {
+    members: Vec<u64>,
+    next: usize,
+    /// (publication number, member chosen for it).
+    pick: Option<(u64, u64)>,
+}
+
 /// State shared by every connection of one MQTT listener (they all run on
-/// the reactor's thread): sessions by client identifier, and the
-/// publication being dispatched.
+/// the reactor's thread): sessions by client identifier, shared
+/// subscription groups, and the publication being dispatched.
 #[derive(Debug, Default)]
 pub struct Listener {
     sessions: HashMap<String, SharedSession>,
+    groups: HashMap<(String, String), Group>,
     /// Detached persistent sessions, oldest first (for the bound).
     detached: VecDeque<String>,
     /// The publication an MQTT connection is dispatching.
@@ -242,22 +257,33 @@ impl Listener {
 
     /// Attaches connection `owner` to the session of `client_id`: the
     /// existing one unless `clean`, else a new one. Returns the session,
-    /// whether it existed (session present), and the connection it was
-    /// taken from (still open: the server must close it).
+    /// whether it existed (session present), and the listing name of the
+    /// connection that held it until now, if one did (the server must close
+    /// that connection; it sees itself taken over either way).
     pub fn attach(
         &mut self,
         client_id: &str,
         owner: u64,
         clean: bool,
-    ) -> (SharedSession, bool, u64) {
+    ) -> (SharedSession, bool, Option<String>) {
         self.detached.retain(|c| c != client_id);
         let existing = self.sessions.get(client_id).cloned();
-        let previous = existing.as_ref().map_or(0, |s| s.borrow().owner);
+        let previous = existing.as_ref().and_then(|s| {
+            let mut s = s.borrow_mut();
+            let held = (s.owner != 0).then(|| s.owner_name.clone());
+            // Whether kept or discarded, it is no longer the old
+            // connection's.
+            s.owner = owner;
+            held
+        });
         let (session, present) = match existing {
             Some(s) if !clean => (s, true),
-            _ => (Rc::new(RefCell::new(Session::new(client_id))), false),
+            _ => {
+                let mut fresh = Session::new(client_id);
+                fresh.owner = owner;
+                (Rc::new(RefCell::new(fresh)), false)
+            }
         };
-        session.borrow_mut().owner = owner;
         self.sessions
             .insert(client_id.to_owned(), Rc::clone(&session));
         (session, present, previous)
@@ -284,6 +310,55 @@ impl Listener {
         while self.detached.len() > max_detached {
             if let Some(old) = self.detached.pop_front() {
                 self.sessions.remove(&old);
+            }
+        }
+    }
+
+    /// Connection `conn` takes its turn in shared subscription
+    /// (`share`, `filter`).
+    pub fn join(&mut self, share: &str, filter: &str, conn: u64) {
+        let g = self
+            .groups
+            .entry((share.to_owned(), filter.to_owned()))
+            .or_default();
+        if !g.members.contains(&conn) {
+            g.members.push(conn);
+        }
+    }
+
+    /// Connection `conn` leaves shared subscription (`share`, `filter`).
+    pub fn leave(&mut self, share: &str, filter: &str, conn: u64) {
+        let key = (share.to_owned(), filter.to_owned());
+        if let Some(g) = self.groups.get_mut(&key) {
+            g.members.retain(|&m| m != conn);
+            if g.members.is_empty() {
+                self.groups.remove(&key);
+            }
+        }
+    }
+
+    /// Connection `conn` leaves every shared subscription (it closed).
+    pub fn leave_all(&mut self, conn: u64) {
+        self.groups.retain(|_, g| {
+            g.members.retain(|&m| m != conn);
+            !g.members.is_empty()
+        });
+    }
+
+    /// The member of (`share`, `filter`) that takes publication `seq`: the
+    /// first member asked about a publication picks the next one in turn,
+    /// and every member asked about the same publication gets that answer.
+    pub fn chosen(&mut self, share: &str, filter: &str, seq: u64) -> Option<u64> {
+        let g = self
+            .groups
+            .get_mut(&(share.to_owned(), filter.to_owned()))?;
+        match g.pick {
+            Some((s, m)) if s == seq => Some(m),
+            _ => {
+                let m = *g.members.get(g.next % g.members.len().max(1))?;
+                g.next = g.next.wrapping_add(1);
+                g.pick = Some((seq, m));
+                Some(m)
             }
         }
     }
@@ -357,12 +432,14 @@ mod tests {
     fn attach_detach_and_takeover() {
         let mut l = Listener::default();
         let (s, present, prev) = l.attach("c", 1, false);
-        assert!(!present && prev == 0);
+        assert!(!present && prev.is_none());
         s.borrow_mut().persistent = true;
+        s.borrow_mut().owner_name = "MQTT[c]:one".into();
         s.borrow_mut().subs.push(sub("a", "a"));
         // Taken over while open: same state, previous owner reported.
         let (s2, present, prev) = l.attach("c", 2, false);
-        assert!(present && prev == 1 && Rc::ptr_eq(&s, &s2));
+        assert!(present && Rc::ptr_eq(&s, &s2));
+        assert_eq!(prev.as_deref(), Some("MQTT[c]:one"));
         // The old connection's end does not detach the new owner's session.
         l.detach(&s, 1, 10);
         assert_eq!(s.borrow().owner, 2);
@@ -370,12 +447,35 @@ mod tests {
         assert_eq!(s.borrow().owner, 0);
         let (s3, present, _) = l.attach("c", 3, false);
         assert!(present && s3.borrow().subs.len() == 1);
-        // Clean start discards it.
+        // Clean start discards it; a connection still holding the old one
+        // sees it is no longer its own.
         let (s4, present, _) = l.attach("c", 4, true);
         assert!(!present && s4.borrow().subs.is_empty());
+        assert_eq!(s3.borrow().owner, 4);
         // Not persistent: gone at detach.
         l.detach(&s4, 4, 10);
         assert_eq!(l.sessions(), 0);
+    }
+
+    #[test]
+    fn shared_groups_take_turns_per_publication() {
+        let mut l = Listener::default();
+        l.join("g", "a/#", 1);
+        l.join("g", "a/#", 2);
+        l.join("g", "a/#", 2);
+        l.join("h", "a/#", 3);
+        // Everyone asked about one publication hears the same member.
+        assert_eq!(l.chosen("g", "a/#", 10), Some(1));
+        assert_eq!(l.chosen("g", "a/#", 10), Some(1));
+        assert_eq!(l.chosen("g", "a/#", 11), Some(2));
+        assert_eq!(l.chosen("g", "a/#", 12), Some(1));
+        assert_eq!(l.chosen("h", "a/#", 12), Some(3));
+        assert_eq!(l.chosen("g", "b", 12), None);
+        l.leave("g", "a/#", 1);
+        assert_eq!(l.chosen("g", "a/#", 13), Some(2));
+        l.leave_all(2);
+        assert_eq!(l.chosen("g", "a/#", 14), None);
+        assert_eq!(l.chosen("h", "a/#", 14), Some(3));
     }
 
     #[test]

@@ -40,12 +40,20 @@ impl MqttServer {
         } else {
             c.client_id.to_string()
         };
-        let (session, present, _) =
+        let (session, present, previous) =
             self.listener
                 .borrow_mut()
                 .attach(&client_id, self.conn, c.clean_start);
+        self.name = display_name(&client_id);
         {
             let mut s = session.borrow_mut();
+            // [MQTT-3.1.4-2]: the connection that held this client id is
+            // closed, by the admin command that closes a listed connection.
+            if let Some(old) = previous.filter(|n| !n.is_empty()) {
+                let m = format!("unsub takeover\n{old}").into_bytes();
+                self.queue.push_back((m, Req::Quiet));
+            }
+            s.owner_name = self.listing_name().unwrap_or_default();
             s.expiry = c.props.session_expiry.unwrap_or(0);
             s.persistent = if v5 { s.expiry > 0 } else { !c.clean_start };
         }
@@ -59,7 +67,6 @@ impl MqttServer {
             retain: w.retain,
             props: w.props.into_owned(),
         });
-        self.name = display_name(&client_id);
         self.phase = Phase::Open;
         let props = if v5 {
             Properties {
@@ -116,6 +123,13 @@ impl MqttServer {
         for pattern in session.borrow().patterns() {
             self.queue
                 .push_back((format!("sub {pattern}\nadd").into_bytes(), Req::Quiet));
+        }
+        for sub in &session.borrow().subs {
+            if let Some(share) = &sub.share {
+                self.listener
+                    .borrow_mut()
+                    .join(share, &sub.filter, self.conn);
+            }
         }
         let inflight: Vec<(u16, Outgoing)> = session.borrow().inflight.iter().cloned().collect();
         for (id, o) in &inflight {

@@ -1,9 +1,11 @@
 //! The server side of one MQTT connection as a ducq [`Transport`]: MQTT
 //! packets in, ducq messages (`pub T\nP`, `sub R\nadd last`,
 //! `unsubscribe R\n`) out to the dispatcher; ducq replies and deliveries in,
-//! MQTT packets out. docs/MQTT.md has the mapping and what the server must
-//! add around it (wills on abnormal close, keep-alive timer, offline
-//! queueing, takeover close, shared-subscription groups).
+//! MQTT packets out. docs/MQTT.md has the mapping, and the `Transport`
+//! hooks the server calls for the rest (`last_words` for the will,
+//! `idle_timeout` for keep-alive, `keeps_last` for RETAIN,
+//! `encode_publication` for shared subscriptions, `accepted` for
+//! takeovers).
 //!
 //! The reactor's contract is used as it is: a message returned by `decode`
 //! is dispatched at once, every reply to it is `encode`d, then
@@ -22,6 +24,8 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::proto::message::{classify, Kind};
 use crate::proto::State;
@@ -29,7 +33,7 @@ use crate::transport::mqtt::codec;
 use crate::transport::mqtt::packet::{Ack, Packet, QoS, Reasoned, Version, Will};
 use crate::transport::mqtt::props::Properties;
 use crate::transport::mqtt::reason;
-use crate::transport::mqtt::session::{Publication, SharedListener, SharedSession};
+use crate::transport::mqtt::session::{forwarded, Publication, SharedListener, SharedSession};
 use crate::transport::mqtt::topic::BrokerWildcards;
 use crate::transport::mqtt::wire::Error;
 use crate::transport::{Decoded, Step, Transport};
@@ -57,8 +61,9 @@ pub struct Config {
     pub topic_alias_maximum: u16,
     /// How the broker matches subscription routes.
     pub wildcards: BrokerWildcards,
-    /// Whether the broker balances `$share/<group>/…` subscriptions. Until
-    /// it does, they are refused (SUBACK 0x9E) rather than served wrongly.
+    /// Whether `$share/<group>/…` subscriptions are served (each
+    /// publication to one member of the group, in turn); refused with
+    /// SUBACK 0x9E when off.
     pub shared_subscriptions: bool,
 }
 
@@ -73,7 +78,7 @@ impl Default for Config {
             max_sessions: 1000,
             topic_alias_maximum: 32,
             wildcards: BrokerWildcards::Glob,
-            shared_subscriptions: false,
+            shared_subscriptions: true,
         }
     }
 }
@@ -146,6 +151,11 @@ pub struct MqttServer {
     current: Option<Req>,
     reply: Option<Result<(), State>>,
     acks: Option<Acks>,
+    /// The client's address, as the server lists it.
+    peer: Option<SocketAddr>,
+    /// Whether the message handed out last is stored as its route's last
+    /// message (false: a PUBLISH without RETAIN).
+    keep_last: bool,
 }
 
 impl MqttServer {
@@ -170,6 +180,8 @@ impl MqttServer {
             current: None,
             reply: None,
             acks: None,
+            peer: None,
+            keep_last: true,
         }
     }
 
@@ -189,7 +201,23 @@ impl MqttServer {
     /// this when a connection ends any other way). Taken once.
     pub fn take_will(&mut self) -> Option<Vec<u8>> {
         let w = self.will.take()?;
-        Some(pub_message(&w.topic, &w.payload))
+        let msg = pub_message(&w.topic, &w.payload);
+        // MQTT subscribers get it at its QoS, with its properties; the
+        // store keeps it only if it is retained.
+        self.keep_last = w.retain;
+        self.listener.borrow_mut().current = Some(Publication {
+            at: (msg.as_ptr() as usize, msg.len()),
+            from: self.conn,
+            qos: w.qos,
+            retain: w.retain,
+            props: forwarded(&w.props),
+        });
+        Some(msg)
+    }
+
+    /// How the server lists this connection, once connected and accepted.
+    pub(super) fn listing_name(&self) -> Option<String> {
+        self.peer.map(|p| format!("{}:{p}", self.name))
     }
 
     /// Whether another connection took this client identifier over.
@@ -301,6 +329,7 @@ impl MqttServer {
                 retain,
                 props,
             } => {
+                self.keep_last = retain;
                 self.listener.borrow_mut().current = Some(Publication {
                     at: (msg.as_ptr() as usize, msg.len()),
                     from: self.conn,
@@ -315,7 +344,10 @@ impl MqttServer {
                     props: None,
                 }
             }
-            other => other,
+            other => {
+                self.keep_last = true;
+                other
+            }
         };
         self.current = Some(req);
         self.reply = None;
@@ -453,8 +485,40 @@ impl Transport for MqttServer {
             _ => {}
         }
         if kind == Kind::Data {
-            self.deliver(msg, out);
+            self.deliver(msg, None, out);
         }
+    }
+
+    /// A fan-out delivery, never a reply: shared subscriptions take turns
+    /// by its number.
+    fn encode_publication(&mut self, msg: &[u8], seq: u64, out: &mut Vec<u8>) {
+        if self.phase == Phase::Open {
+            self.deliver(msg, Some(seq), out);
+        }
+    }
+
+    fn accepted(&mut self, peer: SocketAddr) {
+        self.peer = Some(peer);
+    }
+
+    /// One and a half times the keep-alive the client asked for (MQTT
+    /// §3.1.2.10); none at all when it asked for 0. Before CONNECT, the
+    /// server's own.
+    fn idle_timeout(&self) -> Option<Duration> {
+        match (self.phase, self.keep_alive) {
+            (Phase::Open, 0) => Some(Duration::ZERO),
+            (Phase::Open, k) => Some(Duration::from_millis(u64::from(k) * 1500)),
+            _ => None,
+        }
+    }
+
+    fn keeps_last(&self) -> bool {
+        self.keep_last
+    }
+
+    /// The will, unless the client said goodbye with DISCONNECT.
+    fn last_words(&mut self) -> Option<Vec<u8>> {
+        self.take_will()
     }
 
     /// MQTT servers do not ping: the client keeps the connection alive
@@ -477,6 +541,7 @@ impl Drop for MqttServer {
         {
             listener.current = None;
         }
+        listener.leave_all(self.conn);
         if let Some(s) = self.session.take() {
             let max = self.cfg.max_sessions;
             listener.detach(&s, self.conn, max);

@@ -70,8 +70,9 @@ impl MqttServer {
         Handled::Messages
     }
 
-    /// A ducq message addressed to this connection outside a reply.
-    pub(super) fn deliver(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+    /// A ducq message addressed to this connection outside a reply: a
+    /// publication fanned out (number `seq`), or one sent to it alone.
+    pub(super) fn deliver(&mut self, msg: &[u8], seq: Option<u64>, out: &mut Vec<u8>) {
         if self.taken_over() {
             return;
         }
@@ -81,13 +82,23 @@ impl MqttServer {
         let Some(session) = &self.session else {
             return;
         };
-        let listener = self.listener.borrow();
-        let meta = listener.current.as_ref().filter(|p| p.is(msg));
-        let own = meta.is_some_and(|p| p.from == self.conn);
+        let mut listener = self.listener.borrow_mut();
+        let own = listener
+            .current
+            .as_ref()
+            .is_some_and(|p| p.is(msg) && p.from == self.conn);
         let (mut qos, mut ids, mut keep_retain) = (None, Vec::new(), false);
         for s in &session.borrow().subs {
             if !topic::matches(&s.filter, topic) || (own && s.opts.no_local) {
                 continue;
+            }
+            // A shared subscription delivers a fanned-out publication to
+            // one member of its group, in turn.
+            if let Some(share) = &s.share {
+                let turn = seq.and_then(|n| listener.chosen(share, &s.filter, n));
+                if turn != Some(self.conn) {
+                    continue;
+                }
             }
             qos = qos.max(Some(s.opts.qos));
             ids.extend(s.id);
@@ -96,6 +107,7 @@ impl MqttServer {
         let Some(sub_qos) = qos else {
             return;
         };
+        let meta = listener.current.as_ref().filter(|p| p.is(msg));
         let msg_qos = meta.map_or(QoS::AtMostOnce, |p| p.qos);
         let mut props = match (self.v5(), meta) {
             (true, Some(p)) => p.props.clone(),

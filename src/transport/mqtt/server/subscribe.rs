@@ -62,6 +62,9 @@ impl MqttServer {
                 let m = format!("unsubscribe {}\n", o.pattern).into_bytes();
                 self.queue.push_back((m, Req::Quiet));
             }
+            if let Some(share) = f.share {
+                self.listener.borrow_mut().join(share, f.filter, self.conn);
+            }
             let retained = f.share.is_none()
                 && match opts.retain_handling {
                     0 => true,
@@ -99,6 +102,11 @@ impl MqttServer {
             match removed {
                 Some((sub, unused)) => {
                     acks.codes.push(reason::SUCCESS);
+                    if let Some(share) = &sub.share {
+                        self.listener
+                            .borrow_mut()
+                            .leave(share, &sub.filter, self.conn);
+                    }
                     if unused {
                         let m = format!("unsubscribe {}\n", sub.pattern).into_bytes();
                         self.queue.push_back((m, Req::Unsubscribe));
@@ -193,6 +201,9 @@ impl MqttServer {
         }
         if let (Some(Some((f, share))), Some(s)) = (acks.filters.get(index), &self.session) {
             s.borrow_mut().unsubscribe(f, share.as_deref());
+            if let Some(share) = share {
+                self.listener.borrow_mut().leave(share, f, self.conn);
+            }
         }
     }
 

@@ -36,6 +36,8 @@ struct Net {
     last: BTreeMap<Vec<u8>, Vec<u8>>,
     /// When set, `pub` is answered with this NACK.
     refuse: Option<State>,
+    /// Publications fanned out so far.
+    seq: u64,
 }
 
 impl Net {
@@ -51,6 +53,7 @@ impl Net {
             subs: Vec::new(),
             last: BTreeMap::new(),
             refuse: None,
+            seq: 0,
         }
     }
 
@@ -121,7 +124,12 @@ impl Net {
             }
             b"pub" => {
                 self.reply(i, b"ACK");
-                self.publish(m.route, msg);
+                // As the hub does: stored only if the codec keeps it.
+                if self.clients[i].t.keeps_last() {
+                    self.publish(m.route, msg);
+                } else {
+                    self.fan_out(m.route, msg);
+                }
             }
             b"sub" => {
                 let route = m.route.to_vec();
@@ -160,15 +168,26 @@ impl Net {
     /// Stores and fans out a publication, as `pub` does.
     fn publish(&mut self, route: &[u8], msg: &[u8]) {
         self.last.insert(route.to_vec(), msg.to_vec());
+        self.fan_out(route, msg);
+    }
+
+    /// Delivers a publication to every subscriber, numbered as the hub
+    /// numbers them.
+    fn fan_out(&mut self, route: &[u8], msg: &[u8]) {
+        self.seq += 1;
         let mut targets: Vec<usize> = self
             .subs
             .iter()
             .filter(|(_, p)| route::matches(p, route))
             .map(|(k, _)| *k)
             .collect();
+        targets.sort_unstable();
         targets.dedup();
         for k in targets {
-            self.reply(k, msg);
+            let c = &mut self.clients[k];
+            if !c.closed {
+                c.t.encode_publication(msg, self.seq, &mut c.out);
+            }
         }
     }
 
@@ -336,22 +355,28 @@ fn mqtt5_connack_properties_and_assigned_id() {
     assert_eq!(a.props.receive_maximum, Some(cfg.receive_maximum));
     assert_eq!(a.props.maximum_packet_size, Some(cfg.max_packet));
     assert_eq!(a.props.topic_alias_maximum, Some(cfg.topic_alias_maximum));
-    assert_eq!(a.props.shared_available, Some(0));
+    // Shared subscriptions are served: nothing to announce.
+    assert_eq!(a.props.shared_available, None);
     let id = a.props.assigned_client_id.as_deref().unwrap().to_owned();
     assert!(id.starts_with("ducq-"));
     assert_eq!(n.clients[i].t.client_id(), Some(id));
 }
 
 #[test]
-fn publish_qos0_is_a_pub_message() {
+fn publish_qos0_is_a_pub_message_stored_only_when_retained() {
     let mut n = Net::new();
     let i = n.connect("p", Version::V311, true);
     n.feed(i, b"\x30\x05\x00\x01thi");
     assert_eq!(n.sent(i), vec![b"pub t\nhi".to_vec()]);
     assert!(n.out(i).is_empty());
+    // RETAIN 0 [MQTT-3.3.1-12]: not the route's last message.
+    assert!(!n.clients[i].t.keeps_last());
+    assert_eq!(n.last.get(&b"t"[..]), None);
+    n.feed(i, b"\x31\x05\x00\x01tho");
+    assert!(n.clients[i].t.keeps_last());
     assert_eq!(
         n.last.get(&b"t"[..]).map(|m| &m[..]),
-        Some(&b"pub t\nhi"[..])
+        Some(&b"pub t\nho"[..])
     );
 }
 
@@ -450,7 +475,10 @@ fn subscribe_spreads_one_packet_over_its_messages() {
 
 #[test]
 fn subscribe_refusals_per_filter() {
-    let mut n = Net::new();
+    let mut n = Net::with(Config {
+        shared_subscriptions: false,
+        ..Config::default()
+    });
     let i = n.connect("s", Version::V311, true);
     let got = n.subscribe(
         i,
@@ -487,8 +515,14 @@ fn retained_messages_follow_the_suback_filtered_exactly() {
         ("$sys/a", "dollar"),
         ("a/2", ""),
     ] {
-        n.send(p, &publish(t, m.as_bytes(), QoS::AtMostOnce, 0));
+        let Packet::Publish(mut m) = publish(t, m.as_bytes(), QoS::AtMostOnce, 0) else {
+            unreachable!()
+        };
+        m.retain = true;
+        n.send(p, &Packet::Publish(m));
     }
+    // Not retained: not what a new subscriber gets.
+    n.send(p, &publish("a/3", b"passing", QoS::AtMostOnce, 0));
     n.publish(b"a/*", b"pub a/*\nliteral star");
     let s = n.connect("s", Version::V311, true);
     let got = n.subscribe(s, &[("a/+", QoS::AtLeastOnce), ("+/a", QoS::AtMostOnce)]);
@@ -924,4 +958,134 @@ fn puback_goes_out_before_the_publishers_own_copy() {
         ("t", &b"x"[..], QoS::AtLeastOnce)
     );
     assert_eq!(got.len(), 2);
+}
+
+#[test]
+fn shared_subscriptions_take_turns() {
+    let mut n = Net::new();
+    let members: Vec<usize> = ["m1", "m2", "m3"]
+        .iter()
+        .map(|id| {
+            let i = n.connect(id, Version::V5, true);
+            assert_eq!(
+                n.subscribe(i, &[("$share/g/jobs/+", QoS::AtLeastOnce)]),
+                vec![suback(&[1])]
+            );
+            i
+        })
+        .collect();
+    // A plain subscriber of the same filter gets everything.
+    let all = n.connect("all", Version::V311, true);
+    n.subscribe(all, &[("jobs/+", QoS::AtMostOnce)]);
+    for k in 0..6 {
+        n.publish(b"jobs/x", format!("pub jobs/x\n{k}").as_bytes());
+    }
+    let got: Vec<Vec<u8>> = members
+        .iter()
+        .map(|&i| n.packets(i).iter().map(|p| delivered(p).1[0]).collect())
+        .collect();
+    assert_eq!(got, vec![b"03".to_vec(), b"14".to_vec(), b"25".to_vec()]);
+    assert_eq!(n.packets(all).len(), 6);
+    // One leaves: the other two share what follows.
+    n.send(
+        members[0],
+        &Packet::Unsubscribe(Unsubscribe {
+            packet_id: 3,
+            props: Properties::default(),
+            filters: vec!["$share/g/jobs/+".into()],
+        }),
+    );
+    n.packets(members[0]);
+    for k in 6..10 {
+        n.publish(b"jobs/x", format!("pub jobs/x\n{k}").as_bytes());
+    }
+    assert!(n.out(members[0]).is_empty());
+    let a = n.packets(members[1]).len();
+    let b = n.packets(members[2]).len();
+    assert_eq!((a, b), (2, 2));
+    // No retained messages for a shared subscription.
+    let late = n.connect("late", Version::V5, true);
+    n.subscribe(late, &[("$share/g/jobs/+", QoS::AtMostOnce)]);
+    assert!(n.sent(late).iter().all(|m| !m.ends_with(b"last")));
+}
+
+#[test]
+fn a_will_is_published_at_its_qos_and_stored_only_if_retained() {
+    let mut n = Net::new();
+    let s = n.connect("s", Version::V5, true);
+    n.subscribe(s, &[("dev/#", QoS::AtLeastOnce)]);
+    let w = n.client();
+    let Packet::Connect(mut c) = connect("w", Version::V5, true) else {
+        unreachable!()
+    };
+    c.will = Some(Will {
+        topic: "dev/w".into(),
+        payload: Cow::Borrowed(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        props: Properties {
+            user: vec![("why".into(), "lost".into())],
+            ..Properties::default()
+        },
+    });
+    n.send(w, &Packet::Connect(c));
+    n.out(w);
+    // As the reactor does on an abnormal close: dispatch the last words.
+    let words = n.clients[w].t.last_words().unwrap();
+    assert!(!n.clients[w].t.keeps_last());
+    n.dispatch(w, &words);
+    let c = &mut n.clients[w];
+    c.t.after_dispatch(&mut c.out);
+    let [Packet::Publish(p)] = &n.packets(s)[..] else {
+        panic!()
+    };
+    assert_eq!(
+        (&*p.topic, &*p.payload, p.qos),
+        ("dev/w", &b"gone"[..], QoS::AtLeastOnce)
+    );
+    assert_eq!(p.props.user.len(), 1);
+    assert_eq!(n.last.get(&b"dev/w"[..]), None);
+    assert!(n.listener.borrow().current.is_none());
+    assert_eq!(n.clients[w].t.last_words(), None);
+}
+
+#[test]
+fn idle_timeout_is_one_and_a_half_keep_alives() {
+    let mut n = Net::new();
+    let i = n.client();
+    assert_eq!(n.clients[i].t.idle_timeout(), None);
+    n.send(i, &connect("k", Version::V311, true));
+    assert_eq!(
+        n.clients[i].t.idle_timeout(),
+        Some(std::time::Duration::from_secs(45))
+    );
+    let j = n.client();
+    let Packet::Connect(mut c) = connect("z", Version::V311, true) else {
+        unreachable!()
+    };
+    c.keep_alive = 0;
+    n.send(j, &Packet::Connect(c));
+    assert_eq!(
+        n.clients[j].t.idle_timeout(),
+        Some(std::time::Duration::ZERO)
+    );
+}
+
+#[test]
+fn takeover_asks_the_server_to_close_the_listed_connection() {
+    let mut n = Net::new();
+    let old = n.client();
+    n.clients[old].t.accepted("127.0.0.1:4000".parse().unwrap());
+    n.send(old, &connect("dup", Version::V311, true));
+    n.out(old);
+    let new = n.client();
+    n.clients[new].t.accepted("127.0.0.1:4001".parse().unwrap());
+    n.send(new, &connect("dup", Version::V311, true));
+    assert_eq!(
+        n.sent(new),
+        vec![b"unsub takeover\nMQTT[dup]:127.0.0.1:4000".to_vec()]
+    );
+    // A clean start discards the session, and the old connection knows.
+    assert!(n.clients[old].t.taken_over());
+    assert!(!n.clients[new].t.taken_over());
 }
