@@ -20,7 +20,7 @@ use ducq::transport::mqtt::packet::{
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::{self, reason};
 use mqtt_util::{packet, program, MqttPeer};
-use util::{Peer, TestServer, WAIT};
+use util::{lsconn, ws_next, Peer, TestServer, WAIT};
 
 struct Servers {
     srv: TestServer,
@@ -38,17 +38,9 @@ fn servers() -> Servers {
     Servers { srv, http, mqtt }
 }
 
-/// The `id,route` lines of `lsconn`.
-fn lsconn(p: &mut Peer) -> Vec<String> {
-    p.call(b"lsconn", b"PARTS");
-    let mut lines = Vec::new();
-    loop {
-        let m = p.recv();
-        if m == b"END" {
-            return lines;
-        }
-        lines.push(String::from_utf8_lossy(&m).trim_end().to_string());
-    }
+/// The `id,route` lines of `lsconn`, without their line ends.
+fn listed(p: &mut Peer) -> Vec<String> {
+    lsconn(p).iter().map(|l| l.trim_end().to_owned()).collect()
 }
 
 /// Waits until `lsconn` lists an MQTT client `id` subscribed to `route`.
@@ -56,7 +48,7 @@ fn wait_subscribed(p: &mut Peer, id: &str, route: &str) {
     let want = format!("MQTT[{id}]:");
     let deadline = Instant::now() + WAIT;
     loop {
-        let lines = lsconn(p);
+        let lines = listed(p);
         if lines
             .iter()
             .any(|l| l.starts_with(&want) && l.ends_with(&format!(",{route}")))
@@ -227,16 +219,6 @@ fn ws(addr: SocketAddr) -> tungstenite::WebSocket<TcpStream> {
     ws
 }
 
-fn ws_next(w: &mut tungstenite::WebSocket<TcpStream>) -> Vec<u8> {
-    loop {
-        match w.read().expect("read") {
-            tungstenite::Message::Text(t) => return t.as_bytes().to_vec(),
-            tungstenite::Message::Binary(b) => return b.to_vec(),
-            _ => {}
-        }
-    }
-}
-
 fn mqtt_client(addr: SocketAddr, id: &str, v: Version, clean: bool) -> (MqttPeer, bool) {
     let mut c = MqttPeer::connect(addr, v);
     c.send(&Packet::Connect(Box::new(Connect {
@@ -368,7 +350,7 @@ fn qos1_redelivered_with_dup_after_a_dropped_connection() {
     drop(c);
     let mut admin = s.srv.peer();
     let deadline = Instant::now() + WAIT;
-    while lsconn(&mut admin)
+    while listed(&mut admin)
         .iter()
         .any(|l| l.starts_with("MQTT[dev]"))
     {
@@ -398,7 +380,7 @@ fn lsconn_lists_mqtt_clients_by_client_id() {
     let mut admin = s.srv.peer();
     wait_subscribed(&mut admin, "kitchen_sensor", "a*");
     let local = c.stream.local_addr().unwrap();
-    assert!(lsconn(&mut admin).contains(&format!("MQTT[kitchen_sensor]:{local},a*")));
+    assert!(listed(&mut admin).contains(&format!("MQTT[kitchen_sensor]:{local},a*")));
     // `unsub` closes it by that id, as for any connection.
     let id = format!("MQTT[kitchen_sensor]:{local}");
     admin.call(format!("unsub x\n{id}").as_bytes(), b"ACK");
@@ -495,7 +477,7 @@ fn wills_on_a_dropped_connection_and_a_keep_alive_timeout_not_on_disconnect() {
     assert!(polite.closed().is_empty());
     let mut admin = s.srv.peer();
     let deadline = Instant::now() + WAIT;
-    while lsconn(&mut admin).iter().any(|l| l.starts_with("MQTT[b]")) {
+    while listed(&mut admin).iter().any(|l| l.starts_with("MQTT[b]")) {
         assert!(Instant::now() < deadline, "b still listed");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
@@ -520,7 +502,7 @@ fn a_second_connection_with_the_same_client_id_closes_the_first() {
         Packet::PingResp
     );
     let mut admin = s.srv.peer();
-    let twins: Vec<String> = lsconn(&mut admin)
+    let twins: Vec<String> = listed(&mut admin)
         .into_iter()
         .filter(|l| l.starts_with("MQTT[twin]"))
         .collect();
