@@ -40,5 +40,6 @@ use super::TransportFactory;
 /// ```
 pub fn factory(cfg: Config) -> TransportFactory {
     let listener: session::SharedListener = Rc::new(RefCell::new(session::Listener::default()));
-    Box::new(move || Box::new(MqttServer::new(cfg.clone(), Rc::clone(&listener))))
+    let cfg = Rc::new(cfg);
+    Box::new(move || Box::new(MqttServer::new(Rc::clone(&cfg), Rc::clone(&listener))))
 }

@@ -93,6 +93,8 @@ impl Session {
         let had = self.has_pattern(&sub.pattern);
         let mut old = self.unsubscribe(&sub.filter, sub.share.as_deref());
         *self.patterns.entry(sub.pattern.clone()).or_insert(0) += 1;
+        // Room for this one only: most clients hold one or two.
+        self.subs.reserve_exact(1);
         if let Some((o, unused)) = &mut old {
             // Its pattern is in use again: the broker never lost it.
             if o.pattern == sub.pattern {

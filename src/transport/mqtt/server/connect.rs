@@ -60,12 +60,14 @@ impl MqttServer {
         self.keep_alive = c.keep_alive;
         self.peer_max_packet = c.props.maximum_packet_size.unwrap_or(u32::MAX);
         self.peer_receive_max = c.props.receive_maximum.unwrap_or(u16::MAX);
-        self.will = c.will.map(|w| Will {
-            topic: Cow::Owned(w.topic.into_owned()),
-            payload: Cow::Owned(w.payload.into_owned()),
-            qos: w.qos,
-            retain: w.retain,
-            props: w.props.into_owned(),
+        self.will = c.will.map(|w| {
+            Box::new(Will {
+                topic: Cow::Owned(w.topic.into_owned()),
+                payload: Cow::Owned(w.payload.into_owned()),
+                qos: w.qos,
+                retain: w.retain,
+                props: w.props.into_owned(),
+            })
         });
         self.phase = Phase::Open;
         let props = if v5 {

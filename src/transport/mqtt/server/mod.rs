@@ -25,6 +25,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::proto::message::{classify, Kind};
@@ -132,7 +133,8 @@ enum Handled {
 
 /// The MQTT codec and state machine of one accepted connection.
 pub struct MqttServer {
-    cfg: Config,
+    /// Shared by every connection of the listener.
+    cfg: Rc<Config>,
     listener: SharedListener,
     conn: u64,
     phase: Phase,
@@ -140,9 +142,11 @@ pub struct MqttServer {
     name: String,
     keep_alive: u16,
     session: Option<SharedSession>,
-    will: Option<Will<'static>>,
+    /// Boxed: most clients have none, and it is large.
+    will: Option<Box<Will<'static>>>,
     peer_max_packet: u32,
     peer_receive_max: u16,
+    /// Topic aliases the client set (MQTT 5); allocated on first use.
     aliases: HashMap<u16, String>,
     /// ducq messages to hand out, with what they are for.
     queue: VecDeque<(Vec<u8>, Req)>,
@@ -150,7 +154,7 @@ pub struct MqttServer {
     owed: usize,
     current: Option<Req>,
     reply: Option<Result<(), State>>,
-    acks: Option<Acks>,
+    acks: Option<Box<Acks>>,
     /// The client's address, as the server lists it.
     peer: Option<SocketAddr>,
     /// Whether the message handed out last is stored as its route's last
@@ -160,7 +164,7 @@ pub struct MqttServer {
 
 impl MqttServer {
     /// A connection of the listener whose shared state is `listener`.
-    pub fn new(cfg: Config, listener: SharedListener) -> MqttServer {
+    pub fn new(cfg: Rc<Config>, listener: SharedListener) -> MqttServer {
         let conn = listener.borrow_mut().conn_id();
         MqttServer {
             cfg,

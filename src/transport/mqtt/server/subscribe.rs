@@ -123,7 +123,7 @@ impl MqttServer {
         if acks.outstanding == 0 {
             self.finish_acks(acks, out);
         } else {
-            self.acks = Some(acks);
+            self.acks = Some(Box::new(acks));
         }
         if self.queue.is_empty() {
             Handled::Done
@@ -214,7 +214,7 @@ impl MqttServer {
         acks.outstanding = acks.outstanding.saturating_sub(1);
         if acks.outstanding == 0 {
             if let Some(acks) = self.acks.take() {
-                self.finish_acks(acks, out);
+                self.finish_acks(*acks, out);
             }
         }
     }

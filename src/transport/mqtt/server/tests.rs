@@ -59,7 +59,7 @@ impl Net {
 
     fn client(&mut self) -> usize {
         self.clients.push(Client {
-            t: MqttServer::new(self.cfg.clone(), Rc::clone(&self.listener)),
+            t: MqttServer::new(Rc::new(self.cfg.clone()), Rc::clone(&self.listener)),
             input: Vec::new(),
             out: Vec::new(),
             sent: Vec::new(),
@@ -938,7 +938,7 @@ fn display_names_are_safe_in_listings() {
 #[test]
 fn frame_len_is_the_packet_size() {
     let n = Net::new();
-    let t = MqttServer::new(n.cfg.clone(), Rc::clone(&n.listener));
+    let t = MqttServer::new(Rc::new(n.cfg.clone()), Rc::clone(&n.listener));
     assert_eq!(t.frame_len(b"\x30\x80\x01"), Some(3 + 128));
     assert_eq!(t.frame_len(b"\x30"), None);
     assert_eq!(t.frame_len(b"\x00"), None);
