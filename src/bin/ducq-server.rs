@@ -13,7 +13,6 @@ use ducq::server::notify::Notifier;
 use ducq::server::observe::Observe;
 use ducq::server::os::Hangup;
 use ducq::server::{os, Level, Reactor, Settings};
-use ducq::transport::mqtt;
 
 const USAGE: &str = "\
 ducq-server: a LAN message broker (TCP, WebSocket, HTTP clients)
@@ -191,13 +190,7 @@ fn main() -> ExitCode {
         }
     }
     for addr in &args.mqtt {
-        // A packet may be as large as a message (its topic and properties
-        // fit the rest of the bound).
-        let cfg = mqtt::Config {
-            max_packet: u32::try_from(reactor.hub().settings().max_message).unwrap_or(u32::MAX),
-            ..mqtt::Config::default()
-        };
-        if let Err(e) = reactor.listen(addr, mqtt::factory(cfg)) {
+        if let Err(e) = reactor.listen_mqtt(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (mqtt): {e}");
             return ExitCode::FAILURE;
         }

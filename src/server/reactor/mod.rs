@@ -29,6 +29,7 @@ use super::log::Level;
 use super::settings::Settings;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
+use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::TransportFactory;
 
@@ -138,6 +139,18 @@ impl Reactor {
             ..HttpLimits::default()
         };
         self.listen(addr, Box::new(move || Box::new(HttpOrWs::new(limits))))
+    }
+
+    /// Listens for MQTT 3.1.1 and 5 clients on `addr` (docs/MQTT.md), with
+    /// packets as large as `max_message`. Each call is a listener of its
+    /// own: its clients share sessions with each other, not with another
+    /// MQTT listener's.
+    pub fn listen_mqtt(&mut self, addr: &str) -> io::Result<SocketAddr> {
+        let cfg = mqtt::Config {
+            max_packet: u32::try_from(self.hub.settings().max_message).unwrap_or(u32::MAX),
+            ..mqtt::Config::default()
+        };
+        self.listen(addr, mqtt::factory(cfg))
     }
 
     /// Listens on `addr` with a transport made by `factory` for each client.
