@@ -16,13 +16,20 @@
     )
 )]
 
-use std::borrow::Cow;
-use std::net::SocketAddr;
-use std::time::Duration;
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
 
+// Server-side and C-facing: they need the operating system (`std`).
+#[cfg(feature = "std")]
 pub mod c_vtable;
 mod decoder;
+#[cfg(feature = "std")]
 pub mod http;
+// Server side, with sessions shared by a listener's connections (`std`).
+#[cfg(feature = "std")]
 pub mod mqtt;
 pub mod tcp;
 pub mod ws;
@@ -112,6 +119,13 @@ pub trait Transport {
     /// got no reply at all can answer here instead of leaving its peer
     /// waiting.
     fn after_dispatch(&mut self, _out: &mut Vec<u8>) {}
+
+    /// Whether a message the peer did not ask for (a direct message) can be
+    /// sent now. A request/response protocol between requests cannot carry
+    /// one; the default is true.
+    fn accepts_push(&self) -> bool {
+        true
+    }
 
     /// Appends the wire form of one ducq message to `out`.
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>);

@@ -27,6 +27,7 @@ use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
 use super::log::Level;
 use super::settings::Settings;
+use super::streams;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::mqtt;
@@ -333,6 +334,10 @@ impl Reactor {
         if self.last_words() {
             self.hub.flush_dirty();
         }
+        // Streamed payloads: publishers paused by a full window are read
+        // again once their subscribers drained (next turn, at once).
+        streams::check(&mut self.hub, now);
+        self.backlog.extend(self.hub.streams.take_resumed());
         self.hub.reap();
         Ok(())
     }

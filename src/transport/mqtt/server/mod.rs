@@ -78,7 +78,7 @@ impl Default for Config {
             max_queued: 1000,
             max_sessions: 1000,
             topic_alias_maximum: 32,
-            wildcards: BrokerWildcards::Glob,
+            wildcards: BrokerWildcards::Levels,
             shared_subscriptions: true,
         }
     }

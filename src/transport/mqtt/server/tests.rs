@@ -41,8 +41,13 @@ struct Net {
 }
 
 impl Net {
+    /// With the broker matching `*` globs only, so the connection's own
+    /// exact filtering of a wider pattern is what the tests exercise.
     fn new() -> Net {
-        Net::with(Config::default())
+        Net::with(Config {
+            wildcards: BrokerWildcards::Glob,
+            ..Config::default()
+        })
     }
 
     fn with(cfg: Config) -> Net {
@@ -1088,4 +1093,24 @@ fn takeover_asks_the_server_to_close_the_listed_connection() {
     // A clean start discards the session, and the old connection knows.
     assert!(n.clients[old].t.taken_over());
     assert!(!n.clients[new].t.taken_over());
+}
+
+#[test]
+fn a_broker_with_mqtt_levels_gets_the_filter_itself() {
+    let mut n = Net::with(Config::default());
+    assert_eq!(n.cfg.wildcards, BrokerWildcards::Levels);
+    let i = n.connect("l", Version::V311, true);
+    n.subscribe(i, &[("a/+/c", QoS::AtMostOnce), ("d/#", QoS::AtMostOnce)]);
+    assert_eq!(
+        n.sent(i),
+        vec![
+            b"sub a/+/c\nadd last".to_vec(),
+            b"sub d/#\nadd last".to_vec()
+        ]
+    );
+    n.publish(b"a/b/c", b"pub a/b/c\nx");
+    n.publish(b"a/b/c/d", b"pub a/b/c/d\nnot this");
+    n.publish(b"d", b"pub d\ny");
+    let got: Vec<_> = n.packets(i).iter().map(|p| delivered(p).1).collect();
+    assert_eq!(got, vec![b"x".to_vec(), b"y".to_vec()]);
 }
