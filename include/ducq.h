@@ -976,6 +976,79 @@ enum ducq_state ducq_reactor_listen_proto(struct ducq_reactor *reactor, const ch
 enum ducq_state ducq_buf_append(struct ducq_buf *buf, const void *data, size_t len);
 
 /**
+ * Enqueues `size` bytes of `payload` in `queue` (created with defaults
+ * when missing) and waits until the server has made the message durable;
+ * its id is then stored in `*id`. A NACK's state is returned as it is
+ * (`DUCQ_EMSGINV` bad name, `DUCQ_EMAX` queue limits, `DUCQ_EFILE` the
+ * server's disk failed); `*id` is written only on `DUCQ_OK`.
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle, `queue` NUL-terminated, `payload` readable for
+ * `size` bytes, `id` writable. All are only used during the call.
+ */
+enum ducq_state ducq_enqueue(struct ducq_i *ducq, const char *queue, const char *payload, size_t size, uint64_t *id);
+
+/**
+ * Becomes a consumer of `queue`, holding at most `prefetch` (1–10000)
+ * unacknowledged messages; they arrive through `ducq_next_delivery`.
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle and `queue` NUL-terminated.
+ */
+enum ducq_state ducq_consume(struct ducq_i *ducq, const char *queue, uint32_t prefetch);
+
+/**
+ * Waits for the next message handed to this consumer (at most the
+ * handle's timeout) and copies its payload into `buf` (`*size` bytes),
+ * NUL-terminated; stores its length in `*size`, its id in `*id` and how
+ * often it has been delivered in `*deliveries`. When `buf` is too small:
+ * `DUCQ_EMSGSIZE`, `*size` set to the size needed, and the message stays
+ * for the next call. Other messages that arrive meanwhile stay for
+ * `ducq_receive`.
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle; `id`, `deliveries` and `size` writable; `buf`
+ * writable for `*size` bytes. Only used during the call.
+ */
+enum ducq_state ducq_next_delivery(struct ducq_i *ducq, uint64_t *id, uint32_t *deliveries, char *buf, size_t *size);
+
+/**
+ * Acknowledges message `id` of `queue` and waits until the server has
+ * made the removal durable. `DUCQ_ENOTFOUND`: the message is not in
+ * flight for this consumer (acknowledged, redelivered, unknown).
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle and `queue` NUL-terminated.
+ */
+enum ducq_state ducq_queue_ack(struct ducq_i *ducq, const char *queue, uint64_t id);
+
+/**
+ * Sends `payload_size` bytes of `payload` as a request to `route` and waits at
+ * most `timeout_ms` for the reply, copied into `buf` (`*size` bytes) as
+ * `ducq_next_delivery` does. `DUCQ_ENOTFOUND`: nobody serves `route`;
+ * `DUCQ_ECONNCLOSED`: the member left before replying; `DUCQ_ERROR`: the
+ * member's error reply;
+ * `DUCQ_ETIMEOUT`: no reply in time; `DUCQ_EMSGSIZE`: `buf` too small
+ * (`*size` set to the size needed; that reply is lost).
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle, `route` NUL-terminated, `payload` readable for
+ * `payload_size` bytes, `size` writable and `buf` writable for `*size`
+ * bytes. All are only used during the call.
+ */
+enum ducq_state ducq_request(struct ducq_i *ducq, const char *route, const char *payload, size_t payload_size, uint32_t timeout_ms, char *buf, size_t *size);
+
+/**
  * Creates a broker with the default limits, logging to stderr from the
  * INFO level. It has no listener yet.
  *

@@ -88,6 +88,28 @@ int main(void) {
     ENULL(ducq_publish(d, "r", NULL));
     ENULL(ducq_sub(NULL, "r", NULL));
     ENULL(ducq_sub(d, NULL, NULL));
+    {
+        uint64_t qid;
+        uint32_t count;
+        ENULL(ducq_enqueue(NULL, "q", "p", 1, &qid));
+        ENULL(ducq_enqueue(d, NULL, "p", 1, &qid));
+        ENULL(ducq_enqueue(d, "q", NULL, 1, &qid));
+        ENULL(ducq_enqueue(d, "q", "p", 1, NULL));
+        ENULL(ducq_consume(NULL, "q", 1));
+        ENULL(ducq_consume(d, NULL, 1));
+        ENULL(ducq_next_delivery(NULL, &qid, &count, buf, &size));
+        ENULL(ducq_next_delivery(d, NULL, &count, buf, &size));
+        ENULL(ducq_next_delivery(d, &qid, NULL, buf, &size));
+        ENULL(ducq_next_delivery(d, &qid, &count, NULL, &size));
+        ENULL(ducq_next_delivery(d, &qid, &count, buf, NULL));
+        ENULL(ducq_queue_ack(NULL, "q", 1));
+        ENULL(ducq_queue_ack(d, NULL, 1));
+        ENULL(ducq_request(NULL, "r", "p", 1, 1, buf, &size));
+        ENULL(ducq_request(d, NULL, "p", 1, 1, buf, &size));
+        ENULL(ducq_request(d, "r", NULL, 1, 1, buf, &size));
+        ENULL(ducq_request(d, "r", "p", 1, 1, NULL, &size));
+        ENULL(ducq_request(d, "r", "p", 1, 1, buf, NULL));
+    }
     CHECK(ducq_id(NULL) == NULL, "ducq_id(NULL)");
     CHECK(!ducq_eq(NULL, d) && !ducq_eq(d, NULL), "ducq_eq(NULL)");
     CHECK(ducq_copy(NULL) == NULL, "ducq_copy(NULL)");

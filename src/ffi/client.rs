@@ -204,7 +204,7 @@ enum Target {
     },
 }
 
-enum AnyClient {
+pub(crate) enum AnyClient {
     Tcp(Client),
     C(Client<CStream>),
 }
@@ -218,6 +218,7 @@ macro_rules! on_client {
         }
     };
 }
+pub(crate) use on_client;
 
 struct ClientSide {
     target: Target,
@@ -319,7 +320,7 @@ impl ducq_i {
     }
 
     /// Runs a client operation, recording its error.
-    fn with_client<T>(
+    pub(crate) fn with_client<T>(
         &mut self,
         op: impl FnOnce(&mut AnyClient) -> Result<T, Error>,
     ) -> Result<T, ducq_state> {
@@ -364,7 +365,7 @@ impl ducq_i {
         self.with_client(|c| on_client!(c, cl => cl.receive()))
     }
 
-    fn unreceive(&mut self, msg: Vec<u8>) {
+    pub(crate) fn unreceive(&mut self, msg: Vec<u8>) {
         if let Ok(c) = self.connected() {
             on_client!(c, cl => cl.unreceive(msg));
         }
@@ -471,7 +472,7 @@ pub(crate) unsafe fn handle<'a>(p: *mut ducq_i) -> &'a mut ducq_i {
     unsafe { &mut *p }
 }
 
-fn status(r: Result<(), ducq_state>) -> ducq_state {
+pub(crate) fn status(r: Result<(), ducq_state>) -> ducq_state {
     r.err().unwrap_or(ducq_state::DUCQ_OK)
 }
 

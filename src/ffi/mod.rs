@@ -17,6 +17,7 @@
 //! - `dispatcher`: Lua commands (`ducq_dispatcher_add`), loaded into the
 //!   reactor's Lua host and reloaded when their files change.
 //! - `proto`: C-supplied server protocols (a codec vtable per listener).
+//! - `queue`: durable queues and request/reply on a client handle.
 //!
 //! # Threads
 //! A `ducq_i` may move between threads but is used by one at a time. A
@@ -34,6 +35,7 @@ pub mod dispatcher;
 pub mod listen;
 pub mod message;
 pub mod proto;
+pub mod queue;
 pub mod reactor;
 pub mod state;
 

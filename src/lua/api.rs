@@ -34,9 +34,9 @@ pub(crate) struct CallCtx {
     /// while a callback is using it.
     hub: Cell<Option<NonNull<Hub>>>,
     /// The connection that sent the command being run.
-    caller: Cell<Option<ConnId>>,
+    pub(crate) caller: Cell<Option<ConnId>>,
     /// Whether the script sent anything to the caller.
-    replied: Cell<bool>,
+    pub(crate) replied: Cell<bool>,
     /// `reactor:loop` calls in progress, one inside another.
     loops: Cell<u32>,
 }
@@ -83,7 +83,7 @@ impl Drop for HubLease<'_> {
 /// while a file loads) or when it is already in use (a finalizer running
 /// inside a callback): the slot is emptied while `f` runs, so two `&mut Hub`
 /// never exist at once. `f` must not run Lua code.
-fn with_hub<R>(lua: &Lua, f: impl FnOnce(&mut Hub, &CallCtx) -> R) -> mlua::Result<R> {
+pub(crate) fn with_hub<R>(lua: &Lua, f: impl FnOnce(&mut Hub, &CallCtx) -> R) -> mlua::Result<R> {
     let ctx = lua
         .app_data_ref::<Rc<CallCtx>>()
         .map(|c| Rc::clone(&c))
@@ -185,6 +185,14 @@ impl UserData for ConnHandle {
         });
         m.add_method("close", |lua, this, ()| close(lua, this.0));
         m.add_method("clients", |lua, _, ()| clients(lua));
+        m.add_method(
+            "request",
+            |lua, this, (route, corr, payload): (mlua::String, mlua::String, Option<mlua::String>)| {
+                let payload = payload.as_ref().map(|p| p.as_bytes());
+                let payload: &[u8] = payload.as_deref().unwrap_or(b"");
+                super::queue::request(lua, this.0, &route.as_bytes(), &corr.as_bytes(), payload)
+            },
+        );
         // Client-side calls of the original library: a server-side handle
         // is connected already, never waits, and cannot read (the reactor
         // reads, and a command must not block it).
@@ -288,6 +296,7 @@ impl UserData for ReactorHandle {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("loop", |lua, _, f: Function| reactor_loop(lua, f));
         m.add_method("clients", |lua, _, ()| clients(lua));
+        super::queue::add_reactor_methods(m);
         m.add_method(
             "publish",
             |lua, _, (route, payload): (mlua::String, Option<mlua::String>)| {

@@ -7,6 +7,7 @@
 
 mod api;
 mod host;
+mod queue;
 mod watch;
 
 pub use api::{LOOP_CONTINUE, LOOP_DELETE, LOOP_STOP};

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod notify;
 pub mod observe;
 pub mod os;
+pub mod queues;
 pub mod reactor;
 pub mod route_index;
 pub mod settings;

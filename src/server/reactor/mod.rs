@@ -102,7 +102,8 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let registry = poll.registry().try_clone()?;
-        Ok(Reactor {
+        let queues = super::queues::QueueService::for_settings(&settings)?;
+        let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
@@ -120,7 +121,9 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
-        })
+        };
+        reactor.hub.set_queues(queues);
+        Ok(reactor)
     }
 
     /// Listens for length-framed TCP clients on `addr` (`"0.0.0.0:59090"`,
@@ -250,6 +253,8 @@ impl Reactor {
         while !self.is_stopped() {
             self.run_once(None)?;
         }
+        // What the last turn handed out is counted on disk too.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         self.hub
             .log(Level::Info, "stop", "server", "reactor stopped");
@@ -259,11 +264,14 @@ impl Reactor {
     /// Longest a host may wait before calling `run_once` again, even when
     /// the fd stays quiet (idle checks, back-offs, leftover input).
     pub fn next_timeout(&self) -> Duration {
-        if !self.backlog.is_empty() || self.hub.has_closing() {
+        if !self.backlog.is_empty() || self.hub.has_closing() || self.hub.queues().wants_turn() {
             return Duration::ZERO;
         }
         let now = Instant::now();
         let mut at = self.next_idle_check.min(self.next_buffer_release);
+        if let Some(t) = self.hub.queues().next_deadline() {
+            at = at.min(t);
+        }
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
@@ -328,6 +336,8 @@ impl Reactor {
             self.hub.release_idle_buffers();
             self.next_buffer_release = now + BUFFER_RELEASE;
         }
+        // One group commit for every queue change of the turn.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         // After the flush: a connection whose last reply was just written
         // is marked for closing there.
