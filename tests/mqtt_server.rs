@@ -572,6 +572,34 @@ fn shared_subscription_members_take_turns() {
 }
 
 #[test]
+fn a_shared_publication_never_falls_on_a_member_being_closed() {
+    let s = servers();
+    let (mut leaving, _) = mqtt_client(s.mqtt, "leaving", Version::V5, true);
+    mqtt_subscribe(&mut leaving, "$share/pool/work/#", QoS::AtMostOnce);
+    let (mut staying, _) = mqtt_client(s.mqtt, "staying", Version::V5, true);
+    mqtt_subscribe(&mut staying, "$share/pool/work/#", QoS::AtMostOnce);
+    let mut admin = s.srv.peer();
+    let name = format!("MQTT[leaving]:{}", leaving.stream.local_addr().unwrap());
+    // One write, so one turn of the server: `leaving` is marked for
+    // closing, then two publications come, the first of them its turn.
+    let mut turn = Vec::new();
+    for body in [
+        format!("unsub x\n{name}"),
+        "pub work/1\none".into(),
+        "pub work/2\ntwo".into(),
+    ] {
+        turn.extend_from_slice(&ducq::transport::tcp::TcpCodec::frame(body.as_bytes()));
+    }
+    admin.raw(&turn);
+    for _ in 0..3 {
+        admin.expect(b"ACK");
+    }
+    assert_eq!(mqtt_next(&mut staying).1, b"one");
+    assert_eq!(mqtt_next(&mut staying).1, b"two");
+    assert!(leaving.closed().is_empty());
+}
+
+#[test]
 fn a_retained_publish_with_an_empty_payload_deletes_the_retained_message() {
     let s = servers();
     let mut live = s.srv.peer();

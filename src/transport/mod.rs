@@ -167,6 +167,12 @@ pub trait Transport {
         LastMessage::Store
     }
 
+    /// Called once when the server marks this connection for closing (the
+    /// peer left, an error, an admin's `unsub`, a slow consumer): it gets
+    /// no more deliveries, so a codec that shares work with other
+    /// connections (MQTT shared subscriptions) hands its part on at once.
+    fn closing(&mut self) {}
+
     /// A message the server dispatches for this connection when it ends
     /// without the protocol's own goodbye (an MQTT will). Asked once, as the
     /// connection is removed.

@@ -217,6 +217,7 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        conn.transport.closing();
         self.metrics.dropped_bytes += conn.pending_output() as u64;
         let id = conn.id_string();
         self.to_close.push(key);

@@ -537,6 +537,14 @@ impl Transport for MqttServer {
         self.last
     }
 
+    /// It takes no more turns in shared subscriptions: a publication
+    /// fanned out while it waits to be removed goes to a live member.
+    fn closing(&mut self) {
+        if let Ok(mut listener) = self.listener.try_borrow_mut() {
+            listener.leave_all(self.conn);
+        }
+    }
+
     /// The will, unless the client said goodbye with DISCONNECT.
     fn last_words(&mut self) -> Option<Vec<u8>> {
         self.take_will()
