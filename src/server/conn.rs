@@ -69,6 +69,12 @@ pub struct Conn {
     pub(crate) peer_done: bool,
     /// Marked for closing; its input is ignored from now on.
     pub(crate) closing: bool,
+    /// Its queued output passed the high-water mark and has not yet
+    /// drained below the low-water mark (the hub's back-pressure).
+    pub(crate) congested: bool,
+    /// How many congested queues hold this connection back: while
+    /// non-zero it is not read.
+    pub(crate) holds: u32,
     pub(crate) last_rx: Instant,
     /// Since when an incomplete message (or handshake) waits in `input`.
     pub(crate) partial_since: Option<Instant>,
@@ -116,6 +122,8 @@ impl Conn {
             close_after_flush: false,
             peer_done: false,
             closing: false,
+            congested: false,
+            holds: 0,
             last_rx: now,
             partial_since: None,
             pinged: false,

@@ -42,7 +42,11 @@ impl Hub {
         if conn.closing {
             return;
         }
-        match conn.flush() {
+        let flushed = conn.flush();
+        // Back-pressure: drained below the low-water mark, the queue lets
+        // go of the connections it held.
+        let drained = conn.congested && conn.pending_output() < self.settings.output_low_water;
+        match flushed {
             Ok(Flushed::Done) => {
                 if conn.close_after_flush || conn.transport.close_after_flush() {
                     let id = conn.id_string();
@@ -72,6 +76,9 @@ impl Hub {
                 }
             }
             Err(e) => self.close(key, &format!("write error: {e}")),
+        }
+        if drained {
+            self.release(key);
         }
     }
 

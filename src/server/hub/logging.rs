@@ -27,9 +27,13 @@ impl Hub {
         let listeners = self.subs.exact_subscribers(b"LOG").to_vec();
         if !listeners.is_empty() {
             let line = rec.line();
+            // A log line is nobody's message: a full LOG subscriber does
+            // not hold back the connection whose action was logged.
+            let feeding = self.feeding.take();
             for key in listeners {
                 let _ = self.send(key, line.as_bytes());
             }
+            self.feeding = feeding;
         }
         self.in_log = false;
     }

@@ -14,6 +14,8 @@
 //! - `flush`: writing queued output and keeping WRITABLE interest in step,
 //!   giving idle buffers back;
 //! - `idle`: idle and frame timeouts;
+//! - `pressure`: back-pressure — holding the connections that fill a
+//!   queue past its high-water mark, slow-consumer disconnection;
 //! - `logging`: log records to the logger and to `LOG` subscribers.
 //!
 //! The hub registers, reregisters and deregisters connection sockets; the
@@ -36,6 +38,7 @@ mod fanout;
 mod flush;
 mod idle;
 mod logging;
+mod pressure;
 
 use fanout::FanOut;
 
@@ -59,6 +62,16 @@ pub struct Hub {
     next_gen: u64,
     /// The publish path's own state.
     fan: FanOut,
+    /// The connection whose input is being handled (set by the reactor):
+    /// the one held when its message fills a queue past the high-water
+    /// mark.
+    pub(crate) feeding: Option<usize>,
+    /// Queues above the high-water mark and whom they hold.
+    pressure: pressure::Pressure,
+    /// A queue above this many bytes holds its feeder back or, past the
+    /// hard limit, is disconnected: the high-water mark, or the hard limit
+    /// when that is lower.
+    high_water: usize,
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
@@ -72,13 +85,16 @@ impl Hub {
             last: LastStore::new(settings.max_stored_routes, settings.max_stored_bytes),
             logger: Logger::new(settings.log_level),
             in_log: false,
-            settings,
             registry,
             dirty: Vec::new(),
             to_close: Vec::new(),
             next_gen: 1,
             fan: FanOut::default(),
+            feeding: None,
+            pressure: pressure::Pressure::default(),
+            high_water: settings.output_high_water.min(settings.max_output),
             metrics: Counters::default(),
+            settings,
         }
     }
 
@@ -167,24 +183,23 @@ impl Hub {
         let _ = self.queued(key);
     }
 
-    /// Bookkeeping after output was appended to `key`: enforce the output
-    /// bound, schedule a flush.
+    /// Bookkeeping after output was appended to `key`: back-pressure and
+    /// the hard limit above the high-water mark (`pressure.rs`), schedule a
+    /// flush.
     fn queued(&mut self, key: usize) -> Result<(), State> {
         let Some(conn) = self.conns.get_mut(key) else {
             return Err(State::ENotFound);
         };
-        if conn.pending_output() > self.settings.max_output {
-            let pending = conn.pending_output();
-            conn.out.clear();
-            self.metrics.slow_consumers += 1;
-            self.metrics.dropped_bytes += pending as u64;
-            self.close(
-                key,
-                &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
-            );
-            return Err(State::EMax);
+        let pending = conn.pending_output();
+        if pending <= self.high_water {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(key);
+            }
+            return Ok(());
         }
-        if !conn.dirty {
+        self.over_high_water(key, pending)?;
+        if let Some(conn) = self.conns.get_mut(key).filter(|c| !c.dirty) {
             conn.dirty = true;
             self.dirty.push(key);
         }
@@ -222,6 +237,9 @@ impl Hub {
         while let Some(key) = self.to_close.pop() {
             if self.conns.get(key).is_some_and(|c| c.closing) {
                 let mut conn = self.conns.remove(key);
+                if conn.congested {
+                    self.release(key);
+                }
                 self.metrics.bytes_in += conn.bytes_in;
                 self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);

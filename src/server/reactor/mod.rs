@@ -83,8 +83,11 @@ pub struct Reactor {
     /// Shared read buffer: input is decoded here and only a partial frame
     /// is copied into the connection, so idle connections hold no buffer.
     scratch: Vec<u8>,
-    /// Connections that used their read budget and have more to read.
-    backlog: Vec<usize>,
+    /// Connections to read next turn without waiting for an event: those
+    /// that used their read budget and have more to read, and those let go
+    /// by back-pressure. The flag reads to the end of the stream (a peer's
+    /// close seen before may have no new event to announce it).
+    backlog: Vec<(usize, bool)>,
     /// Reused list of this turn's events: token, readable, writable, and
     /// whether the peer closed or the socket has an error.
     ready: Vec<(Token, bool, bool, bool)>,
@@ -253,6 +256,9 @@ impl Reactor {
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
+        if let Some(t) = self.hub.next_output_timeout() {
+            at = at.min(t);
+        }
         at.saturating_duration_since(now)
     }
 
@@ -297,8 +303,8 @@ impl Reactor {
         }
         ready.clear();
         self.ready = ready;
-        for key in std::mem::take(&mut self.backlog) {
-            self.read(key, now, false);
+        for (key, to_end) in std::mem::take(&mut self.backlog) {
+            self.read(key, now, to_end);
         }
         if self.accept_resume.is_some_and(|t| now >= t) {
             self.accept_resume = None;
@@ -314,9 +320,21 @@ impl Reactor {
             self.hub.release_idle_buffers();
             self.next_buffer_release = now + BUFFER_RELEASE;
         }
+        if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
+            self.hub.check_output_timeouts(now);
+        }
         self.hub.flush_dirty();
         self.hub.reap();
+        self.resume_released();
         Ok(())
+    }
+
+    /// Connections let go by back-pressure are read next turn, to the end
+    /// of what waits: input that arrived while they were held raised its
+    /// readiness edge then, and no new edge will come for it.
+    fn resume_released(&mut self) {
+        let resumed = self.hub.take_resumed().map(|key| (key, true));
+        self.backlog.extend(resumed);
     }
 
     fn accept(&mut self, index: usize, now: Instant) {
