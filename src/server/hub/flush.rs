@@ -49,13 +49,12 @@ impl Hub {
         match flushed {
             Ok(Flushed::Done) => {
                 if conn.close_after_flush || conn.transport.close_after_flush() {
-                    let id = conn.id_string();
                     conn.closing = true;
                     self.to_close.push(key);
                     if conn.peer_done {
-                        self.log(Level::Info, "close", &id, "disconnected");
+                        self.log_conn(Level::Info, "close", key, "disconnected");
                     } else {
-                        self.log(Level::Debug, "close", &id, "closed after reply");
+                        self.log_conn(Level::Debug, "close", key, "closed after reply");
                     }
                 } else if conn.want_write {
                     conn.want_write = false;

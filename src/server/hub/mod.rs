@@ -216,9 +216,8 @@ impl Hub {
         }
         conn.closing = true;
         self.metrics.dropped_bytes += conn.pending_output() as u64;
-        let id = conn.id_string();
         self.to_close.push(key);
-        self.log(Level::Info, "close", &id, reason);
+        self.log_conn(Level::Info, "close", key, reason);
     }
 
     /// Closes `key` once its pending output is written.

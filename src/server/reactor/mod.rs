@@ -375,11 +375,10 @@ impl Reactor {
                     };
                     conn.listener = Some(local);
                     conn.transport.open(conn.out.own());
-                    let id = conn.id_string();
                     if conn.pending_output() > 0 {
                         self.hub.mark_dirty(key);
                     }
-                    self.hub.log(Level::Info, "accept", &id, "connected");
+                    self.hub.log_conn(Level::Info, "accept", key, "connected");
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
