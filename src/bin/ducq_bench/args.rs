@@ -25,6 +25,8 @@ brokers (addresses must be 127.0.0.1:PORT):
   --mosquitto ADDR     MQTT broker (alias --mqtt)
   --nats ADDR          NATS server
   --redis ADDR         Redis server
+  --floor ADDR         ducq-floor (benches/floor/floor.c): S4's floor, only
+                       the sends a publication to N subscribers needs
   --pid NAME=PID       broker process, for S4's memory reading (repeatable)
   --brokers LIST       subset to run, e.g. ducq,redis (default: all with an address)
 
@@ -32,13 +34,14 @@ what to run:
   --scenarios LIST     subset of S1,S2,S3,S4,S5,S6 (default: all)
   --runs N             runs per scenario; the table shows the median (default 3)
   --messages N         base message count (default 200000): S1 and S6 send
-                       N, S2 4N/subscribers (4N deliveries), S3 N/2, S5 N/40
+                       N, S2 4N/subscribers (4N deliveries), S3 N/2, S5 N/20
   --size BYTES         payload of S1, S2, S3, S6 (default 64, minimum 34)
   --large-size BYTES   payload of S5 (default 65536)
   --rate N             S3 publication rate per second (default 20000)
   --idle-conns N       S4 idle subscribers (default 10000)
   --window N           publisher stays at most N messages ahead of the
-                       subscribers (default 10000, at most 4 MiB; 0: no limit)
+                       subscribers (default 10000, at most 4 MiB; 0: no limit);
+                       S5 always runs open loop (no window)
   --timeout SECS       limit for each run (default 120)
   --out FILE           also write the report to FILE
 ";
@@ -54,11 +57,20 @@ pub enum Broker {
     Nats,
     /// redis-server.
     Redis,
+    /// `ducq-floor`: not a broker, the least one can do for S4 (a C
+    /// program that only makes the sends), measured with the same client.
+    Floor,
 }
 
 impl Broker {
     /// All brokers, in table order.
-    pub const ALL: [Broker; 4] = [Broker::Ducq, Broker::Mosquitto, Broker::Nats, Broker::Redis];
+    pub const ALL: [Broker; 5] = [
+        Broker::Ducq,
+        Broker::Mosquitto,
+        Broker::Nats,
+        Broker::Redis,
+        Broker::Floor,
+    ];
 
     /// The name used in flags and the table.
     pub fn name(self) -> &'static str {
@@ -67,13 +79,14 @@ impl Broker {
             Broker::Mosquitto => "mosquitto",
             Broker::Nats => "nats",
             Broker::Redis => "redis",
+            Broker::Floor => "floor",
         }
     }
 
     /// The protocol its main endpoint speaks.
     pub fn kind(self) -> Kind {
         match self {
-            Broker::Ducq => Kind::DucqTcp,
+            Broker::Ducq | Broker::Floor => Kind::DucqTcp,
             Broker::Mosquitto => Kind::Mqtt,
             Broker::Nats => Kind::Nats,
             Broker::Redis => Kind::Redis,
@@ -86,8 +99,9 @@ impl Broker {
             "mosquitto" | "mqtt" => Ok(Broker::Mosquitto),
             "nats" | "nats-server" => Ok(Broker::Nats),
             "redis" | "redis-server" => Ok(Broker::Redis),
+            "floor" | "ducq-floor" => Ok(Broker::Floor),
             _ => Err(format!(
-                "unknown broker {s:?} (ducq, mosquitto, nats, redis)"
+                "unknown broker {s:?} (ducq, mosquitto, nats, redis, floor)"
             )),
         }
     }
@@ -193,7 +207,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             .next()
             .ok_or_else(|| format!("{flag}: missing value (see --help)"))?;
         match flag {
-            "--ducq" | "--mosquitto" | "--mqtt" | "--nats" | "--redis" => {
+            "--ducq" | "--mosquitto" | "--mqtt" | "--nats" | "--redis" | "--floor" => {
                 let b = Broker::parse(&flag[2..])?;
                 addrs.retain(|(x, _)| *x != b);
                 addrs.push((b, loopback(flag, v)?));

@@ -145,6 +145,10 @@ impl Case {
             kind: broker.kind(),
             addr,
         };
+        // The floor makes only S4's sends: nothing else to compare.
+        if broker == Broker::Floor && self != Case::S4 {
+            return Err("—".into());
+        }
         if self == Case::S6 {
             if broker != Broker::Ducq {
                 return Err("—".into());
@@ -199,12 +203,16 @@ impl Case {
                 // subscriber has the previous one.
                 spec.window = Some(1);
                 spec.timing = true;
-                spec.rss_pid = c.pid(broker);
+                spec.rss_pid = c.pid(broker).filter(|_| broker != Broker::Floor);
                 spec.buf = 4096;
             }
             Case::S5 => {
-                spec.count = (c.messages / 40).max(1);
+                // A burst, open loop: the broker must absorb it or push
+                // back on the publisher; cutting the subscriber off fails
+                // the run.
+                spec.count = (c.messages / 20).max(1);
                 spec.size = c.large_size;
+                spec.window = None;
             }
         }
         if spec.window.is_some_and(|w| w > 1) {
@@ -299,6 +307,8 @@ pub fn run_all(c: &Config) -> Results {
                         for (i, v) in vals.into_iter().enumerate() {
                             match v {
                                 Some(v) => samples[i].push(v),
+                                // The floor is no broker: no memory to show.
+                                None if broker == Broker::Floor => missing[i] = Some("—".into()),
                                 None => missing[i] = Some("n/a (no pid)".to_string()),
                             }
                         }
@@ -343,7 +353,39 @@ pub fn run_all(c: &Config) -> Results {
             rows.push((row, line));
         }
     }
+    if let Some(row) = websocket_ratio(c, &rows) {
+        rows.push(row);
+    }
     Results { rows, failures }
+}
+
+/// S6 over S1 for ducq (the same run's medians): what WebSocket costs.
+fn websocket_ratio(c: &Config, rows: &[(Row, Vec<Cell>)]) -> Option<(Row, Vec<Cell>)> {
+    let d = c.brokers.iter().position(|&(b, _)| b == Broker::Ducq)?;
+    let value = |label: &str| {
+        let (_, cells) = rows.iter().find(|(r, _)| r.label.starts_with(label))?;
+        match cells.get(d) {
+            Some(Cell::Value(v)) if *v > 0.0 => Some(*v),
+            _ => None,
+        }
+    };
+    let ratio = value("S6 ")? / value("S1 ")?;
+    let cells = (0..c.brokers.len())
+        .map(|i| {
+            if i == d {
+                Cell::Value(ratio)
+            } else {
+                Cell::NotApplicable("—".into())
+            }
+        })
+        .collect();
+    let row = Row {
+        label: "S6 / S1: WebSocket over TCP, same run".into(),
+        unit: "×",
+        higher_is_better: true,
+        reduce: Reduce::Median,
+    };
+    Some((row, cells))
 }
 
 fn describe(rows: &[Row], vals: &[Option<f64>]) -> String {
