@@ -56,7 +56,7 @@ pub struct Hub {
     in_log: bool,
     registry: Registry,
     /// Connections with output to write this turn.
-    dirty: Vec<usize>,
+    dirty: flush::Dirty,
     /// Connections marked for closing, removed by `reap`.
     to_close: Vec<usize>,
     next_gen: u64,
@@ -86,7 +86,7 @@ impl Hub {
             logger: Logger::new(settings.log_level),
             in_log: false,
             registry,
-            dirty: Vec::new(),
+            dirty: flush::Dirty::default(),
             to_close: Vec::new(),
             next_gen: 1,
             fan: FanOut::default(),
@@ -194,14 +194,14 @@ impl Hub {
         if pending <= self.high_water {
             if !conn.dirty {
                 conn.dirty = true;
-                self.dirty.push(key);
+                self.dirty.push(key, self.feeding);
             }
             return Ok(());
         }
         self.over_high_water(key, pending)?;
         if let Some(conn) = self.conns.get_mut(key).filter(|c| !c.dirty) {
             conn.dirty = true;
-            self.dirty.push(key);
+            self.dirty.push(key, self.feeding);
         }
         Ok(())
     }
@@ -226,7 +226,7 @@ impl Hub {
             conn.close_after_flush = true;
             if !conn.dirty {
                 conn.dirty = true;
-                self.dirty.push(key);
+                self.dirty.push(key, self.feeding);
             }
         }
     }
