@@ -306,6 +306,20 @@ impl Reactor {
         for (key, to_end) in std::mem::take(&mut self.backlog) {
             self.read(key, now, to_end);
         }
+        // What this turn's input produced goes out before any housekeeping
+        // (walks of every connection, once a second) can delay it; what
+        // the housekeeping queues (pings) goes out right after.
+        self.hub.flush_dirty();
+        self.timers(now);
+        self.hub.flush_dirty();
+        self.hub.reap();
+        self.resume_released();
+        Ok(())
+    }
+
+    /// The periodic work that is due: accepting again after running out
+    /// of descriptors, idle checks, giving buffers back, output timeouts.
+    fn timers(&mut self, now: Instant) {
         if self.accept_resume.is_some_and(|t| now >= t) {
             self.accept_resume = None;
             for i in 0..self.listeners.len() {
@@ -323,10 +337,6 @@ impl Reactor {
         if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
             self.hub.check_output_timeouts(now);
         }
-        self.hub.flush_dirty();
-        self.hub.reap();
-        self.resume_released();
-        Ok(())
     }
 
     /// Connections let go by back-pressure are read next turn, to the end
