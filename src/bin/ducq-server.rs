@@ -35,7 +35,10 @@ Limits:
   --max-message BYTES     largest message body            [default: 1048576]
   --max-route BYTES       longest route                   [default: 1024]
   --max-stored-routes N   routes whose last message is kept [default: 10000]
-  --max-stored-bytes B    bytes of stored last messages   [default: 67108864]
+  --max-stored-bytes B    bytes of stored messages; the oldest go first
+                                                          [default: 67108864]
+  --history N             messages stored per route, for 'sub R' with
+                          'last N' and GET /last/R?n=N   [default: 1]
   --max-connections N     simultaneous clients            [default: 16384]
   --max-output BYTES      hard limit of output queued for one client: past
                           it the client is disconnected at once as a slow
@@ -53,6 +56,12 @@ Limits:
                           0 disables                      [default: 300]
   --frame-timeout SECS    close clients that leave a message, handshake or
                           HTTP request incomplete this long; 0 disables
+                                                          [default: 30]
+Streamed payloads (CONT/END):
+  --stream-window BYTES   bytes of a stream queued for one subscriber before
+                          its publisher is paused          [default: 4194304]
+  --stream-timeout SECS   end a stream silent this long with an error, close
+                          a subscriber holding it up this long; 0 disables
                                                           [default: 30]
 Lua commands:
   --lua PATH              load every .lua file of folder PATH (or the one
@@ -120,6 +129,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-route" => s.max_route = num(value()?)?,
             "--max-stored-routes" => s.max_stored_routes = num(value()?)?,
             "--max-stored-bytes" => s.max_stored_bytes = num(value()?)?,
+            "--history" => s.history = num(value()?)?,
             "--max-connections" => s.max_connections = num(value()?)?,
             "--max-output" => s.max_output = num(value()?)?,
             "--output-high-water" => s.output_high_water = num(value()?)?,
@@ -127,6 +137,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--output-timeout" => s.output_timeout = Duration::from_secs(num(value()?)? as u64),
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
             "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
+            "--stream-window" => s.stream_window = num(value()?)?,
+            "--stream-timeout" => s.stream_timeout = Duration::from_secs(num(value()?)? as u64),
             "--lua" => args.lua.push(value()?),
             "--lua-instructions" => args.lua_limits.instructions = num(value()?)? as u64,
             "--lua-memory" => args.lua_limits.memory = num(value()?)?,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ducq::client::{Client, Error, Flow};
 use ducq::proto::{classify, message::nack_text, Kind};
+use ducq_cli::assemble::SubWriter;
 use ducq_cli::completions;
 use ducq_cli::output::{error_prefix, Printer, When};
 use ducq_cli::progress::{bytes, Progress};
@@ -20,12 +21,17 @@ ducq: command-line client for a ducq server
 Usage: ducq [OPTIONS] COMMAND [ARGS]
 
 Commands:
-  pub ROUTE PAYLOAD       publish PAYLOAD on ROUTE ('-' reads it from stdin)
-  sub ROUTE [--last] [--add ROUTE]... [--count N] [-v]
-                          print each message on ROUTE (wildcard *), one per
-                          line; --last first prints the stored last message(s);
-                          --add follows more routes; --count stops after N
-                          messages; -v prints the route before the payload
+  pub ROUTE PAYLOAD [--stream [--part-size BYTES]]
+                          publish PAYLOAD on ROUTE ('-' reads it from stdin);
+                          --stream sends it in parts as it is read (CONT/END),
+                          so it may be of any length   [part size: 65536]
+  sub ROUTE [--last [N]] [--add ROUTE]... [--count N] [-v]
+                          print each message on ROUTE (wildcards * + #), one
+                          per line; --last first prints the stored message(s),
+                          up to N per route; --add follows more routes;
+                          --count stops after N messages; -v prints the route
+                          before the payload. A streamed payload is written
+                          out whole, as one message
   lscmd                   list the server's commands
   lsconn                  list connections and their subscriptions
   send [--no-reply] COMMAND [ROUTE [PAYLOAD]]
@@ -265,12 +271,46 @@ fn run(cli: Cli) -> Result<(), Failure> {
     };
     match command.as_str() {
         "pub" => {
-            let args = take_options("pub", args, literal, |_, _| Ok(false))?;
+            let (mut stream, mut part) = (false, 64 << 10);
+            let args = take_options("pub", args, literal, |a, it| {
+                match a {
+                    "--stream" => stream = true,
+                    "--part-size" => {
+                        let v = it
+                            .next()
+                            .ok_or_else(|| usage("--part-size needs a number"))?;
+                        part = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                            usage(format!("--part-size: '{v}' is not a positive size"))
+                        })?;
+                    }
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            })?;
             let [route, payload] = &args[..] else {
                 return Err(usage("usage: ducq pub ROUTE PAYLOAD ('-' reads stdin)"));
             };
             let mut progress =
                 Progress::new(ui.progress && payload == "-" && std::io::stderr().is_terminal());
+            if stream {
+                let mut client = conn.open()?;
+                let sent = if payload == "-" {
+                    let stdin = std::io::stdin().lock();
+                    publish_stream(&mut client, route, stdin, part, &mut progress)
+                } else {
+                    publish_stream(&mut client, route, payload.as_bytes(), part, &mut progress)
+                };
+                return match sent {
+                    Ok(n) => {
+                        progress.finish(&format!("streamed {} on {route}", bytes(n)));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        progress.clear();
+                        Err(e)
+                    }
+                };
+            }
             let payload = if payload == "-" {
                 read_stdin(&mut progress)?
             } else {
@@ -326,6 +366,66 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(stdout_error)
         }
         other => Err(usage(format!("unknown command '{other}'"))),
+    }
+}
+
+/// Parts sent before their ACKs are waited for: enough to keep the pipe
+/// full, few enough that a NACK stops the stream early.
+const PARTS_IN_FLIGHT: usize = 16;
+
+/// Streams what `input` yields as `CONT` parts of at most `part` bytes (one
+/// per read, so a slow source is forwarded as it comes), then `END`.
+/// Returns the bytes sent.
+fn publish_stream(
+    client: &mut Client,
+    route: &str,
+    mut input: impl Read,
+    part: usize,
+    progress: &mut Progress,
+) -> Result<u64, Failure> {
+    let mut buf = vec![0; part];
+    let (mut unacked, mut sent) = (0usize, 0u64);
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // Leaving ends the stream with an error for its subscribers.
+            Err(e) => return Err(Failure::Other(format!("stdin: {e}"))),
+        };
+        let Some(bytes_read) = buf.get(..n).filter(|b| !b.is_empty()) else {
+            break;
+        };
+        client.emit("CONT", route, bytes_read)?;
+        sent += n as u64;
+        progress.update(|| format!("streaming on {route}: {}", bytes(sent)));
+        unacked += 1;
+        while unacked > PARTS_IN_FLIGHT {
+            expect_ack(client)?;
+            unacked -= 1;
+        }
+    }
+    client.emit("END", route, b"")?;
+    for _ in 0..=unacked {
+        expect_ack(client)?;
+    }
+    Ok(sent)
+}
+
+/// Waits for the next ACK; a NACK or anything else but data is an error.
+fn expect_ack(client: &mut Client) -> Result<(), Failure> {
+    loop {
+        let m = client.receive_reply()?;
+        match classify(&m) {
+            Kind::Ack => return Ok(()),
+            // A message for a subscription of this connection: not ours.
+            Kind::Data => {}
+            _ => {
+                return Err(Failure::Other(format!(
+                    "unexpected reply: {}",
+                    String::from_utf8_lossy(&m)
+                )))
+            }
+        }
     }
 }
 
@@ -428,10 +528,21 @@ fn sub(
     literal: Vec<String>,
 ) -> Result<(), Failure> {
     let mut extra = Vec::new();
-    let (mut last, mut count) = (false, None::<u64>);
+    let (mut last, mut count) = (None::<String>, None::<u64>);
     let args = take_options("sub", args, literal, |a, it| {
         match a {
-            "--last" => last = true,
+            "--last" => {
+                // An optional count: `--last 10`.
+                let n = it
+                    .as_slice()
+                    .first()
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .cloned();
+                if n.is_some() {
+                    it.next();
+                }
+                last = Some(n.map_or("last".into(), |n| format!("last {n}")));
+            }
             "-v" | "--verbose" => printer.verbose = true,
             "--add" => extra.push(it.next().ok_or_else(|| usage("--add needs a route"))?),
             "--count" => {
@@ -452,7 +563,9 @@ fn sub(
         }
     };
     let mut client = conn.open()?;
-    let mut out = std::io::stdout().lock();
+    // Buffered: a streamed payload is written in large pieces, not per line.
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    let mut writer = SubWriter::new(printer);
     // Progress only where it does not mix with the messages themselves.
     let mut progress = Progress::new(
         ui.progress && std::io::stderr().is_terminal() && !std::io::stdout().is_terminal(),
@@ -461,21 +574,18 @@ fn sub(
         Some(c) => format!("received {seen}/{c} messages"),
         None => format!("received {seen} messages"),
     };
-    let mut seen = 0u64;
     let done = |seen: u64| count.is_some_and(|c| seen >= c);
-    let opts = if last { "last" } else { "" };
-    if let Some(m) = client.subscribe(&route, opts)? {
-        printer.message(&mut out, &m).map_err(stdout_error)?;
-        seen += 1;
+    let opts = last.clone().unwrap_or_default();
+    if let Some(m) = client.subscribe(&route, &opts)? {
+        writer.message(&mut out, &m).map_err(stdout_error)?;
     }
     for r in &extra {
-        let opts = if last { "last add" } else { "add" };
-        if let Some(m) = client.subscribe(r, opts)? {
-            printer.message(&mut out, &m).map_err(stdout_error)?;
-            seen += 1;
+        let opts = last.as_ref().map_or("add".into(), |l| format!("{l} add"));
+        if let Some(m) = client.subscribe(r, &opts)? {
+            writer.message(&mut out, &m).map_err(stdout_error)?;
         }
     }
-    if !done(seen) {
+    if !done(writer.seen) {
         client.set_timeout(None)?;
         let mut failure = None;
         let listened = client.listen(|msg| {
@@ -483,11 +593,11 @@ fn sub(
                 failure = Some(nack(state, msg));
                 return Flow::Break;
             }
-            if let Err(e) = printer.message(&mut out, msg) {
+            if let Err(e) = writer.message(&mut out, msg) {
                 failure = Some(stdout_error(e));
                 return Flow::Break;
             }
-            seen += 1;
+            let seen = writer.seen;
             progress.update(|| counted(seen));
             if done(seen) {
                 Flow::Break
@@ -500,7 +610,8 @@ fn sub(
             return Err(f);
         }
     }
-    progress.finish(&counted(seen));
+    out.flush().map_err(stdout_error)?;
+    progress.finish(&counted(writer.seen));
     Ok(())
 }
 

@@ -140,6 +140,17 @@ impl Conn {
         format!("{}:{}", self.transport.name(), self.peer)
     }
 
+    /// The transport's kind as ids show it (`TCP`, `WS`, `HTTP`, …).
+    pub fn kind(&self) -> &str {
+        self.transport.name()
+    }
+
+    /// Whether a message nobody asked for can be sent now (see
+    /// `Transport::accepts_push`).
+    pub fn accepts_push(&self) -> bool {
+        self.transport.accepts_push()
+    }
+
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer

@@ -23,6 +23,7 @@ pub mod broker;
 pub mod commands;
 pub mod conn;
 pub mod dispatcher;
+pub mod history;
 pub mod hub;
 pub mod log;
 pub mod metrics;
@@ -30,7 +31,9 @@ pub mod notify;
 pub mod observe;
 pub mod os;
 pub mod reactor;
+pub mod route_index;
 pub mod settings;
+pub mod streams;
 
 pub use conn::ConnId;
 pub use dispatcher::{CommandSet, Dispatcher};

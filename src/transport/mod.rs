@@ -16,10 +16,15 @@
     )
 )]
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 
+// Server-side and C-facing: they need the operating system (`std`).
+#[cfg(feature = "std")]
 pub mod c_vtable;
 mod decoder;
+#[cfg(feature = "std")]
 pub mod http;
 pub mod tcp;
 pub mod ws;
@@ -109,6 +114,13 @@ pub trait Transport {
     /// got no reply at all can answer here instead of leaving its peer
     /// waiting.
     fn after_dispatch(&mut self, _out: &mut Vec<u8>) {}
+
+    /// Whether a message the peer did not ask for (a direct message) can be
+    /// sent now. A request/response protocol between requests cannot carry
+    /// one; the default is true.
+    fn accepts_push(&self) -> bool {
+        true
+    }
 
     /// Appends the wire form of one ducq message to `out`.
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>);

@@ -33,6 +33,11 @@ pub(super) struct Dirty {
 }
 
 impl Dirty {
+    /// Whether no connection is scheduled.
+    pub(super) fn is_empty(&self) -> bool {
+        self.first.is_empty() && self.last.is_empty()
+    }
+
     /// Schedules `key`, once per turn (the caller keeps `Conn::dirty`).
     pub(super) fn push(&mut self, key: usize, feeding: Option<usize>) {
         if feeding == Some(key) {

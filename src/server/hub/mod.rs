@@ -31,6 +31,7 @@ use super::conn::{Conn, ConnId};
 use super::log::{Level, Logger};
 use super::metrics::Counters;
 use super::settings::Settings;
+use super::streams::{self, Streams};
 use crate::proto::State;
 
 mod body_pool;
@@ -47,8 +48,10 @@ pub struct Hub {
     pub(crate) conns: Slab<Conn>,
     /// Who is subscribed to what.
     pub subs: Subscriptions,
-    /// Last message of each route.
+    /// Stored messages of each route.
     pub last: LastStore,
+    /// Open streamed payloads.
+    pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
     /// A log record is being written (a `LOG` subscriber's send failing
@@ -82,7 +85,12 @@ impl Hub {
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
-            last: LastStore::new(settings.max_stored_routes, settings.max_stored_bytes),
+            last: LastStore::with_depth(
+                settings.max_stored_routes,
+                settings.max_stored_bytes,
+                settings.history,
+            ),
+            streams: Streams::default(),
             logger: Logger::new(settings.log_level),
             in_log: false,
             registry,
@@ -235,6 +243,9 @@ impl Hub {
     pub(crate) fn reap(&mut self) {
         while let Some(key) = self.to_close.pop() {
             if self.conns.get(key).is_some_and(|c| c.closing) {
+                // Its streams end with an error for their subscribers,
+                // written now rather than a turn later.
+                streams::publisher_gone(self, key);
                 let mut conn = self.conns.remove(key);
                 if conn.congested {
                     self.release(key);
@@ -244,6 +255,9 @@ impl Hub {
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
             }
+        }
+        if !self.dirty.is_empty() {
+            self.flush_dirty();
         }
     }
 

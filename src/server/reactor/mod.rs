@@ -27,6 +27,7 @@ use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
 use super::log::Level;
 use super::settings::Settings;
+use super::streams;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::tcp::TcpCodec;
@@ -312,6 +313,9 @@ impl Reactor {
         self.hub.flush_dirty();
         self.timers(now);
         self.hub.flush_dirty();
+        // Streamed payloads: publishers paused by a full window are read
+        // again once their subscribers drained (next turn, at once).
+        streams::check(&mut self.hub, now);
         self.hub.reap();
         self.resume_released();
         Ok(())
@@ -339,12 +343,16 @@ impl Reactor {
         }
     }
 
-    /// Connections let go by back-pressure are read next turn, to the end
-    /// of what waits: input that arrived while they were held raised its
-    /// readiness edge then, and no new edge will come for it.
+    /// Connections let go by back-pressure, and stream publishers whose
+    /// window drained, are read next turn, to the end of what waits: input
+    /// that arrived while they were not read raised its readiness edge
+    /// then, and no new edge will come for it (nor for a close).
     fn resume_released(&mut self) {
-        let resumed = self.hub.take_resumed().map(|key| (key, true));
-        self.backlog.extend(resumed);
+        let held = self.hub.take_resumed().map(|key| (key, true));
+        self.backlog.extend(held);
+        let streamed = self.hub.streams.take_resumed();
+        self.backlog
+            .extend(streamed.into_iter().map(|key| (key, true)));
     }
 
     fn accept(&mut self, index: usize, now: Instant) {

@@ -401,6 +401,12 @@ impl Transport for HttpOrWs {
         }
     }
 
+    /// Only an event stream or a WebSocket: a plain request's answer is its
+    /// response, and between requests nothing can be sent.
+    fn accepts_push(&self) -> bool {
+        matches!(self.phase, Phase::Ws(_) | Phase::Streaming)
+    }
+
     fn shared_encoding(&self) -> Option<SharedEncoding> {
         match &self.phase {
             Phase::Ws(ws) => ws.shared_encoding(),

@@ -119,11 +119,10 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     Ok(match endpoint {
         "pub" => action(Endpoint::Plain, with_route(b"pub", rest, b"")?, true, false),
         "last" => {
-            let msg = with_route(b"sub", rest, b"last")?;
-            let pattern = msg
-                .get(4..msg.len().saturating_sub(5))
-                .is_some_and(route::is_pattern);
-            let kind = if pattern {
+            let n = query_count(target)?;
+            let msg = with_route(b"last", rest, n.unwrap_or("").as_bytes())?;
+            let pattern = percent_decode(rest.as_bytes()).is_some_and(|r| route::is_pattern(&r));
+            let kind = if pattern || n.is_some() {
                 Endpoint::LastAll
             } else {
                 Endpoint::Last
@@ -161,6 +160,18 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
             }
         }
     })
+}
+
+/// The `n` of a query string (`?n=5`), if given; 400 unless it is decimal.
+fn query_count(target: &str) -> Result<Option<&str>, RouteError> {
+    let Some((_, query)) = target.split_once('?') else {
+        return Ok(None);
+    };
+    match query.split('&').find_map(|kv| kv.strip_prefix("n=")) {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        Some(_) => Err(bad("n must be a number")),
+        None => Ok(None),
+    }
 }
 
 /// `<command> <decoded route>\n<payload>`.

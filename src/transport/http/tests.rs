@@ -123,7 +123,7 @@ fn cmd_with_and_without_route() {
 #[test]
 fn last_returns_the_payload_or_204() {
     let (msgs, resp, _) = exchange("GET /last/a/b HTTP/1.1\r\n\r\n", &[b"pub a/b\n21.5"]);
-    assert_eq!(msgs, vec![b"sub a/b\nlast".to_vec()]);
+    assert_eq!(msgs, vec![b"last a/b\n".to_vec()]);
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"));
     assert!(resp.contains("X-Ducq-Route: a/b\r\n"));
     assert_eq!(body(&resp), "21.5");
@@ -133,11 +133,43 @@ fn last_returns_the_payload_or_204() {
 }
 
 #[test]
+fn last_with_n_asks_for_history_as_json() {
+    let mut t = http();
+    let (msgs, _, _, _) = drive(&mut t, b"GET /last/a/b?x=1&n=3 HTTP/1.1\r\n\r\n");
+    assert_eq!(msgs, vec![b"last a/b\n3".to_vec()]);
+    answer(&mut t, &[b"pub a/b\n1", b"pub a/b\n2"]);
+    let mut out = Vec::new();
+    t.after_dispatch(&mut out);
+    let resp = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(
+        body(&resp),
+        r#"[{"route":"a/b","payload":"1"},{"route":"a/b","payload":"2"}]"#
+    );
+    let (_, resp, _) = exchange("GET /last/a/b?n=1 HTTP/1.1\r\n\r\n", &[b"ACK"]);
+    assert_eq!(body(&resp), "[]");
+    for bad in ["?n=", "?n=x", "?n=-1", "?n=1.5"] {
+        let mut t = http();
+        let req = format!("GET /last/a{bad} HTTP/1.1\r\n\r\n");
+        let (msgs, out, _, _) = drive(&mut t, req.as_bytes());
+        assert!(msgs.is_empty(), "{bad}");
+        assert!(out.starts_with("HTTP/1.1 400 "), "{bad}: {out}");
+        assert_eq!(body(&out), r#"{"error":"n must be a number"}"#);
+    }
+    // A + or # pattern answers JSON too.
+    for (path, route) in [("a/%2B", "a/+"), ("a/+", "a/+"), ("a/%23", "a/#")] {
+        let req = format!("GET /last/{path} HTTP/1.1\r\n\r\n");
+        let (msgs, resp, _) = exchange(&req, &[b"ACK"]);
+        assert_eq!(msgs, vec![format!("last {route}\n").into_bytes()]);
+        assert_eq!(body(&resp), "[]", "{path}");
+    }
+}
+
+#[test]
 fn last_on_a_pattern_returns_every_match_as_json() {
     let mut t = http();
     let (msgs, early, closed, _) = drive(&mut t, b"GET /last/s%2F* HTTP/1.1\r\n\r\n");
     assert!(early.is_empty() && !closed);
-    assert_eq!(msgs, vec![b"sub s/*\nlast".to_vec()]);
+    assert_eq!(msgs, vec![b"last s/*\n".to_vec()]);
     // Nothing is sent until the command has returned.
     let partial = answer(&mut t, &[b"pub s/a\n1", b"pub s/b\nsay \"hi\"\nbye"]);
     assert_eq!(partial, "");
@@ -152,7 +184,7 @@ fn last_on_a_pattern_returns_every_match_as_json() {
     );
     // The connection serves the next request as usual.
     let (msgs, _, _, _) = drive(&mut t, b"GET /last/x HTTP/1.1\r\n\r\n");
-    assert_eq!(msgs, vec![b"sub x\nlast".to_vec()]);
+    assert_eq!(msgs, vec![b"last x\n".to_vec()]);
     // No match: an empty array, not 204.
     let (_, resp, _) = exchange("GET /last/none/* HTTP/1.1\r\n\r\n", &[b"ACK"]);
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
