@@ -6,6 +6,7 @@
 //! - [`transport`]: protocol codecs (TCP framing, …) behind the [`transport::Transport`] trait (no I/O).
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
 //! - [`client`]: a blocking client over any transport.
+//! - [`queue`]: durable named queues: the state machine, group commit, the redb store.
 //! - [`lua`]: Lua-scripted commands, reloaded when their files change.
 //! - [`ffi`]: the C ABI (`include/ducq.h`): the only exported symbols.
 //!
@@ -32,6 +33,8 @@ pub mod ffi;
 #[cfg(feature = "std")]
 pub mod lua;
 pub mod proto;
+#[cfg(feature = "std")]
+pub mod queue;
 #[cfg(feature = "std")]
 pub mod server;
 pub mod transport;

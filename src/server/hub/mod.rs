@@ -54,9 +54,6 @@ pub struct Hub {
     pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
-    /// A log record is being written (a `LOG` subscriber's send failing
-    /// must not log again).
-    in_log: bool,
     registry: Registry,
     /// Connections with output to write this turn.
     dirty: flush::Dirty,
@@ -78,10 +75,15 @@ pub struct Hub {
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
+    /// Durable queues and request/reply (`queues/glue.rs`).
+    pub(crate) queues: super::queues::QueueService,
+    /// The command being dispatched answers once the turn's commit is done.
+    pub(crate) reply_deferred: bool,
 }
 
 impl Hub {
     pub(crate) fn new(settings: Settings, registry: Registry) -> Hub {
+        let queue_limits = settings.queue_limits;
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
@@ -92,7 +94,6 @@ impl Hub {
             ),
             streams: Streams::default(),
             logger: Logger::new(settings.log_level),
-            in_log: false,
             registry,
             dirty: flush::Dirty::default(),
             to_close: Vec::new(),
@@ -102,6 +103,8 @@ impl Hub {
             pressure: pressure::Pressure::default(),
             high_water: settings.output_high_water.min(settings.max_output),
             metrics: Counters::default(),
+            queues: super::queues::QueueService::memory(queue_limits),
+            reply_deferred: false,
             settings,
         }
     }
@@ -254,6 +257,8 @@ impl Hub {
                 self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
+                let id = super::conn::ConnId { key, gen: conn.gen };
+                self.queue_conn_closed(id, std::time::Instant::now());
             }
         }
         if !self.dirty.is_empty() {
