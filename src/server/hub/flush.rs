@@ -87,6 +87,7 @@ impl Hub {
             Ok(Flushed::Done) => {
                 if conn.close_after_flush || conn.transport.close_after_flush() {
                     conn.closing = true;
+                    conn.transport.closing();
                     self.to_close.push(key);
                     if conn.peer_done {
                         self.log_conn(Level::Info, "close", key, "disconnected");

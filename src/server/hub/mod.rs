@@ -33,6 +33,7 @@ use super::metrics::Counters;
 use super::settings::Settings;
 use super::streams::{self, Streams};
 use crate::proto::State;
+use crate::transport::LastMessage;
 
 mod body_pool;
 mod fanout;
@@ -75,6 +76,10 @@ pub struct Hub {
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
+    /// What `publish` does to the stored messages of the route it fans
+    /// out to: as the codec of the message being dispatched says
+    /// (`Transport::last_message`), `Store` otherwise.
+    pub(crate) last_rule: LastMessage,
     /// Durable queues and request/reply (`queues/glue.rs`).
     pub(crate) queues: super::queues::QueueService,
     /// The command being dispatched answers once the turn's commit is done.
@@ -103,6 +108,7 @@ impl Hub {
             pressure: pressure::Pressure::default(),
             high_water: settings.output_high_water.min(settings.max_output),
             metrics: Counters::default(),
+            last_rule: LastMessage::Store,
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
             settings,
@@ -226,6 +232,7 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        conn.transport.closing();
         self.metrics.dropped_bytes += conn.pending_output() as u64;
         self.to_close.push(key);
         self.log_conn(Level::Info, "close", key, reason);
@@ -264,6 +271,25 @@ impl Hub {
         if !self.dirty.is_empty() {
             self.flush_dirty();
         }
+    }
+
+    /// The last words (`Transport::last_words`) of connections marked for
+    /// closing that have not been asked yet, with their keys and what a
+    /// publication they make does to the store (`Transport::last_message`).
+    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, LastMessage)> {
+        let mut words = Vec::new();
+        for &key in &self.to_close {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.closing && !conn.last_words_asked {
+                conn.last_words_asked = true;
+                if let Some(msg) = conn.transport.last_words() {
+                    words.push((key, msg, conn.transport.last_message()));
+                }
+            }
+        }
+        words
     }
 
     /// Whether connections wait to be removed.

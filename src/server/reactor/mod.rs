@@ -30,8 +30,9 @@ use super::settings::Settings;
 use super::streams;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
+use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
-use crate::transport::TransportFactory;
+use crate::transport::{LastMessage, TransportFactory};
 
 mod read;
 
@@ -145,6 +146,18 @@ impl Reactor {
             ..HttpLimits::default()
         };
         self.listen(addr, Box::new(move || Box::new(HttpOrWs::new(limits))))
+    }
+
+    /// Listens for MQTT 3.1.1 and 5 clients on `addr` (docs/MQTT.md), with
+    /// packets as large as `max_message`. Each call is a listener of its
+    /// own: its clients share sessions with each other, not with another
+    /// MQTT listener's.
+    pub fn listen_mqtt(&mut self, addr: &str) -> io::Result<SocketAddr> {
+        let cfg = mqtt::Config {
+            max_packet: u32::try_from(self.hub.settings().max_message).unwrap_or(u32::MAX),
+            ..mqtt::Config::default()
+        };
+        self.listen(addr, mqtt::factory(cfg))
     }
 
     /// Listens on `addr` with a transport made by `factory` for each client.
@@ -324,6 +337,11 @@ impl Reactor {
         self.hub.flush_dirty();
         self.timers(now);
         self.hub.flush_dirty();
+        // After the flush: a connection whose last reply was just written
+        // is marked for closing there.
+        if self.last_words() {
+            self.hub.flush_dirty();
+        }
         // Streamed payloads: publishers paused by a full window are read
         // again once their subscribers drained (next turn, at once).
         streams::check(&mut self.hub, now);
@@ -366,6 +384,29 @@ impl Reactor {
             .extend(streamed.into_iter().map(|key| (key, true)));
     }
 
+    /// Dispatches the last words of connections about to be removed (an
+    /// MQTT will), as if they had sent them. A will may close others (a
+    /// slow subscriber): theirs follow, each connection's once. Returns
+    /// whether any were dispatched.
+    fn last_words(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let words = self.hub.take_last_words();
+            if words.is_empty() {
+                return any;
+            }
+            any = true;
+            for (key, msg, keep) in words {
+                self.hub.last_rule = keep;
+                self.dispatcher.dispatch(&mut self.hub, key, &msg);
+                self.hub.last_rule = LastMessage::Store;
+                if let Some(conn) = self.hub.conns.get_mut(key) {
+                    conn.transport.after_dispatch(conn.out.own());
+                }
+            }
+        }
+    }
+
     fn accept(&mut self, index: usize, now: Instant) {
         loop {
             let Some(listener) = self.listeners.get(index) else {
@@ -401,6 +442,7 @@ impl Reactor {
                     };
                     if let Some(conn) = self.hub.conns.get_mut(key) {
                         conn.listener = Some(local);
+                        conn.transport.accepted(peer);
                     }
                     super::adopt::welcome(&mut self.hub, key);
                 }
