@@ -49,7 +49,9 @@ impl Hub {
                     conn.closing = true;
                     conn.transport.closing();
                     self.to_close.push(key);
-                    if conn.peer_done {
+                    let peer_done = conn.peer_done;
+                    self.park(key);
+                    if peer_done {
                         self.log(Level::Info, "close", &id, "disconnected");
                     } else {
                         self.log(Level::Debug, "close", &id, "closed after reply");

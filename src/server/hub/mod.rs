@@ -14,7 +14,8 @@
 //! - `flush`: writing queued output and keeping WRITABLE interest in step,
 //!   giving idle buffers back;
 //! - `idle`: idle and frame timeouts;
-//! - `logging`: log records to the logger and to `LOG` subscribers.
+//! - `logging`: log records to the logger and to `LOG` subscribers;
+//! - `parked`: subscriptions a protocol keeps after its connection ended.
 //!
 //! The hub registers, reregisters and deregisters connection sockets; the
 //! reactor registers only listeners, the waker and command-set sources.
@@ -38,8 +39,11 @@ mod fanout;
 mod flush;
 mod idle;
 mod logging;
+mod parked;
 
 use fanout::FanOut;
+use parked::Parking;
+pub(crate) use parked::NOBODY;
 
 /// Connections and broker state, shared by the reactor and the commands.
 pub struct Hub {
@@ -71,6 +75,8 @@ pub struct Hub {
     pub(crate) queues: super::queues::QueueService,
     /// The command being dispatched answers once the turn's commit is done.
     pub(crate) reply_deferred: bool,
+    /// Subscriptions kept after their connection ended (`parked`).
+    parked: Parking,
 }
 
 impl Hub {
@@ -96,6 +102,7 @@ impl Hub {
             last_rule: LastMessage::Store,
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
+            parked: Parking::default(),
         }
     }
 
@@ -221,6 +228,7 @@ impl Hub {
         self.metrics.dropped_bytes += conn.pending_output() as u64;
         let id = conn.id_string();
         self.to_close.push(key);
+        self.park(key);
         self.log(Level::Info, "close", &id, reason);
     }
 

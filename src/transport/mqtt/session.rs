@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::packet::{QoS, SubOptions};
 use super::props::Properties;
@@ -150,6 +151,27 @@ impl Session {
                 return id;
             }
         }
+    }
+
+    /// Queues a QoS 1 message behind the in-flight window, unless `max`
+    /// are queued already: then it is dropped and counted. Returns whether
+    /// it was queued.
+    pub fn queue(&mut self, o: Outgoing, max: usize) -> bool {
+        if self.queued.len() >= max {
+            self.dropped += 1;
+            return false;
+        }
+        self.queued.push_back(o);
+        true
+    }
+
+    /// Whether a session kept without a connection has outlived its
+    /// expiry interval, `parked_for` after its connection ended (never
+    /// for 0, which 3.1.1 persistent sessions have, nor for 0xFFFFFFFF).
+    pub fn expired(&self, parked_for: Duration) -> bool {
+        self.expiry != 0
+            && self.expiry != u32::MAX
+            && parked_for >= Duration::from_secs(u64::from(self.expiry))
     }
 
     /// Removes the in-flight message `id` (its PUBACK came); false if none.
@@ -363,6 +385,26 @@ impl Listener {
                 Some(m)
             }
         }
+    }
+
+    /// Whether the registry holds this very session (it was neither
+    /// dropped nor replaced by a clean start).
+    pub fn holds(&self, session: &SharedSession) -> bool {
+        let id = session.borrow().client_id.clone();
+        self.sessions
+            .get(&id)
+            .is_some_and(|s| Rc::ptr_eq(s, session))
+    }
+
+    /// Drops `session` from the registry (it expired), unless a connection
+    /// holds it or it was replaced.
+    pub fn expire(&mut self, session: &SharedSession) {
+        if !self.holds(session) || session.borrow().owner != 0 {
+            return;
+        }
+        let id = session.borrow().client_id.clone();
+        self.sessions.remove(&id);
+        self.detached.retain(|c| *c != id);
     }
 
     /// Number of sessions held (attached or not).

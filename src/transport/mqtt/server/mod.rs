@@ -5,7 +5,8 @@
 //! hooks the server calls for the rest (`last_words` for the will,
 //! `idle_timeout` for keep-alive, `last_message` for RETAIN,
 //! `encode_publication` for shared subscriptions, `accepted` for
-//! takeovers).
+//! takeovers, `park` for a persistent session that outlives its
+//! connection).
 //!
 //! The reactor's contract is used as it is: a message returned by `decode`
 //! is dispatched at once, every reply to it is `encode`d, then
@@ -20,7 +21,8 @@
 //! republished). No I/O and no clock here.
 //!
 //! This file holds the connection's state and the `Transport` entry
-//! points; `connect`, `publish` and `subscribe` handle their packets.
+//! points; `connect`, `publish` and `subscribe` handle their packets,
+//! `park` the session once the connection is gone.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -34,10 +36,12 @@ use crate::transport::mqtt::codec;
 use crate::transport::mqtt::packet::{Ack, Packet, QoS, Reasoned, Version, Will};
 use crate::transport::mqtt::props::Properties;
 use crate::transport::mqtt::reason;
-use crate::transport::mqtt::session::{forwarded, Publication, SharedListener, SharedSession};
+use crate::transport::mqtt::session::{
+    forwarded, Listener, Publication, SharedListener, SharedSession,
+};
 use crate::transport::mqtt::topic::BrokerWildcards;
 use crate::transport::mqtt::wire::Error;
-use crate::transport::{Decoded, LastMessage, Step, Transport};
+use crate::transport::{Decoded, LastMessage, Parked, Step, Transport};
 use publish::pub_message;
 
 /// Limits and capabilities of an MQTT listener.
@@ -208,17 +212,8 @@ impl MqttServer {
     /// this when a connection ends any other way). Taken once.
     pub fn take_will(&mut self) -> Option<Vec<u8>> {
         let w = self.will.take()?;
-        let msg = pub_message(&w.topic, &w.payload);
-        // MQTT subscribers get it at its QoS, with its properties; the
-        // store keeps it only if it is retained.
-        self.last = retention(w.retain, &w.payload);
-        self.listener.borrow_mut().current = Some(Publication {
-            at: (msg.as_ptr() as usize, msg.len()),
-            from: self.conn,
-            qos: w.qos,
-            retain: w.retain,
-            props: forwarded(&w.props),
-        });
+        let (msg, last) = will_publication(&w, self.conn, &mut self.listener.borrow_mut());
+        self.last = last;
         Some(msg)
     }
 
@@ -365,6 +360,26 @@ impl MqttServer {
             decoded: Decoded::Message(Cow::Owned(msg)),
         })
     }
+}
+
+/// A will as the ducq message to publish for connection `from`, and what
+/// it does to its topic's stored messages: MQTT subscribers get it at its
+/// QoS, with its properties (recorded as the listener's current
+/// publication); the store keeps it only if it is retained.
+pub(super) fn will_publication(
+    w: &Will<'_>,
+    from: u64,
+    listener: &mut Listener,
+) -> (Vec<u8>, LastMessage) {
+    let msg = pub_message(&w.topic, &w.payload);
+    listener.current = Some(Publication {
+        at: (msg.as_ptr() as usize, msg.len()),
+        from,
+        qos: w.qos,
+        retain: w.retain,
+        props: forwarded(&w.props),
+    });
+    (msg, retention(w.retain, &w.payload))
 }
 
 /// What a publication with this RETAIN flag and payload does to the
@@ -545,7 +560,14 @@ impl Transport for MqttServer {
         }
     }
 
-    /// The will, unless the client said goodbye with DISCONNECT.
+    /// A persistent session outlives its connection: publications to its
+    /// subscriptions are queued for the client until it comes back.
+    fn park(&mut self) -> Option<Box<dyn Parked>> {
+        self.park_session().map(|p| Box::new(p) as Box<dyn Parked>)
+    }
+
+    /// The will, unless the client said goodbye with DISCONNECT (or it
+    /// waits for its delay with the session).
     fn last_words(&mut self) -> Option<Vec<u8>> {
         self.take_will()
     }
@@ -579,8 +601,11 @@ impl Drop for MqttServer {
 }
 
 mod connect;
+mod park;
 mod publish;
 mod subscribe;
 
+#[cfg(test)]
+mod park_tests;
 #[cfg(test)]
 mod tests;
