@@ -55,6 +55,8 @@ struct Sub {
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
     connected: String,
+    /// `SUBSCRIBED <granted QoS codes>`.
+    lines_subscribed: String,
 }
 
 impl Sub {
@@ -70,6 +72,7 @@ impl Sub {
             child,
             lines,
             connected,
+            lines_subscribed: subscribed,
         }
     }
 
@@ -99,32 +102,36 @@ fn publish(port: u16, args: &[&str]) {
     );
 }
 
-fn qos_levels(sub_v5: &[&str], pub_v5: &[&str]) {
+fn qos_levels(sub_qos: &str, sub_v5: &[&str], pub_v5: &[&str]) {
     let (_srv, port) = server();
-    let sub = Sub::start(port, &[&["py", "paho/+", "1", "3"][..], sub_v5].concat());
+    let sub = Sub::start(
+        port,
+        &[&["py", "paho/+", sub_qos, "3"][..], sub_v5].concat(),
+    );
+    assert_eq!(sub.lines_subscribed, format!("SUBSCRIBED {sub_qos}"));
     for (qos, payload) in [("0", "zero"), ("1", "one"), ("2", "two")] {
         publish(port, &[&["paho/t", payload, qos][..], pub_v5].concat());
     }
-    // A QoS 0, 1 and 2 publication, delivered at most at the granted 1.
+    // A QoS 0, 1 and 2 publication, each delivered at the lower of its QoS
+    // and the subscription's (QoS 2: PUBREC, PUBREL, PUBCOMP with paho).
+    let two = format!("paho/t|two|{sub_qos}|0|0|");
     assert_eq!(
         sub.finish(),
-        [
-            "paho/t|zero|0|0|0|",
-            "paho/t|one|1|0|0|",
-            "paho/t|two|1|0|0|"
-        ]
+        ["paho/t|zero|0|0|0|", "paho/t|one|1|0|0|", &two]
     );
 }
 
 #[test]
 fn paho_311_qos_levels() {
-    qos_levels(&[], &[]);
+    qos_levels("1", &[], &[]);
+    qos_levels("2", &[], &[]);
 }
 
 #[test]
 fn paho_5_qos_levels_and_mixed_versions() {
-    qos_levels(&["--v5"], &["--v5"]);
-    qos_levels(&["--v5"], &[]);
+    qos_levels("1", &["--v5"], &["--v5"]);
+    qos_levels("2", &["--v5"], &["--v5"]);
+    qos_levels("2", &["--v5"], &[]);
 }
 
 #[test]

@@ -16,9 +16,9 @@
 //! of a SUBSCRIBE) hands them out one per call, each consuming part of the
 //! packet's bytes, so a message always consumes input.
 //!
-//! Outgoing deliveries are capped at QoS 1 (SUBACK grants at most 1);
-//! incoming QoS 2 is complete (PUBREC, PUBREL, PUBCOMP, duplicates not
-//! republished). No I/O and no clock here.
+//! QoS 2 is complete both ways: incoming (PUBREC, PUBREL, PUBCOMP,
+//! duplicates not republished) and outgoing (PUBLISH, PUBREC → PUBREL,
+//! PUBCOMP, released again on reconnect). No I/O and no clock here.
 //!
 //! This file holds the connection's state and the `Transport` entry
 //! points; `connect`, `publish` and `subscribe` handle their packets,
@@ -280,10 +280,22 @@ impl MqttServer {
                 Handled::Done
             }
             Packet::PubRec(a) => {
-                // Deliveries are QoS 1 at most: nothing to release.
-                let mut rel = Ack::new(a.packet_id);
-                rel.code = reason::PACKET_ID_NOT_FOUND;
-                self.send(&Packet::PubRel(rel), out);
+                let failed = reason::is_error(a.code);
+                let known = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.borrow_mut().received(a.packet_id, failed));
+                // A failed delivery ends there (MQTT 5 §4.3.3); one
+                // unknown is released with an error, as the spec says.
+                if failed {
+                    self.pump(out);
+                } else {
+                    let mut rel = Ack::new(a.packet_id);
+                    if !known {
+                        rel.code = reason::PACKET_ID_NOT_FOUND;
+                    }
+                    self.send(&Packet::PubRel(rel), out);
+                }
                 Handled::Done
             }
             Packet::PubRel(a) => {
@@ -298,7 +310,13 @@ impl MqttServer {
                 self.send(&Packet::PubComp(comp), out);
                 Handled::Done
             }
-            Packet::PubComp(_) => Handled::Done,
+            Packet::PubComp(a) => {
+                if let Some(s) = &self.session {
+                    s.borrow_mut().complete(a.packet_id);
+                }
+                self.pump(out);
+                Handled::Done
+            }
             Packet::Subscribe(s) => self.on_subscribe(s, out),
             Packet::Unsubscribe(u) => self.on_unsubscribe(u, out),
             Packet::PingReq => {
@@ -607,5 +625,7 @@ mod subscribe;
 
 #[cfg(test)]
 mod park_tests;
+#[cfg(test)]
+mod qos2_tests;
 #[cfg(test)]
 mod tests;

@@ -105,7 +105,7 @@ impl MqttServer {
         }
     }
 
-    /// Queues a QoS 1 delivery and sends what the window allows.
+    /// Queues a QoS 1 or 2 delivery and sends what the window allows.
     pub(super) fn enqueue(&mut self, o: Outgoing, out: &mut Vec<u8>) {
         if let Some(s) = &self.session {
             if !s.borrow_mut().queue(o, self.cfg.max_queued) {
@@ -115,8 +115,8 @@ impl MqttServer {
         self.pump(out);
     }
 
-    /// Moves queued QoS 1 deliveries into the in-flight window and sends
-    /// them.
+    /// Moves queued QoS 1 and 2 deliveries into the in-flight window and
+    /// sends them.
     pub(super) fn pump(&mut self, out: &mut Vec<u8>) {
         let Some(session) = self.session.clone() else {
             return;
@@ -230,6 +230,7 @@ impl Delivery<'_> {
             qos: self.qos,
             retain: self.retain,
             props: self.props,
+            released: false,
         }
     }
 }
