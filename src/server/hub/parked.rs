@@ -35,13 +35,6 @@ pub(crate) struct Parking {
     entries: Slab<Entry>,
 }
 
-impl Parking {
-    /// Number of parked states.
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-}
-
 impl Hub {
     /// Asks the codec of `key`, just marked for closing, whether it keeps
     /// its subscriptions; if it does, they move to a parked key.
@@ -122,10 +115,5 @@ impl Hub {
         if self.parked.entries.try_remove(index).is_some() {
             self.subs.remove_conn(PARKED_BASE + index);
         }
-    }
-
-    /// Number of parked states (tests, metrics).
-    pub fn parked_count(&self) -> usize {
-        self.parked.len()
     }
 }

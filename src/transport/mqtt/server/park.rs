@@ -5,8 +5,8 @@
 //! when the client comes back, when a clean start replaces it, when the
 //! registry drops it for room, or when its MQTT 5 session expiry interval
 //! has passed; a will with a delay is published when the delay or the
-//! session ends, whichever comes first, and never if the client came back
-//! before. No I/O, no clock: the server passes the time parked.
+//! session ends, whichever comes first, and never if the client resumed
+//! the session before. No I/O, no clock: the server passes the time parked.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -89,13 +89,14 @@ impl Parked for ParkedSession {
 
     fn due(&mut self, parked_for: Duration) -> Option<(Vec<u8>, LastMessage)> {
         let delay = self.will.as_ref()?.props.will_delay.unwrap_or(0);
-        if self.session.borrow().owner != 0 {
+        let held = self.listener.borrow().holds(&self.session);
+        if held && self.session.borrow().owner != 0 {
             // A new connection to the session came in time: never sent.
             self.will = None;
             return None;
         }
-        let ended = !self.listener.borrow().holds(&self.session)
-            || self.session.borrow().expired(parked_for);
+        // Dropped for room, replaced by a clean start, or expired.
+        let ended = !held || self.session.borrow().expired(parked_for);
         if !ended && parked_for < Duration::from_secs(u64::from(delay)) {
             return None;
         }

@@ -216,6 +216,20 @@ fn a_delayed_will_is_dropped_when_the_client_comes_back_in_time() {
 }
 
 #[test]
+fn a_clean_start_ends_the_session_and_sends_its_delayed_will() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 60, Some(delayed_will(5)));
+    n.close(s);
+    n.connect("dev", Version::V5, true);
+    let (_, parked) = &mut n.parked[0];
+    assert_eq!(
+        parked.due(Duration::from_secs(1)).map(|(m, _)| m),
+        Some(b"pub status/dev\ngone".to_vec())
+    );
+    assert!(!parked.alive(Duration::from_secs(1)));
+}
+
+#[test]
 fn without_a_delay_or_a_session_the_will_goes_at_once() {
     let mut n = Net::new();
     // Session expiry 0: the session ends with the connection.
