@@ -89,7 +89,9 @@ impl Hub {
                     conn.closing = true;
                     conn.transport.closing();
                     self.to_close.push(key);
-                    if conn.peer_done {
+                    let peer_done = conn.peer_done;
+                    self.park(key);
+                    if peer_done {
                         self.log_conn(Level::Info, "close", key, "disconnected");
                     } else {
                         self.log_conn(Level::Debug, "close", key, "closed after reply");

@@ -16,7 +16,8 @@
 //! - `idle`: idle and frame timeouts;
 //! - `pressure`: back-pressure — holding the connections that fill a
 //!   queue past its high-water mark, slow-consumer disconnection;
-//! - `logging`: log records to the logger and to `LOG` subscribers.
+//! - `logging`: log records to the logger and to `LOG` subscribers;
+//! - `parked`: subscriptions a protocol keeps after its connection ended.
 //!
 //! The hub registers, reregisters and deregisters connection sockets; the
 //! reactor registers only listeners, the waker and command-set sources.
@@ -41,9 +42,12 @@ mod fanout;
 mod flush;
 mod idle;
 mod logging;
+mod parked;
 mod pressure;
 
 use fanout::FanOut;
+use parked::Parking;
+pub(crate) use parked::NOBODY;
 
 /// Connections and broker state, shared by the reactor and the commands.
 pub struct Hub {
@@ -87,6 +91,8 @@ pub struct Hub {
     pub(crate) queues: super::queues::QueueService,
     /// The command being dispatched answers once the turn's commit is done.
     pub(crate) reply_deferred: bool,
+    /// Subscriptions kept after their connection ended (`parked`).
+    parked: Parking,
 }
 
 impl Hub {
@@ -116,6 +122,7 @@ impl Hub {
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
             settings,
+            parked: Parking::default(),
         }
     }
 
@@ -239,6 +246,7 @@ impl Hub {
         conn.transport.closing();
         self.metrics.dropped_bytes += conn.pending_output() as u64;
         self.to_close.push(key);
+        self.park(key);
         self.log_conn(Level::Info, "close", key, reason);
     }
 

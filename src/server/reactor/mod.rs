@@ -24,7 +24,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
-use super::hub::Hub;
+use super::hub::{Hub, NOBODY};
 use super::log::Level;
 use super::settings::Settings;
 use super::streams;
@@ -362,6 +362,7 @@ impl Reactor {
         }
         if now >= self.next_idle_check {
             self.hub.check_idle(now);
+            self.parked(now);
             self.next_idle_check = now + self.hub.idle_check_interval();
         }
         if now >= self.next_buffer_release {
@@ -406,6 +407,21 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// Subscriptions kept after their connection ended: their delayed
+    /// publications (MQTT wills with a delay) are dispatched from no
+    /// connection, then those no longer wanted are dropped.
+    fn parked(&mut self, now: Instant) {
+        for index in self.hub.parked_indices() {
+            if let Some((msg, rule)) = self.hub.parked_due(index, now) {
+                self.hub.last_rule = rule;
+                self.dispatcher.dispatch(&mut self.hub, NOBODY, &msg);
+                self.hub.last_rule = LastMessage::Store;
+                self.hub.parked_dispatched(index);
+            }
+        }
+        self.hub.check_parked(now);
     }
 
     fn accept(&mut self, index: usize, now: Instant) {
