@@ -344,14 +344,19 @@ mod tests {
         for i in 0..10u8 {
             l.set(&[b'r', i], b"m");
         }
-        assert!(l.len() <= 3);
+        // The three most recent (1/16 of 3 is no margin), 3 bytes each.
+        assert_eq!((l.len(), l.bytes()), (3, 9));
         assert_eq!(l.get(&[b'r', 9]), Some(&b"m"[..]));
+        assert_eq!(l.get(&[b'r', 7]), Some(&b"m"[..]));
+        assert_eq!(l.get(&[b'r', 6]), None);
         assert_eq!(l.get(&[b'r', 0]), None);
 
         let mut l = LastStore::new(100, 10);
         l.set(b"a", b"12345");
         l.set(b"b", b"12345");
-        assert!(l.bytes() <= 10);
+        // 12 bytes: the older route goes, the newer stays.
+        assert_eq!((l.len(), l.bytes()), (1, 6));
+        assert_eq!(l.get(b"a"), None);
         assert_eq!(l.get(b"b"), Some(&b"12345"[..]));
         l.set(b"c", b"this one is far too large");
         assert_eq!(l.get(b"c"), None);

@@ -1,0 +1,196 @@
+//! A server driven turn by turn from the test's own thread, with its hub in
+//! reach: the test calls `Reactor::run_once` itself, so it can look at the
+//! hub between two turns (pending output, deliveries, buffers) with
+//! nothing running concurrently. Its clients are plain loopback sockets,
+//! read without blocking; waiting for something means running turns until
+//! it is there (bounded by `WAIT`, never timed).
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use ducq::server::{Level, Reactor, Settings};
+
+/// How long anything that should happen may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A reactor on 127.0.0.1:0 (TCP, and HTTP/WebSocket on the second
+/// address), in this thread.
+pub struct Driven {
+    pub reactor: Reactor,
+    pub tcp: SocketAddr,
+    pub http: SocketAddr,
+}
+
+impl Driven {
+    pub fn new(mut settings: Settings) -> Driven {
+        if std::env::var_os("DUCQ_TEST_LOG").is_none() {
+            settings.log_level = Level::Off;
+        }
+        let mut reactor = Reactor::new(settings).expect("reactor");
+        let tcp = reactor.listen_tcp("127.0.0.1:0").expect("tcp listener");
+        let http = reactor.listen_http("127.0.0.1:0").expect("http listener");
+        Driven { reactor, tcp, http }
+    }
+
+    /// One turn, waiting at most a millisecond for events.
+    pub fn turn(&mut self) {
+        self.reactor
+            .run_once(Some(Duration::from_millis(1)))
+            .expect("run_once");
+    }
+
+    /// Runs turns until `done` holds.
+    pub fn until(&mut self, what: &str, mut done: impl FnMut(&mut Reactor) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(&mut self.reactor) {
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            self.turn();
+        }
+    }
+
+    /// A TCP client, accepted: returns it and its slab key.
+    pub fn connect(&mut self) -> (Client, usize) {
+        self.connect_to(self.tcp)
+    }
+
+    /// A client of the HTTP/WebSocket port, accepted.
+    pub fn connect_http(&mut self) -> (Client, usize) {
+        self.connect_to(self.http)
+    }
+
+    fn connect_to(&mut self, addr: SocketAddr) -> (Client, usize) {
+        let before = self.reactor.hub().clients();
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nonblocking(true).expect("nonblocking");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut key = None;
+        self.until("accepted", |r| {
+            key = r.hub().clients().into_iter().find(|k| !before.contains(k));
+            key.is_some()
+        });
+        let key = key.unwrap_or_default();
+        (
+            Client {
+                stream,
+                buf: Vec::new(),
+                eof: false,
+            },
+            key,
+        )
+    }
+
+    /// Runs turns until `client` has a whole frame, and returns its body.
+    pub fn recv(&mut self, client: &mut Client) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            client.fill();
+            if let Some(f) = client.frame() {
+                return f;
+            }
+            assert!(!client.eof, "closed by the server");
+            assert!(Instant::now() < deadline, "no frame");
+            self.turn();
+        }
+    }
+
+    /// Runs turns until the server closed `client`; returns what it sent
+    /// that was not read yet.
+    pub fn closed(&mut self, client: &mut Client) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            client.fill();
+            if client.eof {
+                return std::mem::take(&mut client.buf);
+            }
+            assert!(Instant::now() < deadline, "not closed");
+            self.turn();
+        }
+    }
+
+    /// Sends `body` from `client` and runs turns until its reply.
+    pub fn call(&mut self, client: &mut Client, body: &[u8]) -> Vec<u8> {
+        client.send(body);
+        self.recv(client)
+    }
+}
+
+/// A loopback client speaking length framing, never blocking.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    eof: bool,
+}
+
+impl Client {
+    /// Writes raw bytes (all of them: the kernel buffers are far larger
+    /// than what tests send before the server reads).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        let mut rest = bytes;
+        let deadline = Instant::now() + WAIT;
+        while !rest.is_empty() {
+            match self.stream.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "write stuck");
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+    }
+
+    /// Sends one length-framed message.
+    pub fn send(&mut self, body: &[u8]) {
+        let mut frame = format!("{}\n", body.len()).into_bytes();
+        frame.extend_from_slice(body);
+        self.raw(&frame);
+    }
+
+    /// Reads whatever has arrived.
+    pub fn fill(&mut self) {
+        let mut chunk = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    return;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                    self.eof = true;
+                    return;
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// Bytes received and not taken yet.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Takes every byte received so far.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.fill();
+        std::mem::take(&mut self.buf)
+    }
+
+    /// The next whole frame's body, if one has arrived.
+    pub fn frame(&mut self) -> Option<Vec<u8>> {
+        let nl = self.buf.iter().position(|&b| b == b'\n')?;
+        let len: usize = std::str::from_utf8(&self.buf[..nl])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad header in {:?}", String::from_utf8_lossy(&self.buf)));
+        if self.buf.len() < nl + 1 + len {
+            return None;
+        }
+        let body = self.buf[nl + 1..nl + 1 + len].to_vec();
+        self.buf.drain(..nl + 1 + len);
+        Some(body)
+    }
+}
