@@ -3,6 +3,7 @@
 //! read, so these check that nothing is left behind by it — data and FIN
 //! arriving together, and data arriving while the turn runs.
 
+mod driven;
 mod oracle;
 mod util;
 
@@ -26,6 +27,30 @@ fn request_then_fin_in_one_burst_is_answered_then_closed() {
         p.expect(b"ACK");
         p.expect_closed();
         assert!(t.elapsed() < Duration::from_secs(2));
+    }
+}
+
+/// More than one turn's read budget, then FIN, all queued before the
+/// server reads (loopback absorbs megabytes): the turn that sees the FIN
+/// stops at the budget, and the rest is read on later turns, where no new
+/// event says the peer closed. Reading must still go on to the end of the
+/// stream, or the connection waits for the idle timeout.
+#[test]
+fn more_than_a_turns_budget_then_fin_is_answered_then_closed() {
+    for (size, count) in [(600_000, 1), (100_000, 8), (1_000, 600)] {
+        let mut d = driven::Driven::new(Default::default());
+        let addr = d.listen_tcp_with_rcvbuf(2 << 20);
+        let (mut c, _) = d.connect_to(addr);
+        let body = format!("pub big\n{}", "x".repeat(size));
+        for _ in 0..count {
+            c.send(body.as_bytes());
+        }
+        c.stream.shutdown(Shutdown::Write).unwrap();
+        let mut want = Vec::new();
+        for _ in 0..count {
+            want.extend_from_slice(b"3\nACK");
+        }
+        assert_eq!(d.closed(&mut c), want, "{count} x {size}");
     }
 }
 

@@ -34,6 +34,23 @@ impl Driven {
         Driven { reactor, tcp, http }
     }
 
+    /// One more TCP listener whose connections get a receive buffer of
+    /// `bytes` (set on the listener, inherited by what it accepts), so
+    /// more than a turn's read budget can wait in the kernel at once.
+    pub fn listen_tcp_with_rcvbuf(&mut self, bytes: i32) -> SocketAddr {
+        use std::os::fd::AsRawFd;
+        let std = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        set_buf(std.as_raw_fd(), libc::SO_RCVBUF, bytes);
+        std.set_nonblocking(true).expect("nonblocking");
+        let max = self.reactor.hub().settings().max_message;
+        self.reactor
+            .add_listener(
+                mio::net::TcpListener::from_std(std),
+                Box::new(move || Box::new(ducq::transport::tcp::TcpCodec::new(max))),
+            )
+            .expect("listener")
+    }
+
     /// One turn, waiting at most a millisecond for events.
     pub fn turn(&mut self) {
         self.reactor
@@ -60,7 +77,8 @@ impl Driven {
         self.connect_to(self.http)
     }
 
-    fn connect_to(&mut self, addr: SocketAddr) -> (Client, usize) {
+    /// A client of the listener at `addr`, accepted.
+    pub fn connect_to(&mut self, addr: SocketAddr) -> (Client, usize) {
         let before = self.reactor.hub().clients();
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_nonblocking(true).expect("nonblocking");
@@ -104,7 +122,11 @@ impl Driven {
             if client.eof {
                 return std::mem::take(&mut client.buf);
             }
-            assert!(Instant::now() < deadline, "not closed");
+            assert!(
+                Instant::now() < deadline,
+                "not closed; received {} bytes",
+                client.buf.len()
+            );
             self.turn();
         }
     }
@@ -193,4 +215,19 @@ impl Client {
         self.buf.drain(..nl + 1 + len);
         Some(body)
     }
+}
+
+/// Sets a socket buffer size option.
+fn set_buf(fd: std::os::fd::RawFd, option: libc::c_int, bytes: i32) {
+    // SAFETY: a valid socket fd and a pointer to a live i32 of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            (&bytes as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "setsockopt");
 }

@@ -83,8 +83,9 @@ pub struct Reactor {
     /// Shared read buffer: input is decoded here and only a partial frame
     /// is copied into the connection, so idle connections hold no buffer.
     scratch: Vec<u8>,
-    /// Connections that used their read budget and have more to read.
-    backlog: Vec<usize>,
+    /// Connections that used their read budget and have more to read, and
+    /// whether their peer closed (no new event will say so again).
+    backlog: Vec<(usize, bool)>,
     /// Reused list of this turn's events: token, readable, writable, and
     /// whether the peer closed or the socket has an error.
     ready: Vec<(Token, bool, bool, bool)>,
@@ -297,8 +298,8 @@ impl Reactor {
         }
         ready.clear();
         self.ready = ready;
-        for key in std::mem::take(&mut self.backlog) {
-            self.read(key, now, false);
+        for (key, ended) in std::mem::take(&mut self.backlog) {
+            self.read(key, now, ended);
         }
         if self.accept_resume.is_some_and(|t| now >= t) {
             self.accept_resume = None;

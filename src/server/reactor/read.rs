@@ -132,6 +132,7 @@ impl Reactor {
             end,
             error,
             whole,
+            ended,
         })
     }
 
@@ -311,7 +312,9 @@ impl Reactor {
             }
             self.hub.close_after_flush(key);
         } else if budget == 0 {
-            self.backlog.push(key);
+            // A peer that closed is read to the end of its stream next turn
+            // too: the event that said so will not come again.
+            self.backlog.push((key, filled.ended));
         } else {
             return again;
         }
@@ -336,6 +339,8 @@ struct Filled {
     error: Option<io::Error>,
     /// The buffer holds one complete large frame and nothing else.
     whole: bool,
+    /// The event said the peer closed: read to the end of the stream.
+    ended: bool,
 }
 
 /// What decoding a round's buffer left.
