@@ -197,3 +197,11 @@ fn distinct_routes_hash_apart() {
     // The length counts too: a route is not its prefix padded with zeros.
     assert_ne!(hash(b"ab"), hash(b"ab\0"));
 }
+
+#[test]
+fn distinct_connection_keys_hash_apart() {
+    // The subscriptions index connections by slab key with the same hasher.
+    let build = std::hash::BuildHasherDefault::<RouteHasher>::default();
+    let hashes: HashSet<u64> = (0..10_000usize).map(|k| build.hash_one(k)).collect();
+    assert_eq!(hashes.len(), 10_000);
+}

@@ -231,3 +231,10 @@ fn set_buf(fd: std::os::fd::RawFd, option: libc::c_int, bytes: i32) {
     };
     assert_eq!(r, 0, "setsockopt");
 }
+
+/// Shrinks a client's receive buffer, so a client that does not read makes
+/// the server queue output itself instead of the kernel absorbing it.
+pub fn set_rcvbuf(s: &TcpStream, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    set_buf(s.as_raw_fd(), libc::SO_RCVBUF, bytes);
+}
