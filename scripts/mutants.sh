@@ -35,11 +35,12 @@ root=$(pwd)
 
 # The test files run against each mutant, besides the library's unit
 # tests (helpers: util/, oracle/, driven/); ALONE ones need a process of
-# their own (fd_exhaustion lowers the descriptor limit).
+# their own (fd_exhaustion lowers the descriptor limit, sigpipe restores
+# the default action of SIGPIPE).
 TESTS=(tcp_broker tcp_resilience hostile ws_http prop_codecs prop_ws_http
   read_path output_sharing regressions http_chunked_limit client
   last_store hub_memory hub_limits)
-ALONE=(fd_exhaustion)
+ALONE=(fd_exhaustion sigpipe)
 SLOW=(client hostile tcp_resilience)
 
 area_files() {
