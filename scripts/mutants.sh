@@ -36,11 +36,12 @@ root=$(pwd)
 # The test files run against each mutant, besides the library's unit
 # tests (helpers: util/, oracle/, driven/); ALONE ones need a process of
 # their own (fd_exhaustion lowers the descriptor limit, sigpipe restores
-# the default action of SIGPIPE).
+# the default action of SIGPIPE, process blocks signals and changes the
+# open-file limit).
 TESTS=(tcp_broker tcp_resilience hostile ws_http prop_codecs prop_ws_http
   read_path output_sharing regressions http_chunked_limit client
   last_store hub_memory hub_limits)
-ALONE=(fd_exhaustion sigpipe)
+ALONE=(fd_exhaustion sigpipe process)
 SLOW=(client hostile tcp_resilience)
 
 area_files() {

@@ -7,9 +7,14 @@
 
 mod driven;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
 use driven::Driven;
 use ducq::proto::State;
-use ducq::server::Settings;
+use ducq::server::log::Record;
+use ducq::server::{Level, Settings};
 
 fn settings() -> Settings {
     Settings::default()
@@ -176,4 +181,65 @@ fn client_ids_name_the_transport_and_peer() {
     let want = format!("HTTP:{}", h.stream.local_addr().unwrap());
     assert_eq!(hub.client_id(hkey), Some(want));
     assert_eq!(hub.client_id(hkey + key + 100), None);
+}
+
+#[test]
+fn a_log_subscriber_cut_off_by_a_log_line_is_closed_without_logging_again() {
+    let mut d = Driven::new(Settings {
+        max_output: 100,
+        ..settings()
+    });
+    let lines = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&lines);
+    let logger = d.reactor.hub_mut().logger_mut();
+    logger.level = Level::Info;
+    logger.set_hook(Box::new(move |r: &Record<'_>| {
+        sink.borrow_mut().push(r.line())
+    }));
+    let (mut log, log_key) = d.connect();
+    assert_eq!(d.call(&mut log, b"sub LOG\n"), b"ACK");
+    lines.borrow_mut().clear();
+    // 90 bytes queued, then a log line that does not fit: the subscriber
+    // is closed from within the log; that close is not logged (it would
+    // log from within a log), the line itself is.
+    let hub = d.reactor.hub_mut();
+    assert_eq!(hub.send(log_key, &[b'x'; 86]), Ok(()));
+    hub.log(Level::Warn, "test", "server", "a line that does not fit");
+    assert!(hub.conn(log_key).is_none());
+    assert_eq!(
+        *lines.borrow(),
+        ["WARN,test,server,a line that does not fit"]
+    );
+    assert_eq!(d.closed(&mut log), b"");
+    // Logging works as before afterwards.
+    let (_c, key) = d.connect();
+    let id = d.reactor.hub().client_id(key).unwrap();
+    assert_eq!(
+        lines.borrow().last().map(String::as_str),
+        Some(format!("INFO,accept,{id},connected").as_str())
+    );
+}
+
+#[test]
+fn idle_checks_run_at_a_quarter_of_the_idle_timeout() {
+    for (idle, most) in [
+        (Duration::from_millis(200), Duration::from_millis(50)),
+        (Duration::from_millis(20), Duration::from_millis(10)),
+        (Duration::from_secs(60), Duration::from_secs(1)),
+        (Duration::ZERO, Duration::from_secs(1)),
+    ] {
+        let mut d = Driven::new(Settings {
+            idle_timeout: idle,
+            ..settings()
+        });
+        d.turn();
+        // Right after a turn, the next is due by the next idle check.
+        let next = d.reactor.next_timeout();
+        assert!(next <= most, "{idle:?}: {next:?}");
+        // And it is a wait, not a spin (a second leaves room for a busy
+        // machine between the turn and this line).
+        if most == Duration::from_secs(1) {
+            assert!(next > Duration::ZERO, "{idle:?}");
+        }
+    }
 }
