@@ -261,3 +261,55 @@ fn idle_connections_give_their_output_buffers_back() {
     assert_eq!(d.call(&mut idle, b"PING again\n"), b"PONG again\n");
     drop(busy);
 }
+
+#[test]
+fn bodies_are_shared_from_8_kib_on() {
+    let mut d = Driven::new(Settings::default());
+    let (_subs, _) = subscribers(&mut d, "edge", 2);
+    let hub = d.reactor.hub_mut();
+    // Below: encoded into the shared arena and copied into the store.
+    assert_eq!(hub.publish(b"edge", &message("edge", 0, 8191)), 2);
+    assert_eq!(hub.body_pool_size(), (0, 0));
+    // From 8 KiB: one pooled copy, shared by the store and the queues.
+    assert_eq!(hub.publish(b"edge", &message("edge", 1, 8192)), 2);
+    assert_eq!(hub.body_pool_size(), (1, 8192));
+}
+
+#[test]
+fn output_waiting_behind_a_slow_reader_shares_one_arena_while_it_fits() {
+    let mut d = Driven::new(Settings::default());
+    let (slow, key) = d.connect();
+    driven::set_rcvbuf(&slow.stream, 4096);
+    d.reactor.hub_mut().subs.subscribe(key, b"slow", false);
+    // Nothing is written between these: each publication lands after the
+    // last in the one 64 KiB arena the queue points into, and a new arena
+    // is made only when the next does not fit.
+    let mut large = Vec::new();
+    for i in 0..12 {
+        let msg = message("slow", i, 6_000);
+        let (n, seen) = counted(64 << 10, || d.reactor.hub_mut().publish(b"slow", &msg));
+        assert_eq!(n, 1);
+        large.push(seen.large);
+    }
+    assert_eq!(large, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    drop(slow);
+}
+
+#[test]
+fn arenas_are_given_back_after_a_quiet_period() {
+    let mut d = Driven::new(Settings::default());
+    let (mut subs, _) = subscribers(&mut d, "quiet", 3);
+    let msg = message("quiet", 0, 1000);
+    assert_eq!(d.reactor.hub_mut().publish(b"quiet", &msg), 3);
+    let (frames, _) = deliver(&mut d, &mut subs, usize::MAX);
+    assert!(frames.iter().all(|f| *f == msg));
+    // Used since the last release: the arena (64 KiB) stays.
+    let ((), first) = counted(usize::MAX, || d.reactor.hub_mut().release_idle_buffers());
+    assert!(first.freed < 64 << 10, "{first:?}");
+    // Not used since: it goes.
+    let ((), second) = counted(usize::MAX, || d.reactor.hub_mut().release_idle_buffers());
+    assert!(second.freed >= 64 << 10, "{second:?}");
+    // And a new one is made when needed.
+    let (n, seen) = counted(64 << 10, || d.reactor.hub_mut().publish(b"quiet", &msg));
+    assert_eq!((n, seen.large), (3, 1));
+}
