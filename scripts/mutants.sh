@@ -40,7 +40,7 @@ root=$(pwd)
 # open-file limit).
 TESTS=(tcp_broker tcp_resilience hostile ws_http prop_codecs prop_ws_http
   read_path output_sharing regressions http_chunked_limit client
-  last_store hub_memory hub_limits)
+  last_store hub_memory hub_limits reactor_turns)
 ALONE=(fd_exhaustion sigpipe process)
 SLOW=(client hostile tcp_resilience)
 

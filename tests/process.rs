@@ -13,10 +13,48 @@ use ducq::server::log::{Logger, Record};
 use ducq::server::{os, Level, Reactor, Settings};
 
 fn main() {
+    a_signal_interrupting_the_wait_is_not_an_error();
     stops_on_each_signal();
     raises_the_open_file_limit_to_the_hard_limit();
     log_lines_go_to_stderr_with_a_timestamp_unless_hooked();
-    println!("process: 3 checks passed");
+    println!("process: 4 checks passed");
+}
+
+extern "C" fn ignore(_: libc::c_int) {}
+
+/// A signal handled while the reactor waits interrupts the wait (EINTR):
+/// the turn ends normally, it is not an error.
+fn a_signal_interrupting_the_wait_is_not_an_error() {
+    // SAFETY: installs a handler that does nothing, without SA_RESTART, so
+    // the wait is interrupted rather than resumed.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = ignore as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut act.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &act, std::ptr::null_mut()),
+            0
+        );
+    }
+    let mut reactor = Reactor::new(Settings {
+        log_level: Level::Off,
+        ..Settings::default()
+    })
+    .expect("reactor");
+    reactor.run_once(Some(Duration::ZERO)).expect("first turn");
+    // SAFETY: the calling thread's own id.
+    let me = unsafe { libc::pthread_self() };
+    for _ in 0..3 {
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            // SAFETY: signals the main thread, which outlives this one.
+            assert_eq!(unsafe { libc::pthread_kill(me, libc::SIGUSR1) }, 0);
+        });
+        reactor
+            .run_once(Some(Duration::from_secs(2)))
+            .expect("an interrupted wait is a normal turn");
+        sender.join().expect("sender");
+    }
 }
 
 /// `stop_on_signals` first thing, as `ducq-server` does; then a reactor

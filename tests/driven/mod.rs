@@ -163,6 +163,24 @@ impl Client {
         }
     }
 
+    /// Waits until everything written has reached the server's side (the
+    /// socket's send queue is empty: on loopback, that means received).
+    pub fn wait_sent(&self) {
+        use std::os::fd::AsRawFd;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut unsent: libc::c_int = 0;
+            // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one c_int to the pointer.
+            let r = unsafe { libc::ioctl(self.stream.as_raw_fd(), libc::TIOCOUTQ, &mut unsent) };
+            assert_eq!(r, 0, "ioctl");
+            if unsent == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{unsent} bytes never left");
+            std::thread::yield_now();
+        }
+    }
+
     /// Sends one length-framed message.
     pub fn send(&mut self, body: &[u8]) {
         let mut frame = format!("{}\n", body.len()).into_bytes();
