@@ -28,7 +28,9 @@
 # these files that the socket tests do not).
 #
 # Environment: MUTANTS_TIMEOUT (seconds per test run, default 300),
-# MUTANTS_JOBS (default 1). It runs under `nice -n 19`.
+# MUTANTS_JOBS (default 1), MUTANTS_FROM (above), MUTANTS_STREAM (a
+# suffix for the copy and build directories, so two runs on different
+# files can go side by side). It runs under `nice -n 19`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -87,7 +89,7 @@ fi
 # The trimmed copy (see above), made afresh before each file from the
 # working tree, or from the commit MUTANTS_FROM names (so a long run in the
 # background tests what was committed while work goes on).
-src=target/mutants-src
+src=target/mutants-src${MUTANTS_STREAM:-}
 prepare() {
   rm -rf "$src"
   mkdir -p "$src"
@@ -159,7 +161,7 @@ for a in "${args[@]}"; do
 done
 
 # One build directory for every run: dependencies are built once.
-export CARGO_TARGET_DIR="$root/target/mutants-build"
+export CARGO_TARGET_DIR="$root/target/mutants-build${MUTANTS_STREAM:-}"
 # No debug info: linking every test binary per mutant is most of the cost.
 export CARGO_PROFILE_DEV_DEBUG=0
 export CARGO_PROFILE_TEST_DEBUG=0
