@@ -313,3 +313,44 @@ fn arenas_are_given_back_after_a_quiet_period() {
     let (n, seen) = counted(64 << 10, || d.reactor.hub_mut().publish(b"quiet", &msg));
     assert_eq!((n, seen.large), (3, 1));
 }
+
+#[test]
+fn frames_below_32_kib_are_read_through_the_shared_buffer() {
+    // Under 8 KiB a message is copied into the store and encoded into the
+    // arena: the pool of large buffers is not touched at all.
+    let mut d = Driven::new(Settings::default());
+    let (mut subs, mut publisher) = subscribers(&mut d, "size", 2);
+    for (i, len) in [100, 6_000, 8_191].into_iter().enumerate() {
+        let msg = message("size", i, len);
+        publisher.send(&msg);
+        let (frames, _) = deliver(&mut d, &mut subs, usize::MAX);
+        assert!(frames.iter().all(|f| *f == msg));
+        assert_eq!(d.recv(&mut publisher), b"ACK");
+        assert_eq!(d.reactor.hub().body_pool_size(), (0, 0), "{len}");
+    }
+    // From 8 KiB it is shared, but a frame under 32 KiB was read into the
+    // shared buffer with others: one pooled copy of the message alone.
+    let msg = message("size", 3, 20_000);
+    publisher.send(&msg);
+    let (frames, _) = deliver(&mut d, &mut subs, usize::MAX);
+    assert!(frames.iter().all(|f| *f == msg));
+    assert_eq!(d.recv(&mut publisher), b"ACK");
+    assert_eq!(d.reactor.hub().body_pool_size(), (1, 20_000));
+}
+
+#[test]
+fn a_frame_of_32_kib_gets_a_buffer_of_its_own() {
+    let mut d = Driven::new(Settings::default());
+    let (mut subs, mut publisher) = subscribers(&mut d, "size", 2);
+    // 32 768 bytes with its header: read into a buffer of exactly that
+    // size, shared as it is (no copy), and one more of that size for the
+    // next large frame; both end up in the pool.
+    let msg = message("size", 0, 32_768 - 6);
+    publisher.raw(format!("{}\n", msg.len()).as_bytes());
+    d.turn();
+    publisher.raw(&msg);
+    let (frames, _) = deliver(&mut d, &mut subs, usize::MAX);
+    assert!(frames.iter().all(|f| *f == msg));
+    assert_eq!(d.recv(&mut publisher), b"ACK");
+    assert_eq!(d.reactor.hub().body_pool_size(), (2, 2 * 32_768));
+}
