@@ -16,7 +16,8 @@ use ducq::server::{Level, Reactor, Settings};
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A reactor on 127.0.0.1:0 (TCP, and HTTP/WebSocket on the second
-/// address), in this thread.
+/// address), in this thread. It gives idle buffers back only when the test
+/// calls `Hub::release_idle_buffers`.
 pub struct Driven {
     pub reactor: Reactor,
     pub tcp: SocketAddr,
@@ -29,6 +30,9 @@ impl Driven {
             settings.log_level = Level::Off;
         }
         let mut reactor = Reactor::new(settings).expect("reactor");
+        // Idle buffers are given back when a test says so, not when a
+        // second has passed (a busy machine makes that any time).
+        reactor.set_buffer_release_interval(Duration::from_secs(24 * 3600));
         let tcp = reactor.listen_tcp("127.0.0.1:0").expect("tcp listener");
         let http = reactor.listen_http("127.0.0.1:0").expect("http listener");
         Driven { reactor, tcp, http }

@@ -93,6 +93,8 @@ pub struct Reactor {
     emfile_logged: bool,
     next_idle_check: Instant,
     next_buffer_release: Instant,
+    /// How often idle buffers are given back (`BUFFER_RELEASE`).
+    buffer_release: Duration,
 }
 
 impl Reactor {
@@ -119,6 +121,7 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
+            buffer_release: BUFFER_RELEASE,
         })
     }
 
@@ -227,6 +230,16 @@ impl Reactor {
         Ok(())
     }
 
+    /// Gives idle buffers back every `every` from now on, instead of every
+    /// second. Public only so tests that observe the release can take its
+    /// timing out of the clock's hands and call
+    /// `Hub::release_idle_buffers` themselves.
+    #[doc(hidden)]
+    pub fn set_buffer_release_interval(&mut self, every: Duration) {
+        self.buffer_release = every;
+        self.next_buffer_release = Instant::now() + every;
+    }
+
     /// Whether `stop` was called.
     pub fn is_stopped(&self) -> bool {
         self.stop.flag.load(Ordering::SeqCst)
@@ -313,7 +326,7 @@ impl Reactor {
         }
         if now >= self.next_buffer_release {
             self.hub.release_idle_buffers();
-            self.next_buffer_release = now + BUFFER_RELEASE;
+            self.next_buffer_release = now + self.buffer_release;
         }
         self.hub.flush_dirty();
         self.hub.reap();
