@@ -491,6 +491,17 @@ mod tests {
     }
 
     #[test]
+    fn control_frames_are_the_opcodes_with_the_high_bit() {
+        // RFC 6455 5.5: 0x8 to 0xF are control frames (close, ping, pong,
+        // reserved), 0x0 to 0x7 data frames.
+        for opcode in 0..16u8 {
+            let h = parse_header(&[0x80 | opcode, 0]).unwrap();
+            assert_eq!(h.opcode, opcode);
+            assert_eq!(h.is_control(), opcode >= 8, "{opcode:#x}");
+        }
+    }
+
+    #[test]
     fn shortest_length_encodings() {
         for (len, header) in [
             (0usize, 2usize),
