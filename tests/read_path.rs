@@ -54,6 +54,26 @@ fn more_than_a_turns_budget_then_fin_is_answered_then_closed() {
     }
 }
 
+/// A message of exactly the limit (1 MiB by default) is read and
+/// delivered, header and all; one byte more is refused with NACK 16 and
+/// skipped, and the connection goes on.
+#[test]
+fn a_message_of_exactly_the_limit_is_delivered_one_byte_more_is_not() {
+    let srv = TestServer::start();
+    let mut s = srv.peer();
+    s.sub("max");
+    let mut p = srv.peer();
+    let limit = ducq::server::Settings::default().max_message;
+    let head = b"pub max\n";
+    let mut msg = head.to_vec();
+    msg.resize(limit, b'm');
+    p.call(&msg, b"ACK");
+    assert_eq!(s.recv(), msg);
+    msg.push(b'!');
+    p.call(&msg, b"NACK *\n16\nmessage too big");
+    p.call(b"PING after\n", b"PONG after\n");
+}
+
 #[test]
 fn frames_trickling_in_are_all_handled() {
     let srv = TestServer::start();
