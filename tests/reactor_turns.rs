@@ -205,3 +205,23 @@ fn the_next_turn_is_due_at_once_while_input_or_closing_connections_wait() {
     d.turn();
     assert!(d.reactor.next_timeout() > Duration::ZERO);
 }
+
+#[test]
+fn lscmd_is_answered_by_the_dispatcher_alone() {
+    // The dispatcher answers lscmd and help itself (it alone knows every
+    // command set); their built-in entries only stand in the listing, and
+    // run directly they refuse.
+    let mut d = Driven::new(Settings::default());
+    let (_c, key) = d.connect();
+    let core = ducq::server::commands::core();
+    let msg = Message::parse(b"lscmd").unwrap();
+    for name in ["lscmd", "help"] {
+        let b = core.iter().find(|b| b.name == name).expect("listed");
+        let (hub, _) = d.reactor.parts_mut();
+        assert_eq!((b.exec)(hub, key, &msg), Err(State::Error), "{name}");
+    }
+    assert_eq!(
+        d.reactor.hub().conn(key).map(|c| c.pending_output()),
+        Some(0)
+    );
+}
