@@ -491,6 +491,44 @@ mod tests {
     }
 
     #[test]
+    fn masking_keys_do_not_repeat() {
+        // RFC 6455 5.3: a fresh key for every frame. From any seed, zero
+        // and one included (a xorshift started at zero would stay there).
+        for seed in [0, 1, 2, 42, u64::MAX] {
+            let mut gen = MaskGen::from_seed(seed);
+            let keys: std::collections::HashSet<[u8; 4]> =
+                (0..1000).map(|_| gen.next_mask()).collect();
+            assert!(keys.len() > 990, "seed {seed}: {} distinct", keys.len());
+            assert!(!keys.contains(&[0; 4]), "seed {seed}");
+        }
+        // Different seeds, different keys.
+        let mut a = MaskGen::from_seed(2);
+        let mut b = MaskGen::from_seed(4);
+        assert_ne!(a.next_u64(), b.next_u64());
+    }
+
+    #[test]
+    fn a_close_reason_is_cut_to_fit_a_control_frame() {
+        let mut out = Vec::new();
+        encode_close(&mut out, CLOSE_NORMAL, &"r".repeat(200), None);
+        // 125 bytes of payload at most: the code and 123 of the reason.
+        assert_eq!(&out[..4], &[0x88, 125, 0x03, 0xe8]);
+        assert_eq!(out[4..], [b'r'; MAX_CONTROL - 2]);
+        let mut out = Vec::new();
+        encode_close(&mut out, CLOSE_TOO_BIG, "big", None);
+        assert_eq!(out, b"\x88\x05\x03\xf1big");
+    }
+
+    #[test]
+    fn a_frame_is_encoded_into_one_reservation() {
+        // The longest header (14 bytes) and the payload, reserved at once.
+        let mut out = Vec::new();
+        encode_frame(&mut out, OP_TEXT, &[b'p'; 1000], Some([1, 2, 3, 4]));
+        assert_eq!(out.len(), 4 + 4 + 1000);
+        assert_eq!(out.capacity(), 1000 + 14);
+    }
+
+    #[test]
     fn control_frames_are_the_opcodes_with_the_high_bit() {
         // RFC 6455 5.5: 0x8 to 0xF are control frames (close, ping, pong,
         // reserved), 0x0 to 0x7 data frames.
