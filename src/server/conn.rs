@@ -817,6 +817,18 @@ mod tests {
             (200_000 - (128 << 10), ReadEnd::Drained)
         );
         assert_eq!(big, vec![9; 200_000]);
+        // A read takes the room the buffer already has (within the
+        // budget), not more: 100 000 bytes here, then 64 KiB reads until
+        // the budget is used, so 150 000 waiting with a budget of 120 000
+        // are all read, and the socket found empty.
+        std::io::Write::write_all(&mut client, &[6; 150_000]).unwrap();
+        queued(&conn.socket, 150_000);
+        let mut part = Vec::with_capacity(200_000);
+        part.extend_from_slice(&[5; 100_000]);
+        assert_eq!(
+            conn.read_into(&mut part, 1 << 20, 120_000, false).unwrap(),
+            (150_000, ReadEnd::Drained)
+        );
         client.shutdown(std::net::Shutdown::Write).unwrap();
         assert_eq!(
             conn.read_into(&mut rest, 1 << 20, 1 << 20, true).unwrap(),
