@@ -243,3 +243,15 @@ fn idle_checks_run_at_a_quarter_of_the_idle_timeout() {
         }
     }
 }
+
+#[test]
+fn a_peer_that_resets_is_closed_and_forgotten() {
+    let mut d = Driven::new(settings());
+    let (mut c, key) = d.connect();
+    assert_eq!(d.call(&mut c, b"sub r\n"), b"ACK");
+    // Half a frame waiting, then a reset: a read error, not more input.
+    c.raw(b"50\npub r\nhalf");
+    c.reset();
+    d.until("the reset connection to go", |r| r.hub().is_empty());
+    assert!(d.reactor.hub().subs.routes_of(key).is_empty());
+}

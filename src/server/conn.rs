@@ -829,9 +829,31 @@ mod tests {
             conn.read_into(&mut part, 1 << 20, 120_000, false).unwrap(),
             (150_000, ReadEnd::Drained)
         );
-        client.shutdown(std::net::Shutdown::Write).unwrap();
+        // The budget is checked between reads; each takes the buffer's
+        // room left within the budget, at least 64 KiB (the buffer grows
+        // as Vec does, to twice its size): 100 000, 65 536, 65 536, 65 536.
+        std::io::Write::write_all(&mut client, &[4; 400_000]).unwrap();
+        queued(&conn.socket, 400_000);
+        let mut steps = Vec::with_capacity(100_000);
         assert_eq!(
-            conn.read_into(&mut rest, 1 << 20, 1 << 20, true).unwrap(),
+            conn.read_into(&mut steps, 1 << 20, 250_000, false).unwrap(),
+            (100_000 + 3 * 65_536, ReadEnd::Full)
+        );
+        let mut rest = Vec::new();
+        conn.read_into(&mut rest, 1 << 20, 1 << 20, true).unwrap();
+        assert_eq!(steps.len() + rest.len(), 400_000);
+        // A short read ends a call that is not reading to the end, even
+        // with the end of the stream right behind it.
+        std::io::Write::write_all(&mut client, &[3; 1000]).unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        queued(&conn.socket, 1000);
+        let mut last = Vec::new();
+        assert_eq!(
+            conn.read_into(&mut last, 1 << 20, 1 << 20, false).unwrap(),
+            (1000, ReadEnd::Drained)
+        );
+        assert_eq!(
+            conn.read_into(&mut last, 1 << 20, 1 << 20, false).unwrap(),
             (0, ReadEnd::Eof)
         );
         assert_eq!(conn.id_string(), format!("TCP:{peer}"));

@@ -185,6 +185,26 @@ impl Client {
         }
     }
 
+    /// Closes with a reset (SO_LINGER of zero) instead of a FIN.
+    pub fn reset(self) {
+        use std::os::fd::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket and a pointer to a live linger struct.
+        let r = unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "SO_LINGER");
+    }
+
     /// Sends one length-framed message.
     pub fn send(&mut self, body: &[u8]) {
         let mut frame = format!("{}\n", body.len()).into_bytes();
