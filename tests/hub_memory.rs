@@ -353,3 +353,31 @@ fn a_frame_of_32_kib_gets_a_buffer_of_its_own() {
     assert_eq!(d.recv(&mut publisher), b"ACK");
     assert_eq!(d.reactor.hub().body_pool_size(), (2, 2 * 32_768));
 }
+
+#[test]
+fn a_fan_out_is_encoded_once_for_all_websocket_subscribers() {
+    let mut d = Driven::new(Settings::default());
+    let mut subs: Vec<Client> = (0..10)
+        .map(|_| {
+            let (mut c, _) = d.connect_ws();
+            c.send_ws(b"sub ws\n");
+            assert_eq!(d.recv_ws(&mut c), b"ACK");
+            c
+        })
+        .collect();
+    let mut large = Vec::new();
+    for i in 0..100 {
+        let msg = message("ws", i, 6_000);
+        let (n, mut seen) = counted(4096, || d.reactor.hub_mut().publish(b"ws", &msg));
+        assert_eq!(n, 10);
+        for c in subs.iter_mut() {
+            let ((), s) = counted(4096, || d.turn());
+            seen.large += s.large;
+            assert_eq!(d.recv_ws(c), msg, "message {i}");
+        }
+        large.push(seen.large);
+    }
+    // One frame in the WebSocket arena that every queue points into; no
+    // buffer per subscriber, none at all once warm.
+    assert_eq!(large[10..], [0; 90]);
+}

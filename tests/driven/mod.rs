@@ -76,6 +76,39 @@ impl Driven {
         self.connect_to(self.tcp)
     }
 
+    /// A WebSocket client of the HTTP port, upgraded (the 101 read).
+    pub fn connect_ws(&mut self) -> (Client, usize) {
+        let (mut c, key) = self.connect_http();
+        c.raw(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        );
+        let deadline = Instant::now() + WAIT;
+        loop {
+            c.fill();
+            if let Some(end) = c.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                assert!(c.buf.starts_with(b"HTTP/1.1 101 "), "not upgraded");
+                c.buf.drain(..end + 4);
+                return (c, key);
+            }
+            assert!(Instant::now() < deadline, "no 101");
+            self.turn();
+        }
+    }
+
+    /// Runs turns until `client` (a WebSocket) has a whole message.
+    pub fn recv_ws(&mut self, client: &mut Client) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            client.fill();
+            if let Some(m) = client.ws_message() {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "no message");
+            self.turn();
+        }
+    }
+
     /// A client of the HTTP/WebSocket port, accepted.
     pub fn connect_http(&mut self) -> (Client, usize) {
         self.connect_to(self.http)
@@ -241,6 +274,39 @@ impl Client {
     pub fn take(&mut self) -> Vec<u8> {
         self.fill();
         std::mem::take(&mut self.buf)
+    }
+
+    /// Sends one WebSocket text message, masked with a zero key.
+    pub fn send_ws(&mut self, msg: &[u8]) {
+        assert!(msg.len() < 126, "short messages only");
+        let mut frame = vec![0x81, 0x80 | msg.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(msg);
+        self.raw(&frame);
+    }
+
+    /// The next whole server frame's payload (final, unmasked, text), if
+    /// one has arrived.
+    pub fn ws_message(&mut self) -> Option<Vec<u8>> {
+        let b = &self.buf;
+        if b.len() < 2 {
+            return None;
+        }
+        assert_eq!(b[0], 0x81, "a final text frame");
+        let (len, at) = match b[1] {
+            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+            127 if b.len() >= 10 => (
+                u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            126 | 127 => return None,
+            n => (usize::from(n), 2),
+        };
+        if b.len() < at + len {
+            return None;
+        }
+        let m = b[at..at + len].to_vec();
+        self.buf.drain(..at + len);
+        Some(m)
     }
 
     /// The next whole frame's body, if one has arrived.
