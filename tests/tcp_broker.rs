@@ -472,14 +472,14 @@ fn s6_log_route_receives_log_lines() {
     drop(other);
     assert_eq!(
         log.recv(),
-        format!("INFO,accept,{},connected", star.id()).as_bytes()
+        format!("info,accept,{},connected", star.id()).as_bytes()
     );
-    assert_eq!(log.recv(), format!("INFO,accept,{id},connected").as_bytes());
-    assert_eq!(log.recv(), b"WARN,logat,test,w1");
-    assert_eq!(log.recv(), b"ERROR,logat,test,e1");
+    assert_eq!(log.recv(), format!("info,accept,{id},connected").as_bytes());
+    assert_eq!(log.recv(), b"warning,logat,test,w1");
+    assert_eq!(log.recv(), b"error,logat,test,e1");
     assert_eq!(
         log.recv(),
-        format!("INFO,close,{id},disconnected").as_bytes()
+        format!("info,close,{id},disconnected").as_bytes()
     );
     // Nothing else: no debug lines, and the pattern got no log line.
     assert!(until_pong(&mut log).is_empty());
@@ -507,18 +507,18 @@ fn s6_log_lines_follow_the_level() {
                 want.push(line);
             }
         };
-        expect(Level::Info, format!("INFO,accept,{other_id},connected"));
+        expect(Level::Info, format!("info,accept,{other_id},connected"));
         // A record at every level, Off included (never written).
         for level in levels {
             let word = level.as_str().to_ascii_lowercase();
             other.call(format!("logat {word}\n{word}").as_bytes(), b"ACK");
             expect(
                 Level::Debug,
-                format!("DEBUG,dispatch,{other_id},logat {word}"),
+                format!("debug,dispatch,{other_id},logat {word}"),
             );
-            expect(level, format!("{level},logat,test,{word}"));
+            expect(level, format!("{},logat,test,{word}", level.lower()));
         }
-        expect(Level::Debug, format!("DEBUG,dispatch,{log_id},PING end"));
+        expect(Level::Debug, format!("debug,dispatch,{log_id},PING end"));
         assert_eq!(until_pong(&mut log), want, "server at {server_level}");
     }
 }

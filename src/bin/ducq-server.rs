@@ -1,12 +1,17 @@
 //! `ducq-server`: runs a ducq broker with embedded defaults, or with the
 //! listeners and limits given as flags. Argument parsing and wiring only;
-//! everything else lives in the library.
+//! everything else lives in the library. Under a service manager
+//! (`$NOTIFY_SOCKET`) it reports readiness, watchdog pings, reloads and the
+//! stop (`ducq.service`, `Type=notify`).
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ducq::lua::{LuaCommands, LuaLimits};
+use ducq::server::notify::Notifier;
+use ducq::server::observe::Observe;
+use ducq::server::os::Hangup;
 use ducq::server::{os, Level, Reactor, Settings};
 
 const USAGE: &str = "\
@@ -23,6 +28,8 @@ Listeners:
                           [default: 0.0.0.0:59090]
   --http ADDR             HTTP and WebSocket listener (repeatable)
                           [default: 0.0.0.0:59091]
+  --mqtt ADDR             MQTT 3.1.1 and 5 listener, e.g. 127.0.0.1:1883
+                          (repeatable; see docs/MQTT.md)
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -30,7 +37,10 @@ Limits:
   --max-message BYTES     largest message body            [default: 1048576]
   --max-route BYTES       longest route                   [default: 1024]
   --max-stored-routes N   routes whose last message is kept [default: 10000]
-  --max-stored-bytes B    bytes of stored last messages   [default: 67108864]
+  --max-stored-bytes B    bytes of stored messages; the oldest go first
+                                                          [default: 67108864]
+  --history N             messages stored per route, for 'sub R' with
+                          'last N' and GET /last/R?n=N   [default: 1]
   --max-connections N     simultaneous clients            [default: 16384]
   --max-output BYTES      output queued per client before it is
                           disconnected as a slow consumer [default: 8388608]
@@ -39,6 +49,18 @@ Limits:
   --frame-timeout SECS    close clients that leave a message, handshake or
                           HTTP request incomplete this long; 0 disables
                                                           [default: 30]
+Queues:
+  --data-dir DIR          where durable queues are kept (queues.redb, made
+                          when a queue is first used); 'none' keeps queues
+                          in memory only                  [default: ./ducq-data]
+  --max-queue-bytes B     payload bytes all queues may hold [default: 268435456]
+  --max-queues N          number of queues                [default: 10000]
+Streamed payloads (CONT/END):
+  --stream-window BYTES   bytes of a stream queued for one subscriber before
+                          its publisher is paused          [default: 4194304]
+  --stream-timeout SECS   end a stream silent this long with an error, close
+                          a subscriber holding it up this long; 0 disables
+                                                          [default: 30]
 Lua commands:
   --lua PATH              load every .lua file of folder PATH (or the one
                           file PATH) and reload on change (repeatable)
@@ -46,30 +68,43 @@ Lua commands:
   --lua-memory BYTES      memory of all scripts together [default: 67108864]
 Logging:
   --log-level LEVEL       debug, info, warn, error, off   [default: info]
+Observing:
+  --no-dashboard          do not serve the web dashboard at GET / of the
+                          HTTP listeners (GET /metrics and /stats stay)
 Other:
   -h, --help              this text
   -V, --version           version
+
+Signals: SIGINT and SIGTERM stop the server; SIGHUP asks for a reload
+(logged; there is no configuration file to re-read yet). Started with
+$NOTIFY_SOCKET set (systemd Type=notify), it sends READY=1 once listening,
+WATCHDOG=1 at half of $WATCHDOG_USEC, RELOADING=1 and STOPPING=1.
 ";
 
 struct Args {
     tcp: Vec<String>,
     http: Vec<String>,
+    mqtt: Vec<String>,
     commands: Vec<String>,
     settings: Settings,
     lua: Vec<String>,
     lua_limits: LuaLimits,
+    dashboard: bool,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut args = Args {
         tcp: Vec::new(),
         http: Vec::new(),
+        mqtt: Vec::new(),
         commands: Vec::new(),
         settings: Settings::default(),
         lua: Vec::new(),
         lua_limits: LuaLimits::default(),
+        dashboard: true,
     };
     let s = &mut args.settings;
+    s.data_dir = Some(ducq::queue::store::DEFAULT_DATA_DIR.into());
     while let Some(flag) = argv.next() {
         if flag == "-h" || flag == "--help" {
             print!("{USAGE}");
@@ -90,23 +125,34 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         match flag.as_str() {
             "--tcp" => args.tcp.push(value()?),
             "--http" => args.http.push(value()?),
+            "--mqtt" => args.mqtt.push(value()?),
             "--commands" => args.commands.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
             "--max-stored-routes" => s.max_stored_routes = num(value()?)?,
             "--max-stored-bytes" => s.max_stored_bytes = num(value()?)?,
+            "--history" => s.history = num(value()?)?,
             "--max-connections" => s.max_connections = num(value()?)?,
             "--max-output" => s.max_output = num(value()?)?,
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
             "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
+            "--data-dir" => {
+                let v = value()?;
+                s.data_dir = (v != "none").then(|| v.into());
+            }
+            "--max-queue-bytes" => s.queue_limits.max_bytes = num(value()?)?,
+            "--max-queues" => s.queue_limits.max_queues = num(value()?)?,
+            "--stream-window" => s.stream_window = num(value()?)?,
+            "--stream-timeout" => s.stream_timeout = Duration::from_secs(num(value()?)? as u64),
             "--lua" => args.lua.push(value()?),
             "--lua-instructions" => args.lua_limits.instructions = num(value()?)? as u64,
             "--lua-memory" => args.lua_limits.memory = num(value()?)?,
             "--log-level" => s.log_level = value()?.parse::<Level>()?,
+            "--no-dashboard" => args.dashboard = false,
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
-    if args.tcp.is_empty() && args.http.is_empty() {
+    if args.tcp.is_empty() && args.http.is_empty() && args.mqtt.is_empty() {
         args.tcp.push("0.0.0.0:59090".into());
         args.http.push("0.0.0.0:59091".into());
     }
@@ -122,6 +168,13 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
+    let notifier = match Notifier::from_env() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ducq-server: cannot notify the service manager: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let _ = os::raise_fd_limit();
     let mut reactor = match Reactor::new(args.settings) {
         Ok(r) => r,
@@ -130,8 +183,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = os::stop_on_signals(reactor.stop_handle()) {
-        eprintln!("ducq-server: cannot install signal handling: {e}");
+    let store = reactor.hub().queues().describe();
+    reactor.hub_mut().log(
+        Level::Info,
+        "queues",
+        "server",
+        &format!("queues kept in {store}"),
+    );
+    let hangup = match os::stop_and_reload_on_signals(reactor.stop_handle()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("ducq-server: cannot install signal handling: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let observe = Observe::new(args.dashboard).and_then(|o| reactor.add_command_set(Box::new(o)));
+    if let Err(e) = observe {
+        eprintln!("ducq-server: cannot start the metrics timer: {e}");
         return ExitCode::FAILURE;
     }
     // Before listening: a wrong path stops the start with no client served.
@@ -153,18 +221,70 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    for addr in &args.mqtt {
+        if let Err(e) = reactor.listen_mqtt(addr) {
+            eprintln!("ducq-server: cannot listen on {addr} (mqtt): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     for dir in &args.commands {
         if let Err(e) = ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir)) {
             eprintln!("ducq-server: cannot load commands from {dir}: {e}");
             return ExitCode::FAILURE;
         }
     }
-    match reactor.run() {
+    match serve(&mut reactor, &notifier, &hangup) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ducq-server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs the reactor until stopped, telling the service manager it is ready,
+/// pinging its watchdog from this (the reactor's) thread between turns, so
+/// a stuck loop stops the pings, and handling SIGHUP between turns.
+fn serve(reactor: &mut Reactor, notifier: &Notifier, hangup: &Hangup) -> std::io::Result<()> {
+    let listening: Vec<String> = reactor
+        .local_addrs()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let status = format!("serving on {}", listening.join(", "));
+    warn_unsent(reactor, notifier.ready(&status), "READY=1");
+    let every = notifier.watchdog_interval();
+    let mut next_ping = Instant::now();
+    while !reactor.is_stopped() {
+        let now = Instant::now();
+        if let Some(every) = every.filter(|_| now >= next_ping) {
+            warn_unsent(reactor, notifier.watchdog(), "WATCHDOG=1");
+            next_ping = now + every;
+        }
+        reactor.run_once(every.map(|_| next_ping.saturating_duration_since(now)))?;
+        if hangup.take() {
+            warn_unsent(reactor, notifier.reloading(), "RELOADING=1");
+            reactor.hub_mut().log(
+                Level::Info,
+                "reload",
+                "server",
+                "SIGHUP: no configuration file to re-read, settings unchanged",
+            );
+            warn_unsent(reactor, notifier.ready(&status), "READY=1");
+        }
+    }
+    warn_unsent(reactor, notifier.stopping(), "STOPPING=1");
+    // Already stopped: `run` only flushes what is queued and logs the stop.
+    reactor.run()
+}
+
+/// A notification that could not be sent is logged, never fatal.
+fn warn_unsent(reactor: &mut Reactor, sent: std::io::Result<()>, what: &str) {
+    if let Err(e) = sent {
+        let text = format!("could not send {what} to the service manager: {e}");
+        reactor
+            .hub_mut()
+            .log(Level::Warn, "notify", "server", &text);
     }
 }
 

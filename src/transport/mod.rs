@@ -16,11 +16,21 @@
     )
 )]
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
 
+// Server-side and C-facing: they need the operating system (`std`).
+#[cfg(feature = "std")]
 pub mod c_vtable;
 mod decoder;
+#[cfg(feature = "std")]
 pub mod http;
+// Server side, with sessions shared by a listener's connections (`std`).
+#[cfg(feature = "std")]
+pub mod mqtt;
 pub mod tcp;
 pub mod ws;
 
@@ -110,6 +120,13 @@ pub trait Transport {
     /// waiting.
     fn after_dispatch(&mut self, _out: &mut Vec<u8>) {}
 
+    /// Whether a message the peer did not ask for (a direct message) can be
+    /// sent now. A request/response protocol between requests cannot carry
+    /// one; the default is true.
+    fn accepts_push(&self) -> bool {
+        true
+    }
+
     /// Appends the wire form of one ducq message to `out`.
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>);
 
@@ -133,6 +150,59 @@ pub trait Transport {
         self.encode(b"PING _\nping", out);
         true
     }
+
+    /// Called once when the connection is accepted, with the peer's address
+    /// (a codec that must name its own connection in a message).
+    fn accepted(&mut self, _peer: SocketAddr) {}
+
+    /// This connection's own idle timeout, when its protocol sets one per
+    /// connection (MQTT's keep-alive); `None` keeps the server's.
+    fn idle_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// What a publication made by the message just decoded does to its
+    /// route's stored messages: by default it becomes the last one.
+    fn last_message(&self) -> LastMessage {
+        LastMessage::Store
+    }
+
+    /// Called once when the server marks this connection for closing (the
+    /// peer left, an error, an admin's `unsub`, a slow consumer): it gets
+    /// no more deliveries, so a codec that shares work with other
+    /// connections (MQTT shared subscriptions) hands its part on at once.
+    fn closing(&mut self) {}
+
+    /// A message the server dispatches for this connection when it ends
+    /// without the protocol's own goodbye (an MQTT will). Asked once, as the
+    /// connection is removed.
+    fn last_words(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Appends publication number `seq` for this subscriber. Every
+    /// subscriber of one publication sees the same `seq`, so a codec can
+    /// deliver it to one member of a group only (MQTT shared
+    /// subscriptions). The default encodes it like any message.
+    fn encode_publication(&mut self, msg: &[u8], _seq: u64, out: &mut Vec<u8>) {
+        self.encode(msg, out);
+    }
+}
+
+/// What a publication does to its route's stored messages
+/// ([`Transport::last_message`]). Every variant fans it out to the
+/// subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastMessage {
+    /// It becomes the route's newest stored message (ducq's `pub`).
+    Store,
+    /// The stored messages stay as they are (an MQTT PUBLISH without
+    /// RETAIN must not replace the retained one).
+    Skip,
+    /// The route's stored messages are removed (an MQTT retained PUBLISH
+    /// with an empty payload deletes the retained message), as `forget`
+    /// removes them.
+    Forget,
 }
 
 /// Builds a fresh transport for each accepted connection of a listener.

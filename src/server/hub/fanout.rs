@@ -12,7 +12,7 @@ use super::body_pool::BodyPool;
 use super::Hub;
 use crate::server::conn::{Conn, SharedRef};
 use crate::transport::tcp::encode_header;
-use crate::transport::SharedEncoding;
+use crate::transport::{LastMessage, SharedEncoding};
 
 /// The publish path's state.
 #[derive(Default)]
@@ -110,10 +110,10 @@ impl Hub {
                                     .push_shared(SharedRef::Frozen(b), at, at + msg.len());
                             }
                         }
-                        _ => conn.transport.encode(msg, conn.out.own()),
+                        _ => conn.transport.encode_publication(msg, seq, conn.out.own()),
                     }
                 }
-                None => conn.transport.encode(msg, conn.out.own()),
+                None => conn.transport.encode_publication(msg, seq, conn.out.own()),
             }
             if self.queued(key).is_ok() {
                 delivered += 1;
@@ -121,14 +121,27 @@ impl Hub {
         }
         targets.clear();
         self.fan.targets = targets;
+        self.metrics.publications += 1;
+        self.metrics.deliveries += delivered as u64;
+        self.metrics.messages_out += delivered as u64;
         delivered
     }
 
-    /// Stores `msg` as the last message of `route` and fans it out. A large
+    /// Stores `msg` as the last message of `route` and fans it out (while
+    /// a codec asked otherwise, see `last_rule`, leaves the store alone or
+    /// removes the route's stored messages instead of storing). A large
     /// message is shared by the store and every length-framed TCP
     /// subscriber: the input buffer it arrived in when the reactor offered
     /// it (no copy at all), else one pooled copy.
     pub fn publish(&mut self, route: &[u8], msg: &[u8]) -> usize {
+        match self.last_rule {
+            LastMessage::Store => {}
+            LastMessage::Skip => return self.fan_out(route, msg),
+            LastMessage::Forget => {
+                self.last.remove(route);
+                return self.fan_out(route, msg);
+            }
+        }
         if msg.len() < SHARE_BODY_FROM {
             self.last.set(route, msg);
             return self.fan_out(route, msg);

@@ -27,8 +27,11 @@ use slab::Slab;
 use super::broker::{LastStore, Subscriptions};
 use super::conn::{Conn, ConnId};
 use super::log::{Level, Logger};
+use super::metrics::Counters;
 use super::settings::Settings;
+use super::streams::{self, Streams};
 use crate::proto::State;
+use crate::transport::LastMessage;
 
 mod body_pool;
 mod fanout;
@@ -43,13 +46,12 @@ pub struct Hub {
     pub(crate) conns: Slab<Conn>,
     /// Who is subscribed to what.
     pub subs: Subscriptions,
-    /// Last message of each route.
+    /// Stored messages of each route.
     pub last: LastStore,
+    /// Open streamed payloads.
+    pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
-    /// A log record is being written (a `LOG` subscriber's send failing
-    /// must not log again).
-    in_log: bool,
     registry: Registry,
     /// Connections with output to write this turn.
     dirty: Vec<usize>,
@@ -58,22 +60,42 @@ pub struct Hub {
     next_gen: u64,
     /// The publish path's own state.
     fan: FanOut,
+    /// What the server counted so far (`/metrics`); bytes of open
+    /// connections are in the connections until they close.
+    pub metrics: Counters,
+    /// What `publish` does to the stored messages of the route it fans
+    /// out to: as the codec of the message being dispatched says
+    /// (`Transport::last_message`), `Store` otherwise.
+    pub(crate) last_rule: LastMessage,
+    /// Durable queues and request/reply (`queues/glue.rs`).
+    pub(crate) queues: super::queues::QueueService,
+    /// The command being dispatched answers once the turn's commit is done.
+    pub(crate) reply_deferred: bool,
 }
 
 impl Hub {
     pub(crate) fn new(settings: Settings, registry: Registry) -> Hub {
+        let queue_limits = settings.queue_limits;
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
-            last: LastStore::new(settings.max_stored_routes, settings.max_stored_bytes),
+            last: LastStore::with_depth(
+                settings.max_stored_routes,
+                settings.max_stored_bytes,
+                settings.history,
+            ),
+            streams: Streams::default(),
             logger: Logger::new(settings.log_level),
-            in_log: false,
             settings,
             registry,
             dirty: Vec::new(),
             to_close: Vec::new(),
             next_gen: 1,
             fan: FanOut::default(),
+            metrics: Counters::default(),
+            last_rule: LastMessage::Store,
+            queues: super::queues::QueueService::memory(queue_limits),
+            reply_deferred: false,
         }
     }
 
@@ -153,6 +175,7 @@ impl Hub {
             _ => return Err(State::ENotFound),
         };
         conn.transport.encode(msg, conn.out.own());
+        self.metrics.messages_out += 1;
         self.queued(key)
     }
 
@@ -170,6 +193,8 @@ impl Hub {
         if conn.pending_output() > self.settings.max_output {
             let pending = conn.pending_output();
             conn.out.clear();
+            self.metrics.slow_consumers += 1;
+            self.metrics.dropped_bytes += pending as u64;
             self.close(
                 key,
                 &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
@@ -192,6 +217,8 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        conn.transport.closing();
+        self.metrics.dropped_bytes += conn.pending_output() as u64;
         let id = conn.id_string();
         self.to_close.push(key);
         self.log(Level::Info, "close", &id, reason);
@@ -212,11 +239,40 @@ impl Hub {
     pub(crate) fn reap(&mut self) {
         while let Some(key) = self.to_close.pop() {
             if self.conns.get(key).is_some_and(|c| c.closing) {
+                // Its streams end with an error for their subscribers,
+                // written now rather than a turn later.
+                streams::publisher_gone(self, key);
                 let mut conn = self.conns.remove(key);
+                self.metrics.bytes_in += conn.bytes_in;
+                self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
+                let id = super::conn::ConnId { key, gen: conn.gen };
+                self.queue_conn_closed(id, std::time::Instant::now());
             }
         }
+        if !self.dirty.is_empty() {
+            self.flush_dirty();
+        }
+    }
+
+    /// The last words (`Transport::last_words`) of connections marked for
+    /// closing that have not been asked yet, with their keys and what a
+    /// publication they make does to the store (`Transport::last_message`).
+    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, LastMessage)> {
+        let mut words = Vec::new();
+        for &key in &self.to_close {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.closing && !conn.last_words_asked {
+                conn.last_words_asked = true;
+                if let Some(msg) = conn.transport.last_words() {
+                    words.push((key, msg, conn.transport.last_message()));
+                }
+            }
+        }
+        words
     }
 
     /// Whether connections wait to be removed.

@@ -27,10 +27,12 @@ use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
 use super::log::Level;
 use super::settings::Settings;
+use super::streams;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
+use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
-use crate::transport::TransportFactory;
+use crate::transport::{LastMessage, TransportFactory};
 
 mod read;
 
@@ -103,7 +105,8 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let registry = poll.registry().try_clone()?;
-        Ok(Reactor {
+        let queues = super::queues::QueueService::for_settings(&settings)?;
+        let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
@@ -122,7 +125,9 @@ impl Reactor {
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
             buffer_release: BUFFER_RELEASE,
-        })
+        };
+        reactor.hub.set_queues(queues);
+        Ok(reactor)
     }
 
     /// Listens for length-framed TCP clients on `addr` (`"0.0.0.0:59090"`,
@@ -142,6 +147,18 @@ impl Reactor {
             ..HttpLimits::default()
         };
         self.listen(addr, Box::new(move || Box::new(HttpOrWs::new(limits))))
+    }
+
+    /// Listens for MQTT 3.1.1 and 5 clients on `addr` (docs/MQTT.md), with
+    /// packets as large as `max_message`. Each call is a listener of its
+    /// own: its clients share sessions with each other, not with another
+    /// MQTT listener's.
+    pub fn listen_mqtt(&mut self, addr: &str) -> io::Result<SocketAddr> {
+        let cfg = mqtt::Config {
+            max_packet: u32::try_from(self.hub.settings().max_message).unwrap_or(u32::MAX),
+            ..mqtt::Config::default()
+        };
+        self.listen(addr, mqtt::factory(cfg))
     }
 
     /// Listens on `addr` with a transport made by `factory` for each client.
@@ -250,6 +267,8 @@ impl Reactor {
         while !self.is_stopped() {
             self.run_once(None)?;
         }
+        // What the last turn handed out is counted on disk too.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         self.hub
             .log(Level::Info, "stop", "server", "reactor stopped");
@@ -259,11 +278,14 @@ impl Reactor {
     /// Longest a host may wait before calling `run_once` again, even when
     /// the fd stays quiet (idle checks, back-offs, leftover input).
     pub fn next_timeout(&self) -> Duration {
-        if !self.backlog.is_empty() || self.hub.has_closing() {
+        if !self.backlog.is_empty() || self.hub.has_closing() || self.hub.queues().wants_turn() {
             return Duration::ZERO;
         }
         let now = Instant::now();
         let mut at = self.next_idle_check.min(self.next_buffer_release);
+        if let Some(t) = self.hub.queues().next_deadline() {
+            at = at.min(t);
+        }
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
@@ -328,9 +350,49 @@ impl Reactor {
             self.hub.release_idle_buffers();
             self.next_buffer_release = now + self.buffer_release;
         }
+        // One group commit for every queue change of the turn.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
+        // After the flush: a connection whose last reply was just written
+        // is marked for closing there.
+        if self.last_words() {
+            self.hub.flush_dirty();
+        }
+        // Streamed payloads: publishers paused by a full window are read
+        // again once their subscribers drained (next turn, at once).
+        streams::check(&mut self.hub, now);
+        self.backlog.extend(
+            self.hub
+                .streams
+                .take_resumed()
+                .into_iter()
+                .map(|k| (k, false)),
+        );
         self.hub.reap();
         Ok(())
+    }
+
+    /// Dispatches the last words of connections about to be removed (an
+    /// MQTT will), as if they had sent them. A will may close others (a
+    /// slow subscriber): theirs follow, each connection's once. Returns
+    /// whether any were dispatched.
+    fn last_words(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let words = self.hub.take_last_words();
+            if words.is_empty() {
+                return any;
+            }
+            any = true;
+            for (key, msg, keep) in words {
+                self.hub.last_rule = keep;
+                self.dispatcher.dispatch(&mut self.hub, key, &msg);
+                self.hub.last_rule = LastMessage::Store;
+                if let Some(conn) = self.hub.conns.get_mut(key) {
+                    conn.transport.after_dispatch(conn.out.own());
+                }
+            }
+        }
     }
 
     fn accept(&mut self, index: usize, now: Instant) {
@@ -347,11 +409,14 @@ impl Reactor {
                         let mut out = Vec::new();
                         transport.encode(&nack(State::EMax), &mut out);
                         let _ = io::Write::write(&mut stream, &out);
+                        self.hub.metrics.refused += 1;
                         let text = format!("refused {peer}: connection limit reached");
                         self.hub.log(Level::Warn, "accept", "server", &text);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    let local = listener.addr;
+                    self.hub.metrics.accepted(local);
                     let made = self
                         .hub
                         .insert(|gen| Conn::new(stream, transport, peer, gen, now));
@@ -363,15 +428,11 @@ impl Reactor {
                             continue;
                         }
                     };
-                    let Some(conn) = self.hub.conns.get_mut(key) else {
-                        continue;
-                    };
-                    conn.transport.open(conn.out.own());
-                    let id = conn.id_string();
-                    if conn.pending_output() > 0 {
-                        self.hub.mark_dirty(key);
+                    if let Some(conn) = self.hub.conns.get_mut(key) {
+                        conn.listener = Some(local);
+                        conn.transport.accepted(peer);
                     }
-                    self.hub.log(Level::Info, "accept", &id, "connected");
+                    super::adopt::welcome(&mut self.hub, key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use super::Reactor;
 use crate::server::conn::ReadEnd;
-use crate::transport::{Decoder, Frame};
+use crate::transport::{Decoder, Frame, LastMessage};
 
 /// Bytes read from one connection per turn before others get their turn.
 const READ_BUDGET: usize = 256 << 10;
@@ -34,7 +34,9 @@ impl Reactor {
     /// system call per turn saved).
     pub(super) fn read(&mut self, key: usize, now: Instant, ended: bool) {
         let mut budget = READ_BUDGET;
-        while self.read_round(key, now, ended, &mut budget) {}
+        // A publisher whose stream window is full is not read: what it
+        // sends waits in the socket until `streams::check` resumes it.
+        while !self.hub.streams.is_paused(key) && self.read_round(key, now, ended, &mut budget) {}
     }
 
     /// One buffer's worth of `read`: fill a buffer, handle every message in
@@ -165,6 +167,12 @@ impl Reactor {
                 }
                 None => break,
             };
+            // What a publication this message makes does to the store.
+            self.hub.last_rule = self
+                .hub
+                .conns
+                .get(key)
+                .map_or(LastMessage::Store, |c| c.transport.last_message());
             // A large frame alone in its own buffer: share the buffer.
             let in_place = if whole && at == 0 && dec.consumed() == len {
                 place_in(&m, base, len)
@@ -179,6 +187,7 @@ impl Reactor {
                 }
                 None => self.dispatcher.dispatch(&mut self.hub, key, &m),
             }
+            self.hub.last_rule = LastMessage::Store;
             self.after_dispatch(key);
         }
         Handled {
@@ -200,9 +209,11 @@ impl Reactor {
         }
     }
 
-    /// Lets the codec answer a message that got no reply (HTTP).
+    /// Lets the codec answer a message that got no reply (HTTP), unless
+    /// the reply waits for the turn's commit (a queue command).
     fn after_dispatch(&mut self, key: usize) {
-        if let Some(conn) = self.hub.conns.get_mut(key) {
+        let deferred = self.hub.take_deferred();
+        if let Some(conn) = self.hub.conns.get_mut(key).filter(|_| !deferred) {
             let before = conn.out.pending();
             conn.transport.after_dispatch(conn.out.own());
             if conn.out.pending() != before {

@@ -15,6 +15,7 @@ use super::response::{
 use super::routing::{route, Action, Endpoint, RouteError};
 use super::HttpLimits;
 use crate::proto::message::{classify, nack_text, Kind, Message};
+use crate::proto::State;
 use crate::transport::ws::handshake::{self, HeadPoll, HeadReader, RequestHead};
 use crate::transport::ws::WsServer;
 use crate::transport::{Decoded, SharedEncoding, Step, Transport};
@@ -236,7 +237,12 @@ impl HttpOrWs {
     fn reply(&mut self, kind: Endpoint, keep_alive: bool, msg: &[u8], out: &mut Vec<u8>) {
         match classify(msg) {
             Kind::Nack(state) => {
-                let body = error_json(&nack_text(msg), Some(state));
+                // A missing dashboard file is not a missing connection.
+                let text = match kind {
+                    Endpoint::Body(_) if state == State::ENotFound => "not found".to_owned(),
+                    _ => nack_text(msg),
+                };
+                let body = error_json(&text, Some(state));
                 respond(out, nack_status(state), JSON, &[], &body, keep_alive);
                 self.finish(keep_alive);
             }
@@ -287,6 +293,18 @@ impl HttpOrWs {
                 let extra: Vec<(&str, &str)> =
                     route.iter().map(|r| ("X-Ducq-Route", r.as_str())).collect();
                 respond(out, 200, content_type(payload), &extra, payload, keep_alive);
+                self.finish(keep_alive);
+            }
+            _ if matches!(kind, Endpoint::Body(_)) => {
+                let media = match kind {
+                    Endpoint::Body(media) => media,
+                    _ => JSON,
+                };
+                let extra = [
+                    ("Cache-Control", "no-cache"),
+                    ("X-Content-Type-Options", "nosniff"),
+                ];
+                respond(out, 200, media, &extra, msg, keep_alive);
                 self.finish(keep_alive);
             }
             _ => {
@@ -381,6 +399,12 @@ impl Transport for HttpOrWs {
             }
             _ => {}
         }
+    }
+
+    /// Only an event stream or a WebSocket: a plain request's answer is its
+    /// response, and between requests nothing can be sent.
+    fn accepts_push(&self) -> bool {
+        matches!(self.phase, Phase::Ws(_) | Phase::Streaming)
     }
 
     fn shared_encoding(&self) -> Option<SharedEncoding> {
