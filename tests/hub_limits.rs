@@ -208,7 +208,7 @@ fn a_log_subscriber_cut_off_by_a_log_line_is_closed_without_logging_again() {
     assert!(hub.conn(log_key).is_none());
     assert_eq!(
         *lines.borrow(),
-        ["WARN,test,server,a line that does not fit"]
+        ["warning,test,server,a line that does not fit"]
     );
     assert_eq!(d.closed(&mut log), b"");
     // Logging works as before afterwards.
@@ -216,7 +216,7 @@ fn a_log_subscriber_cut_off_by_a_log_line_is_closed_without_logging_again() {
     let id = d.reactor.hub().client_id(key).unwrap();
     assert_eq!(
         lines.borrow().last().map(String::as_str),
-        Some(format!("INFO,accept,{id},connected").as_str())
+        Some(format!("info,accept,{id},connected").as_str())
     );
 }
 

@@ -168,5 +168,5 @@ fn log_lines_go_to_stderr_with_a_timestamp_unless_hooked() {
         sink.borrow_mut().push(r.line())
     }));
     assert_eq!(stderr_of(|| logger.write(&rec)), "");
-    assert_eq!(*seen.borrow(), ["WARN,fn,TCP:127.0.0.1:1,what happened"]);
+    assert_eq!(*seen.borrow(), ["warning,fn,TCP:127.0.0.1:1,what happened"]);
 }
