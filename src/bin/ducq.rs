@@ -4,14 +4,19 @@
 
 mod ducq_cli;
 
+use std::cell::Cell;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Duration;
 
+use ducq::backoff::Backoff;
+use ducq::client::reconnect::{Connector, Event, Offline, Policy, Reconnecting};
 use ducq::client::{Client, Error, Flow};
 use ducq::proto::{classify, message::nack_text, Kind};
 use ducq_cli::assemble::SubWriter;
 use ducq_cli::completions;
+use ducq_cli::events::reconnect_line;
 use ducq_cli::output::{error_prefix, Printer, When};
 use ducq_cli::progress::{bytes, Progress};
 
@@ -26,12 +31,18 @@ Commands:
                           --stream sends it in parts as it is read (CONT/END),
                           so it may be of any length   [part size: 65536]
   sub ROUTE [--last [N]] [--add ROUTE]... [--count N] [-v]
+      [--no-reconnect] [--reconnect-max SECS]
                           print each message on ROUTE (wildcards * + #), one
                           per line; --last first prints the stored message(s),
                           up to N per route; --add follows more routes;
                           --count stops after N messages; -v prints the route
                           before the payload. A streamed payload is written
-                          out whole, as one message
+                          out whole, as one message. When the connection is
+                          lost, sub reconnects (waits doubling from 0.1 s to
+                          --reconnect-max, default 30) and subscribes again,
+                          saying so on stderr; with --last, stored messages
+                          it already printed are not printed again.
+                          --no-reconnect exits instead (status 1)
   lscmd                   list the server's commands
   lsconn                  list connections and their subscriptions
   send [--no-reply] COMMAND [ROUTE [PAYLOAD]]
@@ -110,15 +121,27 @@ struct Conn {
 }
 
 impl Conn {
-    fn open(&self) -> Result<Client, Failure> {
+    fn addr(&self) -> String {
         let port = self.port.unwrap_or(if self.ws { 59091 } else { 59090 });
-        let addr = format!("{}:{}", self.host, port);
-        let client = if self.ws {
-            Client::connect_ws(&addr, self.timeout)
-        } else {
-            Client::connect(&addr, self.timeout)
-        };
-        client.map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+        format!("{}:{}", self.host, port)
+    }
+
+    fn open(&self) -> Result<Client, Failure> {
+        let addr = self.addr();
+        (self.connector())()
+            .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+    }
+
+    /// Makes a fresh connection each time it is called (for reconnecting).
+    fn connector(&self) -> Connector<std::net::TcpStream> {
+        let (addr, ws, timeout) = (self.addr(), self.ws, self.timeout);
+        Box::new(move || {
+            if ws {
+                Client::connect_ws(&addr, timeout)
+            } else {
+                Client::connect(&addr, timeout)
+            }
+        })
     }
 }
 
@@ -529,8 +552,25 @@ fn sub(
 ) -> Result<(), Failure> {
     let mut extra = Vec::new();
     let (mut last, mut count) = (None::<String>, None::<u64>);
+    let (mut reconnect, mut reconnect_max) = (true, Duration::from_secs(30));
     let args = take_options("sub", args, literal, |a, it| {
         match a {
+            "--no-reconnect" => reconnect = false,
+            "--reconnect-max" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| usage("--reconnect-max needs a number of seconds"))?;
+                let secs = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "--reconnect-max: '{v}' is not a positive number of seconds"
+                        ))
+                    })?;
+                reconnect_max = Duration::from_secs_f64(secs);
+            }
             "--last" => {
                 // An optional count: `--last 10`.
                 let n = it
@@ -562,7 +602,27 @@ fn sub(
             return Err(usage(format!("sub: unexpected argument '{unexpected}'")))
         }
     };
-    let mut client = conn.open()?;
+    let addr = conn.addr();
+    let policy = Policy {
+        backoff: Backoff {
+            max: reconnect_max,
+            ..Backoff::default()
+        },
+        max_attempts: if reconnect { None } else { Some(0) },
+        offline: Offline::Fail,
+    };
+    let mut client = Reconnecting::new(conn.connector(), policy, Some(conn.timeout))
+        .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))?;
+    let lost = Rc::new(Cell::new(false));
+    let flag = Rc::clone(&lost);
+    client.on_event(move |e| {
+        if matches!(e, Event::Disconnected { .. }) {
+            flag.set(true);
+        }
+        if let Some(line) = reconnect_line(&addr, e) {
+            eprintln!("ducq: {line}");
+        }
+    });
     // Buffered: a streamed payload is written in large pieces, not per line.
     let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let mut writer = SubWriter::new(printer);
@@ -589,6 +649,13 @@ fn sub(
         client.set_timeout(None)?;
         let mut failure = None;
         let listened = client.listen(|msg| {
+            // Streams cut by a lost connection never end: give them up.
+            if lost.take() {
+                if let Err(e) = writer.connection_lost(&mut out) {
+                    failure = Some(stdout_error(e));
+                    return Flow::Break;
+                }
+            }
             if let Kind::Nack(state) = classify(msg) {
                 failure = Some(nack(state, msg));
                 return Flow::Break;

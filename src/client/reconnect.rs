@@ -49,7 +49,8 @@ pub enum Offline {
 pub struct Policy {
     /// Delays between attempts.
     pub backoff: Backoff,
-    /// Give up after this many failed attempts in a row (`None`: never).
+    /// Give up after this many failed attempts in a row (`None`: never;
+    /// `Some(0)`: never reconnect, a lost connection is an error).
     pub max_attempts: Option<u32>,
     /// Publishing while disconnected.
     pub offline: Offline,
@@ -145,6 +146,9 @@ pub struct Reconnecting<S: Stream = DefaultStream> {
     attempt: u32,
     /// When the next attempt may be made.
     next_try: Instant,
+    /// Why the connection was lost, when no attempt is to be made
+    /// (`max_attempts` 0): returned once by the next call.
+    last_error: Option<Error>,
     gave_up: bool,
     /// Messages received but not handed out yet (a replay after reconnect).
     pending: VecDeque<Vec<u8>>,
@@ -205,6 +209,7 @@ impl<S: Stream> Reconnecting<S> {
             buffered_bytes: 0,
             attempt: 0,
             next_try: Instant::now(),
+            last_error: None,
             gave_up: false,
             pending: VecDeque::new(),
             last_seen: HashMap::new(),
@@ -261,6 +266,12 @@ impl<S: Stream> Reconnecting<S> {
         self.attempt = 0;
         self.gave_up = false;
         self.emit(&Event::Disconnected { error: &e });
+        if self.policy.max_attempts == Some(0) {
+            self.gave_up = true;
+            self.emit(&Event::GaveUp { attempts: 0 });
+            self.last_error = Some(e);
+            return;
+        }
         self.schedule(None);
     }
 
@@ -313,7 +324,8 @@ impl<S: Stream> Reconnecting<S> {
     }
 
     /// Waits and retries until connected, or until the policy gives up.
-    /// After giving up, a call starts over from the first delay.
+    /// After giving up, calls that need the connection fail until this is
+    /// called: it starts over from the first delay.
     pub fn reconnect(&mut self) -> Result<(), Error> {
         if self.client.is_some() {
             return Ok(());
@@ -527,6 +539,12 @@ impl<S: Stream> Reconnecting<S> {
                 return Ok(m);
             }
             if self.client.is_none() {
+                if self.gave_up {
+                    return Err(self
+                        .last_error
+                        .take()
+                        .unwrap_or(Error::Offline { full: false }));
+                }
                 self.reconnect()?;
                 continue;
             }

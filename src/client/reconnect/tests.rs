@@ -117,6 +117,24 @@ fn backoff_doubles_to_the_cap_then_gives_up() {
         ]
     );
     assert!(!c.is_connected());
+    // Given up: calls fail at once until `reconnect` starts over.
+    assert!(matches!(c.receive(), Err(Error::Offline { full: false })));
+    let n = log.borrow().len();
+    assert!(c.reconnect().is_err());
+    assert_eq!(log.borrow()[n], "retry 1 after 5 ms");
+    assert_eq!(log.borrow().last().unwrap(), "gave up after 5");
+}
+
+#[test]
+fn zero_attempts_means_a_lost_connection_is_an_error() {
+    let server = Server::start("127.0.0.1:0", 1);
+    let addr = server.addr.to_string();
+    let mut c = Reconnecting::connect(&addr, WAIT, fast(Offline::Fail, Some(0))).unwrap();
+    c.set_timeout(None).unwrap();
+    let log = record(&mut c);
+    drop(server);
+    assert!(matches!(c.receive(), Err(Error::Closed)));
+    assert_eq!(*log.borrow(), ["disconnected", "gave up after 0"]);
 }
 
 #[test]
