@@ -65,6 +65,9 @@ pub struct Hub {
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
+    /// Whether `publish` stores the message it fans out: false while a
+    /// message whose codec said so (`Transport::keeps_last`) is dispatched.
+    pub(crate) keep_last: bool,
 }
 
 impl Hub {
@@ -87,6 +90,7 @@ impl Hub {
             next_gen: 1,
             fan: FanOut::default(),
             metrics: Counters::default(),
+            keep_last: true,
         }
     }
 
@@ -242,6 +246,25 @@ impl Hub {
         if !self.dirty.is_empty() {
             self.flush_dirty();
         }
+    }
+
+    /// The last words (`Transport::last_words`) of connections marked for
+    /// closing that have not been asked yet, with their keys and whether a
+    /// publication they make is stored (`Transport::keeps_last`).
+    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, bool)> {
+        let mut words = Vec::new();
+        for &key in &self.to_close {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.closing && !conn.last_words_asked {
+                conn.last_words_asked = true;
+                if let Some(msg) = conn.transport.last_words() {
+                    words.push((key, msg, conn.transport.keeps_last()));
+                }
+            }
+        }
+        words
     }
 
     /// Whether connections wait to be removed.
