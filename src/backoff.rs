@@ -49,10 +49,11 @@ impl Backoff {
         } else {
             self.jitter.clamp(0.0, 1.0)
         };
-        let share = f64::from(jitter) * (f64::from(random) / f64::from(u32::MAX));
-        let nanos = ceiling.as_nanos() as f64;
-        let cut = Duration::from_nanos((nanos * share) as u64);
-        ceiling.saturating_sub(cut)
+        // Integer arithmetic from here: the same delay on every target.
+        let ppm = (jitter * 1_000_000.0) as u128;
+        let nanos = ceiling.as_nanos();
+        let cut = nanos * ppm / 1_000_000 * u128::from(random) / u128::from(u32::MAX);
+        ceiling.saturating_sub(Duration::from_nanos(cut as u64))
     }
 
     /// The delay before attempt `attempt` without jitter.
@@ -118,10 +119,10 @@ mod tests {
         };
         assert_eq!(b.delay(1, 0), ms(300));
         assert_eq!(b.delay(1, u32::MAX), ms(150));
-        assert_eq!(b.delay(1, u32::MAX / 2), Duration::from_nanos(225_000_000));
+        assert_eq!(b.delay(1, u32::MAX / 2), Duration::from_nanos(225_000_001));
         for r in [1, 1000, 1 << 20, u32::MAX - 1] {
             let d = b.delay(2, r);
-            assert!(d > ms(450) && d < ms(900), "{d:?}");
+            assert!(d >= ms(450) && d <= ms(900), "{d:?}");
         }
     }
 
