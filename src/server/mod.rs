@@ -19,6 +19,7 @@
     )
 )]
 
+pub mod bridge;
 pub mod broker;
 pub mod commands;
 pub mod conn;

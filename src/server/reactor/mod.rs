@@ -22,6 +22,7 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::bridge::Bridges;
 use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
@@ -34,6 +35,7 @@ use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::TransportFactory;
 
+mod bridges;
 mod read;
 
 const WAKER: Token = Token(usize::MAX);
@@ -94,6 +96,8 @@ pub struct Reactor {
     emfile_logged: bool,
     next_idle_check: Instant,
     next_buffer_release: Instant,
+    /// Connections this broker dials (`server::bridge`).
+    bridges: Bridges,
 }
 
 impl Reactor {
@@ -120,6 +124,7 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
+            bridges: Bridges::default(),
         })
     }
 
@@ -267,6 +272,9 @@ impl Reactor {
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
+        if let Some(t) = self.bridges.next_due(&self.hub) {
+            at = at.min(t);
+        }
         at.saturating_duration_since(now)
     }
 
@@ -328,6 +336,7 @@ impl Reactor {
             self.hub.release_idle_buffers();
             self.next_buffer_release = now + BUFFER_RELEASE;
         }
+        self.bridges.tick(&mut self.hub, now);
         self.hub.flush_dirty();
         // Streamed payloads: publishers paused by a full window are read
         // again once their subscribers drained (next turn, at once).
