@@ -139,9 +139,8 @@ impl NatsClient {
         }
         let deadline = Instant::now() + wait;
         loop {
-            match self.event(deadline)? {
-                Event::Msg(s, p) => return Some((s, p)),
-                _ => {}
+            if let Event::Msg(s, p) = self.event(deadline)? {
+                return Some((s, p));
             }
         }
     }
