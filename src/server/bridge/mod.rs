@@ -217,8 +217,12 @@ impl Slot {
             format!("could not connect to {addr}")
         };
         let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+        let again = match unconfirmed {
+            0 => String::new(),
+            n => format!("; {n} unconfirmed will be sent again"),
+        };
         let text = format!(
-            "{what}{why}; {unconfirmed} unconfirmed will be sent again; retrying in {:.2} s (attempt {})",
+            "{what}{why}{again}; retrying in {:.2} s (attempt {})",
             delay.as_secs_f64(),
             self.attempt
         );

@@ -144,10 +144,12 @@ impl MqttRemote {
             return Ok(());
         }
         let id = self.packet_id(link);
+        // MQTT 3.1.1 reserves the option bits beyond the QoS.
+        let v5 = self.version == Version::V5;
         let options = SubOptions {
             qos: self.qos,
-            no_local: true,
-            retain_as_published: true,
+            no_local: v5,
+            retain_as_published: v5,
             retain_handling: 0,
         };
         let sub = Subscribe {
