@@ -1,6 +1,6 @@
 //! Exponential back-off with jitter and a cap: the one rule for how long a
 //! reconnecting client (`client::reconnect`) and a broker's bridge
-//! (`server::bridge`) wait before their next attempt. Pure arithmetic: it
+//! (`server::bridges`) wait before their next attempt. Pure arithmetic: it
 //! never sleeps and never reads a clock; the caller supplies the attempt
 //! number and a random value, so the rule is the same everywhere and its
 //! tests are exact.

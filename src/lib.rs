@@ -7,6 +7,7 @@
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
 //! - [`client`]: a blocking client over any transport, and one that reconnects.
 //! - [`backoff`]: the back-off rule of reconnecting clients and bridges.
+//! - [`queue`]: durable named queues: the state machine, group commit, the redb store.
 //! - [`lua`]: Lua-scripted commands, reloaded when their files change.
 //! - [`ffi`]: the C ABI (`include/ducq.h`): the only exported symbols.
 //!
@@ -34,6 +35,8 @@ pub mod ffi;
 #[cfg(feature = "std")]
 pub mod lua;
 pub mod proto;
+#[cfg(feature = "std")]
+pub mod queue;
 #[cfg(feature = "std")]
 pub mod server;
 pub mod transport;

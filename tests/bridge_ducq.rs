@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ducq::server::bridge::config::BridgeConfig;
+use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::Settings;
 use util::{Peer, TestServer, WAIT};
 

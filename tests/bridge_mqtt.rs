@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ducq::server::bridge::config::BridgeConfig;
+use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::Settings;
 use procs::{free_port, Proc};
 use util::{Peer, TestServer, WAIT};

@@ -11,7 +11,7 @@ mod util;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ducq::server::bridge::config::BridgeConfig;
+use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::Settings;
 use nats_util::{Nats, NatsClient};
 use util::{Peer, TestServer, WAIT};

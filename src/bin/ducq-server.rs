@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ducq::lua::{LuaCommands, LuaLimits};
-use ducq::server::bridge::config::BridgeConfig;
+use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::notify::Notifier;
 use ducq::server::observe::Observe;
 use ducq::server::os::Hangup;
@@ -61,6 +61,12 @@ Limits:
   --frame-timeout SECS    close clients that leave a message, handshake or
                           HTTP request incomplete this long; 0 disables
                                                           [default: 30]
+Queues:
+  --data-dir DIR          where durable queues are kept (queues.redb, made
+                          when a queue is first used); 'none' keeps queues
+                          in memory only                  [default: ./ducq-data]
+  --max-queue-bytes B     payload bytes all queues may hold [default: 268435456]
+  --max-queues N          number of queues                [default: 10000]
 Streamed payloads (CONT/END):
   --stream-window BYTES   bytes of a stream queued for one subscriber before
                           its publisher is paused          [default: 4194304]
@@ -112,6 +118,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         dashboard: true,
     };
     let s = &mut args.settings;
+    s.data_dir = Some(ducq::queue::store::DEFAULT_DATA_DIR.into());
     while let Some(flag) = argv.next() {
         if flag == "-h" || flag == "--help" {
             print!("{USAGE}");
@@ -146,6 +153,12 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-output" => s.max_output = num(value()?)?,
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
             "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
+            "--data-dir" => {
+                let v = value()?;
+                s.data_dir = (v != "none").then(|| v.into());
+            }
+            "--max-queue-bytes" => s.queue_limits.max_bytes = num(value()?)?,
+            "--max-queues" => s.queue_limits.max_queues = num(value()?)?,
             "--stream-window" => s.stream_window = num(value()?)?,
             "--stream-timeout" => s.stream_timeout = Duration::from_secs(num(value()?)? as u64),
             "--lua" => args.lua.push(value()?),
@@ -187,6 +200,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let store = reactor.hub().queues().describe();
+    reactor.hub_mut().log(
+        Level::Info,
+        "queues",
+        "server",
+        &format!("queues kept in {store}"),
+    );
     let hangup = match os::stop_and_reload_on_signals(reactor.stop_handle()) {
         Ok(h) => h,
         Err(e) => {

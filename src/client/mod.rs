@@ -34,6 +34,9 @@ use crate::transport::tcp::TcpCodec;
 use crate::transport::ws::WsClient;
 use crate::transport::{decode_all, Transport};
 
+#[cfg(feature = "std")]
+pub mod queue;
+
 /// Largest message the client accepts by default (the server's default).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
 

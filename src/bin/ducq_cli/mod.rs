@@ -3,10 +3,13 @@
 //! (`output`: text, JSON, colour), streamed payloads written out whole
 //! (`assemble`), the progress line of long transfers (`progress`), the
 //! lines about a lost and remade connection (`events`) and the shell
-//! completion scripts (`completions`). Nothing here talks to a server.
+//! completion scripts (`completions`). Nothing here talks to a server,
+//! except `queue`: the queue and request/reply subcommands, through the
+//! library's client.
 
 pub mod assemble;
 pub mod completions;
 pub mod events;
 pub mod output;
 pub mod progress;
+pub mod queue;

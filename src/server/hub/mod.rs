@@ -51,9 +51,6 @@ pub struct Hub {
     pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
-    /// A log record is being written (a `LOG` subscriber's send failing
-    /// must not log again).
-    in_log: bool,
     registry: Registry,
     /// Connections with output to write this turn.
     dirty: Vec<usize>,
@@ -68,10 +65,15 @@ pub struct Hub {
     /// Whether `publish` stores the message it fans out: false while a
     /// message whose codec said so (`Transport::keeps_last`) is dispatched.
     pub(crate) keep_last: bool,
+    /// Durable queues and request/reply (`queues/glue.rs`).
+    pub(crate) queues: super::queues::QueueService,
+    /// The command being dispatched answers once the turn's commit is done.
+    pub(crate) reply_deferred: bool,
 }
 
 impl Hub {
     pub(crate) fn new(settings: Settings, registry: Registry) -> Hub {
+        let queue_limits = settings.queue_limits;
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
@@ -82,7 +84,6 @@ impl Hub {
             ),
             streams: Streams::default(),
             logger: Logger::new(settings.log_level),
-            in_log: false,
             settings,
             registry,
             dirty: Vec::new(),
@@ -91,6 +92,8 @@ impl Hub {
             fan: FanOut::default(),
             metrics: Counters::default(),
             keep_last: true,
+            queues: super::queues::QueueService::memory(queue_limits),
+            reply_deferred: false,
         }
     }
 
@@ -241,6 +244,8 @@ impl Hub {
                 self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
+                let id = super::conn::ConnId { key, gen: conn.gen };
+                self.queue_conn_closed(id, std::time::Instant::now());
             }
         }
         if !self.dirty.is_empty() {

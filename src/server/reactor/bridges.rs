@@ -1,12 +1,12 @@
-//! The reactor's side of bridges (`server::bridge`): adding them, and
+//! The reactor's side of bridges (`server::bridges`): adding them, and
 //! letting other brokers' bridges in. The manager itself runs once per
 //! turn from `run_once`. It must not know any remote protocol.
 
 use std::time::Instant;
 
 use super::Reactor;
-use crate::server::bridge::config::BridgeConfig;
-use crate::server::bridge::peer::PeerCommands;
+use crate::server::bridges::config::BridgeConfig;
+use crate::server::bridges::peer::PeerCommands;
 use crate::server::log::Level;
 
 impl Reactor {

@@ -22,7 +22,7 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::bridge::Bridges;
+use super::bridges::Bridges;
 use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
@@ -96,7 +96,7 @@ pub struct Reactor {
     emfile_logged: bool,
     next_idle_check: Instant,
     next_buffer_release: Instant,
-    /// Connections this broker dials (`server::bridge`).
+    /// Connections this broker dials (`server::bridges`).
     bridges: Bridges,
 }
 
@@ -106,7 +106,8 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let registry = poll.registry().try_clone()?;
-        Ok(Reactor {
+        let queues = super::queues::QueueService::for_settings(&settings)?;
+        let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
@@ -125,7 +126,9 @@ impl Reactor {
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
             bridges: Bridges::default(),
-        })
+        };
+        reactor.hub.set_queues(queues);
+        Ok(reactor)
     }
 
     /// Listens for length-framed TCP clients on `addr` (`"0.0.0.0:59090"`,
@@ -255,6 +258,8 @@ impl Reactor {
         while !self.is_stopped() {
             self.run_once(None)?;
         }
+        // What the last turn handed out is counted on disk too.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         self.hub
             .log(Level::Info, "stop", "server", "reactor stopped");
@@ -264,11 +269,14 @@ impl Reactor {
     /// Longest a host may wait before calling `run_once` again, even when
     /// the fd stays quiet (idle checks, back-offs, leftover input).
     pub fn next_timeout(&self) -> Duration {
-        if !self.backlog.is_empty() || self.hub.has_closing() {
+        if !self.backlog.is_empty() || self.hub.has_closing() || self.hub.queues().wants_turn() {
             return Duration::ZERO;
         }
         let now = Instant::now();
         let mut at = self.next_idle_check.min(self.next_buffer_release);
+        if let Some(t) = self.hub.queues().next_deadline() {
+            at = at.min(t);
+        }
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
@@ -337,6 +345,8 @@ impl Reactor {
             self.next_buffer_release = now + BUFFER_RELEASE;
         }
         self.bridges.tick(&mut self.hub, now);
+        // One group commit for every queue change of the turn.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         // Streamed payloads: publishers paused by a full window are read
         // again once their subscribers drained (next turn, at once).
@@ -407,17 +417,11 @@ impl Reactor {
                             continue;
                         }
                     };
-                    let Some(conn) = self.hub.conns.get_mut(key) else {
-                        continue;
-                    };
-                    conn.listener = Some(local);
-                    conn.transport.accepted(peer);
-                    conn.transport.open(conn.out.own());
-                    let id = conn.id_string();
-                    if conn.pending_output() > 0 {
-                        self.hub.mark_dirty(key);
+                    if let Some(conn) = self.hub.conns.get_mut(key) {
+                        conn.listener = Some(local);
+                        conn.transport.accepted(peer);
                     }
-                    self.hub.log(Level::Info, "accept", &id, "connected");
+                    super::adopt::welcome(&mut self.hub, key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)

@@ -208,9 +208,11 @@ impl Reactor {
         }
     }
 
-    /// Lets the codec answer a message that got no reply (HTTP).
+    /// Lets the codec answer a message that got no reply (HTTP), unless
+    /// the reply waits for the turn's commit (a queue command).
     fn after_dispatch(&mut self, key: usize) {
-        if let Some(conn) = self.hub.conns.get_mut(key) {
+        let deferred = self.hub.take_deferred();
+        if let Some(conn) = self.hub.conns.get_mut(key).filter(|_| !deferred) {
             let before = conn.out.pending();
             conn.transport.after_dispatch(conn.out.own());
             if conn.out.pending() != before {

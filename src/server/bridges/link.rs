@@ -211,7 +211,7 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::bridge::config::{BridgeConfig, Kind};
+    use crate::server::bridges::config::{BridgeConfig, Kind};
 
     fn link(messages: usize, bytes: usize) -> Link {
         let mut cfg = BridgeConfig::new(Kind::Nats, "127.0.0.1:1".parse().unwrap());

@@ -296,7 +296,7 @@ fn json_str(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::bridge::config::Kind;
+    use crate::server::bridges::config::Kind;
     use std::rc::Rc;
 
     fn setup() -> (NatsRemote, Link) {

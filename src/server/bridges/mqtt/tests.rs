@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::*;
-use crate::server::bridge::config::Kind;
+use crate::server::bridges::config::Kind;
 use crate::transport::mqtt::packet::{ConnAck, SubAck};
 
 fn setup(version: u8) -> (MqttRemote, Link) {
