@@ -251,3 +251,42 @@ fn what_a_dying_server_never_confirmed_is_counted_and_sent_to_the_next() {
         "{f:?}"
     );
 }
+
+#[test]
+fn what_is_published_while_the_bridge_is_down_waits_for_it() {
+    let nats = Nats::start();
+    let mut nc = nats.client();
+    nc.sub("w.>");
+    // The first address refuses; the next attempt, on the real server,
+    // comes after a second or two.
+    let dead = procs::free_port();
+    let srv = broker(&format!(
+        "nats=127.0.0.1:{dead},addr={},name=n,out=w/#,backoff_initial=2",
+        nats.addr()
+    ));
+    let mut p = srv.peer();
+    wait_field(&mut p, "n", "disconnects", "1");
+    // Down: a stand-in holds the subscription, and shows in lsconn.
+    let lines = util::lsconn(&mut p);
+    assert!(
+        lines.contains(&format!("bridge-n:127.0.0.1:{dead},w/#\n")),
+        "{lines:?}"
+    );
+    for i in 0..3 {
+        p.publish("w/gap", &i.to_string());
+    }
+    assert_eq!(fields(&mut p, "n")["waiting"], "3");
+    for i in 0..3 {
+        assert_eq!(text(nc.next()), ("w.gap".into(), i.to_string()));
+    }
+    wait_field(&mut p, "n", "in_flight", "0");
+    let f = fields(&mut p, "n");
+    assert_eq!((f["sent"].as_str(), f["confirmed"].as_str()), ("3", "3"));
+    // One connection, one bridge subscription: the stand-in is gone.
+    let lines = util::lsconn(&mut p);
+    let bridge: Vec<_> = lines
+        .iter()
+        .filter(|l| l.starts_with("bridge-n:"))
+        .collect();
+    assert_eq!(bridge, [&format!("bridge-n:{},w/#\n", nats.addr())]);
+}

@@ -127,8 +127,8 @@ impl BridgeConfig {
     /// comma-separated: `addr` (more remote addresses), `out`, `in`
     /// (repeatable), `name`, `local_prefix`, `remote_prefix`, `qos`,
     /// `retain`, `mqtt_version`, `client_id`, `clean_session`, `user`,
-    /// `password`, `keepalive` and `backoff_max` (seconds), `buffer`
-    /// (messages).
+    /// `password`, `keepalive`, `backoff_initial` and `backoff_max`
+    /// (seconds), `buffer` (messages).
     pub fn parse_flag(text: &str) -> Result<BridgeConfig, String> {
         let mut parts = text.split(',');
         let head = parts.next().unwrap_or_default();
@@ -188,6 +188,7 @@ impl BridgeConfig {
             "password" => self.password = Some(value.to_string()),
             "keepalive" => self.keepalive = secs(value)?,
             "backoff_max" => self.backoff.max = secs(value)?,
+            "backoff_initial" => self.backoff.initial = secs(value)?,
             "buffer" => {
                 self.buffer_messages = value
                     .parse()
@@ -262,7 +263,7 @@ mod tests {
             "mqtt=127.0.0.1:1883,addr=[::1]:1884,out=sensors/#,out=x,in=cmd/+,name=home,\
              local_prefix=l/,remote_prefix=r/,qos=0,retain=false,mqtt_version=3.1.1,\
              client_id=me,clean_session=true,user=u,password=p,keepalive=1.5,\
-             backoff_max=2,buffer=7",
+             backoff_initial=0.25,backoff_max=2,buffer=7",
         )
         .unwrap();
         assert_eq!(cfg.kind, Kind::Mqtt);
@@ -292,6 +293,7 @@ mod tests {
         );
         assert_eq!(cfg.keepalive, Duration::from_millis(1500));
         assert_eq!(cfg.backoff.max, Duration::from_secs(2));
+        assert_eq!(cfg.backoff.initial, Duration::from_millis(250));
         assert_eq!(cfg.buffer_messages, 7);
     }
 

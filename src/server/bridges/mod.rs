@@ -13,9 +13,12 @@
 //! out the back-off (`crate::backoff`), dials the next address, keeps an
 //! idle connection pinged and logs each step. A bridge's counters and
 //! queues live in its `Link` and survive its connections, so what was in
-//! flight when one broke is sent again on the next (at least once). The
-//! manager never blocks: connecting is non-blocking, addresses are
-//! numeric. It must not encode or decode anything itself.
+//! flight when one broke is sent again on the next (at least once). While
+//! a bridge is down a stand-in connection (a loopback socket nobody
+//! writes to) holds its subscriptions, so what is published meanwhile
+//! waits in the link, bounded, for the next connection. The manager never
+//! blocks: connecting is non-blocking, addresses are numeric. It must not
+//! encode or decode anything itself.
 
 pub mod config;
 pub mod ducq;
@@ -28,7 +31,7 @@ pub mod trace;
 pub mod transport;
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +47,8 @@ use crate::transport::Transport;
 
 /// Shortest time a handshake is given before the connection is dropped.
 const MIN_HANDSHAKE: Duration = Duration::from_secs(1);
+/// How long after a failed stand-in (no descriptor left) another is tried.
+const PARK_RETRY: Duration = Duration::from_secs(1);
 
 /// Where one bridge stands.
 struct Slot {
@@ -63,6 +68,11 @@ struct Slot {
     dialed_at: Instant,
     /// `link.written` when last looked at, and when it last changed.
     written: (u64, Instant),
+    /// The stand-in while the bridge is down, and the far end of its
+    /// socket (kept open, never written).
+    parked: Option<(ConnId, TcpStream)>,
+    /// When a stand-in may be tried again after one could not be made.
+    next_park: Instant,
 }
 
 /// The bridges of one reactor.
@@ -70,6 +80,8 @@ struct Slot {
 pub struct Bridges {
     shared: Option<Rc<Shared>>,
     slots: Vec<Slot>,
+    /// Where stand-ins get their loopback sockets from (never polled).
+    pairs: Option<TcpListener>,
 }
 
 impl Bridges {
@@ -99,6 +111,8 @@ impl Bridges {
             next_addr: 0,
             dialed_at: now,
             written: (0, now),
+            parked: None,
+            next_park: now,
         });
     }
 
@@ -107,6 +121,7 @@ impl Bridges {
         self.slots
             .iter()
             .map(|s| match s.conn {
+                None if !s.is_parked(hub) => s.next_park.min(s.next_try),
                 None => s.next_try,
                 // Gone (or going): at once.
                 Some(id) if hub.resolve(id).is_none() => Instant::now(),
@@ -122,11 +137,18 @@ impl Bridges {
             return;
         };
         for slot in &mut self.slots {
-            match slot.conn.map(|id| (id, hub.resolve(id))) {
-                Some((_, Some(key))) => slot.watch(hub, key, now),
-                Some((_, None)) => slot.lost(hub, now),
-                None if now >= slot.next_try => slot.dial(hub, &shared, now),
+            match slot.conn.map(|id| hub.resolve(id)) {
+                Some(Some(key)) => slot.watch(hub, key, now),
+                Some(None) => slot.lost(hub, now),
                 None => {}
+            }
+            if slot.conn.is_none() {
+                if !slot.is_parked(hub) && now >= slot.next_park {
+                    slot.park(hub, &shared, &mut self.pairs, now);
+                }
+                if now >= slot.next_try {
+                    slot.dial(hub, &shared, now);
+                }
             }
             slot.log_notes(hub);
         }
@@ -229,6 +251,61 @@ impl Slot {
         self.log(hub, Level::Warn, &text);
     }
 
+    /// Whether a stand-in holds the bridge's subscriptions.
+    fn is_parked(&self, hub: &Hub) -> bool {
+        self.parked
+            .as_ref()
+            .is_some_and(|(id, _)| hub.resolve(*id).is_some())
+    }
+
+    /// Puts a stand-in in the hub: one end of a loopback socket pair
+    /// nobody writes to, with a codec that never opens, subscribed to the
+    /// `out` patterns, so what is published while the bridge is down
+    /// waits in its link for the next connection (bounded). Without one
+    /// (no descriptor left), such messages are not forwarded.
+    fn park(
+        &mut self,
+        hub: &mut Hub,
+        shared: &Rc<Shared>,
+        pairs: &mut Option<TcpListener>,
+        now: Instant,
+    ) {
+        let made = stand_in_socket(pairs).and_then(|(near, far)| {
+            let transport = make_transport(&self.cfg, &self.link, shared, true);
+            let peer = self.addr.or(self.cfg.addrs.first().copied());
+            let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            let key = hub.insert(|gen| Conn::new(near, transport, peer, gen, now))?;
+            Ok((key, far))
+        });
+        match made {
+            Ok((key, far)) => {
+                for p in self.cfg.mapping.local_patterns() {
+                    hub.subs.subscribe(key, p.as_bytes(), true);
+                }
+                self.parked = hub.conn_id(key).map(|id| (id, far));
+            }
+            Err(e) => {
+                self.next_park = now + PARK_RETRY;
+                let text = format!(
+                    "no stand-in while down ({e}): publications meanwhile are not forwarded"
+                );
+                self.log(hub, Level::Warn, &text);
+            }
+        }
+    }
+
+    /// Retires the stand-in: the new connection holds the subscriptions
+    /// from now on (the stand-in is closed first, so no publication goes
+    /// to both).
+    fn unpark(&mut self, hub: &mut Hub) {
+        if let Some((id, far)) = self.parked.take() {
+            if let Some(key) = hub.resolve(id) {
+                hub.close(key, "bridge stand-in replaced by a connection");
+            }
+            drop(far);
+        }
+    }
+
     /// Dials the next address.
     fn dial(&mut self, hub: &mut Hub, shared: &Rc<Shared>, now: Instant) {
         let Some(&addr) = self
@@ -241,9 +318,10 @@ impl Slot {
         self.next_addr = self.next_addr.wrapping_add(1);
         self.addr = Some(addr);
         self.dialed_at = now;
-        let transport = make_transport(&self.cfg, &self.link, shared);
+        let transport = make_transport(&self.cfg, &self.link, shared, false);
         match connect(hub, addr, transport, now) {
             Ok(key) => {
+                self.unpark(hub);
                 for p in self.cfg.mapping.local_patterns() {
                     hub.subs.subscribe(key, p.as_bytes(), true);
                 }
@@ -271,16 +349,45 @@ fn make_transport(
     cfg: &BridgeConfig,
     link: &Rc<RefCell<Link>>,
     shared: &Rc<Shared>,
+    parked: bool,
 ) -> Box<dyn Transport> {
     let link = Rc::clone(link);
     match cfg.kind {
         Kind::Ducq => Box::new(BridgeTransport::new(
             ducq::DucqRemote::new(Rc::clone(shared), cfg),
             link,
+            parked,
         )),
-        Kind::Mqtt => Box::new(BridgeTransport::new(mqtt::MqttRemote::new(cfg), link)),
-        Kind::Nats => Box::new(BridgeTransport::new(nats::NatsRemote::new(cfg), link)),
+        Kind::Mqtt => Box::new(BridgeTransport::new(
+            mqtt::MqttRemote::new(cfg),
+            link,
+            parked,
+        )),
+        Kind::Nats => Box::new(BridgeTransport::new(
+            nats::NatsRemote::new(cfg),
+            link,
+            parked,
+        )),
     }
+}
+
+/// A connected loopback socket pair: the near end non-blocking for the
+/// hub, the far end to keep.
+fn stand_in_socket(
+    pairs: &mut Option<TcpListener>,
+) -> std::io::Result<(mio::net::TcpStream, TcpStream)> {
+    if pairs.is_none() {
+        *pairs = Some(TcpListener::bind("127.0.0.1:0")?);
+    }
+    let Some(listener) = pairs.as_ref() else {
+        return Err(std::io::Error::other("no listener"));
+    };
+    // Loopback: the connection is made by the kernel at once, and waits in
+    // the listener's queue for the accept.
+    let near = TcpStream::connect(listener.local_addr()?)?;
+    let (far, _) = listener.accept()?;
+    near.set_nonblocking(true)?;
+    Ok((mio::net::TcpStream::from_std(near), far))
 }
 
 /// Starts a non-blocking connect and adds the connection to the hub, its

@@ -1,5 +1,5 @@
 //! The accepting side of a ducq bridge, and the commands bridges add to a
-//! broker (PROTOCOL.md §14):
+//! broker (PROTOCOL.md §15):
 //!
 //! - `bridge <id>\n1`: the connection is another broker's bridge; answered
 //!   `bridge <our id>\n1`. From then on its codec is wrapped in a

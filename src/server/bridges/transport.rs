@@ -93,11 +93,17 @@ pub struct BridgeTransport<R: Remote> {
     injecting: bool,
     keep_last: bool,
     was_ready: bool,
+    /// A stand-in while the bridge is down: it holds the bridge's local
+    /// subscriptions on a socket nobody writes to, so what is published
+    /// meanwhile waits in the link (bounded) for the next connection.
+    parked: bool,
 }
 
 impl<R: Remote> BridgeTransport<R> {
-    /// A codec speaking `remote` for the bridge whose state is `link`.
-    pub fn new(remote: R, link: Rc<RefCell<Link>>) -> BridgeTransport<R> {
+    /// A codec speaking `remote` for the bridge whose state is `link`;
+    /// `parked`: the stand-in of a bridge that is down (it never opens,
+    /// pings or times out).
+    pub fn new(remote: R, link: Rc<RefCell<Link>>, parked: bool) -> BridgeTransport<R> {
         let name = format!("bridge-{}", link.borrow().cfg.name);
         BridgeTransport {
             remote,
@@ -106,6 +112,7 @@ impl<R: Remote> BridgeTransport<R> {
             injecting: false,
             keep_last: true,
             was_ready: false,
+            parked,
         }
     }
 
@@ -142,6 +149,9 @@ impl<R: Remote> Transport for BridgeTransport<R> {
     }
 
     fn open(&mut self, out: &mut Vec<u8>) {
+        if self.parked {
+            return;
+        }
         let mut link = self.link.borrow_mut();
         let before = out.len();
         self.remote.open(&mut link, out);
@@ -241,6 +251,9 @@ impl<R: Remote> Transport for BridgeTransport<R> {
     }
 
     fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.parked {
+            return false;
+        }
         let before = out.len();
         self.remote.ping(out);
         self.link.borrow_mut().written += (out.len() - before) as u64;
@@ -248,6 +261,10 @@ impl<R: Remote> Transport for BridgeTransport<R> {
     }
 
     fn idle_timeout(&self) -> Option<Duration> {
+        if self.parked {
+            // Silent by design: zero turns the timeout off.
+            return Some(Duration::ZERO);
+        }
         Some(self.link.borrow().cfg.keepalive * 2)
     }
 }
