@@ -313,3 +313,62 @@ fn a_remote_that_stops_answering_is_left_and_redialled() {
     assert!(b["stall"]["connects"].parse::<u64>().unwrap() >= 1);
     serves(&local, 1001);
 }
+
+#[test]
+fn the_bridge_commands_byte_for_byte() {
+    let srv = broker(vec![]);
+    let mut peer = srv.peer();
+    let mut sub = srv.peer();
+    sub.sub("s/#");
+    // The introduction: answered with the broker's own id.
+    peer.send(b"bridge 00000000000000a1\n1");
+    let hello = String::from_utf8(peer.recv()).unwrap();
+    let own = hello
+        .strip_prefix("bridge ")
+        .and_then(|r| r.strip_suffix("\n1"))
+        .unwrap_or_else(|| panic!("{hello:?}"));
+    assert_eq!(own.len(), 16);
+    assert!(own.bytes().all(|b| b.is_ascii_hexdigit()));
+    // A bridged publication is published as pub, once.
+    peer.call(b"bpub s/t\n00000000000000a1:7\n21.5", b"ACK");
+    sub.expect(b"pub s/t\n21.5");
+    peer.call(b"bpub s/t\n00000000000000a1:7\n21.5", b"ACK");
+    // One that passed through here already is dropped too.
+    let through = format!("bpub s/u\n00000000000000c3:1,{own}\nx");
+    peer.call(through.as_bytes(), b"ACK");
+    sub.expect_silence(Duration::from_millis(200));
+    assert_eq!(listing(&mut peer).0, format!("broker {own} duplicates=2\n"));
+    // Malformed traces and ids.
+    for bad in [&b"bpub s/t\nnot a trace\nx"[..], b"bpub s/t\n00000000000000a1:7", b"bpub s/t\n1:2,zz\nx"] {
+        peer.call(bad, b"NACK *\n15\nmessage invalid");
+    }
+    let mut other = srv.peer();
+    other.call(b"bridge xyz\n1", b"NACK *\n15\nmessage invalid");
+    other.call(
+        format!("bridge {own}\n1").as_bytes(),
+        b"NACK *\n15\nmessage invalid",
+    );
+    // The bridge's subscriptions come as bpub with their trace...
+    peer.call(b"sub s/#\nadd", b"ACK");
+    let mut client = srv.peer();
+    client.publish("s/v", "local");
+    let got = String::from_utf8(peer.recv()).unwrap();
+    let (head, payload) = got.rsplit_once('\n').unwrap();
+    assert_eq!(payload, "local");
+    let trace = head.strip_prefix("bpub s/v\n").unwrap();
+    let (origin, number) = trace.split_once(':').unwrap();
+    assert_eq!(origin, own);
+    assert!(number.parse::<u64>().is_ok(), "{trace}");
+    // ...with this broker added to one that came from elsewhere, and none
+    // at all for one whose trace names the bridge's broker.
+    let mut third = srv.peer();
+    third.call(b"bridge 00000000000000c3\n1", &format!("bridge {own}\n1").into_bytes());
+    third.call(b"bpub s/w\n00000000000000c3:5\nvia c", b"ACK");
+    peer.expect(format!("bpub s/w\n00000000000000c3:5,{own}\nvia c").as_bytes());
+    third.call(b"bpub s/x\n00000000000000a1:9,00000000000000c3\nvia a", b"ACK");
+    peer.expect_silence(Duration::from_millis(200));
+    // Ordinary clients saw pub, never bpub.
+    sub.expect(b"pub s/v\nlocal");
+    sub.expect(b"pub s/w\nvia c");
+    sub.expect(b"pub s/x\nvia a");
+}
