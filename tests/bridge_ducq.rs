@@ -339,7 +339,11 @@ fn the_bridge_commands_byte_for_byte() {
     sub.expect_silence(Duration::from_millis(200));
     assert_eq!(listing(&mut peer).0, format!("broker {own} duplicates=2\n"));
     // Malformed traces and ids.
-    for bad in [&b"bpub s/t\nnot a trace\nx"[..], b"bpub s/t\n00000000000000a1:7", b"bpub s/t\n1:2,zz\nx"] {
+    for bad in [
+        &b"bpub s/t\nnot a trace\nx"[..],
+        b"bpub s/t\n00000000000000a1:7",
+        b"bpub s/t\n1:2,zz\nx",
+    ] {
         peer.call(bad, b"NACK *\n15\nmessage invalid");
     }
     let mut other = srv.peer();
@@ -362,10 +366,16 @@ fn the_bridge_commands_byte_for_byte() {
     // ...with this broker added to one that came from elsewhere, and none
     // at all for one whose trace names the bridge's broker.
     let mut third = srv.peer();
-    third.call(b"bridge 00000000000000c3\n1", &format!("bridge {own}\n1").into_bytes());
+    third.call(
+        b"bridge 00000000000000c3\n1",
+        &format!("bridge {own}\n1").into_bytes(),
+    );
     third.call(b"bpub s/w\n00000000000000c3:5\nvia c", b"ACK");
     peer.expect(format!("bpub s/w\n00000000000000c3:5,{own}\nvia c").as_bytes());
-    third.call(b"bpub s/x\n00000000000000a1:9,00000000000000c3\nvia a", b"ACK");
+    third.call(
+        b"bpub s/x\n00000000000000a1:9,00000000000000c3\nvia a",
+        b"ACK",
+    );
     peer.expect_silence(Duration::from_millis(200));
     // Ordinary clients saw pub, never bpub.
     sub.expect(b"pub s/v\nlocal");

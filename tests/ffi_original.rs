@@ -472,7 +472,16 @@ fn original_plugins_load_into_ducq_server_and_broken_ones_are_refused() {
     let plugins = PluginDir::new("ducq-server");
     let dir = plugins.0.to_str().unwrap().to_owned();
     let server = ducq_server(&["--commands", &dir]);
-    let stderr = server.running.stderr();
+    // Plugins load after the listeners open (whose lines `ducq_server`
+    // waits for): wait for the last plugin line, not just the first read.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut stderr = server.running.stderr();
+    while stderr.matches("refused").count() + stderr.matches("loaded command").count() < 7
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+        stderr = server.running.stderr();
+    }
     for (file, reason) in [
         ("broken.so", "broken.so: "),
         ("nocommand.so", "no symbol 'command'"),

@@ -1,4 +1,4 @@
-//! Helpers for the MQTT tests: a raw MQTT client driven by ducq's own packet
+//! Shared by the MQTT tests: a raw MQTT client driven by ducq's own packet
 //! codec, and a real Mosquitto broker on a free loopback port (the Debian
 //! package, installed by scripts/test.sh when missing).
 #![allow(dead_code)]

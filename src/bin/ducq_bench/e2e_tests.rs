@@ -151,6 +151,17 @@ fn unreachable_broker_fails_cleanly() {
     assert!(err.contains("connect"), "{err}");
 }
 
+#[test]
+fn mqtt_client_against_ducqs_mqtt_listener() {
+    let s = Server::start();
+    let m = run(&spec(Kind::Mqtt, s.mqtt, "mqtt/one")).unwrap();
+    assert_eq!(m.deliveries, 2000);
+    let mut fan = spec(Kind::Mqtt, s.mqtt, "mqtt/fan");
+    fan.subscribers = 8;
+    fan.count = 500;
+    assert_eq!(run(&fan).unwrap().deliveries, 4000);
+}
+
 /// S7's shape: fan-out with pattern subscriptions held beside the run's;
 /// none of them receives anything, so the deliveries are exactly those of
 /// the run's own subscribers.
@@ -164,15 +175,4 @@ fn ducq_fan_out_beside_pattern_subscriptions() {
     let m = run(&fan).unwrap();
     assert_eq!(m.deliveries, 2000);
     assert_eq!(m.acks, 500);
-}
-
-#[test]
-fn mqtt_client_against_ducqs_mqtt_listener() {
-    let s = Server::start();
-    let m = run(&spec(Kind::Mqtt, s.mqtt, "mqtt/one")).unwrap();
-    assert_eq!(m.deliveries, 2000);
-    let mut fan = spec(Kind::Mqtt, s.mqtt, "mqtt/fan");
-    fan.subscribers = 8;
-    fan.count = 500;
-    assert_eq!(run(&fan).unwrap().deliveries, 4000);
 }

@@ -19,7 +19,7 @@ use super::transport::{Inbound, Remote, Sent};
 use crate::proto::message::{classify, format, nack_text, pong_for, Kind};
 use crate::proto::Message;
 use crate::transport::tcp::{encode_frame, TcpCodec};
-use crate::transport::{Decoded, Transport};
+use crate::transport::{Decoded, LastMessage, Transport};
 
 /// Largest frame accepted from the remote.
 const MAX_FRAME: usize = 64 << 20;
@@ -113,7 +113,7 @@ impl DucqRemote {
         };
         Some(Inbound {
             message,
-            keep_last: true,
+            last: LastMessage::Store,
         })
     }
 }

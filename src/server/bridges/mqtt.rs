@@ -24,6 +24,7 @@ use crate::transport::mqtt::packet::{
     Ack, Connect, Packet, Publish, QoS, SubOptions, Subscribe, Version,
 };
 use crate::transport::mqtt::props::Properties;
+use crate::transport::mqtt::server::retention;
 
 /// Largest packet accepted from the broker.
 const MAX_PACKET: u32 = 64 << 20;
@@ -196,7 +197,7 @@ impl MqttRemote {
         }
         Ok(Some(Inbound {
             message: format(b"pub", &local, &p.payload),
-            keep_last: p.retain,
+            last: retention(p.retain, &p.payload),
         }))
     }
 }

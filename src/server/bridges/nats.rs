@@ -16,6 +16,7 @@ use super::link::{Link, Outgoing};
 use super::mapping::{nats_filters, nats_route, nats_subject};
 use super::transport::{Inbound, Remote, Sent};
 use crate::proto::message::format;
+use crate::transport::LastMessage;
 
 /// Longest control line accepted (an `INFO` listing many cluster URLs).
 const MAX_LINE: usize = 64 << 10;
@@ -140,7 +141,7 @@ impl NatsRemote {
         let inbound = match link.cfg.mapping.inbound_route(&route) {
             Some(local) => Some(Inbound {
                 message: format(b"pub", &local, payload),
-                keep_last: true,
+                last: LastMessage::Store,
             }),
             None => {
                 link.counters.ignored += 1;

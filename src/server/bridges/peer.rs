@@ -25,7 +25,7 @@ use crate::server::dispatcher::CommandSet;
 use crate::server::hub::Hub;
 use crate::server::log::Level;
 use crate::transport::tcp::TcpCodec;
-use crate::transport::{SharedEncoding, Step, Transport};
+use crate::transport::{LastMessage, SharedEncoding, Step, Transport};
 
 /// The version of the bridge protocol this broker speaks.
 pub const VERSION: &[u8] = b"1";
@@ -131,8 +131,14 @@ impl Transport for PeerCodec {
     fn idle_timeout(&self) -> Option<std::time::Duration> {
         self.inner.idle_timeout()
     }
-    fn keeps_last(&self) -> bool {
-        self.inner.keeps_last()
+    fn last_message(&self) -> LastMessage {
+        self.inner.last_message()
+    }
+    fn closing(&mut self) {
+        self.inner.closing()
+    }
+    fn last_words(&mut self) -> Option<Vec<u8>> {
+        self.inner.last_words()
     }
     fn encode_publication(&mut self, msg: &[u8], seq: u64, out: &mut Vec<u8>) {
         let Ok(m) = Message::parse(msg) else {

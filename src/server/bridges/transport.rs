@@ -16,16 +16,16 @@ use std::time::Duration;
 use super::link::{Link, Outgoing};
 use crate::proto::message::{classify, Kind};
 use crate::proto::Message;
-use crate::transport::{Decoded, Step, Transport};
+use crate::transport::{Decoded, LastMessage, Step, Transport};
 
 /// A local message made from one received from the remote.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Inbound {
     /// The message the local dispatcher runs (`pub R\nP`, `bpub ...`).
     pub message: Vec<u8>,
-    /// Whether its publication becomes the route's stored last message
-    /// (MQTT: only when retained).
-    pub keep_last: bool,
+    /// What its publication does to the route's stored messages (MQTT:
+    /// stored only when retained, removed by an empty retained one).
+    pub last: LastMessage,
 }
 
 /// What [`Remote::send`] did with a message.
@@ -91,7 +91,7 @@ pub struct BridgeTransport<R: Remote> {
     /// hub encodes for this connection then is the local broker's answer
     /// to it, or its own publication coming back.
     injecting: bool,
-    keep_last: bool,
+    last: LastMessage,
     was_ready: bool,
     /// A stand-in while the bridge is down: it holds the bridge's local
     /// subscriptions on a socket nobody writes to, so what is published
@@ -110,7 +110,7 @@ impl<R: Remote> BridgeTransport<R> {
             link,
             name,
             injecting: false,
-            keep_last: true,
+            last: LastMessage::Store,
             was_ready: false,
             parked,
         }
@@ -192,7 +192,7 @@ impl<R: Remote> Transport for BridgeTransport<R> {
             },
             Ok((n, Some(inbound))) => {
                 self.injecting = true;
-                self.keep_last = inbound.keep_last;
+                self.last = inbound.last;
                 link.counters.received += 1;
                 Step {
                     consumed: n,
@@ -246,8 +246,8 @@ impl<R: Remote> Transport for BridgeTransport<R> {
         }
     }
 
-    fn keeps_last(&self) -> bool {
-        self.keep_last
+    fn last_message(&self) -> LastMessage {
+        self.last
     }
 
     fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {

@@ -33,7 +33,7 @@ use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
-use crate::transport::TransportFactory;
+use crate::transport::{LastMessage, TransportFactory};
 
 mod bridges;
 mod read;
@@ -348,15 +348,15 @@ impl Reactor {
         // One group commit for every queue change of the turn.
         self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
-        // Streamed payloads: publishers paused by a full window are read
-        // again once their subscribers drained (next turn, at once).
-        streams::check(&mut self.hub, now);
-        self.backlog.extend(self.hub.streams.take_resumed());
         // After the flush: a connection whose last reply was just written
         // is marked for closing there.
         if self.last_words() {
             self.hub.flush_dirty();
         }
+        // Streamed payloads: publishers paused by a full window are read
+        // again once their subscribers drained (next turn, at once).
+        streams::check(&mut self.hub, now);
+        self.backlog.extend(self.hub.streams.take_resumed());
         self.hub.reap();
         Ok(())
     }
@@ -374,9 +374,9 @@ impl Reactor {
             }
             any = true;
             for (key, msg, keep) in words {
-                self.hub.keep_last = keep;
+                self.hub.last_rule = keep;
                 self.dispatcher.dispatch(&mut self.hub, key, &msg);
-                self.hub.keep_last = true;
+                self.hub.last_rule = LastMessage::Store;
                 if let Some(conn) = self.hub.conns.get_mut(key) {
                     conn.transport.after_dispatch(conn.out.own());
                 }

@@ -6,7 +6,7 @@
 //!
 //! The ducq pattern only has to match a superset of what the filter matches:
 //! the MQTT connection checks every delivery against its filters with
-//! [`matches`], so a broker glob that is wider (`*` crossing levels, a `*`
+//! [`matches()`], so a broker pattern that is wider (`*` crossing levels, a `*`
 //! that MQTT reads as a literal) never lets a wrong message through.
 
 /// A subscription request, taken apart.

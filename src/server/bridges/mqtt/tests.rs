@@ -8,6 +8,7 @@ use std::rc::Rc;
 use super::*;
 use crate::server::bridges::config::Kind;
 use crate::transport::mqtt::packet::{ConnAck, SubAck};
+use crate::transport::LastMessage;
 
 fn setup(version: u8) -> (MqttRemote, Link) {
     let mut cfg = BridgeConfig::new(Kind::Mqtt, "127.0.0.1:1883".parse().unwrap());
@@ -186,7 +187,7 @@ fn incoming_publications_keep_their_retain_and_are_acknowledged_once_handled() {
         got,
         Some(Inbound {
             message: b"pub i/a/b\nv".to_vec(),
-            keep_last: true
+            last: LastMessage::Store
         })
     );
     // The PUBACK waits until the local broker has handled it.
@@ -200,7 +201,19 @@ fn incoming_publications_keep_their_retain_and_are_acknowledged_once_handled() {
         &publish("both/x", QoS::AtMostOnce, false, 0),
         &mut out,
     );
-    assert_eq!(got.map(|i| i.keep_last), Some(false));
+    assert_eq!(got.map(|i| i.last), Some(LastMessage::Skip));
+    // A retained message with an empty payload deletes the retained one.
+    let forget = Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: true,
+        topic: Cow::Borrowed("i/a/b"),
+        packet_id: 0,
+        props: Properties::default(),
+        payload: Cow::Borrowed(b""),
+    });
+    let got = feed(&mut r, &mut link, &forget, &mut out);
+    assert_eq!(got.map(|i| i.last), Some(LastMessage::Forget));
     // Outside the patterns: acknowledged at once, not brought in.
     let got = feed(
         &mut r,

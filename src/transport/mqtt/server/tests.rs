@@ -41,8 +41,13 @@ struct Net {
 }
 
 impl Net {
+    /// With the broker matching `*` globs only, so the connection's own
+    /// exact filtering of a wider pattern is what the tests exercise.
     fn new() -> Net {
-        Net::with(Config::default())
+        Net::with(Config {
+            wildcards: BrokerWildcards::Glob,
+            ..Config::default()
+        })
     }
 
     fn with(cfg: Config) -> Net {
@@ -124,11 +129,14 @@ impl Net {
             }
             b"pub" => {
                 self.reply(i, b"ACK");
-                // As the hub does: stored only if the codec keeps it.
-                if self.clients[i].t.keeps_last() {
-                    self.publish(m.route, msg);
-                } else {
-                    self.fan_out(m.route, msg);
+                // As the hub does: stored as the codec says.
+                match self.clients[i].t.last_message() {
+                    LastMessage::Store => self.publish(m.route, msg),
+                    LastMessage::Skip => self.fan_out(m.route, msg),
+                    LastMessage::Forget => {
+                        self.last.remove(m.route);
+                        self.fan_out(m.route, msg);
+                    }
                 }
             }
             b"sub" => {
@@ -370,14 +378,27 @@ fn publish_qos0_is_a_pub_message_stored_only_when_retained() {
     assert_eq!(n.sent(i), vec![b"pub t\nhi".to_vec()]);
     assert!(n.out(i).is_empty());
     // RETAIN 0 [MQTT-3.3.1-12]: not the route's last message.
-    assert!(!n.clients[i].t.keeps_last());
+    assert_eq!(n.clients[i].t.last_message(), LastMessage::Skip);
     assert_eq!(n.last.get(&b"t"[..]), None);
     n.feed(i, b"\x31\x05\x00\x01tho");
-    assert!(n.clients[i].t.keeps_last());
+    assert_eq!(n.clients[i].t.last_message(), LastMessage::Store);
     assert_eq!(
         n.last.get(&b"t"[..]).map(|m| &m[..]),
         Some(&b"pub t\nho"[..])
     );
+    // RETAIN 1 with an empty payload deletes it [MQTT-3.3.1-6, -7], and
+    // is delivered all the same.
+    let s = n.connect("s", Version::V311, true);
+    n.subscribe(s, &[("t", QoS::AtMostOnce)]);
+    n.feed(i, b"\x31\x03\x00\x01t");
+    assert_eq!(n.clients[i].t.last_message(), LastMessage::Forget);
+    assert_eq!(n.last.get(&b"t"[..]), None);
+    assert_eq!(n.out(s), b"\x30\x03\x00\x01t");
+    // Without RETAIN an empty payload is an ordinary publication.
+    n.feed(i, b"\x31\x05\x00\x01tho");
+    n.feed(i, b"\x30\x03\x00\x01t");
+    assert_eq!(n.clients[i].t.last_message(), LastMessage::Skip);
+    assert!(n.last.contains_key(&b"t"[..]));
 }
 
 #[test]
@@ -1032,7 +1053,7 @@ fn a_will_is_published_at_its_qos_and_stored_only_if_retained() {
     n.out(w);
     // As the reactor does on an abnormal close: dispatch the last words.
     let words = n.clients[w].t.last_words().unwrap();
-    assert!(!n.clients[w].t.keeps_last());
+    assert_eq!(n.clients[w].t.last_message(), LastMessage::Skip);
     n.dispatch(w, &words);
     let c = &mut n.clients[w];
     c.t.after_dispatch(&mut c.out);
@@ -1088,4 +1109,24 @@ fn takeover_asks_the_server_to_close_the_listed_connection() {
     // A clean start discards the session, and the old connection knows.
     assert!(n.clients[old].t.taken_over());
     assert!(!n.clients[new].t.taken_over());
+}
+
+#[test]
+fn a_broker_with_mqtt_levels_gets_the_filter_itself() {
+    let mut n = Net::with(Config::default());
+    assert_eq!(n.cfg.wildcards, BrokerWildcards::Levels);
+    let i = n.connect("l", Version::V311, true);
+    n.subscribe(i, &[("a/+/c", QoS::AtMostOnce), ("d/#", QoS::AtMostOnce)]);
+    assert_eq!(
+        n.sent(i),
+        vec![
+            b"sub a/+/c\nadd last".to_vec(),
+            b"sub d/#\nadd last".to_vec()
+        ]
+    );
+    n.publish(b"a/b/c", b"pub a/b/c\nx");
+    n.publish(b"a/b/c/d", b"pub a/b/c/d\nnot this");
+    n.publish(b"d", b"pub d\ny");
+    let got: Vec<_> = n.packets(i).iter().map(|p| delivered(p).1).collect();
+    assert_eq!(got, vec![b"x".to_vec(), b"y".to_vec()]);
 }
