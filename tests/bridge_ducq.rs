@@ -1,8 +1,9 @@
 //! Bridges between ducq brokers (issue 17), over real sockets: both
 //! directions with a prefix rewrite, a cycle of three brokers where every
 //! message is delivered once per broker, a remote without bridge support
-//! (plain mode), and hostile remotes — garbage, a silent handshake, a
-//! remote that stops answering — while the local broker keeps serving.
+//! (plain mode), and hostile remotes — garbage and a silent handshake from
+//! a fake remote of each kind (ducq, MQTT, NATS), a ducq remote that stops
+//! answering — while the local broker keeps serving.
 
 mod util;
 
@@ -261,36 +262,55 @@ fn wait_accepts(accepted: &AtomicUsize, n: usize, srv: &TestServer) {
     }
 }
 
+/// The first bytes a hostile remote of each kind sends: nothing its
+/// protocol can start with (ducq: a frame length that is not a number;
+/// MQTT: packet type 0, reserved; NATS: no such operation).
+const GARBAGE: [(&str, &[u8]); 3] = [
+    ("ducq", b"this is not ducq\n"),
+    ("mqtt", b"\x00\x00this is not mqtt"),
+    ("nats", b"THIS IS NOT NATS\r\n"),
+];
+
 #[test]
 fn garbage_from_the_remote_ends_the_connection_and_it_reconnects() {
-    let (addr, accepted) = fake_remote(|mut s| {
-        let _ = s.write_all(b"this is not ducq\n");
-        let mut b = [0u8; 4096];
-        while matches!(s.read(&mut b), Ok(n) if n > 0) {}
-    });
-    let local = broker(vec![bridge(&format!(
-        "ducq={addr},name=bad,out=#,backoff_max=0.05"
-    ))]);
-    wait_accepts(&accepted, 3, &local);
-    let mut l = local.peer();
-    let (_, b) = listing(&mut l);
-    assert_eq!(b["bad"]["connects"], "0");
-    assert!(b["bad"]["disconnects"].parse::<u64>().unwrap() >= 2);
-    serves(&local, 999);
+    for (kind, garbage) in GARBAGE {
+        let (addr, accepted) = fake_remote(move |mut s| {
+            let _ = s.write_all(garbage);
+            let mut b = [0u8; 4096];
+            while matches!(s.read(&mut b), Ok(n) if n > 0) {}
+        });
+        let local = broker(vec![bridge(&format!(
+            "{kind}={addr},name=bad,out=#,backoff_max=0.05"
+        ))]);
+        wait_accepts(&accepted, 3, &local);
+        let mut l = local.peer();
+        let (_, b) = listing(&mut l);
+        assert_eq!(b["bad"]["connects"], "0", "{kind}");
+        assert!(
+            b["bad"]["disconnects"].parse::<u64>().unwrap() >= 2,
+            "{kind}"
+        );
+        serves(&local, 999);
+    }
 }
 
 #[test]
 fn a_silent_handshake_times_out_and_it_reconnects() {
-    // Accepts, reads everything, answers nothing.
-    let (addr, accepted) = fake_remote(|mut s| {
-        let mut b = [0u8; 4096];
-        while matches!(s.read(&mut b), Ok(n) if n > 0) {}
-    });
-    let local = broker(vec![bridge(&format!(
-        "ducq={addr},name=mute,out=#,keepalive=0.2,backoff_max=0.05"
-    ))]);
-    wait_accepts(&accepted, 2, &local);
-    serves(&local, 1000);
+    for kind in ["ducq", "mqtt", "nats"] {
+        // Accepts, reads everything, answers nothing.
+        let (addr, accepted) = fake_remote(|mut s| {
+            let mut b = [0u8; 4096];
+            while matches!(s.read(&mut b), Ok(n) if n > 0) {}
+        });
+        let local = broker(vec![bridge(&format!(
+            "{kind}={addr},name=mute,out=#,keepalive=0.2,backoff_max=0.05"
+        ))]);
+        wait_accepts(&accepted, 2, &local);
+        let mut l = local.peer();
+        let (_, b) = listing(&mut l);
+        assert_eq!(b["mute"]["connects"], "0", "{kind}");
+        serves(&local, 1000);
+    }
 }
 
 #[test]
