@@ -1,6 +1,7 @@
 //! Clients that reconnect, against a real `ducq-server` that is killed
-//! (SIGKILL) and started again on the same port: `ducq sub` and the Rust
-//! client resume, subscribed again, with no live message delivered twice;
+//! (SIGKILL) and started again on the same port: `ducq sub`, `ducq deq`,
+//! `ducq serve` and the Rust client resume, subscribed (consuming, serving)
+//! again, with no live message delivered twice;
 //! the back-off is read from their log lines and event callbacks (the
 //! delays the policy chose), never from a clock.
 
@@ -199,4 +200,112 @@ fn rust_client_resumes_after_a_server_restart() {
     assert_eq!(msgs.recv_timeout(WAIT).unwrap(), b"pub a\n3");
     thread.join().unwrap();
     assert!(msgs.try_recv().is_err(), "nothing delivered twice");
+}
+
+/// A fresh directory for a server's durable queues, removed on drop.
+struct DataDir(std::path::PathBuf);
+
+impl DataDir {
+    fn new(name: &str) -> DataDir {
+        let d = std::env::temp_dir().join(format!("ducq-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        DataDir(d)
+    }
+    fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn ducq_deq_and_serve_survive_a_server_restart() {
+    let dir = DataDir::new("reconnect-queues");
+    let first = Server::start(0, &["--data-dir", dir.arg()]);
+    let port = first.port;
+    let mut deq = Proc::spawn(&mut ducq(
+        port,
+        &["deq", "jobs", "--count", "2", "--reconnect-max", "0.2"],
+    ));
+    let serve = Proc::spawn(&mut ducq(
+        port,
+        &[
+            "serve",
+            "upper",
+            "--reconnect-max",
+            "0.2",
+            "--",
+            "tr",
+            "a-z",
+            "A-Z",
+        ],
+    ));
+    let mut c = first.client();
+    c.enqueue("jobs", b"one").unwrap();
+    assert_eq!(deq.out().next(), "one");
+    // Acknowledged (so it cannot come again) before the server goes.
+    procs::eventually("the ack of one", || {
+        c.queues()
+            .unwrap()
+            .iter()
+            .any(|q| q.name == "jobs" && q.depth == 0)
+    });
+    procs::eventually("serve to serve", || {
+        c.request("upper", b"first", Duration::from_millis(200))
+            .is_ok_and(|r| r == b"FIRST")
+    });
+    first.kill();
+    for p in [&deq, &serve] {
+        let lines = p.err().until("(attempt 2)");
+        assert_eq!(
+            lines[0],
+            format!("ducq: connection to 127.0.0.1:{port} lost: connection closed")
+        );
+    }
+    let second = Server::start(port, &["--data-dir", dir.arg()]);
+    let back = deq.err().until("reconnected to");
+    assert!(
+        back.last().unwrap().ends_with("; consuming jobs again"),
+        "{back:?}"
+    );
+    let back = serve.err().until("reconnected to");
+    assert!(
+        back.last().unwrap().ends_with("; serving upper again"),
+        "{back:?}"
+    );
+    let mut c = second.client();
+    assert_eq!(
+        c.request("upper", b"again", WAIT).unwrap(),
+        b"AGAIN",
+        "served again"
+    );
+    c.enqueue("jobs", b"two").unwrap();
+    assert_eq!(deq.out().next(), "two");
+    assert_eq!(deq.wait(), Some(0));
+    assert_eq!(deq.out().all(), ["one", "two"]);
+}
+
+#[test]
+fn ducq_deq_no_reconnect_exits_when_the_server_goes() {
+    let dir = DataDir::new("reconnect-deq-no");
+    let server = Server::start(0, &["--data-dir", dir.arg()]);
+    let mut deq = Proc::spawn(&mut ducq(server.port, &["deq", "jobs", "--no-reconnect"]));
+    procs::eventually("a consumer", || {
+        server
+            .client()
+            .queues()
+            .unwrap()
+            .iter()
+            .any(|q| q.name == "jobs" && q.consumers == 1)
+    });
+    server.kill();
+    assert_eq!(deq.wait(), Some(1));
+    let err = deq.err().all();
+    assert_eq!(err.last().unwrap(), "ducq: connection closed", "{err:?}");
+    assert!(!err.iter().any(|l| l.contains("reconnect")), "{err:?}");
 }

@@ -10,8 +10,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ducq::backoff::Backoff;
-use ducq::client::reconnect::{Connector, Event, Offline, Policy, Reconnecting};
+use ducq::client::reconnect::{Connector, Event, Reconnecting};
 use ducq::client::{Client, Error, Flow};
 use ducq::proto::{classify, message::nack_text, Kind};
 use ducq_cli::assemble::SubWriter;
@@ -19,6 +18,7 @@ use ducq_cli::completions;
 use ducq_cli::events::reconnect_line;
 use ducq_cli::output::{error_prefix, Printer, When};
 use ducq_cli::progress::{bytes, Progress};
+use ducq_cli::reconnect::Reconnect;
 
 const USAGE: &str = "\
 ducq: command-line client for a ducq server
@@ -57,14 +57,16 @@ Queues and request/reply:
                           consumers, age of the oldest message
   enq QUEUE PAYLOAD       enqueue ('-' reads stdin); prints the id once the
                           message is durable
-  deq QUEUE [--count N] [--no-ack]
+  deq QUEUE [--count N] [--no-ack] [--no-reconnect] [--reconnect-max SECS]
                           print N messages (default 1), waiting for them;
                           each is acknowledged once printed, or before it is
-                          printed with --no-ack (at most once)
-  serve ROUTE -- CMD [ARGS...]
+                          printed with --no-ack (at most once). Reconnects
+                          as sub does and consumes again
+  serve ROUTE [--no-reconnect] [--reconnect-max SECS] -- CMD [ARGS...]
                           serve requests to ROUTE: CMD runs per request with
                           the payload on stdin; its stdout is the reply, a
-                          non-zero exit an error reply
+                          non-zero exit an error reply. Reconnects as sub
+                          does and serves again
   req ROUTE PAYLOAD       send a request ('-' reads stdin) and print the
                           reply, waiting at most --timeout; no member
                           serving ROUTE exits 2, no reply in time 3
@@ -578,25 +580,12 @@ fn sub(
 ) -> Result<(), Failure> {
     let mut extra = Vec::new();
     let (mut last, mut count) = (None::<String>, None::<u64>);
-    let (mut reconnect, mut reconnect_max) = (true, Duration::from_secs(30));
+    let mut reconnect = Reconnect::default();
     let args = take_options("sub", args, literal, |a, it| {
+        if reconnect.take(a, || it.next())? {
+            return Ok(true);
+        }
         match a {
-            "--no-reconnect" => reconnect = false,
-            "--reconnect-max" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| usage("--reconnect-max needs a number of seconds"))?;
-                let secs = v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
-                    .ok_or_else(|| {
-                        usage(format!(
-                            "--reconnect-max: '{v}' is not a positive number of seconds"
-                        ))
-                    })?;
-                reconnect_max = Duration::from_secs_f64(secs);
-            }
             "--last" => {
                 // An optional count: `--last 10`.
                 let n = it
@@ -629,15 +618,7 @@ fn sub(
         }
     };
     let addr = conn.addr();
-    let policy = Policy {
-        backoff: Backoff {
-            max: reconnect_max,
-            ..Backoff::default()
-        },
-        max_attempts: if reconnect { None } else { Some(0) },
-        offline: Offline::Fail,
-    };
-    let mut client = Reconnecting::new(conn.connector(), policy, Some(conn.timeout))
+    let mut client = Reconnecting::new(conn.connector(), reconnect.policy(), Some(conn.timeout))
         .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))?;
     let lost = Rc::new(Cell::new(false));
     let flag = Rc::clone(&lost);

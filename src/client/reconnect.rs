@@ -564,6 +564,38 @@ impl<S: Stream> Reconnecting<S> {
         }
     }
 
+    /// Runs `call` on the connection, made again first (waiting out the
+    /// back-off) when there is none: for calls this type does not wrap,
+    /// whose state the connector sets up again on every connection (a
+    /// queue consumer, a served route). `call` is never repeated: after a
+    /// connection error it returns `Error::Offline { full: false }` (the
+    /// events tell why), and the next call reconnects; once the policy
+    /// gives up, the error that ended the connection.
+    pub fn with_client<T>(
+        &mut self,
+        call: impl FnOnce(&mut Client<S>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if self.client.is_none() {
+            if self.gave_up {
+                return Err(self
+                    .last_error
+                    .take()
+                    .unwrap_or(Error::Offline { full: false }));
+            }
+            self.reconnect()?;
+        }
+        let Some(c) = self.client.as_mut() else {
+            return Err(Error::Offline { full: false });
+        };
+        match call(c) {
+            Err(e) if Self::is_connection_error(&e) => {
+                self.lost(e);
+                Err(Error::Offline { full: false })
+            }
+            other => other,
+        }
+    }
+
     /// Hands each message to `on_message` until it returns `Flow::Break`
     /// or the policy gives up reconnecting.
     pub fn listen(&mut self, mut on_message: impl FnMut(&[u8]) -> Flow) -> Result<(), Error> {

@@ -4,8 +4,9 @@
 //! (`assemble`), the progress line of long transfers (`progress`), the
 //! lines about a lost and remade connection (`events`) and the shell
 //! completion scripts (`completions`). Nothing here talks to a server,
-//! except `queue`: the queue and request/reply subcommands, through the
-//! library's client.
+//! except `queue` (the queue and request/reply subcommands, through the
+//! library's client) and `reconnect` (the reconnecting connection of
+//! `sub`, `deq` and `serve`).
 
 pub mod assemble;
 pub mod completions;
@@ -13,3 +14,4 @@ pub mod events;
 pub mod output;
 pub mod progress;
 pub mod queue;
+pub mod reconnect;

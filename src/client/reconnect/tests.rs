@@ -307,3 +307,72 @@ fn offline_fail_errs_at_once() {
         crate::proto::State::EMax
     );
 }
+
+#[test]
+fn with_client_sets_up_each_connection_by_its_connector() {
+    let server = Server::start("127.0.0.1:0", 0);
+    let addr = server.addr.to_string();
+    // The connector's own setup (here a subscription this type does not
+    // know of, standing for a queue consumer) is made on every connection.
+    let a = addr.clone();
+    let connector: Connector<DefaultStream> = Box::new(move || {
+        let mut c = Client::connect(&a, WAIT)?;
+        c.subscribe("setup", "")?;
+        Ok(c)
+    });
+    let mut c = Reconnecting::new(connector, fast(Offline::Fail, None), Some(WAIT)).unwrap();
+    let log = record(&mut c);
+    let mut p = server.client();
+    p.publish("setup", b"first").unwrap();
+    assert_eq!(c.with_client(|c| c.receive()).unwrap(), b"pub setup\nfirst");
+    // A NACK is the call's answer: the connection stays.
+    let nack = c.with_client(|c| c.publish("", b"x"));
+    assert!(matches!(nack, Err(Error::Nack { .. })), "{nack:?}");
+    assert!(c.is_connected());
+    drop(server);
+    // The call that meets the break is not repeated.
+    let lost = c.with_client(|c| c.receive());
+    assert!(
+        matches!(lost, Err(Error::Offline { full: false })),
+        "{lost:?}"
+    );
+    assert!(!c.is_connected());
+    let server = Server::start(&addr, 0);
+    // The next call reconnects first (the connector subscribes again).
+    let mut calls = 0;
+    c.with_client(|_| {
+        calls += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(calls, 1);
+    let mut p = server.client();
+    p.publish("setup", b"second").unwrap();
+    assert_eq!(
+        c.with_client(|c| c.receive()).unwrap(),
+        b"pub setup\nsecond"
+    );
+    assert_eq!(
+        *log.borrow(),
+        [
+            "disconnected",
+            "retry 1 after 5 ms",
+            "reconnected after 1, 0 subs, 0 sent",
+        ]
+    );
+}
+
+#[test]
+fn with_client_returns_the_error_once_the_policy_gives_up() {
+    let server = Server::start("127.0.0.1:0", 0);
+    let addr = server.addr.to_string();
+    let mut c = Reconnecting::connect(&addr, WAIT, fast(Offline::Fail, Some(0))).unwrap();
+    c.set_timeout(None).unwrap();
+    drop(server);
+    let lost = c.with_client(|c| c.receive());
+    assert!(
+        matches!(lost, Err(Error::Offline { full: false })),
+        "{lost:?}"
+    );
+    assert!(matches!(c.with_client(|_| Ok(())), Err(Error::Closed)));
+}
