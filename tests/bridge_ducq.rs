@@ -402,3 +402,42 @@ fn the_bridge_commands_byte_for_byte() {
     sub.expect(b"pub s/w\nvia c");
     sub.expect(b"pub s/x\nvia a");
 }
+
+#[test]
+fn bpub_meets_the_channels_of_its_route() {
+    // Directly: a bridged publication is one more publisher's.
+    let srv = broker(vec![]);
+    let mut admin = srv.peer();
+    admin.call(b"chan add ro\npattern=ro/# read_only", b"ACK");
+    admin.call(b"chan add small\npattern=s/# max_payload=3", b"ACK");
+    let mut sub = srv.peer();
+    sub.sub("#");
+    let mut peer = srv.peer();
+    peer.send(b"bridge 00000000000000a1\n1");
+    peer.recv();
+    peer.call(
+        b"bpub ro/x\n00000000000000a1:1\nno",
+        b"NACK *\n24\naccess denied",
+    );
+    peer.call(
+        b"bpub s/x\n00000000000000a1:2\ntoo long",
+        b"NACK *\n16\nmessage too big",
+    );
+    peer.call(b"bpub s/x\n00000000000000a1:3\nok", b"ACK");
+    sub.expect(b"pub s/x\nok");
+    sub.expect_silence(Duration::from_millis(200));
+    admin.call(b"last ro/x\n", b"ACK");
+    // Through a bridge: the remote's read-only channel refuses what the
+    // bridge forwards, and the bridge counts it as rejected.
+    let local = broker(vec![bridge(&format!("ducq={},name=up,out=ro/#", srv.addr))]);
+    let mut l = local.peer();
+    wait_open(&mut l, "up");
+    l.publish("ro/y", "refused remotely");
+    let deadline = Instant::now() + WAIT;
+    while field(&mut l, "up", "rejected") != "1" {
+        assert!(Instant::now() < deadline, "never rejected");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(field(&mut l, "up", "confirmed"), "0");
+    sub.expect_silence(Duration::from_millis(200));
+}

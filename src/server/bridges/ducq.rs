@@ -1,5 +1,5 @@
 //! The ducq remote: a bridge to another ducq broker over length-framed TCP
-//! (PROTOCOL.md §15). It introduces itself with `bridge <id>\n1`,
+//! (PROTOCOL.md §16). It introduces itself with `bridge <id>\n1`,
 //! subscribes to the `in` patterns with `sub P\nadd`, sends publications
 //! as `bpub R\n<trace>\nP` and receives them the same way; each `bpub` it
 //! sends is confirmed by the remote's ACK, in order. A remote that answers

@@ -1,13 +1,13 @@
 //! The accepting side of a ducq bridge, and the commands bridges add to a
-//! broker (PROTOCOL.md §15):
+//! broker (PROTOCOL.md §16):
 //!
 //! - `bridge <id>\n1`: the connection is another broker's bridge; answered
 //!   `bridge <our id>\n1`. From then on its codec is wrapped in a
 //!   [`PeerCodec`], which sends it publications as `bpub` with their trace
 //!   and leaves out those whose trace names it.
 //! - `bpub R\n<trace>\nP`: a publication that crossed a bridge; published
-//!   here as `pub R\nP` unless its trace names this broker or it was seen
-//!   already (answered `ACK` either way).
+//!   here as `pub R\nP`, through the channels of R as `pub` is, unless its
+//!   trace names this broker or it was seen already (answered `ACK`).
 //! - `bridges`: PARTS, a line per bridge with its state and counters, END.
 //!
 //! Ordinary clients never see `bridge` or `bpub`. It must not dial anything
@@ -20,6 +20,7 @@ use super::link::Link;
 use super::trace::{broker_id, Seen, Trace};
 use crate::proto::message::format;
 use crate::proto::{Message, State, ACK, END, PARTS};
+use crate::server::channels::gate::{self, Admitted};
 use crate::server::commands::check_route;
 use crate::server::dispatcher::CommandSet;
 use crate::server::hub::Hub;
@@ -205,14 +206,24 @@ impl PeerCommands {
                 .seen
                 .borrow_mut()
                 .insert(trace.origin, trace.seq);
-        hub.send(caller, ACK)?;
         if !fresh {
             self.shared.duplicates.set(self.shared.duplicates.get() + 1);
-            return Ok(());
+            return hub.send(caller, ACK);
         }
+        // The channels governing the route apply as they do to `pub`: a
+        // bridge (or a client saying `bpub`) is one more publisher.
+        let plain = format(b"pub", msg.route, payload);
+        let as_pub = Message::parse(&plain).map_err(|_| State::EMsgInv)?;
+        let (route, body) = match gate::publication(hub, caller, &as_pub)? {
+            Admitted::AsSent => (msg.route.to_vec(), plain),
+            Admitted::Rewritten { route, msg } => (route, msg),
+            Admitted::Dropped => return hub.send(caller, ACK),
+            Admitted::Answered => return Ok(()),
+        };
+        hub.send(caller, ACK)?;
         trace.hops.push(self.shared.id);
         *self.shared.current.borrow_mut() = Some(trace);
-        hub.publish(msg.route, &format(b"pub", msg.route, payload));
+        hub.publish(&route, &body);
         *self.shared.current.borrow_mut() = None;
         Ok(())
     }

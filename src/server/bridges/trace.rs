@@ -1,4 +1,4 @@
-//! Loop safety between ducq brokers (PROTOCOL.md §15): every message that
+//! Loop safety between ducq brokers (PROTOCOL.md §16): every message that
 //! crosses a ducq bridge carries a trace — the broker it was first
 //! published on, its number there, and the brokers it has passed through —
 //! and every broker keeps a bounded window of the (origin, number) pairs it

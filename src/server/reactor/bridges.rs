@@ -35,7 +35,7 @@ impl Reactor {
     }
 
     /// Lets other ducq brokers bridge to this one, loop-safe: adds the
-    /// `bridge`, `bpub` and `bridges` commands (PROTOCOL.md §15). Once is
+    /// `bridge`, `bpub` and `bridges` commands (PROTOCOL.md §16). Once is
     /// enough; later calls do nothing.
     pub fn accept_bridges(&mut self) -> std::io::Result<()> {
         if self.bridges.is_enabled() {
