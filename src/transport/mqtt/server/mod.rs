@@ -408,7 +408,7 @@ pub(super) fn will_publication(
 /// stored messages of its topic: RETAIN 0 leaves them [MQTT-3.3.1-12];
 /// RETAIN 1 replaces them, or with an empty payload removes them
 /// [MQTT-3.3.1-6, -7].
-pub(super) fn retention(retain: bool, payload: &[u8]) -> LastMessage {
+pub(crate) fn retention(retain: bool, payload: &[u8]) -> LastMessage {
     match (retain, payload.is_empty()) {
         (false, _) => LastMessage::Skip,
         (true, false) => LastMessage::Store,
