@@ -1,8 +1,9 @@
 //! Where channels act: the hook points the built-in commands call before
-//! publishing (`pub`), subscribing (`sub`, `last`) and streaming (`CONT`,
-//! `END`). Each starts with one test, `Channels::is_empty`, and asks the
-//! pattern index next, so a publication on a route no channel governs
-//! pays one index walk and allocates nothing. Publications made by the
+//! publishing (`pub`), subscribing (`sub`, `last`), streaming (`CONT`,
+//! `END`) and removing stored messages (`forget`). Each starts with one
+//! test, `Channels::is_empty`, and asks the pattern index next, so a
+//! publication on a route no channel governs pays one index walk and
+//! allocates nothing. Publications made by the
 //! server's own code (Lua's `reactor:publish`, the C API) do not pass
 //! here: limits and hooks are about clients; the history depth a channel
 //! sets applies to every publication (the store looks it up).
@@ -144,6 +145,24 @@ pub fn stream_part(hub: &mut Hub, caller: usize, route: &[u8], opening: bool) ->
     // Rate buckets count streams, not parts.
     if opening {
         limits(hub, caller, &matched, None)?;
+    }
+    Ok(())
+}
+
+/// A client's `forget R`: refused (`EACCESS`) when R may name a route of a
+/// read-only channel (the patterns overlap), whose stored messages only
+/// the server's own code changes; `forget #` cannot walk around it.
+pub fn forgetting(hub: &Hub, route: &[u8]) -> Result<(), State> {
+    if hub.channels.is_empty() {
+        return Ok(());
+    }
+    let read_only = hub
+        .channels
+        .overlapping(route)
+        .iter()
+        .any(|c| c.spec.read_only);
+    if read_only {
+        return Err(State::EAccess);
     }
     Ok(())
 }
