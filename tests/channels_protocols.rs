@@ -311,7 +311,7 @@ fn http(c: &mut TcpStream, method: &str, path: &str, body: &str) -> (u16, String
 }
 
 #[test]
-fn http_publishers_get_429_from_a_rate_limit_and_413_from_a_payload_limit() {
+fn http_publishers_get_429_from_a_rate_limit_per_address_and_413_from_a_payload_limit() {
     let srv = TestServer::with_setup(Settings::default(), |r| {
         r.listen_http("127.0.0.1:0").expect("http listener");
     });
@@ -321,23 +321,32 @@ fn http_publishers_get_429_from_a_rate_limit_and_413_from_a_payload_limit() {
     let mut watcher = srv.peer();
     watcher.call(b"sub slow/#\n", ACK);
     watcher.call(b"sub small/#\nadd", ACK);
-    let mut c = TcpStream::connect(srv.addrs[1]).unwrap();
-    c.set_read_timeout(Some(util::WAIT)).unwrap();
+    let open = || {
+        let c = TcpStream::connect(srv.addrs[1]).unwrap();
+        c.set_read_timeout(Some(util::WAIT)).unwrap();
+        c
+    };
     let ok = (200, r#"{"ok":true}"#.to_owned());
-    assert_eq!(http(&mut c, "POST", "/pub/slow/a", "1"), ok);
-    assert_eq!(
-        http(&mut c, "POST", "/pub/slow/a", "2"),
-        (
-            429,
-            r#"{"error":"collection reached maximum count","code":21}"#.to_owned()
-        )
+    let limited = (
+        429,
+        r#"{"error":"collection reached maximum count","code":21}"#.to_owned(),
     );
+    assert_eq!(http(&mut open(), "POST", "/pub/slow/a", "1"), ok);
+    // A connection per request (as curl makes) is still the same
+    // publisher: plain HTTP requests count per client address.
+    let mut c = open();
+    assert_eq!(http(&mut c, "POST", "/pub/slow/a", "2"), limited);
+    assert_eq!(http(&mut c, "POST", "/pub/slow/a", "3"), limited);
+    // A connection that stays open has a bucket of its own.
+    let mut tcp = srv.peer();
+    tcp.publish("slow/a", "4");
     assert_eq!(
         http(&mut c, "POST", "/pub/small/a", "12345"),
         (413, r#"{"error":"message too big","code":16}"#.to_owned())
     );
     assert_eq!(http(&mut c, "POST", "/pub/small/a", "1234"), ok);
     watcher.expect(b"pub slow/a\n1");
+    watcher.expect(b"pub slow/a\n4");
     watcher.expect(b"pub small/a\n1234");
     watcher.expect_silence(Duration::from_millis(100));
 }

@@ -11,6 +11,7 @@
 use std::rc::Rc;
 use std::time::Instant;
 
+use super::rate::Publisher;
 use super::{Channel, Publication, PublishVerdict, SubscribeVerdict};
 use crate::proto::message::format;
 use crate::proto::route::{is_pattern, matches};
@@ -109,16 +110,28 @@ fn limits(
         return Ok(());
     }
     let id = hub.conn_id(caller).ok_or(State::ENotFound)?;
+    let who = publisher(hub, caller, id);
     let now = Instant::now();
     for c in matched {
         let Some(rate) = &c.spec.rate else { continue };
         let conns = &hub.conns;
         let live = |id: ConnId| conns.get(id.key).is_some_and(|c| c.gen == id.gen);
-        if !hub.channels.rates.take(c.uid, rate, id, now, live) {
+        if !hub.channels.rates.take(c.uid, rate, who, now, live) {
             return Err(State::EMax);
         }
     }
     Ok(())
+}
+
+/// Whose rate bucket a publication from `caller` takes from: its
+/// connection's, unless it is a plain HTTP request (a connection that
+/// cannot carry unasked messages), which counts for its address, so a
+/// client opening a connection per request gets no fresh bucket each time.
+fn publisher(hub: &Hub, caller: usize, id: ConnId) -> Publisher {
+    match hub.conns.get(caller) {
+        Some(c) if !c.transport.accepts_push() => Publisher::Host(c.peer.ip()),
+        _ => Publisher::Conn(id),
+    }
 }
 
 /// A part of a client's streamed payload on `route` (PROTOCOL.md §12):
