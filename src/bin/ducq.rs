@@ -4,16 +4,23 @@
 
 mod ducq_cli;
 
+use std::cell::Cell;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Duration;
 
+use ducq::client::reconnect::{Connector, Event, Reconnecting};
 use ducq::client::{Client, Error, Flow};
+use ducq::lua::client::{run_script, ScriptError, ScriptOptions};
 use ducq::proto::{classify, message::nack_text, Kind};
+use ducq::server::channels::{quoted, ChannelSpec};
 use ducq_cli::assemble::SubWriter;
 use ducq_cli::completions;
+use ducq_cli::events::reconnect_line;
 use ducq_cli::output::{error_prefix, Printer, When};
 use ducq_cli::progress::{bytes, Progress};
+use ducq_cli::reconnect::Reconnect;
 
 const USAGE: &str = "\
 ducq: command-line client for a ducq server
@@ -26,12 +33,18 @@ Commands:
                           --stream sends it in parts as it is read (CONT/END),
                           so it may be of any length   [part size: 65536]
   sub ROUTE [--last [N]] [--add ROUTE]... [--count N] [-v]
+      [--no-reconnect] [--reconnect-max SECS]
                           print each message on ROUTE (wildcards * + #), one
                           per line; --last first prints the stored message(s),
                           up to N per route; --add follows more routes;
                           --count stops after N messages; -v prints the route
                           before the payload. A streamed payload is written
-                          out whole, as one message
+                          out whole, as one message. When the connection is
+                          lost, sub reconnects (waits doubling from 0.1 s to
+                          --reconnect-max, default 30) and subscribes again,
+                          saying so on stderr; with --last, stored messages
+                          it already printed are not printed again.
+                          --no-reconnect exits instead (status 1)
   lscmd                   list the server's commands
   lsconn                  list connections and their subscriptions
   send [--no-reply] COMMAND [ROUTE [PAYLOAD]]
@@ -39,6 +52,15 @@ Commands:
                           does not wait for one (for commands that answer
                           nothing): it prints what the command did answer and
                           returns once the server has handled it
+  chan add NAME PATTERN [SETTING]...
+                          define a channel: behaviour for the routes matching
+                          PATTERN; settings: history=N retain[=N]
+                          rate=N[/s|/m|/h] burst=N max_payload=BYTES read_only
+  chan rm NAME | chan ls | chan show NAME
+                          remove, list or show channels
+  lua SCRIPT [ARGS]       run a Lua client script; everything after SCRIPT is
+                          its own (options before 'lua' give its defaults for
+                          Ducq.connect())
   completions SHELL       print the completion script for bash, zsh or fish
                           (bash: source <(ducq completions bash))
 Queues and request/reply:
@@ -46,14 +68,16 @@ Queues and request/reply:
                           consumers, age of the oldest message
   enq QUEUE PAYLOAD       enqueue ('-' reads stdin); prints the id once the
                           message is durable
-  deq QUEUE [--count N] [--no-ack]
+  deq QUEUE [--count N] [--no-ack] [--no-reconnect] [--reconnect-max SECS]
                           print N messages (default 1), waiting for them;
                           each is acknowledged once printed, or before it is
-                          printed with --no-ack (at most once)
-  serve ROUTE -- CMD [ARGS...]
+                          printed with --no-ack (at most once). Reconnects
+                          as sub does and consumes again
+  serve ROUTE [--no-reconnect] [--reconnect-max SECS] -- CMD [ARGS...]
                           serve requests to ROUTE: CMD runs per request with
                           the payload on stdin; its stdout is the reply, a
-                          non-zero exit an error reply
+                          non-zero exit an error reply. Reconnects as sub
+                          does and serves again
   req ROUTE PAYLOAD       send a request ('-' reads stdin) and print the
                           reply, waiting at most --timeout; no member
                           serving ROUTE exits 2, no reply in time 3
@@ -82,6 +106,8 @@ Exit status:
   3   no reply within the timeout (see send --no-reply)
   4   req: the member serving the route failed (its error on stderr)
   64  usage error: a bad option, argument or value
+  lua: 1 when the script fails (file:line and the error on stderr), 130
+  when interrupted, or what it passes to os.exit
 ";
 
 enum Failure {
@@ -91,6 +117,8 @@ enum Failure {
     Other(String),
     /// A served request failed.
     Service(String),
+    /// A Lua client script failed.
+    Script(ScriptError),
 }
 
 impl From<Error> for Failure {
@@ -129,15 +157,27 @@ struct Conn {
 }
 
 impl Conn {
-    fn open(&self) -> Result<Client, Failure> {
+    fn addr(&self) -> String {
         let port = self.port.unwrap_or(if self.ws { 59091 } else { 59090 });
-        let addr = format!("{}:{}", self.host, port);
-        let client = if self.ws {
-            Client::connect_ws(&addr, self.timeout)
-        } else {
-            Client::connect(&addr, self.timeout)
-        };
-        client.map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+        format!("{}:{}", self.host, port)
+    }
+
+    fn open(&self) -> Result<Client, Failure> {
+        let addr = self.addr();
+        (self.connector())()
+            .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+    }
+
+    /// Makes a fresh connection each time it is called (for reconnecting).
+    fn connector(&self) -> Connector<std::net::TcpStream> {
+        let (addr, ws, timeout) = (self.addr(), self.ws, self.timeout);
+        Box::new(move || {
+            if ws {
+                Client::connect_ws(&addr, timeout)
+            } else {
+                Client::connect(&addr, timeout)
+            }
+        })
     }
 }
 
@@ -229,6 +269,12 @@ fn parse(argv: Vec<String>) -> Result<Option<Cli>, Failure> {
             "--color" | "--colour" => cli.ui.colour = value("--color")?.parse().map_err(usage)?,
             "--no-color" | "--no-colour" => cli.ui.colour = When::Never,
             "--no-progress" => cli.ui.progress = false,
+            _ if cli.command.as_deref() == Some("lua") => {
+                // The script and everything after it are the script's.
+                cli.args.push(a);
+                cli.args.extend(it.by_ref());
+                break;
+            }
             _ if cli.command.is_none() && looks_like_option(&a) => {
                 return Err(usage(format!("unknown option '{a}'")))
             }
@@ -372,6 +418,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })?;
             send(&conn, &args, no_reply)
         }
+        "chan" => chan(&conn, args, literal),
+        "lua" => {
+            let mut args = args;
+            args.extend(literal);
+            let Some((script, rest)) = args.split_first() else {
+                return Err(usage("usage: ducq lua SCRIPT [ARGS]"));
+            };
+            let options = ScriptOptions {
+                host: conn.host.clone(),
+                port: conn.port,
+                ws: conn.ws,
+                timeout: conn.timeout,
+            };
+            run_script(script.as_ref(), rest, &options).map_err(Failure::Script)
+        }
         "completions" => {
             let args = take_options("completions", args, literal, |_, _| Ok(false))?;
             let [shell] = &args[..] else {
@@ -393,6 +454,46 @@ fn run(cli: Cli) -> Result<(), Failure> {
         "req" => ducq_cli::queue::req(&conn, &args, conn.timeout),
         other => Err(usage(format!("unknown command '{other}'"))),
     }
+}
+
+/// `ducq chan add NAME PATTERN [SETTING]...`, `rm NAME`, `ls`, `show NAME`:
+/// the `chan` command (PROTOCOL.md §15). Settings are checked here first,
+/// so a mistake is told in words, not as a NACK code.
+fn chan(conn: &Conn, args: Vec<String>, literal: Vec<String>) -> Result<(), Failure> {
+    let args = take_options("chan", args, literal, |_, _| Ok(false))?;
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (route, payload, listing) = match &words[..] {
+        ["add", name, pattern, settings @ ..] => {
+            let mut spec = format!("pattern={}", quoted(pattern));
+            for s in settings {
+                spec.push(' ');
+                spec.push_str(s);
+            }
+            ChannelSpec::parse(&spec, usize::MAX).map_err(|e| usage(format!("chan add: {e}")))?;
+            (format!("add {name}"), spec, false)
+        }
+        ["rm", name] => (format!("rm {name}"), String::new(), false),
+        ["ls"] => ("ls".to_string(), String::new(), true),
+        ["show", name] => (format!("show {name}"), String::new(), true),
+        _ => {
+            return Err(usage(
+                "usage: ducq chan add NAME PATTERN [SETTING]... | rm NAME | ls | show NAME",
+            ))
+        }
+    };
+    let mut client = conn.open()?;
+    client.emit("chan", &route, payload.as_bytes())?;
+    if !listing {
+        let reply = client.receive_reply()?;
+        if classify(&reply) != Kind::Ack {
+            return Err(Failure::Other(format!(
+                "unexpected reply: {}",
+                String::from_utf8_lossy(&reply)
+            )));
+        }
+        return Ok(());
+    }
+    print_reply(&mut client)
 }
 
 /// Parts sent before their ACKs are waited for: enough to keep the pipe
@@ -555,7 +656,11 @@ fn sub(
 ) -> Result<(), Failure> {
     let mut extra = Vec::new();
     let (mut last, mut count) = (None::<String>, None::<u64>);
+    let mut reconnect = Reconnect::default();
     let args = take_options("sub", args, literal, |a, it| {
+        if reconnect.take(a, || it.next())? {
+            return Ok(true);
+        }
         match a {
             "--last" => {
                 // An optional count: `--last 10`.
@@ -588,7 +693,19 @@ fn sub(
             return Err(usage(format!("sub: unexpected argument '{unexpected}'")))
         }
     };
-    let mut client = conn.open()?;
+    let addr = conn.addr();
+    let mut client = Reconnecting::new(conn.connector(), reconnect.policy(), Some(conn.timeout))
+        .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))?;
+    let lost = Rc::new(Cell::new(false));
+    let flag = Rc::clone(&lost);
+    client.on_event(move |e| {
+        if matches!(e, Event::Disconnected { .. }) {
+            flag.set(true);
+        }
+        if let Some(line) = reconnect_line(&addr, e) {
+            eprintln!("ducq: {line}");
+        }
+    });
     // Buffered: a streamed payload is written in large pieces, not per line.
     let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let mut writer = SubWriter::new(printer);
@@ -615,6 +732,13 @@ fn sub(
         client.set_timeout(None)?;
         let mut failure = None;
         let listened = client.listen(|msg| {
+            // Streams cut by a lost connection never end: give them up.
+            if lost.take() {
+                if let Err(e) = writer.connection_lost(&mut out) {
+                    failure = Some(stdout_error(e));
+                    return Flow::Break;
+                }
+            }
             if let Kind::Nack(state) = classify(msg) {
                 failure = Some(nack(state, msg));
                 return Flow::Break;
@@ -681,6 +805,10 @@ fn main() -> ExitCode {
         Err(Failure::Other(e)) => {
             eprintln!("{prefix}{e}");
             ExitCode::from(1)
+        }
+        Err(Failure::Script(e)) => {
+            eprintln!("{prefix}{e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

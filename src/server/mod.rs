@@ -22,7 +22,9 @@
 pub mod actions;
 pub mod adopt;
 pub mod bridge;
+pub mod bridges;
 pub mod broker;
+pub mod channels;
 pub mod clients;
 pub mod commands;
 pub mod conn;

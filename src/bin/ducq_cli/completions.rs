@@ -103,6 +103,16 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             opt("add", Value::Text, "follow another route too"),
             opt("count", Value::Text, "stop after N messages"),
+            opt(
+                "no-reconnect",
+                Value::None,
+                "exit when the connection is lost",
+            ),
+            opt(
+                "reconnect-max",
+                Value::Text,
+                "longest wait between reconnect attempts, seconds",
+            ),
             Opt {
                 long: "verbose",
                 short: Some('v'),
@@ -132,6 +142,18 @@ pub const COMMANDS: &[Cmd] = &[
             Value::None,
             "do not wait for a reply; print what the command answered",
         )],
+        args: &[],
+    },
+    Cmd {
+        name: "chan",
+        help: "add, remove, list or show channels",
+        opts: &[],
+        args: &["add", "rm", "ls", "show"],
+    },
+    Cmd {
+        name: "lua",
+        help: "run a Lua client script",
+        opts: &[],
         args: &[],
     },
     Cmd {

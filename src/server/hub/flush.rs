@@ -89,7 +89,9 @@ impl Hub {
                     conn.closing = true;
                     conn.transport.closing();
                     self.to_close.push(key);
-                    if conn.peer_done {
+                    let peer_done = conn.peer_done;
+                    self.park(key);
+                    if peer_done {
                         self.log_conn(Level::Info, "close", key, "disconnected");
                     } else {
                         self.log_conn(Level::Debug, "close", key, "closed after reply");
@@ -122,7 +124,9 @@ impl Hub {
     /// Gives back buffers nobody used since the last call: pooled bodies,
     /// shared arenas and idle connections' output buffers. Called about
     /// once a second, so a busy connection keeps its buffers between turns.
-    pub(crate) fn release_idle_buffers(&mut self) {
+    /// (Public only so tests can observe it without waiting for the timer.)
+    #[doc(hidden)]
+    pub fn release_idle_buffers(&mut self) {
         self.fan.release_idle();
         for (_, conn) in self.conns.iter_mut() {
             if !conn.closing {

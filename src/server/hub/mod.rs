@@ -16,7 +16,8 @@
 //! - `idle`: idle and frame timeouts;
 //! - `pressure`: back-pressure — holding the connections that fill a
 //!   queue past its high-water mark, slow-consumer disconnection;
-//! - `logging`: log records to the logger and to `LOG` subscribers.
+//! - `logging`: log records to the logger and to `LOG` subscribers;
+//! - `parked`: subscriptions a protocol keeps after its connection ended.
 //!
 //! The hub registers, reregisters and deregisters connection sockets; the
 //! reactor registers only listeners, the waker and command-set sources.
@@ -27,6 +28,7 @@ use mio::{Interest, Registry, Token};
 use slab::Slab;
 
 use super::broker::{LastStore, Subscriptions};
+use super::channels::Channels;
 use super::conn::{Conn, ConnId};
 use super::log::{Level, Logger};
 use super::metrics::Counters;
@@ -40,9 +42,12 @@ mod fanout;
 mod flush;
 mod idle;
 mod logging;
+mod parked;
 mod pressure;
 
 use fanout::FanOut;
+use parked::Parking;
+pub(crate) use parked::NOBODY;
 
 /// Connections and broker state, shared by the reactor and the commands.
 pub struct Hub {
@@ -53,6 +58,8 @@ pub struct Hub {
     pub last: LastStore,
     /// Open streamed payloads.
     pub streams: Streams,
+    /// Channels: behaviour attached to route patterns.
+    pub channels: Channels,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
     registry: Registry,
@@ -84,6 +91,8 @@ pub struct Hub {
     pub(crate) queues: super::queues::QueueService,
     /// The command being dispatched answers once the turn's commit is done.
     pub(crate) reply_deferred: bool,
+    /// Subscriptions kept after their connection ended (`parked`).
+    parked: Parking,
 }
 
 impl Hub {
@@ -98,6 +107,7 @@ impl Hub {
                 settings.history,
             ),
             streams: Streams::default(),
+            channels: Channels::default(),
             logger: Logger::new(settings.log_level),
             registry,
             dirty: flush::Dirty::default(),
@@ -112,6 +122,7 @@ impl Hub {
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
             settings,
+            parked: Parking::default(),
         }
     }
 
@@ -235,6 +246,7 @@ impl Hub {
         conn.transport.closing();
         self.metrics.dropped_bytes += conn.pending_output() as u64;
         self.to_close.push(key);
+        self.park(key);
         self.log_conn(Level::Info, "close", key, reason);
     }
 

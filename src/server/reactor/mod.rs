@@ -22,9 +22,10 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::bridges::Bridges;
 use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
-use super::hub::Hub;
+use super::hub::{Hub, NOBODY};
 use super::log::Level;
 use super::settings::Settings;
 use super::streams;
@@ -34,6 +35,7 @@ use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::{LastMessage, TransportFactory};
 
+mod bridges;
 mod read;
 
 const WAKER: Token = Token(usize::MAX);
@@ -97,6 +99,10 @@ pub struct Reactor {
     emfile_logged: bool,
     next_idle_check: Instant,
     next_buffer_release: Instant,
+    /// How often idle buffers are given back (`BUFFER_RELEASE`).
+    buffer_release: Duration,
+    /// Connections this broker dials (`server::bridges`).
+    bridges: Bridges,
 }
 
 impl Reactor {
@@ -124,6 +130,8 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
+            buffer_release: BUFFER_RELEASE,
+            bridges: Bridges::default(),
         };
         reactor.hub.set_queues(queues);
         Ok(reactor)
@@ -232,7 +240,7 @@ impl Reactor {
 
     /// Adds a command set. If it has an event source (a file watcher), that
     /// descriptor is registered and the set is told when it is readable.
-    pub fn add_command_set(&mut self, set: Box<dyn CommandSet>) -> io::Result<()> {
+    pub fn add_command_set(&mut self, mut set: Box<dyn CommandSet>) -> io::Result<()> {
         let index = self.dispatcher.sets_mut().len();
         if let Some(fd) = set.event_fd() {
             self.poll.registry().register(
@@ -242,8 +250,19 @@ impl Reactor {
             )?;
             self.sources.push(index);
         }
+        set.on_attach(&mut self.hub);
         self.dispatcher.add_set(set);
         Ok(())
+    }
+
+    /// Gives idle buffers back every `every` from now on, instead of every
+    /// second. Public only so tests that observe the release can take its
+    /// timing out of the clock's hands and call
+    /// `Hub::release_idle_buffers` themselves.
+    #[doc(hidden)]
+    pub fn set_buffer_release_interval(&mut self, every: Duration) {
+        self.buffer_release = every;
+        self.next_buffer_release = Instant::now() + every;
     }
 
     /// Whether `stop` was called.
@@ -279,6 +298,9 @@ impl Reactor {
             at = at.min(t);
         }
         if let Some(t) = self.hub.next_output_timeout() {
+            at = at.min(t);
+        }
+        if let Some(t) = self.bridges.next_due(&self.hub) {
             at = at.min(t);
         }
         at.saturating_duration_since(now)
@@ -361,15 +383,17 @@ impl Reactor {
         }
         if now >= self.next_idle_check {
             self.hub.check_idle(now);
+            self.parked(now);
             self.next_idle_check = now + self.hub.idle_check_interval();
         }
         if now >= self.next_buffer_release {
             self.hub.release_idle_buffers();
-            self.next_buffer_release = now + BUFFER_RELEASE;
+            self.next_buffer_release = now + self.buffer_release;
         }
         if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
             self.hub.check_output_timeouts(now);
         }
+        self.bridges.tick(&mut self.hub, now);
     }
 
     /// Connections let go by back-pressure, and stream publishers whose
@@ -405,6 +429,21 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// Subscriptions kept after their connection ended: their delayed
+    /// publications (MQTT wills with a delay) are dispatched from no
+    /// connection, then those no longer wanted are dropped.
+    fn parked(&mut self, now: Instant) {
+        for index in self.hub.parked_indices() {
+            if let Some((msg, rule)) = self.hub.parked_due(index, now) {
+                self.hub.last_rule = rule;
+                self.dispatcher.dispatch(&mut self.hub, NOBODY, &msg);
+                self.hub.last_rule = LastMessage::Store;
+                self.hub.parked_dispatched(index);
+            }
+        }
+        self.hub.check_parked(now);
     }
 
     fn accept(&mut self, index: usize, now: Instant) {
