@@ -189,6 +189,44 @@ fn every_queue_command_over_http() {
     );
 }
 
+/// One keep-alive `POST` request.
+fn post(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn http_requests_pipelined_behind_a_durable_reply_are_answered() {
+    let srv = server();
+    let mut s = TcpStream::connect(srv.addrs[1]).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    // One write: two enqueues, answered only once committed (a later
+    // turn), then a request answered at once. Nothing more is sent: the
+    // requests behind each enqueue are already in the server's hands.
+    let all = post("/cmd/enq/pipe", "one") + &post("/cmd/enq/pipe", "two");
+    s.write_all((all + &post("/cmd/qack/pipe", "7")).as_bytes())
+        .unwrap();
+    assert_eq!(util::http_response(&mut s), (200, b"1".to_vec()));
+    assert_eq!(util::http_response(&mut s), (200, b"2".to_vec()));
+    assert_eq!(
+        util::http_response(&mut s),
+        (
+            404,
+            br#"{"error":"connection not found","code":19}"#.to_vec()
+        )
+    );
+    // And again on the same connection, ending with a commit.
+    let all = post("/cmd/enq/pipe", "three") + &post("/cmd/qdel/pipe", "");
+    s.write_all(all.as_bytes()).unwrap();
+    assert_eq!(util::http_response(&mut s), (200, b"3".to_vec()));
+    assert_eq!(
+        util::http_response(&mut s),
+        (200, br#"{"ok":true}"#.to_vec())
+    );
+}
+
 #[test]
 fn ids_and_order_per_queue() {
     let srv = server();

@@ -65,6 +65,9 @@ pub struct QueueService {
     consumers: HashMap<u64, ConnId>,
     /// Serving members and requests in flight.
     pub rpc: Rpc,
+    /// Connections whose input held behind a late reply can be decoded
+    /// again (`glue.rs`).
+    held_input: Vec<usize>,
 }
 
 impl QueueService {
@@ -75,6 +78,7 @@ impl QueueService {
             durable,
             consumers: HashMap::new(),
             rpc: Rpc::new(MAX_REQUESTS),
+            held_input: Vec::new(),
         })
     }
 
@@ -97,6 +101,7 @@ impl QueueService {
             durable: Durable::empty(Box::new(crate::queue::MemStore), limits, Clock::system()),
             consumers: HashMap::new(),
             rpc: Rpc::new(MAX_REQUESTS),
+            held_input: Vec::new(),
         }
     }
 

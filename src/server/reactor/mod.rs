@@ -330,6 +330,10 @@ impl Reactor {
         // again once their subscribers drained (next turn, at once).
         streams::check(&mut self.hub, now);
         self.backlog.extend(self.hub.streams.take_resumed());
+        // HTTP requests pipelined behind a reply that waited for the
+        // commit (or another connection) are in the input already: no
+        // readiness event will come for them, so read them next turn.
+        self.backlog.extend(self.hub.take_held_input());
         self.hub.reap();
         Ok(())
     }
