@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::{Client, Error, Stream};
 use crate::proto::message::{self, classify, nack_state, nack_text, Kind};
+use crate::proto::queue::{Delivered, QueueLine};
 use crate::proto::{Message, State};
 
 /// A message handed out by a queue (`qmsg Q\n<id> <deliveries>\n<payload>`).
@@ -26,18 +27,12 @@ pub struct QueueMessage {
 impl QueueMessage {
     /// Reads a `qmsg`; `None` for anything else.
     pub fn parse(msg: &[u8]) -> Option<QueueMessage> {
-        let m = Message::parse(msg).ok()?;
-        if m.command != b"qmsg" || !m.has_newline {
-            return None;
-        }
-        let (head, payload) = split_line(m.payload);
-        let head = std::str::from_utf8(head).ok()?;
-        let (id, deliveries) = head.split_once(' ')?;
+        let d = Delivered::parse(msg)?;
         Some(QueueMessage {
-            queue: String::from_utf8_lossy(m.route).into_owned(),
-            id: id.parse().ok()?,
-            deliveries: deliveries.parse().ok()?,
-            payload: payload.to_vec(),
+            queue: String::from_utf8_lossy(d.queue).into_owned(),
+            id: d.id,
+            deliveries: d.deliveries,
+            payload: d.payload.to_vec(),
         })
     }
 }
@@ -62,17 +57,14 @@ pub struct QueueInfo {
 impl QueueInfo {
     /// Reads an `lsq` line `name,depth,ready,in_flight,consumers,oldest_ms`.
     pub fn parse(line: &[u8]) -> Option<QueueInfo> {
-        let text = std::str::from_utf8(line).ok()?.trim_end();
-        let mut f = text.split(',');
-        let name = f.next()?.to_string();
-        let mut n = || f.next().and_then(|x| x.parse::<u64>().ok());
+        let q = QueueLine::parse(line)?;
         Some(QueueInfo {
-            name,
-            depth: n()?,
-            ready: n()?,
-            in_flight: n()?,
-            consumers: n()?,
-            oldest: Duration::from_millis(n()?),
+            name: String::from_utf8(q.name.to_vec()).ok()?,
+            depth: q.depth,
+            ready: q.ready,
+            in_flight: q.in_flight,
+            consumers: q.consumers,
+            oldest: Duration::from_millis(q.oldest_ms),
         })
     }
 }

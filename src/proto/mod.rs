@@ -14,6 +14,7 @@
 
 pub mod listing;
 pub mod message;
+pub mod queue;
 pub mod route;
 pub mod state;
 pub mod stream;

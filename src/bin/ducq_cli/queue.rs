@@ -1,15 +1,18 @@
 //! `ducq`'s queue and request/reply commands: `queues`, `enq`, `deq`,
 //! `serve`, `req`. Argument handling and printing only; the protocol is
-//! the library client's (`ducq::client::queue`).
+//! the library client's (`ducq::client::queue`), the JSON forms are
+//! `ducq::proto::queue`'s.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ducq::client::Error;
+use ducq::client::{Client, Error};
+use ducq::proto::queue::{Delivered, QueueLine};
 use ducq::proto::State;
 
-use crate::{Conn, Failure};
+use super::progress::Progress;
+use crate::{Conn, Failure, Ui};
 
 fn stdin_or(arg: &str) -> Result<Vec<u8>, Failure> {
     if arg != "-" {
@@ -26,13 +29,32 @@ fn io(e: std::io::Error) -> Failure {
     Failure::Other(format!("stdout: {e}"))
 }
 
-/// `ducq queues`: one line per queue.
-pub fn queues(conn: &Conn, args: &[String]) -> Result<(), Failure> {
+/// `ducq queues`: one line per queue, or (`--json`) one JSON array.
+pub fn queues(conn: &Conn, args: &[String], ui: &Ui) -> Result<(), Failure> {
     if !args.is_empty() {
         return Err(Failure::Usage("usage: ducq queues".into()));
     }
     let list = conn.open()?.queues()?;
     let mut out = std::io::stdout().lock();
+    if ui.json {
+        let mut json = String::from("[");
+        for (i, q) in list.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            QueueLine {
+                name: q.name.as_bytes(),
+                depth: q.depth,
+                ready: q.ready,
+                in_flight: q.in_flight,
+                consumers: q.consumers,
+                oldest_ms: q.oldest.as_millis() as u64,
+            }
+            .json(&mut json);
+        }
+        json.push_str("]\n");
+        return out.write_all(json.as_bytes()).map_err(io);
+    }
     let width = list.iter().map(|q| q.name.len()).max().unwrap_or(0).max(4);
     writeln!(
         out,
@@ -69,8 +91,11 @@ pub fn enq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
 
 /// `ducq deq QUEUE [--count N] [--no-ack]`: prints N messages (default 1),
 /// waiting for them; each is acknowledged once printed (at least once), or
-/// with `--no-ack` before it is printed (at most once).
-pub fn deq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
+/// with `--no-ack` before it is printed (at most once). With `--json`, one
+/// object per message (its id, delivery count and payload whole). A
+/// progress line counts them on stderr when it is a terminal and stdout is
+/// not.
+pub fn deq(conn: &Conn, args: &[String], ui: &Ui) -> Result<(), Failure> {
     let mut queue = None;
     let (mut count, mut ack_first) = (1u64, false);
     let mut it = args.iter();
@@ -95,17 +120,53 @@ pub fn deq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
     client.consume(&queue, count.min(1000) as u32)?;
     client.set_timeout(None)?;
     let mut out = std::io::stdout().lock();
-    for _ in 0..count {
-        let m = client.next_delivery()?;
-        if ack_first {
-            client.ack(&queue, m.id)?;
+    // As for `sub`: only where it does not mix with the messages.
+    let mut progress = Progress::new(
+        ui.progress && std::io::stderr().is_terminal() && !std::io::stdout().is_terminal(),
+    );
+    let counted = |n: u64| format!("dequeued {n}/{count} messages from {queue}");
+    for n in 1..=count {
+        let got = deq_one(&mut client, &queue, ack_first, ui.json, &mut out);
+        if let Err(e) = got {
+            progress.clear();
+            return Err(e);
         }
+        progress.update(|| counted(n));
+    }
+    progress.finish(&counted(count));
+    Ok(())
+}
+
+/// Waits for one message of `queue`, prints it and acknowledges it (before
+/// printing it when `ack_first`).
+fn deq_one(
+    client: &mut Client,
+    queue: &str,
+    ack_first: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let m = client.next_delivery()?;
+    if ack_first {
+        client.ack(queue, m.id)?;
+    }
+    if json {
+        let mut line = String::new();
+        Delivered {
+            queue: m.queue.as_bytes(),
+            id: m.id,
+            deliveries: m.deliveries,
+            payload: &m.payload,
+        }
+        .json(&mut line);
+        out.write_all(line.as_bytes()).map_err(io)?;
+    } else {
         out.write_all(&m.payload).map_err(io)?;
-        out.write_all(b"\n").map_err(io)?;
-        out.flush().map_err(io)?;
-        if !ack_first {
-            client.ack(&queue, m.id)?;
-        }
+    }
+    out.write_all(b"\n").map_err(io)?;
+    out.flush().map_err(io)?;
+    if !ack_first {
+        client.ack(queue, m.id)?;
     }
     Ok(())
 }

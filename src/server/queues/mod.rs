@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::proto::queue::{Delivered, QueueLine};
 use crate::proto::{message, State, ACK, END, PARTS};
 use crate::queue::book::Delivery;
 use crate::queue::{Answer, Clock, Durable, Limits, Store, StoreError};
@@ -26,14 +27,13 @@ pub const MAX_REQUESTS: usize = 100_000;
 
 /// `qmsg Q\n<id> <deliveries>\n<payload>`: a message handed out.
 pub fn delivery_message(d: &Delivery) -> Vec<u8> {
-    let mut m = message::format(
-        b"qmsg",
-        d.queue.as_bytes(),
-        format!("{} {}", d.id, d.deliveries).as_bytes(),
-    );
-    m.push(b'\n');
-    m.extend_from_slice(&d.payload);
-    m
+    Delivered {
+        queue: d.queue.as_bytes(),
+        id: d.id,
+        deliveries: d.deliveries,
+        payload: &d.payload,
+    }
+    .format()
 }
 
 fn parts(items: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
@@ -214,12 +214,15 @@ impl QueueService {
     pub fn list(&self, now: Instant) -> Vec<Vec<u8>> {
         parts(self.durable.queues().list(now).into_iter().map(|l| {
             let s = l.stats;
-            let oldest = s.oldest.map_or(0, |d| d.as_millis());
-            format!(
-                "{},{},{},{},{},{}\n",
-                l.name, s.depth, s.ready, s.in_flight, s.consumers, oldest
-            )
-            .into_bytes()
+            QueueLine {
+                name: l.name.as_bytes(),
+                depth: s.depth as u64,
+                ready: s.ready as u64,
+                in_flight: s.in_flight as u64,
+                consumers: s.consumers as u64,
+                oldest_ms: s.oldest.map_or(0, |d| d.as_millis() as u64),
+            }
+            .format()
         }))
     }
 
