@@ -322,6 +322,40 @@ fn http_requests_pipelined_behind_a_durable_reply_are_answered() {
 }
 
 #[test]
+fn rust_client_fetch_and_take_return_the_messages() {
+    let srv = server();
+    let addr = srv.addr.to_string();
+    let mut c = ducq::client::Client::connect(&addr, WAIT).unwrap();
+    for p in ["a", "b\nc", "d"] {
+        c.enqueue("ft", p.as_bytes()).unwrap();
+    }
+    // A publication that arrives before the reply is kept for receive.
+    c.subscribe("news", "").unwrap();
+    let mut other = ducq::client::Client::connect(&addr, WAIT).unwrap();
+    other.publish("news", b"n1").unwrap();
+    let got = c.fetch("ft", 2).unwrap();
+    let got: Vec<_> = got
+        .iter()
+        .map(|m| (m.id, m.deliveries, &m.payload[..]))
+        .collect();
+    assert_eq!(got, [(1, 1, &b"a"[..]), (2, 1, &b"b\nc"[..])]);
+    let got = c.take("ft", 10).unwrap();
+    let got: Vec<_> = got.iter().map(|m| (m.id, &m.payload[..])).collect();
+    assert_eq!(got, [(3, &b"d"[..])]);
+    assert!(c.take("ft", 10).unwrap().is_empty());
+    assert_eq!(c.receive().unwrap(), b"pub news\nn1");
+    c.ack("ft", 1).unwrap();
+    assert_eq!(
+        c.fetch("nope", 1).unwrap_err().to_string(),
+        ducq::client::Error::Nack {
+            state: ducq::State::ENotFound,
+            text: "connection not found".into()
+        }
+        .to_string()
+    );
+}
+
+#[test]
 fn ids_and_order_per_queue() {
     let srv = server();
     let mut p = srv.peer();

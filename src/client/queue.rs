@@ -197,21 +197,44 @@ impl<S: Stream> Client<S> {
         }
     }
 
+    /// A `PARTS` … `END` reply. What comes before `PARTS` may be
+    /// unsolicited (kept for `receive`); between `PARTS` and `END`
+    /// everything is the reply's, `qmsg`s included (the messages of a
+    /// `qget` or `qtake`): the server sends them together.
     fn command_parts(&mut self) -> Result<Vec<Vec<u8>>, Error> {
-        let first = self.command_reply()?;
-        if classify(&first) != Kind::Parts {
-            return Err(Error::Protocol(
-                String::from_utf8_lossy(&first).into_owned(),
-            ));
-        }
-        let mut parts = Vec::new();
-        loop {
-            let m = self.command_reply()?;
+        let mut held = Vec::new();
+        let mut parts: Option<Vec<Vec<u8>>> = None;
+        let result = loop {
+            let m = match self.receive() {
+                Ok(m) => m,
+                Err(e) => break Err(e),
+            };
+            let Some(items) = parts.as_mut() else {
+                if is_unsolicited(&m) {
+                    held.push(m);
+                    continue;
+                }
+                match classify(&m) {
+                    Kind::Parts => parts = Some(Vec::new()),
+                    Kind::Nack(state) => {
+                        break Err(Error::Nack {
+                            state,
+                            text: nack_text(&m),
+                        })
+                    }
+                    _ => break Err(Error::Protocol(String::from_utf8_lossy(&m).into_owned())),
+                }
+                continue;
+            };
             if classify(&m) == Kind::End {
-                return Ok(parts);
+                break Ok(parts.take().unwrap_or_default());
             }
-            parts.push(m);
+            items.push(m);
+        };
+        for m in held.into_iter().rev() {
+            self.unreceive(m);
         }
+        result
     }
 
     /// Enqueues `payload` in `queue` (created with defaults when missing);
