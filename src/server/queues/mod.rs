@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::proto::queue::{Delivered, QueueLine};
 use crate::proto::{message, State, ACK, END, PARTS};
 use crate::queue::book::Delivery;
-use crate::queue::{Answer, Clock, Durable, Limits, Store, StoreError};
+use crate::queue::{Answer, Clock, Durable, Limits, QueueError, Store, StoreError};
 use crate::server::conn::ConnId;
 
 mod glue;
@@ -43,6 +43,23 @@ fn parts(items: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
     out
 }
 
+/// The NACK that answers a refused change: the state's code and text, and
+/// for a store out of space why, so a client can tell a full disk from a
+/// broken one (the log has the system's words for either).
+fn refusal(e: &QueueError) -> Vec<u8> {
+    let state = e.state();
+    match e {
+        QueueError::Store(s) if s.full => {
+            format!("NACK *\n{}\n{}: {STORE_FULL}", state.code(), state.text()).into_bytes()
+        }
+        _ => message::nack(state),
+    }
+}
+
+/// What a NACK 7 adds when the queue store is out of space (a full disk or
+/// a file-size limit).
+pub const STORE_FULL: &str = "queue store full, no space left";
+
 /// A decimal in a payload (surrounding whitespace allowed); `default` when
 /// the payload is empty; `EMsgInv` when it is not a number in `1..=max`.
 pub fn count(payload: &[u8], default: u64, max: u64) -> Result<u64, State> {
@@ -68,6 +85,9 @@ pub struct QueueService {
     /// Connections whose input held behind a late reply can be decoded
     /// again (`glue.rs`).
     held_input: Vec<usize>,
+    /// Commits failed in a row, and how the last one failed.
+    failed_commits: u64,
+    last_failure: Option<StoreError>,
 }
 
 impl QueueService {
@@ -79,6 +99,8 @@ impl QueueService {
             consumers: HashMap::new(),
             rpc: Rpc::new(MAX_REQUESTS),
             held_input: Vec::new(),
+            failed_commits: 0,
+            last_failure: None,
         })
     }
 
@@ -102,6 +124,8 @@ impl QueueService {
             consumers: HashMap::new(),
             rpc: Rpc::new(MAX_REQUESTS),
             held_input: Vec::new(),
+            failed_commits: 0,
+            last_failure: None,
         }
     }
 
@@ -261,7 +285,7 @@ impl QueueService {
                         .into_iter()
                         .map(|x| (to, x)),
                 ),
-                Err(e) => out.push((to, message::nack(e.state()))),
+                Err(e) => out.push((to, refusal(&e))),
             }
         }
         for d in &turn.deliveries {
@@ -271,12 +295,37 @@ impl QueueService {
             out.push((*to, delivery_message(d)));
         }
         let mut logs = turn.notes;
-        if let Some(e) = turn.error {
-            logs.push(format!(
-                "queue commit failed, the turn's changes were refused: {e}"
-            ));
-        }
+        logs.extend(self.commit_outcome(turn.error, turn.ops));
         (out, logs)
+    }
+
+    /// A line for the log about the turn's commit: its failure, unless the
+    /// previous one failed the same way (a full disk fails every turn until
+    /// space returns, and a log line per turn would fill what is left), or
+    /// the first success after failures.
+    fn commit_outcome(&mut self, error: Option<StoreError>, ops: usize) -> Option<String> {
+        match error {
+            Some(e) => {
+                self.failed_commits += 1;
+                // Out of space is one condition, whatever the call that
+                // ran into it (a write, the reopening that follows).
+                let repeated = self
+                    .last_failure
+                    .as_ref()
+                    .is_some_and(|last| *last == e || last.full && e.full);
+                self.last_failure = Some(e.clone());
+                (!repeated)
+                    .then(|| format!("queue commit failed, the turn's changes were refused: {e}"))
+            }
+            None if ops > 0 && self.failed_commits > 0 => {
+                let n = std::mem::take(&mut self.failed_commits);
+                self.last_failure = None;
+                Some(format!(
+                    "queue commit succeeds again, after {n} failed (their changes were refused)"
+                ))
+            }
+            None => None,
+        }
     }
 }
 
