@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::proto::queue::{Delivered, QueueLine};
 use crate::proto::{message, State, ACK, END, PARTS};
 use crate::queue::book::Delivery;
-use crate::queue::{Answer, Clock, Durable, Limits, QueueError, Store, StoreError};
+use crate::queue::{Answer, Clock, Durable, Limits, Listing, QueueError, Store, StoreError};
 use crate::server::conn::ConnId;
 
 mod glue;
@@ -41,6 +41,20 @@ fn parts(items: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
     out.extend(items);
     out.push(END.to_vec());
     out
+}
+
+/// A queue's listing as its `lsq` line, which every rendering of queue
+/// counts starts from (`lsq`, `/metrics`, `/stats`, the dashboard).
+pub fn queue_line(l: &Listing) -> QueueLine<'_> {
+    let s = &l.stats;
+    QueueLine {
+        name: l.name.as_bytes(),
+        depth: s.depth as u64,
+        ready: s.ready as u64,
+        in_flight: s.in_flight as u64,
+        consumers: s.consumers as u64,
+        oldest_ms: s.oldest.map_or(0, |d| d.as_millis() as u64),
+    }
 }
 
 /// The NACK that answers a refused change: the state's code and text, and
@@ -88,6 +102,9 @@ pub struct QueueService {
     /// Commits failed in a row, and how the last one failed.
     failed_commits: u64,
     last_failure: Option<StoreError>,
+    /// Commits that wrote something, and those that failed (`/metrics`).
+    commits: u64,
+    commit_failures: u64,
 }
 
 impl QueueService {
@@ -101,6 +118,8 @@ impl QueueService {
             held_input: Vec::new(),
             failed_commits: 0,
             last_failure: None,
+            commits: 0,
+            commit_failures: 0,
         })
     }
 
@@ -126,6 +145,8 @@ impl QueueService {
             held_input: Vec::new(),
             failed_commits: 0,
             last_failure: None,
+            commits: 0,
+            commit_failures: 0,
         }
     }
 
@@ -169,6 +190,17 @@ impl QueueService {
     /// Every queue with its counts, by name.
     pub fn listing(&self, now: Instant) -> Vec<crate::queue::Listing> {
         self.durable.queues().list(now)
+    }
+
+    /// Payload bytes held by every queue.
+    pub fn bytes(&self) -> usize {
+        self.durable.queues().bytes()
+    }
+
+    /// Commits of the store that wrote something, and commits that failed
+    /// (their turn's changes refused), since the server started.
+    pub fn commit_counts(&self) -> (u64, u64) {
+        (self.commits, self.commit_failures)
     }
 
     /// `qcreate Q\nOPTIONS`: ACK at the end of the turn.
@@ -236,18 +268,13 @@ impl QueueService {
     /// `lsq`: PARTS, `name,depth,ready,in_flight,consumers,oldest_ms` per
     /// queue, END.
     pub fn list(&self, now: Instant) -> Vec<Vec<u8>> {
-        parts(self.durable.queues().list(now).into_iter().map(|l| {
-            let s = l.stats;
-            QueueLine {
-                name: l.name.as_bytes(),
-                depth: s.depth as u64,
-                ready: s.ready as u64,
-                in_flight: s.in_flight as u64,
-                consumers: s.consumers as u64,
-                oldest_ms: s.oldest.map_or(0, |d| d.as_millis() as u64),
-            }
-            .format()
-        }))
+        parts(
+            self.durable
+                .queues()
+                .list(now)
+                .iter()
+                .map(|l| queue_line(l).format()),
+        )
     }
 
     /// Connection `conn` closed: what it held is handed out again, it
@@ -304,6 +331,11 @@ impl QueueService {
     /// space returns, and a log line per turn would fill what is left), or
     /// the first success after failures.
     fn commit_outcome(&mut self, error: Option<StoreError>, ops: usize) -> Option<String> {
+        match &error {
+            Some(_) => self.commit_failures += 1,
+            None if ops > 0 => self.commits += 1,
+            None => {}
+        }
         match error {
             Some(e) => {
                 self.failed_commits += 1;

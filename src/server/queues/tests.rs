@@ -203,4 +203,8 @@ fn a_full_store_is_a_clear_nack_logged_once_until_it_recovers() {
     s.enqueue(c(1), b"q", b"z", t).unwrap();
     let (out, logs) = s.end_turn(t);
     assert_eq!((texts(&out), logs.len()), (vec![(1, "2".into())], 0));
+    // For /metrics: commits that wrote, and those that failed.
+    assert_eq!(s.commit_counts(), (2, 4));
+    let (_, logs) = s.end_turn(t);
+    assert_eq!((s.commit_counts(), logs.len()), ((2, 4), 0));
 }
