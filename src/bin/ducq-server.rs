@@ -28,6 +28,8 @@ Listeners:
                           [default: 0.0.0.0:59090]
   --http ADDR             HTTP and WebSocket listener (repeatable)
                           [default: 0.0.0.0:59091]
+  --mqtt ADDR             MQTT 3.1.1 and 5 listener, e.g. 127.0.0.1:1883
+                          (repeatable; see docs/MQTT.md)
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -82,6 +84,7 @@ WATCHDOG=1 at half of $WATCHDOG_USEC, RELOADING=1 and STOPPING=1.
 struct Args {
     tcp: Vec<String>,
     http: Vec<String>,
+    mqtt: Vec<String>,
     commands: Vec<String>,
     settings: Settings,
     lua: Vec<String>,
@@ -93,6 +96,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut args = Args {
         tcp: Vec::new(),
         http: Vec::new(),
+        mqtt: Vec::new(),
         commands: Vec::new(),
         settings: Settings::default(),
         lua: Vec::new(),
@@ -121,6 +125,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         match flag.as_str() {
             "--tcp" => args.tcp.push(value()?),
             "--http" => args.http.push(value()?),
+            "--mqtt" => args.mqtt.push(value()?),
             "--commands" => args.commands.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
@@ -147,7 +152,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
-    if args.tcp.is_empty() && args.http.is_empty() {
+    if args.tcp.is_empty() && args.http.is_empty() && args.mqtt.is_empty() {
         args.tcp.push("0.0.0.0:59090".into());
         args.http.push("0.0.0.0:59091".into());
     }
@@ -215,6 +220,12 @@ fn main() -> ExitCode {
     for addr in &args.http {
         if let Err(e) = reactor.listen_http(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (http/websocket): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for addr in &args.mqtt {
+        if let Err(e) = reactor.listen_mqtt(addr) {
+            eprintln!("ducq-server: cannot listen on {addr} (mqtt): {e}");
             return ExitCode::FAILURE;
         }
     }

@@ -363,7 +363,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     "{command} takes no arguments (got '{extra}')"
                 )));
             }
-            let parts = conn.open()?.list(&command)?;
+            // With a route, as the original CLI sends them: old servers
+            // answer only `lscmd *` / `lsconn *`.
+            let parts = conn.open()?.list(&format!("{command} *\n"))?;
             let mut out = std::io::stdout().lock();
             printer
                 .listing(&mut out, &command, &parts)

@@ -1,16 +1,40 @@
-//! Durable queues and request/reply for C clients, on a `ducq_i` handle:
-//! `ducq_enqueue`, `ducq_consume`, `ducq_next_delivery`, `ducq_queue_ack`,
-//! `ducq_request`. Conversion and checks only; the protocol is
-//! `crate::client::queue`'s (PROTOCOL.md §14).
+//! Durable queues and request/reply for C clients, on a `ducq_i` handle
+//! made by ducq: `ducq_enqueue`, `ducq_consume`, `ducq_next_delivery`,
+//! `ducq_queue_ack`, `ducq_request`. Conversion and checks only; the
+//! protocol is `crate::client::queue`'s (PROTOCOL.md §14). A handle written
+//! in C (its own `ducq_vtbl`) gets `DUCQ_ENOIMPL`: these calls need the
+//! client's waits, which only ducq's handles have.
 
 use std::ffi::c_char;
 use std::time::Duration;
 
-use super::client::{ducq_i, handle, on_client, status, AnyClient};
-use super::state::ducq_state;
-use super::{boundary, copy_out, nonnull, slice_arg, str_arg};
+use super::client::{on_client, AnyClient};
+use super::handle::Handle;
+use super::state::RawState;
+use super::vtbl::ducq_i;
+use super::{boundary_state, copy_out, nonnull, slice_arg, str_arg};
 use crate::client::Error;
-use crate::proto::message;
+use crate::proto::{message, State};
+
+/// The ducq-made handle behind `ducq` (`ENoImpl` for a C-written one).
+///
+/// # Safety
+/// `ducq` is a live handle.
+unsafe fn own_handle<'a>(ducq: *mut ducq_i) -> Result<&'a mut Handle, State> {
+    nonnull(ducq)?;
+    // SAFETY: a live handle (caller contract).
+    unsafe { Handle::from_ptr(ducq) }.ok_or(State::ENoImpl)
+}
+
+/// A NUL-terminated name as UTF-8 (`EMsgInv` otherwise, `ENull` for NULL).
+///
+/// # Safety
+/// `p` is NULL or NUL-terminated, valid for `'a`.
+unsafe fn name_arg<'a>(p: *const c_char) -> Result<&'a str, State> {
+    nonnull(p)?;
+    // SAFETY: non-null and NUL-terminated (caller contract).
+    unsafe { str_arg(p) }
+}
 
 /// Enqueues `size` bytes of `payload` in `queue` (created with defaults
 /// when missing) and waits until the server has made the message durable;
@@ -30,36 +54,27 @@ pub unsafe extern "C" fn ducq_enqueue(
     payload: *const c_char,
     size: usize,
     id: *mut u64,
-) -> ducq_state {
-    boundary(|| {
-        nonnull!(ducq, queue, id);
+) -> RawState {
+    boundary_state(|| {
+        nonnull(id)?;
         // SAFETY: valid pointers (caller contract).
-        let (d, queue) = unsafe { (handle(ducq), str_arg(queue)) };
+        let (h, queue) = unsafe { (own_handle(ducq)?, name_arg(queue)?) };
         // SAFETY: readable for `size` bytes (caller contract).
-        let payload = match unsafe { slice_arg(payload.cast(), size) } {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let Ok(queue) = queue else {
-            return ducq_state::DUCQ_EMSGINV;
-        };
-        match d.with_client(|c| on_client!(c, cl => nack_state(cl.enqueue(queue, payload)))) {
-            Ok(Ok(n)) => {
-                // SAFETY: `id` is writable (caller contract).
-                unsafe { *id = n };
-                ducq_state::DUCQ_OK
-            }
-            Ok(Err(state)) | Err(state) => state,
-        }
+        let payload = unsafe { slice_arg(payload.cast(), size) }?;
+        let n =
+            h.with_client(|c| on_client!(c, cl => nack_state(cl.enqueue(queue, payload))))??;
+        // SAFETY: `id` is writable (caller contract).
+        unsafe { *id = n };
+        Ok(())
     })
 }
 
 /// A NACK answer as its own state, so C sees `DUCQ_ENOTFOUND` rather
 /// than `DUCQ_NACK`; other errors go on to the handle's error handling.
-fn nack_state<T>(r: Result<T, Error>) -> Result<Result<T, ducq_state>, Error> {
+fn nack_state<T>(r: Result<T, Error>) -> Result<Result<T, State>, Error> {
     match r {
         Ok(v) => Ok(Ok(v)),
-        Err(Error::Nack { state, .. }) => Ok(Err(state.into())),
+        Err(Error::Nack { state, .. }) => Ok(Err(state)),
         Err(e) => Err(e),
     }
 }
@@ -76,18 +91,11 @@ pub unsafe extern "C" fn ducq_consume(
     ducq: *mut ducq_i,
     queue: *const c_char,
     prefetch: u32,
-) -> ducq_state {
-    boundary(|| {
-        nonnull!(ducq, queue);
+) -> RawState {
+    boundary_state(|| {
         // SAFETY: valid pointers (caller contract).
-        let (d, queue) = unsafe { (handle(ducq), str_arg(queue)) };
-        let Ok(queue) = queue else {
-            return ducq_state::DUCQ_EMSGINV;
-        };
-        match d.with_client(|c| on_client!(c, cl => nack_state(cl.consume(queue, prefetch)))) {
-            Ok(r) => status(r),
-            Err(state) => state,
-        }
+        let (h, queue) = unsafe { (own_handle(ducq)?, name_arg(queue)?) };
+        h.with_client(|c| on_client!(c, cl => nack_state(cl.consume(queue, prefetch))))?
     })
 }
 
@@ -111,37 +119,33 @@ pub unsafe extern "C" fn ducq_next_delivery(
     deliveries: *mut u32,
     buf: *mut c_char,
     size: *mut usize,
-) -> ducq_state {
-    boundary(|| {
-        nonnull!(ducq, id, deliveries, buf, size);
-        // SAFETY: valid pointers (caller contract).
-        let d = unsafe { handle(ducq) };
-        let m = match d.with_client(|c| on_client!(c, cl => cl.next_delivery())) {
-            Ok(m) => m,
-            Err(state) => return state,
-        };
-        // SAFETY: `buf` and `size` as the caller guarantees.
-        match unsafe { copy_out(&m.payload, buf, size) } {
-            ducq_state::DUCQ_OK => {
-                // SAFETY: writable (caller contract).
-                unsafe {
-                    *id = m.id;
-                    *deliveries = m.deliveries;
-                }
-                ducq_state::DUCQ_OK
-            }
-            e => {
-                let mut raw = message::format(
-                    b"qmsg",
-                    m.queue.as_bytes(),
-                    format!("{} {}", m.id, m.deliveries).as_bytes(),
-                );
-                raw.push(b'\n');
-                raw.extend_from_slice(&m.payload);
-                d.unreceive(raw);
-                e
-            }
+) -> RawState {
+    boundary_state(|| {
+        for p in [id.cast::<u8>(), deliveries.cast(), buf.cast(), size.cast()] {
+            nonnull(p)?;
         }
+        // SAFETY: a valid pointer (caller contract).
+        let h = unsafe { own_handle(ducq)? };
+        let m = h.with_client(|c| on_client!(c, cl => cl.next_delivery()))?;
+        // SAFETY: `buf` and `size` as the caller guarantees.
+        if let Err(e) = unsafe { copy_out(&m.payload, buf, size) } {
+            // Too small: the message stays for the next call.
+            let mut raw = message::format(
+                b"qmsg",
+                m.queue.as_bytes(),
+                format!("{} {}", m.id, m.deliveries).as_bytes(),
+            );
+            raw.push(b'\n');
+            raw.extend_from_slice(&m.payload);
+            h.unreceive(raw);
+            return Err(e);
+        }
+        // SAFETY: writable (caller contract).
+        unsafe {
+            *id = m.id;
+            *deliveries = m.deliveries;
+        }
+        Ok(())
     })
 }
 
@@ -158,18 +162,11 @@ pub unsafe extern "C" fn ducq_queue_ack(
     ducq: *mut ducq_i,
     queue: *const c_char,
     id: u64,
-) -> ducq_state {
-    boundary(|| {
-        nonnull!(ducq, queue);
+) -> RawState {
+    boundary_state(|| {
         // SAFETY: valid pointers (caller contract).
-        let (d, queue) = unsafe { (handle(ducq), str_arg(queue)) };
-        let Ok(queue) = queue else {
-            return ducq_state::DUCQ_EMSGINV;
-        };
-        match d.with_client(|c| on_client!(c, cl => nack_state(cl.ack(queue, id)))) {
-            Ok(r) => status(r),
-            Err(state) => state,
-        }
+        let (h, queue) = unsafe { (own_handle(ducq)?, name_arg(queue)?) };
+        h.with_client(|c| on_client!(c, cl => nack_state(cl.ack(queue, id))))?
     })
 }
 
@@ -196,27 +193,19 @@ pub unsafe extern "C" fn ducq_request(
     timeout_ms: u32,
     buf: *mut c_char,
     size: *mut usize,
-) -> ducq_state {
-    boundary(|| {
-        nonnull!(ducq, route, buf, size);
+) -> RawState {
+    boundary_state(|| {
+        nonnull(buf)?;
+        nonnull(size)?;
         // SAFETY: valid pointers (caller contract).
-        let (d, route) = unsafe { (handle(ducq), str_arg(route)) };
+        let (h, route) = unsafe { (own_handle(ducq)?, name_arg(route)?) };
         // SAFETY: readable for `payload_size` bytes (caller contract).
-        let payload = match unsafe { slice_arg(payload.cast(), payload_size) } {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let Ok(route) = route else {
-            return ducq_state::DUCQ_EMSGINV;
-        };
+        let payload = unsafe { slice_arg(payload.cast(), payload_size) }?;
         let wait = Duration::from_millis(u64::from(timeout_ms.max(1)));
-        let reply = d.with_client(
+        let reply = h.with_client(
             |c: &mut AnyClient| on_client!(c, cl => nack_state(cl.request(route, payload, wait))),
-        );
-        match reply {
-            // SAFETY: `buf` and `size` as the caller guarantees.
-            Ok(Ok(r)) => unsafe { copy_out(&r, buf, size) },
-            Ok(Err(state)) | Err(state) => state,
-        }
+        )??;
+        // SAFETY: `buf` and `size` as the caller guarantees.
+        unsafe { copy_out(&reply, buf, size) }
     })
 }

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use mlua::{Lua, UserDataMethods};
 
-use super::api::with_hub;
+use super::api::{call_ctx, with_hub};
 use crate::proto::State;
+use crate::server::rules::check_route;
 use crate::server::ConnId;
 
 /// `reactor:enqueue` and `reactor:queues`, for the reactor handle.
@@ -19,7 +20,7 @@ pub(crate) fn add_reactor_methods<T, M: UserDataMethods<T>>(m: &mut M) {
         "enqueue",
         |lua, _, (queue, payload): (mlua::String, mlua::String)| {
             let (queue, payload) = (queue.as_bytes(), payload.as_bytes());
-            with_hub(lua, |hub, _| {
+            with_hub(lua, |hub| {
                 match hub
                     .queues_mut()
                     .enqueue_quiet(&queue, &payload, Instant::now())
@@ -31,7 +32,7 @@ pub(crate) fn add_reactor_methods<T, M: UserDataMethods<T>>(m: &mut M) {
         },
     );
     m.add_method("queues", |lua, _, ()| {
-        let list = with_hub(lua, |hub, _| hub.queues().listing(Instant::now()))?;
+        let list = with_hub(lua, |hub| hub.queues().listing(Instant::now()))?;
         let out = lua.create_table()?;
         for (i, q) in list.into_iter().enumerate() {
             let t = lua.create_table()?;
@@ -64,16 +65,16 @@ pub(crate) fn request(
     let mut body = corr.to_vec();
     body.push(b'\n');
     body.extend_from_slice(payload);
-    with_hub(lua, |hub, ctx| {
-        if route.is_empty() || route.contains(&b'\n') || route.len() > hub.settings().max_route {
-            return State::EMsgInv.code();
+    let ctx = call_ctx(lua)?;
+    with_hub(lua, |hub| {
+        if let Err(state) = check_route(route, hub.settings().max_route) {
+            return state.code();
         }
         match hub.forward_request(id, route, &body) {
             Ok(()) => {
-                if ctx.caller.get() == Some(id) {
-                    // The reply, when it comes, answers the caller.
+                // The reply, when it comes, answers the caller.
+                if ctx.slot.reply_deferred(id) {
                     hub.defer_reply();
-                    ctx.replied.set(true);
                 }
                 State::Ok.code()
             }

@@ -73,6 +73,8 @@ pub struct Conn {
     /// Since when an incomplete message (or handshake) waits in `input`.
     pub(crate) partial_since: Option<Instant>,
     pub(crate) pinged: bool,
+    /// `Transport::last_words` was asked (it is asked once).
+    pub(crate) last_words_asked: bool,
     /// Sequence number of the last publication delivered here (dedup when
     /// several of its patterns match one route).
     pub(crate) last_delivery: u64,
@@ -119,6 +121,7 @@ impl Conn {
             last_rx: now,
             partial_since: None,
             pinged: false,
+            last_words_asked: false,
             last_delivery: 0,
             listener: None,
             opened: now,

@@ -184,13 +184,11 @@ pub(crate) fn find_client(hub: &Hub, id: &[u8]) -> Option<usize> {
         .map(|(k, _)| k)
 }
 
-/// Checks a `pub`/`sub` route: closed by `\n`, non-empty, within the limit.
+/// Checks a `pub`/`sub` message's route: closed by `\n`, then the route
+/// rule every caller applies ([`super::rules::check_route`]).
 pub(crate) fn check_route(hub: &Hub, msg: &Message<'_>) -> Result<(), State> {
-    if !msg.has_newline || msg.route.is_empty() {
+    if !msg.has_newline {
         return Err(State::EMsgInv);
     }
-    if msg.route.len() > hub.settings().max_route {
-        return Err(State::EMsgSize);
-    }
-    Ok(())
+    super::rules::check_route(msg.route, hub.settings().max_route)
 }

@@ -51,9 +51,6 @@ pub struct Hub {
     pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
-    /// A log record is being written (a `LOG` subscriber's send failing
-    /// must not log again).
-    in_log: bool,
     registry: Registry,
     /// Connections with output to write this turn.
     dirty: Vec<usize>,
@@ -65,6 +62,9 @@ pub struct Hub {
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
+    /// Whether `publish` stores the message it fans out: false while a
+    /// message whose codec said so (`Transport::keeps_last`) is dispatched.
+    pub(crate) keep_last: bool,
     /// Durable queues and request/reply (`queues/glue.rs`).
     pub(crate) queues: super::queues::QueueService,
     /// The command being dispatched answers once the turn's commit is done.
@@ -84,7 +84,6 @@ impl Hub {
             ),
             streams: Streams::default(),
             logger: Logger::new(settings.log_level),
-            in_log: false,
             settings,
             registry,
             dirty: Vec::new(),
@@ -92,6 +91,7 @@ impl Hub {
             next_gen: 1,
             fan: FanOut::default(),
             metrics: Counters::default(),
+            keep_last: true,
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
         }
@@ -251,6 +251,25 @@ impl Hub {
         if !self.dirty.is_empty() {
             self.flush_dirty();
         }
+    }
+
+    /// The last words (`Transport::last_words`) of connections marked for
+    /// closing that have not been asked yet, with their keys and whether a
+    /// publication they make is stored (`Transport::keeps_last`).
+    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, bool)> {
+        let mut words = Vec::new();
+        for &key in &self.to_close {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.closing && !conn.last_words_asked {
+                conn.last_words_asked = true;
+                if let Some(msg) = conn.transport.last_words() {
+                    words.push((key, msg, conn.transport.keeps_last()));
+                }
+            }
+        }
+        words
     }
 
     /// Whether connections wait to be removed.

@@ -30,6 +30,7 @@ use super::settings::Settings;
 use super::streams;
 use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
+use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::TransportFactory;
 
@@ -142,6 +143,18 @@ impl Reactor {
             ..HttpLimits::default()
         };
         self.listen(addr, Box::new(move || Box::new(HttpOrWs::new(limits))))
+    }
+
+    /// Listens for MQTT 3.1.1 and 5 clients on `addr` (docs/MQTT.md), with
+    /// packets as large as `max_message`. Each call is a listener of its
+    /// own: its clients share sessions with each other, not with another
+    /// MQTT listener's.
+    pub fn listen_mqtt(&mut self, addr: &str) -> io::Result<SocketAddr> {
+        let cfg = mqtt::Config {
+            max_packet: u32::try_from(self.hub.settings().max_message).unwrap_or(u32::MAX),
+            ..mqtt::Config::default()
+        };
+        self.listen(addr, mqtt::factory(cfg))
     }
 
     /// Listens on `addr` with a transport made by `factory` for each client.
@@ -326,6 +339,11 @@ impl Reactor {
         // One group commit for every queue change of the turn.
         self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
+        // After the flush: a connection whose last reply was just written
+        // is marked for closing there.
+        if self.last_words() {
+            self.hub.flush_dirty();
+        }
         // Streamed payloads: publishers paused by a full window are read
         // again once their subscribers drained (next turn, at once).
         streams::check(&mut self.hub, now);
@@ -336,6 +354,29 @@ impl Reactor {
         self.backlog.extend(self.hub.take_held_input());
         self.hub.reap();
         Ok(())
+    }
+
+    /// Dispatches the last words of connections about to be removed (an
+    /// MQTT will), as if they had sent them. A will may close others (a
+    /// slow subscriber): theirs follow, each connection's once. Returns
+    /// whether any were dispatched.
+    fn last_words(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let words = self.hub.take_last_words();
+            if words.is_empty() {
+                return any;
+            }
+            any = true;
+            for (key, msg, keep) in words {
+                self.hub.keep_last = keep;
+                self.dispatcher.dispatch(&mut self.hub, key, &msg);
+                self.hub.keep_last = true;
+                if let Some(conn) = self.hub.conns.get_mut(key) {
+                    conn.transport.after_dispatch(conn.out.own());
+                }
+            }
+        }
     }
 
     fn accept(&mut self, index: usize, now: Instant) {
@@ -371,16 +412,11 @@ impl Reactor {
                             continue;
                         }
                     };
-                    let Some(conn) = self.hub.conns.get_mut(key) else {
-                        continue;
-                    };
-                    conn.listener = Some(local);
-                    conn.transport.open(conn.out.own());
-                    let id = conn.id_string();
-                    if conn.pending_output() > 0 {
-                        self.hub.mark_dirty(key);
+                    if let Some(conn) = self.hub.conns.get_mut(key) {
+                        conn.listener = Some(local);
+                        conn.transport.accepted(peer);
                     }
-                    self.hub.log(Level::Info, "accept", &id, "connected");
+                    super::adopt::welcome(&mut self.hub, key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)

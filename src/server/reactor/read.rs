@@ -166,6 +166,12 @@ impl Reactor {
                 }
                 None => break,
             };
+            // Whether a publication this message makes is stored.
+            self.hub.keep_last = self
+                .hub
+                .conns
+                .get(key)
+                .is_none_or(|c| c.transport.keeps_last());
             // A large frame alone in its own buffer: share the buffer.
             let in_place = if whole && at == 0 && dec.consumed() == len {
                 place_in(&m, base, len)
@@ -180,6 +186,7 @@ impl Reactor {
                 }
                 None => self.dispatcher.dispatch(&mut self.hub, key, &m),
             }
+            self.hub.keep_last = true;
             self.after_dispatch(key);
         }
         Handled {
