@@ -134,6 +134,10 @@ typedef enum ducq_state {
      * unknown error
      */
     DUCQ_UNKNOWN = 23,
+    /**
+     * access denied
+     */
+    DUCQ_EACCESS = 24,
 } ducq_state;
 
 /**
@@ -517,8 +521,8 @@ const char *ducq_last_error(struct ducq_i *ducq);
 
 /**
  * The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`. Takes
- * any int: a negative code counts as its absolute value, anything above 23
- * gives the text of `DUCQ_UNKNOWN`. Never NULL; static.
+ * any int: a negative code counts as its absolute value, anything above
+ * the last code (24) gives the text of `DUCQ_UNKNOWN`. Never NULL; static.
  */
 const char *ducq_state_tostr(int state);
 

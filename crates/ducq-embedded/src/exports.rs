@@ -832,8 +832,8 @@ pub unsafe extern "C" fn ducq_last_error(ducq: *mut ducq_i) -> *const c_char {
 }
 
 /// The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`. Takes
-/// any int: a negative code counts as its absolute value, anything above 23
-/// gives the text of `DUCQ_UNKNOWN`. Never NULL; static.
+/// any int: a negative code counts as its absolute value, anything above
+/// the last code (24) gives the text of `DUCQ_UNKNOWN`. Never NULL; static.
 #[no_mangle]
 pub extern "C" fn ducq_state_tostr(state: c_int) -> *const c_char {
     RawState(state).state().c_text().as_ptr()

@@ -63,6 +63,8 @@ pub enum ducq_state {
     DUCQ_ELUA = 22,
     /// unknown error
     DUCQ_UNKNOWN = 23,
+    /// access denied
+    DUCQ_EACCESS = 24,
 }
 
 /// A state as C code returns it from a callback: any int. Shown as
@@ -73,7 +75,7 @@ pub struct RawState(pub c_int);
 
 impl RawState {
     /// The state it names (negative counts as its absolute value, beyond
-    /// 23 is `DUCQ_UNKNOWN`).
+    /// the last code is `DUCQ_UNKNOWN`).
     pub fn state(self) -> State {
         State::from_code(i64::from(self.0))
     }
