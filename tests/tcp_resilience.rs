@@ -31,10 +31,13 @@ fn thousand_subscribers_all_receive_one_publication() {
 
 #[test]
 fn slow_subscriber_is_cut_off_at_its_limit_and_delays_nobody() {
-    // Well above one turn's read budget (256 KiB), as the default is.
+    // Well above one turn's read budget (256 KiB), as the default is. The
+    // slow peer holds its publisher back (back-pressure) until the output
+    // timeout cuts it; then the publisher and the fast peer go on.
     let max_output = 4 << 20;
     let srv = TestServer::with(Settings {
         max_output,
+        output_timeout: Duration::from_millis(300),
         ..Settings::default()
     });
     // Shrink the kernel buffers so the server's own queue must fill.

@@ -83,6 +83,8 @@ impl Hub {
         let mut delivered = 0;
         for &key in &targets {
             let Some(conn) = self.conns.get_mut(key) else {
+                // Not a connection: subscriptions kept after one ended.
+                self.deliver_parked(key, msg, seq);
                 continue;
             };
             if conn.closing || conn.last_delivery == seq {

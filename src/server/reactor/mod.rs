@@ -24,7 +24,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
-use super::hub::Hub;
+use super::hub::{Hub, NOBODY};
 use super::log::Level;
 use super::settings::Settings;
 use super::streams;
@@ -85,8 +85,11 @@ pub struct Reactor {
     /// Shared read buffer: input is decoded here and only a partial frame
     /// is copied into the connection, so idle connections hold no buffer.
     scratch: Vec<u8>,
-    /// Connections that used their read budget and have more to read.
-    backlog: Vec<usize>,
+    /// Connections to read next turn without waiting for an event: those
+    /// that used their read budget and have more to read, and those let go
+    /// by back-pressure. The flag reads to the end of the stream (a peer's
+    /// close seen before may have no new event to announce it).
+    backlog: Vec<(usize, bool)>,
     /// Reused list of this turn's events: token, readable, writable, and
     /// whether the peer closed or the socket has an error.
     ready: Vec<(Token, bool, bool, bool)>,
@@ -276,6 +279,9 @@ impl Reactor {
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
+        if let Some(t) = self.hub.next_output_timeout() {
+            at = at.min(t);
+        }
         at.saturating_duration_since(now)
     }
 
@@ -320,25 +326,17 @@ impl Reactor {
         }
         ready.clear();
         self.ready = ready;
-        for key in std::mem::take(&mut self.backlog) {
-            self.read(key, now, false);
+        for (key, to_end) in std::mem::take(&mut self.backlog) {
+            self.read(key, now, to_end);
         }
-        if self.accept_resume.is_some_and(|t| now >= t) {
-            self.accept_resume = None;
-            for i in 0..self.listeners.len() {
-                self.accept(i, now);
-            }
-        }
-        if now >= self.next_idle_check {
-            self.hub.check_idle(now);
-            self.next_idle_check = now + self.hub.idle_check_interval();
-        }
-        if now >= self.next_buffer_release {
-            self.hub.release_idle_buffers();
-            self.next_buffer_release = now + BUFFER_RELEASE;
-        }
-        // One group commit for every queue change of the turn.
+        // One group commit for every queue change of the turn (its replies
+        // wait for it).
         self.hub.end_queue_turn(Instant::now());
+        // What this turn's input produced goes out before any housekeeping
+        // (walks of every connection, once a second) can delay it; what
+        // the housekeeping queues (pings) goes out right after.
+        self.hub.flush_dirty();
+        self.timers(now);
         self.hub.flush_dirty();
         // After the flush: a connection whose last reply was just written
         // is marked for closing there.
@@ -348,13 +346,50 @@ impl Reactor {
         // Streamed payloads: publishers paused by a full window are read
         // again once their subscribers drained (next turn, at once).
         streams::check(&mut self.hub, now);
-        self.backlog.extend(self.hub.streams.take_resumed());
-        // HTTP requests pipelined behind a reply that waited for the
-        // commit (or another connection) are in the input already: no
-        // readiness event will come for them, so read them next turn.
-        self.backlog.extend(self.hub.take_held_input());
         self.hub.reap();
+        self.resume_released();
         Ok(())
+    }
+
+    /// The periodic work that is due: accepting again after running out
+    /// of descriptors, idle checks, giving buffers back, output timeouts.
+    fn timers(&mut self, now: Instant) {
+        if self.accept_resume.is_some_and(|t| now >= t) {
+            self.accept_resume = None;
+            for i in 0..self.listeners.len() {
+                self.accept(i, now);
+            }
+        }
+        if now >= self.next_idle_check {
+            self.hub.check_idle(now);
+            self.parked(now);
+            self.next_idle_check = now + self.hub.idle_check_interval();
+        }
+        if now >= self.next_buffer_release {
+            self.hub.release_idle_buffers();
+            self.next_buffer_release = now + BUFFER_RELEASE;
+        }
+        if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
+            self.hub.check_output_timeouts(now);
+        }
+    }
+
+    /// Connections let go by back-pressure, stream publishers whose
+    /// window drained, and HTTP connections whose requests pipelined behind
+    /// a late reply (one that waited for the commit, or for another
+    /// connection) are free again, are read next turn, to the end of what
+    /// waits: input that arrived or was held while they were not read
+    /// raised its readiness edge then, and no new edge will come for it
+    /// (nor for a close).
+    fn resume_released(&mut self) {
+        let held = self.hub.take_resumed().map(|key| (key, true));
+        self.backlog.extend(held);
+        let streamed = self.hub.streams.take_resumed();
+        self.backlog
+            .extend(streamed.into_iter().map(|key| (key, true)));
+        let pipelined = self.hub.take_held_input();
+        self.backlog
+            .extend(pipelined.into_iter().map(|key| (key, true)));
     }
 
     /// Dispatches the last words of connections about to be removed (an
@@ -378,6 +413,21 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// Subscriptions kept after their connection ended: their delayed
+    /// publications (MQTT wills with a delay) are dispatched from no
+    /// connection, then those no longer wanted are dropped.
+    fn parked(&mut self, now: Instant) {
+        for index in self.hub.parked_indices() {
+            if let Some((msg, rule)) = self.hub.parked_due(index, now) {
+                self.hub.last_rule = rule;
+                self.dispatcher.dispatch(&mut self.hub, NOBODY, &msg);
+                self.hub.last_rule = LastMessage::Store;
+                self.hub.parked_dispatched(index);
+            }
+        }
+        self.hub.check_parked(now);
     }
 
     fn accept(&mut self, index: usize, now: Instant) {

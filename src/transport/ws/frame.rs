@@ -98,9 +98,20 @@ pub fn parse_header(input: &[u8]) -> Option<Header> {
 }
 
 /// XORs `data` with the masking key (masking and unmasking are the same).
+/// Eight bytes at a time: byte by byte it was most of the cost of a small
+/// WebSocket message on both ends (about 800 instructions for 100 bytes).
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
-    for (b, m) in data.iter_mut().zip(mask.iter().cycle()) {
-        *b ^= m;
+    let [a, b, c, d] = mask;
+    // Chunks start at multiples of 8, so each begins at mask byte 0.
+    let wide = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut chunks = data.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        if let Ok(bytes) = <[u8; 8]>::try_from(&*chunk) {
+            chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
+        }
+    }
+    for (byte, m) in chunks.into_remainder().iter_mut().zip(mask.iter().cycle()) {
+        *byte ^= m;
     }
 }
 
@@ -526,6 +537,24 @@ mod tests {
             assert_eq!(msgs, vec![body, b"next".to_vec()], "{len}");
             assert!(out.is_empty() && !closed);
             assert_eq!(used, wire.len());
+        }
+    }
+
+    #[test]
+    fn mask_matches_the_byte_by_byte_definition_at_every_length() {
+        let mask = [0x12, 0x34, 0xab, 0xcd];
+        for len in 0..70 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let want: Vec<u8> = data
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ mask[i % 4])
+                .collect();
+            let mut got = data.clone();
+            apply_mask(&mut got, mask);
+            assert_eq!(got, want, "{len}");
+            apply_mask(&mut got, mask);
+            assert_eq!(got, data, "{len}");
         }
     }
 
