@@ -178,4 +178,26 @@ fn thousand_connections_dropped_mid_frame() {
         }
     }
     served(&mut publisher, &mut watcher, 1000);
+    // Every one of them is gone from the connection table: what is left
+    // is exactly the two that stayed.
+    let baseline = [
+        format!("{},alive\n", watcher.id()),
+        format!("{},\n", publisher.id()),
+    ];
+    let deadline = Instant::now() + util::WAIT;
+    loop {
+        let listed = util::lsconn(&mut publisher);
+        if listed == baseline {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} connections listed, not the 2 left",
+            listed.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // And they left no output or input behind: the server still answers
+    // and delivers at once.
+    served(&mut publisher, &mut watcher, 1001);
 }

@@ -181,6 +181,13 @@ impl Hub {
         self.fan.bodies.take(len)
     }
 
+    /// Buffers and bytes (capacity) the large-body pool holds. Public only
+    /// so tests can observe its bound.
+    #[doc(hidden)]
+    pub fn body_pool_size(&self) -> (usize, usize) {
+        self.fan.bodies.size()
+    }
+
     /// Takes back a buffer from `input_buffer` that is no longer needed.
     pub(crate) fn return_buffer(&mut self, buf: Vec<u8>) {
         self.fan.bodies.keep(Rc::new(buf));

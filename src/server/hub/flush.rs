@@ -124,7 +124,9 @@ impl Hub {
     /// Gives back buffers nobody used since the last call: pooled bodies,
     /// shared arenas and idle connections' output buffers. Called about
     /// once a second, so a busy connection keeps its buffers between turns.
-    pub(crate) fn release_idle_buffers(&mut self) {
+    /// (Public only so tests can observe it without waiting for the timer.)
+    #[doc(hidden)]
+    pub fn release_idle_buffers(&mut self) {
         self.fan.release_idle();
         for (_, conn) in self.conns.iter_mut() {
             if !conn.closing {

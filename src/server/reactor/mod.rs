@@ -97,6 +97,8 @@ pub struct Reactor {
     emfile_logged: bool,
     next_idle_check: Instant,
     next_buffer_release: Instant,
+    /// How often idle buffers are given back (`BUFFER_RELEASE`).
+    buffer_release: Duration,
 }
 
 impl Reactor {
@@ -124,6 +126,7 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
+            buffer_release: BUFFER_RELEASE,
         };
         reactor.hub.set_queues(queues);
         Ok(reactor)
@@ -247,6 +250,16 @@ impl Reactor {
         Ok(())
     }
 
+    /// Gives idle buffers back every `every` from now on, instead of every
+    /// second. Public only so tests that observe the release can take its
+    /// timing out of the clock's hands and call
+    /// `Hub::release_idle_buffers` themselves.
+    #[doc(hidden)]
+    pub fn set_buffer_release_interval(&mut self, every: Duration) {
+        self.buffer_release = every;
+        self.next_buffer_release = Instant::now() + every;
+    }
+
     /// Whether `stop` was called.
     pub fn is_stopped(&self) -> bool {
         self.stop.flag.load(Ordering::SeqCst)
@@ -367,7 +380,7 @@ impl Reactor {
         }
         if now >= self.next_buffer_release {
             self.hub.release_idle_buffers();
-            self.next_buffer_release = now + BUFFER_RELEASE;
+            self.next_buffer_release = now + self.buffer_release;
         }
         if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
             self.hub.check_output_timeouts(now);

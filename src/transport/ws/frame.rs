@@ -484,6 +484,67 @@ mod tests {
     }
 
     #[test]
+    fn masking_keys_do_not_repeat() {
+        // RFC 6455 5.3: a fresh key for every frame. From any seed, zero
+        // and one included (a xorshift started at zero would stay there).
+        for seed in [0, 1, 2, 42, u64::MAX] {
+            let mut gen = MaskGen::from_seed(seed);
+            let keys: std::collections::HashSet<[u8; 4]> =
+                (0..1000).map(|_| gen.next_mask()).collect();
+            assert!(keys.len() > 990, "seed {seed}: {} distinct", keys.len());
+            assert!(!keys.contains(&[0; 4]), "seed {seed}");
+        }
+        // It is xorshift64* (Vigna, 2016): x ^= x >> 12, x ^= x << 25,
+        // x ^= x >> 27, times 0x2545F4914F6CDD1D; the first outputs from
+        // the state 1, worked out by an independent implementation.
+        let mut gen = MaskGen::from_seed(1);
+        let want = [
+            0x47e4_ce4b_896c_dd1d,
+            0xabcf_a6a8_e079_651d,
+            0xb9d1_0d8f_eb73_1f57,
+        ];
+        assert_eq!([gen.next_u64(), gen.next_u64(), gen.next_u64()], want);
+        let mut gen = MaskGen::from_seed(1);
+        assert_eq!(gen.next_mask(), [0x47, 0xe4, 0xce, 0x4b]);
+        // Different seeds, different keys.
+        let mut a = MaskGen::from_seed(2);
+        let mut b = MaskGen::from_seed(4);
+        assert_ne!(a.next_u64(), b.next_u64());
+    }
+
+    #[test]
+    fn a_close_reason_is_cut_to_fit_a_control_frame() {
+        let mut out = Vec::new();
+        encode_close(&mut out, CLOSE_NORMAL, &"r".repeat(200), None);
+        // 125 bytes of payload at most: the code and 123 of the reason.
+        assert_eq!(&out[..4], &[0x88, 125, 0x03, 0xe8]);
+        assert_eq!(out[4..], [b'r'; MAX_CONTROL - 2]);
+        let mut out = Vec::new();
+        encode_close(&mut out, CLOSE_TOO_BIG, "big", None);
+        assert_eq!(out, b"\x88\x05\x03\xf1big");
+    }
+
+    #[test]
+    fn a_frame_is_encoded_into_one_reservation() {
+        // The longest header (14 bytes) and the payload, reserved at once.
+        let mut out = Vec::new();
+        encode_frame(&mut out, OP_TEXT, &[b'p'; 1000], Some([1, 2, 3, 4]));
+        assert_eq!(out.len(), 4 + 4 + 1000);
+        assert_eq!(out.capacity(), 1000 + 14);
+    }
+
+    #[test]
+    fn control_frames_are_the_opcodes_with_the_high_bit() {
+        // RFC 6455 5.5: 0x8 to 0xF are control frames (close, ping, pong,
+        // reserved), 0x0 to 0x7 data frames.
+        for opcode in 0..16u8 {
+            let h = parse_header(&[0x80 | opcode, 0]).unwrap();
+            assert_eq!(h.opcode, opcode);
+            assert_eq!(h.is_control(), opcode >= 8, "{opcode:#x}");
+        }
+    }
+
+    #[test]
     fn shortest_length_encodings() {
         for (len, header) in [
             (0usize, 2usize),
