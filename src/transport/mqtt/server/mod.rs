@@ -110,6 +110,10 @@ enum Req {
     /// Filter `index` of the SUBSCRIBE being answered.
     Subscribe {
         index: usize,
+        /// Whether it wants retained messages (Retain Handling): messages
+        /// that come with the reply when it does not (a channel's
+        /// `retain`, an `on_subscribe` greeting) are not delivered.
+        retained: bool,
     },
     Unsubscribe,
     /// Re-subscription of a resumed session: the reply needs no answer.
@@ -404,7 +408,7 @@ pub(super) fn will_publication(
 /// stored messages of its topic: RETAIN 0 leaves them [MQTT-3.3.1-12];
 /// RETAIN 1 replaces them, or with an empty payload removes them
 /// [MQTT-3.3.1-6, -7].
-pub(super) fn retention(retain: bool, payload: &[u8]) -> LastMessage {
+pub(crate) fn retention(retain: bool, payload: &[u8]) -> LastMessage {
     match (retain, payload.is_empty()) {
         (false, _) => LastMessage::Skip,
         (true, false) => LastMessage::Store,
@@ -531,9 +535,11 @@ impl Transport for MqttServer {
                 }
                 return;
             }
-            (Some(Req::Subscribe { index }), None) => {
-                let index = *index;
-                self.retained(index, msg);
+            (Some(Req::Subscribe { index, retained }), None) => {
+                if *retained {
+                    let index = *index;
+                    self.retained(index, msg);
+                }
                 return;
             }
             _ => {}
