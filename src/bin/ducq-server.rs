@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ducq::lua::{LuaCommands, LuaLimits};
+use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::notify::Notifier;
 use ducq::server::observe::Observe;
 use ducq::server::os::Hangup;
@@ -30,6 +31,17 @@ Listeners:
                           [default: 0.0.0.0:59091]
   --mqtt ADDR             MQTT 3.1.1 and 5 listener, e.g. 127.0.0.1:1883
                           (repeatable; see docs/MQTT.md)
+Bridges (docs/BRIDGES.md):
+  --bridge KIND=ADDR[,KEY=VALUE]...
+                          dial another ducq broker, an MQTT broker or a NATS
+                          server (KIND ducq, mqtt, nats) and forward the
+                          local routes of each out=PATTERN to it, the remote
+                          routes of each in=PATTERN from it; reconnects on
+                          its own (repeatable). Keys: addr (more addresses,
+                          tried in turn), out, in, name, local_prefix,
+                          remote_prefix, qos, retain, mqtt_version,
+                          client_id, clean_session, user, password,
+                          keepalive, backoff_initial, backoff_max, buffer
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -95,6 +107,7 @@ struct Args {
     tcp: Vec<String>,
     http: Vec<String>,
     mqtt: Vec<String>,
+    bridges: Vec<BridgeConfig>,
     commands: Vec<String>,
     settings: Settings,
     lua: Vec<String>,
@@ -107,6 +120,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         tcp: Vec::new(),
         http: Vec::new(),
         mqtt: Vec::new(),
+        bridges: Vec::new(),
         commands: Vec::new(),
         settings: Settings::default(),
         lua: Vec::new(),
@@ -136,6 +150,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--tcp" => args.tcp.push(value()?),
             "--http" => args.http.push(value()?),
             "--mqtt" => args.mqtt.push(value()?),
+            "--bridge" => args
+                .bridges
+                .push(BridgeConfig::parse_flag(&value()?).map_err(|e| format!("--bridge: {e}"))?),
             "--commands" => args.commands.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
@@ -195,6 +212,8 @@ fn main() -> ExitCode {
         }
     };
     let _ = os::raise_fd_limit();
+    // Past a file-size limit the queue store answers NACK 7, not SIGXFSZ.
+    let _ = os::survive_file_size_limit();
     let mut reactor = match Reactor::new(args.settings) {
         Ok(r) => r,
         Err(e) => {
@@ -243,6 +262,17 @@ fn main() -> ExitCode {
     for addr in &args.mqtt {
         if let Err(e) = reactor.listen_mqtt(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (mqtt): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    // Any ducq-server can be another broker's bridge target.
+    if let Err(e) = reactor.accept_bridges() {
+        eprintln!("ducq-server: cannot add the bridge commands: {e}");
+        return ExitCode::FAILURE;
+    }
+    for cfg in args.bridges {
+        if let Err(e) = reactor.add_bridge(cfg) {
+            eprintln!("ducq-server: --bridge: {e}");
             return ExitCode::FAILURE;
         }
     }

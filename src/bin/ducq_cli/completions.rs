@@ -62,7 +62,11 @@ pub const GLOBAL: &[Opt] = &[
         Value::Text,
         "connect and reply timeout in seconds",
     ),
-    opt("json", Value::None, "JSON output (lscmd, lsconn, sub)"),
+    opt(
+        "json",
+        Value::None,
+        "JSON output (lscmd, lsconn, sub, queues, deq)",
+    ),
     opt(
         "color",
         Value::Words(&["auto", "always", "never"]),
@@ -103,6 +107,16 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             opt("add", Value::Text, "follow another route too"),
             opt("count", Value::Text, "stop after N messages"),
+            opt(
+                "no-reconnect",
+                Value::None,
+                "exit when the connection is lost",
+            ),
+            opt(
+                "reconnect-max",
+                Value::Text,
+                "longest wait between reconnect attempts, seconds",
+            ),
             Opt {
                 long: "verbose",
                 short: Some('v'),

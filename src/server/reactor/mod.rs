@@ -22,6 +22,7 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::bridges::Bridges;
 use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::{Hub, NOBODY};
@@ -34,6 +35,7 @@ use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::{LastMessage, TransportFactory};
 
+mod bridges;
 mod read;
 
 const WAKER: Token = Token(usize::MAX);
@@ -99,6 +101,8 @@ pub struct Reactor {
     next_buffer_release: Instant,
     /// How often idle buffers are given back (`BUFFER_RELEASE`).
     buffer_release: Duration,
+    /// Connections this broker dials (`server::bridges`).
+    bridges: Bridges,
 }
 
 impl Reactor {
@@ -127,6 +131,7 @@ impl Reactor {
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
             buffer_release: BUFFER_RELEASE,
+            bridges: Bridges::default(),
         };
         reactor.hub.set_queues(queues);
         Ok(reactor)
@@ -295,6 +300,9 @@ impl Reactor {
         if let Some(t) = self.hub.next_output_timeout() {
             at = at.min(t);
         }
+        if let Some(t) = self.bridges.next_due(&self.hub) {
+            at = at.min(t);
+        }
         at.saturating_duration_since(now)
     }
 
@@ -385,18 +393,25 @@ impl Reactor {
         if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
             self.hub.check_output_timeouts(now);
         }
+        self.bridges.tick(&mut self.hub, now);
     }
 
-    /// Connections let go by back-pressure, and stream publishers whose
-    /// window drained, are read next turn, to the end of what waits: input
-    /// that arrived while they were not read raised its readiness edge
-    /// then, and no new edge will come for it (nor for a close).
+    /// Connections let go by back-pressure, stream publishers whose
+    /// window drained, and HTTP connections whose requests pipelined behind
+    /// a late reply (one that waited for the commit, or for another
+    /// connection) are free again, are read next turn, to the end of what
+    /// waits: input that arrived or was held while they were not read
+    /// raised its readiness edge then, and no new edge will come for it
+    /// (nor for a close).
     fn resume_released(&mut self) {
         let held = self.hub.take_resumed().map(|key| (key, true));
         self.backlog.extend(held);
         let streamed = self.hub.streams.take_resumed();
         self.backlog
             .extend(streamed.into_iter().map(|key| (key, true)));
+        let pipelined = self.hub.take_held_input();
+        self.backlog
+            .extend(pipelined.into_iter().map(|key| (key, true)));
     }
 
     /// Dispatches the last words of connections about to be removed (an
