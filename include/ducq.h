@@ -146,6 +146,11 @@ typedef enum ducq_state {
      * unknown error
      */
     DUCQ_UNKNOWN = 23,
+    /**
+     * access denied (beyond the original): authentication failed or
+     * required, or a route outside the user's access list
+     */
+    DUCQ_EACCESS = 24,
 } ducq_state;
 
 /**
@@ -1217,7 +1222,7 @@ enum ducq_state ducq_reactor_log(struct ducq_reactor *reactor, ducq_log_level le
  * The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.
  *
  * Takes any int: a negative code counts as its absolute value, and anything
- * above 23 gives the text of `DUCQ_UNKNOWN`. Never returns NULL. The string
+ * above 24 gives the text of `DUCQ_UNKNOWN`. Never returns NULL. The string
  * is static: never free it. Safe from any thread and from callbacks.
  */
 const char *ducq_state_tostr(int state);

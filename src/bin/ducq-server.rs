@@ -23,6 +23,17 @@ Listeners:
                           [default: 0.0.0.0:59090]
   --http ADDR             HTTP and WebSocket listener (repeatable)
                           [default: 0.0.0.0:59091]
+  --tls ADDR              TLS listener, length-framed ducq (repeatable;
+                          needs --cert and --key), e.g. 0.0.0.0:59092
+  --https ADDR            HTTPS and secure WebSocket listener (repeatable;
+                          needs --cert and --key), e.g. 0.0.0.0:59093
+  --unix PATH             Unix domain socket listener (repeatable); a stale
+                          socket file is replaced, a live one refused
+  --unix-mode MODE        permission bits of the Unix sockets, octal (0660)
+TLS:
+  --cert FILE             PEM certificate chain of the TLS listeners
+  --key FILE              PEM private key of the TLS listeners
+  --client-ca FILE        require client certificates signed by a CA of FILE
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -47,6 +58,9 @@ Lua commands:
 Logging:
   --log-level LEVEL       debug, info, warn, error, off   [default: info]
 Other:
+  ducq-server hash-password
+                          read a password on stdin, print its argon2id PHC
+                          string (for a [[user]] of the configuration file)
   -h, --help              this text
   -V, --version           version
 ";
@@ -54,6 +68,13 @@ Other:
 struct Args {
     tcp: Vec<String>,
     http: Vec<String>,
+    tls: Vec<String>,
+    https: Vec<String>,
+    unix: Vec<String>,
+    unix_mode: Option<u32>,
+    cert: Option<String>,
+    key: Option<String>,
+    client_ca: Option<String>,
     commands: Vec<String>,
     settings: Settings,
     lua: Vec<String>,
@@ -64,6 +85,13 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut args = Args {
         tcp: Vec::new(),
         http: Vec::new(),
+        tls: Vec::new(),
+        https: Vec::new(),
+        unix: Vec::new(),
+        unix_mode: None,
+        cert: None,
+        key: None,
+        client_ca: None,
         commands: Vec::new(),
         settings: Settings::default(),
         lua: Vec::new(),
@@ -90,6 +118,19 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         match flag.as_str() {
             "--tcp" => args.tcp.push(value()?),
             "--http" => args.http.push(value()?),
+            "--tls" => args.tls.push(value()?),
+            "--https" => args.https.push(value()?),
+            "--unix" => args.unix.push(value()?),
+            "--unix-mode" => {
+                let v = value()?;
+                args.unix_mode = Some(
+                    u32::from_str_radix(&v, 8)
+                        .map_err(|_| format!("--unix-mode: '{v}' is not an octal mode"))?,
+                );
+            }
+            "--cert" => args.cert = Some(value()?),
+            "--key" => args.key = Some(value()?),
+            "--client-ca" => args.client_ca = Some(value()?),
             "--commands" => args.commands.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
@@ -106,14 +147,51 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
-    if args.tcp.is_empty() && args.http.is_empty() {
+    let secure = !args.tls.is_empty() || !args.https.is_empty();
+    if secure && (args.cert.is_none() || args.key.is_none()) {
+        return Err("--tls and --https need --cert and --key".into());
+    }
+    if args.tcp.is_empty()
+        && args.http.is_empty()
+        && !secure
+        && args.unix.is_empty()
+    {
         args.tcp.push("0.0.0.0:59090".into());
         args.http.push("0.0.0.0:59091".into());
     }
     Ok(Some(args))
 }
 
+/// `ducq-server hash-password`: a password on stdin (one line, its line
+/// break dropped) becomes an argon2id PHC string on stdout.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("ducq-server: cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        eprintln!("ducq-server: empty password");
+        return ExitCode::from(64);
+    }
+    match ducq::server::auth::hash_password(password.as_bytes()) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ducq-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("hash-password") {
+        return hash_password();
+    }
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
         Ok(None) => return ExitCode::SUCCESS,
@@ -123,7 +201,7 @@ fn main() -> ExitCode {
         }
     };
     let _ = os::raise_fd_limit();
-    let mut reactor = match Reactor::new(args.settings) {
+    let mut reactor = match Reactor::new(args.settings.clone()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ducq-server: cannot start: {e}");
@@ -153,6 +231,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    if let Err(e) = listen_secure(&mut reactor, &args) {
+        eprintln!("ducq-server: {e}");
+        return ExitCode::FAILURE;
+    }
     for dir in &args.commands {
         if let Err(e) = ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir)) {
             eprintln!("ducq-server: cannot load commands from {dir}: {e}");
@@ -180,4 +262,37 @@ fn add_lua(reactor: &mut Reactor, paths: &[String], limits: LuaLimits) -> Result
     reactor
         .add_command_set(Box::new(lua))
         .map_err(|e| format!("cannot watch Lua folders: {e}"))
+}
+
+/// Opens the TLS, HTTPS and Unix listeners.
+fn listen_secure(reactor: &mut Reactor, args: &Args) -> Result<(), String> {
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        let files = ducq::tls::ServerTlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.client_ca.clone(),
+        };
+        if !args.tls.is_empty() {
+            let config = ducq::tls::server_config(&files, &[])?;
+            for addr in &args.tls {
+                reactor
+                    .listen_tls(addr, std::sync::Arc::clone(&config))
+                    .map_err(|e| format!("cannot listen on {addr} (tls): {e}"))?;
+            }
+        }
+        if !args.https.is_empty() {
+            let config = ducq::tls::server_config(&files, &[b"http/1.1"])?;
+            for addr in &args.https {
+                reactor
+                    .listen_https(addr, std::sync::Arc::clone(&config))
+                    .map_err(|e| format!("cannot listen on {addr} (https): {e}"))?;
+            }
+        }
+    }
+    for path in &args.unix {
+        reactor
+            .listen_unix(Path::new(path), args.unix_mode)
+            .map_err(|e| format!("cannot listen on {path} (unix): {e}"))?;
+    }
+    Ok(())
 }

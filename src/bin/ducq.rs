@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ducq::client::{Client, Error, Flow};
+use ducq::client::{Client, Error, Flow, NetStream, Wire};
 use ducq::proto::{classify, message::nack_text, Kind, Message};
 
 const USAGE: &str = "\
@@ -29,6 +29,14 @@ Options:
   --host HOST             server host                   [default: 127.0.0.1]
   --port PORT             server port       [default: 59090, or 59091 with --ws]
   --ws                    connect over WebSocket (the server's HTTP port)
+  --tls                   connect over TLS (a tls listener, or with --ws an
+                          https one)                    [port: 59092, 59093]
+  --ca FILE               trust the CA certificates of FILE (PEM) instead
+                          of the system's
+  --cert FILE, --key FILE present this client certificate (PEM)
+  --unix PATH             connect to the Unix socket PATH instead of a port
+  --user NAME             authenticate as NAME; the password is read from
+                          the environment variable DUCQ_PASSWORD
   --timeout SECS          connect and reply timeout     [default: 5]
   -h, --help              this text
   -V, --version           version
@@ -59,19 +67,48 @@ struct Conn {
     host: String,
     port: Option<u16>,
     ws: bool,
+    tls: bool,
+    ca: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+    unix: Option<String>,
+    user: Option<String>,
     timeout: Duration,
 }
 
 impl Conn {
-    fn open(&self) -> Result<Client, Failure> {
-        let port = self.port.unwrap_or(if self.ws { 59091 } else { 59090 });
-        let addr = format!("{}:{}", self.host, port);
-        let client = if self.ws {
-            Client::connect_ws(&addr, self.timeout)
+    fn open(&self) -> Result<Client<NetStream>, Failure> {
+        let wire = if self.ws { Wire::Ws } else { Wire::Framed };
+        let (client, addr) = if let Some(path) = &self.unix {
+            let c = Client::connect_unix(path.as_ref(), self.timeout);
+            (c, path.clone())
         } else {
-            Client::connect(&addr, self.timeout)
+            let port = self.port.unwrap_or(match (self.tls, self.ws) {
+                (false, false) => 59090,
+                (false, true) => 59091,
+                (true, false) => 59092,
+                (true, true) => 59093,
+            });
+            let addr = format!("{}:{}", self.host, port);
+            let c = if self.tls {
+                let files = ducq::tls::ClientTlsFiles {
+                    ca: self.ca.clone(),
+                    cert_key: self.cert.clone().zip(self.key.clone()),
+                };
+                let config = ducq::tls::client_config(&files).map_err(Failure::Usage)?;
+                Client::connect_tls(&addr, self.timeout, config, wire)
+            } else {
+                Client::connect_net(&addr, self.timeout, wire)
+            };
+            (c, addr)
         };
-        client.map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+        let mut client =
+            client.map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))?;
+        if let Some(user) = &self.user {
+            let password = std::env::var("DUCQ_PASSWORD").unwrap_or_default();
+            client.authenticate(user, password.as_bytes())?;
+        }
+        Ok(client)
     }
 }
 
@@ -90,7 +127,7 @@ fn print_message(out: &mut impl Write, msg: &[u8], verbose: bool) -> std::io::Re
     out.flush()
 }
 
-fn print_reply(client: &mut Client) -> Result<(), Failure> {
+fn print_reply(client: &mut Client<NetStream>) -> Result<(), Failure> {
     let first = client.receive_reply()?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| Failure::Other(format!("stdout: {e}"));
@@ -116,6 +153,12 @@ fn run(argv: Vec<String>) -> Result<(), Failure> {
         host: "127.0.0.1".into(),
         port: None,
         ws: false,
+        tls: false,
+        ca: None,
+        cert: None,
+        key: None,
+        unix: None,
+        user: None,
         timeout: Duration::from_secs(5),
     };
     let mut rest = Vec::new();
@@ -136,6 +179,12 @@ fn run(argv: Vec<String>) -> Result<(), Failure> {
             }
             "--host" => conn.host = value("--host")?,
             "--ws" => conn.ws = true,
+            "--tls" => conn.tls = true,
+            "--ca" => conn.ca = Some(value("--ca")?),
+            "--cert" => conn.cert = Some(value("--cert")?),
+            "--key" => conn.key = Some(value("--key")?),
+            "--unix" => conn.unix = Some(value("--unix")?),
+            "--user" => conn.user = Some(value("--user")?),
             "--port" => {
                 let v = value("--port")?;
                 conn.port = Some(

@@ -16,6 +16,9 @@ use crate::transport::tcp::TcpCodec;
 use crate::transport::ws::WsClient;
 use crate::transport::{decode_all, Transport};
 
+pub mod net;
+pub use net::{NetStream, Wire};
+
 /// Largest message the client accepts by default (the server's default).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
 

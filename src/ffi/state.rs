@@ -1,4 +1,5 @@
-//! `ducq_state` for C: the 24 codes with the original names and numbers
+//! `ducq_state` for C: the 24 codes with the original names and numbers, and
+//! 24 (`DUCQ_EACCESS`) added after them
 //! (PROTOCOL.md §11), their texts, and the library version. Conversion only;
 //! the table itself lives in [`crate::proto::state`].
 
@@ -63,10 +64,13 @@ pub enum ducq_state {
     DUCQ_ELUA = 22,
     /// unknown error
     DUCQ_UNKNOWN = 23,
+    /// access denied (beyond the original): authentication failed or
+    /// required, or a route outside the user's access list
+    DUCQ_EACCESS = 24,
 }
 
 /// Every `ducq_state` in numeric order.
-const C_ALL: [ducq_state; 24] = {
+const C_ALL: [ducq_state; 25] = {
     use ducq_state::*;
     [
         DUCQ_OK,
@@ -93,6 +97,7 @@ const C_ALL: [ducq_state; 24] = {
         DUCQ_EMAX,
         DUCQ_ELUA,
         DUCQ_UNKNOWN,
+        DUCQ_EACCESS,
     ]
 };
 
@@ -110,7 +115,7 @@ impl From<ducq_state> for State {
 
 impl ducq_state {
     /// The state for any int a C program hands back: negative counts as its
-    /// absolute value, beyond 23 is `DUCQ_UNKNOWN`.
+    /// absolute value, beyond the last code (24) is `DUCQ_UNKNOWN`.
     pub fn from_code(code: c_int) -> ducq_state {
         State::from_code(i64::from(code)).into()
     }
@@ -156,7 +161,7 @@ fn texts() -> &'static [(CString, CString)] {
 /// The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.
 ///
 /// Takes any int: a negative code counts as its absolute value, and anything
-/// above 23 gives the text of `DUCQ_UNKNOWN`. Never returns NULL. The string
+/// above 24 gives the text of `DUCQ_UNKNOWN`. Never returns NULL. The string
 /// is static: never free it. Safe from any thread and from callbacks.
 #[no_mangle]
 pub extern "C" fn ducq_state_tostr(state: c_int) -> *const c_char {
@@ -206,7 +211,8 @@ mod tests {
         };
         assert_eq!(text(15), "message invalid");
         assert_eq!(text(-15), "message invalid");
-        assert_eq!(text(24), "unknown error");
+        assert_eq!(text(24), "access denied");
+        assert_eq!(text(25), "unknown error");
         assert_eq!(text(i32::MIN), "unknown error");
         // SAFETY: as above.
         let short = unsafe { CStr::from_ptr(ducq_state_short(4)) };

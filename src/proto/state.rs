@@ -1,5 +1,6 @@
-//! The 24 ducq state codes: names, numbers and texts exactly as the original
-//! C library defined them (PROTOCOL.md §11). Pure data; no I/O.
+//! The ducq state codes: the 24 of the original C library with their names,
+//! numbers and texts exactly as it defined them (PROTOCOL.md §11), and the
+//! codes added after them (24: access denied). Pure data; no I/O.
 
 use std::fmt;
 
@@ -56,10 +57,13 @@ pub enum State {
     ELua = 22,
     /// unknown error
     Unknown = 23,
+    /// access denied: authentication failed or required, or a route outside
+    /// the user's access list (beyond the original)
+    EAccess = 24,
 }
 
 /// Every state in numeric order; `ALL[n as usize] as i32 == n`.
-pub const ALL: [State; 24] = [
+pub const ALL: [State; 25] = [
     State::Ok,
     State::Protocol,
     State::Nack,
@@ -84,9 +88,10 @@ pub const ALL: [State; 24] = [
     State::EMax,
     State::ELua,
     State::Unknown,
+    State::EAccess,
 ];
 
-const NAMES: [&str; 24] = [
+const NAMES: [&str; 25] = [
     "DUCQ_OK",
     "DUCQ_PROTOCOL",
     "DUCQ_NACK",
@@ -111,9 +116,10 @@ const NAMES: [&str; 24] = [
     "DUCQ_EMAX",
     "DUCQ_ELUA",
     "DUCQ_UNKNOWN",
+    "DUCQ_EACCESS",
 ];
 
-const TEXTS: [&str; 24] = [
+const TEXTS: [&str; 25] = [
     "ok",
     "protocol-layer message (not an error)",
     "received NACK from server",
@@ -138,11 +144,13 @@ const TEXTS: [&str; 24] = [
     "collection reached maximum count",
     "lua error",
     "unknown error",
+    "access denied",
 ];
 
 impl State {
     /// The state for a number, as `ducq_state_tostr` reads it: a negative
-    /// code counts as its absolute value, anything above 23 is `Unknown`.
+    /// code counts as its absolute value, anything above the last code (24)
+    /// is `Unknown`.
     pub fn from_code(code: i64) -> State {
         usize::try_from(code.unsigned_abs())
             .ok()
@@ -206,7 +214,8 @@ mod tests {
     #[test]
     fn from_code_folds_negative_and_large() {
         assert_eq!(State::from_code(-15), State::EMsgInv);
-        assert_eq!(State::from_code(24), State::Unknown);
+        assert_eq!(State::from_code(24), State::EAccess);
+        assert_eq!(State::from_code(25), State::Unknown);
         assert_eq!(State::from_code(i64::MIN), State::Unknown);
         assert!(!State::Nack.is_error());
         assert!(State::Error.is_error());

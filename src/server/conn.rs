@@ -8,6 +8,10 @@
 //! connections (a fan-out encoded once): a message published to N
 //! subscribers is stored once and written N times with `sendmsg`, never
 //! copied per subscriber.
+//!
+//! A TLS connection (`tls` is set) reads and writes through its
+//! `server::tls::TlsLayer`, which encrypts the same queue per connection at
+//! flush time; a plain one takes the direct path and pays one branch.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -17,8 +21,9 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
+use super::auth::ConnAuth;
+use super::socket::{PeerAddr, Socket};
+use super::tls::TlsLayer;
 use crate::transport::Transport;
 
 /// Own output kept allocated after a full flush; larger buffers are released.
@@ -43,9 +48,13 @@ pub struct ConnId {
 
 /// The state of one client connection.
 pub struct Conn {
-    pub(crate) socket: TcpStream,
+    pub(crate) socket: Socket,
     pub(crate) transport: Box<dyn Transport>,
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: PeerAddr,
+    /// TLS state on a `tls`/`https` listener's connection.
+    pub(crate) tls: Option<Box<TlsLayer>>,
+    /// Who the peer is (user, anonymous policy) and its pending answer.
+    pub(crate) auth: ConnAuth,
     pub(crate) gen: u64,
     /// Unprocessed input (a partial frame). Empty most of the time.
     pub(crate) input: Vec<u8>,
@@ -89,16 +98,22 @@ pub(crate) enum Flushed {
 
 impl Conn {
     pub(crate) fn new(
-        socket: TcpStream,
+        socket: Socket,
         transport: Box<dyn Transport>,
-        peer: SocketAddr,
+        peer: PeerAddr,
         gen: u64,
         now: Instant,
     ) -> Conn {
+        let peer = match peer {
+            PeerAddr::Unix { path, .. } => PeerAddr::Unix { path, n: gen },
+            inet => inet,
+        };
         Conn {
             socket,
             transport,
             peer,
+            tls: None,
+            auth: ConnAuth::default(),
             gen,
             input: Vec::new(),
             input_end: 0,
@@ -116,19 +131,49 @@ impl Conn {
         }
     }
 
-    /// `<transport>:<ip>:<port>`, e.g. `TCP:127.0.0.1:50312`.
+    /// `<transport>:<ip>:<port>`, e.g. `TCP:127.0.0.1:50312`. Over TLS the
+    /// kinds read `TLS`, `HTTPS` and `WSS`; a Unix socket's client is
+    /// `UNIX:<path>:<n>`.
     pub fn id_string(&self) -> String {
-        format!("{}:{}", self.transport.name(), self.peer)
+        let name = self.transport.name();
+        let name = match (&self.peer, self.tls.is_some(), name) {
+            (PeerAddr::Unix { .. }, _, "TCP") => "UNIX",
+            (_, true, "TCP") => "TLS",
+            (_, true, "HTTP") => "HTTPS",
+            (_, true, "WS") => "WSS",
+            (_, _, n) => n,
+        };
+        format!("{name}:{}", self.peer)
     }
 
-    /// The peer's address.
+    /// The peer's IP address (unspecified, port 0, for a Unix socket's
+    /// client: see [`Conn::peer_addr`]).
     pub fn peer(&self) -> SocketAddr {
-        self.peer
+        match &self.peer {
+            PeerAddr::Inet(a) => *a,
+            PeerAddr::Unix { .. } => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+
+    /// The peer, IP or Unix socket.
+    pub fn peer_addr(&self) -> &PeerAddr {
+        &self.peer
+    }
+
+    /// The user this connection authenticated as, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.auth.user.as_deref()
     }
 
     /// Bytes queued and not yet written.
     pub fn pending_output(&self) -> usize {
-        self.out.pending()
+        self.out.pending() + self.tls.as_ref().map_or(0, |t| t.pending())
+    }
+
+    /// Whether a TLS connection holds encrypted bytes the socket has not
+    /// taken yet (handshake records, an alert).
+    pub(crate) fn tls_wants_write(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.wants_write())
     }
 
     /// Reads until WouldBlock, EOF, `limit` bytes in `buf`, or `budget`
@@ -142,6 +187,9 @@ impl Conn {
         budget: usize,
         to_end: bool,
     ) -> io::Result<(usize, ReadEnd)> {
+        if let Some(tls) = &mut self.tls {
+            return tls.read_into(self.socket.as_raw_fd(), buf, limit, budget);
+        }
         let mut total = 0;
         while buf.len() < limit && total < budget {
             // Whatever room the buffer already has (all of a large frame's
@@ -168,6 +216,9 @@ impl Conn {
     /// buffers into as few system calls as possible.
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let fd = self.socket.as_raw_fd();
+        if let Some(tls) = &mut self.tls {
+            return tls.flush(fd, &mut self.out);
+        }
         while self.out.pending() > 0 {
             match self.out.send_to(fd) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -194,11 +245,14 @@ pub(crate) enum ReadEnd {
     /// still hold data and no new edge will announce it, so the caller
     /// must read again (now, or next turn).
     Full,
+    /// The connection cannot go on (a TLS error, plain text on a TLS
+    /// port): its last words are queued; close once they are written.
+    Failed,
 }
 
 /// Reads at most `want` bytes into the spare capacity of `buf` without
 /// zero-filling it first (a 64 KiB memset per small message adds up).
-fn read_spare(socket: &TcpStream, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
+fn read_spare(socket: &Socket, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
     let len = want.min(spare.len());
     // SAFETY: the pointer and length describe spare capacity owned by `buf`;
@@ -383,8 +437,32 @@ impl OutQueue {
         self.own_pos = (self.own_pos + n).min(self.own.len());
     }
 
+    /// Writes the front of the queue (one segment, or the own bytes), at
+    /// most `max` bytes, to `w` (a TLS layer encrypting it). Returns how
+    /// many `w` took; the caller `advance`s by that much.
+    pub(crate) fn write_front(&self, w: &mut impl io::Write, max: usize) -> io::Result<usize> {
+        let take = |b: &[u8], w: &mut dyn io::Write| {
+            let b = b.get(..b.len().min(max)).unwrap_or(b);
+            if b.is_empty() {
+                Ok(0)
+            } else {
+                w.write(b)
+            }
+        };
+        match self.segs.front() {
+            Some(seg) => match &seg.bytes {
+                Shared::Arena(a) => {
+                    let v = a.try_borrow().map_err(|_| io::Error::other("arena in use"))?;
+                    take(v.get(seg.start..seg.end).unwrap_or(&[]), w)
+                }
+                Shared::Frozen(f) => take(f.get(seg.start..seg.end).unwrap_or(&[]), w),
+            },
+            None => take(self.own.get(self.own_pos..).unwrap_or(&[]), w),
+        }
+    }
+
     /// Everything is written: reset, keeping only small buffers.
-    fn finished(&mut self) {
+    pub(crate) fn finished(&mut self) {
         self.segs.clear();
         self.seg_bytes = 0;
         if self.segs.capacity() > KEEP_SEGMENTS {
@@ -549,9 +627,9 @@ mod tests {
         server.set_nonblocking(true).unwrap();
         let transport = Box::new(crate::transport::tcp::TcpCodec::new(1024));
         let mut conn = Conn::new(
-            TcpStream::from_std(server),
+            Socket::Tcp(mio::net::TcpStream::from_std(server)),
             transport,
-            peer,
+            PeerAddr::Inet(peer),
             1,
             Instant::now(),
         );

@@ -106,7 +106,10 @@ impl Dispatcher {
             );
             hub.log(Level::Debug, "dispatch", &id, &text);
         }
-        let result = self.run(hub, caller, &msg);
+        // Access control first: users, access lists, anonymous policy.
+        let result = hub
+            .authorize(caller, &msg)
+            .and_then(|()| self.run(hub, caller, &msg));
         if let Err(state) = result {
             let _ = hub.send(caller, &message::nack(state));
         }

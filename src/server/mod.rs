@@ -19,6 +19,7 @@
     )
 )]
 
+pub mod auth;
 pub mod broker;
 pub mod commands;
 pub mod conn;
@@ -28,6 +29,8 @@ pub mod log;
 pub mod os;
 pub mod reactor;
 pub mod settings;
+pub mod socket;
+pub(crate) mod tls;
 
 pub use conn::ConnId;
 pub use dispatcher::{CommandSet, Dispatcher};
@@ -35,3 +38,4 @@ pub use hub::Hub;
 pub use log::Level;
 pub use reactor::{Reactor, StopHandle};
 pub use settings::Settings;
+pub use socket::PeerAddr;

@@ -6,10 +6,12 @@
 use super::hub::Hub;
 use crate::proto::{Message, State};
 
+pub mod auth;
 pub mod lscmd;
 pub mod lsconn;
 pub mod ping;
 pub mod publish;
+pub mod reload;
 pub mod subscribe;
 pub mod time;
 pub mod unsub;
@@ -68,6 +70,11 @@ pub fn core() -> Vec<Builtin> {
             exec: subscribe::exec,
         },
         Builtin {
+            name: "auth",
+            doc: "authenticate as user route with password payload: ACK, or NACK 24 after a delay",
+            exec: auth::exec,
+        },
+        Builtin {
             name: "PING",
             doc: "keep-alive: answers PONG with the same route and payload",
             exec: ping::ping,
@@ -97,6 +104,11 @@ pub fn replaceable() -> Vec<Builtin> {
             name: "lsconn",
             doc: "list connections: PARTS, one id,route line per subscription, END",
             exec: lsconn::exec,
+        },
+        Builtin {
+            name: "reload",
+            doc: "admin: re-read the configuration file (users, access lists, limits, Lua, certificates)",
+            exec: reload::exec,
         },
         Builtin {
             name: "time",

@@ -24,6 +24,7 @@ use std::io;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
+use super::auth::Auth;
 use super::broker::{LastStore, Subscriptions};
 use super::conn::{Conn, ConnId};
 use super::log::{Level, Logger};
@@ -58,6 +59,11 @@ pub struct Hub {
     next_gen: u64,
     /// The publish path's own state.
     fan: FanOut,
+    /// Users, access lists, pending authentication answers.
+    pub(crate) auth: Auth,
+    /// A `reload` command asked for the configuration to be re-read; the
+    /// reactor does it at the end of the turn and answers this connection.
+    pub(crate) reload_asked: Option<super::conn::ConnId>,
 }
 
 impl Hub {
@@ -74,7 +80,17 @@ impl Hub {
             to_close: Vec::new(),
             next_gen: 1,
             fan: FanOut::default(),
+            auth: Auth::default(),
+            reload_asked: None,
         }
+    }
+
+    /// Replaces the limits. Codecs of new connections use the new message
+    /// limits; the last-message store keeps the bounds it was made with.
+    pub fn set_settings(&mut self, settings: Settings) {
+        // Only the level: a hook installed by an embedder stays.
+        self.logger.level = settings.log_level;
+        self.settings = settings;
     }
 
     /// The server's limits.

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use super::Reactor;
 use crate::server::conn::ReadEnd;
+use crate::server::log::Level;
 use crate::transport::{Decoder, Frame};
 
 /// Bytes read from one connection per turn before others get their turn.
@@ -33,6 +34,11 @@ impl Reactor {
     /// edge, so the `WouldBlock` read that would confirm it is skipped (one
     /// system call per turn saved).
     pub(super) fn read(&mut self, key: usize, now: Instant, ended: bool) {
+        // Input waits while an authentication answer is pending (the
+        // answer's timer puts the connection in the backlog).
+        if self.hub.conns.get(key).is_some_and(|c| c.auth.held) {
+            return;
+        }
         let mut budget = READ_BUDGET;
         while self.read_round(key, now, ended, &mut budget) {}
     }
@@ -125,6 +131,12 @@ impl Reactor {
             }
             Err(e) => (0, ReadEnd::Drained, Some(e)),
         };
+        if conn.tls.is_some() {
+            self.after_tls_read(key);
+        }
+        let Some(conn) = self.hub.conns.get_mut(key) else {
+            return None;
+        };
         // The buffer holds one complete large frame and nothing else.
         let whole = conn.input_end > 0 && input.len() == conn.input_end;
         Some(Filled {
@@ -146,7 +158,7 @@ impl Reactor {
         let len = input.len();
         loop {
             let conn = match self.hub.conns.get_mut(key) {
-                Some(c) if !c.closing => c,
+                Some(c) if !c.closing && !c.auth.held => c,
                 _ => break,
             };
             let before = conn.out.pending();
@@ -196,6 +208,33 @@ impl Reactor {
             self.hub.offer_input(Rc::clone(&buf), start);
             self.dispatcher.dispatch(&mut self.hub, key, m);
             self.hub.end_offer();
+        }
+    }
+
+    /// After a TLS connection read: its handshake records need writing, a
+    /// failure is logged, a client certificate may name the user.
+    fn after_tls_read(&mut self, key: usize) {
+        let Some(conn) = self.hub.conns.get_mut(key) else {
+            return;
+        };
+        let wants_write = conn.tls_wants_write();
+        let Some(tls) = conn.tls.as_mut() else {
+            return;
+        };
+        let failure = tls.take_failure();
+        let cert = tls.take_peer_cert();
+        let id = conn.id_string();
+        if wants_write || (cert.is_some() && conn.out.pending() > 0) {
+            // Handshake records to send, or output queued during the
+            // handshake that can now be encrypted.
+            self.hub.mark_dirty(key);
+        }
+        if let Some(why) = failure {
+            self.hub.log(Level::Warn, "tls", &id, &why);
+        }
+        if let Some(der) = cert {
+            let cn = der.as_deref().and_then(crate::tls::common_name);
+            self.hub.auth_by_cert(key, cn);
         }
     }
 
@@ -302,6 +341,9 @@ impl Reactor {
         let eof = filled.end == ReadEnd::Eof;
         if let Some(e) = filled.error {
             self.hub.close(key, &format!("read error: {e}"));
+        } else if filled.end == ReadEnd::Failed {
+            // Its last words (a TLS alert, a plain-text refusal) go first.
+            self.hub.close_after_flush(key);
         } else if stuck {
             self.hub
                 .close(key, "input buffer full without a complete message");
