@@ -83,9 +83,10 @@ pub fn server_config(files: &ServerTlsFiles, alpn: &[&[u8]]) -> Result<Arc<Serve
         .map_err(|e| format!("TLS: {e}"))?;
     let builder = match &files.client_ca {
         Some(ca) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider)
-                .build()
-                .map_err(|e| format!("{ca}: {e}"))?;
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider)
+                    .build()
+                    .map_err(|e| format!("{ca}: {e}"))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
@@ -109,7 +110,9 @@ pub fn client_config(files: &ClientTlsFiles) -> Result<Arc<ClientConfig>, String
                 let _ = store.add(c);
             }
             if store.is_empty() {
-                return Err("no trusted CA certificates in the system store (use --ca FILE)".into());
+                return Err(
+                    "no trusted CA certificates in the system store (use --ca FILE)".into(),
+                );
             }
             store
         }
@@ -131,7 +134,8 @@ pub fn client_config(files: &ClientTlsFiles) -> Result<Arc<ClientConfig>, String
 /// address or a DNS name (`host` without its port).
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(bare.to_owned()).map_err(|_| format!("'{host}' is not a valid server name"))
+    ServerName::try_from(bare.to_owned())
+        .map_err(|_| format!("'{host}' is not a valid server name"))
 }
 
 /// The subject common name of a DER certificate (the user a verified

@@ -20,8 +20,18 @@ use secure_util::*;
 
 fn tls_server(pki: &Pki, extra: &[&str]) -> Server {
     let mut args = vec![
-        "--tcp", "127.0.0.1:0", "--tls", "127.0.0.1:0", "--https", "127.0.0.1:0", "--cert",
-        &pki.cert, "--key", &pki.key, "--log-level", "info",
+        "--tcp",
+        "127.0.0.1:0",
+        "--tls",
+        "127.0.0.1:0",
+        "--https",
+        "127.0.0.1:0",
+        "--cert",
+        &pki.cert,
+        "--key",
+        &pki.key,
+        "--log-level",
+        "info",
     ];
     args.extend_from_slice(extra);
     Server::start(&args)
@@ -52,7 +62,14 @@ fn rust_client_and_cli_over_tls() {
     let mut plain = Client::connect(&s.addr("", 0), WAIT).unwrap();
     plain.subscribe("home/*", "").unwrap();
     let out = ducq(&[
-        "--tls", "--ca", &pki.ca, "--port", &s.port("tls"), "pub", "home/door", "open",
+        "--tls",
+        "--ca",
+        &pki.ca,
+        "--port",
+        &s.port("tls"),
+        "pub",
+        "home/door",
+        "open",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(sub.receive().unwrap(), b"pub home/door\nopen");
@@ -65,12 +82,30 @@ fn rust_client_and_cli_over_tls() {
     assert_eq!(&got[..14], b"pub home/big\n\x00");
     assert_eq!(&got[13..], &big[..]);
     // lsconn names TLS clients as such.
-    let lines: Vec<String> = publ.list("lsconn").unwrap().iter().map(|l| text(l)).collect();
-    assert!(lines.iter().any(|l| l.starts_with("TLS:127.0.0.1:") && l.ends_with(",home/*\n")), "{lines:?}");
+    let lines: Vec<String> = publ
+        .list("lsconn")
+        .unwrap()
+        .iter()
+        .map(|l| text(l))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("TLS:127.0.0.1:") && l.ends_with(",home/*\n")),
+        "{lines:?}"
+    );
     // `ducq sub` over TLS with --last.
     let out = ducq(&[
-        "--tls", "--ca", &pki.ca, "--port", &s.port("tls"), "sub", "home/door", "--last",
-        "--count", "1",
+        "--tls",
+        "--ca",
+        &pki.ca,
+        "--port",
+        &s.port("tls"),
+        "sub",
+        "home/door",
+        "--last",
+        "--count",
+        "1",
     ]);
     assert_eq!(text(&out.stdout), "open\n", "{}", text(&out.stderr));
 }
@@ -85,14 +120,26 @@ fn openssl_s_client_speaks_framed_ducq() {
     let mut sub = tls_client(&pki, &s.addr("tls", 0));
     sub.subscribe("ssl", "").unwrap();
     let mut child = Command::new("openssl")
-        .args(["s_client", "-quiet", "-connect", &s.addr("tls", 0), "-CAfile", &pki.ca])
+        .args([
+            "s_client",
+            "-quiet",
+            "-connect",
+            &s.addr("tls", 0),
+            "-CAfile",
+            &pki.ca,
+        ])
         .args(["-verify_return_error", "-servername", "localhost"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.as_mut().unwrap().write_all(b"13\npub ssl\nhello").unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"13\npub ssl\nhello")
+        .unwrap();
     let mut got = [0u8; 5];
     child.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
     assert_eq!(&got, b"3\nACK");
@@ -117,14 +164,27 @@ fn curl_publishes_and_streams_over_https() {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let lines = probe.list("lsconn").unwrap();
-        if lines.iter().any(|l| text(l).starts_with("HTTPS:") && text(l).ends_with(",news\n")) {
+        if lines
+            .iter()
+            .any(|l| text(l).starts_with("HTTPS:") && text(l).ends_with(",news\n"))
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "curl never subscribed: {lines:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "curl never subscribed: {lines:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = Command::new("curl")
-        .args(["-s", "--cacert", &pki.ca, "-d", "flash", &format!("{base}/pub/news")])
+        .args([
+            "-s",
+            "--cacert",
+            &pki.ca,
+            "-d",
+            "flash",
+            &format!("{base}/pub/news"),
+        ])
         .output()
         .unwrap();
     assert_eq!(text(&out.stdout), "{\"ok\":true}");
@@ -141,11 +201,22 @@ fn curl_publishes_and_streams_over_https() {
     let _ = sse.wait();
     // Without the CA, curl refuses the server: the certificate is checked.
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{base}/lscmd")])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{base}/lscmd"),
+        ])
         .output()
         .unwrap();
     assert_eq!(text(&out.stdout), "000");
-    assert_eq!(out.status.code(), Some(60), "curl: peer certificate cannot be authenticated");
+    assert_eq!(
+        out.status.code(),
+        Some(60),
+        "curl: peer certificate cannot be authenticated"
+    );
 }
 
 #[test]
@@ -185,20 +256,41 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
     let s = tls_server(&pki, &[]);
     let tls_addr = s.addr("tls", 0);
     // A client that trusts another CA refuses the server.
-    let err = Client::connect_tls(&tls_addr, WAIT, pki.client(&pki.other_ca, None), Wire::Framed)
-        .err()
-        .expect("unknown CA accepted");
+    let err = Client::connect_tls(
+        &tls_addr,
+        WAIT,
+        pki.client(&pki.other_ca, None),
+        Wire::Framed,
+    )
+    .err()
+    .expect("unknown CA accepted");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
-    let out = ducq(&["--tls", "--ca", &pki.other_ca, "--port", &s.port("tls"), "lscmd"]);
+    let out = ducq(&[
+        "--tls",
+        "--ca",
+        &pki.other_ca,
+        "--port",
+        &s.port("tls"),
+        "lscmd",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("TLS handshake failed"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("TLS handshake failed"),
+        "{}",
+        text(&out.stderr)
+    );
     s.wait_log("TLS handshake failed");
 
     // A TLS client on the plain port: the server answers in plain text,
     // the client says so.
-    let err = Client::connect_tls(&s.addr("", 0), WAIT, pki.client(&pki.ca, None), Wire::Framed)
-        .err()
-        .expect("plain port accepted TLS");
+    let err = Client::connect_tls(
+        &s.addr("", 0),
+        WAIT,
+        pki.client(&pki.ca, None),
+        Wire::Framed,
+    )
+    .err()
+    .expect("plain port accepted TLS");
     assert!(err.to_string().contains("not TLS"), "{err}");
 
     // A plain client on the TLS port gets a plain NACK and is closed.
@@ -212,20 +304,35 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
     // A plain HTTP client on the HTTPS port gets a 400 that says why.
     let mut plain = TcpStream::connect(s.addr("https", 0)).unwrap();
     plain.set_read_timeout(Some(WAIT)).unwrap();
-    plain.write_all(b"GET /lscmd HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    plain
+        .write_all(b"GET /lscmd HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut got = Vec::new();
     plain.read_to_end(&mut got).unwrap();
     let got = text(&got);
-    assert!(got.starts_with("HTTP/1.1 400 ") && got.ends_with("this port speaks HTTPS (TLS)\n"), "{got}");
+    assert!(
+        got.starts_with("HTTP/1.1 400 ") && got.ends_with("this port speaks HTTPS (TLS)\n"),
+        "{got}"
+    );
     plain_round_trip(&s);
 
     // A server with an expired certificate: clients refuse it.
     let expired = Server::start(&[
-        "--tls", "127.0.0.1:0", "--cert", &pki.expired_cert, "--key", &pki.expired_key,
+        "--tls",
+        "127.0.0.1:0",
+        "--cert",
+        &pki.expired_cert,
+        "--key",
+        &pki.expired_key,
     ]);
-    let err = Client::connect_tls(&expired.addr("tls", 0), WAIT, pki.client(&pki.ca, None), Wire::Framed)
-        .err()
-        .expect("expired certificate accepted");
+    let err = Client::connect_tls(
+        &expired.addr("tls", 0),
+        WAIT,
+        pki.client(&pki.ca, None),
+        Wire::Framed,
+    )
+    .err()
+    .expect("expired certificate accepted");
     assert!(err.to_string().contains("certificate expired"), "{err}");
     let mut ok = tls_client(&pki, &tls_addr);
     ok.publish("still", b"here").unwrap();
@@ -244,7 +351,7 @@ fn mutual_tls_requires_a_client_certificate_and_its_cn_names_the_user() {
             pki.cert, pki.key, pki.ca
         ),
     );
-    let s = Server::start(&["--config", &config, "--tls", "127.0.0.1:0", "--cert", &pki.cert, "--key", &pki.key, "--client-ca", &pki.ca]);
+    let s = Server::start_n(&["--config", &config], 1);
     let addr = s.addr("tls", 0);
     // No client certificate: the handshake fails.
     let refused = Client::connect_tls(&addr, WAIT, pki.client(&pki.ca, None), Wire::Framed)
@@ -263,7 +370,10 @@ fn mutual_tls_requires_a_client_certificate_and_its_cn_names_the_user() {
     let err = c.publish("bob/x", b"1").unwrap_err();
     assert_eq!(err.to_string(), "NACK 24: access denied");
     let lines: Vec<String> = c.list("lsconn").unwrap().iter().map(|l| text(l)).collect();
-    assert!(lines.iter().any(|l| l.starts_with("alice@TLS:127.0.0.1:")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("alice@TLS:127.0.0.1:")),
+        "{lines:?}"
+    );
 }
 
 #[test]

@@ -1,22 +1,31 @@
-//! `ducq-server`: runs a ducq broker with embedded defaults, or with the
-//! listeners and limits given as flags. Argument parsing and wiring only;
-//! everything else lives in the library.
+//! `ducq-server`: runs a ducq broker with embedded defaults, a configuration
+//! file, and the listeners and limits given as flags on top. Argument
+//! parsing and wiring only; everything else lives in the library (the
+//! configuration in `ducq::config`).
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use ducq::lua::{LuaCommands, LuaLimits};
-use ducq::server::{os, Level, Reactor, Settings};
+use ducq::config::{self, ListenerConfig, Overrides};
+use ducq::server::{os, Reactor, Settings};
 
 const USAGE: &str = "\
 ducq-server: a LAN message broker (TCP, WebSocket, HTTP clients)
 
 Usage: ducq-server [OPTIONS]
+       ducq-server hash-password < password
 
-With no listener option, listens for TCP clients on 0.0.0.0:59090 and for
-HTTP and WebSocket clients on 0.0.0.0:59091. Once any listener is given,
-only the listeners given are opened.
+With no listener option (and none in the configuration file), listens for
+TCP clients on 0.0.0.0:59090 and for HTTP and WebSocket clients on
+0.0.0.0:59091. Once any listener flag is given, only the listeners given as
+flags are opened.
+
+Configuration:
+  --config FILE           read the configuration file FILE (TOML: listeners,
+                          limits, users and access lists, Lua, HTTP origins);
+                          flags override it. SIGHUP re-reads it.
+  --test-config           check the configuration and exit: 0 when valid,
+                          else each error with its line and exit status 1
 
 Listeners:
   --tcp ADDR              TCP listener, e.g. 127.0.0.1:59090 (repeatable)
@@ -30,6 +39,8 @@ Listeners:
   --unix PATH             Unix domain socket listener (repeatable); a stale
                           socket file is replaced, a live one refused
   --unix-mode MODE        permission bits of the Unix sockets, octal (0660)
+  --no-anonymous          clients of the listeners given as flags must
+                          authenticate before anything but auth and PING
 TLS:
   --cert FILE             PEM certificate chain of the TLS listeners
   --key FILE              PEM private key of the TLS listeners
@@ -66,38 +77,73 @@ Other:
 ";
 
 struct Args {
-    tcp: Vec<String>,
-    http: Vec<String>,
-    tls: Vec<String>,
-    https: Vec<String>,
+    overrides: Overrides,
+    config: Option<String>,
+    test_config: bool,
+    commands: Vec<String>,
+}
+
+/// Flags that make listeners, gathered before they become entries.
+#[derive(Default)]
+struct ListenerFlags {
+    plain: Vec<(&'static str, String)>,
+    secure: Vec<(&'static str, String)>,
     unix: Vec<String>,
-    unix_mode: Option<u32>,
+    unix_mode: Option<String>,
     cert: Option<String>,
     key: Option<String>,
     client_ca: Option<String>,
-    commands: Vec<String>,
-    settings: Settings,
-    lua: Vec<String>,
-    lua_limits: LuaLimits,
+    no_anonymous: bool,
+}
+
+impl ListenerFlags {
+    fn into_configs(self) -> Result<Vec<ListenerConfig>, String> {
+        if !self.secure.is_empty() && (self.cert.is_none() || self.key.is_none()) {
+            return Err("--tls and --https need --cert and --key".into());
+        }
+        let anonymous = (!self.no_anonymous).then_some(true).or(Some(false));
+        let mut out = Vec::new();
+        for (kind, addr) in self.plain {
+            out.push(ListenerConfig {
+                kind: kind.into(),
+                addr: Some(addr),
+                anonymous,
+                ..ListenerConfig::default()
+            });
+        }
+        for (kind, addr) in self.secure {
+            out.push(ListenerConfig {
+                kind: kind.into(),
+                addr: Some(addr),
+                cert: self.cert.clone(),
+                key: self.key.clone(),
+                client_ca: self.client_ca.clone(),
+                anonymous,
+                ..ListenerConfig::default()
+            });
+        }
+        for path in self.unix {
+            out.push(ListenerConfig {
+                kind: "unix".into(),
+                path: Some(path),
+                mode: self.unix_mode.clone(),
+                anonymous,
+                ..ListenerConfig::default()
+            });
+        }
+        Ok(out)
+    }
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut args = Args {
-        tcp: Vec::new(),
-        http: Vec::new(),
-        tls: Vec::new(),
-        https: Vec::new(),
-        unix: Vec::new(),
-        unix_mode: None,
-        cert: None,
-        key: None,
-        client_ca: None,
+        overrides: Overrides::default(),
+        config: None,
+        test_config: false,
         commands: Vec::new(),
-        settings: Settings::default(),
-        lua: Vec::new(),
-        lua_limits: LuaLimits::default(),
     };
-    let s = &mut args.settings;
+    let mut lf = ListenerFlags::default();
+    let o = &mut args.overrides;
     while let Some(flag) = argv.next() {
         if flag == "-h" || flag == "--help" {
             print!("{USAGE}");
@@ -115,51 +161,64 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             v.parse()
                 .map_err(|_| format!("{flag}: '{v}' is not a whole number"))
         };
+        let l = &mut o.limits;
         match flag.as_str() {
-            "--tcp" => args.tcp.push(value()?),
-            "--http" => args.http.push(value()?),
-            "--tls" => args.tls.push(value()?),
-            "--https" => args.https.push(value()?),
-            "--unix" => args.unix.push(value()?),
-            "--unix-mode" => {
-                let v = value()?;
-                args.unix_mode = Some(
-                    u32::from_str_radix(&v, 8)
-                        .map_err(|_| format!("--unix-mode: '{v}' is not an octal mode"))?,
-                );
-            }
-            "--cert" => args.cert = Some(value()?),
-            "--key" => args.key = Some(value()?),
-            "--client-ca" => args.client_ca = Some(value()?),
+            "--config" => args.config = Some(value()?),
+            "--test-config" => args.test_config = true,
+            "--tcp" => lf.plain.push(("tcp", value()?)),
+            "--http" => lf.plain.push(("http", value()?)),
+            "--tls" => lf.secure.push(("tls", value()?)),
+            "--https" => lf.secure.push(("https", value()?)),
+            "--unix" => lf.unix.push(value()?),
+            "--unix-mode" => lf.unix_mode = Some(value()?),
+            "--no-anonymous" => lf.no_anonymous = true,
+            "--cert" => lf.cert = Some(value()?),
+            "--key" => lf.key = Some(value()?),
+            "--client-ca" => lf.client_ca = Some(value()?),
             "--commands" => args.commands.push(value()?),
-            "--max-message" => s.max_message = num(value()?)?,
-            "--max-route" => s.max_route = num(value()?)?,
-            "--max-stored-routes" => s.max_stored_routes = num(value()?)?,
-            "--max-stored-bytes" => s.max_stored_bytes = num(value()?)?,
-            "--max-connections" => s.max_connections = num(value()?)?,
-            "--max-output" => s.max_output = num(value()?)?,
-            "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
-            "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
-            "--lua" => args.lua.push(value()?),
-            "--lua-instructions" => args.lua_limits.instructions = num(value()?)? as u64,
-            "--lua-memory" => args.lua_limits.memory = num(value()?)?,
-            "--log-level" => s.log_level = value()?.parse::<Level>()?,
+            "--max-message" => l.max_message = Some(num(value()?)?),
+            "--max-route" => l.max_route = Some(num(value()?)?),
+            "--max-stored-routes" => l.max_stored_routes = Some(num(value()?)?),
+            "--max-stored-bytes" => l.max_stored_bytes = Some(num(value()?)?),
+            "--max-connections" => l.max_connections = Some(num(value()?)?),
+            "--max-output" => l.max_output = Some(num(value()?)?),
+            "--idle-timeout" => l.idle_timeout = Some(num(value()?)? as u64),
+            "--frame-timeout" => l.frame_timeout = Some(num(value()?)? as u64),
+            "--lua" => o.lua_dirs.push(value()?),
+            "--lua-instructions" => o.lua_instructions = Some(num(value()?)? as u64),
+            "--lua-memory" => o.lua_memory = Some(num(value()?)?),
+            "--log-level" => o.log_level = Some(value()?),
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
-    let secure = !args.tls.is_empty() || !args.https.is_empty();
-    if secure && (args.cert.is_none() || args.key.is_none()) {
-        return Err("--tls and --https need --cert and --key".into());
-    }
-    if args.tcp.is_empty()
-        && args.http.is_empty()
-        && !secure
-        && args.unix.is_empty()
-    {
-        args.tcp.push("0.0.0.0:59090".into());
-        args.http.push("0.0.0.0:59091".into());
-    }
+    o.listeners = lf.into_configs()?;
     Ok(Some(args))
+}
+
+/// The configuration: the file (if any) with the flags on top, and the
+/// default listeners when neither names one.
+fn resolve(args: &Args) -> Result<config::Resolved, Vec<config::ConfigError>> {
+    let mut r = match &args.config {
+        Some(path) => config::load(path, &args.overrides)?,
+        None => config::check("", "command line", Path::new("."), &args.overrides)?,
+    };
+    if r.listeners.is_empty() {
+        let mut o = args.overrides.clone();
+        o.listeners = vec![
+            ListenerConfig {
+                kind: "tcp".into(),
+                addr: Some("0.0.0.0:59090".into()),
+                ..ListenerConfig::default()
+            },
+            ListenerConfig {
+                kind: "http".into(),
+                addr: Some("0.0.0.0:59091".into()),
+                ..ListenerConfig::default()
+            },
+        ];
+        r.listeners = config::check("", "defaults", Path::new("."), &o)?.listeners;
+    }
+    Ok(r)
 }
 
 /// `ducq-server hash-password`: a password on stdin (one line, its line
@@ -200,8 +259,26 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
+    let resolved = match resolve(&args) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("ducq-server: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.test_config {
+        println!("configuration ok");
+        return ExitCode::SUCCESS;
+    }
     let _ = os::raise_fd_limit();
-    let mut reactor = match Reactor::new(args.settings.clone()) {
+    // Before any thread starts: SIGHUP reloads (or, without a file, does
+    // nothing); it never ends the process.
+    if let Err(e) = os::block_sighup() {
+        eprintln!("ducq-server: cannot block SIGHUP: {e}");
+    }
+    let mut reactor = match Reactor::new(Settings::default()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ducq-server: cannot start: {e}");
@@ -212,28 +289,15 @@ fn main() -> ExitCode {
         eprintln!("ducq-server: cannot install signal handling: {e}");
         return ExitCode::FAILURE;
     }
-    // Before listening: a wrong path stops the start with no client served.
-    if !args.lua.is_empty() {
-        if let Err(e) = add_lua(&mut reactor, &args.lua, args.lua_limits) {
+    let running = match config::start(&mut reactor, resolved) {
+        Ok(r) => r,
+        Err(e) => {
             eprintln!("ducq-server: {e}");
             return ExitCode::FAILURE;
         }
-    }
-    for addr in &args.tcp {
-        if let Err(e) = reactor.listen_tcp(addr) {
-            eprintln!("ducq-server: cannot listen on {addr} (tcp): {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    for addr in &args.http {
-        if let Err(e) = reactor.listen_http(addr) {
-            eprintln!("ducq-server: cannot listen on {addr} (http/websocket): {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    if let Err(e) = listen_secure(&mut reactor, &args) {
-        eprintln!("ducq-server: {e}");
-        return ExitCode::FAILURE;
+    };
+    if let Some(path) = args.config.clone() {
+        install_reload(&mut reactor, path, args.overrides.clone(), running);
     }
     for dir in &args.commands {
         if let Err(e) = ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir)) {
@@ -250,49 +314,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads the Lua paths; a script that fails to load is logged and retried
-/// when rewritten, a missing path stops the start.
-fn add_lua(reactor: &mut Reactor, paths: &[String], limits: LuaLimits) -> Result<(), String> {
-    let mut lua = LuaCommands::new(limits).map_err(|e| format!("cannot start Lua: {e}"))?;
-    for p in paths {
-        lua.add_path(p.as_ref())
-            .map_err(|e| format!("--lua {p}: {e}"))?;
+/// Reloads re-read the file with the same flags on top; SIGHUP asks.
+fn install_reload(
+    reactor: &mut Reactor,
+    path: String,
+    overrides: Overrides,
+    mut running: config::Running,
+) {
+    reactor.set_reload_hook(Box::new(move |reactor: &mut Reactor| {
+        let new = config::load(&path, &overrides)
+            .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        config::apply_reload(reactor, &mut running, new)
+    }));
+    if let Err(e) = os::reload_on_sighup(reactor.reload_handle()) {
+        eprintln!("ducq-server: cannot watch SIGHUP: {e}");
     }
-    lua.flush_log(reactor.hub_mut());
-    reactor
-        .add_command_set(Box::new(lua))
-        .map_err(|e| format!("cannot watch Lua folders: {e}"))
-}
-
-/// Opens the TLS, HTTPS and Unix listeners.
-fn listen_secure(reactor: &mut Reactor, args: &Args) -> Result<(), String> {
-    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-        let files = ducq::tls::ServerTlsFiles {
-            cert: cert.clone(),
-            key: key.clone(),
-            client_ca: args.client_ca.clone(),
-        };
-        if !args.tls.is_empty() {
-            let config = ducq::tls::server_config(&files, &[])?;
-            for addr in &args.tls {
-                reactor
-                    .listen_tls(addr, std::sync::Arc::clone(&config))
-                    .map_err(|e| format!("cannot listen on {addr} (tls): {e}"))?;
-            }
-        }
-        if !args.https.is_empty() {
-            let config = ducq::tls::server_config(&files, &[b"http/1.1"])?;
-            for addr in &args.https {
-                reactor
-                    .listen_https(addr, std::sync::Arc::clone(&config))
-                    .map_err(|e| format!("cannot listen on {addr} (https): {e}"))?;
-            }
-        }
-    }
-    for path in &args.unix {
-        reactor
-            .listen_unix(Path::new(path), args.unix_mode)
-            .map_err(|e| format!("cannot listen on {path} (unix): {e}"))?;
-    }
-    Ok(())
 }

@@ -134,7 +134,9 @@ fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
 
 /// A TLS failure as a client error that says what went wrong.
 fn tls_error(e: io::Error) -> Error {
-    let hint = if e.to_string().contains("InvalidContentType") || e.to_string().contains("corrupt message") {
+    let hint = if e.to_string().contains("InvalidContentType")
+        || e.to_string().contains("corrupt message")
+    {
         " (is the server's port plain TCP, not TLS?)"
     } else {
         ""
@@ -189,7 +191,11 @@ impl<S: Stream> Client<S> {
 
 impl Client<NetStream> {
     /// Connects over TCP (`wire` says framed or WebSocket).
-    pub fn connect_net(addr: &str, timeout: Duration, wire: Wire) -> Result<Client<NetStream>, Error> {
+    pub fn connect_net(
+        addr: &str,
+        timeout: Duration,
+        wire: Wire,
+    ) -> Result<Client<NetStream>, Error> {
         let tcp = tcp_connect(addr, timeout)?;
         Client::from_io(NetStream::Tcp(tcp), codec(wire, addr), Some(timeout))
     }
@@ -212,6 +218,10 @@ impl Client<NetStream> {
             state: State::EConnect,
             source: e,
         })?;
-        Client::from_io(NetStream::Unix(s), codec(Wire::Framed, "localhost"), Some(timeout))
+        Client::from_io(
+            NetStream::Unix(s),
+            codec(Wire::Framed, "localhost"),
+            Some(timeout),
+        )
     }
 }

@@ -452,7 +452,9 @@ impl OutQueue {
         match self.segs.front() {
             Some(seg) => match &seg.bytes {
                 Shared::Arena(a) => {
-                    let v = a.try_borrow().map_err(|_| io::Error::other("arena in use"))?;
+                    let v = a
+                        .try_borrow()
+                        .map_err(|_| io::Error::other("arena in use"))?;
                     take(v.get(seg.start..seg.end).unwrap_or(&[]), w)
                 }
                 Shared::Frozen(f) => take(f.get(seg.start..seg.end).unwrap_or(&[]), w),

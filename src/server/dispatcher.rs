@@ -57,6 +57,11 @@ impl Dispatcher {
         self.sets.push(set);
     }
 
+    /// How many command sets were added (the index the next one gets).
+    pub fn set_count(&self) -> usize {
+        self.sets.len()
+    }
+
     /// The command sets added so far, in consultation order.
     pub fn sets_mut(&mut self) -> &mut [Box<dyn CommandSet>] {
         &mut self.sets

@@ -56,3 +56,38 @@ pub fn raise_fd_limit() -> io::Result<u64> {
         Ok(lim.rlim_cur as u64)
     }
 }
+
+/// Blocks SIGHUP in the calling thread and the threads it creates
+/// afterwards, so it neither kills the process nor lands in a thread that
+/// does not wait for it. Call it first thing in `main`.
+pub fn block_sighup() -> io::Result<libc::sigset_t> {
+    // SAFETY: as in `stop_on_signals`: a local set, initialised before use,
+    // and the calling thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(set)
+    }
+}
+
+/// Starts a thread that asks the reactor to reload its configuration at
+/// each SIGHUP (blocked first, see [`block_sighup`]).
+pub fn reload_on_sighup(handle: super::reactor::ReloadHandle) -> io::Result<()> {
+    let set = block_sighup()?;
+    std::thread::Builder::new()
+        .name("ducq-sighup".into())
+        .spawn(move || loop {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: `set` is a valid signal set owned by this closure;
+            // `sig` is a valid out-pointer.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                handle.request();
+            }
+        })?;
+    Ok(())
+}

@@ -61,7 +61,11 @@ pub struct TlsLayer {
 
 impl TlsLayer {
     /// A layer for a freshly accepted connection.
-    pub(crate) fn new(config: Arc<ServerConfig>, refusal: PlainRefusal, now: Instant) -> Result<TlsLayer, String> {
+    pub(crate) fn new(
+        config: Arc<ServerConfig>,
+        refusal: PlainRefusal,
+        now: Instant,
+    ) -> Result<TlsLayer, String> {
         let conn = ServerConnection::new(config).map_err(|e| format!("TLS: {e}"))?;
         Ok(TlsLayer {
             conn,
@@ -123,7 +127,10 @@ impl TlsLayer {
                 let room = (limit - buf.len()).min(budget - total).min(16 << 10);
                 let start = buf.len();
                 buf.resize(start + room, 0);
-                let got = self.conn.reader().read(buf.get_mut(start..).unwrap_or(&mut []));
+                let got = self
+                    .conn
+                    .reader()
+                    .read(buf.get_mut(start..).unwrap_or(&mut []));
                 match got {
                     Ok(0) => {
                         buf.truncate(start);
@@ -173,7 +180,11 @@ impl TlsLayer {
     fn process(&mut self, total: usize) -> io::Result<()> {
         let handshaking = self.conn.is_handshaking();
         if let Err(e) = self.conn.process_new_packets() {
-            let what = if handshaking { "TLS handshake failed" } else { "TLS error" };
+            let what = if handshaking {
+                "TLS handshake failed"
+            } else {
+                "TLS error"
+            };
             let _ = self.fail(total, format!("{what}: {e}"));
             return Ok(());
         }
@@ -301,7 +312,12 @@ fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
         // SAFETY: `buf` is a valid slice for the duration of the call, which
         // only reads it. MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE.
         let n = unsafe {
-            libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+            libc::send(
+                fd,
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
         };
         if n >= 0 {
             return Ok(Some(n as usize));

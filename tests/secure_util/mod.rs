@@ -139,9 +139,23 @@ impl Server {
         Server::try_start(args).unwrap_or_else(|e| panic!("ducq-server {args:?}: {e}"))
     }
 
-    /// Starts the server and waits until `listeners` are open, or returns
-    /// its error output when it exits first.
+    /// Starts the server and waits for `n` listeners (those of a
+    /// configuration file are not counted from the flags).
+    pub fn start_n(args: &[&str], n: usize) -> Server {
+        Server::try_start_n(args, n).unwrap_or_else(|e| panic!("ducq-server {args:?}: {e}"))
+    }
+
     pub fn try_start(args: &[&str]) -> Result<Server, String> {
+        let expected = args
+            .iter()
+            .filter(|a| matches!(**a, "--tcp" | "--http" | "--tls" | "--https" | "--unix"))
+            .count();
+        Server::try_start_n(args, expected.max(1))
+    }
+
+    /// Starts the server and waits until `n` listeners are open, or returns
+    /// its error output when it exits first.
+    pub fn try_start_n(args: &[&str], n: usize) -> Result<Server, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
             .args(args)
             .stderr(Stdio::piped())
@@ -151,13 +165,9 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         spawn_reader(stderr, tx);
-        let expected = args
-            .iter()
-            .filter(|a| matches!(**a, "--tcp" | "--http" | "--tls" | "--https" | "--unix"))
-            .count();
         let mut listeners = Vec::new();
         let mut errors = String::new();
-        while listeners.len() < expected.max(1) {
+        while listeners.len() < n {
             match rx.recv_timeout(WAIT) {
                 Ok(line) => {
                     if let Some(rest) = line.split("listening on ").nth(1) {

@@ -89,7 +89,11 @@ impl Hub {
             return;
         };
         let name = String::from_utf8_lossy(user).into_owned();
-        let phc = self.auth.config().user(&name).and_then(|u| u.password.clone());
+        let phc = self
+            .auth
+            .config()
+            .user(&name)
+            .and_then(|u| u.password.clone());
         if let Some(conn) = self.conns.get_mut(caller) {
             conn.auth.held = true;
             // A new attempt drops the old identity until it succeeds.
@@ -145,7 +149,12 @@ impl Hub {
                 }
                 let _ = self.send(key, ACK);
                 resume.push(key);
-                self.log(Level::Info, "auth", &id, &format!("authenticated as {}", v.user));
+                self.log(
+                    Level::Info,
+                    "auth",
+                    &id,
+                    &format!("authenticated as {}", v.user),
+                );
                 continue;
             }
             let n = self.auth.count_failure(&peer, now);

@@ -229,7 +229,10 @@ pub fn hash_password(password: &[u8]) -> Result<String, String> {
     // writes at most that many and returns how many.
     let n = unsafe { libc::getrandom(raw.as_mut_ptr().cast(), raw.len(), 0) };
     if usize::try_from(n).ok() != Some(raw.len()) {
-        return Err(format!("no random salt: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "no random salt: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     let salt = SaltString::encode_b64(&raw).map_err(|e| format!("salt: {e}"))?;
     Argon2::default()

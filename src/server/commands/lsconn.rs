@@ -1,5 +1,6 @@
 //! `lsconn`: PARTS, one `<id>,<route>\n` line per client connection and
-//! subscription (`<id>,\n` for a connection without any), END.
+//! subscription (`<id>,\n` for a connection without any), END. A
+//! connection that authenticated is listed as `<user>@<id>`.
 
 use crate::proto::{Message, State, END, PARTS};
 use crate::server::hub::Hub;
@@ -9,6 +10,10 @@ pub fn exec(hub: &mut Hub, caller: usize, _: &Message<'_>) -> Result<(), State> 
     let mut lines: Vec<Vec<u8>> = Vec::new();
     for key in hub.clients() {
         let id = hub.client_id(key).unwrap_or_default();
+        let id = match hub.conn(key).and_then(|c| c.user()) {
+            Some(user) => format!("{user}@{id}"),
+            None => id,
+        };
         let routes = hub.subs.routes_of(key);
         if routes.is_empty() {
             lines.push(format!("{id},\n").into_bytes());

@@ -58,7 +58,10 @@ impl OriginPolicy {
             return Verdict::Foreign;
         };
         let origin = origin.trim();
-        let allowed = self.allow_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        let allowed = self
+            .allow_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
             || host.is_some_and(|h| same_origin(origin, h))
             || (self.allow_loopback && is_loopback_origin(origin));
         if allowed {
@@ -147,12 +150,30 @@ mod tests {
         let p = OriginPolicy::default();
         let allowed = |o: &str| Verdict::Allowed(o.to_owned());
         assert_eq!(p.judge(None, Some(b"x")), Verdict::Absent);
-        assert_eq!(judge(&p, "http://box.lan:59091", "box.lan:59091"), allowed("http://box.lan:59091"));
-        assert_eq!(judge(&p, "http://BOX.lan", "box.lan:80"), allowed("http://BOX.lan"));
-        assert_eq!(judge(&p, "https://box.lan", "box.lan:443"), allowed("https://box.lan"));
-        assert_eq!(judge(&p, "http://localhost:3000", "box.lan:59091"), allowed("http://localhost:3000"));
-        assert_eq!(judge(&p, "http://127.0.0.5", "box.lan"), allowed("http://127.0.0.5"));
-        assert_eq!(judge(&p, "http://[::1]:8080", "box.lan"), allowed("http://[::1]:8080"));
+        assert_eq!(
+            judge(&p, "http://box.lan:59091", "box.lan:59091"),
+            allowed("http://box.lan:59091")
+        );
+        assert_eq!(
+            judge(&p, "http://BOX.lan", "box.lan:80"),
+            allowed("http://BOX.lan")
+        );
+        assert_eq!(
+            judge(&p, "https://box.lan", "box.lan:443"),
+            allowed("https://box.lan")
+        );
+        assert_eq!(
+            judge(&p, "http://localhost:3000", "box.lan:59091"),
+            allowed("http://localhost:3000")
+        );
+        assert_eq!(
+            judge(&p, "http://127.0.0.5", "box.lan"),
+            allowed("http://127.0.0.5")
+        );
+        assert_eq!(
+            judge(&p, "http://[::1]:8080", "box.lan"),
+            allowed("http://[::1]:8080")
+        );
         for foreign in [
             "http://evil.example",
             "http://box.lan:8080",
@@ -161,7 +182,11 @@ mod tests {
             "http://localhost.evil.example",
             "file://",
         ] {
-            assert_eq!(judge(&p, foreign, "box.lan:59091"), Verdict::Foreign, "{foreign}");
+            assert_eq!(
+                judge(&p, foreign, "box.lan:59091"),
+                Verdict::Foreign,
+                "{foreign}"
+            );
         }
     }
 
@@ -172,10 +197,16 @@ mod tests {
             allow_loopback: false,
             allow_hosts: vec![],
         };
-        assert_eq!(judge(&p, "https://dash.lan", "b:1"), Verdict::Allowed("https://dash.lan".into()));
+        assert_eq!(
+            judge(&p, "https://dash.lan", "b:1"),
+            Verdict::Allowed("https://dash.lan".into())
+        );
         assert_eq!(judge(&p, "http://localhost", "b:1"), Verdict::Foreign);
         p.allow_origins.push("*".into());
-        assert_eq!(judge(&p, "http://evil.example", "b:1"), Verdict::Allowed("http://evil.example".into()));
+        assert_eq!(
+            judge(&p, "http://evil.example", "b:1"),
+            Verdict::Allowed("http://evil.example".into())
+        );
     }
 
     #[test]

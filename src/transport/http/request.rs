@@ -19,12 +19,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use super::body::{framing, read_body, Body, Framing};
+use super::origin::{OriginPolicy, Verdict};
 use super::response::{
     content_type, error_json, header_safe, list_json, nack_status, respond, sse_event, stored_json,
     JSON,
 };
 use super::routing::{route, Action, Endpoint, RouteError};
-use super::origin::{OriginPolicy, Verdict};
 use super::HttpLimits;
 use crate::proto::message::{classify, nack_text, Kind, Message};
 use crate::proto::State;
@@ -126,7 +126,9 @@ impl HttpOrWs {
     /// The `auth` message to send before the request, when it carries
     /// credentials the broker has not accepted on this connection yet.
     fn auth_needed(&self) -> Option<Vec<u8>> {
-        self.creds.clone().filter(|c| self.authed.as_ref() != Some(c))
+        self.creds
+            .clone()
+            .filter(|c| self.authed.as_ref() != Some(c))
     }
 
     /// Writes an error response. With a body still unread or no keep-alive,
@@ -348,9 +350,23 @@ impl HttpOrWs {
             };
             return;
         }
-        let keep_alive = matches!(after, AfterAuth::Request { keep_alive: true, .. });
+        let keep_alive = matches!(
+            after,
+            AfterAuth::Request {
+                keep_alive: true,
+                ..
+            }
+        );
         let body = error_json(&nack_text(msg), Some(State::EAccess));
-        respond(out, 401, JSON, &[CHALLENGE], &body, keep_alive, self.cors.as_deref());
+        respond(
+            out,
+            401,
+            JSON,
+            &[CHALLENGE],
+            &body,
+            keep_alive,
+            self.cors.as_deref(),
+        );
         self.finish(keep_alive);
     }
 
@@ -417,7 +433,15 @@ impl HttpOrWs {
                 };
                 let extra: Vec<(&str, &str)> =
                     route.iter().map(|r| ("X-Ducq-Route", r.as_str())).collect();
-                respond(out, 200, content_type(payload), &extra, payload, keep_alive, cors);
+                respond(
+                    out,
+                    200,
+                    content_type(payload),
+                    &extra,
+                    payload,
+                    keep_alive,
+                    cors,
+                );
                 self.finish(keep_alive);
             }
             _ => {
@@ -505,7 +529,15 @@ impl Transport for HttpOrWs {
                 }
                 let body = list_json(*kind, items);
                 let keep_alive = *keep_alive;
-                respond(out, 200, JSON, &[], body.as_bytes(), keep_alive, self.cors.as_deref());
+                respond(
+                    out,
+                    200,
+                    JSON,
+                    &[],
+                    body.as_bytes(),
+                    keep_alive,
+                    self.cors.as_deref(),
+                );
                 self.finish(keep_alive);
             }
             // Nothing was asked: HTTP cannot carry it.
@@ -528,7 +560,15 @@ impl Transport for HttpOrWs {
             } => {
                 let body = stored_json(items);
                 let keep_alive = *keep_alive;
-                respond(out, 200, JSON, &[], body.as_bytes(), keep_alive, self.cors.as_deref());
+                respond(
+                    out,
+                    200,
+                    JSON,
+                    &[],
+                    body.as_bytes(),
+                    keep_alive,
+                    self.cors.as_deref(),
+                );
                 self.finish(keep_alive);
             }
             _ => {}

@@ -36,8 +36,14 @@ pub(super) fn respond(
     }
     if let Some(origin) = cors {
         // Only an origin the rules allowed, never `*` (origin.rs).
-        let origin: String = origin.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-        let _ = write!(head, "Access-Control-Allow-Origin: {origin}\r\nVary: Origin\r\n");
+        let origin: String = origin
+            .chars()
+            .filter(|c| *c != '\r' && *c != '\n')
+            .collect();
+        let _ = write!(
+            head,
+            "Access-Control-Allow-Origin: {origin}\r\nVary: Origin\r\n"
+        );
     }
     head.push_str(if keep_alive {
         "Connection: keep-alive\r\n\r\n"
