@@ -193,6 +193,12 @@ pub fn check(
     };
     let (lua_dirs, lua_limits) = lua(&mut c, &parsed, overrides);
     if !c.errors.is_empty() {
+        // In file order: the command line, the file as a whole, then lines.
+        c.errors.sort_by_key(|e| match e.at {
+            Where::Flags => 0,
+            Where::File => 1,
+            Where::Line(n) => 2 + n,
+        });
         return Err(c.errors);
     }
     Ok(Resolved {
