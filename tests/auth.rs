@@ -86,7 +86,10 @@ max_fail_delay = 3600
             hash("rootpw")
         ),
     );
-    let s = Server::start_n(&["--config", &config, "--log-level", "info"], 3);
+    let s = Server::start_kinds(
+        &["--config", &config, "--log-level", "info"],
+        &["", "http", ""],
+    );
     Setup { _dir: dir, s }
 }
 

@@ -126,7 +126,7 @@ fn every_key_applies_and_test_config_accepts_it() {
     let (ok, out, err) = test_config(&path);
     assert!(ok, "{err}");
     assert_eq!(out, "configuration ok\n");
-    let s = Server::start_n(&["--config", &path], 5);
+    let s = Server::start_kinds(&["--config", &path], &["", "tls", "https", "http", "unix"]);
     let tcp = s.addr("", 0);
     let mut c = Client::connect(&tcp, WAIT).unwrap();
     // [lua]: the folder's command runs.
@@ -313,7 +313,7 @@ fn reload_by_sighup_and_command_keeps_clients_and_refuses_broken_files() {
         )
     };
     let path = write("a/*", &lua1, 1000);
-    let s = Server::start_n(&["--config", &path], 1);
+    let s = Server::start_kinds(&["--config", &path], &[""]);
     let addr = s.addr("", 0);
     let mut sub = Client::connect(&addr, WAIT).unwrap();
     sub.subscribe("b/x", "").unwrap_err(); // anonymous may not subscribe at all

@@ -351,7 +351,7 @@ fn mutual_tls_requires_a_client_certificate_and_its_cn_names_the_user() {
             pki.cert, pki.key, pki.ca
         ),
     );
-    let s = Server::start_n(&["--config", &config], 1);
+    let s = Server::start_kinds(&["--config", &config], &["tls"]);
     let addr = s.addr("tls", 0);
     // No client certificate: the handshake fails.
     let refused = Client::connect_tls(&addr, WAIT, pki.client(&pki.ca, None), Wire::Framed)

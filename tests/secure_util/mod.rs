@@ -128,8 +128,7 @@ impl Pki {
 pub struct Server {
     pub child: Child,
     /// `(address, kind)` of each listener, in the order they opened
-    /// (kind: "" for tcp, "tls", "http", "https"; unix listeners as
-    /// `unix:<path>`).
+    /// (kind: "" for tcp, "tls", "http", "https", "unix").
     pub listeners: Vec<(String, String)>,
     pub log: mpsc::Receiver<String>,
 }
@@ -139,23 +138,37 @@ impl Server {
         Server::try_start(args).unwrap_or_else(|e| panic!("ducq-server {args:?}: {e}"))
     }
 
-    /// Starts the server and waits for `n` listeners (those of a
-    /// configuration file are not counted from the flags).
-    pub fn start_n(args: &[&str], n: usize) -> Server {
-        Server::try_start_n(args, n).unwrap_or_else(|e| panic!("ducq-server {args:?}: {e}"))
+    /// Starts the server and waits for listeners of these kinds, in this
+    /// order ("" for tcp; a configuration file's, which flags do not tell).
+    pub fn start_kinds(args: &[&str], kinds: &[&str]) -> Server {
+        Server::try_start_kinds(args, kinds).unwrap_or_else(|e| panic!("ducq-server {args:?}: {e}"))
     }
 
+    /// The kinds of listeners the flags ask for, in the order the server
+    /// opens them: tcp and http as given, then tls and https, then unix.
     pub fn try_start(args: &[&str]) -> Result<Server, String> {
-        let expected = args
-            .iter()
-            .filter(|a| matches!(**a, "--tcp" | "--http" | "--tls" | "--https" | "--unix"))
-            .count();
-        Server::try_start_n(args, expected.max(1))
+        let mut plain = Vec::new();
+        let mut secure = Vec::new();
+        let mut unix = Vec::new();
+        for a in args {
+            match *a {
+                "--tcp" => plain.push(""),
+                "--http" => plain.push("http"),
+                "--tls" => secure.push("tls"),
+                "--https" => secure.push("https"),
+                "--unix" => unix.push("unix"),
+                _ => {}
+            }
+        }
+        plain.extend(secure);
+        plain.extend(unix);
+        Server::try_start_kinds(args, &plain)
     }
 
-    /// Starts the server and waits until `n` listeners are open, or returns
-    /// its error output when it exits first.
-    pub fn try_start_n(args: &[&str], n: usize) -> Result<Server, String> {
+    /// Starts the server and waits until listeners of `kinds` are open, or
+    /// returns its error output when it exits first.
+    pub fn try_start_kinds(args: &[&str], kinds: &[&str]) -> Result<Server, String> {
+        let n = kinds.len();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
             .args(args)
             .stderr(Stdio::piped())
@@ -171,11 +184,12 @@ impl Server {
             match rx.recv_timeout(WAIT) {
                 Ok(line) => {
                     if let Some(rest) = line.split("listening on ").nth(1) {
-                        let rest = rest.trim();
-                        let (addr, kind) = match rest.split_once(" (") {
-                            Some((a, k)) => (a.to_string(), k.trim_end_matches(')').to_string()),
-                            None => (rest.to_string(), String::new()),
-                        };
+                        let addr = rest.split(" (").next().unwrap_or(rest).trim().to_string();
+                        let kind = kinds
+                            .get(listeners.len())
+                            .copied()
+                            .unwrap_or("")
+                            .to_string();
                         listeners.push((addr, kind));
                     } else if line.starts_with("ducq-server:") {
                         errors.push_str(&line);

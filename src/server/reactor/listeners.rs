@@ -146,12 +146,12 @@ impl Reactor {
         self.poll
             .registry()
             .register(&mut socket, token, Interest::READABLE)?;
+        // Plain TCP and HTTP listeners keep the line tools already read
+        // (`listening on <addr>`); the new kinds say what they are.
         let what = match (&opts.kind, opts.tls.is_some()) {
-            (ListenerKind::Framed, false) => "",
             (ListenerKind::Framed, true) => " (tls)",
-            (ListenerKind::Http, false) => " (http)",
             (ListenerKind::Http, true) => " (https)",
-            (ListenerKind::Custom(_), _) => " (custom protocol)",
+            _ => "",
         };
         let text = format!("listening on {}{what}", socket.describe());
         self.listeners.push(Listener { socket, opts });

@@ -134,9 +134,7 @@ impl Reactor {
         if conn.tls.is_some() {
             self.after_tls_read(key);
         }
-        let Some(conn) = self.hub.conns.get_mut(key) else {
-            return None;
-        };
+        let conn = self.hub.conns.get_mut(key)?;
         // The buffer holds one complete large frame and nothing else.
         let whole = conn.input_end > 0 && input.len() == conn.input_end;
         Some(Filled {
