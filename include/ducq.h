@@ -1219,6 +1219,142 @@ enum ducq_state ducq_set_last_msg(struct ducq_reactor *reactor, const char *rout
 enum ducq_state ducq_reactor_log(struct ducq_reactor *reactor, ducq_log_level level, const char *function, const char *sender, const char *text);
 
 /**
+ * Creates an unconnected client handle for a TLS listener of a server
+ * (`ducq-server --tls`, length-framed ducq over TLS): `host` (a name or an
+ * IP address, also the name the server's certificate must carry) and
+ * `port` (decimal). `ca_file` is a PEM file of the CA certificates to
+ * trust; NULL trusts the system's store. `ducq_conn` connects and
+ * completes the TLS handshake within the handle's timeout; a certificate
+ * that does not verify is `DUCQ_ECONNECT` with the reason in
+ * `ducq_last_error`.
+ *
+ * Every client function then works on it as on a TCP handle. `ducq_id`
+ * gives `TLS:<host>:<port>` before connecting. The CA file is read when
+ * the handle is made: NULL is returned when it cannot be read, or when
+ * `host` or `port` is NULL or not UTF-8. Strings are copied. The caller
+ * owns the handle and frees it with `ducq_free`; it is used by one thread
+ * at a time.
+ *
+ * # Safety
+ * Non-null arguments are NUL-terminated strings.
+ */
+struct ducq_i *ducq_new_tls(const char *host, const char *port, const char *ca_file);
+
+/**
+ * Creates an unconnected client handle for the Unix domain socket at
+ * `path` (`ducq-server --unix PATH`, length-framed ducq). `ducq_conn`
+ * connects it; every client function then works on it. `ducq_id` gives
+ * `UNIX:<path>`. `path` is copied; NULL or non-UTF-8 gives NULL. The
+ * caller owns the handle and frees it with `ducq_free`.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string.
+ */
+struct ducq_i *ducq_new_unix(const char *path);
+
+/**
+ * Listens for length-framed ducq over TLS on `addr` (`"0.0.0.0:59092"`,
+ * port 0 for any), with the PEM certificate chain `cert` and private key
+ * `key`; with `client_ca` (a PEM file, or NULL) clients must present a
+ * certificate signed by one of its CAs, and one whose subject CN names a
+ * user is that user. The bound port goes to `*port` when `port` is not
+ * NULL. Strings are read during the call only.
+ *
+ * `DUCQ_EFILE` when a file cannot be read or used, `DUCQ_EMSGINV` for a
+ * malformed address or non-UTF-8, `DUCQ_ECOMMLAYER` when binding fails,
+ * `DUCQ_ENULL` for a NULL reactor, addr, cert or key, `DUCQ_ERROR` while
+ * the reactor runs (call it before `ducq_loop`, on the reactor's thread).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated;
+ * `port` is NULL or writable.
+ */
+enum ducq_state ducq_reactor_listen_tls(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
+
+/**
+ * Listens for HTTPS and secure WebSocket (WSS) clients on `addr`; the
+ * rest as for `ducq_reactor_listen_tls`.
+ *
+ * # Safety
+ * As for `ducq_reactor_listen_tls`.
+ */
+enum ducq_state ducq_reactor_listen_https(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
+
+/**
+ * Listens for length-framed ducq clients on a Unix domain socket at
+ * `path`, its permission bits set to `mode` (e.g. `0660`) unless `mode`
+ * is negative. A stale socket file is replaced; a socket someone listens
+ * on, or any other file, is `DUCQ_ECOMMLAYER`. The file is removed when
+ * the reactor is freed. `path` is read during the call only. Other
+ * errors as for `ducq_reactor_listen_tls`.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `path` is NULL or NUL-terminated.
+ */
+enum ducq_state ducq_reactor_listen_unix(struct ducq_reactor *reactor, const char *path, int mode);
+
+/**
+ * Adds (or replaces) user `name` (until a configuration file is loaded
+ * or reloaded: its users then replace these): `password_phc` is an argon2id PHC
+ * string (`ducq_hash_password`, `ducq-server hash-password`) or NULL for
+ * a user that authenticates only with a client certificate; `publish` and
+ * `subscribe` hold route patterns, one per line (`""` for none); `admin` non-zero allows the admin commands. Once any
+ * user exists, anonymous clients keep what the anonymous list allows
+ * (everything, unless a configuration file says otherwise).
+ *
+ * `DUCQ_EMSGINV` for a malformed hash or name, `DUCQ_ENULL` for a NULL
+ * reactor, name, publish or subscribe, `DUCQ_ERROR` while the reactor
+ * runs. Strings are read during the call only.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated.
+ */
+enum ducq_state ducq_reactor_add_user(struct ducq_reactor *reactor, const char *name, const char *password_phc, const char *publish, const char *subscribe, int admin);
+
+/**
+ * Applies the configuration file at `path` (listeners, limits, users and
+ * access lists, origin rules, Lua folders; see docs/CONFIG.md) to a
+ * reactor that has not run yet, and makes `ducq_reactor_reload` (and the
+ * `reload` command of an admin user) re-read it.
+ *
+ * `DUCQ_EFILE` when the file cannot be read or fails its check (each
+ * error is logged with its line; nothing is applied), `DUCQ_ECOMMLAYER`
+ * when a listener cannot be opened, `DUCQ_ENULL` for NULL arguments,
+ * `DUCQ_ERROR` while the reactor runs. `path` is copied.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `path` is NULL or NUL-terminated.
+ */
+enum ducq_state ducq_reactor_load_config(struct ducq_reactor *reactor, const char *path);
+
+/**
+ * Re-reads the configuration file given to `ducq_reactor_load_config`
+ * and applies users, access lists, limits, origin rules, Lua folders and
+ * certificates without dropping a connection. A file that fails its check
+ * is refused whole (errors logged) and the running configuration stays:
+ * `DUCQ_ERROR`. `DUCQ_ENOIMPL` without a loaded file, `DUCQ_ENULL` for
+ * NULL. Call it between `ducq_loop_once` turns, or from a command or loop
+ * callback's own reactor thread is refused (`DUCQ_ERROR`).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+enum ducq_state ducq_reactor_reload(struct ducq_reactor *reactor);
+
+/**
+ * Hashes `password` (NUL-terminated) into an argon2id PHC string written
+ * to `out` (NUL-terminated) when it fits in `out_len` bytes (100 is
+ * enough). `DUCQ_EMAX` when it does not fit (nothing written), `DUCQ_ENULL`
+ * for NULL, `DUCQ_ERROR` when no random salt could be had. Takes tens of
+ * milliseconds on purpose; any thread.
+ *
+ * # Safety
+ * `password` is NULL or NUL-terminated; `out` is NULL or writable for
+ * `out_len` bytes.
+ */
+enum ducq_state ducq_hash_password(const char *password, char *out, size_t out_len);
+
+/**
  * The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.
  *
  * Takes any int: a negative code counts as its absolute value, and anything

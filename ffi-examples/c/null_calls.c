@@ -59,6 +59,10 @@ int main(void) {
     CHECK(ducq_new_ws_client(NULL, "1") == NULL, "ducq_new_ws_client(NULL, port)");
     CHECK(ducq_new_ws_client("h", NULL) == NULL, "ducq_new_ws_client(host, NULL)");
     CHECK(ducq_new_vtbl(NULL, NULL) == NULL, "ducq_new_vtbl(NULL)");
+    CHECK(ducq_new_tls(NULL, "1", NULL) == NULL, "ducq_new_tls(NULL, port, ca)");
+    CHECK(ducq_new_tls("h", NULL, NULL) == NULL, "ducq_new_tls(host, NULL, ca)");
+    CHECK(ducq_new_tls("h", "1", "no such ca file") == NULL, "ducq_new_tls(missing CA file)");
+    CHECK(ducq_new_unix(NULL) == NULL, "ducq_new_unix(NULL)");
     CHECK(ducq_new_vtbl(&empty_vtbl, NULL) == NULL, "ducq_new_vtbl(no send/recv)");
     ENULL(ducq_conn(NULL));
     ENULL(ducq_close(NULL));
@@ -177,6 +181,22 @@ int main(void) {
     ENULL(ducq_dispatcher_add(ducq_reactor_get_dispatcher(r), NULL));
     CHECK(ducq_dispatcher_add(ducq_reactor_get_dispatcher(r), "no such lua path") == DUCQ_EFILE,
           "ducq_dispatcher_add(missing path)");
+
+    ENULL(ducq_reactor_listen_tls(NULL, "127.0.0.1:0", "c", "k", NULL, NULL));
+    ENULL(ducq_reactor_listen_tls(r, NULL, "c", "k", NULL, NULL));
+    ENULL(ducq_reactor_listen_https(r, "127.0.0.1:0", NULL, "k", NULL, NULL));
+    ENULL(ducq_reactor_listen_https(r, "127.0.0.1:0", "c", NULL, NULL, NULL));
+    ENULL(ducq_reactor_listen_unix(NULL, "p", -1));
+    ENULL(ducq_reactor_listen_unix(r, NULL, -1));
+    ENULL(ducq_reactor_add_user(NULL, "u", NULL, "", "", 0));
+    ENULL(ducq_reactor_add_user(r, NULL, NULL, "", "", 0));
+    ENULL(ducq_reactor_add_user(r, "u", NULL, NULL, "", 0));
+    ENULL(ducq_reactor_load_config(NULL, "f"));
+    ENULL(ducq_reactor_load_config(r, NULL));
+    ENULL(ducq_reactor_reload(NULL));
+    CHECK(ducq_reactor_reload(r) == DUCQ_ENOIMPL, "ducq_reactor_reload without a file");
+    ENULL(ducq_hash_password(NULL, buf, sizeof buf));
+    ENULL(ducq_hash_password("pw", NULL, 0));
 
     /* the broker state through the idle reactor */
     CHECK(ducq_set_last_msg(r, "r", "pub r\nm", 7) == DUCQ_OK, "set last");

@@ -202,11 +202,22 @@ enum Target {
         vtbl: ducq_vtbl,
         ctx: *mut c_void,
     },
+    /// TLS or a Unix socket (`ffi/secure.rs`): a connector and the id
+    /// shown before connecting.
+    Net {
+        connect: NetConnector,
+        label: String,
+    },
 }
+
+/// Opens a TLS or Unix socket client within the timeout given.
+pub(crate) type NetConnector =
+    std::sync::Arc<dyn Fn(Duration) -> Result<Client<crate::client::NetStream>, Error>>;
 
 enum AnyClient {
     Tcp(Client),
     C(Client<CStream>),
+    Net(Client<crate::client::NetStream>),
 }
 
 /// Runs the same code on either client.
@@ -215,6 +226,7 @@ macro_rules! on_client {
         match $c {
             AnyClient::Tcp($cl) => $body,
             AnyClient::C($cl) => $body,
+            AnyClient::Net($cl) => $body,
         }
     };
 }
@@ -265,6 +277,11 @@ impl ducq_i {
             depth: Cell::new(0),
             free_pending: Cell::new(false),
         }
+    }
+
+    /// An unconnected client handle that connects with `connect`.
+    pub(crate) fn net_client(connect: NetConnector, label: String) -> *mut ducq_i {
+        ducq_i::client(Target::Net { connect, label })
     }
 
     fn client(target: Target) -> *mut ducq_i {
@@ -424,6 +441,13 @@ impl ducq_i {
                 };
                 Client::from_io(stream, Proto::Tcp.codec(""), timeout).map(AnyClient::C)
             }
+            Target::Net { connect, .. } => {
+                let limit = timeout.unwrap_or(Duration::from_secs(10));
+                connect(limit).and_then(|mut cl| {
+                    cl.set_timeout(timeout)?;
+                    Ok(AnyClient::Net(cl))
+                })
+            }
         };
         match result {
             Ok(client) => {
@@ -456,6 +480,7 @@ impl ducq_i {
                     format!("{}:{host}:{port}", proto.name())
                 }
                 (None, Target::Vtbl { .. }) => "TCP:".to_owned(),
+                (None, Target::Net { label, .. }) => label.clone(),
             },
         }
     }

@@ -12,6 +12,8 @@
 //!   server-side connection lent to a C command) and its functions.
 //! - `listen`: `ducq_listen` and its callbacks.
 //! - `reactor`: the broker (`ducq_reactor`), its loop, stop, log and state.
+//! - `secure`: TLS and Unix socket clients and listeners, users, the
+//!   configuration file and its reload, password hashing.
 //! - `command`: C commands (`struct ducq_cmd_t`), registered or loaded from
 //!   a folder of shared objects.
 //! - `dispatcher`: Lua commands (`ducq_dispatcher_add`), loaded into the
@@ -35,6 +37,7 @@ pub mod listen;
 pub mod message;
 pub mod proto;
 pub mod reactor;
+pub mod secure;
 pub mod state;
 
 pub use command::load_commands_dir;
