@@ -3,7 +3,8 @@
 //! version macros taken from `Cargo.toml`. The header is committed; the test
 //! `ffi_header` fails when the committed copy differs from the generated one.
 //! Besides the header it only asks for `ducq-server` to be linked with
-//! `-rdynamic`, so command objects it loads can call the C API.
+//! `-rdynamic`, so command objects it loads can call the C API, and gives
+//! `libducq.so` its SONAME.
 
 use std::env;
 use std::fs;
@@ -17,6 +18,11 @@ fn main() {
     // Command objects loaded with `--commands` call the C API of the server
     // that loads them: export its symbols to them.
     println!("cargo:rustc-link-arg-bin=ducq-server=-rdynamic");
+    // libducq.so carries the ABI major version in its SONAME, so programs
+    // linked against it find the compatible file of an install
+    // (`scripts/install.sh` names it libducq.so.MAJOR.MINOR.PATCH).
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("version");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libducq.so.{major}");
 
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));

@@ -11,6 +11,22 @@ command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v curl >/dev/null || need+=(curl)
+# Packaging tests: readelf, dpkg-deb/dpkg-shlibdeps, systemd-analyze, and
+# the /bin/kill the unit's ExecReload names.
+command -v readelf >/dev/null || need+=(binutils)
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+[ -x /bin/kill ] || need+=(procps)
+# CLI tests: the completion scripts are run by the shells they are for, and
+# `script` gives the colour and progress tests a terminal.
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
+command -v script >/dev/null || need+=(bsdutils)
+# Metrics are validated by Prometheus' own checker.
+command -v promtool >/dev/null || need+=(prometheus)
+# The dashboard's browser test: Debian's Chromium, driven from Node.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -117,6 +117,21 @@ fn tcp_publish_and_subscribe_within_the_lists() {
     anon.publish("public/news", b"hi").unwrap();
     nack24(anon.publish("sensors/t", b"1"));
     s.wait_log("denied anonymous: pub sensors/t: publish outside the access list");
+    // Streamed parts publish; the store-only `last` reads like a sub.
+    nack24(
+        anon.emit("CONT", "sensors/t", b"part")
+            .and_then(|()| anon.receive_reply().map(drop)),
+    );
+    nack24(
+        anon.emit("END", "sensors/t", b"")
+            .and_then(|()| anon.receive_reply().map(drop)),
+    );
+    nack24(
+        anon.emit("last", "sensors/t", b"")
+            .and_then(|()| anon.receive_reply().map(drop)),
+    );
+    anon.emit("last", "public/*", b"").unwrap();
+    assert_eq!(text(&anon.receive_reply().unwrap()), "pub public/news\nhi");
     sub(&mut anon, "public/news", "").unwrap();
     sub(&mut anon, "public/*", "add").unwrap();
     // Widening: `public*` also matches `publicity`, `*` everything.

@@ -135,10 +135,11 @@ proptest! {
         prop_assert!(m.has_newline);
     }
 
-    /// Route matching equals the reference glob.
+    /// Route matching equals the reference glob for patterns without `+`
+    /// or `#` (those are covered against MQTT's rules in prop_routes.rs).
     #[test]
     fn route_matching_equals_reference(
-        pattern in prop_oneof![route_bytes(), vec(any::<u8>(), 0..12)],
+        pattern in prop_oneof![route_bytes(), vec(any::<u8>(), 0..12)].prop_map(|v| strip(v, b"+#")),
         route in prop_oneof![route_bytes(), vec(any::<u8>(), 0..12)],
     ) {
         prop_assert_eq!(matches(&pattern, &route), oracle::glob(&pattern, &route));

@@ -78,7 +78,7 @@ fn request() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
         }),
         route.prop_map(|r| (
             format!("GET /last/{r} HTTP/1.1\r\n\r\n").into_bytes(),
-            format!("sub {r}\nlast").into_bytes()
+            format!("last {r}\n").into_bytes()
         )),
         Just((b"GET /lscmd HTTP/1.1\r\n\r\n".to_vec(), b"lscmd".to_vec())),
         Just((

@@ -1,13 +1,19 @@
 //! `ducq-server`: runs a ducq broker with embedded defaults, a configuration
 //! file, and the listeners and limits given as flags on top. Argument
 //! parsing and wiring only; everything else lives in the library (the
-//! configuration in `ducq::config`).
+//! configuration in `ducq::config`). Under a service manager
+//! (`$NOTIFY_SOCKET`) it reports readiness, watchdog pings, reloads and the
+//! stop (`ducq.service`, `Type=notify`).
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use ducq::config::{self, ListenerConfig, Overrides};
-use ducq::server::{os, Reactor, Settings};
+use ducq::server::notify::Notifier;
+use ducq::server::observe::Observe;
+use ducq::server::os::Hangup;
+use ducq::server::{os, Level, Reactor, Settings};
 
 const USAGE: &str = "\
 ducq-server: a LAN message broker (TCP, WebSocket, HTTP clients)
@@ -52,7 +58,10 @@ Limits:
   --max-message BYTES     largest message body            [default: 1048576]
   --max-route BYTES       longest route                   [default: 1024]
   --max-stored-routes N   routes whose last message is kept [default: 10000]
-  --max-stored-bytes B    bytes of stored last messages   [default: 67108864]
+  --max-stored-bytes B    bytes of stored messages; the oldest go first
+                                                          [default: 67108864]
+  --history N             messages stored per route, for 'sub R' with
+                          'last N' and GET /last/R?n=N   [default: 1]
   --max-connections N     simultaneous clients            [default: 16384]
   --max-output BYTES      output queued per client before it is
                           disconnected as a slow consumer [default: 8388608]
@@ -61,6 +70,12 @@ Limits:
   --frame-timeout SECS    close clients that leave a message, handshake or
                           HTTP request incomplete this long; 0 disables
                                                           [default: 30]
+Streamed payloads (CONT/END):
+  --stream-window BYTES   bytes of a stream queued for one subscriber before
+                          its publisher is paused          [default: 4194304]
+  --stream-timeout SECS   end a stream silent this long with an error, close
+                          a subscriber holding it up this long; 0 disables
+                                                          [default: 30]
 Lua commands:
   --lua PATH              load every .lua file of folder PATH (or the one
                           file PATH) and reload on change (repeatable)
@@ -68,12 +83,21 @@ Lua commands:
   --lua-memory BYTES      memory of all scripts together [default: 67108864]
 Logging:
   --log-level LEVEL       debug, info, warn, error, off   [default: info]
+Observing:
+  --no-dashboard          do not serve the web dashboard at GET / of the
+                          HTTP listeners (GET /metrics and /stats stay)
 Other:
   ducq-server hash-password
                           read a password on stdin, print its argon2id PHC
                           string (for a [[user]] of the configuration file)
   -h, --help              this text
   -V, --version           version
+
+Signals: SIGINT and SIGTERM stop the server; SIGHUP re-reads the
+configuration file (a refused file changes nothing; without --config it is
+logged and ignored). Started with $NOTIFY_SOCKET set (systemd Type=notify),
+it sends READY=1 once listening, WATCHDOG=1 at half of $WATCHDOG_USEC,
+RELOADING=1 and STOPPING=1.
 ";
 
 struct Args {
@@ -81,6 +105,7 @@ struct Args {
     config: Option<String>,
     test_config: bool,
     commands: Vec<String>,
+    dashboard: bool,
 }
 
 /// Flags that make listeners, gathered before they become entries.
@@ -141,6 +166,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         config: None,
         test_config: false,
         commands: Vec::new(),
+        dashboard: true,
     };
     let mut lf = ListenerFlags::default();
     let o = &mut args.overrides;
@@ -180,6 +206,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-route" => l.max_route = Some(num(value()?)?),
             "--max-stored-routes" => l.max_stored_routes = Some(num(value()?)?),
             "--max-stored-bytes" => l.max_stored_bytes = Some(num(value()?)?),
+            "--history" => l.history = Some(num(value()?)?),
+            "--stream-window" => l.stream_window = Some(num(value()?)?),
+            "--stream-timeout" => l.stream_timeout = Some(num(value()?)? as u64),
+            "--no-dashboard" => args.dashboard = false,
             "--max-connections" => l.max_connections = Some(num(value()?)?),
             "--max-output" => l.max_output = Some(num(value()?)?),
             "--idle-timeout" => l.idle_timeout = Some(num(value()?)? as u64),
@@ -272,12 +302,14 @@ fn main() -> ExitCode {
         println!("configuration ok");
         return ExitCode::SUCCESS;
     }
+    let notifier = match Notifier::from_env() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ducq-server: cannot notify the service manager: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let _ = os::raise_fd_limit();
-    // Before any thread starts: SIGHUP reloads (or, without a file, does
-    // nothing); it never ends the process.
-    if let Err(e) = os::block_sighup() {
-        eprintln!("ducq-server: cannot block SIGHUP: {e}");
-    }
     let mut reactor = match Reactor::new(Settings::default()) {
         Ok(r) => r,
         Err(e) => {
@@ -285,8 +317,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = os::stop_on_signals(reactor.stop_handle()) {
-        eprintln!("ducq-server: cannot install signal handling: {e}");
+    let hangup = match os::stop_and_reload_on_signals(reactor.stop_handle()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("ducq-server: cannot install signal handling: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let observe = Observe::new(args.dashboard).and_then(|o| reactor.add_command_set(Box::new(o)));
+    if let Err(e) = observe {
+        eprintln!("ducq-server: cannot start the metrics timer: {e}");
         return ExitCode::FAILURE;
     }
     let running = match config::start(&mut reactor, resolved) {
@@ -305,7 +345,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    match reactor.run() {
+    match serve(&mut reactor, &notifier, &hangup) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ducq-server: {e}");
@@ -314,7 +354,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reloads re-read the file with the same flags on top; SIGHUP asks.
+/// Reloads (SIGHUP, the `reload` command) re-read the file with the same
+/// flags on top.
 fn install_reload(
     reactor: &mut Reactor,
     path: String,
@@ -326,7 +367,47 @@ fn install_reload(
             .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         config::apply_reload(reactor, &mut running, new)
     }));
-    if let Err(e) = os::reload_on_sighup(reactor.reload_handle()) {
-        eprintln!("ducq-server: cannot watch SIGHUP: {e}");
+}
+
+/// Runs the reactor until stopped, telling the service manager it is ready,
+/// pinging its watchdog from this (the reactor's) thread between turns, so
+/// a stuck loop stops the pings, and handling SIGHUP between turns.
+fn serve(reactor: &mut Reactor, notifier: &Notifier, hangup: &Hangup) -> std::io::Result<()> {
+    let listening: Vec<String> = reactor
+        .local_addrs()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let status = format!("serving on {}", listening.join(", "));
+    warn_unsent(reactor, notifier.ready(&status), "READY=1");
+    let every = notifier.watchdog_interval();
+    let mut next_ping = Instant::now();
+    while !reactor.is_stopped() {
+        let now = Instant::now();
+        if let Some(every) = every.filter(|_| now >= next_ping) {
+            warn_unsent(reactor, notifier.watchdog(), "WATCHDOG=1");
+            next_ping = now + every;
+        }
+        reactor.run_once(every.map(|_| next_ping.saturating_duration_since(now)))?;
+        if hangup.take() {
+            warn_unsent(reactor, notifier.reloading(), "RELOADING=1");
+            // Logged either way by the reactor: reloaded, refused with each
+            // error, or no configuration file to re-read.
+            let _ = reactor.reload();
+            warn_unsent(reactor, notifier.ready(&status), "READY=1");
+        }
+    }
+    warn_unsent(reactor, notifier.stopping(), "STOPPING=1");
+    // Already stopped: `run` only flushes what is queued and logs the stop.
+    reactor.run()
+}
+
+/// A notification that could not be sent is logged, never fatal.
+fn warn_unsent(reactor: &mut Reactor, sent: std::io::Result<()>, what: &str) {
+    if let Err(e) = sent {
+        let text = format!("could not send {what} to the service manager: {e}");
+        reactor
+            .hub_mut()
+            .log(Level::Warn, "notify", "server", &text);
     }
 }

@@ -1,13 +1,19 @@
 //! `ducq`: the command-line client, in the spirit of mosquitto_pub and
-//! mosquitto_sub. Argument parsing and printing only; the protocol lives in
-//! the library's blocking client.
+//! mosquitto_sub. Argument parsing and calls only; the protocol lives in
+//! the library's blocking client, the look of the output in `ducq_cli`.
 
-use std::io::{Read, Write};
+mod ducq_cli;
+
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use ducq::client::{Client, Error, Flow, NetStream, Wire};
-use ducq::proto::{classify, message::nack_text, Kind, Message};
+use ducq::proto::{classify, message::nack_text, Kind};
+use ducq_cli::assemble::SubWriter;
+use ducq_cli::completions;
+use ducq_cli::output::{error_prefix, Printer, When};
+use ducq_cli::progress::{bytes, Progress};
 
 const USAGE: &str = "\
 ducq: command-line client for a ducq server
@@ -15,16 +21,26 @@ ducq: command-line client for a ducq server
 Usage: ducq [OPTIONS] COMMAND [ARGS]
 
 Commands:
-  pub ROUTE PAYLOAD       publish PAYLOAD on ROUTE ('-' reads it from stdin)
-  sub ROUTE [--last] [--add ROUTE]... [--count N] [-v]
-                          print each message on ROUTE (wildcard *), one per
-                          line; --last first prints the stored last message(s);
-                          --add follows more routes; --count stops after N
-                          messages; -v prints the route before the payload
+  pub ROUTE PAYLOAD [--stream [--part-size BYTES]]
+                          publish PAYLOAD on ROUTE ('-' reads it from stdin);
+                          --stream sends it in parts as it is read (CONT/END),
+                          so it may be of any length   [part size: 65536]
+  sub ROUTE [--last [N]] [--add ROUTE]... [--count N] [-v]
+                          print each message on ROUTE (wildcards * + #), one
+                          per line; --last first prints the stored message(s),
+                          up to N per route; --add follows more routes;
+                          --count stops after N messages; -v prints the route
+                          before the payload. A streamed payload is written
+                          out whole, as one message
   lscmd                   list the server's commands
   lsconn                  list connections and their subscriptions
-  send COMMAND [ROUTE [PAYLOAD]]
-                          send any command and print its reply
+  send [--no-reply] COMMAND [ROUTE [PAYLOAD]]
+                          send any command and print its reply; --no-reply
+                          does not wait for one (for commands that answer
+                          nothing): it prints what the command did answer and
+                          returns once the server has handled it
+  completions SHELL       print the completion script for bash, zsh or fish
+                          (bash: source <(ducq completions bash))
 Options:
   --host HOST             server host                   [default: 127.0.0.1]
   --port PORT             server port       [default: 59090, or 59091 with --ws]
@@ -38,17 +54,31 @@ Options:
   --user NAME             authenticate as NAME; the password is read from
                           the environment variable DUCQ_PASSWORD
   --timeout SECS          connect and reply timeout     [default: 5]
+  --json                  JSON output: lscmd and lsconn print one array, sub
+                          one object per message: {\"route\":..,\"payload\":..}
+                          ({\"route\":..,\"payload_base64\":..} when the payload
+                          is not UTF-8)
+  --color WHEN            auto, always or never         [default: auto: when
+                          the output is a terminal and NO_COLOR is unset]
+  --no-color              same as --color never
+  --no-progress           no progress line (shown on stderr when it is a
+                          terminal, for pub from stdin and sub into a file)
+  --                      what follows is not an option (a payload '-x')
   -h, --help              this text
   -V, --version           version
 
-Exit status: 0 on success, 2 when the server answers NACK (its text goes to
-stderr), 1 when the server cannot be reached or the connection fails,
-64 for a usage error.
+Exit status:
+  0   success
+  1   the server cannot be reached, or the connection failed
+  2   the server answered NACK (its text goes to stderr)
+  3   no reply within the timeout (see send --no-reply)
+  64  usage error: a bad option, argument or value
 ";
 
 enum Failure {
     Usage(String),
     Nack(String),
+    NoReply(String),
     Other(String),
 }
 
@@ -58,9 +88,26 @@ impl From<Error> for Failure {
             Error::Nack { state, text } => {
                 Failure::Nack(format!("NACK {}: {}", state.code(), text))
             }
+            Error::Timeout => Failure::NoReply("no reply within the timeout".into()),
             other => Failure::Other(other.to_string()),
         }
     }
+}
+
+/// A NACK received outside a client call, worded as the client's own.
+fn nack(state: ducq::State, msg: &[u8]) -> Failure {
+    Failure::from(Error::Nack {
+        state,
+        text: nack_text(msg),
+    })
+}
+
+fn usage(text: impl Into<String>) -> Failure {
+    Failure::Usage(text.into())
+}
+
+fn stdout_error(e: std::io::Error) -> Failure {
+    Failure::Other(format!("stdout: {e}"))
 }
 
 struct Conn {
@@ -91,11 +138,14 @@ impl Conn {
             });
             let addr = format!("{}:{}", self.host, port);
             let c = if self.tls {
+                if self.cert.is_some() != self.key.is_some() {
+                    return Err(usage("--cert and --key go together"));
+                }
                 let files = ducq::tls::ClientTlsFiles {
                     ca: self.ca.clone(),
                     cert_key: self.cert.clone().zip(self.key.clone()),
                 };
-                let config = ducq::tls::client_config(&files).map_err(Failure::Usage)?;
+                let config = ducq::tls::client_config(&files).map_err(Failure::Other)?;
                 Client::connect_tls(&addr, self.timeout, config, wire)
             } else {
                 Client::connect_net(&addr, self.timeout, wire)
@@ -112,28 +162,402 @@ impl Conn {
     }
 }
 
-fn print_message(out: &mut impl Write, msg: &[u8], verbose: bool) -> std::io::Result<()> {
-    match Message::parse(msg) {
-        Ok(m) if m.has_newline && !m.route.is_empty() => {
-            if verbose {
-                out.write_all(m.route)?;
-                out.write_all(b" ")?;
+/// Options about the output rather than the connection.
+struct Ui {
+    json: bool,
+    colour: When,
+    progress: bool,
+}
+
+/// The parsed command line.
+struct Cli {
+    conn: Conn,
+    ui: Ui,
+    command: Option<String>,
+    /// The command's arguments before `--` (options allowed) and after it.
+    args: Vec<String>,
+    literal: Vec<String>,
+}
+
+/// Whether `a` is written like an option (`-x`, `--x`; not `-`, not `-5`).
+fn looks_like_option(a: &str) -> bool {
+    a.len() > 1
+        && a.starts_with('-')
+        && !a[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.')
+}
+
+fn parse(argv: Vec<String>) -> Result<Option<Cli>, Failure> {
+    let mut cli = Cli {
+        conn: Conn {
+            host: "127.0.0.1".into(),
+            port: None,
+            ws: false,
+            tls: false,
+            ca: None,
+            cert: None,
+            key: None,
+            unix: None,
+            user: None,
+            timeout: Duration::from_secs(5),
+        },
+        ui: Ui {
+            json: false,
+            colour: When::Auto,
+            progress: true,
+        },
+        command: None,
+        args: Vec::new(),
+        literal: Vec::new(),
+    };
+    let mut it = argv.into_iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| usage(format!("{name} needs a value")))
+        };
+        match a.as_str() {
+            "--" => {
+                cli.literal.extend(it.by_ref());
+                break;
             }
-            out.write_all(m.payload)?;
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            "-V" | "--version" => {
+                println!("ducq {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            "--host" => cli.conn.host = value("--host")?,
+            "--ws" => cli.conn.ws = true,
+            "--tls" => cli.conn.tls = true,
+            "--ca" => cli.conn.ca = Some(value("--ca")?),
+            "--cert" => cli.conn.cert = Some(value("--cert")?),
+            "--key" => cli.conn.key = Some(value("--key")?),
+            "--unix" => cli.conn.unix = Some(value("--unix")?),
+            "--user" => cli.conn.user = Some(value("--user")?),
+            "--port" => {
+                let v = value("--port")?;
+                cli.conn.port = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&p: &u16| p > 0)
+                        .ok_or_else(|| usage(format!("--port: '{v}' is not a port (1-65535)")))?,
+                );
+            }
+            "--timeout" => {
+                let v = value("--timeout")?;
+                let secs = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "--timeout: '{v}' is not a positive number of seconds"
+                        ))
+                    })?;
+                cli.conn.timeout = Duration::from_secs_f64(secs.max(0.001));
+            }
+            "--json" => cli.ui.json = true,
+            "--color" | "--colour" => cli.ui.colour = value("--color")?.parse().map_err(usage)?,
+            "--no-color" | "--no-colour" => cli.ui.colour = When::Never,
+            "--no-progress" => cli.ui.progress = false,
+            _ if cli.command.is_none() && looks_like_option(&a) => {
+                return Err(usage(format!("unknown option '{a}'")))
+            }
+            _ if cli.command.is_none() => cli.command = Some(a),
+            _ => cli.args.push(a),
         }
-        _ => out.write_all(msg)?,
     }
-    out.write_all(b"\n")?;
-    out.flush()
+    if cli.command.is_none() {
+        cli.command = cli.literal.first().cloned();
+        if cli.command.is_some() {
+            cli.literal.remove(0);
+        }
+    }
+    Ok(Some(cli))
+}
+
+/// Takes a command's own options out of `args` (through `own`, which says
+/// whether it knew the option and may take its value from the iterator);
+/// returns the positional arguments. An unknown option is a usage error.
+fn take_options(
+    command: &str,
+    args: Vec<String>,
+    literal: Vec<String>,
+    mut own: impl FnMut(&str, &mut std::vec::IntoIter<String>) -> Result<bool, Failure>,
+) -> Result<Vec<String>, Failure> {
+    let mut positional = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        if own(&a, &mut it)? {
+            continue;
+        }
+        if looks_like_option(&a) {
+            return Err(usage(format!("{command}: unknown option '{a}'")));
+        }
+        positional.push(a);
+    }
+    positional.extend(literal);
+    Ok(positional)
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let Cli {
+        conn,
+        ui,
+        command,
+        args,
+        literal,
+    } = cli;
+    let command = command.ok_or_else(|| usage("no command given"))?;
+    if ui.json && !matches!(command.as_str(), "lscmd" | "lsconn" | "sub") {
+        return Err(usage(format!(
+            "--json applies to lscmd, lsconn and sub, not {command}"
+        )));
+    }
+    let printer = Printer {
+        json: ui.json,
+        verbose: false,
+        colour: ui.colour.colour(std::io::stdout().is_terminal()),
+    };
+    match command.as_str() {
+        "pub" => {
+            let (mut stream, mut part) = (false, 64 << 10);
+            let args = take_options("pub", args, literal, |a, it| {
+                match a {
+                    "--stream" => stream = true,
+                    "--part-size" => {
+                        let v = it
+                            .next()
+                            .ok_or_else(|| usage("--part-size needs a number"))?;
+                        part = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                            usage(format!("--part-size: '{v}' is not a positive size"))
+                        })?;
+                    }
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            })?;
+            let [route, payload] = &args[..] else {
+                return Err(usage("usage: ducq pub ROUTE PAYLOAD ('-' reads stdin)"));
+            };
+            let mut progress =
+                Progress::new(ui.progress && payload == "-" && std::io::stderr().is_terminal());
+            if stream {
+                let mut client = conn.open()?;
+                let sent = if payload == "-" {
+                    let stdin = std::io::stdin().lock();
+                    publish_stream(&mut client, route, stdin, part, &mut progress)
+                } else {
+                    publish_stream(&mut client, route, payload.as_bytes(), part, &mut progress)
+                };
+                return match sent {
+                    Ok(n) => {
+                        progress.finish(&format!("streamed {} on {route}", bytes(n)));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        progress.clear();
+                        Err(e)
+                    }
+                };
+            }
+            let payload = if payload == "-" {
+                read_stdin(&mut progress)?
+            } else {
+                payload.clone().into_bytes()
+            };
+            let size = bytes(payload.len() as u64);
+            progress.update(|| format!("publishing {size} on {route}"));
+            match conn.open()?.publish(route, &payload) {
+                Ok(()) => progress.finish(&format!("published {size} on {route}")),
+                Err(e) => {
+                    progress.clear();
+                    return Err(e.into());
+                }
+            }
+            Ok(())
+        }
+        "sub" => sub(&conn, &ui, printer, args, literal),
+        "lscmd" | "lsconn" => {
+            let args = take_options(&command, args, literal, |_, _| Ok(false))?;
+            if let Some(extra) = args.first() {
+                return Err(usage(format!(
+                    "{command} takes no arguments (got '{extra}')"
+                )));
+            }
+            let parts = conn.open()?.list(&command)?;
+            let mut out = std::io::stdout().lock();
+            printer
+                .listing(&mut out, &command, &parts)
+                .map_err(stdout_error)
+        }
+        "send" => {
+            let mut no_reply = false;
+            let args = take_options("send", args, literal, |a, _| {
+                Ok(a == "--no-reply" && {
+                    no_reply = true;
+                    true
+                })
+            })?;
+            send(&conn, &args, no_reply)
+        }
+        "completions" => {
+            let args = take_options("completions", args, literal, |_, _| Ok(false))?;
+            let [shell] = &args[..] else {
+                return Err(usage("usage: ducq completions bash|zsh|fish"));
+            };
+            let script = completions::script(shell).ok_or_else(|| {
+                usage(format!(
+                    "completions: unknown shell '{shell}' (bash, zsh or fish)"
+                ))
+            })?;
+            std::io::stdout()
+                .write_all(script.as_bytes())
+                .map_err(stdout_error)
+        }
+        other => Err(usage(format!("unknown command '{other}'"))),
+    }
+}
+
+/// Parts sent before their ACKs are waited for: enough to keep the pipe
+/// full, few enough that a NACK stops the stream early.
+const PARTS_IN_FLIGHT: usize = 16;
+
+/// Streams what `input` yields as `CONT` parts of at most `part` bytes (one
+/// per read, so a slow source is forwarded as it comes), then `END`.
+/// Returns the bytes sent.
+fn publish_stream(
+    client: &mut Client<NetStream>,
+    route: &str,
+    mut input: impl Read,
+    part: usize,
+    progress: &mut Progress,
+) -> Result<u64, Failure> {
+    let mut buf = vec![0; part];
+    let (mut unacked, mut sent) = (0usize, 0u64);
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // Leaving ends the stream with an error for its subscribers.
+            Err(e) => return Err(Failure::Other(format!("stdin: {e}"))),
+        };
+        let Some(bytes_read) = buf.get(..n).filter(|b| !b.is_empty()) else {
+            break;
+        };
+        client.emit("CONT", route, bytes_read)?;
+        sent += n as u64;
+        progress.update(|| format!("streaming on {route}: {}", bytes(sent)));
+        unacked += 1;
+        while unacked > PARTS_IN_FLIGHT {
+            expect_ack(client)?;
+            unacked -= 1;
+        }
+    }
+    client.emit("END", route, b"")?;
+    for _ in 0..=unacked {
+        expect_ack(client)?;
+    }
+    Ok(sent)
+}
+
+/// Waits for the next ACK; a NACK or anything else but data is an error.
+fn expect_ack(client: &mut Client<NetStream>) -> Result<(), Failure> {
+    loop {
+        let m = client.receive_reply()?;
+        match classify(&m) {
+            Kind::Ack => return Ok(()),
+            // A message for a subscription of this connection: not ours.
+            Kind::Data => {}
+            _ => {
+                return Err(Failure::Other(format!(
+                    "unexpected reply: {}",
+                    String::from_utf8_lossy(&m)
+                )))
+            }
+        }
+    }
+}
+
+/// Reads the whole of stdin, showing how much came so far.
+fn read_stdin(progress: &mut Progress) -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    let mut stdin = std::io::stdin().lock();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        match stdin.read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => {
+                buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                progress.update(|| format!("reading stdin: {}", bytes(buf.len() as u64)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                progress.clear();
+                return Err(Failure::Other(format!("stdin: {e}")));
+            }
+        }
+    }
+}
+
+/// The marker `send --no-reply` sends after the command: its echo tells
+/// that the server has handled everything sent before it.
+fn no_reply_marker() -> Vec<u8> {
+    format!("PING _\nducq-cli-done-{}", std::process::id()).into_bytes()
+}
+
+fn send(conn: &Conn, args: &[String], no_reply: bool) -> Result<(), Failure> {
+    let (cmd, route, payload) = match args {
+        [c] => (c.as_str(), None, ""),
+        [c, r] => (c.as_str(), Some(r.as_str()), ""),
+        [c, r, p] => (c.as_str(), Some(r.as_str()), p.as_str()),
+        _ => {
+            return Err(usage(
+                "usage: ducq send [--no-reply] COMMAND [ROUTE [PAYLOAD]]",
+            ))
+        }
+    };
+    let mut client = conn.open()?;
+    match route {
+        Some(r) => client.emit(cmd, r, payload.as_bytes())?,
+        None => client.send(cmd.as_bytes())?,
+    }
+    if !no_reply {
+        return print_reply(&mut client).map_err(|e| match e {
+            Failure::NoReply(_) => Failure::NoReply(format!(
+                "no reply within {} s to '{cmd}' (for a command that answers nothing, use send --no-reply)",
+                conn.timeout.as_secs_f64()
+            )),
+            other => other,
+        });
+    }
+    // Commands run in order: once the marker's PONG is back, the command
+    // was handled, and whatever it answered came before.
+    let marker = no_reply_marker();
+    client.send(&marker)?;
+    let pong = ducq::proto::message::pong_for(&marker);
+    let mut out = std::io::stdout().lock();
+    loop {
+        let m = client.receive()?;
+        if m == pong {
+            return Ok(());
+        }
+        if let Kind::Nack(state) = classify(&m) {
+            return Err(nack(state, &m));
+        }
+        out.write_all(&m).map_err(stdout_error)?;
+        out.write_all(b"\n").map_err(stdout_error)?;
+    }
 }
 
 fn print_reply(client: &mut Client<NetStream>) -> Result<(), Failure> {
     let first = client.receive_reply()?;
     let mut out = std::io::stdout().lock();
-    let io = |e: std::io::Error| Failure::Other(format!("stdout: {e}"));
     if classify(&first) != Kind::Parts {
-        out.write_all(&first).map_err(io)?;
-        out.write_all(b"\n").map_err(io)?;
+        out.write_all(&first).map_err(stdout_error)?;
+        out.write_all(b"\n").map_err(stdout_error)?;
         return Ok(());
     }
     loop {
@@ -141,204 +565,143 @@ fn print_reply(client: &mut Client<NetStream>) -> Result<(), Failure> {
         if classify(&m) == Kind::End {
             return Ok(());
         }
-        out.write_all(&m).map_err(io)?;
+        out.write_all(&m).map_err(stdout_error)?;
         if !m.ends_with(b"\n") {
-            out.write_all(b"\n").map_err(io)?;
+            out.write_all(b"\n").map_err(stdout_error)?;
         }
     }
 }
 
-fn run(argv: Vec<String>) -> Result<(), Failure> {
-    let mut conn = Conn {
-        host: "127.0.0.1".into(),
-        port: None,
-        ws: false,
-        tls: false,
-        ca: None,
-        cert: None,
-        key: None,
-        unix: None,
-        user: None,
-        timeout: Duration::from_secs(5),
-    };
-    let mut rest = Vec::new();
-    let mut it = argv.into_iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
-        };
-        match a.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return Ok(());
-            }
-            "-V" | "--version" => {
-                println!("ducq {}", env!("CARGO_PKG_VERSION"));
-                return Ok(());
-            }
-            "--host" => conn.host = value("--host")?,
-            "--ws" => conn.ws = true,
-            "--tls" => conn.tls = true,
-            "--ca" => conn.ca = Some(value("--ca")?),
-            "--cert" => conn.cert = Some(value("--cert")?),
-            "--key" => conn.key = Some(value("--key")?),
-            "--unix" => conn.unix = Some(value("--unix")?),
-            "--user" => conn.user = Some(value("--user")?),
-            "--port" => {
-                let v = value("--port")?;
-                conn.port = Some(
-                    v.parse()
-                        .map_err(|_| Failure::Usage(format!("--port: '{v}' is not a port")))?,
-                );
-            }
-            "--timeout" => {
-                let v = value("--timeout")?;
-                let secs: f64 = v
-                    .parse()
-                    .map_err(|_| Failure::Usage(format!("--timeout: '{v}' is not a number")))?;
-                conn.timeout = Duration::from_secs_f64(secs.max(0.001));
-            }
-            _ => rest.push(a),
-        }
-    }
-    let mut rest = rest.into_iter();
-    let command = rest
-        .next()
-        .ok_or_else(|| Failure::Usage("no command given".into()))?;
-    let args: Vec<String> = rest.collect();
-    match command.as_str() {
-        "pub" => {
-            let [route, payload] = &args[..] else {
-                return Err(Failure::Usage("usage: ducq pub ROUTE PAYLOAD".into()));
-            };
-            let payload = if payload == "-" {
-                let mut buf = Vec::new();
-                std::io::stdin()
-                    .read_to_end(&mut buf)
-                    .map_err(|e| Failure::Other(format!("stdin: {e}")))?;
-                buf
-            } else {
-                payload.clone().into_bytes()
-            };
-            conn.open()?.publish(route, &payload)?;
-            Ok(())
-        }
-        "sub" => sub(&conn, args),
-        "lscmd" | "lsconn" => {
-            let mut client = conn.open()?;
-            let parts = client.list(&command)?;
-            let mut out = std::io::stdout().lock();
-            for p in parts {
-                let _ = out.write_all(&p);
-                if !p.ends_with(b"\n") {
-                    let _ = out.write_all(b"\n");
-                }
-            }
-            Ok(())
-        }
-        "send" => {
-            let (cmd, route, payload) = match &args[..] {
-                [c] => (c.as_str(), None, ""),
-                [c, r] => (c.as_str(), Some(r.as_str()), ""),
-                [c, r, p] => (c.as_str(), Some(r.as_str()), p.as_str()),
-                _ => {
-                    return Err(Failure::Usage(
-                        "usage: ducq send COMMAND [ROUTE [PAYLOAD]]".into(),
-                    ))
-                }
-            };
-            let mut client = conn.open()?;
-            match route {
-                Some(r) => client.emit(cmd, r, payload.as_bytes())?,
-                None => client.send(cmd.as_bytes())?,
-            }
-            print_reply(&mut client)
-        }
-        other => Err(Failure::Usage(format!("unknown command '{other}'"))),
-    }
-}
-
-fn sub(conn: &Conn, args: Vec<String>) -> Result<(), Failure> {
-    let mut route = None;
+fn sub(
+    conn: &Conn,
+    ui: &Ui,
+    mut printer: Printer,
+    args: Vec<String>,
+    literal: Vec<String>,
+) -> Result<(), Failure> {
     let mut extra = Vec::new();
-    let (mut last, mut verbose, mut count) = (false, false, None::<u64>);
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--last" => last = true,
-            "-v" | "--verbose" => verbose = true,
-            "--add" => extra.push(
-                it.next()
-                    .ok_or_else(|| Failure::Usage("--add needs a route".into()))?,
-            ),
-            "--count" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| Failure::Usage("--count needs a number".into()))?;
-                count = Some(
-                    v.parse()
-                        .map_err(|_| Failure::Usage(format!("--count: '{v}' is not a number")))?,
-                );
+    let (mut last, mut count) = (None::<String>, None::<u64>);
+    let args = take_options("sub", args, literal, |a, it| {
+        match a {
+            "--last" => {
+                // An optional count: `--last 10`.
+                let n = it
+                    .as_slice()
+                    .first()
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .cloned();
+                if n.is_some() {
+                    it.next();
+                }
+                last = Some(n.map_or("last".into(), |n| format!("last {n}")));
             }
-            _ if route.is_none() => route = Some(a),
-            _ => return Err(Failure::Usage(format!("unexpected argument '{a}'"))),
+            "-v" | "--verbose" => printer.verbose = true,
+            "--add" => extra.push(it.next().ok_or_else(|| usage("--add needs a route"))?),
+            "--count" => {
+                let v = it.next().ok_or_else(|| usage("--count needs a number"))?;
+                count = Some(v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    usage(format!("--count: '{v}' is not a positive whole number"))
+                })?);
+            }
+            _ => return Ok(false),
         }
-    }
-    let route = route.ok_or_else(|| Failure::Usage("usage: ducq sub ROUTE".into()))?;
+        Ok(true)
+    })?;
+    let route = match &args[..] {
+        [route] => route.clone(),
+        [] => return Err(usage("usage: ducq sub ROUTE")),
+        [_, unexpected, ..] => {
+            return Err(usage(format!("sub: unexpected argument '{unexpected}'")))
+        }
+    };
     let mut client = conn.open()?;
-    let mut out = std::io::stdout().lock();
-    let mut seen = 0u64;
+    // Buffered: a streamed payload is written in large pieces, not per line.
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    let mut writer = SubWriter::new(printer);
+    // Progress only where it does not mix with the messages themselves.
+    let mut progress = Progress::new(
+        ui.progress && std::io::stderr().is_terminal() && !std::io::stdout().is_terminal(),
+    );
+    let counted = |seen: u64| match count {
+        Some(c) => format!("received {seen}/{c} messages"),
+        None => format!("received {seen} messages"),
+    };
     let done = |seen: u64| count.is_some_and(|c| seen >= c);
-    let opts = if last { "last" } else { "" };
-    if let Some(m) = client.subscribe(&route, opts)? {
-        print_message(&mut out, &m, verbose).map_err(|e| Failure::Other(e.to_string()))?;
-        seen += 1;
+    let opts = last.clone().unwrap_or_default();
+    if let Some(m) = client.subscribe(&route, &opts)? {
+        writer.message(&mut out, &m).map_err(stdout_error)?;
     }
     for r in &extra {
-        let opts = if last { "last add" } else { "add" };
-        if let Some(m) = client.subscribe(r, opts)? {
-            print_message(&mut out, &m, verbose).map_err(|e| Failure::Other(e.to_string()))?;
-            seen += 1;
+        let opts = last.as_ref().map_or("add".into(), |l| format!("{l} add"));
+        if let Some(m) = client.subscribe(r, &opts)? {
+            writer.message(&mut out, &m).map_err(stdout_error)?;
         }
     }
-    if done(seen) {
-        return Ok(());
+    if !done(writer.seen) {
+        client.set_timeout(None)?;
+        let mut failure = None;
+        let listened = client.listen(|msg| {
+            if let Kind::Nack(state) = classify(msg) {
+                failure = Some(nack(state, msg));
+                return Flow::Break;
+            }
+            if let Err(e) = writer.message(&mut out, msg) {
+                failure = Some(stdout_error(e));
+                return Flow::Break;
+            }
+            let seen = writer.seen;
+            progress.update(|| counted(seen));
+            if done(seen) {
+                Flow::Break
+            } else {
+                Flow::Continue
+            }
+        });
+        if let Some(f) = failure.or(listened.err().map(Failure::from)) {
+            progress.clear();
+            return Err(f);
+        }
     }
-    client.set_timeout(None)?;
-    let mut failure = None;
-    client.listen(|msg| {
-        if let Kind::Nack(_) = classify(msg) {
-            failure = Some(Failure::Nack(nack_text(msg)));
-            return Flow::Break;
-        }
-        if let Err(e) = print_message(&mut out, msg, verbose) {
-            failure = Some(Failure::Other(format!("stdout: {e}")));
-            return Flow::Break;
-        }
-        seen += 1;
-        if done(seen) {
-            Flow::Break
-        } else {
-            Flow::Continue
-        }
-    })?;
-    failure.map_or(Ok(()), Err)
+    out.flush().map_err(stdout_error)?;
+    progress.finish(&counted(writer.seen));
+    Ok(())
 }
 
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()) {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    // The error prefix follows --color too, when it could be read.
+    let when = argv
+        .iter()
+        .position(|a| a == "--color" || a == "--colour")
+        .and_then(|i| argv.get(i + 1)?.parse().ok())
+        .or_else(|| {
+            argv.iter()
+                .any(|a| a == "--no-color")
+                .then_some(When::Never)
+        })
+        .unwrap_or(When::Auto);
+    let prefix = error_prefix(when.colour(std::io::stderr().is_terminal()));
+    let result = match parse(argv) {
+        Ok(Some(cli)) => run(cli),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(e)) => {
-            eprintln!("ducq: {e}\nTry 'ducq --help'.");
+            eprintln!("{prefix}{e}\nTry 'ducq --help'.");
             ExitCode::from(64)
         }
         Err(Failure::Nack(e)) => {
-            eprintln!("ducq: {e}");
+            eprintln!("{prefix}{e}");
             ExitCode::from(2)
         }
+        Err(Failure::NoReply(e)) => {
+            eprintln!("{prefix}{e}");
+            ExitCode::from(3)
+        }
         Err(Failure::Other(e)) => {
-            eprintln!("ducq: {e}");
+            eprintln!("{prefix}{e}");
             ExitCode::from(1)
         }
     }

@@ -218,16 +218,20 @@ fn settings(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Settings {
         max_route: flag.max_route.or(file.max_route),
         max_stored_routes: flag.max_stored_routes.or(file.max_stored_routes),
         max_stored_bytes: flag.max_stored_bytes.or(file.max_stored_bytes),
+        history: flag.history.or(file.history),
         max_connections: flag.max_connections.or(file.max_connections),
         max_output: flag.max_output.or(file.max_output),
         idle_timeout: flag.idle_timeout.or(file.idle_timeout),
         frame_timeout: flag.frame_timeout.or(file.frame_timeout),
+        stream_window: flag.stream_window.or(file.stream_window),
+        stream_timeout: flag.stream_timeout.or(file.stream_timeout),
     };
     let l = pick(&o.limits, &f.limits);
     s.max_message = l.max_message.unwrap_or(s.max_message);
     s.max_route = l.max_route.unwrap_or(s.max_route);
     s.max_stored_routes = l.max_stored_routes.unwrap_or(s.max_stored_routes);
     s.max_stored_bytes = l.max_stored_bytes.unwrap_or(s.max_stored_bytes);
+    s.history = l.history.unwrap_or(s.history);
     s.max_connections = l.max_connections.unwrap_or(s.max_connections);
     s.max_output = l.max_output.unwrap_or(s.max_output);
     if let Some(t) = l.idle_timeout {
@@ -235,6 +239,10 @@ fn settings(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Settings {
     }
     if let Some(t) = l.frame_timeout {
         s.frame_timeout = Duration::from_secs(t);
+    }
+    s.stream_window = l.stream_window.unwrap_or(s.stream_window);
+    if let Some(t) = l.stream_timeout {
+        s.stream_timeout = Duration::from_secs(t);
     }
     for (name, v) in [
         ("max_message", s.max_message),

@@ -16,7 +16,8 @@
 //! [limits]                     # every --max-* flag, `_` for `-`
 //! max_message = 1048576        # also: max_route, max_stored_routes,
 //! idle_timeout = 300           # max_stored_bytes, max_connections,
-//! frame_timeout = 30           # max_output (seconds for the timeouts)
+//! frame_timeout = 30           # max_output; stream_window, stream_timeout
+//!                              # (seconds for the timeouts)
 //!
 //! [lua]
 //! dirs = ["extensions"]        # also: instructions, memory

@@ -70,6 +70,8 @@ pub struct LimitsConfig {
     pub max_stored_routes: Option<usize>,
     /// `--max-stored-bytes`.
     pub max_stored_bytes: Option<usize>,
+    /// `--history`: messages stored per route.
+    pub history: Option<usize>,
     /// `--max-connections`.
     pub max_connections: Option<usize>,
     /// `--max-output`.
@@ -78,6 +80,10 @@ pub struct LimitsConfig {
     pub idle_timeout: Option<u64>,
     /// `--frame-timeout`, seconds.
     pub frame_timeout: Option<u64>,
+    /// `--stream-window`, bytes.
+    pub stream_window: Option<usize>,
+    /// `--stream-timeout`, seconds.
+    pub stream_timeout: Option<u64>,
 }
 
 /// `[lua]`.

@@ -832,6 +832,10 @@ impl CommandSet for LuaCommands {
         self.reload();
         self.flush_log(hub);
     }
+
+    fn name(&self) -> &str {
+        "lua"
+    }
 }
 
 /// A host shared between the reactor and its embedder, so paths can be
@@ -862,6 +866,10 @@ impl CommandSet for Rc<RefCell<LuaCommands>> {
         if let Ok(mut h) = self.try_borrow_mut() {
             h.on_event(hub);
         }
+    }
+
+    fn name(&self) -> &str {
+        "lua"
     }
 }
 

@@ -12,9 +12,11 @@
     )
 )]
 
+pub mod listing;
 pub mod message;
 pub mod route;
 pub mod state;
+pub mod stream;
 
 pub use message::{classify, nack, Kind, Message, ACK, END, PARTS};
 pub use state::State;

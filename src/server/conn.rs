@@ -85,6 +85,13 @@ pub struct Conn {
     /// Sequence number of the last publication delivered here (dedup when
     /// several of its patterns match one route).
     pub(crate) last_delivery: u64,
+    /// The address of the listener that accepted it, when known.
+    pub(crate) listener: Option<SocketAddr>,
+    /// When it was accepted.
+    pub(crate) opened: Instant,
+    /// Bytes read from and written to its socket.
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
 }
 
 /// What a flush achieved.
@@ -128,6 +135,10 @@ impl Conn {
             partial_since: None,
             pinged: false,
             last_delivery: 0,
+            listener: None,
+            opened: now,
+            bytes_in: 0,
+            bytes_out: 0,
         }
     }
 
@@ -144,6 +155,17 @@ impl Conn {
             (_, _, n) => n,
         };
         format!("{name}:{}", self.peer)
+    }
+
+    /// The transport's kind as ids show it (`TCP`, `WS`, `HTTP`, …).
+    pub fn kind(&self) -> &str {
+        self.transport.name()
+    }
+
+    /// Whether a message nobody asked for can be sent now (see
+    /// `Transport::accepts_push`).
+    pub fn accepts_push(&self) -> bool {
+        self.transport.accepts_push()
     }
 
     /// The peer's IP address (unspecified, port 0, for a Unix socket's
@@ -176,6 +198,31 @@ impl Conn {
         self.tls.as_ref().is_some_and(|t| t.wants_write())
     }
 
+    /// The protocol it speaks (`TCP`, `WS`, `HTTP`, a C protocol's name).
+    pub fn protocol(&self) -> &str {
+        self.transport.name()
+    }
+
+    /// The address of the listener that accepted it, when known.
+    pub fn listener(&self) -> Option<SocketAddr> {
+        self.listener
+    }
+
+    /// How long ago it was accepted.
+    pub fn age(&self) -> std::time::Duration {
+        self.opened.elapsed()
+    }
+
+    /// Bytes read from its socket so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+
+    /// Bytes written to its socket so far.
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
     /// Reads until WouldBlock, EOF, `limit` bytes in `buf`, or `budget`
     /// bytes read this call; unless `to_end`, also stops after a read that
     /// returned less than asked for (the socket had no more). Returns the
@@ -198,7 +245,11 @@ impl Conn {
             let room = (buf.capacity() - buf.len()).min(budget - total);
             let want = (limit - buf.len()).min(room.max(64 << 10));
             buf.reserve(want);
-            match read_spare(&self.socket, buf, want) {
+            let got = read_spare(&self.socket, buf, want);
+            if let Ok(n) = got {
+                self.bytes_in += n as u64;
+            }
+            match got {
                 Ok(0) => return Ok((total, ReadEnd::Eof)),
                 Ok(n) if n < want && !to_end => return Ok((total + n, ReadEnd::Drained)),
                 Ok(n) => total += n,
@@ -222,7 +273,10 @@ impl Conn {
         while self.out.pending() > 0 {
             match self.out.send_to(fd) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out.advance(n),
+                Ok(n) => {
+                    self.bytes_out += n as u64;
+                    self.out.advance(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

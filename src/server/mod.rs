@@ -24,12 +24,18 @@ pub mod broker;
 pub mod commands;
 pub mod conn;
 pub mod dispatcher;
+pub mod history;
 pub mod hub;
 pub mod log;
+pub mod metrics;
+pub mod notify;
+pub mod observe;
 pub mod os;
 pub mod reactor;
+pub mod route_index;
 pub mod settings;
 pub mod socket;
+pub mod streams;
 pub(crate) mod tls;
 
 pub use conn::ConnId;

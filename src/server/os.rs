@@ -1,8 +1,11 @@
 //! Process-level helpers for programs that run a server: stop on SIGINT and
-//! SIGTERM, and raise the open-file limit so thousands of clients fit. These
-//! touch process-wide state and are for `main`, never for library code paths.
+//! SIGTERM, take SIGHUP as a reload request, and raise the open-file limit
+//! so thousands of clients fit. These touch process-wide state and are for
+//! `main`, never for library code paths.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::reactor::StopHandle;
 
@@ -10,6 +13,30 @@ use super::reactor::StopHandle;
 /// creates afterwards) and starts a thread that waits for them and stops
 /// the reactor. Call it from `main` before starting other threads.
 pub fn stop_on_signals(handle: StopHandle) -> io::Result<()> {
+    wait_for_signals(handle, None)
+}
+
+/// A reload asked for by SIGHUP, taken by the reactor thread.
+#[derive(Clone, Debug, Default)]
+pub struct Hangup(Arc<AtomicBool>);
+
+impl Hangup {
+    /// Whether SIGHUP arrived since the last call (clears it).
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::SeqCst)
+    }
+}
+
+/// `stop_on_signals`, and SIGHUP too: it no longer ends the process but
+/// sets the returned flag and wakes the reactor, whose thread then does the
+/// reload (so the reload runs between turns, with the hub to itself).
+pub fn stop_and_reload_on_signals(handle: StopHandle) -> io::Result<Hangup> {
+    let hangup = Hangup::default();
+    wait_for_signals(handle, Some(hangup.clone()))?;
+    Ok(hangup)
+}
+
+fn wait_for_signals(handle: StopHandle, hangup: Option<Hangup>) -> io::Result<()> {
     // SAFETY: `set` is initialised by sigemptyset before use; the calls only
     // read and write that local set and the calling thread's signal mask.
     let set = unsafe {
@@ -17,6 +44,9 @@ pub fn stop_on_signals(handle: StopHandle) -> io::Result<()> {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        if hangup.is_some() {
+            libc::sigaddset(&mut set, libc::SIGHUP);
+        }
         let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc));
@@ -30,9 +60,18 @@ pub fn stop_on_signals(handle: StopHandle) -> io::Result<()> {
             // SAFETY: `set` is a valid, initialised signal set owned by this
             // closure; `sig` is a valid out-pointer.
             let rc = unsafe { libc::sigwait(&set, &mut sig) };
-            if rc == 0 {
-                handle.stop();
-                return;
+            if rc != 0 {
+                continue;
+            }
+            match &hangup {
+                Some(h) if sig == libc::SIGHUP => {
+                    h.0.store(true, Ordering::SeqCst);
+                    handle.wake();
+                }
+                _ => {
+                    handle.stop();
+                    return;
+                }
             }
         })?;
     Ok(())
@@ -55,39 +94,4 @@ pub fn raise_fd_limit() -> io::Result<u64> {
         }
         Ok(lim.rlim_cur as u64)
     }
-}
-
-/// Blocks SIGHUP in the calling thread and the threads it creates
-/// afterwards, so it neither kills the process nor lands in a thread that
-/// does not wait for it. Call it first thing in `main`.
-pub fn block_sighup() -> io::Result<libc::sigset_t> {
-    // SAFETY: as in `stop_on_signals`: a local set, initialised before use,
-    // and the calling thread's signal mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-        Ok(set)
-    }
-}
-
-/// Starts a thread that asks the reactor to reload its configuration at
-/// each SIGHUP (blocked first, see [`block_sighup`]).
-pub fn reload_on_sighup(handle: super::reactor::ReloadHandle) -> io::Result<()> {
-    let set = block_sighup()?;
-    std::thread::Builder::new()
-        .name("ducq-sighup".into())
-        .spawn(move || loop {
-            let mut sig: libc::c_int = 0;
-            // SAFETY: `set` is a valid signal set owned by this closure;
-            // `sig` is a valid out-pointer.
-            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-                handle.request();
-            }
-        })?;
-    Ok(())
 }

@@ -17,8 +17,13 @@ pub struct Settings {
     /// Most routes whose last message is stored (default 10 000); the least
     /// recently published are dropped first.
     pub max_stored_routes: usize,
-    /// Most bytes of stored last messages (default 64 MiB).
+    /// Most bytes of stored messages (default 64 MiB); over it the oldest
+    /// stored messages are dropped first.
     pub max_stored_bytes: usize,
+    /// Messages stored per route for `sub R\nlast N` and `last R\nN`
+    /// (default 1: the last message, as in the original). Bounded by
+    /// `max_stored_bytes` and `max_stored_routes`; 0 stores nothing.
+    pub history: usize,
     /// Most client connections at once (default 16 384). Beyond it a new
     /// connection is answered NACK 21 and closed.
     pub max_connections: usize,
@@ -32,6 +37,15 @@ pub struct Settings {
     /// is given up and its connection closed (default 30 s): a peer that
     /// trickles bytes cannot hold a connection slot forever.
     pub frame_timeout: Duration,
+    /// Most bytes of a streamed payload (`CONT`/`END`) queued for any one
+    /// subscriber before the server stops reading its publisher until the
+    /// subscriber is down to half of it (default 4 MiB). Keep it below
+    /// `max_output` minus `max_message`.
+    pub stream_window: usize,
+    /// A stream with no part this long is ended with an error for its
+    /// subscribers; a subscriber that keeps a stream's window full this
+    /// long is closed as a slow consumer (default 30 s; zero disables).
+    pub stream_timeout: Duration,
     /// Lowest level written to the log (default `Info`).
     pub log_level: Level,
 }
@@ -43,10 +57,13 @@ impl Default for Settings {
             max_route: 1024,
             max_stored_routes: 10_000,
             max_stored_bytes: 64 << 20,
+            history: 1,
             max_connections: 16_384,
             max_output: 8 << 20,
             idle_timeout: Duration::from_secs(300),
             frame_timeout: Duration::from_secs(30),
+            stream_window: 4 << 20,
+            stream_timeout: Duration::from_secs(30),
             log_level: Level::Info,
         }
     }

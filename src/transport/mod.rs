@@ -110,6 +110,13 @@ pub trait Transport {
     /// waiting.
     fn after_dispatch(&mut self, _out: &mut Vec<u8>) {}
 
+    /// Whether a message the peer did not ask for (a direct message) can be
+    /// sent now. A request/response protocol between requests cannot carry
+    /// one; the default is true.
+    fn accepts_push(&self) -> bool {
+        true
+    }
+
     /// Appends the wire form of one ducq message to `out`.
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>);
 

@@ -247,9 +247,9 @@ pub fn is_event_stream(tail: &[u8]) -> bool {
 /// HTTP connection renders comes up: ACK, NACK, PARTS … END, a stored
 /// message, plain data, no reply at all, and a subscription that streams.
 pub fn scripted_replies(msg: &[u8]) -> Vec<Vec<u8>> {
-    let (head, payload) = match msg.iter().position(|&b| b == b'\n') {
-        Some(i) => (&msg[..i], &msg[i + 1..]),
-        None => (msg, &[][..]),
+    let head = match msg.iter().position(|&b| b == b'\n') {
+        Some(i) => &msg[..i],
+        None => msg,
     };
     let (command, route) = match head.iter().position(|&b| b == b' ') {
         Some(i) => (&head[..i], &head[i + 1..]),
@@ -258,13 +258,13 @@ pub fn scripted_replies(msg: &[u8]) -> Vec<Vec<u8>> {
     let v = |s: &[u8]| s.to_vec();
     match command {
         b"pub" | b"publish" => vec![v(b"ACK")],
-        b"sub" if payload == b"last" && route.len() % 2 == 0 => {
+        b"last" if route.len() % 2 == 0 => {
             let mut stored = b"pub ".to_vec();
             stored.extend_from_slice(route);
             stored.extend_from_slice(b"\nstored\r\nvalue");
             vec![stored]
         }
-        b"sub" if payload == b"last" => vec![v(b"ACK")],
+        b"last" => vec![v(b"ACK")],
         b"sub" => vec![v(b"ACK"), v(b"pub a/b\nline 1\nline 2"), v(b"raw\r\ndata")],
         b"lscmd" => vec![
             v(b"PARTS"),

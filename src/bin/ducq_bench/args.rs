@@ -29,7 +29,7 @@ brokers (addresses must be 127.0.0.1:PORT):
   --brokers LIST       subset to run, e.g. ducq,redis (default: all with an address)
 
 what to run:
-  --scenarios LIST     subset of S1,S2,S3,S4,S5,S6 (default: all)
+  --scenarios LIST     subset of S1,S2,S3,S4,S5,S6,S7 (default: all)
   --runs N             runs per scenario; the table shows the median (default 3)
   --messages N         base message count (default 200000): S1 and S6 send
                        N, S2 4N/subscribers (4N deliveries), S3 N/2, S5 N/40
@@ -37,6 +37,8 @@ what to run:
   --large-size BYTES   payload of S5 (default 65536)
   --rate N             S3 publication rate per second (default 20000)
   --idle-conns N       S4 idle subscribers (default 10000)
+  --patterns N         S7 pattern subscriptions held beside S2 1→16
+                       (default 10000; ducq only)
   --window N           publisher stays at most N messages ahead of the
                        subscribers (default 10000, at most 4 MiB; 0: no limit)
   --timeout SECS       limit for each run (default 120)
@@ -94,7 +96,7 @@ impl Broker {
 }
 
 /// The scenarios, in table order.
-pub const SCENARIOS: [&str; 6] = ["S1", "S2", "S3", "S4", "S5", "S6"];
+pub const SCENARIOS: [&str; 7] = ["S1", "S2", "S3", "S4", "S5", "S6", "S7"];
 
 /// Everything a suite needs.
 #[derive(Debug, Clone)]
@@ -119,6 +121,8 @@ pub struct Config {
     pub rate: f64,
     /// S4 connection count.
     pub idle_conns: usize,
+    /// S7: pattern subscriptions held during the run.
+    pub patterns: usize,
     /// In-flight window in messages; 0 = none.
     pub window: u64,
     /// Per-run limit.
@@ -179,6 +183,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         large_size: 65_536,
         rate: 20_000.0,
         idle_conns: 10_000,
+        patterns: 10_000,
         window: 10_000,
         timeout: Duration::from_secs(120),
         out: None,
@@ -222,7 +227,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     let found = SCENARIOS
                         .iter()
                         .find(|x| **x == s)
-                        .ok_or_else(|| format!("unknown scenario {s:?} (S1 … S6)"))?;
+                        .ok_or_else(|| format!("unknown scenario {s:?} (S1 … S7)"))?;
                     list.push(*found);
                 }
                 c.scenarios = SCENARIOS
@@ -237,6 +242,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--large-size" => c.large_size = number(flag, v)?,
             "--rate" => c.rate = number(flag, v)?,
             "--idle-conns" => c.idle_conns = number(flag, v)?,
+            "--patterns" => c.patterns = number(flag, v)?,
             "--window" => c.window = number(flag, v)?,
             "--timeout" => c.timeout = Duration::from_secs(number(flag, v)?),
             "--out" => c.out = Some(PathBuf::from(v)),

@@ -77,6 +77,7 @@ fn spec(kind: Kind, addr: SocketAddr, topic: &str) -> Spec {
         rss_pid: None,
         timeout: Duration::from_secs(20),
         buf: 4096,
+        patterns: 0,
     }
 }
 
@@ -141,4 +142,19 @@ fn unreachable_broker_fails_cleanly() {
         .unwrap();
     let err = run(&spec(Kind::DucqTcp, addr, "nobody")).unwrap_err();
     assert!(err.contains("connect"), "{err}");
+}
+
+/// S7's shape: fan-out with pattern subscriptions held beside the run's;
+/// none of them receives anything, so the deliveries are exactly those of
+/// the run's own subscribers.
+#[test]
+fn ducq_fan_out_beside_pattern_subscriptions() {
+    let s = Server::start();
+    let mut fan = spec(Kind::DucqTcp, s.tcp, "pat/live");
+    fan.subscribers = 4;
+    fan.count = 500;
+    fan.patterns = 3000;
+    let m = run(&fan).unwrap();
+    assert_eq!(m.deliveries, 2000);
+    assert_eq!(m.acks, 500);
 }

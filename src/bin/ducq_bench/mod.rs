@@ -9,9 +9,11 @@
 //! - `run`: one run (subscriber loop); `publisher`: the publishing thread.
 //! - `conn`: one non-blocking connection; `wire/`: the four protocols.
 //! - `payload`: sequence + timestamp payload and the order check.
+//! - `ballast`: S7's pattern subscriptions held during a run.
 //! - `report`: markdown output; `sys`: RLIMIT_NOFILE and VmRSS.
 
 mod args;
+mod ballast;
 mod conn;
 #[cfg(test)]
 mod e2e_tests;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
+use super::ballast;
 use super::conn::Conn;
 use super::payload::Order;
 use super::publisher::{self, Clock, Plan, Shared};
@@ -49,6 +50,9 @@ pub struct Spec {
     pub timeout: Duration,
     /// Initial input buffer of each subscriber.
     pub buf: usize,
+    /// Pattern subscriptions held beside the run's (ducq only; see
+    /// `ballast`).
+    pub patterns: usize,
 }
 
 /// What a run measured.
@@ -185,6 +189,11 @@ pub fn run(spec: &Spec) -> Result<Measured, String> {
         fanout: vec![0; if spec.timing { spec.count as usize } else { 0 }],
     };
     let mut progress = Progress::new(&spec.label);
+    // Held open until the run ends.
+    let _patterns = match spec.patterns {
+        0 => None,
+        n => Some(ballast::subscribe(spec.endpoint.addr, &spec.topic, n)?),
+    };
 
     // Subscribe, a wave at a time, each wave confirmed before the next.
     while s.subs.len() < n {

@@ -49,6 +49,8 @@ pub enum Case {
     S5,
     /// S1 over WebSocket.
     S6,
+    /// S2 1 → 16 with `--patterns` pattern subscriptions live (ducq).
+    S7,
 }
 
 /// A table cell.
@@ -80,6 +82,7 @@ impl Case {
             "S3" => vec![Case::S3],
             "S4" => vec![Case::S4],
             "S5" => vec![Case::S5],
+            "S7" => vec![Case::S7],
             _ => vec![Case::S6],
         }
     }
@@ -125,6 +128,14 @@ impl Case {
                 "MB/s",
                 true,
             )],
+            Case::S7 => vec![row(
+                format!(
+                    "S7 1→16, {} B, beside {} pattern subscriptions",
+                    c.size, c.patterns
+                ),
+                "deliveries/s",
+                true,
+            )],
             Case::S6 => vec![row(
                 format!("S6 1→1 over WebSocket, {} B", c.size),
                 "msgs/s",
@@ -145,6 +156,9 @@ impl Case {
             kind: broker.kind(),
             addr,
         };
+        if self == Case::S7 && broker != Broker::Ducq {
+            return Err("—".into());
+        }
         if self == Case::S6 {
             if broker != Broker::Ducq {
                 return Err("—".into());
@@ -179,6 +193,7 @@ impl Case {
             rss_pid: None,
             timeout: c.timeout,
             buf: 64 * 1024,
+            patterns: 0,
         };
         match self {
             Case::S1 | Case::S6 => {}
@@ -186,6 +201,13 @@ impl Case {
                 // The same number of deliveries for every fan-out.
                 spec.subscribers = n;
                 spec.count = (c.messages * 4 / n as u64).max(1);
+            }
+            Case::S7 => {
+                spec.subscribers = 16;
+                spec.count = (c.messages * 4 / 16).max(1);
+                spec.patterns = c.patterns;
+                // Two levels, so the patterns share its first one.
+                spec.topic.push_str("/live");
             }
             Case::S3 => {
                 spec.count = c.messages / 2;
@@ -220,7 +242,7 @@ impl Case {
         let per_s = |n: f64| n / m.elapsed_s.max(1e-9);
         match self {
             Case::S1 | Case::S6 => vec![Some(per_s(spec.count as f64))],
-            Case::S2(_) => vec![Some(per_s(m.deliveries as f64))],
+            Case::S2(_) | Case::S7 => vec![Some(per_s(m.deliveries as f64))],
             Case::S3 => {
                 let mut l = m.latencies_ns.clone();
                 l.sort_unstable();

@@ -58,10 +58,12 @@ impl Hub {
             _ => {
                 let acl = user.map_or(&config.anonymous, |u| &u.acl);
                 match msg.command {
-                    b"pub" | b"publish" if !acl.may_publish(msg.route) => {
+                    // Streamed parts publish too.
+                    b"pub" | b"publish" | b"CONT" | b"END" if !acl.may_publish(msg.route) => {
                         Err("publish outside the access list")
                     }
-                    b"sub" | b"subscribe" if !acl.may_subscribe(msg.route) => {
+                    // Reading the store is a subscription's worth of access.
+                    b"sub" | b"subscribe" | b"last" if !acl.may_subscribe(msg.route) => {
                         Err("subscription beyond the access list")
                     }
                     _ => Ok(()),

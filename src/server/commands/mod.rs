@@ -7,11 +7,14 @@ use super::hub::Hub;
 use crate::proto::{Message, State};
 
 pub mod auth;
+pub mod direct;
+pub mod last;
 pub mod lscmd;
 pub mod lsconn;
 pub mod ping;
 pub mod publish;
 pub mod reload;
+pub mod stream;
 pub mod subscribe;
 pub mod time;
 pub mod unsub;
@@ -61,7 +64,7 @@ pub fn core() -> Vec<Builtin> {
         },
         Builtin {
             name: "sub",
-            doc: "subscribe to route (wildcard *); payload options: last (stored messages), add (keep other subscriptions)",
+            doc: "subscribe to route (wildcards *, + and #); payload options: last [N] (the N newest stored messages first), add (keep other subscriptions)",
             exec: subscribe::exec,
         },
         Builtin {
@@ -73,6 +76,16 @@ pub fn core() -> Vec<Builtin> {
             name: "auth",
             doc: "authenticate as user route with password payload: ACK, or NACK 24 after a delay",
             exec: auth::exec,
+        },
+        Builtin {
+            name: "CONT",
+            doc: "part of a streamed payload on route: ACK; subscribers get CONT route, the stream id, the bytes",
+            exec: stream::cont,
+        },
+        Builtin {
+            name: "END",
+            doc: "last part of a streamed payload on route (may be empty): ACK",
+            exec: stream::end,
         },
         Builtin {
             name: "PING",
@@ -96,9 +109,19 @@ pub fn replaceable() -> Vec<Builtin> {
             exec: unsubscribe::exec,
         },
         Builtin {
+            name: "last",
+            doc: "the N newest stored messages of route (payload N, default 1), oldest first, without subscribing; ACK when none",
+            exec: last::exec,
+        },
+        Builtin {
             name: "unsub",
             doc: "close the connection whose id is the payload",
             exec: unsub::exec,
+        },
+        Builtin {
+            name: "to",
+            doc: "send payload to the one connection whose id (as lsconn lists it) is route: ACK; it gets from <your id>, the payload; NACK 19 if none",
+            exec: direct::exec,
         },
         Builtin {
             name: "lsconn",
@@ -121,6 +144,20 @@ pub fn replaceable() -> Vec<Builtin> {
             exec: time::epoch,
         },
     ]
+}
+
+/// The open client connection whose id (as `lsconn` lists it:
+/// `TCP:127.0.0.1:50312`, `WS:[::1]:40000`) is `id`.
+pub(crate) fn find_client(hub: &Hub, id: &[u8]) -> Option<usize> {
+    let id = std::str::from_utf8(id).ok()?;
+    let (kind, addr) = id.split_once(':')?;
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    // A scan without allocating: direct messages and `unsub` are rare next
+    // to publications, and a connection's id can change (HTTP → WS).
+    hub.conns
+        .iter()
+        .find(|(_, c)| !c.closing && c.peer() == addr && c.kind() == kind)
+        .map(|(k, _)| k)
 }
 
 /// Checks a `pub`/`sub` route: closed by `\n`, non-empty, within the limit.

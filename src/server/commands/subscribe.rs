@@ -1,44 +1,36 @@
 //! `sub R\nP` (alias `subscribe`): replace the caller's subscription with R,
-//! or add R with the `add` option; with `last`, answer the stored last
-//! message(s) instead of ACK (PROTOCOL.md §6).
+//! or add R with the `add` option; with `last [N]`, answer the up to N
+//! stored messages of R instead of ACK (PROTOCOL.md §6). The subscription
+//! and the stored messages are taken in the same turn of the reactor, so
+//! no publication falls between them or reaches the caller twice.
 
 use super::check_route;
-use crate::proto::{route, Message, State, ACK};
+use super::last::{count, send_stored};
+use crate::proto::{Message, State, ACK};
 use crate::server::hub::Hub;
 
 /// Runs `sub`.
 pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
     check_route(hub, msg)?;
-    let (mut last, mut add) = (false, false);
-    for opt in msg.payload.split(|b| b.is_ascii_whitespace()) {
+    let (mut last, mut add) = (None, false);
+    let mut opts = msg.payload.split(|b| b.is_ascii_whitespace()).peekable();
+    while let Some(opt) = opts.next() {
         match opt {
-            b"last" => last = true,
+            b"last" => {
+                last = Some(
+                    opts.next_if(|t| count(t).is_some())
+                        .and_then(count)
+                        .unwrap_or(1),
+                );
+            }
             b"add" => add = true,
+            // Unknown options are ignored, as they always were.
             _ => {}
         }
     }
     hub.subs.subscribe(caller, msg.route, add);
-    if !last {
-        return hub.send(caller, ACK);
+    match last {
+        Some(n) => send_stored(hub, caller, msg.route, n),
+        None => hub.send(caller, ACK),
     }
-    let stored: Vec<Vec<u8>> = if route::is_pattern(msg.route) {
-        hub.last
-            .matching(msg.route)
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect()
-    } else {
-        hub.last
-            .get(msg.route)
-            .map(<[u8]>::to_vec)
-            .into_iter()
-            .collect()
-    };
-    if stored.is_empty() {
-        return hub.send(caller, ACK);
-    }
-    for m in stored {
-        hub.send(caller, &m)?;
-    }
-    Ok(())
 }

@@ -1,6 +1,7 @@
 //! `unsub R\n<id>`: an admin command closing connection `<id>` (as listed by
 //! lsconn). ACK first, so a caller closing itself still gets its answer.
 
+use super::find_client;
 use crate::proto::{Message, State, ACK};
 use crate::server::hub::Hub;
 
@@ -16,11 +17,7 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
     if id.is_empty() {
         return Err(State::EMsgInv);
     }
-    let target = hub
-        .clients()
-        .into_iter()
-        .find(|&k| hub.client_id(k).is_some_and(|s| s.as_bytes() == id))
-        .ok_or(State::ENotFound)?;
+    let target = find_client(hub, id).ok_or(State::ENotFound)?;
     hub.send(caller, ACK)?;
     let by = hub.client_id(caller).unwrap_or_default();
     if target == caller {

@@ -121,6 +121,9 @@ impl Hub {
         }
         targets.clear();
         self.fan.targets = targets;
+        self.metrics.publications += 1;
+        self.metrics.deliveries += delivered as u64;
+        self.metrics.messages_out += delivered as u64;
         delivered
     }
 

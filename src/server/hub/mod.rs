@@ -28,7 +28,9 @@ use super::auth::Auth;
 use super::broker::{LastStore, Subscriptions};
 use super::conn::{Conn, ConnId};
 use super::log::{Level, Logger};
+use super::metrics::Counters;
 use super::settings::Settings;
+use super::streams::{self, Streams};
 use crate::proto::State;
 
 mod body_pool;
@@ -44,8 +46,10 @@ pub struct Hub {
     pub(crate) conns: Slab<Conn>,
     /// Who is subscribed to what.
     pub subs: Subscriptions,
-    /// Last message of each route.
+    /// Stored messages of each route.
     pub last: LastStore,
+    /// Open streamed payloads.
+    pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
     /// A log record is being written (a `LOG` subscriber's send failing
@@ -64,6 +68,9 @@ pub struct Hub {
     /// A `reload` command asked for the configuration to be re-read; the
     /// reactor does it at the end of the turn and answers this connection.
     pub(crate) reload_asked: Option<super::conn::ConnId>,
+    /// What the server counted so far (`/metrics`); bytes of open
+    /// connections are in the connections until they close.
+    pub metrics: Counters,
 }
 
 impl Hub {
@@ -71,7 +78,12 @@ impl Hub {
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
-            last: LastStore::new(settings.max_stored_routes, settings.max_stored_bytes),
+            last: LastStore::with_depth(
+                settings.max_stored_routes,
+                settings.max_stored_bytes,
+                settings.history,
+            ),
+            streams: Streams::default(),
             logger: Logger::new(settings.log_level),
             in_log: false,
             settings,
@@ -82,6 +94,7 @@ impl Hub {
             fan: FanOut::default(),
             auth: Auth::default(),
             reload_asked: None,
+            metrics: Counters::default(),
         }
     }
 
@@ -169,6 +182,7 @@ impl Hub {
             _ => return Err(State::ENotFound),
         };
         conn.transport.encode(msg, conn.out.own());
+        self.metrics.messages_out += 1;
         self.queued(key)
     }
 
@@ -186,6 +200,8 @@ impl Hub {
         if conn.pending_output() > self.settings.max_output {
             let pending = conn.pending_output();
             conn.out.clear();
+            self.metrics.slow_consumers += 1;
+            self.metrics.dropped_bytes += pending as u64;
             self.close(
                 key,
                 &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
@@ -208,6 +224,7 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        self.metrics.dropped_bytes += conn.pending_output() as u64;
         let id = conn.id_string();
         self.to_close.push(key);
         self.log(Level::Info, "close", &id, reason);
@@ -228,10 +245,18 @@ impl Hub {
     pub(crate) fn reap(&mut self) {
         while let Some(key) = self.to_close.pop() {
             if self.conns.get(key).is_some_and(|c| c.closing) {
+                // Its streams end with an error for their subscribers,
+                // written now rather than a turn later.
+                streams::publisher_gone(self, key);
                 let mut conn = self.conns.remove(key);
+                self.metrics.bytes_in += conn.bytes_in;
+                self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
             }
+        }
+        if !self.dirty.is_empty() {
+            self.flush_dirty();
         }
     }
 

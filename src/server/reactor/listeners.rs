@@ -242,9 +242,14 @@ impl Reactor {
                             transport.encode(&nack(State::EMax), &mut out);
                             let _ = write_once(&mut stream, &out);
                         }
+                        self.hub.metrics.refused += 1;
                         let text = format!("refused {peer}: connection limit reached");
                         self.hub.log(Level::Warn, "accept", "server", &text);
                         continue;
+                    }
+                    let local = listener.socket.tcp_addr();
+                    if let Some(local) = local {
+                        self.hub.metrics.accepted(local);
                     }
                     let layer = match tls.map(|c| TlsLayer::new(c, refusal, now)).transpose() {
                         Ok(l) => l.map(Box::new),
@@ -270,6 +275,7 @@ impl Reactor {
                     let Some(conn) = self.hub.conns.get_mut(key) else {
                         continue;
                     };
+                    conn.listener = local;
                     conn.transport.open(conn.out.own());
                     let id = conn.id_string();
                     if conn.pending_output() > 0 {

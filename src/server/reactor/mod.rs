@@ -25,6 +25,7 @@ use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::Hub;
 use super::log::Level;
 use super::settings::Settings;
+use super::streams;
 use crate::transport::http::OriginPolicy;
 
 mod listeners;
@@ -270,6 +271,10 @@ impl Reactor {
             self.reload_now();
         }
         self.hub.flush_dirty();
+        // Streamed payloads: publishers paused by a full window are read
+        // again once their subscribers drained (next turn, at once).
+        streams::check(&mut self.hub, now);
+        self.backlog.extend(self.hub.streams.take_resumed());
         self.hub.reap();
         Ok(())
     }

@@ -40,7 +40,9 @@ impl Reactor {
             return;
         }
         let mut budget = READ_BUDGET;
-        while self.read_round(key, now, ended, &mut budget) {}
+        // A publisher whose stream window is full is not read: what it
+        // sends waits in the socket until `streams::check` resumes it.
+        while !self.hub.streams.is_paused(key) && self.read_round(key, now, ended, &mut budget) {}
     }
 
     /// One buffer's worth of `read`: fill a buffer, handle every message in

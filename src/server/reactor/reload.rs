@@ -59,6 +59,8 @@ impl Reactor {
     /// the configuration (each reason logged).
     pub fn reload(&mut self) -> Result<(), Vec<String>> {
         let Some(mut hook) = self.reload_hook.take() else {
+            let text = "no configuration file to re-read, settings unchanged";
+            self.hub.log(Level::Info, "reload", "server", text);
             return Err(vec!["not started from a configuration file".into()]);
         };
         let result = hook(self);

@@ -20,15 +20,21 @@
 //! | request | ducq message | response |
 //! |---|---|---|
 //! | `POST /pub/<route>`, body P | `pub <route>\nP` | reply mapping below |
-//! | `GET /last/<route>` | `sub <route>\nlast` | 200 with the payload of the stored message (its route in `X-Ducq-Route`), or 204 when there is none |
-//! | `GET /last/<pattern>` (with `*`) | `sub <pattern>\nlast` | 200 `[{"route":..,"payload":..}]`, every stored message that matches (`[]` when none) |
+//! | `GET /last/<route>` | `last <route>\n` | 200 with the payload of the stored message (its route in `X-Ducq-Route`), or 204 when there is none |
+//! | `GET /last/<pattern>` (with `*`, `+`, `#`) | `last <pattern>\n` | 200 `[{"route":..,"payload":..}]`, the newest stored message of every matching route (`[]` when none) |
+//! | `GET /last/<route or pattern>?n=N` | `last <route>\nN` | 200 `[{"route":..,"payload":..}]`, up to the N newest stored messages of each matching route, oldest first (`[]` when none) |
 //! | `GET /sub/<route>` | `sub <route>\n` | a Server-Sent Events stream |
 //! | `GET /lscmd` | `lscmd` | 200 `[{"name":..,"doc":..}]` |
 //! | `GET /lsconn` | `lsconn` | 200 `[{"id":..,"route":..}]` |
 //! | `POST /cmd/<command>/<route>`, body P | `<command> <route>\nP` | reply mapping below |
 //! | `POST /cmd/<command>`, body P | `<command>` (or `<command>\nP` when P is not empty) | reply mapping below |
+//! | `GET /metrics` | `metrics` | 200, the reply as `text/plain; version=0.0.4` (Prometheus) |
+//! | `GET /stats` | `stats` | 200, the reply as JSON |
+//! | `GET /`, `GET /dashboard/<file>` | `dashboard <file>\n` | 200, the reply with the file's type (404 when the server has no dashboard) |
 //!
-//! Routes and commands are percent-decoded; the query string is ignored.
+//! Routes and commands are percent-decoded; the query string is ignored but
+//! for `n` on `/last` (400 unless it is a decimal number). `/last` only
+//! reads the store: the connection is not subscribed.
 //!
 //! # Reply mapping
 //! The first reply completes the request:

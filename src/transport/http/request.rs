@@ -382,7 +382,12 @@ impl HttpOrWs {
                 self.finish(keep_alive);
             }
             Kind::Nack(state) => {
-                let body = error_json(&nack_text(msg), Some(state));
+                // A missing dashboard file is not a missing connection.
+                let text = match kind {
+                    Endpoint::Body(_) if state == State::ENotFound => "not found".to_owned(),
+                    _ => nack_text(msg),
+                };
+                let body = error_json(&text, Some(state));
                 respond(out, nack_status(state), JSON, &[], &body, keep_alive, cors);
                 self.finish(keep_alive);
             }
@@ -442,6 +447,18 @@ impl HttpOrWs {
                     keep_alive,
                     cors,
                 );
+                self.finish(keep_alive);
+            }
+            _ if matches!(kind, Endpoint::Body(_)) => {
+                let media = match kind {
+                    Endpoint::Body(media) => media,
+                    _ => JSON,
+                };
+                let extra = [
+                    ("Cache-Control", "no-cache"),
+                    ("X-Content-Type-Options", "nosniff"),
+                ];
+                respond(out, 200, media, &extra, msg, keep_alive, cors);
                 self.finish(keep_alive);
             }
             _ => {
@@ -573,6 +590,12 @@ impl Transport for HttpOrWs {
             }
             _ => {}
         }
+    }
+
+    /// Only an event stream or a WebSocket: a plain request's answer is its
+    /// response, and between requests nothing can be sent.
+    fn accepts_push(&self) -> bool {
+        matches!(self.phase, Phase::Ws(_) | Phase::Streaming)
     }
 
     fn shared_encoding(&self) -> Option<SharedEncoding> {

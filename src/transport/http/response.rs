@@ -6,12 +6,15 @@
 use std::fmt::Write as _;
 
 use super::routing::Endpoint;
+use crate::proto::listing;
 use crate::proto::message::Message;
 use crate::proto::State;
 use crate::transport::ws::handshake;
 
 /// The media type of JSON bodies.
 pub(super) const JSON: &str = "application/json";
+/// The media type of the Prometheus text exposition format.
+pub(super) const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Appends a complete response with a `Content-Length` body. An empty
 /// `content_type` sends no such header.
@@ -90,23 +93,7 @@ pub(super) fn header_safe(route: &[u8]) -> String {
 }
 
 /// Appends `bytes` (lossily UTF-8) as a JSON string literal.
-pub fn json_string(out: &mut String, bytes: &[u8]) {
-    out.push('"');
-    for c in String::from_utf8_lossy(bytes).chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use crate::proto::listing::json_string;
 
 /// `{"error":"<reason>"}`, with `"code":n` for a NACK.
 pub(super) fn error_json(reason: &str, state: Option<State>) -> Vec<u8> {
@@ -141,54 +128,24 @@ pub(super) fn stored_json(items: &[Vec<u8>]) -> String {
     s
 }
 
-/// The JSON array for a multipart reply: every line of every item.
+/// The JSON array for a multipart reply: objects for `/lscmd` and
+/// `/lsconn` (read as the CLI reads them), strings otherwise.
 pub(super) fn list_json(kind: Endpoint, items: &[Vec<u8>]) -> String {
-    let mut s = String::from("[");
-    let lines = items
-        .iter()
-        .flat_map(|item| item.split(|&b| b == b'\n'))
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.is_empty());
-    for (i, line) in lines.enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        match kind {
-            Endpoint::Lscmd => {
-                // `"name","doc"`; anything else is all name.
-                let (name, doc) = line
-                    .strip_prefix(b"\"")
-                    .and_then(|l| l.strip_suffix(b"\""))
-                    .and_then(|l| {
-                        let at = l.windows(3).position(|w| w == b"\",\"")?;
-                        Some((l.get(..at)?, l.get(at + 3..)?))
-                    })
-                    .unwrap_or((line, b""));
-                s.push_str("{\"name\":");
-                json_string(&mut s, name);
-                s.push_str(",\"doc\":");
-                json_string(&mut s, doc);
-                s.push('}');
+    match kind {
+        Endpoint::Lscmd => listing::lscmd_json(items),
+        Endpoint::Lsconn => listing::lsconn_json(items),
+        _ => {
+            let mut s = String::from("[");
+            for (i, line) in listing::lines(items).enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                json_string(&mut s, line);
             }
-            Endpoint::Lsconn => {
-                let (id, route) = match line.iter().position(|&b| b == b',') {
-                    Some(at) => (
-                        line.get(..at).unwrap_or(line),
-                        line.get(at + 1..).unwrap_or(b""),
-                    ),
-                    None => (line, &b""[..]),
-                };
-                s.push_str("{\"id\":");
-                json_string(&mut s, id);
-                s.push_str(",\"route\":");
-                json_string(&mut s, route);
-                s.push('}');
-            }
-            _ => json_string(&mut s, line),
+            s.push(']');
+            s
         }
     }
-    s.push(']');
-    s
 }
 
 /// Appends one Server-Sent Event for a ducq message (format in the module

@@ -3,6 +3,7 @@
 //! error status that refuses them. It must not read bodies or headers,
 //! keep state, or render responses: `request` decides, `response` writes.
 
+use super::response::{JSON, PROMETHEUS};
 use crate::proto::route;
 
 /// What a request is waiting for, which decides how its reply is rendered.
@@ -20,6 +21,9 @@ pub(super) enum Endpoint {
     Lscmd,
     /// `/lsconn`: JSON objects `{id, route}`.
     Lsconn,
+    /// `/metrics`, `/stats`, the dashboard's files: the reply is the body,
+    /// of this media type.
+    Body(&'static str),
 }
 
 /// A routed request: the ducq message it becomes, minus its body.
@@ -73,6 +77,18 @@ pub(super) const fn bad(reason: &'static str) -> RouteError {
     }
 }
 
+/// The media type of a dashboard file, from its name.
+fn asset_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
 /// Maps a method and target to the ducq message it stands for.
 pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     let path = target.split_once('?').map_or(target, |(p, _)| p);
@@ -83,6 +99,7 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     let want = match (endpoint, rest.is_some()) {
         ("pub", true) | ("cmd", true) => "POST",
         ("last", true) | ("sub", true) | ("lscmd", false) | ("lsconn", false) => "GET",
+        ("metrics", false) | ("stats", false) | ("", false) | ("dashboard", true) => "GET",
         _ => return Err(not_found()),
     };
     if method != want {
@@ -102,11 +119,10 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
     Ok(match endpoint {
         "pub" => action(Endpoint::Plain, with_route(b"pub", rest, b"")?, true, false),
         "last" => {
-            let msg = with_route(b"sub", rest, b"last")?;
-            let pattern = msg
-                .get(4..msg.len().saturating_sub(5))
-                .is_some_and(route::is_pattern);
-            let kind = if pattern {
+            let n = query_count(target)?;
+            let msg = with_route(b"last", rest, n.unwrap_or("").as_bytes())?;
+            let pattern = percent_decode(rest.as_bytes()).is_some_and(|r| route::is_pattern(&r));
+            let kind = if pattern || n.is_some() {
                 Endpoint::LastAll
             } else {
                 Endpoint::Last
@@ -116,6 +132,20 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
         "sub" => action(Endpoint::Sub, with_route(b"sub", rest, b"")?, false, false),
         "lscmd" => action(Endpoint::Lscmd, b"lscmd".to_vec(), false, true),
         "lsconn" => action(Endpoint::Lsconn, b"lsconn".to_vec(), false, true),
+        "metrics" => action(Endpoint::Body(PROMETHEUS), b"metrics".to_vec(), false, true),
+        "stats" => action(Endpoint::Body(JSON), b"stats".to_vec(), false, true),
+        "" => action(
+            Endpoint::Body(asset_type("index.html")),
+            b"dashboard index.html\n".to_vec(),
+            false,
+            false,
+        ),
+        "dashboard" => action(
+            Endpoint::Body(asset_type(rest)),
+            with_route(b"dashboard", rest, b"")?,
+            false,
+            false,
+        ),
         _ => {
             let (command, route) = rest
                 .split_once('/')
@@ -130,6 +160,18 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
             }
         }
     })
+}
+
+/// The `n` of a query string (`?n=5`), if given; 400 unless it is decimal.
+fn query_count(target: &str) -> Result<Option<&str>, RouteError> {
+    let Some((_, query)) = target.split_once('?') else {
+        return Ok(None);
+    };
+    match query.split('&').find_map(|kv| kv.strip_prefix("n=")) {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        Some(_) => Err(bad("n must be a number")),
+        None => Ok(None),
+    }
 }
 
 /// `<command> <decoded route>\n<payload>`.

@@ -123,7 +123,7 @@ fn cmd_with_and_without_route() {
 #[test]
 fn last_returns_the_payload_or_204() {
     let (msgs, resp, _) = exchange("GET /last/a/b HTTP/1.1\r\n\r\n", &[b"pub a/b\n21.5"]);
-    assert_eq!(msgs, vec![b"sub a/b\nlast".to_vec()]);
+    assert_eq!(msgs, vec![b"last a/b\n".to_vec()]);
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"));
     assert!(resp.contains("X-Ducq-Route: a/b\r\n"));
     assert_eq!(body(&resp), "21.5");
@@ -133,11 +133,43 @@ fn last_returns_the_payload_or_204() {
 }
 
 #[test]
+fn last_with_n_asks_for_history_as_json() {
+    let mut t = http();
+    let (msgs, _, _, _) = drive(&mut t, b"GET /last/a/b?x=1&n=3 HTTP/1.1\r\n\r\n");
+    assert_eq!(msgs, vec![b"last a/b\n3".to_vec()]);
+    answer(&mut t, &[b"pub a/b\n1", b"pub a/b\n2"]);
+    let mut out = Vec::new();
+    t.after_dispatch(&mut out);
+    let resp = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(
+        body(&resp),
+        r#"[{"route":"a/b","payload":"1"},{"route":"a/b","payload":"2"}]"#
+    );
+    let (_, resp, _) = exchange("GET /last/a/b?n=1 HTTP/1.1\r\n\r\n", &[b"ACK"]);
+    assert_eq!(body(&resp), "[]");
+    for bad in ["?n=", "?n=x", "?n=-1", "?n=1.5"] {
+        let mut t = http();
+        let req = format!("GET /last/a{bad} HTTP/1.1\r\n\r\n");
+        let (msgs, out, _, _) = drive(&mut t, req.as_bytes());
+        assert!(msgs.is_empty(), "{bad}");
+        assert!(out.starts_with("HTTP/1.1 400 "), "{bad}: {out}");
+        assert_eq!(body(&out), r#"{"error":"n must be a number"}"#);
+    }
+    // A + or # pattern answers JSON too.
+    for (path, route) in [("a/%2B", "a/+"), ("a/+", "a/+"), ("a/%23", "a/#")] {
+        let req = format!("GET /last/{path} HTTP/1.1\r\n\r\n");
+        let (msgs, resp, _) = exchange(&req, &[b"ACK"]);
+        assert_eq!(msgs, vec![format!("last {route}\n").into_bytes()]);
+        assert_eq!(body(&resp), "[]", "{path}");
+    }
+}
+
+#[test]
 fn last_on_a_pattern_returns_every_match_as_json() {
     let mut t = http();
     let (msgs, early, closed, _) = drive(&mut t, b"GET /last/s%2F* HTTP/1.1\r\n\r\n");
     assert!(early.is_empty() && !closed);
-    assert_eq!(msgs, vec![b"sub s/*\nlast".to_vec()]);
+    assert_eq!(msgs, vec![b"last s/*\n".to_vec()]);
     // Nothing is sent until the command has returned.
     let partial = answer(&mut t, &[b"pub s/a\n1", b"pub s/b\nsay \"hi\"\nbye"]);
     assert_eq!(partial, "");
@@ -152,7 +184,7 @@ fn last_on_a_pattern_returns_every_match_as_json() {
     );
     // The connection serves the next request as usual.
     let (msgs, _, _, _) = drive(&mut t, b"GET /last/x HTTP/1.1\r\n\r\n");
-    assert_eq!(msgs, vec![b"sub x\nlast".to_vec()]);
+    assert_eq!(msgs, vec![b"last x\n".to_vec()]);
     // No match: an empty array, not 204.
     let (_, resp, _) = exchange("GET /last/none/* HTTP/1.1\r\n\r\n", &[b"ACK"]);
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
@@ -546,4 +578,60 @@ fn random_garbage_never_panics() {
         t.encode(b"ACK", &mut out);
         t.encode(b"pub a\nb", &mut out);
     }
+}
+
+#[test]
+fn metrics_stats_and_dashboard_files_are_bodies_of_their_type() {
+    let cases: [(&str, &[u8], &[u8], &str); 5] = [
+        (
+            "/metrics",
+            b"metrics",
+            b"# HELP x y\nx 1\n",
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+        ("/stats", b"stats", b"{\"a\":1}", "application/json"),
+        (
+            "/",
+            b"dashboard index.html\n",
+            b"<!doctype html>",
+            "text/html; charset=utf-8",
+        ),
+        (
+            "/dashboard/app.js",
+            b"dashboard app.js\n",
+            b"'use strict';",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/dashboard/app.css?v=2",
+            b"dashboard app.css\n",
+            b"body{}",
+            "text/css; charset=utf-8",
+        ),
+    ];
+    for (path, msg, reply, media) in cases {
+        let (msgs, resp, _) = exchange(&format!("GET {path} HTTP/1.1\r\n\r\n"), &[reply]);
+        assert_eq!(msgs, vec![msg.to_vec()], "{path}");
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        assert!(
+            resp.contains(&format!("\r\nContent-Type: {media}\r\n")),
+            "{resp}"
+        );
+        assert!(resp.contains("\r\nCache-Control: no-cache\r\n"), "{resp}");
+        assert_eq!(body(&resp).as_bytes(), reply, "{path}");
+    }
+    // No dashboard, or no such file: 404.
+    let (_, resp, _) = exchange("GET / HTTP/1.1\r\n\r\n", &[b"NACK *\n17\ncommand unknown"]);
+    assert!(resp.starts_with("HTTP/1.1 404 "), "{resp}");
+    let (_, resp, _) = exchange(
+        "GET /dashboard/x.js HTTP/1.1\r\n\r\n",
+        &[b"NACK *\n19\nconnection not found"],
+    );
+    assert_eq!(body(&resp), r#"{"error":"not found","code":19}"#);
+    // Read-only endpoints.
+    let (_, resp, _) = exchange("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &[]);
+    assert!(resp.starts_with("HTTP/1.1 405 "), "{resp}");
+    assert!(resp.contains("\r\nAllow: GET\r\n"), "{resp}");
+    let (_, resp, _) = exchange("GET /metrics/x HTTP/1.1\r\n\r\n", &[]);
+    assert!(resp.starts_with("HTTP/1.1 404 "), "{resp}");
 }

@@ -1,0 +1,11 @@
+//! The `ducq` CLI's presentation helpers, kept beside the binary so that
+//! `ducq.rs` stays argument parsing and calls: how output looks
+//! (`output`: text, JSON, colour), streamed payloads written out whole
+//! (`assemble`), the progress line of long transfers (`progress`) and the
+//! shell completion scripts (`completions`). Nothing here talks to a
+//! server.
+
+pub mod assemble;
+pub mod completions;
+pub mod output;
+pub mod progress;

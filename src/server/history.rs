@@ -1,0 +1,448 @@
+//! The stored messages of each route: its last `depth` publications
+//! (`--history N`, default 1, the original's "last message"), bounded in
+//! routes and bytes. Plain data; no sockets, no I/O, no knowledge of who
+//! asks.
+//!
+//! Bounds: over the route bound, the least recently published routes go
+//! (with their whole history); over the byte bound, the oldest messages go,
+//! whatever their route. Both cut to 15/16 of the bound, so the sort that
+//! finds what to drop is paid rarely; the message just stored is never the
+//! one dropped.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::rc::Rc;
+
+use super::broker::RouteMap;
+use crate::proto::route;
+
+/// A stored message: its own copy, or a range of a buffer shared with the
+/// output queues it was fanned out to (large messages).
+enum Body {
+    Own(Vec<u8>),
+    Shared(Rc<Vec<u8>>, Range<usize>),
+}
+
+impl Body {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Own(v) => v,
+            Body::Shared(s, range) => s.get(range.clone()).unwrap_or(&[]),
+        }
+    }
+}
+
+/// One stored message and when it was stored (a store-wide counter).
+struct Entry {
+    seq: u64,
+    body: Body,
+}
+
+/// The messages of one route, oldest first.
+#[derive(Default)]
+struct Stored {
+    msgs: VecDeque<Entry>,
+    /// Publications stored for this route since it entered the store (the
+    /// dashboard's per-route rate).
+    count: u64,
+}
+
+impl Stored {
+    fn newest_seq(&self) -> u64 {
+        self.msgs.back().map_or(0, |e| e.seq)
+    }
+
+    /// Route and message bytes, as the byte bound counts them.
+    fn size(&self, route: &[u8]) -> usize {
+        route.len()
+            + self
+                .msgs
+                .iter()
+                .map(|e| e.body.bytes().len())
+                .sum::<usize>()
+    }
+}
+
+/// The last messages published on each route. A hash map, since every
+/// publish updates it; route order is produced only when a pattern asks.
+pub struct LastStore {
+    map: RouteMap<Stored>,
+    bytes: usize,
+    seq: u64,
+    depth: usize,
+    max_routes: usize,
+    max_bytes: usize,
+}
+
+impl LastStore {
+    /// An empty store keeping the last message of each route, within these
+    /// bounds.
+    pub fn new(max_routes: usize, max_bytes: usize) -> LastStore {
+        LastStore::with_depth(max_routes, max_bytes, 1)
+    }
+
+    /// An empty store keeping the last `depth` messages of each route.
+    pub fn with_depth(max_routes: usize, max_bytes: usize, depth: usize) -> LastStore {
+        LastStore {
+            map: RouteMap::default(),
+            bytes: 0,
+            seq: 0,
+            depth,
+            max_routes,
+            max_bytes,
+        }
+    }
+
+    /// How many messages each route keeps.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Stores `msg` as the newest message of `route`.
+    pub fn set(&mut self, route: &[u8], msg: &[u8]) {
+        self.store(route, msg.len(), |old| match old {
+            // The common case: the dropped oldest message's buffer is reused.
+            Some(Body::Own(mut v)) => {
+                v.clear();
+                v.extend_from_slice(msg);
+                Body::Own(v)
+            }
+            _ => Body::Own(msg.to_vec()),
+        });
+    }
+
+    /// Stores bytes `range` of `buf` as the newest message of `route`,
+    /// without copying them.
+    pub fn set_shared(&mut self, route: &[u8], buf: Rc<Vec<u8>>, range: Range<usize>) {
+        if buf.get(range.clone()).is_none() {
+            return;
+        }
+        let len = range.len();
+        self.store(route, len, |_| Body::Shared(buf, range));
+    }
+
+    /// Stores a message of `len` bytes for `route`: `make` builds its body,
+    /// given the body of the message it pushes out of the route's history,
+    /// if any, to reuse.
+    fn store(&mut self, route: &[u8], len: usize, make: impl FnOnce(Option<Body>) -> Body) {
+        if self.depth == 0 || self.max_routes == 0 || route.len() + len > self.max_bytes {
+            return;
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        let stored = match self.map.get_mut(route) {
+            Some(s) => s,
+            None => {
+                self.bytes += route.len();
+                self.map.entry(route.into()).or_default()
+            }
+        };
+        let mut recycled = None;
+        while stored.msgs.len() >= self.depth {
+            let Some(old) = stored.msgs.pop_front() else {
+                break;
+            };
+            self.bytes -= old.body.bytes().len();
+            recycled = Some(old.body);
+        }
+        stored.msgs.push_back(Entry {
+            seq,
+            body: make(recycled),
+        });
+        stored.count += 1;
+        self.bytes += len;
+        if self.map.len() > self.max_routes {
+            self.evict_routes();
+        }
+        if self.bytes > self.max_bytes {
+            self.evict_bytes();
+        }
+    }
+
+    /// Drops the least recently published routes, down to 15/16 of the
+    /// route bound.
+    fn evict_routes(&mut self) {
+        let mut by_age: Vec<u64> = self.map.values().map(Stored::newest_seq).collect();
+        by_age.sort_unstable();
+        let keep = self.max_routes - self.max_routes / 16;
+        let drop = self.map.len().saturating_sub(keep);
+        // Never the route just published (it holds the newest seq).
+        let cut = by_age
+            .get(drop.wrapping_sub(1))
+            .copied()
+            .filter(|_| drop > 0)
+            .map_or(0, |c| c.min(self.seq - 1));
+        let mut freed = 0;
+        self.map.retain(|r, s| {
+            let gone = s.newest_seq() <= cut;
+            if gone {
+                freed += s.size(r);
+            }
+            !gone
+        });
+        self.bytes -= freed;
+    }
+
+    /// Drops the oldest messages of any route, down to 15/16 of the byte
+    /// bound; routes left without messages go too.
+    fn evict_bytes(&mut self) {
+        let mut by_age: Vec<(u64, usize)> = self
+            .map
+            .values()
+            .flat_map(|s| s.msgs.iter().map(|e| (e.seq, e.body.bytes().len())))
+            .collect();
+        by_age.sort_unstable();
+        let target = self.max_bytes - self.max_bytes / 16;
+        let mut bytes = self.bytes;
+        let mut cut = 0;
+        for (seq, size) in by_age {
+            if bytes <= target || seq >= self.seq {
+                break;
+            }
+            bytes -= size;
+            cut = seq;
+        }
+        let mut freed = 0;
+        self.map.retain(|r, s| {
+            while s.msgs.front().is_some_and(|e| e.seq <= cut) {
+                if let Some(e) = s.msgs.pop_front() {
+                    freed += e.body.bytes().len();
+                }
+            }
+            if s.msgs.is_empty() {
+                freed += r.len();
+            }
+            !s.msgs.is_empty()
+        });
+        self.bytes -= freed;
+    }
+
+    /// The newest message of `route`.
+    pub fn get(&self, route: &[u8]) -> Option<&[u8]> {
+        self.map
+            .get(route)
+            .and_then(|s| s.msgs.back())
+            .map(|e| e.body.bytes())
+    }
+
+    /// Up to `n` of the newest messages of `route`, oldest first.
+    pub fn history(&self, route: &[u8], n: usize) -> impl Iterator<Item = &[u8]> {
+        let msgs = self.map.get(route).map(|s| &s.msgs);
+        let skip = msgs.map_or(0, |m| m.len().saturating_sub(n));
+        msgs.into_iter()
+            .flatten()
+            .skip(skip)
+            .map(|e| e.body.bytes())
+    }
+
+    /// The newest message of every stored route matching `pattern`, in
+    /// route order.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<&[u8]> {
+        self.matching_history(pattern, 1)
+    }
+
+    /// `matching`, with the number of publications stored for each route
+    /// since it entered the store.
+    pub fn matching_counted(&self, pattern: &[u8]) -> Vec<(&[u8], u64)> {
+        let mut found: Vec<(&[u8], &[u8], u64)> = self
+            .map
+            .iter()
+            .filter(|(r, _)| route::matches(pattern, r))
+            .filter_map(|(r, s)| Some((&r[..], s.msgs.back()?.body.bytes(), s.count)))
+            .collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        found.into_iter().map(|(_, m, n)| (m, n)).collect()
+    }
+
+    /// Up to `n` of the newest messages of every stored route matching
+    /// `pattern`: routes in route order, each route's messages oldest first.
+    pub fn matching_history(&self, pattern: &[u8], n: usize) -> Vec<&[u8]> {
+        let mut routes: Vec<&[u8]> = self
+            .map
+            .keys()
+            .filter(|r| route::matches(pattern, r))
+            .map(|r| &r[..])
+            .collect();
+        routes.sort_unstable();
+        routes
+            .into_iter()
+            .flat_map(|r| self.history(r, n))
+            .collect()
+    }
+
+    /// Number of stored routes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Bytes stored (routes and messages).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the byte count should be, recomputed from scratch.
+    fn recount(l: &LastStore) -> usize {
+        l.map.iter().map(|(r, s)| s.size(r)).sum()
+    }
+
+    #[test]
+    fn last_store_bounds_routes_and_bytes() {
+        let mut l = LastStore::new(3, 1 << 20);
+        for i in 0..10u8 {
+            l.set(&[b'r', i], b"m");
+        }
+        assert!(l.len() <= 3);
+        assert_eq!(l.get(&[b'r', 9]), Some(&b"m"[..]));
+        assert_eq!(l.get(&[b'r', 0]), None);
+
+        let mut l = LastStore::new(100, 10);
+        l.set(b"a", b"12345");
+        l.set(b"b", b"12345");
+        assert_eq!(l.bytes(), 6);
+        assert_eq!(l.get(b"b"), Some(&b"12345"[..]));
+        assert_eq!(l.get(b"a"), None);
+        l.set(b"c", b"this one is far too large");
+        assert_eq!(l.get(b"c"), None);
+        assert_eq!(l.bytes(), recount(&l));
+    }
+
+    #[test]
+    fn last_store_mixes_own_and_shared_bodies() {
+        let mut l = LastStore::new(10, 1000);
+        l.set(b"r", b"small");
+        let big = Rc::new(b"[shared body]".to_vec());
+        l.set_shared(b"r", Rc::clone(&big), 1..12);
+        assert_eq!(l.get(b"r"), Some(&b"shared body"[..]));
+        assert_eq!(Rc::strong_count(&big), 2);
+        assert_eq!(l.bytes(), 1 + 11);
+        l.set(b"r", b"again");
+        assert_eq!(Rc::strong_count(&big), 1);
+        assert_eq!(l.get(b"r"), Some(&b"again"[..]));
+        l.set_shared(b"s", big, 1..12);
+        assert_eq!(l.bytes(), 1 + 5 + 1 + 11);
+        assert_eq!(l.matching(b"*"), vec![&b"again"[..], &b"shared body"[..]]);
+    }
+
+    #[test]
+    fn last_store_updates_in_place_and_matches_in_order() {
+        let mut l = LastStore::new(10, 1000);
+        l.set(b"s/b", b"1");
+        l.set(b"s/a", b"2");
+        l.set(b"s/b", b"3");
+        l.set(b"t", b"4");
+        let got: Vec<&[u8]> = l.matching(b"s/*");
+        assert_eq!(got, vec![&b"2"[..], &b"3"[..]]);
+        assert_eq!(l.bytes(), 3 + 1 + 3 + 1 + 1 + 1);
+    }
+
+    #[test]
+    fn history_keeps_the_last_n_oldest_first() {
+        let mut l = LastStore::with_depth(10, 1000, 3);
+        for m in ["1", "2", "3", "4", "5"] {
+            l.set(b"r", m.as_bytes());
+        }
+        let all: Vec<&[u8]> = l.history(b"r", 10).collect();
+        assert_eq!(all, vec![&b"3"[..], b"4", b"5"]);
+        let two: Vec<&[u8]> = l.history(b"r", 2).collect();
+        assert_eq!(two, vec![&b"4"[..], b"5"]);
+        assert_eq!(l.history(b"r", 0).count(), 0);
+        assert_eq!(l.history(b"none", 5).count(), 0);
+        assert_eq!(l.get(b"r"), Some(&b"5"[..]));
+        assert_eq!(l.bytes(), 1 + 3);
+        l.set(b"q/a", b"x");
+        l.set(b"q/b", b"y");
+        l.set(b"q/a", b"z");
+        assert_eq!(l.matching_history(b"q/+", 5), vec![&b"x"[..], b"z", b"y"]);
+        assert_eq!(l.matching(b"q/+"), vec![&b"z"[..], b"y"]);
+        assert_eq!(l.bytes(), recount(&l));
+    }
+
+    #[test]
+    fn history_reuses_the_buffer_it_drops() {
+        let mut l = LastStore::with_depth(10, 1000, 2);
+        l.set(b"r", b"aaaa");
+        l.set(b"r", b"bbbb");
+        let first = l
+            .map
+            .get(&b"r"[..])
+            .and_then(|s| s.msgs.front())
+            .map(|e| e.body.bytes().as_ptr());
+        l.set(b"r", b"cccc");
+        let newest = l
+            .map
+            .get(&b"r"[..])
+            .and_then(|s| s.msgs.back())
+            .map(|e| e.body.bytes().as_ptr());
+        assert_eq!(first, newest);
+    }
+
+    #[test]
+    fn over_the_byte_bound_the_oldest_messages_go_first() {
+        // Messages of 10 bytes on routes of 2, within 40 bytes.
+        let mut l = LastStore::with_depth(10, 40, 4);
+        l.set(b"aa", b"a000000001");
+        l.set(b"bb", b"b000000001");
+        l.set(b"aa", b"a000000002");
+        // 2 + 2 + 30 = 34; the next message makes 44 > 40: the oldest
+        // message (a…1) goes, and more down to 15/16 of 40 = 38.
+        l.set(b"bb", b"b000000002");
+        assert_eq!(l.bytes(), recount(&l));
+        assert!(l.bytes() <= 38, "{}", l.bytes());
+        let a: Vec<&[u8]> = l.history(b"aa", 4).collect();
+        let b: Vec<&[u8]> = l.history(b"bb", 4).collect();
+        assert_eq!(a, vec![&b"a000000002"[..]]);
+        assert_eq!(b, vec![&b"b000000001"[..], b"b000000002"]);
+        // A route whose every message went is gone with its bytes.
+        l.set(b"cc", b"c000000001");
+        l.set(b"cc", b"c000000002");
+        assert_eq!(l.get(b"aa"), None);
+        assert_eq!(l.bytes(), recount(&l));
+        assert!(l.bytes() <= 40);
+    }
+
+    #[test]
+    fn the_message_just_stored_is_never_dropped() {
+        let mut l = LastStore::with_depth(10, 100, 5);
+        l.set(b"a", &[1; 50]);
+        l.set(b"b", &[2; 99]);
+        assert_eq!(l.get(b"b"), Some(&[2; 99][..]));
+        assert_eq!(l.get(b"a"), None);
+        assert_eq!(l.bytes(), 100);
+        let mut l = LastStore::with_depth(1, 1000, 5);
+        l.set(b"a", b"1");
+        l.set(b"b", b"2");
+        assert_eq!(l.get(b"b"), Some(&b"2"[..]));
+        assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn routes_count_their_publications() {
+        let mut l = LastStore::with_depth(10, 1000, 2);
+        for m in ["1", "2", "3"] {
+            l.set(b"c/a", m.as_bytes());
+        }
+        l.set(b"c/b", b"x");
+        assert_eq!(
+            l.matching_counted(b"c/#"),
+            vec![(&b"3"[..], 3), (&b"x"[..], 1)]
+        );
+    }
+
+    #[test]
+    fn depth_zero_stores_nothing() {
+        let mut l = LastStore::with_depth(10, 1000, 0);
+        l.set(b"r", b"m");
+        assert!(l.is_empty());
+        assert_eq!(l.bytes(), 0);
+    }
+}

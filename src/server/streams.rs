@@ -1,0 +1,245 @@
+//! Streamed payloads on the server side (PROTOCOL.md §12): the open
+//! streams, who receives each, and the window that keeps the server from
+//! holding more than a bounded amount of any stream. Commands (`CONT`,
+//! `END`) add parts; the hub ends the streams of a publisher that leaves;
+//! the reactor asks once per turn which paused publishers may be read again.
+//!
+//! A stream's audience is fixed when it opens (the subscribers matching its
+//! route then), so nobody receives a stream from its middle. When a part
+//! leaves any of them with more than the window queued, the publisher is no
+//! longer read (TCP pushes back on it) until every one of them is down to
+//! half the window; one that stays above it for the stream timeout is
+//! closed as a slow consumer. A stream with no part for the stream timeout
+//! (while not paused) is ended with an error for its audience and refused
+//! to its publisher until it sends `END`. Nothing here touches a socket.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::conn::ConnId;
+use super::hub::Hub;
+use crate::proto::stream::{format_failure, format_part};
+use crate::proto::State;
+
+/// Most streams one connection may have open at once.
+pub const MAX_STREAMS_PER_CONN: usize = 64;
+
+struct Stream {
+    sid: u64,
+    audience: Vec<ConnId>,
+    last_part: Instant,
+    /// Since when the window is full (the publisher is not read).
+    blocked_since: Option<Instant>,
+    /// Ended by the timeout; parts are refused until the publisher's `END`.
+    timed_out: bool,
+}
+
+/// Every open stream, by publisher and route.
+#[derive(Default)]
+pub struct Streams {
+    open: HashMap<(ConnId, Box<[u8]>), Stream>,
+    next_sid: u64,
+    /// Publishers to read again, taken by the reactor.
+    resumed: Vec<usize>,
+}
+
+impl Streams {
+    /// Whether no stream is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Whether the publisher with slab key `key` must not be read now.
+    pub fn is_paused(&self, key: usize) -> bool {
+        !self.open.is_empty()
+            && self
+                .open
+                .iter()
+                .any(|((p, _), s)| p.key == key && s.blocked_since.is_some())
+    }
+
+    /// Publishers that were paused and may be read again.
+    pub fn take_resumed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.resumed)
+    }
+}
+
+/// Delivers part `bytes` of the caller's stream on `route` (opening it on
+/// the first part); `last` ends it.
+pub fn part(
+    hub: &mut Hub,
+    caller: usize,
+    route: &[u8],
+    bytes: &[u8],
+    last: bool,
+) -> Result<(), State> {
+    let publisher = hub.conn_id(caller).ok_or(State::ENotFound)?;
+    let now = Instant::now();
+    let key = (publisher, Box::<[u8]>::from(route));
+    if !hub.streams.open.contains_key(&key) {
+        let mine = hub
+            .streams
+            .open
+            .keys()
+            .filter(|(p, _)| *p == publisher)
+            .count();
+        if mine >= MAX_STREAMS_PER_CONN {
+            return Err(State::EMax);
+        }
+        let mut keys = Vec::new();
+        hub.subs.for_each_subscriber(route, |k| keys.push(k));
+        keys.sort_unstable();
+        keys.dedup();
+        let audience = keys.into_iter().filter_map(|k| hub.conn_id(k)).collect();
+        hub.streams.next_sid += 1;
+        let stream = Stream {
+            sid: hub.streams.next_sid,
+            audience,
+            last_part: now,
+            blocked_since: None,
+            timed_out: false,
+        };
+        hub.streams.open.insert(key.clone(), stream);
+    }
+    let Some(stream) = hub.streams.open.get_mut(&key) else {
+        return Err(State::Error);
+    };
+    if stream.timed_out {
+        if last {
+            hub.streams.open.remove(&key);
+        }
+        return Err(State::ETimeout);
+    }
+    stream.last_part = now;
+    let mut msg = Vec::with_capacity(route.len() + bytes.len() + 32);
+    format_part(&mut msg, route, stream.sid, last, bytes);
+    let mut audience = std::mem::take(&mut stream.audience);
+    hub.send(caller, crate::proto::ACK)?;
+    audience.retain(|&id| match hub.resolve(id) {
+        Some(k) => hub.send(k, &msg).is_ok(),
+        None => false,
+    });
+    if last {
+        hub.streams.open.remove(&key);
+        return Ok(());
+    }
+    let window = hub.settings().stream_window;
+    let full = audience
+        .iter()
+        .any(|&id| pending(hub, id).is_some_and(|n| n > window));
+    if let Some(stream) = hub.streams.open.get_mut(&key) {
+        stream.audience = audience;
+        if full && stream.blocked_since.is_none() {
+            stream.blocked_since = Some(now);
+        }
+    }
+    Ok(())
+}
+
+fn pending(hub: &Hub, id: ConnId) -> Option<usize> {
+    hub.resolve(id)
+        .and_then(|k| hub.conn(k))
+        .map(|c| c.pending_output())
+}
+
+/// Ends every stream of the publisher with slab key `key` (it is closing):
+/// its audience is told the stream was abandoned.
+pub fn publisher_gone(hub: &mut Hub, key: usize) {
+    if hub.streams.open.is_empty() {
+        return;
+    }
+    let gone: Vec<(ConnId, Box<[u8]>)> = hub
+        .streams
+        .open
+        .keys()
+        .filter(|(p, _)| p.key == key)
+        .cloned()
+        .collect();
+    for k in gone {
+        if let Some(s) = hub.streams.open.remove(&k) {
+            if !s.timed_out {
+                fail(hub, &k.1, &s, State::EConnClosed);
+            }
+        }
+    }
+}
+
+fn fail(hub: &mut Hub, route: &[u8], s: &Stream, state: State) {
+    let msg = format_failure(route, s.sid, state);
+    for &id in &s.audience {
+        if let Some(k) = hub.resolve(id) {
+            let _ = hub.send(k, &msg);
+        }
+    }
+}
+
+/// Once per turn, after output was written: resumes publishers whose
+/// audience drained to half the window, closes audience members that kept
+/// a stream paused past the timeout, and ends streams idle past it.
+pub fn check(hub: &mut Hub, now: Instant) {
+    if hub.streams.open.is_empty() {
+        return;
+    }
+    let window = hub.settings().stream_window;
+    let timeout = hub.settings().stream_timeout;
+    let keys: Vec<(ConnId, Box<[u8]>)> = hub.streams.open.keys().cloned().collect();
+    for key in keys {
+        let Some(s) = hub.streams.open.get(&key) else {
+            continue;
+        };
+        let expired =
+            |t: Instant| !timeout.is_zero() && now.saturating_duration_since(t) >= timeout;
+        match s.blocked_since {
+            Some(since) => {
+                let over: Vec<ConnId> = s
+                    .audience
+                    .iter()
+                    .copied()
+                    .filter(|&id| pending(hub, id).is_some_and(|n| n > window / 2))
+                    .collect();
+                if !over.is_empty() && !expired(since) {
+                    continue;
+                }
+                let slow: Vec<usize> = if expired(since) {
+                    over.iter()
+                        .filter(|&&id| pending(hub, id).is_some_and(|n| n > window))
+                        .filter_map(|&id| hub.resolve(id))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                for k in slow {
+                    hub.close(
+                        k,
+                        "stream window full past the stream timeout: slow consumer",
+                    );
+                }
+                if let Some(s) = hub.streams.open.get_mut(&key) {
+                    s.blocked_since = None;
+                    s.last_part = now;
+                }
+                if !hub.streams.is_paused(key.0.key) && hub.resolve(key.0).is_some() {
+                    hub.streams.resumed.push(key.0.key);
+                }
+            }
+            None if expired(s.last_part) => {
+                if s.timed_out {
+                    hub.streams.open.remove(&key);
+                    continue;
+                }
+                let sid = s.sid;
+                let audience = s.audience.clone();
+                let dead = Stream {
+                    sid,
+                    audience,
+                    last_part: now,
+                    blocked_since: None,
+                    timed_out: true,
+                };
+                fail(hub, &key.1, &dead, State::ETimeout);
+                hub.streams.open.insert(key, dead);
+            }
+            None => {}
+        }
+    }
+}
