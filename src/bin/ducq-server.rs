@@ -13,7 +13,7 @@ use ducq::config::{self, ListenerConfig, Overrides};
 use ducq::server::notify::Notifier;
 use ducq::server::observe::Observe;
 use ducq::server::os::Hangup;
-use ducq::server::{os, Level, Reactor, Settings};
+use ducq::server::{os, Level, Reactor};
 
 const USAGE: &str = "\
 ducq-server: a LAN message broker (TCP, WebSocket, HTTP clients)
@@ -310,7 +310,7 @@ fn main() -> ExitCode {
         }
     };
     let _ = os::raise_fd_limit();
-    let mut reactor = match Reactor::new(Settings::default()) {
+    let mut reactor = match Reactor::new(resolved.settings.clone()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ducq-server: cannot start: {e}");
