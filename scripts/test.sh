@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, integration, C ABI, Lua and property tests.
+# The whole test suite: unit, integration, C ABI, Lua and property tests,
+# and the device side (scripts/test-embedded.sh).
 # Installs the few system packages the suite needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,3 +36,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo test --locked "$@"
+# The device side (QEMU, the ESP-IDF socket layer): with no arguments only,
+# so a filtered run stays quick.
+if [ $# -eq 0 ]; then
+    scripts/test-embedded.sh
+fi

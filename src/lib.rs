@@ -10,18 +10,35 @@
 //! - [`config`]: the server's TOML configuration file: parse, check, apply, reload.
 //! - [`lua`]: Lua-scripted commands, reloaded when their files change.
 //! - [`ffi`]: the C ABI (`include/ducq.h`): the only exported symbols.
+//!
+//! # Features
+//! `std` (on by default) brings everything that needs an operating system:
+//! `server`, `lua`, `ffi`, the HTTP codec, TCP sockets and clocks for the
+//! client. Without it the crate is `#![no_std]` + `alloc`: `proto`, the
+//! TCP and WebSocket codecs and the blocking client over a stream the
+//! embedder supplies, for small devices (ARCHITECTURE.md, "The portable
+//! core"). Unit tests build with std either way, for their harness.
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+extern crate alloc;
+
 // Linked for its bundled Lua objects only: C programs get them in libducq.a.
+#[cfg(feature = "std")]
 use ducq_lua_bundle as _;
 
 pub mod client;
+#[cfg(feature = "std")]
 pub mod config;
+#[cfg(feature = "std")]
 pub mod ffi;
+#[cfg(feature = "std")]
 pub mod lua;
 pub mod proto;
+#[cfg(feature = "std")]
 pub mod server;
+#[cfg(feature = "std")]
 pub mod tls;
 pub mod transport;
 

@@ -3,24 +3,49 @@
 //! listen. It owns one byte [`Stream`] (a `std::net::TcpStream` unless an
 //! embedder supplies its own socket layer); the codec does the framing.
 //! It must not be used from the reactor thread of a server it talks to.
+//!
+//! Without the `std` feature (a device) there is no `TcpStream`: the
+//! embedder supplies the stream ([`Client::from_io`]), and [`io`] stands in
+//! for `std::io`.
 
-use std::collections::VecDeque;
-use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+pub mod io;
 
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::SocketAddr;
+use core::time::Duration;
+#[cfg(feature = "std")]
+use std::net::{TcpStream, ToSocketAddrs};
+#[cfg(feature = "std")]
+use std::time::Instant;
+
+use self::io::{Read, Write};
 use crate::proto::message::{self, classify, nack_text, pong_for, Kind};
 use crate::proto::State;
+#[cfg(feature = "std")]
 use crate::transport::tcp::TcpCodec;
+#[cfg(feature = "std")]
 use crate::transport::ws::WsClient;
 use crate::transport::{decode_all, Transport};
 
+#[cfg(feature = "std")]
 pub mod net;
+#[cfg(feature = "std")]
 pub use net::{NetStream, Wire};
 
 /// Largest message the client accepts by default (the server's default).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+
+/// How many bytes the input buffer grows by for a read, by default. A
+/// frame whose header tells its length gets room for all of it at once,
+/// so a large message still arrives in few reads; between messages the
+/// buffer holds about this much (a device client talking 256-byte
+/// messages keeps its heap small).
+pub const DEFAULT_READ_CHUNK: usize = 1024;
 
 /// Why a client call failed.
 #[derive(Debug)]
@@ -82,7 +107,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 /// What a `listen` callback tells the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +132,7 @@ pub trait Stream: Read + Write {
     }
 }
 
+#[cfg(feature = "std")]
 impl Stream for TcpStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
@@ -117,18 +143,61 @@ impl Stream for TcpStream {
     }
 }
 
+/// The stream a [`Client`] runs over unless it names another: a TCP socket.
+#[cfg(feature = "std")]
+pub type DefaultStream = TcpStream;
+
+/// Without `std` there is no default stream: every client names its own.
+#[cfg(not(feature = "std"))]
+pub type DefaultStream = NoStream;
+
+/// A stream that cannot exist (the default of `Client`'s stream parameter
+/// where there are no sockets).
+#[cfg(not(feature = "std"))]
+#[derive(Debug)]
+pub enum NoStream {}
+
+#[cfg(not(feature = "std"))]
+impl Read for NoStream {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match *self {}
+    }
+}
+
+#[cfg(not(feature = "std"))]
+impl Write for NoStream {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        match *self {}
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match *self {}
+    }
+}
+
+#[cfg(not(feature = "std"))]
+impl Stream for NoStream {
+    fn set_read_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
+        match *self {}
+    }
+}
+
 /// A blocking connection to a ducq server, over TCP unless `S` says otherwise.
-pub struct Client<S: Stream = TcpStream> {
+pub struct Client<S: Stream = DefaultStream> {
     stream: S,
     codec: Box<dyn Transport>,
     input: Vec<u8>,
+    /// How much `input` grows by for a read (see [`DEFAULT_READ_CHUNK`]).
+    read_chunk: usize,
     /// Messages decoded but not yet returned.
     queue: VecDeque<Vec<u8>>,
     closed: bool,
     timeout: Option<Duration>,
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     peer: Option<SocketAddr>,
 }
 
+#[cfg(feature = "std")]
 impl Client {
     /// Connects over length-framed TCP.
     pub fn connect(addr: &str, timeout: Duration) -> Result<Client, Error> {
@@ -210,6 +279,7 @@ impl<S: Stream> Client<S> {
             stream,
             codec,
             input: Vec::new(),
+            read_chunk: DEFAULT_READ_CHUNK,
             queue: VecDeque::new(),
             closed: false,
             timeout,
@@ -219,14 +289,25 @@ impl<S: Stream> Client<S> {
         let mut out = Vec::new();
         client.codec.open(&mut out);
         client.write_all(&out)?;
+        // Without a clock (no `std`), each read still waits at most
+        // `timeout`, and the codec bounds the handshake's bytes.
+        #[cfg(feature = "std")]
         let deadline = timeout.map(|t| Instant::now() + t);
         while !client.codec.is_open() {
+            #[cfg(feature = "std")]
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::Timeout);
             }
             client.fill()?;
         }
         Ok(client)
+    }
+
+    /// Sets how many bytes the input buffer grows by for a read (at least
+    /// 1; see [`DEFAULT_READ_CHUNK`]). The largest message accepted is the
+    /// codec's limit (`TcpCodec::new(max)`, `WsClient::new(.., max)`).
+    pub fn set_read_chunk(&mut self, chunk: usize) {
+        self.read_chunk = chunk.max(1);
     }
 
     /// Sets the receive timeout (`None` waits forever).
@@ -286,8 +367,11 @@ impl<S: Stream> Client<S> {
             return Err(Error::Closed);
         }
         let start = self.input.len();
-        self.input.resize(start + (64 << 10), 0);
-        let n = match self.stream.read(&mut self.input[start..]) {
+        self.input.resize(start + self.read_room(), 0);
+        let n = match self
+            .stream
+            .read(self.input.get_mut(start..).unwrap_or_default())
+        {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(e) => {
@@ -306,11 +390,25 @@ impl<S: Stream> Client<S> {
         });
         self.closed |= drained.closed;
         self.input.drain(..drained.consumed);
+        if self.input.capacity() > 2 * self.read_chunk && self.input.len() <= self.read_chunk {
+            // A large message is over: give its room back.
+            self.input.shrink_to(self.read_chunk);
+        }
         self.write_all(&out)?;
         if self.closed && self.queue.is_empty() {
             return Err(Error::Closed);
         }
         Ok(())
+    }
+
+    /// How many bytes the next read asks for: the rest of a frame whose
+    /// length its header already told, else one chunk.
+    fn read_room(&self) -> usize {
+        let have = self.input.len();
+        match self.codec.frame_len(&self.input) {
+            Some(total) if total > have => (total - have).max(self.read_chunk),
+            _ => self.read_chunk,
+        }
     }
 
     /// The next message from the server, whatever it is, except PINGs,
@@ -409,3 +507,6 @@ impl<S: Stream> Client<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,9 @@
 //! HTTP's JSON answers). Pure functions: no I/O, no allocation beyond the
 //! output string, nothing that can panic on any input.
 
-use std::fmt::Write as _;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
 
 /// Appends `bytes` (lossily UTF-8) as a JSON string literal.
 pub fn json_string(out: &mut String, bytes: &[u8]) {

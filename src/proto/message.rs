@@ -2,6 +2,10 @@
 //! (PROTOCOL.md §3), the fixed replies ACK / NACK / PARTS / END (§4), and how
 //! a client classifies what it receives. Pure byte handling, no I/O.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::state::State;
 
 /// The reply that acknowledges a command.
@@ -51,7 +55,7 @@ impl<'a> Message<'a> {
 
     /// The command as text, if it is UTF-8.
     pub fn command_str(&self) -> Option<&'a str> {
-        std::str::from_utf8(self.command).ok()
+        core::str::from_utf8(self.command).ok()
     }
 }
 
@@ -128,7 +132,7 @@ pub fn classify(msg: &[u8]) -> Kind {
 pub fn nack_state(msg: &[u8]) -> Option<State> {
     let m = Message::parse(msg).ok()?;
     let (code, _) = split_once(m.payload, b'\n');
-    let code: i64 = std::str::from_utf8(code).ok()?.trim().parse().ok()?;
+    let code: i64 = core::str::from_utf8(code).ok()?.trim().parse().ok()?;
     Some(State::from_code(code))
 }
 

@@ -2,7 +2,8 @@
 //! numbers and texts exactly as it defined them (PROTOCOL.md §11), and the
 //! codes added after them (24: access denied). Pure data; no I/O.
 
-use std::fmt;
+use core::ffi::CStr;
+use core::fmt;
 
 /// A ducq state (error) code. The numbers are part of the wire contract: NACK
 /// replies carry them in decimal, and C programs compare against them.
@@ -91,60 +92,62 @@ pub const ALL: [State; 25] = [
     State::EAccess,
 ];
 
+// Names and texts end in NUL so C callers get them as they are (`c_name`,
+// `c_text`); the Rust accessors leave the NUL out.
 const NAMES: [&str; 25] = [
-    "DUCQ_OK",
-    "DUCQ_PROTOCOL",
-    "DUCQ_NACK",
-    "DUCQ_ERROR",
-    "DUCQ_ENULL",
-    "DUCQ_ESTDC",
-    "DUCQ_EMEMFAIL",
-    "DUCQ_EFILE",
-    "DUCQ_ECOMMLAYER",
-    "DUCQ_ECONNECT",
-    "DUCQ_ECONNCLOSED",
-    "DUCQ_EWRITE",
-    "DUCQ_EREAD",
-    "DUCQ_ECLOSE",
-    "DUCQ_ETIMEOUT",
-    "DUCQ_EMSGINV",
-    "DUCQ_EMSGSIZE",
-    "DUCQ_ENOCMD",
-    "DUCQ_EACK",
-    "DUCQ_ENOTFOUND",
-    "DUCQ_ENOIMPL",
-    "DUCQ_EMAX",
-    "DUCQ_ELUA",
-    "DUCQ_UNKNOWN",
-    "DUCQ_EACCESS",
+    "DUCQ_OK\0",
+    "DUCQ_PROTOCOL\0",
+    "DUCQ_NACK\0",
+    "DUCQ_ERROR\0",
+    "DUCQ_ENULL\0",
+    "DUCQ_ESTDC\0",
+    "DUCQ_EMEMFAIL\0",
+    "DUCQ_EFILE\0",
+    "DUCQ_ECOMMLAYER\0",
+    "DUCQ_ECONNECT\0",
+    "DUCQ_ECONNCLOSED\0",
+    "DUCQ_EWRITE\0",
+    "DUCQ_EREAD\0",
+    "DUCQ_ECLOSE\0",
+    "DUCQ_ETIMEOUT\0",
+    "DUCQ_EMSGINV\0",
+    "DUCQ_EMSGSIZE\0",
+    "DUCQ_ENOCMD\0",
+    "DUCQ_EACK\0",
+    "DUCQ_ENOTFOUND\0",
+    "DUCQ_ENOIMPL\0",
+    "DUCQ_EMAX\0",
+    "DUCQ_ELUA\0",
+    "DUCQ_UNKNOWN\0",
+    "DUCQ_EACCESS\0",
 ];
 
 const TEXTS: [&str; 25] = [
-    "ok",
-    "protocol-layer message (not an error)",
-    "received NACK from server",
-    "error",
-    "null parameter",
-    "std c lib error",
-    "os memory allocation failed",
-    "os file io error",
-    "os communication layer error",
-    "could not connect to server",
-    "connection closed",
-    "communication write error",
-    "communication read error",
-    "error closing connection",
-    "timeout",
-    "message invalid",
-    "message too big",
-    "command unknown",
-    "no ack received",
-    "connection not found",
-    "not implemented yet",
-    "collection reached maximum count",
-    "lua error",
-    "unknown error",
-    "access denied",
+    "ok\0",
+    "protocol-layer message (not an error)\0",
+    "received NACK from server\0",
+    "error\0",
+    "null parameter\0",
+    "std c lib error\0",
+    "os memory allocation failed\0",
+    "os file io error\0",
+    "os communication layer error\0",
+    "could not connect to server\0",
+    "connection closed\0",
+    "communication write error\0",
+    "communication read error\0",
+    "error closing connection\0",
+    "timeout\0",
+    "message invalid\0",
+    "message too big\0",
+    "command unknown\0",
+    "no ack received\0",
+    "connection not found\0",
+    "not implemented yet\0",
+    "collection reached maximum count\0",
+    "lua error\0",
+    "unknown error\0",
+    "access denied\0",
 ];
 
 impl State {
@@ -166,7 +169,7 @@ impl State {
 
     /// The C name, e.g. `"DUCQ_EMSGINV"`.
     pub fn name(self) -> &'static str {
-        NAMES.get(self as usize).copied().unwrap_or("DUCQ_UNKNOWN")
+        without_nul(self.c_name())
     }
 
     /// The name without the `DUCQ_` prefix, e.g. `"EMSGINV"`.
@@ -177,13 +180,40 @@ impl State {
 
     /// The human text, e.g. `"message invalid"`.
     pub fn text(self) -> &'static str {
-        TEXTS.get(self as usize).copied().unwrap_or("unknown error")
+        without_nul(self.c_text())
+    }
+
+    /// [`State::name`] as a C string.
+    pub fn c_name(self) -> &'static CStr {
+        with_nul(NAMES.get(self as usize), c"DUCQ_UNKNOWN")
+    }
+
+    /// [`State::short_name`] as a C string (`"EMSGINV"`).
+    pub fn c_short_name(self) -> &'static CStr {
+        let name = self.c_name().to_bytes_with_nul();
+        CStr::from_bytes_with_nul(name.strip_prefix(b"DUCQ_").unwrap_or(name)).unwrap_or(c"UNKNOWN")
+    }
+
+    /// [`State::text`] as a C string.
+    pub fn c_text(self) -> &'static CStr {
+        with_nul(TEXTS.get(self as usize), c"unknown error")
     }
 
     /// States from 3 up are errors; `Ok`, `Protocol` and `Nack` are not.
     pub fn is_error(self) -> bool {
         self as i32 >= 3
     }
+}
+
+/// The C string of a table entry (each ends in one NUL).
+fn with_nul(entry: Option<&&'static str>, fallback: &'static CStr) -> &'static CStr {
+    entry
+        .and_then(|s| CStr::from_bytes_with_nul(s.as_bytes()).ok())
+        .unwrap_or(fallback)
+}
+
+fn without_nul(s: &'static CStr) -> &'static str {
+    s.to_str().unwrap_or("unknown error")
 }
 
 impl fmt::Display for State {
@@ -209,6 +239,14 @@ mod tests {
         assert_eq!(State::ELua.name(), "DUCQ_ELUA");
         assert_eq!(State::Unknown.code(), 23);
         assert_eq!(State::ENotFound.short_name(), "ENOTFOUND");
+        for s in ALL {
+            assert_eq!(s.c_name().to_str(), Ok(s.name()));
+            assert_eq!(s.c_short_name().to_str(), Ok(s.short_name()));
+            assert_eq!(s.c_text().to_str(), Ok(s.text()));
+            assert!(!s.text().contains('\0') && !s.name().contains('\0'));
+        }
+        assert_eq!(State::Ok.text(), "ok");
+        assert_eq!(State::Unknown.c_short_name(), c"UNKNOWN");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! `CONT R\n<sid> error <code>\n<text>` when the stream was abandoned.
 //! `sid` is a decimal number unique to the stream on that server.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::vec::Vec;
 
 use super::message::{format_into, Message};
 use super::State;
@@ -72,7 +74,7 @@ pub fn parse_part(msg: &[u8]) -> Option<Part<'_>> {
         return None;
     }
     let nl = m.payload.iter().position(|&b| b == b'\n')?;
-    let header = std::str::from_utf8(m.payload.get(..nl)?).ok()?;
+    let header = core::str::from_utf8(m.payload.get(..nl)?).ok()?;
     let bytes = m.payload.get(nl + 1..)?;
     let mut words = header.split(' ');
     let sid = words.next()?.parse().ok()?;

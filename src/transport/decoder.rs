@@ -10,7 +10,8 @@
 //! the caller owns and hands out what the codec produced, borrowed from it.
 //! Like the codecs, it never touches a socket.
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
 
 use super::{Decoded, Transport};
 

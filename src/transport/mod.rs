@@ -16,10 +16,15 @@
     )
 )]
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 
+// Server-side and C-facing: they need the operating system (`std`).
+#[cfg(feature = "std")]
 pub mod c_vtable;
 mod decoder;
+#[cfg(feature = "std")]
 pub mod http;
 pub mod tcp;
 pub mod ws;

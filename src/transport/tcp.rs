@@ -3,7 +3,8 @@
 //! split and coalesced frames, and an encoder that produces header and body
 //! as one buffer so a server answers in a single write.
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
 
 use super::{Decoded, SharedEncoding, Step, Transport};
 use crate::proto::{message::nack, State};

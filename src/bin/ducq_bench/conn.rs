@@ -31,7 +31,8 @@ pub fn use_tls(ca: &str) -> Result<(), String> {
         cert_key: None,
     };
     let config = ducq::tls::client_config(&files)?;
-    TLS.set(config).map_err(|_| "TLS configured twice".to_string())
+    TLS.set(config)
+        .map_err(|_| "TLS configured twice".to_string())
 }
 
 /// A connection to a broker.
@@ -190,8 +191,7 @@ impl Conn {
                 }
                 Ok(n) => {
                     outcome.bytes += n;
-                    tls.process_new_packets()
-                        .map_err(|e| format!("TLS: {e}"))?;
+                    tls.process_new_packets().map_err(|e| format!("TLS: {e}"))?;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

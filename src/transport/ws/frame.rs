@@ -10,11 +10,10 @@
 //! Over 600 lines because about 280 of them are the unit tests of every
 //! framing edge case, kept beside the code they pin; the code is ~450.
 
-use std::borrow::Cow;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
 
+pub use super::entropy::entropy;
 use crate::transport::{Decoded, Step, Transport};
 
 /// Continuation of a fragmented message.
@@ -145,23 +144,6 @@ pub fn encode_close(out: &mut Vec<u8>, code: u16, reason: &str, mask: Option<[u8
 /// Whether a peer may send `code` in a close frame (RFC 6455 §7.4).
 pub fn valid_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
-}
-
-/// 64 bits that differ between calls, processes and moments. Not
-/// cryptographic: the std hasher's per-process random keys, the clock, a
-/// counter and a stack address, mixed. Enough for masking keys and
-/// handshake nonces on a LAN (they guard against proxy cache poisoning, not
-/// against a peer that reads the traffic anyway).
-pub fn entropy() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
-    }
-    let local = 0u8;
-    h.write_usize(std::ptr::addr_of!(local) as usize);
-    h.finish()
 }
 
 /// A small generator of masking keys (xorshift64*), seeded from
@@ -415,7 +397,7 @@ impl FrameCodec {
             Some(c) if !valid_close_code(c) => {
                 self.fail(CLOSE_PROTOCOL, "bad close code", input_len, out)
             }
-            _ if std::str::from_utf8(reason).is_err() => {
+            _ if core::str::from_utf8(reason).is_err() => {
                 self.fail(CLOSE_INVALID_DATA, "close reason not UTF-8", input_len, out)
             }
             Some(c) => self.fail(c, "", input_len, out),

@@ -8,6 +8,11 @@
 //! Just over 600 lines because about 160 of them are its unit tests (the
 //! RFC's accept-key example among them); the code is ~460.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};

@@ -6,8 +6,13 @@
 //! Sans-IO like every transport: the handshake and frames are read from and
 //! written to buffers, never to a socket.
 
+pub mod entropy;
 pub mod frame;
 pub mod handshake;
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use frame::{FrameCodec, MaskGen, Role, OP_PING, OP_TEXT};
 use handshake::{ClientHandshake, Handshake, ServerHandshake, MAX_HEAD};

@@ -1,0 +1,131 @@
+//! Where the WebSocket client's masking keys and handshake nonces get their
+//! seed. With `std`: the operating system (the std hasher's per-process
+//! random keys, the clock), a counter and a stack address. Without it (a
+//! device): the platform's own entropy, handed in with `seed_entropy`
+//! (the device library's `ducq_seed_entropy`), mixed with a stack address.
+//!
+//! Not cryptographic: masks guard against proxy cache poisoning, not
+//! against a peer that reads the traffic anyway. It must not use a 64-bit
+//! atomic or any read-modify-write atomic: riscv32imc has neither.
+
+#[cfg(feature = "std")]
+pub use os::entropy;
+#[cfg(not(feature = "std"))]
+pub use platform::{entropy, is_seeded, seed_entropy};
+
+/// One step of splitmix64: a bijection that spreads every input bit over
+/// the output, so nearby inputs (counters, addresses) give unrelated values.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The address of a local of the caller's frame: differs between threads
+/// (and tasks of a small RTOS), each with its own stack.
+#[inline(never)]
+fn stack_address() -> u64 {
+    let local = 0u8;
+    core::ptr::addr_of!(local) as usize as u64
+}
+
+#[cfg(feature = "std")]
+mod os {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// 64 bits that differ between calls, processes and moments: the std
+    /// hasher's per-process random keys, the clock, a counter and a stack
+    /// address, mixed.
+    pub fn entropy() -> u64 {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            h.write_u128(t.as_nanos());
+        }
+        h.write_u64(super::stack_address());
+        super::mix(h.finish())
+    }
+}
+
+#[cfg(not(feature = "std"))]
+mod platform {
+    use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    // The pool's 64 bits in two halves, read and written with plain 32-bit
+    // loads and stores (all riscv32imc has). Two threads drawing at the
+    // same moment may read the same pool; their stack addresses still set
+    // their values apart.
+    static HIGH: AtomicU32 = AtomicU32::new(0);
+    static LOW: AtomicU32 = AtomicU32::new(0);
+    static SEEDED: AtomicBool = AtomicBool::new(false);
+
+    /// Odd constant of splitmix64's sequence (the golden ratio).
+    const STEP: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn load() -> u64 {
+        (u64::from(HIGH.load(Ordering::Relaxed)) << 32) | u64::from(LOW.load(Ordering::Relaxed))
+    }
+
+    fn store(v: u64) {
+        HIGH.store((v >> 32) as u32, Ordering::Relaxed);
+        LOW.store(v as u32, Ordering::Relaxed);
+    }
+
+    /// Mixes `seed` (from the platform's random source: a hardware RNG, a
+    /// radio's noise) into the pool. Call it before the first WebSocket
+    /// client is made; calling it again adds to what is there.
+    pub fn seed_entropy(seed: u64) {
+        store(super::mix(load() ^ super::mix(seed)));
+        SEEDED.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`seed_entropy`] was called: without it the pool holds only
+    /// what a stack address gives, which an observer can guess.
+    pub fn is_seeded() -> bool {
+        SEEDED.load(Ordering::Relaxed)
+    }
+
+    /// 64 bits from the pool, which moves on at each draw.
+    pub fn entropy() -> u64 {
+        let state = load().wrapping_add(STEP);
+        store(state);
+        super::mix(state ^ super::stack_address().rotate_left(32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mix_spreads_neighbours_apart() {
+        assert_ne!(mix(1), mix(2));
+        // About half of the 64 bits differ between neighbouring inputs.
+        let flipped = (mix(1) ^ mix(2)).count_ones();
+        assert!((16..=48).contains(&flipped), "{flipped} bits differ");
+    }
+
+    #[test]
+    fn draws_differ() {
+        let draws: Vec<u64> = (0..64).map(|_| entropy()).collect();
+        for (i, a) in draws.iter().enumerate() {
+            assert!(!draws[i + 1..].contains(a), "a value repeated");
+        }
+    }
+
+    /// The platform's seed decides what follows: before it, the pool is
+    /// marked unseeded; after it, draws move away from the unseeded ones.
+    #[cfg(not(feature = "std"))]
+    #[test]
+    fn a_platform_seed_marks_the_pool_and_changes_the_draws() {
+        let before = entropy();
+        seed_entropy(0x1234_5678_9abc_def0);
+        assert!(is_seeded());
+        let after = entropy();
+        assert_ne!(before, after);
+        assert_ne!(after, 0);
+    }
+}

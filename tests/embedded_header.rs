@@ -1,0 +1,149 @@
+//! The device header (`include/ducq_client.h`, generated from
+//! crates/ducq-embedded) is a view of `include/ducq.h`: every type and
+//! function it declares is declared the same way there, but for the few
+//! the device library adds (each says "Device only"). So a program written
+//! against one compiles against the other, and the two never drift.
+//! (scripts/test-embedded.sh checks the library exports what it declares.)
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+/// What only the device header declares.
+const DEVICE_ONLY: [&str; 3] = [
+    "ducq_new_socket_ctx",
+    "ducq_seed_entropy",
+    "ducq_set_limits",
+];
+
+fn header(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("include")
+        .join(name);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The text without comments, preprocessor lines and the C++ guard.
+fn code(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("*/").expect("closed comment");
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .filter(|l| {
+            let t = l.trim();
+            !t.starts_with('#') && t != "extern \"C\" {" && t != "}"
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Top-level declarations by name, in one spelling: single spaces, no
+/// `struct`/`enum` keywords (both headers typedef every tag), no `extern`.
+fn declarations(text: &str) -> BTreeMap<String, String> {
+    let code = code(text);
+    let mut decls = BTreeMap::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in code.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ';' if depth == 0 => {
+                let decl = normalize(&code[start..i]);
+                start = i + 1;
+                if decl.is_empty() {
+                    continue;
+                }
+                let name = name_of(&decl);
+                if let Some(old) = decls.insert(name.clone(), decl.clone()) {
+                    panic!("{name} declared twice: {old} / {decl}");
+                }
+            }
+            _ => {}
+        }
+    }
+    decls
+}
+
+fn normalize(decl: &str) -> String {
+    let mut spaced = String::new();
+    for c in decl.chars() {
+        if "(),*{}".contains(c) {
+            spaced.extend([' ', c, ' ']);
+        } else {
+            spaced.push(c);
+        }
+    }
+    let words: Vec<&str> = spaced
+        .split_whitespace()
+        .filter(|w| *w != "struct" && *w != "enum")
+        .collect();
+    let joined = words.join(" ");
+    joined.strip_prefix("extern ").unwrap_or(&joined).to_owned()
+}
+
+/// A function pointer type's name follows `( *`; another typedef's is its
+/// last word; a function's is the word before `(`.
+fn name_of(decl: &str) -> String {
+    let words: Vec<&str> = decl.split(' ').collect();
+    let at = if decl.starts_with("typedef") {
+        match words.windows(2).position(|w| w == ["(", "*"]) {
+            Some(i) => i + 2,
+            None => words.len() - 1,
+        }
+    } else {
+        words.iter().position(|w| *w == "(").expect("a function") - 1
+    };
+    words[at].to_owned()
+}
+
+#[test]
+fn the_device_header_declares_what_ducq_h_does() {
+    let full = declarations(&header("ducq.h"));
+    let device = declarations(&header("ducq_client.h"));
+    assert!(device.len() > 20, "parsed {} declarations", device.len());
+    for (name, decl) in &device {
+        if DEVICE_ONLY.contains(&name.as_str()) {
+            assert!(
+                !full.contains_key(name),
+                "{name} is in ducq.h now: not device only"
+            );
+            continue;
+        }
+        match full.get(name) {
+            Some(there) => assert_eq!(decl, there, "{name} differs from ducq.h"),
+            None => panic!("{name} is in ducq_client.h but not in ducq.h"),
+        }
+    }
+    for name in DEVICE_ONLY {
+        assert!(device.contains_key(name), "{name} is no longer declared");
+    }
+    // The client half is there: the calls a device program makes.
+    for name in [
+        "ducq_new_tcp",
+        "ducq_publish",
+        "ducq_listen",
+        "ducq_state_tostr",
+    ] {
+        assert!(
+            device.contains_key(name),
+            "{name} missing from the device header"
+        );
+    }
+    // And nothing of the server half.
+    assert!(!device.keys().any(|n| n.starts_with("ducq_reactor")));
+}
+
+#[test]
+fn the_parser_sees_a_changed_declaration() {
+    let a = declarations("typedef struct x { int a; } x;\nint ducq_f(struct x *p);\n");
+    let b = declarations("typedef struct x { int a; } x;\nint ducq_f(x *p, int n);\n");
+    assert_eq!(a["ducq_f"], "int ducq_f ( x * p )");
+    assert_ne!(a["ducq_f"], b["ducq_f"]);
+    assert_eq!(a["x"], "typedef x { int a; } x");
+}
