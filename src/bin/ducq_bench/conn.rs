@@ -180,10 +180,7 @@ impl Conn {
         on: &mut impl FnMut(Event<'_>) -> Result<(), String>,
     ) -> Result<ReadOutcome, String> {
         let mut outcome = ReadOutcome::default();
-        loop {
-            let Some(tls) = self.tls.as_mut() else {
-                break;
-            };
+        while let Some(tls) = self.tls.as_mut() {
             match tls.read_tls(&mut self.sock) {
                 Ok(0) => {
                     outcome.eof = true;
