@@ -40,6 +40,10 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 printf 'subjectAltName=IP:127.0.0.1\n' >"$tmp/san.ext"
 openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
     -CAcreateserial -days 2 -extfile "$tmp/san.ext" -out "$tmp/server.pem" 2>/dev/null
+# mosquitto started as root runs as the user mosquitto: let it read these
+# throw-away files.
+chmod 755 "$tmp"
+chmod 644 "$tmp"/*.pem "$tmp"/*.key
 
 read -r -d '' P_TCP P_TLS P_MQTTS < <("$BENCH" free-ports 3; printf '\0') || true
 
