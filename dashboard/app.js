@@ -1,7 +1,8 @@
 // ducq dashboard. Talks to the server over its own WebSocket, with ducq
 // messages: `stats` (counters, once a second), `routes` and `conns` (one
 // page of 50 at a time, only for the tab on screen), `lscmd`, `pub`; a
-// second socket subscribes to the LOG route, a third to the subscribe
+// second socket subscribes to `__MONITOR__` (the log lines with upper-case
+// levels, as the original's dashboard reads them), a third to the subscribe
 // pane's pattern. Whatever the number of routes or connections, the server
 // sends one page and a total. Everything shown from the server goes
 // through textContent, never as HTML.
@@ -309,7 +310,7 @@
   }
   function onLog(m) {
     if (m === 'ACK' || $('log-pause').checked) return;
-    const name = m.slice(0, m.indexOf(','));
+    const name = m.slice(0, m.indexOf(',')).toUpperCase();
     const level = name in LEVELS ? LEVELS[name] : 1;
     logLines.push({ level, name, time: new Date().toLocaleTimeString(), text: m });
     if (logLines.length > LOG_LINES) logLines.shift();
@@ -383,7 +384,7 @@
       while (pending.length) pending.shift().reject(new Error('connection lost'));
     },
   );
-  new Link((l) => l.send('sub LOG\n'), onLog);
+  new Link((l) => l.send('sub __MONITOR__\n'), onLog);
   setInterval(pollStats, 1000);
   setInterval(() => { if (tab === 'routes' || tab === 'conns') refreshTab(); }, 1000);
 })();

@@ -4,6 +4,10 @@
  * Generated from the Rust sources by cbindgen (build.rs); do not edit.
  * See docs/C-API.md for the compile and link lines.
  *
+ * The interface is the original C ducq's (same names, signatures, layouts
+ * and behaviour, also under its header names: ducq_tcp.h, ducq_reactor.h,
+ * ...); what ducq adds has names of its own (docs/C-API.md: porting table).
+ *
  * Rules that hold for every function (each comment below adds its own):
  * - Errors: fallible functions return a ducq_state; DUCQ_OK is 0, codes
  *   from DUCQ_ERROR (3) up are errors. Out-parameters are written on
@@ -36,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 /** Version of the ducq library these declarations belong to. */
 #define DUCQ_VERSION_MAJOR 0
@@ -43,144 +48,119 @@
 #define DUCQ_VERSION_PATCH 0
 #define DUCQ_VERSION "0.1.0"
 
-
 /**
  * A ducq state code: `DUCQ_OK` (0) is success, `DUCQ_PROTOCOL` (1) and
  * `DUCQ_NACK` (2) describe a received message, and every code from
- * `DUCQ_ERROR` (3) up is an error. The numbers never change.
+ * `DUCQ_ERROR` (3) up is an error. The names, numbers and texts of 0 to
+ * 23 are the original's and never change; codes after 23 are ducq's
+ * (24 `DUCQ_EACCESS`), and `ducq_state_tostr` folds only numbers no
+ * code holds to `DUCQ_UNKNOWN`.
  */
 typedef enum ducq_state {
-    /**
-     * ok
-     */
+    /** ok */
     DUCQ_OK = 0,
-    /**
-     * protocol-layer message (not an error)
-     */
+    /** protocol-layer message (not an error) */
     DUCQ_PROTOCOL = 1,
-    /**
-     * received NACK from server
-     */
+    /** received NACK from server */
     DUCQ_NACK = 2,
-    /**
-     * error
-     */
+    /** error */
     DUCQ_ERROR = 3,
-    /**
-     * null parameter
-     */
+    /** null parameter */
     DUCQ_ENULL = 4,
-    /**
-     * std c lib error
-     */
+    /** std c lib error */
     DUCQ_ESTDC = 5,
-    /**
-     * os memory allocation failed
-     */
+    /** os memory allocation failed */
     DUCQ_EMEMFAIL = 6,
-    /**
-     * os file io error
-     */
+    /** os file io error */
     DUCQ_EFILE = 7,
-    /**
-     * os communication layer error
-     */
+    /** os communication layer error */
     DUCQ_ECOMMLAYER = 8,
-    /**
-     * could not connect to server
-     */
+    /** could not connect to server */
     DUCQ_ECONNECT = 9,
-    /**
-     * connection closed
-     */
+    /** connection closed */
     DUCQ_ECONNCLOSED = 10,
-    /**
-     * communication write error
-     */
+    /** communication write error */
     DUCQ_EWRITE = 11,
-    /**
-     * communication read error
-     */
+    /** communication read error */
     DUCQ_EREAD = 12,
-    /**
-     * error closing connection
-     */
+    /** error closing connection */
     DUCQ_ECLOSE = 13,
-    /**
-     * timeout
-     */
+    /** timeout */
     DUCQ_ETIMEOUT = 14,
-    /**
-     * message invalid
-     */
+    /** message invalid */
     DUCQ_EMSGINV = 15,
-    /**
-     * message too big
-     */
+    /** message too big */
     DUCQ_EMSGSIZE = 16,
-    /**
-     * command unknown
-     */
+    /** command unknown */
     DUCQ_ENOCMD = 17,
-    /**
-     * no ack received
-     */
+    /** no ack received */
     DUCQ_EACK = 18,
-    /**
-     * connection not found
-     */
+    /** connection not found */
     DUCQ_ENOTFOUND = 19,
-    /**
-     * not implemented yet
-     */
+    /** not implemented yet */
     DUCQ_ENOIMPL = 20,
-    /**
-     * collection reached maximum count
-     */
+    /** collection reached maximum count */
     DUCQ_EMAX = 21,
-    /**
-     * lua error
-     */
+    /** lua error */
     DUCQ_ELUA = 22,
-    /**
-     * unknown error
-     */
+    /** unknown error */
     DUCQ_UNKNOWN = 23,
-    /**
-     * access denied (beyond the original): authentication failed or
-     * required, or a route outside the user's access list
-     */
+    /** access denied */
     DUCQ_EACCESS = 24,
 } ducq_state;
 
-/**
- * Severity of a log line, as the log callback receives it.
+/*
+ * Hand-written part of ducq.h (build.rs splices it in after the includes):
+ * the original's limits, macros and opaque types, which cbindgen cannot
+ * express. The generated declarations follow.
  */
-typedef enum ducq_log_level {
-    /**
-     * Detail for debugging: every command.
-     */
-    DUCQ_LOG_DEBUG = 0,
-    /**
-     * Normal events: connections opening and closing.
-     */
-    DUCQ_LOG_INFO = 1,
-    /**
-     * Something was refused or dropped.
-     */
-    DUCQ_LOG_WARNING = 2,
-    /**
-     * Something failed.
-     */
-    DUCQ_LOG_ERROR = 3,
-    /**
-     * Nothing is logged (only as a level to set).
-     */
-    DUCQ_LOG_OFF = 4,
-} ducq_log_level;
+
+/* The original's limits. ducq does not use them (messages are bounded by
+ * the server's settings, 1 MiB by default), but programs size buffers with
+ * them; define them before including to change them. */
+#ifndef DUCQ_MSGSZ
+#define DUCQ_MSGSZ 256
+#endif
+#ifndef DUCQ_MAX_CONNECTIONS
+#define DUCQ_MAX_CONNECTIONS 25
+#endif
+#ifndef DUCQ_MAX_ROUTE_LEN
+#define DUCQ_MAX_ROUTE_LEN 100
+#endif
+#ifndef DUCQ_MAX_CHANNELS
+#define DUCQ_MAX_CHANNELS 25
+#endif
+
+/* Returns the state of `func` from the enclosing function unless it is
+ * DUCQ_OK. */
+#define DUCQ_CHECK(func)                                                       \
+    do {                                                                       \
+        ducq_state ducq_check_state_ = (func);                                 \
+        if (ducq_check_state_ != DUCQ_OK)                                      \
+            return ducq_check_state_;                                          \
+    } while (0)
+
+/* The route whose subscribers receive the server's log lines. */
+#define DUCQ_LOG_ROUTE "LOG"
+
+/* Bytes ducq_getnow needs: "YYYY-MM-DDTHH:MM:SS" and its NUL. */
+#define DUCQ_TIMESTAMP_SIZE sizeof("YYYY-MM-DDTHH:MM:SS")
+
+/* The interface object: any object whose first member is a
+ * `ducq_vtbl *tbl` (see struct ducq_vtbl), cast to `ducq_i *`. */
+typedef struct ducq_i ducq_i;
+
+/* The logger of ducq_log_tofile: where to print, and whether to colour
+ * lines by level (ANSI escapes). */
+struct ducq_file_logger {
+    FILE *file;
+    int color;
+};
+
 
 /**
- * What a `ducq_reactor_loop` callback tells the loop.
+ * What a `ducq_reactor_loop` callback tells the loop (bits: `DUCQ_LOOP_DELETE
+ * | DUCQ_LOOP_BREAK` deletes and stops).
  */
 typedef enum ducq_loop_t {
     /**
@@ -192,7 +172,7 @@ typedef enum ducq_loop_t {
      */
     DUCQ_LOOP_BREAK = 1,
     /**
-     * Close this client (its pending output is dropped), then go on.
+     * Delete this client, then go on.
      */
     DUCQ_LOOP_DELETE = 2,
 } ducq_loop_t;
@@ -220,103 +200,100 @@ typedef enum ducq_decoded {
 } ducq_decoded;
 
 /**
+ * Severity of a log line.
+ */
+typedef enum ducq_log_level {
+    /**
+     * Detail for debugging: every command.
+     */
+    DUCQ_LOG_DEBUG = 0,
+    /**
+     * Normal events: connections opening and closing.
+     */
+    DUCQ_LOG_INFO = 1,
+    /**
+     * Something was refused or dropped.
+     */
+    DUCQ_LOG_WARNING = 2,
+    /**
+     * Something failed.
+     */
+    DUCQ_LOG_ERROR = 3,
+    /**
+     * Nothing is logged (a ducq addition, only as a level to set).
+     */
+    DUCQ_LOG_OFF = 4,
+} ducq_log_level;
+
+/**
  * A growable byte buffer a codec function appends to with
  * `ducq_buf_append`. Owned by ducq and lent for one call.
  */
 typedef struct ducq_buf ducq_buf;
 
 /**
- * The command dispatcher of a reactor, where Lua scripts are added
- * (`ducq_dispatcher_add`). Obtained from `ducq_reactor_get_dispatcher`; it
- * is the reactor under another type, so it is valid as long as the reactor
- * (for a reactor lent to a callback, during the call) and is never freed
- * by itself.
+ * An iterator over a reactor's clients (`ducq_new_client_it`).
+ */
+typedef struct ducq_client_it ducq_client_it;
+
+/**
+ * The command dispatcher of a reactor (`ducq_reactor_get_dispatcher`):
+ * the reactor under another type, valid as long as the reactor (for a
+ * reactor lent to a callback, during the call) and never freed by itself.
  */
 typedef struct ducq_dispatcher ducq_dispatcher;
 
 /**
- * A connection to talk ducq over: a client connection to a server, or
- * (inside a reactor callback) one of the server's clients.
- *
- * Client handles come from `ducq_new_tcp`, `ducq_new_ws_client`,
- * `ducq_new_vtbl` or `ducq_copy`;
- * the caller owns them and frees them with `ducq_free`. A client handle may
- * move between threads but is used by one thread at a time. Handles given
- * to C commands and `ducq_reactor_loop` callbacks are lent for that call;
- * `ducq_copy` makes one that lasts, usable on the reactor's thread.
- */
-typedef struct ducq_i ducq_i;
-
-/**
  * A ducq broker: listeners, client connections, subscriptions, commands,
- * all driven by one thread (`ducq_loop` or `ducq_loop_once`).
+ * all driven by one thread (`ducq_loop`, `ducq_reactor_run` or
+ * `ducq_loop_once`).
  *
- * Made by `ducq_reactor_new`, freed by `ducq_reactor_free`. The handle a C
- * command or loop callback receives is the reactor itself when C created
- * it, or a view valid for that call only when Rust code did.
+ * Made by `ducq_reactor_new_with_log` (or the `ducq_reactor_new()` macro),
+ * freed by `ducq_reactor_free`. The handle a C command or callback
+ * receives is the reactor itself when C created it, or a view valid for
+ * that call only when Rust code did (`ducq-server --commands`).
  */
 typedef struct ducq_reactor ducq_reactor;
 
 /**
- * A socket layer written in C (a device's own network stack, say), for
- * `ducq_new_vtbl`. ducq runs its framing and protocol over these
- * functions. Each gets the `ctx` given to `ducq_new_vtbl`.
- *
- * `send` and `recv` are required; the others may be NULL. The functions
- * are called only from ducq calls made on the handle, on the caller's
- * thread; they must not call ducq functions on the same handle.
+ * The callback of `ducq_reactor_loop`: a client (lent for the call, the
+ * same pointer as in its commands), one of its subscription routes (a
+ * NUL-terminated copy, `""` when it has none; a client with several
+ * routes is visited once per route), and the loop's `ctx`.
  */
-typedef struct ducq_vtbl {
-    /**
-     * Opens the connection (called by `ducq_conn`), waiting at most
-     * `timeout_ms` (-1: no limit). `DUCQ_OK` or an error state. NULL: the
-     * socket is already connected.
-     */
-    ducq_state (*conn)(void *ctx, int timeout_ms);
-    /**
-     * Writes up to `len` bytes of `buf`; stores how many in `*sent`.
-     * `DUCQ_OK` (after writing at least one byte) or an error state.
-     */
-    ducq_state (*send)(void *ctx, const void *buf, size_t len, size_t *sent);
-    /**
-     * Reads up to `len` bytes into `buf`, waiting at most `timeout_ms`
-     * (-1: no limit); stores how many in `*received`. `DUCQ_OK` with
-     * `*received == 0` means the peer closed; `DUCQ_ETIMEOUT` means nothing
-     * arrived in time; any other state is a read error.
-     */
-    ducq_state (*recv)(void *ctx, void *buf, size_t len, size_t *received, int timeout_ms);
-    /**
-     * Closes the connection (by `ducq_close`, `ducq_free`, or before a
-     * reconnect). The return value is ignored.
-     */
-    ducq_state (*close)(void *ctx);
-    /**
-     * This end's address for `ducq_id` (`"10.0.0.7:4242"`): a string that
-     * stays valid until the next call on `ctx`. NULL: unknown.
-     */
-    const char *(*id)(void *ctx);
-} ducq_vtbl;
+typedef ducq_loop_t (*ducq_loop_f)(ducq_i *ducq, char *route, void *ctx);
 
 /**
- * A command's function: runs `message` (`size` bytes, NUL-terminated
- * copy: the command may modify it) sent by the client `ducq`.
+ * Accept callback of `ducq_reactor_add_server`: called on the reactor's
+ * thread when the listening `fd` has a connection waiting, with the
+ * reactor (which it may give to `ducq_reactor_add_client`) and the `ctx`
+ * given with it.
+ */
+typedef void (*ducq_accept_f)(struct ducq_reactor *reactor, int fd, void *ctx);
+
+/**
+ * A command's function: runs `message` (`size` bytes, a NUL-terminated
+ * copy the command may modify) sent by the client `ducq`.
  *
  * `reactor` and `ducq` are lent for the call only (keep the client with
- * `ducq_copy`). The command replies itself through `ducq` (`ducq_send`,
+ * `ducq_copy`); `ducq` is the same pointer for the same client in every
+ * callback. The command replies itself through `ducq` (`ducq_send`,
  * `ducq_send_ack`, `ducq_parts` … `ducq_end`); sends are queued and written
  * after it returns. It returns `DUCQ_OK`, or an error state: when it sent
  * the client nothing, the client then gets a NACK with that state; either
  * way the error is logged. It runs on the reactor's thread and must not
  * block for long: every client waits meanwhile.
  */
-typedef ducq_state (*ducq_exec_f)(struct ducq_reactor *reactor, struct ducq_i *ducq, char *message, size_t size);
+typedef ducq_state (*ducq_command_f)(struct ducq_reactor *reactor, ducq_i *ducq, char *message, size_t size);
 
 /**
  * A command written in C: its name (the first word of a message), the one
  * line `lscmd` shows, and its function.
  *
- * A shared object loaded by `ducq_reactor_load_commands` exports one of
- * these under the symbol name `command`.
+ * A plugin (a shared object in a folder given to
+ * `ducq_dispatcher_load_commands_path`, `ducq_reactor_load_commands` or
+ * `ducq-server --commands`) exports one of these under the symbol name
+ * `command`.
  */
 typedef struct ducq_cmd_t {
     /**
@@ -330,45 +307,53 @@ typedef struct ducq_cmd_t {
     /**
      * What it does.
      */
-    ducq_exec_f exec;
+    ducq_command_f exec;
 } ducq_cmd_t;
 
 /**
- * The callbacks of `ducq_listen`. Every callback gets the listening handle
- * and `ctx`, and returns `DUCQ_OK` to keep listening; any other value ends
- * `ducq_listen`, which returns it. A NULL callback ignores that kind of
- * message (for `on_error`: `ducq_listen` returns the error).
- *
- * The `char *` arguments are NUL-terminated copies the callback may modify;
- * they are freed when it returns. Callbacks run on the listening thread;
- * they may call any client function, on this handle too; they must not
- * throw C++ exceptions.
+ * A function applied to a connection (`ducq_tcp_apply`): returns a state.
+ */
+typedef ducq_state (*ducq_apply_f)(void *ctx, ducq_i *ducq);
+
+/**
+ * A message callback of `ducq_listen`: the handle, the whole message
+ * (NUL-terminated, `size` bytes, which the callback may modify; borrowed
+ * for the call) and the listen's `ctx`. Returns 0 to keep listening.
+ */
+typedef int (*ducq_on_msg_f)(ducq_i *ducq, char *payload, size_t size, void *ctx);
+
+/**
+ * The error callback of `ducq_listen`: a receive failed with `state`.
+ * Returns 0 to keep listening.
+ */
+typedef int (*ducq_on_err_f)(ducq_i *ducq, ducq_state state, void *ctx);
+
+/**
+ * The callbacks of `ducq_listen` (the original's layout). Each may be
+ * NULL: that kind of message is skipped. The callbacks run on the
+ * listening thread and may call any client function, on this handle too.
  */
 typedef struct ducq_listen_ctx {
     /**
-     * A data message: its route and payload (`payload_size` bytes, which
-     * may hold NUL bytes). With `recv_raw`, `route` is NULL and `payload`
-     * is the whole message as received (`pub a/b\nhello`).
+     * A data message (with `recv_raw`, every message).
      */
-    ducq_state (*on_message)(struct ducq_i *ducq, char *route, char *payload, size_t payload_size, void *ctx);
+    ducq_on_msg_f on_message;
     /**
-     * ACK, PARTS, END or PONG (PINGs are answered by ducq and not shown).
+     * ACK, PARTS, END, PING, PONG, and the keep-alive PING `ducq_receive`
+     * sends on a timeout.
      */
-    ducq_state (*on_protocol)(struct ducq_i *ducq, char *message, size_t size, void *ctx);
+    ducq_on_msg_f on_protocol;
     /**
-     * A NACK: the state it carries and its text.
+     * A NACK (`NACK *\n<code>\n<text>`; `ducq_ack_to_state` reads it).
      */
-    ducq_state (*on_nack)(struct ducq_i *ducq, enum ducq_state state, char *text, void *ctx);
+    ducq_on_msg_f on_nack;
     /**
-     * A receive failed with `state` (`DUCQ_ETIMEOUT` when the handle's
-     * timeout passed with nothing to read). Returning `DUCQ_OK` keeps
-     * listening if the handle is still connected (after a timeout, or when
-     * the callback reconnected it with `ducq_conn`); otherwise
-     * `ducq_listen` returns `state`.
+     * A receive failed.
      */
-    ducq_state (*on_error)(struct ducq_i *ducq, enum ducq_state state, void *ctx);
+    ducq_on_err_f on_error;
     /**
-     * Deliver data messages whole instead of split (see `on_message`).
+     * Receive with `ducq_recv` (every message to `on_message`) instead of
+     * `ducq_receive`.
      */
     bool recv_raw;
     /**
@@ -378,13 +363,92 @@ typedef struct ducq_listen_ctx {
 } ducq_listen_ctx;
 
 /**
+ * The callbacks of `ducq_listen_ex`. Every callback gets the listening
+ * handle and `ctx`, and returns `DUCQ_OK` to keep listening; any other
+ * value ends `ducq_listen_ex`, which returns it. A NULL callback ignores
+ * that kind of message (for `on_error`: `ducq_listen_ex` returns the error).
+ *
+ * The `char *` arguments are NUL-terminated copies the callback may modify;
+ * they are freed when it returns. Callbacks run on the listening thread;
+ * they may call any client function, on this handle too; they must not
+ * throw C++ exceptions.
+ */
+typedef struct ducq_listen_ex_ctx {
+    /**
+     * A data message: its route and payload (`payload_size` bytes, which
+     * may hold NUL bytes). With `recv_raw`, `route` is NULL and `payload`
+     * is the whole message as received (`pub a/b\nhello`).
+     */
+    ducq_state (*on_message)(ducq_i *ducq, char *route, char *payload, size_t payload_size, void *ctx);
+    /**
+     * ACK, PARTS, END or PONG (PINGs are answered by ducq and not shown).
+     */
+    ducq_state (*on_protocol)(ducq_i *ducq, char *message, size_t size, void *ctx);
+    /**
+     * A NACK: the state it carries and its text.
+     */
+    ducq_state (*on_nack)(ducq_i *ducq, ducq_state state, char *text, void *ctx);
+    /**
+     * A receive failed with `state` (`DUCQ_ETIMEOUT` when the handle's
+     * timeout passed with nothing to read). Returning `DUCQ_OK` keeps
+     * listening if the handle is still connected (after a timeout, or when
+     * the callback reconnected it with `ducq_conn`); otherwise
+     * `ducq_listen_ex` returns `state`.
+     */
+    ducq_state (*on_error)(ducq_i *ducq, ducq_state state, void *ctx);
+    /**
+     * Deliver data messages whole instead of split (see `on_message`).
+     */
+    bool recv_raw;
+    /**
+     * Passed to every callback; ducq never reads it.
+     */
+    void *ctx;
+} ducq_listen_ex_ctx;
+
+/**
+ * The original's log function: `logger` as given with it, the line's
+ * level, where it happened, who it concerns (a client id or `server`), and
+ * a printf format with its arguments (`vfprintf(file, fmt, args)` prints
+ * it). The strings are borrowed for the call. It runs on the reactor's
+ * thread in the middle of reactor work: calls on the reactor from it are
+ * refused with `DUCQ_ERROR`. Its return value is ignored.
+ */
+typedef int (*ducq_log_f)(void *logger, ducq_log_level level, const char *function_name, const char *sender_id, const char *fmt, va_list args);
+
+/**
+ * ducq's plain-text log function (`ducq_reactor_set_log_text`), for hosts
+ * that cannot take a `va_list`: as `ducq_log_f` with the line formatted.
+ */
+typedef void (*ducq_log_text_f)(void *logger, ducq_log_level level, const char *function, const char *sender, const char *text);
+
+/**
+ * A message split in place by `ducq_parse_msg`: pointers into the buffer
+ * given to it, NUL-terminated, or NULL for a part that is missing.
+ */
+typedef struct ducq_msg {
+    /**
+     * The command word.
+     */
+    char *command;
+    /**
+     * The route.
+     */
+    char *route;
+    /**
+     * The payload (up to its first NUL byte).
+     */
+    char *payload;
+} ducq_msg;
+
+/**
  * The parts of a message, pointing into the caller's buffer (nothing is
  * copied and nothing is NUL-terminated: use the lengths).
  *
- * The pointers borrow the message given to `ducq_parse_message` and are
- * valid as long as that buffer is.
+ * The pointers borrow the message given to `ducq_split_msg` and are valid
+ * as long as that buffer is.
  */
-typedef struct ducq_msg {
+typedef struct ducq_msg_parts {
     /**
      * First byte of the command word.
      */
@@ -409,7 +473,7 @@ typedef struct ducq_msg {
      * Length of the payload.
      */
     size_t payload_len;
-} ducq_msg;
+} ducq_msg_parts;
 
 /**
  * A server protocol written in C, registered on a listener with
@@ -450,181 +514,140 @@ typedef struct ducq_proto_vtbl {
 } ducq_proto_vtbl;
 
 /**
- * The log callback: `logger` is the pointer given to
- * `ducq_reactor_new_with_log`; `function` (where it happened), `sender`
- * (the client id or `server`) and `text` are NUL-terminated and borrowed
- * for the call only.
+ * A socket layer written in C, for `ducq_new_socket`. Each function gets
+ * the `ctx` given to `ducq_new_socket`.
+ *
+ * `send` and `recv` are required; the others may be NULL. The functions
+ * are called only from ducq calls made on the handle, on the caller's
+ * thread; they must not call ducq functions on the same handle.
  */
-typedef void (*ducq_log_f)(void *logger, enum ducq_log_level level, const char *function, const char *sender, const char *text);
+typedef struct ducq_socket_vtbl {
+    /**
+     * Opens the connection (called by `ducq_conn`), waiting at most
+     * `timeout_ms` (-1: no limit). `DUCQ_OK` or an error state. NULL: the
+     * socket is already connected.
+     */
+    ducq_state (*conn)(void *ctx, int timeout_ms);
+    /**
+     * Writes up to `len` bytes of `buf`; stores how many in `*sent`.
+     * `DUCQ_OK` (after writing at least one byte) or an error state.
+     */
+    ducq_state (*send)(void *ctx, const void *buf, size_t len, size_t *sent);
+    /**
+     * Reads up to `len` bytes into `buf`, waiting at most `timeout_ms`
+     * (-1: no limit); stores how many in `*received`. `DUCQ_OK` with
+     * `*received == 0` means the peer closed; `DUCQ_ETIMEOUT` means nothing
+     * arrived in time; any other state is a read error.
+     */
+    ducq_state (*recv)(void *ctx, void *buf, size_t len, size_t *received, int timeout_ms);
+    /**
+     * Closes the connection (by `ducq_close`, `ducq_free`, or before a
+     * reconnect). The return value is ignored.
+     */
+    ducq_state (*close)(void *ctx);
+    /**
+     * This end's address for `ducq_id` (`"10.0.0.7:4242"`): a string that
+     * stays valid until the next call on `ctx`. NULL: unknown.
+     */
+    const char *(*id)(void *ctx);
+} ducq_socket_vtbl;
 
 /**
- * The callback of `ducq_reactor_loop`: called once per client connection
- * with a handle lent for the call and the `ctx` given to the loop.
+ * The functions of a `ducq_i`, the original's protocol interface: the
+ * client functions (`ducq_conn`, `ducq_send`, …) call the matching entry,
+ * and a reactor drives a client added with `ducq_reactor_add_client`
+ * through `recv`, `send`, `id`, `close` and `free`.
+ *
+ * Every entry gets the object itself. A NULL entry makes the matching
+ * function answer `DUCQ_ENOIMPL` (NULL, false, nothing for the others)
+ * instead of crashing. `dtor` is never called by ducq (nor was it by the
+ * original); `free` releases the object.
  */
-typedef ducq_loop_t (*ducq_loop_f)(struct ducq_i *ducq, void *ctx);
+typedef struct ducq_vtbl {
+    /**
+     * Connects (a client); `DUCQ_OK` or an error state.
+     */
+    ducq_state (*conn)(ducq_i *ducq);
+    /**
+     * Sends one message of `*size` bytes at `ptr`; on success `*size`
+     * holds the bytes sent.
+     */
+    ducq_state (*send)(ducq_i *ducq, const void *ptr, size_t *size);
+    /**
+     * Sends `PARTS`, the start of a multipart reply.
+     */
+    ducq_state (*parts)(ducq_i *ducq);
+    /**
+     * Sends `END`, the end of a multipart reply.
+     */
+    ducq_state (*end)(ducq_i *ducq);
+    /**
+     * Receives one message into `ptr` (capacity `*size`), NUL-terminated;
+     * on success `*size` holds its length.
+     */
+    ducq_state (*recv)(ducq_i *ducq, char *ptr, size_t *size);
+    /**
+     * The object's id (`TCP:127.0.0.1:4000`), owned by the object.
+     */
+    const char *(*id)(ducq_i *ducq);
+    /**
+     * A new object for the same peer.
+     */
+    ducq_i *(*copy)(ducq_i *ducq);
+    /**
+     * Whether `a` and `b` are the same connection.
+     */
+    bool (*eq)(ducq_i *a, ducq_i *b);
+    /**
+     * Sets the receive timeout, in seconds.
+     */
+    ducq_state (*timeout)(ducq_i *ducq, int timeout);
+    /**
+     * Asks for `SO_REUSEADDR` on the next connect.
+     */
+    ducq_state (*reuseaddr)(ducq_i *ducq);
+    /**
+     * Closes the connection.
+     */
+    ducq_state (*close)(ducq_i *ducq);
+    /**
+     * Releases the object.
+     */
+    void (*free)(ducq_i *ducq);
+    /**
+     * Kept for layout compatibility; not called.
+     */
+    void (*dtor)(ducq_i *ducq);
+} ducq_vtbl;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * Creates an unconnected TCP client handle for `host` (a name or an IPv4
- * or IPv6 address) and `port` (decimal, e.g. `"59090"`). Connect it with
- * `ducq_conn`.
+ * Sends `<command> <route>\n<payload>` and returns without waiting for a
+ * reply (read it with `ducq_receive`).
  *
- * Both strings are copied. Returns NULL when either is NULL or not UTF-8.
- * The caller owns the handle and frees it with `ducq_free`.
+ * `payload` (`payload_size` bytes, may hold NUL bytes) may be NULL when
+ * `payload_size` is 0. All strings are only read during the call; the
+ * message has no size limit beyond the server's. `DUCQ_EMSGINV` for a
+ * command holding a space or newline, or a route holding a newline;
+ * `DUCQ_ENULL` for NULL pointers; other errors as for `ducq_send`.
  *
  * # Safety
- * Non-null arguments are NUL-terminated strings.
+ * `ducq` is NULL or a live handle, `command` and `route` NULL or
+ * NUL-terminated, `payload` readable for `payload_size` bytes.
  */
-struct ducq_i *ducq_new_tcp(const char *host, const char *port);
+ducq_state ducq_emit(ducq_i *ducq, const char *command, const char *route, const char *payload, size_t payload_size);
 
 /**
- * Creates an unconnected WebSocket client handle for the HTTP/WebSocket
- * port of a server (`ducq-server --http`, `ducq_reactor_listen_http`):
- * `host` (a name or an IPv4 or IPv6 address) and `port` (decimal, e.g.
- * `"59091"`). `ducq_conn` connects it and completes the WebSocket opening
- * handshake (path `/`, `host:port` as the `Host` header) within the
- * handle's timeout.
- *
- * Every client function then works on it as on a TCP handle: `ducq_emit`,
- * `ducq_send`, `ducq_recv`, `ducq_receive`, `ducq_listen`, `ducq_pub`,
- * `ducq_sub`, `ducq_copy` (an unconnected WebSocket handle), `ducq_close`
- * (reconnect with `ducq_conn`). One ducq message travels as one WebSocket
- * message, its bytes unchanged (NUL bytes and non-UTF-8 included). The
- * server's WebSocket pings are answered inside receives. `ducq_id` gives
- * `WS:<ip>:<port>` of this end once connected, `WS:<host>:<port>` before.
- *
- * Both strings are copied. Returns NULL when either is NULL or not UTF-8.
- * The caller owns the handle and frees it with `ducq_free`; it may move
- * between threads but is used by one thread at a time.
+ * `ducq_emit`, then, when `close` is true, `ducq_close` once the message
+ * is sent (a command whose answer is not wanted, in one call).
  *
  * # Safety
- * Non-null arguments are NUL-terminated strings.
+ * As for `ducq_emit`.
  */
-struct ducq_i *ducq_new_ws_client(const char *host, const char *port);
-
-/**
- * Creates an unconnected client handle that runs ducq over a socket layer
- * written in C (`vtbl`, see `struct ducq_vtbl`). Connect it with
- * `ducq_conn`; every client function then works on it.
- *
- * `vtbl` is copied; `ctx` is borrowed: it is passed to the functions and
- * must stay valid until the handle (and every `ducq_copy` of it, which
- * share it) is freed. ducq never frees `ctx`. Returns NULL when `vtbl` is
- * NULL or lacks `send` or `recv`. The caller owns the handle.
- *
- * # Safety
- * `vtbl` is NULL or points to a valid `ducq_vtbl` whose functions are
- * valid for `ctx`.
- */
-struct ducq_i *ducq_new_vtbl(const struct ducq_vtbl *vtbl, void *ctx);
-
-/**
- * Connects a client handle (closing its current connection first) and
- * completes the protocol's handshake, within the handle's timeout (10 s
- * when none is set).
- *
- * `DUCQ_ECONNECT` when the server cannot be reached (or refuses a
- * WebSocket upgrade), `DUCQ_ETIMEOUT` when it does not answer in time
- * (`ducq_last_error` has the detail),
- * `DUCQ_ENOIMPL` on a server-side handle, `DUCQ_ENULL` for NULL.
- *
- * # Safety
- * `ducq` is NULL or a live handle.
- */
-enum ducq_state ducq_conn(struct ducq_i *ducq);
-
-/**
- * Closes the connection. A client handle stays usable: `ducq_conn`
- * reconnects it. On a server-side handle, closes that client once the
- * replies queued for it are written.
- *
- * Closing a closed handle is `DUCQ_OK`. `DUCQ_ENULL` for NULL. Safe from
- * a `ducq_listen` callback on the same handle (the listen then returns
- * `DUCQ_ECONNCLOSED`).
- *
- * # Safety
- * `ducq` is NULL or a live handle.
- */
-enum ducq_state ducq_close(struct ducq_i *ducq);
-
-/**
- * Frees a handle, closing its connection (a server-side copy only lets go:
- * the client stays connected).
- *
- * `ducq_free(NULL)` and freeing a handle lent to a callback are no-ops.
- * Called from a `ducq_listen` callback on the same handle, the free happens
- * when that callback returns (the listen returns `DUCQ_ECONNCLOSED` and the
- * handle must not be used again).
- *
- * # Safety
- * `ducq` is NULL, a lent handle, or a handle this library returned that was
- * not freed yet.
- */
-void ducq_free(struct ducq_i *ducq);
-
-/**
- * Sends one message: `*count` bytes of `buf`, framed by the handle's
- * protocol. On a server-side handle the message is queued for that client
- * and written when the command returns.
- *
- * On success `*count` holds the number of message bytes sent (all of
- * them). `buf` is only read during the call. `DUCQ_ECONNCLOSED` when not
- * connected, `DUCQ_EWRITE` when writing fails, `DUCQ_ENOTFOUND` when a
- * server-side client is gone, `DUCQ_ENULL` for NULL pointers.
- *
- * # Safety
- * `ducq` is a live handle, `count` valid, `buf` readable for `*count` bytes.
- */
-enum ducq_state ducq_send(struct ducq_i *ducq, const void *buf, size_t *count);
-
-/**
- * Receives the next message into `buf`, NUL-terminated (PINGs from the
- * server are answered and skipped). Any message counts: data, ACK, NACK,
- * PARTS, END, PONG; see `ducq_receive` to have it classified.
- *
- * `*size` is the capacity of `buf` on entry and the message length (NUL
- * excluded) on success. When the message does not fit, it stays queued for
- * the next call, `*size` receives the capacity needed, and `DUCQ_EMSGSIZE`
- * is returned. Waits at most the handle's timeout (`DUCQ_ETIMEOUT`).
- * `DUCQ_ECONNCLOSED` when the server closed, `DUCQ_ENOIMPL` on a
- * server-side handle.
- *
- * # Safety
- * `ducq` is a live handle, `size` valid, `buf` writable for `*size` bytes.
- */
-enum ducq_state ducq_recv(struct ducq_i *ducq, char *buf, size_t *size);
-
-/**
- * Like `ducq_recv`, and tells what arrived: `DUCQ_OK` for a data message
- * (a publication on a subscribed route, a command's answer), `DUCQ_PROTOCOL`
- * for ACK, PARTS, END and PONG, `DUCQ_NACK` for a NACK (read its code with
- * `ducq_nack_state`). Errors as for `ducq_recv`.
- *
- * # Safety
- * As for `ducq_recv`.
- */
-enum ducq_state ducq_receive(struct ducq_i *ducq, char *buf, size_t *size);
-
-/**
- * Sends `PARTS`, the first message of a multipart reply (then one
- * `ducq_send` per part, then `ducq_end`). Errors as for `ducq_send`.
- *
- * # Safety
- * `ducq` is NULL or a live handle.
- */
-enum ducq_state ducq_parts(struct ducq_i *ducq);
-
-/**
- * Sends `END`, the last message of a multipart reply. Errors as for
- * `ducq_send`.
- *
- * # Safety
- * `ducq` is NULL or a live handle.
- */
-enum ducq_state ducq_end(struct ducq_i *ducq);
+ducq_state ducq_emit_ex(ducq_i *ducq, const char *command, const char *route, const char *payload, size_t payload_size, bool close);
 
 /**
  * Sends `ACK` when `state` is `DUCQ_OK`, otherwise
@@ -638,128 +661,79 @@ enum ducq_state ducq_end(struct ducq_i *ducq);
  * # Safety
  * `ducq` is NULL or a live handle.
  */
-enum ducq_state ducq_send_ack(struct ducq_i *ducq, ducq_state state);
+ducq_state ducq_send_ack(ducq_i *ducq, ducq_state state);
 
 /**
- * Sends `<command> <route>\n<payload>` and returns without waiting for a
- * reply (read it with `ducq_receive`). When `close` is true the connection
- * is closed once the message is sent.
+ * Receives the next message into `msg` (as `ducq_recv`) and tells what it
+ * is, as the original does: `DUCQ_OK` for a data message (a publication, a
+ * command's answer), `DUCQ_PROTOCOL` for ACK, PARTS, END, PING and PONG (a
+ * PING is answered with a PONG), `DUCQ_NACK` for a NACK (read its code
+ * with `ducq_ack_to_state`).
  *
- * `payload` (`payload_size` bytes, may hold NUL bytes) may be NULL when
- * `payload_size` is 0. All strings are only read during the call.
- * `DUCQ_EMSGINV` for a command holding a space or newline, or a route
- * holding a newline. Errors as for `ducq_send`.
+ * When the handle's timeout passes with nothing to read, it sends a
+ * keep-alive `PING _\nping` to the server (copied into `msg` when it fits)
+ * and returns `DUCQ_PROTOCOL`; when it passes again right after (`msg`
+ * still starts with `PING`), it returns `DUCQ_ETIMEOUT`. Other errors as
+ * for `ducq_recv`.
  *
  * # Safety
- * `ducq` is a live handle, `command` and `route` NUL-terminated, `payload`
- * readable for `payload_size` bytes.
+ * `ducq` is NULL or a live handle, `size` NULL or valid, `msg` writable
+ * for `*size` bytes.
  */
-enum ducq_state ducq_emit(struct ducq_i *ducq, const char *command, const char *route, const char *payload, size_t payload_size, bool close);
+ducq_state ducq_receive(ducq_i *ducq, char *msg, size_t *size);
 
 /**
- * Publishes `payload` (`payload_size` bytes, may be NULL when 0) on
- * `route` and waits for the server's ACK. Data messages arriving meanwhile
- * are kept for the next receive.
+ * Publishes `payload` (`size` bytes, may be NULL when 0) on `route` and
+ * waits for the server's answer.
  *
- * `DUCQ_OK` on ACK; on a NACK, the state it carries (`DUCQ_EMSGINV` for an
- * empty route, …; `ducq_last_error` has its text); `DUCQ_ETIMEOUT` when no
- * answer came within the handle's timeout; `DUCQ_ENOIMPL` on a server-side
- * handle. The arguments are only read during the call.
- *
- * # Safety
- * `ducq` is a live handle, `route` NUL-terminated, `payload` readable for
- * `payload_size` bytes.
- */
-enum ducq_state ducq_pub(struct ducq_i *ducq, const char *route, const char *payload, size_t payload_size);
-
-/**
- * `ducq_pub` with a NUL-terminated payload, as older device code calls it.
+ * `DUCQ_OK` on ACK; `DUCQ_NACK` when the server refused (as the original;
+ * `ducq_last_error` has the NACK's code and text on ducq's handles); other
+ * errors as for `ducq_recv` (`DUCQ_ECONNCLOSED` when not connected).
+ * On ducq's own handles, data messages that arrive before the ACK are kept
+ * for the next receive; on other handles the first answer counts, as in
+ * the original. The arguments are only read during the call.
  *
  * # Safety
- * `ducq` is a live handle; `route` and `payload` are NUL-terminated.
+ * `ducq` is NULL or a live handle, `route` NULL or NUL-terminated,
+ * `payload` readable for `size` bytes.
  */
-enum ducq_state ducq_publish(struct ducq_i *ducq, const char *route, const char *payload);
+ducq_state ducq_pub(ducq_i *ducq, const char *route, const char *payload, size_t size);
 
 /**
- * Subscribes to `route` (`*` matches anything) and waits for the answer.
- * `options` may be NULL or hold space-separated options: `last` (the
- * server answers with the stored last message instead of ACK) and `add`
- * (keep the other subscriptions of this connection).
+ * Publishes as `ducq_pub` does, connecting first when the handle is not
+ * connected, and connecting again (once) when the connection turns out to
+ * be closed: the original device call, made on a handle from
+ * `ducq_new_tcp` that was never connected. Returns as `ducq_pub`, or the
+ * state of the failed connect (`DUCQ_ECONNECT`, `DUCQ_ETIMEOUT`).
+ *
+ * # Safety
+ * As for `ducq_pub`.
+ */
+ducq_state ducq_publish(ducq_i *ducq, const char *route, const char *payload, size_t size);
+
+/**
+ * Subscribes to `route` (`*` matches anything) and waits for the answer
+ * (a ducq call, not in the original). `options` may be NULL or hold
+ * space-separated options: `last` (the server answers with the stored
+ * last message instead of ACK) and `add` (keep the other subscriptions of
+ * this connection).
  *
  * `DUCQ_OK` on ACK or on a stored message; that message (and, for a
  * pattern, the others) then comes first from `ducq_receive` /
- * `ducq_listen`. On a NACK, the state it carries. Other errors as for
- * `ducq_pub`. The arguments are only read during the call.
+ * `ducq_listen`. On a NACK, the state it carries (`ducq_last_error` has
+ * its text). Other errors as for `ducq_recv`. The arguments are only read
+ * during the call.
  *
  * # Safety
- * `ducq` is a live handle; `route` and non-null `options` are
+ * `ducq` is NULL or a live handle; `route` and non-null `options` are
  * NUL-terminated.
  */
-enum ducq_state ducq_sub(struct ducq_i *ducq, const char *route, const char *options);
-
-/**
- * The handle's id: `TCP:<ip>:<port>` of this end for a connected client,
- * `TCP:<host>:<port>` of the server before connecting (`WS:` instead of
- * `TCP:` for a WebSocket handle), and for a server-side handle the
- * client's id as `lsconn` lists it.
- *
- * The string belongs to the handle: valid until the handle is closed,
- * reconnected or freed (for a lent handle, until the callback returns).
- * Returns NULL for NULL.
- *
- * # Safety
- * `ducq` is NULL or a live handle.
- */
-const char *ducq_id(struct ducq_i *ducq);
-
-/**
- * Whether two handles name the same connection: the same client of a
- * reactor for server-side handles (a lent handle and its copies are
- * equal), the same id for client handles. False when either is NULL.
- *
- * # Safety
- * Non-null arguments are live handles.
- */
-bool ducq_eq(struct ducq_i *a, struct ducq_i *b);
-
-/**
- * A new handle to the same place: for a client handle, an unconnected
- * handle with the same destination and timeout (a `ducq_vtbl` handle
- * shares its `ctx`); for a server-side handle (lent to a callback), a
- * lasting handle to that client, usable on the reactor's thread until it
- * is freed (calls answer `DUCQ_ENOTFOUND` once the client is gone).
- *
- * The caller owns the copy and frees it with `ducq_free`. NULL for NULL.
- *
- * # Safety
- * `ducq` is NULL or a live handle.
- */
-struct ducq_i *ducq_copy(struct ducq_i *ducq);
-
-/**
- * Sets how long connecting and each receive may wait, in seconds; 0 or
- * less waits without limit (connecting then gives up after 10 s). Applies
- * to the current connection and later ones. A no-op on a server-side handle.
- *
- * # Safety
- * `ducq` is NULL or a live handle.
- */
-enum ducq_state ducq_timeout(struct ducq_i *ducq, int timeout);
-
-/**
- * Kept for programs written for the original library, which set
- * `SO_REUSEADDR` here. A client's local port is ephemeral and the
- * reactor's listeners already reuse addresses, so this is a documented
- * no-op: `DUCQ_OK`, or `DUCQ_ENULL` for NULL.
- *
- * # Safety
- * `ducq` is NULL or a live handle.
- */
-enum ducq_state ducq_reuseaddr(struct ducq_i *ducq);
+ducq_state ducq_sub(ducq_i *ducq, const char *route, const char *options);
 
 /**
  * The detail of the handle's last failure (`"could not connect to server:
- * Connection refused (os error 111)"`, a NACK's text), or `""`.
+ * Connection refused (os error 111)"`, `"NACK 15: message invalid"`), or
+ * `""` (also for handles made elsewhere).
  *
  * The string belongs to the handle and is valid until its next call.
  * NULL for NULL.
@@ -767,57 +741,463 @@ enum ducq_state ducq_reuseaddr(struct ducq_i *ducq);
  * # Safety
  * `ducq` is NULL or a live handle.
  */
-const char *ducq_last_error(struct ducq_i *ducq);
+const char *ducq_last_error(ducq_i *ducq);
+
+/**
+ * Creates an unconnected TCP client handle for `host` (a name or an IPv4
+ * or IPv6 address) and `port` (decimal, e.g. `"59090"`). Connect it with
+ * `ducq_conn`, or let `ducq_publish` connect it.
+ *
+ * Both strings are copied. Returns NULL when either is NULL or not UTF-8.
+ * The caller owns the handle and frees it with `ducq_free`; it may move
+ * between threads but is used by one thread at a time.
+ *
+ * # Safety
+ * Non-null arguments are NUL-terminated strings.
+ */
+ducq_i *ducq_new_tcp(const char *host, const char *port);
+
+/**
+ * Creates an unconnected WebSocket client handle for the HTTP/WebSocket
+ * port of a server (`ducq-server --http`, `ducq_reactor_listen_http`).
+ * `ducq_conn` connects it and completes the WebSocket opening handshake
+ * (path `/`, `host:port` as the `Host` header) within the handle's
+ * timeout.
+ *
+ * Every client function then works on it as on a TCP handle. One ducq
+ * message travels as one WebSocket message, its bytes unchanged (NUL
+ * bytes and non-UTF-8 included). The server's WebSocket pings are
+ * answered inside receives. `ducq_id` gives `WS:<ip>:<port>` of this end
+ * once connected, `WS:<host>:<port>` before.
+ *
+ * Both strings are copied. Returns NULL when either is NULL or not UTF-8.
+ * Ownership and threads as for `ducq_new_tcp`.
+ *
+ * # Safety
+ * Non-null arguments are NUL-terminated strings.
+ */
+ducq_i *ducq_new_ws_client(const char *host, const char *port);
+
+/**
+ * The original's HTTP client handle, which it never implemented: as
+ * there, `ducq_conn` answers `DUCQ_ENOIMPL` (use `ducq_new_ws_client` to
+ * talk to an HTTP port). `ducq_id` gives `HTTP:<host>:<port>`; the other
+ * calls answer as on an unconnected handle.
+ *
+ * Both strings are copied. Returns NULL when either is NULL or not UTF-8.
+ * The caller owns the handle and frees it with `ducq_free`.
+ *
+ * # Safety
+ * Non-null arguments are NUL-terminated strings.
+ */
+ducq_i *ducq_new_http_client(const char *host, const char *port);
+
+/**
+ * Calls `apply(client, route, ctx)` for every client and subscription
+ * route of the reactor (a snapshot taken now; clients closed meanwhile are
+ * skipped), in connection order, until a result holds `DUCQ_LOOP_BREAK`;
+ * a result holding `DUCQ_LOOP_DELETE` deletes that client: it gets no more
+ * publications and is closed once what was queued for it is written.
+ * Returns the last result (`DUCQ_LOOP_CONTINUE` when there was no client).
+ *
+ * The `ducq_i` given to `apply` is lent for that call: it may be used with
+ * `ducq_send`, `ducq_id`, `ducq_eq`, `ducq_copy` (to keep it), and
+ * `ducq_reactor_*` functions, never freed. Works from a C command and
+ * while the reactor is idle. `DUCQ_LOOP_BREAK` (nothing done) for NULL
+ * arguments or when the reactor cannot be reached (from a log callback).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `apply` NULL or a valid function.
+ */
+ducq_loop_t ducq_reactor_loop(struct ducq_reactor *reactor, ducq_loop_f apply, void *ctx);
+
+/**
+ * Subscribes the client `ducq` (a handle the reactor lent, or a copy of
+ * one) to `route`, replacing its subscriptions, as its own `sub route`
+ * would (the same route rule applies).
+ *
+ * `DUCQ_ENULL` for NULL arguments, `DUCQ_ENOTFOUND` when `ducq` is not an
+ * open client of this reactor, `DUCQ_EMSGINV` for an empty route or one
+ * holding a newline, `DUCQ_EMSGSIZE` past the longest route, `DUCQ_ERROR`
+ * when the reactor cannot be reached. The route is copied.
+ *
+ * # Safety
+ * `reactor` and `ducq` are NULL or live handles; `route` NULL or
+ * NUL-terminated.
+ */
+ducq_state ducq_reactor_subscribe(struct ducq_reactor *reactor, ducq_i *ducq, const char *route);
+
+/**
+ * Deletes the client `ducq` (a handle the reactor lent, or a copy of
+ * one): it gets no more publications and is closed once what was queued
+ * for it is written. True when it was an open client of this reactor;
+ * false otherwise, for NULL, or when the reactor cannot be reached.
+ *
+ * # Safety
+ * `reactor` and `ducq` are NULL or live handles.
+ */
+bool ducq_reactor_delete(struct ducq_reactor *reactor, ducq_i *ducq);
+
+/**
+ * Publishes as a client's `pub route\npayload` would (a ducq call, not in
+ * the original): stores the message as the route's last message and sends
+ * it to every matching subscriber, with the checks `pub` applies.
+ *
+ * `payload` (`payload_size` bytes, may be NULL when 0) and `route` are
+ * copied. `DUCQ_EMSGINV` for an empty route or one holding a newline,
+ * `DUCQ_EMSGSIZE` past the longest route or message; other errors as for
+ * `ducq_reactor_subscribe`.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle, `route` NULL or NUL-terminated,
+ * `payload` readable for `payload_size` bytes.
+ */
+ducq_state ducq_reactor_publish(struct ducq_reactor *reactor, const char *route, const char *payload, size_t payload_size);
+
+/**
+ * The last message published on `route` (the whole message, as its
+ * publisher sent it), or `"ACK"` when the route has none, as the original
+ * answers `sub route\nlast` (a message holding NUL bytes ends at the
+ * first). The string is owned by the reactor and valid until the next
+ * `ducq_get_last_msg` on it; NULL for NULL arguments or when the reactor
+ * cannot be reached. `ducq_copy_last_msg` copies binary messages.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle, `route` NULL or NUL-terminated.
+ */
+const char *ducq_get_last_msg(struct ducq_reactor *reactor, const char *route);
+
+/**
+ * Stores the NUL-terminated `msg` as the last message of `route`, as a
+ * publish would, without sending it to anyone (`ducq_store_last_msg`
+ * takes a size). `DUCQ_EMSGINV` or `DUCQ_EMSGSIZE` for a route the route
+ * rule refuses, `DUCQ_EMSGSIZE` for a message past the largest; other
+ * errors as for `ducq_reactor_subscribe`. Both strings are copied.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `route` and `msg` NULL or
+ * NUL-terminated.
+ */
+ducq_state ducq_set_last_msg(struct ducq_reactor *reactor, const char *route, const char *msg);
+
+/**
+ * Stores `msg` (`size` bytes, copied, any bytes) as the last message of
+ * `route`; otherwise as `ducq_set_last_msg`.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle, `route` NULL or NUL-terminated,
+ * `msg` readable for `size` bytes.
+ */
+ducq_state ducq_store_last_msg(struct ducq_reactor *reactor, const char *route, const char *msg, size_t size);
+
+/**
+ * Copies the last message published on `route` (the whole message, any
+ * bytes) into `buffer`, NUL-terminated.
+ *
+ * `*size` is the capacity of `buffer` on entry and the message length on
+ * success. When it does not fit, `*size` receives the capacity needed and
+ * `DUCQ_EMSGSIZE` is returned. `DUCQ_ENOTFOUND` when the route has none;
+ * other errors as for `ducq_reactor_subscribe`.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle, `route` NULL or NUL-terminated,
+ * `buffer` writable for `*size` bytes.
+ */
+ducq_state ducq_copy_last_msg(struct ducq_reactor *reactor, const char *route, char *buffer, size_t *size);
+
+/**
+ * An iterator over the reactor's clients and their subscription routes
+ * (one step per route, `""` for a client without one), from a snapshot
+ * taken now: `ducq_next` gives them one by one. NULL for NULL or when the
+ * reactor cannot be reached. The caller frees it with
+ * `ducq_client_it_free`; use it on the reactor's thread.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+struct ducq_client_it *ducq_new_client_it(struct ducq_reactor *reactor);
+
+/**
+ * The next client of the iterator (skipping clients closed since it was
+ * made), with its route in `*route`; NULL when there is none left (or for
+ * NULL). The client is the handle lent to its callbacks (never freed by
+ * the caller; `ducq_copy` keeps it); the route string belongs to the
+ * iterator; both are valid until the next `ducq_next` or
+ * `ducq_client_it_free`. `route` may be NULL.
+ *
+ * # Safety
+ * `it` is NULL or a live iterator, `route` NULL or writable.
+ */
+ducq_i *ducq_next(struct ducq_client_it *it, char **route);
+
+/**
+ * Frees an iterator. NULL is a no-op.
+ *
+ * # Safety
+ * `it` is NULL or an iterator from `ducq_new_client_it`, freed once.
+ */
+void ducq_client_it_free(struct ducq_client_it *it);
+
+/**
+ * Hands a connected client to the reactor, the original's way: the
+ * reactor polls `fd` and runs the client's commands.
+ *
+ * A handle from `ducq_new_tcp_connection`, `ducq_new_ws_connection` or
+ * `ducq_new_http_connection` (for this same `fd`) becomes an ordinary
+ * connection of the reactor, served as if it had been accepted on one of
+ * its listeners. Any other `ducq_i` — a protocol written in C, or a ducq
+ * client handle — is driven through its table: when `fd` is readable the
+ * reactor calls `recv` (one whole message, which it dispatches), replies
+ * go out through `send`, and when the client leaves or `recv` fails
+ * (answered with a NACK, as the original did) it calls `close` and `free`.
+ *
+ * On success the reactor owns the handle: it stays valid, is the `ducq_i`
+ * lent to that client's commands and loop callbacks, and is freed by the
+ * reactor (`ducq_free` on it is a no-op). On failure the caller keeps the
+ * handle and `fd`. `DUCQ_EMAX` at the connection limit, `DUCQ_EMSGINV`
+ * when `fd` is not the handle's descriptor (for the handles above),
+ * `DUCQ_ECOMMLAYER` when `fd` cannot be polled, `DUCQ_ENULL` for NULL,
+ * `DUCQ_ERROR` when the reactor cannot be reached. Works while the reactor
+ * is idle and from its callbacks (an accept callback, typically).
+ *
+ * # Safety
+ * `reactor` and `ducq` are NULL or live handles, `ducq` not used by
+ * anything else during the call; a handle made elsewhere has valid table
+ * functions that read and write `fd`.
+ */
+ducq_state ducq_reactor_add_client(struct ducq_reactor *reactor, int fd, ducq_i *ducq);
+
+/**
+ * Has the reactor poll the listening descriptor `fd` (the original's way
+ * to serve a port): while it has a connection waiting, the reactor calls
+ * `accept_f(reactor, fd, ctx)`, which accepts it, wraps it
+ * (`ducq_new_tcp_connection`, `ducq_new_ws_connection`,
+ * `ducq_new_http_connection`, or a protocol of its own) and hands it to
+ * `ducq_reactor_add_client`. Any readable descriptor works (the callback
+ * decides what readable means). `fd` stays the caller's: the reactor never
+ * closes it, and stops polling it when freed.
+ *
+ * `DUCQ_ENULL` for NULL reactor or callback, `DUCQ_EMSGINV` for a negative
+ * `fd`, `DUCQ_ECOMMLAYER` when it cannot be polled, `DUCQ_ERROR` when the
+ * reactor is running or lent (add servers before `ducq_loop`).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `accept_f` NULL or a valid function;
+ * `ctx` is whatever `accept_f` expects, valid while the reactor lives.
+ */
+ducq_state ducq_reactor_add_server(struct ducq_reactor *reactor, int fd, ducq_accept_f accept_f, void *ctx);
 
 /**
  * Registers a C command on the reactor (replacing a C command of the same
  * name); clients call it by name and `lscmd` lists it. The core protocol
  * (`pub`, `sub`, `PING`, `PONG`, `lscmd` and their aliases) cannot be
- * replaced.
+ * replaced: such a name gives `DUCQ_EMSGINV`.
  *
  * `cmd` and its strings are copied: they may be freed after the call; the
  * `exec` function must stay loaded while the reactor lives. Works while the
  * reactor is idle and from a running C command. `DUCQ_ENULL` for NULL
  * `reactor`, `cmd`, name or exec; `DUCQ_EMSGINV` for a name holding a space
- * or newline, or a doc holding a newline or a double quote.
+ * or newline (or not UTF-8).
  *
  * # Safety
- * `reactor` is a live handle; `cmd` points to a valid `ducq_cmd_t` whose
- * non-null strings are NUL-terminated.
+ * `reactor` is NULL or a live handle; `cmd` NULL or a valid `ducq_cmd_t`
+ * whose non-null strings are NUL-terminated.
  */
-enum ducq_state ducq_reactor_add_command(struct ducq_reactor *reactor, const struct ducq_cmd_t *cmd);
+ducq_state ducq_reactor_add_command(struct ducq_reactor *reactor, const struct ducq_cmd_t *cmd);
 
 /**
- * Loads a folder of C commands: every `*.so` file in `directory` that
- * exports `struct ducq_cmd_t command` registers it (as
- * `ducq_reactor_add_command` would). Files that fail to load are logged and
- * skipped; the number loaded is stored in `*count` when `count` is not NULL.
+ * Loads a folder of command plugins: every `*.so` file in `directory` that
+ * exports a usable `struct ducq_cmd_t command` registers it (as
+ * `ducq_reactor_add_command` would). Files that cannot be used (not a
+ * shared object, no `command`, a `command` that is not such a struct, a
+ * core command's name) are refused with a log line naming the file and the
+ * reason; the number loaded is stored in `*count` when `count` is not
+ * NULL. The original's call is `ducq_dispatcher_load_commands_path`.
  *
  * The objects call back into this API, so link the program with `-rdynamic`
  * (see docs/C-API.md). Loading runs the objects' initialisers: only load a
  * folder you trust. Objects stay loaded until the reactor is freed. Works
  * while the reactor is idle and from a C command. `DUCQ_ENULL` for NULL
- * reactor or directory, `DUCQ_EFILE` when the folder cannot be read,
- * `DUCQ_ERROR` from a log or codec callback (the commands are loaded, their
- * log lines are lost).
+ * reactor or directory, `DUCQ_EFILE` when the folder cannot be read.
  *
  * # Safety
- * `reactor` is a live handle, `directory` NUL-terminated, `count` NULL or
- * writable.
+ * `reactor` is NULL or a live handle, `directory` NULL or NUL-terminated,
+ * `count` NULL or writable.
  */
-enum ducq_state ducq_reactor_load_commands(struct ducq_reactor *reactor, const char *directory, size_t *count);
+ducq_state ducq_reactor_load_commands(struct ducq_reactor *reactor, const char *directory, size_t *count);
 
 /**
- * The dispatcher of `reactor`, for `ducq_dispatcher_add` (the original
- * library's way to reach it).
+ * Listens for length-framed ducq over TLS on `addr` (`"0.0.0.0:59092"`,
+ * port 0 for any), with the PEM certificate chain `cert` and private key
+ * `key`; with `client_ca` (a PEM file, or NULL) clients must present a
+ * certificate signed by one of its CAs, and one whose subject CN names a
+ * user is that user. The bound port goes to `*port` when `port` is not
+ * NULL. Strings are read during the call only.
  *
- * Not a new object: it is valid exactly as long as `reactor` and must not
- * be freed. NULL for NULL. Safe from callbacks.
+ * `DUCQ_EFILE` when a file cannot be read or used, `DUCQ_EMSGINV` for a
+ * malformed address or non-UTF-8, `DUCQ_ECOMMLAYER` when binding fails,
+ * `DUCQ_ENULL` for a NULL reactor, addr, cert or key, `DUCQ_ERROR` while
+ * the reactor runs or is lent to a callback (call it before `ducq_loop`,
+ * on the reactor's thread).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated;
+ * `port` is NULL or writable.
+ */
+ducq_state ducq_reactor_listen_tls(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
+
+/**
+ * Listens for HTTPS and secure WebSocket (WSS) clients on `addr`; the
+ * rest as for `ducq_reactor_listen_tls`.
+ *
+ * # Safety
+ * As for `ducq_reactor_listen_tls`.
+ */
+ducq_state ducq_reactor_listen_https(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
+
+/**
+ * Listens for MQTT 3.1.1 and 5 clients over TLS (`mqtts`, usually port
+ * 8883) on `addr`; the rest as for `ducq_reactor_listen_tls`.
+ *
+ * # Safety
+ * As for `ducq_reactor_listen_tls`.
+ */
+ducq_state ducq_reactor_listen_mqtts(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
+
+/**
+ * Listens for MQTT 3.1.1 and 5 clients on `addr` (docs/MQTT.md): their
+ * PUBLISH and SUBSCRIBE reach the same routes as every other client. A
+ * CONNECT's user name and password authenticate it as a ducq user. Each
+ * call is a listener of its own (MQTT sessions are kept per listener).
+ * The bound port goes to `*port` when `port` is not NULL.
+ *
+ * `DUCQ_EMSGINV` for a malformed address or non-UTF-8, `DUCQ_ECOMMLAYER`
+ * when binding fails, `DUCQ_ENULL` for a NULL reactor or addr,
+ * `DUCQ_ERROR` while the reactor runs or is lent to a callback.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `addr` is NULL or NUL-terminated;
+ * `port` is NULL or writable.
+ */
+ducq_state ducq_reactor_listen_mqtt(struct ducq_reactor *reactor, const char *addr, uint16_t *port);
+
+/**
+ * Listens for length-framed ducq clients on a Unix domain socket at
+ * `path`, its permission bits set to `mode` (e.g. `0660`) unless `mode`
+ * is negative. A stale socket file is replaced; a socket someone listens
+ * on, or any other file, is `DUCQ_ECOMMLAYER`. The file is removed when
+ * the reactor is freed. `path` is read during the call only. Other
+ * errors as for `ducq_reactor_listen_tls`.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `path` is NULL or NUL-terminated.
+ */
+ducq_state ducq_reactor_listen_unix(struct ducq_reactor *reactor, const char *path, int mode);
+
+/**
+ * Adds (or replaces) user `name` (until a configuration file is loaded
+ * or reloaded: its users then replace these): `password_phc` is an
+ * argon2id PHC string (`ducq_hash_password`, `ducq-server
+ * hash-password`) or NULL for a user that authenticates only with a
+ * client certificate; `publish` and `subscribe` hold route patterns, one
+ * per line (`""` for none); `admin` non-zero allows the admin commands
+ * (`reload`, `unsub` of another connection). Once any user exists,
+ * anonymous clients keep what the anonymous list allows (everything,
+ * unless `ducq_reactor_set_anonymous` or a configuration file says
+ * otherwise).
+ *
+ * `DUCQ_EMSGINV` for a malformed hash or name, `DUCQ_ENULL` for a NULL
+ * reactor, name, publish or subscribe, `DUCQ_ERROR` while the reactor
+ * runs. Strings are read during the call only.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated.
+ */
+ducq_state ducq_reactor_add_user(struct ducq_reactor *reactor, const char *name, const char *password_phc, const char *publish, const char *subscribe, int admin);
+
+/**
+ * Sets what clients that have not authenticated may do: `publish` and
+ * `subscribe` hold route patterns, one per line (`""` for nothing; the
+ * default is everything, `"*"`). Applies to every listener that admits
+ * anonymous clients, from each client's next command on.
+ *
+ * `DUCQ_ENULL` for NULL, `DUCQ_EMSGINV` for non-UTF-8, `DUCQ_ERROR` while
+ * the reactor runs. Strings are read during the call only.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated.
+ */
+ducq_state ducq_reactor_set_anonymous(struct ducq_reactor *reactor, const char *publish, const char *subscribe);
+
+/**
+ * Applies the configuration file at `path` (listeners, limits, users and
+ * access lists, origin rules, Lua folders; see docs/CONFIG.md) to a
+ * reactor that has not run yet, and makes `ducq_reactor_reload` (and the
+ * `reload` command of an admin user) re-read it. Its `[queues] data_dir`
+ * is not used here: the reactor keeps the queue store it was made with
+ * (in memory for `ducq_reactor_new`).
+ *
+ * `DUCQ_EFILE` when the file cannot be read or fails its check (each
+ * error is logged with its line; nothing is applied), `DUCQ_ECOMMLAYER`
+ * when a listener cannot be opened, `DUCQ_ENULL` for NULL arguments,
+ * `DUCQ_ERROR` while the reactor runs. `path` is copied.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `path` is NULL or NUL-terminated.
+ */
+ducq_state ducq_reactor_load_config(struct ducq_reactor *reactor, const char *path);
+
+/**
+ * Re-reads the configuration file given to `ducq_reactor_load_config`
+ * and applies users, access lists, limits, origin rules, Lua folders and
+ * certificates without dropping a connection. A file that fails its check
+ * is refused whole (errors logged) and the running configuration stays:
+ * `DUCQ_ERROR`. `DUCQ_ENOIMPL` without a loaded file, `DUCQ_ENULL` for
+ * NULL. Call it between `ducq_loop_once` turns; while the reactor runs
+ * or from its own callbacks it is refused (`DUCQ_ERROR`; a client's
+ * `reload` command or SIGHUP in `ducq-server` reloads a running one).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+ducq_state ducq_reactor_reload(struct ducq_reactor *reactor);
+
+/**
+ * The dispatcher of `reactor`: not a new object, valid exactly as long as
+ * `reactor`, never to be freed. NULL for NULL. Safe from callbacks.
  *
  * # Safety
  * `reactor` is NULL or a live handle.
  */
 struct ducq_dispatcher *ducq_reactor_get_dispatcher(struct ducq_reactor *reactor);
+
+/**
+ * The original made a dispatcher per reactor here; ducq's reactor has its
+ * own from the start, so this returns it (as
+ * `ducq_reactor_get_dispatcher`). NULL for NULL.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+struct ducq_dispatcher *ducq_dispatcher_new(struct ducq_reactor *reactor);
+
+/**
+ * A no-op: the dispatcher is freed with its reactor (`ducq_reactor_free`).
+ */
+void ducq_dispatcher_free(struct ducq_dispatcher *_dispatcher);
+
+/**
+ * Loads the command plugins of the folder `path` (NULL:
+ * `/usr/local/lib/ducq_commands`, as the original): see
+ * `ducq_reactor_load_commands`. `DUCQ_OK` when the folder was read (files
+ * that could not be used are refused with a log line each), `DUCQ_EFILE`
+ * when it cannot be read, `DUCQ_ENULL` for a NULL dispatcher.
+ *
+ * # Safety
+ * `dispatcher` is NULL or from `ducq_reactor_get_dispatcher` on a live
+ * reactor; `path` is NULL or NUL-terminated.
+ */
+ducq_state ducq_dispatcher_load_commands_path(struct ducq_dispatcher *dispatcher, const char *path);
 
 /**
  * Loads Lua commands into the reactor: every `.lua` file of the folder
@@ -829,7 +1209,7 @@ struct ducq_dispatcher *ducq_reactor_get_dispatcher(struct ducq_reactor *reactor
  * commands away. Scripts run with the default limits (10 000 000 VM
  * instructions a call, 64 MiB for all scripts); a script error is logged
  * and answered with a NACK, never fatal. Core commands cannot be replaced,
- * and a C command of the same name (`ducq_reactor_add_command`) wins.
+ * and a C command of the same name wins.
  *
  * `DUCQ_OK` when every file loaded; `DUCQ_ELUA` when a file failed to load
  * (each failure is logged with its file and line; the other files are
@@ -842,46 +1222,316 @@ struct ducq_dispatcher *ducq_reactor_get_dispatcher(struct ducq_reactor *reactor
  * reactor is idle (before `ducq_loop`, or between `ducq_loop_once` calls);
  * later calls add to the same host and also work from a C command.
  * `DUCQ_ERROR` otherwise (the reactor is running, or is a view a Rust
- * program lent to a callback), and from a log or codec callback. `path` is
- * only read during the call.
+ * program lent to a callback), and from a log callback. `path` is only
+ * read during the call.
  *
  * # Safety
  * `dispatcher` is NULL or from `ducq_reactor_get_dispatcher` on a live
  * reactor; `path` is NULL or NUL-terminated.
  */
-enum ducq_state ducq_dispatcher_add(struct ducq_dispatcher *dispatcher, const char *path);
+ducq_state ducq_dispatcher_add(struct ducq_dispatcher *dispatcher, const char *path);
 
 /**
- * Receives messages on a connected client handle and hands each to the
- * matching callback of `*listen` until one returns something other than
- * `DUCQ_OK` (that value is returned) or receiving fails (see `on_error`).
- * PINGs are answered automatically.
- *
- * Callback misbehaviour is handled: a callback that closes the handle makes
- * `ducq_listen` return `DUCQ_ECONNCLOSED` (unless it reconnected); one that
- * frees the handle has the free deferred until it returns, and
- * `ducq_listen` then returns `DUCQ_ECONNCLOSED` (the handle is gone).
- * `*listen` is copied at the start. `DUCQ_ENULL` for NULL arguments,
- * `DUCQ_ENOIMPL` on a server-side handle.
+ * Reloads the Lua scripts whose files changed, as the reactor does by
+ * itself when its file watcher is readable (the original registered this
+ * as the watcher's accept callback). `fd` and `ctx` are not used. A no-op
+ * for NULL, before any `ducq_dispatcher_add`, or when the reactor cannot
+ * be reached.
  *
  * # Safety
- * `ducq` is a live client handle; `listen` points to a valid
- * `ducq_listen_ctx` whose callbacks are valid functions.
+ * `reactor` is NULL or a live handle.
  */
-enum ducq_state ducq_listen(struct ducq_i *ducq, const struct ducq_listen_ctx *listen);
+void ducq_dispatcher_accept_notify(struct ducq_reactor *reactor, int _fd, void *_ctx);
 
 /**
- * Splits `msg` (`size` bytes, `<command> <route>\n<payload>`) into its
- * parts, written to `*out` on success only.
+ * Runs the message `msg` (`size` bytes) as if the client `ducq` (a handle
+ * the reactor lent, or a copy of one) had sent it: the command it names
+ * answers that client. Returns `DUCQ_OK`, or the state the client was
+ * answered a NACK with.
+ *
+ * Works while the reactor is idle: `DUCQ_ERROR` while it runs (from a
+ * callback). `DUCQ_ENOTFOUND` when `ducq` is not an open client of this
+ * reactor, `DUCQ_ENULL` for NULL arguments.
+ *
+ * # Safety
+ * `dispatcher` is NULL or from `ducq_reactor_get_dispatcher` on a live
+ * reactor; `ducq` NULL or a live handle; `msg` readable for `size` bytes.
+ */
+ducq_state ducq_dispatch(struct ducq_dispatcher *dispatcher, ducq_i *ducq, char *msg, size_t size);
+
+/**
+ * The number of C commands the reactor holds (registered, or loaded from
+ * plugins); -1 for NULL.
+ *
+ * # Safety
+ * `dispatcher` is NULL or from `ducq_reactor_get_dispatcher` on a live
+ * reactor.
+ */
+int ducq_dispatcher_count_cmds(struct ducq_dispatcher *dispatcher);
+
+/**
+ * Wraps a connected TCP descriptor (from `accept`) speaking ducq's
+ * length-framed protocol: give it to `ducq_reactor_add_client`, or use it
+ * as a blocking server-side connection (`ducq_recv`, `ducq_send`, …).
+ *
+ * The handle does not own `fd` until added to a reactor: `ducq_close`
+ * closes it, `ducq_free` does not (as in the original). NULL for a
+ * negative `fd`. The caller owns the handle (`ducq_free`) until
+ * `ducq_reactor_add_client` takes it.
+ */
+ducq_i *ducq_new_tcp_connection(int fd);
+
+/**
+ * Wraps a connected descriptor speaking WebSocket. The opening handshake
+ * is answered when the peer starts with one (the original expected it
+ * done already, which also works: frames are then read at once). One
+ * WebSocket message is one ducq message. Otherwise as
+ * `ducq_new_tcp_connection`.
+ */
+ducq_i *ducq_new_ws_connection(int fd);
+
+/**
+ * Wraps a connected descriptor speaking HTTP/1.1 on ducq's HTTP port:
+ * requests (`POST /pub/<route>`, `GET /lscmd`, …) and the WebSocket
+ * upgrade, as `ducq_reactor_listen_http` serves them. Reads wait at most
+ * 5 s by default, as in the original. Otherwise as
+ * `ducq_new_tcp_connection`.
+ */
+ducq_i *ducq_new_http_connection(int fd);
+
+/**
+ * Completes a WebSocket opening handshake on `fd`, whose HTTP request
+ * head (`GET / HTTP/1.1` … up to the blank line, which may be left out)
+ * the caller already read into `http_header`: writes the
+ * `101 Switching Protocols` answer and stores a WebSocket connection
+ * handle (as `ducq_new_ws_connection`, handshake done) in `*ws`.
+ *
+ * Returns `DUCQ_PROTOCOL` on success, as the original. A request that is
+ * not a valid upgrade (no `Sec-WebSocket-Key`, …) is answered
+ * `400 Bad Request` on `fd` and gives `DUCQ_EMSGINV`; `DUCQ_EWRITE` when
+ * the answer cannot be written; `DUCQ_ENULL` for NULL pointers. `*ws` is
+ * written on success only; the caller owns the new handle.
+ *
+ * # Safety
+ * `ws` is NULL or writable; `http_header` is NULL or NUL-terminated.
+ */
+ducq_state ducq_new_ws_upgrade_from_http(ducq_i **ws, int fd, char *http_header);
+
+/**
+ * The original's WebSocket scratch buffer: for a WebSocket handle, a
+ * buffer of `14 + DUCQ_MSGSZ` bytes that lives as long as the handle
+ * (ducq never reads it); NULL for any other handle and for NULL.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+char *ducq_buffer(ducq_i *ducq);
+
+/**
+ * Wraps the connected TCP descriptor `cfd` in a connection handle (as
+ * `ducq_new_tcp_connection`), calls `apply(ctx, handle)`, frees the handle
+ * (the descriptor stays open unless `apply` closed the handle) and
+ * returns what `apply` returned. The handle is lent for the call.
+ * `DUCQ_ENULL` for a NULL `apply`, `DUCQ_EMSGINV` for a negative `cfd`.
+ *
+ * # Safety
+ * `apply` is a valid function.
+ */
+ducq_state ducq_tcp_apply(int cfd, ducq_apply_f apply, void *ctx);
+
+/**
+ * Receives messages and hands each to the callback of its kind until a
+ * callback returns non-zero, as the original does: data to `on_message`,
+ * ACK/PARTS/END/PING/PONG to `on_protocol`, NACK to `on_nack` (all with
+ * the whole message), failed receives to `on_error`. With `recv_raw`,
+ * every message goes to `on_message`.
+ *
+ * Returns the state of the last receive when a callback stopped the
+ * listen (`DUCQ_OK` for a data message, `DUCQ_PROTOCOL`, `DUCQ_NACK`, or
+ * the error `on_error` saw). An error with no `on_error` ends the listen
+ * with that error, except a timeout, which is skipped; after `on_error`
+ * returned 0 the listen goes on while the handle is connected (or
+ * reconnected by the callback). Messages of any size are delivered (the
+ * original's stopped at 255 bytes). A callback that frees a ducq handle
+ * ends the listen with `DUCQ_ECONNCLOSED`. `*ctx` is copied at the start.
+ * `DUCQ_ENULL` for NULL arguments.
+ *
+ * # Safety
+ * `ducq` is a live handle; `ctx` points to a valid `ducq_listen_ctx`
+ * whose callbacks are valid functions.
+ */
+ducq_state ducq_listen(ducq_i *ducq, struct ducq_listen_ctx *ctx);
+
+/**
+ * Receives messages and hands each to the matching callback of `*listen`
+ * until one returns something other than `DUCQ_OK` (that value is
+ * returned) or receiving fails (see `on_error`): ducq's listen, with
+ * route and payload apart and NACKs decoded. PINGs are answered
+ * automatically and not shown.
+ *
+ * A callback that closes the handle makes `ducq_listen_ex` return
+ * `DUCQ_ECONNCLOSED` (unless it reconnected); one that frees a ducq handle
+ * has the free deferred until it returns, and `ducq_listen_ex` then
+ * returns `DUCQ_ECONNCLOSED` (the handle is gone). `*listen` is copied at
+ * the start. `DUCQ_ENULL` for NULL arguments, `DUCQ_ENOIMPL` on a handle
+ * lent by a reactor.
+ *
+ * # Safety
+ * `ducq` is a live handle; `listen` points to a valid
+ * `ducq_listen_ex_ctx` whose callbacks are valid functions.
+ */
+ducq_state ducq_listen_ex(ducq_i *ducq, const struct ducq_listen_ex_ctx *listen);
+
+/**
+ * Replaces the reactor's log function with `logfunc(logger, …)` (NULL:
+ * lines go to the `LOG` route only). The original's call; as for
+ * `ducq_reactor_new_with_log`. Ignored for NULL or when the reactor cannot
+ * be reached (from a log callback).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `logfunc` NULL or a valid function.
+ */
+void ducq_reactor_set_log(struct ducq_reactor *reactor, void *logger, ducq_log_f logfunc);
+
+/**
+ * Sends the reactor's log lines, formatted, to `log(logger, …)` (NULL:
+ * lines go to the `LOG` route only): `ducq_reactor_set_log` for a host
+ * that cannot take a `va_list`. `DUCQ_ENULL` for a NULL reactor,
+ * `DUCQ_ERROR` when it cannot be reached (from a log callback).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `log` NULL or a valid function.
+ */
+ducq_state ducq_reactor_set_log_text(struct ducq_reactor *reactor, void *logger, ducq_log_text_f log);
+
+/**
+ * Whether log lines also go to the subscribers of the `LOG` route (and
+ * `__MONITOR__`), as they do by default; returns the previous setting
+ * (false for NULL or when the reactor cannot be reached).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+bool ducq_reactor_allow_log_route(struct ducq_reactor *reactor, bool is_allowed);
+
+/**
+ * Sets the lowest level that is logged (default `DUCQ_LOG_INFO`;
+ * `DUCQ_LOG_OFF` silences the log). `DUCQ_ENULL` for a NULL reactor,
+ * `DUCQ_ERROR` when it cannot be reached.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+ducq_state ducq_reactor_set_log_level(struct ducq_reactor *reactor, ducq_log_level level);
+
+/**
+ * Logs a line through the reactor: to its log function and to the
+ * subscribers of `LOG` (`level,function,sender,text`, level in lower case)
+ * and `__MONITOR__` (the older `LEVEL,…` form). `ducq_reactor_log` without
+ * the format: `text` is the whole line.
+ *
+ * `sender` may be NULL (`server`). The strings are copied; NUL-terminated
+ * strings that are not UTF-8 give `DUCQ_EMSGINV`. `DUCQ_ENULL` for a NULL
+ * reactor, function or text; `DUCQ_ERROR` when the reactor cannot be
+ * reached (from a log callback, or a signal handler while it runs).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; the strings are NULL or
+ * NUL-terminated.
+ */
+ducq_state ducq_reactor_log_text(struct ducq_reactor *reactor, ducq_log_level level, const char *function, const char *sender, const char *text);
+
+/**
+ * The original's name of a level: `"debug"`, `"info"`, `"warning"`,
+ * `"error"` (`"off"` for `DUCQ_LOG_OFF`), `"unknown"` for any other value.
+ * Static; safe from any thread.
+ */
+const char *ducq_level_tostr(ducq_log_level level);
+
+/**
+ * The command of a NUL-terminated message, as the original finds it: when
+ * the message holds a space, returns `buffer` (the command starts there)
+ * and stores the address of that first space in `*end`; otherwise returns
+ * NULL and stores NULL in `*end`. `end` may be NULL. NULL for NULL.
+ * Nothing is copied or modified.
+ *
+ * # Safety
+ * `buffer` is NULL or NUL-terminated; `end` is NULL or writable.
+ */
+const char *ducq_parse_command(const char *buffer, const char **end);
+
+/**
+ * The route of a NUL-terminated message, as the original finds it: it
+ * starts after the first space (or at `buffer + 1` when `buffer` itself
+ * starts with a space) and ends at the next newline. When there is such a
+ * newline, returns the route's first character and stores the newline's
+ * address in `*end`; otherwise returns NULL (and stores NULL in `*end`
+ * when a space was found). `end` may be NULL. NULL for NULL. Nothing is
+ * copied or modified.
+ *
+ * # Safety
+ * `buffer` is NULL or NUL-terminated; `end` is NULL or writable.
+ */
+const char *ducq_parse_route(const char *buffer, const char **end);
+
+/**
+ * The payload of a NUL-terminated message: the character after its first
+ * newline, or NULL when it has none (and for NULL). Nothing is copied.
+ *
+ * # Safety
+ * `buffer` is NULL or NUL-terminated.
+ */
+const char *ducq_parse_payload(const char *buffer);
+
+/**
+ * The state an answer carries: `DUCQ_OK` for `ACK…`, the code on the line
+ * after the first newline for a NACK (`NACK *\n17\ncommand unknown` gives
+ * `DUCQ_ENOCMD`; out-of-range codes folded as in `ducq_state_tostr`), and
+ * `DUCQ_EMSGINV` when there is no readable non-zero code (or for NULL).
+ *
+ * # Safety
+ * `msg` is NULL or NUL-terminated.
+ */
+ducq_state ducq_ack_to_state(const char *msg);
+
+/**
+ * Whether the published route `pub_route` matches the subscription route
+ * `sub_route`: `*` matches any sequence of bytes, `/` included, possibly
+ * empty; matching is case-sensitive (PROTOCOL.md §7; every pair the
+ * original matched matches). False when either is NULL. Safe from any
+ * thread and from callbacks.
+ *
+ * # Safety
+ * Non-null arguments point to NUL-terminated strings.
+ */
+bool ducq_route_cmp(const char *sub_route, const char *pub_route);
+
+/**
+ * Splits a NUL-terminated message in place, as the original does with
+ * `strtok`: the command is the first run of characters other than a
+ * space (its end becomes NUL), the route what follows up to the next
+ * newline (idem, leading newlines skipped), the payload the rest (NULL
+ * when nothing is left). The parts point into `message`, which is
+ * modified; a NULL `message` gives three NULLs. Unlike `strtok` it keeps
+ * no state between calls, so it is safe from any thread.
+ *
+ * # Safety
+ * `message` is NULL or a writable NUL-terminated string.
+ */
+struct ducq_msg ducq_parse_msg(char *message);
+
+/**
+ * Splits `msg` (`size` bytes, `<command> <route>\n<payload>`, any bytes)
+ * into its parts, written to `*out` on success only.
  *
  * Returns `DUCQ_ENULL` when `msg` (with `size > 0`) or `out` is NULL,
  * `DUCQ_EMSGINV` for an empty message or a route holding a NUL byte. The
  * parts borrow `msg`. Safe from any thread and from callbacks.
  *
  * # Safety
- * `msg` points to `size` readable bytes; `out` is writable.
+ * `msg` points to `size` readable bytes; `out` is NULL or writable.
  */
-enum ducq_state ducq_parse_message(const char *msg, size_t size, struct ducq_msg *out);
+ducq_state ducq_split_msg(const char *msg, size_t size, struct ducq_msg_parts *out);
 
 /**
  * Copies the command word of `msg` (`size` bytes) into `buf`,
@@ -896,24 +1546,24 @@ enum ducq_state ducq_parse_message(const char *msg, size_t size, struct ducq_msg
  * # Safety
  * `msg` points to `size` readable bytes, `buf` to `*buf_size` writable ones.
  */
-enum ducq_state ducq_parse_command(const char *msg, size_t size, char *buf, size_t *buf_size);
+ducq_state ducq_copy_command(const char *msg, size_t size, char *buf, size_t *buf_size);
 
 /**
- * Copies the route of `msg` into `buf`; otherwise as `ducq_parse_command`.
+ * Copies the route of `msg` into `buf`; otherwise as `ducq_copy_command`.
  *
  * # Safety
- * As for `ducq_parse_command`.
+ * As for `ducq_copy_command`.
  */
-enum ducq_state ducq_parse_route(const char *msg, size_t size, char *buf, size_t *buf_size);
+ducq_state ducq_copy_route(const char *msg, size_t size, char *buf, size_t *buf_size);
 
 /**
  * Copies the payload of `msg` into `buf` (a payload may hold NUL bytes:
- * trust `*buf_size`, not `strlen`); otherwise as `ducq_parse_command`.
+ * trust `*buf_size`, not `strlen`); otherwise as `ducq_copy_command`.
  *
  * # Safety
- * As for `ducq_parse_command`.
+ * As for `ducq_copy_command`.
  */
-enum ducq_state ducq_parse_payload(const char *msg, size_t size, char *buf, size_t *buf_size);
+ducq_state ducq_copy_payload(const char *msg, size_t size, char *buf, size_t *buf_size);
 
 /**
  * Classifies a received message (PROTOCOL.md §4): `DUCQ_OK` for a data
@@ -924,7 +1574,7 @@ enum ducq_state ducq_parse_payload(const char *msg, size_t size, char *buf, size
  * # Safety
  * `msg` points to `size` readable bytes.
  */
-enum ducq_state ducq_classify(const char *msg, size_t size);
+ducq_state ducq_classify(const char *msg, size_t size);
 
 /**
  * The state a NACK carries (`NACK *\n17\ncommand unknown` gives
@@ -935,19 +1585,7 @@ enum ducq_state ducq_classify(const char *msg, size_t size);
  * # Safety
  * `msg` points to `size` readable bytes.
  */
-enum ducq_state ducq_nack_state(const char *msg, size_t size);
-
-/**
- * Whether the published route `route` matches the subscription pattern
- * `pattern` (PROTOCOL.md §7: `*` matches any bytes, `/` included; matching
- * is case-sensitive). Both are NUL-terminated and only read during the
- * call. Returns false when either is NULL. Safe from any thread and from
- * callbacks.
- *
- * # Safety
- * Non-null arguments point to NUL-terminated strings.
- */
-bool ducq_route_cmp(const char *pattern, const char *route);
+ducq_state ducq_nack_state(const char *msg, size_t size);
 
 /**
  * Listens on `address` (as for `ducq_reactor_listen_tcp`) for clients that
@@ -964,7 +1602,7 @@ bool ducq_route_cmp(const char *pattern, const char *route);
  * `reactor` is a live handle, `address` NUL-terminated, `vtbl` valid with
  * functions valid for `ctx`, `out_port` NULL or writable.
  */
-enum ducq_state ducq_reactor_listen_proto(struct ducq_reactor *reactor, const char *address, const struct ducq_proto_vtbl *vtbl, void *ctx, uint16_t *out_port);
+ducq_state ducq_reactor_listen_proto(struct ducq_reactor *reactor, const char *address, const struct ducq_proto_vtbl *vtbl, void *ctx, uint16_t *out_port);
 
 /**
  * Appends `len` bytes of `data` to a buffer ducq lent to a protocol
@@ -975,38 +1613,112 @@ enum ducq_state ducq_reactor_listen_proto(struct ducq_reactor *reactor, const ch
  * it was), `DUCQ_ENULL` for a NULL buffer.
  *
  * # Safety
- * `buf` is a buffer lent to the running protocol function; `data` is
- * readable for `len` bytes.
+ * `buf` is NULL or a buffer lent to the running protocol function; `data`
+ * is readable for `len` bytes.
  */
-enum ducq_state ducq_buf_append(struct ducq_buf *buf, const void *data, size_t len);
+ducq_state ducq_buf_append(struct ducq_buf *buf, const void *data, size_t len);
 
 /**
- * Creates a broker with the default limits, logging to stderr from the
- * INFO level. It has no listener yet.
+ * Enqueues `size` bytes of `payload` in `queue` (created with defaults
+ * when missing) and waits until the server has made the message durable;
+ * its id is then stored in `*id`. A NACK's state is returned as it is
+ * (`DUCQ_EMSGINV` bad name, `DUCQ_EMAX` queue limits, `DUCQ_EFILE` the
+ * server's disk failed); `*id` is written only on `DUCQ_OK`.
  *
- * Returns NULL when the operating system refuses (out of descriptors). The
- * caller owns the result and frees it with `ducq_reactor_free`. The reactor
- * and everything it lends belong to the thread that runs it.
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle, `queue` NUL-terminated, `payload` readable for
+ * `size` bytes, `id` writable. All are only used during the call.
+ */
+ducq_state ducq_enqueue(ducq_i *ducq, const char *queue, const char *payload, size_t size, uint64_t *id);
+
+/**
+ * Becomes a consumer of `queue`, holding at most `prefetch` (1–10000)
+ * unacknowledged messages; they arrive through `ducq_next_delivery`.
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle and `queue` NUL-terminated.
+ */
+ducq_state ducq_consume(ducq_i *ducq, const char *queue, uint32_t prefetch);
+
+/**
+ * Waits for the next message handed to this consumer (at most the
+ * handle's timeout) and copies its payload into `buf` (`*size` bytes),
+ * NUL-terminated; stores its length in `*size`, its id in `*id` and how
+ * often it has been delivered in `*deliveries`. When `buf` is too small:
+ * `DUCQ_EMSGSIZE`, `*size` set to the size needed, and the message stays
+ * for the next call. Other messages that arrive meanwhile stay for
+ * `ducq_receive`.
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle; `id`, `deliveries` and `size` writable; `buf`
+ * writable for `*size` bytes. Only used during the call.
+ */
+ducq_state ducq_next_delivery(ducq_i *ducq, uint64_t *id, uint32_t *deliveries, char *buf, size_t *size);
+
+/**
+ * Acknowledges message `id` of `queue` and waits until the server has
+ * made the removal durable. `DUCQ_ENOTFOUND`: the message is not in
+ * flight for this consumer (acknowledged, redelivered, unknown).
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle and `queue` NUL-terminated.
+ */
+ducq_state ducq_queue_ack(ducq_i *ducq, const char *queue, uint64_t id);
+
+/**
+ * Sends `payload_size` bytes of `payload` as a request to `route` and waits at
+ * most `timeout_ms` for the reply, copied into `buf` (`*size` bytes) as
+ * `ducq_next_delivery` does. `DUCQ_ENOTFOUND`: nobody serves `route`;
+ * `DUCQ_ECONNCLOSED`: the member left before replying; `DUCQ_ERROR`: the
+ * member's error reply;
+ * `DUCQ_ETIMEOUT`: no reply in time; `DUCQ_EMSGSIZE`: `buf` too small
+ * (`*size` set to the size needed; that reply is lost).
+ *
+ * Thread rules of every `ducq_i` call: one thread at a time.
+ *
+ * # Safety
+ * `ducq` is a live handle, `route` NUL-terminated, `payload` readable for
+ * `payload_size` bytes, `size` writable and `buf` writable for `*size`
+ * bytes. All are only used during the call.
+ */
+ducq_state ducq_request(ducq_i *ducq, const char *route, const char *payload, size_t payload_size, uint32_t timeout_ms, char *buf, size_t *size);
+
+/**
+ * Creates a broker whose log lines go to `logfunc(logger, …)` (the
+ * original's `ducq_log_f`, printf-style; `ducq_log_tofile` prints to a
+ * file) and to the subscribers of the `LOG` route. With a NULL `logfunc`
+ * lines only go to `LOG` subscribers (the `ducq_reactor_new()` macro).
+ * Logs from the INFO level (`ducq_reactor_set_log_level`). It has no
+ * listener yet. Like the original it sets `SIGPIPE` to be ignored.
+ *
+ * `logger` is passed back untouched and must outlive the reactor. The log
+ * function runs on the reactor's thread, in the middle of reactor work:
+ * calls on this reactor (or handles it lent) from it are refused with
+ * `DUCQ_ERROR`. Returns NULL when the operating system refuses (out of
+ * descriptors). The caller owns the result and frees it with
+ * `ducq_reactor_free`. The reactor and everything it lends belong to the
+ * thread that runs it.
+ */
+struct ducq_reactor *ducq_reactor_new_with_log(void *logger, ducq_log_f logfunc);
+
+/**
+ * `ducq_reactor_new_with_log(NULL, NULL)`, for callers that cannot use the
+ * `ducq_reactor_new()` macro of `ducq_reactor.h` (which it shadows).
  */
 struct ducq_reactor *ducq_reactor_new(void);
 
 /**
- * Creates a broker whose log lines go to `log(logger, …)` instead of
- * stderr (they still reach subscribers of the `LOG` route).
- *
- * `logger` is passed back untouched and must outlive the reactor. The log
- * function runs on the reactor's thread, in the middle of reactor work: it
- * may call `ducq_state_tostr` and client functions on its own handles, but
- * any call on this reactor (or on handles it lent) is refused with
- * `DUCQ_ERROR`. When `log` is NULL this is `ducq_reactor_new`. Ownership as
- * for `ducq_reactor_new`.
- */
-struct ducq_reactor *ducq_reactor_new_with_log(void *logger, ducq_log_f log);
-
-/**
- * Frees a reactor: closes its listeners and connections, releases its C
- * commands (and the shared objects they came from), its Lua commands and
- * protocols.
+ * Frees a reactor: closes its listeners and connections (freeing the
+ * handles it took over), releases its C commands (and the shared objects
+ * they came from), its Lua commands and protocols.
  *
  * `ducq_reactor_free(NULL)` is a no-op. Called from inside one of the
  * reactor's own callbacks, or on a view lent to a callback, it does nothing
@@ -1021,58 +1733,28 @@ struct ducq_reactor *ducq_reactor_new_with_log(void *logger, ducq_log_f log);
 void ducq_reactor_free(struct ducq_reactor *reactor);
 
 /**
- * Sets the lowest level that is logged (default `DUCQ_LOG_INFO`;
- * `DUCQ_LOG_OFF` silences the log).
+ * Runs the reactor: accepts clients (on its listeners and the descriptors
+ * given to `ducq_reactor_add_server`), runs their commands (C commands run
+ * on this thread), writes replies, until `ducq_reactor_stop` is called
+ * (the original's never returned). A polling failure is logged.
  *
- * `DUCQ_ENULL` for a NULL reactor, `DUCQ_ERROR` from inside a callback.
- *
- * # Safety
- * `reactor` is NULL or a live handle.
- */
-enum ducq_state ducq_reactor_set_log_level(struct ducq_reactor *reactor, ducq_log_level level);
-
-/**
- * Listens for length-framed TCP clients on `address` (`"0.0.0.0:59090"`,
- * `"127.0.0.1:0"` for any free port, `"[::1]:59090"`).
- *
- * On success the bound port is stored in `*out_port` when `out_port` is not
- * NULL. `DUCQ_ENULL` for a NULL reactor or address, `DUCQ_EMSGINV` for an
- * address that does not parse, `DUCQ_ECOMMLAYER` when binding fails,
- * `DUCQ_ERROR` while the reactor is running or lent to a callback. The
- * address is only read during the call.
- *
- * # Safety
- * `reactor` is a live handle, `address` a NUL-terminated string,
- * `out_port` NULL or writable.
- */
-enum ducq_state ducq_reactor_listen_tcp(struct ducq_reactor *reactor, const char *address, uint16_t *out_port);
-
-/**
- * Listens on `address` for HTTP/1.1 and WebSocket clients (one port for
- * both: a request asking for an upgrade becomes a WebSocket, any other is
- * served as HTTP, e.g. `POST /pub/<route>`, `GET /lscmd`,
- * `POST /cmd/<command>/<route>`). They reach the same commands and
- * subscriptions as TCP clients.
- *
- * Arguments, ownership and errors as for `ducq_reactor_listen_tcp`.
- *
- * # Safety
- * As for `ducq_reactor_listen_tcp`.
- */
-enum ducq_state ducq_reactor_listen_http(struct ducq_reactor *reactor, const char *address, uint16_t *out_port);
-
-/**
- * Runs the reactor until `ducq_reactor_stop` is called: accepts clients,
- * runs their commands (C commands run on this thread), writes replies.
- *
- * Returns `DUCQ_OK` once stopped, `DUCQ_ECOMMLAYER` when polling fails,
- * `DUCQ_ENULL` for NULL, and `DUCQ_ERROR` when called on a view, or from a
- * callback of this reactor (it is already running).
+ * Does nothing for NULL, on a view, or from a callback of this reactor
+ * (it is already running); `ducq_reactor_run` says which.
  *
  * # Safety
  * `reactor` is NULL or a live handle.
  */
-enum ducq_state ducq_loop(struct ducq_reactor *reactor);
+void ducq_loop(struct ducq_reactor *reactor);
+
+/**
+ * `ducq_loop` with a result: `DUCQ_OK` once stopped, `DUCQ_ECOMMLAYER`
+ * when polling failed, `DUCQ_ENULL` for NULL, `DUCQ_ERROR` on a view or
+ * from a callback of this reactor.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+ducq_state ducq_reactor_run(struct ducq_reactor *reactor);
 
 /**
  * Runs one turn of the reactor: waits at most `timeout_ms` milliseconds for
@@ -1081,13 +1763,13 @@ enum ducq_state ducq_loop(struct ducq_reactor *reactor);
  *
  * For a host with its own event loop: wait until `ducq_reactor_fd` is
  * readable or `ducq_reactor_timeout_ms` elapsed, then call
- * `ducq_loop_once(reactor, 0)`. Errors as for `ducq_loop`. A stopped
- * reactor still runs turns: the host decides when to stop calling.
+ * `ducq_loop_once(reactor, 0)`. Errors as for `ducq_reactor_run`. A
+ * stopped reactor still runs turns: the host decides when to stop calling.
  *
  * # Safety
  * `reactor` is NULL or a live handle.
  */
-enum ducq_state ducq_loop_once(struct ducq_reactor *reactor, int timeout_ms);
+ducq_state ducq_loop_once(struct ducq_reactor *reactor, int timeout_ms);
 
 /**
  * The reactor's file descriptor: readable when `ducq_loop_once` has work.
@@ -1122,101 +1804,35 @@ int ducq_reactor_timeout_ms(struct ducq_reactor *reactor);
 void ducq_reactor_stop(struct ducq_reactor *reactor);
 
 /**
- * Calls `apply(client, ctx)` for every client connection, in connection
- * order, until it returns `DUCQ_LOOP_BREAK`. `DUCQ_LOOP_DELETE` closes that
- * client (its pending output is dropped) and goes on; any other value
- * counts as `DUCQ_LOOP_BREAK`.
+ * Listens for length-framed TCP clients on `address` (`"0.0.0.0:59090"`,
+ * `"127.0.0.1:0"` for any free port, `"[::1]:59090"`): ducq's way, beside
+ * the original's `ducq_reactor_add_server`.
  *
- * The `ducq_i` given to `apply` is lent for that call: it may be used with
- * `ducq_send`, `ducq_id`, `ducq_eq`, `ducq_copy` (to keep it), and
- * `ducq_reactor_*` functions, never freed. Works from a C command and while
- * the reactor is idle. `DUCQ_ENULL` for NULL reactor or apply; `DUCQ_ERROR`
- * when the reactor cannot be reached (from a log or codec callback).
+ * On success the bound port is stored in `*out_port` when `out_port` is not
+ * NULL. `DUCQ_ENULL` for a NULL reactor or address, `DUCQ_EMSGINV` for an
+ * address that does not parse, `DUCQ_ECOMMLAYER` when binding fails,
+ * `DUCQ_ERROR` while the reactor is running or lent to a callback. The
+ * address is only read during the call.
  *
  * # Safety
- * `reactor` is a live handle; `apply` is a valid function.
+ * `reactor` is NULL or a live handle, `address` NULL or a NUL-terminated
+ * string, `out_port` NULL or writable.
  */
-enum ducq_state ducq_reactor_loop(struct ducq_reactor *reactor, ducq_loop_f apply, void *ctx);
+ducq_state ducq_reactor_listen_tcp(struct ducq_reactor *reactor, const char *address, uint16_t *out_port);
 
 /**
- * Subscribes the client `ducq` (a handle the reactor lent, or a copy of
- * one) to `route`, replacing its subscriptions, as its own `sub route`
- * would.
+ * Listens on `address` for HTTP/1.1 and WebSocket clients (one port for
+ * both: a request asking for an upgrade becomes a WebSocket, any other is
+ * served as HTTP, e.g. `POST /pub/<route>`, `GET /lscmd`,
+ * `POST /cmd/<command>/<route>`). They reach the same commands and
+ * subscriptions as TCP clients.
  *
- * `DUCQ_ENULL` for NULL arguments, `DUCQ_ENOTFOUND` when `ducq` is not an
- * open client of this reactor, `DUCQ_EMSGINV` for an empty route,
- * `DUCQ_ERROR` when the reactor cannot be reached. The route is copied.
- *
- * # Safety
- * `reactor` and `ducq` are live handles; `route` is NUL-terminated.
- */
-enum ducq_state ducq_reactor_subscribe(struct ducq_reactor *reactor, struct ducq_i *ducq, const char *route);
-
-/**
- * Closes the client `ducq` (a handle the reactor lent, or a copy of one);
- * its pending output is dropped. The handle itself stays valid until the
- * callback ends (or until freed, for a copy).
- *
- * `DUCQ_ENOTFOUND` when it is not an open client of this reactor; other
- * errors as for `ducq_reactor_subscribe`.
+ * Arguments, ownership and errors as for `ducq_reactor_listen_tcp`.
  *
  * # Safety
- * `reactor` and `ducq` are live handles.
+ * As for `ducq_reactor_listen_tcp`.
  */
-enum ducq_state ducq_reactor_delete(struct ducq_reactor *reactor, struct ducq_i *ducq);
-
-/**
- * Publishes as a client's `pub route\npayload` would: stores the message
- * as the route's last message and sends it to every matching subscriber.
- *
- * `payload` (`payload_size` bytes, may be NULL when 0) and `route` are
- * copied. `DUCQ_EMSGINV` for an empty route or one holding a newline;
- * other errors as for `ducq_reactor_subscribe`.
- *
- * # Safety
- * `reactor` is a live handle, `route` NUL-terminated, `payload` readable
- * for `payload_size` bytes.
- */
-enum ducq_state ducq_reactor_publish(struct ducq_reactor *reactor, const char *route, const char *payload, size_t payload_size);
-
-/**
- * Copies the last message published on `route` (the whole message, as its
- * publisher sent it) into `buffer`, NUL-terminated.
- *
- * `*size` is the capacity of `buffer` on entry and the message length on
- * success. When it does not fit, `*size` receives the capacity needed and
- * `DUCQ_EMSGSIZE` is returned. `DUCQ_ENOTFOUND` when the route has none;
- * other errors as for `ducq_reactor_subscribe`.
- *
- * # Safety
- * `reactor` is a live handle, `route` NUL-terminated, `buffer` writable
- * for `*size` bytes.
- */
-enum ducq_state ducq_get_last_msg(struct ducq_reactor *reactor, const char *route, char *buffer, size_t *size);
-
-/**
- * Stores `msg` (`size` bytes, copied) as the last message of `route`, as
- * a publish would, without sending it to anyone.
- *
- * Errors as for `ducq_reactor_subscribe`.
- *
- * # Safety
- * `reactor` is a live handle, `route` NUL-terminated, `msg` readable for
- * `size` bytes.
- */
-enum ducq_state ducq_set_last_msg(struct ducq_reactor *reactor, const char *route, const char *msg, size_t size);
-
-/**
- * Logs a line through the reactor: to its log callback (or stderr) and to
- * subscribers of the `LOG` route, as `level,function,sender,text`.
- *
- * `sender` may be NULL (`server`). The strings are copied. Errors as for
- * `ducq_reactor_subscribe` (`DUCQ_EMSGINV` for strings that are not UTF-8).
- *
- * # Safety
- * `reactor` is a live handle; the strings are NUL-terminated.
- */
-enum ducq_state ducq_reactor_log(struct ducq_reactor *reactor, ducq_log_level level, const char *function, const char *sender, const char *text);
+ducq_state ducq_reactor_listen_http(struct ducq_reactor *reactor, const char *address, uint16_t *out_port);
 
 /**
  * Creates an unconnected client handle for a TLS listener of a server
@@ -1232,139 +1848,91 @@ enum ducq_state ducq_reactor_log(struct ducq_reactor *reactor, ducq_log_level le
  * gives `TLS:<host>:<port>` before connecting. The CA file is read when
  * the handle is made: NULL is returned when it cannot be read, or when
  * `host` or `port` is NULL or not UTF-8. Strings are copied. The caller
- * owns the handle and frees it with `ducq_free`; it is used by one thread
- * at a time.
+ * owns the handle and frees it with `ducq_free`; it may move between
+ * threads but is used by one thread at a time.
  *
  * # Safety
  * Non-null arguments are NUL-terminated strings.
  */
-struct ducq_i *ducq_new_tls(const char *host, const char *port, const char *ca_file);
+ducq_i *ducq_new_tls(const char *host, const char *port, const char *ca_file);
 
 /**
  * Creates an unconnected client handle for the Unix domain socket at
  * `path` (`ducq-server --unix PATH`, length-framed ducq). `ducq_conn`
  * connects it; every client function then works on it. `ducq_id` gives
  * `UNIX:<path>`. `path` is copied; NULL or non-UTF-8 gives NULL. The
- * caller owns the handle and frees it with `ducq_free`.
+ * caller owns the handle and frees it with `ducq_free`; threads as for
+ * `ducq_new_tls`.
  *
  * # Safety
  * `path` is NULL or a NUL-terminated string.
  */
-struct ducq_i *ducq_new_unix(const char *path);
+ducq_i *ducq_new_unix(const char *path);
 
 /**
- * Listens for length-framed ducq over TLS on `addr` (`"0.0.0.0:59092"`,
- * port 0 for any), with the PEM certificate chain `cert` and private key
- * `key`; with `client_ca` (a PEM file, or NULL) clients must present a
- * certificate signed by one of its CAs, and one whose subject CN names a
- * user is that user. The bound port goes to `*port` when `port` is not
- * NULL. Strings are read during the call only.
+ * Authenticates a connected client handle as `user` with `password`
+ * (`auth <user>\n<password>`, PROTOCOL.md §1.2) and waits for the
+ * answer: `DUCQ_OK` once the server accepted it; `DUCQ_EACCESS` for a
+ * wrong user or password (answered after the server's failure delay, so
+ * this call takes at least that long); `DUCQ_EMSGINV` for an empty user
+ * or one with a line break; `DUCQ_ETIMEOUT` when no answer came within
+ * the handle's timeout; `DUCQ_ENOIMPL` on a handle written in C or lent
+ * by a reactor; `DUCQ_ENULL` for NULL. The detail is in
+ * `ducq_last_error`.
  *
- * `DUCQ_EFILE` when a file cannot be read or used, `DUCQ_EMSGINV` for a
- * malformed address or non-UTF-8, `DUCQ_ECOMMLAYER` when binding fails,
- * `DUCQ_ENULL` for a NULL reactor, addr, cert or key, `DUCQ_ERROR` while
- * the reactor runs (call it before `ducq_loop`, on the reactor's thread).
- *
- * # Safety
- * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated;
- * `port` is NULL or writable.
- */
-enum ducq_state ducq_reactor_listen_tls(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
-
-/**
- * Listens for HTTPS and secure WebSocket (WSS) clients on `addr`; the
- * rest as for `ducq_reactor_listen_tls`.
+ * Strings are read during the call only. One thread at a time per
+ * handle.
  *
  * # Safety
- * As for `ducq_reactor_listen_tls`.
+ * `ducq` is NULL or a live handle; `user` and `password` are NULL or
+ * NUL-terminated.
  */
-enum ducq_state ducq_reactor_listen_https(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
-
-/**
- * Listens for length-framed ducq clients on a Unix domain socket at
- * `path`, its permission bits set to `mode` (e.g. `0660`) unless `mode`
- * is negative. A stale socket file is replaced; a socket someone listens
- * on, or any other file, is `DUCQ_ECOMMLAYER`. The file is removed when
- * the reactor is freed. `path` is read during the call only. Other
- * errors as for `ducq_reactor_listen_tls`.
- *
- * # Safety
- * `reactor` is NULL or a live handle; `path` is NULL or NUL-terminated.
- */
-enum ducq_state ducq_reactor_listen_unix(struct ducq_reactor *reactor, const char *path, int mode);
-
-/**
- * Adds (or replaces) user `name` (until a configuration file is loaded
- * or reloaded: its users then replace these): `password_phc` is an argon2id PHC
- * string (`ducq_hash_password`, `ducq-server hash-password`) or NULL for
- * a user that authenticates only with a client certificate; `publish` and
- * `subscribe` hold route patterns, one per line (`""` for none); `admin` non-zero allows the admin commands. Once any
- * user exists, anonymous clients keep what the anonymous list allows
- * (everything, unless a configuration file says otherwise).
- *
- * `DUCQ_EMSGINV` for a malformed hash or name, `DUCQ_ENULL` for a NULL
- * reactor, name, publish or subscribe, `DUCQ_ERROR` while the reactor
- * runs. Strings are read during the call only.
- *
- * # Safety
- * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated.
- */
-enum ducq_state ducq_reactor_add_user(struct ducq_reactor *reactor, const char *name, const char *password_phc, const char *publish, const char *subscribe, int admin);
-
-/**
- * Applies the configuration file at `path` (listeners, limits, users and
- * access lists, origin rules, Lua folders; see docs/CONFIG.md) to a
- * reactor that has not run yet, and makes `ducq_reactor_reload` (and the
- * `reload` command of an admin user) re-read it.
- *
- * `DUCQ_EFILE` when the file cannot be read or fails its check (each
- * error is logged with its line; nothing is applied), `DUCQ_ECOMMLAYER`
- * when a listener cannot be opened, `DUCQ_ENULL` for NULL arguments,
- * `DUCQ_ERROR` while the reactor runs. `path` is copied.
- *
- * # Safety
- * `reactor` is NULL or a live handle; `path` is NULL or NUL-terminated.
- */
-enum ducq_state ducq_reactor_load_config(struct ducq_reactor *reactor, const char *path);
-
-/**
- * Re-reads the configuration file given to `ducq_reactor_load_config`
- * and applies users, access lists, limits, origin rules, Lua folders and
- * certificates without dropping a connection. A file that fails its check
- * is refused whole (errors logged) and the running configuration stays:
- * `DUCQ_ERROR`. `DUCQ_ENOIMPL` without a loaded file, `DUCQ_ENULL` for
- * NULL. Call it between `ducq_loop_once` turns, or from a command or loop
- * callback's own reactor thread is refused (`DUCQ_ERROR`).
- *
- * # Safety
- * `reactor` is NULL or a live handle.
- */
-enum ducq_state ducq_reactor_reload(struct ducq_reactor *reactor);
+ducq_state ducq_authenticate(ducq_i *ducq, const char *user, const char *password);
 
 /**
  * Hashes `password` (NUL-terminated) into an argon2id PHC string written
  * to `out` (NUL-terminated) when it fits in `out_len` bytes (100 is
- * enough). `DUCQ_EMAX` when it does not fit (nothing written), `DUCQ_ENULL`
- * for NULL, `DUCQ_ERROR` when no random salt could be had. Takes tens of
- * milliseconds on purpose; any thread.
+ * enough): what a `[[user]]` of the configuration file and
+ * `ducq_reactor_add_user` take. `DUCQ_EMAX` when it does not fit (nothing
+ * written), `DUCQ_ENULL` for NULL, `DUCQ_ERROR` when no random salt could
+ * be had. Takes tens of milliseconds on purpose; any thread.
  *
  * # Safety
  * `password` is NULL or NUL-terminated; `out` is NULL or writable for
  * `out_len` bytes.
  */
-enum ducq_state ducq_hash_password(const char *password, char *out, size_t out_len);
+ducq_state ducq_hash_password(const char *password, char *out, size_t out_len);
+
+/**
+ * Creates an unconnected client handle that runs ducq over a socket layer
+ * written in C (`vtbl`, see `struct ducq_socket_vtbl`). Connect it with
+ * `ducq_conn`; every client function then works on it.
+ *
+ * `vtbl` is copied; `ctx` is borrowed: it is passed to the functions and
+ * must stay valid until the handle (and every `ducq_copy` of it, which
+ * share it) is freed. ducq never frees `ctx`. Returns NULL when `vtbl` is
+ * NULL or lacks `send` or `recv`. The caller owns the handle (`ducq_free`).
+ *
+ * # Safety
+ * `vtbl` is NULL or points to a valid `ducq_socket_vtbl` whose functions
+ * are valid for `ctx`.
+ */
+ducq_i *ducq_new_socket(const struct ducq_socket_vtbl *vtbl, void *ctx);
 
 /**
  * The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.
  *
- * Takes any int: a negative code counts as its absolute value, and anything
- * above 24 gives the text of `DUCQ_UNKNOWN`. Never returns NULL. The string
+ * Takes any int: a negative code counts as its absolute value, and a code
+ * no `ducq_state` holds (anything above 24, `DUCQ_EACCESS`, the one code
+ * added after the original's 23) gives the text of `DUCQ_UNKNOWN`. Never
+ * returns NULL. The string
  * is static: never free it. Safe from any thread and from callbacks.
  */
 const char *ducq_state_tostr(int state);
 
 /**
- * The short name of a state without its `DUCQ_` prefix, e.g. `"EMSGINV"`.
+ * The short name of a state without its `DUCQ_` prefix, e.g. `"EMSGINV"`
+ * (`"ok"` for `DUCQ_OK`, as the original names it).
  *
  * Folds its argument like `ducq_state_tostr`. Never returns NULL. The string
  * is static: never free it. Safe from any thread and from callbacks.
@@ -1379,8 +1947,211 @@ const char *ducq_state_short(int state);
  */
 const char *ducq_version(void);
 
+/**
+ * Connects a client handle (closing its current connection first) and
+ * completes the protocol's handshake, within the handle's timeout (10 s
+ * when none is set): `tbl->conn`.
+ *
+ * For ducq's handles: `DUCQ_ECONNECT` when the server cannot be reached
+ * (or refuses a WebSocket upgrade), `DUCQ_ETIMEOUT` when it does not
+ * answer in time (`ducq_last_error` has the detail), `DUCQ_ENOIMPL` on a
+ * server-side handle. `DUCQ_ENULL` for NULL.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+ducq_state ducq_conn(ducq_i *ducq);
+
+/**
+ * Sends one message: `*size` bytes of `buf`, framed by the handle's
+ * protocol (`tbl->send`). On a handle lent by a reactor the message is
+ * queued for that client and written after the callback returns.
+ *
+ * On success `*size` holds the number of message bytes sent. `buf` is only
+ * read during the call. For ducq's handles: `DUCQ_ECONNCLOSED` when not
+ * connected, `DUCQ_EWRITE` when writing fails, `DUCQ_ENOTFOUND` when a
+ * reactor's client is gone, `DUCQ_EMSGSIZE` past the largest message.
+ * `DUCQ_ENULL` for NULL `ducq` or `size`, or NULL `buf` with a size.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle, `size` NULL or valid, `buf` readable
+ * for `*size` bytes.
+ */
+ducq_state ducq_send(ducq_i *ducq, const void *buf, size_t *size);
+
+/**
+ * Sends `PARTS`, the first message of a multipart reply (then one
+ * `ducq_send` per part, then `ducq_end`): `tbl->parts`. Errors as for
+ * `ducq_send`.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+ducq_state ducq_parts(ducq_i *ducq);
+
+/**
+ * Sends `END`, the last message of a multipart reply: `tbl->end`. Errors
+ * as for `ducq_send`.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+ducq_state ducq_end(ducq_i *ducq);
+
+/**
+ * Receives the next message into `buf`, NUL-terminated: `tbl->recv`. Any
+ * message counts (data, ACK, NACK, PARTS, END, PONG); `ducq_receive`
+ * classifies it.
+ *
+ * `*size` is the capacity of `buf` on entry and the message length (NUL
+ * excluded) on success. For ducq's handles: PINGs from the server are
+ * answered and skipped; when the message does not fit, it stays queued
+ * for the next call, `*size` receives the capacity needed and
+ * `DUCQ_EMSGSIZE` is returned; waits at most the handle's timeout
+ * (`DUCQ_ETIMEOUT`); `DUCQ_ECONNCLOSED` when the server closed;
+ * `DUCQ_ENOIMPL` on a handle lent by a reactor (the reactor reads).
+ * `DUCQ_ENULL` for NULL pointers.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle, `size` NULL or valid, `buf` writable
+ * for `*size` bytes.
+ */
+ducq_state ducq_recv(ducq_i *ducq, char *buf, size_t *size);
+
+/**
+ * The handle's id (`tbl->id`). For ducq's handles: `TCP:<ip>:<port>` of
+ * this end for a connected client, `TCP:<host>:<port>` of the server
+ * before connecting (`WS:` for a WebSocket handle), and for a reactor's
+ * client its id as `lsconn` lists it.
+ *
+ * The string belongs to the handle: valid until the handle is closed,
+ * reconnected or freed (for a lent handle, until the callback returns).
+ * NULL for NULL (or an object without `id`).
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+const char *ducq_id(ducq_i *ducq);
+
+/**
+ * Whether two handles name the same connection (`a->tbl->eq`). For
+ * ducq's handles: the same client of a reactor for its handles (a lent
+ * handle and its copies are equal), the same id for client handles.
+ * False when either is NULL.
+ *
+ * # Safety
+ * Non-null arguments are live handles.
+ */
+bool ducq_eq(ducq_i *a, ducq_i *b);
+
+/**
+ * A new handle to the same place (`tbl->copy`). For ducq's client
+ * handles, an unconnected handle with the same destination and timeout
+ * (a socket-layer handle shares its `ctx`); for a reactor's client, a
+ * lasting handle to that client, usable on the reactor's thread until it
+ * is freed (calls answer `DUCQ_ENOTFOUND` once the client is gone).
+ *
+ * The caller owns the copy and frees it with `ducq_free`. NULL for NULL.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+ducq_i *ducq_copy(ducq_i *ducq);
+
+/**
+ * Sets how long connecting and each receive may wait, in seconds
+ * (`tbl->timeout`); for ducq's handles 0 or less waits without limit
+ * (connecting then gives up after 10 s), it applies to the current
+ * connection and later ones, and it is a no-op on a reactor's client.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+ducq_state ducq_timeout(ducq_i *ducq, int timeout);
+
+/**
+ * Asks for `SO_REUSEADDR` (`tbl->reuseaddr`). For ducq's handles a
+ * documented no-op: a client's local port is ephemeral and the reactor's
+ * listeners already reuse addresses; `DUCQ_OK`, or `DUCQ_ENULL` for NULL.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+ducq_state ducq_reuseaddr(ducq_i *ducq);
+
+/**
+ * Closes the connection (`tbl->close`). A ducq client handle stays
+ * usable: `ducq_conn` reconnects it. On a reactor's client, closes that
+ * client once the replies queued for it are written. For ducq's handles,
+ * closing a closed handle is `DUCQ_OK`, and it is safe from a
+ * `ducq_listen` callback on the same handle (the listen then ends).
+ * `DUCQ_ENULL` for NULL.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+ducq_state ducq_close(ducq_i *ducq);
+
+/**
+ * Frees a handle (`tbl->free`). For ducq's handles it closes the
+ * connection first (a reactor's client only lets go: the client stays
+ * connected); `ducq_free(NULL)`, freeing a handle lent to a callback and
+ * freeing one a reactor owns (added with `ducq_reactor_add_client`) are
+ * no-ops; called from a `ducq_listen` callback on the same handle, the free
+ * happens when that callback returns and the listen ends.
+ *
+ * # Safety
+ * `ducq` is NULL, a lent handle, or a live handle not freed yet.
+ */
+void ducq_free(ducq_i *ducq);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
-#endif  /* DUCQ_H */
+/*
+ * Hand-written part of ducq.h (build.rs appends it): the functions written
+ * in C (src/ffi/c/log.c), because a variadic function cannot be defined and
+ * a va_list cannot be built in stable Rust.
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Logs a printf-style line through the reactor: to its log function and
+ * to the subscribers of `LOG` (`level,function,sender,text`, lower-case
+ * level) and `__MONITOR__` (`LEVEL,function,sender,text`). Lines below the
+ * reactor's level (ducq_reactor_set_log_level, INFO by default) are
+ * dropped. `sender_id` may be NULL (`server`).
+ *
+ * Returns 0 when logged, otherwise the ducq_state that refused it
+ * (DUCQ_ENULL, DUCQ_ERROR when the reactor cannot be reached: from its own
+ * log function, or from a signal handler while it runs; the line is then
+ * dropped). The arguments are only read during the call. Runs on the
+ * reactor's thread.
+ */
+int ducq_reactor_log(struct ducq_reactor *reactor, enum ducq_log_level level,
+                     const char *function_name, const char *sender_id, const char *fmt, ...);
+
+/**
+ * A ducq_log_f printing `<time> <function> <sender> <text>` and a newline
+ * to `((struct ducq_file_logger *)logger)->file`, coloured by level when
+ * its `color` is non-zero; a NULL logger prints to stdout in colour.
+ * Returns 0.
+ */
+int ducq_log_tofile(void *logger, enum ducq_log_level level, const char *function_name,
+                    const char *sender_id, const char *fmt, va_list args);
+
+/**
+ * Writes the local time as "YYYY-MM-DDTHH:MM:SS" into `buffer` (`size`
+ * bytes, at least DUCQ_TIMESTAMP_SIZE for the whole stamp; shorter
+ * buffers get an empty string) and returns `buffer` (NULL for NULL).
+ */
+char *ducq_getnow(char *buffer, size_t size);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* DUCQ_H */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs ducq-bench: ducq against mosquitto (MQTT 3.1.1, QoS 0), nats-server
-# and redis-server, each started here on a free 127.0.0.1 port with a
-# minimal config, stopped again on exit. Installs the three peers from
+# Runs ducq-bench: ducq (its own protocol and its MQTT listener) against
+# mosquitto (MQTT 3.1.1, QoS 0), nats-server and redis-server, each started
+# here on a free 127.0.0.1 port with a minimal config, stopped again on exit. Installs the three peers from
 # Debian packages when missing. Extra arguments go to ducq-bench (they win
 # over the defaults set here), e.g.
 #   scripts/bench.sh --scenarios S1,S3 --runs 1 --messages 20000
@@ -45,7 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r -d '' P_DUCQ P_WS P_MQTT P_NATS P_REDIS < <("$BENCH" free-ports 5; printf '\0') || true
+read -r -d '' P_DUCQ P_WS P_MQTT P_NATS P_REDIS P_DMQTT < <("$BENCH" free-ports 6; printf '\0') || true
 
 cat >"$tmp/mosquitto.conf" <<CONF
 listener $P_MQTT 127.0.0.1
@@ -124,7 +124,17 @@ for flag in --ws --http; do
         break
     fi
 done
+# ducq's own MQTT listener, driven by the same MQTT clients as mosquitto.
+ducq_mqtt=0
+if grep -q -- "^ *--mqtt " <<<"$server_help"; then
+    ducq+=(--mqtt "127.0.0.1:$P_DMQTT")
+    ducq_mqtt=1
+fi
 launch ducq "$P_DUCQ" "${ducq[@]}"
+if [ "$ducq_mqtt" = 1 ] && [[ " ${brokers[*]} " == *" ducq "* ]] && wait_port "$started_pid" "$P_DMQTT"; then
+    args+=(--ducq-mqtt "127.0.0.1:$P_DMQTT" --pid "ducq-mqtt=$started_pid")
+    brokers+=(ducq-mqtt)
+fi
 launch mosquitto "$P_MQTT" mosquitto -c "$tmp/mosquitto.conf"
 launch nats "$P_NATS" nats-server -c "$tmp/nats.conf"
 launch redis "$P_REDIS" redis-server "$tmp/redis.conf"

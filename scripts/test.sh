@@ -28,11 +28,22 @@ command -v promtool >/dev/null || need+=(prometheus)
 # The dashboard's browser test: Debian's Chromium, driven from Node.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v npm >/dev/null || need+=(nodejs npm)
+# MQTT interoperability tests run a real Mosquitto and its clients.
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq "${need[@]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+# The MQTT interoperability tests also drive a Python client, paho-mqtt
+# from PyPI, from a virtual environment of their own under target/.
+if [ ! -x target/py-mqtt/bin/python ] || ! target/py-mqtt/bin/python -c 'import paho.mqtt' 2>/dev/null; then
+  echo "installing paho-mqtt into target/py-mqtt"
+  python3 -m venv target/py-mqtt
+  target/py-mqtt/bin/pip install -q 'paho-mqtt==2.*'
 fi
 
 cargo test --locked "$@"

@@ -6,6 +6,7 @@
 //! - [`transport`]: protocol codecs (TCP framing, …) behind the [`transport::Transport`] trait (no I/O).
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
 //! - [`client`]: a blocking client over any transport (TCP, TLS, Unix sockets).
+//! - [`queue`]: durable named queues: the state machine, group commit, the redb store.
 //! - [`tls`]: certificates, keys and rustls configurations for both ends.
 //! - [`config`]: the server's TOML configuration file: parse, check, apply, reload.
 //! - [`lua`]: Lua-scripted commands, reloaded when their files change.
@@ -36,6 +37,8 @@ pub mod ffi;
 #[cfg(feature = "std")]
 pub mod lua;
 pub mod proto;
+#[cfg(feature = "std")]
+pub mod queue;
 #[cfg(feature = "std")]
 pub mod server;
 #[cfg(feature = "std")]

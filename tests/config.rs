@@ -245,7 +245,7 @@ level = "loud"
     assert_eq!(lines.len(), 4, "{err}");
     assert!(
         lines[0].ends_with(
-            "bad.toml:5: listener kind 'carrier-pigeon' is not one of tcp, tls, http, https, unix"
+            "bad.toml:5: listener kind 'carrier-pigeon' is not one of tcp, tls, http, https, mqtt, mqtts, unix"
         ),
         "{err}"
     );

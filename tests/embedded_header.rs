@@ -16,6 +16,24 @@ const DEVICE_ONLY: [&str; 3] = [
     "ducq_set_limits",
 ];
 
+/// What the device header still declares in the pre-issue-11 form, while
+/// ducq.h has the original's (`ducq_emit` without `close`, the 4-argument
+/// `ducq_publish`, `ducq_vtbl` as the original's interface table, the
+/// socket layer as `ducq_socket_vtbl` made by `ducq_new_socket`, …). The
+/// embedded phase 2 switches the device exports to those forms and empties
+/// this list; the test fails when an entry no longer differs.
+const UNTIL_PHASE_2: [&str; 9] = [
+    "ducq_emit",
+    "ducq_listen",
+    "ducq_listen_ctx",
+    "ducq_new_vtbl",
+    "ducq_pub",
+    "ducq_publish",
+    "ducq_receive",
+    "ducq_send",
+    "ducq_vtbl",
+];
+
 fn header(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("include")
@@ -33,11 +51,15 @@ fn code(text: &str) -> String {
         rest = &rest[start + end + 2..];
     }
     out.push_str(rest);
+    // A preprocessor line goes with the lines its `\` continues on.
+    let mut in_directive = false;
     out.lines()
         .map(|l| l.split("//").next().unwrap_or(""))
         .filter(|l| {
             let t = l.trim();
-            !t.starts_with('#') && t != "extern \"C\" {" && t != "}"
+            let directive = in_directive || t.starts_with('#');
+            in_directive = directive && t.ends_with('\\');
+            !directive && t != "extern \"C\" {" && t != "}"
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -91,7 +113,13 @@ fn normalize(decl: &str) -> String {
 /// last word; a function's is the word before `(`.
 fn name_of(decl: &str) -> String {
     let words: Vec<&str> = decl.split(' ').collect();
-    let at = if decl.starts_with("typedef") {
+    let at = if words.get(1) == Some(&"{") {
+        // A tag defined without a typedef (`struct ducq_file_logger {…}`).
+        0
+    } else if decl.starts_with("typedef") && words.contains(&"{") {
+        // A typedef'd struct, union or enum: its name follows the body.
+        words.len() - 1
+    } else if decl.starts_with("typedef") {
         match words.windows(2).position(|w| w == ["(", "*"]) {
             Some(i) => i + 2,
             None => words.len() - 1,
@@ -112,6 +140,14 @@ fn the_device_header_declares_what_ducq_h_does() {
             assert!(
                 !full.contains_key(name),
                 "{name} is in ducq.h now: not device only"
+            );
+            continue;
+        }
+        if UNTIL_PHASE_2.contains(&name.as_str()) {
+            assert_ne!(
+                full.get(name),
+                Some(decl),
+                "{name} is the same in both now: drop it from UNTIL_PHASE_2"
             );
             continue;
         }
@@ -146,4 +182,16 @@ fn the_parser_sees_a_changed_declaration() {
     assert_eq!(a["ducq_f"], "int ducq_f ( x * p )");
     assert_ne!(a["ducq_f"], b["ducq_f"]);
     assert_eq!(a["x"], "typedef x { int a; } x");
+}
+
+#[test]
+fn the_parser_names_struct_bodies_and_skips_continued_macros() {
+    let d = declarations(
+        "#define CHECK(f) do { \\\n  int s = (f); \\\n} while (0)\n\
+         struct logger { int color; };\n\
+         typedef struct tbl { int (*conn)(void *ctx); } tbl;\n\
+         typedef struct ducq_i ducq_i;\n",
+    );
+    let names: Vec<&str> = d.keys().map(String::as_str).collect();
+    assert_eq!(names, ["ducq_i", "logger", "tbl"]);
 }

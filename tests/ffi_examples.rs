@@ -145,11 +145,11 @@ fn c_server_commands_from_c_and_from_a_shared_object_answer_over_tcp() {
     assert!(c.receive().is_err(), "connection should be closed");
     let line = loop {
         let l = text(log.receive().unwrap());
-        if l.starts_with("INFO,bye,") {
+        if l.starts_with("info,bye,") {
             break l;
         }
     };
-    assert_eq!(line, format!("INFO,bye,{id},closing on request"));
+    assert_eq!(line, format!("info,bye,{id},closing on request"));
 
     server.terminate();
     let (code, rest) = server.wait();
@@ -427,7 +427,7 @@ fn c_server_loads_lua_commands_and_reloads_them() {
         .arg(&missing)
         .arg("127.0.0.1:0");
     let mut server = Running::start(cmd, "lua-server");
-    assert_eq!(server.value("lua "), format!("{} OK", dir.path.display()));
+    assert_eq!(server.value("lua "), format!("{} ok", dir.path.display()));
     assert_eq!(
         server.value("lua "),
         format!("{} ELUA", broken_file.display())

@@ -2,7 +2,8 @@
 //! memory errors and no definite leaks, in the library or the examples,
 //! including a server stopped by a signal (with Lua commands loaded and
 //! reloaded), the WebSocket client against `ducq-server`, and the
-//! misbehaving-callback and NULL-pointer programs. Valgrind must be installed (the test script
+//! misbehaving-callback and NULL-pointer programs, and the programs written
+//! against the original API (issue 11). Valgrind must be installed (the test script
 //! installs it); set `DUCQ_SKIP_VALGRIND=1` to skip on a machine without it.
 
 mod ffi_util;
@@ -52,7 +53,7 @@ fn examples_run_clean_under_valgrind() {
         .arg("127.0.0.1:0")
         .arg(&dir);
     let mut server = Running::start(server, "vg-server");
-    assert_eq!(server.value("lua "), format!("{} OK", lua.path.display()));
+    assert_eq!(server.value("lua "), format!("{} ok", lua.path.display()));
     let port = server.value("port ");
 
     let mut sub = command(&example("sub"), true);
@@ -165,4 +166,64 @@ fn websocket_clients_run_clean_under_valgrind() {
 
     let out = clean("ws_calls", &["127.0.0.1", &server.http]);
     assert!(out.ends_with("\n0 failed\n"), "{out}");
+}
+
+/// A folder of the original-style plugins, a broken file among them.
+fn original_plugins(name: &str) -> std::path::PathBuf {
+    let dir = ffi_util::examples().join(format!("vg-plugins-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(example("original/plugins")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("broken.so"), b"not an object").unwrap();
+    dir
+}
+
+#[test]
+fn original_api_programs_run_clean_under_valgrind() {
+    if !valgrind_available() {
+        return;
+    }
+    let plugins = original_plugins("contract");
+    let lua = LuaDir::new("vg-contract");
+    lua.write("greet.lua", &lua_command("greet", "says hi", "hi"));
+    let plugins_arg = plugins.to_str().unwrap();
+    // The three runs are independent (the C and C++ programs each with a
+    // server and a Lua folder of their own, as they write to it): they run
+    // side by side, as valgrind is slow and this suite must stay fast.
+    std::thread::scope(|scope| {
+        for (program, name) in [
+            ("original/contract", "vg-contract-c"),
+            ("original/contract_cpp", "vg-contract-cpp"),
+        ] {
+            scope.spawn(move || {
+                let server =
+                    DucqServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_ducq-server")));
+                let lua = LuaDir::new(name);
+                lua.write("greet.lua", &lua_command("greet", "says hi", "hi"));
+                let lua_arg = lua.path.to_str().unwrap();
+                let out = clean(program, &[&server.tcp, &server.http, plugins_arg, lua_arg]);
+                assert!(out.ends_with("0 failed\n"), "{program}: {out}");
+            });
+        }
+        // The original-style server under valgrind, serving the C protocol
+        // client (also under valgrind), stopped by its signal handler.
+        let mut srv = command(&example("original/server"), true);
+        srv.arg(&plugins).arg(&lua.path);
+        let mut srv = Running::start(srv, "vg-original-server");
+        let netstring = srv.value("netstring ");
+        assert_eq!(srv.line(), "ready");
+        let out = clean("original/netstring_client", &[&netstring, "calls"]);
+        assert_eq!(out, "0 failed\n");
+        srv.terminate();
+        let (code, rest) = srv.wait();
+        assert_eq!(
+            (code, rest.first().map(String::as_str)),
+            (0, Some("stopped")),
+            "{rest:?}"
+        );
+    });
+    let _ = std::fs::remove_dir_all(&plugins);
 }

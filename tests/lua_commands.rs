@@ -95,7 +95,7 @@ fn lua_replaces_time_but_never_the_core() {
     p.call(b"pub r\nx", b"ACK");
     p.call(b"PING _\nx", b"PONG _\nx");
     s.logs
-        .wait_for(&["WARN", "'pub' is a core command and cannot be replaced"]);
+        .wait_for(&["warning,", "'pub' is a core command and cannot be replaced"]);
     let lines = lscmd(&mut p);
     assert!(lines.contains(&"\"time\",\"lua time\"\n".to_string()));
     assert!(!lines.iter().any(|l| l.contains("hijack")), "{lines:?}");
@@ -113,10 +113,10 @@ fn runtime_error_answers_nack_22_and_is_logged_with_file_and_line() {
     let mut p = s.peer();
     p.send(b"boom");
     p.expect_raw(b"19\nNACK *\n22\nlua error");
-    let line = s.logs.wait_for(&["ERROR", "boom.lua:2:", "kaboom"]);
-    assert!(line.starts_with("ERROR,lua,TCP:127.0.0.1:"), "{line}");
+    let line = s.logs.wait_for(&["error,", "boom.lua:2:", "kaboom"]);
+    assert!(line.starts_with("error,lua,TCP:127.0.0.1:"), "{line}");
     p.call(b"badarg", &nack(22, "lua error"));
-    s.logs.wait_for(&["ERROR", "'badarg'", "boom.lua:5"]);
+    s.logs.wait_for(&["error,", "'badarg'", "boom.lua:5"]);
     // The connection stays usable.
     p.call(b"PING _\nx", b"PONG _\nx");
 }
@@ -339,7 +339,7 @@ fn runaway_script_is_stopped_and_others_are_served() {
         other.expect(b"PONG _\nstill here");
         assert!(start.elapsed() < Duration::from_secs(3), "{cmd}");
         s.logs
-            .wait_for(&["ERROR", &format!("'{cmd}'"), "instruction budget exceeded"]);
+            .wait_for(&["error,", &format!("'{cmd}'"), "instruction budget exceeded"]);
     }
     let line = s.logs.wait_for(&["'spin'", "instruction budget"]);
     assert!(line.contains("spin.lua:1"), "{line}");

@@ -37,7 +37,7 @@ fn a_new_file_is_available_within_100_ms_and_rewrites_change_it() {
 
     dir.write("fresh.lua", &command("fresh", "two"));
     call_until(&mut p, b"fresh", b"two");
-    s.logs.wait_for(&["INFO", "reloaded", "fresh.lua: fresh"]);
+    s.logs.wait_for(&["info,", "reloaded", "fresh.lua: fresh"]);
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn a_syntax_error_keeps_the_old_command_and_logs_the_line() {
         "cmd.lua",
         "commands.cmd = { doc = 'broken', exec = function(ducq, msg)\n  return ducq:send('bad'\nend }\n",
     );
-    let line = s.logs.wait_for(&["ERROR", "failed to load", "cmd.lua:3:"]);
+    let line = s.logs.wait_for(&["error,", "failed to load", "cmd.lua:3:"]);
     assert!(line.contains("previous version stays"), "{line}");
     p.call(b"cmd", b"good");
     assert!(lscmd(&mut p).contains(&"\"cmd\",\"says good\"\n".to_string()));
@@ -121,13 +121,13 @@ fn a_syntax_error_keeps_the_old_command_and_logs_the_line() {
         "commands.cmd = function() end\nerror('refused')\n",
     );
     s.logs
-        .wait_for(&["ERROR", "failed to load", "cmd.lua:2: refused"]);
+        .wait_for(&["error,", "failed to load", "cmd.lua:2: refused"]);
     p.call(b"cmd", b"good");
 
     // A file that loops forever at load time is stopped.
     dir.write("cmd.lua", "while true do end\n");
     s.logs
-        .wait_for(&["ERROR", "failed to load", "instruction budget exceeded"]);
+        .wait_for(&["error,", "failed to load", "instruction budget exceeded"]);
     p.call(b"cmd", b"good");
 
     dir.write("cmd.lua", &command("cmd", "fixed"));
@@ -139,7 +139,7 @@ fn a_broken_file_at_start_is_loaded_once_fixed() {
     let dir = ScriptDir::new("startbroken");
     dir.write("bad.lua", "commands.late = {\n");
     let s = LuaServer::start(&[&dir.path]);
-    s.logs.wait_for(&["ERROR", "failed to load", "bad.lua:2:"]);
+    s.logs.wait_for(&["error,", "failed to load", "bad.lua:2:"]);
     let mut p = s.peer();
     p.call(b"late", &unknown());
     dir.write("bad.lua", &command("late", "now"));
@@ -193,7 +193,7 @@ fn the_latest_file_wins_a_name_and_the_other_comes_back() {
     dir.write("b.lua", &command("dup", "from b"));
     let s = LuaServer::start(&[&dir.path]);
     s.logs
-        .wait_for(&["WARN", "b.lua: 'dup' replaces the command of", "a.lua"]);
+        .wait_for(&["warning,", "b.lua: 'dup' replaces the command of", "a.lua"]);
     let mut p = s.peer();
     p.call(b"dup", b"from b");
     dir.remove("b.lua");
@@ -279,7 +279,7 @@ fn a_folder_removed_or_moved_takes_its_commands_away() {
     let away = moved.path.with_extension("away");
     std::fs::rename(&moved.path, &away).unwrap();
     call_until(&mut p, b"m", &unknown());
-    s.logs.wait_for(&["WARN", "stopped watching"]);
+    s.logs.wait_for(&["warning,", "stopped watching"]);
     // Files written in the moved folder are not followed any more.
     std::fs::write(away.join("m2.lua"), command("m2", "no")).unwrap();
     stays.write("s2.lua", &command("s2", "S2"));

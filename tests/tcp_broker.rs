@@ -417,7 +417,7 @@ fn s6_log_route_receives_log_lines() {
     let other = srv.peer();
     let id = other.id();
     let line = String::from_utf8(log.recv()).unwrap();
-    assert_eq!(line, format!("INFO,accept,{id},connected"));
+    assert_eq!(line, format!("info,accept,{id},connected"));
 }
 
 #[test]

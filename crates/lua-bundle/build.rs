@@ -2,7 +2,8 @@
 //! objects into every static library that depends on this crate, with an
 //! index rustc writes itself. mlua links the same Lua "not bundled", which
 //! is fine for Rust binaries but leaves `libducq.a` without the lua_*
-//! symbols a C program needs.
+//! symbols a C program needs. It also tells ducq's build script where the
+//! matching Lua headers are (`DEP_DUCQ_LUA_INCLUDE`).
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -14,4 +15,5 @@ fn main() {
     for lib in artifacts.libs() {
         println!("cargo:rustc-link-lib=static={lib}");
     }
+    println!("cargo:include={}", artifacts.include_dir().display());
 }

@@ -10,7 +10,7 @@
 static ducq_state hello(ducq_reactor *reactor, ducq_i *ducq, char *message, size_t size) {
     char route[200], reply[256];
     size_t route_len = sizeof route, len;
-    ducq_state state = ducq_parse_route(message, size, route, &route_len);
+    ducq_state state = ducq_copy_route(message, size, route, &route_len);
     (void)reactor;
     if (state != DUCQ_OK)
         return state;

@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
 
     printf("tcp %u\nline %u\n", (unsigned)tcp_port, (unsigned)line_port);
     fflush(stdout);
-    state = ducq_loop(reactor);
+    state = ducq_reactor_run(reactor);
     ducq_reactor_free(reactor);
     return state == DUCQ_OK ? 0 : 1;
 }

@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,14 +26,19 @@ static void on_signal(int sig) {
     ducq_reactor_stop(reactor);
 }
 
-static void log_line(void *logger, ducq_log_level level, const char *function,
-                     const char *sender, const char *text) {
+/* The original's log function: printf-style, with a va_list. */
+static int log_line(void *logger, enum ducq_log_level level, const char *function,
+                    const char *sender, const char *fmt, va_list args) {
     (void)logger;
-    fprintf(stderr, "[%d] %s %s: %s\n", (int)level, function, sender, text);
+    fprintf(stderr, "[%d] %s %s: ", (int)level, function, sender);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    return 0;
 }
 
-static ducq_loop_t count_one(ducq_i *client, void *ctx) {
+static ducq_loop_t count_one(ducq_i *client, char *route, void *ctx) {
     (void)client;
+    (void)route;
     ++*(int *)ctx;
     return DUCQ_LOOP_CONTINUE;
 }
@@ -42,24 +48,21 @@ static ducq_state cmd_count(ducq_reactor *r, ducq_i *ducq, char *message, size_t
     char reply[32];
     size_t len;
     int n = 0;
-    ducq_state state;
     (void)message;
     (void)size;
-    state = ducq_reactor_loop(r, count_one, &n);
-    if (state != DUCQ_OK)
-        return state;
+    ducq_reactor_loop(r, count_one, &n);
     len = (size_t)snprintf(reply, sizeof reply, "%d", n);
     return ducq_send(ducq, reply, &len);
 }
 
 /* "shout R\ntext": publishes TEXT in capitals on R, then acknowledges. */
 static ducq_state cmd_shout(ducq_reactor *r, ducq_i *ducq, char *message, size_t size) {
-    ducq_msg msg;
+    ducq_msg_parts msg;
     char route[256];
     size_t route_len = sizeof route, i;
-    ducq_state state = ducq_parse_message(message, size, &msg);
+    ducq_state state = ducq_split_msg(message, size, &msg);
     if (state == DUCQ_OK)
-        state = ducq_parse_route(message, size, route, &route_len);
+        state = ducq_copy_route(message, size, route, &route_len);
     if (state != DUCQ_OK)
         return state; /* nothing sent: the client gets a NACK */
     for (i = 0; i < msg.payload_len; i++)
@@ -92,7 +95,7 @@ static ducq_state cmd_bye(ducq_reactor *r, ducq_i *ducq, char *message, size_t s
     ducq_state state = ducq_send_ack(ducq, DUCQ_OK);
     (void)message;
     (void)size;
-    ducq_reactor_log(r, DUCQ_LOG_INFO, "bye", ducq_id(ducq), "closing on request");
+    ducq_reactor_log(r, DUCQ_LOG_INFO, "bye", ducq_id(ducq), "closing on %s", "request");
     if (state == DUCQ_OK)
         state = ducq_close(ducq);
     return state;
@@ -167,7 +170,7 @@ int main(int argc, char **argv) {
     if (http)
         printf("http %u\n", (unsigned)http_port);
     fflush(stdout);
-    state = ducq_loop(reactor);
+    state = ducq_reactor_run(reactor); /* ducq_loop, with its result */
     ducq_reactor_free(reactor);
     printf("stopped: %s\n", ducq_state_tostr(state));
     return state == DUCQ_OK ? 0 : 1;

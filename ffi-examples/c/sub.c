@@ -1,5 +1,6 @@
 /*
- * Subscribes to a route and prints "ROUTE PAYLOAD" for each message,
+ * Subscribes to a route and prints "ROUTE PAYLOAD" for each message
+ * (ducq_listen_ex: route and payload apart),
  * until COUNT messages arrived. Prints "ready" once subscribed.
  *
  * usage: sub [--ws] [--hex] [-v] HOST PORT ROUTE COUNT
@@ -52,7 +53,7 @@ static ducq_state on_error(ducq_i *ducq, ducq_state state, void *ctx) {
 
 int main(int argc, char **argv) {
     struct progress progress = {0, 0, 0};
-    ducq_listen_ctx listen = {0};
+    ducq_listen_ex_ctx listen = {0};
     ducq_i *ducq;
     ducq_state state;
     int ws = 0, verbose = 0;
@@ -95,7 +96,7 @@ int main(int argc, char **argv) {
     listen.on_nack = on_nack;
     listen.on_error = on_error;
     listen.ctx = &progress;
-    state = ducq_listen(ducq, &listen);
+    state = ducq_listen_ex(ducq, &listen);
     ducq_free(ducq);
     return state == DUCQ_PROTOCOL ? 0 : 1;
 }

@@ -1,9 +1,9 @@
 /*
  * A "device" that brings its own socket layer: plain POSIX sockets stand in
  * for a network stack such as lwIP. ducq runs its framing and protocol over
- * the five functions of a ducq_vtbl. Publishes COUNT readings with the
- * older ducq_publish call, then subscribes to its own route and reads one
- * message back through the same layer.
+ * the five functions of a ducq_socket_vtbl. Publishes COUNT readings with
+ * the device call ducq_publish, then subscribes to its own route and reads
+ * one message back through the same layer.
  *
  * usage: vtbl_pub HOST PORT ROUTE COUNT
  */
@@ -88,7 +88,8 @@ static const char *sock_id(void *ctx) {
     return s->name;
 }
 
-static const ducq_vtbl posix_sockets = {sock_conn, sock_send, sock_recv, sock_close, sock_id};
+static const ducq_socket_vtbl posix_sockets = {sock_conn, sock_send, sock_recv, sock_close,
+                                                sock_id};
 
 int main(int argc, char **argv) {
     struct sock s;
@@ -106,19 +107,19 @@ int main(int argc, char **argv) {
     s.port = argv[2];
     s.fd = -1;
     count = atoi(argv[4]);
-    ducq = ducq_new_vtbl(&posix_sockets, &s);
+    ducq = ducq_new_socket(&posix_sockets, &s);
     if (!ducq)
         return 1;
     ducq_timeout(ducq, 5);
     state = ducq_conn(ducq);
     for (i = 0; state == DUCQ_OK && i < count; i++) {
         snprintf(reading, sizeof reading, "{\"n\":%d}", i);
-        state = ducq_publish(ducq, argv[3], reading);
+        state = ducq_publish(ducq, argv[3], reading, strlen(reading));
     }
     if (state == DUCQ_OK)
         state = ducq_sub(ducq, argv[3], NULL);
     if (state == DUCQ_OK)
-        state = ducq_publish(ducq, argv[3], "echo");
+        state = ducq_publish(ducq, argv[3], "echo", 4);
     if (state == DUCQ_OK)
         state = ducq_receive(ducq, buf, &size);
     if (state != DUCQ_OK) {

@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
     ducq_state state;
     ducq_i *ducq, *copy;
     struct seen seen;
-    ducq_listen_ctx listen;
+    ducq_listen_ex_ctx listen;
 
     if (argc < 3) {
         fprintf(stderr, "usage: ws_calls HOST HTTP_PORT\n");
@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
     CHECK(strncmp(ducq_id(ducq), "WS:", 3) == 0, "id once connected");
 
     /* A multipart reply, through ducq_emit and ducq_receive. */
-    OK(ducq_emit(ducq, "lscmd", "*", NULL, 0, false));
+    OK(ducq_emit(ducq, "lscmd", "*", NULL, 0));
     size = sizeof buf;
     CHECK(ducq_receive(ducq, buf, &size) == DUCQ_PROTOCOL && strcmp(buf, "PARTS") == 0, "PARTS");
     for (;;) {
@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
           "recv PONG");
 
     /* A NACK is classified and its state read. */
-    OK(ducq_emit(ducq, "no_such_command", "x", NULL, 0, false));
+    OK(ducq_emit(ducq, "no_such_command", "x", NULL, 0));
     size = sizeof buf;
     CHECK(ducq_receive(ducq, buf, &size) == DUCQ_NACK && ducq_nack_state(buf, size) == DUCQ_ENOCMD,
           "NACK for an unknown command");
@@ -130,13 +130,13 @@ int main(int argc, char **argv) {
     CHECK(copy && strcmp(ducq_id(copy), buf) == 0, "copy id before connecting");
     OK(ducq_conn(copy));
     CHECK(!ducq_eq(ducq, copy), "two connections differ");
-    OK(ducq_publish(copy, "ws/copy", "from the copy"));
+    OK(ducq_publish(copy, "ws/copy", "from the copy", 13));
 
     memset(&seen, 0, sizeof seen);
     memset(&listen, 0, sizeof listen);
     listen.on_message = on_message;
     listen.ctx = &seen;
-    CHECK(ducq_listen(ducq, &listen) == DUCQ_PROTOCOL, "listen");
+    CHECK(ducq_listen_ex(ducq, &listen) == DUCQ_PROTOCOL, "listen");
     CHECK(seen.messages == 1 && strcmp(seen.route, "ws/copy") == 0 && seen.size == 13 &&
               memcmp(seen.payload, "from the copy", 13) == 0,
           "listen got the copy's publication");
@@ -146,7 +146,7 @@ int main(int argc, char **argv) {
     CHECK(ducq_pub(ducq, "ws/closed", "x", 1) == DUCQ_ECONNCLOSED, "pub on a closed handle");
     OK(ducq_conn(ducq));
     OK(ducq_pub(ducq, "ws/again", "y", 1));
-    OK(ducq_emit(copy, "pub", "ws/last", "bye", 3, true));
+    OK(ducq_emit_ex(copy, "pub", "ws/last", "bye", 3, true));
     CHECK(ducq_pub(copy, "ws/closed", "x", 1) == DUCQ_ECONNCLOSED, "emit closed the copy");
 
     ducq_free(copy);

@@ -42,6 +42,10 @@ Listeners:
                           needs --cert and --key), e.g. 0.0.0.0:59092
   --https ADDR            HTTPS and secure WebSocket listener (repeatable;
                           needs --cert and --key), e.g. 0.0.0.0:59093
+  --mqtt ADDR             MQTT 3.1.1 and 5 listener, e.g. 127.0.0.1:1883
+                          (repeatable; see docs/MQTT.md)
+  --mqtts ADDR            MQTT over TLS (repeatable; needs --cert and --key),
+                          e.g. 0.0.0.0:8883
   --unix PATH             Unix domain socket listener (repeatable); a stale
                           socket file is replaced, a live one refused
   --unix-mode MODE        permission bits of the Unix sockets, octal (0660)
@@ -70,6 +74,12 @@ Limits:
   --frame-timeout SECS    close clients that leave a message, handshake or
                           HTTP request incomplete this long; 0 disables
                                                           [default: 30]
+Queues:
+  --data-dir DIR          where durable queues are kept (queues.redb, made
+                          when a queue is first used); 'none' keeps queues
+                          in memory only                  [default: ./ducq-data]
+  --max-queue-bytes B     payload bytes all queues may hold [default: 268435456]
+  --max-queues N          number of queues                [default: 10000]
 Streamed payloads (CONT/END):
   --stream-window BYTES   bytes of a stream queued for one subscriber before
                           its publisher is paused          [default: 4194304]
@@ -124,7 +134,7 @@ struct ListenerFlags {
 impl ListenerFlags {
     fn into_configs(self) -> Result<Vec<ListenerConfig>, String> {
         if !self.secure.is_empty() && (self.cert.is_none() || self.key.is_none()) {
-            return Err("--tls and --https need --cert and --key".into());
+            return Err("--tls, --https and --mqtts need --cert and --key".into());
         }
         let anonymous = (!self.no_anonymous).then_some(true).or(Some(false));
         let mut out = Vec::new();
@@ -193,8 +203,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--test-config" => args.test_config = true,
             "--tcp" => lf.plain.push(("tcp", value()?)),
             "--http" => lf.plain.push(("http", value()?)),
+            "--mqtt" => lf.plain.push(("mqtt", value()?)),
             "--tls" => lf.secure.push(("tls", value()?)),
             "--https" => lf.secure.push(("https", value()?)),
+            "--mqtts" => lf.secure.push(("mqtts", value()?)),
             "--unix" => lf.unix.push(value()?),
             "--unix-mode" => lf.unix_mode = Some(value()?),
             "--no-anonymous" => lf.no_anonymous = true,
@@ -207,6 +219,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--max-stored-routes" => l.max_stored_routes = Some(num(value()?)?),
             "--max-stored-bytes" => l.max_stored_bytes = Some(num(value()?)?),
             "--history" => l.history = Some(num(value()?)?),
+            "--data-dir" => o.data_dir = Some(value()?),
+            "--max-queue-bytes" => l.max_queue_bytes = Some(num(value()?)?),
+            "--max-queues" => l.max_queues = Some(num(value()?)?),
             "--stream-window" => l.stream_window = Some(num(value()?)?),
             "--stream-timeout" => l.stream_timeout = Some(num(value()?)? as u64),
             "--no-dashboard" => args.dashboard = false,
@@ -317,6 +332,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let store = reactor.hub().queues().describe();
+    reactor.hub_mut().log(
+        Level::Info,
+        "queues",
+        "server",
+        &format!("queues kept in {store}"),
+    );
     let hangup = match os::stop_and_reload_on_signals(reactor.stop_handle()) {
         Ok(h) => h,
         Err(e) => {

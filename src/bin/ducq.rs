@@ -41,6 +41,22 @@ Commands:
                           returns once the server has handled it
   completions SHELL       print the completion script for bash, zsh or fish
                           (bash: source <(ducq completions bash))
+Queues and request/reply:
+  queues                  list queues: name, depth, ready, in flight,
+                          consumers, age of the oldest message
+  enq QUEUE PAYLOAD       enqueue ('-' reads stdin); prints the id once the
+                          message is durable
+  deq QUEUE [--count N] [--no-ack]
+                          print N messages (default 1), waiting for them;
+                          each is acknowledged once printed, or before it is
+                          printed with --no-ack (at most once)
+  serve ROUTE -- CMD [ARGS...]
+                          serve requests to ROUTE: CMD runs per request with
+                          the payload on stdin; its stdout is the reply, a
+                          non-zero exit an error reply
+  req ROUTE PAYLOAD       send a request ('-' reads stdin) and print the
+                          reply, waiting at most --timeout; no member
+                          serving ROUTE exits 2, no reply in time 3
 Options:
   --host HOST             server host                   [default: 127.0.0.1]
   --port PORT             server port       [default: 59090, or 59091 with --ws]
@@ -72,6 +88,7 @@ Exit status:
   1   the server cannot be reached, or the connection failed
   2   the server answered NACK (its text goes to stderr)
   3   no reply within the timeout (see send --no-reply)
+  4   req: the member serving the route failed (its error on stderr)
   64  usage error: a bad option, argument or value
 ";
 
@@ -80,6 +97,8 @@ enum Failure {
     Nack(String),
     NoReply(String),
     Other(String),
+    /// A served request failed.
+    Service(String),
 }
 
 impl From<Error> for Failure {
@@ -387,7 +406,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     "{command} takes no arguments (got '{extra}')"
                 )));
             }
-            let parts = conn.open()?.list(&command)?;
+            // With a route, as the original CLI sends them: old servers
+            // answer only `lscmd *` / `lsconn *`.
+            let parts = conn.open()?.list(&format!("{command} *\n"))?;
             let mut out = std::io::stdout().lock();
             printer
                 .listing(&mut out, &command, &parts)
@@ -417,6 +438,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .write_all(script.as_bytes())
                 .map_err(stdout_error)
         }
+        "queues" => ducq_cli::queue::queues(&conn, &args),
+        "enq" => ducq_cli::queue::enq(&conn, &args),
+        "deq" => ducq_cli::queue::deq(&conn, &args),
+        "serve" => ducq_cli::queue::serve(&conn, &args, &literal),
+        "req" => ducq_cli::queue::req(&conn, &args, conn.timeout),
         other => Err(usage(format!("unknown command '{other}'"))),
     }
 }
@@ -699,6 +725,10 @@ fn main() -> ExitCode {
         Err(Failure::NoReply(e)) => {
             eprintln!("{prefix}{e}");
             ExitCode::from(3)
+        }
+        Err(Failure::Service(e)) => {
+            eprintln!("{prefix}{e}");
+            ExitCode::from(4)
         }
         Err(Failure::Other(e)) => {
             eprintln!("{prefix}{e}");

@@ -36,6 +36,8 @@ use crate::transport::{decode_all, Transport};
 pub mod net;
 #[cfg(feature = "std")]
 pub use net::{NetStream, Wire};
+#[cfg(feature = "std")]
+pub mod queue;
 
 /// Largest message the client accepts by default (the server's default).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;

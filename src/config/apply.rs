@@ -28,6 +28,9 @@ fn open(reactor: &mut Reactor, l: &ListenerSpec) -> Result<(), String> {
             ListenerKind::Framed
         }
         ListenerKindName::Http | ListenerKindName::Https => ListenerKind::Http,
+        ListenerKindName::Mqtt | ListenerKindName::Mqtts => {
+            ListenerKind::Mqtt(crate::transport::mqtt::Sessions::new())
+        }
     };
     let opts = ListenerOptions {
         kind,

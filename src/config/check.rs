@@ -64,6 +64,20 @@ pub enum ListenerKindName {
     Https,
     /// Length-framed ducq over a Unix socket.
     Unix,
+    /// MQTT 3.1.1 and 5.
+    Mqtt,
+    /// MQTT over TLS.
+    Mqtts,
+}
+
+impl ListenerKindName {
+    /// Whether its clients speak TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            ListenerKindName::Tls | ListenerKindName::Https | ListenerKindName::Mqtts
+        )
+    }
 }
 
 /// A checked listener.
@@ -219,6 +233,8 @@ fn settings(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Settings {
         max_stored_routes: flag.max_stored_routes.or(file.max_stored_routes),
         max_stored_bytes: flag.max_stored_bytes.or(file.max_stored_bytes),
         history: flag.history.or(file.history),
+        max_queue_bytes: flag.max_queue_bytes.or(file.max_queue_bytes),
+        max_queues: flag.max_queues.or(file.max_queues),
         max_connections: flag.max_connections.or(file.max_connections),
         max_output: flag.max_output.or(file.max_output),
         idle_timeout: flag.idle_timeout.or(file.idle_timeout),
@@ -232,6 +248,10 @@ fn settings(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Settings {
     s.max_stored_routes = l.max_stored_routes.unwrap_or(s.max_stored_routes);
     s.max_stored_bytes = l.max_stored_bytes.unwrap_or(s.max_stored_bytes);
     s.history = l.history.unwrap_or(s.history);
+    let q = &mut s.queue_limits;
+    q.max_bytes = l.max_queue_bytes.unwrap_or(q.max_bytes);
+    q.max_queues = l.max_queues.unwrap_or(q.max_queues);
+    s.data_dir = data_dir(c, f, o);
     s.max_connections = l.max_connections.unwrap_or(s.max_connections);
     s.max_output = l.max_output.unwrap_or(s.max_output);
     if let Some(t) = l.idle_timeout {
@@ -271,6 +291,18 @@ fn settings(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Settings {
     s
 }
 
+/// The queues' folder: the flag, else the file's `[queues] data_dir`
+/// (from the file's folder), else `ducq-server`'s default; `"none"` keeps
+/// queues in memory.
+fn data_dir(c: &Checker<'_>, f: &FileConfig, o: &Overrides) -> Option<PathBuf> {
+    let (dir, at) = match (&o.data_dir, &f.queues.data_dir) {
+        (Some(d), _) => (d.as_str(), Where::Flags),
+        (None, Some(d)) => (d.as_str(), Where::File),
+        (None, None) => (crate::queue::store::DEFAULT_DATA_DIR, Where::Flags),
+    };
+    (dir != "none").then(|| PathBuf::from(c.path(dir, &at)))
+}
+
 fn listeners(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Vec<ListenerSpec> {
     let entries: Vec<(ListenerConfig, Where)> = if o.listeners.is_empty() {
         f.listeners
@@ -299,15 +331,19 @@ fn listener(c: &mut Checker<'_>, l: &ListenerConfig, at: Where) -> Option<Listen
         "http" => ListenerKindName::Http,
         "https" => ListenerKindName::Https,
         "unix" => ListenerKindName::Unix,
+        "mqtt" => ListenerKindName::Mqtt,
+        "mqtts" => ListenerKindName::Mqtts,
         other => {
             c.err(
                 at,
-                format!("listener kind '{other}' is not one of tcp, tls, http, https, unix"),
+                format!(
+                    "listener kind '{other}' is not one of tcp, tls, http, https, mqtt, mqtts, unix"
+                ),
             );
             return None;
         }
     };
-    let secure = matches!(kind, ListenerKindName::Tls | ListenerKindName::Https);
+    let secure = kind.is_tls();
     let addr = if kind == ListenerKindName::Unix {
         if l.addr.is_some() {
             c.err(at.clone(), "a unix listener takes path, not addr");
@@ -383,7 +419,7 @@ fn listener(c: &mut Checker<'_>, l: &ListenerConfig, at: Where) -> Option<Listen
             c.err(
                 at.clone(),
                 format!(
-                    "cert, key and client_ca are for tls and https listeners, not {}",
+                    "cert, key and client_ca are for tls, https and mqtts listeners, not {}",
                     l.kind
                 ),
             );

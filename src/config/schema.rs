@@ -33,13 +33,16 @@ pub struct FileConfig {
     /// `[log]`.
     #[serde(default)]
     pub log: LogConfig,
+    /// `[queues]`.
+    #[serde(default)]
+    pub queues: QueuesConfig,
 }
 
 /// One `[[listener]]`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
-    /// `tcp`, `tls`, `http`, `https` or `unix`.
+    /// `tcp`, `tls`, `http`, `https`, `mqtt`, `mqtts` or `unix`.
     pub kind: String,
     /// `host:port` (all kinds but unix).
     pub addr: Option<String>,
@@ -47,11 +50,11 @@ pub struct ListenerConfig {
     pub path: Option<String>,
     /// Permission bits of a unix socket, octal text (`"0660"`).
     pub mode: Option<String>,
-    /// PEM certificate chain (tls, https).
+    /// PEM certificate chain (tls, https, mqtts).
     pub cert: Option<String>,
-    /// PEM private key (tls, https).
+    /// PEM private key (tls, https, mqtts).
     pub key: Option<String>,
-    /// PEM CA certificates clients must be signed by (tls, https).
+    /// PEM CA certificates clients must be signed by (tls, https, mqtts).
     pub client_ca: Option<String>,
     /// Whether unauthenticated clients get the anonymous access list
     /// (default true).
@@ -72,6 +75,10 @@ pub struct LimitsConfig {
     pub max_stored_bytes: Option<usize>,
     /// `--history`: messages stored per route.
     pub history: Option<usize>,
+    /// `--max-queue-bytes`: payload bytes all durable queues may hold.
+    pub max_queue_bytes: Option<usize>,
+    /// `--max-queues`: number of durable queues.
+    pub max_queues: Option<usize>,
     /// `--max-connections`.
     pub max_connections: Option<usize>,
     /// `--max-output`.
@@ -164,6 +171,15 @@ pub struct LogConfig {
     pub level: Option<String>,
 }
 
+/// `[queues]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct QueuesConfig {
+    /// `--data-dir`: where durable queues are kept (relative to the file's
+    /// folder); `"none"` keeps them in memory only.
+    pub data_dir: Option<String>,
+}
+
 /// What the command line says on top of the file: listeners given as
 /// flags replace the file's, each limit flag replaces its key, `--lua`
 /// folders replace `[lua] dirs`.
@@ -181,4 +197,6 @@ pub struct Overrides {
     pub lua_memory: Option<usize>,
     /// `--log-level`.
     pub log_level: Option<String>,
+    /// `--data-dir` (`"none"`: queues in memory only).
+    pub data_dir: Option<String>,
 }

@@ -1,47 +1,94 @@
-//! The C ABI: the only place in the crate with exported symbols. Every
-//! `extern "C"` function here checks its pointers, runs its body inside
-//! `boundary` (a caught panic becomes an error value; nothing unwinds into
-//! C), converts results to `ducq_state`, and documents who owns what. No
-//! broker or protocol logic lives here: it converts, checks and calls into
-//! [`crate::client`], [`crate::server`] and [`crate::transport`].
+//! The C ABI: the only place in the crate with exported symbols (beside
+//! the two small C files next to it, see `build.rs`). Every `extern "C"`
+//! function here checks its pointers, runs its body inside `boundary` (a
+//! caught panic becomes an error value; nothing unwinds into C), converts
+//! between C and Rust values, and documents who owns what. Broker and
+//! protocol rules live in [`crate::server`], [`crate::client`],
+//! [`crate::proto`] and [`crate::transport`]; this module calls them.
+//!
+//! The interface is the original C ducq's (`ORIGINAL-C-API` in the
+//! repository's docs): the same names, signatures and layouts, under the
+//! original header names. What ducq adds has names of its own
+//! (docs/C-API.md has the porting table).
 //!
 //! # Layout
-//! - `state`: `ducq_state`, its texts, `ducq_version`.
-//! - `message`: message parse helpers and `ducq_route_cmp`.
-//! - `client`: the `ducq_i` connection handle (TCP, a C socket vtable, or a
-//!   server-side connection lent to a C command) and its functions.
-//! - `listen`: `ducq_listen` and its callbacks.
-//! - `reactor`: the broker (`ducq_reactor`), its loop, stop, log and state.
-//! - `secure`: TLS and Unix socket clients and listeners, users, the
-//!   configuration file and its reload, password hashing.
-//! - `command`: C commands (`struct ducq_cmd_t`), registered or loaded from
-//!   a folder of shared objects.
-//! - `dispatcher`: Lua commands (`ducq_dispatcher_add`), loaded into the
-//!   reactor's Lua host and reloaded when their files change.
-//! - `proto`: C-supplied server protocols (a codec vtable per listener).
+//! - `state`: `ducq_state` values, their texts, `ducq_version`.
+//! - `vtbl`: `ducq_i` and `ducq_vtbl`, the original's interface object and
+//!   its table, and the client functions that go through it.
+//! - `handle`: the `ducq_i` objects ducq makes, and their table.
+//! - `client`, `socket`: client handles (TCP, WebSocket, HTTP, a socket
+//!   layer written in C).
+//! - `lent`: handles to a reactor's clients, lent to callbacks or kept.
+//! - `fdconn`: handles made from an accepted descriptor
+//!   (`ducq_new_tcp_connection`, …).
+//! - `foreign`: tables and listening descriptors the reactor drives for
+//!   C (`ducq_reactor_add_client`, `ducq_reactor_add_server`).
+//! - `calls`: emit, receive, publish, subscribe, over any `ducq_i`.
+//! - `listen`: `ducq_listen` and `ducq_listen_ex`.
+//! - `message`: message parsing and route matching helpers.
+//! - `access`: how C calls reach a reactor (idle, running, lent).
+//! - `reactor`: the broker handle, its loop and listeners.
+//! - `clients`: the reactor's clients: loop, iterator, subscribe, delete,
+//!   publish, last messages, descriptors added by the embedder.
+//! - `log`: log callbacks, levels, the `LOG` route switch.
+//! - `command`, `dispatcher`: C commands, plugins, Lua folders.
+//! - `proto`: protocols written in C for the non-blocking reactor.
+//! - `queue`: durable queues and request/reply on a client handle.
+//! - `secure`: TLS and Unix socket client handles, `ducq_authenticate`,
+//!   password hashing.
+//! - `config`: TLS, HTTPS, MQTT(S) and Unix listeners, users and the
+//!   anonymous access list, the configuration file and its reload.
+//!
+//! # Client side and server side
+//! The client side is `state`, `vtbl`, `handle`, `client`, `socket`,
+//! `calls`, `listen`, `message` and `secure` (with `crate::proto`,
+//! `crate::client` and `crate::tls` beneath them; `ducq_hash_password`
+//! borrows the server's hashing); everything else needs the server. The
+//! client modules reach the server side at exactly two seams: the handle
+//! kinds `Kind::Server` and `Kind::Fd` (`handle`) and the client over an
+//! accepted descriptor, `AnyClient::Fd` (`client`), all made only by
+//! server-side calls. Gating those three variants and the server modules
+//! leaves a client-only library; the header's client-only view is the
+//! functions of those modules plus `ducq_socket_vtbl` (named apart from
+//! `ducq_vtbl`, the original's table).
 //!
 //! # Threads
-//! A `ducq_i` may move between threads but is used by one at a time. A
-//! reactor and every handle it lends belong to the thread that runs it;
+//! A client `ducq_i` may move between threads but is used by one at a time.
+//! A reactor and every handle it lends belong to the thread that runs it;
 //! only `ducq_reactor_stop` may be called from another thread or a signal
 //! handler.
 #![allow(non_camel_case_types)]
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub mod access;
+pub mod calls;
 pub mod client;
+pub mod clients;
 pub mod command;
+pub mod config;
 pub mod dispatcher;
+pub mod fdconn;
+pub mod foreign;
+pub mod handle;
+pub mod lent;
 pub mod listen;
+pub mod log;
 pub mod message;
 pub mod proto;
+pub mod queue;
 pub mod reactor;
 pub mod secure;
+pub mod socket;
 pub mod state;
+pub mod vtbl;
 
 pub use command::load_commands_dir;
-pub use state::ducq_state;
+pub use state::RawState;
+pub use vtbl::{ducq_i, ducq_vtbl};
+
+use crate::proto::State;
 
 /// What an export returns when its body panicked.
 pub trait PanicValue {
@@ -49,9 +96,9 @@ pub trait PanicValue {
     fn on_panic() -> Self;
 }
 
-impl PanicValue for ducq_state {
+impl PanicValue for RawState {
     fn on_panic() -> Self {
-        ducq_state::DUCQ_UNKNOWN
+        RawState::from(State::Unknown)
     }
 }
 
@@ -77,7 +124,7 @@ impl PanicValue for bool {
     }
 }
 
-impl PanicValue for i32 {
+impl PanicValue for c_int {
     fn on_panic() -> Self {
         -1
     }
@@ -89,67 +136,74 @@ pub(crate) fn boundary<R: PanicValue>(body: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| R::on_panic())
 }
 
-/// Returns `DUCQ_ENULL` from the enclosing function when a pointer is null.
-macro_rules! nonnull {
-    ($($p:expr),+ $(,)?) => {
-        $(
-            if $p.is_null() {
-                return $crate::ffi::state::ducq_state::DUCQ_ENULL;
-            }
-        )+
-    };
+/// The same, for a body that reports its failures as `Err(state)`.
+pub(crate) fn boundary_state(body: impl FnOnce() -> Result<(), State>) -> RawState {
+    boundary(|| match body() {
+        Ok(()) => RawState::OK,
+        Err(s) => RawState::from(s),
+    })
 }
-pub(crate) use nonnull;
 
-/// Borrows a NUL-terminated C string as UTF-8.
+/// `Err(ENull)` when a pointer is null: `nonnull(p)?` in a state body.
+pub(crate) fn nonnull<T>(p: *const T) -> Result<(), State> {
+    if p.is_null() {
+        Err(State::ENull)
+    } else {
+        Ok(())
+    }
+}
+
+/// Borrows a NUL-terminated C string as UTF-8 (`EMsgInv` otherwise).
 ///
 /// # Safety
 /// `p` is non-null and points to a NUL-terminated string that stays valid
 /// and unmodified for `'a`.
-pub(crate) unsafe fn str_arg<'a>(p: *const c_char) -> Result<&'a str, ducq_state> {
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char) -> Result<&'a str, State> {
     // SAFETY: guaranteed by the caller.
     let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
-    std::str::from_utf8(bytes).map_err(|_| ducq_state::DUCQ_EMSGINV)
+    std::str::from_utf8(bytes).map_err(|_| State::EMsgInv)
 }
 
-/// Borrows a NUL-terminated C string as bytes.
+/// Borrows a NUL-terminated C string as bytes; `ENull` for NULL.
 ///
 /// # Safety
-/// As for [`str_arg`].
-pub(crate) unsafe fn bytes_arg<'a>(p: *const c_char) -> &'a [u8] {
-    // SAFETY: guaranteed by the caller.
-    unsafe { CStr::from_ptr(p) }.to_bytes()
+/// `p` is NULL or points to a NUL-terminated string that stays valid and
+/// unmodified for `'a`.
+pub(crate) unsafe fn bytes_arg<'a>(p: *const c_char) -> Result<&'a [u8], State> {
+    nonnull(p)?;
+    // SAFETY: non-null and NUL-terminated (caller contract).
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
-/// Borrows `len` bytes at `p`; a null `p` is an empty slice when `len` is 0.
+/// Borrows `len` bytes at `p`; a null `p` is an empty slice when `len` is
+/// 0 and `ENull` otherwise.
 ///
 /// # Safety
 /// When `len > 0`, `p` points to `len` readable bytes that stay valid for
 /// `'a`.
-pub(crate) unsafe fn slice_arg<'a>(p: *const u8, len: usize) -> Result<&'a [u8], ducq_state> {
+pub(crate) unsafe fn slice_arg<'a>(p: *const u8, len: usize) -> Result<&'a [u8], State> {
     if len == 0 {
         return Ok(&[]);
     }
-    if p.is_null() {
-        return Err(ducq_state::DUCQ_ENULL);
-    }
+    nonnull(p)?;
     // SAFETY: non-null and `len` readable bytes, guaranteed by the caller.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
 /// Copies `msg` into the caller's buffer of `*size` bytes, NUL-terminated,
 /// and stores its length in `*size`. When it does not fit (the NUL
-/// included), stores the size needed and returns `DUCQ_EMSGSIZE`.
+/// included), stores the size needed and fails with `EMsgSize`; the buffer
+/// is untouched then.
 ///
 /// # Safety
 /// `buf` points to `*size` writable bytes; `size` is valid.
-pub(crate) unsafe fn copy_out(msg: &[u8], buf: *mut c_char, size: *mut usize) -> ducq_state {
+pub(crate) unsafe fn copy_out(msg: &[u8], buf: *mut c_char, size: *mut usize) -> Result<(), State> {
     // SAFETY: `size` is valid, guaranteed by the caller.
     let cap = unsafe { *size };
     if msg.len() >= cap {
         // SAFETY: as above.
         unsafe { *size = msg.len() + 1 };
-        return ducq_state::DUCQ_EMSGSIZE;
+        return Err(State::EMsgSize);
     }
     // SAFETY: `buf` has `cap > msg.len()` writable bytes; the regions are
     // distinct (msg is ducq's own memory).
@@ -158,7 +212,15 @@ pub(crate) unsafe fn copy_out(msg: &[u8], buf: *mut c_char, size: *mut usize) ->
         *buf.add(msg.len()) = 0;
         *size = msg.len();
     }
-    ducq_state::DUCQ_OK
+    Ok(())
+}
+
+/// A NUL-terminated copy of `bytes`, for a callback that may modify it.
+pub(crate) fn c_copy(bytes: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(bytes.len() + 1);
+    v.extend_from_slice(bytes);
+    v.push(0);
+    v
 }
 
 #[cfg(test)]
@@ -169,11 +231,13 @@ mod tests {
     fn a_panic_becomes_an_error_value() {
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-        let state: ducq_state = boundary(|| panic!("inside an export"));
+        let state: RawState = boundary(|| panic!("inside an export"));
         let ptr: *mut u8 = boundary(|| panic!("inside an export"));
+        let n: c_int = boundary(|| panic!("inside an export"));
         std::panic::set_hook(hook);
-        assert_eq!(state, ducq_state::DUCQ_UNKNOWN);
+        assert_eq!(state.state(), State::Unknown);
         assert!(ptr.is_null());
+        assert_eq!(n, -1);
     }
 
     #[test]
@@ -181,11 +245,11 @@ mod tests {
         let mut buf = [0 as c_char; 4];
         let mut size = buf.len();
         // SAFETY: `buf` has `size` writable bytes.
-        let state = unsafe { copy_out(b"hello", buf.as_mut_ptr(), &mut size) };
-        assert_eq!((state, size), (ducq_state::DUCQ_EMSGSIZE, 6));
+        let r = unsafe { copy_out(b"hello", buf.as_mut_ptr(), &mut size) };
+        assert_eq!((r, size, buf[0]), (Err(State::EMsgSize), 6, 0));
         size = buf.len();
         // SAFETY: as above.
-        let state = unsafe { copy_out(b"abc", buf.as_mut_ptr(), &mut size) };
-        assert_eq!((state, size, buf[3]), (ducq_state::DUCQ_OK, 3, 0));
+        let r = unsafe { copy_out(b"abc", buf.as_mut_ptr(), &mut size) };
+        assert_eq!((r, size, buf[3]), (Ok(()), 3, 0));
     }
 }

@@ -5,9 +5,10 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::reactor::{ducq_reactor, listen_error, store_port};
-use super::state::ducq_state;
-use super::{boundary, nonnull, slice_arg, str_arg};
+use super::reactor::{ducq_reactor, listen_error, reactor_ref, store_port};
+use super::state::RawState;
+use super::{boundary_state, nonnull, slice_arg, str_arg};
+use crate::proto::State;
 use crate::transport::c_vtable::{ducq_buf, ducq_proto_vtbl, CProtocol};
 
 /// Listens on `address` (as for `ducq_reactor_listen_tcp`) for clients that
@@ -30,30 +31,24 @@ pub unsafe extern "C" fn ducq_reactor_listen_proto(
     vtbl: *const ducq_proto_vtbl,
     ctx: *mut c_void,
     out_port: *mut u16,
-) -> ducq_state {
-    boundary(|| {
-        nonnull!(reactor, address, vtbl);
+) -> RawState {
+    boundary_state(|| {
+        nonnull(reactor)?;
+        nonnull(address)?;
+        nonnull(vtbl)?;
         // SAFETY: live handle, NUL-terminated address, valid vtbl.
-        let (r, addr, vtbl) = unsafe { (&*reactor, str_arg(address), &*vtbl) };
-        let Ok(addr) = addr else {
-            return ducq_state::DUCQ_EMSGINV;
-        };
-        let bound = r.with_reactor_pub(|re| {
+        let (r, addr, vtbl) = unsafe { (reactor_ref(reactor), str_arg(address)?, &*vtbl) };
+        let bound = r.ctx.with_reactor(|re| {
             let max = re.hub().settings().max_message;
             // SAFETY: functions valid for `ctx` until the reactor is freed,
             // which drops every transport first (caller contract).
-            let proto = unsafe { CProtocol::new(vtbl, ctx, max) }.ok_or(ducq_state::DUCQ_ENULL)?;
+            let proto = unsafe { CProtocol::new(vtbl, ctx, max) }.ok_or(State::ENull)?;
             re.listen(addr, proto.factory())
                 .map_err(|e| listen_error(&e))
-        });
-        match bound {
-            Ok(Ok(a)) => {
-                // SAFETY: NULL or writable (caller contract).
-                unsafe { store_port(out_port, a.port()) };
-                ducq_state::DUCQ_OK
-            }
-            Ok(Err(e)) | Err(e) => e,
-        }
+        })??;
+        // SAFETY: NULL or writable (caller contract).
+        unsafe { store_port(out_port, bound.port()) };
+        Ok(())
     })
 }
 
@@ -65,26 +60,23 @@ pub unsafe extern "C" fn ducq_reactor_listen_proto(
 /// it was), `DUCQ_ENULL` for a NULL buffer.
 ///
 /// # Safety
-/// `buf` is a buffer lent to the running protocol function; `data` is
-/// readable for `len` bytes.
+/// `buf` is NULL or a buffer lent to the running protocol function; `data`
+/// is readable for `len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn ducq_buf_append(
     buf: *mut ducq_buf,
     data: *const c_void,
     len: usize,
-) -> ducq_state {
-    boundary(|| {
-        nonnull!(buf);
+) -> RawState {
+    boundary_state(|| {
+        nonnull(buf)?;
         // SAFETY: readable for `len` bytes (caller contract).
-        let data = match unsafe { slice_arg(data.cast(), len) } {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
+        let data = unsafe { slice_arg(data.cast(), len) }?;
         // SAFETY: a lent buffer, not otherwise borrowed during the call.
         if unsafe { &mut *buf }.append(data) {
-            ducq_state::DUCQ_OK
+            Ok(())
         } else {
-            ducq_state::DUCQ_EMSGSIZE
+            Err(State::EMsgSize)
         }
     })
 }

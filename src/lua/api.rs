@@ -3,12 +3,11 @@
 //! and the `LuaDucq` module. A handle holds a `ConnId`, never a reference,
 //! so one kept past its connection's life is stale, not dangling: its
 //! `send` answers ENOTFOUND. The hub is reachable only while the host lends
-//! it for a call (`HubLease`); nothing here keeps it longer than one
-//! callback, and no Lua code runs while it is borrowed.
+//! it for a call, through the server's [`HubSlot`]; sending, walking the
+//! clients and publishing go through the server's shared rules
+//! ([`crate::server::clients`], [`crate::server::actions`]).
 
 use std::cell::Cell;
-use std::marker::PhantomData;
-use std::ptr::NonNull;
 use std::rc::Rc;
 
 use mlua::{
@@ -17,26 +16,22 @@ use mlua::{
 };
 
 use crate::proto::{message, route, state, Message, State, ACK};
-use crate::server::{ConnId, Hub, Level};
+use crate::server::clients::{self, WalkError};
+use crate::server::{actions, ConnId, Hub, HubSlot, Level};
 
 /// `reactor:loop` callback result: go on with the next client.
-pub const LOOP_CONTINUE: i64 = 0;
+pub const LOOP_CONTINUE: i64 = clients::LOOP_CONTINUE;
 /// `reactor:loop` callback result: stop after this client.
-pub const LOOP_STOP: i64 = 1;
+pub const LOOP_STOP: i64 = clients::LOOP_BREAK;
 /// `reactor:loop` callback result: close this client (combinable with
 /// `LOOP_STOP` by `|` or `+`).
-pub const LOOP_DELETE: i64 = 2;
+pub const LOOP_DELETE: i64 = clients::LOOP_DELETE;
 
 /// State shared by the host and the Lua callbacks during one call.
 #[derive(Default)]
 pub(crate) struct CallCtx {
-    /// The hub lent for the call in progress; empty between calls and
-    /// while a callback is using it.
-    hub: Cell<Option<NonNull<Hub>>>,
-    /// The connection that sent the command being run.
-    caller: Cell<Option<ConnId>>,
-    /// Whether the script sent anything to the caller.
-    replied: Cell<bool>,
+    /// The hub lent for the call in progress.
+    pub(crate) slot: HubSlot,
     /// `reactor:loop` calls in progress, one inside another.
     loops: Cell<u32>,
 }
@@ -46,60 +41,21 @@ pub(crate) struct CallCtx {
 /// bound tightly enough for a small thread stack.
 const MAX_NESTED_LOOPS: u32 = 8;
 
-/// Lends the hub to Lua callbacks for as long as it lives. It holds the
-/// `&mut Hub` it was made from, so the host cannot touch the hub meanwhile.
-pub(crate) struct HubLease<'h> {
-    ctx: Rc<CallCtx>,
-    _hub: PhantomData<&'h mut Hub>,
-}
-
-impl<'h> HubLease<'h> {
-    /// Lends `hub` for a command sent by `caller` (none while a file loads
-    /// or for housekeeping).
-    pub(crate) fn new(ctx: &Rc<CallCtx>, hub: &'h mut Hub, caller: Option<ConnId>) -> Self {
-        ctx.hub.set(Some(NonNull::from(hub)));
-        ctx.caller.set(caller);
-        ctx.replied.set(false);
-        HubLease {
-            ctx: Rc::clone(ctx),
-            _hub: PhantomData,
-        }
-    }
-
-    /// Whether the script sent anything to the caller so far.
-    pub(crate) fn replied(&self) -> bool {
-        self.ctx.replied.get()
-    }
-}
-
-impl Drop for HubLease<'_> {
-    fn drop(&mut self) {
-        self.ctx.hub.set(None);
-        self.ctx.caller.set(None);
-    }
-}
-
-/// Runs `f` with the lent hub. Fails when no hub is lent (a handle used
-/// while a file loads) or when it is already in use (a finalizer running
-/// inside a callback): the slot is emptied while `f` runs, so two `&mut Hub`
-/// never exist at once. `f` must not run Lua code.
-fn with_hub<R>(lua: &Lua, f: impl FnOnce(&mut Hub, &CallCtx) -> R) -> mlua::Result<R> {
-    let ctx = lua
-        .app_data_ref::<Rc<CallCtx>>()
+/// The host's call context.
+pub(crate) fn call_ctx(lua: &Lua) -> mlua::Result<Rc<CallCtx>> {
+    lua.app_data_ref::<Rc<CallCtx>>()
         .map(|c| Rc::clone(&c))
-        .ok_or_else(|| mlua::Error::runtime("ducq: no host"))?;
-    let mut ptr = ctx.hub.take().ok_or_else(|| {
-        mlua::Error::runtime("ducq: connections are reachable only while a command runs")
-    })?;
-    // SAFETY: the pointer comes from the `&'h mut Hub` a live `HubLease<'h>`
-    // holds (the lease clears the slot when dropped, before 'h ends), so it
-    // is valid and nobody else uses the hub meanwhile. It was taken out of
-    // the slot above, so this is the only `&mut Hub` made from it until it
-    // is put back below. Lua is single-threaded: no other thread sees it.
-    let hub = unsafe { ptr.as_mut() };
-    let out = f(hub, &ctx);
-    ctx.hub.set(Some(ptr));
-    Ok(out)
+        .ok_or_else(|| mlua::Error::runtime("ducq: no host"))
+}
+
+fn unreachable() -> mlua::Error {
+    mlua::Error::runtime("ducq: connections are reachable only while a command runs")
+}
+
+/// Runs `f` with the lent hub (see [`HubSlot::with`]). `f` must not run Lua
+/// code.
+pub(crate) fn with_hub<R>(lua: &Lua, f: impl FnOnce(&mut Hub) -> R) -> mlua::Result<R> {
+    call_ctx(lua)?.slot.with(f).map_err(|_| unreachable())
 }
 
 /// A connection as scripts see it: `ducq` in `exec(ducq, msg)`, and each
@@ -109,49 +65,20 @@ pub(crate) struct ConnHandle(pub(crate) ConnId);
 
 /// Sends `bytes` to `id`: the state code scripts get back.
 fn send(lua: &Lua, id: ConnId, bytes: &[u8]) -> mlua::Result<i32> {
-    if bytes.is_empty() {
-        // On TCP an empty frame means "connection closed" (PROTOCOL.md §2).
-        return Ok(State::EMsgInv.code());
-    }
-    with_hub(lua, |hub, ctx| {
-        let Some(key) = hub.resolve(id) else {
-            return State::ENotFound.code();
-        };
-        if bytes.len() > hub.settings().max_message {
-            return State::EMsgSize.code();
-        }
-        if ctx.caller.get() == Some(id) {
-            ctx.replied.set(true);
-        }
-        match hub.send(key, bytes) {
-            Ok(()) => State::Ok.code(),
-            Err(s) => s.code(),
-        }
+    let ctx = call_ctx(lua)?;
+    Ok(match ctx.slot.send(id, bytes) {
+        Ok(()) => State::Ok.code(),
+        Err(s) => s.code(),
     })
-}
-
-/// Every connection and subscription: one pair per subscription, as lsconn
-/// lists them, and `(id, "")` for a connection without any.
-fn snapshot(hub: &Hub) -> Vec<(ConnId, Vec<u8>)> {
-    let mut out = Vec::new();
-    for key in hub.clients() {
-        let Some(id) = hub.conn_id(key) else { continue };
-        let routes = hub.subs.routes_of(key);
-        if routes.is_empty() {
-            out.push((id, Vec::new()));
-        }
-        out.extend(routes.iter().map(|r| (id, r.to_vec())));
-    }
-    out
 }
 
 /// The iterator function of `for client, route in ducq:clients()`. It walks
 /// a snapshot taken now, skipping connections closed since.
 fn clients(lua: &Lua) -> mlua::Result<Function> {
-    let mut pairs = with_hub(lua, |hub, _| snapshot(hub))?.into_iter();
+    let mut pairs = with_hub(lua, |hub| clients::pairs(hub))?.into_iter();
     lua.create_function_mut(move |lua, ()| {
         for (id, route) in pairs.by_ref() {
-            let live = with_hub(lua, |hub, _| hub.resolve(id).is_some()).unwrap_or(true);
+            let live = with_hub(lua, |hub| clients::is_open(hub, id)).unwrap_or(true);
             if live {
                 return Ok((Some(ConnHandle(id)), Some(lua.create_string(&route)?)));
             }
@@ -163,12 +90,9 @@ fn clients(lua: &Lua) -> mlua::Result<Function> {
 /// Closes `id` once what was queued for it is written (a goodbye sent just
 /// before still arrives).
 fn close(lua: &Lua, id: ConnId) -> mlua::Result<i32> {
-    with_hub(lua, |hub, _| match hub.resolve(id) {
-        Some(key) => {
-            hub.close_after_flush(key);
-            State::Ok.code()
-        }
-        None => State::ENotFound.code(),
+    with_hub(lua, |hub| match clients::close(hub, id) {
+        true => State::Ok.code(),
+        false => State::ENotFound.code(),
     })
 }
 
@@ -179,17 +103,25 @@ impl UserData for ConnHandle {
         });
         m.add_method("sendack", |lua, this, ()| send(lua, this.0, ACK));
         m.add_method("id", |lua, this, ()| {
-            with_hub(lua, |hub, _| {
+            with_hub(lua, |hub| {
                 hub.resolve(this.0).and_then(|k| hub.client_id(k))
             })
         });
         m.add_method("close", |lua, this, ()| close(lua, this.0));
         m.add_method("clients", |lua, _, ()| clients(lua));
+        m.add_method(
+            "request",
+            |lua, this, (route, corr, payload): (mlua::String, mlua::String, Option<mlua::String>)| {
+                let payload = payload.as_ref().map(|p| p.as_bytes());
+                let payload: &[u8] = payload.as_deref().unwrap_or(b"");
+                super::queue::request(lua, this.0, &route.as_bytes(), &corr.as_bytes(), payload)
+            },
+        );
         // Client-side calls of the original library: a server-side handle
         // is connected already, never waits, and cannot read (the reactor
         // reads, and a command must not block it).
         m.add_method("conn", |lua, this, ()| {
-            with_hub(lua, |hub, _| match hub.resolve(this.0) {
+            with_hub(lua, |hub| match hub.resolve(this.0) {
                 Some(_) => State::Ok.code(),
                 None => State::ENotFound.code(),
             })
@@ -202,7 +134,7 @@ impl UserData for ConnHandle {
             Ok(matches!((a, b), (Ok(a), Ok(b)) if a == b))
         });
         m.add_meta_method(MetaMethod::ToString, |lua, this, ()| {
-            let id = with_hub(lua, |hub, _| {
+            let id = with_hub(lua, |hub| {
                 hub.resolve(this.0).and_then(|k| hub.client_id(k))
             })
             .ok()
@@ -218,17 +150,6 @@ impl UserData for ConnHandle {
 /// The global `reactor`: the broker as a whole.
 pub(crate) struct ReactorHandle;
 
-/// Checks a route scripts publish to, as `pub` does.
-fn check_route(hub: &Hub, route: &[u8]) -> Result<(), State> {
-    if route.is_empty() || route.contains(&b'\n') || route.contains(&0) {
-        return Err(State::EMsgInv);
-    }
-    if route.len() > hub.settings().max_route {
-        return Err(State::EMsgSize);
-    }
-    Ok(())
-}
-
 /// `reactor:loop(fn)`: calls `fn(client, route)` for each pair of
 /// `clients()`; its result says whether to go on, stop, and/or close that
 /// client. Returns the last result.
@@ -239,43 +160,31 @@ fn reactor_loop(lua: &Lua, f: Function) -> mlua::Result<i64> {
             self.0.loops.set(self.0.loops.get() - 1);
         }
     }
-    let ctx = lua
-        .app_data_ref::<Rc<CallCtx>>()
-        .map(|c| Rc::clone(&c))
-        .ok_or_else(|| mlua::Error::runtime("ducq: no host"))?;
+    let ctx = call_ctx(lua)?;
     if ctx.loops.get() >= MAX_NESTED_LOOPS {
         return Err(mlua::Error::runtime(format!(
             "reactor:loop nested more than {MAX_NESTED_LOOPS} deep"
         )));
     }
     ctx.loops.set(ctx.loops.get() + 1);
-    let _depth = Depth(ctx);
-    let pairs = with_hub(lua, |hub, _| snapshot(hub))?;
-    let mut last = LOOP_CONTINUE;
-    for (id, route) in pairs {
-        if !with_hub(lua, |hub, _| hub.resolve(id).is_some())? {
-            continue;
+    let depth = Depth(ctx);
+    let walked = clients::walk(&depth.0.slot, |id, route| {
+        let ctl: Value = f.call((ConnHandle(id), lua.create_string(route)?))?;
+        match ctl {
+            Value::Nil => Ok(LOOP_CONTINUE),
+            Value::Integer(i) => Ok(i),
+            Value::Number(n) if n.fract() == 0.0 => Ok(n as i64),
+            other => Err(mlua::Error::runtime(format!(
+                "reactor:loop callback returned a {}, not reactor.continue, reactor.stop or reactor.delete",
+                other.type_name()
+            ))),
         }
-        let ctl: Value = f.call((ConnHandle(id), lua.create_string(&route)?))?;
-        last = match ctl {
-            Value::Nil => LOOP_CONTINUE,
-            Value::Integer(i) => i,
-            Value::Number(n) if n.fract() == 0.0 => n as i64,
-            other => {
-                return Err(mlua::Error::runtime(format!(
-                    "reactor:loop callback returned a {}, not reactor.continue, reactor.stop or reactor.delete",
-                    other.type_name()
-                )))
-            }
-        };
-        if last & LOOP_DELETE != 0 {
-            close(lua, id)?;
-        }
-        if last & LOOP_STOP != 0 {
-            break;
-        }
+    });
+    match walked {
+        Ok(last) => Ok(last),
+        Err(WalkError::Callback(e)) => Err(e),
+        Err(WalkError::Unreachable) => Err(unreachable()),
     }
-    Ok(last)
 }
 
 impl UserData for ReactorHandle {
@@ -288,27 +197,21 @@ impl UserData for ReactorHandle {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("loop", |lua, _, f: Function| reactor_loop(lua, f));
         m.add_method("clients", |lua, _, ()| clients(lua));
+        super::queue::add_reactor_methods(m);
         m.add_method(
             "publish",
             |lua, _, (route, payload): (mlua::String, Option<mlua::String>)| {
                 let route = route.as_bytes();
                 let payload = payload.as_ref().map(|p| p.as_bytes());
                 let payload: &[u8] = payload.as_deref().unwrap_or(b"");
-                with_hub(lua, |hub, _| {
-                    if let Err(s) = check_route(hub, &route) {
-                        return (s.code(), 0);
-                    }
-                    let msg = message::format(b"pub", &route, payload);
-                    if msg.len() > hub.settings().max_message {
-                        return (State::EMsgSize.code(), 0);
-                    }
-                    let delivered = hub.publish(&route, &msg);
-                    (State::Ok.code(), delivered)
+                with_hub(lua, |hub| match actions::publish(hub, &route, payload) {
+                    Ok(delivered) => (State::Ok.code(), delivered),
+                    Err(s) => (s.code(), 0),
                 })
             },
         );
         m.add_method("last", |lua, _, route: mlua::String| {
-            let stored = with_hub(lua, |hub, _| {
+            let stored = with_hub(lua, |hub| {
                 hub.last.get(&route.as_bytes()).map(<[u8]>::to_vec)
             })?;
             stored.map(|m| lua.create_string(m)).transpose()
@@ -325,10 +228,9 @@ impl UserData for ReactorHandle {
                 ),
                 _ => return Err(mlua::Error::runtime("reactor:log([level,] text)")),
             };
-            with_hub(lua, |hub, ctx| {
-                let sender = ctx
-                    .caller
-                    .get()
+            let caller = call_ctx(lua)?.slot.caller();
+            with_hub(lua, |hub| {
+                let sender = caller
                     .and_then(|id| hub.resolve(id))
                     .and_then(|k| hub.client_id(k))
                     .unwrap_or_else(|| "lua".into());

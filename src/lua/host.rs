@@ -1,31 +1,26 @@
-//! The Lua host: one Lua state on the reactor thread, the commands its files
-//! define, and their reloading. Each file runs in an environment of its own
-//! whose `commands` table collects what it defines, so reloading or
-//! deleting a file replaces or removes exactly its commands. Every call runs
-//! under an instruction budget and a memory limit; a script's failure is
-//! logged and answered, never allowed to stop the server. This file does no
-//! socket I/O: replies go through the hub lent for the call.
+//! The Lua host: one Lua state on the reactor thread, set up with its
+//! sandbox, budget hook and memory limit, and run as a command set: a
+//! command's script is called with the hub lent to it, and its failure is
+//! logged and answered, never allowed to stop the server. Which files and
+//! commands the host holds is `files`' business. This file does no socket
+//! I/O: replies go through the hub lent for the call.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ffi::{OsStr, OsString};
-use std::fmt;
-use std::fs;
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io;
+use std::collections::{BTreeMap, HashMap};
 use std::os::fd::RawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
-use super::api::{self, CallCtx, ConnHandle, HubLease, ReactorHandle};
-use super::watch::{Change, Watcher};
+use super::api::{self, CallCtx, ConnHandle, ReactorHandle};
+use super::files::{Command, FileEntry, Root};
+use super::limits::{Budget, LuaLimits, LuaProbe};
+use super::report::{describe, LuaError};
+use super::watch::Watcher;
 use crate::proto::{Message, State};
-use crate::server::commands;
+use crate::server::lend::command_result;
 use crate::server::{CommandSet, ConnId, Hub, Level};
 
 /// Sandbox set up before any script runs.
@@ -34,210 +29,6 @@ const PRELUDE: &str = include_str!("prelude.lua");
 const HOOK_STEP: u32 = 1000;
 /// Log records kept while no hub is at hand (beyond, the oldest go).
 const MAX_PENDING: usize = 1000;
-
-/// Limits applied to scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LuaLimits {
-    /// Most Lua VM instructions one call may run (a command, or a file being
-    /// loaded) before it is stopped with `NACK 22` (default 10 000 000).
-    pub instructions: u64,
-    /// Most bytes the Lua state may hold, all scripts together (default
-    /// 64 MiB). An allocation beyond fails with a Lua memory error.
-    pub memory: usize,
-}
-
-impl Default for LuaLimits {
-    fn default() -> LuaLimits {
-        LuaLimits {
-            instructions: 10_000_000,
-            memory: 64 << 20,
-        }
-    }
-}
-
-/// Why the host could not start or take a path.
-#[derive(Debug)]
-pub enum LuaError {
-    /// A path could not be read or found.
-    Io {
-        /// The path given.
-        path: PathBuf,
-        /// What the system said.
-        source: io::Error,
-    },
-    /// The Lua state could not be set up.
-    Lua(mlua::Error),
-}
-
-impl LuaError {
-    /// The ducq state for this error (`EFILE` or `ELUA`), for the C ABI.
-    pub fn state(&self) -> State {
-        match self {
-            LuaError::Io { .. } => State::EFile,
-            LuaError::Lua(_) => State::ELua,
-        }
-    }
-}
-
-impl fmt::Display for LuaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LuaError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            LuaError::Lua(e) => write!(f, "lua: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for LuaError {}
-
-impl From<mlua::Error> for LuaError {
-    fn from(e: mlua::Error) -> LuaError {
-        LuaError::Lua(e)
-    }
-}
-
-/// What `add_path` loaded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Loaded {
-    /// Files that loaded.
-    pub files: usize,
-    /// Commands those files define.
-    pub commands: usize,
-    /// One line (`file:line: message`) per file that failed to load; such
-    /// files are retried when they are written again.
-    pub failed: Vec<String>,
-}
-
-impl Loaded {
-    /// `OK`, or `ELUA` when a file failed to load (for the C ABI).
-    pub fn state(&self) -> State {
-        if self.failed.is_empty() {
-            State::Ok
-        } else {
-            State::ELua
-        }
-    }
-}
-
-#[derive(Default)]
-struct ProbeData {
-    stack_top: AtomicI64,
-    used_memory: AtomicUsize,
-    calls: AtomicU64,
-}
-
-/// Readings of the Lua state taken after every command, readable from any
-/// thread (tests, monitoring). A debugging aid: it changes nothing.
-#[derive(Clone, Default)]
-pub struct LuaProbe(Arc<ProbeData>);
-
-impl LuaProbe {
-    /// Values on the Lua stack after the last call (constant when the host
-    /// keeps it balanced).
-    pub fn stack_top(&self) -> i64 {
-        self.0.stack_top.load(Ordering::Relaxed)
-    }
-
-    /// Bytes held by the Lua state after the last call.
-    pub fn used_memory(&self) -> usize {
-        self.0.used_memory.load(Ordering::Relaxed)
-    }
-
-    /// Commands run so far.
-    pub fn calls(&self) -> u64 {
-        self.0.calls.load(Ordering::Relaxed)
-    }
-}
-
-/// The instruction budget of the call in progress.
-#[derive(Default)]
-struct Budget {
-    left: std::cell::Cell<i64>,
-    exhausted: std::cell::Cell<bool>,
-}
-
-impl Budget {
-    fn reset(&self, instructions: u64) {
-        self.left
-            .set(i64::try_from(instructions).unwrap_or(i64::MAX));
-        self.exhausted.set(false);
-    }
-}
-
-/// One command a file defines.
-struct Command {
-    name: String,
-    doc: String,
-    exec: Function,
-    file: PathBuf,
-}
-
-/// A file that loaded, with what it defines.
-struct FileEntry {
-    /// Load order: on a name defined twice, the latest load wins.
-    seq: u64,
-    /// Hash of the source, to skip rewrites that change nothing.
-    hash: u64,
-    commands: Vec<Rc<Command>>,
-}
-
-/// A path given to `add_path`: a folder, or one file in a folder.
-struct Root {
-    dir: PathBuf,
-    only: Option<OsString>,
-    wd: Option<i32>,
-}
-
-impl Root {
-    fn accepts(&self, name: &OsStr) -> bool {
-        match &self.only {
-            Some(file) => file == name,
-            None => is_script_name(name),
-        }
-    }
-}
-
-/// `x.lua`, not a hidden or backup file (`.x.lua.swp`, `x.lua~`, `4913`).
-fn is_script_name(name: &OsStr) -> bool {
-    let b = name.as_bytes();
-    b.len() > 4 && b.ends_with(b".lua") && !b.starts_with(b".")
-}
-
-/// A name a client can send as a command word.
-fn is_command_name(name: &str) -> bool {
-    !name.is_empty() && !name.bytes().any(|b| b == b' ' || b == b'\n' || b == 0)
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
-}
-
-/// `file:line` of the innermost Lua frame of a traceback.
-fn location(traceback: &str) -> Option<&str> {
-    traceback
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("[C]") && !l.starts_with("stack traceback"))
-        .find_map(|l| l.find(": in ").map(|i| &l[..i]))
-}
-
-/// A one-line account of a Lua error, with its file and line when known.
-fn describe(e: &mlua::Error) -> String {
-    match e {
-        mlua::Error::CallbackError { traceback, cause } => {
-            let inner = describe(cause);
-            match location(traceback) {
-                Some(at) if !inner.contains(at) => format!("{at}: {inner}"),
-                _ => inner,
-            }
-        }
-        mlua::Error::WithContext { context, cause } => format!("{context}: {}", describe(cause)),
-        mlua::Error::RuntimeError(s) => first_line(s).to_string(),
-        mlua::Error::SyntaxError { message, .. } => first_line(message).to_string(),
-        mlua::Error::MemoryError(_) => "out of memory (Lua memory limit reached)".to_string(),
-        other => first_line(&other.to_string()).to_string(),
-    }
-}
 
 /// How a call ended.
 enum Outcome {
@@ -262,22 +53,21 @@ enum Outcome {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct LuaCommands {
-    ctx: Rc<CallCtx>,
-    budget: Rc<Budget>,
-    msg_mt: Table,
-    env_mt: Table,
-    limits: LuaLimits,
-    core: Vec<&'static str>,
-    roots: Vec<Root>,
-    files: BTreeMap<PathBuf, FileEntry>,
-    index: HashMap<Vec<u8>, Rc<Command>>,
-    seq: u64,
-    watcher: Option<Watcher>,
-    pending: Vec<(Level, String)>,
-    probe: LuaProbe,
-    main: *mut mlua::lua_State,
+    pub(super) ctx: Rc<CallCtx>,
+    pub(super) budget: Rc<Budget>,
+    pub(super) msg_mt: Table,
+    pub(super) env_mt: Table,
+    pub(super) limits: LuaLimits,
+    pub(super) roots: Vec<Root>,
+    pub(super) files: BTreeMap<PathBuf, FileEntry>,
+    pub(super) index: HashMap<Vec<u8>, Rc<Command>>,
+    pub(super) seq: u64,
+    pub(super) watcher: Option<Watcher>,
+    pub(super) pending: Vec<(Level, String)>,
+    pub(super) probe: LuaProbe,
+    pub(super) main: *mut mlua::lua_State,
     // Last, so every Lua value above is released before the state closes.
-    lua: Lua,
+    pub(super) lua: Lua,
 }
 
 impl LuaCommands {
@@ -342,7 +132,6 @@ impl LuaCommands {
             msg_mt,
             env_mt,
             limits,
-            core: commands::core().iter().map(|b| b.name).collect(),
             roots: Vec::new(),
             files: BTreeMap::new(),
             index: HashMap::new(),
@@ -358,54 +147,6 @@ impl LuaCommands {
             .stack_top
             .store(host.stack_top(), Ordering::Relaxed);
         Ok(host)
-    }
-
-    /// Loads every `.lua` file of a folder (in name order) and watches the
-    /// folder, or loads one file and watches it. Files that fail to load are
-    /// logged and listed in the report; the path is watched all the same.
-    pub fn add_path(&mut self, path: &Path) -> Result<Loaded, LuaError> {
-        let io_err = |source| LuaError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let full = fs::canonicalize(path).map_err(io_err)?;
-        let meta = fs::metadata(&full).map_err(io_err)?;
-        let (dir, only) = if meta.is_dir() {
-            (full.clone(), None)
-        } else {
-            let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
-            (dir, full.file_name().map(OsStr::to_os_string))
-        };
-        let wd = match self.watcher.as_mut().map(|w| w.watch(&dir)) {
-            Some(Ok(wd)) => Some(wd),
-            Some(Err(e)) => {
-                let text = format!("no hot reload for {}: {e}", dir.display());
-                self.note(Level::Warn, text);
-                None
-            }
-            None => None,
-        };
-        let root = Root { dir, only, wd };
-        let files = if root.only.is_some() {
-            vec![full]
-        } else {
-            scan(&root).map_err(io_err)?
-        };
-        let what = if wd.is_some() { "watching" } else { "loading" };
-        self.note(Level::Info, format!("{what} {}", path.display()));
-        self.roots.push(root);
-
-        let mut report = Loaded::default();
-        for file in files {
-            match self.load_file(&file) {
-                Ok(n) => {
-                    report.files += 1;
-                    report.commands += n;
-                }
-                Err(e) => report.failed.push(e),
-            }
-        }
-        Ok(report)
     }
 
     /// Writes the log records kept while no hub was at hand (loading at
@@ -446,206 +187,11 @@ impl LuaCommands {
         self.lua.used_memory()
     }
 
-    fn note(&mut self, level: Level, text: String) {
+    pub(super) fn note(&mut self, level: Level, text: String) {
         if self.pending.len() >= MAX_PENDING {
             self.pending.remove(0);
         }
         self.pending.push((level, text));
-    }
-
-    /// Loads (or reloads) one file. Returns its number of commands, or the
-    /// reason it failed; on failure its previous commands stay.
-    fn load_file(&mut self, path: &Path) -> Result<usize, String> {
-        let source = match fs::read(path) {
-            Ok(s) => s,
-            Err(e) => {
-                let text = format!("{}: cannot read: {e}", path.display());
-                self.note(Level::Error, text.clone());
-                return Err(text);
-            }
-        };
-        let mut h = DefaultHasher::new();
-        source.hash(&mut h);
-        let hash = h.finish();
-        if let Some(old) = self.files.get(path) {
-            if old.hash == hash {
-                return Ok(old.commands.len());
-            }
-        }
-        let defined = match self.run_file(path, &source) {
-            Ok(d) => d,
-            Err(e) => {
-                let keep = if self.files.contains_key(path) {
-                    "; its previous version stays"
-                } else {
-                    ""
-                };
-                let text = format!("failed to load {}{keep}", e);
-                self.note(Level::Error, text);
-                return Err(e);
-            }
-        };
-
-        let mut names = Vec::new();
-        let mut commands = Vec::new();
-        for (name, doc, exec) in defined {
-            if self.core.contains(&name.as_str()) {
-                let text = format!(
-                    "{}: '{name}' is a core command and cannot be replaced; ignored",
-                    path.display()
-                );
-                self.note(Level::Warn, text);
-                continue;
-            }
-            if let Some(other) = self.index.get(name.as_bytes()) {
-                if other.file != path {
-                    let text = format!(
-                        "{}: '{name}' replaces the command of {}",
-                        path.display(),
-                        other.file.display()
-                    );
-                    self.note(Level::Warn, text);
-                }
-            }
-            names.push(name.clone());
-            commands.push(Rc::new(Command {
-                name,
-                doc,
-                exec,
-                file: path.to_path_buf(),
-            }));
-        }
-        self.seq += 1;
-        let entry = FileEntry {
-            seq: self.seq,
-            hash,
-            commands,
-        };
-        let old = self.files.insert(path.to_path_buf(), entry);
-        self.reindex();
-
-        let verb = if old.is_some() { "reloaded" } else { "loaded" };
-        let mut text = format!("{verb} {}: ", path.display());
-        if names.is_empty() {
-            text.push_str("no command");
-        } else {
-            text.push_str(&names.join(", "));
-        }
-        if let Some(old) = old {
-            let gone: Vec<&str> = old
-                .commands
-                .iter()
-                .map(|c| c.name.as_str())
-                .filter(|n| !names.iter().any(|m| m == n))
-                .collect();
-            if !gone.is_empty() {
-                text.push_str(&format!(" (removed: {})", gone.join(", ")));
-            }
-        }
-        self.note(Level::Info, text);
-        Ok(names.len())
-    }
-
-    /// Runs a file in an environment of its own and returns the commands it
-    /// defines: its `commands` entries, or, for a file in the original's
-    /// oldest style that fills no `commands` entry, each global function it
-    /// defines (named after the function, with no doc).
-    fn run_file(
-        &mut self,
-        path: &Path,
-        source: &[u8],
-    ) -> Result<Vec<(String, String, Function)>, String> {
-        let lua = &self.lua;
-        let fail = |e: mlua::Error| {
-            let text = describe(&e);
-            if text.starts_with(&path.display().to_string()) {
-                text
-            } else {
-                format!("{}: {text}", path.display())
-            }
-        };
-        let env = lua.create_table().map_err(fail)?;
-        env.set_metatable(Some(self.env_mt.clone())).map_err(fail)?;
-        let table = lua.create_table().map_err(fail)?;
-        env.raw_set("commands", table.clone()).map_err(fail)?;
-        self.budget.reset(self.limits.instructions);
-        lua.load(source)
-            .set_name(format!("@{}", path.display()))
-            .set_mode(ChunkMode::Text)
-            .set_environment(env.clone())
-            .exec()
-            .map_err(fail)?;
-
-        let mut out = Vec::new();
-        let mut warnings = Vec::new();
-        for pair in table.pairs::<Value, Value>() {
-            let (key, value) = pair.map_err(fail)?;
-            let name = match &key {
-                Value::String(s) => s.to_str().ok().map(|s| s.to_string()),
-                _ => None,
-            };
-            let Some(name) = name.filter(|n| is_command_name(n)) else {
-                warnings.push(format!(
-                    "commands[{}] is not a valid command name",
-                    key.to_string().unwrap_or_default()
-                ));
-                continue;
-            };
-            match value {
-                Value::Function(f) => out.push((name, String::new(), f)),
-                Value::Table(t) => {
-                    let exec = t.get::<Value>("exec").map_err(fail)?;
-                    let doc = t.get::<Value>("doc").map_err(fail)?;
-                    let doc = match doc {
-                        Value::Nil => String::new(),
-                        v => v.to_string().unwrap_or_default(),
-                    };
-                    match exec {
-                        Value::Function(f) => out.push((name, clean_doc(&doc), f)),
-                        _ => warnings.push(format!("commands.{name} has no exec function")),
-                    }
-                }
-                _ => warnings.push(format!("commands.{name} is not a table with exec")),
-            }
-        }
-        if out.is_empty() && table.is_empty() {
-            for pair in env.pairs::<Value, Value>() {
-                let (key, value) = pair.map_err(fail)?;
-                if let (Value::String(k), Value::Function(f)) = (key, value) {
-                    match k.to_str() {
-                        Ok(n) if is_command_name(&n) => out.push((n.to_string(), String::new(), f)),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        for w in warnings {
-            self.note(Level::Warn, format!("{}: {w}", path.display()));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
-    }
-
-    /// Removes the commands of a file that is gone.
-    fn unload(&mut self, path: &Path) {
-        if let Some(old) = self.files.remove(path) {
-            self.reindex();
-            let names: Vec<&str> = old.commands.iter().map(|c| c.name.as_str()).collect();
-            let text = format!("unloaded {}: {}", path.display(), names.join(", "));
-            self.note(Level::Info, text);
-        }
-    }
-
-    /// Rebuilds name → command, the latest load of a name winning.
-    fn reindex(&mut self) {
-        let mut entries: Vec<&FileEntry> = self.files.values().collect();
-        entries.sort_by_key(|e| e.seq);
-        self.index.clear();
-        for e in entries {
-            for c in &e.commands {
-                self.index.insert(c.name.as_bytes().to_vec(), Rc::clone(c));
-            }
-        }
     }
 
     /// Runs `cmd` for `caller` with the hub lent to the script.
@@ -655,108 +201,14 @@ impl LuaCommands {
             Err(e) => return Outcome::Failed(describe(&e)),
         };
         self.budget.reset(self.limits.instructions);
-        let lease = HubLease::new(&self.ctx, hub, Some(caller));
-        let result = cmd.exec.call::<Value>((ConnHandle(caller), msg));
-        let replied = lease.replied();
-        drop(lease);
+        let (result, replied) = self.ctx.slot.lend(hub, Some(caller), || {
+            cmd.exec.call::<Value>((ConnHandle(caller), msg))
+        });
         match result {
             Ok(v) => Outcome::Returned(state_of(v), replied),
             Err(e) => Outcome::Failed(describe(&e)),
         }
     }
-
-    /// Reads the watcher and reloads or removes what changed.
-    fn reload(&mut self) {
-        let Some(watcher) = self.watcher.as_mut() else {
-            return;
-        };
-        let changes = match watcher.drain() {
-            Ok(c) => c,
-            Err(e) => {
-                self.note(Level::Error, format!("reading the folder watcher: {e}"));
-                return;
-            }
-        };
-        let mut affected = BTreeSet::new();
-        let mut rescan: Vec<usize> = Vec::new();
-        for change in changes {
-            match change {
-                Change::File { wd, name } => {
-                    for r in self.roots.iter().filter(|r| r.wd == Some(wd)) {
-                        if r.accepts(&name) {
-                            affected.insert(r.dir.join(&name));
-                        }
-                    }
-                }
-                Change::Gone { wd } => {
-                    for (i, r) in self.roots.iter_mut().enumerate() {
-                        if r.wd == Some(wd) {
-                            r.wd = None;
-                            rescan.push(i);
-                        }
-                    }
-                }
-                Change::Overflow => rescan.extend(0..self.roots.len()),
-            }
-        }
-        rescan.sort_unstable();
-        rescan.dedup();
-        let mut stopped = Vec::new();
-        for i in rescan {
-            let root = &self.roots[i];
-            if root.wd.is_none() {
-                stopped.push(format!(
-                    "stopped watching {} (moved or removed)",
-                    root.dir.display()
-                ));
-            }
-            if let Ok(found) = scan(root) {
-                affected.extend(found);
-            }
-            for p in self.files.keys() {
-                let known = p.parent() == Some(root.dir.as_path())
-                    && p.file_name().is_some_and(|n| root.accepts(n));
-                if known {
-                    affected.insert(p.clone());
-                }
-            }
-        }
-        for text in stopped {
-            self.note(Level::Warn, text);
-        }
-        for path in affected {
-            if path.is_file() {
-                let _ = self.load_file(&path);
-            } else {
-                self.unload(&path);
-            }
-        }
-    }
-}
-
-/// The script files of a root, in name order.
-fn scan(root: &Root) -> io::Result<Vec<PathBuf>> {
-    if let Some(only) = &root.only {
-        let p = root.dir.join(only);
-        return Ok(if p.is_file() { vec![p] } else { Vec::new() });
-    }
-    let mut out = Vec::new();
-    for entry in fs::read_dir(&root.dir)? {
-        let entry = entry?;
-        let p = entry.path();
-        if is_script_name(&entry.file_name()) && p.is_file() {
-            out.push(p);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// A doc fit for one lscmd line.
-fn clean_doc(doc: &str) -> String {
-    doc.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// The state a command returned: nothing counts as OK; a number is a state
@@ -780,9 +232,9 @@ impl CommandSet for LuaCommands {
     }
 
     /// Runs a Lua command. A run-time error, a spent budget or the memory
-    /// limit answer `NACK 22` and are logged. A returned error state (3 and
-    /// up) is answered with a NACK of that state only if the script sent the
-    /// caller nothing; the script is otherwise responsible for its replies.
+    /// limit answer `NACK 22` and are logged. A returned state follows the
+    /// reply rule of [`command_result`]: an error the script did not answer
+    /// itself gets a NACK.
     fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
         self.flush_log(hub);
         let cmd = self.index.get(msg.command).cloned().ok_or(State::ENoCmd)?;
@@ -817,11 +269,7 @@ impl CommandSet for LuaCommands {
                 (State::ELua, replied)
             }
         };
-        if state.is_error() && !replied {
-            Err(state)
-        } else {
-            Ok(())
-        }
+        command_result(state, replied)
     }
 
     fn event_fd(&self) -> Option<RawFd> {
@@ -876,31 +324,6 @@ impl CommandSet for Rc<RefCell<LuaCommands>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn script_names() {
-        for ok in ["a.lua", "echo.lua", "x.y.lua"] {
-            assert!(is_script_name(OsStr::new(ok)), "{ok}");
-        }
-        for no in [
-            ".a.lua",
-            ".x.lua.swp",
-            "x.lua~",
-            "4913",
-            ".lua",
-            "a.luac",
-            "#a.lua#",
-        ] {
-            assert!(!is_script_name(OsStr::new(no)), "{no}");
-        }
-    }
-
-    #[test]
-    fn traceback_location() {
-        let tb = "stack traceback:\n\t[C]: in ?\n\t/tmp/d/a.lua:3: in function 'exec'";
-        assert_eq!(location(tb), Some("/tmp/d/a.lua:3"));
-        assert_eq!(location("stack traceback:\n\t[C]: in ?"), None);
-    }
 
     #[test]
     fn returned_states() {

@@ -6,8 +6,14 @@
 //! through the hub, which encodes for each connection.
 
 mod api;
+mod files;
 mod host;
+mod limits;
+mod queue;
+mod report;
 mod watch;
 
 pub use api::{LOOP_CONTINUE, LOOP_DELETE, LOOP_STOP};
-pub use host::{Loaded, LuaCommands, LuaError, LuaLimits, LuaProbe};
+pub use host::LuaCommands;
+pub use limits::{LuaLimits, LuaProbe};
+pub use report::{Loaded, LuaError};

@@ -12,6 +12,7 @@
     )
 )]
 
+pub mod checks;
 pub mod listing;
 pub mod message;
 pub mod route;

@@ -82,6 +82,8 @@ pub struct Conn {
     /// Since when an incomplete message (or handshake) waits in `input`.
     pub(crate) partial_since: Option<Instant>,
     pub(crate) pinged: bool,
+    /// `Transport::last_words` was asked (it is asked once).
+    pub(crate) last_words_asked: bool,
     /// Sequence number of the last publication delivered here (dedup when
     /// several of its patterns match one route).
     pub(crate) last_delivery: u64,
@@ -134,6 +136,7 @@ impl Conn {
             last_rx: now,
             partial_since: None,
             pinged: false,
+            last_words_asked: false,
             last_delivery: 0,
             listener: None,
             opened: now,
@@ -155,6 +158,24 @@ impl Conn {
             (_, _, n) => n,
         };
         format!("{name}:{}", self.peer)
+    }
+
+    /// The id as listings show it: `<user>@<id>` once authenticated.
+    pub fn label(&self) -> String {
+        match self.user() {
+            Some(user) => format!("{user}@{}", self.id_string()),
+            None => self.id_string(),
+        }
+    }
+
+    /// Whether `id` names this connection, as [`Conn::id_string`] or
+    /// [`Conn::label`] writes it (`to ID`, `unsub ID` accept both).
+    pub fn answers_to(&self, id: &str) -> bool {
+        let id = match (self.user(), id.split_once('@')) {
+            (Some(user), Some((u, rest))) if u == user => rest,
+            _ => id,
+        };
+        id == self.id_string()
     }
 
     /// The transport's kind as ids show it (`TCP`, `WS`, `HTTP`, …).

@@ -102,13 +102,24 @@ impl Dispatcher {
 
     /// Parses and runs one message from connection `caller`.
     pub fn dispatch(&mut self, hub: &mut Hub, caller: usize, raw: &[u8]) {
+        let _ = self.dispatch_state(hub, caller, raw);
+    }
+
+    /// `dispatch`, returning the state the caller was answered a NACK
+    /// with, if any (the original's `ducq_dispatch`).
+    pub fn dispatch_state(
+        &mut self,
+        hub: &mut Hub,
+        caller: usize,
+        raw: &[u8],
+    ) -> Result<(), State> {
         hub.metrics.messages_in += 1;
         let msg = match Message::parse(raw) {
             Ok(m) => m,
             Err(state) => {
                 hub.metrics.nack(state);
                 let _ = hub.send(caller, &message::nack(state));
-                return;
+                return Err(state);
             }
         };
         if hub.logger.enabled(Level::Debug) {
@@ -128,6 +139,7 @@ impl Dispatcher {
             hub.metrics.nack(state);
             let _ = hub.send(caller, &message::nack(state));
         }
+        result
     }
 
     fn run(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {

@@ -1,10 +1,14 @@
-//! Server log records: levels, the stderr writer and the hook that lets an
-//! embedder (a C logger, say) receive every line. Forwarding to subscribers
-//! of the `LOG` route happens in the hub, which owns the connections.
+//! Server log records: levels, the stderr writer, the hook that lets an
+//! embedder (a C logger, say) receive every line, and the forwarding of
+//! each line to the subscribers of the `LOG` route (the original's format,
+//! lower-case level) and of `__MONITOR__` (the older upper-case format the
+//! original's web dashboard reads). `Hub::log` comes here.
 
 use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
+
+use super::hub::Hub;
 
 /// How important a log line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -22,7 +26,8 @@ pub enum Level {
 }
 
 impl Level {
-    /// The word used in log lines and on the command line.
+    /// The upper-case word of stderr lines, `__MONITOR__` lines and the
+    /// command line (`DEBUG`, `INFO`, `WARN`, `ERROR`, `OFF`).
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Debug => "DEBUG",
@@ -30,6 +35,21 @@ impl Level {
             Level::Warn => "WARN",
             Level::Error => "ERROR",
             Level::Off => "OFF",
+        }
+    }
+}
+
+impl Level {
+    /// The lower-case word of `LOG` lines, as the original's
+    /// `ducq_level_tostr` names it (`debug`, `info`, `warning`, `error`;
+    /// `off` for the level that silences the log).
+    pub fn lower(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warning",
+            Level::Error => "error",
+            Level::Off => "off",
         }
     }
 }
@@ -56,6 +76,13 @@ impl FromStr for Level {
     }
 }
 
+/// The route whose subscribers get every log line, in the original's
+/// format (exact match only: a `*` subscription does not get them).
+pub const LOG_ROUTE: &[u8] = b"LOG";
+/// The route the original's web dashboard subscribes to for log lines in
+/// the older format (upper-case level).
+pub const MONITOR_ROUTE: &[u8] = b"__MONITOR__";
+
 /// One log line: `level,function,sender,text` on the `LOG` route.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
@@ -70,11 +97,27 @@ pub struct Record<'a> {
 }
 
 impl Record<'_> {
-    /// The raw text sent to `LOG` subscribers (PROTOCOL.md §6, compat).
+    /// The raw text sent to `LOG` subscribers (PROTOCOL.md §6, compat):
+    /// `info,accept,TCP:127.0.0.1:5000,connected`.
     pub fn line(&self) -> String {
         format!(
             "{},{},{},{}",
-            self.level, self.function, self.sender, self.text
+            self.level.lower(),
+            self.function,
+            self.sender,
+            self.text
+        )
+    }
+
+    /// The raw text sent to `__MONITOR__` subscribers: the older format,
+    /// `INFO,accept,TCP:127.0.0.1:5000,connected`.
+    pub fn monitor_line(&self) -> String {
+        format!(
+            "{},{},{},{}",
+            self.level.as_str(),
+            self.function,
+            self.sender,
+            self.text
         )
     }
 }
@@ -88,7 +131,13 @@ pub struct Logger {
     pub level: Level,
     /// Write lines to stderr (on by default).
     pub stderr: bool,
+    /// Send lines to the subscribers of `LOG` and `__MONITOR__` (on by
+    /// default; the original's `ducq_reactor_allow_log_route`).
+    pub to_routes: bool,
     hook: Option<LogHook>,
+    /// A line is being logged: a line logged meanwhile (by a hook, or by
+    /// sending to a subscriber) is dropped instead of recursing.
+    busy: bool,
 }
 
 impl Logger {
@@ -97,8 +146,26 @@ impl Logger {
         Logger {
             level,
             stderr: true,
+            to_routes: true,
             hook: None,
+            busy: false,
         }
+    }
+
+    /// A logger that writes nowhere but to the log routes (the original's
+    /// reactor without a log function).
+    pub fn silent(level: Level) -> Logger {
+        Logger {
+            stderr: false,
+            ..Logger::new(level)
+        }
+    }
+
+    /// Removes the hook (and stderr output): lines then go to the log
+    /// routes only.
+    pub fn clear_hook(&mut self) {
+        self.hook = None;
+        self.stderr = false;
     }
 
     /// Replaces stderr output with a hook (an embedder's logger).
@@ -133,9 +200,57 @@ impl Logger {
     }
 }
 
+/// Logs one line: to stderr or the hook, then to the subscribers of `LOG`
+/// and `__MONITOR__` (the body of `Hub::log`).
+pub(crate) fn emit(hub: &mut Hub, rec: &Record<'_>) {
+    if !hub.logger.enabled(rec.level) || hub.logger.busy {
+        return;
+    }
+    hub.logger.busy = true;
+    hub.logger.write(rec);
+    if hub.logger.to_routes {
+        for route in [LOG_ROUTE, MONITOR_ROUTE] {
+            let listeners = hub.subs.exact_subscribers(route).to_vec();
+            if !listeners.is_empty() {
+                let text = if route == LOG_ROUTE {
+                    rec.line()
+                } else {
+                    rec.monitor_line()
+                };
+                for key in listeners {
+                    let _ = hub.send(key, text.as_bytes());
+                }
+            }
+        }
+    }
+    hub.logger.busy = false;
+}
+
 fn timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     format!("{}.{:03}", now.as_secs(), now.subsec_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_route_lines_use_the_original_lower_case_names() {
+        let rec = Record {
+            level: Level::Warn,
+            function: "accept",
+            sender: "server",
+            text: "refused, limit",
+        };
+        assert_eq!(rec.line(), "warning,accept,server,refused, limit");
+        assert_eq!(rec.monitor_line(), "WARN,accept,server,refused, limit");
+        let names: Vec<&str> = [Level::Debug, Level::Info, Level::Warn, Level::Error]
+            .iter()
+            .map(|l| l.lower())
+            .collect();
+        assert_eq!(names, ["debug", "info", "warning", "error"]);
+    }
 }

@@ -19,20 +19,28 @@
     )
 )]
 
+pub mod actions;
+pub mod adopt;
 pub mod auth;
+pub mod bridge;
 pub mod broker;
+pub mod clients;
 pub mod commands;
 pub mod conn;
 pub mod dispatcher;
 pub mod history;
 pub mod hub;
+pub mod lend;
 pub mod log;
 pub mod metrics;
 pub mod notify;
 pub mod observe;
 pub mod os;
+pub mod plugins;
+pub mod queues;
 pub mod reactor;
 pub mod route_index;
+pub mod rules;
 pub mod settings;
 pub mod socket;
 pub mod streams;
@@ -41,6 +49,7 @@ pub(crate) mod tls;
 pub use conn::ConnId;
 pub use dispatcher::{CommandSet, Dispatcher};
 pub use hub::Hub;
+pub use lend::HubSlot;
 pub use log::Level;
 pub use reactor::{Reactor, StopHandle};
 pub use settings::Settings;

@@ -48,6 +48,12 @@ pub struct Settings {
     pub stream_timeout: Duration,
     /// Lowest level written to the log (default `Info`).
     pub log_level: Level,
+    /// Where durable queues are kept: a directory holding `queues.redb`
+    /// (created by the first commit), or `None` for queues in memory only
+    /// (the library's default; `ducq-server` defaults to `./ducq-data`).
+    pub data_dir: Option<std::path::PathBuf>,
+    /// What queues may hold (bytes, number of queues).
+    pub queue_limits: crate::queue::Limits,
 }
 
 impl Default for Settings {
@@ -65,6 +71,8 @@ impl Default for Settings {
             stream_window: 4 << 20,
             stream_timeout: Duration::from_secs(30),
             log_level: Level::Info,
+            data_dir: None,
+            queue_limits: crate::queue::Limits::default(),
         }
     }
 }

@@ -38,6 +38,10 @@ pub enum PlainRefusal {
     Framed,
     /// An HTTP 400 saying the port speaks HTTPS.
     Http,
+    /// Nothing (an MQTT client on an `mqtts` port): no plain-text answer
+    /// reads right in both MQTT versions, so the connection just closes
+    /// (logged like the others).
+    Close,
 }
 
 /// One connection's TLS state.
@@ -219,6 +223,7 @@ impl TlsLayer {
                 );
                 self.raw.extend_from_slice(body);
             }
+            PlainRefusal::Close => {}
         }
         self.fail(total, "plain-text client on a TLS port (refused)".into())
     }

@@ -19,6 +19,8 @@
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
 
 // Server-side and C-facing: they need the operating system (`std`).
 #[cfg(feature = "std")]
@@ -26,6 +28,9 @@ pub mod c_vtable;
 mod decoder;
 #[cfg(feature = "std")]
 pub mod http;
+// Server side, with sessions shared by a listener's connections (`std`).
+#[cfg(feature = "std")]
+pub mod mqtt;
 pub mod tcp;
 pub mod ws;
 
@@ -144,6 +149,46 @@ pub trait Transport {
     fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {
         self.encode(b"PING _\nping", out);
         true
+    }
+
+    /// Called once when the connection is accepted, with the peer's address
+    /// (a codec that must name its own connection in a message).
+    fn accepted(&mut self, _peer: SocketAddr) {}
+
+    /// This connection's own idle timeout, when its protocol sets one per
+    /// connection (MQTT's keep-alive); `None` keeps the server's.
+    fn idle_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Whether a publication made by the message just decoded becomes its
+    /// route's last message. `false` fans it out without storing it (an
+    /// MQTT PUBLISH without RETAIN must not replace the retained one).
+    fn keeps_last(&self) -> bool {
+        true
+    }
+
+    /// Whether the message just decoded was composed by the codec for its
+    /// own bookkeeping (an MQTT session takeover closing the connection
+    /// that held the session), not asked for by its peer: it passes the
+    /// admin-only rule of access control (access lists still apply).
+    fn own_request(&self) -> bool {
+        false
+    }
+
+    /// A message the server dispatches for this connection when it ends
+    /// without the protocol's own goodbye (an MQTT will). Asked once, as the
+    /// connection is removed.
+    fn last_words(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Appends publication number `seq` for this subscriber. Every
+    /// subscriber of one publication sees the same `seq`, so a codec can
+    /// deliver it to one member of a group only (MQTT shared
+    /// subscriptions). The default encodes it like any message.
+    fn encode_publication(&mut self, msg: &[u8], _seq: u64, out: &mut Vec<u8>) {
+        self.encode(msg, out);
     }
 }
 

@@ -70,6 +70,7 @@ pub fn examples() -> &'static Path {
             .arg(root().join("ffi-examples"))
             .arg(format!("LIBDUCQ={}", lib.display()))
             .arg(format!("OUT={}", out.display()))
+            .arg(format!("LUA_INCLUDE={}", env!("DUCQ_LUA_INCLUDE")))
             .output()
             .expect("run make (install make, gcc and g++)");
         assert!(
@@ -235,6 +236,11 @@ pub struct DucqServer {
 impl DucqServer {
     /// Starts `ducq-server` (the binary `server_exe`) on 127.0.0.1.
     pub fn start(server_exe: &Path) -> DucqServer {
+        DucqServer::start_with(server_exe, &[])
+    }
+
+    /// `start`, with more arguments (`--commands DIR`, say).
+    pub fn start_with(server_exe: &Path, extra: &[&str]) -> DucqServer {
         let mut cmd = Command::new(server_exe);
         cmd.args([
             "--tcp",
@@ -243,7 +249,8 @@ impl DucqServer {
             "127.0.0.1:0",
             "--log-level",
             "info",
-        ]);
+        ])
+        .args(extra);
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let running = Running::start(cmd, &format!("ducq-server-{n}"));

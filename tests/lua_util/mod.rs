@@ -60,7 +60,7 @@ impl Drop for ScriptDir {
     }
 }
 
-/// Log lines (`LEVEL,function,sender,text`) captured from a server.
+/// Log lines (`level,function,sender,text`, as on `LOG`) captured from a server.
 #[derive(Clone, Default)]
 pub struct Logs(Arc<Mutex<Vec<String>>>);
 

@@ -22,6 +22,7 @@ usage: ducq-bench [options]
 brokers (addresses must be 127.0.0.1:PORT):
   --ducq ADDR          ducq over TCP
   --ducq-ws ADDR       ducq over WebSocket (S6)
+  --ducq-mqtt ADDR     ducq's MQTT listener, driven by the MQTT clients
   --tls-ca FILE        every connection speaks TLS, trusting the CA of FILE
                        (give each broker's TLS port)
   --mosquitto ADDR     MQTT broker (alias --mqtt)
@@ -52,6 +53,8 @@ what to run:
 pub enum Broker {
     /// ducq.
     Ducq,
+    /// ducq's MQTT listener, over MQTT (the same clients as mosquitto).
+    DucqMqtt,
     /// mosquitto, over MQTT.
     Mosquitto,
     /// nats-server.
@@ -62,12 +65,19 @@ pub enum Broker {
 
 impl Broker {
     /// All brokers, in table order.
-    pub const ALL: [Broker; 4] = [Broker::Ducq, Broker::Mosquitto, Broker::Nats, Broker::Redis];
+    pub const ALL: [Broker; 5] = [
+        Broker::Ducq,
+        Broker::DucqMqtt,
+        Broker::Mosquitto,
+        Broker::Nats,
+        Broker::Redis,
+    ];
 
     /// The name used in flags and the table.
     pub fn name(self) -> &'static str {
         match self {
             Broker::Ducq => "ducq",
+            Broker::DucqMqtt => "ducq-mqtt",
             Broker::Mosquitto => "mosquitto",
             Broker::Nats => "nats",
             Broker::Redis => "redis",
@@ -78,7 +88,7 @@ impl Broker {
     pub fn kind(self) -> Kind {
         match self {
             Broker::Ducq => Kind::DucqTcp,
-            Broker::Mosquitto => Kind::Mqtt,
+            Broker::DucqMqtt | Broker::Mosquitto => Kind::Mqtt,
             Broker::Nats => Kind::Nats,
             Broker::Redis => Kind::Redis,
         }
@@ -87,11 +97,12 @@ impl Broker {
     fn parse(s: &str) -> Result<Broker, String> {
         match s {
             "ducq" => Ok(Broker::Ducq),
+            "ducq-mqtt" => Ok(Broker::DucqMqtt),
             "mosquitto" | "mqtt" => Ok(Broker::Mosquitto),
             "nats" | "nats-server" => Ok(Broker::Nats),
             "redis" | "redis-server" => Ok(Broker::Redis),
             _ => Err(format!(
-                "unknown broker {s:?} (ducq, mosquitto, nats, redis)"
+                "unknown broker {s:?} (ducq, ducq-mqtt, mosquitto, nats, redis)"
             )),
         }
     }
@@ -200,7 +211,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             .next()
             .ok_or_else(|| format!("{flag}: missing value (see --help)"))?;
         match flag {
-            "--ducq" | "--mosquitto" | "--mqtt" | "--nats" | "--redis" => {
+            "--ducq" | "--ducq-mqtt" | "--mosquitto" | "--mqtt" | "--nats" | "--redis" => {
                 let b = Broker::parse(&flag[2..])?;
                 addrs.retain(|(x, _)| *x != b);
                 addrs.push((b, loopback(flag, v)?));

@@ -3,13 +3,15 @@
 //! counts: every path the real suite takes (pipelined publisher with ACK
 //! draining, fan-out, pacing with timing, lock-step idle fan-out) but in
 //! well under a second. The peers' protocols are covered by byte-level unit
-//! tests; they need external servers, which tests do not start.
+//! tests; they need external servers, which tests do not start. The MQTT
+//! client also runs against the library's own MQTT listener.
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use ducq::server::{Level, Reactor, Settings, StopHandle};
+use ducq::transport::mqtt;
 use ducq::transport::ws::WsServer;
 
 use super::run::{run, Spec};
@@ -18,6 +20,7 @@ use super::wire::{Endpoint, Kind};
 struct Server {
     tcp: SocketAddr,
     ws: SocketAddr,
+    mqtt: SocketAddr,
     stop: StopHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -39,15 +42,19 @@ impl Server {
                     Box::new(move || Box::new(WsServer::new(max))),
                 )
                 .expect("ws");
-            tx.send((tcp, ws, r.stop_handle())).unwrap();
+            let mqtt = r
+                .listen("127.0.0.1:0", mqtt::factory(mqtt::Config::default()))
+                .expect("mqtt");
+            tx.send((tcp, ws, mqtt, r.stop_handle())).unwrap();
             r.run().expect("run");
         });
-        let (tcp, ws, stop) = rx
+        let (tcp, ws, mqtt, stop) = rx
             .recv_timeout(Duration::from_secs(5))
             .expect("server start");
         Server {
             tcp,
             ws,
+            mqtt,
             stop,
             thread: Some(thread),
         }
@@ -142,6 +149,17 @@ fn unreachable_broker_fails_cleanly() {
         .unwrap();
     let err = run(&spec(Kind::DucqTcp, addr, "nobody")).unwrap_err();
     assert!(err.contains("connect"), "{err}");
+}
+
+#[test]
+fn mqtt_client_against_ducqs_mqtt_listener() {
+    let s = Server::start();
+    let m = run(&spec(Kind::Mqtt, s.mqtt, "mqtt/one")).unwrap();
+    assert_eq!(m.deliveries, 2000);
+    let mut fan = spec(Kind::Mqtt, s.mqtt, "mqtt/fan");
+    fan.subscribers = 8;
+    fan.count = 500;
+    assert_eq!(run(&fan).unwrap().deliveries, 4000);
 }
 
 /// S7's shape: fan-out with pattern subscriptions held beside the run's;

@@ -15,6 +15,10 @@
 mod args;
 mod ballast;
 mod conn;
+mod durable;
+mod durable_nats;
+mod durable_redis;
+mod durable_wire;
 #[cfg(test)]
 mod e2e_tests;
 mod payload;
@@ -36,6 +40,9 @@ const NOFILE_HEADROOM: u64 = 256;
 /// usage error.
 pub fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "durable") {
+        return durable::main(argv.get(1..).unwrap_or_default());
+    }
     let config = match args::parse(&argv) {
         Ok(args::Command::Run(c)) => c,
         Ok(args::Command::Help) => {

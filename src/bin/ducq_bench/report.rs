@@ -47,7 +47,11 @@ fn cell_text(c: &Cell) -> String {
 /// Renders the report.
 pub fn render(c: &Config, r: &Results) -> String {
     let brokers: Vec<Broker> = c.brokers.iter().map(|&(b, _)| b).collect();
-    let ducq = brokers.iter().position(|&b| b == Broker::Ducq);
+    // Ratios are against ducq, or against ducq's MQTT listener when the
+    // run compares MQTT brokers only.
+    let ducq = [Broker::Ducq, Broker::DucqMqtt]
+        .iter()
+        .find_map(|r| brokers.iter().position(|b| b == r));
     let peers: Vec<usize> = (0..brokers.len()).filter(|&i| Some(i) != ducq).collect();
     let mut s = String::new();
     let _ = writeln!(
@@ -74,7 +78,8 @@ pub fn render(c: &Config, r: &Results) -> String {
     }
     if ducq.is_some() {
         for &p in &peers {
-            let _ = write!(s, " ducq/{} |", brokers[p].name());
+            let reference = ducq.map_or("ducq", |d| brokers[d].name());
+            let _ = write!(s, " {reference}/{} |", brokers[p].name());
         }
     }
     s.push_str("\n|---|---|---|");

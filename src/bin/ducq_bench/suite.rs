@@ -179,8 +179,12 @@ impl Case {
                 c.runs
             ),
             endpoint,
+            // Per broker too: ducq and its MQTT listener are one server,
+            // whose stored last message of a route an MQTT subscriber gets
+            // as retained.
             topic: format!(
-                "bench-{}-{}-{run}",
+                "bench-{}-{}-{}-{run}",
+                broker.name(),
                 self.name().replace([' ', '→'], ""),
                 std::process::id()
             ),

@@ -3,9 +3,11 @@
 //! (`output`: text, JSON, colour), streamed payloads written out whole
 //! (`assemble`), the progress line of long transfers (`progress`) and the
 //! shell completion scripts (`completions`). Nothing here talks to a
-//! server.
+//! server, except `queue`: the queue and request/reply subcommands,
+//! through the library's client.
 
 pub mod assemble;
 pub mod completions;
 pub mod output;
 pub mod progress;
+pub mod queue;

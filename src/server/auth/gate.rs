@@ -51,8 +51,10 @@ impl Hub {
             None if !conn.auth.anonymous => Err("authenticate first"),
             _ if ADMIN.contains(&msg.command) => {
                 let admin = user.is_some_and(|u| u.admin);
-                // Without users, `unsub` stays open to all as it always was.
-                let open = msg.command == b"unsub" && !self.auth.strict;
+                // Without users, `unsub` stays open to all as it always was;
+                // a codec closing the connection an MQTT session was taken
+                // from is not its client's request.
+                let open = msg.command == b"unsub" && (!self.auth.strict || self.own_request);
                 (admin || open).then_some(()).ok_or("admin only")
             }
             _ => {
@@ -82,6 +84,14 @@ impl Hub {
         );
         self.log(Level::Warn, "auth", &id, &text);
         Err(State::EAccess)
+    }
+
+    /// Whether `caller` may act without authenticating now: it is a user
+    /// already, or its listener admits anonymous clients.
+    pub(crate) fn may_act(&self, caller: usize) -> bool {
+        self.conns
+            .get(caller)
+            .is_some_and(|c| c.auth.user.is_some() || c.auth.anonymous)
     }
 
     /// `auth <user>\n<password>`: checks the password on the worker thread

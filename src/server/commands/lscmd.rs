@@ -17,15 +17,7 @@ pub fn exec(hub: &mut Hub, caller: usize, commands: &[(String, String)]) -> Resu
 /// in a name or doc (a Lua or C command's doc can hold anything) would cut
 /// the line for every client: they become `'` and a space.
 pub fn line(name: &str, doc: &str) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| match c {
-                '"' => '\'',
-                '\n' | '\r' => ' ',
-                c => c,
-            })
-            .collect()
-    };
+    let clean = crate::server::rules::clean_doc;
     format!("\"{}\",\"{}\"\n", clean(name), clean(doc))
 }
 

@@ -8,12 +8,24 @@ use crate::proto::{Message, State};
 
 pub mod auth;
 pub mod direct;
+pub mod enq;
 pub mod last;
 pub mod lscmd;
 pub mod lsconn;
+pub mod lsq;
 pub mod ping;
 pub mod publish;
+pub mod qack;
+pub mod qcreate;
+pub mod qdel;
+pub mod qget;
+pub mod qsub;
+pub mod qtake;
+pub mod qunsub;
 pub mod reload;
+pub mod rep;
+pub mod req;
+pub mod serve;
 pub mod stream;
 pub mod subscribe;
 pub mod time;
@@ -144,29 +156,50 @@ pub fn replaceable() -> Vec<Builtin> {
             exec: time::epoch,
         },
     ]
+    .into_iter()
+    .chain(queue_commands())
+    .collect()
+}
+
+/// Durable queues and request/reply (PROTOCOL.md §14).
+fn queue_commands() -> Vec<Builtin> {
+    let b = |name, doc, exec| Builtin { name, doc, exec };
+    vec![
+        b("enq", "enqueue payload in queue route: answers the message id once durable", enq::exec),
+        b("qcreate", "create queue route, or set its options: visibility=SECS max_deliveries=N dlq=NAME", qcreate::exec),
+        b("qdel", "delete queue route and its messages", qdel::exec),
+        b("qsub", "consume queue route, payload the prefetch: ACK, then qmsg route id count payload per message", qsub::exec),
+        b("qunsub", "stop consuming queue route; held messages are handed out again", qunsub::exec),
+        b("qack", "acknowledge message id (payload) of queue route, once durable", qack::exec),
+        b("qget", "lease up to N (payload) messages of queue route: PARTS, qmsg each, END", qget::exec),
+        b("qtake", "remove up to N (payload) messages of queue route without ack: PARTS, qmsg each, END", qtake::exec),
+        b("lsq", "list queues: PARTS, one name,depth,ready,in_flight,consumers,oldest_ms line per queue, END", lsq::exec),
+        b("serve", "serve requests to route (load-balanced across serving members)", serve::serve),
+        b("unserve", "stop serving route", serve::unserve),
+        b("req", "request to route, payload CORR newline body: answered rep CORR, or NACK CORR", req::exec),
+        b("rep", "a serving member's reply to request token (route)", rep::rep),
+        b("rerr", "a serving member's error reply to request token (route)", rep::rerr),
+    ]
 }
 
 /// The open client connection whose id (as `lsconn` lists it:
-/// `TCP:127.0.0.1:50312`, `WS:[::1]:40000`) is `id`.
+/// `TCP:127.0.0.1:50312`, `WSS:[::1]:40000`, `UNIX:/run/ducq.sock:3`,
+/// optionally `<user>@` first) is `id`.
 pub(crate) fn find_client(hub: &Hub, id: &[u8]) -> Option<usize> {
     let id = std::str::from_utf8(id).ok()?;
-    let (kind, addr) = id.split_once(':')?;
-    let addr: std::net::SocketAddr = addr.parse().ok()?;
-    // A scan without allocating: direct messages and `unsub` are rare next
-    // to publications, and a connection's id can change (HTTP → WS).
+    // A scan: direct messages and `unsub` are rare next to publications,
+    // and a connection's id can change (HTTP → WS), so no index is kept.
     hub.conns
         .iter()
-        .find(|(_, c)| !c.closing && c.peer() == addr && c.kind() == kind)
+        .find(|(_, c)| !c.closing && c.answers_to(id))
         .map(|(k, _)| k)
 }
 
-/// Checks a `pub`/`sub` route: closed by `\n`, non-empty, within the limit.
+/// Checks a `pub`/`sub` message's route: closed by `\n`, then the route
+/// rule every caller applies ([`super::rules::check_route`]).
 pub(crate) fn check_route(hub: &Hub, msg: &Message<'_>) -> Result<(), State> {
-    if !msg.has_newline || msg.route.is_empty() {
+    if !msg.has_newline {
         return Err(State::EMsgInv);
     }
-    if msg.route.len() > hub.settings().max_route {
-        return Err(State::EMsgSize);
-    }
-    Ok(())
+    super::rules::check_route(msg.route, hub.settings().max_route)
 }

@@ -28,7 +28,7 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
             _ => {}
         }
     }
-    hub.subs.subscribe(caller, msg.route, add);
+    crate::server::actions::subscribe(hub, caller, msg.route, add)?;
     match last {
         Some(n) => send_stored(hub, caller, msg.route, n),
         None => hub.send(caller, ACK),

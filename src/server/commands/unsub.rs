@@ -7,13 +7,8 @@ use crate::server::hub::Hub;
 
 /// Runs `unsub`.
 pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+    // `<id>`, or `<user>@<id>` as lsconn lists authenticated connections.
     let id = msg.payload.trim_ascii();
-    // `<user>@<id>` as lsconn lists authenticated connections.
-    let id = id
-        .iter()
-        .position(|&b| b == b'@')
-        .and_then(|at| id.get(at + 1..))
-        .unwrap_or(id);
     if id.is_empty() {
         return Err(State::EMsgInv);
     }

@@ -110,10 +110,10 @@ impl Hub {
                                     .push_shared(SharedRef::Frozen(b), at, at + msg.len());
                             }
                         }
-                        _ => conn.transport.encode(msg, conn.out.own()),
+                        _ => conn.transport.encode_publication(msg, seq, conn.out.own()),
                     }
                 }
-                None => conn.transport.encode(msg, conn.out.own()),
+                None => conn.transport.encode_publication(msg, seq, conn.out.own()),
             }
             if self.queued(key).is_ok() {
                 delivered += 1;
@@ -127,11 +127,16 @@ impl Hub {
         delivered
     }
 
-    /// Stores `msg` as the last message of `route` and fans it out. A large
+    /// Stores `msg` as the last message of `route` and fans it out (only
+    /// fans it out while a codec asked not to store, see `keep_last`). A large
     /// message is shared by the store and every length-framed TCP
     /// subscriber: the input buffer it arrived in when the reactor offered
     /// it (no copy at all), else one pooled copy.
     pub fn publish(&mut self, route: &[u8], msg: &[u8]) -> usize {
+        if !self.keep_last {
+            // The codec asked for a fan-out that leaves the store alone.
+            return self.fan_out(route, msg);
+        }
         if msg.len() < SHARE_BODY_FROM {
             self.last.set(route, msg);
             return self.fan_out(route, msg);

@@ -19,10 +19,11 @@ impl Hub {
         quarter.clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
 
-    /// Closes connections silent past the idle timeout, pings those silent
+    /// Closes connections silent past the idle timeout (the connection's
+    /// own when its codec sets one: MQTT keep-alive), pings those silent
     /// for half of it, and gives up on messages left incomplete too long.
     pub(crate) fn check_idle(&mut self, now: Instant) {
-        let timeout = self.settings.idle_timeout;
+        let server_timeout = self.settings.idle_timeout;
         let frame_timeout = self.settings.frame_timeout;
         let mut expired = Vec::new();
         let mut stalled = Vec::new();
@@ -41,6 +42,7 @@ impl Hub {
                 stalled.push(key);
                 continue;
             }
+            let timeout = conn.transport.idle_timeout().unwrap_or(server_timeout);
             if timeout.is_zero() {
                 continue;
             }

@@ -1,6 +1,6 @@
 //! Logging from the hub: a record goes to the logger (stderr or a hook)
-//! and, as a line, to every subscriber of the `LOG` route. It must not log
-//! from within a log (a failing send to a `LOG` subscriber would recurse).
+//! and, as a line, to the subscribers of `LOG` and `__MONITOR__` (see
+//! `server::log`, which also keeps a log from recursing through itself).
 
 use super::Hub;
 use crate::server::log::{Level, Logger, Record};
@@ -11,26 +11,15 @@ impl Hub {
         &mut self.logger
     }
 
-    /// Logs a record to stderr/the hook and to subscribers of `LOG`.
+    /// Logs a record to stderr/the hook and to subscribers of `LOG` and
+    /// `__MONITOR__` (see `server::log`).
     pub fn log(&mut self, level: Level, function: &str, sender: &str, text: &str) {
-        if !self.logger.enabled(level) || self.in_log {
-            return;
-        }
-        self.in_log = true;
         let rec = Record {
             level,
             function,
             sender,
             text,
         };
-        self.logger.write(&rec);
-        let listeners = self.subs.exact_subscribers(b"LOG").to_vec();
-        if !listeners.is_empty() {
-            let line = rec.line();
-            for key in listeners {
-                let _ = self.send(key, line.as_bytes());
-            }
-        }
-        self.in_log = false;
+        crate::server::log::emit(self, &rec);
     }
 }

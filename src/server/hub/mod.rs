@@ -52,9 +52,6 @@ pub struct Hub {
     pub streams: Streams,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
-    /// A log record is being written (a `LOG` subscriber's send failing
-    /// must not log again).
-    in_log: bool,
     registry: Registry,
     /// Connections with output to write this turn.
     dirty: Vec<usize>,
@@ -71,10 +68,21 @@ pub struct Hub {
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
+    /// Whether `publish` stores the message it fans out: false while a
+    /// message whose codec said so (`Transport::keeps_last`) is dispatched.
+    pub(crate) keep_last: bool,
+    /// The message being dispatched is its codec's own bookkeeping
+    /// (`Transport::own_request`): it passes the admin-only rule.
+    pub(crate) own_request: bool,
+    /// Durable queues and request/reply (`queues/glue.rs`).
+    pub(crate) queues: super::queues::QueueService,
+    /// The command being dispatched answers once the turn's commit is done.
+    pub(crate) reply_deferred: bool,
 }
 
 impl Hub {
     pub(crate) fn new(settings: Settings, registry: Registry) -> Hub {
+        let queue_limits = settings.queue_limits;
         Hub {
             conns: Slab::new(),
             subs: Subscriptions::default(),
@@ -85,7 +93,6 @@ impl Hub {
             ),
             streams: Streams::default(),
             logger: Logger::new(settings.log_level),
-            in_log: false,
             settings,
             registry,
             dirty: Vec::new(),
@@ -95,6 +102,10 @@ impl Hub {
             auth: Auth::default(),
             reload_asked: None,
             metrics: Counters::default(),
+            keep_last: true,
+            own_request: false,
+            queues: super::queues::QueueService::memory(queue_limits),
+            reply_deferred: false,
         }
     }
 
@@ -154,6 +165,12 @@ impl Hub {
     /// `TCP:<ip>:<port>` style id of a connection.
     pub fn client_id(&self, key: usize) -> Option<String> {
         self.conns.get(key).map(Conn::id_string)
+    }
+
+    /// How `lsconn` (and every listing of clients) names a connection: its
+    /// id, prefixed `<user>@` once it authenticated.
+    pub fn client_label(&self, key: usize) -> Option<String> {
+        self.conns.get(key).map(Conn::label)
     }
 
     /// Keys of every open connection, in slab order.
@@ -253,11 +270,32 @@ impl Hub {
                 self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);
                 self.subs.remove_conn(key);
+                let id = super::conn::ConnId { key, gen: conn.gen };
+                self.queue_conn_closed(id, std::time::Instant::now());
             }
         }
         if !self.dirty.is_empty() {
             self.flush_dirty();
         }
+    }
+
+    /// The last words (`Transport::last_words`) of connections marked for
+    /// closing that have not been asked yet, with their keys and whether a
+    /// publication they make is stored (`Transport::keeps_last`).
+    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, bool)> {
+        let mut words = Vec::new();
+        for &key in &self.to_close {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.closing && !conn.last_words_asked {
+                conn.last_words_asked = true;
+                if let Some(msg) = conn.transport.last_words() {
+                    words.push((key, msg, conn.transport.keeps_last()));
+                }
+            }
+        }
+        words
     }
 
     /// Whether connections wait to be removed.

@@ -1,5 +1,5 @@
-//! Listeners: what each one speaks (length-framed ducq, HTTP/WebSocket, or
-//! a codec from a factory), over TCP or a Unix socket, with or without
+//! Listeners: what each one speaks (length-framed ducq, HTTP/WebSocket,
+//! MQTT, or a codec from a factory), over TCP or a Unix socket, with or without
 //! TLS, admitting anonymous clients or not; and accepting their clients.
 //! The codec of each new client is made from the settings in force at that
 //! moment, so a reload's limits apply to new connections. It must not read
@@ -19,9 +19,10 @@ use super::{Reactor, LISTENER_BASE, MAX_LISTENERS};
 use crate::proto::{message::nack, State};
 use crate::server::conn::Conn;
 use crate::server::log::Level;
-use crate::server::socket::ListenSocket;
+use crate::server::socket::{ListenSocket, PeerAddr};
 use crate::server::tls::{PlainRefusal, TlsLayer};
 use crate::transport::http::{HttpLimits, HttpOrWs};
+use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::{Transport, TransportFactory};
 
@@ -31,6 +32,9 @@ pub enum ListenerKind {
     Framed,
     /// HTTP, with WebSocket upgrades (PROTOCOL.md §9, §10).
     Http,
+    /// MQTT 3.1.1 and 5 (docs/MQTT.md), the listener's clients sharing its
+    /// sessions.
+    Mqtt(mqtt::Sessions),
     /// A codec from a factory (a C protocol vtable, say).
     Custom(TransportFactory),
 }
@@ -61,6 +65,8 @@ impl ListenerOptions {
 pub(super) struct Listener {
     pub(super) socket: ListenSocket,
     opts: ListenerOptions,
+    /// An MQTT listener's limits, remade when `max_message` changes.
+    mqtt: Option<Rc<mqtt::Config>>,
 }
 
 impl Reactor {
@@ -86,6 +92,22 @@ impl Reactor {
     /// Listens for HTTPS and secure WebSocket (WSS) clients on `addr`.
     pub fn listen_https(&mut self, addr: &str, tls: Arc<ServerConfig>) -> io::Result<SocketAddr> {
         let mut opts = ListenerOptions::new(ListenerKind::Http);
+        opts.tls = Some(tls);
+        self.listen_with(addr, opts)
+    }
+
+    /// Listens for MQTT 3.1.1 and 5 clients on `addr` (docs/MQTT.md), with
+    /// packets as large as `max_message`. Each call is a listener of its
+    /// own: its clients share sessions with each other, not with another
+    /// MQTT listener's.
+    pub fn listen_mqtt(&mut self, addr: &str) -> io::Result<SocketAddr> {
+        let kind = ListenerKind::Mqtt(mqtt::Sessions::new());
+        self.listen_with(addr, ListenerOptions::new(kind))
+    }
+
+    /// Listens for MQTT over TLS (`mqtts`, usually port 8883) on `addr`.
+    pub fn listen_mqtts(&mut self, addr: &str, tls: Arc<ServerConfig>) -> io::Result<SocketAddr> {
+        let mut opts = ListenerOptions::new(ListenerKind::Mqtt(mqtt::Sessions::new()));
         opts.tls = Some(tls);
         self.listen_with(addr, opts)
     }
@@ -151,10 +173,16 @@ impl Reactor {
         let what = match (&opts.kind, opts.tls.is_some()) {
             (ListenerKind::Framed, true) => " (tls)",
             (ListenerKind::Http, true) => " (https)",
+            (ListenerKind::Mqtt(_), false) => " (mqtt)",
+            (ListenerKind::Mqtt(_), true) => " (mqtts)",
             _ => "",
         };
         let text = format!("listening on {}{what}", socket.describe());
-        self.listeners.push(Listener { socket, opts });
+        self.listeners.push(Listener {
+            socket,
+            opts,
+            mqtt: None,
+        });
         self.hub.log(Level::Info, "listen", "server", &text);
         Ok(index)
     }
@@ -200,9 +228,10 @@ impl Reactor {
 
     /// The codec for a new client of listener `index`, from the settings
     /// in force now.
-    fn codec_for(&self, index: usize) -> Option<Box<dyn Transport>> {
-        let l = self.listeners.get(index)?;
+    fn codec_for(&mut self, index: usize) -> Option<Box<dyn Transport>> {
         let max = self.hub.settings().max_message;
+        let policy = Rc::clone(&self.http_policy);
+        let l = self.listeners.get_mut(index)?;
         Some(match &l.opts.kind {
             ListenerKind::Framed => Box::new(TcpCodec::new(max)),
             ListenerKind::Http => {
@@ -211,7 +240,24 @@ impl Reactor {
                     max_message: max,
                     ..HttpLimits::default()
                 };
-                Box::new(HttpOrWs::with_policy(limits, Rc::clone(&self.http_policy)))
+                Box::new(HttpOrWs::with_policy(limits, policy))
+            }
+            ListenerKind::Mqtt(sessions) => {
+                let max_packet = u32::try_from(max).unwrap_or(u32::MAX);
+                let cfg = match &l.mqtt {
+                    Some(c) if c.max_packet == max_packet => Rc::clone(c),
+                    _ => {
+                        let c = Rc::new(mqtt::Config {
+                            max_packet,
+                            ..mqtt::Config::default()
+                        });
+                        l.mqtt = Some(Rc::clone(&c));
+                        c
+                    }
+                };
+                let mut server = sessions.connection(cfg);
+                server.set_anonymous(l.opts.anonymous);
+                Box::new(server)
             }
             ListenerKind::Custom(factory) => factory(),
         })
@@ -222,17 +268,19 @@ impl Reactor {
             let Some(listener) = self.listeners.get(index) else {
                 return;
             };
+            let tls = listener.opts.tls.clone();
+            let anonymous = listener.opts.anonymous;
+            let refusal = match listener.opts.kind {
+                ListenerKind::Http => PlainRefusal::Http,
+                ListenerKind::Mqtt(_) => PlainRefusal::Close,
+                _ => PlainRefusal::Framed,
+            };
+            let local = listener.socket.tcp_addr();
             match listener.socket.accept() {
                 Ok((mut stream, peer)) => {
                     self.emfile_logged = false;
                     let Some(mut transport) = self.codec_for(index) else {
                         return;
-                    };
-                    let tls = listener.opts.tls.clone();
-                    let anonymous = listener.opts.anonymous;
-                    let refusal = match listener.opts.kind {
-                        ListenerKind::Http => PlainRefusal::Http,
-                        _ => PlainRefusal::Framed,
                     };
                     if self.hub.len() >= self.hub.settings().max_connections {
                         // A clear refusal, best effort, instead of a hang
@@ -247,7 +295,6 @@ impl Reactor {
                         self.hub.log(Level::Warn, "accept", "server", &text);
                         continue;
                     }
-                    let local = listener.socket.tcp_addr();
                     if let Some(local) = local {
                         self.hub.metrics.accepted(local);
                     }
@@ -272,16 +319,13 @@ impl Reactor {
                             continue;
                         }
                     };
-                    let Some(conn) = self.hub.conns.get_mut(key) else {
-                        continue;
-                    };
-                    conn.listener = local;
-                    conn.transport.open(conn.out.own());
-                    let id = conn.id_string();
-                    if conn.pending_output() > 0 {
-                        self.hub.mark_dirty(key);
+                    if let Some(conn) = self.hub.conns.get_mut(key) {
+                        conn.listener = local;
+                        if let PeerAddr::Inet(addr) = conn.peer_addr() {
+                            conn.transport.accepted(*addr);
+                        }
                     }
-                    self.hub.log(Level::Info, "accept", &id, "connected");
+                    crate::server::adopt::welcome(&mut self.hub, key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)

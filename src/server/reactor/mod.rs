@@ -100,9 +100,10 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let registry = poll.registry().try_clone()?;
+        let queues = super::queues::QueueService::for_settings(&settings)?;
         let mut hub = Hub::new(settings, registry);
         hub.auth.set_waker(Arc::clone(&waker));
-        Ok(Reactor {
+        let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
@@ -123,7 +124,9 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
-        })
+        };
+        reactor.hub.set_queues(queues);
+        Ok(reactor)
     }
 
     /// A handle that stops the reactor from another thread.
@@ -183,6 +186,8 @@ impl Reactor {
         while !self.is_stopped() {
             self.run_once(None)?;
         }
+        // What the last turn handed out is counted on disk too.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         self.hub
             .log(Level::Info, "stop", "server", "reactor stopped");
@@ -192,11 +197,14 @@ impl Reactor {
     /// Longest a host may wait before calling `run_once` again, even when
     /// the fd stays quiet (idle checks, back-offs, leftover input).
     pub fn next_timeout(&self) -> Duration {
-        if !self.backlog.is_empty() || self.hub.has_closing() {
+        if !self.backlog.is_empty() || self.hub.has_closing() || self.hub.queues().wants_turn() {
             return Duration::ZERO;
         }
         let now = Instant::now();
         let mut at = self.next_idle_check.min(self.next_buffer_release);
+        if let Some(t) = self.hub.queues().next_deadline() {
+            at = at.min(t);
+        }
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
@@ -270,12 +278,42 @@ impl Reactor {
         if self.hub.reload_asked.is_some() || self.reload_flag.load(Ordering::Relaxed) {
             self.reload_now();
         }
+        // One group commit for every queue change of the turn.
+        self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
+        // After the flush: a connection whose last reply was just written
+        // is marked for closing there.
+        if self.last_words() {
+            self.hub.flush_dirty();
+        }
         // Streamed payloads: publishers paused by a full window are read
         // again once their subscribers drained (next turn, at once).
         streams::check(&mut self.hub, now);
         self.backlog.extend(self.hub.streams.take_resumed());
         self.hub.reap();
         Ok(())
+    }
+
+    /// Dispatches the last words of connections about to be removed (an
+    /// MQTT will), as if they had sent them. A will may close others (a
+    /// slow subscriber): theirs follow, each connection's once. Returns
+    /// whether any were dispatched.
+    fn last_words(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let words = self.hub.take_last_words();
+            if words.is_empty() {
+                return any;
+            }
+            any = true;
+            for (key, msg, keep) in words {
+                self.hub.keep_last = keep;
+                self.dispatcher.dispatch(&mut self.hub, key, &msg);
+                self.hub.keep_last = true;
+                if let Some(conn) = self.hub.conns.get_mut(key) {
+                    conn.transport.after_dispatch(conn.out.own());
+                }
+            }
+        }
     }
 }

@@ -176,6 +176,13 @@ impl Reactor {
                 }
                 None => break,
             };
+            // Whether a publication this message makes is stored, and
+            // whether the codec itself asks.
+            let (keep, own) = self.hub.conns.get(key).map_or((true, false), |c| {
+                (c.transport.keeps_last(), c.transport.own_request())
+            });
+            self.hub.keep_last = keep;
+            self.hub.own_request = own;
             // A large frame alone in its own buffer: share the buffer.
             let in_place = if whole && at == 0 && dec.consumed() == len {
                 place_in(&m, base, len)
@@ -190,6 +197,8 @@ impl Reactor {
                 }
                 None => self.dispatcher.dispatch(&mut self.hub, key, &m),
             }
+            self.hub.keep_last = true;
+            self.hub.own_request = false;
             self.after_dispatch(key);
         }
         Handled {
@@ -238,9 +247,11 @@ impl Reactor {
         }
     }
 
-    /// Lets the codec answer a message that got no reply (HTTP).
+    /// Lets the codec answer a message that got no reply (HTTP), unless
+    /// the reply waits for the turn's commit (a queue command).
     fn after_dispatch(&mut self, key: usize) {
-        if let Some(conn) = self.hub.conns.get_mut(key) {
+        let deferred = self.hub.take_deferred();
+        if let Some(conn) = self.hub.conns.get_mut(key).filter(|_| !deferred) {
             let before = conn.out.pending();
             conn.transport.after_dispatch(conn.out.own());
             if conn.out.pending() != before {

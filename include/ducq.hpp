@@ -1,4 +1,6 @@
-// ducq.hpp: a small header-only C++11 wrapper over ducq.h.
+// ducq.hpp: the C API for C++ (as the original's ducq.hpp: ducq.h and
+// ducq_tcp.h, whose declarations carry their own extern "C"), plus a small
+// header-only C++11 wrapper.
 //
 // ducq::Connection owns one ducq_i (freed by its destructor, movable, not
 // copyable) and takes std::string arguments. Nothing throws: every call
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "ducq.h"
+#include "ducq_tcp.h"
 
 namespace ducq {
 
@@ -62,7 +65,8 @@ class Connection {
     /// Receive and connect timeout in seconds (0: none).
     ducq_state timeout(int seconds) { return ducq_timeout(handle_, seconds); }
 
-    /// Publishes and waits for the ACK.
+    /// Publishes and waits for the ACK (DUCQ_NACK when refused; last_error()
+    /// has the reason).
     ducq_state publish(const std::string &route, const std::string &payload) {
         return ducq_pub(handle_, route.c_str(), payload.data(), payload.size());
     }
@@ -74,19 +78,20 @@ class Connection {
 
     /// Receives the next message into out, whatever its size; returns
     /// DUCQ_OK for data, DUCQ_PROTOCOL or DUCQ_NACK otherwise (as
-    /// ducq_receive).
+    /// ducq_classify), or the receive's error (DUCQ_ETIMEOUT, ...).
     ducq_state receive(std::string &out) {
         std::vector<char> buf(256);
         for (;;) {
             size_t size = buf.size();
-            ducq_state state = ducq_receive(handle_, buf.data(), &size);
+            ducq_state state = ducq_recv(handle_, buf.data(), &size);
             if (state == DUCQ_EMSGSIZE) {
                 buf.resize(size);
                 continue;
             }
-            if (state == DUCQ_OK || state == DUCQ_PROTOCOL || state == DUCQ_NACK)
-                out.assign(buf.data(), size);
-            return state;
+            if (state != DUCQ_OK)
+                return state;
+            out.assign(buf.data(), size);
+            return ducq_classify(buf.data(), size);
         }
     }
 

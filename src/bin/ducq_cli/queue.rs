@@ -1,0 +1,204 @@
+//! `ducq`'s queue and request/reply commands: `queues`, `enq`, `deq`,
+//! `serve`, `req`. Argument handling and printing only; the protocol is
+//! the library client's (`ducq::client::queue`).
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ducq::client::Error;
+use ducq::proto::State;
+
+use crate::{Conn, Failure};
+
+fn stdin_or(arg: &str) -> Result<Vec<u8>, Failure> {
+    if arg != "-" {
+        return Ok(arg.as_bytes().to_vec());
+    }
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(|e| Failure::Other(format!("stdin: {e}")))?;
+    Ok(buf)
+}
+
+fn io(e: std::io::Error) -> Failure {
+    Failure::Other(format!("stdout: {e}"))
+}
+
+/// `ducq queues`: one line per queue.
+pub fn queues(conn: &Conn, args: &[String]) -> Result<(), Failure> {
+    if !args.is_empty() {
+        return Err(Failure::Usage("usage: ducq queues".into()));
+    }
+    let list = conn.open()?.queues()?;
+    let mut out = std::io::stdout().lock();
+    let width = list.iter().map(|q| q.name.len()).max().unwrap_or(0).max(4);
+    writeln!(
+        out,
+        "{:width$}  {:>8}  {:>8}  {:>9}  {:>9}  {:>9}",
+        "NAME", "DEPTH", "READY", "IN-FLIGHT", "CONSUMERS", "OLDEST"
+    )
+    .map_err(io)?;
+    for q in list {
+        let oldest = if q.depth == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}s", q.oldest.as_secs_f64())
+        };
+        writeln!(
+            out,
+            "{:width$}  {:>8}  {:>8}  {:>9}  {:>9}  {:>9}",
+            q.name, q.depth, q.ready, q.in_flight, q.consumers, oldest
+        )
+        .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `ducq enq QUEUE PAYLOAD|-`: prints the id once durable.
+pub fn enq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
+    let [queue, payload] = args else {
+        return Err(Failure::Usage("usage: ducq enq QUEUE PAYLOAD|-".into()));
+    };
+    let payload = stdin_or(payload)?;
+    let id = conn.open()?.enqueue(queue, &payload)?;
+    println!("{id}");
+    Ok(())
+}
+
+/// `ducq deq QUEUE [--count N] [--no-ack]`: prints N messages (default 1),
+/// waiting for them; each is acknowledged once printed (at least once), or
+/// with `--no-ack` before it is printed (at most once).
+pub fn deq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
+    let mut queue = None;
+    let (mut count, mut ack_first) = (1u64, false);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--no-ack" => ack_first = true,
+            "--count" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--count needs a number".into()))?;
+                count = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    Failure::Usage(format!("--count: '{v}' is not a positive number"))
+                })?;
+            }
+            _ if queue.is_none() => queue = Some(a.clone()),
+            _ => return Err(Failure::Usage(format!("unexpected argument '{a}'"))),
+        }
+    }
+    let queue = queue
+        .ok_or_else(|| Failure::Usage("usage: ducq deq QUEUE [--count N] [--no-ack]".into()))?;
+    let mut client = conn.open()?;
+    client.consume(&queue, count.min(1000) as u32)?;
+    client.set_timeout(None)?;
+    let mut out = std::io::stdout().lock();
+    for _ in 0..count {
+        let m = client.next_delivery()?;
+        if ack_first {
+            client.ack(&queue, m.id)?;
+        }
+        out.write_all(&m.payload).map_err(io)?;
+        out.write_all(b"\n").map_err(io)?;
+        out.flush().map_err(io)?;
+        if !ack_first {
+            client.ack(&queue, m.id)?;
+        }
+    }
+    Ok(())
+}
+
+/// `ducq serve ROUTE -- CMD ARGS...`: runs CMD per request, the request's
+/// payload on its stdin; its stdout is the reply, a non-zero exit an error
+/// reply (with its stderr, or the exit status).
+pub fn serve(conn: &Conn, args: &[String], cmd: &[String]) -> Result<(), Failure> {
+    let ([route], false) = (args, cmd.is_empty()) else {
+        return Err(Failure::Usage(
+            "usage: ducq serve ROUTE -- CMD [ARGS...]".into(),
+        ));
+    };
+    let mut client = conn.open()?;
+    client.serve(route)?;
+    client.set_timeout(None)?;
+    loop {
+        let req = client.next_request()?;
+        match run(cmd, &req.payload) {
+            Ok(stdout) => client.reply(&req.token, &stdout)?,
+            Err(text) => {
+                eprintln!("ducq serve: {text}");
+                client.reply_error(&req.token, &text)?
+            }
+        }
+    }
+}
+
+/// Runs `cmd` with `input` on stdin; its stdout, or why it failed.
+fn run(cmd: &[String], input: &[u8]) -> Result<Vec<u8>, String> {
+    let (prog, args) = cmd.split_first().ok_or("no command")?;
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    // Written from a thread: a command that prints before it has read all
+    // of a large input would otherwise block both ends.
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    let _ = writer.join();
+    if out.status.success() {
+        return Ok(out.stdout);
+    }
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Err(if err.is_empty() {
+        format!("{prog}: {}", out.status)
+    } else {
+        err
+    })
+}
+
+/// `ducq req ROUTE PAYLOAD|- [--timeout S]`: prints the reply.
+pub fn req(conn: &Conn, args: &[String], timeout: Duration) -> Result<(), Failure> {
+    let [route, payload] = args else {
+        return Err(Failure::Usage(
+            "usage: ducq req ROUTE PAYLOAD|- [--timeout S]".into(),
+        ));
+    };
+    let payload = stdin_or(payload)?;
+    let mut client = conn.open()?;
+    match client.request(route, &payload, timeout) {
+        Ok(reply) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&reply).map_err(io)?;
+            out.flush().map_err(io)
+        }
+        Err(Error::Nack {
+            state: State::ENotFound,
+            ..
+        }) => Err(Failure::Nack(format!("no member serves '{route}'"))),
+        Err(Error::Nack {
+            state: State::EConnClosed,
+            ..
+        }) => Err(Failure::Service(format!(
+            "the member serving '{route}' left before replying"
+        ))),
+        Err(Error::Nack {
+            state: State::Error,
+            text,
+        }) => Err(Failure::Service(text)),
+        Err(Error::Timeout) => Err(Failure::NoReply(format!(
+            "no reply from '{route}' within {:.1} s",
+            timeout.as_secs_f64()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}

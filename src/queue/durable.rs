@@ -1,0 +1,195 @@
+//! [`Durable`]: the queues plus a store, and the group commit that joins
+//! them. Changes made during a reactor turn are journaled by [`Queues`];
+//! `end_turn` commits them as one transaction (one fsync), then releases
+//! the replies that waited for it — an enqueue's id, an acknowledgement's
+//! ACK — or, if the commit failed, answers them all with the error and
+//! takes the changes back in memory. Nothing is answered as durable before
+//! it is. Recovery (`open`) rebuilds the queues from the store.
+//!
+//! It does not know connections: a reply's addressee is an opaque `T`.
+
+use std::time::Instant;
+
+use super::book::{Delivery, Limits, Queues};
+use super::clock::Clock;
+use super::single::{ConsumerId, MsgId};
+use super::store::{Store, StoreError};
+use super::QueueError;
+
+/// The reply a change waits to send until it is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// An enqueue: the message's id.
+    Id(MsgId),
+    /// A create, delete or acknowledgement: done.
+    Done,
+    /// A take (consume without acknowledgement): the messages removed.
+    Messages(Vec<Delivery>),
+}
+
+/// What one turn's end produced.
+#[derive(Debug)]
+pub struct Turn<T> {
+    /// Replies released by the commit, to whom they go.
+    pub answers: Vec<(T, Result<Answer, QueueError>)>,
+    /// Messages handed to consumers.
+    pub deliveries: Vec<Delivery>,
+    /// The commit failed with this (every answer carries it too).
+    pub error: Option<StoreError>,
+    /// Store operations committed (0 when nothing was written).
+    pub ops: usize,
+    /// Lines for the log (dead letters dropped, …).
+    pub notes: Vec<String>,
+}
+
+/// Named queues kept in a store.
+pub struct Durable<T> {
+    queues: Queues,
+    store: Box<dyn Store>,
+    waiting: Vec<(T, Answer)>,
+}
+
+impl<T> Durable<T> {
+    /// Queues in `store` without reading it first: for a store known to be
+    /// empty (memory), where nothing can fail.
+    pub fn empty(store: Box<dyn Store>, limits: Limits, clock: Clock) -> Durable<T> {
+        Durable {
+            queues: Queues::new(limits, clock),
+            store,
+            waiting: Vec::new(),
+        }
+    }
+
+    /// Opens `store` and rebuilds the queues it holds; `now` is when.
+    pub fn open(
+        mut store: Box<dyn Store>,
+        limits: Limits,
+        clock: Clock,
+        now: Instant,
+    ) -> Result<Durable<T>, StoreError> {
+        let snapshot = store.load()?;
+        let mut queues = Queues::new(limits, clock);
+        queues.restore(snapshot, now);
+        Ok(Durable {
+            queues,
+            store,
+            waiting: Vec::new(),
+        })
+    }
+
+    /// The queues (listing, counts).
+    pub fn queues(&self) -> &Queues {
+        &self.queues
+    }
+
+    /// The queues, for changes that need no durable reply: attaching and
+    /// detaching consumers, leases.
+    pub fn queues_mut(&mut self) -> &mut Queues {
+        &mut self.queues
+    }
+
+    /// What the store is, for the log.
+    pub fn describe(&self) -> String {
+        self.store.describe()
+    }
+
+    /// Enqueues; `who` is answered with the id once it is durable.
+    pub fn enqueue(
+        &mut self,
+        who: T,
+        name: &[u8],
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<(), QueueError> {
+        let id = self.queues.enqueue(name, payload, now)?;
+        self.waiting.push((who, Answer::Id(id)));
+        Ok(())
+    }
+
+    /// Creates or reconfigures; `who` is answered once it is durable.
+    pub fn create(&mut self, who: T, name: &[u8], options: &[u8]) -> Result<(), QueueError> {
+        self.queues.create(name, options)?;
+        self.waiting.push((who, Answer::Done));
+        Ok(())
+    }
+
+    /// Deletes; `who` is answered once it is durable.
+    pub fn delete(&mut self, who: T, name: &[u8]) -> Result<(), QueueError> {
+        self.queues.delete(name)?;
+        self.waiting.push((who, Answer::Done));
+        Ok(())
+    }
+
+    /// Acknowledges for consumer `by`; `who` is answered once it is durable.
+    pub fn ack(
+        &mut self,
+        who: T,
+        name: &[u8],
+        id: MsgId,
+        by: ConsumerId,
+    ) -> Result<(), QueueError> {
+        self.queues.ack(name, id, by)?;
+        self.waiting.push((who, Answer::Done));
+        Ok(())
+    }
+
+    /// Takes up to `n` messages without acknowledgement; `who` gets them
+    /// once their removal is durable.
+    pub fn take(&mut self, who: T, name: &[u8], n: usize) -> Result<(), QueueError> {
+        let msgs = self.queues.take(name, n)?;
+        self.waiting.push((who, Answer::Messages(msgs)));
+        Ok(())
+    }
+
+    /// Whether replies or changes (a dead letter moved when a consumer
+    /// left, say) wait for a commit: the next turn should come at once.
+    pub fn needs_commit(&self) -> bool {
+        !self.waiting.is_empty() || self.queues.has_pending_changes()
+    }
+
+    /// The earliest visibility deadline, for the reactor's poll timeout.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.queues.next_deadline()
+    }
+
+    /// Ends a turn: gives back messages whose visibility timeout passed,
+    /// commits every change of the turn as one transaction, releases the
+    /// replies that waited for it, then hands ready messages to consumers.
+    pub fn end_turn(&mut self, now: Instant) -> Turn<T> {
+        if self.queues.next_deadline().is_some_and(|t| t <= now) {
+            self.queues.expire(now);
+        }
+        let mut turn = Turn {
+            answers: Vec::new(),
+            deliveries: Vec::new(),
+            error: None,
+            ops: 0,
+            notes: Vec::new(),
+        };
+        if self.queues.has_changes() || !self.waiting.is_empty() {
+            let batch = self.queues.take_batch();
+            let result = self.store.commit(&batch.ops);
+            turn.ops = batch.ops.len();
+            self.queues.finish(batch, result.is_ok());
+            let waiting = std::mem::take(&mut self.waiting);
+            match result {
+                Ok(()) => turn.answers = waiting.into_iter().map(|(w, a)| (w, Ok(a))).collect(),
+                Err(e) => {
+                    turn.answers = waiting
+                        .into_iter()
+                        .map(|(w, _)| (w, Err(QueueError::Store(e.clone()))))
+                        .collect();
+                    turn.ops = 0;
+                    turn.error = Some(e);
+                }
+            }
+        }
+        turn.deliveries = self.queues.pump(now);
+        turn.notes = self.queues.take_notes();
+        turn
+    }
+}
+
+#[cfg(test)]
+#[path = "durable_tests.rs"]
+mod tests;

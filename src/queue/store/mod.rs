@@ -1,0 +1,184 @@
+//! Where queues are kept: the [`Store`] trait, the changes one commit
+//! writes ([`Op`]), what recovery reads back ([`Snapshot`]), and the two
+//! stores — [`MemStore`] (nothing is kept: `--data-dir none`) and
+//! [`DiskStore`] (one redb file). A store never decides anything about
+//! queues; it writes what it is given, all or nothing, and reads it back.
+
+use std::fmt;
+use std::rc::Rc;
+
+mod disk;
+
+pub use disk::DiskStore;
+
+/// A queue's number: names are looked up once, records are keyed by it.
+pub type Qid = u64;
+
+/// One change; the changes of a turn are committed together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// A queue was created, reconfigured, or its next id moved on.
+    PutQueue {
+        /// Its number.
+        qid: Qid,
+        /// Its name.
+        name: Rc<str>,
+        /// Its configuration, as `Config`'s text.
+        config: String,
+        /// The id its next message gets.
+        next_id: u64,
+    },
+    /// A queue and every message in it are gone.
+    DelQueue {
+        /// Its number.
+        qid: Qid,
+    },
+    /// A message was enqueued.
+    PutMsg {
+        /// Its queue.
+        qid: Qid,
+        /// Its id.
+        id: u64,
+        /// When it was enqueued, in unix milliseconds.
+        unix_ms: u64,
+        /// Deliveries so far (0, or more for a dead letter moved on).
+        deliveries: u32,
+        /// What was enqueued.
+        payload: Rc<[u8]>,
+    },
+    /// A message was acknowledged, taken or moved away.
+    DelMsg {
+        /// Its queue.
+        qid: Qid,
+        /// Its id.
+        id: u64,
+    },
+    /// A message was handed out again; its count so far.
+    Deliveries {
+        /// Its queue.
+        qid: Qid,
+        /// Its id.
+        id: u64,
+        /// Deliveries so far.
+        n: u32,
+    },
+}
+
+/// A message as read back on recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedMsg {
+    /// Its id.
+    pub id: u64,
+    /// When it was enqueued, in unix milliseconds.
+    pub unix_ms: u64,
+    /// Deliveries recorded for it.
+    pub deliveries: u32,
+    /// What was enqueued.
+    pub payload: Vec<u8>,
+}
+
+/// A queue as read back on recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedQueue {
+    /// Its number.
+    pub qid: Qid,
+    /// Its name.
+    pub name: String,
+    /// Its configuration text.
+    pub config: String,
+    /// The id its next message gets.
+    pub next_id: u64,
+    /// Its messages, by id.
+    pub msgs: Vec<SavedMsg>,
+}
+
+/// Everything a store holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Every queue, by number.
+    pub queues: Vec<SavedQueue>,
+}
+
+/// A store that failed: what the operating system or the file said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    /// What went wrong, for the log.
+    pub text: String,
+    /// The device is full (`ENOSPC`, or a file-size limit): the commit can
+    /// succeed once space returns.
+    pub full: bool,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)?;
+        if self.full {
+            f.write_str(" (no space left)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_dir_specs() {
+        assert_eq!(for_data_dir("none").describe(), "memory (not durable)");
+        assert_eq!(
+            for_data_dir("some/where").describe(),
+            format!("some/where/{}", disk::FILE_NAME)
+        );
+        let mut m = MemStore;
+        m.commit(&[Op::DelQueue { qid: 1 }]).unwrap();
+        assert_eq!(m.load().unwrap(), Snapshot::default());
+    }
+}
+
+/// Durable storage of queues. `commit` writes a turn's changes as one
+/// transaction: when it returns `Ok` they survive a crash, when it returns
+/// `Err` none of them was made (a store that cannot promise this must not
+/// implement the trait).
+pub trait Store {
+    /// Reads back everything (on start).
+    fn load(&mut self) -> Result<Snapshot, StoreError>;
+    /// Makes `ops` durable, all or nothing.
+    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError>;
+    /// What the store is, for the log (`memory`, `ducq-data/queues.redb`).
+    fn describe(&self) -> String;
+}
+
+/// The store `--data-dir SPEC` names: `none` keeps queues in memory
+/// only; anything else is a directory holding `queues.redb`, opened when
+/// it exists and created by the first commit otherwise.
+pub fn for_data_dir(spec: &str) -> Box<dyn Store> {
+    if spec == "none" {
+        Box::new(MemStore)
+    } else {
+        Box::new(DiskStore::lazy(std::path::Path::new(spec)))
+    }
+}
+
+/// The data directory when none is given.
+pub const DEFAULT_DATA_DIR: &str = "./ducq-data";
+
+/// Keeps nothing: queues live in memory only and are empty after a restart.
+#[derive(Debug, Default)]
+pub struct MemStore;
+
+impl Store for MemStore {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot::default())
+    }
+
+    fn commit(&mut self, _: &[Op]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "memory (not durable)".into()
+    }
+}

@@ -1,0 +1,277 @@
+//! The server side of durable queues and request/reply: [`QueueService`]
+//! turns queue commands into calls on [`Durable`] and the replies, answers
+//! and deliveries into wire messages addressed to connections. It owns no
+//! socket: commands and the reactor send what it returns through the hub.
+//! The wire forms are in PROTOCOL.md §14.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::proto::{message, State, ACK, END, PARTS};
+use crate::queue::book::Delivery;
+use crate::queue::{Answer, Clock, Durable, Limits, Store, StoreError};
+use crate::server::conn::ConnId;
+
+mod glue;
+pub mod rpc;
+
+pub use rpc::{Out, Rpc};
+
+/// Most messages one `qget`/`qtake` returns.
+pub const MAX_BATCH: usize = 1000;
+/// Largest prefetch a consumer may ask for.
+pub const MAX_PREFETCH: u32 = 10_000;
+/// Requests in flight at once, all requesters together.
+pub const MAX_REQUESTS: usize = 100_000;
+
+/// `qmsg Q\n<id> <deliveries>\n<payload>`: a message handed out.
+pub fn delivery_message(d: &Delivery) -> Vec<u8> {
+    let mut m = message::format(
+        b"qmsg",
+        d.queue.as_bytes(),
+        format!("{} {}", d.id, d.deliveries).as_bytes(),
+    );
+    m.push(b'\n');
+    m.extend_from_slice(&d.payload);
+    m
+}
+
+fn parts(items: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut out = vec![PARTS.to_vec()];
+    out.extend(items);
+    out.push(END.to_vec());
+    out
+}
+
+/// A decimal in a payload (surrounding whitespace allowed); `default` when
+/// the payload is empty; `EMsgInv` when it is not a number in `1..=max`.
+pub fn count(payload: &[u8], default: u64, max: u64) -> Result<u64, State> {
+    let text = std::str::from_utf8(payload)
+        .map_err(|_| State::EMsgInv)?
+        .trim();
+    if text.is_empty() {
+        return Ok(default);
+    }
+    match text.parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(State::EMsgInv),
+    }
+}
+
+/// Queues and request/reply for one server.
+pub struct QueueService {
+    durable: Durable<ConnId>,
+    /// Consumer number (the connection's generation) → connection.
+    consumers: HashMap<u64, ConnId>,
+    /// Serving members and requests in flight.
+    pub rpc: Rpc,
+}
+
+impl QueueService {
+    /// Opens `store` and recovers the queues it holds.
+    pub fn open(store: Box<dyn Store>, limits: Limits) -> Result<QueueService, StoreError> {
+        let durable = Durable::open(store, limits, Clock::system(), Instant::now())?;
+        Ok(QueueService {
+            durable,
+            consumers: HashMap::new(),
+            rpc: Rpc::new(MAX_REQUESTS),
+        })
+    }
+
+    /// The service `settings` ask for: queues in `data_dir` (recovered
+    /// from it), or in memory when it is `None`.
+    pub fn for_settings(settings: &crate::server::Settings) -> std::io::Result<QueueService> {
+        match &settings.data_dir {
+            None => Ok(QueueService::memory(settings.queue_limits)),
+            Some(dir) => {
+                let store = Box::new(crate::queue::DiskStore::lazy(dir));
+                QueueService::open(store, settings.queue_limits)
+                    .map_err(|e| std::io::Error::other(format!("queue store: {e}")))
+            }
+        }
+    }
+
+    /// Queues kept in memory only (not durable).
+    pub fn memory(limits: Limits) -> QueueService {
+        QueueService {
+            durable: Durable::empty(Box::new(crate::queue::MemStore), limits, Clock::system()),
+            consumers: HashMap::new(),
+            rpc: Rpc::new(MAX_REQUESTS),
+        }
+    }
+
+    /// The queues, for listings and tests.
+    pub fn durable(&self) -> &Durable<ConnId> {
+        &self.durable
+    }
+
+    /// What the store is, for the log.
+    pub fn describe(&self) -> String {
+        self.durable.describe()
+    }
+
+    /// `enq Q\nP`: answered with the id at the end of the turn.
+    pub fn enqueue(
+        &mut self,
+        caller: ConnId,
+        queue: &[u8],
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<(), State> {
+        self.durable
+            .enqueue(caller, queue, payload, now)
+            .map_err(|e| e.state())
+    }
+
+    /// Enqueues with nobody waiting for the id (a script's enqueue): it is
+    /// committed with the turn; a failed commit drops it, logged.
+    pub fn enqueue_quiet(
+        &mut self,
+        queue: &[u8],
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<u64, State> {
+        self.durable
+            .queues_mut()
+            .enqueue(queue, payload, now)
+            .map_err(|e| e.state())
+    }
+
+    /// Every queue with its counts, by name.
+    pub fn listing(&self, now: Instant) -> Vec<crate::queue::Listing> {
+        self.durable.queues().list(now)
+    }
+
+    /// `qcreate Q\nOPTIONS`: ACK at the end of the turn.
+    pub fn create(&mut self, caller: ConnId, queue: &[u8], options: &[u8]) -> Result<(), State> {
+        self.durable
+            .create(caller, queue, options)
+            .map_err(|e| e.state())
+    }
+
+    /// `qdel Q\n`: ACK at the end of the turn.
+    pub fn delete(&mut self, caller: ConnId, queue: &[u8]) -> Result<(), State> {
+        self.durable.delete(caller, queue).map_err(|e| e.state())
+    }
+
+    /// `qack Q\nID`: ACK at the end of the turn.
+    pub fn ack(&mut self, caller: ConnId, queue: &[u8], id: &[u8]) -> Result<(), State> {
+        let id = count(id, 0, u64::MAX)?;
+        self.durable
+            .ack(caller, queue, id, caller.gen)
+            .map_err(|e| e.state())
+    }
+
+    /// `qtake Q\nN`: PARTS, the messages, END at the end of the turn.
+    pub fn take(&mut self, caller: ConnId, queue: &[u8], n: &[u8]) -> Result<(), State> {
+        let n = count(n, 1, MAX_BATCH as u64)? as usize;
+        self.durable.take(caller, queue, n).map_err(|e| e.state())
+    }
+
+    /// `qsub Q\nPREFETCH`: the reply (ACK); deliveries follow.
+    pub fn consume(
+        &mut self,
+        caller: ConnId,
+        queue: &[u8],
+        prefetch: &[u8],
+    ) -> Result<Vec<u8>, State> {
+        let prefetch = count(prefetch, 1, MAX_PREFETCH as u64)? as u32;
+        self.durable
+            .queues_mut()
+            .consume(queue, caller.gen, prefetch)
+            .map_err(|e| e.state())?;
+        self.consumers.insert(caller.gen, caller);
+        Ok(ACK.to_vec())
+    }
+
+    /// `qunsub Q\n`: the reply (ACK); what the caller held goes out again.
+    pub fn cancel(&mut self, caller: ConnId, queue: &[u8], now: Instant) -> Result<Vec<u8>, State> {
+        self.durable
+            .queues_mut()
+            .cancel(queue, caller.gen, now)
+            .map_err(|e| e.state())?;
+        Ok(ACK.to_vec())
+    }
+
+    /// `qget Q\nN`: the replies (PARTS, leased messages, END).
+    pub fn lease(&mut self, queue: &[u8], n: &[u8], now: Instant) -> Result<Vec<Vec<u8>>, State> {
+        let n = count(n, 1, MAX_BATCH as u64)? as usize;
+        let got = self
+            .durable
+            .queues_mut()
+            .lease(queue, n, now)
+            .map_err(|e| e.state())?;
+        Ok(parts(got.iter().map(delivery_message)))
+    }
+
+    /// `lsq`: PARTS, `name,depth,ready,in_flight,consumers,oldest_ms` per
+    /// queue, END.
+    pub fn list(&self, now: Instant) -> Vec<Vec<u8>> {
+        parts(self.durable.queues().list(now).into_iter().map(|l| {
+            let s = l.stats;
+            let oldest = s.oldest.map_or(0, |d| d.as_millis());
+            format!(
+                "{},{},{},{},{},{}\n",
+                l.name, s.depth, s.ready, s.in_flight, s.consumers, oldest
+            )
+            .into_bytes()
+        }))
+    }
+
+    /// Connection `conn` closed: what it held is handed out again, it
+    /// serves nothing, requesters waiting on it are told.
+    pub fn closed(&mut self, conn: ConnId, now: Instant) -> Vec<Out> {
+        if self.consumers.remove(&conn.gen).is_some() {
+            self.durable.queues_mut().disconnect(conn.gen, now);
+        }
+        self.rpc.closed(conn)
+    }
+
+    /// Whether the turn must end with `end_turn` at once (replies wait, or
+    /// messages wait for consumers with credit).
+    pub fn wants_turn(&self) -> bool {
+        self.durable.needs_commit() || self.durable.queues().wants_pump()
+    }
+
+    /// The next visibility deadline, for the poll timeout.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.durable.next_deadline()
+    }
+
+    /// Ends the turn: one commit for everything it changed, then the
+    /// answers that waited for it and the deliveries, as wire messages;
+    /// plus lines for the log.
+    pub fn end_turn(&mut self, now: Instant) -> (Vec<Out>, Vec<String>) {
+        let turn = self.durable.end_turn(now);
+        let mut out = Vec::new();
+        for (to, answer) in turn.answers {
+            match answer {
+                Ok(Answer::Id(id)) => out.push((to, id.to_string().into_bytes())),
+                Ok(Answer::Done) => out.push((to, ACK.to_vec())),
+                Ok(Answer::Messages(m)) => out.extend(
+                    parts(m.iter().map(delivery_message))
+                        .into_iter()
+                        .map(|x| (to, x)),
+                ),
+                Err(e) => out.push((to, message::nack(e.state()))),
+            }
+        }
+        for d in &turn.deliveries {
+            let Some(to) = d.consumer.and_then(|c| self.consumers.get(&c)) else {
+                continue;
+            };
+            out.push((*to, delivery_message(d)));
+        }
+        let mut logs = turn.notes;
+        if let Some(e) = turn.error {
+            logs.push(format!(
+                "queue commit failed, the turn's changes were refused: {e}"
+            ));
+        }
+        (out, logs)
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

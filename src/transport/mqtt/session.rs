@@ -1,0 +1,517 @@
+//! MQTT session state (3.1.1 §4.1, 5.0 §4.1) apart from any connection: the
+//! client's subscriptions, outgoing QoS 1 messages in flight or queued, the
+//! QoS 2 packet identifiers received and not yet released. A session is
+//! shared (`Rc<RefCell<…>>`) between the [`Listener`] registry and the
+//! connection that owns it now, so it survives a dropped connection
+//! (clean session 0, session expiry) and moves to the connection that takes
+//! its client identifier over.
+//!
+//! Plain data and bookkeeping; no I/O, no clock (expiry by time is the
+//! server's, see docs/MQTT.md), nothing here encodes packets.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+
+use super::packet::{QoS, SubOptions};
+use super::props::Properties;
+
+/// One subscription of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sub {
+    /// The topic filter (without `$share/<group>/`).
+    pub filter: String,
+    /// The share group, for `$share/<group>/<filter>`.
+    pub share: Option<String>,
+    /// Options as requested, with the QoS granted.
+    pub opts: SubOptions,
+    /// MQTT 5 subscription identifier.
+    pub id: Option<u32>,
+    /// The ducq route pattern it is subscribed under.
+    pub pattern: String,
+}
+
+/// A message waiting to be delivered or acknowledged, owning its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Topic name.
+    pub topic: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+    /// QoS of the delivery.
+    pub qos: QoS,
+    /// Retain flag as delivered.
+    pub retain: bool,
+    /// MQTT 5 properties to send with it.
+    pub props: Properties<'static>,
+}
+
+/// The state of one client's session.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// The client identifier.
+    pub client_id: String,
+    /// The user whose session it is, when the client gave a user name
+    /// (see [`session_key`]).
+    pub user: Option<Box<str>>,
+    /// The connection that holds the session now (0: none).
+    pub owner: u64,
+    /// How the server lists that connection (`MQTT[<id>]:<ip>:<port>`),
+    /// to close it when another connection takes the session over.
+    pub owner_name: String,
+    /// Whether it outlives its connection.
+    pub persistent: bool,
+    /// MQTT 5 session expiry interval, seconds.
+    pub expiry: u32,
+    /// Subscriptions, in the order made.
+    pub subs: Vec<Sub>,
+    /// How many subscriptions use each ducq pattern.
+    patterns: HashMap<String, u32>,
+    next_id: u16,
+    /// QoS 1 messages sent and not yet acknowledged, oldest first.
+    pub inflight: VecDeque<(u16, Outgoing)>,
+    /// QoS 1 messages waiting for room in the in-flight window.
+    pub queued: VecDeque<Outgoing>,
+    /// QoS 2 publications received (PUBREC sent) and not yet released.
+    pub incoming_qos2: HashSet<u16>,
+    /// Messages dropped because the queue was full.
+    pub dropped: u64,
+}
+
+impl Session {
+    /// An empty session for `client_id`.
+    pub fn new(client_id: &str) -> Session {
+        Session {
+            client_id: client_id.to_owned(),
+            ..Session::default()
+        }
+    }
+
+    /// Its key in the listener's registry.
+    pub fn key(&self) -> String {
+        session_key(self.user.as_deref(), &self.client_id)
+    }
+
+    /// Adds or replaces the subscription to `sub.filter` (same share group).
+    /// Returns whether its ducq pattern was not subscribed before (the
+    /// broker must be told), and the subscription it replaced with whether
+    /// that one's pattern is now unused.
+    pub fn subscribe(&mut self, sub: Sub) -> (bool, Option<(Sub, bool)>) {
+        let had = self.has_pattern(&sub.pattern);
+        let mut old = self.unsubscribe(&sub.filter, sub.share.as_deref());
+        *self.patterns.entry(sub.pattern.clone()).or_insert(0) += 1;
+        // Room for this one only: most clients hold one or two.
+        self.subs.reserve_exact(1);
+        if let Some((o, unused)) = &mut old {
+            // Its pattern is in use again: the broker never lost it.
+            if o.pattern == sub.pattern {
+                *unused = false;
+            }
+        }
+        self.subs.push(sub);
+        (!had, old)
+    }
+
+    /// Removes the subscription to `filter` in `share`. Returns it and
+    /// whether its pattern is now unused (the broker must be told).
+    pub fn unsubscribe(&mut self, filter: &str, share: Option<&str>) -> Option<(Sub, bool)> {
+        let pos = self
+            .subs
+            .iter()
+            .position(|s| s.filter == filter && s.share.as_deref() == share)?;
+        let sub = self.subs.remove(pos);
+        let unused = match self.patterns.get_mut(&sub.pattern) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            _ => {
+                self.patterns.remove(&sub.pattern);
+                true
+            }
+        };
+        Some((sub, unused))
+    }
+
+    /// Whether a subscription uses `pattern`.
+    pub fn has_pattern(&self, pattern: &str) -> bool {
+        self.patterns.contains_key(pattern)
+    }
+
+    /// Every ducq pattern in use, each once, in subscription order.
+    pub fn patterns(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.subs
+            .iter()
+            .filter(|s| seen.insert(s.pattern.as_str()))
+            .map(|s| s.pattern.clone())
+            .collect()
+    }
+
+    /// A packet identifier not in flight (1..=65535, in turn).
+    pub fn next_packet_id(&mut self) -> u16 {
+        loop {
+            self.next_id = self.next_id.checked_add(1).unwrap_or(1);
+            let id = self.next_id;
+            if !self.inflight.iter().any(|(i, _)| *i == id) {
+                return id;
+            }
+        }
+    }
+
+    /// Removes the in-flight message `id` (its PUBACK came); false if none.
+    pub fn acknowledge(&mut self, id: u16) -> bool {
+        match self.inflight.iter().position(|(i, _)| *i == id) {
+            Some(pos) => self.inflight.remove(pos).is_some(),
+            None => false,
+        }
+    }
+}
+
+/// Where a session is kept in its listener's registry: by client id for a
+/// client without a user name, apart per user otherwise, so no user takes
+/// over (or resumes) another's session. A NUL is in neither a user name
+/// nor a client id, so the two spaces never meet.
+pub fn session_key(user: Option<&str>, client_id: &str) -> String {
+    match user {
+        Some(u) => format!("{u}\0{client_id}"),
+        None => client_id.to_owned(),
+    }
+}
+
+/// A session shared between the registry and its connection.
+pub type SharedSession = Rc<RefCell<Session>>;
+
+/// The publication an MQTT connection of this listener is dispatching:
+/// what MQTT subscribers need that a ducq message does not carry (its QoS,
+/// retain flag, MQTT 5 properties, who sent it). Valid during that
+/// dispatch only; matched to a delivery by the message's address.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    /// Address and length of the ducq message handed to the dispatcher.
+    pub at: (usize, usize),
+    /// The connection that published it.
+    pub from: u64,
+    /// QoS it was published with.
+    pub qos: QoS,
+    /// Its retain flag.
+    pub retain: bool,
+    /// Properties forwarded to MQTT 5 subscribers (payload format, message
+    /// expiry, content type, response topic, correlation data, user
+    /// properties).
+    pub props: Properties<'static>,
+}
+
+impl Publication {
+    /// Whether `msg` is the very message this publication was dispatched as.
+    pub fn is(&self, msg: &[u8]) -> bool {
+        self.at == (msg.as_ptr() as usize, msg.len())
+    }
+}
+
+/// The properties of an incoming PUBLISH that the server forwards (MQTT 5
+/// §3.3.2.3; the topic alias and subscription identifiers are per hop).
+pub fn forwarded(p: &Properties<'_>) -> Properties<'static> {
+    let own = |c: &Option<Cow<'_, str>>| c.as_ref().map(|s| Cow::Owned(s.to_string()));
+    Properties {
+        payload_format: p.payload_format,
+        message_expiry: p.message_expiry,
+        content_type: own(&p.content_type),
+        response_topic: own(&p.response_topic),
+        correlation_data: p.correlation_data.as_ref().map(|b| Cow::Owned(b.to_vec())),
+        user: p
+            .user
+            .iter()
+            .map(|(k, v)| (Cow::Owned(k.to_string()), Cow::Owned(v.to_string())))
+            .collect(),
+        ..Properties::default()
+    }
+}
+
+/// The members of one shared subscription (`$share/<group>/<filter>`):
+/// connections, in the order they joined, and which of them takes the
+/// publication being fanned out.
+#[derive(Debug, Default)]
+struct Group {
+    members: Vec<u64>,
+    next: usize,
+    /// (publication number, member chosen for it).
+    pick: Option<(u64, u64)>,
+}
+
+/// State shared by every connection of one MQTT listener (they all run on
+/// the reactor's thread): sessions by client identifier, shared
+/// subscription groups, and the publication being dispatched.
+#[derive(Debug, Default)]
+pub struct Listener {
+    sessions: HashMap<String, SharedSession>,
+    groups: HashMap<(String, String), Group>,
+    /// Detached persistent sessions, oldest first (for the bound).
+    detached: VecDeque<String>,
+    /// The publication an MQTT connection is dispatching.
+    pub current: Option<Publication>,
+    next_conn: u64,
+    next_assigned: u64,
+}
+
+/// A listener's shared state.
+pub type SharedListener = Rc<RefCell<Listener>>;
+
+impl Listener {
+    /// A fresh identity for a connection.
+    pub fn conn_id(&mut self) -> u64 {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
+    /// A client identifier for a client that sent an empty one.
+    pub fn assign_client_id(&mut self) -> String {
+        loop {
+            self.next_assigned += 1;
+            let id = format!("ducq-{}", self.next_assigned);
+            if !self.sessions.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Attaches connection `owner` to the session of `client_id` and
+    /// `user` (see [`session_key`]): the existing one unless `clean`, else
+    /// a new one. Returns the session,
+    /// whether it existed (session present), and the listing name of the
+    /// connection that held it until now, if one did (the server must close
+    /// that connection; it sees itself taken over either way).
+    pub fn attach(
+        &mut self,
+        user: Option<&str>,
+        client_id: &str,
+        owner: u64,
+        clean: bool,
+    ) -> (SharedSession, bool, Option<String>) {
+        let key = session_key(user, client_id);
+        self.detached.retain(|c| *c != key);
+        let existing = self.sessions.get(&key).cloned();
+        let previous = existing.as_ref().and_then(|s| {
+            let mut s = s.borrow_mut();
+            let held = (s.owner != 0).then(|| s.owner_name.clone());
+            // Whether kept or discarded, it is no longer the old
+            // connection's.
+            s.owner = owner;
+            held
+        });
+        let (session, present) = match existing {
+            Some(s) if !clean => (s, true),
+            _ => {
+                let mut fresh = Session::new(client_id);
+                fresh.user = user.map(Box::from);
+                fresh.owner = owner;
+                (Rc::new(RefCell::new(fresh)), false)
+            }
+        };
+        self.sessions.insert(key, Rc::clone(&session));
+        (session, present, previous)
+    }
+
+    /// Connection `owner` lets go of `session`: kept (detached) if it is
+    /// persistent, dropped otherwise; untouched if another connection took
+    /// it over. At most `max_detached` detached sessions are kept, the
+    /// oldest dropped first.
+    pub fn detach(&mut self, session: &SharedSession, owner: u64, max_detached: usize) {
+        let (id, persistent) = {
+            let mut s = session.borrow_mut();
+            if s.owner != owner {
+                return;
+            }
+            s.owner = 0;
+            (s.key(), s.persistent)
+        };
+        if !persistent {
+            self.sessions.remove(&id);
+            return;
+        }
+        self.detached.push_back(id);
+        while self.detached.len() > max_detached {
+            if let Some(old) = self.detached.pop_front() {
+                self.sessions.remove(&old);
+            }
+        }
+    }
+
+    /// Connection `conn` takes its turn in shared subscription
+    /// (`share`, `filter`).
+    pub fn join(&mut self, share: &str, filter: &str, conn: u64) {
+        let g = self
+            .groups
+            .entry((share.to_owned(), filter.to_owned()))
+            .or_default();
+        if !g.members.contains(&conn) {
+            g.members.push(conn);
+        }
+    }
+
+    /// Connection `conn` leaves shared subscription (`share`, `filter`).
+    pub fn leave(&mut self, share: &str, filter: &str, conn: u64) {
+        let key = (share.to_owned(), filter.to_owned());
+        if let Some(g) = self.groups.get_mut(&key) {
+            g.members.retain(|&m| m != conn);
+            if g.members.is_empty() {
+                self.groups.remove(&key);
+            }
+        }
+    }
+
+    /// Connection `conn` leaves every shared subscription (it closed).
+    pub fn leave_all(&mut self, conn: u64) {
+        self.groups.retain(|_, g| {
+            g.members.retain(|&m| m != conn);
+            !g.members.is_empty()
+        });
+    }
+
+    /// The member of (`share`, `filter`) that takes publication `seq`: the
+    /// first member asked about a publication picks the next one in turn,
+    /// and every member asked about the same publication gets that answer.
+    pub fn chosen(&mut self, share: &str, filter: &str, seq: u64) -> Option<u64> {
+        let g = self
+            .groups
+            .get_mut(&(share.to_owned(), filter.to_owned()))?;
+        match g.pick {
+            Some((s, m)) if s == seq => Some(m),
+            _ => {
+                let m = *g.members.get(g.next % g.members.len().max(1))?;
+                g.next = g.next.wrapping_add(1);
+                g.pick = Some((seq, m));
+                Some(m)
+            }
+        }
+    }
+
+    /// Number of sessions held (attached or not).
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The session of `client_id`, if any.
+    pub fn session(&self, client_id: &str) -> Option<SharedSession> {
+        self.sessions.get(client_id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(filter: &str, pattern: &str) -> Sub {
+        Sub {
+            filter: filter.into(),
+            share: None,
+            opts: SubOptions::qos(QoS::AtLeastOnce),
+            id: None,
+            pattern: pattern.into(),
+        }
+    }
+
+    #[test]
+    fn patterns_are_counted() {
+        let mut s = Session::new("c");
+        assert_eq!(s.subscribe(sub("a/+", "a/*")), (true, None));
+        assert_eq!(s.subscribe(sub("a/*", "a/*")), (false, None));
+        // Replacing a subscription keeps its pattern subscribed.
+        let (new, old) = s.subscribe(sub("a/+", "a/*"));
+        assert!(!new && old.is_some());
+        assert_eq!(s.patterns(), vec!["a/*".to_string()]);
+        assert_eq!(s.unsubscribe("a/+", None).map(|(_, u)| u), Some(false));
+        assert_eq!(s.unsubscribe("a/+", None), None);
+        assert_eq!(s.unsubscribe("a/*", None).map(|(_, u)| u), Some(true));
+        assert!(!s.has_pattern("a/*"));
+        // A share group is a different subscription.
+        s.subscribe(sub("x", "x"));
+        let mut shared = sub("x", "x");
+        shared.share = Some("g".into());
+        assert!(!s.subscribe(shared).0);
+        assert_eq!(s.subs.len(), 2);
+    }
+
+    #[test]
+    fn packet_ids_skip_those_in_flight_and_wrap() {
+        let mut s = Session::new("c");
+        let out = Outgoing {
+            topic: "t".into(),
+            payload: vec![],
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            props: Properties::default(),
+        };
+        s.inflight.push_back((2, out.clone()));
+        assert_eq!(s.next_packet_id(), 1);
+        assert_eq!(s.next_packet_id(), 3);
+        s.next_id = u16::MAX;
+        assert_eq!(s.next_packet_id(), 1);
+        assert!(s.acknowledge(2));
+        assert!(!s.acknowledge(2));
+    }
+
+    #[test]
+    fn attach_detach_and_takeover() {
+        let mut l = Listener::default();
+        let (s, present, prev) = l.attach(None, "c", 1, false);
+        assert!(!present && prev.is_none());
+        s.borrow_mut().persistent = true;
+        s.borrow_mut().owner_name = "MQTT[c]:one".into();
+        s.borrow_mut().subs.push(sub("a", "a"));
+        // Taken over while open: same state, previous owner reported.
+        let (s2, present, prev) = l.attach(None, "c", 2, false);
+        assert!(present && Rc::ptr_eq(&s, &s2));
+        assert_eq!(prev.as_deref(), Some("MQTT[c]:one"));
+        // The old connection's end does not detach the new owner's session.
+        l.detach(&s, 1, 10);
+        assert_eq!(s.borrow().owner, 2);
+        l.detach(&s2, 2, 10);
+        assert_eq!(s.borrow().owner, 0);
+        let (s3, present, _) = l.attach(None, "c", 3, false);
+        assert!(present && s3.borrow().subs.len() == 1);
+        // Clean start discards it; a connection still holding the old one
+        // sees it is no longer its own.
+        let (s4, present, _) = l.attach(None, "c", 4, true);
+        assert!(!present && s4.borrow().subs.is_empty());
+        assert_eq!(s3.borrow().owner, 4);
+        // Not persistent: gone at detach.
+        l.detach(&s4, 4, 10);
+        assert_eq!(l.sessions(), 0);
+    }
+
+    #[test]
+    fn shared_groups_take_turns_per_publication() {
+        let mut l = Listener::default();
+        l.join("g", "a/#", 1);
+        l.join("g", "a/#", 2);
+        l.join("g", "a/#", 2);
+        l.join("h", "a/#", 3);
+        // Everyone asked about one publication hears the same member.
+        assert_eq!(l.chosen("g", "a/#", 10), Some(1));
+        assert_eq!(l.chosen("g", "a/#", 10), Some(1));
+        assert_eq!(l.chosen("g", "a/#", 11), Some(2));
+        assert_eq!(l.chosen("g", "a/#", 12), Some(1));
+        assert_eq!(l.chosen("h", "a/#", 12), Some(3));
+        assert_eq!(l.chosen("g", "b", 12), None);
+        l.leave("g", "a/#", 1);
+        assert_eq!(l.chosen("g", "a/#", 13), Some(2));
+        l.leave_all(2);
+        assert_eq!(l.chosen("g", "a/#", 14), None);
+        assert_eq!(l.chosen("h", "a/#", 14), Some(3));
+    }
+
+    #[test]
+    fn detached_sessions_are_bounded() {
+        let mut l = Listener::default();
+        for (i, id) in ["a", "b", "c"].into_iter().enumerate() {
+            let (s, _, _) = l.attach(None, id, i as u64 + 1, false);
+            s.borrow_mut().persistent = true;
+            l.detach(&s, i as u64 + 1, 2);
+        }
+        assert!(l.session("a").is_none());
+        assert!(l.session("b").is_some() && l.session("c").is_some());
+        assert_ne!(l.assign_client_id(), l.assign_client_id());
+    }
+}

@@ -1,0 +1,187 @@
+//! Shared by the MQTT tests: a raw MQTT client driven by ducq's own packet
+//! codec, and a real Mosquitto broker on a free loopback port (the Debian
+//! package, installed by scripts/test.sh when missing).
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ducq::transport::mqtt::codec::{decode, encode};
+use ducq::transport::mqtt::packet::{Packet, Version};
+
+/// How long a test waits for anything that should arrive.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A client speaking MQTT with ducq's codec, byte for byte.
+pub struct MqttPeer {
+    pub stream: TcpStream,
+    pub version: Version,
+    buf: Vec<u8>,
+}
+
+impl MqttPeer {
+    pub fn connect(addr: SocketAddr, version: Version) -> MqttPeer {
+        let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        MqttPeer::from_stream(stream, version)
+    }
+
+    pub fn from_stream(stream: TcpStream, version: Version) -> MqttPeer {
+        stream.set_nodelay(true).unwrap();
+        MqttPeer {
+            stream,
+            version,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, p: &Packet<'_>) {
+        let mut out = Vec::new();
+        encode(p, self.version, &mut out);
+        self.raw(&out);
+    }
+
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// The bytes of the next whole packet, within `WAIT`.
+    pub fn recv_bytes(&mut self) -> Vec<u8> {
+        self.try_recv_bytes(WAIT)
+            .unwrap_or_else(|e| panic!("no packet: {e}"))
+    }
+
+    pub fn try_recv_bytes(&mut self, wait: Duration) -> Result<Vec<u8>, String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match decode(&self.buf, self.version, u32::MAX) {
+                Ok(Some((_, n))) => return Ok(self.buf.drain(..n).collect()),
+                Ok(None) => {}
+                Err(e) => return Err(format!("undecodable input: {e}")),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("timed out".into());
+            }
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err("connection closed".into()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// Whether the peer closed the connection (reads until EOF, within
+    /// `WAIT`); bytes that arrive before are returned as packets.
+    pub fn closed(&mut self) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + WAIT;
+        let mut got = Vec::new();
+        loop {
+            while let Ok(Some((_, n))) = decode(&self.buf, self.version, u32::MAX) {
+                got.push(self.buf.drain(..n).collect());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "connection not closed");
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return got,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+                Err(e) => panic!("connection not closed: {e}"),
+            }
+        }
+    }
+}
+
+/// Decodes one whole packet from `bytes` (as a connection speaking `v`).
+pub fn packet(bytes: &[u8], v: Version) -> Packet<'_> {
+    let (p, n) = decode(bytes, v, u32::MAX).expect("decodes").expect("whole");
+    assert_eq!(n, bytes.len());
+    p
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Finds a program on PATH or in the sbin folders Debian puts daemons in.
+pub fn program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A Mosquitto broker on 127.0.0.1, killed on drop.
+pub struct Mosquitto {
+    pub addr: SocketAddr,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Mosquitto {
+    pub fn start() -> Mosquitto {
+        let bin = program("mosquitto")
+            .expect("mosquitto not installed: scripts/test.sh installs the Debian package");
+        let dir = std::env::temp_dir().join(format!(
+            "ducq-mosquitto-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A port picked free may be taken before mosquitto binds it: retry.
+        for _ in 0..5 {
+            let port = free_port();
+            let conf = dir.join("mosquitto.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                     log_dest none\n"
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new(&bin)
+                .arg("-c")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start mosquitto");
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let deadline = Instant::now() + WAIT;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(addr).is_ok() {
+                    return Mosquitto { addr, child, dir };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("mosquitto did not start");
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
