@@ -145,6 +145,16 @@ fn tcp_publish_and_subscribe_within_the_lists() {
         Some(b"pub public/news\nhi".to_vec())
     );
     nack24(sub(&mut anon, "sensors/t", "last"));
+    // Forgetting what is stored needs publish rights on the route.
+    nack24(
+        anon.emit("forget", "sensors/*", b"")
+            .and_then(|()| anon.receive_reply().map(drop)),
+    );
+    s.wait_log("denied anonymous: forget sensors/*: publish outside the access list");
+    anon.emit("forget", "public/news", b"").unwrap();
+    assert_eq!(text(&anon.receive_reply().unwrap()), "ACK");
+    anon.emit("last", "public/news", b"").unwrap();
+    assert_eq!(text(&anon.receive_reply().unwrap()), "ACK");
 
     // sensor1: its own lists once authenticated.
     let mut s1 = Client::connect(&addr, WAIT).unwrap();

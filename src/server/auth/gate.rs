@@ -60,8 +60,11 @@ impl Hub {
             _ => {
                 let acl = user.map_or(&config.anonymous, |u| &u.acl);
                 match msg.command {
-                    // Streamed parts publish too.
-                    b"pub" | b"publish" | b"CONT" | b"END" if !acl.may_publish(msg.route) => {
+                    // Streamed parts publish too; forgetting a stored
+                    // message changes what the route's readers find.
+                    b"pub" | b"publish" | b"CONT" | b"END" | b"forget"
+                        if !acl.may_publish(msg.route) =>
+                    {
                         Err("publish outside the access list")
                     }
                     // Reading the store is a subscription's worth of access.

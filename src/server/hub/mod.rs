@@ -32,6 +32,7 @@ use super::metrics::Counters;
 use super::settings::Settings;
 use super::streams::{self, Streams};
 use crate::proto::State;
+use crate::transport::LastMessage;
 
 mod body_pool;
 mod fanout;
@@ -68,9 +69,10 @@ pub struct Hub {
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
-    /// Whether `publish` stores the message it fans out: false while a
-    /// message whose codec said so (`Transport::keeps_last`) is dispatched.
-    pub(crate) keep_last: bool,
+    /// What `publish` does to the stored messages of the route it fans
+    /// out to: as the codec of the message being dispatched says
+    /// (`Transport::last_message`), `Store` otherwise.
+    pub(crate) last_rule: LastMessage,
     /// The message being dispatched is its codec's own bookkeeping
     /// (`Transport::own_request`): it passes the admin-only rule.
     pub(crate) own_request: bool,
@@ -102,7 +104,7 @@ impl Hub {
             auth: Auth::default(),
             reload_asked: None,
             metrics: Counters::default(),
-            keep_last: true,
+            last_rule: LastMessage::Store,
             own_request: false,
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
@@ -241,6 +243,7 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        conn.transport.closing();
         self.metrics.dropped_bytes += conn.pending_output() as u64;
         let id = conn.id_string();
         self.to_close.push(key);
@@ -280,9 +283,9 @@ impl Hub {
     }
 
     /// The last words (`Transport::last_words`) of connections marked for
-    /// closing that have not been asked yet, with their keys and whether a
-    /// publication they make is stored (`Transport::keeps_last`).
-    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, bool)> {
+    /// closing that have not been asked yet, with their keys and what a
+    /// publication they make does to the store (`Transport::last_message`).
+    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, LastMessage)> {
         let mut words = Vec::new();
         for &key in &self.to_close {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -291,7 +294,7 @@ impl Hub {
             if conn.closing && !conn.last_words_asked {
                 conn.last_words_asked = true;
                 if let Some(msg) = conn.transport.last_words() {
-                    words.push((key, msg, conn.transport.keeps_last()));
+                    words.push((key, msg, conn.transport.last_message()));
                 }
             }
         }

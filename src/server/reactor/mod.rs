@@ -27,6 +27,7 @@ use super::log::Level;
 use super::settings::Settings;
 use super::streams;
 use crate::transport::http::OriginPolicy;
+use crate::transport::LastMessage;
 
 mod listeners;
 mod read;
@@ -307,9 +308,9 @@ impl Reactor {
             }
             any = true;
             for (key, msg, keep) in words {
-                self.hub.keep_last = keep;
+                self.hub.last_rule = keep;
                 self.dispatcher.dispatch(&mut self.hub, key, &msg);
-                self.hub.keep_last = true;
+                self.hub.last_rule = LastMessage::Store;
                 if let Some(conn) = self.hub.conns.get_mut(key) {
                     conn.transport.after_dispatch(conn.out.own());
                 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 use super::Reactor;
 use crate::server::conn::ReadEnd;
 use crate::server::log::Level;
-use crate::transport::{Decoder, Frame};
+use crate::transport::{Decoder, Frame, LastMessage};
 
 /// Bytes read from one connection per turn before others get their turn.
 const READ_BUDGET: usize = 256 << 10;
@@ -176,12 +176,16 @@ impl Reactor {
                 }
                 None => break,
             };
-            // Whether a publication this message makes is stored, and
-            // whether the codec itself asks.
-            let (keep, own) = self.hub.conns.get(key).map_or((true, false), |c| {
-                (c.transport.keeps_last(), c.transport.own_request())
-            });
-            self.hub.keep_last = keep;
+            // What a publication this message makes does to the store,
+            // and whether the codec itself asks.
+            let (rule, own) = self
+                .hub
+                .conns
+                .get(key)
+                .map_or((LastMessage::Store, false), |c| {
+                    (c.transport.last_message(), c.transport.own_request())
+                });
+            self.hub.last_rule = rule;
             self.hub.own_request = own;
             // A large frame alone in its own buffer: share the buffer.
             let in_place = if whole && at == 0 && dec.consumed() == len {
@@ -197,7 +201,7 @@ impl Reactor {
                 }
                 None => self.dispatcher.dispatch(&mut self.hub, key, &m),
             }
-            self.hub.keep_last = true;
+            self.hub.last_rule = LastMessage::Store;
             self.hub.own_request = false;
             self.after_dispatch(key);
         }
