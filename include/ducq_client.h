@@ -135,8 +135,7 @@ typedef enum ducq_state {
      */
     DUCQ_UNKNOWN = 23,
     /**
-     * access denied (beyond the original): authentication failed or
-     * required, or a route outside the user's access list
+     * access denied
      */
     DUCQ_EACCESS = 24,
 } ducq_state;

@@ -67,8 +67,18 @@ Limits:
   --history N             messages stored per route, for 'sub R' with
                           'last N' and GET /last/R?n=N   [default: 1]
   --max-connections N     simultaneous clients            [default: 16384]
-  --max-output BYTES      output queued per client before it is
-                          disconnected as a slow consumer [default: 8388608]
+  --max-output BYTES      hard limit of output queued for one client: past
+                          it the client is disconnected at once as a slow
+                          consumer                        [default: 67108864]
+  --output-high-water B   when a message takes a client's queued output past
+                          this, the client that sent it is not read until
+                          that queue drains below the low-water mark
+                          (back-pressure; at or above --max-output: none)
+                                                          [default: 1048576]
+  --output-low-water B    see --output-high-water         [default: 262144]
+  --output-timeout SECS   a client whose output stays above the high-water
+                          mark this long is disconnected as a slow consumer;
+                          0 disables (the hard limit remains) [default: 10]
   --idle-timeout SECS     close clients silent this long (pinged at half);
                           0 disables                      [default: 300]
   --frame-timeout SECS    close clients that leave a message, handshake or
@@ -227,6 +237,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--no-dashboard" => args.dashboard = false,
             "--max-connections" => l.max_connections = Some(num(value()?)?),
             "--max-output" => l.max_output = Some(num(value()?)?),
+            "--output-high-water" => l.output_high_water = Some(num(value()?)?),
+            "--output-low-water" => l.output_low_water = Some(num(value()?)?),
+            "--output-timeout" => l.output_timeout = Some(num(value()?)? as u64),
             "--idle-timeout" => l.idle_timeout = Some(num(value()?)? as u64),
             "--frame-timeout" => l.frame_timeout = Some(num(value()?)? as u64),
             "--lua" => o.lua_dirs.push(value()?),

@@ -237,6 +237,9 @@ fn settings(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Settings {
         max_queues: flag.max_queues.or(file.max_queues),
         max_connections: flag.max_connections.or(file.max_connections),
         max_output: flag.max_output.or(file.max_output),
+        output_high_water: flag.output_high_water.or(file.output_high_water),
+        output_low_water: flag.output_low_water.or(file.output_low_water),
+        output_timeout: flag.output_timeout.or(file.output_timeout),
         idle_timeout: flag.idle_timeout.or(file.idle_timeout),
         frame_timeout: flag.frame_timeout.or(file.frame_timeout),
         stream_window: flag.stream_window.or(file.stream_window),
@@ -254,6 +257,25 @@ fn settings(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Settings {
     s.data_dir = data_dir(c, f, o);
     s.max_connections = l.max_connections.unwrap_or(s.max_connections);
     s.max_output = l.max_output.unwrap_or(s.max_output);
+    s.output_high_water = l.output_high_water.unwrap_or(s.output_high_water);
+    s.output_low_water = l.output_low_water.unwrap_or(s.output_low_water);
+    if let Some(t) = l.output_timeout {
+        s.output_timeout = Duration::from_secs(t);
+    }
+    if s.output_low_water >= s.output_high_water {
+        let at = if o.limits.output_low_water.is_some() || o.limits.output_high_water.is_some() {
+            Where::Flags
+        } else {
+            c.key_at("output_low_water")
+        };
+        c.err(
+            at,
+            format!(
+                "[limits] output_low_water ({}) must be below output_high_water ({})",
+                s.output_low_water, s.output_high_water
+            ),
+        );
+    }
     if let Some(t) = l.idle_timeout {
         s.idle_timeout = Duration::from_secs(t);
     }

@@ -56,6 +56,8 @@
 mod apply;
 mod check;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 pub use apply::{apply_reload, start, Running};
 pub use check::{check, load, ConfigError, ListenerKindName, ListenerSpec, Resolved, Where};

@@ -83,6 +83,13 @@ pub struct LimitsConfig {
     pub max_connections: Option<usize>,
     /// `--max-output`.
     pub max_output: Option<usize>,
+    /// `--output-high-water`: queued output that holds its feeder back.
+    pub output_high_water: Option<usize>,
+    /// `--output-low-water`: the feeder is read again below it.
+    pub output_low_water: Option<usize>,
+    /// `--output-timeout`: seconds above the high-water mark before a
+    /// slow consumer is disconnected (0: never).
+    pub output_timeout: Option<u64>,
     /// `--idle-timeout`, seconds.
     pub idle_timeout: Option<u64>,
     /// `--frame-timeout`, seconds.

@@ -24,6 +24,7 @@ pub mod adopt;
 pub mod auth;
 pub mod bridge;
 pub mod broker;
+pub mod channels;
 pub mod clients;
 pub mod commands;
 pub mod conn;

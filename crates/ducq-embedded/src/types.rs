@@ -63,8 +63,7 @@ pub enum ducq_state {
     DUCQ_ELUA = 22,
     /// unknown error
     DUCQ_UNKNOWN = 23,
-    /// access denied (beyond the original): authentication failed or
-    /// required, or a route outside the user's access list
+    /// access denied
     DUCQ_EACCESS = 24,
 }
 
@@ -76,7 +75,7 @@ pub struct RawState(pub c_int);
 
 impl RawState {
     /// The state it names (negative counts as its absolute value, beyond
-    /// the last code, 24, is `DUCQ_UNKNOWN`).
+    /// the last code is `DUCQ_UNKNOWN`).
     pub fn state(self) -> State {
         State::from_code(i64::from(self.0))
     }

@@ -22,7 +22,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::dispatcher::{CommandSet, Dispatcher};
-use super::hub::Hub;
+use super::hub::{Hub, NOBODY};
 use super::log::Level;
 use super::settings::Settings;
 use super::streams;
@@ -84,8 +84,11 @@ pub struct Reactor {
     /// Shared read buffer: input is decoded here and only a partial frame
     /// is copied into the connection, so idle connections hold no buffer.
     scratch: Vec<u8>,
-    /// Connections that used their read budget and have more to read.
-    backlog: Vec<usize>,
+    /// Connections to read next turn without waiting for an event: those
+    /// that used their read budget and have more to read, and those let go
+    /// by back-pressure. The flag reads to the end of the stream (a peer's
+    /// close seen before may have no new event to announce it).
+    backlog: Vec<(usize, bool)>,
     /// Reused list of this turn's events: token, readable, writable, and
     /// whether the peer closed or the socket has an error.
     ready: Vec<(Token, bool, bool, bool)>,
@@ -93,6 +96,8 @@ pub struct Reactor {
     emfile_logged: bool,
     next_idle_check: Instant,
     next_buffer_release: Instant,
+    /// How often idle buffers are given back (`BUFFER_RELEASE`).
+    buffer_release: Duration,
 }
 
 impl Reactor {
@@ -125,6 +130,7 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
+            buffer_release: BUFFER_RELEASE,
         };
         reactor.hub.set_queues(queues);
         Ok(reactor)
@@ -163,7 +169,7 @@ impl Reactor {
 
     /// Adds a command set. If it has an event source (a file watcher), that
     /// descriptor is registered and the set is told when it is readable.
-    pub fn add_command_set(&mut self, set: Box<dyn CommandSet>) -> io::Result<()> {
+    pub fn add_command_set(&mut self, mut set: Box<dyn CommandSet>) -> io::Result<()> {
         let index = self.dispatcher.sets_mut().len();
         if let Some(fd) = set.event_fd() {
             self.poll.registry().register(
@@ -173,8 +179,19 @@ impl Reactor {
             )?;
             self.sources.push(index);
         }
+        set.on_attach(&mut self.hub);
         self.dispatcher.add_set(set);
         Ok(())
+    }
+
+    /// Gives idle buffers back every `every` from now on, instead of every
+    /// second. Public only so tests that observe the release can take its
+    /// timing out of the clock's hands and call
+    /// `Hub::release_idle_buffers` themselves.
+    #[doc(hidden)]
+    pub fn set_buffer_release_interval(&mut self, every: Duration) {
+        self.buffer_release = every;
+        self.next_buffer_release = Instant::now() + every;
     }
 
     /// Whether `stop` was called.
@@ -210,6 +227,9 @@ impl Reactor {
             at = at.min(t);
         }
         if let Some(t) = self.hub.auth.next_due() {
+            at = at.min(t);
+        }
+        if let Some(t) = self.hub.next_output_timeout() {
             at = at.min(t);
         }
         at.saturating_duration_since(now)
@@ -257,30 +277,27 @@ impl Reactor {
         ready.clear();
         self.ready = ready;
         if !self.hub.auth.idle() {
-            self.hub.auth_tick(now, &mut self.backlog);
+            // Answers to `auth` that are due: their connections are read
+            // again, to the end of what waits (no new edge comes for it).
+            let mut resumed = Vec::new();
+            self.hub.auth_tick(now, &mut resumed);
+            self.backlog
+                .extend(resumed.into_iter().map(|key| (key, true)));
         }
-        for key in std::mem::take(&mut self.backlog) {
-            self.read(key, now, false);
-        }
-        if self.accept_resume.is_some_and(|t| now >= t) {
-            self.accept_resume = None;
-            for i in 0..self.listeners.len() {
-                self.accept(i, now);
-            }
-        }
-        if now >= self.next_idle_check {
-            self.hub.check_idle(now);
-            self.next_idle_check = now + self.hub.idle_check_interval();
-        }
-        if now >= self.next_buffer_release {
-            self.hub.release_idle_buffers();
-            self.next_buffer_release = now + BUFFER_RELEASE;
+        for (key, to_end) in std::mem::take(&mut self.backlog) {
+            self.read(key, now, to_end);
         }
         if self.hub.reload_asked.is_some() || self.reload_flag.load(Ordering::Relaxed) {
             self.reload_now();
         }
-        // One group commit for every queue change of the turn.
+        // One group commit for every queue change of the turn (its replies
+        // wait for it).
         self.hub.end_queue_turn(Instant::now());
+        // What this turn's input produced goes out before any housekeeping
+        // (walks of every connection, once a second) can delay it; what
+        // the housekeeping queues (pings) goes out right after.
+        self.hub.flush_dirty();
+        self.timers(now);
         self.hub.flush_dirty();
         // After the flush: a connection whose last reply was just written
         // is marked for closing there.
@@ -290,9 +307,44 @@ impl Reactor {
         // Streamed payloads: publishers paused by a full window are read
         // again once their subscribers drained (next turn, at once).
         streams::check(&mut self.hub, now);
-        self.backlog.extend(self.hub.streams.take_resumed());
         self.hub.reap();
+        self.resume_released();
         Ok(())
+    }
+
+    /// The periodic work that is due: accepting again after running out
+    /// of descriptors, idle checks, giving buffers back, output timeouts.
+    fn timers(&mut self, now: Instant) {
+        if self.accept_resume.is_some_and(|t| now >= t) {
+            self.accept_resume = None;
+            for i in 0..self.listeners.len() {
+                self.accept(i, now);
+            }
+        }
+        if now >= self.next_idle_check {
+            self.hub.check_idle(now);
+            self.parked(now);
+            self.next_idle_check = now + self.hub.idle_check_interval();
+        }
+        if now >= self.next_buffer_release {
+            self.hub.release_idle_buffers();
+            self.next_buffer_release = now + self.buffer_release;
+        }
+        if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
+            self.hub.check_output_timeouts(now);
+        }
+    }
+
+    /// Connections let go by back-pressure, and stream publishers whose
+    /// window drained, are read next turn, to the end of what waits: input
+    /// that arrived while they were not read raised its readiness edge
+    /// then, and no new edge will come for it (nor for a close).
+    fn resume_released(&mut self) {
+        let held = self.hub.take_resumed().map(|key| (key, true));
+        self.backlog.extend(held);
+        let streamed = self.hub.streams.take_resumed();
+        self.backlog
+            .extend(streamed.into_iter().map(|key| (key, true)));
     }
 
     /// Dispatches the last words of connections about to be removed (an
@@ -316,5 +368,20 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// Subscriptions kept after their connection ended: their delayed
+    /// publications (MQTT wills with a delay) are dispatched from no
+    /// connection, then those no longer wanted are dropped.
+    fn parked(&mut self, now: Instant) {
+        for index in self.hub.parked_indices() {
+            if let Some((msg, rule)) = self.hub.parked_due(index, now) {
+                self.hub.last_rule = rule;
+                self.dispatcher.dispatch(&mut self.hub, NOBODY, &msg);
+                self.hub.last_rule = LastMessage::Store;
+                self.hub.parked_dispatched(index);
+            }
+        }
+        self.hub.check_parked(now);
     }
 }

@@ -34,11 +34,6 @@ impl Reactor {
     /// edge, so the `WouldBlock` read that would confirm it is skipped (one
     /// system call per turn saved).
     pub(super) fn read(&mut self, key: usize, now: Instant, ended: bool) {
-        // Input waits while an authentication answer is pending (the
-        // answer's timer puts the connection in the backlog).
-        if self.hub.conns.get(key).is_some_and(|c| c.auth.held) {
-            return;
-        }
         let mut budget = READ_BUDGET;
         // A publisher whose stream window is full is not read: what it
         // sends waits in the socket until `streams::check` resumes it.
@@ -81,7 +76,14 @@ impl Reactor {
     /// large frame it expects, or the shared scratch buffer. `None` when the
     /// connection is gone or closing.
     fn take_input(&mut self, key: usize) -> Option<RoundBuf> {
-        let conn = self.hub.conns.get_mut(key).filter(|c| !c.closing)?;
+        // A connection held back by back-pressure, or waiting for the
+        // answer to its `auth`, is not read; the hub has it read again
+        // when it lets go.
+        let conn = self
+            .hub
+            .conns
+            .get_mut(key)
+            .filter(|c| !c.closing && !c.input_held())?;
         if !conn.input.is_empty() {
             let bytes = std::mem::take(&mut conn.input);
             return Some(RoundBuf { bytes, own: true });
@@ -144,21 +146,24 @@ impl Reactor {
             end,
             error,
             whole,
+            to_end: ended,
         })
     }
 
     /// Decodes every message in `input` and dispatches it, in order, while
-    /// the connection stays open. When `whole` and the message fills the
-    /// buffer, the buffer itself is shared with the hub (it is moved out of
-    /// `input`).
+    /// the connection stays open and is not held back (a message of its
+    /// filled a queue past the high-water mark: the rest waits in the
+    /// connection). When `whole` and the message fills the buffer, the
+    /// buffer itself is shared with the hub (it is moved out of `input`).
     fn handle_input(&mut self, key: usize, input: &mut Vec<u8>, whole: bool) -> Handled {
         let mut dec = Decoder::new();
         let mut wants_close = false;
         let mut shared = false;
         let len = input.len();
+        self.hub.feeding = Some(key);
         loop {
             let conn = match self.hub.conns.get_mut(key) {
-                Some(c) if !c.closing && !c.auth.held => c,
+                Some(c) if !c.closing && !c.input_held() => c,
                 _ => break,
             };
             let before = conn.out.pending();
@@ -205,6 +210,7 @@ impl Reactor {
             self.hub.own_request = false;
             self.after_dispatch(key);
         }
+        self.hub.feeding = None;
         Handled {
             // Nothing is left of a buffer that was shared.
             pos: if shared { 0 } else { dec.consumed() },
@@ -279,10 +285,13 @@ impl Reactor {
     ) -> bool {
         let pos = handled.pos;
         let rest = buf.bytes.get(pos..).unwrap_or(&[]);
-        let large = self
-            .hub
-            .conns
-            .get(key)
+        // Held back, the tail may hold whole messages: it is kept as it is
+        // and is no frame in progress (no frame timeout, no large-frame
+        // buffer).
+        let conn = self.hub.conns.get(key);
+        let held = conn.is_some_and(|c| c.holds > 0);
+        let large = conn
+            .filter(|_| !held)
             .and_then(|c| c.transport.frame_len(rest))
             .filter(|&n| n >= LARGE_FRAME && n <= max);
         let fresh = match large {
@@ -293,7 +302,7 @@ impl Reactor {
             return false;
         };
         let partial = !rest.is_empty();
-        match (partial, conn.partial_since) {
+        match (partial && !held, conn.partial_since) {
             (true, None) => conn.partial_since = Some(now),
             (false, Some(_)) => conn.partial_since = None,
             _ => {}
@@ -354,11 +363,15 @@ impl Reactor {
         again: bool,
     ) -> bool {
         let eof = filled.end == ReadEnd::Eof;
+        let held = self.hub.conns.get(key).is_some_and(|c| c.input_held());
         if let Some(e) = filled.error {
             self.hub.close(key, &format!("read error: {e}"));
         } else if filled.end == ReadEnd::Failed {
             // Its last words (a TLS alert, a plain-text refusal) go first.
             self.hub.close_after_flush(key);
+        } else if held {
+            // Input left in the connection (even after the peer's close)
+            // is handled when the hub lets go of it; not before.
         } else if stuck {
             self.hub
                 .close(key, "input buffer full without a complete message");
@@ -368,7 +381,7 @@ impl Reactor {
             }
             self.hub.close_after_flush(key);
         } else if budget == 0 {
-            self.backlog.push(key);
+            self.backlog.push((key, filled.to_end));
         } else {
             return again;
         }
@@ -393,6 +406,8 @@ struct Filled {
     error: Option<io::Error>,
     /// The buffer holds one complete large frame and nothing else.
     whole: bool,
+    /// Read to the end of the stream (the peer closed).
+    to_end: bool,
 }
 
 /// What decoding a round's buffer left.
