@@ -249,6 +249,15 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }
+    if let (Some(low), Some(high)) = (o.limits.output_low_water, o.limits.output_high_water) {
+        // Both on the command line: a usage error (one beside the file's
+        // other is the configuration check's).
+        if low >= high {
+            return Err(format!(
+                "--output-low-water ({low}) must be below --output-high-water ({high})"
+            ));
+        }
+    }
     o.listeners = lf.into_configs()?;
     Ok(Some(args))
 }

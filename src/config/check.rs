@@ -263,18 +263,18 @@ fn settings(c: &mut Checker<'_>, f: &FileConfig, o: &Overrides) -> Settings {
         s.output_timeout = Duration::from_secs(t);
     }
     if s.output_low_water >= s.output_high_water {
-        let at = if o.limits.output_low_water.is_some() || o.limits.output_high_water.is_some() {
-            Where::Flags
+        let (low, high) = (s.output_low_water, s.output_high_water);
+        if o.limits.output_low_water.is_some() || o.limits.output_high_water.is_some() {
+            let text =
+                format!("--output-low-water ({low}) must be below --output-high-water ({high})");
+            c.err(Where::Flags, text);
         } else {
-            c.key_at("output_low_water")
-        };
-        c.err(
-            at,
-            format!(
-                "[limits] output_low_water ({}) must be below output_high_water ({})",
-                s.output_low_water, s.output_high_water
-            ),
-        );
+            let at = c.key_at("output_low_water");
+            let text = format!(
+                "[limits] output_low_water ({low}) must be below output_high_water ({high})"
+            );
+            c.err(at, text);
+        }
     }
     if let Some(t) = l.idle_timeout {
         s.idle_timeout = Duration::from_secs(t);
