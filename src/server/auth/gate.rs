@@ -36,19 +36,22 @@ impl Hub {
     /// authenticating where anonymous use is off, admin commands for
     /// admins. A refusal is logged; the dispatcher answers NACK 24.
     pub(crate) fn authorize(&mut self, caller: usize, msg: &Message<'_>) -> Result<(), State> {
-        let Some(conn) = self.conns.get(caller) else {
-            return Err(State::ENotFound);
+        let auth = match self.conns.get(caller) {
+            Some(conn) => &conn.auth,
+            // A message dispatched from no connection acts for whom it was
+            // kept (a delayed MQTT will: its session's client).
+            None => self.acting.as_ref().ok_or(State::ENotFound)?,
         };
-        if !self.auth.strict && conn.auth.anonymous && !ADMIN.contains(&msg.command) {
+        if !self.auth.strict && auth.anonymous && !ADMIN.contains(&msg.command) {
             return Ok(());
         }
         if ALWAYS.contains(&msg.command) {
             return Ok(());
         }
         let config = self.auth.config();
-        let user = conn.auth.user.as_deref().and_then(|n| config.user(n));
+        let user = auth.user.as_deref().and_then(|n| config.user(n));
         let verdict = match user {
-            None if !conn.auth.anonymous => Err("authenticate first"),
+            None if !auth.anonymous => Err("authenticate first"),
             _ if ADMIN.contains(&msg.command) => {
                 let admin = user.is_some_and(|u| u.admin);
                 // Without users, `unsub` stays open to all as it always was;
@@ -78,8 +81,11 @@ impl Hub {
         let Err(why) = verdict else {
             return Ok(());
         };
-        let who = conn.auth.user.as_deref().unwrap_or("anonymous").to_owned();
-        let id = conn.id_string();
+        let who = auth.user.as_deref().unwrap_or("anonymous").to_owned();
+        let id = self
+            .conns
+            .get(caller)
+            .map_or_else(|| "parked".to_owned(), |c| c.id_string());
         let text = format!(
             "denied {who}: {} {}: {why}",
             String::from_utf8_lossy(msg.command),

@@ -73,6 +73,10 @@ pub struct Hub {
     fan: FanOut,
     /// Users, access lists, pending authentication answers.
     pub(crate) auth: Auth,
+    /// Whom a message dispatched from no connection (`NOBODY`) acts for:
+    /// the client a parked state was kept for, while its delayed
+    /// publication is dispatched; access control judges it as that client.
+    pub(crate) acting: Option<super::auth::ConnAuth>,
     /// A `reload` command asked for the configuration to be re-read; the
     /// reactor does it at the end of the turn and answers this connection.
     pub(crate) reload_asked: Option<super::conn::ConnId>,
@@ -124,6 +128,7 @@ impl Hub {
             next_gen: 1,
             fan: FanOut::default(),
             auth: Auth::default(),
+            acting: None,
             reload_asked: None,
             feeding: None,
             pressure: pressure::Pressure::default(),

@@ -377,7 +377,9 @@ impl Reactor {
         for index in self.hub.parked_indices() {
             if let Some((msg, rule)) = self.hub.parked_due(index, now) {
                 self.hub.last_rule = rule;
+                self.hub.acting = self.hub.parked_identity(index);
                 self.dispatcher.dispatch(&mut self.hub, NOBODY, &msg);
+                self.hub.acting = None;
                 self.hub.last_rule = LastMessage::Store;
                 self.hub.parked_dispatched(index);
             }
