@@ -5,7 +5,8 @@
 //! - [`proto`]: state codes, message parse/format, replies, route matching (no I/O).
 //! - [`transport`]: protocol codecs (TCP framing, …) behind the [`transport::Transport`] trait (no I/O).
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
-//! - [`client`]: a blocking client over any transport (TCP, TLS, Unix sockets).
+//! - [`client`]: a blocking client over any transport (TCP, TLS, Unix sockets), and one that reconnects.
+//! - [`backoff`]: the back-off rule of reconnecting clients and bridges.
 //! - [`queue`]: durable named queues: the state machine, group commit, the redb store.
 //! - [`tls`]: certificates, keys and rustls configurations for both ends.
 //! - [`config`]: the server's TOML configuration file: parse, check, apply, reload.
@@ -29,6 +30,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 use ducq_lua_bundle as _;
 
+pub mod backoff;
 pub mod client;
 #[cfg(feature = "std")]
 pub mod config;

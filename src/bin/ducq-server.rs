@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ducq::config::{self, ListenerConfig, Overrides};
+use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::notify::Notifier;
 use ducq::server::observe::Observe;
 use ducq::server::os::Hangup;
@@ -55,6 +56,17 @@ TLS:
   --cert FILE             PEM certificate chain of the TLS listeners
   --key FILE              PEM private key of the TLS listeners
   --client-ca FILE        require client certificates signed by a CA of FILE
+Bridges (docs/BRIDGES.md):
+  --bridge KIND=ADDR[,KEY=VALUE]...
+                          dial another ducq broker, an MQTT broker or a NATS
+                          server (KIND ducq, mqtt, nats) and forward the
+                          local routes of each out=PATTERN to it, the remote
+                          routes of each in=PATTERN from it; reconnects on
+                          its own (repeatable). Keys: addr (more addresses,
+                          tried in turn), out, in, name, local_prefix,
+                          remote_prefix, qos, retain, mqtt_version,
+                          client_id, clean_session, user, password,
+                          keepalive, backoff_initial, backoff_max, buffer
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -124,6 +136,7 @@ struct Args {
     overrides: Overrides,
     config: Option<String>,
     test_config: bool,
+    bridges: Vec<BridgeConfig>,
     commands: Vec<String>,
     dashboard: bool,
 }
@@ -185,6 +198,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         overrides: Overrides::default(),
         config: None,
         test_config: false,
+        bridges: Vec::new(),
         commands: Vec::new(),
         dashboard: true,
     };
@@ -223,6 +237,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--cert" => lf.cert = Some(value()?),
             "--key" => lf.key = Some(value()?),
             "--client-ca" => lf.client_ca = Some(value()?),
+            "--bridge" => args
+                .bridges
+                .push(BridgeConfig::parse_flag(&value()?).map_err(|e| format!("--bridge: {e}"))?),
             "--commands" => args.commands.push(value()?),
             "--max-message" => l.max_message = Some(num(value()?)?),
             "--max-route" => l.max_route = Some(num(value()?)?),
@@ -382,6 +399,17 @@ fn main() -> ExitCode {
     };
     if let Some(path) = args.config.clone() {
         install_reload(&mut reactor, path, args.overrides.clone(), running);
+    }
+    // Any ducq-server can be another broker's bridge target.
+    if let Err(e) = reactor.accept_bridges() {
+        eprintln!("ducq-server: cannot add the bridge commands: {e}");
+        return ExitCode::FAILURE;
+    }
+    for cfg in args.bridges {
+        if let Err(e) = reactor.add_bridge(cfg) {
+            eprintln!("ducq-server: --bridge: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     for dir in &args.commands {
         if let Err(e) = ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir)) {

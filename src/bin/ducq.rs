@@ -4,18 +4,23 @@
 
 mod ducq_cli;
 
+use std::cell::Cell;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Duration;
 
+use ducq::client::reconnect::{Connector, Event, Reconnecting};
 use ducq::client::{Client, Error, Flow, NetStream, Wire};
 use ducq::lua::client::{run_script, ScriptError, ScriptOptions};
 use ducq::proto::{classify, message::nack_text, Kind};
 use ducq::server::channels::{quoted, ChannelSpec};
 use ducq_cli::assemble::SubWriter;
 use ducq_cli::completions;
+use ducq_cli::events::reconnect_line;
 use ducq_cli::output::{error_prefix, Printer, When};
 use ducq_cli::progress::{bytes, Progress};
+use ducq_cli::reconnect::Reconnect;
 
 const USAGE: &str = "\
 ducq: command-line client for a ducq server
@@ -28,12 +33,18 @@ Commands:
                           --stream sends it in parts as it is read (CONT/END),
                           so it may be of any length   [part size: 65536]
   sub ROUTE [--last [N]] [--add ROUTE]... [--count N] [-v]
+      [--no-reconnect] [--reconnect-max SECS]
                           print each message on ROUTE (wildcards * + #), one
                           per line; --last first prints the stored message(s),
                           up to N per route; --add follows more routes;
                           --count stops after N messages; -v prints the route
                           before the payload. A streamed payload is written
-                          out whole, as one message
+                          out whole, as one message. When the connection is
+                          lost, sub reconnects (waits doubling from 0.1 s to
+                          --reconnect-max, default 30) and subscribes again,
+                          saying so on stderr; with --last, stored messages
+                          it already printed are not printed again.
+                          --no-reconnect exits instead (status 1)
   lscmd                   list the server's commands
   lsconn                  list connections and their subscriptions
   send [--no-reply] COMMAND [ROUTE [PAYLOAD]]
@@ -57,14 +68,16 @@ Queues and request/reply:
                           consumers, age of the oldest message
   enq QUEUE PAYLOAD       enqueue ('-' reads stdin); prints the id once the
                           message is durable
-  deq QUEUE [--count N] [--no-ack]
+  deq QUEUE [--count N] [--no-ack] [--no-reconnect] [--reconnect-max SECS]
                           print N messages (default 1), waiting for them;
                           each is acknowledged once printed, or before it is
-                          printed with --no-ack (at most once)
-  serve ROUTE -- CMD [ARGS...]
+                          printed with --no-ack (at most once). Reconnects
+                          as sub does and consumes again
+  serve ROUTE [--no-reconnect] [--reconnect-max SECS] -- CMD [ARGS...]
                           serve requests to ROUTE: CMD runs per request with
                           the payload on stdin; its stdout is the reply, a
-                          non-zero exit an error reply
+                          non-zero exit an error reply. Reconnects as sub
+                          does and serves again
   req ROUTE PAYLOAD       send a request ('-' reads stdin) and print the
                           reply, waiting at most --timeout; no member
                           serving ROUTE exits 2, no reply in time 3
@@ -158,41 +171,62 @@ struct Conn {
 }
 
 impl Conn {
-    fn open(&self) -> Result<Client<NetStream>, Failure> {
-        let wire = if self.ws { Wire::Ws } else { Wire::Framed };
-        let (client, addr) = if let Some(path) = &self.unix {
-            let c = Client::connect_unix(path.as_ref(), self.timeout);
-            (c, path.clone())
-        } else {
-            let port = self.port.unwrap_or(match (self.tls, self.ws) {
-                (false, false) => 59090,
-                (false, true) => 59091,
-                (true, false) => 59092,
-                (true, true) => 59093,
-            });
-            let addr = format!("{}:{}", self.host, port);
-            let c = if self.tls {
-                if self.cert.is_some() != self.key.is_some() {
-                    return Err(usage("--cert and --key go together"));
-                }
-                let files = ducq::tls::ClientTlsFiles {
-                    ca: self.ca.clone(),
-                    cert_key: self.cert.clone().zip(self.key.clone()),
-                };
-                let config = ducq::tls::client_config(&files).map_err(Failure::Other)?;
-                Client::connect_tls(&addr, self.timeout, config, wire)
-            } else {
-                Client::connect_net(&addr, self.timeout, wire)
-            };
-            (c, addr)
-        };
-        let mut client =
-            client.map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))?;
-        if let Some(user) = &self.user {
-            let password = std::env::var("DUCQ_PASSWORD").unwrap_or_default();
-            client.authenticate(user, password.as_bytes())?;
+    /// Where it connects, as messages name it: the socket path, or
+    /// `host:port` (the port defaulting by --tls and --ws).
+    fn addr(&self) -> String {
+        if let Some(path) = &self.unix {
+            return path.clone();
         }
-        Ok(client)
+        let port = self.port.unwrap_or(match (self.tls, self.ws) {
+            (false, false) => 59090,
+            (false, true) => 59091,
+            (true, false) => 59092,
+            (true, true) => 59093,
+        });
+        format!("{}:{}", self.host, port)
+    }
+
+    fn open(&self) -> Result<Client<NetStream>, Failure> {
+        let addr = self.addr();
+        let mut connect = self.connector()?;
+        connect().map_err(|e| match e {
+            // Refused credentials are the server's answer, not a failure
+            // to connect.
+            e @ Error::Nack { .. } => Failure::from(e),
+            e => Failure::Other(format!("could not connect to {addr}: {e}")),
+        })
+    }
+
+    /// Makes a fresh connection each time it is called (for reconnecting):
+    /// over a Unix socket, TLS or TCP (WebSocket when asked), then
+    /// `auth` when --user is given (the password from DUCQ_PASSWORD).
+    fn connector(&self) -> Result<Connector<NetStream>, Failure> {
+        let (addr, timeout) = (self.addr(), self.timeout);
+        let wire = if self.ws { Wire::Ws } else { Wire::Framed };
+        let dial: Box<dyn Fn() -> Result<Client<NetStream>, Error>> = if self.unix.is_some() {
+            Box::new(move || Client::connect_unix(addr.as_ref(), timeout))
+        } else if self.tls {
+            if self.cert.is_some() != self.key.is_some() {
+                return Err(usage("--cert and --key go together"));
+            }
+            let files = ducq::tls::ClientTlsFiles {
+                ca: self.ca.clone(),
+                cert_key: self.cert.clone().zip(self.key.clone()),
+            };
+            let config = ducq::tls::client_config(&files).map_err(Failure::Other)?;
+            Box::new(move || Client::connect_tls(&addr, timeout, config.clone(), wire))
+        } else {
+            Box::new(move || Client::connect_net(&addr, timeout, wire))
+        };
+        let user = self.user.clone();
+        Ok(Box::new(move || {
+            let mut client = dial()?;
+            if let Some(user) = &user {
+                let password = std::env::var("DUCQ_PASSWORD").unwrap_or_default();
+                client.authenticate(user, password.as_bytes())?;
+            }
+            Ok(client)
+        }))
     }
 }
 
@@ -683,7 +717,11 @@ fn sub(
 ) -> Result<(), Failure> {
     let mut extra = Vec::new();
     let (mut last, mut count) = (None::<String>, None::<u64>);
+    let mut reconnect = Reconnect::default();
     let args = take_options("sub", args, literal, |a, it| {
+        if reconnect.take(a, || it.next())? {
+            return Ok(true);
+        }
         match a {
             "--last" => {
                 // An optional count: `--last 10`.
@@ -716,7 +754,19 @@ fn sub(
             return Err(usage(format!("sub: unexpected argument '{unexpected}'")))
         }
     };
-    let mut client = conn.open()?;
+    let addr = conn.addr();
+    let mut client = Reconnecting::new(conn.connector()?, reconnect.policy(), Some(conn.timeout))
+        .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))?;
+    let lost = Rc::new(Cell::new(false));
+    let flag = Rc::clone(&lost);
+    client.on_event(move |e| {
+        if matches!(e, Event::Disconnected { .. }) {
+            flag.set(true);
+        }
+        if let Some(line) = reconnect_line(&addr, e) {
+            eprintln!("ducq: {line}");
+        }
+    });
     // Buffered: a streamed payload is written in large pieces, not per line.
     let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let mut writer = SubWriter::new(printer);
@@ -743,6 +793,13 @@ fn sub(
         client.set_timeout(None)?;
         let mut failure = None;
         let listened = client.listen(|msg| {
+            // Streams cut by a lost connection never end: give them up.
+            if lost.take() {
+                if let Err(e) = writer.connection_lost(&mut out) {
+                    failure = Some(stdout_error(e));
+                    return Flow::Break;
+                }
+            }
             if let Kind::Nack(state) = classify(msg) {
                 failure = Some(nack(state, msg));
                 return Flow::Break;

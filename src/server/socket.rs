@@ -72,6 +72,16 @@ pub enum PeerAddr {
     },
 }
 
+impl PeerAddr {
+    /// The peer's IP address (none for a Unix socket's client).
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            PeerAddr::Inet(a) => Some(a.ip()),
+            PeerAddr::Unix { .. } => None,
+        }
+    }
+}
+
 impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

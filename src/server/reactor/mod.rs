@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::bridges::Bridges;
 use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::{Hub, NOBODY};
 use super::log::Level;
@@ -29,6 +30,7 @@ use super::streams;
 use crate::transport::http::OriginPolicy;
 use crate::transport::LastMessage;
 
+mod bridges;
 mod listeners;
 mod read;
 mod reload;
@@ -98,6 +100,8 @@ pub struct Reactor {
     next_buffer_release: Instant,
     /// How often idle buffers are given back (`BUFFER_RELEASE`).
     buffer_release: Duration,
+    /// Connections this broker dials (`server::bridges`).
+    bridges: Bridges,
 }
 
 impl Reactor {
@@ -131,6 +135,7 @@ impl Reactor {
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
             buffer_release: BUFFER_RELEASE,
+            bridges: Bridges::default(),
         };
         reactor.hub.set_queues(queues);
         Ok(reactor)
@@ -230,6 +235,9 @@ impl Reactor {
             at = at.min(t);
         }
         if let Some(t) = self.hub.next_output_timeout() {
+            at = at.min(t);
+        }
+        if let Some(t) = self.bridges.next_due(&self.hub) {
             at = at.min(t);
         }
         at.saturating_duration_since(now)
@@ -333,6 +341,7 @@ impl Reactor {
         if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
             self.hub.check_output_timeouts(now);
         }
+        self.bridges.tick(&mut self.hub, now);
     }
 
     /// Connections let go by back-pressure, and stream publishers whose
