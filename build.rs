@@ -117,8 +117,10 @@ fn state_enum() -> String {
     let mut s = String::from(
         "/**\n * A ducq state code: `DUCQ_OK` (0) is success, `DUCQ_PROTOCOL` (1) and\n \
          * `DUCQ_NACK` (2) describe a received message, and every code from\n \
-         * `DUCQ_ERROR` (3) up is an error. The names, numbers and texts are the\n \
-         * original's and never change.\n */\ntypedef enum ducq_state {\n",
+         * `DUCQ_ERROR` (3) up is an error. The names, numbers and texts of 0 to\n \
+         * 23 are the original's and never change; codes after 23 are ducq's\n \
+         * (24 `DUCQ_EACCESS`), and `ducq_state_tostr` folds only numbers no\n \
+         * code holds to `DUCQ_UNKNOWN`.\n */\ntypedef enum ducq_state {\n",
     );
     for st in state::ALL {
         let _ = write!(

@@ -51,8 +51,10 @@
 /**
  * A ducq state code: `DUCQ_OK` (0) is success, `DUCQ_PROTOCOL` (1) and
  * `DUCQ_NACK` (2) describe a received message, and every code from
- * `DUCQ_ERROR` (3) up is an error. The names, numbers and texts are the
- * original's and never change.
+ * `DUCQ_ERROR` (3) up is an error. The names, numbers and texts of 0 to
+ * 23 are the original's and never change; codes after 23 are ducq's
+ * (24 `DUCQ_EACCESS`), and `ducq_state_tostr` folds only numbers no
+ * code holds to `DUCQ_UNKNOWN`.
  */
 typedef enum ducq_state {
     /** ok */
@@ -1025,6 +1027,142 @@ ducq_state ducq_reactor_add_command(struct ducq_reactor *reactor, const struct d
 ducq_state ducq_reactor_load_commands(struct ducq_reactor *reactor, const char *directory, size_t *count);
 
 /**
+ * Listens for length-framed ducq over TLS on `addr` (`"0.0.0.0:59092"`,
+ * port 0 for any), with the PEM certificate chain `cert` and private key
+ * `key`; with `client_ca` (a PEM file, or NULL) clients must present a
+ * certificate signed by one of its CAs, and one whose subject CN names a
+ * user is that user. The bound port goes to `*port` when `port` is not
+ * NULL. Strings are read during the call only.
+ *
+ * `DUCQ_EFILE` when a file cannot be read or used, `DUCQ_EMSGINV` for a
+ * malformed address or non-UTF-8, `DUCQ_ECOMMLAYER` when binding fails,
+ * `DUCQ_ENULL` for a NULL reactor, addr, cert or key, `DUCQ_ERROR` while
+ * the reactor runs or is lent to a callback (call it before `ducq_loop`,
+ * on the reactor's thread).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated;
+ * `port` is NULL or writable.
+ */
+ducq_state ducq_reactor_listen_tls(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
+
+/**
+ * Listens for HTTPS and secure WebSocket (WSS) clients on `addr`; the
+ * rest as for `ducq_reactor_listen_tls`.
+ *
+ * # Safety
+ * As for `ducq_reactor_listen_tls`.
+ */
+ducq_state ducq_reactor_listen_https(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
+
+/**
+ * Listens for MQTT 3.1.1 and 5 clients over TLS (`mqtts`, usually port
+ * 8883) on `addr`; the rest as for `ducq_reactor_listen_tls`.
+ *
+ * # Safety
+ * As for `ducq_reactor_listen_tls`.
+ */
+ducq_state ducq_reactor_listen_mqtts(struct ducq_reactor *reactor, const char *addr, const char *cert, const char *key, const char *client_ca, uint16_t *port);
+
+/**
+ * Listens for MQTT 3.1.1 and 5 clients on `addr` (docs/MQTT.md): their
+ * PUBLISH and SUBSCRIBE reach the same routes as every other client. A
+ * CONNECT's user name and password authenticate it as a ducq user. Each
+ * call is a listener of its own (MQTT sessions are kept per listener).
+ * The bound port goes to `*port` when `port` is not NULL.
+ *
+ * `DUCQ_EMSGINV` for a malformed address or non-UTF-8, `DUCQ_ECOMMLAYER`
+ * when binding fails, `DUCQ_ENULL` for a NULL reactor or addr,
+ * `DUCQ_ERROR` while the reactor runs or is lent to a callback.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `addr` is NULL or NUL-terminated;
+ * `port` is NULL or writable.
+ */
+ducq_state ducq_reactor_listen_mqtt(struct ducq_reactor *reactor, const char *addr, uint16_t *port);
+
+/**
+ * Listens for length-framed ducq clients on a Unix domain socket at
+ * `path`, its permission bits set to `mode` (e.g. `0660`) unless `mode`
+ * is negative. A stale socket file is replaced; a socket someone listens
+ * on, or any other file, is `DUCQ_ECOMMLAYER`. The file is removed when
+ * the reactor is freed. `path` is read during the call only. Other
+ * errors as for `ducq_reactor_listen_tls`.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `path` is NULL or NUL-terminated.
+ */
+ducq_state ducq_reactor_listen_unix(struct ducq_reactor *reactor, const char *path, int mode);
+
+/**
+ * Adds (or replaces) user `name` (until a configuration file is loaded
+ * or reloaded: its users then replace these): `password_phc` is an
+ * argon2id PHC string (`ducq_hash_password`, `ducq-server
+ * hash-password`) or NULL for a user that authenticates only with a
+ * client certificate; `publish` and `subscribe` hold route patterns, one
+ * per line (`""` for none); `admin` non-zero allows the admin commands
+ * (`reload`, `unsub` of another connection). Once any user exists,
+ * anonymous clients keep what the anonymous list allows (everything,
+ * unless `ducq_reactor_set_anonymous` or a configuration file says
+ * otherwise).
+ *
+ * `DUCQ_EMSGINV` for a malformed hash or name, `DUCQ_ENULL` for a NULL
+ * reactor, name, publish or subscribe, `DUCQ_ERROR` while the reactor
+ * runs. Strings are read during the call only.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated.
+ */
+ducq_state ducq_reactor_add_user(struct ducq_reactor *reactor, const char *name, const char *password_phc, const char *publish, const char *subscribe, int admin);
+
+/**
+ * Sets what clients that have not authenticated may do: `publish` and
+ * `subscribe` hold route patterns, one per line (`""` for nothing; the
+ * default is everything, `"*"`). Applies to every listener that admits
+ * anonymous clients, from each client's next command on.
+ *
+ * `DUCQ_ENULL` for NULL, `DUCQ_EMSGINV` for non-UTF-8, `DUCQ_ERROR` while
+ * the reactor runs. Strings are read during the call only.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; strings are NULL or NUL-terminated.
+ */
+ducq_state ducq_reactor_set_anonymous(struct ducq_reactor *reactor, const char *publish, const char *subscribe);
+
+/**
+ * Applies the configuration file at `path` (listeners, limits, users and
+ * access lists, origin rules, Lua folders; see docs/CONFIG.md) to a
+ * reactor that has not run yet, and makes `ducq_reactor_reload` (and the
+ * `reload` command of an admin user) re-read it. Its `[queues] data_dir`
+ * is not used here: the reactor keeps the queue store it was made with
+ * (in memory for `ducq_reactor_new`).
+ *
+ * `DUCQ_EFILE` when the file cannot be read or fails its check (each
+ * error is logged with its line; nothing is applied), `DUCQ_ECOMMLAYER`
+ * when a listener cannot be opened, `DUCQ_ENULL` for NULL arguments,
+ * `DUCQ_ERROR` while the reactor runs. `path` is copied.
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle; `path` is NULL or NUL-terminated.
+ */
+ducq_state ducq_reactor_load_config(struct ducq_reactor *reactor, const char *path);
+
+/**
+ * Re-reads the configuration file given to `ducq_reactor_load_config`
+ * and applies users, access lists, limits, origin rules, Lua folders and
+ * certificates without dropping a connection. A file that fails its check
+ * is refused whole (errors logged) and the running configuration stays:
+ * `DUCQ_ERROR`. `DUCQ_ENOIMPL` without a loaded file, `DUCQ_ENULL` for
+ * NULL. Call it between `ducq_loop_once` turns; while the reactor runs
+ * or from its own callbacks it is refused (`DUCQ_ERROR`; a client's
+ * `reload` command or SIGHUP in `ducq-server` reloads a running one).
+ *
+ * # Safety
+ * `reactor` is NULL or a live handle.
+ */
+ducq_state ducq_reactor_reload(struct ducq_reactor *reactor);
+
+/**
  * The dispatcher of `reactor`: not a new object, valid exactly as long as
  * `reactor`, never to be freed. NULL for NULL. Safe from callbacks.
  *
@@ -1697,6 +1835,75 @@ ducq_state ducq_reactor_listen_tcp(struct ducq_reactor *reactor, const char *add
 ducq_state ducq_reactor_listen_http(struct ducq_reactor *reactor, const char *address, uint16_t *out_port);
 
 /**
+ * Creates an unconnected client handle for a TLS listener of a server
+ * (`ducq-server --tls`, length-framed ducq over TLS): `host` (a name or an
+ * IP address, also the name the server's certificate must carry) and
+ * `port` (decimal). `ca_file` is a PEM file of the CA certificates to
+ * trust; NULL trusts the system's store. `ducq_conn` connects and
+ * completes the TLS handshake within the handle's timeout; a certificate
+ * that does not verify is `DUCQ_ECONNECT` with the reason in
+ * `ducq_last_error`.
+ *
+ * Every client function then works on it as on a TCP handle. `ducq_id`
+ * gives `TLS:<host>:<port>` before connecting. The CA file is read when
+ * the handle is made: NULL is returned when it cannot be read, or when
+ * `host` or `port` is NULL or not UTF-8. Strings are copied. The caller
+ * owns the handle and frees it with `ducq_free`; it may move between
+ * threads but is used by one thread at a time.
+ *
+ * # Safety
+ * Non-null arguments are NUL-terminated strings.
+ */
+ducq_i *ducq_new_tls(const char *host, const char *port, const char *ca_file);
+
+/**
+ * Creates an unconnected client handle for the Unix domain socket at
+ * `path` (`ducq-server --unix PATH`, length-framed ducq). `ducq_conn`
+ * connects it; every client function then works on it. `ducq_id` gives
+ * `UNIX:<path>`. `path` is copied; NULL or non-UTF-8 gives NULL. The
+ * caller owns the handle and frees it with `ducq_free`; threads as for
+ * `ducq_new_tls`.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string.
+ */
+ducq_i *ducq_new_unix(const char *path);
+
+/**
+ * Authenticates a connected client handle as `user` with `password`
+ * (`auth <user>\n<password>`, PROTOCOL.md §1.2) and waits for the
+ * answer: `DUCQ_OK` once the server accepted it; `DUCQ_EACCESS` for a
+ * wrong user or password (answered after the server's failure delay, so
+ * this call takes at least that long); `DUCQ_EMSGINV` for an empty user
+ * or one with a line break; `DUCQ_ETIMEOUT` when no answer came within
+ * the handle's timeout; `DUCQ_ENOIMPL` on a handle written in C or lent
+ * by a reactor; `DUCQ_ENULL` for NULL. The detail is in
+ * `ducq_last_error`.
+ *
+ * Strings are read during the call only. One thread at a time per
+ * handle.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle; `user` and `password` are NULL or
+ * NUL-terminated.
+ */
+ducq_state ducq_authenticate(ducq_i *ducq, const char *user, const char *password);
+
+/**
+ * Hashes `password` (NUL-terminated) into an argon2id PHC string written
+ * to `out` (NUL-terminated) when it fits in `out_len` bytes (100 is
+ * enough): what a `[[user]]` of the configuration file and
+ * `ducq_reactor_add_user` take. `DUCQ_EMAX` when it does not fit (nothing
+ * written), `DUCQ_ENULL` for NULL, `DUCQ_ERROR` when no random salt could
+ * be had. Takes tens of milliseconds on purpose; any thread.
+ *
+ * # Safety
+ * `password` is NULL or NUL-terminated; `out` is NULL or writable for
+ * `out_len` bytes.
+ */
+ducq_state ducq_hash_password(const char *password, char *out, size_t out_len);
+
+/**
  * Creates an unconnected client handle that runs ducq over a socket layer
  * written in C (`vtbl`, see `struct ducq_socket_vtbl`). Connect it with
  * `ducq_conn`; every client function then works on it.
@@ -1715,10 +1922,11 @@ ducq_i *ducq_new_socket(const struct ducq_socket_vtbl *vtbl, void *ctx);
 /**
  * The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.
  *
- * Takes any int: a negative code counts as its absolute value, and anything
- * above the last code (24) gives the text of `DUCQ_UNKNOWN`. Never returns
- * NULL. The string is static: never free it. Safe from any thread and from
- * callbacks.
+ * Takes any int: a negative code counts as its absolute value, and a code
+ * no `ducq_state` holds (anything above 24, `DUCQ_EACCESS`, the one code
+ * added after the original's 23) gives the text of `DUCQ_UNKNOWN`. Never
+ * returns NULL. The string
+ * is static: never free it. Safe from any thread and from callbacks.
  */
 const char *ducq_state_tostr(int state);
 

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 seeds=fuzz/seeds
 rm -rf "$seeds"
 mkdir -p "$seeds"/{tcp_decoder,message_parse,route_match,classify}
+mkdir -p "$seeds"/{ws_handshake,ws_frame,http_request,reactor_input,c_vtable,tls_input}
 mkdir -p "$seeds"/{ws_handshake,ws_frame,http_request,reactor_input,c_vtable,mqtt_packet,mqtt_connection}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -262,6 +263,23 @@ cv message-none  '\x10\x02' '\x64\x00\x05\x00\x64\x01\xff\x00abc'
 cv garbage-int   '\xc8\x03' '\xf0\x01\x00\x00\xfc\x01\x00\x00\xfe\x02\x00\x00abc'
 cv close         '\xc8\x02' '\xc8\x00\x00\x10\x64\x01\x01\x01bye'
 
+# --- tls_input: byte 0 the mode (0 raw bytes to the TLS port, 1 inside a
+# TLS session, 2 the body of an `auth` frame inside TLS), then the payload.
+tl() { { printf "$2"; printf "$3"; } >"$seeds/tls_input/$1"; }
+tl raw-plain-ducq      '\x00' '6\nlscmd'
+tl raw-plain-http      '\x00' 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'
+tl raw-bad-handshake   '\x00' '\x16\x03\x01\x00\x08\xff\x00\x00\x04\x01\x02\x03\x04'
+tl raw-truncated-hello '\x00' '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'
+tl raw-alert           '\x00' '\x15\x03\x03\x00\x02\x02\x28'
+tl tls-pub-sub         '\x01' '11\nsub open/*\n13\npub open/a\nhi'
+tl tls-denied-pub      '\x01' '12\npub closed\nx'
+tl tls-auth-then-pub   '\x01' '8\nauth u\np12\npub closed\nx'
+tl tls-bad-frame       '\x01' 'x\nabc'
+tl auth-good           '\x02' 'u\np'
+tl auth-wrong          '\x02' 'u\nwrong'
+tl auth-unknown        '\x02' 'nobody\np'
+tl auth-no-newline     '\x02' 'u'
+tl auth-empty-user     '\x02' '\np'
 # --- mqtt_packet: byte 0 the version (even 3.1.1, odd 5; its high bits a
 # small maximum packet size, 0 = 1 MiB), byte 1 the split seed, then the
 # packets a client sends (OASIS MQTT 3.1.1 / 5.0).

@@ -18,7 +18,7 @@ if [ $# -gt 0 ]; then
     targets=("$@")
 else
     targets=(tcp_decoder message_parse route_match classify ws_handshake ws_frame http_request
-        reactor_input c_vtable mqtt_packet mqtt_connection)
+        reactor_input c_vtable tls_input mqtt_packet mqtt_connection)
 fi
 runs=${RUNS:--1} # -1: no limit on executions
 max_len=${MAX_LEN:-1024}

@@ -5,9 +5,11 @@
 //! - [`proto`]: state codes, message parse/format, replies, route matching (no I/O).
 //! - [`transport`]: protocol codecs (TCP framing, …) behind the [`transport::Transport`] trait (no I/O).
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
-//! - [`client`]: a blocking client over any transport, and one that reconnects.
+//! - [`client`]: a blocking client over any transport (TCP, TLS, Unix sockets), and one that reconnects.
 //! - [`backoff`]: the back-off rule of reconnecting clients and bridges.
 //! - [`queue`]: durable named queues: the state machine, group commit, the redb store.
+//! - [`tls`]: certificates, keys and rustls configurations for both ends.
+//! - [`config`]: the server's TOML configuration file: parse, check, apply, reload.
 //! - [`lua`]: Lua-scripted commands, reloaded when their files change.
 //! - [`ffi`]: the C ABI (`include/ducq.h`): the only exported symbols.
 //!
@@ -31,6 +33,8 @@ use ducq_lua_bundle as _;
 pub mod backoff;
 pub mod client;
 #[cfg(feature = "std")]
+pub mod config;
+#[cfg(feature = "std")]
 pub mod ffi;
 #[cfg(feature = "std")]
 pub mod lua;
@@ -39,6 +43,8 @@ pub mod proto;
 pub mod queue;
 #[cfg(feature = "std")]
 pub mod server;
+#[cfg(feature = "std")]
+pub mod tls;
 pub mod transport;
 
 pub use proto::State;

@@ -110,6 +110,10 @@ int main(void) {
     CHECK(ws_out == NULL, "ducq_new_ws_upgrade_from_http writes nothing on failure");
     CHECK(ducq_buffer(NULL) == NULL && ducq_buffer(d) == NULL, "ducq_buffer: not a WebSocket");
     ENULL(ducq_tcp_apply(3, NULL, NULL));
+    CHECK(ducq_new_tls(NULL, "1", NULL) == NULL, "ducq_new_tls(NULL, port, ca)");
+    CHECK(ducq_new_tls("h", NULL, NULL) == NULL, "ducq_new_tls(host, NULL, ca)");
+    CHECK(ducq_new_tls("h", "1", "no such ca file") == NULL, "ducq_new_tls(missing CA file)");
+    CHECK(ducq_new_unix(NULL) == NULL, "ducq_new_unix(NULL)");
     ENULL(ducq_conn(NULL));
     ENULL(ducq_close(NULL));
     ducq_free(NULL);
@@ -303,6 +307,37 @@ int main(void) {
     CHECK(ducq_dispatch(disp, d, buf, 1) == DUCQ_ENOTFOUND, "dispatch for a client handle");
     CHECK(ducq_dispatcher_count_cmds(NULL) == -1, "ducq_dispatcher_count_cmds(NULL)");
     CHECK(ducq_dispatcher_count_cmds(disp) == 0, "ducq_dispatcher_count_cmds");
+
+    ENULL(ducq_reactor_listen_tls(NULL, "127.0.0.1:0", "c", "k", NULL, NULL));
+    ENULL(ducq_reactor_listen_tls(r, NULL, "c", "k", NULL, NULL));
+    ENULL(ducq_reactor_listen_https(r, "127.0.0.1:0", NULL, "k", NULL, NULL));
+    ENULL(ducq_reactor_listen_https(r, "127.0.0.1:0", "c", NULL, NULL, NULL));
+    CHECK(ducq_reactor_listen_mqtts(r, "127.0.0.1:0", "/nonexistent.pem", "k", NULL, NULL) ==
+              DUCQ_EFILE,
+          "mqtts with a missing certificate");
+    ENULL(ducq_reactor_listen_mqtts(r, NULL, "c", "k", NULL, NULL));
+    ENULL(ducq_reactor_listen_mqtt(NULL, "127.0.0.1:0", NULL));
+    ENULL(ducq_reactor_listen_mqtt(r, NULL, NULL));
+    ENULL(ducq_reactor_listen_unix(NULL, "p", -1));
+    ENULL(ducq_reactor_listen_unix(r, NULL, -1));
+    ENULL(ducq_reactor_add_user(NULL, "u", NULL, "", "", 0));
+    ENULL(ducq_reactor_add_user(r, NULL, NULL, "", "", 0));
+    ENULL(ducq_reactor_add_user(r, "u", NULL, NULL, "", 0));
+    ENULL(ducq_reactor_set_anonymous(NULL, "", ""));
+    ENULL(ducq_reactor_set_anonymous(r, NULL, ""));
+    ENULL(ducq_reactor_set_anonymous(r, "", NULL));
+    ENULL(ducq_reactor_load_config(NULL, "f"));
+    ENULL(ducq_reactor_load_config(r, NULL));
+    ENULL(ducq_reactor_reload(NULL));
+    CHECK(ducq_reactor_reload(r) == DUCQ_ENOIMPL, "ducq_reactor_reload without a file");
+    ENULL(ducq_hash_password(NULL, buf, sizeof buf));
+    ENULL(ducq_hash_password("pw", NULL, 0));
+    CHECK(ducq_hash_password("pw", buf, sizeof buf) == DUCQ_EMAX, "a PHC string needs room");
+    ENULL(ducq_authenticate(NULL, "u", "p"));
+    ENULL(ducq_authenticate(d, NULL, "p"));
+    ENULL(ducq_authenticate(d, "u", NULL));
+    CHECK(ducq_authenticate(d, "", "p") == DUCQ_EMSGINV, "ducq_authenticate with no user");
+    CHECK(ducq_authenticate(d, "u", "p") == DUCQ_ECONNCLOSED, "authenticate, not connected");
 
     /* the broker state through the idle reactor */
     CHECK(ducq_store_last_msg(r, "r", "pub r\nm", 7) == DUCQ_OK, "store last");

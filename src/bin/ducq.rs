@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ducq::client::reconnect::{Connector, Event, Reconnecting};
-use ducq::client::{Client, Error, Flow};
+use ducq::client::{Client, Error, Flow, NetStream, Wire};
 use ducq::lua::client::{run_script, ScriptError, ScriptOptions};
 use ducq::proto::{classify, message::nack_text, Kind};
 use ducq::server::channels::{quoted, ChannelSpec};
@@ -85,6 +85,14 @@ Options:
   --host HOST             server host                   [default: 127.0.0.1]
   --port PORT             server port       [default: 59090, or 59091 with --ws]
   --ws                    connect over WebSocket (the server's HTTP port)
+  --tls                   connect over TLS (a tls listener, or with --ws an
+                          https one)                    [port: 59092, 59093]
+  --ca FILE               trust the CA certificates of FILE (PEM) instead
+                          of the system's
+  --cert FILE, --key FILE present this client certificate (PEM)
+  --unix PATH             connect to the Unix socket PATH instead of a port
+  --user NAME             authenticate as NAME; the password is read from
+                          the environment variable DUCQ_PASSWORD
   --timeout SECS          connect and reply timeout     [default: 5]
   --json                  JSON output: lscmd, lsconn and queues print one
                           array, sub one object per message:
@@ -157,31 +165,72 @@ struct Conn {
     host: String,
     port: Option<u16>,
     ws: bool,
+    tls: bool,
+    ca: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+    unix: Option<String>,
+    user: Option<String>,
     timeout: Duration,
 }
 
 impl Conn {
+    /// Where it connects, as messages name it: the socket path, or
+    /// `host:port` (the port defaulting by --tls and --ws).
     fn addr(&self) -> String {
-        let port = self.port.unwrap_or(if self.ws { 59091 } else { 59090 });
+        if let Some(path) = &self.unix {
+            return path.clone();
+        }
+        let port = self.port.unwrap_or(match (self.tls, self.ws) {
+            (false, false) => 59090,
+            (false, true) => 59091,
+            (true, false) => 59092,
+            (true, true) => 59093,
+        });
         format!("{}:{}", self.host, port)
     }
 
-    fn open(&self) -> Result<Client, Failure> {
+    fn open(&self) -> Result<Client<NetStream>, Failure> {
         let addr = self.addr();
-        (self.connector())()
-            .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+        let mut connect = self.connector()?;
+        connect().map_err(|e| match e {
+            // Refused credentials are the server's answer, not a failure
+            // to connect.
+            e @ Error::Nack { .. } => Failure::from(e),
+            e => Failure::Other(format!("could not connect to {addr}: {e}")),
+        })
     }
 
-    /// Makes a fresh connection each time it is called (for reconnecting).
-    fn connector(&self) -> Connector<std::net::TcpStream> {
-        let (addr, ws, timeout) = (self.addr(), self.ws, self.timeout);
-        Box::new(move || {
-            if ws {
-                Client::connect_ws(&addr, timeout)
-            } else {
-                Client::connect(&addr, timeout)
+    /// Makes a fresh connection each time it is called (for reconnecting):
+    /// over a Unix socket, TLS or TCP (WebSocket when asked), then
+    /// `auth` when --user is given (the password from DUCQ_PASSWORD).
+    fn connector(&self) -> Result<Connector<NetStream>, Failure> {
+        let (addr, timeout) = (self.addr(), self.timeout);
+        let wire = if self.ws { Wire::Ws } else { Wire::Framed };
+        let dial: Box<dyn Fn() -> Result<Client<NetStream>, Error>> = if self.unix.is_some() {
+            Box::new(move || Client::connect_unix(addr.as_ref(), timeout))
+        } else if self.tls {
+            if self.cert.is_some() != self.key.is_some() {
+                return Err(usage("--cert and --key go together"));
             }
-        })
+            let files = ducq::tls::ClientTlsFiles {
+                ca: self.ca.clone(),
+                cert_key: self.cert.clone().zip(self.key.clone()),
+            };
+            let config = ducq::tls::client_config(&files).map_err(Failure::Other)?;
+            Box::new(move || Client::connect_tls(&addr, timeout, config.clone(), wire))
+        } else {
+            Box::new(move || Client::connect_net(&addr, timeout, wire))
+        };
+        let user = self.user.clone();
+        Ok(Box::new(move || {
+            let mut client = dial()?;
+            if let Some(user) = &user {
+                let password = std::env::var("DUCQ_PASSWORD").unwrap_or_default();
+                client.authenticate(user, password.as_bytes())?;
+            }
+            Ok(client)
+        }))
     }
 }
 
@@ -215,6 +264,12 @@ fn parse(argv: Vec<String>) -> Result<Option<Cli>, Failure> {
             host: "127.0.0.1".into(),
             port: None,
             ws: false,
+            tls: false,
+            ca: None,
+            cert: None,
+            key: None,
+            unix: None,
+            user: None,
             timeout: Duration::from_secs(5),
         },
         ui: Ui {
@@ -247,6 +302,12 @@ fn parse(argv: Vec<String>) -> Result<Option<Cli>, Failure> {
             }
             "--host" => cli.conn.host = value("--host")?,
             "--ws" => cli.conn.ws = true,
+            "--tls" => cli.conn.tls = true,
+            "--ca" => cli.conn.ca = Some(value("--ca")?),
+            "--cert" => cli.conn.cert = Some(value("--cert")?),
+            "--key" => cli.conn.key = Some(value("--key")?),
+            "--unix" => cli.conn.unix = Some(value("--unix")?),
+            "--user" => cli.conn.user = Some(value("--user")?),
             "--port" => {
                 let v = value("--port")?;
                 cli.conn.port = Some(
@@ -513,7 +574,7 @@ const PARTS_IN_FLIGHT: usize = 16;
 /// per read, so a slow source is forwarded as it comes), then `END`.
 /// Returns the bytes sent.
 fn publish_stream(
-    client: &mut Client,
+    client: &mut Client<NetStream>,
     route: &str,
     mut input: impl Read,
     part: usize,
@@ -548,7 +609,7 @@ fn publish_stream(
 }
 
 /// Waits for the next ACK; a NACK or anything else but data is an error.
-fn expect_ack(client: &mut Client) -> Result<(), Failure> {
+fn expect_ack(client: &mut Client<NetStream>) -> Result<(), Failure> {
     loop {
         let m = client.receive_reply()?;
         match classify(&m) {
@@ -636,7 +697,7 @@ fn send(conn: &Conn, args: &[String], no_reply: bool) -> Result<(), Failure> {
     }
 }
 
-fn print_reply(client: &mut Client) -> Result<(), Failure> {
+fn print_reply(client: &mut Client<NetStream>) -> Result<(), Failure> {
     let first = client.receive_reply()?;
     let mut out = std::io::stdout().lock();
     if classify(&first) != Kind::Parts {
@@ -703,7 +764,7 @@ fn sub(
         }
     };
     let addr = conn.addr();
-    let mut client = Reconnecting::new(conn.connector(), reconnect.policy(), Some(conn.timeout))
+    let mut client = Reconnecting::new(conn.connector()?, reconnect.policy(), Some(conn.timeout))
         .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))?;
     let lost = Rc::new(Cell::new(false));
     let flag = Rc::clone(&lost);

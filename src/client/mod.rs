@@ -35,6 +35,10 @@ use crate::transport::ws::WsClient;
 use crate::transport::{decode_all, Transport};
 
 #[cfg(feature = "std")]
+pub mod net;
+#[cfg(feature = "std")]
+pub use net::{NetStream, Wire};
+#[cfg(feature = "std")]
 pub mod queue;
 
 /// Largest message the client accepts by default (the server's default).

@@ -14,7 +14,7 @@ use super::handle::{Handle, Kind};
 use super::socket::{ducq_socket_vtbl, CStream};
 use super::vtbl::ducq_i;
 use super::{boundary, str_arg};
-use crate::client::{Client, Error, DEFAULT_MAX_MESSAGE};
+use crate::client::{Client, Error, NetStream, DEFAULT_MAX_MESSAGE};
 use crate::proto::State;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::ws::WsClient;
@@ -59,7 +59,16 @@ pub(crate) enum Target {
         vtbl: ducq_socket_vtbl,
         ctx: *mut c_void,
     },
+    /// TLS or a Unix socket (`secure`): a connector, and the id shown
+    /// before connecting.
+    Net {
+        connect: NetConnector,
+        label: String,
+    },
 }
+
+/// Opens a TLS or Unix socket client within the timeout given.
+pub(crate) type NetConnector = std::sync::Arc<dyn Fn(Duration) -> Result<Client<NetStream>, Error>>;
 
 /// The connected client, over a socket, a C layer, or (for a handle made
 /// from an accepted descriptor) a descriptor.
@@ -67,6 +76,7 @@ pub(crate) enum AnyClient {
     Socket(Client),
     Layer(Client<CStream>),
     Fd(Client<FdStream>),
+    Net(Client<NetStream>),
 }
 
 /// Runs the same code on any client.
@@ -76,6 +86,7 @@ macro_rules! on_client {
             $crate::ffi::client::AnyClient::Socket($cl) => $body,
             $crate::ffi::client::AnyClient::Layer($cl) => $body,
             $crate::ffi::client::AnyClient::Fd($cl) => $body,
+            $crate::ffi::client::AnyClient::Net($cl) => $body,
         }
     };
 }
@@ -133,6 +144,12 @@ impl ClientSide {
                 let codec = Box::new(TcpCodec::new(DEFAULT_MAX_MESSAGE));
                 Client::from_io(stream, codec, timeout).map(AnyClient::Layer)
             }
+            Target::Net { connect, .. } => {
+                connect(timeout.unwrap_or(CONNECT_LIMIT)).and_then(|mut cl| {
+                    cl.set_timeout(timeout)?;
+                    Ok(AnyClient::Net(cl))
+                })
+            }
         };
         match result {
             Ok(client) => {
@@ -157,6 +174,7 @@ impl ClientSide {
                 format!("{}:{host}:{port}", proto.name())
             }
             (None, Target::Layer { .. }) => "TCP:".to_owned(),
+            (None, Target::Net { label, .. }) => label.clone(),
         }
     }
 

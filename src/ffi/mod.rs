@@ -34,11 +34,16 @@
 //! - `command`, `dispatcher`: C commands, plugins, Lua folders.
 //! - `proto`: protocols written in C for the non-blocking reactor.
 //! - `queue`: durable queues and request/reply on a client handle.
+//! - `secure`: TLS and Unix socket client handles, `ducq_authenticate`,
+//!   password hashing.
+//! - `config`: TLS, HTTPS, MQTT(S) and Unix listeners, users and the
+//!   anonymous access list, the configuration file and its reload.
 //!
 //! # Client side and server side
 //! The client side is `state`, `vtbl`, `handle`, `client`, `socket`,
-//! `calls`, `listen` and `message` (with `crate::proto` and
-//! `crate::client` beneath them); everything else needs the server. The
+//! `calls`, `listen`, `message` and `secure` (with `crate::proto`,
+//! `crate::client` and `crate::tls` beneath them; `ducq_hash_password`
+//! borrows the server's hashing); everything else needs the server. The
 //! client modules reach the server side at exactly two seams: the handle
 //! kinds `Kind::Server` and `Kind::Fd` (`handle`) and the client over an
 //! accepted descriptor, `AnyClient::Fd` (`client`), all made only by
@@ -62,6 +67,7 @@ pub mod calls;
 pub mod client;
 pub mod clients;
 pub mod command;
+pub mod config;
 pub mod dispatcher;
 pub mod fdconn;
 pub mod foreign;
@@ -73,6 +79,7 @@ pub mod message;
 pub mod proto;
 pub mod queue;
 pub mod reactor;
+pub mod secure;
 pub mod socket;
 pub mod state;
 pub mod vtbl;

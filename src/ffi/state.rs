@@ -1,5 +1,6 @@
-//! `ducq_state` for C: the 24 codes with the original names and numbers,
-//! and those added after them (PROTOCOL.md §11), their texts, and the library version. There is one
+//! `ducq_state` for C: the 24 codes with the original names and numbers
+//! (PROTOCOL.md §11), 24 (`DUCQ_EACCESS`) added after them, their texts,
+//! and the library version. There is one
 //! state enum, [`crate::proto::State`]; C sees it as `enum ducq_state`,
 //! whose definition `build.rs` writes into the header from that same
 //! table. Across the boundary a state travels as a plain C int
@@ -24,7 +25,7 @@ impl RawState {
     pub const OK: RawState = RawState(0);
 
     /// The state it names: a negative code counts as its absolute value,
-    /// anything above the last code is `Unknown`.
+    /// anything above the last code (24) is `Unknown` (23).
     pub fn state(self) -> State {
         State::from_code(i64::from(self.0))
     }
@@ -74,10 +75,11 @@ fn text_of(state: c_int, short: bool) -> *const c_char {
 
 /// The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.
 ///
-/// Takes any int: a negative code counts as its absolute value, and anything
-/// above the last code (24) gives the text of `DUCQ_UNKNOWN`. Never returns
-/// NULL. The string is static: never free it. Safe from any thread and from
-/// callbacks.
+/// Takes any int: a negative code counts as its absolute value, and a code
+/// no `ducq_state` holds (anything above 24, `DUCQ_EACCESS`, the one code
+/// added after the original's 23) gives the text of `DUCQ_UNKNOWN`. Never
+/// returns NULL. The string
+/// is static: never free it. Safe from any thread and from callbacks.
 #[no_mangle]
 pub extern "C" fn ducq_state_tostr(state: c_int) -> *const c_char {
     boundary(|| text_of(state, false))
@@ -116,8 +118,12 @@ mod tests {
     fn tostr_folds_negative_and_large() {
         assert_eq!(text(ducq_state_tostr(15)), "message invalid");
         assert_eq!(text(ducq_state_tostr(-15)), "message invalid");
+        // 24 is ducq's code after the original's table; only what no
+        // `ducq_state` holds folds to DUCQ_UNKNOWN.
         assert_eq!(text(ducq_state_tostr(24)), "access denied");
+        assert_eq!(text(ducq_state_short(24)), "EACCESS");
         assert_eq!(text(ducq_state_tostr(25)), "unknown error");
+        assert_eq!(text(ducq_state_tostr(-24)), "access denied");
         assert_eq!(text(ducq_state_tostr(i32::MIN)), "unknown error");
         assert_eq!(text(ducq_state_short(4)), "ENULL");
         assert_eq!(text(ducq_state_short(0)), "ok");
@@ -127,6 +133,8 @@ mod tests {
     fn raw_states_fold_like_the_texts() {
         assert_eq!(RawState(-17).state(), State::ENoCmd);
         assert_eq!(RawState(99).state(), State::Unknown);
+        assert_eq!(RawState(24).state(), State::EAccess);
+        assert_eq!(RawState(25).state(), State::Unknown);
         assert_eq!(RawState::from(Err(State::EAck)), RawState(18));
     }
 }

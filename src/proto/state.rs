@@ -58,8 +58,9 @@ pub enum State {
     ELua = 22,
     /// unknown error
     Unknown = 23,
-    /// access denied: a channel or an access rule refused the operation
-    /// (beyond the original)
+    /// access denied: authentication failed or required, a route outside
+    /// the user's access list, or a channel refused the operation (beyond
+    /// the original)
     EAccess = 24,
 }
 

@@ -14,6 +14,7 @@ use super::conn::{Conn, ConnId};
 use super::hub::Hub;
 use super::log::Level;
 use super::settings::Settings;
+use super::socket::{PeerAddr, Socket};
 use crate::proto::State;
 use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::tcp::TcpCodec;
@@ -215,7 +216,8 @@ pub fn adopt_with(
     let _ = std.set_nodelay(true);
     let stream = mio::net::TcpStream::from_std(std);
     let now = Instant::now();
-    let key = match hub.insert(|gen| Conn::new(stream, transport, peer, gen, now)) {
+    let (socket, peer) = (Socket::Tcp(stream), PeerAddr::Inet(peer));
+    let key = match hub.insert(|gen| Conn::new(socket, transport, peer, gen, now)) {
         Ok(key) => key,
         Err(e) => {
             let text = format!("register an added client: {e}");

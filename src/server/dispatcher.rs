@@ -67,6 +67,11 @@ impl Dispatcher {
         self.sets.push(set);
     }
 
+    /// How many command sets were added (the index the next one gets).
+    pub fn set_count(&self) -> usize {
+        self.sets.len()
+    }
+
     /// The command sets added so far, in consultation order.
     pub fn sets_mut(&mut self) -> &mut [Box<dyn CommandSet>] {
         &mut self.sets
@@ -129,7 +134,10 @@ impl Dispatcher {
             );
             hub.log(Level::Debug, "dispatch", &id, &text);
         }
-        let result = self.run(hub, caller, &msg);
+        // Access control first: users, access lists, anonymous policy.
+        let result = hub
+            .authorize(caller, &msg)
+            .and_then(|()| self.run(hub, caller, &msg));
         if let Err(state) = result {
             hub.metrics.nack(state);
             let _ = hub.send(caller, &message::nack(state));

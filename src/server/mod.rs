@@ -21,6 +21,7 @@
 
 pub mod actions;
 pub mod adopt;
+pub mod auth;
 pub mod bridge;
 pub mod bridges;
 pub mod broker;
@@ -43,7 +44,9 @@ pub mod reactor;
 pub mod route_index;
 pub mod rules;
 pub mod settings;
+pub mod socket;
 pub mod streams;
+pub(crate) mod tls;
 
 pub use conn::ConnId;
 pub use dispatcher::{CommandSet, Dispatcher};
@@ -52,3 +55,4 @@ pub use lend::HubSlot;
 pub use log::Level;
 pub use reactor::{Reactor, StopHandle};
 pub use settings::Settings;
+pub use socket::PeerAddr;

@@ -178,6 +178,14 @@ pub trait Transport {
         LastMessage::Store
     }
 
+    /// Whether the message just decoded was composed by the codec for its
+    /// own bookkeeping (an MQTT session takeover closing the connection
+    /// that held the session), not asked for by its peer: it passes the
+    /// admin-only rule of access control (access lists still apply).
+    fn own_request(&self) -> bool {
+        false
+    }
+
     /// Called once when the server marks this connection for closing (the
     /// peer left, an error, an admin's `unsub`, a slow consumer): it gets
     /// no more deliveries, so a codec that shares work with other

@@ -23,6 +23,8 @@ brokers (addresses must be 127.0.0.1:PORT):
   --ducq ADDR          ducq over TCP
   --ducq-ws ADDR       ducq over WebSocket (S6)
   --ducq-mqtt ADDR     ducq's MQTT listener, driven by the MQTT clients
+  --tls-ca FILE        every connection speaks TLS, trusting the CA of FILE
+                       (give each broker's TLS port)
   --mosquitto ADDR     MQTT broker (alias --mqtt)
   --nats ADDR          NATS server
   --redis ADDR         Redis server
@@ -225,6 +227,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 addrs.push((b, loopback(flag, v)?));
             }
             "--ducq-ws" => c.ducq_ws = Some(loopback(flag, v)?),
+            "--tls-ca" => super::conn::use_tls(v)?,
             "--pid" => {
                 let (name, pid) = v
                     .split_once('=')

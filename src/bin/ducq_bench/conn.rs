@@ -2,8 +2,13 @@
 //! codec, an input buffer decoded in place and a pending output buffer.
 //! Reads and writes run until `WouldBlock` (mio is edge-triggered); nothing
 //! here waits, so one thread can drive thousands of these.
+//!
+//! With `--tls-ca` every connection speaks TLS (rustls, driven sans-IO like
+//! the server does): plaintext is encrypted at most `TLS_AHEAD` bytes ahead
+//! of the socket, so `pending` still counts what the broker has not taken.
 
 use std::io::{ErrorKind, Read, Write};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mio::net::TcpStream;
@@ -12,6 +17,23 @@ use super::wire::{new_wire, Endpoint, Event, Wire};
 
 /// Time allowed for one TCP connect on loopback.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Plaintext encrypted ahead of the socket, at most.
+const TLS_AHEAD: usize = 64 << 10;
+
+/// The TLS client configuration every connection uses, once set.
+static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+
+/// Makes every connection of this run speak TLS, trusting the CA
+/// certificates in PEM file `ca`.
+pub fn use_tls(ca: &str) -> Result<(), String> {
+    let files = ducq::tls::ClientTlsFiles {
+        ca: Some(ca.to_owned()),
+        cert_key: None,
+    };
+    let config = ducq::tls::client_config(&files)?;
+    TLS.set(config)
+        .map_err(|_| "TLS configured twice".to_string())
+}
 
 /// A connection to a broker.
 pub struct Conn {
@@ -24,6 +46,7 @@ pub struct Conn {
     end: usize,
     out: Vec<u8>,
     out_pos: usize,
+    tls: Option<Box<rustls::ClientConnection>>,
 }
 
 /// What one [`Conn::read`] call saw.
@@ -44,7 +67,17 @@ impl Conn {
             .map_err(|e| format!("connect {}: {e}", ep.addr))?;
         std_sock.set_nodelay(true).map_err(|e| e.to_string())?;
         std_sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let tls = match TLS.get() {
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::IpAddress(ep.addr.ip().into());
+                let c = rustls::ClientConnection::new(Arc::clone(config), name)
+                    .map_err(|e| format!("TLS: {e}"))?;
+                Some(Box::new(c))
+            }
+            None => None,
+        };
         Ok(Conn {
+            tls,
             sock: TcpStream::from_std(std_sock),
             wire,
             inbuf: vec![0; buf.max(256)],
@@ -72,11 +105,15 @@ impl Conn {
 
     /// Bytes encoded but not yet written.
     pub fn pending(&self) -> usize {
-        self.out.len() - self.out_pos
+        let tls = self.tls.as_ref().is_some_and(|t| t.wants_write());
+        self.out.len() - self.out_pos + usize::from(tls)
     }
 
     /// Writes pending output until done or `WouldBlock`; returns bytes written.
     pub fn flush(&mut self) -> Result<usize, String> {
+        if self.tls.is_some() {
+            return self.flush_tls();
+        }
         let mut written = 0;
         while self.out_pos < self.out.len() {
             match self.sock.write(&self.out[self.out_pos..]) {
@@ -101,6 +138,85 @@ impl Conn {
         Ok(written)
     }
 
+    /// `flush` over TLS: write what is encrypted, encrypt more, until the
+    /// socket is full or everything is written. Returns ciphertext bytes.
+    fn flush_tls(&mut self) -> Result<usize, String> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(0);
+        };
+        let mut written = 0;
+        loop {
+            while tls.wants_write() {
+                match tls.write_tls(&mut self.sock) {
+                    Ok(0) => return Err("write returned 0".into()),
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(written),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(format!("write: {e}")),
+                }
+            }
+            if self.out_pos == self.out.len() {
+                self.out.clear();
+                self.out_pos = 0;
+                return Ok(written);
+            }
+            let end = self.out.len().min(self.out_pos + TLS_AHEAD);
+            let n = tls
+                .writer()
+                .write(&self.out[self.out_pos..end])
+                .map_err(|e| format!("TLS write: {e}"))?;
+            if n == 0 && !tls.wants_write() {
+                // Before the handshake completes rustls may refuse more.
+                return Ok(written);
+            }
+            self.out_pos += n;
+        }
+    }
+
+    /// `read` over TLS: ciphertext until `WouldBlock`, plaintext decoded as
+    /// it comes out.
+    fn read_tls(
+        &mut self,
+        on: &mut impl FnMut(Event<'_>) -> Result<(), String>,
+    ) -> Result<ReadOutcome, String> {
+        let mut outcome = ReadOutcome::default();
+        while let Some(tls) = self.tls.as_mut() {
+            match tls.read_tls(&mut self.sock) {
+                Ok(0) => {
+                    outcome.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    outcome.bytes += n;
+                    tls.process_new_packets().map_err(|e| format!("TLS: {e}"))?;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read: {e}")),
+            }
+            loop {
+                self.make_room();
+                let Some(tls) = self.tls.as_mut() else {
+                    break;
+                };
+                match tls.reader().read(&mut self.inbuf[self.end..]) {
+                    Ok(0) => {
+                        outcome.eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        self.end += n;
+                        self.decode(on)?;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(format!("TLS read: {e}")),
+                }
+            }
+        }
+        self.decode(on)?;
+        Ok(outcome)
+    }
+
     /// Reads until `WouldBlock` or end of stream, decoding as it goes and
     /// handing each event to `on`. Replies the protocol requires are queued
     /// (call [`Conn::flush`] after).
@@ -108,6 +224,9 @@ impl Conn {
         &mut self,
         mut on: impl FnMut(Event<'_>) -> Result<(), String>,
     ) -> Result<ReadOutcome, String> {
+        if self.tls.is_some() {
+            return self.read_tls(&mut on);
+        }
         let mut outcome = ReadOutcome::default();
         loop {
             self.make_room();

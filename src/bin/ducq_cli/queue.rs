@@ -4,13 +4,12 @@
 //! `ducq::proto::queue`'s.
 
 use std::io::{IsTerminal, Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ducq::client::queue::QueueMessage;
 use ducq::client::reconnect::Reconnecting;
-use ducq::client::Error;
+use ducq::client::{Error, NetStream};
 use ducq::proto::queue::{Delivered, QueueLine};
 use ducq::proto::State;
 
@@ -157,7 +156,7 @@ pub fn deq(conn: &Conn, args: &[String], ui: &Ui) -> Result<(), Failure> {
 /// printing it when `ack_first`). False when the connection was lost
 /// before the message was printed: it is delivered again.
 fn deq_step(
-    client: &mut Reconnecting<TcpStream>,
+    client: &mut Reconnecting<NetStream>,
     queue: &str,
     ack_first: bool,
     json: bool,

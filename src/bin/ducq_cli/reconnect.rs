@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ducq::backoff::Backoff;
 use ducq::client::reconnect::{Event, Offline, Policy, Reconnecting};
-use ducq::client::{Client, Error};
+use ducq::client::{Client, Error, NetStream};
 
 use super::events::reconnect_line;
 use crate::{usage, Conn, Failure};
@@ -79,10 +79,10 @@ impl Reconnect {
         &self,
         conn: &Conn,
         again: String,
-        mut setup: impl FnMut(&mut Client) -> Result<(), Error> + 'static,
-    ) -> Result<Reconnecting<std::net::TcpStream>, Failure> {
+        mut setup: impl FnMut(&mut Client<NetStream>) -> Result<(), Error> + 'static,
+    ) -> Result<Reconnecting<NetStream>, Failure> {
         let addr = conn.addr();
-        let mut connect = conn.connector();
+        let mut connect = conn.connector()?;
         let connector = Box::new(move || {
             let mut c = connect()?;
             setup(&mut c)?;

@@ -42,6 +42,7 @@ use self::transport::BridgeTransport;
 use super::conn::{Conn, ConnId};
 use super::hub::Hub;
 use super::log::Level;
+use super::socket::{PeerAddr, Socket};
 use crate::backoff::random_u32;
 use crate::transport::Transport;
 
@@ -274,6 +275,7 @@ impl Slot {
             let transport = make_transport(&self.cfg, &self.link, shared, true);
             let peer = self.addr.or(self.cfg.addrs.first().copied());
             let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            let (near, peer) = (Socket::Tcp(near), PeerAddr::Inet(peer));
             let key = hub.insert(|gen| Conn::new(near, transport, peer, gen, now))?;
             Ok((key, far))
         });
@@ -400,6 +402,7 @@ fn connect(
 ) -> std::io::Result<usize> {
     let stream = mio::net::TcpStream::connect(addr)?;
     let _ = stream.set_nodelay(true);
+    let (stream, addr) = (Socket::Tcp(stream), PeerAddr::Inet(addr));
     let key = hub.insert(|gen| Conn::new(stream, transport, addr, gen, now))?;
     if let Some(conn) = hub.conns.get_mut(key) {
         conn.transport.open(conn.out.own());

@@ -129,7 +129,11 @@ fn limits(
 /// client opening a connection per request gets no fresh bucket each time.
 fn publisher(hub: &Hub, caller: usize, id: ConnId) -> Publisher {
     match hub.conns.get(caller) {
-        Some(c) if !c.transport.accepts_push() => Publisher::Host(c.peer.ip()),
+        Some(c) if !c.transport.accepts_push() => match c.peer.ip() {
+            Some(ip) => Publisher::Host(ip),
+            // A Unix socket's clients have no address to share a bucket.
+            None => Publisher::Conn(id),
+        },
         _ => Publisher::Conn(id),
     }
 }

@@ -1,5 +1,6 @@
 //! `lsconn`: PARTS, one `<id>,<route>\n` line per client connection and
-//! subscription (`<id>,\n` for a connection without any), END.
+//! subscription (`<id>,\n` for a connection without any), END. A
+//! connection that authenticated is listed as `<user>@<id>`.
 
 use crate::proto::{Message, State, END, PARTS};
 use crate::server::hub::Hub;
@@ -8,7 +9,7 @@ use crate::server::hub::Hub;
 pub fn exec(hub: &mut Hub, caller: usize, _: &Message<'_>) -> Result<(), State> {
     let mut lines: Vec<Vec<u8>> = Vec::new();
     for (id, route) in crate::server::clients::pairs(hub) {
-        let Some(name) = hub.resolve(id).and_then(|k| hub.client_id(k)) else {
+        let Some(name) = hub.resolve(id).and_then(|k| hub.client_label(k)) else {
             continue;
         };
         let mut line = format!("{name},").into_bytes();

@@ -6,6 +6,7 @@
 use super::hub::Hub;
 use crate::proto::{Message, State};
 
+pub mod auth;
 pub mod chan;
 pub mod direct;
 pub mod enq;
@@ -23,6 +24,7 @@ pub mod qget;
 pub mod qsub;
 pub mod qtake;
 pub mod qunsub;
+pub mod reload;
 pub mod rep;
 pub mod req;
 pub mod serve;
@@ -83,6 +85,11 @@ pub fn core() -> Vec<Builtin> {
             name: "subscribe",
             doc: "alias of sub",
             exec: subscribe::exec,
+        },
+        Builtin {
+            name: "auth",
+            doc: "authenticate as user route with password payload: ACK, or NACK 24 after a delay",
+            exec: auth::exec,
         },
         Builtin {
             name: "CONT",
@@ -146,6 +153,11 @@ pub fn replaceable() -> Vec<Builtin> {
             exec: lsconn::exec,
         },
         Builtin {
+            name: "reload",
+            doc: "admin: re-read the configuration file (users, access lists, limits, Lua, certificates)",
+            exec: reload::exec,
+        },
+        Builtin {
             name: "time",
             doc: "server local time, YYYY-MM-DDTHH:MM:SS",
             exec: time::time,
@@ -183,16 +195,15 @@ fn queue_commands() -> Vec<Builtin> {
 }
 
 /// The open client connection whose id (as `lsconn` lists it:
-/// `TCP:127.0.0.1:50312`, `WS:[::1]:40000`) is `id`.
+/// `TCP:127.0.0.1:50312`, `WSS:[::1]:40000`, `UNIX:/run/ducq.sock:3`,
+/// optionally `<user>@` first) is `id`.
 pub(crate) fn find_client(hub: &Hub, id: &[u8]) -> Option<usize> {
     let id = std::str::from_utf8(id).ok()?;
-    let (kind, addr) = id.split_once(':')?;
-    let addr: std::net::SocketAddr = addr.parse().ok()?;
-    // A scan without allocating: direct messages and `unsub` are rare next
-    // to publications, and a connection's id can change (HTTP → WS).
+    // A scan: direct messages and `unsub` are rare next to publications,
+    // and a connection's id can change (HTTP → WS), so no index is kept.
     hub.conns
         .iter()
-        .find(|(_, c)| !c.closing && c.peer() == addr && c.kind() == kind)
+        .find(|(_, c)| !c.closing && c.answers_to(id))
         .map(|(k, _)| k)
 }
 

@@ -7,6 +7,7 @@ use crate::server::hub::Hub;
 
 /// Runs `unsub`.
 pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+    // `<id>`, or `<user>@<id>` as lsconn lists authenticated connections.
     let id = msg.payload.trim_ascii();
     if id.is_empty() {
         return Err(State::EMsgInv);

@@ -29,10 +29,14 @@ impl Hub {
         let mut stalled = Vec::new();
         let mut pinged = Vec::new();
         for (key, conn) in self.conns.iter_mut() {
-            if conn.closing {
+            // A connection waiting for its authentication answer is
+            // silent by the server's doing.
+            if conn.closing || conn.auth.held {
                 continue;
             }
-            if conn.partial_since.is_some_and(|t| {
+            // An unfinished TLS handshake counts as an incomplete message.
+            let tls_since = conn.tls.as_ref().and_then(|t| t.handshake_since);
+            if conn.partial_since.or(tls_since).is_some_and(|t| {
                 !frame_timeout.is_zero() && now.saturating_duration_since(t) >= frame_timeout
             }) {
                 stalled.push(key);

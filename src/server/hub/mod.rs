@@ -27,6 +27,7 @@ use std::io;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
+use super::auth::Auth;
 use super::broker::{LastStore, Subscriptions};
 use super::channels::Channels;
 use super::conn::{Conn, ConnId};
@@ -70,6 +71,15 @@ pub struct Hub {
     next_gen: u64,
     /// The publish path's own state.
     fan: FanOut,
+    /// Users, access lists, pending authentication answers.
+    pub(crate) auth: Auth,
+    /// Whom a message dispatched from no connection (`NOBODY`) acts for:
+    /// the client a parked state was kept for, while its delayed
+    /// publication is dispatched; access control judges it as that client.
+    pub(crate) acting: Option<super::auth::ConnAuth>,
+    /// A `reload` command asked for the configuration to be re-read; the
+    /// reactor does it at the end of the turn and answers this connection.
+    pub(crate) reload_asked: Option<super::conn::ConnId>,
     /// The connection whose input is being handled (set by the reactor):
     /// the one held when its message fills a queue past the high-water
     /// mark.
@@ -87,6 +97,9 @@ pub struct Hub {
     /// out to: as the codec of the message being dispatched says
     /// (`Transport::last_message`), `Store` otherwise.
     pub(crate) last_rule: LastMessage,
+    /// The message being dispatched is its codec's own bookkeeping
+    /// (`Transport::own_request`): it passes the admin-only rule.
+    pub(crate) own_request: bool,
     /// Durable queues and request/reply (`queues/glue.rs`).
     pub(crate) queues: super::queues::QueueService,
     /// The command being dispatched answers once the turn's commit is done.
@@ -114,16 +127,28 @@ impl Hub {
             to_close: Vec::new(),
             next_gen: 1,
             fan: FanOut::default(),
+            auth: Auth::default(),
+            acting: None,
+            reload_asked: None,
             feeding: None,
             pressure: pressure::Pressure::default(),
             high_water: settings.output_high_water.min(settings.max_output),
             metrics: Counters::default(),
             last_rule: LastMessage::Store,
+            own_request: false,
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
             settings,
             parked: Parking::default(),
         }
+    }
+
+    /// Replaces the limits. Codecs of new connections use the new message
+    /// limits; the last-message store keeps the bounds it was made with.
+    pub fn set_settings(&mut self, settings: Settings) {
+        // Only the level: a hook installed by an embedder stays.
+        self.logger.level = settings.log_level;
+        self.settings = settings;
     }
 
     /// The server's limits.
@@ -174,6 +199,12 @@ impl Hub {
     /// `TCP:<ip>:<port>` style id of a connection.
     pub fn client_id(&self, key: usize) -> Option<String> {
         self.conns.get(key).map(Conn::id_string)
+    }
+
+    /// How `lsconn` (and every listing of clients) names a connection: its
+    /// id, prefixed `<user>@` once it authenticated.
+    pub fn client_label(&self, key: usize) -> Option<String> {
+        self.conns.get(key).map(Conn::label)
     }
 
     /// Keys of every open connection, in slab order.

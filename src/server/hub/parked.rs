@@ -10,6 +10,7 @@ use std::time::Instant;
 use slab::Slab;
 
 use super::Hub;
+use crate::server::auth::ConnAuth;
 use crate::transport::{LastMessage, Parked};
 
 /// The caller of a message dispatched for a parked state: no connection
@@ -27,6 +28,9 @@ struct Entry {
     /// The publication number it saw last: several of its subscriptions
     /// may match one publication, which it receives once.
     last_delivery: u64,
+    /// Who its connection was (user, listener's anonymous policy): what
+    /// it publishes later is judged as that client's.
+    who: ConnAuth,
 }
 
 /// Every parked state of the hub.
@@ -39,7 +43,11 @@ impl Hub {
     /// Asks the codec of `key`, just marked for closing, whether it keeps
     /// its subscriptions; if it does, they move to a parked key.
     pub(super) fn park(&mut self, key: usize) {
-        let Some(sink) = self.conns.get_mut(key).and_then(|c| c.transport.park()) else {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let who = conn.auth.clone();
+        let Some(sink) = conn.transport.park() else {
             return;
         };
         let routes: Vec<Box<[u8]>> = self.subs.routes_of(key).to_vec();
@@ -48,6 +56,7 @@ impl Hub {
                 sink,
                 since: Instant::now(),
                 last_delivery: 0,
+                who,
             });
         self.subs.remove_conn(key);
         for r in &routes {
@@ -88,6 +97,11 @@ impl Hub {
     ) -> Option<(Vec<u8>, LastMessage)> {
         let entry = self.parked.entries.get_mut(index)?;
         entry.sink.due(now.saturating_duration_since(entry.since))
+    }
+
+    /// Who parked state `index` publishes as (for access control).
+    pub(crate) fn parked_identity(&self, index: usize) -> Option<ConnAuth> {
+        self.parked.entries.get(index).map(|e| e.who.clone())
     }
 
     /// The message `parked_due` returned for `index` was dispatched.

@@ -12,31 +12,31 @@
 //! top of the range, far above any slab key.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::bridges::Bridges;
-use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
 use super::hub::{Hub, NOBODY};
 use super::log::Level;
 use super::settings::Settings;
 use super::streams;
-use crate::proto::{message::nack, State};
-use crate::transport::http::{HttpLimits, HttpOrWs};
-use crate::transport::mqtt;
-use crate::transport::tcp::TcpCodec;
-use crate::transport::{LastMessage, TransportFactory};
+use crate::transport::http::OriginPolicy;
+use crate::transport::LastMessage;
 
 mod bridges;
+mod listeners;
 mod read;
+mod reload;
+
+pub use listeners::{ListenerKind, ListenerOptions};
+pub use reload::{ReloadHandle, ReloadHook};
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX - 1;
@@ -68,18 +68,17 @@ impl StopHandle {
     }
 }
 
-struct Listener {
-    socket: TcpListener,
-    factory: TransportFactory,
-    addr: SocketAddr,
-}
-
 /// A ducq broker: listeners, connections, broker state and commands, driven
 /// by one thread.
 pub struct Reactor {
     poll: Poll,
     events: Events,
-    listeners: Vec<Listener>,
+    listeners: Vec<listeners::Listener>,
+    /// Browser origin and Host rules for HTTP listeners.
+    http_policy: Rc<OriginPolicy>,
+    /// Re-reads the configuration (SIGHUP, the `reload` command).
+    reload_hook: Option<ReloadHook>,
+    reload_flag: Arc<AtomicBool>,
     sources: Vec<usize>,
     stop: StopHandle,
     hub: Hub,
@@ -112,16 +111,21 @@ impl Reactor {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let registry = poll.registry().try_clone()?;
         let queues = super::queues::QueueService::for_settings(&settings)?;
+        let mut hub = Hub::new(settings, registry);
+        hub.auth.set_waker(Arc::clone(&waker));
         let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
+            http_policy: Rc::new(OriginPolicy::default()),
+            reload_hook: None,
+            reload_flag: Arc::new(AtomicBool::new(false)),
             sources: Vec::new(),
             stop: StopHandle {
                 waker,
                 flag: Arc::new(AtomicBool::new(false)),
             },
-            hub: Hub::new(settings, registry),
+            hub,
             dispatcher: Dispatcher::new(),
             scratch: Vec::new(),
             backlog: Vec::new(),
@@ -135,76 +139,6 @@ impl Reactor {
         };
         reactor.hub.set_queues(queues);
         Ok(reactor)
-    }
-
-    /// Listens for length-framed TCP clients on `addr` (`"0.0.0.0:59090"`,
-    /// `"127.0.0.1:0"`, …). Returns the bound address.
-    pub fn listen_tcp(&mut self, addr: &str) -> io::Result<SocketAddr> {
-        let max = self.hub.settings().max_message;
-        self.listen(addr, Box::new(move || Box::new(TcpCodec::new(max))))
-    }
-
-    /// Listens for HTTP and WebSocket clients on `addr` (one port serves
-    /// both: a request with `Upgrade: websocket` becomes a WebSocket).
-    pub fn listen_http(&mut self, addr: &str) -> io::Result<SocketAddr> {
-        let max = self.hub.settings().max_message;
-        let limits = HttpLimits {
-            max_body: max,
-            max_message: max,
-            ..HttpLimits::default()
-        };
-        self.listen(addr, Box::new(move || Box::new(HttpOrWs::new(limits))))
-    }
-
-    /// Listens for MQTT 3.1.1 and 5 clients on `addr` (docs/MQTT.md), with
-    /// packets as large as `max_message`. Each call is a listener of its
-    /// own: its clients share sessions with each other, not with another
-    /// MQTT listener's.
-    pub fn listen_mqtt(&mut self, addr: &str) -> io::Result<SocketAddr> {
-        let cfg = mqtt::Config {
-            max_packet: u32::try_from(self.hub.settings().max_message).unwrap_or(u32::MAX),
-            ..mqtt::Config::default()
-        };
-        self.listen(addr, mqtt::factory(cfg))
-    }
-
-    /// Listens on `addr` with a transport made by `factory` for each client.
-    pub fn listen(&mut self, addr: &str, factory: TransportFactory) -> io::Result<SocketAddr> {
-        let addr = addr
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-        let socket = TcpListener::bind(addr)?;
-        self.add_listener(socket, factory)
-    }
-
-    /// Adds an already bound listener (tests bind port 0 this way).
-    pub fn add_listener(
-        &mut self,
-        mut socket: TcpListener,
-        factory: TransportFactory,
-    ) -> io::Result<SocketAddr> {
-        if self.listeners.len() >= MAX_LISTENERS {
-            return Err(io::Error::other("too many listeners"));
-        }
-        let token = Token(LISTENER_BASE - self.listeners.len());
-        self.poll
-            .registry()
-            .register(&mut socket, token, Interest::READABLE)?;
-        let addr = socket.local_addr()?;
-        self.listeners.push(Listener {
-            socket,
-            factory,
-            addr,
-        });
-        let text = format!("listening on {addr}");
-        self.hub.log(Level::Info, "listen", "server", &text);
-        Ok(addr)
-    }
-
-    /// Addresses of every listener, in the order they were added.
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().map(|l| l.addr).collect()
     }
 
     /// A handle that stops the reactor from another thread.
@@ -297,6 +231,9 @@ impl Reactor {
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
+        if let Some(t) = self.hub.auth.next_due() {
+            at = at.min(t);
+        }
         if let Some(t) = self.hub.next_output_timeout() {
             at = at.min(t);
         }
@@ -347,8 +284,19 @@ impl Reactor {
         }
         ready.clear();
         self.ready = ready;
+        if !self.hub.auth.idle() {
+            // Answers to `auth` that are due: their connections are read
+            // again, to the end of what waits (no new edge comes for it).
+            let mut resumed = Vec::new();
+            self.hub.auth_tick(now, &mut resumed);
+            self.backlog
+                .extend(resumed.into_iter().map(|key| (key, true)));
+        }
         for (key, to_end) in std::mem::take(&mut self.backlog) {
             self.read(key, now, to_end);
+        }
+        if self.hub.reload_asked.is_some() || self.reload_flag.load(Ordering::Relaxed) {
+            self.reload_now();
         }
         // One group commit for every queue change of the turn (its replies
         // wait for it).
@@ -444,69 +392,13 @@ impl Reactor {
         for index in self.hub.parked_indices() {
             if let Some((msg, rule)) = self.hub.parked_due(index, now) {
                 self.hub.last_rule = rule;
+                self.hub.acting = self.hub.parked_identity(index);
                 self.dispatcher.dispatch(&mut self.hub, NOBODY, &msg);
+                self.hub.acting = None;
                 self.hub.last_rule = LastMessage::Store;
                 self.hub.parked_dispatched(index);
             }
         }
         self.hub.check_parked(now);
-    }
-
-    fn accept(&mut self, index: usize, now: Instant) {
-        loop {
-            let Some(listener) = self.listeners.get(index) else {
-                return;
-            };
-            match listener.socket.accept() {
-                Ok((mut stream, peer)) => {
-                    self.emfile_logged = false;
-                    let mut transport = (listener.factory)();
-                    if self.hub.len() >= self.hub.settings().max_connections {
-                        // A clear refusal, best effort, instead of a hang.
-                        let mut out = Vec::new();
-                        transport.encode(&nack(State::EMax), &mut out);
-                        let _ = io::Write::write(&mut stream, &out);
-                        self.hub.metrics.refused += 1;
-                        let text = format!("refused {peer}: connection limit reached");
-                        self.hub.log(Level::Warn, "accept", "server", &text);
-                        continue;
-                    }
-                    let _ = stream.set_nodelay(true);
-                    let local = listener.addr;
-                    self.hub.metrics.accepted(local);
-                    let made = self
-                        .hub
-                        .insert(|gen| Conn::new(stream, transport, peer, gen, now));
-                    let key = match made {
-                        Ok(key) => key,
-                        Err(e) => {
-                            let text = format!("register {peer}: {e}");
-                            self.hub.log(Level::Error, "accept", "server", &text);
-                            continue;
-                        }
-                    };
-                    if let Some(conn) = self.hub.conns.get_mut(key) {
-                        conn.listener = Some(local);
-                        conn.transport.accepted(peer);
-                    }
-                    super::adopt::welcome(&mut self.hub, key);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e)
-                    if e.kind() == io::ErrorKind::Interrupted
-                        || e.kind() == io::ErrorKind::ConnectionAborted => {}
-                Err(e) => {
-                    // Out of descriptors or memory: pending clients stay in
-                    // the kernel's queue; retry soon instead of spinning.
-                    self.accept_resume = Some(now + ACCEPT_BACKOFF);
-                    if !self.emfile_logged {
-                        self.emfile_logged = true;
-                        let text = format!("accept failed, pausing: {e}");
-                        self.hub.log(Level::Error, "accept", "server", &text);
-                    }
-                    return;
-                }
-            }
-        }
     }
 }

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use super::Reactor;
 use crate::server::conn::ReadEnd;
+use crate::server::log::Level;
 use crate::transport::{Decoder, Frame, LastMessage};
 
 /// Bytes read from one connection per turn before others get their turn.
@@ -75,13 +76,14 @@ impl Reactor {
     /// large frame it expects, or the shared scratch buffer. `None` when the
     /// connection is gone or closing.
     fn take_input(&mut self, key: usize) -> Option<RoundBuf> {
-        // A connection held back by back-pressure is not read; the hub
-        // has it read again when it lets go.
+        // A connection held back by back-pressure, or waiting for the
+        // answer to its `auth`, is not read; the hub has it read again
+        // when it lets go.
         let conn = self
             .hub
             .conns
             .get_mut(key)
-            .filter(|c| !c.closing && c.holds == 0)?;
+            .filter(|c| !c.closing && !c.input_held())?;
         if !conn.input.is_empty() {
             let bytes = std::mem::take(&mut conn.input);
             return Some(RoundBuf { bytes, own: true });
@@ -133,6 +135,10 @@ impl Reactor {
             }
             Err(e) => (0, ReadEnd::Drained, Some(e)),
         };
+        if conn.tls.is_some() {
+            self.after_tls_read(key);
+        }
+        let conn = self.hub.conns.get_mut(key)?;
         // The buffer holds one complete large frame and nothing else.
         let whole = conn.input_end > 0 && input.len() == conn.input_end;
         Some(Filled {
@@ -157,7 +163,7 @@ impl Reactor {
         self.hub.feeding = Some(key);
         loop {
             let conn = match self.hub.conns.get_mut(key) {
-                Some(c) if !c.closing && c.holds == 0 => c,
+                Some(c) if !c.closing && !c.input_held() => c,
                 _ => break,
             };
             let before = conn.out.pending();
@@ -175,12 +181,17 @@ impl Reactor {
                 }
                 None => break,
             };
-            // What a publication this message makes does to the store.
-            self.hub.last_rule = self
+            // What a publication this message makes does to the store,
+            // and whether the codec itself asks.
+            let (rule, own) = self
                 .hub
                 .conns
                 .get(key)
-                .map_or(LastMessage::Store, |c| c.transport.last_message());
+                .map_or((LastMessage::Store, false), |c| {
+                    (c.transport.last_message(), c.transport.own_request())
+                });
+            self.hub.last_rule = rule;
+            self.hub.own_request = own;
             // A large frame alone in its own buffer: share the buffer.
             let in_place = if whole && at == 0 && dec.consumed() == len {
                 place_in(&m, base, len)
@@ -196,6 +207,7 @@ impl Reactor {
                 None => self.dispatcher.dispatch(&mut self.hub, key, &m),
             }
             self.hub.last_rule = LastMessage::Store;
+            self.hub.own_request = false;
             self.after_dispatch(key);
         }
         self.hub.feeding = None;
@@ -215,6 +227,33 @@ impl Reactor {
             self.hub.offer_input(Rc::clone(&buf), start);
             self.dispatcher.dispatch(&mut self.hub, key, m);
             self.hub.end_offer();
+        }
+    }
+
+    /// After a TLS connection read: its handshake records need writing, a
+    /// failure is logged, a client certificate may name the user.
+    fn after_tls_read(&mut self, key: usize) {
+        let Some(conn) = self.hub.conns.get_mut(key) else {
+            return;
+        };
+        let wants_write = conn.tls_wants_write();
+        let Some(tls) = conn.tls.as_mut() else {
+            return;
+        };
+        let failure = tls.take_failure();
+        let cert = tls.take_peer_cert();
+        let id = conn.id_string();
+        if wants_write || (cert.is_some() && conn.out.pending() > 0) {
+            // Handshake records to send, or output queued during the
+            // handshake that can now be encrypted.
+            self.hub.mark_dirty(key);
+        }
+        if let Some(why) = failure {
+            self.hub.log(Level::Warn, "tls", &id, &why);
+        }
+        if let Some(der) = cert {
+            let cn = der.as_deref().and_then(crate::tls::common_name);
+            self.hub.auth_by_cert(key, cn);
         }
     }
 
@@ -324,9 +363,12 @@ impl Reactor {
         again: bool,
     ) -> bool {
         let eof = filled.end == ReadEnd::Eof;
-        let held = self.hub.conns.get(key).is_some_and(|c| c.holds > 0);
+        let held = self.hub.conns.get(key).is_some_and(|c| c.input_held());
         if let Some(e) = filled.error {
             self.hub.close(key, &format!("read error: {e}"));
+        } else if filled.end == ReadEnd::Failed {
+            // Its last words (a TLS alert, a plain-text refusal) go first.
+            self.hub.close_after_flush(key);
         } else if held {
             // Input left in the connection (even after the peer's close)
             // is handled when the hub lets go of it; not before.

@@ -43,12 +43,21 @@
 //! - `ACK` → `200` with the JSON body `{"ok":true}`;
 //! - `NACK` → `{"error":"<text>","code":<code>}` with status 400 for code 15,
 //!   413 for 16, 404 for 17 and 19, 501 for 20, 429 for 21 (a rate limit),
-//!   500 otherwise;
+//!   401 for 24 when the request carried no credentials (with
+//!   `WWW-Authenticate: Basic`) and 403 when it did, 500 otherwise;
 //! - `PARTS` … `END` → `200` with a JSON array of the lines (objects for
 //!   `/lscmd`, `/lsconn` and `lsq`, one object per message for `qget` and
 //!   `qtake`, strings otherwise);
 //! - anything else → `200` with the message as the body (`text/plain` when
 //!   it is UTF-8, `application/octet-stream` otherwise).
+//!
+//! # Browsers and credentials
+//! Origin rules (`origin`): a request from a page of another site gets no
+//! CORS header; its WebSocket upgrade, and any method but GET/HEAD, is 403.
+//! A `Host` outside the allow-list (when one is set) is 421. A request with
+//! `Authorization: Basic` first authenticates the connection (an `auth`
+//! message; 401 when refused); a WebSocket upgrade with it is answered 101
+//! only once authenticated.
 //!
 //! HTTP errors carry `{"error":"<reason>"}`: 400 malformed, 404 unknown path,
 //! 405 wrong method, 413 body over the limit, or chunk lines and trailers
@@ -66,12 +75,14 @@
 use super::ws::handshake::MAX_HEAD;
 
 mod body;
+pub mod origin;
 mod request;
 mod response;
 mod routing;
 #[cfg(test)]
 mod tests;
 
+pub use origin::OriginPolicy;
 pub use request::HttpOrWs;
 pub use response::{json_string, sse_event};
 pub use routing::percent_decode;

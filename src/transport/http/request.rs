@@ -4,10 +4,22 @@
 //! at a time. It must not parse paths or body framing, nor format bytes
 //! itself: `routing`, `body` and `response` do, and this file only decides
 //! which of them to call and what state comes next.
+//!
+//! Two gates stand before the broker: the origin rules (`origin`: 421 for
+//! an unknown `Host`, 403 for another site's upgrade or state-changing
+//! request, a CORS header only for allowed origins) and, when a request
+//! carries `Authorization: Basic`, an `auth` message sent first: the
+//! request (or the WebSocket upgrade) goes on after its ACK and is answered
+//! 401 after its NACK.
 
 use std::borrow::Cow;
+use std::rc::Rc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 
 use super::body::{framing, read_body, Body, Framing};
+use super::origin::{OriginPolicy, Verdict};
 use super::response::{
     content_type, error_json, header_safe, list_json, nack_status, respond, sse_event, stored_json,
     JSON,
@@ -31,9 +43,31 @@ struct Incoming {
     send_continue: bool,
 }
 
+/// What waits for the answer to the `auth` message a request's
+/// credentials became.
+#[derive(Debug)]
+enum AfterAuth {
+    /// A request, as the ducq message it stands for.
+    Request {
+        msg: Vec<u8>,
+        kind: Endpoint,
+        keep_alive: bool,
+    },
+    /// A WebSocket upgrade, accepted once authenticated.
+    Upgrade { accept: String },
+}
+
 /// Where the connection is.
 #[derive(Debug)]
 enum Phase {
+    /// Waiting for the broker's answer to the credentials.
+    Authing(AfterAuth),
+    /// Authenticated: the request's message goes to the broker next.
+    Queued {
+        msg: Vec<u8>,
+        kind: Endpoint,
+        keep_alive: bool,
+    },
     /// Waiting for a request head.
     Idle,
     /// The head is read, the body is not complete.
@@ -61,16 +95,40 @@ pub struct HttpOrWs {
     limits: HttpLimits,
     reader: HeadReader,
     phase: Phase,
+    policy: Rc<OriginPolicy>,
+    /// The allowed origin of the current request, named in its CORS header.
+    cors: Option<String>,
+    /// The current request's `Authorization: Basic`, as an `auth` message.
+    creds: Option<Vec<u8>>,
+    /// Credentials the broker accepted on this connection already.
+    authed: Option<Vec<u8>>,
 }
 
 impl HttpOrWs {
-    /// A fresh connection with these limits.
+    /// A fresh connection with these limits and the default origin rules.
     pub fn new(limits: HttpLimits) -> HttpOrWs {
+        HttpOrWs::with_policy(limits, Rc::new(OriginPolicy::default()))
+    }
+
+    /// A fresh connection with these limits and origin rules.
+    pub fn with_policy(limits: HttpLimits, policy: Rc<OriginPolicy>) -> HttpOrWs {
         HttpOrWs {
             limits,
             reader: HeadReader::new(limits.max_head),
             phase: Phase::Idle,
+            policy,
+            cors: None,
+            creds: None,
+            authed: None,
         }
+    }
+
+    /// The `auth` message to send before the request, when it carries
+    /// credentials the broker has not accepted on this connection yet.
+    fn auth_needed(&self) -> Option<Vec<u8>> {
+        self.creds
+            .clone()
+            .filter(|c| self.authed.as_ref() != Some(c))
     }
 
     /// Writes an error response. With a body still unread or no keep-alive,
@@ -91,6 +149,7 @@ impl HttpOrWs {
             extra,
             &error_json(reason, None),
             keep.is_some(),
+            self.cors.as_deref(),
         );
         self.answered(keep, input_len)
     }
@@ -124,6 +183,13 @@ impl HttpOrWs {
         match handshake::validate_upgrade(head) {
             Ok(accept) => {
                 self.reader.reset();
+                if let Some(auth) = self.auth_needed() {
+                    self.phase = Phase::Authing(AfterAuth::Upgrade { accept });
+                    return Step {
+                        consumed: head.len,
+                        decoded: Decoded::Message(Cow::Owned(auth)),
+                    };
+                }
                 handshake::write_switching(&accept, out);
                 self.phase = Phase::Ws(WsServer::upgraded(self.limits.max_message));
                 Step {
@@ -146,7 +212,22 @@ impl HttpOrWs {
         out: &mut Vec<u8>,
     ) -> Step<'a> {
         let input_len = input.len();
+        let host = head.headers.single("host").ok().flatten();
+        let origin = head.headers.single("origin").ok().flatten();
+        let verdict = self.policy.judge(origin, host);
+        self.cors = match &verdict {
+            Verdict::Allowed(o) => Some(o.clone()),
+            _ => None,
+        };
+        let foreign = verdict == Verdict::Foreign;
+        self.creds = basic_credentials(&head);
+        if !self.policy.host_allowed(host) {
+            return self.fail(421, "unknown host", &[], None, input_len, out);
+        }
         if handshake::is_upgrade(&head) {
+            if foreign {
+                return self.fail(403, "origin not allowed", &[], None, input_len, out);
+            }
             return self.upgrade(&head, input_len, out);
         }
         let keep_alive = if head.minor_version >= 1 {
@@ -167,8 +248,13 @@ impl HttpOrWs {
                 ("Access-Control-Allow-Methods", "GET, POST"),
                 ("Access-Control-Allow-Headers", "Content-Type"),
             ];
-            respond(out, 204, "", &allow, b"", keep.is_some());
+            let cors = self.cors.as_deref();
+            respond(out, 204, "", &allow, b"", keep.is_some(), cors);
             return self.answered(keep, input_len);
+        }
+        if foreign && !matches!(head.method.as_str(), "GET" | "HEAD") {
+            // Another site's page may not change anything here.
+            return self.fail(403, "origin not allowed", &[], keep, input_len, out);
         }
         let action = match route(&head.method, &head.target) {
             Ok(a) => a,
@@ -217,11 +303,20 @@ impl HttpOrWs {
         };
         let msg = inc.action.message(&body);
         let consumed = inc.head_len.saturating_add(used);
-        self.phase = Phase::Waiting {
-            kind: inc.action.kind,
-            keep_alive: inc.keep_alive,
-        };
+        let (kind, keep_alive) = (inc.action.kind, inc.keep_alive);
         self.reader.reset();
+        let (msg, phase) = match self.auth_needed() {
+            Some(auth) => (
+                auth,
+                Phase::Authing(AfterAuth::Request {
+                    msg,
+                    kind,
+                    keep_alive,
+                }),
+            ),
+            None => (msg, Phase::Waiting { kind, keep_alive }),
+        };
+        self.phase = phase;
         Step {
             consumed,
             decoded: Decoded::Message(Cow::Owned(msg)),
@@ -233,9 +328,59 @@ impl HttpOrWs {
         self.phase = if keep_alive { Phase::Idle } else { Phase::Done };
     }
 
+    /// The broker answered the credentials: go on with what waited, or
+    /// answer 401.
+    fn on_auth_reply(&mut self, after: AfterAuth, msg: &[u8], out: &mut Vec<u8>) {
+        if classify(msg) == Kind::Ack {
+            self.authed = self.creds.clone();
+            self.phase = match after {
+                AfterAuth::Request {
+                    msg,
+                    kind,
+                    keep_alive,
+                } => Phase::Queued {
+                    msg,
+                    kind,
+                    keep_alive,
+                },
+                AfterAuth::Upgrade { accept } => {
+                    handshake::write_switching(&accept, out);
+                    Phase::Ws(WsServer::upgraded(self.limits.max_message))
+                }
+            };
+            return;
+        }
+        let keep_alive = matches!(
+            after,
+            AfterAuth::Request {
+                keep_alive: true,
+                ..
+            }
+        );
+        let body = error_json(&nack_text(msg), Some(State::EAccess));
+        respond(
+            out,
+            401,
+            JSON,
+            &[CHALLENGE],
+            &body,
+            keep_alive,
+            self.cors.as_deref(),
+        );
+        self.finish(keep_alive);
+    }
+
     /// Renders the first reply to a request.
     fn reply(&mut self, kind: Endpoint, keep_alive: bool, msg: &[u8], out: &mut Vec<u8>) {
+        let cors = self.cors.as_deref();
         match classify(msg) {
+            // Refused without credentials: ask for them (401); with
+            // credentials the user may not do this (403).
+            Kind::Nack(State::EAccess) if self.creds.is_none() => {
+                let body = error_json(&nack_text(msg), Some(State::EAccess));
+                respond(out, 401, JSON, &[CHALLENGE], &body, keep_alive, cors);
+                self.finish(keep_alive);
+            }
             Kind::Nack(state) => {
                 // A missing dashboard file is not a missing connection.
                 let text = match kind {
@@ -243,15 +388,16 @@ impl HttpOrWs {
                     _ => nack_text(msg),
                 };
                 let body = error_json(&text, Some(state));
-                respond(out, nack_status(state), JSON, &[], &body, keep_alive);
+                respond(out, nack_status(state), JSON, &[], &body, keep_alive, cors);
                 self.finish(keep_alive);
             }
             _ if kind == Endpoint::Sub => {
                 out.extend_from_slice(
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
-                      Cache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\n\
-                      Connection: close\r\n\r\n",
+                      Cache-Control: no-cache\r\n",
                 );
+                cors_header(cors, out);
+                out.extend_from_slice(b"Connection: close\r\n\r\n");
                 self.phase = Phase::Streaming;
                 if !msg.starts_with(b"ACK") {
                     sse_event(msg, out);
@@ -265,11 +411,11 @@ impl HttpOrWs {
                 }
             }
             Kind::Ack if kind == Endpoint::Last => {
-                respond(out, 204, "", &[], b"", keep_alive);
+                respond(out, 204, "", &[], b"", keep_alive, cors);
                 self.finish(keep_alive);
             }
             Kind::Ack if kind == Endpoint::LastAll => {
-                respond(out, 200, JSON, &[], b"[]", keep_alive);
+                respond(out, 200, JSON, &[], b"[]", keep_alive, cors);
                 self.finish(keep_alive);
             }
             // One message per match, then nothing: the request completes
@@ -282,7 +428,7 @@ impl HttpOrWs {
                 }
             }
             Kind::Ack => {
-                respond(out, 200, JSON, &[], b"{\"ok\":true}", keep_alive);
+                respond(out, 200, JSON, &[], b"{\"ok\":true}", keep_alive, cors);
                 self.finish(keep_alive);
             }
             _ if kind == Endpoint::Last => {
@@ -292,7 +438,15 @@ impl HttpOrWs {
                 };
                 let extra: Vec<(&str, &str)> =
                     route.iter().map(|r| ("X-Ducq-Route", r.as_str())).collect();
-                respond(out, 200, content_type(payload), &extra, payload, keep_alive);
+                respond(
+                    out,
+                    200,
+                    content_type(payload),
+                    &extra,
+                    payload,
+                    keep_alive,
+                    cors,
+                );
                 self.finish(keep_alive);
             }
             _ if matches!(kind, Endpoint::Body(_)) => {
@@ -304,11 +458,11 @@ impl HttpOrWs {
                     ("Cache-Control", "no-cache"),
                     ("X-Content-Type-Options", "nosniff"),
                 ];
-                respond(out, 200, media, &extra, msg, keep_alive);
+                respond(out, 200, media, &extra, msg, keep_alive, cors);
                 self.finish(keep_alive);
             }
             _ => {
-                respond(out, 200, content_type(msg), &[], msg, keep_alive);
+                respond(out, 200, content_type(msg), &[], msg, keep_alive, cors);
                 self.finish(keep_alive);
             }
         }
@@ -334,6 +488,22 @@ impl Transport for HttpOrWs {
         match &mut self.phase {
             Phase::Ws(ws) => return ws.decode(input, out),
             Phase::Body(_) => return self.on_body(input, out),
+            Phase::Authing(_) => return Step::need_more(),
+            Phase::Queued { .. } => {
+                let Phase::Queued {
+                    msg,
+                    kind,
+                    keep_alive,
+                } = std::mem::replace(&mut self.phase, Phase::Idle)
+                else {
+                    return Step::need_more();
+                };
+                self.phase = Phase::Waiting { kind, keep_alive };
+                return Step {
+                    consumed: 0,
+                    decoded: Decoded::Message(Cow::Owned(msg)),
+                };
+            }
             // One request at a time: pipelined ones wait in the input.
             Phase::Waiting { .. } | Phase::Collecting { .. } => return Step::need_more(),
             // Nothing more is read on a stream or after the last response.
@@ -357,6 +527,11 @@ impl Transport for HttpOrWs {
 
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
         match &mut self.phase {
+            Phase::Authing(_) => {
+                if let Phase::Authing(after) = std::mem::replace(&mut self.phase, Phase::Idle) {
+                    self.on_auth_reply(after, msg, out);
+                }
+            }
             Phase::Ws(ws) => ws.encode(msg, out),
             Phase::Streaming => sse_event(msg, out),
             &mut Phase::Waiting { kind, keep_alive } => self.reply(kind, keep_alive, msg, out),
@@ -371,11 +546,19 @@ impl Transport for HttpOrWs {
                 }
                 let body = list_json(*kind, items);
                 let keep_alive = *keep_alive;
-                respond(out, 200, JSON, &[], body.as_bytes(), keep_alive);
+                respond(
+                    out,
+                    200,
+                    JSON,
+                    &[],
+                    body.as_bytes(),
+                    keep_alive,
+                    self.cors.as_deref(),
+                );
                 self.finish(keep_alive);
             }
             // Nothing was asked: HTTP cannot carry it.
-            Phase::Idle | Phase::Body(_) | Phase::Done => {}
+            Phase::Idle | Phase::Body(_) | Phase::Done | Phase::Queued { .. } => {}
         }
     }
 
@@ -384,7 +567,7 @@ impl Transport for HttpOrWs {
     fn after_dispatch(&mut self, out: &mut Vec<u8>) {
         match &mut self.phase {
             &mut Phase::Waiting { keep_alive, .. } => {
-                respond(out, 204, JSON, &[], b"", keep_alive);
+                respond(out, 204, JSON, &[], b"", keep_alive, self.cors.as_deref());
                 self.finish(keep_alive);
             }
             Phase::Collecting {
@@ -394,7 +577,15 @@ impl Transport for HttpOrWs {
             } => {
                 let body = stored_json(items);
                 let keep_alive = *keep_alive;
-                respond(out, 200, JSON, &[], body.as_bytes(), keep_alive);
+                respond(
+                    out,
+                    200,
+                    JSON,
+                    &[],
+                    body.as_bytes(),
+                    keep_alive,
+                    self.cors.as_deref(),
+                );
                 self.finish(keep_alive);
             }
             _ => {}
@@ -441,4 +632,36 @@ impl Transport for HttpOrWs {
             _ => true,
         }
     }
+}
+
+/// The answer to a request without (valid) credentials where some are
+/// needed: browsers then ask their user.
+const CHALLENGE: (&str, &str) = ("WWW-Authenticate", "Basic realm=\"ducq\"");
+
+/// `Access-Control-Allow-Origin` for an allowed origin (and `Vary`, since
+/// the answer depends on it).
+fn cors_header(cors: Option<&str>, out: &mut Vec<u8>) {
+    if let Some(origin) = cors {
+        out.extend_from_slice(b"Access-Control-Allow-Origin: ");
+        out.extend(origin.bytes().filter(|&b| b != b'\r' && b != b'\n'));
+        out.extend_from_slice(b"\r\nVary: Origin\r\n");
+    }
+}
+
+/// `Authorization: Basic base64(user:password)` as the message
+/// `auth <user>\n<password>`; `None` without one (or a malformed one,
+/// which then counts as no credentials).
+fn basic_credentials(head: &RequestHead) -> Option<Vec<u8>> {
+    let value = head.headers.single("authorization").ok().flatten()?;
+    let (scheme, token) = value.split_at(value.iter().position(|&b| b == b' ')?);
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    let raw = BASE64.decode(handshake::trim(token)).ok()?;
+    let colon = raw.iter().position(|&b| b == b':')?;
+    let (user, password) = (raw.get(..colon)?, raw.get(colon + 1..)?);
+    if user.is_empty() || user.iter().any(|&b| b == b'\n' || b == 0) {
+        return None;
+    }
+    Some(crate::proto::message::format(b"auth", user, password))
 }

@@ -25,6 +25,7 @@ pub(super) fn respond(
     extra: &[(&str, &str)],
     body: &[u8],
     keep_alive: bool,
+    cors: Option<&str>,
 ) {
     let mut head = format!("HTTP/1.1 {} {}\r\n", status, handshake::status_text(status));
     if !content_type.is_empty() {
@@ -36,7 +37,17 @@ pub(super) fn respond(
     for (name, value) in extra {
         let _ = write!(head, "{name}: {value}\r\n");
     }
-    head.push_str("Access-Control-Allow-Origin: *\r\n");
+    if let Some(origin) = cors {
+        // Only an origin the rules allowed, never `*` (origin.rs).
+        let origin: String = origin
+            .chars()
+            .filter(|c| *c != '\r' && *c != '\n')
+            .collect();
+        let _ = write!(
+            head,
+            "Access-Control-Allow-Origin: {origin}\r\nVary: Origin\r\n"
+        );
+    }
     head.push_str(if keep_alive {
         "Connection: keep-alive\r\n\r\n"
     } else {
@@ -63,6 +74,7 @@ pub(super) fn nack_status(state: State) -> u16 {
         State::EMax => 429,
         State::ENoCmd | State::ENotFound => 404,
         State::ENoImpl => 501,
+        State::EAccess => 403,
         _ => 500,
     }
 }

@@ -22,14 +22,30 @@ pub use packet::{Packet, QoS, Version};
 pub use server::{Config, MqttServer};
 pub use wire::Error;
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::TransportFactory;
 
+/// The sessions of one MQTT listener (by client id, with the publication
+/// being dispatched): every connection of the listener shares them, and
+/// no other listener's connection may.
+#[derive(Clone, Default)]
+pub struct Sessions(session::SharedListener);
+
+impl Sessions {
+    /// An empty registry, for a new listener.
+    pub fn new() -> Sessions {
+        Sessions::default()
+    }
+
+    /// The codec of a new connection of this listener.
+    pub fn connection(&self, cfg: Rc<Config>) -> MqttServer {
+        MqttServer::new(cfg, Rc::clone(&self.0))
+    }
+}
+
 /// A factory for an MQTT listener: every connection it makes shares one
-/// [`session::Listener`] (sessions by client id, the publication being
-/// dispatched), so give each listener its own factory.
+/// [`Sessions`], so give each listener its own factory.
 ///
 /// ```no_run
 /// use ducq::server::{Reactor, Settings};
@@ -39,7 +55,7 @@ use super::TransportFactory;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn factory(cfg: Config) -> TransportFactory {
-    let listener: session::SharedListener = Rc::new(RefCell::new(session::Listener::default()));
+    let sessions = Sessions::new();
     let cfg = Rc::new(cfg);
-    Box::new(move || Box::new(MqttServer::new(Rc::clone(&cfg), Rc::clone(&listener))))
+    Box::new(move || Box::new(sessions.connection(Rc::clone(&cfg))))
 }

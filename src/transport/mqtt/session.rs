@@ -66,8 +66,12 @@ pub struct Outgoing {
 /// The state of one client's session.
 #[derive(Debug, Default)]
 pub struct Session {
-    /// The client identifier (shared with the registry's key).
+    /// The client identifier (shared with the registry's key when the
+    /// client gave no user name).
     pub client_id: Rc<str>,
+    /// The user whose session it is, when the client authenticated (see
+    /// [`session_key`]).
+    pub user: Option<Box<str>>,
     /// The connection that holds the session now (0: none).
     pub owner: u64,
     /// The address of that connection, which its listing name
@@ -106,6 +110,14 @@ impl Session {
         Session {
             client_id: client_id.into(),
             ..Session::default()
+        }
+    }
+
+    /// Its key in the listener's registry.
+    pub fn key(&self) -> Rc<str> {
+        match &self.user {
+            None => Rc::clone(&self.client_id),
+            Some(u) => Rc::from(session_key(Some(u), &self.client_id)),
         }
     }
 
@@ -294,6 +306,17 @@ impl Session {
     }
 }
 
+/// Where a session is kept in its listener's registry: by client id for a
+/// client without a user name, apart per user otherwise, so no user takes
+/// over (or resumes) another's session. A NUL is in neither a user name
+/// nor a client id, so the two spaces never meet.
+pub fn session_key(user: Option<&str>, client_id: &str) -> String {
+    match user {
+        Some(u) => format!("{u}\0{client_id}"),
+        None => client_id.to_owned(),
+    }
+}
+
 /// A session shared between the registry and its connection.
 pub type SharedSession = Rc<RefCell<Session>>;
 
@@ -391,19 +414,22 @@ impl Listener {
         }
     }
 
-    /// Attaches connection `owner` to the session of `client_id`: the
-    /// existing one unless `clean`, else a new one. Returns the session,
+    /// Attaches connection `owner` to the session of `client_id` and
+    /// `user` (see [`session_key`]): the existing one unless `clean`, else
+    /// a new one. Returns the session,
     /// whether it existed (session present), and the address of the
     /// connection that held it until now, if one did (the server must close
     /// that connection; it sees itself taken over either way).
     pub fn attach(
         &mut self,
+        user: Option<&str>,
         client_id: &str,
         owner: u64,
         clean: bool,
     ) -> (SharedSession, bool, Option<SocketAddr>) {
-        self.detached.retain(|c| &**c != client_id);
-        let existing = self.sessions.get(client_id).cloned();
+        let wanted = session_key(user, client_id);
+        self.detached.retain(|c| **c != *wanted);
+        let existing = self.sessions.get(wanted.as_str()).cloned();
         let previous = existing.as_ref().and_then(|s| {
             let mut s = s.borrow_mut();
             let held = if s.owner != 0 { s.owner_peer } else { None };
@@ -416,11 +442,12 @@ impl Listener {
             Some(s) if !clean => (s, true),
             _ => {
                 let mut fresh = Session::new(client_id);
+                fresh.user = user.map(Box::from);
                 fresh.owner = owner;
                 (Rc::new(RefCell::new(fresh)), false)
             }
         };
-        let key = Rc::clone(&session.borrow().client_id);
+        let key = session.borrow().key();
         self.sessions.insert(key, Rc::clone(&session));
         (session, present, previous)
     }
@@ -436,7 +463,7 @@ impl Listener {
                 return;
             }
             s.owner = 0;
-            (Rc::clone(&s.client_id), s.persistent)
+            (s.key(), s.persistent)
         };
         if !persistent {
             self.sessions.remove(&id);
@@ -502,9 +529,9 @@ impl Listener {
     /// Whether the registry holds this very session (it was neither
     /// dropped nor replaced by a clean start).
     pub fn holds(&self, session: &SharedSession) -> bool {
-        let s = session.borrow();
+        let key = session.borrow().key();
         self.sessions
-            .get(&s.client_id)
+            .get(&key)
             .is_some_and(|held| Rc::ptr_eq(held, session))
     }
 
@@ -514,7 +541,7 @@ impl Listener {
         if !self.holds(session) || session.borrow().owner != 0 {
             return;
         }
-        let id = Rc::clone(&session.borrow().client_id);
+        let id = session.borrow().key();
         self.sessions.remove(&id);
         self.detached.retain(|c| *c != id);
     }
@@ -524,7 +551,7 @@ impl Listener {
         self.sessions.len()
     }
 
-    /// The session of `client_id`, if any.
+    /// The session of `client_id` of a client without a user name, if any.
     pub fn session(&self, client_id: &str) -> Option<SharedSession> {
         self.sessions.get(client_id).cloned()
     }
@@ -604,14 +631,14 @@ mod tests {
     #[test]
     fn attach_detach_and_takeover() {
         let mut l = Listener::default();
-        let (s, present, prev) = l.attach("c", 1, false);
+        let (s, present, prev) = l.attach(None, "c", 1, false);
         assert!(!present && prev.is_none());
         s.borrow_mut().persistent = true;
         let one: SocketAddr = "127.0.0.1:1".parse().unwrap();
         s.borrow_mut().owner_peer = Some(one);
         s.borrow_mut().subs.push(sub("a", "a"));
         // Taken over while open: same state, previous owner reported.
-        let (s2, present, prev) = l.attach("c", 2, false);
+        let (s2, present, prev) = l.attach(None, "c", 2, false);
         assert!(present && Rc::ptr_eq(&s, &s2));
         assert_eq!(prev, Some(one));
         // The old connection's end does not detach the new owner's session.
@@ -619,11 +646,11 @@ mod tests {
         assert_eq!(s.borrow().owner, 2);
         l.detach(&s2, 2, 10);
         assert_eq!(s.borrow().owner, 0);
-        let (s3, present, _) = l.attach("c", 3, false);
+        let (s3, present, _) = l.attach(None, "c", 3, false);
         assert!(present && s3.borrow().subs.len() == 1);
         // Clean start discards it; a connection still holding the old one
         // sees it is no longer its own.
-        let (s4, present, _) = l.attach("c", 4, true);
+        let (s4, present, _) = l.attach(None, "c", 4, true);
         assert!(!present && s4.borrow().subs.is_empty());
         assert_eq!(s3.borrow().owner, 4);
         // Not persistent: gone at detach.
@@ -656,7 +683,7 @@ mod tests {
     fn detached_sessions_are_bounded() {
         let mut l = Listener::default();
         for (i, id) in ["a", "b", "c"].into_iter().enumerate() {
-            let (s, _, _) = l.attach(id, i as u64 + 1, false);
+            let (s, _, _) = l.attach(None, id, i as u64 + 1, false);
             s.borrow_mut().persistent = true;
             l.detach(&s, i as u64 + 1, 2);
         }

@@ -33,7 +33,7 @@ use std::time::Duration;
 use crate::proto::message::{classify, Kind};
 use crate::proto::State;
 use crate::transport::mqtt::codec;
-use crate::transport::mqtt::packet::{Ack, Packet, QoS, Reasoned, Version, Will};
+use crate::transport::mqtt::packet::{Ack, Connect, Packet, QoS, Reasoned, Version, Will};
 use crate::transport::mqtt::props::Properties;
 use crate::transport::mqtt::reason;
 use crate::transport::mqtt::session::{
@@ -92,6 +92,9 @@ impl Default for Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Connecting,
+    /// CONNECT's credentials went to the broker as `auth`; the CONNACK
+    /// waits for its answer.
+    Authing,
     Open,
     Closed,
 }
@@ -119,6 +122,21 @@ enum Req {
     Unsubscribe,
     /// Re-subscription of a resumed session: the reply needs no answer.
     Quiet,
+    /// CONNECT's credentials (`auth <user>\n<password>`, or `auth \n` to
+    /// ask whether the connection may act without them): the answer comes
+    /// through `encode`, maybe turns later.
+    Auth,
+    /// Closes the connection that held this session (`unsub takeover`):
+    /// the codec's own bookkeeping, not the client's request.
+    Takeover,
+}
+
+/// A CONNECT waiting for the broker to accept its credentials.
+#[derive(Debug)]
+struct Pending {
+    connect: Connect<'static>,
+    /// The user name it authenticates as (none: asked without).
+    user: Option<String>,
 }
 
 /// A SUBACK or UNSUBACK waiting for the broker's replies.
@@ -174,6 +192,12 @@ pub struct MqttServer {
     /// messages (`Skip`: a PUBLISH without RETAIN; `Forget`: a retained
     /// one with an empty payload).
     last: LastMessage,
+    /// The listener admits clients without credentials.
+    anonymous: bool,
+    /// A CONNECT waiting for the answer to its credentials.
+    pending: Option<Box<Pending>>,
+    /// The message handed out last is a takeover (`Req::Takeover`).
+    takeover: bool,
 }
 
 impl MqttServer {
@@ -200,7 +224,18 @@ impl MqttServer {
             acks: None,
             peer: None,
             last: LastMessage::Store,
+            anonymous: true,
+            pending: None,
+            takeover: false,
         }
+    }
+
+    /// Whether the listener admits clients without credentials (default
+    /// true). When it does not, a CONNECT without a user name asks the
+    /// broker (`auth \n`) whether this connection is someone already (a
+    /// client certificate) before it is accepted.
+    pub fn set_anonymous(&mut self, anonymous: bool) {
+        self.anonymous = anonymous;
     }
 
     /// The client identifier, once connected.
@@ -346,6 +381,7 @@ impl MqttServer {
         }
         .min(available);
         self.owed -= take;
+        self.takeover = matches!(req, Req::Takeover);
         let req = match req {
             Req::Publish {
                 qos,
@@ -511,6 +547,10 @@ impl Transport for MqttServer {
     }
 
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        if self.phase == Phase::Authing {
+            self.on_auth_reply(msg, out);
+            return;
+        }
         if self.phase != Phase::Open {
             return;
         }
@@ -582,6 +622,16 @@ impl Transport for MqttServer {
         if let Ok(mut listener) = self.listener.try_borrow_mut() {
             listener.leave_all(self.conn);
         }
+    }
+
+    fn own_request(&self) -> bool {
+        self.takeover
+    }
+
+    /// A CONNECT refused after the broker answered its credentials ends
+    /// the connection once the CONNACK is written.
+    fn close_after_flush(&self) -> bool {
+        self.phase == Phase::Closed
     }
 
     /// A persistent session outlives its connection: publications to its

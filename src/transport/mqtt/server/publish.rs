@@ -205,7 +205,8 @@ impl MqttServer {
                 self.one_ack_done(out);
             }
             Req::Unsubscribe => self.one_ack_done(out),
-            Req::Quiet => {}
+            // Answered in `on_auth_reply`, which may be turns later.
+            Req::Quiet | Req::Auth | Req::Takeover => {}
         }
     }
 }

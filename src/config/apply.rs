@@ -1,0 +1,174 @@
+//! Applies a checked configuration to a reactor: at start (open the
+//! listeners, install users, origin rules, Lua folders) and on reload
+//! (everything but the listeners themselves, without dropping a
+//! connection). A reload builds everything that can fail first (the Lua
+//! host), so a refusal leaves the running configuration untouched.
+//! It must not read files: `check` does.
+
+use std::path::Path;
+
+use super::check::{ListenerKindName, ListenerSpec, Resolved};
+use crate::lua::LuaCommands;
+use crate::server::log::Level;
+use crate::server::reactor::{ListenerKind, ListenerOptions};
+use crate::server::socket::ListenSocket;
+use crate::server::Reactor;
+
+/// What a started configuration keeps for its reloads.
+pub struct Running {
+    /// The configuration in force.
+    pub resolved: Resolved,
+    /// The dispatcher index of the Lua command set, once there is one.
+    pub lua_set: Option<usize>,
+}
+
+fn open(reactor: &mut Reactor, l: &ListenerSpec) -> Result<(), String> {
+    let kind = match l.kind {
+        ListenerKindName::Tcp | ListenerKindName::Tls | ListenerKindName::Unix => {
+            ListenerKind::Framed
+        }
+        ListenerKindName::Http | ListenerKindName::Https => ListenerKind::Http,
+        ListenerKindName::Mqtt | ListenerKindName::Mqtts => {
+            ListenerKind::Mqtt(crate::transport::mqtt::Sessions::new())
+        }
+    };
+    let opts = ListenerOptions {
+        kind,
+        tls: l.tls.clone(),
+        anonymous: l.anonymous,
+    };
+    let what = &l.source.kind;
+    if l.kind == ListenerKindName::Unix {
+        let socket = ListenSocket::bind_unix(Path::new(&l.addr), l.mode)
+            .map_err(|e| format!("cannot listen on {} ({what}): {e}", l.addr))?;
+        reactor
+            .add_listen_socket(socket, opts)
+            .map_err(|e| format!("cannot listen on {} ({what}): {e}", l.addr))?;
+        return Ok(());
+    }
+    reactor
+        .listen_with(&l.addr, opts)
+        .map(drop)
+        .map_err(|e| format!("cannot listen on {} ({what}): {e}", l.addr))
+}
+
+fn lua_host(r: &Resolved) -> Result<Option<LuaCommands>, String> {
+    if r.lua_dirs.is_empty() {
+        return Ok(None);
+    }
+    let mut lua = LuaCommands::new(r.lua_limits).map_err(|e| format!("cannot start Lua: {e}"))?;
+    for p in &r.lua_dirs {
+        lua.add_path(p.as_ref())
+            .map_err(|e| format!("lua {p}: {e}"))?;
+    }
+    Ok(Some(lua))
+}
+
+/// Applies `r` to a fresh reactor: Lua folders first (a wrong path stops
+/// the start before any client is served), then users and origin rules,
+/// then the listeners.
+pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
+    reactor.hub_mut().set_settings(r.settings.clone());
+    let mut lua_set = None;
+    if let Some(mut lua) = lua_host(&r)? {
+        lua.flush_log(reactor.hub_mut());
+        lua_set = Some(reactor.dispatcher().set_count());
+        reactor
+            .add_command_set(Box::new(lua))
+            .map_err(|e| format!("cannot watch Lua folders: {e}"))?;
+    }
+    reactor.hub_mut().set_auth(r.auth.clone());
+    reactor.set_http_policy(r.http.clone());
+    for l in &r.listeners {
+        open(reactor, l)?;
+    }
+    Ok(Running {
+        resolved: r,
+        lua_set,
+    })
+}
+
+/// Applies a reloaded configuration: limits, log level, users and access
+/// lists, origin rules, Lua folders, certificates and each listener's
+/// anonymous setting. Listeners added, removed or moved need a restart
+/// (said in the log); the rest still applies.
+pub fn apply_reload(
+    reactor: &mut Reactor,
+    running: &mut Running,
+    new: Resolved,
+) -> Result<(), Vec<String>> {
+    let old = &running.resolved;
+    let lua_changed = new.lua_dirs != old.lua_dirs || new.lua_limits != old.lua_limits;
+    // Everything that can fail, before anything changes.
+    let lua = if lua_changed {
+        lua_host(&new).map_err(|e| vec![e])?
+    } else {
+        None
+    };
+    let same_listeners = new.listeners.len() == old.listeners.len()
+        && new
+            .listeners
+            .iter()
+            .zip(&old.listeners)
+            .all(|(a, b)| a.kind == b.kind && a.addr == b.addr);
+    if !same_listeners {
+        let text = "listeners added, removed or moved: they change at the next restart";
+        reactor.hub_mut().log(Level::Warn, "reload", "server", text);
+    }
+    reactor.hub_mut().set_settings(new.settings.clone());
+    reactor.hub_mut().set_auth(new.auth.clone());
+    reactor.set_http_policy(new.http.clone());
+    for (index, (l, was)) in new.listeners.iter().zip(&old.listeners).enumerate() {
+        if l.kind != was.kind || l.addr != was.addr {
+            continue;
+        }
+        if let Some(tls) = &l.tls {
+            reactor.set_listener_tls(index, std::sync::Arc::clone(tls));
+        }
+        reactor.set_listener_anonymous(index, l.anonymous);
+    }
+    if lua_changed {
+        match (lua, running.lua_set) {
+            (Some(mut lua), Some(index)) => {
+                lua.flush_log(reactor.hub_mut());
+                reactor.replace_command_set(index, Box::new(lua));
+            }
+            (Some(mut lua), None) => {
+                lua.flush_log(reactor.hub_mut());
+                running.lua_set = Some(reactor.dispatcher().set_count());
+                if let Err(e) = reactor.add_command_set(Box::new(lua)) {
+                    return Err(vec![format!("cannot watch Lua folders: {e}")]);
+                }
+            }
+            (None, Some(index)) => {
+                reactor.replace_command_set(index, Box::new(NoCommands));
+            }
+            (None, None) => {}
+        }
+    }
+    running.resolved = new;
+    Ok(())
+}
+
+/// An empty command set, in the slot of a Lua host whose folders were all
+/// removed from the configuration.
+struct NoCommands;
+
+impl crate::server::CommandSet for NoCommands {
+    fn list(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn has(&self, _: &[u8]) -> bool {
+        false
+    }
+
+    fn exec(
+        &mut self,
+        _: &mut crate::server::Hub,
+        _: usize,
+        _: &crate::proto::Message<'_>,
+    ) -> Result<(), crate::proto::State> {
+        Err(crate::proto::State::ENoCmd)
+    }
+}

@@ -1,0 +1,252 @@
+//! The sockets a server listens and talks on: TCP or a Unix domain stream
+//! socket, behind one type each so the reactor and the hub treat them the
+//! same (both are read with `read(2)` and written with `send`/`sendmsg`).
+//! It also owns the rule for binding a Unix socket path safely. It must not
+//! read or write connection data: `conn.rs` does.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+
+/// A connected client socket.
+#[derive(Debug)]
+pub enum Socket {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// A Unix domain stream connection.
+    Unix(UnixStream),
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Socket::Tcp(s) => s.as_raw_fd(),
+            Socket::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+impl Source for Socket {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.register(r, t, i),
+            Socket::Unix(s) => s.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.reregister(r, t, i),
+            Socket::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.deregister(r),
+            Socket::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+/// Who is at the other end of a connection, as shown in client ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerAddr {
+    /// An IP peer.
+    Inet(SocketAddr),
+    /// A client of a Unix socket: the socket's path and a number unique in
+    /// this server (Unix clients have no address of their own).
+    Unix {
+        /// The listening socket's path.
+        path: Rc<str>,
+        /// The connection's generation number.
+        n: u64,
+    },
+}
+
+impl PeerAddr {
+    /// The peer's IP address (none for a Unix socket's client).
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            PeerAddr::Inet(a) => Some(a.ip()),
+            PeerAddr::Unix { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::Inet(a) => write!(f, "{a}"),
+            PeerAddr::Unix { path, n } => write!(f, "{path}:{n}"),
+        }
+    }
+}
+
+/// A listening socket.
+#[derive(Debug)]
+pub enum ListenSocket {
+    /// TCP.
+    Tcp(TcpListener),
+    /// A Unix domain socket at `path`, removed when this is dropped.
+    Unix {
+        /// The socket.
+        socket: UnixListener,
+        /// Its path.
+        path: Rc<str>,
+    },
+}
+
+impl ListenSocket {
+    /// Accepts one connection. The peer of a Unix client is numbered later
+    /// (its `n` is 0 here).
+    pub fn accept(&self) -> io::Result<(Socket, PeerAddr)> {
+        match self {
+            ListenSocket::Tcp(l) => {
+                let (s, peer) = l.accept()?;
+                let _ = s.set_nodelay(true);
+                Ok((Socket::Tcp(s), PeerAddr::Inet(peer)))
+            }
+            ListenSocket::Unix { socket, path } => {
+                let (s, _) = socket.accept()?;
+                let peer = PeerAddr::Unix {
+                    path: Rc::clone(path),
+                    n: 0,
+                };
+                Ok((Socket::Unix(s), peer))
+            }
+        }
+    }
+
+    /// What clients connect to, for logs and `local_addrs`: the address, or
+    /// `unix:<path>`.
+    pub fn describe(&self) -> String {
+        match self {
+            ListenSocket::Tcp(l) => l
+                .local_addr()
+                .map_or_else(|e| format!("tcp ({e})"), |a| a.to_string()),
+            ListenSocket::Unix { path, .. } => format!("unix:{path}"),
+        }
+    }
+
+    /// The TCP address, when it is a TCP listener.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match self {
+            ListenSocket::Tcp(l) => l.local_addr().ok(),
+            ListenSocket::Unix { .. } => None,
+        }
+    }
+
+    /// Binds a Unix socket at `path`, setting its permission bits to `mode`
+    /// when given. A file already there is replaced only when it is a
+    /// socket nobody listens on (a server that died without cleaning up);
+    /// a live socket or any other kind of file is an error, never removed.
+    pub fn bind_unix(path: &Path, mode: Option<u32>) -> io::Result<ListenSocket> {
+        remove_stale_socket(path)?;
+        let socket = UnixListener::bind(path)?;
+        if let Some(mode) = mode {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        let text: Rc<str> = path.to_string_lossy().into();
+        Ok(ListenSocket::Unix { socket, path: text })
+    }
+}
+
+impl Drop for ListenSocket {
+    fn drop(&mut self) {
+        if let ListenSocket::Unix { path, .. } = self {
+            let _ = std::fs::remove_file(PathBuf::from(&**path));
+        }
+    }
+}
+
+impl Source for ListenSocket {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            ListenSocket::Tcp(s) => s.register(r, t, i),
+            ListenSocket::Unix { socket, .. } => socket.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            ListenSocket::Tcp(s) => s.reregister(r, t, i),
+            ListenSocket::Unix { socket, .. } => socket.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            ListenSocket::Tcp(s) => s.deregister(r),
+            ListenSocket::Unix { socket, .. } => socket.deregister(r),
+        }
+    }
+}
+
+/// Removes `path` if it is a Unix socket that refuses connections. Nothing
+/// there: fine. A socket someone accepts on, or a file that is not a
+/// socket: `AddrInUse` / `AlreadyExists` with the reason.
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a socket", path.display()),
+        ));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("another server listens on {}", path.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ducq-sock-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("s.sock")
+    }
+
+    #[test]
+    fn stale_socket_is_replaced_live_one_and_files_are_not() {
+        let path = temp("stale");
+        // A socket file left behind: bound, then its listener closed
+        // without removing the file.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let live = ListenSocket::bind_unix(&path, Some(0o600)).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Someone listens now: a second server must not steal the path.
+        let err = ListenSocket::bind_unix(&path, None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
+        drop(live);
+        assert!(!path.exists(), "the socket file is removed on drop");
+        // A regular file is never removed.
+        std::fs::write(&path, b"data").unwrap();
+        let err = ListenSocket::bind_unix(&path, None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"data");
+    }
+}

@@ -1,0 +1,207 @@
+//! The C API of secure deployment, from C programs compiled with
+//! `-Wall -Wextra -Werror` against `include/ducq.h` and `libducq.a`: a TLS
+//! client handle and a Unix socket client handle against `ducq-server`, a
+//! C broker with TLS and Unix listeners, users and a reloaded
+//! configuration file, and password hashing.
+
+mod ffi_util;
+mod secure_util;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use ducq::client::{Client, Wire};
+use secure_util::*;
+
+/// Compiles `source` into an executable in `dir`.
+fn compile(dir: &TempDir, name: &str, source: &str) -> PathBuf {
+    let c = dir.write(&format!("{name}.c"), source);
+    let exe = dir.0.join(name);
+    let out = Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+        .arg(ffi_util::root().join("include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(&c)
+        .arg(ffi_util::staticlib_path())
+        .args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ])
+        .output()
+        .expect("run cc");
+    assert!(out.status.success(), "cc failed:\n{}", text(&out.stderr));
+    exe
+}
+
+const CLIENT: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include "ducq.h"
+
+/* usage: client tls HOST PORT CA | client unix PATH; publishes secure/c */
+int main(int argc, char **argv) {
+    ducq_i *d;
+    ducq_state st;
+    if (argc < 3)
+        return 64;
+    if (strcmp(argv[1], "tls") == 0)
+        d = ducq_new_tls(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
+    else
+        d = ducq_new_unix(argv[2]);
+    if (d == NULL) {
+        printf("no handle\n");
+        return 1;
+    }
+    st = ducq_conn(d);
+    if (st != DUCQ_OK) {
+        printf("conn %d %s\n", (int)st, ducq_last_error(d));
+        ducq_free(d);
+        return 2;
+    }
+    st = ducq_pub(d, "secure/c", "from C", 6);
+    printf("pub %d\n", (int)st);
+    ducq_free(d);
+    return st == DUCQ_OK ? 0 : 3;
+}
+"#;
+
+#[test]
+fn c_tls_and_unix_client_handles() {
+    let pki = Pki::new();
+    let dir = TempDir::new("ffisec");
+    let sock = dir.path("c.sock");
+    let s = Server::start(&[
+        "--tcp",
+        "127.0.0.1:0",
+        "--tls",
+        "127.0.0.1:0",
+        "--unix",
+        &sock,
+        "--cert",
+        &pki.cert,
+        "--key",
+        &pki.key,
+    ]);
+    let exe = compile(&dir, "client", CLIENT);
+    let mut sub = Client::connect(&s.addr("", 0), WAIT).unwrap();
+    sub.subscribe("secure/*", "").unwrap();
+    let out = Command::new(&exe)
+        .args(["tls", "127.0.0.1", &s.port("tls"), &pki.ca])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "pub 0\n", "{}", text(&out.stderr));
+    assert_eq!(sub.receive().unwrap(), b"pub secure/c\nfrom C");
+    let out = Command::new(&exe).args(["unix", &sock]).output().unwrap();
+    assert_eq!(text(&out.stdout), "pub 0\n");
+    assert_eq!(sub.receive().unwrap(), b"pub secure/c\nfrom C");
+    // The wrong CA: DUCQ_ECONNECT (9) and the reason.
+    let out = Command::new(&exe)
+        .args(["tls", "127.0.0.1", &s.port("tls"), &pki.other_ca])
+        .output()
+        .unwrap();
+    let got = text(&out.stdout);
+    assert!(
+        got.starts_with("conn 9 ") && got.contains("UnknownIssuer"),
+        "{got}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+const BROKER: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include "ducq.h"
+
+/* usage: broker CERT KEY SOCK CONFIG: TLS, HTTPS and Unix listeners, a
+ * user, then the configuration file; prints the ports and serves until
+ * its stdin closes... here: for a fixed number of turns. */
+int main(int argc, char **argv) {
+    ducq_reactor *r;
+    uint16_t tls = 0, https = 0;
+    char phc[128];
+    int i;
+    (void)argc;
+    r = ducq_reactor_new();
+    if (ducq_hash_password("s3cret", phc, sizeof phc) != DUCQ_OK)
+        return 1;
+    if (ducq_hash_password("s3cret", phc, 10) != DUCQ_EMAX)
+        return 2;
+    if (ducq_reactor_listen_tls(r, "127.0.0.1:0", argv[1], argv[2], NULL, &tls) != DUCQ_OK)
+        return 3;
+    if (ducq_reactor_listen_https(r, "127.0.0.1:0", argv[1], argv[2], NULL, &https) != DUCQ_OK)
+        return 4;
+    if (ducq_reactor_listen_tls(r, "127.0.0.1:0", "/nonexistent.pem", argv[2], NULL, NULL) != DUCQ_EFILE)
+        return 5;
+    if (ducq_reactor_listen_unix(r, argv[3], 0600) != DUCQ_OK)
+        return 6;
+    if (ducq_reactor_reload(r) != DUCQ_ENOIMPL)
+        return 9;
+    if (ducq_reactor_load_config(r, argv[4]) != DUCQ_OK)
+        return 10;
+    if (ducq_reactor_reload(r) != DUCQ_OK)
+        return 11;
+    /* Users from C after the file: a reload replaces them with the file's. */
+    if (ducq_reactor_add_user(r, "carol", phc, "carol/*", "carol/*\npublic/*", 0) != DUCQ_OK)
+        return 7;
+    if (ducq_reactor_add_user(r, "bad", "not-a-hash", "", "", 0) != DUCQ_EMSGINV)
+        return 8;
+    printf("tls %u\nhttps %u\n", (unsigned)tls, (unsigned)https);
+    fflush(stdout);
+    for (i = 0; i < 3000; i++)
+        ducq_loop_once(r, 10);
+    ducq_reactor_free(r);
+    return 0;
+}
+"#;
+
+#[test]
+fn c_broker_with_tls_unix_users_and_config() {
+    let pki = Pki::new();
+    let dir = TempDir::new("ffibroker");
+    let sock = dir.path("b.sock");
+    let config = dir.write(
+        "c.toml",
+        "[[listener]]\nkind = \"tcp\"\naddr = \"127.0.0.1:0\"\n",
+    );
+    let exe = compile(&dir, "broker", BROKER);
+    let mut child = Command::new(&exe)
+        .args([&pki.cert, &pki.key, &sock, &config])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let tls = lines.next().unwrap().unwrap();
+    let https = lines.next().unwrap().unwrap();
+    let tls_port = tls.strip_prefix("tls ").unwrap_or_else(|| panic!("{tls}"));
+    let https_port = https.strip_prefix("https ").unwrap();
+    let config = pki.client(&pki.ca, None);
+    let mut c = Client::connect_tls(
+        &format!("127.0.0.1:{tls_port}"),
+        WAIT,
+        config.clone(),
+        Wire::Framed,
+    )
+    .unwrap();
+    c.authenticate("carol", b"s3cret").unwrap();
+    c.publish("carol/x", b"1").unwrap();
+    assert!(c.publish("dave/x", b"1").is_err(), "carol's list applies");
+    let mut w =
+        Client::connect_tls(&format!("127.0.0.1:{https_port}"), WAIT, config, Wire::Ws).unwrap();
+    w.publish("any", b"1").unwrap();
+    let mut u = Client::connect_unix(sock.as_ref(), WAIT).unwrap();
+    u.publish("unix/x", b"1").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
