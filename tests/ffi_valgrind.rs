@@ -56,8 +56,10 @@ fn examples_run_clean_under_valgrind() {
     assert_eq!(server.value("lua "), format!("{} ok", lua.path.display()));
     let port = server.value("port ");
 
+    // A long wait between messages: each publisher below starts under
+    // valgrind too, which on a busy machine takes more than the default 10 s.
     let mut sub = command(&example("sub"), true);
-    sub.args(["127.0.0.1", &port, "v/*", "5"]);
+    sub.args(["-t", "120", "127.0.0.1", &port, "v/*", "5"]);
     let mut sub = Running::start(sub, "vg-sub");
     assert_eq!(sub.line(), "ready");
 

@@ -3,8 +3,9 @@
  * (ducq_listen_ex: route and payload apart),
  * until COUNT messages arrived. Prints "ready" once subscribed.
  *
- * usage: sub [--ws] [--hex] [-v] HOST PORT ROUTE COUNT
+ * usage: sub [--ws] [--hex] [-v] [-t SECONDS] HOST PORT ROUTE COUNT
  *   --ws   speak WebSocket to the server's HTTP port (default: TCP)
+ *   -t     how long to wait for each message (default 10 s)
  *   --hex  print payloads in hexadecimal, with their size ("ROUTE SIZE HEX")
  *   -v     print "id ID" before "ready"
  */
@@ -56,7 +57,7 @@ int main(int argc, char **argv) {
     ducq_listen_ex_ctx listen = {0};
     ducq_i *ducq;
     ducq_state state;
-    int ws = 0, verbose = 0;
+    int ws = 0, verbose = 0, timeout = 10;
 
     while (argc > 1 && argv[1][0] == '-' && argv[1][1] != '\0') {
         if (strcmp(argv[1], "--ws") == 0)
@@ -65,20 +66,24 @@ int main(int argc, char **argv) {
             progress.hex = 1;
         else if (strcmp(argv[1], "-v") == 0)
             verbose = 1;
-        else
+        else if (strcmp(argv[1], "-t") == 0 && argc > 2) {
+            timeout = atoi(argv[2]);
+            argv++;
+            argc--;
+        } else
             break;
         argv++;
         argc--;
     }
     if (argc < 5) {
-        fprintf(stderr, "usage: sub [--ws] [--hex] [-v] HOST PORT ROUTE COUNT\n");
+        fprintf(stderr, "usage: sub [--ws] [--hex] [-v] [-t SECONDS] HOST PORT ROUTE COUNT\n");
         return 2;
     }
     progress.wanted = atoi(argv[4]);
     ducq = ws ? ducq_new_ws_client(argv[1], argv[2]) : ducq_new_tcp(argv[1], argv[2]);
     if (!ducq)
         return 1;
-    ducq_timeout(ducq, 10);
+    ducq_timeout(ducq, timeout);
     state = ducq_conn(ducq);
     if (state == DUCQ_OK)
         state = ducq_sub(ducq, argv[3], NULL);
