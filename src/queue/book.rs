@@ -11,7 +11,7 @@ use std::time::Instant;
 use super::clock::Clock;
 use super::config::{check_name, Config};
 use super::single::{ConsumerId, Handout, Holder, MsgId, Queue, Stats, Stored};
-use super::store::{Op, Qid, Snapshot};
+use super::store::{drop_counts_removed_later, Op, Qid, Snapshot};
 use super::QueueError;
 
 /// Limits on what queues may hold, so a flood of enqueues is refused
@@ -548,8 +548,10 @@ impl Queues {
                 self.ops.push(op);
             }
         }
+        let mut ops = std::mem::take(&mut self.ops);
+        drop_counts_removed_later(&mut ops);
         Batch {
-            ops: std::mem::take(&mut self.ops),
+            ops,
             undo: std::mem::take(&mut self.undo),
         }
     }
