@@ -54,8 +54,18 @@ Limits:
   --history N             messages stored per route, for 'sub R' with
                           'last N' and GET /last/R?n=N   [default: 1]
   --max-connections N     simultaneous clients            [default: 16384]
-  --max-output BYTES      output queued per client before it is
-                          disconnected as a slow consumer [default: 8388608]
+  --max-output BYTES      hard limit of output queued for one client: past
+                          it the client is disconnected at once as a slow
+                          consumer                        [default: 67108864]
+  --output-high-water B   when a message takes a client's queued output past
+                          this, the client that sent it is not read until
+                          that queue drains below the low-water mark
+                          (back-pressure; at or above --max-output: none)
+                                                          [default: 1048576]
+  --output-low-water B    see --output-high-water         [default: 262144]
+  --output-timeout SECS   a client whose output stays above the high-water
+                          mark this long is disconnected as a slow consumer;
+                          0 disables (the hard limit remains) [default: 10]
   --idle-timeout SECS     close clients silent this long (pinged at half);
                           0 disables                      [default: 300]
   --frame-timeout SECS    close clients that leave a message, handshake or
@@ -151,6 +161,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--history" => s.history = num(value()?)?,
             "--max-connections" => s.max_connections = num(value()?)?,
             "--max-output" => s.max_output = num(value()?)?,
+            "--output-high-water" => s.output_high_water = num(value()?)?,
+            "--output-low-water" => s.output_low_water = num(value()?)?,
+            "--output-timeout" => s.output_timeout = Duration::from_secs(num(value()?)? as u64),
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
             "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
             "--data-dir" => {
@@ -168,6 +181,12 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--no-dashboard" => args.dashboard = false,
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
+    }
+    if args.settings.output_low_water >= args.settings.output_high_water {
+        return Err(format!(
+            "--output-low-water ({}) must be below --output-high-water ({})",
+            args.settings.output_low_water, args.settings.output_high_water
+        ));
     }
     if args.tcp.is_empty() && args.http.is_empty() && args.mqtt.is_empty() {
         args.tcp.push("0.0.0.0:59090".into());

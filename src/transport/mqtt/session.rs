@@ -1,5 +1,5 @@
 //! MQTT session state (3.1.1 §4.1, 5.0 §4.1) apart from any connection: the
-//! client's subscriptions, outgoing QoS 1 messages in flight or queued, the
+//! client's subscriptions, outgoing QoS 1 and 2 messages in flight or queued, the
 //! QoS 2 packet identifiers received and not yet released. A session is
 //! shared (`Rc<RefCell<…>>`) between the [`Listener`] registry and the
 //! connection that owns it now, so it survives a dropped connection
@@ -8,11 +8,15 @@
 //!
 //! Plain data and bookkeeping; no I/O, no clock (expiry by time is the
 //! server's, see docs/MQTT.md), nothing here encodes packets.
+//!
+//! An outgoing QoS 1 message is in flight until its PUBACK; a QoS 2 one
+//! until its PUBREC (then `released`: PUBREL sent) and its PUBCOMP.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::packet::{QoS, SubOptions};
 use super::props::Properties;
@@ -45,6 +49,9 @@ pub struct Outgoing {
     pub retain: bool,
     /// MQTT 5 properties to send with it.
     pub props: Properties<'static>,
+    /// QoS 2: its PUBREC came and PUBREL was sent; it waits for PUBCOMP
+    /// (and is released again, not published again, on reconnect).
+    pub released: bool,
 }
 
 /// The state of one client's session.
@@ -66,9 +73,9 @@ pub struct Session {
     /// How many subscriptions use each ducq pattern.
     patterns: HashMap<String, u32>,
     next_id: u16,
-    /// QoS 1 messages sent and not yet acknowledged, oldest first.
+    /// QoS 1 and 2 messages sent and not yet acknowledged, oldest first.
     pub inflight: VecDeque<(u16, Outgoing)>,
-    /// QoS 1 messages waiting for room in the in-flight window.
+    /// QoS 1 and 2 messages waiting for room in the in-flight window.
     pub queued: VecDeque<Outgoing>,
     /// QoS 2 publications received (PUBREC sent) and not yet released.
     pub incoming_qos2: HashSet<u16>,
@@ -152,9 +159,62 @@ impl Session {
         }
     }
 
-    /// Removes the in-flight message `id` (its PUBACK came); false if none.
+    /// Queues a QoS 1 or 2 message behind the in-flight window, unless `max`
+    /// are queued already: then it is dropped and counted. Returns whether
+    /// it was queued.
+    pub fn queue(&mut self, o: Outgoing, max: usize) -> bool {
+        if self.queued.len() >= max {
+            self.dropped += 1;
+            return false;
+        }
+        self.queued.push_back(o);
+        true
+    }
+
+    /// Whether a session kept without a connection has outlived its
+    /// expiry interval, `parked_for` after its connection ended (never
+    /// for 0, which 3.1.1 persistent sessions have, nor for 0xFFFFFFFF).
+    pub fn expired(&self, parked_for: Duration) -> bool {
+        self.expiry != 0
+            && self.expiry != u32::MAX
+            && parked_for >= Duration::from_secs(u64::from(self.expiry))
+    }
+
+    /// Removes the in-flight QoS 1 message `id` (its PUBACK came); false
+    /// if none.
     pub fn acknowledge(&mut self, id: u16) -> bool {
-        match self.inflight.iter().position(|(i, _)| *i == id) {
+        self.remove_where(id, |o| o.qos == QoS::AtLeastOnce)
+    }
+
+    /// The PUBREC of in-flight QoS 2 message `id` came: true if there is
+    /// one (it is now released; a repeated PUBREC finds it released), false
+    /// if not. A PUBREC carrying an error ends the delivery instead.
+    pub fn received(&mut self, id: u16, failed: bool) -> bool {
+        let Some(pos) = self
+            .inflight
+            .iter()
+            .position(|(i, o)| *i == id && o.qos == QoS::ExactlyOnce)
+        else {
+            return false;
+        };
+        if failed {
+            self.inflight.remove(pos);
+            return false;
+        }
+        if let Some((_, o)) = self.inflight.get_mut(pos) {
+            o.released = true;
+        }
+        true
+    }
+
+    /// The PUBCOMP of released QoS 2 message `id` came: removes it; false
+    /// if there is none.
+    pub fn complete(&mut self, id: u16) -> bool {
+        self.remove_where(id, |o| o.qos == QoS::ExactlyOnce && o.released)
+    }
+
+    fn remove_where(&mut self, id: u16, f: impl Fn(&Outgoing) -> bool) -> bool {
+        match self.inflight.iter().position(|(i, o)| *i == id && f(o)) {
             Some(pos) => self.inflight.remove(pos).is_some(),
             None => false,
         }
@@ -365,6 +425,26 @@ impl Listener {
         }
     }
 
+    /// Whether the registry holds this very session (it was neither
+    /// dropped nor replaced by a clean start).
+    pub fn holds(&self, session: &SharedSession) -> bool {
+        let id = session.borrow().client_id.clone();
+        self.sessions
+            .get(&id)
+            .is_some_and(|s| Rc::ptr_eq(s, session))
+    }
+
+    /// Drops `session` from the registry (it expired), unless a connection
+    /// holds it or it was replaced.
+    pub fn expire(&mut self, session: &SharedSession) {
+        if !self.holds(session) || session.borrow().owner != 0 {
+            return;
+        }
+        let id = session.borrow().client_id.clone();
+        self.sessions.remove(&id);
+        self.detached.retain(|c| *c != id);
+    }
+
     /// Number of sessions held (attached or not).
     pub fn sessions(&self) -> usize {
         self.sessions.len()
@@ -420,6 +500,7 @@ mod tests {
             qos: QoS::AtLeastOnce,
             retain: false,
             props: Properties::default(),
+            released: false,
         };
         s.inflight.push_back((2, out.clone()));
         assert_eq!(s.next_packet_id(), 1);
@@ -428,6 +509,22 @@ mod tests {
         assert_eq!(s.next_packet_id(), 1);
         assert!(s.acknowledge(2));
         assert!(!s.acknowledge(2));
+        // QoS 2: PUBREC releases (again when repeated), PUBCOMP ends it; a
+        // PUBACK is not its answer.
+        let two = Outgoing {
+            qos: QoS::ExactlyOnce,
+            ..out
+        };
+        s.inflight.push_back((7, two.clone()));
+        assert!(!s.acknowledge(7));
+        assert!(!s.complete(7), "not released yet");
+        assert!(s.received(7, false) && s.received(7, false));
+        assert!(s.inflight[0].1.released);
+        assert!(s.complete(7));
+        assert!(!s.complete(7) && !s.received(7, false));
+        s.inflight.push_back((8, two));
+        assert!(!s.received(8, true), "a failed PUBREC ends it");
+        assert!(s.inflight.is_empty());
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! CONNECT and DISCONNECT for [`MqttServer`]: client identifier rules,
 //! clean session / clean start, session expiry, the will, MQTT 5 CONNACK
 //! properties, and resuming a session (re-subscribing, redelivering what
-//! was in flight with DUP set). No I/O.
+//! was in flight with DUP set, releasing again what was released). No I/O.
 
 use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::{display_name, Handled, MqttServer, Phase, Req};
-use crate::transport::mqtt::packet::{ConnAck, Connect, Packet, Reasoned, Will};
+use crate::transport::mqtt::packet::{Ack, ConnAck, Connect, Packet, Reasoned, Will};
 use crate::transport::mqtt::props::Properties;
 use crate::transport::mqtt::reason;
 use crate::transport::mqtt::session::{Outgoing, SharedSession};
@@ -135,7 +135,12 @@ impl MqttServer {
         }
         let inflight: Vec<(u16, Outgoing)> = session.borrow().inflight.iter().cloned().collect();
         for (id, o) in &inflight {
-            self.write_publish(o, *id, true, out);
+            if o.released {
+                // [MQTT-4.4.0-1]: PUBREL again, not the message.
+                self.send(&Packet::PubRel(Ack::new(*id)), out);
+            } else {
+                self.write_publish(o, *id, true, out);
+            }
         }
         self.pump(out);
     }

@@ -47,7 +47,7 @@ impl MqttServer {
                     continue;
                 }
             };
-            let qos = opts.qos.min(QoS::AtLeastOnce);
+            let qos = opts.qos;
             let pattern = topic::ducq_pattern(f.filter, self.cfg.wildcards);
             let mut granted = *opts;
             granted.qos = qos;
@@ -178,6 +178,7 @@ impl MqttServer {
             qos: QoS::AtMostOnce,
             retain: true,
             props: Properties::default(),
+            released: false,
         };
         let mut buf = Vec::new();
         if self.write_publish(&o, 0, false, &mut buf) {
