@@ -1,4 +1,4 @@
-//! Channels over the wire (PROTOCOL.md §14): `chan add|rm|ls|show` and
+//! Channels over the wire (PROTOCOL.md §15): `chan add|rm|ls|show` and
 //! each built-in setting — history depth, retain-last, rate per
 //! publisher, payload limit, read-only — against real sockets, exact
 //! replies; and the Rust API an embedder (a configuration file) calls.

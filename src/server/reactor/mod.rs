@@ -99,10 +99,10 @@ pub struct Reactor {
     emfile_logged: bool,
     next_idle_check: Instant,
     next_buffer_release: Instant,
-    /// Connections this broker dials (`server::bridges`).
-    bridges: Bridges,
     /// How often idle buffers are given back (`BUFFER_RELEASE`).
     buffer_release: Duration,
+    /// Connections this broker dials (`server::bridges`).
+    bridges: Bridges,
 }
 
 impl Reactor {
@@ -130,8 +130,8 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
-            bridges: Bridges::default(),
             buffer_release: BUFFER_RELEASE,
+            bridges: Bridges::default(),
         };
         reactor.hub.set_queues(queues);
         Ok(reactor)
@@ -297,10 +297,10 @@ impl Reactor {
         if let Some(t) = self.accept_resume {
             at = at.min(t);
         }
-        if let Some(t) = self.bridges.next_due(&self.hub) {
+        if let Some(t) = self.hub.next_output_timeout() {
             at = at.min(t);
         }
-        if let Some(t) = self.hub.next_output_timeout() {
+        if let Some(t) = self.bridges.next_due(&self.hub) {
             at = at.min(t);
         }
         at.saturating_duration_since(now)
@@ -393,7 +393,6 @@ impl Reactor {
         if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
             self.hub.check_output_timeouts(now);
         }
-        // Bridges: dial what is due, notice connections gone, ping.
         self.bridges.tick(&mut self.hub, now);
     }
 

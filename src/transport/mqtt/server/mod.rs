@@ -110,6 +110,10 @@ enum Req {
     /// Filter `index` of the SUBSCRIBE being answered.
     Subscribe {
         index: usize,
+        /// Whether it wants retained messages (Retain Handling): messages
+        /// that come with the reply when it does not (a channel's
+        /// `retain`, an `on_subscribe` greeting) are not delivered.
+        retained: bool,
     },
     Unsubscribe,
     /// Re-subscription of a resumed session: the reply needs no answer.
@@ -531,9 +535,11 @@ impl Transport for MqttServer {
                 }
                 return;
             }
-            (Some(Req::Subscribe { index }), None) => {
-                let index = *index;
-                self.retained(index, msg);
+            (Some(Req::Subscribe { index, retained }), None) => {
+                if *retained {
+                    let index = *index;
+                    self.retained(index, msg);
+                }
                 return;
             }
             _ => {}

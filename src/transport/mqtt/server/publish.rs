@@ -179,9 +179,7 @@ impl MqttServer {
             Req::Publish { qos, id, .. } => {
                 let code = match reply {
                     Ok(()) => reason::SUCCESS,
-                    Err(State::EMsgInv) => reason::TOPIC_NAME_INVALID,
-                    Err(State::EMsgSize) => reason::IMPLEMENTATION_SPECIFIC,
-                    Err(_) => reason::UNSPECIFIED,
+                    Err(state) => reason::refused(state, false),
                 };
                 let mut ack = Ack::new(id);
                 ack.code = code;
@@ -198,7 +196,7 @@ impl MqttServer {
                     }
                 }
             }
-            Req::Subscribe { index } => {
+            Req::Subscribe { index, .. } => {
                 if let Err(state) = reply {
                     self.refuse_filter(index, state);
                 }

@@ -77,7 +77,8 @@ impl MqttServer {
             if new_pattern || retained {
                 let last = if retained { " last" } else { "" };
                 let m = format!("sub {pattern}\nadd{last}").into_bytes();
-                self.queue.push_back((m, Req::Subscribe { index }));
+                self.queue
+                    .push_back((m, Req::Subscribe { index, retained }));
                 acks.outstanding += 1;
             }
         }
@@ -194,11 +195,7 @@ impl MqttServer {
             return;
         };
         if let Some(code) = acks.codes.get_mut(index) {
-            *code = match state {
-                State::EMsgInv => reason::TOPIC_FILTER_INVALID,
-                State::EMsgSize => reason::IMPLEMENTATION_SPECIFIC,
-                _ => reason::UNSPECIFIED,
-            };
+            *code = reason::refused(state, true);
         }
         if let (Some(Some((f, share))), Some(s)) = (acks.filters.get(index), &self.session) {
             s.borrow_mut().unsubscribe(f, share.as_deref());
