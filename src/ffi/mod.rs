@@ -34,6 +34,8 @@
 //! - `command`, `dispatcher`: C commands, plugins, Lua folders.
 //! - `proto`: protocols written in C for the non-blocking reactor.
 //! - `queue`: durable queues and request/reply on a client handle.
+//! - `reconnect`: a client handle that connects and subscribes again when
+//!   its connection is lost (`ducq_set_reconnect`).
 //!
 //! # Client side and server side
 //! The client side is `state`, `vtbl`, `handle`, `client`, `socket`,
@@ -73,6 +75,7 @@ pub mod message;
 pub mod proto;
 pub mod queue;
 pub mod reactor;
+pub mod reconnect;
 pub mod socket;
 pub mod state;
 pub mod vtbl;
