@@ -3,7 +3,8 @@
 //! a `sub`, so read-only, payload and rate limits, `on_publish` transforms
 //! and `on_subscribe` refusals apply to them, answered with the MQTT 5
 //! reason code or HTTP status that says why (docs/MQTT.md, §10); Retain
-//! Handling 2 keeps a channel's `retain` and greetings away. Real sockets:
+//! Handling 2 keeps a channel's `retain` and greetings away; an event
+//! stream (`GET /sub`) gets what a channel retains. Real sockets:
 //! a ducq server with TCP, MQTT and HTTP listeners and a Lua host, ducq's
 //! own codec as the MQTT client.
 
@@ -280,6 +281,17 @@ fn retain_handling_2_keeps_a_channels_retained_messages_away() {
     assert_eq!(next(&mut one), owned("kept/a", "3", false));
 }
 
+/// A response head, read byte by byte so nothing after it is taken.
+fn read_head(c: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        c.read_exact(&mut byte).expect("response head");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
 /// One request on a kept-alive connection: (status, body).
 fn http(c: &mut TcpStream, method: &str, path: &str, body: &str) -> (u16, String) {
     let req = format!(
@@ -287,13 +299,7 @@ fn http(c: &mut TcpStream, method: &str, path: &str, body: &str) -> (u16, String
         body.len()
     );
     c.write_all(req.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        c.read_exact(&mut byte).expect("response head");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
+    let head = read_head(c);
     let status = head[9..12].parse().unwrap();
     let len: usize = head
         .lines()
@@ -305,7 +311,7 @@ fn http(c: &mut TcpStream, method: &str, path: &str, body: &str) -> (u16, String
 }
 
 #[test]
-fn http_publishers_get_429_from_a_rate_limit_and_413_from_a_payload_limit() {
+fn http_publishers_get_429_from_a_rate_limit_per_address_and_413_from_a_payload_limit() {
     let srv = TestServer::with_setup(Settings::default(), |r| {
         r.listen_http("127.0.0.1:0").expect("http listener");
     });
@@ -315,23 +321,56 @@ fn http_publishers_get_429_from_a_rate_limit_and_413_from_a_payload_limit() {
     let mut watcher = srv.peer();
     watcher.call(b"sub slow/#\n", ACK);
     watcher.call(b"sub small/#\nadd", ACK);
-    let mut c = TcpStream::connect(srv.addrs[1]).unwrap();
-    c.set_read_timeout(Some(util::WAIT)).unwrap();
+    let open = || {
+        let c = TcpStream::connect(srv.addrs[1]).unwrap();
+        c.set_read_timeout(Some(util::WAIT)).unwrap();
+        c
+    };
     let ok = (200, r#"{"ok":true}"#.to_owned());
-    assert_eq!(http(&mut c, "POST", "/pub/slow/a", "1"), ok);
-    assert_eq!(
-        http(&mut c, "POST", "/pub/slow/a", "2"),
-        (
-            429,
-            r#"{"error":"collection reached maximum count","code":21}"#.to_owned()
-        )
+    let limited = (
+        429,
+        r#"{"error":"collection reached maximum count","code":21}"#.to_owned(),
     );
+    assert_eq!(http(&mut open(), "POST", "/pub/slow/a", "1"), ok);
+    // A connection per request (as curl makes) is still the same
+    // publisher: plain HTTP requests count per client address.
+    let mut c = open();
+    assert_eq!(http(&mut c, "POST", "/pub/slow/a", "2"), limited);
+    assert_eq!(http(&mut c, "POST", "/pub/slow/a", "3"), limited);
+    // A connection that stays open has a bucket of its own.
+    let mut tcp = srv.peer();
+    tcp.publish("slow/a", "4");
     assert_eq!(
         http(&mut c, "POST", "/pub/small/a", "12345"),
         (413, r#"{"error":"message too big","code":16}"#.to_owned())
     );
     assert_eq!(http(&mut c, "POST", "/pub/small/a", "1234"), ok);
     watcher.expect(b"pub slow/a\n1");
+    watcher.expect(b"pub slow/a\n4");
     watcher.expect(b"pub small/a\n1234");
     watcher.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn an_event_stream_subscriber_gets_what_a_channel_retains() {
+    let srv = TestServer::with_setup(Settings::default(), |r| {
+        r.listen_http("127.0.0.1:0").expect("http listener");
+    });
+    let mut admin = srv.peer();
+    admin.call(b"chan add keep\npattern=kept/# retain=2 history=3", ACK);
+    for n in ["1", "2", "3"] {
+        admin.publish("kept/a", n);
+    }
+    let mut sse = TcpStream::connect(srv.addrs[1]).unwrap();
+    sse.set_read_timeout(Some(util::WAIT)).unwrap();
+    sse.write_all(b"GET /sub/kept/a HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut sse);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert!(head.contains("text/event-stream"), "{head}");
+    admin.publish("kept/a", "4");
+    let want = "event: kept/a\ndata: 2\n\nevent: kept/a\ndata: 3\n\nevent: kept/a\ndata: 4\n\n";
+    let mut got = vec![0u8; want.len()];
+    sse.read_exact(&mut got).expect("events");
+    assert_eq!(String::from_utf8(got).unwrap(), want);
 }

@@ -49,11 +49,12 @@ impl MqttServer {
             let mut s = session.borrow_mut();
             // [MQTT-3.1.4-2]: the connection that held this client id is
             // closed, by the admin command that closes a listed connection.
-            if let Some(old) = previous.filter(|n| !n.is_empty()) {
-                let m = format!("unsub takeover\n{old}").into_bytes();
+            // Same client id, so the same listing name but for its address.
+            if let Some(old) = previous {
+                let m = format!("unsub takeover\n{}:{old}", self.name).into_bytes();
                 self.queue.push_back((m, Req::Quiet));
             }
-            s.owner_name = self.listing_name().unwrap_or_default();
+            s.owner_peer = self.peer;
             s.expiry = c.props.session_expiry.unwrap_or(0);
             s.persistent = if v5 { s.expiry > 0 } else { !c.clean_start };
         }
@@ -133,7 +134,7 @@ impl MqttServer {
                     .join(share, &sub.filter, self.conn);
             }
         }
-        let inflight: Vec<(u16, Outgoing)> = session.borrow().inflight.iter().cloned().collect();
+        let inflight: Vec<(u16, Outgoing)> = session.borrow().inflight().cloned().collect();
         for (id, o) in &inflight {
             if o.released {
                 // [MQTT-4.4.0-1]: PUBREL again, not the message.

@@ -113,8 +113,10 @@ fn the_offline_queue_is_bounded_and_counts_what_it_drops() {
         n.send(p, &publish("t/x", *payload, QoS::AtLeastOnce, k as u16 + 1));
     }
     let session = n.listener.borrow().session("dev").unwrap();
-    assert_eq!(session.borrow().queued.len(), 2);
-    assert_eq!(session.borrow().dropped, 1);
+    let s = session.borrow();
+    let flight = s.flight.as_ref().unwrap();
+    assert_eq!((flight.queued.len(), flight.dropped), (2, 1));
+    drop(s);
     let (_, got) = reconnect(&mut n, "dev", Version::V5);
     let payloads: Vec<_> = got[1..].iter().map(|p| delivered(p).1).collect();
     assert_eq!(payloads, [b"1".to_vec(), b"2".to_vec()]);

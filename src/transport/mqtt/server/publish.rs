@@ -22,12 +22,14 @@ impl MqttServer {
             Some(a) if a > self.cfg.topic_alias_maximum => {
                 return self.disconnect(reason::TOPIC_ALIAS_INVALID, out)
             }
-            Some(a) if p.topic.is_empty() => match self.aliases.get(&a) {
+            Some(a) if p.topic.is_empty() => match self.aliases.as_ref().and_then(|m| m.get(&a)) {
                 Some(t) => Cow::Owned(t.clone()),
                 None => return self.disconnect(reason::PROTOCOL_ERROR, out),
             },
             Some(a) => {
-                self.aliases.insert(a, p.topic.to_string());
+                self.aliases
+                    .get_or_insert_with(Box::default)
+                    .insert(a, p.topic.to_string());
                 Cow::Borrowed(&p.topic)
             }
         };
@@ -44,10 +46,7 @@ impl MqttServer {
             };
             let (seen, count) = {
                 let s = s.borrow();
-                (
-                    s.incoming_qos2.contains(&p.packet_id),
-                    s.incoming_qos2.len(),
-                )
+                s.incoming(p.packet_id)
             };
             if seen {
                 // A resend before PUBREL: acknowledged, not published again.
@@ -125,17 +124,20 @@ impl MqttServer {
         loop {
             let next = {
                 let mut s = session.borrow_mut();
-                if s.inflight.len() >= window {
+                let Some(f) = s.flight.as_deref_mut() else {
+                    return;
+                };
+                if f.inflight.len() >= window {
                     return;
                 }
-                let Some(o) = s.queued.pop_front() else {
+                let Some(o) = f.queued.pop_front() else {
                     return;
                 };
                 let id = s.next_packet_id();
                 (id, o)
             };
             if self.write_publish(&next.1, next.0, false, out) {
-                session.borrow_mut().inflight.push_back(next);
+                session.borrow_mut().flight_mut().inflight.push_back(next);
             }
         }
     }
@@ -189,7 +191,7 @@ impl MqttServer {
                     QoS::ExactlyOnce => {
                         if !reason::is_error(code) {
                             if let Some(s) = &self.session {
-                                s.borrow_mut().incoming_qos2.insert(id);
+                                s.borrow_mut().received_incoming(id);
                             }
                         }
                         self.send(&Packet::PubRec(ack), out);

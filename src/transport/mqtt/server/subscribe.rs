@@ -56,10 +56,10 @@ impl MqttServer {
                 share: f.share.map(str::to_owned),
                 opts: granted,
                 id: sub_id,
-                pattern: pattern.clone(),
+                glob: (pattern != f.filter).then(|| pattern.clone()),
             });
             if let Some((o, true)) = &old {
-                let m = format!("unsubscribe {}\n", o.pattern).into_bytes();
+                let m = format!("unsubscribe {}\n", o.pattern()).into_bytes();
                 self.queue.push_back((m, Req::Quiet));
             }
             if let Some(share) = f.share {
@@ -109,7 +109,7 @@ impl MqttServer {
                             .leave(share, &sub.filter, self.conn);
                     }
                     if unused {
-                        let m = format!("unsubscribe {}\n", sub.pattern).into_bytes();
+                        let m = format!("unsubscribe {}\n", sub.pattern()).into_bytes();
                         self.queue.push_back((m, Req::Unsubscribe));
                         acks.outstanding += 1;
                     }

@@ -707,7 +707,7 @@ fn inflight_window_queue_and_bound() {
     let got: Vec<_> = n.packets(s).iter().map(delivered).map(|d| d.1).collect();
     assert_eq!(got, vec![b"1".to_vec(), b"2".to_vec()]);
     let session = n.listener.borrow().session("s").unwrap();
-    assert_eq!(session.borrow().dropped, 1);
+    assert_eq!(session.borrow().flight.as_ref().unwrap().dropped, 1);
     n.feed(s, b"\x40\x02\x00\x01");
     let [Packet::Publish(third)] = &n.packets(s)[..] else {
         panic!()
