@@ -159,6 +159,30 @@ struct ducq_file_logger {
 
 
 /**
+ * A step of a reconnecting handle, told to its `on_event` callback.
+ */
+typedef enum ducq_reconnect_event {
+    /**
+     * The connection was lost (`attempt` and `delay_ms` are 0).
+     */
+    DUCQ_RECONNECT_LOST = 0,
+    /**
+     * Attempt number `attempt` (from 1) is made after `delay_ms`.
+     */
+    DUCQ_RECONNECT_RETRYING = 1,
+    /**
+     * Connected again after `attempt` attempts; `delay_ms` holds the
+     * number of subscriptions made again.
+     */
+    DUCQ_RECONNECT_DONE = 2,
+    /**
+     * `max_attempts` attempts failed (`attempt`); the receive returns
+     * `DUCQ_ECONNCLOSED` and the handle stays closed until `ducq_conn`.
+     */
+    DUCQ_RECONNECT_GAVE_UP = 3,
+} ducq_reconnect_event;
+
+/**
  * What a `ducq_reactor_loop` callback tells the loop (bits: `DUCQ_LOOP_DELETE
  * | DUCQ_LOOP_BREAK` deletes and stops).
  */
@@ -512,6 +536,41 @@ typedef struct ducq_proto_vtbl {
      */
     void (*close)(void *ctx, void *conn);
 } ducq_proto_vtbl;
+
+/**
+ * The callback of a reconnecting handle: one step, the attempt it is
+ * about, a delay in milliseconds (see `ducq_reconnect_event`) and the
+ * policy's `ctx`. It runs on the receiving thread, inside the receive:
+ * it must not call functions on the handle that is reconnecting.
+ */
+typedef void (*ducq_reconnect_f)(enum ducq_reconnect_event event, uint32_t attempt, uint32_t delay_ms, void *ctx);
+
+/**
+ * How a client handle reconnects (`ducq_set_reconnect`).
+ */
+typedef struct ducq_reconnect_policy {
+    /**
+     * The first wait, in milliseconds (0: 100). Attempt n waits
+     * `min(max_ms, initial_ms × 2^n)`, less a random part of up to half.
+     */
+    uint32_t initial_ms;
+    /**
+     * The longest wait, in milliseconds (0: 30 000).
+     */
+    uint32_t max_ms;
+    /**
+     * Attempts before giving up (0: never give up).
+     */
+    uint32_t max_attempts;
+    /**
+     * Told each step; may be NULL.
+     */
+    ducq_reconnect_f on_event;
+    /**
+     * Passed to `on_event`; ducq never reads it.
+     */
+    void *ctx;
+} ducq_reconnect_policy;
 
 /**
  * A socket layer written in C, for `ducq_new_socket`. Each function gets
@@ -1833,6 +1892,32 @@ ducq_state ducq_reactor_listen_tcp(struct ducq_reactor *reactor, const char *add
  * As for `ducq_reactor_listen_tcp`.
  */
 ducq_state ducq_reactor_listen_http(struct ducq_reactor *reactor, const char *address, uint16_t *out_port);
+
+/**
+ * Makes client handle `ducq` reconnect by `*policy` when a receive finds
+ * its connection lost (the server restarted, the network broke): it waits
+ * out an exponential back-off with jitter, connects again, subscribes
+ * again to every route it subscribed to (through `ducq_sub`, or a `sub`
+ * message sent with `ducq_emit`/`ducq_send`), and the receive goes on;
+ * `ducq_listen` and `ducq_listen_ex` keep listening across the break.
+ * No live message is delivered twice; what was published while the
+ * handle was away is not delivered, except what a subscription with
+ * `last` brings (its stored messages come again). Sends while the
+ * connection is lost fail at once; `ducq_publish`, which connects again
+ * by itself, and `ducq_conn` on a lost connection subscribe again too. A
+ * connection closed with `ducq_close` is not made again.
+ *
+ * A NULL `policy` turns reconnection off. `*policy` is copied; its `ctx`
+ * is passed to `on_event` for as long as the handle lives (the caller
+ * keeps it valid). Returns `DUCQ_OK`, `DUCQ_ENULL` for a NULL handle, or
+ * `DUCQ_ENOIMPL` for a handle that is not a client made by
+ * `ducq_new_tcp`, `ducq_new_ws_client` or `ducq_new_socket`.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle; a non-null `policy` points to a valid
+ * `ducq_reconnect_policy` whose `on_event` is NULL or a valid function.
+ */
+ducq_state ducq_set_reconnect(ducq_i *ducq, const struct ducq_reconnect_policy *policy);
 
 /**
  * Creates an unconnected client handle for a TLS listener of a server

@@ -1,8 +1,9 @@
 //! The MQTT bridge against a real Mosquitto on loopback, with Debian's
 //! `mosquitto_pub` and `mosquitto_sub` on the MQTT side (issue 17): both
 //! directions at QoS 1 with `+`/`#` filters and no echo, retained messages
-//! ↔ ducq's stored last messages, MQTT 3.1.1, a Mosquitto restart, and a
-//! persistent session that keeps QoS 1 messages while the bridge is away.
+//! ↔ ducq's stored last messages, MQTT 3.1.1, a Mosquitto restart, a
+//! persistent session that keeps QoS 1 messages while the bridge is away,
+//! and a username and password (right, and refused).
 
 mod procs;
 mod util;
@@ -30,14 +31,42 @@ impl Mosquitto {
     }
 
     fn start_on(port: u16) -> Mosquitto {
+        Mosquitto::start_conf(port, "allow_anonymous true\n")
+    }
+
+    /// A Mosquitto that refuses anonymous clients and knows one user.
+    fn start_with_user(user: &str, password: &str) -> Mosquitto {
+        let port = free_port();
+        let passwd = Mosquitto::dir(port).join("passwd");
+        let out = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args([user, password])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let conf = format!(
+            "allow_anonymous false\npassword_file {}\n",
+            passwd.display()
+        );
+        Mosquitto::start_conf(port, &conf)
+    }
+
+    fn dir(port: u16) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("ducq-bridge-mosq-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Mosquitto on `port` with `access` (its anonymous/password lines).
+    fn start_conf(port: u16, access: &str) -> Mosquitto {
+        let dir = Mosquitto::dir(port);
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                "listener {port} 127.0.0.1\n{access}persistence false\n\
                  log_dest stderr\nlog_type all\n"
             ),
         )
@@ -296,4 +325,45 @@ fn the_broker_keeps_qos_1_messages_while_the_bridge_is_away() {
     wait_field(&mut p, "m", "state", "open");
     let f = fields(&mut p, "m");
     assert_eq!(f["connects"], "1");
+}
+
+#[test]
+fn a_username_and_password_are_given_and_a_refusal_is_dialled_again() {
+    let m = Mosquitto::start_with_user("bridge", "s3cret");
+    let good = broker(&format!(
+        "mqtt={},name=m,client_id=ducq-auth,user=bridge,password=s3cret,out=a/#",
+        m.addr()
+    ));
+    let mut p = good.peer();
+    wait_field(&mut p, "m", "state", "open");
+    let watch = m.sub(
+        "watch",
+        &["-u", "bridge", "-P", "s3cret", "-t", "a/#", "-v"],
+    );
+    p.publish("a/x", "with credentials");
+    assert_eq!(watch.out().next(), "a/x with credentials");
+    // A wrong password: refused at CONNACK, never open, dialled again; the
+    // local broker serves on.
+    let bad = broker(&format!(
+        "mqtt={},name=m,client_id=ducq-bad,user=bridge,password=wrong,out=a/#,backoff_max=0.05",
+        m.addr()
+    ));
+    let mut q = bad.peer();
+    let deadline = Instant::now() + WAIT;
+    while fields(&mut q, "m")["disconnects"].parse::<u64>().unwrap() < 3 {
+        assert!(Instant::now() < deadline, "not dialled again");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let f = fields(&mut q, "m");
+    assert_eq!(
+        (f["connects"].as_str(), f["state"].as_str()),
+        ("0", "down"),
+        "{f:?}"
+    );
+    // Mosquitto answered each CONNECT with reason 0x87, not authorized.
+    m.proc.err().until("Sending CONNACK to 127.0.0.1 (0, 135)");
+    let mut s = bad.peer();
+    s.sub("alive");
+    q.publish("alive", "yes");
+    s.expect(b"pub alive\nyes");
 }

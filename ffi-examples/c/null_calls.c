@@ -141,6 +141,8 @@ int main(void) {
     ENULL(ducq_publish(NULL, "r", "p", 1));
     ENULL(ducq_sub(NULL, "r", NULL));
     ENULL(ducq_sub(d, NULL, NULL));
+    ENULL(ducq_set_reconnect(NULL, NULL));
+    CHECK(ducq_set_reconnect(d, NULL) == DUCQ_OK, "ducq_set_reconnect(d, NULL)");
     {
         uint64_t qid;
         uint32_t count;

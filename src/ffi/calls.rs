@@ -377,7 +377,11 @@ pub unsafe extern "C" fn ducq_sub(
             (Ok(r), Ok(o)) => (r, o),
             _ => return State::EMsgInv.into(),
         };
-        match h.with_client(|c| on_client!(c, cl => cl.subscribe(route, options))) {
+        let result = h.with_client(|c| on_client!(c, cl => cl.subscribe(route, options)));
+        if result.is_ok() {
+            h.subscribed(route, options);
+        }
+        match result {
             Ok(Some(stored)) => {
                 h.unreceive(stored);
                 RawState::OK

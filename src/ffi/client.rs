@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::fdconn::FdStream;
 use super::handle::{Handle, Kind};
+use super::reconnect::Resume;
 use super::socket::{ducq_socket_vtbl, CStream};
 use super::vtbl::ducq_i;
 use super::{boundary, str_arg};
@@ -97,6 +98,8 @@ pub(crate) struct ClientSide {
     pub(crate) target: Target,
     pub(crate) timeout: Option<Duration>,
     pub(crate) conn: Option<AnyClient>,
+    /// The reconnect policy and what it makes again (`reconnect`).
+    pub(crate) resume: Resume,
 }
 
 impl ClientSide {
@@ -106,6 +109,7 @@ impl ClientSide {
             target: self.target.clone(),
             timeout: self.timeout,
             conn: None,
+            resume: self.resume.policy_only(),
         }
     }
 
@@ -205,6 +209,7 @@ pub(crate) fn new_handle(target: Target) -> *mut ducq_i {
         target,
         timeout: None,
         conn: None,
+        resume: Resume::default(),
     })))
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::client::{on_client, AnyClient, ClientSide};
 use super::fdconn::FdSide;
 use super::lent::ServerSide;
+use super::reconnect;
 use super::state::RawState;
 use super::vtbl::{ducq_i, ducq_vtbl};
 use super::{boundary, copy_out, slice_arg};
@@ -170,7 +171,10 @@ impl Handle {
         result.map_err(|e| {
             if matches!(e, Error::Closed | Error::Io { .. }) {
                 match &mut self.kind {
-                    Kind::Client(c) => c.conn = None,
+                    Kind::Client(c) => {
+                        c.conn = None;
+                        c.resume.lost = true;
+                    }
                     Kind::Fd(f) => f.engine = None,
                     Kind::Server(_) => {}
                 }
@@ -183,7 +187,10 @@ impl Handle {
     pub(crate) fn connect(&mut self) -> Result<(), State> {
         self.id = None;
         match &mut self.kind {
-            Kind::Client(c) => c.connect().map_err(|(s, text)| self.fail(s, &text)),
+            Kind::Client(c) => match reconnect::connect(c) {
+                Ok(()) => Ok(()),
+                Err((s, text)) => Err(self.fail(s, &text)),
+            },
             Kind::Fd(_) | Kind::Server(_) => Err(self.fail(State::ENoImpl, "")),
         }
     }
@@ -194,12 +201,37 @@ impl Handle {
             let result = s.send(msg);
             return result.map_err(|e| self.fail(e, ""));
         }
-        self.with_client(|c| on_client!(c, cl => cl.send(msg)))
+        self.with_client(|c| on_client!(c, cl => cl.send(msg)))?;
+        if let Kind::Client(c) = &mut self.kind {
+            c.resume.sent(msg);
+        }
+        Ok(())
     }
 
-    /// The next message (PINGs answered and skipped).
+    /// The next message (PINGs answered and skipped). A client handle
+    /// with a reconnect policy whose connection is lost under the receive
+    /// connects again and goes on (`reconnect`).
     pub(crate) fn receive_msg(&mut self) -> Result<Vec<u8>, State> {
-        self.with_client(|c| on_client!(c, cl => cl.receive()))
+        loop {
+            let result = self.with_client(|c| on_client!(c, cl => cl.receive()));
+            let recovered = match &mut self.kind {
+                Kind::Client(c) if result.is_err() => reconnect::recover(c),
+                _ => false,
+            };
+            if !recovered {
+                return result;
+            }
+            // A new connection: a new address of this end.
+            self.id = None;
+        }
+    }
+
+    /// Notes a subscription made with `ducq_sub`: a client handle with a
+    /// reconnect policy makes it again on a new connection.
+    pub(crate) fn subscribed(&mut self, route: &str, options: &str) {
+        if let Kind::Client(c) = &mut self.kind {
+            c.resume.subscribed(route, options);
+        }
     }
 
     /// Puts a message back in front of the receive queue.
@@ -276,6 +308,7 @@ impl Handle {
         match &mut self.kind {
             Kind::Client(c) => {
                 c.conn = None;
+                c.resume.forget();
                 Ok(())
             }
             Kind::Fd(f) => f.close(),

@@ -38,6 +38,8 @@
 //!   password hashing.
 //! - `config`: TLS, HTTPS, MQTT(S) and Unix listeners, users and the
 //!   anonymous access list, the configuration file and its reload.
+//! - `reconnect`: a client handle that connects and subscribes again when
+//!   its connection is lost (`ducq_set_reconnect`).
 //!
 //! # Client side and server side
 //! The client side is `state`, `vtbl`, `handle`, `client`, `socket`,
@@ -79,6 +81,7 @@ pub mod message;
 pub mod proto;
 pub mod queue;
 pub mod reactor;
+pub mod reconnect;
 pub mod secure;
 pub mod socket;
 pub mod state;

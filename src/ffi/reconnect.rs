@@ -1,0 +1,440 @@
+//! Opt-in reconnection of a client handle (`ducq_set_reconnect`, issue
+//! 17): when a receive finds the connection lost, the handle waits
+//! (exponential back-off with jitter and a cap, [`crate::backoff`], the
+//! rule the Rust client and the bridges use), connects again, makes every
+//! subscription it made again, and the receive goes on; a C callback hears
+//! each step. Only a lost connection is made again: one the program closed
+//! (`ducq_close`) stays closed. It keeps no messages: what was published
+//! while the handle was away reaches it only through a `last` subscription
+//! (whose stored messages then come again).
+
+use std::ffi::c_void;
+use std::time::Duration;
+
+use super::boundary;
+use super::client::{on_client, ClientSide};
+use super::handle::{Handle, Kind};
+use super::state::RawState;
+use super::vtbl::ducq_i;
+use crate::backoff::{random_u32, Backoff};
+use crate::client::Error;
+use crate::proto::{Message, State};
+
+/// A step of a reconnecting handle, told to its `on_event` callback.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ducq_reconnect_event {
+    /// The connection was lost (`attempt` and `delay_ms` are 0).
+    DUCQ_RECONNECT_LOST = 0,
+    /// Attempt number `attempt` (from 1) is made after `delay_ms`.
+    DUCQ_RECONNECT_RETRYING = 1,
+    /// Connected again after `attempt` attempts; `delay_ms` holds the
+    /// number of subscriptions made again.
+    DUCQ_RECONNECT_DONE = 2,
+    /// `max_attempts` attempts failed (`attempt`); the receive returns
+    /// `DUCQ_ECONNCLOSED` and the handle stays closed until `ducq_conn`.
+    DUCQ_RECONNECT_GAVE_UP = 3,
+}
+
+/// The callback of a reconnecting handle: one step, the attempt it is
+/// about, a delay in milliseconds (see `ducq_reconnect_event`) and the
+/// policy's `ctx`. It runs on the receiving thread, inside the receive:
+/// it must not call functions on the handle that is reconnecting.
+pub type ducq_reconnect_f = Option<
+    unsafe extern "C" fn(
+        event: ducq_reconnect_event,
+        attempt: u32,
+        delay_ms: u32,
+        ctx: *mut c_void,
+    ),
+>;
+
+/// How a client handle reconnects (`ducq_set_reconnect`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ducq_reconnect_policy {
+    /// The first wait, in milliseconds (0: 100). Attempt n waits
+    /// `min(max_ms, initial_ms × 2^n)`, less a random part of up to half.
+    pub initial_ms: u32,
+    /// The longest wait, in milliseconds (0: 30 000).
+    pub max_ms: u32,
+    /// Attempts before giving up (0: never give up).
+    pub max_attempts: u32,
+    /// Told each step; may be NULL.
+    pub on_event: ducq_reconnect_f,
+    /// Passed to `on_event`; ducq never reads it.
+    pub ctx: *mut c_void,
+}
+
+/// A client handle's reconnect policy, as Rust keeps it.
+#[derive(Clone, Copy)]
+pub(crate) struct Policy {
+    backoff: Backoff,
+    max_attempts: u32,
+    on_event: ducq_reconnect_f,
+    ctx: *mut c_void,
+}
+
+impl Policy {
+    fn from_c(p: &ducq_reconnect_policy) -> Policy {
+        let ms = |v: u32, default: u64| {
+            Duration::from_millis(if v == 0 { default } else { u64::from(v) })
+        };
+        let initial = ms(p.initial_ms, 100);
+        Policy {
+            backoff: Backoff {
+                initial,
+                max: ms(p.max_ms, 30_000).max(initial),
+                ..Backoff::default()
+            },
+            max_attempts: p.max_attempts,
+            on_event: p.on_event,
+            ctx: p.ctx,
+        }
+    }
+
+    fn tell(&self, event: ducq_reconnect_event, attempt: u32, delay_ms: u32) {
+        if let Some(f) = self.on_event {
+            // SAFETY: a valid function pointer (the policy's contract).
+            unsafe { f(event, attempt, delay_ms, self.ctx) };
+        }
+    }
+}
+
+/// What a client handle remembers to reconnect: its policy, its
+/// subscriptions, and whether its connection was lost (not closed).
+#[derive(Default)]
+pub(crate) struct Resume {
+    pub(crate) policy: Option<Policy>,
+    subs: Vec<(String, String)>,
+    pub(crate) lost: bool,
+}
+
+impl Resume {
+    /// Notes a subscription made on the connection: options with `add` add
+    /// to those remembered, others replace them (as the server does).
+    pub(crate) fn subscribed(&mut self, route: &str, options: &str) {
+        if !options.split_ascii_whitespace().any(|o| o == "add") {
+            self.subs.clear();
+        }
+        self.subs.retain(|(r, _)| r != route);
+        self.subs.push((route.to_owned(), options.to_owned()));
+    }
+
+    /// Notes a `sub R\nP` message sent on the connection (the original's
+    /// way to subscribe: `ducq_emit`, `ducq_send`).
+    pub(crate) fn sent(&mut self, msg: &[u8]) {
+        let Ok(m) = Message::parse(msg) else {
+            return;
+        };
+        if !matches!(m.command, b"sub" | b"subscribe") || !m.has_newline {
+            return;
+        }
+        if let (Ok(route), Ok(options)) =
+            (std::str::from_utf8(m.route), std::str::from_utf8(m.payload))
+        {
+            self.subscribed(route, options);
+        }
+    }
+
+    /// The policy alone, for an unconnected copy of the handle.
+    pub(crate) fn policy_only(&self) -> Resume {
+        Resume {
+            policy: self.policy,
+            ..Resume::default()
+        }
+    }
+
+    /// Forgets the subscriptions (a new connection has none).
+    pub(crate) fn forget(&mut self) {
+        self.subs.clear();
+        self.lost = false;
+    }
+}
+
+/// Makes a lost connection again by the handle's policy; true when the
+/// handle is connected and subscribed again, false when it has no policy,
+/// was not lost, or the policy gave up.
+pub(crate) fn recover(side: &mut ClientSide) -> bool {
+    let (Some(policy), true) = (side.resume.policy, side.resume.lost) else {
+        return false;
+    };
+    side.resume.lost = false;
+    policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_LOST, 0, 0);
+    let mut attempt = 0u32;
+    loop {
+        if policy.max_attempts != 0 && attempt >= policy.max_attempts {
+            policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_GAVE_UP, attempt, 0);
+            return false;
+        }
+        let delay = policy.backoff.delay(attempt, random_u32());
+        attempt += 1;
+        let ms = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
+        policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_RETRYING, attempt, ms);
+        std::thread::sleep(delay);
+        if side.connect().is_ok() {
+            match resubscribe(side) {
+                Ok(n) => {
+                    let n = u32::try_from(n).unwrap_or(u32::MAX);
+                    policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_DONE, attempt, n);
+                    return true;
+                }
+                Err(_) => side.conn = None,
+            }
+        }
+    }
+}
+
+/// `ducq_conn` on a client handle: a fresh start (no subscriptions), but
+/// for a handle with a policy whose connection was lost (`ducq_publish`
+/// connecting again by itself, the program calling `ducq_conn` after an
+/// error), which subscribes again as a reconnection does.
+pub(crate) fn connect(side: &mut ClientSide) -> Result<(), (State, String)> {
+    let again = side.resume.lost && side.resume.policy.is_some();
+    if !again {
+        side.resume.forget();
+    }
+    side.connect()?;
+    if again {
+        if let Err(e) = resubscribe(side) {
+            side.conn = None;
+            return Err((e.state(), e.to_string()));
+        }
+    }
+    side.resume.lost = false;
+    Ok(())
+}
+
+/// Subscribes again, in order; a subscription refused now is forgotten.
+/// Stored messages a `last` subscription brings come first from the next
+/// receives. Returns how many hold.
+fn resubscribe(side: &mut ClientSide) -> Result<usize, Error> {
+    let Some(conn) = side.conn.as_mut() else {
+        return Err(Error::Closed);
+    };
+    let mut kept = Vec::new();
+    let mut stored = Vec::new();
+    for (route, options) in std::mem::take(&mut side.resume.subs) {
+        match on_client!(conn, cl => cl.subscribe(&route, &options)) {
+            Ok(first) => {
+                stored.extend(first);
+                kept.push((route, options));
+            }
+            Err(Error::Nack { .. }) => {}
+            Err(e) => {
+                side.resume.subs = kept;
+                return Err(e);
+            }
+        }
+    }
+    for m in stored.into_iter().rev() {
+        on_client!(conn, cl => cl.unreceive(m));
+    }
+    side.resume.subs = kept;
+    Ok(side.resume.subs.len())
+}
+
+/// Makes client handle `ducq` reconnect by `*policy` when a receive finds
+/// its connection lost (the server restarted, the network broke): it waits
+/// out an exponential back-off with jitter, connects again, subscribes
+/// again to every route it subscribed to (through `ducq_sub`, or a `sub`
+/// message sent with `ducq_emit`/`ducq_send`), and the receive goes on;
+/// `ducq_listen` and `ducq_listen_ex` keep listening across the break.
+/// No live message is delivered twice; what was published while the
+/// handle was away is not delivered, except what a subscription with
+/// `last` brings (its stored messages come again). Sends while the
+/// connection is lost fail at once; `ducq_publish`, which connects again
+/// by itself, and `ducq_conn` on a lost connection subscribe again too. A
+/// connection closed with `ducq_close` is not made again.
+///
+/// A NULL `policy` turns reconnection off. `*policy` is copied; its `ctx`
+/// is passed to `on_event` for as long as the handle lives (the caller
+/// keeps it valid). Returns `DUCQ_OK`, `DUCQ_ENULL` for a NULL handle, or
+/// `DUCQ_ENOIMPL` for a handle that is not a client made by
+/// `ducq_new_tcp`, `ducq_new_ws_client` or `ducq_new_socket`.
+///
+/// # Safety
+/// `ducq` is NULL or a live handle; a non-null `policy` points to a valid
+/// `ducq_reconnect_policy` whose `on_event` is NULL or a valid function.
+#[no_mangle]
+pub unsafe extern "C" fn ducq_set_reconnect(
+    ducq: *mut ducq_i,
+    policy: *const ducq_reconnect_policy,
+) -> RawState {
+    boundary(|| {
+        if ducq.is_null() {
+            return State::ENull.into();
+        }
+        // SAFETY: a live handle (caller contract).
+        let Some(h) = (unsafe { Handle::from_ptr(ducq) }) else {
+            return State::ENoImpl.into();
+        };
+        let Kind::Client(side) = &mut h.kind else {
+            return State::ENoImpl.into();
+        };
+        // SAFETY: valid when non-null (caller contract); copied.
+        side.resume.policy = unsafe { policy.as_ref() }.map(Policy::from_c);
+        RawState::OK
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_char;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::mpsc;
+    use std::thread::JoinHandle;
+
+    use super::*;
+    use crate::client::Client;
+    use crate::ffi::calls::{ducq_publish, ducq_sub};
+    use crate::ffi::client::ducq_new_tcp;
+    use crate::ffi::vtbl::{ducq_close, ducq_conn, ducq_free, ducq_recv, ducq_timeout};
+    use crate::server::{Level, Reactor, Settings, StopHandle};
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    /// An in-process broker on `addr` (port 0: any), stopped on drop.
+    struct Server {
+        addr: SocketAddr,
+        stop: StopHandle,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl Server {
+        fn start(addr: &str) -> Server {
+            let (tx, rx) = mpsc::channel();
+            let addr = addr.to_string();
+            let thread = std::thread::spawn(move || {
+                let settings = Settings {
+                    log_level: Level::Off,
+                    ..Settings::default()
+                };
+                let mut r = Reactor::new(settings).unwrap();
+                let a = r.listen_tcp(&addr).unwrap();
+                tx.send((a, r.stop_handle())).unwrap();
+                r.run().unwrap();
+            });
+            let (addr, stop) = rx.recv_timeout(WAIT).unwrap();
+            Server {
+                addr,
+                stop,
+                thread: Some(thread),
+            }
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.stop.stop();
+            if let Some(t) = self.thread.take() {
+                t.join().unwrap();
+            }
+        }
+    }
+
+    unsafe extern "C" fn count(_e: ducq_reconnect_event, _a: u32, _d: u32, ctx: *mut c_void) {
+        // SAFETY: the tests pass an AtomicU32 that outlives the handle.
+        unsafe { &*ctx.cast::<AtomicU32>() }.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A connected TCP handle to `server` with a fast policy counting its
+    /// events in `events`, subscribed to `r`, receiving with a 2 s timeout.
+    fn handle(server: &Server, events: &AtomicU32) -> *mut ducq_i {
+        let port = std::ffi::CString::new(server.addr.port().to_string()).unwrap();
+        // SAFETY: NUL-terminated strings; the handle is freed by each test.
+        let d = unsafe { ducq_new_tcp(c"127.0.0.1".as_ptr(), port.as_ptr()) };
+        let policy = ducq_reconnect_policy {
+            initial_ms: 5,
+            max_ms: 20,
+            max_attempts: 0,
+            on_event: Some(count),
+            ctx: std::ptr::from_ref(events).cast_mut().cast(),
+        };
+        // SAFETY: a live handle; valid arguments.
+        unsafe {
+            assert_eq!(ducq_set_reconnect(d, &policy), RawState::OK);
+            assert_eq!(ducq_conn(d), RawState::OK);
+            assert_eq!(ducq_timeout(d, 2), RawState::OK);
+            assert_eq!(ducq_sub(d, c"r".as_ptr(), std::ptr::null()), RawState::OK);
+        }
+        d
+    }
+
+    /// One message received on `d`.
+    fn recv(d: *mut ducq_i) -> (State, Vec<u8>) {
+        let mut buf = [0 as c_char; 256];
+        let mut size = buf.len();
+        // SAFETY: a live handle; `buf` writable for `size` bytes.
+        let state = unsafe { ducq_recv(d, buf.as_mut_ptr(), &mut size) }.state();
+        let bytes = buf[..size.min(buf.len())]
+            .iter()
+            .map(|&c| c as u8)
+            .collect();
+        (state, bytes)
+    }
+
+    #[test]
+    fn publish_after_a_restart_connects_and_subscribes_again() {
+        let events = AtomicU32::new(0);
+        let server = Server::start("127.0.0.1:0");
+        let d = handle(&server, &events);
+        let addr = server.addr.to_string();
+        drop(server);
+        let server = Server::start(&addr);
+        // The publish meets the dead connection, connects again (once) and
+        // makes the subscription again: the handle gets its own message.
+        // SAFETY: a live handle; NUL-terminated strings.
+        let rc = unsafe { ducq_publish(d, c"r".as_ptr(), c"back".as_ptr(), 4) };
+        assert_eq!(rc, RawState::OK);
+        assert_eq!(recv(d), (State::Ok, b"pub r\nback".to_vec()));
+        let mut p = Client::connect(&server.addr.to_string(), WAIT).unwrap();
+        p.publish("r", b"from another").unwrap();
+        assert_eq!(recv(d), (State::Ok, b"pub r\nfrom another".to_vec()));
+        // Not through the receive's reconnection: no event told.
+        assert_eq!(events.load(Ordering::SeqCst), 0);
+        // SAFETY: the caller's handle, freed once.
+        unsafe { ducq_free(d) };
+    }
+
+    #[test]
+    fn a_receive_reconnects_and_a_closed_handle_stays_closed() {
+        let events = AtomicU32::new(0);
+        let server = Server::start("127.0.0.1:0");
+        let d = handle(&server, &events);
+        let addr = server.addr.to_string();
+        drop(server);
+        let server = Server::start(&addr);
+        let publisher = std::thread::spawn(move || {
+            // Until the handle is back and subscribed.
+            let mut p = Client::connect(&addr, WAIT).unwrap();
+            loop {
+                let subs = p.list("lsconn").unwrap();
+                if subs.iter().any(|l| l.ends_with(b",r\n")) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            p.publish("r", b"live").unwrap();
+        });
+        assert_eq!(recv(d), (State::Ok, b"pub r\nlive".to_vec()));
+        publisher.join().unwrap();
+        // Lost, retrying (at least once), reconnected.
+        assert!(events.load(Ordering::SeqCst) >= 3);
+        let told = events.load(Ordering::SeqCst);
+        // SAFETY: a live handle.
+        assert_eq!(unsafe { ducq_close(d) }, RawState::OK);
+        assert_eq!(recv(d).0, State::EConnClosed);
+        assert_eq!(events.load(Ordering::SeqCst), told);
+        drop(server);
+        // SAFETY: the caller's handle, freed once; NULLs as documented.
+        unsafe {
+            ducq_free(d);
+            assert_eq!(
+                ducq_set_reconnect(std::ptr::null_mut(), std::ptr::null()),
+                State::ENull.into()
+            );
+        }
+    }
+}
