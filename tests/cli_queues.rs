@@ -47,9 +47,11 @@ fn serve(srv: &TestServer, route: &str, cmd: &[&str]) -> Serving {
     let mut c = ducq::client::Client::connect(&srv.addr.to_string(), WAIT).unwrap();
     let deadline = Instant::now() + WAIT;
     loop {
-        // A probe with a short timeout: "no member" comes at once, anything
-        // else means the member is there.
-        match c.request(route, b"", Duration::from_millis(1)) {
+        // "No member" comes straight from the server; anything else (a
+        // reply, an error reply, or no reply within two seconds from a
+        // member that sleeps) means the member is there. A shorter timeout
+        // would mistake a busy machine's late "no member" for a member.
+        match c.request(route, b"", Duration::from_secs(2)) {
             Err(ducq::client::Error::Nack {
                 state: ducq::State::ENotFound,
                 ..
