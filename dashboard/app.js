@@ -257,6 +257,7 @@
     const tr = document.createElement('tr');
     tr.dataset.id = c.id;
     cell(tr, c.id);
+    cell(tr, c.user || '—', c.user ? '' : 'muted');
     cell(tr, c.protocol);
     cell(tr, c.listener);
     const shown = c.subscriptions.slice(0, 3);

@@ -9,31 +9,11 @@ mod secure_util;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use ducq::client::{Client, Error};
 use secure_util::*;
-
-fn hash(password: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let phc = text(&out.stdout).trim().to_string();
-    assert!(phc.starts_with("$argon2id$v=19$m="), "{phc}");
-    phc
-}
 
 struct Setup {
     _dir: TempDir,

@@ -135,9 +135,12 @@ impl Dispatcher {
             hub.log(Level::Debug, "dispatch", &id, &text);
         }
         // Access control first: users, access lists, anonymous policy.
-        let result = hub
-            .authorize(caller, &msg)
-            .and_then(|()| self.run(hub, caller, &msg));
+        if let Err(state) = hub.authorize(caller, &msg) {
+            hub.metrics.nack(state);
+            let _ = hub.send(caller, &super::auth::refusal_reply(&msg, state));
+            return Err(state);
+        }
+        let result = self.run(hub, caller, &msg);
         if let Err(state) = result {
             hub.metrics.nack(state);
             let _ = hub.send(caller, &message::nack(state));

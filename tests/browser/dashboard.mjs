@@ -123,7 +123,7 @@ try {
   await setInput(page, '#conns-filter', id);
   await page.waitForFunction((i) => {
     const r = document.querySelector(`#conns-table tr[data-id="${i}"]`);
-    return r && r.cells[3].textContent === 'dash/watch';
+    return r && r.cells[1].textContent === '—' && r.cells[4].textContent === 'dash/watch';
   }, { timeout: WAIT }, id);
   watcher.destroy();
   await page.waitForFunction((i) => !document.querySelector(`#conns-table tr[data-id="${i}"]`),

@@ -275,6 +275,28 @@ fn spawn_reader(stderr: ChildStderr, tx: mpsc::Sender<String>) {
     });
 }
 
+/// The PHC string `ducq-server hash-password` prints for `password`.
+pub fn hash(password: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let phc = text(&out.stdout).trim().to_string();
+    assert!(phc.starts_with("$argon2id$v=19$m="), "{phc}");
+    phc
+}
+
 /// Runs the `ducq` CLI with `args`.
 pub fn ducq(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ducq"))

@@ -23,11 +23,12 @@
 //! long run of that byte: the resulting route can only be matched through
 //! `A`'s wildcards).
 //!
-//! Today `*` is the only wildcard (PROTOCOL.md §7). The tokens already know
-//! MQTT-style whole-level wildcards — `+` (one level: bytes without `/`)
-//! and a trailing `#` (every level below, and the parent itself) — so when
-//! route matching gains them, `tokens` recognises them and the containment
-//! rules below already hold (they are tested on tokens directly).
+//! The tokens follow route matching exactly (`proto::route`): `*`
+//! anywhere, `+` only as a whole level, `#` only as the whole last level;
+//! elsewhere `+` and `#` are literal bytes. One more rule mirrors the
+//! matcher: a pattern whose first level is `+` or `#` matches no route
+//! starting with `$`, so such an entry never contains a pattern that can
+//! (a leading `$` or a leading `*`).
 
 use crate::proto::route;
 
@@ -44,13 +45,32 @@ pub enum Tok {
     Rest,
 }
 
-/// The tokens of a pattern as route matching reads it today: `*` is the
-/// only wildcard.
+/// The tokens of a pattern, its wildcards where route matching sees them.
 pub fn tokens(pattern: &[u8]) -> Vec<Tok> {
     pattern
         .iter()
-        .map(|&b| if b == b'*' { Tok::Star } else { Tok::Lit(b) })
+        .enumerate()
+        .map(|(i, &b)| match b {
+            b'*' => Tok::Star,
+            b'+' if route::is_plus(pattern, i) => Tok::Level,
+            b'#' if route::is_hash(pattern, i) => Tok::Rest,
+            b => Tok::Lit(b),
+        })
         .collect()
+}
+
+/// Whether list entry `outer` contains pattern `inner` (both as text).
+pub fn within(outer: &[u8], inner: &[u8]) -> bool {
+    if outer == b"*" {
+        return true;
+    }
+    let inner_t = tokens(inner);
+    // `+/x` and `#` skip `$` routes; `$x` and `*` reach them.
+    let dollar = matches!(inner_t.first(), Some(Tok::Lit(b'$') | Tok::Star));
+    if dollar && route::leading_level_wildcard(outer) {
+        return false;
+    }
+    contains(&tokens(outer), &inner_t)
 }
 
 /// Whether every route matched by `inner` is matched by `outer`.
@@ -141,12 +161,18 @@ impl Acl {
         self.publish.iter().any(|p| route::matches(p, route))
     }
 
+    /// Whether publishing to every route `pattern` matches is allowed
+    /// (`forget` of a pattern): one publish entry contains it.
+    pub fn may_publish_all(&self, pattern: &[u8]) -> bool {
+        if !route::is_pattern(pattern) {
+            return self.may_publish(pattern);
+        }
+        self.publish.iter().any(|p| within(p, pattern))
+    }
+
     /// Whether subscribing to `pattern` stays within the list.
     pub fn may_subscribe(&self, pattern: &[u8]) -> bool {
-        let inner = tokens(pattern);
-        self.subscribe
-            .iter()
-            .any(|p| p.as_slice() == b"*" || contains(&tokens(p), &inner))
+        self.subscribe.iter().any(|p| within(p, pattern))
     }
 }
 
@@ -295,5 +321,91 @@ mod tests {
         assert!(Acl::everything().may_subscribe(b"*"));
         assert!(!Acl::nothing().may_publish(b"a"));
         assert!(!Acl::nothing().may_subscribe(b"a"));
+    }
+    #[test]
+    fn level_wildcards_as_routing_reads_them() {
+        let rows: &[(&str, &str, bool)] = &[
+            ("sensors/+", "sensors/temp", true),
+            ("sensors/+", "sensors/+", true),
+            ("sensors/+", "sensors/a/b", false),
+            ("sensors/+", "sensors/*", false),
+            ("sensors/+", "sensors/#", false),
+            ("sensors/#", "sensors", true),
+            ("sensors/#", "sensors/a/+/b", true),
+            ("sensors/#", "sensors/*", true),
+            ("sensors/*", "sensors/#", false),
+            ("sensors/*", "sensors/+", true),
+            // Not whole levels: literal bytes, as the matcher reads them.
+            ("a/+*", "a/+", false),
+            ("a/+x", "a/+x", true),
+            ("a/#b", "a/+", false),
+            // `$` routes: a leading `+` or `#` never reaches them.
+            ("#", "$SYS/x", false),
+            ("#", "*", false),
+            ("+/temp", "$s/temp", false),
+            ("+/temp", "x/temp", true),
+            ("#", "a/#", true),
+            ("*", "$SYS/#", true),
+        ];
+        for &(outer, inner, want) in rows {
+            assert_eq!(
+                within(outer.as_bytes(), inner.as_bytes()),
+                want,
+                "{outer} ⊇ {inner}"
+            );
+        }
+    }
+
+    /// Soundness with every wildcard: when `within` says yes, each sample
+    /// route the inner pattern matches, the outer one matches too.
+    #[test]
+    fn claimed_containment_holds_with_level_wildcards() {
+        let pats = [
+            "*", "#", "+", "a/#", "a/+", "+/b", "a/+/b", "a/*", "+/#", "$x/#", "a+", "a/b", "a",
+            "$x/+", "*/b", "a/+*",
+        ];
+        let levels = ["", "a", "b", "$x", "a+", "+", "ab"];
+        let mut routes = Vec::new();
+        for x in levels {
+            routes.push(x.to_string());
+            for y in levels {
+                routes.push(format!("{x}/{y}"));
+                for z in levels {
+                    routes.push(format!("{x}/{y}/{z}"));
+                }
+            }
+        }
+        for outer in pats {
+            for inner in pats {
+                if !within(outer.as_bytes(), inner.as_bytes()) {
+                    continue;
+                }
+                for r in &routes {
+                    if route::matches(inner.as_bytes(), r.as_bytes()) {
+                        assert!(
+                            route::matches(outer.as_bytes(), r.as_bytes()),
+                            "{outer} claimed to contain {inner}, but not {r}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn forgetting_a_pattern_needs_it_contained() {
+        let acl = Acl {
+            publish: vec![b"x/+".to_vec(), b"p/*".to_vec()],
+            subscribe: Vec::new(),
+        };
+        assert!(acl.may_publish_all(b"x/a"));
+        assert!(acl.may_publish_all(b"x/+"));
+        assert!(acl.may_publish_all(b"p/a/#"));
+        // `p/#` also matches `p` itself, which `p/*` does not.
+        assert!(!acl.may_publish_all(b"p/#"));
+        // As a route `x/*` is one level under x; as a pattern it is more.
+        assert!(acl.may_publish(b"x/*"));
+        assert!(!acl.may_publish_all(b"x/*"));
+        assert!(!acl.may_publish_all(b"#"));
     }
 }

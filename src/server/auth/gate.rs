@@ -7,17 +7,30 @@
 use std::rc::Rc;
 use std::time::Instant;
 
+use super::rights::{admin, needs, Admin, Need};
 use super::verify::Job;
-use super::AuthConfig;
+use super::{Acl, AuthConfig};
 use crate::proto::message::nack;
 use crate::proto::{Message, State, ACK};
+use crate::server::commands::find_client;
 use crate::server::hub::Hub;
 use crate::server::log::Level;
+use crate::server::queues::rpc::{correlation, nack_for};
 
 /// Commands anyone may send, authenticated or not.
 const ALWAYS: [&[u8]; 3] = [b"auth", b"PING", b"PONG"];
-/// Commands only an admin user may run once users exist.
-const ADMIN: [&[u8]; 2] = [b"reload", b"unsub"];
+/// Why a subscription-like command was refused (logged).
+const SUB_DENIED: &str = "subscription beyond the access list";
+
+/// The answer to a command the gate refused: `NACK *\n24\naccess denied`,
+/// or for a request `NACK CORR\n24\naccess denied`, so a requester with
+/// many requests in flight knows which one (PROTOCOL.md §14).
+pub(crate) fn refusal_reply(msg: &Message<'_>, state: State) -> Vec<u8> {
+    match correlation(msg.payload).filter(|_| msg.command == b"req") {
+        Some(corr) => nack_for(corr, state, state.text().as_bytes()),
+        None => nack(state),
+    }
+}
 
 impl Hub {
     /// Replaces users, access lists and the failure policy. Connections
@@ -42,7 +55,8 @@ impl Hub {
             // kept (a delayed MQTT will: its session's client).
             None => self.acting.as_ref().ok_or(State::ENotFound)?,
         };
-        if !self.auth.strict && auth.anonymous && !ADMIN.contains(&msg.command) {
+        let admin_rule = admin(msg);
+        if !self.auth.strict && auth.anonymous && admin_rule != Admin::Always {
             return Ok(());
         }
         if ALWAYS.contains(&msg.command) {
@@ -52,30 +66,19 @@ impl Hub {
         let user = auth.user.as_deref().and_then(|n| config.user(n));
         let verdict = match user {
             None if !auth.anonymous => Err("authenticate first"),
-            _ if ADMIN.contains(&msg.command) => {
-                let admin = user.is_some_and(|u| u.admin);
-                // Without users, `unsub` stays open to all as it always was;
-                // a codec closing the connection an MQTT session was taken
-                // from is not its client's request.
-                let open = msg.command == b"unsub" && (!self.auth.strict || self.own_request);
-                (admin || open).then_some(()).ok_or("admin only")
+            _ if admin_rule != Admin::No => {
+                let is_admin = user.is_some_and(|u| u.admin);
+                // Without restrictions these stay open to all as they always
+                // were; a codec closing the connection an MQTT session was
+                // taken from is not its client's request.
+                let open = (admin_rule == Admin::WhenRestricted && !self.auth.strict)
+                    || (msg.command == b"unsub" && self.own_request);
+                (is_admin || open).then_some(()).ok_or("admin only")
             }
             _ => {
                 let acl = user.map_or(&config.anonymous, |u| &u.acl);
-                match msg.command {
-                    // Streamed parts publish too; forgetting a stored
-                    // message changes what the route's readers find.
-                    b"pub" | b"publish" | b"CONT" | b"END" | b"forget"
-                        if !acl.may_publish(msg.route) =>
-                    {
-                        Err("publish outside the access list")
-                    }
-                    // Reading the store is a subscription's worth of access.
-                    b"sub" | b"subscribe" | b"last" if !acl.may_subscribe(msg.route) => {
-                        Err("subscription beyond the access list")
-                    }
-                    _ => Ok(()),
-                }
+                let refused = needs(msg).into_iter().find_map(|n| self.refusal(acl, n));
+                refused.map_or(Ok(()), Err)
             }
         };
         let Err(why) = verdict else {
@@ -93,6 +96,25 @@ impl Hub {
         );
         self.log(Level::Warn, "auth", &id, &text);
         Err(State::EAccess)
+    }
+
+    /// Why `acl` does not grant `need`, if it does not.
+    fn refusal(&self, acl: &Acl, need: Need<'_>) -> Option<&'static str> {
+        let granted = match need {
+            Need::Publish(r) => acl.may_publish(r),
+            Need::PublishAll(p) => acl.may_publish_all(p),
+            Need::PublishTo(q) => acl.may_publish(&q),
+            Need::Subscribe(p) => return (!acl.may_subscribe(p)).then_some(SUB_DENIED),
+            Need::Direct(id) => {
+                // The receiver as lsconn lists it, so `root@*` names a
+                // user's connections; an unknown id is the command's 19.
+                let label = find_client(self, id).and_then(|k| self.client_label(k));
+                let named = label.as_deref().map_or(id, str::as_bytes);
+                return (!acl.may_publish(named))
+                    .then_some("direct message outside the access list");
+            }
+        };
+        (!granted).then_some("publish outside the access list")
     }
 
     /// Whether `caller` may act without authenticating now: it is a user

@@ -10,6 +10,7 @@
 //! - `verify`: password verification on a worker thread, so a costly
 //!   argon2 hash never stalls the reactor.
 //! - `acl`: route access lists and the containment check for wildcards.
+//! - `rights`: what each command asks of the lists (the one table).
 //!
 //! A failed authentication is answered after a constant delay counted from
 //! its arrival (a timer, the reactor never sleeps); each failure from the
@@ -30,6 +31,8 @@ use argon2::Argon2;
 
 pub mod acl;
 mod gate;
+pub(crate) use gate::refusal_reply;
+pub mod rights;
 mod verify;
 
 pub use acl::Acl;

@@ -90,26 +90,23 @@ pub fn conns(hub: &Hub, filter: &[u8], offset: usize, limit: usize) -> String {
             continue;
         }
         // Ids are formatted only to filter or to show: counting 10 000
-        // connections must not format 10 000 strings.
-        let id = if all {
-            None
-        } else {
-            let id = conn.id_string();
-            if !id.contains(filter.as_ref()) {
-                continue;
-            }
-            Some(id)
-        };
+        // connections must not format 10 000 strings. The filter sees the
+        // id as lsconn lists it (`<user>@<id>`), so a user's name finds
+        // its connections.
+        if !all && !conn.label().contains(filter.as_ref()) {
+            continue;
+        }
         total += 1;
         if total <= offset || total > offset.saturating_add(limit) {
             continue;
         }
-        let id = id.unwrap_or_else(|| conn.id_string());
         if !items.is_empty() {
             items.push(',');
         }
         items.push_str("{\"id\":");
-        json_string(&mut items, id.as_bytes());
+        json_string(&mut items, conn.id_string().as_bytes());
+        items.push_str(",\"user\":");
+        json_string(&mut items, conn.user().unwrap_or_default().as_bytes());
         items.push_str(",\"protocol\":");
         json_string(&mut items, conn.protocol().as_bytes());
         items.push_str(",\"listener\":");

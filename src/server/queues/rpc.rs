@@ -52,6 +52,14 @@ pub fn nack_for(corr: &[u8], state: State, text: &[u8]) -> Vec<u8> {
     m
 }
 
+/// The correlation id of a request's payload (`CORR\nP`), when it is a
+/// valid one: 1 to [`MAX_CORR`] bytes, no whitespace.
+pub fn correlation(payload: &[u8]) -> Option<&[u8]> {
+    let (corr, _) = split_line(payload);
+    let bad = corr.is_empty() || corr.len() > MAX_CORR || corr.iter().any(u8::is_ascii_whitespace);
+    (!bad).then_some(corr)
+}
+
 fn split_line(p: &[u8]) -> (&[u8], &[u8]) {
     match p.iter().position(|&b| b == b'\n') {
         Some(i) => (p.get(..i).unwrap_or(&[]), p.get(i + 1..).unwrap_or(&[])),
@@ -124,11 +132,10 @@ impl Rpc {
         payload: &[u8],
         alive: impl Fn(ConnId) -> bool,
     ) -> Result<Out, (Vec<u8>, State)> {
-        let (corr, body) = split_line(payload);
-        if corr.is_empty() || corr.len() > MAX_CORR || corr.iter().any(|b| b.is_ascii_whitespace())
-        {
+        let (_, body) = split_line(payload);
+        let Some(corr) = correlation(payload) else {
             return Err((b"*".to_vec(), State::EMsgInv));
-        }
+        };
         if self.pending.len() >= self.max_pending {
             return Err((corr.to_vec(), State::EMax));
         }

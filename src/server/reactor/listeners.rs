@@ -231,6 +231,7 @@ impl Reactor {
     fn codec_for(&mut self, index: usize) -> Option<Box<dyn Transport>> {
         let max = self.hub.settings().max_message;
         let policy = Rc::clone(&self.http_policy);
+        let users = !self.hub.auth_config().users.is_empty();
         let l = self.listeners.get_mut(index)?;
         Some(match &l.opts.kind {
             ListenerKind::Framed => Box::new(TcpCodec::new(max)),
@@ -257,6 +258,7 @@ impl Reactor {
                 };
                 let mut server = sessions.connection(cfg);
                 server.set_anonymous(l.opts.anonymous);
+                server.set_users(users);
                 Box::new(server)
             }
             ListenerKind::Custom(factory) => factory(),

@@ -21,7 +21,12 @@ impl MqttServer {
         if let Err(code) = self.check_connect(&c) {
             return self.refuse_connect(code, out);
         }
-        let user = c.username.as_deref().filter(|u| !u.is_empty());
+        // Without users on the server there is nobody to be: a user name
+        // is ignored (a device configured with one keeps working).
+        let user = c
+            .username
+            .as_deref()
+            .filter(|u| !u.is_empty() && self.users);
         if user.is_none() && self.anonymous {
             return self.accept_connect(c, None, out);
         }

@@ -194,6 +194,9 @@ pub struct MqttServer {
     last: LastMessage,
     /// The listener admits clients without credentials.
     anonymous: bool,
+    /// The server has users: CONNECT's credentials are checked (else
+    /// ignored, as before users existed).
+    users: bool,
     /// A CONNECT waiting for the answer to its credentials.
     pending: Option<Box<Pending>>,
     /// The message handed out last is a takeover (`Req::Takeover`).
@@ -225,6 +228,7 @@ impl MqttServer {
             peer: None,
             last: LastMessage::Store,
             anonymous: true,
+            users: false,
             pending: None,
             takeover: false,
         }
@@ -236,6 +240,14 @@ impl MqttServer {
     /// client certificate) before it is accepted.
     pub fn set_anonymous(&mut self, anonymous: bool) {
         self.anonymous = anonymous;
+    }
+
+    /// Whether the server has users (default false): then a CONNECT with
+    /// a user name authenticates as that user (`auth`), and a wrong
+    /// password is refused; without users, credentials are ignored and
+    /// the client is anonymous, as before users existed.
+    pub fn set_users(&mut self, users: bool) {
+        self.users = users;
     }
 
     /// The client identifier, once connected.

@@ -1,0 +1,398 @@
+//! MQTT behind users and access lists, against a real `ducq-server` whose
+//! `mqtt` and `mqtts` listeners come from its configuration file: CONNECT's
+//! user name and password (right, wrong, missing where anonymous use is
+//! off; ignored on a server without users), a client certificate on
+//! `mqtts` naming the user, PUBLISH and
+//! SUBSCRIBE judged by the same access lists as ducq's `pub` and `sub`
+//! (NOT_AUTHORIZED in MQTT 5, the failure code in 3.1.1), users' sessions
+//! kept apart, and Debian's mosquitto clients over TLS.
+
+mod mqtt_util;
+mod secure_util;
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+use ducq::client::Client;
+use ducq::transport::mqtt::packet::{
+    Connect, Packet, Publish, QoS, SubOptions, Subscribe, Version,
+};
+use ducq::transport::mqtt::props::Properties;
+use ducq::transport::mqtt::reason;
+use mqtt_util::{packet, program, MqttPeer};
+use secure_util::*;
+
+struct Setup {
+    _dir: TempDir,
+    pki: Pki,
+    s: Server,
+}
+
+fn setup() -> Setup {
+    let dir = TempDir::new("mqttauth");
+    let pki = Pki::new();
+    let config = dir.write(
+        "ducq.toml",
+        &format!(
+            r#"
+[[listener]]
+kind = "tcp"
+addr = "127.0.0.1:0"
+
+[[listener]]
+kind = "mqtt"
+addr = "127.0.0.1:0"
+
+[[listener]]
+kind = "mqtt"
+addr = "127.0.0.1:0"
+anonymous = false
+
+[[listener]]
+kind = "mqtts"
+addr = "127.0.0.1:0"
+cert = "{cert}"
+key = "{key}"
+client_ca = "{ca}"
+anonymous = false
+
+[[listener]]
+kind = "mqtts"
+addr = "127.0.0.1:0"
+cert = "{cert}"
+key = "{key}"
+anonymous = false
+
+[[user]]
+name = "sensor1"
+password = "{pw}"
+publish = ["sensors/sensor1/#"]
+subscribe = ["cmd/sensor1/#"]
+
+[[user]]
+name = "alice"
+publish = ["alice/#"]
+subscribe = ["alice/#"]
+
+[[user]]
+name = "root"
+password = "{pw}"
+publish = ["*"]
+subscribe = ["*"]
+admin = true
+
+[anonymous]
+publish = ["public/#"]
+subscribe = ["public/#"]
+
+[auth]
+fail_delay = 0.05
+"#,
+            cert = pki.cert,
+            key = pki.key,
+            ca = pki.ca,
+            pw = hash("pw1"),
+        ),
+    );
+    let s = Server::start_kinds(
+        &["--config", &config, "--log-level", "info"],
+        &["", "mqtt", "mqtt", "mqtts", "mqtts"],
+    );
+    Setup { _dir: dir, pki, s }
+}
+
+fn sock(a: &str) -> SocketAddr {
+    a.parse().unwrap()
+}
+
+/// CONNECT with these credentials; the CONNACK's code.
+fn connect(addr: &str, v: Version, id: &str, user: Option<(&str, &str)>) -> (MqttPeer, u8) {
+    let mut c = MqttPeer::connect(sock(addr), v);
+    c.send(&Packet::Connect(Box::new(Connect {
+        version: v,
+        clean_start: true,
+        keep_alive: 60,
+        props: Properties::default(),
+        client_id: Cow::Owned(id.to_owned()),
+        will: None,
+        username: user.map(|(u, _)| Cow::Owned(u.to_owned())),
+        password: user.map(|(_, p)| Cow::Owned(p.as_bytes().to_vec())),
+    })));
+    let bytes = c.recv_bytes();
+    let Packet::ConnAck(a) = packet(&bytes, v) else {
+        panic!("no CONNACK")
+    };
+    (c, a.code)
+}
+
+/// SUBSCRIBE one filter; the SUBACK's code.
+fn subscribe(c: &mut MqttPeer, filter: &str) -> u8 {
+    let v = c.version;
+    c.send(&Packet::Subscribe(Subscribe {
+        packet_id: 7,
+        props: Properties::default(),
+        filters: vec![(filter.into(), SubOptions::qos(QoS::AtLeastOnce))],
+    }));
+    let bytes = c.recv_bytes();
+    let Packet::SubAck(a) = packet(&bytes, v) else {
+        panic!("no SUBACK")
+    };
+    assert_eq!(a.codes.len(), 1);
+    a.codes[0]
+}
+
+/// PUBLISH at QoS 1; the PUBACK's reason code.
+fn publish(c: &mut MqttPeer, topic: &str, payload: &[u8], id: u16) -> u8 {
+    let v = c.version;
+    c.send(&Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: topic.into(),
+        packet_id: id,
+        props: Properties::default(),
+        payload: payload.into(),
+    }));
+    match packet(&c.recv_bytes(), v) {
+        Packet::PubAck(a) => a.code,
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+}
+
+fn root(s: &Server) -> Client {
+    let mut c = Client::connect(&s.addr("", 0), WAIT).unwrap();
+    c.authenticate("root", b"pw1").unwrap();
+    c
+}
+
+#[test]
+fn anonymous_mqtt_clients_get_the_anonymous_lists() {
+    let st = setup();
+    let s = &st.s;
+    let mut watcher = root(s);
+    watcher.subscribe("*", "").unwrap();
+    let open = s.addr("mqtt", 0);
+    for v in [Version::V5, Version::V311] {
+        let (mut c, code) = connect(&open, v, "anon", None);
+        assert_eq!(code, 0);
+        assert_eq!(subscribe(&mut c, "public/#"), 1);
+        let denied = if v == Version::V5 {
+            reason::NOT_AUTHORIZED
+        } else {
+            reason::V3_SUBACK_FAILURE
+        };
+        // Widening beyond the list, by MQTT's own wildcards too.
+        assert_eq!(subscribe(&mut c, "#"), denied);
+        assert_eq!(subscribe(&mut c, "+/news"), denied);
+        assert_eq!(subscribe(&mut c, "sensors/sensor1/temp"), denied);
+        s.wait_log("denied anonymous: sub #");
+        // Publishing outside the list: NOT_AUTHORIZED in 5, and not delivered.
+        let code = publish(&mut c, "sensors/sensor1/temp", b"fake", 1);
+        if v == Version::V5 {
+            assert_eq!(code, reason::NOT_AUTHORIZED);
+        }
+        s.wait_log("denied anonymous: pub sensors/sensor1/temp");
+        assert_eq!(publish(&mut c, "public/news", b"hello", 2), 0);
+        assert_eq!(
+            text(&watcher.receive().unwrap()),
+            "pub public/news\nhello",
+            "only the allowed publication reaches subscribers"
+        );
+    }
+}
+
+#[test]
+fn credentials_on_a_listener_without_anonymous_use() {
+    let st = setup();
+    let s = &st.s;
+    let closed = s.addr("mqtt", 1);
+    // Nothing, a wrong password, an unknown user: refused, each with its code.
+    let (_, code) = connect(&closed, Version::V5, "n1", None);
+    assert_eq!(code, reason::NOT_AUTHORIZED);
+    let (_, code) = connect(&closed, Version::V311, "n2", None);
+    assert_eq!(code, 5);
+    let (mut c, code) = connect(&closed, Version::V5, "n3", Some(("sensor1", "nope")));
+    assert_eq!(code, reason::BAD_USER_NAME_OR_PASSWORD);
+    assert!(c.closed().is_empty());
+    let (_, code) = connect(&closed, Version::V311, "n4", Some(("mallory", "pw1")));
+    assert_eq!(code, 4);
+    s.wait_log("authentication failed for 'mallory'");
+
+    // The right password: sensor1's lists.
+    let mut watcher = root(s);
+    watcher.subscribe("sensors/*", "").unwrap();
+    let (mut c, code) = connect(&closed, Version::V5, "s1", Some(("sensor1", "pw1")));
+    assert_eq!(code, 0);
+    assert_eq!(publish(&mut c, "sensors/sensor1/temp", b"21", 1), 0);
+    assert_eq!(
+        text(&watcher.receive().unwrap()),
+        "pub sensors/sensor1/temp\n21"
+    );
+    assert_eq!(
+        publish(&mut c, "sensors/sensor2/temp", b"x", 2),
+        reason::NOT_AUTHORIZED
+    );
+    assert_eq!(subscribe(&mut c, "cmd/sensor1/+"), 1);
+    assert_eq!(subscribe(&mut c, "cmd/#"), reason::NOT_AUTHORIZED);
+    s.wait_log("denied sensor1: sub cmd/#: subscription beyond the access list");
+    // Deliveries flow to what was granted; lsconn names the user.
+    watcher.publish("cmd/sensor1/on", b"go").unwrap();
+    match packet(&c.recv_bytes(), Version::V5) {
+        Packet::Publish(p) => assert_eq!((&*p.topic, &*p.payload), ("cmd/sensor1/on", &b"go"[..])),
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
+    let lines: Vec<String> = watcher
+        .list("lsconn")
+        .unwrap()
+        .iter()
+        .map(|l| text(l))
+        .collect();
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("sensor1@MQTT[s1]:127.0.0.1:") && l.ends_with(",cmd/sensor1/+\n")
+        ),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn users_sessions_are_apart() {
+    let st = setup();
+    let s = &st.s;
+    let open = s.addr("mqtt", 0);
+    // An anonymous client with the same client id takes nothing over.
+    let (mut s1, code) = connect(&open, Version::V5, "dev", Some(("sensor1", "pw1")));
+    assert_eq!(code, 0);
+    let (_anon, code) = connect(&open, Version::V5, "dev", None);
+    assert_eq!(code, 0);
+    assert_eq!(publish(&mut s1, "sensors/sensor1/alive", b"1", 3), 0);
+    // The same user with the same id does: the first connection is closed.
+    let (_again, code) = connect(&open, Version::V5, "dev", Some(("sensor1", "pw1")));
+    assert_eq!(code, 0);
+    s1.closed();
+}
+
+fn mosquitto(tool: &str, port: &str, st: &Setup, args: &[&str]) -> Command {
+    let bin = program(tool).expect("mosquitto-clients not installed (scripts/test.sh does it)");
+    let mut c = Command::new(bin);
+    c.args(["-h", "127.0.0.1", "-p", port, "--cafile", &st.pki.ca])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
+    let st = setup();
+    let s = &st.s;
+    // The first mqtts listener wants client certificates, the second not.
+    let with_ca = s.port("mqtts");
+    let port = s.addr("mqtts", 1).rsplit(':').next().unwrap().to_string();
+    let mut watcher = root(s);
+    watcher.subscribe("*", "").unwrap();
+    // A password over TLS.
+    let out = mosquitto(
+        "mosquitto_pub",
+        &port,
+        &st,
+        &[
+            "-u",
+            "sensor1",
+            "-P",
+            "pw1",
+            "-t",
+            "sensors/sensor1/t",
+            "-m",
+            "tls!",
+            "-q",
+            "1",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&watcher.receive().unwrap()),
+        "pub sensors/sensor1/t\ntls!"
+    );
+    // A wrong password over TLS is refused, clearly.
+    let out = mosquitto(
+        "mosquitto_pub",
+        &port,
+        &st,
+        &[
+            "-u",
+            "sensor1",
+            "-P",
+            "bad",
+            "-t",
+            "sensors/sensor1/t",
+            "-m",
+            "x",
+            "-q",
+            "1",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr).to_lowercase();
+    assert!(err.contains("bad user name or password"), "{err}");
+    // Alice's certificate names her: no password, alice's lists.
+    let cert = ["--cert", &st.pki.client_cert, "--key", &st.pki.client_key];
+    let mut args: Vec<&str> = cert.to_vec();
+    args.extend(["-t", "alice/hi", "-m", "from alice", "-q", "1"]);
+    let out = mosquitto("mosquitto_pub", &with_ca, &st, &args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&watcher.receive().unwrap()),
+        "pub alice/hi\nfrom alice"
+    );
+    s.wait_log("authenticated as alice (client certificate)");
+    // Plain MQTT on the mqtts port: closed, the server keeps serving.
+    let mut plain = MqttPeer::connect(sock(&s.addr("mqtts", 0)), Version::V311);
+    plain.send(&Packet::Connect(Box::new(Connect {
+        version: Version::V311,
+        clean_start: true,
+        keep_alive: 60,
+        props: Properties::default(),
+        client_id: Cow::Borrowed("plain"),
+        will: None,
+        username: None,
+        password: None,
+    })));
+    assert!(plain.closed().is_empty());
+    s.wait_log("plain-text client on a TLS port (refused)");
+    watcher.publish("public/after", b"1").unwrap();
+    assert_eq!(text(&watcher.receive().unwrap()), "pub public/after\n1");
+}
+
+#[test]
+fn credentials_are_ignored_on_a_server_without_users() {
+    // Devices configured with a user name keep working against a server
+    // that has no users (as before users existed).
+    let s = Server::start_kinds(
+        &[
+            "--tcp",
+            "127.0.0.1:0",
+            "--mqtt",
+            "127.0.0.1:0",
+            "--data-dir",
+            "none",
+        ],
+        &["", "mqtt"],
+    );
+    let mut w = Client::connect(&s.addr("", 0), WAIT).unwrap();
+    w.subscribe("*", "").unwrap();
+    for v in [Version::V311, Version::V5] {
+        let (mut c, code) = connect(&s.addr("mqtt", 0), v, "ha", Some(("homeassistant", "x")));
+        assert_eq!(code, 0);
+        assert_eq!(publish(&mut c, "home/door", b"open", 1), 0);
+        assert_eq!(text(&w.receive().unwrap()), "pub home/door\nopen");
+    }
+}
