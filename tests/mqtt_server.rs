@@ -570,3 +570,90 @@ fn shared_subscription_members_take_turns() {
         ]
     );
 }
+
+#[test]
+fn a_shared_publication_never_falls_on_a_member_being_closed() {
+    let s = servers();
+    let (mut leaving, _) = mqtt_client(s.mqtt, "leaving", Version::V5, true);
+    mqtt_subscribe(&mut leaving, "$share/pool/work/#", QoS::AtMostOnce);
+    let (mut staying, _) = mqtt_client(s.mqtt, "staying", Version::V5, true);
+    mqtt_subscribe(&mut staying, "$share/pool/work/#", QoS::AtMostOnce);
+    let mut admin = s.srv.peer();
+    let name = format!("MQTT[leaving]:{}", leaving.stream.local_addr().unwrap());
+    // One write, so one turn of the server: `leaving` is marked for
+    // closing, then two publications come, the first of them its turn.
+    let mut turn = Vec::new();
+    for body in [
+        format!("unsub x\n{name}"),
+        "pub work/1\none".into(),
+        "pub work/2\ntwo".into(),
+    ] {
+        turn.extend_from_slice(&ducq::transport::tcp::TcpCodec::frame(body.as_bytes()));
+    }
+    admin.raw(&turn);
+    for _ in 0..3 {
+        admin.expect(b"ACK");
+    }
+    assert_eq!(mqtt_next(&mut staying).1, b"one");
+    assert_eq!(mqtt_next(&mut staying).1, b"two");
+    assert!(leaving.closed().is_empty());
+}
+
+#[test]
+fn a_retained_publish_with_an_empty_payload_deletes_the_retained_message() {
+    let s = servers();
+    let mut live = s.srv.peer();
+    live.sub("room/temp");
+    ok(mosquitto(
+        "mosquitto_pub",
+        s.mqtt,
+        &["-t", "room/temp", "-m", "21", "-r"],
+    )
+    .output()
+    .unwrap());
+    live.expect(b"pub room/temp\n21");
+    let mut other = s.srv.peer();
+    other.call(b"last room/temp\n", b"pub room/temp\n21");
+    // mosquitto_pub -n: a zero-length payload, retained, at QoS 1.
+    ok(mosquitto(
+        "mosquitto_pub",
+        s.mqtt,
+        &["-t", "room/temp", "-n", "-r", "-q", "1"],
+    )
+    .output()
+    .unwrap());
+    // Delivered as any publication [MQTT-3.3.1-10], and nothing is stored.
+    live.expect(b"pub room/temp\n");
+    other.call(b"last room/temp\n", b"ACK");
+    // A new MQTT subscriber gets no retained message: the first thing it
+    // receives after its SUBACK is a later live publication.
+    let (mut c, _) = mqtt_client(s.mqtt, "late", Version::V311, true);
+    mqtt_subscribe(&mut c, "room/#", QoS::AtMostOnce);
+    other.call(b"pub room/hum\n40", b"ACK");
+    let (topic, payload, _, _, _) = mqtt_next(&mut c);
+    assert_eq!((topic.as_str(), &payload[..]), ("room/hum", &b"40"[..]));
+    // The other route's message was stored as usual.
+    other.call(b"last room/hum\n", b"pub room/hum\n40");
+}
+
+#[test]
+fn forget_removes_stored_messages_for_mqtt_subscribers_too() {
+    let s = servers();
+    let mut tcp = s.srv.peer();
+    tcp.publish("lamp/1", "on");
+    tcp.publish("lamp/2", "off");
+    tcp.publish("door", "shut");
+    tcp.call(b"forget lamp/*\n", b"ACK");
+    // Idempotent: nothing left to remove is not an error.
+    tcp.call(b"forget lamp/1\n", b"ACK");
+    tcp.call(b"last lamp/*\n", b"ACK");
+    tcp.call(b"forget \n", b"NACK *\n15\nmessage invalid");
+    let got = ok(mosquitto(
+        "mosquitto_sub",
+        s.mqtt,
+        &["-t", "#", "-C", "1", "-W", "10", "-F", "%t|%p|%r"],
+    )
+    .output()
+    .unwrap());
+    assert_eq!(got, "door|shut|1\n");
+}

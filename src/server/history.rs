@@ -270,6 +270,34 @@ impl LastStore {
             .collect()
     }
 
+    /// Removes every stored message of exactly `route` (MQTT's retained
+    /// message deletion, `forget`). Returns whether it had any.
+    pub fn remove(&mut self, route: &[u8]) -> bool {
+        match self.map.remove(route) {
+            Some(s) => {
+                self.bytes -= s.size(route);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the stored messages of every route `pattern` matches.
+    /// Returns how many routes had some.
+    pub fn remove_matching(&mut self, pattern: &[u8]) -> usize {
+        let (mut routes, mut freed) = (0, 0);
+        self.map.retain(|r, s| {
+            let gone = route::matches(pattern, r);
+            if gone {
+                routes += 1;
+                freed += s.size(r);
+            }
+            !gone
+        });
+        self.bytes -= freed;
+        routes
+    }
+
     /// Number of stored routes.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -436,6 +464,34 @@ mod tests {
             l.matching_counted(b"c/#"),
             vec![(&b"3"[..], 3), (&b"x"[..], 1)]
         );
+    }
+
+    #[test]
+    fn removing_a_route_frees_its_bytes_and_history() {
+        let mut l = LastStore::with_depth(10, 1 << 20, 3);
+        l.set(b"a/1", b"pub a/1\nx");
+        l.set(b"a/1", b"pub a/1\ny");
+        l.set(b"a/2", b"pub a/2\nz");
+        l.set(b"b", b"pub b\nw");
+        l.set_shared(b"c", Rc::new(b"pub c\nshared".to_vec()), 0..12);
+        assert!(l.remove(b"a/1"));
+        assert!(!l.remove(b"a/1"));
+        assert_eq!(l.history(b"a/1", 3).count(), 0);
+        assert_eq!(l.get(b"a/2"), Some(&b"pub a/2\nz"[..]));
+        assert_eq!(l.bytes(), recount(&l));
+        assert!(l.remove(b"c"));
+        assert_eq!(l.bytes(), recount(&l));
+        // A pattern clears every route it matches, and only those.
+        l.set(b"a/3", b"pub a/3\nv");
+        assert_eq!(l.remove_matching(b"a/*"), 2);
+        assert_eq!(l.remove_matching(b"a/*"), 0);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l.get(b"b"), Some(&b"pub b\nw"[..]));
+        assert_eq!(l.bytes(), recount(&l));
+        // Stored again afterwards like any new route.
+        l.set(b"a/1", b"pub a/1\nagain");
+        assert_eq!(l.get(b"a/1"), Some(&b"pub a/1\nagain"[..]));
+        assert_eq!(l.bytes(), recount(&l));
     }
 
     #[test]

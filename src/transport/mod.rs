@@ -161,12 +161,17 @@ pub trait Transport {
         None
     }
 
-    /// Whether a publication made by the message just decoded becomes its
-    /// route's last message. `false` fans it out without storing it (an
-    /// MQTT PUBLISH without RETAIN must not replace the retained one).
-    fn keeps_last(&self) -> bool {
-        true
+    /// What a publication made by the message just decoded does to its
+    /// route's stored messages: by default it becomes the last one.
+    fn last_message(&self) -> LastMessage {
+        LastMessage::Store
     }
+
+    /// Called once when the server marks this connection for closing (the
+    /// peer left, an error, an admin's `unsub`, a slow consumer): it gets
+    /// no more deliveries, so a codec that shares work with other
+    /// connections (MQTT shared subscriptions) hands its part on at once.
+    fn closing(&mut self) {}
 
     /// A message the server dispatches for this connection when it ends
     /// without the protocol's own goodbye (an MQTT will). Asked once, as the
@@ -182,6 +187,22 @@ pub trait Transport {
     fn encode_publication(&mut self, msg: &[u8], _seq: u64, out: &mut Vec<u8>) {
         self.encode(msg, out);
     }
+}
+
+/// What a publication does to its route's stored messages
+/// ([`Transport::last_message`]). Every variant fans it out to the
+/// subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastMessage {
+    /// It becomes the route's newest stored message (ducq's `pub`).
+    Store,
+    /// The stored messages stay as they are (an MQTT PUBLISH without
+    /// RETAIN must not replace the retained one).
+    Skip,
+    /// The route's stored messages are removed (an MQTT retained PUBLISH
+    /// with an empty payload deletes the retained message), as `forget`
+    /// removes them.
+    Forget,
 }
 
 /// Builds a fresh transport for each accepted connection of a listener.

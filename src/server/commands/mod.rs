@@ -8,6 +8,7 @@ use crate::proto::{Message, State};
 
 pub mod direct;
 pub mod enq;
+pub mod forget;
 pub mod last;
 pub mod lscmd;
 pub mod lsconn;
@@ -117,6 +118,11 @@ pub fn replaceable() -> Vec<Builtin> {
             name: "last",
             doc: "the N newest stored messages of route (payload N, default 1), oldest first, without subscribing; ACK when none",
             exec: last::exec,
+        },
+        Builtin {
+            name: "forget",
+            doc: "remove the stored messages of route (of every stored route a pattern matches): ACK",
+            exec: forget::exec,
         },
         Builtin {
             name: "unsub",

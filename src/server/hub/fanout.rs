@@ -12,7 +12,7 @@ use super::body_pool::BodyPool;
 use super::Hub;
 use crate::server::conn::{Conn, SharedRef};
 use crate::transport::tcp::encode_header;
-use crate::transport::SharedEncoding;
+use crate::transport::{LastMessage, SharedEncoding};
 
 /// The publish path's state.
 #[derive(Default)]
@@ -127,15 +127,20 @@ impl Hub {
         delivered
     }
 
-    /// Stores `msg` as the last message of `route` and fans it out (only
-    /// fans it out while a codec asked not to store, see `keep_last`). A large
+    /// Stores `msg` as the last message of `route` and fans it out (while
+    /// a codec asked otherwise, see `last_rule`, leaves the store alone or
+    /// removes the route's stored messages instead of storing). A large
     /// message is shared by the store and every length-framed TCP
     /// subscriber: the input buffer it arrived in when the reactor offered
     /// it (no copy at all), else one pooled copy.
     pub fn publish(&mut self, route: &[u8], msg: &[u8]) -> usize {
-        if !self.keep_last {
-            // The codec asked for a fan-out that leaves the store alone.
-            return self.fan_out(route, msg);
+        match self.last_rule {
+            LastMessage::Store => {}
+            LastMessage::Skip => return self.fan_out(route, msg),
+            LastMessage::Forget => {
+                self.last.remove(route);
+                return self.fan_out(route, msg);
+            }
         }
         if msg.len() < SHARE_BODY_FROM {
             self.last.set(route, msg);

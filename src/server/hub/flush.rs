@@ -47,6 +47,7 @@ impl Hub {
                 if conn.close_after_flush || conn.transport.close_after_flush() {
                     let id = conn.id_string();
                     conn.closing = true;
+                    conn.transport.closing();
                     self.to_close.push(key);
                     if conn.peer_done {
                         self.log(Level::Info, "close", &id, "disconnected");

@@ -31,6 +31,7 @@ use super::metrics::Counters;
 use super::settings::Settings;
 use super::streams::{self, Streams};
 use crate::proto::State;
+use crate::transport::LastMessage;
 
 mod body_pool;
 mod fanout;
@@ -62,9 +63,10 @@ pub struct Hub {
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
-    /// Whether `publish` stores the message it fans out: false while a
-    /// message whose codec said so (`Transport::keeps_last`) is dispatched.
-    pub(crate) keep_last: bool,
+    /// What `publish` does to the stored messages of the route it fans
+    /// out to: as the codec of the message being dispatched says
+    /// (`Transport::last_message`), `Store` otherwise.
+    pub(crate) last_rule: LastMessage,
     /// Durable queues and request/reply (`queues/glue.rs`).
     pub(crate) queues: super::queues::QueueService,
     /// The command being dispatched answers once the turn's commit is done.
@@ -91,7 +93,7 @@ impl Hub {
             next_gen: 1,
             fan: FanOut::default(),
             metrics: Counters::default(),
-            keep_last: true,
+            last_rule: LastMessage::Store,
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
         }
@@ -215,6 +217,7 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        conn.transport.closing();
         self.metrics.dropped_bytes += conn.pending_output() as u64;
         let id = conn.id_string();
         self.to_close.push(key);
@@ -254,9 +257,9 @@ impl Hub {
     }
 
     /// The last words (`Transport::last_words`) of connections marked for
-    /// closing that have not been asked yet, with their keys and whether a
-    /// publication they make is stored (`Transport::keeps_last`).
-    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, bool)> {
+    /// closing that have not been asked yet, with their keys and what a
+    /// publication they make does to the store (`Transport::last_message`).
+    pub(crate) fn take_last_words(&mut self) -> Vec<(usize, Vec<u8>, LastMessage)> {
         let mut words = Vec::new();
         for &key in &self.to_close {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -265,7 +268,7 @@ impl Hub {
             if conn.closing && !conn.last_words_asked {
                 conn.last_words_asked = true;
                 if let Some(msg) = conn.transport.last_words() {
-                    words.push((key, msg, conn.transport.keeps_last()));
+                    words.push((key, msg, conn.transport.last_message()));
                 }
             }
         }

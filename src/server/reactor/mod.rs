@@ -32,7 +32,7 @@ use crate::proto::{message::nack, State};
 use crate::transport::http::{HttpLimits, HttpOrWs};
 use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
-use crate::transport::TransportFactory;
+use crate::transport::{LastMessage, TransportFactory};
 
 mod read;
 
@@ -365,9 +365,9 @@ impl Reactor {
             }
             any = true;
             for (key, msg, keep) in words {
-                self.hub.keep_last = keep;
+                self.hub.last_rule = keep;
                 self.dispatcher.dispatch(&mut self.hub, key, &msg);
-                self.hub.keep_last = true;
+                self.hub.last_rule = LastMessage::Store;
                 if let Some(conn) = self.hub.conns.get_mut(key) {
                     conn.transport.after_dispatch(conn.out.own());
                 }

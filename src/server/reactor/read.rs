@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use super::Reactor;
 use crate::server::conn::ReadEnd;
-use crate::transport::{Decoder, Frame};
+use crate::transport::{Decoder, Frame, LastMessage};
 
 /// Bytes read from one connection per turn before others get their turn.
 const READ_BUDGET: usize = 256 << 10;
@@ -166,12 +166,12 @@ impl Reactor {
                 }
                 None => break,
             };
-            // Whether a publication this message makes is stored.
-            self.hub.keep_last = self
+            // What a publication this message makes does to the store.
+            self.hub.last_rule = self
                 .hub
                 .conns
                 .get(key)
-                .is_none_or(|c| c.transport.keeps_last());
+                .map_or(LastMessage::Store, |c| c.transport.last_message());
             // A large frame alone in its own buffer: share the buffer.
             let in_place = if whole && at == 0 && dec.consumed() == len {
                 place_in(&m, base, len)
@@ -186,7 +186,7 @@ impl Reactor {
                 }
                 None => self.dispatcher.dispatch(&mut self.hub, key, &m),
             }
-            self.hub.keep_last = true;
+            self.hub.last_rule = LastMessage::Store;
             self.after_dispatch(key);
         }
         Handled {

@@ -3,7 +3,7 @@
 //! `unsubscribe R\n`) out to the dispatcher; ducq replies and deliveries in,
 //! MQTT packets out. docs/MQTT.md has the mapping, and the `Transport`
 //! hooks the server calls for the rest (`last_words` for the will,
-//! `idle_timeout` for keep-alive, `keeps_last` for RETAIN,
+//! `idle_timeout` for keep-alive, `last_message` for RETAIN,
 //! `encode_publication` for shared subscriptions, `accepted` for
 //! takeovers).
 //!
@@ -37,7 +37,7 @@ use crate::transport::mqtt::reason;
 use crate::transport::mqtt::session::{forwarded, Publication, SharedListener, SharedSession};
 use crate::transport::mqtt::topic::BrokerWildcards;
 use crate::transport::mqtt::wire::Error;
-use crate::transport::{Decoded, Step, Transport};
+use crate::transport::{Decoded, LastMessage, Step, Transport};
 use publish::pub_message;
 
 /// Limits and capabilities of an MQTT listener.
@@ -98,6 +98,8 @@ enum Req {
         qos: QoS,
         id: u16,
         retain: bool,
+        /// What it does to the stored messages of its topic.
+        last: LastMessage,
         /// Forwarded properties (boxed: rare, and large).
         props: Option<Box<Properties<'static>>>,
     },
@@ -157,9 +159,10 @@ pub struct MqttServer {
     acks: Option<Box<Acks>>,
     /// The client's address, as the server lists it.
     peer: Option<SocketAddr>,
-    /// Whether the message handed out last is stored as its route's last
-    /// message (false: a PUBLISH without RETAIN).
-    keep_last: bool,
+    /// What the message handed out last does to its route's stored
+    /// messages (`Skip`: a PUBLISH without RETAIN; `Forget`: a retained
+    /// one with an empty payload).
+    last: LastMessage,
 }
 
 impl MqttServer {
@@ -185,7 +188,7 @@ impl MqttServer {
             reply: None,
             acks: None,
             peer: None,
-            keep_last: true,
+            last: LastMessage::Store,
         }
     }
 
@@ -208,7 +211,7 @@ impl MqttServer {
         let msg = pub_message(&w.topic, &w.payload);
         // MQTT subscribers get it at its QoS, with its properties; the
         // store keeps it only if it is retained.
-        self.keep_last = w.retain;
+        self.last = retention(w.retain, &w.payload);
         self.listener.borrow_mut().current = Some(Publication {
             at: (msg.as_ptr() as usize, msg.len()),
             from: self.conn,
@@ -331,9 +334,10 @@ impl MqttServer {
                 qos,
                 id,
                 retain,
+                last,
                 props,
             } => {
-                self.keep_last = retain;
+                self.last = last;
                 self.listener.borrow_mut().current = Some(Publication {
                     at: (msg.as_ptr() as usize, msg.len()),
                     from: self.conn,
@@ -345,11 +349,12 @@ impl MqttServer {
                     qos,
                     id,
                     retain,
+                    last,
                     props: None,
                 }
             }
             other => {
-                self.keep_last = true;
+                self.last = LastMessage::Store;
                 other
             }
         };
@@ -359,6 +364,18 @@ impl MqttServer {
             consumed: take,
             decoded: Decoded::Message(Cow::Owned(msg)),
         })
+    }
+}
+
+/// What a publication with this RETAIN flag and payload does to the
+/// stored messages of its topic: RETAIN 0 leaves them [MQTT-3.3.1-12];
+/// RETAIN 1 replaces them, or with an empty payload removes them
+/// [MQTT-3.3.1-6, -7].
+pub(super) fn retention(retain: bool, payload: &[u8]) -> LastMessage {
+    match (retain, payload.is_empty()) {
+        (false, _) => LastMessage::Skip,
+        (true, false) => LastMessage::Store,
+        (true, true) => LastMessage::Forget,
     }
 }
 
@@ -516,8 +533,16 @@ impl Transport for MqttServer {
         }
     }
 
-    fn keeps_last(&self) -> bool {
-        self.keep_last
+    fn last_message(&self) -> LastMessage {
+        self.last
+    }
+
+    /// It takes no more turns in shared subscriptions: a publication
+    /// fanned out while it waits to be removed goes to a live member.
+    fn closing(&mut self) {
+        if let Ok(mut listener) = self.listener.try_borrow_mut() {
+            listener.leave_all(self.conn);
+        }
     }
 
     /// The will, unless the client said goodbye with DISCONNECT.

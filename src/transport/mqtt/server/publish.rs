@@ -62,6 +62,7 @@ impl MqttServer {
             qos: p.qos,
             id: p.packet_id,
             retain: p.retain,
+            last: super::retention(p.retain, &p.payload),
             props: Some(forwarded(&p.props))
                 .filter(|f| !f.is_empty())
                 .map(Box::new),

@@ -129,11 +129,14 @@ impl Net {
             }
             b"pub" => {
                 self.reply(i, b"ACK");
-                // As the hub does: stored only if the codec keeps it.
-                if self.clients[i].t.keeps_last() {
-                    self.publish(m.route, msg);
-                } else {
-                    self.fan_out(m.route, msg);
+                // As the hub does: stored as the codec says.
+                match self.clients[i].t.last_message() {
+                    LastMessage::Store => self.publish(m.route, msg),
+                    LastMessage::Skip => self.fan_out(m.route, msg),
+                    LastMessage::Forget => {
+                        self.last.remove(m.route);
+                        self.fan_out(m.route, msg);
+                    }
                 }
             }
             b"sub" => {
@@ -375,14 +378,27 @@ fn publish_qos0_is_a_pub_message_stored_only_when_retained() {
     assert_eq!(n.sent(i), vec![b"pub t\nhi".to_vec()]);
     assert!(n.out(i).is_empty());
     // RETAIN 0 [MQTT-3.3.1-12]: not the route's last message.
-    assert!(!n.clients[i].t.keeps_last());
+    assert_eq!(n.clients[i].t.last_message(), LastMessage::Skip);
     assert_eq!(n.last.get(&b"t"[..]), None);
     n.feed(i, b"\x31\x05\x00\x01tho");
-    assert!(n.clients[i].t.keeps_last());
+    assert_eq!(n.clients[i].t.last_message(), LastMessage::Store);
     assert_eq!(
         n.last.get(&b"t"[..]).map(|m| &m[..]),
         Some(&b"pub t\nho"[..])
     );
+    // RETAIN 1 with an empty payload deletes it [MQTT-3.3.1-6, -7], and
+    // is delivered all the same.
+    let s = n.connect("s", Version::V311, true);
+    n.subscribe(s, &[("t", QoS::AtMostOnce)]);
+    n.feed(i, b"\x31\x03\x00\x01t");
+    assert_eq!(n.clients[i].t.last_message(), LastMessage::Forget);
+    assert_eq!(n.last.get(&b"t"[..]), None);
+    assert_eq!(n.out(s), b"\x30\x03\x00\x01t");
+    // Without RETAIN an empty payload is an ordinary publication.
+    n.feed(i, b"\x31\x05\x00\x01tho");
+    n.feed(i, b"\x30\x03\x00\x01t");
+    assert_eq!(n.clients[i].t.last_message(), LastMessage::Skip);
+    assert!(n.last.contains_key(&b"t"[..]));
 }
 
 #[test]
@@ -1037,7 +1053,7 @@ fn a_will_is_published_at_its_qos_and_stored_only_if_retained() {
     n.out(w);
     // As the reactor does on an abnormal close: dispatch the last words.
     let words = n.clients[w].t.last_words().unwrap();
-    assert!(!n.clients[w].t.keeps_last());
+    assert_eq!(n.clients[w].t.last_message(), LastMessage::Skip);
     n.dispatch(w, &words);
     let c = &mut n.clients[w];
     c.t.after_dispatch(&mut c.out);
