@@ -42,10 +42,14 @@
 //! client modules reach the server side at exactly two seams: the handle
 //! kinds `Kind::Server` and `Kind::Fd` (`handle`) and the client over an
 //! accepted descriptor, `AnyClient::Fd` (`client`), all made only by
-//! server-side calls. Gating those three variants and the server modules
-//! leaves a client-only library; the header's client-only view is the
-//! functions of those modules plus `ducq_socket_vtbl` (named apart from
-//! `ducq_vtbl`, the original's table).
+//! server-side calls. Those three variants, the server modules and the
+//! client calls that need an operating system (sockets of ducq's own,
+//! `ducq_buffer`) are gated on the `std` feature: without it this module
+//! is the client-only C API the device library (`libducq_embedded.a`)
+//! exports, and its header (`include/ducq_client.h`) is the functions of
+//! those modules plus `ducq_socket_vtbl` (named apart from `ducq_vtbl`,
+//! the original's table). Without `std`, `boundary` cannot catch a
+//! panic; the device library is built with `panic = abort` instead.
 //!
 //! # Threads
 //! A client `ducq_i` may move between threads but is used by one at a time.
