@@ -103,6 +103,8 @@ typedef enum ducq_state {
     DUCQ_ELUA = 22,
     /** unknown error */
     DUCQ_UNKNOWN = 23,
+    /** access denied */
+    DUCQ_EACCESS = 24,
 } ducq_state;
 
 /*
@@ -1777,8 +1779,9 @@ ducq_i *ducq_new_ws_socket(const struct ducq_socket_vtbl *vtbl, const void *ctx,
  * The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.
  *
  * Takes any int: a negative code counts as its absolute value, and anything
- * above 23 gives the text of `DUCQ_UNKNOWN`. Never returns NULL. The string
- * is static: never free it. Safe from any thread and from callbacks.
+ * above the last code (24) gives the text of `DUCQ_UNKNOWN`. Never returns
+ * NULL. The string is static: never free it. Safe from any thread and from
+ * callbacks.
  */
 const char *ducq_state_tostr(int state);
 

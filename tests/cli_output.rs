@@ -366,7 +366,8 @@ fn bash_completion_completes_commands_options_and_values() {
         text(&out.stdout).trim_end().to_owned()
     };
     assert_eq!(complete(&["ducq", "su"]), "sub");
-    assert_eq!(complete(&["ducq", "l"]), "lscmd lsconn");
+    assert_eq!(complete(&["ducq", "l"]), "lscmd lsconn lua");
+    assert_eq!(complete(&["ducq", "chan", ""]), "add rm ls show");
     assert_eq!(complete(&["ducq", "sub", "--l"]), "--last");
     assert_eq!(
         complete(&["ducq", "--port", "1", "send", "--no-r"]),

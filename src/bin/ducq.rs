@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ducq::client::{Client, Error, Flow};
+use ducq::lua::client::{run_script, ScriptError, ScriptOptions};
 use ducq::proto::{classify, message::nack_text, Kind};
+use ducq::server::channels::{quoted, ChannelSpec};
 use ducq_cli::assemble::SubWriter;
 use ducq_cli::completions;
 use ducq_cli::output::{error_prefix, Printer, When};
@@ -39,6 +41,15 @@ Commands:
                           does not wait for one (for commands that answer
                           nothing): it prints what the command did answer and
                           returns once the server has handled it
+  chan add NAME PATTERN [SETTING]...
+                          define a channel: behaviour for the routes matching
+                          PATTERN; settings: history=N retain[=N]
+                          rate=N[/s|/m|/h] burst=N max_payload=BYTES read_only
+  chan rm NAME | chan ls | chan show NAME
+                          remove, list or show channels
+  lua SCRIPT [ARGS]       run a Lua client script; everything after SCRIPT is
+                          its own (options before 'lua' give its defaults for
+                          Ducq.connect())
   completions SHELL       print the completion script for bash, zsh or fish
                           (bash: source <(ducq completions bash))
 Queues and request/reply:
@@ -82,6 +93,8 @@ Exit status:
   3   no reply within the timeout (see send --no-reply)
   4   req: the member serving the route failed (its error on stderr)
   64  usage error: a bad option, argument or value
+  lua: 1 when the script fails (file:line and the error on stderr), 130
+  when interrupted, or what it passes to os.exit
 ";
 
 enum Failure {
@@ -91,6 +104,8 @@ enum Failure {
     Other(String),
     /// A served request failed.
     Service(String),
+    /// A Lua client script failed.
+    Script(ScriptError),
 }
 
 impl From<Error> for Failure {
@@ -229,6 +244,12 @@ fn parse(argv: Vec<String>) -> Result<Option<Cli>, Failure> {
             "--color" | "--colour" => cli.ui.colour = value("--color")?.parse().map_err(usage)?,
             "--no-color" | "--no-colour" => cli.ui.colour = When::Never,
             "--no-progress" => cli.ui.progress = false,
+            _ if cli.command.as_deref() == Some("lua") => {
+                // The script and everything after it are the script's.
+                cli.args.push(a);
+                cli.args.extend(it.by_ref());
+                break;
+            }
             _ if cli.command.is_none() && looks_like_option(&a) => {
                 return Err(usage(format!("unknown option '{a}'")))
             }
@@ -372,6 +393,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })?;
             send(&conn, &args, no_reply)
         }
+        "chan" => chan(&conn, args, literal),
+        "lua" => {
+            let mut args = args;
+            args.extend(literal);
+            let Some((script, rest)) = args.split_first() else {
+                return Err(usage("usage: ducq lua SCRIPT [ARGS]"));
+            };
+            let options = ScriptOptions {
+                host: conn.host.clone(),
+                port: conn.port,
+                ws: conn.ws,
+                timeout: conn.timeout,
+            };
+            run_script(script.as_ref(), rest, &options).map_err(Failure::Script)
+        }
         "completions" => {
             let args = take_options("completions", args, literal, |_, _| Ok(false))?;
             let [shell] = &args[..] else {
@@ -393,6 +429,46 @@ fn run(cli: Cli) -> Result<(), Failure> {
         "req" => ducq_cli::queue::req(&conn, &args, conn.timeout),
         other => Err(usage(format!("unknown command '{other}'"))),
     }
+}
+
+/// `ducq chan add NAME PATTERN [SETTING]...`, `rm NAME`, `ls`, `show NAME`:
+/// the `chan` command (PROTOCOL.md §15). Settings are checked here first,
+/// so a mistake is told in words, not as a NACK code.
+fn chan(conn: &Conn, args: Vec<String>, literal: Vec<String>) -> Result<(), Failure> {
+    let args = take_options("chan", args, literal, |_, _| Ok(false))?;
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (route, payload, listing) = match &words[..] {
+        ["add", name, pattern, settings @ ..] => {
+            let mut spec = format!("pattern={}", quoted(pattern));
+            for s in settings {
+                spec.push(' ');
+                spec.push_str(s);
+            }
+            ChannelSpec::parse(&spec, usize::MAX).map_err(|e| usage(format!("chan add: {e}")))?;
+            (format!("add {name}"), spec, false)
+        }
+        ["rm", name] => (format!("rm {name}"), String::new(), false),
+        ["ls"] => ("ls".to_string(), String::new(), true),
+        ["show", name] => (format!("show {name}"), String::new(), true),
+        _ => {
+            return Err(usage(
+                "usage: ducq chan add NAME PATTERN [SETTING]... | rm NAME | ls | show NAME",
+            ))
+        }
+    };
+    let mut client = conn.open()?;
+    client.emit("chan", &route, payload.as_bytes())?;
+    if !listing {
+        let reply = client.receive_reply()?;
+        if classify(&reply) != Kind::Ack {
+            return Err(Failure::Other(format!(
+                "unexpected reply: {}",
+                String::from_utf8_lossy(&reply)
+            )));
+        }
+        return Ok(());
+    }
+    print_reply(&mut client)
 }
 
 /// Parts sent before their ACKs are waited for: enough to keep the pipe
@@ -681,6 +757,10 @@ fn main() -> ExitCode {
         Err(Failure::Other(e)) => {
             eprintln!("{prefix}{e}");
             ExitCode::from(1)
+        }
+        Err(Failure::Script(e)) => {
+            eprintln!("{prefix}{e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -413,15 +413,31 @@ impl<S: Stream> Client<S> {
         }
     }
 
+    /// Reads from the socket once and decodes what arrived, for callers
+    /// that wait for readability themselves (`poll(2)` over several
+    /// clients). It blocks, up to the timeout, only when nothing is there.
+    pub fn read_once(&mut self) -> Result<(), Error> {
+        self.fill()
+    }
+
+    /// The next message already read, if any, without touching the socket
+    /// (PINGs answered and skipped, as by `receive`).
+    pub fn try_receive(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        while let Some(msg) = self.queue.pop_front() {
+            if classify(&msg) == Kind::Ping {
+                self.send(&pong_for(&msg))?;
+                continue;
+            }
+            return Ok(Some(msg));
+        }
+        Ok(None)
+    }
+
     /// The next message from the server, whatever it is, except PINGs,
     /// which are answered with PONG and skipped.
     pub fn receive(&mut self) -> Result<Vec<u8>, Error> {
         loop {
-            while let Some(msg) = self.queue.pop_front() {
-                if classify(&msg) == Kind::Ping {
-                    self.send(&pong_for(&msg))?;
-                    continue;
-                }
+            if let Some(msg) = self.try_receive()? {
                 return Ok(msg);
             }
             self.fill()?;

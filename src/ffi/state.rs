@@ -1,5 +1,5 @@
-//! `ducq_state` for C: the 24 codes with the original names and numbers
-//! (PROTOCOL.md §11), their texts, and the library version. There is one
+//! `ducq_state` for C: the 24 codes with the original names and numbers,
+//! and those added after them (PROTOCOL.md §11), their texts, and the library version. There is one
 //! state enum, [`crate::proto::State`]; C sees it as `enum ducq_state`,
 //! whose definition `build.rs` writes into the header from that same
 //! table. Across the boundary a state travels as a plain C int
@@ -22,7 +22,7 @@ impl RawState {
     pub const OK: RawState = RawState(0);
 
     /// The state it names: a negative code counts as its absolute value,
-    /// anything above 23 is `Unknown`.
+    /// anything above the last code is `Unknown`.
     pub fn state(self) -> State {
         State::from_code(i64::from(self.0))
     }
@@ -56,8 +56,9 @@ fn text_of(state: c_int, short: bool) -> *const c_char {
 /// The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.
 ///
 /// Takes any int: a negative code counts as its absolute value, and anything
-/// above 23 gives the text of `DUCQ_UNKNOWN`. Never returns NULL. The string
-/// is static: never free it. Safe from any thread and from callbacks.
+/// above the last code (24) gives the text of `DUCQ_UNKNOWN`. Never returns
+/// NULL. The string is static: never free it. Safe from any thread and from
+/// callbacks.
 #[no_mangle]
 pub extern "C" fn ducq_state_tostr(state: c_int) -> *const c_char {
     boundary(|| text_of(state, false))
@@ -96,7 +97,8 @@ mod tests {
     fn tostr_folds_negative_and_large() {
         assert_eq!(text(ducq_state_tostr(15)), "message invalid");
         assert_eq!(text(ducq_state_tostr(-15)), "message invalid");
-        assert_eq!(text(ducq_state_tostr(24)), "unknown error");
+        assert_eq!(text(ducq_state_tostr(24)), "access denied");
+        assert_eq!(text(ducq_state_tostr(25)), "unknown error");
         assert_eq!(text(ducq_state_tostr(i32::MIN)), "unknown error");
         assert_eq!(text(ducq_state_short(4)), "ENULL");
         assert_eq!(text(ducq_state_short(0)), "ok");

@@ -1,8 +1,9 @@
 //! The host's files: the paths it was given (a folder, or one file), the
 //! commands each file defines, and loading, reloading and unloading them
 //! when the folder watcher reports a change. Each file runs in an
-//! environment of its own whose `commands` table collects what it defines,
-//! so reloading or deleting a file replaces or removes exactly its commands.
+//! environment of its own whose `commands` and `channels` tables collect
+//! what it defines, so reloading or deleting a file replaces or removes
+//! exactly its commands and channels.
 
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
@@ -13,8 +14,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use mlua::{ChunkMode, Function, Value};
+use mlua::{ChunkMode, Function, Table, Value};
 
+use super::channels::{self, LuaChannel};
 use super::host::LuaCommands;
 use super::report::{describe, Loaded, LuaError};
 use super::watch::Change;
@@ -35,7 +37,11 @@ pub(super) struct FileEntry {
     /// Hash of the source, to skip rewrites that change nothing.
     hash: u64,
     commands: Vec<Rc<Command>>,
+    pub(super) channels: Vec<Rc<LuaChannel>>,
 }
+
+/// What a file defines: its commands (name, doc, function) and channels.
+type Defined = (Vec<(String, String, Function)>, Vec<LuaChannel>);
 
 /// A path given to `add_path`: a folder, or one file in a folder.
 pub(super) struct Root {
@@ -132,7 +138,7 @@ impl LuaCommands {
                 return Ok(old.commands.len());
             }
         }
-        let defined = match self.run_file(path, &source) {
+        let (defined, defined_channels) = match self.run_file(path, &source) {
             Ok(d) => d,
             Err(e) => {
                 let keep = if self.files.contains_key(path) {
@@ -176,20 +182,28 @@ impl LuaCommands {
             }));
         }
         self.seq += 1;
+        let channel_names: Vec<String> = defined_channels.iter().map(|c| c.name.clone()).collect();
         let entry = FileEntry {
             seq: self.seq,
             hash,
             commands,
+            channels: defined_channels.into_iter().map(Rc::new).collect(),
         };
         let old = self.files.insert(path.to_path_buf(), entry);
         self.reindex();
+        let had_channels = old.as_ref().is_some_and(|o| !o.channels.is_empty());
+        self.channels_changed |= had_channels || !channel_names.is_empty();
 
         let verb = if old.is_some() { "reloaded" } else { "loaded" };
         let mut text = format!("{verb} {}: ", path.display());
-        if names.is_empty() {
+        if names.is_empty() && channel_names.is_empty() {
             text.push_str("no command");
         } else {
             text.push_str(&names.join(", "));
+        }
+        if !channel_names.is_empty() {
+            let sep = if names.is_empty() { "" } else { "; " };
+            text.push_str(&format!("{sep}channels: {}", channel_names.join(", ")));
         }
         if let Some(old) = old {
             let gone: Vec<&str> = old
@@ -208,13 +222,10 @@ impl LuaCommands {
 
     /// Runs a file in an environment of its own and returns the commands it
     /// defines: its `commands` entries, or, for a file in the original's
-    /// oldest style that fills no `commands` entry, each global function it
-    /// defines (named after the function, with no doc).
-    fn run_file(
-        &mut self,
-        path: &Path,
-        source: &[u8],
-    ) -> Result<Vec<(String, String, Function)>, String> {
+    /// oldest style that fills no `commands` or `channels` entry, each
+    /// global function it defines (named after the function, with no doc);
+    /// and the channels of its `channels` table.
+    fn run_file(&mut self, path: &Path, source: &[u8]) -> Result<Defined, String> {
         let lua = &self.lua;
         let fail = |e: mlua::Error| {
             let text = describe(&e);
@@ -228,6 +239,8 @@ impl LuaCommands {
         env.set_metatable(Some(self.env_mt.clone())).map_err(fail)?;
         let table = lua.create_table().map_err(fail)?;
         env.raw_set("commands", table.clone()).map_err(fail)?;
+        env.raw_set("channels", lua.create_table().map_err(fail)?)
+            .map_err(fail)?;
         self.budget.reset(self.limits.instructions);
         lua.load(source)
             .set_name(format!("@{}", path.display()))
@@ -268,7 +281,23 @@ impl LuaCommands {
                 _ => warnings.push(format!("commands.{name} is not a table with exec")),
             }
         }
-        if out.is_empty() && table.is_empty() {
+        // A file may also assign `channels = { … }` as a whole.
+        let (defined_channels, channel_warnings) = match env.raw_get::<Value>("channels") {
+            Ok(Value::Table(t)) => channels::read(&t, path),
+            Ok(Value::Nil) => (Vec::new(), Vec::new()),
+            Ok(other) => (
+                Vec::new(),
+                vec![format!("channels is a {}, not a table", other.type_name())],
+            ),
+            Err(e) => return Err(fail(e)),
+        };
+        warnings.extend(channel_warnings);
+        let no_channels = env
+            .raw_get::<Option<Table>>("channels")
+            .ok()
+            .flatten()
+            .is_none_or(|t| t.is_empty());
+        if out.is_empty() && table.is_empty() && no_channels {
             for pair in env.pairs::<Value, Value>() {
                 let (key, value) = pair.map_err(fail)?;
                 if let (Value::String(k), Value::Function(f)) = (key, value) {
@@ -283,28 +312,37 @@ impl LuaCommands {
             self.note(Level::Warn, format!("{}: {w}", path.display()));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        Ok((out, defined_channels))
     }
 
     /// Removes the commands of a file that is gone.
     fn unload(&mut self, path: &Path) {
         if let Some(old) = self.files.remove(path) {
             self.reindex();
+            self.channels_changed |= !old.channels.is_empty();
             let names: Vec<&str> = old.commands.iter().map(|c| c.name.as_str()).collect();
             let text = format!("unloaded {}: {}", path.display(), names.join(", "));
             self.note(Level::Info, text);
         }
     }
 
-    /// Rebuilds name → command, the latest load of a name winning.
-    fn reindex(&mut self) {
+    /// The loaded files, oldest load first.
+    pub(super) fn files_by_load_order(&self) -> Vec<&FileEntry> {
         let mut entries: Vec<&FileEntry> = self.files.values().collect();
         entries.sort_by_key(|e| e.seq);
+        entries
+    }
+
+    /// Rebuilds name → command, the latest load of a name winning.
+    fn reindex(&mut self) {
+        let entries: Vec<Rc<Command>> = self
+            .files_by_load_order()
+            .into_iter()
+            .flat_map(|e| e.commands.iter().cloned())
+            .collect();
         self.index.clear();
-        for e in entries {
-            for c in &e.commands {
-                self.index.insert(c.name.as_bytes().to_vec(), Rc::clone(c));
-            }
+        for c in entries {
+            self.index.insert(c.name.as_bytes().to_vec(), c);
         }
     }
 

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
 use super::api::{self, CallCtx, ConnHandle, ReactorHandle};
+use super::channels::HookRuntime;
 use super::files::{Command, FileEntry, Root};
 use super::limits::{Budget, LuaLimits, LuaProbe};
 use super::report::{describe, LuaError};
@@ -65,6 +66,10 @@ pub struct LuaCommands {
     pub(super) watcher: Option<Watcher>,
     pub(super) pending: Vec<(Level, String)>,
     pub(super) probe: LuaProbe,
+    /// What channel hooks share with the host.
+    pub(super) hook_rt: Rc<HookRuntime>,
+    /// The files' channels changed since they were last handed to the hub.
+    pub(super) channels_changed: bool,
     pub(super) main: *mut mlua::lua_State,
     // Last, so every Lua value above is released before the state closes.
     pub(super) lua: Lua,
@@ -126,6 +131,15 @@ impl LuaCommands {
                 None
             }
         };
+        let probe = LuaProbe::default();
+        let hook_rt = Rc::new(HookRuntime {
+            ctx: Rc::clone(&ctx),
+            budget: Rc::clone(&budget),
+            limits,
+            msg_mt: msg_mt.clone(),
+            lua: lua.weak(),
+            probe: probe.clone(),
+        });
         let host = LuaCommands {
             ctx,
             budget,
@@ -138,7 +152,9 @@ impl LuaCommands {
             seq: 0,
             watcher,
             pending,
-            probe: LuaProbe::default(),
+            probe,
+            hook_rt,
+            channels_changed: false,
             main,
             lua,
         };
@@ -150,11 +166,14 @@ impl LuaCommands {
     }
 
     /// Writes the log records kept while no hub was at hand (loading at
-    /// start-up) to `hub`'s log. Done by itself at every command and reload.
+    /// start-up) to `hub`'s log, and hands the hub the channels the files
+    /// define when they changed. Done by itself when the host joins a
+    /// reactor, at every command and at every reload.
     pub fn flush_log(&mut self, hub: &mut Hub) {
         for (level, text) in self.pending.drain(..) {
             hub.log(level, "lua", "server", &text);
         }
+        self.sync_channels(hub);
     }
 
     /// `(name, doc)` of every Lua command, by name.
@@ -281,6 +300,10 @@ impl CommandSet for LuaCommands {
         self.flush_log(hub);
     }
 
+    fn on_attach(&mut self, hub: &mut Hub) {
+        self.flush_log(hub);
+    }
+
     fn name(&self) -> &str {
         "lua"
     }
@@ -313,6 +336,12 @@ impl CommandSet for Rc<RefCell<LuaCommands>> {
     fn on_event(&mut self, hub: &mut Hub) {
         if let Ok(mut h) = self.try_borrow_mut() {
             h.on_event(hub);
+        }
+    }
+
+    fn on_attach(&mut self, hub: &mut Hub) {
+        if let Ok(mut h) = self.try_borrow_mut() {
+            h.on_attach(hub);
         }
     }
 

@@ -6,6 +6,8 @@
 //! through the hub, which encodes for each connection.
 
 mod api;
+mod channels;
+pub mod client;
 mod files;
 mod host;
 mod limits;

@@ -18,13 +18,13 @@
 //! backtracks, and only to the last `*` seen. Pure; no I/O, no allocation.
 
 /// Whether the byte at `p` of `pattern` is a `+` standing for a whole level.
-fn is_plus(pattern: &[u8], p: usize) -> bool {
+pub(crate) fn is_plus(pattern: &[u8], p: usize) -> bool {
     pattern.get(p) == Some(&b'+') && at_level_start(pattern, p) && at_level_end(pattern, p + 1)
 }
 
 /// Whether the byte at `p` of `pattern` is a `#` standing for the whole
 /// last level.
-fn is_hash(pattern: &[u8], p: usize) -> bool {
+pub(crate) fn is_hash(pattern: &[u8], p: usize) -> bool {
     pattern.get(p) == Some(&b'#') && at_level_start(pattern, p) && p + 1 == pattern.len()
 }
 

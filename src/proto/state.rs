@@ -1,5 +1,6 @@
-//! The 24 ducq state codes: names, numbers and texts exactly as the original
-//! C library defined them (PROTOCOL.md §11). Pure data; no I/O.
+//! The ducq state codes: the 24 of the original C library with their names,
+//! numbers and texts exactly as it defined them (PROTOCOL.md §11), and the
+//! codes added after them (24: access denied). Pure data; no I/O.
 
 use core::ffi::CStr;
 use core::fmt;
@@ -57,10 +58,13 @@ pub enum State {
     ELua = 22,
     /// unknown error
     Unknown = 23,
+    /// access denied: a channel or an access rule refused the operation
+    /// (beyond the original)
+    EAccess = 24,
 }
 
 /// Every state in numeric order; `ALL[n as usize] as i32 == n`.
-pub const ALL: [State; 24] = [
+pub const ALL: [State; 25] = [
     State::Ok,
     State::Protocol,
     State::Nack,
@@ -85,11 +89,12 @@ pub const ALL: [State; 24] = [
     State::EMax,
     State::ELua,
     State::Unknown,
+    State::EAccess,
 ];
 
 // Names and texts end in NUL so C callers get them as they are (`c_name`,
 // `c_text`); the Rust accessors leave the NUL out.
-const NAMES: [&str; 24] = [
+const NAMES: [&str; 25] = [
     "DUCQ_OK\0",
     "DUCQ_PROTOCOL\0",
     "DUCQ_NACK\0",
@@ -114,9 +119,10 @@ const NAMES: [&str; 24] = [
     "DUCQ_EMAX\0",
     "DUCQ_ELUA\0",
     "DUCQ_UNKNOWN\0",
+    "DUCQ_EACCESS\0",
 ];
 
-const TEXTS: [&str; 24] = [
+const TEXTS: [&str; 25] = [
     "ok\0",
     "protocol-layer message (not an error)\0",
     "received NACK from server\0",
@@ -141,11 +147,13 @@ const TEXTS: [&str; 24] = [
     "collection reached maximum count\0",
     "lua error\0",
     "unknown error\0",
+    "access denied\0",
 ];
 
 impl State {
     /// The state for a number, as `ducq_state_tostr` reads it: a negative
-    /// code counts as its absolute value, anything above 23 is `Unknown`.
+    /// code counts as its absolute value, anything above the last code (24)
+    /// is `Unknown`.
     pub fn from_code(code: i64) -> State {
         usize::try_from(code.unsigned_abs())
             .ok()
@@ -244,7 +252,8 @@ mod tests {
     #[test]
     fn from_code_folds_negative_and_large() {
         assert_eq!(State::from_code(-15), State::EMsgInv);
-        assert_eq!(State::from_code(24), State::Unknown);
+        assert_eq!(State::from_code(24), State::EAccess);
+        assert_eq!(State::from_code(25), State::Unknown);
         assert_eq!(State::from_code(i64::MIN), State::Unknown);
         assert!(!State::Nack.is_error());
         assert!(State::Error.is_error());

@@ -29,6 +29,9 @@ pub trait CommandSet {
     }
     /// Called when `event_fd` is readable.
     fn on_event(&mut self, _hub: &mut Hub) {}
+    /// Called once when the set joins a reactor, with its hub (a Lua host
+    /// hands over the channels its files define).
+    fn on_attach(&mut self, _hub: &mut Hub) {}
     /// The name its calls, failures and time are counted under in
     /// `/metrics` (`lua` for Lua scripts).
     fn name(&self) -> &str {

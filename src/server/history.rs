@@ -14,6 +14,7 @@ use std::ops::Range;
 use std::rc::Rc;
 
 use super::broker::RouteMap;
+use super::channels::RouteDepths;
 use crate::proto::route;
 
 /// A stored message: its own copy, or a range of a buffer shared with the
@@ -70,6 +71,8 @@ pub struct LastStore {
     bytes: usize,
     seq: u64,
     depth: usize,
+    /// Routes whose channel sets another depth (`history=N`).
+    route_depths: RouteDepths,
     max_routes: usize,
     max_bytes: usize,
 }
@@ -88,9 +91,39 @@ impl LastStore {
             bytes: 0,
             seq: 0,
             depth,
+            route_depths: RouteDepths::default(),
             max_routes,
             max_bytes,
         }
+    }
+
+    /// Sets the depths channels give their routes, and trims the routes
+    /// stored now to them (a depth of 0 forgets a route).
+    pub fn set_route_depths(&mut self, depths: RouteDepths) {
+        self.route_depths = depths;
+        let mut freed = 0;
+        let (default, depths) = (self.depth, &self.route_depths);
+        self.map.retain(|r, s| {
+            let depth = depths.depth(r).unwrap_or(default);
+            while s.msgs.len() > depth {
+                if let Some(e) = s.msgs.pop_front() {
+                    freed += e.body.bytes().len();
+                }
+            }
+            if s.msgs.is_empty() {
+                freed += r.len();
+            }
+            !s.msgs.is_empty()
+        });
+        self.bytes -= freed;
+    }
+
+    /// How many messages `route` keeps.
+    fn depth_of(&self, route: &[u8]) -> usize {
+        if self.route_depths.is_empty() {
+            return self.depth;
+        }
+        self.route_depths.depth(route).unwrap_or(self.depth)
     }
 
     /// How many messages each route keeps.
@@ -125,7 +158,8 @@ impl LastStore {
     /// given the body of the message it pushes out of the route's history,
     /// if any, to reuse.
     fn store(&mut self, route: &[u8], len: usize, make: impl FnOnce(Option<Body>) -> Body) {
-        if self.depth == 0 || self.max_routes == 0 || route.len() + len > self.max_bytes {
+        let depth = self.depth_of(route);
+        if depth == 0 || self.max_routes == 0 || route.len() + len > self.max_bytes {
             return;
         }
         self.seq += 1;
@@ -138,7 +172,7 @@ impl LastStore {
             }
         };
         let mut recycled = None;
-        while stored.msgs.len() >= self.depth {
+        while stored.msgs.len() >= depth {
             let Some(old) = stored.msgs.pop_front() else {
                 break;
             };

@@ -23,6 +23,7 @@ pub mod actions;
 pub mod adopt;
 pub mod bridge;
 pub mod broker;
+pub mod channels;
 pub mod clients;
 pub mod commands;
 pub mod conn;

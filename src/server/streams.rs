@@ -49,6 +49,11 @@ impl Streams {
         self.open.is_empty()
     }
 
+    /// Whether `publisher` has a stream open on `route`.
+    pub fn is_open(&self, publisher: ConnId, route: &[u8]) -> bool {
+        !self.open.is_empty() && self.open.contains_key(&(publisher, Box::from(route)))
+    }
+
     /// Whether the publisher with slab key `key` must not be read now.
     pub fn is_paused(&self, key: usize) -> bool {
         !self.open.is_empty()

@@ -135,6 +135,18 @@ pub const COMMANDS: &[Cmd] = &[
         args: &[],
     },
     Cmd {
+        name: "chan",
+        help: "add, remove, list or show channels",
+        opts: &[],
+        args: &["add", "rm", "ls", "show"],
+    },
+    Cmd {
+        name: "lua",
+        help: "run a Lua client script",
+        opts: &[],
+        args: &[],
+    },
+    Cmd {
         name: "completions",
         help: "print a shell completion script",
         opts: &[],

@@ -2,9 +2,11 @@
 //! matching R when it is a pattern), oldest first, without subscribing;
 //! `ACK` when none is stored. N defaults to 1. The same reply as
 //! `sub R\nlast N` (PROTOCOL.md §6), which shares `send_stored` with it.
+//! A channel's `on_subscribe` hook (§15) sees it as a subscription would.
 
 use super::check_route;
 use crate::proto::{route, Message, State, ACK};
+use crate::server::channels::gate;
 use crate::server::hub::Hub;
 
 /// Runs `last`.
@@ -14,7 +16,11 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
         b"" => 1,
         n => count(n).ok_or(State::EMsgInv)?,
     };
-    send_stored(hub, caller, msg.route, n)
+    let Some(welcome) = gate::subscription(hub, caller, msg)? else {
+        return Ok(());
+    };
+    send_stored(hub, caller, msg.route, n)?;
+    welcome.send(hub, caller, msg.route, true)
 }
 
 /// A message count: decimal digits (too many of them mean "all").

@@ -6,6 +6,7 @@
 use super::hub::Hub;
 use crate::proto::{Message, State};
 
+pub mod chan;
 pub mod direct;
 pub mod enq;
 pub mod forget;
@@ -128,6 +129,11 @@ pub fn replaceable() -> Vec<Builtin> {
             name: "unsub",
             doc: "close the connection whose id is the payload",
             exec: unsub::exec,
+        },
+        Builtin {
+            name: "chan",
+            doc: "channels: chan add NAME (payload: pattern=P and settings) | chan rm NAME | chan ls | chan show NAME",
+            exec: chan::exec,
         },
         Builtin {
             name: "to",

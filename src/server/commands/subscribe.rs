@@ -2,11 +2,14 @@
 //! or add R with the `add` option; with `last [N]`, answer the up to N
 //! stored messages of R instead of ACK (PROTOCOL.md §6). The subscription
 //! and the stored messages are taken in the same turn of the reactor, so
-//! no publication falls between them or reaches the caller twice.
+//! no publication falls between them or reaches the caller twice. The
+//! channels the subscription may receive messages of (§15) may refuse it,
+//! and add retained messages and greetings after the reply.
 
 use super::check_route;
 use super::last::{count, send_stored};
 use crate::proto::{Message, State, ACK};
+use crate::server::channels::gate;
 use crate::server::hub::Hub;
 
 /// Runs `sub`.
@@ -28,9 +31,13 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
             _ => {}
         }
     }
+    let Some(welcome) = gate::subscription(hub, caller, msg)? else {
+        return Ok(());
+    };
     crate::server::actions::subscribe(hub, caller, msg.route, add)?;
     match last {
-        Some(n) => send_stored(hub, caller, msg.route, n),
-        None => hub.send(caller, ACK),
+        Some(n) => send_stored(hub, caller, msg.route, n)?,
+        None => hub.send(caller, ACK)?,
     }
+    welcome.send(hub, caller, msg.route, last.is_some())
 }

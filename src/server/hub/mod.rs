@@ -25,6 +25,7 @@ use mio::{Interest, Registry, Token};
 use slab::Slab;
 
 use super::broker::{LastStore, Subscriptions};
+use super::channels::Channels;
 use super::conn::{Conn, ConnId};
 use super::log::{Level, Logger};
 use super::metrics::Counters;
@@ -50,6 +51,8 @@ pub struct Hub {
     pub last: LastStore,
     /// Open streamed payloads.
     pub streams: Streams,
+    /// Channels: behaviour attached to route patterns.
+    pub channels: Channels,
     pub(crate) settings: Settings,
     pub(crate) logger: Logger,
     registry: Registry,
@@ -85,6 +88,7 @@ impl Hub {
                 settings.history,
             ),
             streams: Streams::default(),
+            channels: Channels::default(),
             logger: Logger::new(settings.log_level),
             settings,
             registry,

@@ -229,7 +229,7 @@ impl Reactor {
 
     /// Adds a command set. If it has an event source (a file watcher), that
     /// descriptor is registered and the set is told when it is readable.
-    pub fn add_command_set(&mut self, set: Box<dyn CommandSet>) -> io::Result<()> {
+    pub fn add_command_set(&mut self, mut set: Box<dyn CommandSet>) -> io::Result<()> {
         let index = self.dispatcher.sets_mut().len();
         if let Some(fd) = set.event_fd() {
             self.poll.registry().register(
@@ -239,6 +239,7 @@ impl Reactor {
             )?;
             self.sources.push(index);
         }
+        set.on_attach(&mut self.hub);
         self.dispatcher.add_set(set);
         Ok(())
     }

@@ -1,0 +1,371 @@
+//! A channel's built-in behaviour as data ([`ChannelSpec`]) and its text
+//! form, the one `chan add` takes and `chan show` prints (PROTOCOL.md
+//! §15): `key=value` items separated by spaces or newlines, a value in
+//! double quotes when it holds spaces (`pattern="a b/#"`, with `\"` and
+//! `\\` inside). Also the rule for channel names. Parsing and printing
+//! only; what the settings do is `gate`'s business.
+
+use std::fmt;
+
+use crate::server::rules::check_route;
+
+/// Longest channel name.
+pub const MAX_NAME: usize = 64;
+/// Largest `history` and `retain` a channel may ask for.
+pub const MAX_DEPTH: usize = 100_000;
+
+/// Checks a channel name: 1 to 64 bytes of letters, digits, `_`, `-`, `.`.
+pub fn check_name(name: &str) -> Result<(), SpecError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError(format!(
+            "'{name}' is not a channel name (1 to {MAX_NAME} letters, digits, '_', '-', '.')"
+        )))
+    }
+}
+
+/// Why a channel definition was refused; the text says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError(pub String);
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// A publication rate per publisher: a token bucket refilled at `count`
+/// per `per` seconds, holding at most `burst` publications.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Publications allowed per `per`.
+    pub count: f64,
+    /// The period in seconds: 1, 60 or 3600 (`/s`, `/m`, `/h`).
+    pub per: u32,
+    /// How many may come at once after a quiet spell (at least 1).
+    pub burst: u32,
+}
+
+impl Rate {
+    /// Tokens added per second.
+    pub fn per_second(&self) -> f64 {
+        self.count / f64::from(self.per)
+    }
+}
+
+/// What a channel does besides its Lua hooks. Every field but `pattern` is
+/// optional; a spec with only a pattern changes nothing (a channel for its
+/// hooks alone).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChannelSpec {
+    /// The routes it governs: a pattern as `sub` takes it (`*`, `+`, `#`).
+    pub pattern: String,
+    /// Messages each of its routes keeps (0: none), instead of the
+    /// server's `--history`.
+    pub history: Option<usize>,
+    /// A new subscriber gets up to this many stored messages of each
+    /// matching route after its ACK, unasked (retain-last).
+    pub retain: Option<usize>,
+    /// Publications per publisher (per connection) over time.
+    pub rate: Option<Rate>,
+    /// Largest payload a client may publish, in bytes.
+    pub max_payload: Option<usize>,
+    /// Clients may not publish (the server's own code may: Lua, C).
+    pub read_only: bool,
+}
+
+fn bad(text: String) -> SpecError {
+    SpecError(text)
+}
+
+fn number(key: &str, v: &str, max: usize) -> Result<usize, SpecError> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|&n| n <= max)
+        .ok_or_else(|| {
+            bad(format!(
+                "{key}={v}: a whole number from 0 to {max} is expected"
+            ))
+        })
+}
+
+/// `5`, `5/s`, `120/m`, `2.5/h`.
+fn parse_rate(v: &str) -> Result<(f64, u32), SpecError> {
+    let (count, per) = match v.split_once('/') {
+        None => (v, 1),
+        Some((c, "s")) => (c, 1),
+        Some((c, "m")) => (c, 60),
+        Some((c, "h")) => (c, 3600),
+        Some(_) => return Err(bad(format!("rate={v}: the period is /s, /m or /h"))),
+    };
+    let n: f64 = count
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n > 0.0 && *n <= 1e9)
+        .ok_or_else(|| {
+            bad(format!(
+                "rate={v}: a positive count is expected (5, 5/s, 120/m)"
+            ))
+        })?;
+    Ok((n, per))
+}
+
+fn flag(key: &str, v: Option<&str>) -> Result<bool, SpecError> {
+    match v {
+        None | Some("true") | Some("yes") | Some("1") => Ok(true),
+        Some("false") | Some("no") | Some("0") => Ok(false),
+        Some(v) => Err(bad(format!("{key}={v}: true or false is expected"))),
+    }
+}
+
+impl ChannelSpec {
+    /// A spec governing `pattern` and doing nothing else yet.
+    pub fn new(pattern: &str) -> ChannelSpec {
+        ChannelSpec {
+            pattern: pattern.to_string(),
+            ..ChannelSpec::default()
+        }
+    }
+
+    /// Reads the text form: `pattern=P`, `history=N`, `retain[=N]`,
+    /// `rate=N[/s|/m|/h]`, `burst=N`, `max_payload=BYTES`,
+    /// `read_only[=true|false]`, separated by spaces or newlines.
+    /// `max_route` bounds the pattern as it bounds any route.
+    pub fn parse(text: &str, max_route: usize) -> Result<ChannelSpec, SpecError> {
+        let mut spec = ChannelSpec::default();
+        let mut pattern = None;
+        let (mut rate, mut burst) = (None, None);
+        for (key, value) in items(text)? {
+            let value = value.as_deref();
+            let need = || value.ok_or_else(|| bad(format!("{key} needs a value ({key}=…)")));
+            match key.as_str() {
+                "pattern" => pattern = Some(need()?.to_string()),
+                "history" => spec.history = Some(number(&key, need()?, MAX_DEPTH)?),
+                "retain" => {
+                    spec.retain = Some(match value {
+                        None => 1,
+                        Some(v) => number(&key, v, MAX_DEPTH)?,
+                    })
+                }
+                "rate" => rate = Some(parse_rate(need()?)?),
+                "burst" => {
+                    let v = need()?;
+                    burst = Some(
+                        v.parse::<u32>()
+                            .ok()
+                            .filter(|&b| (1..=1_000_000).contains(&b))
+                            .ok_or_else(|| {
+                                bad(format!("burst={v}: a count from 1 to 1000000 is expected"))
+                            })?,
+                    );
+                }
+                "max_payload" => spec.max_payload = Some(number(&key, need()?, usize::MAX)?),
+                "read_only" => spec.read_only = flag(&key, value)?,
+                other => {
+                    return Err(bad(format!(
+                        "unknown setting '{other}' (pattern, history, retain, rate, burst, max_payload, read_only)"
+                    )))
+                }
+            }
+        }
+        spec.pattern = pattern.ok_or_else(|| bad("pattern=… is missing".into()))?;
+        spec.rate = match (rate, burst) {
+            (Some((count, per)), burst) => Some(Rate {
+                count,
+                per,
+                burst: burst.unwrap_or(count.ceil().clamp(1.0, 1e6) as u32),
+            }),
+            (None, Some(_)) => return Err(bad("burst needs a rate".into())),
+            (None, None) => None,
+        };
+        spec.check(max_route)?;
+        Ok(spec)
+    }
+
+    /// Checks what `parse` checks, for a spec built in code (a
+    /// configuration file, a Lua table).
+    pub fn check(&self, max_route: usize) -> Result<(), SpecError> {
+        check_route(self.pattern.as_bytes(), max_route).map_err(|_| {
+            bad(format!(
+                "'{}' is not a route pattern (not empty, at most {max_route} bytes, no newline or NUL)",
+                self.pattern
+            ))
+        })?;
+        if self.history.is_some_and(|n| n > MAX_DEPTH) || self.retain.is_some_and(|n| n > MAX_DEPTH)
+        {
+            return Err(bad(format!("history and retain are at most {MAX_DEPTH}")));
+        }
+        if let Some(r) = self.rate {
+            let ok = r.count.is_finite()
+                && r.count > 0.0
+                && r.count <= 1e9
+                && matches!(r.per, 1 | 60 | 3600)
+                && (1..=1_000_000).contains(&r.burst);
+            if !ok {
+                return Err(bad("rate: a positive count per 1, 60 or 3600 s and a burst from 1 to 1000000 are expected".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `key` and `value` (`None` for a bare flag) of each whitespace-separated
+/// item; a value starting with `"` runs to the closing `"`.
+fn items(text: &str) -> Result<Vec<(String, Option<String>)>, SpecError> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let Some(first) = chars.next() else {
+            return Ok(out);
+        };
+        let mut key = String::from(first);
+        while let Some(c) = chars.next_if(|&c| c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        if chars.next_if_eq(&'=').is_none() {
+            out.push((key, None));
+            continue;
+        }
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => value.extend(chars.next()),
+                    Some(c) => value.push(c),
+                    None => return Err(bad(format!("{key}=\"…: the closing quote is missing"))),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                value.push(c);
+            }
+        }
+        out.push((key, Some(value)));
+    }
+}
+
+/// `v` as `parse` reads it back: bare, or quoted when it holds
+/// whitespace, a quote or a backslash (or is empty).
+pub fn quoted(v: &str) -> String {
+    if !v.is_empty() && !v.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\') {
+        return v.to_string();
+    }
+    let mut q = String::from("\"");
+    for c in v.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// The text form `parse` reads: one `key=value` per line, `pattern` first,
+/// unset settings left out.
+impl fmt::Display for ChannelSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pattern={}", quoted(&self.pattern))?;
+        if let Some(n) = self.history {
+            write!(f, "\nhistory={n}")?;
+        }
+        if let Some(n) = self.retain {
+            write!(f, "\nretain={n}")?;
+        }
+        if let Some(r) = self.rate {
+            let unit = match r.per {
+                60 => "m",
+                3600 => "h",
+                _ => "s",
+            };
+            write!(f, "\nrate={}/{unit}\nburst={}", r.count, r.burst)?;
+        }
+        if let Some(n) = self.max_payload {
+            write!(f, "\nmax_payload={n}")?;
+        }
+        if self.read_only {
+            f.write_str("\nread_only=true")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_setting_and_prints_it_back() {
+        let s = ChannelSpec::parse(
+            "pattern=\"sensors/+ \\\"kitchen\\\"\" history=10\nretain rate=120/m burst=5\n  max_payload=1024 read_only",
+            1024,
+        )
+        .unwrap();
+        assert_eq!(s.pattern, "sensors/+ \"kitchen\"");
+        assert_eq!(s.history, Some(10));
+        assert_eq!(s.retain, Some(1));
+        assert_eq!(
+            s.rate,
+            Some(Rate {
+                count: 120.0,
+                per: 60,
+                burst: 5
+            })
+        );
+        assert_eq!(s.max_payload, Some(1024));
+        assert!(s.read_only);
+        let text = s.to_string();
+        assert_eq!(
+            text,
+            "pattern=\"sensors/+ \\\"kitchen\\\"\"\nhistory=10\nretain=1\nrate=120/m\nburst=5\nmax_payload=1024\nread_only=true"
+        );
+        assert_eq!(ChannelSpec::parse(&text, 1024).unwrap(), s);
+    }
+
+    #[test]
+    fn rate_defaults_its_burst_to_its_count() {
+        let s = ChannelSpec::parse("pattern=a rate=2.5", 64).unwrap();
+        assert_eq!(s.rate.map(|r| (r.per, r.burst)), Some((1, 3)));
+        assert_eq!(s.rate.map(|r| r.per_second()), Some(2.5));
+        let s = ChannelSpec::parse("pattern=a/#\nrate=1/h", 64).unwrap();
+        assert_eq!(s.pattern, "a/#");
+        assert_eq!(s.rate.map(|r| (r.per, r.burst)), Some((3600, 1)));
+    }
+
+    #[test]
+    fn refusals_say_what_to_fix() {
+        let err = |t: &str| ChannelSpec::parse(t, 8).unwrap_err().0;
+        assert_eq!(err("history=1"), "pattern=… is missing");
+        assert!(err("pattern=a colour=red").starts_with("unknown setting 'colour'"));
+        assert!(err("pattern=a history=x").starts_with("history=x: a whole number"));
+        assert!(err("pattern=a history=100001").contains("from 0 to 100000"));
+        assert!(err("pattern=a rate=0").starts_with("rate=0: a positive count"));
+        assert!(err("pattern=a rate=5/d").starts_with("rate=5/d: the period"));
+        assert_eq!(err("pattern=a burst=3"), "burst needs a rate");
+        assert!(err("pattern=a read_only=maybe").contains("true or false"));
+        assert!(err("pattern=").contains("not a route pattern"));
+        assert!(err("pattern=\"a b").contains("closing quote"));
+        assert!(err("pattern=123456789").contains("at most 8 bytes"));
+        assert!(err("pattern=a history").starts_with("history needs a value"));
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["a", "chat", "sensors.v2", "rate-limit_1"] {
+            assert_eq!(check_name(ok), Ok(()), "{ok}");
+        }
+        for no in ["", "a b", "a/b", "é", &"x".repeat(65)] {
+            assert!(check_name(no).is_err(), "{no}");
+        }
+    }
+}
