@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of ducq's hot pure code: TCP frame encoding
-//! and decoding, message parsing and route matching. They measure the
+//! and decoding, WebSocket frames (masked by a client, unmasked by the
+//! server), message parsing and route matching. They measure the
 //! library's codecs in isolation (no sockets, no server); end-to-end broker
 //! numbers come from the `ducq-bench` binary instead.
 
@@ -9,6 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ducq::proto::message::Message;
 use ducq::proto::route;
 use ducq::transport::tcp::{encode_frame, TcpCodec};
+use ducq::transport::ws::frame::{FrameCodec, MaskGen, Role, OP_TEXT};
 use ducq::transport::{decode_all, Decoded, Transport};
 
 /// A publication body with a `size`-byte payload.
@@ -90,6 +92,39 @@ fn tcp_decode(c: &mut Criterion) {
     g.finish();
 }
 
+/// A client's masked frames as the server reads them, and a client masking
+/// one: the WebSocket cost per message on each end.
+fn ws_frame(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ws_frame");
+    for size in [64usize, 64 * 1024] {
+        let body = publication(size);
+        let mut client = FrameCodec::new(Role::Client(MaskGen::from_seed(7)), 1 << 20);
+        let mut out = Vec::with_capacity(body.len() + 16);
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(format!("encode_masked/{size}B"), |b| {
+            b.iter(|| {
+                out.clear();
+                client.encode(OP_TEXT, black_box(&body), &mut out);
+                black_box(out.len())
+            })
+        });
+        let mut wire = Vec::new();
+        client.encode(OP_TEXT, &body, &mut wire);
+        let mut server = FrameCodec::new(Role::Server, 1 << 20);
+        let mut input = wire.clone();
+        let mut replies = Vec::new();
+        g.bench_function(format!("decode_masked/{size}B"), |b| {
+            b.iter(|| {
+                // Unmasking is in place: start from the masked bytes.
+                input.copy_from_slice(&wire);
+                let step = server.decode(black_box(&mut input), &mut replies);
+                black_box(step.consumed)
+            })
+        });
+    }
+    g.finish();
+}
+
 fn message_parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("message/parse");
     let bodies = [
@@ -136,5 +171,12 @@ fn route_match(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tcp_encode, tcp_decode, message_parse, route_match);
+criterion_group!(
+    benches,
+    tcp_encode,
+    tcp_decode,
+    ws_frame,
+    message_parse,
+    route_match
+);
 criterion_main!(benches);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs ducq-bench: ducq (its own protocol and its MQTT listener) against
 # mosquitto (MQTT 3.1.1, QoS 0), nats-server and redis-server, each started
-# here on a free 127.0.0.1 port with a minimal config, stopped again on exit. Installs the three peers from
-# Debian packages when missing. Extra arguments go to ducq-bench (they win
+# here on a free 127.0.0.1 port with a minimal config, stopped again on
+# exit, and against ducq-floor (benches/floor/floor.c, built here with the
+# C compiler), the floor of S4. Installs the three peers from Debian
+# packages when missing. Extra arguments go to ducq-bench (they win
 # over the defaults set here), e.g.
 #   scripts/bench.sh --scenarios S1,S3 --runs 1 --messages 20000
 # The report is printed and written to $BENCH_OUT (default
@@ -33,8 +35,10 @@ if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
 ulimit -n "$hard"
 
 echo "bench: building (release)" >&2
-cargo build --release --quiet --bin ducq-server --bin ducq-bench
+cargo build --release --locked --quiet --bin ducq-server --bin ducq-bench
 BENCH=target/release/ducq-bench
+mkdir -p target/bench
+"${CC:-cc}" -O2 -Wall -Wextra -Werror -o target/bench/ducq-floor benches/floor/floor.c
 
 tmp=$(mktemp -d)
 pids=()
@@ -45,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r -d '' P_DUCQ P_WS P_MQTT P_NATS P_REDIS P_DMQTT < <("$BENCH" free-ports 6; printf '\0') || true
+read -r -d '' P_DUCQ P_WS P_MQTT P_NATS P_REDIS P_DMQTT P_FLOOR < <("$BENCH" free-ports 7; printf '\0') || true
 
 cat >"$tmp/mosquitto.conf" <<CONF
 listener $P_MQTT 127.0.0.1
@@ -138,6 +142,7 @@ fi
 launch mosquitto "$P_MQTT" mosquitto -c "$tmp/mosquitto.conf"
 launch nats "$P_NATS" nats-server -c "$tmp/nats.conf"
 launch redis "$P_REDIS" redis-server "$tmp/redis.conf"
+launch floor "$P_FLOOR" target/bench/ducq-floor 127.0.0.1 "$P_FLOOR"
 
 if [ ${#brokers[@]} -eq 0 ]; then
     echo "bench: no broker started" >&2

@@ -31,6 +31,8 @@ command -v npm >/dev/null || need+=(nodejs npm)
 # MQTT interoperability tests run a real Mosquitto and its clients.
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
+# Bridge tests: a NATS server (one node and a three-node cluster).
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -5,7 +5,8 @@
 //! - [`proto`]: state codes, message parse/format, replies, route matching (no I/O).
 //! - [`transport`]: protocol codecs (TCP framing, …) behind the [`transport::Transport`] trait (no I/O).
 //! - [`server`]: the single-threaded mio reactor, broker state, dispatcher and built-in commands.
-//! - [`client`]: a blocking client over any transport.
+//! - [`client`]: a blocking client over any transport, and one that reconnects.
+//! - [`backoff`]: the back-off rule of reconnecting clients and bridges.
 //! - [`queue`]: durable named queues: the state machine, group commit, the redb store.
 //! - [`lua`]: Lua-scripted commands, reloaded when their files change.
 //! - [`ffi`]: the C ABI (`include/ducq.h`): the only exported symbols.
@@ -29,6 +30,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 use ducq_lua_bundle as _;
 
+pub mod backoff;
 pub mod client;
 pub mod ffi;
 #[cfg(feature = "std")]

@@ -1,4 +1,4 @@
-//! Channels over the wire (PROTOCOL.md §14): `chan add|rm|ls|show` and
+//! Channels over the wire (PROTOCOL.md §15): `chan add|rm|ls|show` and
 //! each built-in setting — history depth, retain-last, rate per
 //! publisher, payload limit, read-only — against real sockets, exact
 //! replies; and the Rust API an embedder (a configuration file) calls.
@@ -247,6 +247,23 @@ fn read_only_refuses_clients_but_not_subscribers() {
     p.call(b"chan rm sys", ACK);
     p.call(b"pub $SYS/load\n9", ACK);
     p.expect(b"pub $SYS/load\n9");
+    // What is stored under a read-only channel cannot be forgotten by a
+    // client either, not even through a wider pattern.
+    add(&mut p, "sys", "pattern=$SYS/#\nread_only");
+    let denied = nack(24, "access denied");
+    for f in ["$SYS/load", "$SYS/#", "*", "$SYS/+"] {
+        p.call(format!("forget {f}\n").as_bytes(), &denied);
+    }
+    // `#` cannot match a `$` route (§7), so it leaves $SYS alone...
+    p.call(b"forget #\n", ACK);
+    p.call(b"last other\n", ACK);
+    p.call(b"last $SYS/load\n", b"pub $SYS/load\n9");
+    // ... and meets a read-only channel it can match.
+    p.publish("status/door", "open");
+    add(&mut p, "status", "pattern=status/+ read_only");
+    p.call(b"forget #\n", &denied);
+    p.call(b"forget status/door\n", &denied);
+    p.call(b"last status/door\n", b"pub status/door\nopen");
 }
 
 #[test]

@@ -183,9 +183,21 @@ fn usage_errors_and_help() {
         "--idle-timeout",
         "--log-level",
         "--max-output",
+        "--output-high-water",
+        "--output-low-water",
+        "--output-timeout",
     ] {
         assert!(text(&out.stdout).contains(flag), "{flag}");
     }
+    let out = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
+        .args(["--output-high-water", "4096", "--output-low-water", "4096"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        text(&out.stderr),
+        "ducq-server: --output-low-water (4096) must be below --output-high-water (4096)\n"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
         .arg("--bogus")
         .output()

@@ -109,8 +109,11 @@ fn twenty_digit_length_header_does_not_crash() {
 
 #[test]
 fn reader_that_never_reads_ten_thousand_messages() {
+    // The deaf peer holds the publisher back (back-pressure) for at most
+    // the output timeout, then it is cut.
     let (srv, _) = server(Settings {
         max_output: 4 << 20,
+        output_timeout: Duration::from_millis(300),
         ..Settings::default()
     });
     let deaf_stream = TcpStream::connect(srv.addr).unwrap();
@@ -135,8 +138,8 @@ fn reader_that_never_reads_ten_thousand_messages() {
         publisher.expect(b"ACK");
     }
     reader.join().expect("a reading subscriber lost messages");
-    // 10 000 x ~1 KB is far past the deaf peer's 4 MiB limit plus what the
-    // kernel buffers: it was cut off, and the server is still fine.
+    // 10 000 x ~1 KB is far past the deaf peer's high-water mark plus what
+    // the kernel buffers: it was cut off, and the server is still fine.
     let mut p = srv.peer();
     p.call(b"PING ok\n", b"PONG ok\n");
     p.send(b"lsconn");
@@ -175,4 +178,26 @@ fn thousand_connections_dropped_mid_frame() {
         }
     }
     served(&mut publisher, &mut watcher, 1000);
+    // Every one of them is gone from the connection table: what is left
+    // is exactly the two that stayed.
+    let baseline = [
+        format!("{},alive\n", watcher.id()),
+        format!("{},\n", publisher.id()),
+    ];
+    let deadline = Instant::now() + util::WAIT;
+    loop {
+        let listed = util::lsconn(&mut publisher);
+        if listed == baseline {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} connections listed, not the 2 left",
+            listed.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // And they left no output or input behind: the server still answers
+    // and delivers at once.
+    served(&mut publisher, &mut watcher, 1001);
 }

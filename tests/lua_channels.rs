@@ -1,7 +1,8 @@
 //! Channels defined by Lua files (docs/LUA.md "Channels"): hooks that
-//! transform, reroute, drop, refuse and greet; a hook that fails or runs
-//! away (NACK, the server fine); built-in settings in a Lua table; hot
-//! reload of a channel file with the "previous version stays" rule.
+//! transform, reroute, drop, refuse and greet; a hook that fails, runs
+//! away or eats memory (NACK, the server fine); built-in settings in a Lua
+//! table; hot reload of a channel file with the "previous version stays"
+//! rule.
 
 mod lua_util;
 mod util;
@@ -230,6 +231,41 @@ fn a_failing_hook_is_a_nack_and_the_server_goes_on() {
     let mut q = s.peer();
     q.call(b"last fine\n", b"pub fine\n1");
     assert_eq!(s.probe.stack_top(), 0);
+}
+
+#[test]
+fn a_hook_that_eats_memory_is_stopped_by_the_scripts_memory_limit() {
+    let dir = ScriptDir::new("hungry");
+    dir.write(
+        "hungry.lua",
+        r#"
+channels.hungry = {
+  pattern = "hungry/#",
+  on_publish = function(ducq, msg)
+    local t = {}
+    while true do t[#t + 1] = string.rep("x", 4096) .. #t end
+  end,
+  on_subscribe = function(ducq, msg) return string.rep("x", 1 << 30) end,
+}
+"#,
+    );
+    let limits = LuaLimits {
+        instructions: 1_000_000_000,
+        memory: 16 << 20,
+    };
+    let s = LuaServer::with(&[&dir.path], limits);
+    let mut p = s.peer();
+    let lua_error = nack(22, "lua error");
+    p.call(b"pub hungry/a\nx", &lua_error);
+    s.logs.wait_for(&["channel 'hungry' on_publish", "memory"]);
+    p.call(b"sub hungry/a\n", &lua_error);
+    s.logs
+        .wait_for(&["channel 'hungry' on_subscribe", "memory"]);
+    assert!(s.probe.used_memory() < 16 << 20);
+    // Nothing was published or subscribed; the server goes on.
+    p.publish("fed", "1");
+    p.call(b"last fed\n", b"pub fed\n1");
+    p.call(b"last hungry/a\n", &lua_error);
 }
 
 #[test]

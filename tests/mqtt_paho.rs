@@ -4,7 +4,8 @@
 //! messages, user properties, a persistent session whose unacknowledged
 //! QoS 1 message is redelivered (DUP) after the connection dropped, a will
 //! published when its client dies, and a shared subscription balanced
-//! between its members.
+//! between its members; a persistent session that gets what was published
+//! while it was away, MQTT 5 session expiry, and a will with a delay.
 //! tests/paho/client.py is the client; every run of it ends within 10 s.
 
 mod util;
@@ -12,6 +13,8 @@ mod util;
 use std::io::{BufRead, BufReader, Lines};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
 
 use ducq::server::Settings;
 use ducq::transport::mqtt;
@@ -52,6 +55,8 @@ struct Sub {
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
     connected: String,
+    /// `SUBSCRIBED <granted QoS codes>`.
+    lines_subscribed: String,
 }
 
 impl Sub {
@@ -67,6 +72,7 @@ impl Sub {
             child,
             lines,
             connected,
+            lines_subscribed: subscribed,
         }
     }
 
@@ -96,32 +102,36 @@ fn publish(port: u16, args: &[&str]) {
     );
 }
 
-fn qos_levels(sub_v5: &[&str], pub_v5: &[&str]) {
+fn qos_levels(sub_qos: &str, sub_v5: &[&str], pub_v5: &[&str]) {
     let (_srv, port) = server();
-    let sub = Sub::start(port, &[&["py", "paho/+", "1", "3"][..], sub_v5].concat());
+    let sub = Sub::start(
+        port,
+        &[&["py", "paho/+", sub_qos, "3"][..], sub_v5].concat(),
+    );
+    assert_eq!(sub.lines_subscribed, format!("SUBSCRIBED {sub_qos}"));
     for (qos, payload) in [("0", "zero"), ("1", "one"), ("2", "two")] {
         publish(port, &[&["paho/t", payload, qos][..], pub_v5].concat());
     }
-    // A QoS 0, 1 and 2 publication, delivered at most at the granted 1.
+    // A QoS 0, 1 and 2 publication, each delivered at the lower of its QoS
+    // and the subscription's (QoS 2: PUBREC, PUBREL, PUBCOMP with paho).
+    let two = format!("paho/t|two|{sub_qos}|0|0|");
     assert_eq!(
         sub.finish(),
-        [
-            "paho/t|zero|0|0|0|",
-            "paho/t|one|1|0|0|",
-            "paho/t|two|1|0|0|"
-        ]
+        ["paho/t|zero|0|0|0|", "paho/t|one|1|0|0|", &two]
     );
 }
 
 #[test]
 fn paho_311_qos_levels() {
-    qos_levels(&[], &[]);
+    qos_levels("1", &[], &[]);
+    qos_levels("2", &[], &[]);
 }
 
 #[test]
 fn paho_5_qos_levels_and_mixed_versions() {
-    qos_levels(&["--v5"], &["--v5"]);
-    qos_levels(&["--v5"], &[]);
+    qos_levels("1", &["--v5"], &["--v5"]);
+    qos_levels("2", &["--v5"], &["--v5"]);
+    qos_levels("2", &["--v5"], &[]);
 }
 
 #[test]
@@ -152,18 +162,135 @@ fn redelivery(version: &[&str]) {
     // Received, not acknowledged, connection dropped.
     assert_eq!(sub.finish(), ["cmd/on|1|1|0|0|"]);
     // The session is resumed and the message comes again, DUP set.
-    let mut child = client(port, &[&["sub"][..], &args[..]].concat())
+    let (connected, rest) = rejoin(port, &args);
+    assert_eq!(connected, "CONNECTED session_present=1");
+    assert_eq!(rest, ["cmd/on|1|1|0|1|"]);
+}
+
+/// A subscriber that resumes its session: its CONNECTED line and the
+/// messages it got (before or after its SUBACK), once it has exited.
+fn rejoin(port: u16, args: &[&str]) -> (String, Vec<String>) {
+    let mut child = client(port, &[&["sub"][..], args].concat())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let connected = lines.next().unwrap().unwrap();
-    assert_eq!(connected, "CONNECTED session_present=1");
     let rest: Vec<String> = lines
         .map(|l| l.unwrap())
         .filter(|l| !l.starts_with("SUBSCRIBED"))
         .collect();
     assert!(child.wait().unwrap().success());
-    assert_eq!(rest, ["cmd/on|1|1|0|1|"]);
+    (connected, rest)
+}
+
+fn offline_queue(version: &[&str]) {
+    let (_srv, port) = server();
+    let mut args = vec!["away", "cmd/#", "1", "1", "--keep-session"];
+    args.extend_from_slice(version);
+    let sub = Sub::start(port, &args);
+    assert_eq!(sub.connected, "CONNECTED session_present=0");
+    // QoS 0: paho queues its DISCONNECT before the PUBACK of a QoS 1
+    // message, which would then come again (DUP) on return.
+    publish(port, &["cmd/first", "1", "0"]);
+    // A clean DISCONNECT: the session stays.
+    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    // While it is away: QoS 1, QoS 0 and QoS 2 publications.
+    publish(port, &["cmd/a", "x", "1"]);
+    publish(port, &["cmd/b", "y", "0"]);
+    publish(port, &["cmd/c", "z", "2"]);
+    args[3] = "2";
+    let (connected, rest) = rejoin(port, &args);
+    assert_eq!(connected, "CONNECTED session_present=1");
+    // The QoS 1 and 2 ones were kept for it (at its QoS 1), in order, sent
+    // for the first time; the QoS 0 one was not.
+    assert_eq!(rest, ["cmd/a|x|1|0|0|", "cmd/c|z|1|0|0|"]);
+}
+
+#[test]
+fn paho_311_persistent_session_gets_what_was_published_while_away() {
+    offline_queue(&[]);
+}
+
+#[test]
+fn paho_5_persistent_session_gets_what_was_published_while_away() {
+    offline_queue(&["--v5"]);
+}
+
+#[test]
+fn paho_5_session_expiry_ends_a_session_kept_too_long() {
+    let (_srv, port) = server();
+    let args = [
+        "short",
+        "cmd/#",
+        "1",
+        "1",
+        "--v5",
+        "--keep-session",
+        "--expiry",
+        "1",
+    ];
+    let sub = Sub::start(port, &args);
+    publish(port, &["cmd/first", "1", "0"]);
+    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    // Past its one second (the server looks about once a second).
+    sleep(Duration::from_millis(2500));
+    publish(port, &["cmd/late", "lost", "1"]);
+    let back = Sub::start(port, &args);
+    assert_eq!(back.connected, "CONNECTED session_present=0");
+    publish(port, &["cmd/now", "2", "1"]);
+    assert_eq!(back.finish(), ["cmd/now|2|1|0|0|"]);
+}
+
+/// A client with a will delayed by `delay` seconds, subscribed to
+/// `trigger`: it dies without DISCONNECT once the trigger comes.
+fn dying_with_delayed_will(port: u16, delay: &str) {
+    let dying = Sub::start(
+        port,
+        &[
+            "dying",
+            "trigger",
+            "0",
+            "1",
+            "--noack",
+            "--v5",
+            "--keep-session",
+            "--will",
+            "status/dying=offline",
+            "--will-delay",
+            delay,
+        ],
+    );
+    publish(port, &["trigger", "now", "0"]);
+    assert_eq!(dying.finish(), ["trigger|now|0|0|0|"]);
+}
+
+#[test]
+fn paho_5_a_delayed_will_is_published_after_its_delay() {
+    let (_srv, port) = server();
+    let watcher = Sub::start(port, &["watcher", "status/#", "1", "1"]);
+    dying_with_delayed_will(port, "1");
+    let died = Instant::now();
+    assert_eq!(watcher.finish(), ["status/dying|offline|1|0|0|"]);
+    let waited = died.elapsed();
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+}
+
+#[test]
+fn paho_5_a_delayed_will_is_not_published_if_the_client_returns_in_time() {
+    let (_srv, port) = server();
+    let watcher = Sub::start(port, &["watcher", "status/#", "1", "1"]);
+    dying_with_delayed_will(port, "2");
+    let back = Sub::start(
+        port,
+        &["dying", "trigger", "0", "1", "--v5", "--keep-session"],
+    );
+    assert_eq!(back.connected, "CONNECTED session_present=1");
+    sleep(Duration::from_millis(3000));
+    // The watcher's one message is this one, not the will.
+    publish(port, &["status/check", "ok", "1"]);
+    assert_eq!(watcher.finish(), ["status/check|ok|1|0|0|"]);
+    publish(port, &["trigger", "bye", "0"]);
+    assert_eq!(back.finish(), ["trigger|bye|0|0|0|"]);
 }
 
 #[test]

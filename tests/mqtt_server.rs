@@ -135,6 +135,43 @@ fn mosquitto_clients_both_ways(version: &str) {
     }
 }
 
+/// mosquitto_pub at QoS 2 to mosquitto_sub at QoS 2: delivered at QoS 2
+/// (the server's PUBLISH, mosquitto_sub's PUBREC, PUBREL, PUBCOMP).
+fn mosquitto_qos2_end_to_end(version: &str) {
+    let s = servers();
+    let mut admin = s.srv.peer();
+    let id = format!("q2-{version}");
+    let sub = mosquitto(
+        "mosquitto_sub",
+        s.mqtt,
+        &[
+            "-V", version, "-i", &id, "-t", "q2/+", "-q", "2", "-C", "1", "-W", "10",
+        ],
+    )
+    .args(["-F", "%t|%p|%q"])
+    .spawn()
+    .unwrap();
+    wait_subscribed(&mut admin, &id, "q2/+");
+    ok(mosquitto(
+        "mosquitto_pub",
+        s.mqtt,
+        &["-V", version, "-t", "q2/x", "-m", "exactly", "-q", "2"],
+    )
+    .output()
+    .unwrap());
+    assert_eq!(ok(sub.wait_with_output().unwrap()), "q2/x|exactly|2\n");
+}
+
+#[test]
+fn mosquitto_qos2_end_to_end_311() {
+    mosquitto_qos2_end_to_end("mqttv311");
+}
+
+#[test]
+fn mosquitto_qos2_end_to_end_5() {
+    mosquitto_qos2_end_to_end("mqttv5");
+}
+
 #[test]
 fn mosquitto_clients_311_both_ways_with_tcp() {
     mosquitto_clients_both_ways("mqttv311");

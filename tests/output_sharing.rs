@@ -90,9 +90,12 @@ fn small_and_large_messages_reach_tcp_ws_and_the_publisher_intact_and_in_order()
 
 #[test]
 fn slow_consumer_of_large_shared_messages_is_cut_at_its_limit() {
+    // A high-water mark at the hard limit: no back-pressure, the limit
+    // alone (the hard limit with back-pressure: tests/back_pressure.rs).
     let max_output = 1 << 20;
     let srv = TestServer::with(Settings {
         max_output,
+        output_high_water: max_output,
         ..Settings::default()
     });
     let slow = TcpStream::connect(srv.addr).unwrap();

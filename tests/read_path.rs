@@ -3,6 +3,7 @@
 //! read, so these check that nothing is left behind by it — data and FIN
 //! arriving together, and data arriving while the turn runs.
 
+mod driven;
 mod oracle;
 mod util;
 
@@ -27,6 +28,50 @@ fn request_then_fin_in_one_burst_is_answered_then_closed() {
         p.expect_closed();
         assert!(t.elapsed() < Duration::from_secs(2));
     }
+}
+
+/// More than one turn's read budget, then FIN, all queued before the
+/// server reads (loopback absorbs megabytes): the turn that sees the FIN
+/// stops at the budget, and the rest is read on later turns, where no new
+/// event says the peer closed. Reading must still go on to the end of the
+/// stream, or the connection waits for the idle timeout.
+#[test]
+fn more_than_a_turns_budget_then_fin_is_answered_then_closed() {
+    for (size, count) in [(600_000, 1), (100_000, 8), (1_000, 600)] {
+        let mut d = driven::Driven::new(Default::default());
+        let addr = d.listen_tcp_with_rcvbuf(2 << 20);
+        let (mut c, _) = d.connect_to(addr);
+        let body = format!("pub big\n{}", "x".repeat(size));
+        for _ in 0..count {
+            c.send(body.as_bytes());
+        }
+        c.stream.shutdown(Shutdown::Write).unwrap();
+        let mut want = Vec::new();
+        for _ in 0..count {
+            want.extend_from_slice(b"3\nACK");
+        }
+        assert_eq!(d.closed(&mut c), want, "{count} x {size}");
+    }
+}
+
+/// A message of exactly the limit (1 MiB by default) is read and
+/// delivered, header and all; one byte more is refused with NACK 16 and
+/// skipped, and the connection goes on.
+#[test]
+fn a_message_of_exactly_the_limit_is_delivered_one_byte_more_is_not() {
+    let srv = TestServer::start();
+    let mut s = srv.peer();
+    s.sub("max");
+    let mut p = srv.peer();
+    let limit = ducq::server::Settings::default().max_message;
+    let head = b"pub max\n";
+    let mut msg = head.to_vec();
+    msg.resize(limit, b'm');
+    p.call(&msg, b"ACK");
+    assert_eq!(s.recv(), msg);
+    msg.push(b'!');
+    p.call(&msg, b"NACK *\n16\nmessage too big");
+    p.call(b"PING after\n", b"PONG after\n");
 }
 
 #[test]

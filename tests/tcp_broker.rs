@@ -5,7 +5,8 @@ mod util;
 
 use std::time::Duration;
 
-use ducq::server::Settings;
+use ducq::proto::{Message, State};
+use ducq::server::{CommandSet, Hub, Level, Settings};
 use util::TestServer;
 
 const SHORT: Duration = Duration::from_millis(200);
@@ -406,18 +407,120 @@ fn s6_route_over_limit_nack_16() {
     p.publish("12345678", "ok");
 }
 
+/// A command set whose `logat <level>\n<text>` writes one log record at
+/// that level through the hub, as a C or Lua command would, and ACKs.
+struct LogAt;
+
+impl CommandSet for LogAt {
+    fn list(&self) -> Vec<(String, String)> {
+        vec![("logat".into(), "log one record".into())]
+    }
+    fn has(&self, name: &[u8]) -> bool {
+        name == b"logat"
+    }
+    fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+        let level: Level = std::str::from_utf8(msg.route)
+            .ok()
+            .and_then(|l| l.parse().ok())
+            .ok_or(State::EMsgInv)?;
+        hub.log(
+            level,
+            "logat",
+            "test",
+            &String::from_utf8_lossy(msg.payload),
+        );
+        hub.send(caller, b"ACK")
+    }
+}
+
+/// A server logging from `level` up, with `logat`, and stderr quiet.
+fn logging_server(level: Level) -> TestServer {
+    TestServer::with_setup(Settings::default(), move |r| {
+        r.hub_mut().logger_mut().level = level;
+        r.hub_mut().logger_mut().stderr = false;
+        r.add_command_set(Box::new(LogAt)).expect("command set");
+    })
+}
+
+/// The frames `p` receives up to (not including) the PONG of a PING.
+fn until_pong(p: &mut util::Peer) -> Vec<String> {
+    p.send(b"PING end\n");
+    let mut lines = Vec::new();
+    loop {
+        let m = String::from_utf8(p.recv()).unwrap();
+        if m == "PONG end\n" {
+            return lines;
+        }
+        lines.push(m);
+    }
+}
+
 #[test]
 fn s6_log_route_receives_log_lines() {
-    let srv = TestServer::with_setup(Settings::default(), |r| {
-        r.hub_mut().logger_mut().level = ducq::server::Level::Info;
-        r.hub_mut().logger_mut().stderr = false;
-    });
+    let srv = logging_server(Level::Info);
     let mut log = srv.peer();
     log.sub("LOG");
-    let other = srv.peer();
+    // Only exactly LOG: not a pattern that matches it.
+    let mut star = srv.peer();
+    star.sub("*");
+    let mut other = srv.peer();
     let id = other.id();
-    let line = String::from_utf8(log.recv()).unwrap();
-    assert_eq!(line, format!("info,accept,{id},connected"));
+    other.call(b"logat warn\nw1", b"ACK");
+    other.call(b"logat debug\nd1", b"ACK");
+    other.call(b"PING a\n", b"PONG a\n");
+    other.call(b"logat error\ne1", b"ACK");
+    drop(other);
+    assert_eq!(
+        log.recv(),
+        format!("info,accept,{},connected", star.id()).as_bytes()
+    );
+    assert_eq!(log.recv(), format!("info,accept,{id},connected").as_bytes());
+    assert_eq!(log.recv(), b"warning,logat,test,w1");
+    assert_eq!(log.recv(), b"error,logat,test,e1");
+    assert_eq!(
+        log.recv(),
+        format!("info,close,{id},disconnected").as_bytes()
+    );
+    // Nothing else: no debug lines, and the pattern got no log line.
+    assert!(until_pong(&mut log).is_empty());
+    assert!(until_pong(&mut star).is_empty());
+}
+
+#[test]
+fn s6_log_lines_follow_the_level() {
+    let levels = [
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Off,
+    ];
+    for server_level in levels {
+        let srv = logging_server(server_level);
+        let mut log = srv.peer();
+        log.sub("LOG");
+        let mut other = srv.peer();
+        let (other_id, log_id) = (other.id(), log.id());
+        let mut want = Vec::new();
+        let mut expect = |level: Level, line: String| {
+            if level >= server_level && level != Level::Off {
+                want.push(line);
+            }
+        };
+        expect(Level::Info, format!("info,accept,{other_id},connected"));
+        // A record at every level, Off included (never written).
+        for level in levels {
+            let word = level.as_str().to_ascii_lowercase();
+            other.call(format!("logat {word}\n{word}").as_bytes(), b"ACK");
+            expect(
+                Level::Debug,
+                format!("debug,dispatch,{other_id},logat {word}"),
+            );
+            expect(level, format!("{},logat,test,{word}", level.lower()));
+        }
+        expect(Level::Debug, format!("debug,dispatch,{log_id},PING end"));
+        assert_eq!(until_pong(&mut log), want, "server at {server_level}");
+    }
 }
 
 #[test]

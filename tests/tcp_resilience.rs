@@ -2,10 +2,11 @@
 //! stalled peers, garbage input, idle timeout and the connection limit. Each
 //! test checks that everyone else keeps being served.
 
+mod oracle;
 mod util;
 
-use std::io::Write;
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use ducq::server::Settings;
@@ -31,10 +32,13 @@ fn thousand_subscribers_all_receive_one_publication() {
 
 #[test]
 fn slow_subscriber_is_cut_off_at_its_limit_and_delays_nobody() {
-    // Well above one turn's read budget (256 KiB), as the default is.
+    // Well above one turn's read budget (256 KiB), as the default is. The
+    // slow peer holds its publisher back (back-pressure) until the output
+    // timeout cuts it; then the publisher and the fast peer go on.
     let max_output = 4 << 20;
     let srv = TestServer::with(Settings {
         max_output,
+        output_timeout: Duration::from_millis(300),
         ..Settings::default()
     });
     // Shrink the kernel buffers so the server's own queue must fill.
@@ -96,6 +100,57 @@ fn partial_frame_then_stall_delays_nobody() {
     stall.expect(b"ACK");
 }
 
+/// The framed NACK the server sends for `state`'s code and text.
+fn framed_nack(code: u8, text: &str) -> Vec<u8> {
+    let body = format!("NACK *\n{code}\n{text}");
+    format!("{}\n{body}", body.len()).into_bytes()
+}
+
+/// What the server answers to `junk` followed by the end of the stream
+/// (PROTOCOL.md §2–§5, default limits), worked out independently of the
+/// codec: a header is 1 to 64 ASCII digits and a newline; anything else
+/// there is NACK 15 and the end; length 0 is NACK 10 and the end; a length
+/// over 1 MiB is NACK 16 and skipped; a whole body is a message, answered
+/// NACK 15 when invalid (a NUL in its route) and NACK 17 otherwise (these
+/// junk commands do not exist); a body cut short by the end is dropped.
+fn reply_to_junk(mut junk: &[u8]) -> Vec<u8> {
+    let mut reply = Vec::new();
+    while !junk.is_empty() {
+        let digits = junk.iter().take_while(|b| b.is_ascii_digit()).count();
+        match junk.get(digits) {
+            None if digits <= 64 => return reply,
+            Some(b'\n') if digits > 0 && digits <= 64 => {}
+            _ => {
+                reply.extend(framed_nack(15, "message invalid"));
+                return reply;
+            }
+        }
+        let len: u128 = std::str::from_utf8(&junk[..digits])
+            .unwrap()
+            .parse()
+            .unwrap_or(u128::MAX);
+        junk = &junk[digits + 1..];
+        if len == 0 {
+            reply.extend(framed_nack(10, "connection closed"));
+            return reply;
+        }
+        if len > 1 << 20 {
+            reply.extend(framed_nack(16, "message too big"));
+            junk = &junk[(len.min(junk.len() as u128)) as usize..];
+            continue;
+        }
+        let Some(body) = junk.get(..len as usize) else {
+            return reply;
+        };
+        match oracle::split_message(body) {
+            None => reply.extend(framed_nack(15, "message invalid")),
+            Some(_) => reply.extend(framed_nack(17, "command unknown")),
+        }
+        junk = &junk[len as usize..];
+    }
+    reply
+}
+
 #[test]
 fn garbage_never_panics_the_server_and_others_are_served() {
     let srv = TestServer::start();
@@ -104,11 +159,18 @@ fn garbage_never_panics_the_server_and_others_are_served() {
     let mut p = srv.peer();
     let mut rng = Rng(0x9e3779b97f4a7c15);
     for round in 0..200 {
-        let mut bad = TcpStream::connect(srv.addr).unwrap();
+        let mut bad = Peer::connect(srv.addr);
         let junk = match round % 5 {
             0 => {
                 let n = 1 + (rng.next() % 512) as usize;
-                rng.bytes(n)
+                let mut v = rng.bytes(n);
+                // Now and then a plausible header in front.
+                if round % 3 == 0 {
+                    let mut h = format!("{}\n", rng.next() % 600).into_bytes();
+                    h.append(&mut v);
+                    v = h;
+                }
+                v
             }
             1 => b"99999999999999999999999999\n".to_vec(),
             2 => b"18446744073709551615\nxx".to_vec(),
@@ -119,13 +181,27 @@ fn garbage_never_panics_the_server_and_others_are_served() {
                 v
             }
         };
-        let _ = bad.write_all(&junk);
+        bad.raw(&junk);
+        bad.stream.shutdown(Shutdown::Write).unwrap();
+        // The junk connection gets exactly its answer, then the end.
+        let mut got = Vec::new();
+        bad.stream.read_to_end(&mut got).expect("closed");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&reply_to_junk(&junk)),
+            "round {round}: {junk:?}"
+        );
         if round % 10 == 0 {
             p.publish("g", &round.to_string());
             s.expect(format!("pub g\n{round}").as_bytes());
         }
     }
     p.call(b"PING still\nalive", b"PONG still\nalive");
+    // Every junk connection is gone.
+    assert_eq!(
+        lsconn(&mut p),
+        [format!("{},g\n", s.id()), format!("{},\n", p.id())]
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ducq::lua::{LuaCommands, LuaLimits};
+use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::notify::Notifier;
 use ducq::server::observe::Observe;
 use ducq::server::os::Hangup;
@@ -30,6 +31,17 @@ Listeners:
                           [default: 0.0.0.0:59091]
   --mqtt ADDR             MQTT 3.1.1 and 5 listener, e.g. 127.0.0.1:1883
                           (repeatable; see docs/MQTT.md)
+Bridges (docs/BRIDGES.md):
+  --bridge KIND=ADDR[,KEY=VALUE]...
+                          dial another ducq broker, an MQTT broker or a NATS
+                          server (KIND ducq, mqtt, nats) and forward the
+                          local routes of each out=PATTERN to it, the remote
+                          routes of each in=PATTERN from it; reconnects on
+                          its own (repeatable). Keys: addr (more addresses,
+                          tried in turn), out, in, name, local_prefix,
+                          remote_prefix, qos, retain, mqtt_version,
+                          client_id, clean_session, user, password,
+                          keepalive, backoff_initial, backoff_max, buffer
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -42,8 +54,18 @@ Limits:
   --history N             messages stored per route, for 'sub R' with
                           'last N' and GET /last/R?n=N   [default: 1]
   --max-connections N     simultaneous clients            [default: 16384]
-  --max-output BYTES      output queued per client before it is
-                          disconnected as a slow consumer [default: 8388608]
+  --max-output BYTES      hard limit of output queued for one client: past
+                          it the client is disconnected at once as a slow
+                          consumer                        [default: 67108864]
+  --output-high-water B   when a message takes a client's queued output past
+                          this, the client that sent it is not read until
+                          that queue drains below the low-water mark
+                          (back-pressure; at or above --max-output: none)
+                                                          [default: 1048576]
+  --output-low-water B    see --output-high-water         [default: 262144]
+  --output-timeout SECS   a client whose output stays above the high-water
+                          mark this long is disconnected as a slow consumer;
+                          0 disables (the hard limit remains) [default: 10]
   --idle-timeout SECS     close clients silent this long (pinged at half);
                           0 disables                      [default: 300]
   --frame-timeout SECS    close clients that leave a message, handshake or
@@ -85,6 +107,7 @@ struct Args {
     tcp: Vec<String>,
     http: Vec<String>,
     mqtt: Vec<String>,
+    bridges: Vec<BridgeConfig>,
     commands: Vec<String>,
     settings: Settings,
     lua: Vec<String>,
@@ -97,6 +120,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         tcp: Vec::new(),
         http: Vec::new(),
         mqtt: Vec::new(),
+        bridges: Vec::new(),
         commands: Vec::new(),
         settings: Settings::default(),
         lua: Vec::new(),
@@ -126,6 +150,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--tcp" => args.tcp.push(value()?),
             "--http" => args.http.push(value()?),
             "--mqtt" => args.mqtt.push(value()?),
+            "--bridge" => args
+                .bridges
+                .push(BridgeConfig::parse_flag(&value()?).map_err(|e| format!("--bridge: {e}"))?),
             "--commands" => args.commands.push(value()?),
             "--max-message" => s.max_message = num(value()?)?,
             "--max-route" => s.max_route = num(value()?)?,
@@ -134,6 +161,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--history" => s.history = num(value()?)?,
             "--max-connections" => s.max_connections = num(value()?)?,
             "--max-output" => s.max_output = num(value()?)?,
+            "--output-high-water" => s.output_high_water = num(value()?)?,
+            "--output-low-water" => s.output_low_water = num(value()?)?,
+            "--output-timeout" => s.output_timeout = Duration::from_secs(num(value()?)? as u64),
             "--idle-timeout" => s.idle_timeout = Duration::from_secs(num(value()?)? as u64),
             "--frame-timeout" => s.frame_timeout = Duration::from_secs(num(value()?)? as u64),
             "--data-dir" => {
@@ -151,6 +181,12 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--no-dashboard" => args.dashboard = false,
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
+    }
+    if args.settings.output_low_water >= args.settings.output_high_water {
+        return Err(format!(
+            "--output-low-water ({}) must be below --output-high-water ({})",
+            args.settings.output_low_water, args.settings.output_high_water
+        ));
     }
     if args.tcp.is_empty() && args.http.is_empty() && args.mqtt.is_empty() {
         args.tcp.push("0.0.0.0:59090".into());
@@ -224,6 +260,17 @@ fn main() -> ExitCode {
     for addr in &args.mqtt {
         if let Err(e) = reactor.listen_mqtt(addr) {
             eprintln!("ducq-server: cannot listen on {addr} (mqtt): {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    // Any ducq-server can be another broker's bridge target.
+    if let Err(e) = reactor.accept_bridges() {
+        eprintln!("ducq-server: cannot add the bridge commands: {e}");
+        return ExitCode::FAILURE;
+    }
+    for cfg in args.bridges {
+        if let Err(e) = reactor.add_bridge(cfg) {
+            eprintln!("ducq-server: --bridge: {e}");
             return ExitCode::FAILURE;
         }
     }

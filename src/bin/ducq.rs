@@ -4,18 +4,23 @@
 
 mod ducq_cli;
 
+use std::cell::Cell;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Duration;
 
+use ducq::client::reconnect::{Connector, Event, Reconnecting};
 use ducq::client::{Client, Error, Flow};
 use ducq::lua::client::{run_script, ScriptError, ScriptOptions};
 use ducq::proto::{classify, message::nack_text, Kind};
 use ducq::server::channels::{quoted, ChannelSpec};
 use ducq_cli::assemble::SubWriter;
 use ducq_cli::completions;
+use ducq_cli::events::reconnect_line;
 use ducq_cli::output::{error_prefix, Printer, When};
 use ducq_cli::progress::{bytes, Progress};
+use ducq_cli::reconnect::Reconnect;
 
 const USAGE: &str = "\
 ducq: command-line client for a ducq server
@@ -28,12 +33,18 @@ Commands:
                           --stream sends it in parts as it is read (CONT/END),
                           so it may be of any length   [part size: 65536]
   sub ROUTE [--last [N]] [--add ROUTE]... [--count N] [-v]
+      [--no-reconnect] [--reconnect-max SECS]
                           print each message on ROUTE (wildcards * + #), one
                           per line; --last first prints the stored message(s),
                           up to N per route; --add follows more routes;
                           --count stops after N messages; -v prints the route
                           before the payload. A streamed payload is written
-                          out whole, as one message
+                          out whole, as one message. When the connection is
+                          lost, sub reconnects (waits doubling from 0.1 s to
+                          --reconnect-max, default 30) and subscribes again,
+                          saying so on stderr; with --last, stored messages
+                          it already printed are not printed again.
+                          --no-reconnect exits instead (status 1)
   lscmd                   list the server's commands
   lsconn                  list connections and their subscriptions
   send [--no-reply] COMMAND [ROUTE [PAYLOAD]]
@@ -57,14 +68,16 @@ Queues and request/reply:
                           consumers, age of the oldest message
   enq QUEUE PAYLOAD       enqueue ('-' reads stdin); prints the id once the
                           message is durable
-  deq QUEUE [--count N] [--no-ack]
+  deq QUEUE [--count N] [--no-ack] [--no-reconnect] [--reconnect-max SECS]
                           print N messages (default 1), waiting for them;
                           each is acknowledged once printed, or before it is
-                          printed with --no-ack (at most once)
-  serve ROUTE -- CMD [ARGS...]
+                          printed with --no-ack (at most once). Reconnects
+                          as sub does and consumes again
+  serve ROUTE [--no-reconnect] [--reconnect-max SECS] -- CMD [ARGS...]
                           serve requests to ROUTE: CMD runs per request with
                           the payload on stdin; its stdout is the reply, a
-                          non-zero exit an error reply
+                          non-zero exit an error reply. Reconnects as sub
+                          does and serves again
   req ROUTE PAYLOAD       send a request ('-' reads stdin) and print the
                           reply, waiting at most --timeout; no member
                           serving ROUTE exits 2, no reply in time 3
@@ -144,15 +157,27 @@ struct Conn {
 }
 
 impl Conn {
-    fn open(&self) -> Result<Client, Failure> {
+    fn addr(&self) -> String {
         let port = self.port.unwrap_or(if self.ws { 59091 } else { 59090 });
-        let addr = format!("{}:{}", self.host, port);
-        let client = if self.ws {
-            Client::connect_ws(&addr, self.timeout)
-        } else {
-            Client::connect(&addr, self.timeout)
-        };
-        client.map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+        format!("{}:{}", self.host, port)
+    }
+
+    fn open(&self) -> Result<Client, Failure> {
+        let addr = self.addr();
+        (self.connector())()
+            .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))
+    }
+
+    /// Makes a fresh connection each time it is called (for reconnecting).
+    fn connector(&self) -> Connector<std::net::TcpStream> {
+        let (addr, ws, timeout) = (self.addr(), self.ws, self.timeout);
+        Box::new(move || {
+            if ws {
+                Client::connect_ws(&addr, timeout)
+            } else {
+                Client::connect(&addr, timeout)
+            }
+        })
     }
 }
 
@@ -631,7 +656,11 @@ fn sub(
 ) -> Result<(), Failure> {
     let mut extra = Vec::new();
     let (mut last, mut count) = (None::<String>, None::<u64>);
+    let mut reconnect = Reconnect::default();
     let args = take_options("sub", args, literal, |a, it| {
+        if reconnect.take(a, || it.next())? {
+            return Ok(true);
+        }
         match a {
             "--last" => {
                 // An optional count: `--last 10`.
@@ -664,7 +693,19 @@ fn sub(
             return Err(usage(format!("sub: unexpected argument '{unexpected}'")))
         }
     };
-    let mut client = conn.open()?;
+    let addr = conn.addr();
+    let mut client = Reconnecting::new(conn.connector(), reconnect.policy(), Some(conn.timeout))
+        .map_err(|e| Failure::Other(format!("could not connect to {addr}: {e}")))?;
+    let lost = Rc::new(Cell::new(false));
+    let flag = Rc::clone(&lost);
+    client.on_event(move |e| {
+        if matches!(e, Event::Disconnected { .. }) {
+            flag.set(true);
+        }
+        if let Some(line) = reconnect_line(&addr, e) {
+            eprintln!("ducq: {line}");
+        }
+    });
     // Buffered: a streamed payload is written in large pieces, not per line.
     let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let mut writer = SubWriter::new(printer);
@@ -691,6 +732,13 @@ fn sub(
         client.set_timeout(None)?;
         let mut failure = None;
         let listened = client.listen(|msg| {
+            // Streams cut by a lost connection never end: give them up.
+            if lost.take() {
+                if let Err(e) = writer.connection_lost(&mut out) {
+                    failure = Some(stdout_error(e));
+                    return Flow::Break;
+                }
+            }
             if let Kind::Nack(state) = classify(msg) {
                 failure = Some(nack(state, msg));
                 return Flow::Break;

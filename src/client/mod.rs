@@ -9,6 +9,8 @@
 //! for `std::io`.
 
 pub mod io;
+#[cfg(feature = "std")]
+pub mod reconnect;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -68,6 +70,13 @@ pub enum Error {
     Closed,
     /// The server sent something the call did not expect.
     Protocol(String),
+    /// A reconnecting client is between connections and the call could
+    /// not wait (`reconnect::Offline`): `full` when the message could not
+    /// even be kept for later because the offline buffer is full.
+    Offline {
+        /// The offline buffer is full.
+        full: bool,
+    },
 }
 
 impl Error {
@@ -79,6 +88,8 @@ impl Error {
             Error::Timeout => State::ETimeout,
             Error::Closed => State::EConnClosed,
             Error::Protocol(_) => State::EMsgInv,
+            Error::Offline { full: false } => State::EConnClosed,
+            Error::Offline { full: true } => State::EMax,
         }
     }
 
@@ -101,6 +112,10 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timeout"),
             Error::Closed => f.write_str("connection closed"),
             Error::Protocol(s) => write!(f, "unexpected reply: {s}"),
+            Error::Offline { full: false } => f.write_str("disconnected, reconnecting"),
+            Error::Offline { full: true } => {
+                f.write_str("disconnected, and the offline buffer is full")
+            }
         }
     }
 }

@@ -160,19 +160,71 @@ pub fn pong_for(ping: &[u8]) -> Vec<u8> {
 /// Splits at the first `byte`: what comes before it, and what comes after it
 /// (`None` when `byte` does not occur).
 pub fn split_once(hay: &[u8], byte: u8) -> (&[u8], Option<&[u8]>) {
-    let mut parts = hay.splitn(2, |&b| b == byte);
-    let before = parts.next().unwrap_or(&[]);
-    (before, parts.next())
+    match memchr(byte, hay).and_then(|at| hay.split_at_checked(at)) {
+        // `after` starts with `byte`.
+        Some((before, after)) => (before, after.get(1..)),
+        None => (hay, None),
+    }
 }
 
-/// Position of the first `byte` in `hay`.
+/// Position of the first `byte` in `hay`, eight bytes at a time from 16
+/// bytes on: every message is scanned for its `\n`, its space and a NUL in
+/// its route, on the server and on each client, and byte by byte that was
+/// a tenth of the work of a small publication.
 pub fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == byte)
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A bare command or a short route: a word loop would only add setup.
+    if hay.len() < 16 {
+        return hay.iter().position(|&b| b == byte);
+    }
+    let pattern = u64::from_ne_bytes([byte; 8]);
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        // A zero byte in `word` is a match; this is non-zero iff there is
+        // one (it may flag bytes after the first match, never before).
+        let word = u64::from_ne_bytes(bytes) ^ pattern;
+        if word.wrapping_sub(LOW) & !word & HIGH != 0 {
+            return chunk.iter().position(|&b| b == byte).map(|p| offset + p);
+        }
+        offset += 8;
+    }
+    let rest = hay.get(offset..).unwrap_or(&[]);
+    rest.iter().position(|&b| b == byte).map(|p| offset + p)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memchr_finds_the_first_match_at_every_position() {
+        for len in 0..40 {
+            for at in 0..=len {
+                // Bytes that differ from the needle by one bit, or are its
+                // neighbours, must not match.
+                let near = [0x8a, 0x0b, 0x09, 0x1a, 0x0e, 0x02, 0x4a];
+                let mut hay: Vec<u8> = (0..len).map(|i| near[i % near.len()]).collect();
+                if at < len {
+                    hay[at] = b'\n';
+                    if at + 1 < len {
+                        hay[at + 1] = b'\n';
+                    }
+                }
+                let want = hay.iter().position(|&b| b == b'\n');
+                assert_eq!(memchr(b'\n', &hay), want, "{len} {at}");
+            }
+        }
+        assert_eq!(memchr(0, b"abc\0def\0"), Some(3));
+        assert_eq!(memchr(0xff, &[0xfe; 17]), None);
+        assert_eq!(split_once(b"a b c", b' '), (&b"a"[..], Some(&b"b c"[..])));
+        assert_eq!(split_once(b"abc", b' '), (&b"abc"[..], None));
+        assert_eq!(split_once(b"abc ", b' '), (&b"abc"[..], Some(&b""[..])));
+    }
 
     #[test]
     fn parses_command_route_payload() {

@@ -152,6 +152,19 @@ impl Assembler {
         self.current.is_some() || !self.waiting.is_empty()
     }
 
+    /// The streams that have begun and not ended, the one being written
+    /// first (a subscriber whose connection broke ends them as failed).
+    pub fn open_streams(&self) -> Vec<u64> {
+        let held = self
+            .waiting
+            .iter()
+            .filter(|w| matches!(w.state, Held::Open));
+        self.current
+            .into_iter()
+            .chain(held.filter_map(|w| w.sid))
+            .collect()
+    }
+
     /// A complete (not streamed) payload.
     pub fn plain(&mut self, route: &[u8], payload: &[u8], mut out: impl FnMut(Output<'_>)) {
         if self.is_busy() {

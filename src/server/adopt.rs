@@ -238,10 +238,8 @@ pub(crate) fn welcome(hub: &mut Hub, key: usize) {
         return;
     };
     conn.transport.open(conn.out.own());
-    let pending = conn.pending_output() > 0;
-    let name = conn.id_string();
-    if pending {
+    if conn.pending_output() > 0 {
         hub.mark_dirty(key);
     }
-    hub.log(Level::Info, "accept", &name, "connected");
+    hub.log_conn(Level::Info, "accept", key, "connected");
 }

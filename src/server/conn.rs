@@ -69,6 +69,12 @@ pub struct Conn {
     pub(crate) peer_done: bool,
     /// Marked for closing; its input is ignored from now on.
     pub(crate) closing: bool,
+    /// Its queued output passed the high-water mark and has not yet
+    /// drained below the low-water mark (the hub's back-pressure).
+    pub(crate) congested: bool,
+    /// How many congested queues hold this connection back: while
+    /// non-zero it is not read.
+    pub(crate) holds: u32,
     pub(crate) last_rx: Instant,
     /// Since when an incomplete message (or handshake) waits in `input`.
     pub(crate) partial_since: Option<Instant>,
@@ -118,6 +124,8 @@ impl Conn {
             close_after_flush: false,
             peer_done: false,
             closing: false,
+            congested: false,
+            holds: 0,
             last_rx: now,
             partial_since: None,
             pinged: false,
@@ -470,6 +478,23 @@ impl OutQueue {
     /// One `sendmsg` of as much pending output as fits in `MAX_IOV` buffers
     /// (`send` when there is only one).
     fn send_to(&self, fd: std::os::fd::RawFd) -> io::Result<usize> {
+        // One buffer, the usual case (a reply; one shared range, as every
+        // subscriber of a fan-out has): send(2) does less work than
+        // sendmsg(2) (no header or vector to copy in, about 6% of a small
+        // send here), and no vector is built.
+        let own = self.own.get(self.own_pos..).unwrap_or(&[]);
+        match (self.segs.front(), self.segs.len(), own.is_empty()) {
+            (None, _, false) => return send_one(fd, own.as_ptr(), own.len()),
+            (Some(seg), 1, true) => {
+                let (base, _) = seg
+                    .bytes
+                    .raw()
+                    .filter(|&(_, len)| seg.start < seg.end && seg.end <= len)
+                    .ok_or_else(|| io::Error::other("output segment out of range"))?;
+                return send_one(fd, base.wrapping_add(seg.start), seg.end - seg.start);
+            }
+            _ => {}
+        }
         let empty = libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
@@ -493,20 +518,6 @@ impl OutQueue {
                 count += 1;
             }
         }
-        if count == 1 {
-            // One buffer: send(2) does less work than sendmsg(2) (no header
-            // or vector to copy in), about 6% of a small send here.
-            let (ptr, len) = iov.first().map_or((std::ptr::null(), 0), |v| {
-                (v.iov_base.cast_const(), v.iov_len)
-            });
-            // SAFETY: as for sendmsg below: `ptr..ptr + len` lies within a
-            // buffer this queue holds, unchanged until the call returns.
-            let n = unsafe { libc::send(fd, ptr, len, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            return Ok(n as usize);
-        }
         // SAFETY: an all-zero msghdr is valid (no address, no control data);
         // the fields that matter are set below.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -524,6 +535,20 @@ impl OutQueue {
         }
         Ok(n as usize)
     }
+}
+
+/// One send(2) of `len` bytes at `ptr`, which must lie within a buffer the
+/// caller holds unchanged until the call returns.
+fn send_one(fd: std::os::fd::RawFd, ptr: *const u8, len: usize) -> io::Result<usize> {
+    // SAFETY: `ptr..ptr + len` lies within a buffer the output queue holds
+    // (checked by the caller), unchanged until the call returns (one thread,
+    // no callbacks); send only reads it. MSG_NOSIGNAL: a closed peer is an
+    // error result, not a SIGPIPE to the host process.
+    let n = unsafe { libc::send(fd, ptr.cast(), len, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 #[cfg(test)]
@@ -627,5 +652,293 @@ mod tests {
         want.extend_from_slice(&body);
         want.extend_from_slice(b"last");
         assert_eq!(got, want);
+    }
+
+    /// A connected pair: our end as the server's socket (with a receive
+    /// buffer of 1 MiB), the peer's end.
+    fn socket_pair() -> (TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let size: libc::c_int = 1 << 20;
+        // SAFETY: a valid socket and a pointer to a live c_int of its size.
+        let r = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0);
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (TcpStream::from_std(server), client)
+    }
+
+    #[test]
+    fn more_buffers_than_one_sendmsg_gathers_are_all_written_in_order() {
+        let (server, client) = socket_pair();
+        let mut q = OutQueue::default();
+        let mut want = Vec::new();
+        // 3 * MAX_IOV segments of distinct buffers, own bytes between.
+        for i in 0..3 * MAX_IOV {
+            let bytes: Vec<u8> = (0..COPY_SHARED_BELOW + i).map(|j| (i + j) as u8).collect();
+            let a = arena(&bytes);
+            q.own().extend_from_slice(format!("[{i}]").as_bytes());
+            want.extend_from_slice(format!("[{i}]").as_bytes());
+            q.push_shared(SharedRef::Arena(&a), 0, bytes.len());
+            want.extend_from_slice(&bytes);
+        }
+        q.own().extend_from_slice(b"end");
+        want.extend_from_slice(b"end");
+        assert_eq!(q.pending(), want.len());
+        let fd = server.as_raw_fd();
+        while q.pending() > 0 {
+            let n = q.send_to(fd).unwrap();
+            assert!(n > 0);
+            q.advance(n);
+        }
+        let mut got = vec![0; want.len()];
+        (&client).read_exact(&mut got).unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_segment_outside_its_buffer_is_an_error_not_a_read() {
+        let (server, _client) = socket_pair();
+        let fd = server.as_raw_fd();
+        let buf = Rc::new(b"abc".to_vec());
+        for (start, end) in [(0, 4), (2, 2), (3, 1)] {
+            let mut q = OutQueue::default();
+            q.segs.push_back(Segment {
+                bytes: Shared::Frozen(Rc::clone(&buf)),
+                start,
+                end,
+            });
+            q.seg_bytes = end.saturating_sub(start);
+            let e = q.send_to(fd).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "output segment out of range",
+                "{start}..{end}"
+            );
+        }
+        // In range, it is written.
+        let mut q = OutQueue::default();
+        q.push_shared(SharedRef::Frozen(&buf), 1, 3);
+        assert_eq!(q.send_to(fd).unwrap(), 2);
+    }
+
+    #[test]
+    fn only_small_buffers_are_kept_after_a_full_flush() {
+        let mut q = OutQueue::default();
+        q.own().reserve_exact(KEEP_OUT_CAPACITY);
+        assert_eq!(q.own.capacity(), KEEP_OUT_CAPACITY);
+        q.own().extend_from_slice(b"abc");
+        q.advance(3);
+        q.finished();
+        assert_eq!(
+            (q.own.capacity(), q.own.len(), q.own_pos),
+            (KEEP_OUT_CAPACITY, 0, 0)
+        );
+        q.own().reserve_exact(KEEP_OUT_CAPACITY + 1);
+        q.finished();
+        assert_eq!(q.own.capacity(), 0);
+
+        // Queue slots: as many as KEEP_SEGMENTS are kept, more are not.
+        for (count, kept) in [(KEEP_SEGMENTS, true), (KEEP_SEGMENTS + 1, false)] {
+            let mut q = OutQueue::default();
+            let bufs: Vec<_> = (0..count).map(|_| arena(&[0; COPY_SHARED_BELOW])).collect();
+            for b in &bufs {
+                q.push_shared(SharedRef::Arena(b), 0, COPY_SHARED_BELOW);
+            }
+            assert_eq!(q.segs.len(), count);
+            let cap = q.segs.capacity();
+            q.advance(q.pending());
+            q.finished();
+            assert_eq!((q.segs.len(), q.seg_bytes), (0, 0));
+            assert_eq!(q.segs.capacity(), if kept { cap } else { 0 }, "{count}");
+            // Nothing keeps the buffers once written.
+            assert!(bufs.iter().all(|b| Rc::strong_count(b) == 1));
+        }
+    }
+
+    #[test]
+    fn release_frees_an_empty_queue_and_nothing_else() {
+        let a = arena(&[1; COPY_SHARED_BELOW]);
+        let mut q = OutQueue::default();
+        q.own().extend_from_slice(b"pending");
+        q.push_shared(SharedRef::Arena(&a), 0, COPY_SHARED_BELOW);
+        q.release();
+        assert_eq!(q.pending(), 7 + COPY_SHARED_BELOW);
+        assert_eq!(Rc::strong_count(&a), 2);
+        q.advance(q.pending());
+        assert_eq!(q.pending(), 0);
+        q.release();
+        assert_eq!((q.own.capacity(), q.segs.capacity()), (0, 0));
+        assert_eq!(Rc::strong_count(&a), 1);
+        // clear drops even what is pending.
+        q.own().extend_from_slice(b"dropped");
+        q.push_shared(SharedRef::Arena(&a), 0, COPY_SHARED_BELOW);
+        q.clear();
+        assert_eq!((q.pending(), q.own.capacity(), q.segs.len()), (0, 0, 0));
+        assert_eq!(Rc::strong_count(&a), 1);
+    }
+
+    #[test]
+    fn advance_walks_segments_then_own_bytes() {
+        let a = arena(&[b'a'; 600]);
+        let b = arena(&[b'b'; 700]);
+        let mut q = OutQueue::default();
+        q.push_shared(SharedRef::Arena(&a), 0, 600);
+        q.push_shared(SharedRef::Arena(&b), 0, 700);
+        q.own().extend_from_slice(b"tail");
+        assert_eq!(q.pending(), 1304);
+        // Part of the first segment.
+        q.advance(100);
+        assert_eq!((q.segs.len(), q.seg_bytes, q.pending()), (2, 1200, 1204));
+        assert_eq!(q.segs[0].start, 100);
+        // The rest of it exactly.
+        q.advance(500);
+        assert_eq!((q.segs.len(), q.seg_bytes, q.pending()), (1, 700, 704));
+        // Past the last segment into the own bytes.
+        q.advance(702);
+        assert_eq!(
+            (q.segs.len(), q.seg_bytes, q.own_pos, q.pending()),
+            (0, 0, 2, 2)
+        );
+        assert_eq!(contents(&q), b"il");
+        // More than is queued is held to what is there.
+        q.advance(10);
+        assert_eq!((q.own_pos, q.pending()), (4, 0));
+    }
+
+    #[test]
+    fn shared_ranges_join_only_when_adjacent_in_the_same_buffer() {
+        let a = arena(&[b'a'; 2000]);
+        let b = arena(&[b'b'; 2000]);
+        let f = Rc::new(vec![b'f'; 2000]);
+        let mut q = OutQueue::default();
+        q.push_shared(SharedRef::Arena(&a), 0, 600);
+        q.push_shared(SharedRef::Arena(&b), 600, 1200);
+        q.push_shared(SharedRef::Arena(&a), 1200, 1800);
+        q.push_shared(SharedRef::Frozen(&f), 1800, 2000);
+        q.push_shared(SharedRef::Frozen(&f), 0, 600);
+        assert_eq!(q.segs.len(), 5);
+        q.push_shared(SharedRef::Frozen(&f), 600, 1300);
+        assert_eq!(q.segs.len(), 5);
+        assert_eq!((q.segs[4].start, q.segs[4].end), (0, 1300));
+        // An empty range queues nothing.
+        q.push_shared(SharedRef::Frozen(&f), 1300, 1300);
+        assert_eq!((q.segs.len(), q.pending()), (5, 600 * 3 + 200 + 1300));
+        // Own bytes all written are dropped rather than sealed.
+        let mut q = OutQueue::default();
+        q.own().extend_from_slice(b"done");
+        q.advance(4);
+        q.push_shared(SharedRef::Arena(&a), 0, 600);
+        assert_eq!((q.segs.len(), q.own.len(), q.own_pos), (1, 0, 0));
+        assert_eq!(contents(&q), vec![b'a'; 600]);
+    }
+
+    /// Waits until `n` bytes wait in `socket`'s receive queue.
+    fn queued(socket: &TcpStream, n: usize) {
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let mut avail: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one c_int to the pointer given.
+            let r = unsafe { libc::ioctl(socket.as_raw_fd(), libc::FIONREAD, &mut avail) };
+            assert_eq!(r, 0);
+            if avail as usize >= n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{avail} of {n} bytes arrived");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn reads_stop_short_unless_read_to_the_end() {
+        let (server, mut client) = socket_pair();
+        let transport = Box::new(crate::transport::tcp::TcpCodec::new(1024));
+        let peer = client.local_addr().unwrap();
+        let mut conn = Conn::new(server, transport, peer, 1, Instant::now());
+        std::io::Write::write_all(&mut client, &[7; 1000]).unwrap();
+        queued(&conn.socket, 1000);
+        // A short read: drained, without asking again.
+        let mut buf = Vec::new();
+        assert_eq!(
+            conn.read_into(&mut buf, 1 << 20, 1 << 20, false).unwrap(),
+            (1000, ReadEnd::Drained)
+        );
+        assert_eq!(buf, [7; 1000]);
+        // The buffer's limit stops it, as Full.
+        std::io::Write::write_all(&mut client, &[8; 3000]).unwrap();
+        queued(&conn.socket, 3000);
+        let mut buf = Vec::new();
+        assert_eq!(
+            conn.read_into(&mut buf, 100, 1 << 20, false).unwrap(),
+            (100, ReadEnd::Full)
+        );
+        // Read to the end: past the short read, to WouldBlock.
+        let mut rest = Vec::new();
+        assert_eq!(
+            conn.read_into(&mut rest, 1 << 20, 1 << 20, true).unwrap(),
+            (2900, ReadEnd::Drained)
+        );
+        // So does the budget, after whole reads of at least 64 KiB.
+        std::io::Write::write_all(&mut client, &[9; 200_000]).unwrap();
+        queued(&conn.socket, 200_000);
+        let mut big = Vec::new();
+        assert_eq!(
+            conn.read_into(&mut big, 1 << 20, 100_000, false).unwrap(),
+            (128 << 10, ReadEnd::Full)
+        );
+        assert_eq!(
+            conn.read_into(&mut big, 1 << 20, 1 << 20, false).unwrap(),
+            (200_000 - (128 << 10), ReadEnd::Drained)
+        );
+        assert_eq!(big, vec![9; 200_000]);
+        // A read takes the room the buffer already has (within the
+        // budget), not more: 100 000 bytes here, then 64 KiB reads until
+        // the budget is used, so 150 000 waiting with a budget of 120 000
+        // are all read, and the socket found empty.
+        std::io::Write::write_all(&mut client, &[6; 150_000]).unwrap();
+        queued(&conn.socket, 150_000);
+        let mut part = Vec::with_capacity(200_000);
+        part.extend_from_slice(&[5; 100_000]);
+        assert_eq!(
+            conn.read_into(&mut part, 1 << 20, 120_000, false).unwrap(),
+            (150_000, ReadEnd::Drained)
+        );
+        // The budget is checked between reads; each takes the buffer's
+        // room left within the budget, at least 64 KiB (the buffer grows
+        // as Vec does, to twice its size): 100 000, 65 536, 65 536, 65 536.
+        std::io::Write::write_all(&mut client, &[4; 400_000]).unwrap();
+        queued(&conn.socket, 400_000);
+        let mut steps = Vec::with_capacity(100_000);
+        assert_eq!(
+            conn.read_into(&mut steps, 1 << 20, 250_000, false).unwrap(),
+            (100_000 + 3 * 65_536, ReadEnd::Full)
+        );
+        let mut rest = Vec::new();
+        conn.read_into(&mut rest, 1 << 20, 1 << 20, true).unwrap();
+        assert_eq!(steps.len() + rest.len(), 400_000);
+        // A short read ends a call that is not reading to the end, even
+        // with the end of the stream right behind it.
+        std::io::Write::write_all(&mut client, &[3; 1000]).unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        queued(&conn.socket, 1000);
+        let mut last = Vec::new();
+        assert_eq!(
+            conn.read_into(&mut last, 1 << 20, 1 << 20, false).unwrap(),
+            (1000, ReadEnd::Drained)
+        );
+        assert_eq!(
+            conn.read_into(&mut last, 1 << 20, 1 << 20, false).unwrap(),
+            (0, ReadEnd::Eof)
+        );
+        assert_eq!(conn.id_string(), format!("TCP:{peer}"));
+        assert_eq!(conn.peer(), peer);
     }
 }

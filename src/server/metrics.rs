@@ -33,6 +33,9 @@ pub struct Counters {
     pub slow_consumers: u64,
     /// Queued output bytes discarded when a connection was closed early.
     pub dropped_bytes: u64,
+    /// Times a connection was held back (not read) because its message
+    /// filled another connection's queue past the high-water mark.
+    pub publisher_holds: u64,
     /// Connections refused at the connection limit.
     pub refused: u64,
     /// Connections accepted, per listener address.
@@ -201,7 +204,7 @@ pub fn prometheus(r: &Reading) -> String {
             n,
         );
     }
-    let counters: [(&str, &str, u64); 9] = [
+    let counters: [(&str, &str, u64); 10] = [
         (
             "ducq_connections_refused_total",
             "Connections refused at the connection limit.",
@@ -246,6 +249,11 @@ pub fn prometheus(r: &Reading) -> String {
             "ducq_dropped_bytes_total",
             "Queued output discarded when a connection closed early.",
             c.dropped_bytes,
+        ),
+        (
+            "ducq_publisher_holds_total",
+            "Times a client was not read because its message filled another's output queue.",
+            c.publisher_holds,
         ),
     ];
     for (name, help, value) in counters {
@@ -374,7 +382,7 @@ pub fn json(r: &Reading) -> String {
         s,
         "}},\"connections_refused\":{},\"messages_received\":{},\"messages_sent\":{},\
          \"received_bytes\":{},\"sent_bytes\":{},\"publications\":{},\"deliveries\":{},\
-         \"slow_consumer_disconnects\":{},\"dropped_bytes\":{}",
+         \"slow_consumer_disconnects\":{},\"dropped_bytes\":{},\"publisher_holds\":{}",
         c.refused,
         c.messages_in,
         c.messages_out,
@@ -383,7 +391,8 @@ pub fn json(r: &Reading) -> String {
         c.publications,
         c.deliveries,
         c.slow_consumers,
-        c.dropped_bytes
+        c.dropped_bytes,
+        c.publisher_holds
     );
     s.push_str(",\"nacks\":{");
     let mut first = true;

@@ -22,6 +22,7 @@
 pub mod actions;
 pub mod adopt;
 pub mod bridge;
+pub mod bridges;
 pub mod broker;
 pub mod channels;
 pub mod clients;

@@ -27,9 +27,26 @@ pub struct Settings {
     /// Most client connections at once (default 16 384). Beyond it a new
     /// connection is answered NACK 21 and closed.
     pub max_connections: usize,
-    /// Most bytes queued for one connection (default 8 MiB). A subscriber
-    /// that falls further behind is disconnected, with the reason logged.
+    /// Hard limit of bytes queued for one connection (default 64 MiB): a
+    /// connection whose queue passes it is disconnected at once as a slow
+    /// consumer, with the reason logged. Back-pressure (below) keeps a
+    /// healthy reader far from it.
     pub max_output: usize,
+    /// High-water mark of one connection's queued output (default 1 MiB).
+    /// When a message takes a queue past it, the connection that sent the
+    /// message (the publisher, or the caller whose replies they are) is no
+    /// longer read until that queue drains below `output_low_water`.
+    /// At or above `max_output` there is no back-pressure: the hard limit
+    /// alone applies.
+    pub output_high_water: usize,
+    /// Low-water mark (default 256 KiB): a queue that passed the high-water
+    /// mark lets its held publishers go once it is below this.
+    pub output_low_water: usize,
+    /// A connection whose output stays above the high-water mark this long
+    /// without draining to the low-water mark is disconnected as a slow
+    /// consumer (default 10 s), so it holds its publishers back at most
+    /// that long. Zero disables it (the hard limit still applies).
+    pub output_timeout: Duration,
     /// A connection silent this long is closed (default 300 s); at half of
     /// it the server sends `PING _\nping`. Zero disables the timeout.
     pub idle_timeout: Duration,
@@ -65,7 +82,10 @@ impl Default for Settings {
             max_stored_bytes: 64 << 20,
             history: 1,
             max_connections: 16_384,
-            max_output: 8 << 20,
+            max_output: 64 << 20,
+            output_high_water: 1 << 20,
+            output_low_water: 256 << 10,
+            output_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             frame_timeout: Duration::from_secs(30),
             stream_window: 4 << 20,

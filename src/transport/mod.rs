@@ -180,6 +180,16 @@ pub trait Transport {
         None
     }
 
+    /// Called once when the server marks this connection for closing,
+    /// after [`Transport::closing`]: a codec whose protocol keeps a
+    /// client's subscriptions after its connection ends (an MQTT
+    /// persistent session) returns what receives their publications from
+    /// now on. The server moves the connection's subscriptions to it and
+    /// drops both once it no longer wants any. The default keeps nothing.
+    fn park(&mut self) -> Option<Box<dyn Parked>> {
+        None
+    }
+
     /// Appends publication number `seq` for this subscriber. Every
     /// subscriber of one publication sees the same `seq`, so a codec can
     /// deliver it to one member of a group only (MQTT shared
@@ -187,6 +197,34 @@ pub trait Transport {
     fn encode_publication(&mut self, msg: &[u8], _seq: u64, out: &mut Vec<u8>) {
         self.encode(msg, out);
     }
+}
+
+/// The subscriptions of a connection that ended, kept by its protocol
+/// ([`Transport::park`]): publications to them go here instead of to a
+/// socket, until the client comes back or its protocol gives it up.
+pub trait Parked {
+    /// Publication number `seq` (as for
+    /// [`Transport::encode_publication`]) matched one of the
+    /// subscriptions. Returns false once it wants no more publications (the
+    /// client came back, or its state was given up): the server then drops
+    /// it and its subscriptions.
+    fn deliver(&mut self, msg: &[u8], seq: u64) -> bool;
+
+    /// Asked about once a second, before [`Parked::alive`], with the time
+    /// since it was parked: a message due now (a delayed will), with what
+    /// a publication it makes does to its route's stored messages. The
+    /// server dispatches it from no connection, then calls
+    /// [`Parked::dispatched`].
+    fn due(&mut self, _parked_for: Duration) -> Option<(Vec<u8>, LastMessage)> {
+        None
+    }
+
+    /// The message `due` returned has been dispatched.
+    fn dispatched(&mut self) {}
+
+    /// Asked about once a second with the time since it was parked; false
+    /// drops it and its subscriptions (it expired, or is no longer wanted).
+    fn alive(&mut self, parked_for: Duration) -> bool;
 }
 
 /// What a publication does to its route's stored messages

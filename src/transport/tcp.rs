@@ -259,6 +259,41 @@ mod tests {
     }
 
     #[test]
+    fn header_of_exactly_max_header_bytes_is_accepted() {
+        // MAX_HEADER digits (leading zeros count) and the newline.
+        let mut frame = vec![b'0'; MAX_HEADER - 1];
+        frame.extend_from_slice(b"5\nhello");
+        let mut c = TcpCodec::new(1024);
+        assert_eq!(c.frame_len(&frame), Some(frame.len()));
+        assert_eq!(
+            run(&mut c, &frame),
+            (vec![b"hello".to_vec()], Vec::new(), false, frame.len())
+        );
+        // Those digits without their newline yet: a header still arriving.
+        let mut c = TcpCodec::new(1024);
+        assert_eq!(
+            run(&mut c, &frame[..MAX_HEADER]),
+            (Vec::new(), Vec::new(), false, 0)
+        );
+        assert_eq!(c.frame_len(&frame[..MAX_HEADER]), None);
+        // One digit more is invalid, newline or not.
+        let mut longer = vec![b'0'; MAX_HEADER];
+        longer.extend_from_slice(b"5\nhello");
+        let mut c = TcpCodec::new(1024);
+        let (msgs, out, closed, _) = run(&mut c, &longer);
+        assert!(msgs.is_empty() && closed);
+        assert_eq!(out, b"25\nNACK *\n15\nmessage invalid");
+        assert_eq!(c.frame_len(&longer), None);
+    }
+
+    #[test]
+    fn fan_outs_share_one_encoding_for_every_tcp_connection() {
+        let c = TcpCodec::new(1);
+        assert_eq!(c.shared_encoding(), Some(SharedEncoding::TcpFrame));
+        assert_eq!(c.name(), "TCP");
+    }
+
+    #[test]
     fn zero_length_nacks_10_and_closes() {
         let mut c = TcpCodec::new(1024);
         let (_, out, closed, _) = run(&mut c, b"0\n");
@@ -329,5 +364,11 @@ mod tests {
         let f = TcpCodec::frame(&body);
         assert!(f.starts_with(b"1234\n"));
         assert_eq!(f.len(), 1239);
+        // Allocated once, at its size (21: the longest header).
+        assert_eq!(f.capacity(), 1234 + 21);
+        let mut out = b"ACK".to_vec();
+        out.shrink_to_fit();
+        encode_frame(&body, &mut out);
+        assert_eq!(out.capacity(), 3 + 21 + 1234);
     }
 }

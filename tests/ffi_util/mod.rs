@@ -120,11 +120,19 @@ pub struct Running {
     pub child: Child,
     lines: mpsc::Receiver<String>,
     stderr_path: PathBuf,
+    /// How long a line may take: longer under valgrind, which runs a
+    /// program many times slower, more so beside other valgrind runs.
+    wait: Duration,
 }
 
 impl Running {
     /// Starts `cmd` with stdout captured line by line and stderr in a file.
     pub fn start(mut cmd: Command, name: &str) -> Running {
+        let wait = if cmd.get_program() == "valgrind" {
+            WAIT * 4
+        } else {
+            WAIT
+        };
         let stderr_path = examples().join(format!("{name}.{}.stderr", std::process::id()));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut child = cmd
@@ -147,12 +155,14 @@ impl Running {
             child,
             lines,
             stderr_path,
+            wait,
         }
     }
 
-    /// The next line of output, within `WAIT`.
+    /// The next line of output, within `WAIT` (four times that under
+    /// valgrind).
     pub fn line(&mut self) -> String {
-        match self.lines.recv_timeout(WAIT) {
+        match self.lines.recv_timeout(self.wait) {
             Ok(l) => l,
             Err(_) => panic!("no output line; stderr:\n{}", self.stderr()),
         }
@@ -182,10 +192,10 @@ impl Running {
         assert!(status.success(), "kill -TERM failed");
     }
 
-    /// Waits for the exit status within `WAIT`; the remaining output lines
+    /// Waits for the exit status within the line wait; the remaining output lines
     /// are returned too.
     pub fn wait(mut self) -> (i32, Vec<String>) {
-        let deadline = std::time::Instant::now() + WAIT;
+        let deadline = std::time::Instant::now() + self.wait;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 // The reader thread ends at the end of the output.

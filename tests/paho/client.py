@@ -4,6 +4,8 @@
     client.py PORT pub TOPIC PAYLOAD QOS [options]
 
 Options: --v5, --keep-session (clean session 0 / session expiry 300 s),
+--expiry N (with --keep-session and --v5: session expiry N s instead),
+--will-delay N (MQTT 5 will delay interval),
 --noack (leave QoS 1 messages unacknowledged and drop the connection,
 without DISCONNECT, after COUNT messages), --retain, --user K=V,
 --will TOPIC=PAYLOAD (sub only).
@@ -49,11 +51,16 @@ def make_client(client_id, args, manual_ack=False):
     will = option(args, "--will")
     if will:
         topic, payload = will.split("=", 1)
-        client.will_set(topic, payload, qos=1)
+        will_props = None
+        delay = option(args, "--will-delay")
+        if v5 and delay:
+            will_props = Properties(PacketTypes.WILLMESSAGE)
+            will_props.WillDelayInterval = int(delay)
+        client.will_set(topic, payload, qos=1, properties=will_props)
     connect_props = None
     if v5 and keep:
         connect_props = Properties(PacketTypes.CONNECT)
-        connect_props.SessionExpiryInterval = 300
+        connect_props.SessionExpiryInterval = int(option(args, "--expiry") or 300)
     return client, v5, keep, connect_props
 
 

@@ -20,6 +20,8 @@ pub struct TestServer {
     pub addrs: Vec<SocketAddr>,
     stop: StopHandle,
     thread: Option<JoinHandle<()>>,
+    /// Disconnects when the server thread ends.
+    ended: mpsc::Receiver<()>,
 }
 
 impl TestServer {
@@ -41,7 +43,9 @@ impl TestServer {
             settings.log_level = Level::Off;
         }
         let (tx, rx) = mpsc::channel();
+        let (ending, ended) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
+            let _ending = ending;
             let mut reactor = Reactor::new(settings).expect("reactor");
             reactor.listen_tcp("127.0.0.1:0").expect("listen");
             setup(&mut reactor);
@@ -55,6 +59,7 @@ impl TestServer {
             addrs,
             stop,
             thread: Some(thread),
+            ended,
         }
     }
 
@@ -64,10 +69,20 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    /// Stops the server and waits for it, failing the test (rather than
+    /// hanging it) when it does not stop.
     fn drop(&mut self) {
         self.stop.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let stopped = !matches!(
+            self.ended.recv_timeout(WAIT),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        if stopped {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        } else if !std::thread::panicking() {
+            panic!("the server did not stop");
         }
     }
 }

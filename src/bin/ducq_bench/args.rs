@@ -26,6 +26,8 @@ brokers (addresses must be 127.0.0.1:PORT):
   --mosquitto ADDR     MQTT broker (alias --mqtt)
   --nats ADDR          NATS server
   --redis ADDR         Redis server
+  --floor ADDR         ducq-floor (benches/floor/floor.c): S4's floor, only
+                       the sends a publication to N subscribers needs
   --pid NAME=PID       broker process, for S4's memory reading (repeatable)
   --brokers LIST       subset to run, e.g. ducq,redis (default: all with an address)
 
@@ -33,7 +35,7 @@ what to run:
   --scenarios LIST     subset of S1,S2,S3,S4,S5,S6,S7 (default: all)
   --runs N             runs per scenario; the table shows the median (default 3)
   --messages N         base message count (default 200000): S1 and S6 send
-                       N, S2 4N/subscribers (4N deliveries), S3 N/2, S5 N/40
+                       N, S2 4N/subscribers (4N deliveries), S3 N/2, S5 N/20
   --size BYTES         payload of S1, S2, S3, S6 (default 64, minimum 34)
   --large-size BYTES   payload of S5 (default 65536)
   --rate N             S3 publication rate per second (default 20000)
@@ -41,7 +43,8 @@ what to run:
   --patterns N         S7 pattern subscriptions held beside S2 1→16
                        (default 10000; ducq only)
   --window N           publisher stays at most N messages ahead of the
-                       subscribers (default 10000, at most 4 MiB; 0: no limit)
+                       subscribers (default 10000, at most 4 MiB; 0: no limit);
+                       S5 always runs open loop (no window)
   --timeout SECS       limit for each run (default 120)
   --out FILE           also write the report to FILE
 ";
@@ -59,16 +62,20 @@ pub enum Broker {
     Nats,
     /// redis-server.
     Redis,
+    /// `ducq-floor`: not a broker, the least one can do for S4 (a C
+    /// program that only makes the sends), measured with the same client.
+    Floor,
 }
 
 impl Broker {
     /// All brokers, in table order.
-    pub const ALL: [Broker; 5] = [
+    pub const ALL: [Broker; 6] = [
         Broker::Ducq,
         Broker::DucqMqtt,
         Broker::Mosquitto,
         Broker::Nats,
         Broker::Redis,
+        Broker::Floor,
     ];
 
     /// The name used in flags and the table.
@@ -79,13 +86,14 @@ impl Broker {
             Broker::Mosquitto => "mosquitto",
             Broker::Nats => "nats",
             Broker::Redis => "redis",
+            Broker::Floor => "floor",
         }
     }
 
     /// The protocol its main endpoint speaks.
     pub fn kind(self) -> Kind {
         match self {
-            Broker::Ducq => Kind::DucqTcp,
+            Broker::Ducq | Broker::Floor => Kind::DucqTcp,
             Broker::DucqMqtt | Broker::Mosquitto => Kind::Mqtt,
             Broker::Nats => Kind::Nats,
             Broker::Redis => Kind::Redis,
@@ -99,8 +107,9 @@ impl Broker {
             "mosquitto" | "mqtt" => Ok(Broker::Mosquitto),
             "nats" | "nats-server" => Ok(Broker::Nats),
             "redis" | "redis-server" => Ok(Broker::Redis),
+            "floor" | "ducq-floor" => Ok(Broker::Floor),
             _ => Err(format!(
-                "unknown broker {s:?} (ducq, ducq-mqtt, mosquitto, nats, redis)"
+                "unknown broker {s:?} (ducq, ducq-mqtt, mosquitto, nats, redis, floor)"
             )),
         }
     }
@@ -209,7 +218,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             .next()
             .ok_or_else(|| format!("{flag}: missing value (see --help)"))?;
         match flag {
-            "--ducq" | "--ducq-mqtt" | "--mosquitto" | "--mqtt" | "--nats" | "--redis" => {
+            "--ducq" | "--ducq-mqtt" | "--mosquitto" | "--mqtt" | "--nats" | "--redis"
+            | "--floor" => {
                 let b = Broker::parse(&flag[2..])?;
                 addrs.retain(|(x, _)| *x != b);
                 addrs.push((b, loopback(flag, v)?));

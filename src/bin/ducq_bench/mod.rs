@@ -14,6 +14,7 @@
 
 mod args;
 mod ballast;
+mod bridge;
 mod conn;
 mod durable;
 mod durable_nats;
@@ -42,6 +43,9 @@ pub fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().is_some_and(|a| a == "durable") {
         return durable::main(argv.get(1..).unwrap_or_default());
+    }
+    if argv.first().is_some_and(|a| a == "bridge") {
+        return bridge::main(argv.get(1..).unwrap_or_default());
     }
     let config = match args::parse(&argv) {
         Ok(args::Command::Run(c)) => c,

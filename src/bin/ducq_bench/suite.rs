@@ -156,6 +156,10 @@ impl Case {
             kind: broker.kind(),
             addr,
         };
+        // The floor makes only S4's sends: nothing else to compare.
+        if broker == Broker::Floor && self != Case::S4 {
+            return Err("—".into());
+        }
         if self == Case::S7 && broker != Broker::Ducq {
             return Err("—".into());
         }
@@ -225,12 +229,16 @@ impl Case {
                 // subscriber has the previous one.
                 spec.window = Some(1);
                 spec.timing = true;
-                spec.rss_pid = c.pid(broker);
+                spec.rss_pid = c.pid(broker).filter(|_| broker != Broker::Floor);
                 spec.buf = 4096;
             }
             Case::S5 => {
-                spec.count = (c.messages / 40).max(1);
+                // A burst, open loop: the broker must absorb it or push
+                // back on the publisher; cutting the subscriber off fails
+                // the run.
+                spec.count = (c.messages / 20).max(1);
                 spec.size = c.large_size;
+                spec.window = None;
             }
         }
         if spec.window.is_some_and(|w| w > 1) {
@@ -287,89 +295,191 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Runs the suite.
+/// What the runs of one case against one broker gave so far.
+struct Tally {
+    /// Values per row, one per run.
+    samples: Vec<Vec<f64>>,
+    /// Why a row has no value, if so.
+    missing: Vec<Option<String>>,
+    /// A run failed: no more runs, the cells read FAIL.
+    failed: bool,
+    /// Not applicable to this broker: no runs at all.
+    skipped: bool,
+}
+
+impl Tally {
+    fn new(rows: usize) -> Tally {
+        Tally {
+            samples: vec![Vec::new(); rows],
+            missing: vec![None; rows],
+            failed: false,
+            skipped: false,
+        }
+    }
+
+    /// The table cells, one per row.
+    fn cells(self, rows: &[Row]) -> Vec<Cell> {
+        let Tally {
+            samples,
+            missing,
+            failed,
+            ..
+        } = self;
+        rows.iter()
+            .zip(samples.into_iter().zip(missing))
+            .map(|(row, (v, why))| {
+                if failed {
+                    Cell::Failed
+                } else if let Some(why) = why {
+                    Cell::NotApplicable(why)
+                } else {
+                    Cell::Value(match row.reduce {
+                        Reduce::Median => median(v),
+                        Reduce::Max => v.into_iter().fold(f64::MIN, f64::max),
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
+/// Runs the suite, round by round: every case against every broker once
+/// per round, so that a burst of load from elsewhere on a shared machine
+/// falls on all brokers alike rather than on the runs of one.
 pub fn run_all(c: &Config) -> Results {
     let cases: Vec<Case> = c.scenarios.iter().flat_map(|s| Case::of(s)).collect();
     // S4 first: its memory reading is cleanest on a broker that has not yet
     // grown (and kept) buffers for the other scenarios.
     let mut order = cases.clone();
     order.sort_by_key(|k| *k != Case::S4);
-    let mut cells: Vec<(Case, Vec<Vec<Cell>>)> = Vec::new();
+    let mut tallies: Vec<Vec<Tally>> = order
+        .iter()
+        .map(|case| {
+            let n = case.rows(c).len();
+            c.brokers.iter().map(|_| Tally::new(n)).collect()
+        })
+        .collect();
     let mut failures = Vec::new();
-    for case in order {
-        let rows = case.rows(c);
-        // cells[row][broker]
-        let mut table = vec![Vec::new(); rows.len()];
-        for &(broker, addr) in &c.brokers {
-            let mut samples: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
-            let mut missing = vec![None; rows.len()];
-            let mut failed = false;
-            for run_no in 0..c.runs {
-                let spec = match case.spec(c, broker, addr, run_no) {
-                    Ok(s) => s,
-                    Err(why) => {
-                        missing = vec![Some(why); rows.len()];
-                        break;
-                    }
-                };
-                eprintln!("{} …", spec.label);
-                match run::run(&spec) {
-                    Ok(m) => {
-                        let vals = case.values(&spec, &m);
-                        let acks = if m.acks > 0 {
-                            format!(" ({} publish acks drained)", m.acks)
-                        } else {
-                            String::new()
-                        };
-                        eprintln!("{}: {}{acks}", spec.label, describe(&rows, &vals));
-                        for (i, v) in vals.into_iter().enumerate() {
-                            match v {
-                                Some(v) => samples[i].push(v),
-                                None => missing[i] = Some("n/a (no pid)".to_string()),
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("FAILED {}: {e}", spec.label);
-                        failures.push(format!("{}: {e}", spec.label));
-                        failed = true;
-                        break;
-                    }
-                }
-                // Let the broker finish closing the run's connections.
-                std::thread::sleep(Duration::from_millis(if case == Case::S4 {
-                    1000
-                } else {
-                    100
-                }));
-            }
-            for (i, row) in rows.iter().enumerate() {
-                table[i].push(if failed {
-                    Cell::Failed
-                } else if let Some(why) = missing[i].take() {
-                    Cell::NotApplicable(why)
-                } else {
-                    let v = std::mem::take(&mut samples[i]);
-                    Cell::Value(match row.reduce {
-                        Reduce::Median => median(v),
-                        Reduce::Max => v.into_iter().fold(f64::MIN, f64::max),
-                    })
-                });
+    for run_no in 0..c.runs {
+        for (&case, line) in order.iter().zip(tallies.iter_mut()) {
+            for (&(broker, addr), tally) in c.brokers.iter().zip(line.iter_mut()) {
+                run_one(c, case, (broker, addr), run_no, tally, &mut failures);
             }
         }
-        cells.push((case, table));
     }
+    let ratio = websocket_ratio(c, &order, &tallies);
     let mut rows = Vec::new();
     for case in cases {
-        let (_, table) = cells
-            .iter_mut()
-            .find(|(k, _)| *k == case)
-            .expect("every case ran");
-        for (row, line) in case.rows(c).into_iter().zip(std::mem::take(table)) {
+        let Some(at) = order.iter().position(|&k| k == case) else {
+            continue;
+        };
+        let case_rows = case.rows(c);
+        // cells[broker][row] → lines[row][broker]
+        let cells: Vec<Vec<Cell>> = std::mem::take(&mut tallies[at])
+            .into_iter()
+            .map(|t| t.cells(&case_rows))
+            .collect();
+        for (i, row) in case_rows.into_iter().enumerate() {
+            let line = cells.iter().map(|b| b[i].clone()).collect();
             rows.push((row, line));
         }
     }
+    rows.extend(ratio);
     Results { rows, failures }
+}
+
+/// Run `run_no` of `case` against `broker`, added to its tally (nothing
+/// when it does not apply or an earlier run failed).
+fn run_one(
+    c: &Config,
+    case: Case,
+    (broker, addr): (Broker, std::net::SocketAddr),
+    run_no: usize,
+    tally: &mut Tally,
+    failures: &mut Vec<String>,
+) {
+    if tally.failed || tally.skipped {
+        return;
+    }
+    let rows = case.rows(c);
+    let spec = match case.spec(c, broker, addr, run_no) {
+        Ok(s) => s,
+        Err(why) => {
+            tally.missing = vec![Some(why); rows.len()];
+            tally.skipped = true;
+            return;
+        }
+    };
+    eprintln!("{} …", spec.label);
+    match run::run(&spec) {
+        Ok(m) => {
+            let vals = case.values(&spec, &m);
+            let acks = if m.acks > 0 {
+                format!(" ({} publish acks drained)", m.acks)
+            } else {
+                String::new()
+            };
+            eprintln!("{}: {}{acks}", spec.label, describe(&rows, &vals));
+            for (i, v) in vals.into_iter().enumerate() {
+                match v {
+                    Some(v) => tally.samples[i].push(v),
+                    // The floor is no broker: no memory to show.
+                    None if broker == Broker::Floor => tally.missing[i] = Some("—".into()),
+                    None => tally.missing[i] = Some("n/a (no pid)".to_string()),
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("FAILED {}: {e}", spec.label);
+            failures.push(format!("{}: {e}", spec.label));
+            tally.failed = true;
+        }
+    }
+    // Let the broker finish closing the run's connections.
+    std::thread::sleep(Duration::from_millis(if case == Case::S4 {
+        1000
+    } else {
+        100
+    }));
+}
+
+/// S6 over S1 for ducq: the median of each round's ratio (the two runs of
+/// a round are seconds apart, so they share the machine's state).
+fn websocket_ratio(c: &Config, order: &[Case], tallies: &[Vec<Tally>]) -> Option<(Row, Vec<Cell>)> {
+    let d = c.brokers.iter().position(|&(b, _)| b == Broker::Ducq)?;
+    let runs = |case: Case| -> Option<&Vec<f64>> {
+        let at = order.iter().position(|&k| k == case)?;
+        let t = tallies.get(at)?.get(d)?;
+        (!t.failed && !t.skipped)
+            .then(|| t.samples.first())
+            .flatten()
+    };
+    let (ws, tcp) = (runs(Case::S6)?, runs(Case::S1)?);
+    let ratios: Vec<f64> = ws
+        .iter()
+        .zip(tcp)
+        .filter(|&(_, &t)| t > 0.0)
+        .map(|(w, t)| w / t)
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    let cells = (0..c.brokers.len())
+        .map(|i| {
+            if i == d {
+                Cell::Value(median(ratios.clone()))
+            } else {
+                Cell::NotApplicable("—".into())
+            }
+        })
+        .collect();
+    let row = Row {
+        label: "S6 / S1: WebSocket over TCP, median of each round's ratio".into(),
+        unit: "×",
+        higher_is_better: true,
+        reduce: Reduce::Median,
+    };
+    Some((row, cells))
 }
 
 fn describe(rows: &[Row], vals: &[Option<f64>]) -> String {

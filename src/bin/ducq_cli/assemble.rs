@@ -8,8 +8,8 @@
 use std::io::{self, Write};
 
 use ducq::proto::message::format;
-use ducq::proto::stream::{parse_part, Assembler, Output};
-use ducq::proto::Message;
+use ducq::proto::stream::{parse_part, Assembler, Output, Part};
+use ducq::proto::{Message, State};
 
 use super::output::Printer;
 
@@ -54,6 +54,23 @@ impl SubWriter {
         let mut ev = Events::default();
         self.assembler.plain(route, payload, |o| ev.push(o));
         self.write(out, ev)
+    }
+
+    /// The connection broke: every stream still arriving is abandoned (its
+    /// parts will not come on a new connection), and what waited behind
+    /// it is written.
+    pub fn connection_lost(&mut self, out: &mut impl Write) -> io::Result<()> {
+        for sid in self.assembler.open_streams() {
+            let mut ev = Events::default();
+            let failed = Part::Failed {
+                sid,
+                route: b"",
+                state: State::EConnClosed,
+            };
+            self.assembler.part(failed, |o| ev.push(o));
+            self.write(out, ev)?;
+        }
+        Ok(())
     }
 
     fn write(&mut self, out: &mut impl Write, ev: Events) -> io::Result<()> {
@@ -163,5 +180,29 @@ mod tests {
             &[b"CONT a\n1\npart", b"CONT a\n1 error 10\nconnection closed"],
         );
         assert_eq!((out.as_str(), seen), ("part\n", 0));
+    }
+
+    #[test]
+    fn a_lost_connection_abandons_open_streams_and_frees_what_waited() {
+        let mut w = SubWriter::new(Printer::default());
+        let mut out = Vec::new();
+        for m in [
+            &b"CONT a\n1\nA1 "[..],
+            b"CONT b\n2\nB1 ",
+            b"pub p\nplain",
+            b"CONT c\n3 end\nC",
+        ] {
+            w.message(&mut out, m).unwrap();
+        }
+        assert_eq!(String::from_utf8_lossy(&out), "A1 ");
+        w.connection_lost(&mut out).unwrap();
+        // a ends incomplete, b (held) too, then the plain message and the
+        // complete stream c come out; nothing is left waiting.
+        assert_eq!(String::from_utf8_lossy(&out), "A1 \nB1 \nplain\nC\n");
+        assert_eq!(w.seen, 2);
+        w.message(&mut out, b"pub q\nlater").unwrap();
+        assert!(out.ends_with(b"later\n"));
+        w.connection_lost(&mut out).unwrap();
+        assert!(out.ends_with(b"later\n"));
     }
 }

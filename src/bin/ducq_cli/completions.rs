@@ -103,6 +103,16 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             opt("add", Value::Text, "follow another route too"),
             opt("count", Value::Text, "stop after N messages"),
+            opt(
+                "no-reconnect",
+                Value::None,
+                "exit when the connection is lost",
+            ),
+            opt(
+                "reconnect-max",
+                Value::Text,
+                "longest wait between reconnect attempts, seconds",
+            ),
             Opt {
                 long: "verbose",
                 short: Some('v'),

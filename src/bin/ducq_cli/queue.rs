@@ -9,6 +9,7 @@ use std::time::Duration;
 use ducq::client::Error;
 use ducq::proto::State;
 
+use super::reconnect::{made, Reconnect};
 use crate::{Conn, Failure};
 
 fn stdin_or(arg: &str) -> Result<Vec<u8>, Failure> {
@@ -69,12 +70,18 @@ pub fn enq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
 
 /// `ducq deq QUEUE [--count N] [--no-ack]`: prints N messages (default 1),
 /// waiting for them; each is acknowledged once printed (at least once), or
-/// with `--no-ack` before it is printed (at most once).
+/// with `--no-ack` before it is printed (at most once). A lost connection
+/// is made again and the queue consumed again (`reconnect`): a message
+/// printed whose acknowledgement was lost with it comes again.
 pub fn deq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
     let mut queue = None;
     let (mut count, mut ack_first) = (1u64, false);
+    let mut reconnect = Reconnect::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if reconnect.take(a, || it.next().cloned())? {
+            continue;
+        }
         match a.as_str() {
             "--no-ack" => ack_first = true,
             "--count" => {
@@ -89,47 +96,76 @@ pub fn deq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
             _ => return Err(Failure::Usage(format!("unexpected argument '{a}'"))),
         }
     }
-    let queue = queue
-        .ok_or_else(|| Failure::Usage("usage: ducq deq QUEUE [--count N] [--no-ack]".into()))?;
-    let mut client = conn.open()?;
-    client.consume(&queue, count.min(1000) as u32)?;
-    client.set_timeout(None)?;
+    let queue = queue.ok_or_else(|| Failure::Usage(DEQ_USAGE.into()))?;
+    let (q, prefetch) = (queue.clone(), count.min(1000) as u32);
+    let mut client = reconnect.open(conn, format!("consuming {queue} again"), move |c| {
+        c.consume(&q, prefetch)
+    })?;
     let mut out = std::io::stdout().lock();
-    for _ in 0..count {
-        let m = client.next_delivery()?;
-        if ack_first {
-            client.ack(&queue, m.id)?;
+    let mut printed = 0;
+    while printed < count {
+        let Some(m) = made(client.with_client(|c| c.next_delivery()))? else {
+            continue;
+        };
+        if ack_first && made(client.with_client(|c| c.ack(&queue, m.id)))?.is_none() {
+            // Not acknowledged: it is delivered again.
+            continue;
         }
         out.write_all(&m.payload).map_err(io)?;
         out.write_all(b"\n").map_err(io)?;
         out.flush().map_err(io)?;
+        printed += 1;
         if !ack_first {
-            client.ack(&queue, m.id)?;
+            // Lost with the connection: delivered again (at least once).
+            made(client.with_client(|c| c.ack(&queue, m.id)))?;
         }
     }
     Ok(())
 }
 
+const DEQ_USAGE: &str =
+    "usage: ducq deq QUEUE [--count N] [--no-ack] [--no-reconnect] [--reconnect-max SECS]";
+const SERVE_USAGE: &str =
+    "usage: ducq serve ROUTE [--no-reconnect] [--reconnect-max SECS] -- CMD [ARGS...]";
+
 /// `ducq serve ROUTE -- CMD ARGS...`: runs CMD per request, the request's
 /// payload on its stdin; its stdout is the reply, a non-zero exit an error
-/// reply (with its stderr, or the exit status).
+/// reply (with its stderr, or the exit status). A lost connection is made
+/// again and the route served again (`reconnect`); a reply that could not
+/// be sent is said on stderr (its requester was told the member left).
 pub fn serve(conn: &Conn, args: &[String], cmd: &[String]) -> Result<(), Failure> {
-    let ([route], false) = (args, cmd.is_empty()) else {
-        return Err(Failure::Usage(
-            "usage: ducq serve ROUTE -- CMD [ARGS...]".into(),
-        ));
+    let mut reconnect = Reconnect::default();
+    let mut route = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if reconnect.take(a, || it.next().cloned())? {
+            continue;
+        }
+        match route {
+            None => route = Some(a.clone()),
+            Some(_) => return Err(Failure::Usage(SERVE_USAGE.into())),
+        }
+    }
+    let (Some(route), false) = (route, cmd.is_empty()) else {
+        return Err(Failure::Usage(SERVE_USAGE.into()));
     };
-    let mut client = conn.open()?;
-    client.serve(route)?;
-    client.set_timeout(None)?;
+    let r = route.clone();
+    let mut client =
+        reconnect.open(conn, format!("serving {route} again"), move |c| c.serve(&r))?;
     loop {
-        let req = client.next_request()?;
-        match run(cmd, &req.payload) {
-            Ok(stdout) => client.reply(&req.token, &stdout)?,
-            Err(text) => {
-                eprintln!("ducq serve: {text}");
-                client.reply_error(&req.token, &text)?
-            }
+        let Some(req) = made(client.with_client(|c| c.next_request()))? else {
+            continue;
+        };
+        let answer = run(cmd, &req.payload);
+        if let Err(text) = &answer {
+            eprintln!("ducq serve: {text}");
+        }
+        let sent = client.with_client(|c| match &answer {
+            Ok(stdout) => c.reply(&req.token, stdout),
+            Err(text) => c.reply_error(&req.token, text),
+        });
+        if made(sent)?.is_none() {
+            eprintln!("ducq serve: the connection was lost before the reply was sent");
         }
     }
 }

@@ -11,8 +11,9 @@ use std::rc::Rc;
 
 use mlua::{Function, Lua, Table, Value};
 
-use super::conn::{target, ConnCell, Handlers};
+use super::conn::{ConnCell, Handlers};
 use super::runloop::{self, runtime};
+use super::target::target;
 use crate::proto::message::format;
 
 /// The callbacks that make a script one of the original's.

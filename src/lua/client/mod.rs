@@ -21,6 +21,7 @@ mod compat;
 mod conn;
 mod runloop;
 mod signals;
+mod target;
 
 use super::report::describe;
 use conn::{ConnCell, LuaConn};
@@ -148,9 +149,9 @@ fn setup(path: &Path, args: &[String], options: &ScriptOptions) -> mlua::Result<
 
     module.set(
         "connect",
-        lua.create_function(|lua, target: Value| {
+        lua.create_function(|lua, arg: Value| {
             let rt = runtime(lua)?;
-            let (t, timeout) = conn::target(&target, &rt.defaults)
+            let (t, timeout) = target::target(&arg, &rt.defaults)
                 .map_err(|e| mlua::Error::runtime(format!("connect: {e}")))?;
             let c = ConnCell::open(t, timeout).map_err(mlua::Error::runtime)?;
             rt.conns.borrow_mut().push(Rc::clone(&c));

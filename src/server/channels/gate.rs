@@ -1,8 +1,9 @@
 //! Where channels act: the hook points the built-in commands call before
-//! publishing (`pub`), subscribing (`sub`, `last`) and streaming (`CONT`,
-//! `END`). Each starts with one test, `Channels::is_empty`, and asks the
-//! pattern index next, so a publication on a route no channel governs
-//! pays one index walk and allocates nothing. Publications made by the
+//! publishing (`pub`), subscribing (`sub`, `last`), streaming (`CONT`,
+//! `END`) and removing stored messages (`forget`). Each starts with one
+//! test, `Channels::is_empty`, and asks the pattern index next, so a
+//! publication on a route no channel governs pays one index walk and
+//! allocates nothing. Publications made by the
 //! server's own code (Lua's `reactor:publish`, the C API) do not pass
 //! here: limits and hooks are about clients; the history depth a channel
 //! sets applies to every publication (the store looks it up).
@@ -10,6 +11,7 @@
 use std::rc::Rc;
 use std::time::Instant;
 
+use super::rate::Publisher;
 use super::{Channel, Publication, PublishVerdict, SubscribeVerdict};
 use crate::proto::message::format;
 use crate::proto::route::{is_pattern, matches};
@@ -108,16 +110,28 @@ fn limits(
         return Ok(());
     }
     let id = hub.conn_id(caller).ok_or(State::ENotFound)?;
+    let who = publisher(hub, caller, id);
     let now = Instant::now();
     for c in matched {
         let Some(rate) = &c.spec.rate else { continue };
         let conns = &hub.conns;
         let live = |id: ConnId| conns.get(id.key).is_some_and(|c| c.gen == id.gen);
-        if !hub.channels.rates.take(c.uid, rate, id, now, live) {
+        if !hub.channels.rates.take(c.uid, rate, who, now, live) {
             return Err(State::EMax);
         }
     }
     Ok(())
+}
+
+/// Whose rate bucket a publication from `caller` takes from: its
+/// connection's, unless it is a plain HTTP request (a connection that
+/// cannot carry unasked messages), which counts for its address, so a
+/// client opening a connection per request gets no fresh bucket each time.
+fn publisher(hub: &Hub, caller: usize, id: ConnId) -> Publisher {
+    match hub.conns.get(caller) {
+        Some(c) if !c.transport.accepts_push() => Publisher::Host(c.peer.ip()),
+        _ => Publisher::Conn(id),
+    }
 }
 
 /// A part of a client's streamed payload on `route` (PROTOCOL.md §12):
@@ -144,6 +158,24 @@ pub fn stream_part(hub: &mut Hub, caller: usize, route: &[u8], opening: bool) ->
     // Rate buckets count streams, not parts.
     if opening {
         limits(hub, caller, &matched, None)?;
+    }
+    Ok(())
+}
+
+/// A client's `forget R`: refused (`EACCESS`) when R may name a route of a
+/// read-only channel (the patterns overlap), whose stored messages only
+/// the server's own code changes; `forget #` cannot walk around it.
+pub fn forgetting(hub: &Hub, route: &[u8]) -> Result<(), State> {
+    if hub.channels.is_empty() {
+        return Ok(());
+    }
+    let read_only = hub
+        .channels
+        .overlapping(route)
+        .iter()
+        .any(|c| c.spec.read_only);
+    if read_only {
+        return Err(State::EAccess);
     }
     Ok(())
 }

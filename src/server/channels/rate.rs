@@ -1,15 +1,28 @@
 //! Per-publisher rate limits of channels: one token bucket per (channel,
-//! connection), created at a connection's first publication on the
+//! [`Publisher`]), created at a publisher's first publication on the
 //! channel. Plain data and a clock reading passed in; no I/O. Buckets of
 //! closed connections and full (idle) buckets are swept once the map has
 //! doubled since the last sweep, so it stays bounded by the publishers
 //! active in the last refill period.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use super::spec::Rate;
 use crate::server::conn::ConnId;
+
+/// Who a bucket counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Publisher {
+    /// A connection that stays open between messages (TCP, WebSocket,
+    /// MQTT).
+    Conn(ConnId),
+    /// Plain HTTP requests from one address: a client may open a
+    /// connection per request, which must not give it a fresh bucket each
+    /// time.
+    Host(IpAddr),
+}
 
 struct Bucket {
     tokens: f64,
@@ -29,7 +42,7 @@ impl Bucket {
 /// The buckets of every rate-limited channel.
 #[derive(Default)]
 pub struct RateLimits {
-    buckets: HashMap<(u64, ConnId), Bucket>,
+    buckets: HashMap<(u64, Publisher), Bucket>,
     swept_at: usize,
 }
 
@@ -41,7 +54,7 @@ impl RateLimits {
         &mut self,
         uid: u64,
         rate: &Rate,
-        publisher: ConnId,
+        publisher: Publisher,
         now: Instant,
         live: impl Fn(ConnId) -> bool,
     ) -> bool {
@@ -70,9 +83,13 @@ impl RateLimits {
     }
 
     fn sweep(&mut self, now: Instant, live: impl Fn(ConnId) -> bool) {
-        self.buckets.retain(|(_, id), b| {
+        self.buckets.retain(|(_, who), b| {
             b.refill(now);
-            live(*id) && b.tokens < b.burst
+            let open = match who {
+                Publisher::Conn(id) => live(*id),
+                Publisher::Host(_) => true,
+            };
+            open && b.tokens < b.burst
         });
         self.swept_at = self.buckets.len();
     }
@@ -95,8 +112,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn id(key: usize) -> ConnId {
-        ConnId { key, gen: 1 }
+    fn id(key: usize) -> Publisher {
+        Publisher::Conn(ConnId { key, gen: 1 })
     }
 
     #[test]
@@ -146,5 +163,34 @@ mod tests {
         assert_eq!(r.len(), 1);
         r.retain_channels(|uid| uid != 1);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_host_bucket_has_no_connection_to_outlive_and_goes_when_full() {
+        let rate = Rate {
+            count: 1.0,
+            per: 1,
+            burst: 1,
+        };
+        let mut r = RateLimits::default();
+        let t0 = Instant::now();
+        let host = Publisher::Host(IpAddr::from([127, 0, 0, 1]));
+        assert!(r.take(1, &rate, host, t0, |_| true));
+        for k in 0..64 {
+            r.take(1, &rate, id(k), t0, |_| true);
+        }
+        // Half a second later every connection is closed: the sweep drops
+        // their buckets and keeps the host's, still half empty.
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(r.take(1, &rate, id(100), t1, |_| false));
+        assert_eq!(r.len(), 2);
+        assert!(!r.take(1, &rate, host, t1, |_| true));
+        // Once full again, it goes at the next sweep like any idle bucket:
+        // the 64th take below sweeps, leaving the 63 before it and itself.
+        let t2 = t1 + Duration::from_secs(5);
+        for k in 200..264 {
+            r.take(1, &rate, id(k), t2, |_| true);
+        }
+        assert_eq!(r.len(), 64);
     }
 }

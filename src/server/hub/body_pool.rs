@@ -83,6 +83,11 @@ impl BodyPool {
         }
     }
 
+    /// Buffers held, and their capacity in bytes.
+    pub(super) fn size(&self) -> (usize, usize) {
+        (self.bufs.len(), self.bytes)
+    }
+
     /// Lets go of every buffer unless the pool was used since the last
     /// call (buffers still held elsewhere are freed by their last holder).
     pub(super) fn trim(&mut self) {
@@ -90,6 +95,174 @@ impl BodyPool {
             self.bufs = Vec::new();
             self.bytes = 0;
             self.next = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body of `n` bytes, all `b`.
+    fn body(b: u8, n: usize) -> Vec<u8> {
+        vec![b; n]
+    }
+
+    #[test]
+    fn a_free_buffer_is_reused_and_a_held_one_never() {
+        let mut pool = BodyPool::default();
+        let first = pool.copy_of(&body(1, 1000));
+        assert_eq!((pool.bufs.len(), pool.bytes), (1, first.capacity()));
+        // Still held (by a queue, say): a second buffer.
+        let second = pool.copy_of(&body(2, 1000));
+        assert!(!Rc::ptr_eq(&first, &second));
+        assert_eq!(pool.bufs.len(), 2);
+        assert_eq!(*first, body(1, 1000));
+        // Let go of: the same buffer again, with the new bytes.
+        let addr = Rc::as_ptr(&first);
+        drop(first);
+        let third = pool.copy_of(&body(3, 900));
+        assert_eq!(Rc::as_ptr(&third), addr);
+        assert_eq!(*third, body(3, 900));
+        assert_eq!(*second, body(2, 1000));
+        assert_eq!(pool.bufs.len(), 2);
+    }
+
+    #[test]
+    fn free_buffers_are_taken_in_turn() {
+        let mut pool = BodyPool::default();
+        let held: Vec<Rc<Vec<u8>>> = (0..3).map(|i| pool.copy_of(&body(i, 100))).collect();
+        let addrs: Vec<*const Vec<u8>> = held.iter().map(Rc::as_ptr).collect();
+        drop(held);
+        // Each copy starts looking just after the last one used, so the
+        // buffers take turns rather than the first one always.
+        let mut seen = Vec::new();
+        for i in 0..6 {
+            let b = pool.copy_of(&body(i, 100));
+            seen.push(Rc::as_ptr(&b));
+        }
+        let want: Vec<_> = [0, 1, 2, 0, 1, 2].iter().map(|&i| addrs[i]).collect();
+        assert_eq!(seen, want);
+        assert_eq!(pool.next, 3);
+    }
+
+    #[test]
+    fn the_byte_count_follows_reused_capacity() {
+        let mut pool = BodyPool::default();
+        let small = pool.copy_of(&body(1, 100));
+        let small_cap = small.capacity();
+        drop(small);
+        // Reused for a larger body: grows in place, counted at its new size.
+        let large = pool.copy_of(&body(2, 5000));
+        assert_eq!(pool.bufs.len(), 1);
+        assert_eq!(pool.bytes, large.capacity());
+        assert!(large.capacity() > small_cap);
+        drop(large);
+        let again = pool.copy_of(&body(3, 10));
+        assert_eq!(pool.bytes, again.capacity());
+    }
+
+    #[test]
+    fn large_bodies_are_not_pooled() {
+        let mut pool = BodyPool::default();
+        let big = pool.copy_of(&body(1, POOLED_BODY_MAX + 1));
+        assert_eq!(*big, body(1, POOLED_BODY_MAX + 1));
+        assert_eq!((pool.bufs.len(), pool.bytes), (0, 0));
+        let edge = pool.copy_of(&body(2, POOLED_BODY_MAX));
+        assert_eq!((pool.bufs.len(), pool.bytes), (1, edge.capacity()));
+        drop(edge);
+        // A free pooled buffer is not used for a body too large to pool.
+        let other = pool.copy_of(&body(3, POOLED_BODY_MAX + 1));
+        assert_eq!(pool.bufs.len(), 1);
+        assert_eq!(Rc::strong_count(&pool.bufs[0]), 1);
+        drop(other);
+        pool.keep(Rc::new(Vec::with_capacity(POOLED_BODY_MAX + 1)));
+        assert_eq!(pool.bufs.len(), 1);
+    }
+
+    #[test]
+    fn the_pool_holds_at_most_its_byte_bound() {
+        let mut pool = BodyPool::default();
+        let n = BODY_POOL_BYTES / POOLED_BODY_MAX;
+        // Every buffer held elsewhere, so each copy is a new buffer.
+        let held: Vec<Rc<Vec<u8>>> = (0..n + 2)
+            .map(|_| pool.copy_of(&body(7, POOLED_BODY_MAX)))
+            .collect();
+        assert_eq!(
+            held.iter().map(|b| b.capacity()).max(),
+            Some(POOLED_BODY_MAX)
+        );
+        assert_eq!((pool.bufs.len(), pool.bytes), (n, BODY_POOL_BYTES));
+        // Nor does it keep one more given back.
+        pool.keep(Rc::new(Vec::with_capacity(1)));
+        assert_eq!((pool.bufs.len(), pool.bytes), (n, BODY_POOL_BYTES));
+        drop(held);
+        // Exactly at the bound, a buffer that fits is kept.
+        let mut pool = BodyPool::default();
+        for _ in 1..n {
+            pool.keep(Rc::new(Vec::with_capacity(POOLED_BODY_MAX)));
+        }
+        pool.keep(Rc::new(Vec::with_capacity(POOLED_BODY_MAX - 10)));
+        pool.keep(Rc::new(Vec::with_capacity(10)));
+        assert_eq!((pool.bufs.len(), pool.bytes), (n + 1, BODY_POOL_BYTES));
+        pool.keep(Rc::new(Vec::with_capacity(1)));
+        assert_eq!((pool.bufs.len(), pool.bytes), (n + 1, BODY_POOL_BYTES));
+    }
+
+    #[test]
+    fn take_hands_out_a_free_buffer_and_forgets_it() {
+        let mut pool = BodyPool::default();
+        pool.keep(Rc::new(Vec::with_capacity(4096)));
+        let held = Rc::new(Vec::with_capacity(8192));
+        pool.keep(Rc::clone(&held));
+        assert_eq!((pool.bufs.len(), pool.bytes), (2, 4096 + 8192));
+        // The free one, emptied, with room for what was asked.
+        let mut v = pool.take(5000);
+        assert!(v.is_empty() && v.capacity() >= 5000);
+        assert_eq!((pool.bufs.len(), pool.bytes), (1, 8192));
+        v.extend_from_slice(b"data");
+        pool.keep(Rc::new(v));
+        assert_eq!(pool.bufs.len(), 2);
+        // The held one is never handed out; nor a pooled one for a length
+        // too large to pool.
+        let other = pool.take(100);
+        assert!(other.capacity() >= 100);
+        assert_eq!((pool.bufs.len(), pool.bytes), (1, 8192));
+        let big = pool.take(POOLED_BODY_MAX + 1);
+        assert!(big.capacity() > POOLED_BODY_MAX);
+        assert_eq!(pool.bufs.len(), 1);
+        assert_eq!(Rc::strong_count(&held), 2);
+        let fresh = pool.take(10);
+        assert!(fresh.capacity() >= 10);
+        assert_eq!(pool.bufs.len(), 1);
+    }
+
+    #[test]
+    fn trim_lets_go_only_after_a_quiet_period() {
+        let mut pool = BodyPool::default();
+        let b = pool.copy_of(&body(1, 100));
+        drop(b);
+        // Used since the last trim: kept.
+        pool.trim();
+        assert_eq!(pool.bufs.len(), 1);
+        // Not used since: everything goes.
+        pool.trim();
+        assert_eq!((pool.bufs.len(), pool.bytes, pool.next), (0, 0, 0));
+        // Each way of using it counts as use.
+        for use_it in 0..3 {
+            let mut pool = BodyPool::default();
+            pool.keep(Rc::new(Vec::with_capacity(64)));
+            pool.trim();
+            pool.trim();
+            assert!(pool.bufs.is_empty());
+            match use_it {
+                0 => drop(pool.copy_of(b"x")),
+                1 => drop(pool.take(10)),
+                _ => pool.keep(Rc::new(Vec::with_capacity(64))),
+            }
+            pool.keep(Rc::new(Vec::with_capacity(64)));
+            pool.trim();
+            assert!(!pool.bufs.is_empty(), "use {use_it}");
         }
     }
 }

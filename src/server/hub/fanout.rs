@@ -83,6 +83,8 @@ impl Hub {
         let mut delivered = 0;
         for &key in &targets {
             let Some(conn) = self.conns.get_mut(key) else {
+                // Not a connection: subscriptions kept after one ended.
+                self.deliver_parked(key, msg, seq);
                 continue;
             };
             if conn.closing || conn.last_delivery == seq {
@@ -177,6 +179,13 @@ impl Hub {
     /// free, to read a large frame into.
     pub(crate) fn input_buffer(&mut self, len: usize) -> Vec<u8> {
         self.fan.bodies.take(len)
+    }
+
+    /// Buffers and bytes (capacity) the large-body pool holds. Public only
+    /// so tests can observe its bound.
+    #[doc(hidden)]
+    pub fn body_pool_size(&self) -> (usize, usize) {
+        self.fan.bodies.size()
     }
 
     /// Takes back a buffer from `input_buffer` that is no longer needed.

@@ -14,7 +14,10 @@
 //! - `flush`: writing queued output and keeping WRITABLE interest in step,
 //!   giving idle buffers back;
 //! - `idle`: idle and frame timeouts;
-//! - `logging`: log records to the logger and to `LOG` subscribers.
+//! - `pressure`: back-pressure — holding the connections that fill a
+//!   queue past its high-water mark, slow-consumer disconnection;
+//! - `logging`: log records to the logger and to `LOG` subscribers;
+//! - `parked`: subscriptions a protocol keeps after its connection ended.
 //!
 //! The hub registers, reregisters and deregisters connection sockets; the
 //! reactor registers only listeners, the waker and command-set sources.
@@ -39,8 +42,12 @@ mod fanout;
 mod flush;
 mod idle;
 mod logging;
+mod parked;
+mod pressure;
 
 use fanout::FanOut;
+use parked::Parking;
+pub(crate) use parked::NOBODY;
 
 /// Connections and broker state, shared by the reactor and the commands.
 pub struct Hub {
@@ -57,12 +64,22 @@ pub struct Hub {
     pub(crate) logger: Logger,
     registry: Registry,
     /// Connections with output to write this turn.
-    dirty: Vec<usize>,
+    dirty: flush::Dirty,
     /// Connections marked for closing, removed by `reap`.
     to_close: Vec<usize>,
     next_gen: u64,
     /// The publish path's own state.
     fan: FanOut,
+    /// The connection whose input is being handled (set by the reactor):
+    /// the one held when its message fills a queue past the high-water
+    /// mark.
+    pub(crate) feeding: Option<usize>,
+    /// Queues above the high-water mark and whom they hold.
+    pressure: pressure::Pressure,
+    /// A queue above this many bytes holds its feeder back or, past the
+    /// hard limit, is disconnected: the high-water mark, or the hard limit
+    /// when that is lower.
+    high_water: usize,
     /// What the server counted so far (`/metrics`); bytes of open
     /// connections are in the connections until they close.
     pub metrics: Counters,
@@ -74,6 +91,8 @@ pub struct Hub {
     pub(crate) queues: super::queues::QueueService,
     /// The command being dispatched answers once the turn's commit is done.
     pub(crate) reply_deferred: bool,
+    /// Subscriptions kept after their connection ended (`parked`).
+    parked: Parking,
 }
 
 impl Hub {
@@ -90,16 +109,20 @@ impl Hub {
             streams: Streams::default(),
             channels: Channels::default(),
             logger: Logger::new(settings.log_level),
-            settings,
             registry,
-            dirty: Vec::new(),
+            dirty: flush::Dirty::default(),
             to_close: Vec::new(),
             next_gen: 1,
             fan: FanOut::default(),
+            feeding: None,
+            pressure: pressure::Pressure::default(),
+            high_water: settings.output_high_water.min(settings.max_output),
             metrics: Counters::default(),
             last_rule: LastMessage::Store,
             queues: super::queues::QueueService::memory(queue_limits),
             reply_deferred: false,
+            settings,
+            parked: Parking::default(),
         }
     }
 
@@ -188,26 +211,25 @@ impl Hub {
         let _ = self.queued(key);
     }
 
-    /// Bookkeeping after output was appended to `key`: enforce the output
-    /// bound, schedule a flush.
+    /// Bookkeeping after output was appended to `key`: back-pressure and
+    /// the hard limit above the high-water mark (`pressure.rs`), schedule a
+    /// flush.
     fn queued(&mut self, key: usize) -> Result<(), State> {
         let Some(conn) = self.conns.get_mut(key) else {
             return Err(State::ENotFound);
         };
-        if conn.pending_output() > self.settings.max_output {
-            let pending = conn.pending_output();
-            conn.out.clear();
-            self.metrics.slow_consumers += 1;
-            self.metrics.dropped_bytes += pending as u64;
-            self.close(
-                key,
-                &format!("output limit exceeded ({pending} bytes queued): slow consumer"),
-            );
-            return Err(State::EMax);
+        let pending = conn.pending_output();
+        if pending <= self.high_water {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(key, self.feeding);
+            }
+            return Ok(());
         }
-        if !conn.dirty {
+        self.over_high_water(key, pending)?;
+        if let Some(conn) = self.conns.get_mut(key).filter(|c| !c.dirty) {
             conn.dirty = true;
-            self.dirty.push(key);
+            self.dirty.push(key, self.feeding);
         }
         Ok(())
     }
@@ -223,9 +245,9 @@ impl Hub {
         conn.closing = true;
         conn.transport.closing();
         self.metrics.dropped_bytes += conn.pending_output() as u64;
-        let id = conn.id_string();
         self.to_close.push(key);
-        self.log(Level::Info, "close", &id, reason);
+        self.park(key);
+        self.log_conn(Level::Info, "close", key, reason);
     }
 
     /// Closes `key` once its pending output is written.
@@ -234,7 +256,7 @@ impl Hub {
             conn.close_after_flush = true;
             if !conn.dirty {
                 conn.dirty = true;
-                self.dirty.push(key);
+                self.dirty.push(key, self.feeding);
             }
         }
     }
@@ -247,6 +269,9 @@ impl Hub {
                 // written now rather than a turn later.
                 streams::publisher_gone(self, key);
                 let mut conn = self.conns.remove(key);
+                if conn.congested {
+                    self.release(key);
+                }
                 self.metrics.bytes_in += conn.bytes_in;
                 self.metrics.bytes_out += conn.bytes_out;
                 let _ = self.registry.deregister(&mut conn.socket);

@@ -22,9 +22,10 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::bridges::Bridges;
 use super::conn::Conn;
 use super::dispatcher::{CommandSet, Dispatcher};
-use super::hub::Hub;
+use super::hub::{Hub, NOBODY};
 use super::log::Level;
 use super::settings::Settings;
 use super::streams;
@@ -34,6 +35,7 @@ use crate::transport::mqtt;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::{LastMessage, TransportFactory};
 
+mod bridges;
 mod read;
 
 const WAKER: Token = Token(usize::MAX);
@@ -85,8 +87,11 @@ pub struct Reactor {
     /// Shared read buffer: input is decoded here and only a partial frame
     /// is copied into the connection, so idle connections hold no buffer.
     scratch: Vec<u8>,
-    /// Connections that used their read budget and have more to read.
-    backlog: Vec<usize>,
+    /// Connections to read next turn without waiting for an event: those
+    /// that used their read budget and have more to read, and those let go
+    /// by back-pressure. The flag reads to the end of the stream (a peer's
+    /// close seen before may have no new event to announce it).
+    backlog: Vec<(usize, bool)>,
     /// Reused list of this turn's events: token, readable, writable, and
     /// whether the peer closed or the socket has an error.
     ready: Vec<(Token, bool, bool, bool)>,
@@ -94,6 +99,10 @@ pub struct Reactor {
     emfile_logged: bool,
     next_idle_check: Instant,
     next_buffer_release: Instant,
+    /// How often idle buffers are given back (`BUFFER_RELEASE`).
+    buffer_release: Duration,
+    /// Connections this broker dials (`server::bridges`).
+    bridges: Bridges,
 }
 
 impl Reactor {
@@ -121,6 +130,8 @@ impl Reactor {
             emfile_logged: false,
             next_idle_check: Instant::now(),
             next_buffer_release: Instant::now(),
+            buffer_release: BUFFER_RELEASE,
+            bridges: Bridges::default(),
         };
         reactor.hub.set_queues(queues);
         Ok(reactor)
@@ -244,6 +255,16 @@ impl Reactor {
         Ok(())
     }
 
+    /// Gives idle buffers back every `every` from now on, instead of every
+    /// second. Public only so tests that observe the release can take its
+    /// timing out of the clock's hands and call
+    /// `Hub::release_idle_buffers` themselves.
+    #[doc(hidden)]
+    pub fn set_buffer_release_interval(&mut self, every: Duration) {
+        self.buffer_release = every;
+        self.next_buffer_release = Instant::now() + every;
+    }
+
     /// Whether `stop` was called.
     pub fn is_stopped(&self) -> bool {
         self.stop.flag.load(Ordering::SeqCst)
@@ -274,6 +295,12 @@ impl Reactor {
             at = at.min(t);
         }
         if let Some(t) = self.accept_resume {
+            at = at.min(t);
+        }
+        if let Some(t) = self.hub.next_output_timeout() {
+            at = at.min(t);
+        }
+        if let Some(t) = self.bridges.next_due(&self.hub) {
             at = at.min(t);
         }
         at.saturating_duration_since(now)
@@ -320,25 +347,17 @@ impl Reactor {
         }
         ready.clear();
         self.ready = ready;
-        for key in std::mem::take(&mut self.backlog) {
-            self.read(key, now, false);
+        for (key, to_end) in std::mem::take(&mut self.backlog) {
+            self.read(key, now, to_end);
         }
-        if self.accept_resume.is_some_and(|t| now >= t) {
-            self.accept_resume = None;
-            for i in 0..self.listeners.len() {
-                self.accept(i, now);
-            }
-        }
-        if now >= self.next_idle_check {
-            self.hub.check_idle(now);
-            self.next_idle_check = now + self.hub.idle_check_interval();
-        }
-        if now >= self.next_buffer_release {
-            self.hub.release_idle_buffers();
-            self.next_buffer_release = now + BUFFER_RELEASE;
-        }
-        // One group commit for every queue change of the turn.
+        // One group commit for every queue change of the turn (its replies
+        // wait for it).
         self.hub.end_queue_turn(Instant::now());
+        // What this turn's input produced goes out before any housekeeping
+        // (walks of every connection, once a second) can delay it; what
+        // the housekeeping queues (pings) goes out right after.
+        self.hub.flush_dirty();
+        self.timers(now);
         self.hub.flush_dirty();
         // After the flush: a connection whose last reply was just written
         // is marked for closing there.
@@ -348,9 +367,45 @@ impl Reactor {
         // Streamed payloads: publishers paused by a full window are read
         // again once their subscribers drained (next turn, at once).
         streams::check(&mut self.hub, now);
-        self.backlog.extend(self.hub.streams.take_resumed());
         self.hub.reap();
+        self.resume_released();
         Ok(())
+    }
+
+    /// The periodic work that is due: accepting again after running out
+    /// of descriptors, idle checks, giving buffers back, output timeouts.
+    fn timers(&mut self, now: Instant) {
+        if self.accept_resume.is_some_and(|t| now >= t) {
+            self.accept_resume = None;
+            for i in 0..self.listeners.len() {
+                self.accept(i, now);
+            }
+        }
+        if now >= self.next_idle_check {
+            self.hub.check_idle(now);
+            self.parked(now);
+            self.next_idle_check = now + self.hub.idle_check_interval();
+        }
+        if now >= self.next_buffer_release {
+            self.hub.release_idle_buffers();
+            self.next_buffer_release = now + self.buffer_release;
+        }
+        if self.hub.next_output_timeout().is_some_and(|t| now >= t) {
+            self.hub.check_output_timeouts(now);
+        }
+        self.bridges.tick(&mut self.hub, now);
+    }
+
+    /// Connections let go by back-pressure, and stream publishers whose
+    /// window drained, are read next turn, to the end of what waits: input
+    /// that arrived while they were not read raised its readiness edge
+    /// then, and no new edge will come for it (nor for a close).
+    fn resume_released(&mut self) {
+        let held = self.hub.take_resumed().map(|key| (key, true));
+        self.backlog.extend(held);
+        let streamed = self.hub.streams.take_resumed();
+        self.backlog
+            .extend(streamed.into_iter().map(|key| (key, true)));
     }
 
     /// Dispatches the last words of connections about to be removed (an
@@ -374,6 +429,21 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// Subscriptions kept after their connection ended: their delayed
+    /// publications (MQTT wills with a delay) are dispatched from no
+    /// connection, then those no longer wanted are dropped.
+    fn parked(&mut self, now: Instant) {
+        for index in self.hub.parked_indices() {
+            if let Some((msg, rule)) = self.hub.parked_due(index, now) {
+                self.hub.last_rule = rule;
+                self.dispatcher.dispatch(&mut self.hub, NOBODY, &msg);
+                self.hub.last_rule = LastMessage::Store;
+                self.hub.parked_dispatched(index);
+            }
+        }
+        self.hub.check_parked(now);
     }
 
     fn accept(&mut self, index: usize, now: Instant) {

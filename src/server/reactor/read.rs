@@ -75,7 +75,13 @@ impl Reactor {
     /// large frame it expects, or the shared scratch buffer. `None` when the
     /// connection is gone or closing.
     fn take_input(&mut self, key: usize) -> Option<RoundBuf> {
-        let conn = self.hub.conns.get_mut(key).filter(|c| !c.closing)?;
+        // A connection held back by back-pressure is not read; the hub
+        // has it read again when it lets go.
+        let conn = self
+            .hub
+            .conns
+            .get_mut(key)
+            .filter(|c| !c.closing && c.holds == 0)?;
         if !conn.input.is_empty() {
             let bytes = std::mem::take(&mut conn.input);
             return Some(RoundBuf { bytes, own: true });
@@ -134,21 +140,24 @@ impl Reactor {
             end,
             error,
             whole,
+            to_end: ended,
         })
     }
 
     /// Decodes every message in `input` and dispatches it, in order, while
-    /// the connection stays open. When `whole` and the message fills the
-    /// buffer, the buffer itself is shared with the hub (it is moved out of
-    /// `input`).
+    /// the connection stays open and is not held back (a message of its
+    /// filled a queue past the high-water mark: the rest waits in the
+    /// connection). When `whole` and the message fills the buffer, the
+    /// buffer itself is shared with the hub (it is moved out of `input`).
     fn handle_input(&mut self, key: usize, input: &mut Vec<u8>, whole: bool) -> Handled {
         let mut dec = Decoder::new();
         let mut wants_close = false;
         let mut shared = false;
         let len = input.len();
+        self.hub.feeding = Some(key);
         loop {
             let conn = match self.hub.conns.get_mut(key) {
-                Some(c) if !c.closing => c,
+                Some(c) if !c.closing && c.holds == 0 => c,
                 _ => break,
             };
             let before = conn.out.pending();
@@ -189,6 +198,7 @@ impl Reactor {
             self.hub.last_rule = LastMessage::Store;
             self.after_dispatch(key);
         }
+        self.hub.feeding = None;
         Handled {
             // Nothing is left of a buffer that was shared.
             pos: if shared { 0 } else { dec.consumed() },
@@ -236,10 +246,13 @@ impl Reactor {
     ) -> bool {
         let pos = handled.pos;
         let rest = buf.bytes.get(pos..).unwrap_or(&[]);
-        let large = self
-            .hub
-            .conns
-            .get(key)
+        // Held back, the tail may hold whole messages: it is kept as it is
+        // and is no frame in progress (no frame timeout, no large-frame
+        // buffer).
+        let conn = self.hub.conns.get(key);
+        let held = conn.is_some_and(|c| c.holds > 0);
+        let large = conn
+            .filter(|_| !held)
             .and_then(|c| c.transport.frame_len(rest))
             .filter(|&n| n >= LARGE_FRAME && n <= max);
         let fresh = match large {
@@ -250,7 +263,7 @@ impl Reactor {
             return false;
         };
         let partial = !rest.is_empty();
-        match (partial, conn.partial_since) {
+        match (partial && !held, conn.partial_since) {
             (true, None) => conn.partial_since = Some(now),
             (false, Some(_)) => conn.partial_since = None,
             _ => {}
@@ -311,8 +324,12 @@ impl Reactor {
         again: bool,
     ) -> bool {
         let eof = filled.end == ReadEnd::Eof;
+        let held = self.hub.conns.get(key).is_some_and(|c| c.holds > 0);
         if let Some(e) = filled.error {
             self.hub.close(key, &format!("read error: {e}"));
+        } else if held {
+            // Input left in the connection (even after the peer's close)
+            // is handled when the hub lets go of it; not before.
         } else if stuck {
             self.hub
                 .close(key, "input buffer full without a complete message");
@@ -322,7 +339,7 @@ impl Reactor {
             }
             self.hub.close_after_flush(key);
         } else if budget == 0 {
-            self.backlog.push(key);
+            self.backlog.push((key, filled.to_end));
         } else {
             return again;
         }
@@ -347,6 +364,8 @@ struct Filled {
     error: Option<io::Error>,
     /// The buffer holds one complete large frame and nothing else.
     whole: bool,
+    /// Read to the end of the stream (the peer closed).
+    to_end: bool,
 }
 
 /// What decoding a round's buffer left.

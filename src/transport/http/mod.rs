@@ -40,7 +40,8 @@
 //! The first reply completes the request:
 //! - `ACK` → `200` with the JSON body `{"ok":true}`;
 //! - `NACK` → `{"error":"<text>","code":<code>}` with status 400 for code 15,
-//!   413 for 16, 404 for 17 and 19, 501 for 20, 500 otherwise;
+//!   413 for 16, 404 for 17 and 19, 501 for 20, 429 for 21 (a rate limit),
+//!   500 otherwise;
 //! - `PARTS` … `END` → `200` with a JSON array of the lines (objects for
 //!   `/lscmd` and `/lsconn`, strings otherwise);
 //! - anything else → `200` with the message as the body (`text/plain` when

@@ -60,6 +60,7 @@ pub(super) fn nack_status(state: State) -> u16 {
     match state {
         State::EMsgInv => 400,
         State::EMsgSize => 413,
+        State::EMax => 429,
         State::ENoCmd | State::ENotFound => 404,
         State::ENoImpl => 501,
         _ => 500,

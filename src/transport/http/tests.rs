@@ -84,6 +84,7 @@ fn nack_maps_to_status_and_json() {
     for (state, status) in [
         (State::EMsgInv, "400"),
         (State::EMsgSize, "413"),
+        (State::EMax, "429"),
         (State::ENoCmd, "404"),
         (State::ENotFound, "404"),
         (State::ELua, "500"),

@@ -1,6 +1,8 @@
 //! Reason codes (MQTT 5 §2.4) and the MQTT 3.1.1 return codes they map to.
 //! Packets carry the byte as sent; these names say what it means. Pure
-//! constants and two mappings; nothing here decides what to answer.
+//! constants and three mappings; nothing here decides what to answer.
+
+use crate::proto::State;
 
 /// Success, normal disconnection, granted QoS 0.
 pub const SUCCESS: u8 = 0x00;
@@ -95,6 +97,23 @@ pub fn suback_v3(reason: u8) -> u8 {
         reason
     } else {
         V3_SUBACK_FAILURE
+    }
+}
+
+/// The reason code for a PUBLISH (`filter` false) or a SUBSCRIBE filter
+/// (`filter` true) the broker refused with NACK `state`: an invalid topic
+/// name or filter, a payload over a limit, access denied (a read-only
+/// channel, an `on_subscribe` refusal, an ACL), a rate or count limit;
+/// anything else is unspecified. MQTT 3.1.1 has no code in PUBACK and one
+/// failure code in SUBACK ([`suback_v3`]).
+pub fn refused(state: State, filter: bool) -> u8 {
+    match state {
+        State::EMsgInv if filter => TOPIC_FILTER_INVALID,
+        State::EMsgInv => TOPIC_NAME_INVALID,
+        State::EMsgSize => IMPLEMENTATION_SPECIFIC,
+        State::EAccess => NOT_AUTHORIZED,
+        State::EMax => QUOTA_EXCEEDED,
+        _ => UNSPECIFIED,
     }
 }
 

@@ -1,5 +1,5 @@
 //! MQTT session state (3.1.1 §4.1, 5.0 §4.1) apart from any connection: the
-//! client's subscriptions, outgoing QoS 1 messages in flight or queued, the
+//! client's subscriptions, outgoing QoS 1 and 2 messages in flight or queued, the
 //! QoS 2 packet identifiers received and not yet released. A session is
 //! shared (`Rc<RefCell<…>>`) between the [`Listener`] registry and the
 //! connection that owns it now, so it survives a dropped connection
@@ -8,11 +8,16 @@
 //!
 //! Plain data and bookkeeping; no I/O, no clock (expiry by time is the
 //! server's, see docs/MQTT.md), nothing here encodes packets.
+//!
+//! An outgoing QoS 1 message is in flight until its PUBACK; a QoS 2 one
+//! until its PUBREC (then `released`: PUBREL sent) and its PUBCOMP.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::packet::{QoS, SubOptions};
 use super::props::Properties;
@@ -28,8 +33,16 @@ pub struct Sub {
     pub opts: SubOptions,
     /// MQTT 5 subscription identifier.
     pub id: Option<u32>,
+    /// The ducq route pattern it is subscribed under, when it is not the
+    /// filter itself (an idle connection's memory counts: most are).
+    pub glob: Option<String>,
+}
+
+impl Sub {
     /// The ducq route pattern it is subscribed under.
-    pub pattern: String,
+    pub fn pattern(&self) -> &str {
+        self.glob.as_deref().unwrap_or(&self.filter)
+    }
 }
 
 /// A message waiting to be delivered or acknowledged, owning its bytes.
@@ -45,33 +58,44 @@ pub struct Outgoing {
     pub retain: bool,
     /// MQTT 5 properties to send with it.
     pub props: Properties<'static>,
+    /// QoS 2: its PUBREC came and PUBREL was sent; it waits for PUBCOMP
+    /// (and is released again, not published again, on reconnect).
+    pub released: bool,
 }
 
 /// The state of one client's session.
 #[derive(Debug, Default)]
 pub struct Session {
-    /// The client identifier.
-    pub client_id: String,
+    /// The client identifier (shared with the registry's key).
+    pub client_id: Rc<str>,
     /// The connection that holds the session now (0: none).
     pub owner: u64,
-    /// How the server lists that connection (`MQTT[<id>]:<ip>:<port>`),
-    /// to close it when another connection takes the session over.
-    pub owner_name: String,
+    /// The address of that connection, which its listing name
+    /// (`MQTT[<id>]:<ip>:<port>`) ends with, to close it when another
+    /// connection takes the session over.
+    pub owner_peer: Option<SocketAddr>,
     /// Whether it outlives its connection.
     pub persistent: bool,
     /// MQTT 5 session expiry interval, seconds.
     pub expiry: u32,
     /// Subscriptions, in the order made.
     pub subs: Vec<Sub>,
-    /// How many subscriptions use each ducq pattern.
-    patterns: HashMap<String, u32>,
+    /// QoS 1 and 2 state, made on first use: a QoS 0 client never needs
+    /// it, and an idle connection's memory counts.
+    pub flight: Option<Box<Flight>>,
+}
+
+/// The QoS 1 and 2 state of a session.
+#[derive(Debug, Default)]
+pub struct Flight {
     next_id: u16,
-    /// QoS 1 messages sent and not yet acknowledged, oldest first.
+    /// QoS 1 and 2 messages sent and not yet acknowledged, oldest first.
     pub inflight: VecDeque<(u16, Outgoing)>,
-    /// QoS 1 messages waiting for room in the in-flight window.
+    /// QoS 1 and 2 messages waiting for room in the in-flight window.
     pub queued: VecDeque<Outgoing>,
-    /// QoS 2 publications received (PUBREC sent) and not yet released.
-    pub incoming_qos2: HashSet<u16>,
+    /// QoS 2 publications received (PUBREC sent) and not yet released: at
+    /// most the Receive Maximum, a few, so a list.
+    pub incoming_qos2: Vec<u16>,
     /// Messages dropped because the queue was full.
     pub dropped: u64,
 }
@@ -80,7 +104,7 @@ impl Session {
     /// An empty session for `client_id`.
     pub fn new(client_id: &str) -> Session {
         Session {
-            client_id: client_id.to_owned(),
+            client_id: client_id.into(),
             ..Session::default()
         }
     }
@@ -90,14 +114,13 @@ impl Session {
     /// broker must be told), and the subscription it replaced with whether
     /// that one's pattern is now unused.
     pub fn subscribe(&mut self, sub: Sub) -> (bool, Option<(Sub, bool)>) {
-        let had = self.has_pattern(&sub.pattern);
+        let had = self.has_pattern(sub.pattern());
         let mut old = self.unsubscribe(&sub.filter, sub.share.as_deref());
-        *self.patterns.entry(sub.pattern.clone()).or_insert(0) += 1;
         // Room for this one only: most clients hold one or two.
         self.subs.reserve_exact(1);
         if let Some((o, unused)) = &mut old {
             // Its pattern is in use again: the broker never lost it.
-            if o.pattern == sub.pattern {
+            if o.pattern() == sub.pattern() {
                 *unused = false;
             }
         }
@@ -113,22 +136,14 @@ impl Session {
             .iter()
             .position(|s| s.filter == filter && s.share.as_deref() == share)?;
         let sub = self.subs.remove(pos);
-        let unused = match self.patterns.get_mut(&sub.pattern) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                false
-            }
-            _ => {
-                self.patterns.remove(&sub.pattern);
-                true
-            }
-        };
+        let unused = !self.has_pattern(sub.pattern());
         Some((sub, unused))
     }
 
-    /// Whether a subscription uses `pattern`.
+    /// Whether a subscription uses `pattern` (a scan: a client holds few
+    /// subscriptions, and a map would cost every idle connection).
     pub fn has_pattern(&self, pattern: &str) -> bool {
-        self.patterns.contains_key(pattern)
+        self.subs.iter().any(|s| s.pattern() == pattern)
     }
 
     /// Every ducq pattern in use, each once, in subscription order.
@@ -136,26 +151,124 @@ impl Session {
         let mut seen = HashSet::new();
         self.subs
             .iter()
-            .filter(|s| seen.insert(s.pattern.as_str()))
-            .map(|s| s.pattern.clone())
+            .filter(|s| seen.insert(s.pattern()))
+            .map(|s| s.pattern().to_owned())
             .collect()
+    }
+
+    /// The QoS 1 and 2 state, made now if it was not.
+    pub fn flight_mut(&mut self) -> &mut Flight {
+        self.flight.get_or_insert_with(Box::default)
+    }
+
+    /// QoS 1 and 2 messages sent and not yet acknowledged, oldest first.
+    pub fn inflight(&self) -> impl Iterator<Item = &(u16, Outgoing)> {
+        self.flight.iter().flat_map(|f| f.inflight.iter())
     }
 
     /// A packet identifier not in flight (1..=65535, in turn).
     pub fn next_packet_id(&mut self) -> u16 {
+        let f = self.flight_mut();
         loop {
-            self.next_id = self.next_id.checked_add(1).unwrap_or(1);
-            let id = self.next_id;
-            if !self.inflight.iter().any(|(i, _)| *i == id) {
+            f.next_id = f.next_id.checked_add(1).unwrap_or(1);
+            let id = f.next_id;
+            if !f.inflight.iter().any(|(i, _)| *i == id) {
                 return id;
             }
         }
     }
 
-    /// Removes the in-flight message `id` (its PUBACK came); false if none.
+    /// Incoming QoS 2 publication `id` was published and PUBREC'd.
+    pub fn received_incoming(&mut self, id: u16) {
+        let f = self.flight_mut();
+        if !f.incoming_qos2.contains(&id) {
+            f.incoming_qos2.push(id);
+        }
+    }
+
+    /// Incoming QoS 2 publication `id` was released (PUBREL); false if it
+    /// was not known.
+    pub fn released_incoming(&mut self, id: u16) -> bool {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return false;
+        };
+        let before = f.incoming_qos2.len();
+        f.incoming_qos2.retain(|&i| i != id);
+        f.incoming_qos2.len() < before
+    }
+
+    /// Whether incoming QoS 2 publication `id` was received and not
+    /// released, and how many are.
+    pub fn incoming(&self, id: u16) -> (bool, usize) {
+        self.flight.as_ref().map_or((false, 0), |f| {
+            (f.incoming_qos2.contains(&id), f.incoming_qos2.len())
+        })
+    }
+
+    /// Queues a QoS 1 or 2 message behind the in-flight window, unless `max`
+    /// are queued already: then it is dropped and counted. Returns whether
+    /// it was queued.
+    pub fn queue(&mut self, o: Outgoing, max: usize) -> bool {
+        let f = self.flight_mut();
+        if f.queued.len() >= max {
+            f.dropped += 1;
+            return false;
+        }
+        f.queued.push_back(o);
+        true
+    }
+
+    /// Whether a session kept without a connection has outlived its
+    /// expiry interval, `parked_for` after its connection ended (never
+    /// for 0, which 3.1.1 persistent sessions have, nor for 0xFFFFFFFF).
+    pub fn expired(&self, parked_for: Duration) -> bool {
+        self.expiry != 0
+            && self.expiry != u32::MAX
+            && parked_for >= Duration::from_secs(u64::from(self.expiry))
+    }
+
+    /// Removes the in-flight QoS 1 message `id` (its PUBACK came); false
+    /// if none.
     pub fn acknowledge(&mut self, id: u16) -> bool {
-        match self.inflight.iter().position(|(i, _)| *i == id) {
-            Some(pos) => self.inflight.remove(pos).is_some(),
+        self.remove_where(id, |o| o.qos == QoS::AtLeastOnce)
+    }
+
+    /// The PUBREC of in-flight QoS 2 message `id` came: true if there is
+    /// one (it is now released; a repeated PUBREC finds it released), false
+    /// if not. A PUBREC carrying an error ends the delivery instead.
+    pub fn received(&mut self, id: u16, failed: bool) -> bool {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return false;
+        };
+        let Some(pos) = f
+            .inflight
+            .iter()
+            .position(|(i, o)| *i == id && o.qos == QoS::ExactlyOnce)
+        else {
+            return false;
+        };
+        if failed {
+            f.inflight.remove(pos);
+            return false;
+        }
+        if let Some((_, o)) = f.inflight.get_mut(pos) {
+            o.released = true;
+        }
+        true
+    }
+
+    /// The PUBCOMP of released QoS 2 message `id` came: removes it; false
+    /// if there is none.
+    pub fn complete(&mut self, id: u16) -> bool {
+        self.remove_where(id, |o| o.qos == QoS::ExactlyOnce && o.released)
+    }
+
+    fn remove_where(&mut self, id: u16, f: impl Fn(&Outgoing) -> bool) -> bool {
+        let Some(flight) = self.flight.as_deref_mut() else {
+            return false;
+        };
+        match flight.inflight.iter().position(|(i, o)| *i == id && f(o)) {
+            Some(pos) => flight.inflight.remove(pos).is_some(),
             None => false,
         }
     }
@@ -226,10 +339,11 @@ struct Group {
 /// subscription groups, and the publication being dispatched.
 #[derive(Debug, Default)]
 pub struct Listener {
-    sessions: HashMap<String, SharedSession>,
+    /// Keyed by the session's own client identifier (one allocation).
+    sessions: HashMap<Rc<str>, SharedSession>,
     groups: HashMap<(String, String), Group>,
     /// Detached persistent sessions, oldest first (for the bound).
-    detached: VecDeque<String>,
+    detached: VecDeque<Rc<str>>,
     /// The publication an MQTT connection is dispatching.
     pub current: Option<Publication>,
     next_conn: u64,
@@ -251,7 +365,7 @@ impl Listener {
         loop {
             self.next_assigned += 1;
             let id = format!("ducq-{}", self.next_assigned);
-            if !self.sessions.contains_key(&id) {
+            if !self.sessions.contains_key(id.as_str()) {
                 return id;
             }
         }
@@ -259,7 +373,7 @@ impl Listener {
 
     /// Attaches connection `owner` to the session of `client_id`: the
     /// existing one unless `clean`, else a new one. Returns the session,
-    /// whether it existed (session present), and the listing name of the
+    /// whether it existed (session present), and the address of the
     /// connection that held it until now, if one did (the server must close
     /// that connection; it sees itself taken over either way).
     pub fn attach(
@@ -267,12 +381,12 @@ impl Listener {
         client_id: &str,
         owner: u64,
         clean: bool,
-    ) -> (SharedSession, bool, Option<String>) {
-        self.detached.retain(|c| c != client_id);
+    ) -> (SharedSession, bool, Option<SocketAddr>) {
+        self.detached.retain(|c| &**c != client_id);
         let existing = self.sessions.get(client_id).cloned();
         let previous = existing.as_ref().and_then(|s| {
             let mut s = s.borrow_mut();
-            let held = (s.owner != 0).then(|| s.owner_name.clone());
+            let held = if s.owner != 0 { s.owner_peer } else { None };
             // Whether kept or discarded, it is no longer the old
             // connection's.
             s.owner = owner;
@@ -286,8 +400,8 @@ impl Listener {
                 (Rc::new(RefCell::new(fresh)), false)
             }
         };
-        self.sessions
-            .insert(client_id.to_owned(), Rc::clone(&session));
+        let key = Rc::clone(&session.borrow().client_id);
+        self.sessions.insert(key, Rc::clone(&session));
         (session, present, previous)
     }
 
@@ -302,7 +416,7 @@ impl Listener {
                 return;
             }
             s.owner = 0;
-            (s.client_id.clone(), s.persistent)
+            (Rc::clone(&s.client_id), s.persistent)
         };
         if !persistent {
             self.sessions.remove(&id);
@@ -365,6 +479,26 @@ impl Listener {
         }
     }
 
+    /// Whether the registry holds this very session (it was neither
+    /// dropped nor replaced by a clean start).
+    pub fn holds(&self, session: &SharedSession) -> bool {
+        let s = session.borrow();
+        self.sessions
+            .get(&s.client_id)
+            .is_some_and(|held| Rc::ptr_eq(held, session))
+    }
+
+    /// Drops `session` from the registry (it expired), unless a connection
+    /// holds it or it was replaced.
+    pub fn expire(&mut self, session: &SharedSession) {
+        if !self.holds(session) || session.borrow().owner != 0 {
+            return;
+        }
+        let id = Rc::clone(&session.borrow().client_id);
+        self.sessions.remove(&id);
+        self.detached.retain(|c| *c != id);
+    }
+
     /// Number of sessions held (attached or not).
     pub fn sessions(&self) -> usize {
         self.sessions.len()
@@ -386,7 +520,7 @@ mod tests {
             share: None,
             opts: SubOptions::qos(QoS::AtLeastOnce),
             id: None,
-            pattern: pattern.into(),
+            glob: (pattern != filter).then(|| pattern.into()),
         }
     }
 
@@ -420,14 +554,31 @@ mod tests {
             qos: QoS::AtLeastOnce,
             retain: false,
             props: Properties::default(),
+            released: false,
         };
-        s.inflight.push_back((2, out.clone()));
+        s.flight_mut().inflight.push_back((2, out.clone()));
         assert_eq!(s.next_packet_id(), 1);
         assert_eq!(s.next_packet_id(), 3);
-        s.next_id = u16::MAX;
+        s.flight_mut().next_id = u16::MAX;
         assert_eq!(s.next_packet_id(), 1);
         assert!(s.acknowledge(2));
         assert!(!s.acknowledge(2));
+        // QoS 2: PUBREC releases (again when repeated), PUBCOMP ends it; a
+        // PUBACK is not its answer.
+        let two = Outgoing {
+            qos: QoS::ExactlyOnce,
+            ..out
+        };
+        s.flight_mut().inflight.push_back((7, two.clone()));
+        assert!(!s.acknowledge(7));
+        assert!(!s.complete(7), "not released yet");
+        assert!(s.received(7, false) && s.received(7, false));
+        assert!(s.inflight().all(|(_, o)| o.released));
+        assert!(s.complete(7));
+        assert!(!s.complete(7) && !s.received(7, false));
+        s.flight_mut().inflight.push_back((8, two));
+        assert!(!s.received(8, true), "a failed PUBREC ends it");
+        assert_eq!(s.inflight().count(), 0);
     }
 
     #[test]
@@ -436,12 +587,13 @@ mod tests {
         let (s, present, prev) = l.attach("c", 1, false);
         assert!(!present && prev.is_none());
         s.borrow_mut().persistent = true;
-        s.borrow_mut().owner_name = "MQTT[c]:one".into();
+        let one: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        s.borrow_mut().owner_peer = Some(one);
         s.borrow_mut().subs.push(sub("a", "a"));
         // Taken over while open: same state, previous owner reported.
         let (s2, present, prev) = l.attach("c", 2, false);
         assert!(present && Rc::ptr_eq(&s, &s2));
-        assert_eq!(prev.as_deref(), Some("MQTT[c]:one"));
+        assert_eq!(prev, Some(one));
         // The old connection's end does not detach the new owner's session.
         l.detach(&s, 1, 10);
         assert_eq!(s.borrow().owner, 2);

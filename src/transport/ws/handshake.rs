@@ -83,6 +83,7 @@ pub fn status_text(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
         501 => "Not Implemented",
         505 => "HTTP Version Not Supported",
@@ -570,6 +571,57 @@ mod tests {
         req.extend_from_slice(b"\r\n\r\n");
         assert_eq!(hs.poll(&req, &mut out), Handshake::Failed);
         assert!(out.starts_with(b"HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn the_default_head_cap_is_8_kib() {
+        assert_eq!(MAX_HEAD, 8192);
+        // A request head of exactly 8 KiB is read; one byte more is not.
+        let head = |len: usize| {
+            let mut req = SAMPLE.to_vec();
+            let pad = len - req.len() - "X: \r\n".len();
+            req.truncate(req.len() - 2);
+            req.extend_from_slice(b"X: ");
+            req.extend_from_slice(&vec![b'a'; pad]);
+            req.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(req.len(), len);
+            req
+        };
+        let req = head(MAX_HEAD);
+        let mut out = Vec::new();
+        assert_eq!(
+            ServerHandshake::new(MAX_HEAD).poll(&req, &mut out),
+            Handshake::Done(MAX_HEAD)
+        );
+        let req = head(MAX_HEAD + 1);
+        let mut out = Vec::new();
+        assert_eq!(
+            ServerHandshake::new(MAX_HEAD).poll(&req, &mut out),
+            Handshake::Failed
+        );
+        assert!(out.starts_with(b"HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn every_status_sent_has_its_reason_phrase() {
+        let table = [
+            (100, "Continue"),
+            (101, "Switching Protocols"),
+            (200, "OK"),
+            (204, "No Content"),
+            (400, "Bad Request"),
+            (404, "Not Found"),
+            (405, "Method Not Allowed"),
+            (413, "Content Too Large"),
+            (431, "Request Header Fields Too Large"),
+            (500, "Internal Server Error"),
+            (501, "Not Implemented"),
+            (505, "HTTP Version Not Supported"),
+            (418, "Unknown"),
+        ];
+        for (status, text) in table {
+            assert_eq!(status_text(status), text, "{status}");
+        }
     }
 
     #[test]

@@ -262,6 +262,17 @@ mod tests {
     }
 
     #[test]
+    fn websocket_frames_do_not_get_a_buffer_of_their_own() {
+        // Only length-framed TCP announces frame lengths to the reactor
+        // (Transport::frame_len); WebSocket frames of any size are read
+        // through its shared buffer.
+        let big = masked_text(&vec![b'x'; 100_000]);
+        assert_eq!(WsServer::upgraded(1 << 20).frame_len(&big), None);
+        assert_eq!(WsServer::new(1 << 20).frame_len(REQUEST), None);
+        assert_eq!(WsClient::new("h", "/", 1 << 20).frame_len(&big), None);
+    }
+
+    #[test]
     fn keepalive_is_a_websocket_ping() {
         let mut s = WsServer::upgraded(1024);
         let mut out = Vec::new();

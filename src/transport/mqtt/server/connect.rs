@@ -1,13 +1,13 @@
 //! CONNECT and DISCONNECT for [`MqttServer`]: client identifier rules,
 //! clean session / clean start, session expiry, the will, MQTT 5 CONNACK
 //! properties, and resuming a session (re-subscribing, redelivering what
-//! was in flight with DUP set). No I/O.
+//! was in flight with DUP set, releasing again what was released). No I/O.
 
 use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::{display_name, Handled, MqttServer, Phase, Req};
-use crate::transport::mqtt::packet::{ConnAck, Connect, Packet, Reasoned, Will};
+use crate::transport::mqtt::packet::{Ack, ConnAck, Connect, Packet, Reasoned, Will};
 use crate::transport::mqtt::props::Properties;
 use crate::transport::mqtt::reason;
 use crate::transport::mqtt::session::{Outgoing, SharedSession};
@@ -49,11 +49,12 @@ impl MqttServer {
             let mut s = session.borrow_mut();
             // [MQTT-3.1.4-2]: the connection that held this client id is
             // closed, by the admin command that closes a listed connection.
-            if let Some(old) = previous.filter(|n| !n.is_empty()) {
-                let m = format!("unsub takeover\n{old}").into_bytes();
+            // Same client id, so the same listing name but for its address.
+            if let Some(old) = previous {
+                let m = format!("unsub takeover\n{}:{old}", self.name).into_bytes();
                 self.queue.push_back((m, Req::Quiet));
             }
-            s.owner_name = self.listing_name().unwrap_or_default();
+            s.owner_peer = self.peer;
             s.expiry = c.props.session_expiry.unwrap_or(0);
             s.persistent = if v5 { s.expiry > 0 } else { !c.clean_start };
         }
@@ -133,9 +134,14 @@ impl MqttServer {
                     .join(share, &sub.filter, self.conn);
             }
         }
-        let inflight: Vec<(u16, Outgoing)> = session.borrow().inflight.iter().cloned().collect();
+        let inflight: Vec<(u16, Outgoing)> = session.borrow().inflight().cloned().collect();
         for (id, o) in &inflight {
-            self.write_publish(o, *id, true, out);
+            if o.released {
+                // [MQTT-4.4.0-1]: PUBREL again, not the message.
+                self.send(&Packet::PubRel(Ack::new(*id)), out);
+            } else {
+                self.write_publish(o, *id, true, out);
+            }
         }
         self.pump(out);
     }

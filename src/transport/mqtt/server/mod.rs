@@ -5,7 +5,8 @@
 //! hooks the server calls for the rest (`last_words` for the will,
 //! `idle_timeout` for keep-alive, `last_message` for RETAIN,
 //! `encode_publication` for shared subscriptions, `accepted` for
-//! takeovers).
+//! takeovers, `park` for a persistent session that outlives its
+//! connection).
 //!
 //! The reactor's contract is used as it is: a message returned by `decode`
 //! is dispatched at once, every reply to it is `encode`d, then
@@ -15,15 +16,16 @@
 //! of a SUBSCRIBE) hands them out one per call, each consuming part of the
 //! packet's bytes, so a message always consumes input.
 //!
-//! Outgoing deliveries are capped at QoS 1 (SUBACK grants at most 1);
-//! incoming QoS 2 is complete (PUBREC, PUBREL, PUBCOMP, duplicates not
-//! republished). No I/O and no clock here.
+//! QoS 2 is complete both ways: incoming (PUBREC, PUBREL, PUBCOMP,
+//! duplicates not republished) and outgoing (PUBLISH, PUBREC → PUBREL,
+//! PUBCOMP, released again on reconnect). No I/O and no clock here.
 //!
 //! This file holds the connection's state and the `Transport` entry
-//! points; `connect`, `publish` and `subscribe` handle their packets.
+//! points; `connect`, `publish` and `subscribe` handle their packets,
+//! `park` the session once the connection is gone.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -34,10 +36,13 @@ use crate::transport::mqtt::codec;
 use crate::transport::mqtt::packet::{Ack, Packet, QoS, Reasoned, Version, Will};
 use crate::transport::mqtt::props::Properties;
 use crate::transport::mqtt::reason;
-use crate::transport::mqtt::session::{forwarded, Publication, SharedListener, SharedSession};
+use crate::transport::mqtt::session::{
+    forwarded, Listener, Publication, SharedListener, SharedSession,
+};
 use crate::transport::mqtt::topic::BrokerWildcards;
 use crate::transport::mqtt::wire::Error;
-use crate::transport::{Decoded, LastMessage, Step, Transport};
+use crate::transport::{Decoded, LastMessage, Parked, Step, Transport};
+use outbox::Outbox;
 use publish::pub_message;
 
 /// Limits and capabilities of an MQTT listener.
@@ -106,6 +111,10 @@ enum Req {
     /// Filter `index` of the SUBSCRIBE being answered.
     Subscribe {
         index: usize,
+        /// Whether it wants retained messages (Retain Handling): messages
+        /// that come with the reply when it does not (a channel's
+        /// `retain`, an `on_subscribe` greeting) are not delivered.
+        retained: bool,
     },
     Unsubscribe,
     /// Re-subscription of a resumed session: the reply needs no answer.
@@ -149,9 +158,11 @@ pub struct MqttServer {
     peer_max_packet: u32,
     peer_receive_max: u16,
     /// Topic aliases the client set (MQTT 5); allocated on first use.
-    aliases: HashMap<u16, String>,
+    // Boxed: 8 bytes instead of 48 in every connection, most never use it.
+    #[allow(clippy::box_collection)]
+    aliases: Option<Box<HashMap<u16, String>>>,
     /// ducq messages to hand out, with what they are for.
-    queue: VecDeque<(Vec<u8>, Req)>,
+    queue: Outbox<(Vec<u8>, Req)>,
     /// Bytes of the last packet not consumed yet (spread over its messages).
     owed: usize,
     current: Option<Req>,
@@ -181,8 +192,8 @@ impl MqttServer {
             will: None,
             peer_max_packet: u32::MAX,
             peer_receive_max: u16::MAX,
-            aliases: HashMap::new(),
-            queue: VecDeque::new(),
+            aliases: None,
+            queue: Outbox::default(),
             owed: 0,
             current: None,
             reply: None,
@@ -194,7 +205,9 @@ impl MqttServer {
 
     /// The client identifier, once connected.
     pub fn client_id(&self) -> Option<String> {
-        self.session.as_ref().map(|s| s.borrow().client_id.clone())
+        self.session
+            .as_ref()
+            .map(|s| s.borrow().client_id.to_string())
     }
 
     /// Keep alive the client asked for, in seconds (0: none). The server
@@ -208,23 +221,9 @@ impl MqttServer {
     /// this when a connection ends any other way). Taken once.
     pub fn take_will(&mut self) -> Option<Vec<u8>> {
         let w = self.will.take()?;
-        let msg = pub_message(&w.topic, &w.payload);
-        // MQTT subscribers get it at its QoS, with its properties; the
-        // store keeps it only if it is retained.
-        self.last = retention(w.retain, &w.payload);
-        self.listener.borrow_mut().current = Some(Publication {
-            at: (msg.as_ptr() as usize, msg.len()),
-            from: self.conn,
-            qos: w.qos,
-            retain: w.retain,
-            props: forwarded(&w.props),
-        });
+        let (msg, last) = will_publication(&w, self.conn, &mut self.listener.borrow_mut());
+        self.last = last;
         Some(msg)
-    }
-
-    /// How the server lists this connection, once connected and accepted.
-    pub(super) fn listing_name(&self) -> Option<String> {
-        self.peer.map(|p| format!("{}:{p}", self.name))
     }
 
     /// Whether another connection took this client identifier over.
@@ -285,17 +284,29 @@ impl MqttServer {
                 Handled::Done
             }
             Packet::PubRec(a) => {
-                // Deliveries are QoS 1 at most: nothing to release.
-                let mut rel = Ack::new(a.packet_id);
-                rel.code = reason::PACKET_ID_NOT_FOUND;
-                self.send(&Packet::PubRel(rel), out);
+                let failed = reason::is_error(a.code);
+                let known = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.borrow_mut().received(a.packet_id, failed));
+                // A failed delivery ends there (MQTT 5 §4.3.3); one
+                // unknown is released with an error, as the spec says.
+                if failed {
+                    self.pump(out);
+                } else {
+                    let mut rel = Ack::new(a.packet_id);
+                    if !known {
+                        rel.code = reason::PACKET_ID_NOT_FOUND;
+                    }
+                    self.send(&Packet::PubRel(rel), out);
+                }
                 Handled::Done
             }
             Packet::PubRel(a) => {
                 let known = self
                     .session
                     .as_ref()
-                    .is_some_and(|s| s.borrow_mut().incoming_qos2.remove(&a.packet_id));
+                    .is_some_and(|s| s.borrow_mut().released_incoming(a.packet_id));
                 let mut comp = Ack::new(a.packet_id);
                 if !known {
                     comp.code = reason::PACKET_ID_NOT_FOUND;
@@ -303,7 +314,13 @@ impl MqttServer {
                 self.send(&Packet::PubComp(comp), out);
                 Handled::Done
             }
-            Packet::PubComp(_) => Handled::Done,
+            Packet::PubComp(a) => {
+                if let Some(s) = &self.session {
+                    s.borrow_mut().complete(a.packet_id);
+                }
+                self.pump(out);
+                Handled::Done
+            }
             Packet::Subscribe(s) => self.on_subscribe(s, out),
             Packet::Unsubscribe(u) => self.on_unsubscribe(u, out),
             Packet::PingReq => {
@@ -367,11 +384,31 @@ impl MqttServer {
     }
 }
 
+/// A will as the ducq message to publish for connection `from`, and what
+/// it does to its topic's stored messages: MQTT subscribers get it at its
+/// QoS, with its properties (recorded as the listener's current
+/// publication); the store keeps it only if it is retained.
+pub(super) fn will_publication(
+    w: &Will<'_>,
+    from: u64,
+    listener: &mut Listener,
+) -> (Vec<u8>, LastMessage) {
+    let msg = pub_message(&w.topic, &w.payload);
+    listener.current = Some(Publication {
+        at: (msg.as_ptr() as usize, msg.len()),
+        from,
+        qos: w.qos,
+        retain: w.retain,
+        props: forwarded(&w.props),
+    });
+    (msg, retention(w.retain, &w.payload))
+}
+
 /// What a publication with this RETAIN flag and payload does to the
 /// stored messages of its topic: RETAIN 0 leaves them [MQTT-3.3.1-12];
 /// RETAIN 1 replaces them, or with an empty payload removes them
 /// [MQTT-3.3.1-6, -7].
-pub(super) fn retention(retain: bool, payload: &[u8]) -> LastMessage {
+pub(crate) fn retention(retain: bool, payload: &[u8]) -> LastMessage {
     match (retain, payload.is_empty()) {
         (false, _) => LastMessage::Skip,
         (true, false) => LastMessage::Store,
@@ -498,9 +535,11 @@ impl Transport for MqttServer {
                 }
                 return;
             }
-            (Some(Req::Subscribe { index }), None) => {
-                let index = *index;
-                self.retained(index, msg);
+            (Some(Req::Subscribe { index, retained }), None) => {
+                if *retained {
+                    let index = *index;
+                    self.retained(index, msg);
+                }
                 return;
             }
             _ => {}
@@ -545,7 +584,14 @@ impl Transport for MqttServer {
         }
     }
 
-    /// The will, unless the client said goodbye with DISCONNECT.
+    /// A persistent session outlives its connection: publications to its
+    /// subscriptions are queued for the client until it comes back.
+    fn park(&mut self) -> Option<Box<dyn Parked>> {
+        self.park_session().map(|p| Box::new(p) as Box<dyn Parked>)
+    }
+
+    /// The will, unless the client said goodbye with DISCONNECT (or it
+    /// waits for its delay with the session).
     fn last_words(&mut self) -> Option<Vec<u8>> {
         self.take_will()
     }
@@ -579,8 +625,14 @@ impl Drop for MqttServer {
 }
 
 mod connect;
+mod outbox;
+mod park;
 mod publish;
 mod subscribe;
 
+#[cfg(test)]
+mod park_tests;
+#[cfg(test)]
+mod qos2_tests;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use crate::transport::mqtt::codec;
 use crate::transport::mqtt::packet::{Ack, Packet, Publish, QoS};
 use crate::transport::mqtt::props::Properties;
 use crate::transport::mqtt::reason;
-use crate::transport::mqtt::session::{forwarded, Outgoing};
+use crate::transport::mqtt::session::{forwarded, Listener, Outgoing, Session};
 use crate::transport::mqtt::topic;
 
 impl MqttServer {
@@ -22,12 +22,14 @@ impl MqttServer {
             Some(a) if a > self.cfg.topic_alias_maximum => {
                 return self.disconnect(reason::TOPIC_ALIAS_INVALID, out)
             }
-            Some(a) if p.topic.is_empty() => match self.aliases.get(&a) {
+            Some(a) if p.topic.is_empty() => match self.aliases.as_ref().and_then(|m| m.get(&a)) {
                 Some(t) => Cow::Owned(t.clone()),
                 None => return self.disconnect(reason::PROTOCOL_ERROR, out),
             },
             Some(a) => {
-                self.aliases.insert(a, p.topic.to_string());
+                self.aliases
+                    .get_or_insert_with(Box::default)
+                    .insert(a, p.topic.to_string());
                 Cow::Borrowed(&p.topic)
             }
         };
@@ -44,10 +46,7 @@ impl MqttServer {
             };
             let (seen, count) = {
                 let s = s.borrow();
-                (
-                    s.incoming_qos2.contains(&p.packet_id),
-                    s.incoming_qos2.len(),
-                )
+                s.incoming(p.packet_id)
             };
             if seen {
                 // A resend before PUBREL: acknowledged, not published again.
@@ -77,88 +76,46 @@ impl MqttServer {
         if self.taken_over() {
             return;
         }
-        let Some((topic, payload)) = published(msg) else {
-            return;
-        };
         let Some(session) = &self.session else {
             return;
         };
-        let mut listener = self.listener.borrow_mut();
-        let own = listener
-            .current
-            .as_ref()
-            .is_some_and(|p| p.is(msg) && p.from == self.conn);
-        let (mut qos, mut ids, mut keep_retain) = (None, Vec::new(), false);
-        for s in &session.borrow().subs {
-            if !topic::matches(&s.filter, topic) || (own && s.opts.no_local) {
-                continue;
-            }
-            // A shared subscription delivers a fanned-out publication to
-            // one member of its group, in turn.
-            if let Some(share) = &s.share {
-                let turn = seq.and_then(|n| listener.chosen(share, &s.filter, n));
-                if turn != Some(self.conn) {
-                    continue;
-                }
-            }
-            qos = qos.max(Some(s.opts.qos));
-            ids.extend(s.id);
-            keep_retain |= s.opts.retain_as_published;
-        }
-        let Some(sub_qos) = qos else {
+        let d = {
+            let mut listener = self.listener.borrow_mut();
+            let s = session.borrow();
+            delivery(&s, &mut listener, self.conn, self.v5(), msg, seq)
+        };
+        let Some(d) = d else {
             return;
         };
-        let meta = listener.current.as_ref().filter(|p| p.is(msg));
-        let msg_qos = meta.map_or(QoS::AtMostOnce, |p| p.qos);
-        let mut props = match (self.v5(), meta) {
-            (true, Some(p)) => p.props.clone(),
-            _ => Properties::default(),
-        };
-        if self.v5() {
-            props.subscription_ids = ids;
-        }
-        let qos = sub_qos.min(msg_qos);
-        let retain = keep_retain && meta.is_some_and(|p| p.retain);
-        drop(listener);
-        if qos == QoS::AtMostOnce {
+        if d.qos == QoS::AtMostOnce {
             // Straight from the message's bytes: nothing kept, nothing copied.
             let p = Publish {
                 dup: false,
-                qos,
-                retain,
-                topic: Cow::Borrowed(topic),
+                qos: d.qos,
+                retain: d.retain,
+                topic: Cow::Borrowed(d.topic),
                 packet_id: 0,
-                props,
-                payload: Cow::Borrowed(payload),
+                props: d.props,
+                payload: Cow::Borrowed(d.payload),
             };
             self.write_packet(&Packet::Publish(p), out);
         } else {
-            let o = Outgoing {
-                topic: topic.to_owned(),
-                payload: payload.to_vec(),
-                qos,
-                retain,
-                props,
-            };
-            self.enqueue(o, out);
+            self.enqueue(d.owned(), out);
         }
     }
 
-    /// Queues a QoS 1 delivery and sends what the window allows.
+    /// Queues a QoS 1 or 2 delivery and sends what the window allows.
     pub(super) fn enqueue(&mut self, o: Outgoing, out: &mut Vec<u8>) {
         if let Some(s) = &self.session {
-            let mut s = s.borrow_mut();
-            if s.queued.len() >= self.cfg.max_queued {
-                s.dropped += 1;
+            if !s.borrow_mut().queue(o, self.cfg.max_queued) {
                 return;
             }
-            s.queued.push_back(o);
         }
         self.pump(out);
     }
 
-    /// Moves queued QoS 1 deliveries into the in-flight window and sends
-    /// them.
+    /// Moves queued QoS 1 and 2 deliveries into the in-flight window and
+    /// sends them.
     pub(super) fn pump(&mut self, out: &mut Vec<u8>) {
         let Some(session) = self.session.clone() else {
             return;
@@ -167,17 +124,20 @@ impl MqttServer {
         loop {
             let next = {
                 let mut s = session.borrow_mut();
-                if s.inflight.len() >= window {
+                let Some(f) = s.flight.as_deref_mut() else {
+                    return;
+                };
+                if f.inflight.len() >= window {
                     return;
                 }
-                let Some(o) = s.queued.pop_front() else {
+                let Some(o) = f.queued.pop_front() else {
                     return;
                 };
                 let id = s.next_packet_id();
                 (id, o)
             };
             if self.write_publish(&next.1, next.0, false, out) {
-                session.borrow_mut().inflight.push_back(next);
+                session.borrow_mut().flight_mut().inflight.push_back(next);
             }
         }
     }
@@ -221,9 +181,7 @@ impl MqttServer {
             Req::Publish { qos, id, .. } => {
                 let code = match reply {
                     Ok(()) => reason::SUCCESS,
-                    Err(State::EMsgInv) => reason::TOPIC_NAME_INVALID,
-                    Err(State::EMsgSize) => reason::IMPLEMENTATION_SPECIFIC,
-                    Err(_) => reason::UNSPECIFIED,
+                    Err(state) => reason::refused(state, false),
                 };
                 let mut ack = Ack::new(id);
                 ack.code = code;
@@ -233,14 +191,14 @@ impl MqttServer {
                     QoS::ExactlyOnce => {
                         if !reason::is_error(code) {
                             if let Some(s) = &self.session {
-                                s.borrow_mut().incoming_qos2.insert(id);
+                                s.borrow_mut().received_incoming(id);
                             }
                         }
                         self.send(&Packet::PubRec(ack), out);
                     }
                 }
             }
-            Req::Subscribe { index } => {
+            Req::Subscribe { index, .. } => {
                 if let Err(state) = reply {
                     self.refuse_filter(index, state);
                 }
@@ -250,6 +208,86 @@ impl MqttServer {
             Req::Quiet => {}
         }
     }
+}
+
+/// How one publication reaches one session.
+pub(super) struct Delivery<'m> {
+    pub(super) topic: &'m str,
+    pub(super) payload: &'m [u8],
+    /// The highest QoS of the matching subscriptions, never above the
+    /// publisher's.
+    pub(super) qos: QoS,
+    pub(super) retain: bool,
+    pub(super) props: Properties<'static>,
+}
+
+impl Delivery<'_> {
+    /// The delivery as a message the session keeps until acknowledged.
+    pub(super) fn owned(self) -> Outgoing {
+        Outgoing {
+            topic: self.topic.to_owned(),
+            payload: self.payload.to_vec(),
+            qos: self.qos,
+            retain: self.retain,
+            props: self.props,
+            released: false,
+        }
+    }
+}
+
+/// What the ducq publication `msg` (fanned out as number `seq`) means for
+/// `session`, held by connection `conn` (or last held, for a session kept
+/// without one): None when no subscription of it takes the message (no
+/// filter matches by MQTT's rules, No Local, another member's turn in a
+/// shared subscription). The one place deliveries are decided, connected
+/// or not.
+pub(super) fn delivery<'m>(
+    session: &Session,
+    listener: &mut Listener,
+    conn: u64,
+    v5: bool,
+    msg: &'m [u8],
+    seq: Option<u64>,
+) -> Option<Delivery<'m>> {
+    let (topic, payload) = published(msg)?;
+    let own = listener
+        .current
+        .as_ref()
+        .is_some_and(|p| p.is(msg) && p.from == conn);
+    let (mut qos, mut ids, mut keep_retain) = (None, Vec::new(), false);
+    for s in &session.subs {
+        if !topic::matches(&s.filter, topic) || (own && s.opts.no_local) {
+            continue;
+        }
+        // A shared subscription delivers a fanned-out publication to one
+        // member of its group, in turn.
+        if let Some(share) = &s.share {
+            let turn = seq.and_then(|n| listener.chosen(share, &s.filter, n));
+            if turn != Some(conn) {
+                continue;
+            }
+        }
+        qos = qos.max(Some(s.opts.qos));
+        ids.extend(s.id);
+        keep_retain |= s.opts.retain_as_published;
+    }
+    let sub_qos = qos?;
+    let meta = listener.current.as_ref().filter(|p| p.is(msg));
+    let msg_qos = meta.map_or(QoS::AtMostOnce, |p| p.qos);
+    let mut props = match (v5, meta) {
+        (true, Some(p)) => p.props.clone(),
+        _ => Properties::default(),
+    };
+    if v5 {
+        props.subscription_ids = ids;
+    }
+    Some(Delivery {
+        topic,
+        payload,
+        qos: sub_qos.min(msg_qos),
+        retain: keep_retain && meta.is_some_and(|p| p.retain),
+        props,
+    })
 }
 
 /// `pub <topic>\n<payload>`.

@@ -47,7 +47,7 @@ impl MqttServer {
                     continue;
                 }
             };
-            let qos = opts.qos.min(QoS::AtLeastOnce);
+            let qos = opts.qos;
             let pattern = topic::ducq_pattern(f.filter, self.cfg.wildcards);
             let mut granted = *opts;
             granted.qos = qos;
@@ -56,10 +56,10 @@ impl MqttServer {
                 share: f.share.map(str::to_owned),
                 opts: granted,
                 id: sub_id,
-                pattern: pattern.clone(),
+                glob: (pattern != f.filter).then(|| pattern.clone()),
             });
             if let Some((o, true)) = &old {
-                let m = format!("unsubscribe {}\n", o.pattern).into_bytes();
+                let m = format!("unsubscribe {}\n", o.pattern()).into_bytes();
                 self.queue.push_back((m, Req::Quiet));
             }
             if let Some(share) = f.share {
@@ -77,7 +77,8 @@ impl MqttServer {
             if new_pattern || retained {
                 let last = if retained { " last" } else { "" };
                 let m = format!("sub {pattern}\nadd{last}").into_bytes();
-                self.queue.push_back((m, Req::Subscribe { index }));
+                self.queue
+                    .push_back((m, Req::Subscribe { index, retained }));
                 acks.outstanding += 1;
             }
         }
@@ -108,7 +109,7 @@ impl MqttServer {
                             .leave(share, &sub.filter, self.conn);
                     }
                     if unused {
-                        let m = format!("unsubscribe {}\n", sub.pattern).into_bytes();
+                        let m = format!("unsubscribe {}\n", sub.pattern()).into_bytes();
                         self.queue.push_back((m, Req::Unsubscribe));
                         acks.outstanding += 1;
                     }
@@ -178,6 +179,7 @@ impl MqttServer {
             qos: QoS::AtMostOnce,
             retain: true,
             props: Properties::default(),
+            released: false,
         };
         let mut buf = Vec::new();
         if self.write_publish(&o, 0, false, &mut buf) {
@@ -193,11 +195,7 @@ impl MqttServer {
             return;
         };
         if let Some(code) = acks.codes.get_mut(index) {
-            *code = match state {
-                State::EMsgInv => reason::TOPIC_FILTER_INVALID,
-                State::EMsgSize => reason::IMPLEMENTATION_SPECIFIC,
-                _ => reason::UNSPECIFIED,
-            };
+            *code = reason::refused(state, true);
         }
         if let (Some(Some((f, share))), Some(s)) = (acks.filters.get(index), &self.session) {
             s.borrow_mut().unsubscribe(f, share.as_deref());

@@ -3,7 +3,8 @@
 //! stored messages for `last`, fan-out to glob subscribers) and drives each
 //! codec as the reactor does: decode, dispatch, encode replies,
 //! after_dispatch. Bytes on the MQTT side are exact. One file over the
-//! usual size: every test drives the same in-memory broker.
+//! usual size: every test drives the same in-memory broker (park_tests.rs
+//! drives it too).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -19,8 +20,10 @@ use crate::transport::mqtt::packet::SubOptions;
 use crate::transport::mqtt::packet::{ConnAck, Connect, Publish, SubAck, Subscribe, Unsubscribe};
 use crate::transport::mqtt::session::Listener;
 
-struct Client {
-    t: MqttServer,
+type Patterns = Vec<Vec<u8>>;
+
+pub(super) struct Client {
+    pub(super) t: MqttServer,
     input: Vec<u8>,
     out: Vec<u8>,
     /// ducq messages the codec handed to the broker.
@@ -28,11 +31,14 @@ struct Client {
     closed: bool,
 }
 
-struct Net {
-    listener: SharedListener,
+pub(super) struct Net {
+    pub(super) listener: SharedListener,
     cfg: Config,
-    clients: Vec<Client>,
+    pub(super) clients: Vec<Client>,
     subs: Vec<(usize, Vec<u8>)>,
+    /// Sessions parked by the server (`Transport::park`), with the
+    /// patterns they keep.
+    pub(super) parked: Vec<(Patterns, Box<dyn Parked>)>,
     last: BTreeMap<Vec<u8>, Vec<u8>>,
     /// When set, `pub` is answered with this NACK.
     refuse: Option<State>,
@@ -43,14 +49,14 @@ struct Net {
 impl Net {
     /// With the broker matching `*` globs only, so the connection's own
     /// exact filtering of a wider pattern is what the tests exercise.
-    fn new() -> Net {
+    pub(super) fn new() -> Net {
         Net::with(Config {
             wildcards: BrokerWildcards::Glob,
             ..Config::default()
         })
     }
 
-    fn with(cfg: Config) -> Net {
+    pub(super) fn with(cfg: Config) -> Net {
         Net {
             listener: Rc::new(RefCell::new(Listener::default())),
             cfg,
@@ -59,10 +65,11 @@ impl Net {
             last: BTreeMap::new(),
             refuse: None,
             seq: 0,
+            parked: Vec::new(),
         }
     }
 
-    fn client(&mut self) -> usize {
+    pub(super) fn client(&mut self) -> usize {
         self.clients.push(Client {
             t: MqttServer::new(Rc::new(self.cfg.clone()), Rc::clone(&self.listener)),
             input: Vec::new(),
@@ -75,7 +82,7 @@ impl Net {
 
     /// Delivers `bytes` from client `i` and runs its codec as the reactor
     /// does. Every message must consume input.
-    fn feed(&mut self, i: usize, bytes: &[u8]) {
+    pub(super) fn feed(&mut self, i: usize, bytes: &[u8]) {
         self.clients[i].input.extend_from_slice(bytes);
         loop {
             let c = &mut self.clients[i];
@@ -109,7 +116,7 @@ impl Net {
         }
     }
 
-    fn send(&mut self, i: usize, p: &Packet<'_>) {
+    pub(super) fn send(&mut self, i: usize, p: &Packet<'_>) {
         let mut b = Vec::new();
         codec::encode(p, self.clients[i].t.version, &mut b);
         self.feed(i, &b);
@@ -174,7 +181,7 @@ impl Net {
     }
 
     /// Stores and fans out a publication, as `pub` does.
-    fn publish(&mut self, route: &[u8], msg: &[u8]) {
+    pub(super) fn publish(&mut self, route: &[u8], msg: &[u8]) {
         self.last.insert(route.to_vec(), msg.to_vec());
         self.fan_out(route, msg);
     }
@@ -197,10 +204,35 @@ impl Net {
                 c.t.encode_publication(msg, self.seq, &mut c.out);
             }
         }
+        // As the hub does: a parked state that wants no more is dropped.
+        let seq = self.seq;
+        self.parked.retain_mut(|(patterns, p)| {
+            !patterns.iter().any(|pat| route::matches(pat, route)) || p.deliver(msg, seq)
+        });
+    }
+
+    /// Client `i`'s connection ends as the server ends it: marked closing
+    /// (its session parked if the codec keeps it), then its subscriptions
+    /// dropped.
+    pub(super) fn close(&mut self, i: usize) {
+        let c = &mut self.clients[i];
+        c.closed = true;
+        c.t.closing();
+        let kept = c.t.park();
+        let patterns: Patterns = self
+            .subs
+            .iter()
+            .filter(|(k, _)| *k == i)
+            .map(|(_, p)| p.clone())
+            .collect();
+        self.subs.retain(|(k, _)| *k != i);
+        if let Some(p) = kept {
+            self.parked.push((patterns, p));
+        }
     }
 
     /// Takes what client `i` was sent, as packets.
-    fn packets(&mut self, i: usize) -> Vec<Packet<'static>> {
+    pub(super) fn packets(&mut self, i: usize) -> Vec<Packet<'static>> {
         let v = self.clients[i].t.version;
         let bytes = std::mem::take(&mut self.clients[i].out);
         let mut rest = &bytes[..];
@@ -213,16 +245,16 @@ impl Net {
         got
     }
 
-    fn out(&mut self, i: usize) -> Vec<u8> {
+    pub(super) fn out(&mut self, i: usize) -> Vec<u8> {
         std::mem::take(&mut self.clients[i].out)
     }
 
-    fn sent(&mut self, i: usize) -> Vec<Vec<u8>> {
+    pub(super) fn sent(&mut self, i: usize) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.clients[i].sent)
     }
 
     /// A connected client: CONNECT with `id`, CONNACK checked and dropped.
-    fn connect(&mut self, id: &str, v: Version, clean: bool) -> usize {
+    pub(super) fn connect(&mut self, id: &str, v: Version, clean: bool) -> usize {
         let i = self.client();
         self.send(i, &connect(id, v, clean));
         match &self.packets(i)[..] {
@@ -232,7 +264,7 @@ impl Net {
         i
     }
 
-    fn subscribe(&mut self, i: usize, filters: &[(&str, QoS)]) -> Vec<Packet<'static>> {
+    pub(super) fn subscribe(&mut self, i: usize, filters: &[(&str, QoS)]) -> Vec<Packet<'static>> {
         self.send(
             i,
             &Packet::Subscribe(Subscribe {
@@ -255,7 +287,7 @@ fn owned(p: Packet<'_>, v: Version) -> Packet<'static> {
     codec::decode(b, v, u32::MAX).unwrap().unwrap().0
 }
 
-fn connect(id: &str, v: Version, clean: bool) -> Packet<'static> {
+pub(super) fn connect(id: &str, v: Version, clean: bool) -> Packet<'static> {
     Packet::Connect(Box::new(Connect {
         version: v,
         clean_start: clean,
@@ -268,7 +300,7 @@ fn connect(id: &str, v: Version, clean: bool) -> Packet<'static> {
     }))
 }
 
-fn publish(topic: &str, payload: &[u8], qos: QoS, id: u16) -> Packet<'static> {
+pub(super) fn publish(topic: &str, payload: &[u8], qos: QoS, id: u16) -> Packet<'static> {
     Packet::Publish(Publish {
         dup: false,
         qos,
@@ -288,7 +320,7 @@ fn suback(codes: &[u8]) -> Packet<'static> {
     })
 }
 
-fn delivered(p: &Packet<'_>) -> (String, Vec<u8>, QoS, bool) {
+pub(super) fn delivered(p: &Packet<'_>) -> (String, Vec<u8>, QoS, bool) {
     match p {
         Packet::Publish(p) => (p.topic.to_string(), p.payload.to_vec(), p.qos, p.retain),
         other => panic!("not a PUBLISH: {other:?}"),
@@ -481,8 +513,7 @@ fn subscribe_spreads_one_packet_over_its_messages() {
             ("c", QoS::AtMostOnce),
         ],
     );
-    // QoS 2 is granted as 1.
-    assert_eq!(got, vec![suback(&[1, 1, 0])]);
+    assert_eq!(got, vec![suback(&[1, 2, 0])]);
     assert_eq!(
         n.sent(i),
         vec![
@@ -676,7 +707,7 @@ fn inflight_window_queue_and_bound() {
     let got: Vec<_> = n.packets(s).iter().map(delivered).map(|d| d.1).collect();
     assert_eq!(got, vec![b"1".to_vec(), b"2".to_vec()]);
     let session = n.listener.borrow().session("s").unwrap();
-    assert_eq!(session.borrow().dropped, 1);
+    assert_eq!(session.borrow().flight.as_ref().unwrap().dropped, 1);
     n.feed(s, b"\x40\x02\x00\x01");
     let [Packet::Publish(third)] = &n.packets(s)[..] else {
         panic!()
@@ -939,7 +970,8 @@ fn ping_and_stray_acks() {
     let i = n.connect("a", Version::V311, true);
     n.feed(i, b"\xc0\x00");
     assert_eq!(n.out(i), b"\xd0\x00");
-    // PUBACK for nothing in flight: ignored; PUBREC: we never sent QoS 2.
+    // PUBACK for nothing in flight: ignored; PUBREC: released anyway (the
+    // 3.1.1 PUBREL has no room for 0x92).
     n.feed(i, b"\x40\x02\x00\x33");
     assert!(n.out(i).is_empty());
     n.feed(i, b"\x50\x02\x00\x33");

@@ -1,0 +1,358 @@
+//! A bridge's settings as plain data ([`BridgeConfig`]), read from the
+//! `--bridge` flag's `KIND=ADDR,key=value,...` text, and checked once, so
+//! a bad bridge stops the start with a sentence naming the key. The
+//! configuration file's `[[bridge]]` tables fill the same struct. It must
+//! not open sockets or resolve names.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::mapping::Mapping;
+use crate::backoff::Backoff;
+
+/// What a bridge speaks to its remote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Another ducq broker (length-framed TCP).
+    Ducq,
+    /// An MQTT 3.1.1 or 5 broker.
+    Mqtt,
+    /// A NATS server or cluster (core NATS).
+    Nats,
+}
+
+impl Kind {
+    /// `ducq`, `mqtt` or `nats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ducq => "ducq",
+            Kind::Mqtt => "mqtt",
+            Kind::Nats => "nats",
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Kind, String> {
+        match s {
+            "ducq" => Ok(Kind::Ducq),
+            "mqtt" => Ok(Kind::Mqtt),
+            "nats" => Ok(Kind::Nats),
+            other => Err(format!(
+                "unknown bridge kind '{other}' (ducq, mqtt or nats)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One bridge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BridgeConfig {
+    /// Its name in logs, `lsconn` (`bridge-<name>:<ip>:<port>`) and the
+    /// `bridges` listing: letters, digits, `-` and `_`.
+    pub name: String,
+    /// What the remote speaks.
+    pub kind: Kind,
+    /// Remote addresses (`ip:port`), tried in turn: a NATS cluster's nodes.
+    /// Numeric only, so connecting never waits for a name server.
+    pub addrs: Vec<SocketAddr>,
+    /// Routes in both directions and the prefix rewrite.
+    pub mapping: Mapping,
+    /// Waits between connection attempts.
+    pub backoff: Backoff,
+    /// A ping goes out after this long without sending anything; a remote
+    /// silent for twice as long is taken as gone.
+    pub keepalive: Duration,
+    /// MQTT QoS of forwarded messages (0 or 1) and of the subscriptions
+    /// (the broker delivers at most this).
+    pub qos: u8,
+    /// MQTT: forwarded messages are retained (ducq keeps the last message
+    /// of every route; so does a retained MQTT topic).
+    pub retain: bool,
+    /// MQTT protocol level: 4 (3.1.1) or 5.
+    pub mqtt_version: u8,
+    /// MQTT client identifier (default `ducq-<name>`).
+    pub client_id: Option<String>,
+    /// MQTT: a clean session on every connection (default false: the
+    /// broker keeps the subscriptions and queues QoS 1 messages while the
+    /// bridge is away).
+    pub clean_session: bool,
+    /// User name for the remote.
+    pub user: Option<String>,
+    /// Password for the remote.
+    pub password: Option<String>,
+    /// Messages kept while the remote is not (yet) accepting them, and
+    /// publications not yet confirmed; beyond it the oldest are dropped.
+    pub buffer_messages: usize,
+    /// The same bound in payload bytes.
+    pub buffer_bytes: usize,
+}
+
+impl BridgeConfig {
+    /// A bridge of `kind` to `addr` named after its kind, carrying nothing
+    /// until patterns are added.
+    pub fn new(kind: Kind, addr: SocketAddr) -> BridgeConfig {
+        BridgeConfig {
+            name: kind.as_str().to_string(),
+            kind,
+            addrs: vec![addr],
+            mapping: Mapping::default(),
+            backoff: Backoff {
+                max: Duration::from_secs(10),
+                ..Backoff::default()
+            },
+            keepalive: Duration::from_secs(30),
+            qos: 1,
+            retain: true,
+            mqtt_version: 5,
+            client_id: None,
+            clean_session: false,
+            user: None,
+            password: None,
+            buffer_messages: 10_000,
+            buffer_bytes: 16 << 20,
+        }
+    }
+
+    /// Parses the `--bridge` flag: `KIND=ADDR` then `key=value` pairs,
+    /// comma-separated: `addr` (more remote addresses), `out`, `in`
+    /// (repeatable), `name`, `local_prefix`, `remote_prefix`, `qos`,
+    /// `retain`, `mqtt_version`, `client_id`, `clean_session`, `user`,
+    /// `password`, `keepalive`, `backoff_initial` and `backoff_max`
+    /// (seconds), `buffer` (messages).
+    pub fn parse_flag(text: &str) -> Result<BridgeConfig, String> {
+        let mut parts = text.split(',');
+        let head = parts.next().unwrap_or_default();
+        let (kind, addr) = head
+            .split_once('=')
+            .ok_or_else(|| format!("'{head}': expected KIND=ADDR (ducq, mqtt or nats)"))?;
+        let mut cfg = BridgeConfig::new(kind.parse()?, parse_addr(addr)?);
+        for part in parts {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}': expected key=value"))?;
+            cfg.set(key, value)?;
+        }
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Sets one key from its text (the flag's keys).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let secs = |v: &str| -> Result<Duration, String> {
+            v.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e6)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("{key}: '{v}' is not a positive number of seconds"))
+        };
+        let flag = |v: &str| match v {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(format!("{key}: '{v}' is not true or false")),
+        };
+        match key {
+            "addr" => self.addrs.push(parse_addr(value)?),
+            "out" => self.mapping.out.push(value.to_string()),
+            "in" => self.mapping.inbound.push(value.to_string()),
+            "name" => self.name = value.to_string(),
+            "local_prefix" => self.mapping.local_prefix = value.to_string(),
+            "remote_prefix" => self.mapping.remote_prefix = value.to_string(),
+            "qos" => {
+                self.qos = match value {
+                    "0" => 0,
+                    "1" => 1,
+                    _ => return Err(format!("qos: '{value}' is not 0 or 1")),
+                }
+            }
+            "retain" => self.retain = flag(value)?,
+            "mqtt_version" => {
+                self.mqtt_version = match value {
+                    "3.1.1" | "4" => 4,
+                    "5" => 5,
+                    _ => return Err(format!("mqtt_version: '{value}' is not 3.1.1 or 5")),
+                }
+            }
+            "client_id" => self.client_id = Some(value.to_string()),
+            "clean_session" => self.clean_session = flag(value)?,
+            "user" => self.user = Some(value.to_string()),
+            "password" => self.password = Some(value.to_string()),
+            "keepalive" => self.keepalive = secs(value)?,
+            "backoff_max" => self.backoff.max = secs(value)?,
+            "backoff_initial" => self.backoff.initial = secs(value)?,
+            "buffer" => {
+                self.buffer_messages = value
+                    .parse()
+                    .map_err(|_| format!("buffer: '{value}' is not a whole number"))?
+            }
+            other => return Err(format!("unknown bridge key '{other}'")),
+        }
+        Ok(())
+    }
+
+    /// Checks what the keys cannot check one by one.
+    pub fn check(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(format!(
+                "bridge name '{}': 1 to 64 letters, digits, '-' or '_'",
+                self.name
+            ));
+        }
+        if self.mapping.out.is_empty() && self.mapping.inbound.is_empty() {
+            return Err(format!(
+                "bridge {}: carries nothing (give out=PATTERN and/or in=PATTERN)",
+                self.name
+            ));
+        }
+        let patterns = self.mapping.out.iter().chain(&self.mapping.inbound);
+        if let Some(bad) = patterns
+            .into_iter()
+            .find(|p| p.is_empty() || p.contains('\n'))
+        {
+            return Err(format!("bridge {}: invalid pattern {bad:?}", self.name));
+        }
+        if self.kind == Kind::Mqtt && self.qos > 1 {
+            return Err(format!("bridge {}: qos must be 0 or 1", self.name));
+        }
+        if self.password.is_some() && self.user.is_none() {
+            return Err(format!("bridge {}: a password needs a user", self.name));
+        }
+        Ok(())
+    }
+
+    /// The MQTT client identifier.
+    pub fn mqtt_client_id(&self) -> String {
+        self.client_id
+            .clone()
+            .unwrap_or_else(|| format!("ducq-{}", self.name))
+    }
+}
+
+/// `ip:port`, or `localhost:port` for 127.0.0.1.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    let text = match text.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => text.to_string(),
+    };
+    text.parse()
+        .map_err(|_| format!("'{text}': expected a numeric address, IP:PORT"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flag_with_every_key() {
+        let cfg = BridgeConfig::parse_flag(
+            "mqtt=127.0.0.1:1883,addr=[::1]:1884,out=sensors/#,out=x,in=cmd/+,name=home,\
+             local_prefix=l/,remote_prefix=r/,qos=0,retain=false,mqtt_version=3.1.1,\
+             client_id=me,clean_session=true,user=u,password=p,keepalive=1.5,\
+             backoff_initial=0.25,backoff_max=2,buffer=7",
+        )
+        .unwrap();
+        assert_eq!(cfg.kind, Kind::Mqtt);
+        assert_eq!(
+            cfg.addrs,
+            [
+                "127.0.0.1:1883".parse::<SocketAddr>().unwrap(),
+                "[::1]:1884".parse().unwrap()
+            ]
+        );
+        assert_eq!(cfg.mapping.out, ["sensors/#", "x"]);
+        assert_eq!(cfg.mapping.inbound, ["cmd/+"]);
+        assert_eq!(cfg.name, "home");
+        assert_eq!(
+            (
+                cfg.mapping.local_prefix.as_str(),
+                cfg.mapping.remote_prefix.as_str()
+            ),
+            ("l/", "r/")
+        );
+        assert_eq!((cfg.qos, cfg.retain, cfg.mqtt_version), (0, false, 4));
+        assert_eq!(cfg.mqtt_client_id(), "me");
+        assert!(cfg.clean_session);
+        assert_eq!(
+            (cfg.user.as_deref(), cfg.password.as_deref()),
+            (Some("u"), Some("p"))
+        );
+        assert_eq!(cfg.keepalive, Duration::from_millis(1500));
+        assert_eq!(cfg.backoff.max, Duration::from_secs(2));
+        assert_eq!(cfg.backoff.initial, Duration::from_millis(250));
+        assert_eq!(cfg.buffer_messages, 7);
+    }
+
+    #[test]
+    fn defaults_and_localhost() {
+        let cfg = BridgeConfig::parse_flag("nats=localhost:4222,out=a").unwrap();
+        assert_eq!(cfg.name, "nats");
+        assert_eq!(cfg.addrs, ["127.0.0.1:4222".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(cfg.mqtt_client_id(), "ducq-nats");
+        assert_eq!((cfg.qos, cfg.retain, cfg.mqtt_version), (1, true, 5));
+        assert!(!cfg.clean_session);
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        let rows = [
+            ("nats", "'nats': expected KIND=ADDR (ducq, mqtt or nats)"),
+            (
+                "amqp=127.0.0.1:1,out=a",
+                "unknown bridge kind 'amqp' (ducq, mqtt or nats)",
+            ),
+            (
+                "nats=host:4222,out=a",
+                "'host:4222': expected a numeric address, IP:PORT",
+            ),
+            (
+                "nats=127.0.0.1:1",
+                "bridge nats: carries nothing (give out=PATTERN and/or in=PATTERN)",
+            ),
+            ("nats=127.0.0.1:1,out", "'out': expected key=value"),
+            (
+                "nats=127.0.0.1:1,out=a,colour=red",
+                "unknown bridge key 'colour'",
+            ),
+            (
+                "nats=127.0.0.1:1,out=a,name=a:b",
+                "bridge name 'a:b': 1 to 64 letters, digits, '-' or '_'",
+            ),
+            ("mqtt=127.0.0.1:1,out=a,qos=2", "qos: '2' is not 0 or 1"),
+            (
+                "mqtt=127.0.0.1:1,out=a,keepalive=0",
+                "keepalive: '0' is not a positive number of seconds",
+            ),
+            (
+                "mqtt=127.0.0.1:1,out=a,retain=maybe",
+                "retain: 'maybe' is not true or false",
+            ),
+            (
+                "mqtt=127.0.0.1:1,out=a,password=p",
+                "bridge mqtt: a password needs a user",
+            ),
+            (
+                "mqtt=127.0.0.1:1,out=a,mqtt_version=3",
+                "mqtt_version: '3' is not 3.1.1 or 5",
+            ),
+            ("ducq=127.0.0.1:1,out=", "bridge ducq: invalid pattern \"\""),
+        ];
+        for (flag, want) in rows {
+            assert_eq!(BridgeConfig::parse_flag(flag).unwrap_err(), want, "{flag}");
+        }
+    }
+}

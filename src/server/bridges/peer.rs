@@ -1,0 +1,282 @@
+//! The accepting side of a ducq bridge, and the commands bridges add to a
+//! broker (PROTOCOL.md §16):
+//!
+//! - `bridge <id>\n1`: the connection is another broker's bridge; answered
+//!   `bridge <our id>\n1`. From then on its codec is wrapped in a
+//!   [`PeerCodec`], which sends it publications as `bpub` with their trace
+//!   and leaves out those whose trace names it.
+//! - `bpub R\n<trace>\nP`: a publication that crossed a bridge; published
+//!   here as `pub R\nP`, through the channels of R as `pub` is, unless its
+//!   trace names this broker or it was seen already (answered `ACK`).
+//! - `bridges`: PARTS, a line per bridge with its state and counters, END.
+//!
+//! Ordinary clients never see `bridge` or `bpub`. It must not dial anything
+//! (the manager does) or know the remote protocols.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use super::link::Link;
+use super::trace::{broker_id, Seen, Trace};
+use crate::proto::message::format;
+use crate::proto::{Message, State, ACK, END, PARTS};
+use crate::server::channels::gate::{self, Admitted};
+use crate::server::commands::check_route;
+use crate::server::dispatcher::CommandSet;
+use crate::server::hub::Hub;
+use crate::server::log::Level;
+use crate::transport::tcp::TcpCodec;
+use crate::transport::{LastMessage, SharedEncoding, Step, Transport};
+
+/// The version of the bridge protocol this broker speaks.
+pub const VERSION: &[u8] = b"1";
+
+/// What every bridge of one broker shares: its id, the trace of the
+/// publication being made, the window of messages seen, and the bridges
+/// themselves (for the listing).
+pub struct Shared {
+    /// This broker's id, random per start.
+    pub id: u64,
+    /// The trace of the bridged publication being dispatched, with this
+    /// broker added; `None` for a local one.
+    pub current: RefCell<Option<Trace>>,
+    /// Messages seen lately.
+    pub seen: RefCell<Seen>,
+    /// Messages dropped by `bpub` as already seen or looping.
+    pub duplicates: Cell<u64>,
+    /// The bridges this broker dials.
+    pub links: RefCell<Vec<Rc<RefCell<Link>>>>,
+}
+
+impl Shared {
+    /// Shared state with a random id.
+    pub fn new() -> Shared {
+        let id =
+            u64::from(crate::backoff::random_u32()) << 32 | u64::from(crate::backoff::random_u32());
+        Shared {
+            id,
+            current: RefCell::new(None),
+            seen: RefCell::new(Seen::default()),
+            duplicates: Cell::new(0),
+            links: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The trace to send with publication `seq` now being made here.
+    pub fn trace_for(&self, seq: u64) -> Trace {
+        self.current
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| Trace::new(self.id, seq))
+    }
+
+    /// `bpub R\n<trace>\nP`.
+    pub fn bpub(route: &[u8], trace: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut body = Vec::with_capacity(trace.len() + 1 + payload.len());
+        body.extend_from_slice(trace);
+        body.push(b'\n');
+        body.extend_from_slice(payload);
+        format(b"bpub", route, &body)
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared::new()
+    }
+}
+
+/// The codec of a connection another broker's bridge opened: its own codec
+/// for everything, except that publications go out as `bpub` with their
+/// trace, and not at all to a broker the trace names.
+pub struct PeerCodec {
+    inner: Box<dyn Transport>,
+    shared: Rc<Shared>,
+    peer: u64,
+}
+
+impl Transport for PeerCodec {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn open(&mut self, out: &mut Vec<u8>) {
+        self.inner.open(out)
+    }
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
+        self.inner.decode(input, out)
+    }
+    fn frame_len(&self, input: &[u8]) -> Option<usize> {
+        self.inner.frame_len(input)
+    }
+    fn after_dispatch(&mut self, out: &mut Vec<u8>) {
+        self.inner.after_dispatch(out)
+    }
+    fn accepts_push(&self) -> bool {
+        self.inner.accepts_push()
+    }
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        self.inner.encode(msg, out)
+    }
+    fn shared_encoding(&self) -> Option<SharedEncoding> {
+        None
+    }
+    fn close_after_flush(&self) -> bool {
+        self.inner.close_after_flush()
+    }
+    fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {
+        self.inner.keepalive(out)
+    }
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
+        self.inner.idle_timeout()
+    }
+    fn last_message(&self) -> LastMessage {
+        self.inner.last_message()
+    }
+    fn closing(&mut self) {
+        self.inner.closing()
+    }
+    fn last_words(&mut self) -> Option<Vec<u8>> {
+        self.inner.last_words()
+    }
+    fn encode_publication(&mut self, msg: &[u8], seq: u64, out: &mut Vec<u8>) {
+        let Ok(m) = Message::parse(msg) else {
+            return;
+        };
+        let trace = self.shared.trace_for(seq);
+        if trace.names(self.peer) {
+            return;
+        }
+        let body = Shared::bpub(m.route, &trace.to_bytes(), m.payload);
+        self.inner.encode(&body, out);
+    }
+}
+
+/// The `bridge`, `bpub` and `bridges` commands.
+pub struct PeerCommands {
+    shared: Rc<Shared>,
+}
+
+impl PeerCommands {
+    /// The commands over `shared`.
+    pub fn new(shared: Rc<Shared>) -> PeerCommands {
+        PeerCommands { shared }
+    }
+
+    /// `bridge <id>\n<version>`: wrap the caller's codec, answer our id.
+    fn bridge(&self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+        let peer = std::str::from_utf8(msg.route)
+            .ok()
+            .and_then(broker_id)
+            .ok_or(State::EMsgInv)?;
+        let who = hub.client_id(caller).unwrap_or_default();
+        if peer == self.shared.id {
+            hub.log(Level::Warn, "bridge", &who, "refused: a bridge to itself");
+            return Err(State::EMsgInv);
+        }
+        let conn = hub.conns.get_mut(caller).ok_or(State::ENotFound)?;
+        let inner = std::mem::replace(&mut conn.transport, Box::new(TcpCodec::new(0)));
+        conn.transport = Box::new(PeerCodec {
+            inner,
+            shared: Rc::clone(&self.shared),
+            peer,
+        });
+        let text = format!("bridge from broker {peer:016x}");
+        hub.log(Level::Info, "bridge", &who, &text);
+        let id = format!("{:016x}", self.shared.id);
+        hub.send(caller, &format(b"bridge", id.as_bytes(), VERSION))
+    }
+
+    /// `bpub R\n<trace>\nP`: publish unless looping or seen.
+    fn bpub(&self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+        check_route(hub, msg)?;
+        let (trace, payload) = match msg.payload.iter().position(|&b| b == b'\n') {
+            Some(i) => (
+                msg.payload.get(..i).unwrap_or_default(),
+                msg.payload.get(i + 1..).unwrap_or_default(),
+            ),
+            None => return Err(State::EMsgInv),
+        };
+        let mut trace = Trace::parse(trace).ok_or(State::EMsgInv)?;
+        let fresh = !trace.names(self.shared.id)
+            && self
+                .shared
+                .seen
+                .borrow_mut()
+                .insert(trace.origin, trace.seq);
+        if !fresh {
+            self.shared.duplicates.set(self.shared.duplicates.get() + 1);
+            return hub.send(caller, ACK);
+        }
+        // The channels governing the route apply as they do to `pub`: a
+        // bridge (or a client saying `bpub`) is one more publisher.
+        let plain = format(b"pub", msg.route, payload);
+        let as_pub = Message::parse(&plain).map_err(|_| State::EMsgInv)?;
+        let (route, body) = match gate::publication(hub, caller, &as_pub)? {
+            Admitted::AsSent => (msg.route.to_vec(), plain),
+            Admitted::Rewritten { route, msg } => (route, msg),
+            Admitted::Dropped => return hub.send(caller, ACK),
+            Admitted::Answered => return Ok(()),
+        };
+        hub.send(caller, ACK)?;
+        trace.hops.push(self.shared.id);
+        *self.shared.current.borrow_mut() = Some(trace);
+        hub.publish(&route, &body);
+        *self.shared.current.borrow_mut() = None;
+        Ok(())
+    }
+
+    /// `bridges`: the listing.
+    fn list(&self, hub: &mut Hub, caller: usize) -> Result<(), State> {
+        let mut lines = vec![format!(
+            "broker {:016x} duplicates={}\n",
+            self.shared.id,
+            self.shared.duplicates.get()
+        )];
+        for link in self.shared.links.borrow().iter() {
+            lines.push(super::listing_line(&link.borrow()));
+        }
+        hub.send(caller, PARTS)?;
+        for line in lines {
+            hub.send(caller, line.as_bytes())?;
+        }
+        hub.send(caller, END)
+    }
+}
+
+impl CommandSet for PeerCommands {
+    fn list(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "bridge".into(),
+                "another broker's bridge introduces itself (route: its id): answers this broker's id".into(),
+            ),
+            (
+                "bpub".into(),
+                "publish a message that crossed a bridge (payload: its trace, a line break, the payload): ACK".into(),
+            ),
+            (
+                "bridges".into(),
+                "list the bridges: PARTS, this broker's id, then a line per bridge with its state and counters, END".into(),
+            ),
+        ]
+    }
+
+    fn has(&self, name: &[u8]) -> bool {
+        matches!(name, b"bridge" | b"bpub" | b"bridges")
+    }
+
+    fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+        match msg.command {
+            b"bridge" => self.bridge(hub, caller, msg),
+            b"bpub" => self.bpub(hub, caller, msg),
+            _ => self.list(hub, caller),
+        }
+    }
+
+    fn name(&self) -> &str {
+        "bridges"
+    }
+}

@@ -1,0 +1,125 @@
+//! A persistent MQTT session whose connection ended, as the server keeps
+//! it ([`Parked`]): its subscriptions stay in the broker, and a
+//! publication they match is queued for the client (QoS 1 deliveries, up to
+//! `max_queued`; QoS 0 ones are not kept), sent when it comes back. It ends
+//! when the client comes back, when a clean start replaces it, when the
+//! registry drops it for room, or when its MQTT 5 session expiry interval
+//! has passed; a will with a delay is published when the delay or the
+//! session ends, whichever comes first, and never if the client resumed
+//! the session before. No I/O, no clock: the server passes the time parked.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::publish::delivery;
+use super::{will_publication, MqttServer};
+use crate::transport::mqtt::packet::{QoS, Will};
+use crate::transport::mqtt::session::{SharedListener, SharedSession};
+use crate::transport::{LastMessage, Parked};
+
+/// A session kept without a connection.
+pub(super) struct ParkedSession {
+    cfg: Rc<super::Config>,
+    listener: SharedListener,
+    session: SharedSession,
+    /// The connection that held it last (publications are attributed to it).
+    conn: u64,
+    v5: bool,
+    /// A will waiting for its delay.
+    will: Option<Box<Will<'static>>>,
+}
+
+impl MqttServer {
+    /// The session, kept if it outlives this connection (which is being
+    /// closed): persistent, still this connection's. A will with a delay
+    /// goes with it.
+    pub(super) fn park_session(&mut self) -> Option<ParkedSession> {
+        let session = self.session.clone()?;
+        let mut listener = self.listener.try_borrow_mut().ok()?;
+        listener.detach(&session, self.conn, self.cfg.max_sessions);
+        self.session = None;
+        let kept = {
+            let s = session.borrow();
+            s.persistent && s.owner == 0 && listener.holds(&session)
+        };
+        if !kept {
+            return None;
+        }
+        let delayed = self
+            .will
+            .as_ref()
+            .is_some_and(|w| w.props.will_delay.is_some_and(|d| d > 0));
+        Some(ParkedSession {
+            cfg: Rc::clone(&self.cfg),
+            listener: Rc::clone(&self.listener),
+            session,
+            conn: self.conn,
+            v5: self.v5(),
+            will: if delayed { self.will.take() } else { None },
+        })
+    }
+}
+
+impl ParkedSession {
+    /// Whether the session is still kept and still without a connection.
+    fn wanted(&self) -> bool {
+        self.session.borrow().owner == 0 && self.listener.borrow().holds(&self.session)
+    }
+}
+
+impl Parked for ParkedSession {
+    fn deliver(&mut self, msg: &[u8], seq: u64) -> bool {
+        if !self.wanted() {
+            // Gone, unless a will still waits for its delay.
+            return self.will.is_some();
+        }
+        let d = {
+            let mut listener = self.listener.borrow_mut();
+            let s = self.session.borrow();
+            delivery(&s, &mut listener, self.conn, self.v5, msg, Some(seq))
+        };
+        // MQTT lets a server keep QoS 0 messages for an absent client;
+        // like Mosquitto by default, ducq does not.
+        if let Some(d) = d.filter(|d| d.qos != QoS::AtMostOnce) {
+            let max = self.cfg.max_queued;
+            self.session.borrow_mut().queue(d.owned(), max);
+        }
+        true
+    }
+
+    fn due(&mut self, parked_for: Duration) -> Option<(Vec<u8>, LastMessage)> {
+        let delay = self.will.as_ref()?.props.will_delay.unwrap_or(0);
+        let held = self.listener.borrow().holds(&self.session);
+        if held && self.session.borrow().owner != 0 {
+            // A new connection to the session came in time: never sent.
+            self.will = None;
+            return None;
+        }
+        // Dropped for room, replaced by a clean start, or expired.
+        let ended = !held || self.session.borrow().expired(parked_for);
+        if !ended && parked_for < Duration::from_secs(u64::from(delay)) {
+            return None;
+        }
+        let will = self.will.take()?;
+        let mut listener = self.listener.borrow_mut();
+        Some(will_publication(&will, self.conn, &mut listener))
+    }
+
+    fn dispatched(&mut self) {
+        let mut listener = self.listener.borrow_mut();
+        if listener
+            .current
+            .as_ref()
+            .is_some_and(|p| p.from == self.conn)
+        {
+            listener.current = None;
+        }
+    }
+
+    fn alive(&mut self, parked_for: Duration) -> bool {
+        if self.wanted() && self.session.borrow().expired(parked_for) {
+            self.listener.borrow_mut().expire(&self.session);
+        }
+        self.wanted() || self.will.is_some()
+    }
+}

@@ -1,0 +1,248 @@
+//! Tests of persistent sessions kept without a connection (park.rs):
+//! offline queueing, session expiry and delayed wills, on the in-memory
+//! broker of tests.rs. Times are passed in, never waited for.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use super::tests::{connect, delivered, publish, Net};
+use super::*;
+use crate::transport::mqtt::packet::{ConnAck, Will};
+
+/// A persistent client `id` of version `v` (MQTT 5: session expiry
+/// `expiry`), with `will` if given, subscribed to `t/#` at QoS 1.
+fn persistent(
+    n: &mut Net,
+    id: &str,
+    v: Version,
+    expiry: u32,
+    will: Option<Will<'static>>,
+) -> usize {
+    let i = n.client();
+    let Packet::Connect(mut c) = connect(id, v, v == Version::V311 && expiry == 0) else {
+        unreachable!()
+    };
+    c.clean_start = false;
+    if v == Version::V5 {
+        c.props.session_expiry = Some(expiry);
+    }
+    c.will = will;
+    n.send(i, &Packet::Connect(c));
+    n.out(i);
+    n.subscribe(i, &[("t/#", QoS::AtLeastOnce)]);
+    i
+}
+
+fn delayed_will(delay: u32) -> Will<'static> {
+    Will {
+        topic: "status/dev".into(),
+        payload: Cow::Borrowed(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        props: Properties {
+            will_delay: Some(delay),
+            ..Properties::default()
+        },
+    }
+}
+
+/// Connects `id` again without a clean start; returns it and what it got.
+fn reconnect(n: &mut Net, id: &str, v: Version) -> (usize, Vec<Packet<'static>>) {
+    let i = n.client();
+    n.send(i, &connect(id, v, false));
+    let got = n.packets(i);
+    (i, got)
+}
+
+#[test]
+fn qos1_publications_are_queued_while_away_and_sent_on_return() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V311, 0, None);
+    n.close(s);
+    assert_eq!(n.parked.len(), 1);
+    let p = n.connect("p", Version::V311, true);
+    n.send(p, &publish("t/1", b"a", QoS::AtLeastOnce, 1));
+    n.send(p, &publish("t/2", b"b", QoS::AtMostOnce, 0));
+    // A ducq publication is QoS 0: not kept either.
+    n.publish(b"t/3", b"pub t/3\nc");
+    n.send(p, &publish("t/4", b"d", QoS::ExactlyOnce, 2));
+    n.send(p, &publish("other", b"e", QoS::AtLeastOnce, 3));
+    n.out(p);
+    let (s, got) = reconnect(&mut n, "dev", Version::V311);
+    assert_eq!(
+        got[0],
+        Packet::ConnAck(ConnAck {
+            session_present: true,
+            code: 0,
+            props: Properties::default()
+        })
+    );
+    let rest: Vec<_> = got[1..].iter().map(delivered).collect();
+    assert_eq!(
+        rest,
+        [
+            ("t/1".to_string(), b"a".to_vec(), QoS::AtLeastOnce, false),
+            ("t/4".to_string(), b"d".to_vec(), QoS::AtLeastOnce, false),
+        ]
+    );
+    let Packet::Publish(first) = &got[1] else {
+        unreachable!()
+    };
+    assert!(!first.dup, "sent for the first time");
+    // Back online: the parked state lets go at the next publication, and
+    // the connection gets it itself, once.
+    n.send(p, &publish("t/5", b"f", QoS::AtLeastOnce, 4));
+    assert!(n.parked.is_empty());
+    let got: Vec<_> = n.packets(s).iter().map(delivered).collect();
+    assert_eq!(
+        got,
+        [("t/5".to_string(), b"f".to_vec(), QoS::AtLeastOnce, false)]
+    );
+}
+
+#[test]
+fn the_offline_queue_is_bounded_and_counts_what_it_drops() {
+    let mut n = Net::with(Config {
+        max_queued: 2,
+        ..Config::default()
+    });
+    let s = persistent(&mut n, "dev", Version::V5, 300, None);
+    n.close(s);
+    let p = n.connect("p", Version::V5, true);
+    for (k, payload) in [b"1", b"2", b"3"].iter().enumerate() {
+        n.send(p, &publish("t/x", *payload, QoS::AtLeastOnce, k as u16 + 1));
+    }
+    let session = n.listener.borrow().session("dev").unwrap();
+    let s = session.borrow();
+    let flight = s.flight.as_ref().unwrap();
+    assert_eq!((flight.queued.len(), flight.dropped), (2, 1));
+    drop(s);
+    let (_, got) = reconnect(&mut n, "dev", Version::V5);
+    let payloads: Vec<_> = got[1..].iter().map(|p| delivered(p).1).collect();
+    assert_eq!(payloads, [b"1".to_vec(), b"2".to_vec()]);
+}
+
+#[test]
+fn a_clean_session_and_a_taken_over_one_are_not_parked() {
+    let mut n = Net::new();
+    let c = n.connect("clean", Version::V311, true);
+    n.close(c);
+    let old = persistent(&mut n, "dev", Version::V311, 0, None);
+    let _new = n.connect("dev", Version::V311, false);
+    n.close(old);
+    assert!(n.parked.is_empty());
+    assert_eq!(n.listener.borrow().sessions(), 1, "only the new owner's");
+}
+
+#[test]
+fn a_clean_start_ends_the_parked_session() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V311, 0, None);
+    n.close(s);
+    let c = n.connect("dev", Version::V311, true);
+    n.close(c);
+    assert!(!n.parked[0].1.alive(Duration::ZERO));
+}
+
+#[test]
+fn session_expiry_drops_a_parked_session() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 10, None);
+    n.close(s);
+    let (_, parked) = &mut n.parked[0];
+    assert!(parked.alive(Duration::from_secs(9)));
+    assert!(n.listener.borrow().session("dev").is_some());
+    let (_, parked) = &mut n.parked[0];
+    assert!(!parked.alive(Duration::from_secs(10)));
+    assert!(n.listener.borrow().session("dev").is_none());
+    let (_, got) = reconnect(&mut n, "dev", Version::V5);
+    let Packet::ConnAck(a) = &got[0] else {
+        panic!("{got:?}")
+    };
+    assert!(!a.session_present);
+    // 0xFFFFFFFF never expires; a 3.1.1 persistent session neither.
+    let mut n = Net::new();
+    let s = persistent(&mut n, "forever", Version::V5, u32::MAX, None);
+    n.close(s);
+    let s = persistent(&mut n, "old", Version::V311, 0, None);
+    n.close(s);
+    let year = Duration::from_secs(365 * 86400);
+    assert!(n.parked.iter_mut().all(|(_, p)| p.alive(year)));
+}
+
+#[test]
+fn a_delayed_will_waits_for_its_delay() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 60, Some(delayed_will(5)));
+    n.close(s);
+    assert_eq!(
+        n.clients[s].t.last_words(),
+        None,
+        "it went with the session"
+    );
+    let (_, parked) = &mut n.parked[0];
+    assert_eq!(parked.due(Duration::from_secs(4)), None);
+    let (msg, rule) = parked.due(Duration::from_secs(5)).unwrap();
+    assert_eq!(msg, b"pub status/dev\ngone");
+    assert_eq!(rule, LastMessage::Skip);
+    // Subscribers get it at its QoS while it is dispatched.
+    let current = n.listener.borrow().current.clone().unwrap();
+    assert!(current.is(&msg) && current.qos == QoS::AtLeastOnce);
+    let (_, parked) = &mut n.parked[0];
+    parked.dispatched();
+    assert!(n.listener.borrow().current.is_none());
+    let (_, parked) = &mut n.parked[0];
+    assert_eq!(parked.due(Duration::from_secs(6)), None, "once");
+    assert!(parked.alive(Duration::from_secs(6)), "the session stays");
+}
+
+#[test]
+fn a_delayed_will_is_published_when_the_session_ends_first() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 2, Some(delayed_will(5)));
+    n.close(s);
+    let (_, parked) = &mut n.parked[0];
+    assert!(parked.due(Duration::from_secs(2)).is_some());
+    assert!(!parked.alive(Duration::from_secs(2)));
+}
+
+#[test]
+fn a_delayed_will_is_dropped_when_the_client_comes_back_in_time() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 60, Some(delayed_will(5)));
+    n.close(s);
+    reconnect(&mut n, "dev", Version::V5);
+    let (_, parked) = &mut n.parked[0];
+    assert_eq!(parked.due(Duration::from_secs(5)), None);
+    assert!(!parked.alive(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_clean_start_ends_the_session_and_sends_its_delayed_will() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 60, Some(delayed_will(5)));
+    n.close(s);
+    n.connect("dev", Version::V5, true);
+    let (_, parked) = &mut n.parked[0];
+    assert_eq!(
+        parked.due(Duration::from_secs(1)).map(|(m, _)| m),
+        Some(b"pub status/dev\ngone".to_vec())
+    );
+    assert!(!parked.alive(Duration::from_secs(1)));
+}
+
+#[test]
+fn without_a_delay_or_a_session_the_will_goes_at_once() {
+    let mut n = Net::new();
+    // Session expiry 0: the session ends with the connection.
+    let s = persistent(&mut n, "dev", Version::V5, 0, Some(delayed_will(5)));
+    n.close(s);
+    assert!(n.parked.is_empty());
+    assert_eq!(
+        n.clients[s].t.last_words(),
+        Some(b"pub status/dev\ngone".to_vec())
+    );
+    let s = persistent(&mut n, "dev2", Version::V5, 60, Some(delayed_will(0)));
+    n.close(s);
+    assert!(n.clients[s].t.last_words().is_some());
+}
