@@ -5,19 +5,45 @@
 //! is refused from every side. Pure checks, no allocation: a client built
 //! without the server keeps them.
 
+use super::message::has_zero_byte;
 use super::State;
 
 /// Checks a route to publish on or subscribe to: not empty, no newline or
 /// NUL byte (a newline would end the route inside the message), at most
 /// `max_route` bytes (`EMsgSize` beyond).
 pub fn check_route(route: &[u8], max_route: usize) -> Result<(), State> {
-    if route.is_empty() || route.contains(&b'\n') || route.contains(&0) {
+    if route.is_empty() || has_newline_or_nul(route) {
         return Err(State::EMsgInv);
     }
     if route.len() > max_route {
         return Err(State::EMsgSize);
     }
     Ok(())
+}
+
+/// Whether `route` holds a newline or a NUL byte, eight bytes at a time
+/// (the last word overlapping the one before it, so there is no byte loop
+/// at the end): two `contains` calls, each through the generic `memchr`,
+/// were about a tenth of the server's instructions for a small
+/// publication, whose route is checked on every `pub`.
+fn has_newline_or_nul(route: &[u8]) -> bool {
+    const NEWLINE: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let hit = |bytes: [u8; 8]| {
+        let word = u64::from_ne_bytes(bytes);
+        has_zero_byte(word) || has_zero_byte(word ^ NEWLINE)
+    };
+    let Some(last) = route.len().checked_sub(8) else {
+        return route.iter().any(|&b| b == b'\n' || b == 0);
+    };
+    let word = |at: usize| {
+        route
+            .get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+    };
+    (0..last)
+        .step_by(8)
+        .chain([last])
+        .any(|at| word(at).is_some_and(hit))
 }
 
 /// Checks a command word: not empty, no space, newline or NUL byte (each
@@ -41,6 +67,31 @@ mod tests {
         for bad in [&b""[..], b"a\nb", b"a\0b", b"\n"] {
             assert_eq!(check_route(bad, 8), Err(State::EMsgInv), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_newline_or_nul_is_found_at_every_position_of_every_length() {
+        // Past the lengths a vector loop handles in one step, and the
+        // bytes next to the two refused ones, which must pass.
+        for len in 1..70 {
+            let good: Vec<u8> = (0..len)
+                .map(|i| [b'a', 0x0b, 0x01, 0x09, 0xff][i % 5])
+                .collect();
+            assert_eq!(check_route(&good, 100), Ok(()), "{len}");
+            for at in 0..len {
+                for byte in [b'\n', 0] {
+                    let mut bad = good.clone();
+                    bad[at] = byte;
+                    assert_eq!(
+                        check_route(&bad, 100),
+                        Err(State::EMsgInv),
+                        "{len} {at} {byte}"
+                    );
+                }
+            }
+        }
+        // Refused for what it holds before its length is looked at.
+        assert_eq!(check_route(b"123456789\n", 8), Err(State::EMsgInv));
     }
 
     #[test]

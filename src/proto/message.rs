@@ -172,8 +172,6 @@ pub fn split_once(hay: &[u8], byte: u8) -> (&[u8], Option<&[u8]>) {
 /// its route, on the server and on each client, and byte by byte that was
 /// a tenth of the work of a small publication.
 pub fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
-    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     // A bare command or a short route: a word loop would only add setup.
     if hay.len() < 16 {
         return hay.iter().position(|&b| b == byte);
@@ -185,16 +183,24 @@ pub fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
         let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
-        // A zero byte in `word` is a match; this is non-zero iff there is
-        // one (it may flag bytes after the first match, never before).
-        let word = u64::from_ne_bytes(bytes) ^ pattern;
-        if word.wrapping_sub(LOW) & !word & HIGH != 0 {
+        // A zero byte in `word` is a match.
+        if has_zero_byte(u64::from_ne_bytes(bytes) ^ pattern) {
             return chunk.iter().position(|&b| b == byte).map(|p| offset + p);
         }
         offset += 8;
     }
     let rest = hay.get(offset..).unwrap_or(&[]);
     rest.iter().position(|&b| b == byte).map(|p| offset + p)
+}
+
+/// Whether one of the eight bytes of `word` is zero: the test behind the
+/// word-at-a-time searches (`memchr`, `checks::check_route`). Exact: the
+/// borrow it may propagate only flags bytes after a zero one, never a word
+/// without any.
+pub(crate) fn has_zero_byte(word: u64) -> bool {
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    word.wrapping_sub(LOW) & !word & HIGH != 0
 }
 
 #[cfg(test)]
