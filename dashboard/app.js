@@ -1,8 +1,9 @@
 // ducq dashboard. Talks to the server over its own WebSocket, with ducq
-// messages: `stats` (counters, once a second), `routes` and `conns` (one
-// page of 50 at a time, only for the tab on screen), `lscmd`, `pub`; a
-// second socket subscribes to `__MONITOR__` (the log lines with upper-case
-// levels, as the original's dashboard reads them), a third to the subscribe
+// messages: `stats` (counters and queue totals, once a second), `routes`,
+// `conns` and `queues` (one page of 50 at a time, only for the tab on
+// screen), `lscmd`, `pub`; a second socket subscribes to `__MONITOR__` (the
+// log lines with upper-case levels, as the original's dashboard reads
+// them), a third to the subscribe
 // pane's pattern. Whatever the number of routes or connections, the server
 // sends one page and a total. Everything shown from the server goes
 // through textContent, never as HTML.
@@ -141,6 +142,7 @@
     $('stat-rate-out').textContent = rate(rout);
     $('stat-routes').textContent = s.routes_stored;
     $('stat-subs').textContent = s.subscriptions;
+    $('stat-queued').textContent = s.queue_totals ? s.queue_totals.depth : 0;
     $('stat-rss').textContent = bytes(s.process.resident_memory_bytes);
     $('stat-fds').textContent = s.process.open_fds;
     $('stat-uptime').textContent = duration(now);
@@ -194,7 +196,8 @@
     showStats(s);
   }
   async function pollStats() {
-    try { showStats(JSON.parse(await request('stats'))); } catch (e) { /* reconnecting */ }
+    // The summary: queue totals without every queue (the Queues tab pages them).
+    try { showStats(JSON.parse(await request('stats _\nsummary'))); } catch (e) { /* reconnecting */ }
   }
 
   // ---- paged tables -------------------------------------------------------
@@ -263,6 +266,18 @@
     cell(tr, bytes(c.bytes_in), 'num');
     cell(tr, bytes(c.bytes_out), 'num');
     cell(tr, duration(c.age_seconds), 'num');
+    return tr;
+  });
+
+  const refreshQueues = pager('queues', 'queues', (q) => {
+    const tr = document.createElement('tr');
+    tr.dataset.queue = q.name;
+    cell(tr, q.name);
+    cell(tr, q.depth, 'num');
+    cell(tr, q.ready, 'num');
+    cell(tr, q.in_flight, 'num');
+    cell(tr, q.consumers, 'num');
+    cell(tr, q.depth ? duration(q.oldest_ms / 1000) : '–', 'num');
     return tr;
   });
 
@@ -364,6 +379,7 @@
   function refreshTab() {
     if (tab === 'routes') refreshRoutes();
     else if (tab === 'conns') refreshConns();
+    else if (tab === 'queues') refreshQueues();
     else if (tab === 'commands') loadCommands();
     else if (tab === 'log') showLog();
   }
@@ -386,5 +402,5 @@
   );
   new Link((l) => l.send('sub __MONITOR__\n'), onLog);
   setInterval(pollStats, 1000);
-  setInterval(() => { if (tab === 'routes' || tab === 'conns') refreshTab(); }, 1000);
+  setInterval(() => { if (['routes', 'conns', 'queues'].includes(tab)) refreshTab(); }, 1000);
 })();

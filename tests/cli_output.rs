@@ -26,7 +26,8 @@ impl Server {
     fn start() -> Server {
         let wall = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("extensions/wall.lua");
         let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-            .args(["--tcp", "127.0.0.1:0", "--log-level", "info", "--lua"])
+            .args(["--tcp", "127.0.0.1:0", "--log-level", "info"])
+            .args(["--data-dir", "none", "--lua"])
             .arg(wall)
             .stderr(Stdio::piped())
             .spawn()
@@ -302,6 +303,46 @@ fn progress_line_on_a_terminal_stderr_only() {
 }
 
 #[test]
+fn deq_count_shows_progress_on_a_terminal_stderr_only() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    for p in ["a", "b", "c", "d", "e", "f"] {
+        c.enqueue("prog.q", p.as_bytes()).unwrap();
+    }
+    // deq into a file, stderr on the terminal: the count, left at the end.
+    let file = scratch("deq.out");
+    let (code, screen) = srv.on_terminal(
+        "deq prog.q --count 3",
+        &format!("> {}", file.display()),
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        screen.ends_with("\r\x1b[Kdequeued 3/3 messages from prog.q\n"),
+        "{screen:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "a\nb\nc\n");
+    // --no-progress, stdout on the terminal too, or stderr not a terminal:
+    // nothing on stderr.
+    let (code, screen) = srv.on_terminal(
+        "--no-progress deq prog.q",
+        &format!("> {}", file.display()),
+        &[],
+    );
+    assert_eq!((code, screen.as_str()), (0, ""));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "d\n");
+    let (code, screen) = srv.on_terminal("deq prog.q", "", &[]);
+    assert_eq!((code, screen.as_str()), (0, "e\n"));
+    let out = srv.run(&["deq", "prog.q"]);
+    assert!(out.status.success());
+    assert_eq!(
+        (text(&out.stdout), text(&out.stderr)),
+        ("f\n".into(), "".into())
+    );
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
+
+#[test]
 fn send_no_reply_for_commands_that_answer_nothing() {
     let srv = Server::start();
     // `wall` answers its caller with nothing but a PING: waiting for a
@@ -544,11 +585,11 @@ fn every_bad_argument_is_a_clear_usage_error() {
         ),
         (
             &["--json", "pub", "r", "p"],
-            "--json applies to lscmd, lsconn and sub, not pub",
+            "--json applies to lscmd, lsconn, sub, queues and deq, not pub",
         ),
         (
             &["--json", "send", "epoch"],
-            "--json applies to lscmd, lsconn and sub, not send",
+            "--json applies to lscmd, lsconn, sub, queues and deq, not send",
         ),
         (&["bogus"], "unknown command 'bogus'"),
         (

@@ -118,6 +118,65 @@ fn enq_queues_and_deq() {
 }
 
 #[test]
+fn queues_and_deq_as_json() {
+    let srv = TestServer::start();
+    let payloads: [&[u8]; 4] = [b"plain", b"two\nlines\r\n", b"nul\0", b"\xff\x00bin"];
+    let mut c = ducq::client::Client::connect(&srv.addr.to_string(), WAIT).unwrap();
+    for p in payloads {
+        c.enqueue("js", p).unwrap();
+    }
+    c.enqueue("other", b"x").unwrap();
+    let out = run(&srv, &["--json", "queues"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["name"].as_str().unwrap(), q["depth"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(names, [("js", 4), ("other", 1)]);
+    assert!(list[0]["oldest_ms"].is_u64());
+    assert_eq!(list[0]["ready"], 4);
+    assert_eq!(list[0]["in_flight"], 0);
+    assert_eq!(list[0]["consumers"], 0);
+    // One object per line, every payload byte for byte.
+    let out = run(&srv, &["deq", "js", "--count", "4", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{}", text(&out.stdout));
+    use base64::Engine as _;
+    for (i, m) in lines.iter().enumerate() {
+        assert_eq!(
+            (m["queue"].as_str(), m["id"].as_u64()),
+            (Some("js"), Some(i as u64 + 1))
+        );
+        assert_eq!(m["deliveries"], 1);
+        let bytes = match (m["payload"].as_str(), m["payload_base64"].as_str()) {
+            (Some(t), None) => t.as_bytes().to_vec(),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
+            _ => panic!("{m}"),
+        };
+        assert_eq!(bytes, payloads[i]);
+    }
+    assert_eq!(lines[3]["payload_base64"], "/wBiaW4=");
+    // Acknowledged as they were printed.
+    let out = run(&srv, &["--json", "queues"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["depth"], 0);
+    // --json elsewhere is still refused.
+    let out = run(&srv, &["--json", "enq", "js", "x"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        text(&out.stderr),
+        "ducq: --json applies to lscmd, lsconn, sub, queues and deq, not enq\nTry 'ducq --help'.\n"
+    );
+}
+
+#[test]
 fn serve_and_req_end_to_end() {
     let srv = TestServer::start();
     let _upper = serve(&srv, "upper", &["tr", "a-z", "A-Z"]);

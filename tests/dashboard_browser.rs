@@ -77,6 +77,8 @@ fn the_dashboard_shows_live_data_in_chromium() {
             "127.0.0.1:0",
             "--log-level",
             "info",
+            "--data-dir",
+            "none",
         ])
         .stderr(Stdio::piped())
         .spawn()

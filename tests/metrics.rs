@@ -39,7 +39,7 @@ impl Server {
         .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
             .args(["--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-            .args(["--log-level", "info", "--lua"])
+            .args(["--log-level", "info", "--data-dir", "none", "--lua"])
             .arg(&dir)
             .args(extra)
             .stderr(Stdio::piped())
@@ -376,6 +376,97 @@ fn routes_and_conns_answer_one_page_with_the_totals() {
     assert_eq!(item["subscription_count"], 2);
     assert!(item["bytes_in"].as_u64().unwrap() > 0);
     assert!(item["bytes_out"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn queue_depths_consumers_in_flight_and_ages_in_metrics_and_stats() {
+    let srv = Server::start("queues", &[]);
+    let mut p = srv.client();
+    let before = srv.metrics();
+    for i in 0..3 {
+        p.enqueue("mq.a", format!("a{i}").as_bytes()).unwrap();
+    }
+    p.enqueue("mq.b/x", b"b").unwrap();
+    let mut consumer = srv.client();
+    consumer.consume("mq.a", 1).unwrap();
+    let held = consumer.next_delivery().unwrap();
+    assert_eq!(held.payload, b"a0");
+    std::thread::sleep(Duration::from_millis(20));
+
+    let (_, _, body) = srv.get("/metrics");
+    promtool(&body);
+    let m = parse(&String::from_utf8(body).unwrap());
+    let q = |name: &str, queue: &str| value(&m, &format!("{name}{{queue=\"{queue}\"}}"));
+    assert_eq!(value(&m, "ducq_queues"), 2.0);
+    assert_eq!(value(&m, "ducq_queue_payload_bytes"), 7.0);
+    for (name, a, b) in [
+        ("ducq_queue_depth", 3.0, 1.0),
+        ("ducq_queue_ready", 2.0, 1.0),
+        ("ducq_queue_in_flight", 1.0, 0.0),
+        ("ducq_queue_consumers", 1.0, 0.0),
+    ] {
+        assert_eq!((q(name, "mq.a"), q(name, "mq.b/x")), (a, b), "{name}");
+    }
+    assert!(q("ducq_queue_oldest_age_seconds", "mq.a") >= 0.02);
+    // Four enqueues, each its own turn (the client waits for each id).
+    let commits =
+        value(&m, "ducq_queue_commits_total") - value(&before, "ducq_queue_commits_total");
+    assert!(commits >= 4.0, "{commits}");
+    assert_eq!(value(&m, "ducq_queue_commit_failures_total"), 0.0);
+
+    // /stats: the same figures, each queue as lsq renders it in JSON.
+    let (_, _, body) = srv.get("/stats");
+    let s: Value = serde_json::from_slice(&body).unwrap();
+    let queues = s["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 2);
+    assert!(queues[0]["oldest_ms"].as_u64().unwrap() >= 20);
+    let mut first = queues[0].clone();
+    first["oldest_ms"] = 0.into();
+    assert_eq!(
+        first,
+        serde_json::json!({"name": "mq.a", "depth": 3, "ready": 2, "in_flight": 1,
+                            "consumers": 1, "oldest_ms": 0})
+    );
+    assert_eq!(queues[1]["name"], "mq.b/x");
+    let t = &s["queue_totals"];
+    assert_eq!(
+        (
+            t["queues"].as_u64(),
+            t["depth"].as_u64(),
+            t["in_flight"].as_u64()
+        ),
+        (Some(2), Some(4), Some(1))
+    );
+    assert_eq!(t["payload_bytes"], 7);
+    assert_eq!(t["commit_failures"], 0);
+    assert!(t["commits"].as_u64().unwrap() >= 4);
+
+    // The acknowledgement moves them.
+    consumer.ack("mq.a", held.id).unwrap();
+    let m = srv.metrics();
+    let q = |name: &str| value(&m, &format!("{name}{{queue=\"mq.a\"}}"));
+    assert_eq!(q("ducq_queue_depth"), 2.0);
+    // The next message went to the consumer at once (prefetch 1).
+    assert_eq!(q("ducq_queue_in_flight"), 1.0);
+
+    // The dashboard's summary leaves the queues to the paged command.
+    let mut c = srv.client();
+    c.emit("stats", "_", b"summary").unwrap();
+    let s: Value = serde_json::from_slice(&c.receive().unwrap()).unwrap();
+    assert_eq!(s["queues"], serde_json::json!([]));
+    assert_eq!(s["queue_totals"]["depth"], 3);
+    let all = page(&mut c, "queues", "*", "");
+    assert_eq!(all["total"], 2);
+    assert_eq!(all["items"][0]["name"], "mq.a");
+    assert_eq!(all["items"][0]["depth"], 2);
+    let some = page(&mut c, "queues", "b/", "0 10");
+    assert_eq!(some["total"], 1);
+    assert_eq!(some["items"][0]["name"], "mq.b/x");
+    let none = page(&mut c, "queues", "*", "5 10");
+    assert_eq!(
+        none,
+        serde_json::json!({"total": 2, "offset": 5, "items": []})
+    );
 }
 
 #[test]

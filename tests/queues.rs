@@ -156,7 +156,10 @@ fn every_queue_command_over_http() {
     assert_eq!(http(h, "POST", "/cmd/enq/q", b"third"), (200, "3".into()));
     assert_eq!(
         http(h, "POST", "/cmd/qget/q", b"1"),
-        (200, r#"["qmsg q","1 1","hello"]"#.into())
+        (
+            200,
+            r#"[{"queue":"q","id":1,"deliveries":1,"payload":"hello"}]"#.into()
+        )
     );
     // Acknowledged from another HTTP connection: a lease is anyone's.
     assert_eq!(
@@ -169,11 +172,22 @@ fn every_queue_command_over_http() {
     );
     assert_eq!(
         http(h, "POST", "/cmd/qtake/q", b"1"),
-        (200, r#"["qmsg q","2 1","world"]"#.into())
+        (
+            200,
+            r#"[{"queue":"q","id":2,"deliveries":1,"payload":"world"}]"#.into()
+        )
     );
     let (status, list) = http(h, "POST", "/cmd/lsq", b"");
     assert_eq!(status, 200);
-    assert!(list.starts_with(r#"["q,1,1,0,0,"#), "{list}");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let q = &list.as_array().unwrap()[..];
+    assert_eq!(q.len(), 1, "{list}");
+    assert!(q[0]["oldest_ms"].is_u64(), "{list}");
+    let counts = ["depth", "ready", "in_flight", "consumers"].map(|k| q[0][k].as_u64());
+    assert_eq!(
+        (q[0]["name"].as_str(), counts),
+        (Some("q"), [Some(1), Some(1), Some(0), Some(0)])
+    );
     // Consuming needs a connection that carries deliveries.
     assert_eq!(
         http(h, "POST", "/cmd/qsub/q", b"1"),
@@ -186,6 +200,158 @@ fn every_queue_command_over_http() {
     assert_eq!(
         http(h, "POST", "/cmd/qdel/q", b""),
         (200, r#"{"ok":true}"#.into())
+    );
+}
+
+/// `POST path` with a binary body: the status and the JSON answer.
+fn http_json(addr: SocketAddr, path: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(&[head.as_bytes(), body].concat()).unwrap();
+    let (status, body) = util::http_response(&mut s);
+    (
+        status,
+        serde_json::from_slice(&body).expect("a JSON answer"),
+    )
+}
+
+/// The payload of one message of a `qget`/`qtake` answer, as bytes.
+fn payload_of(m: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine as _;
+    match (m["payload"].as_str(), m["payload_base64"].as_str()) {
+        (Some(text), None) => text.as_bytes().to_vec(),
+        (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+        _ => panic!("no payload in {m}"),
+    }
+}
+
+#[test]
+fn http_qget_and_qtake_keep_payloads_whole() {
+    let srv = server();
+    let h = srv.addrs[1];
+    let payloads: [&[u8]; 6] = [
+        b"two\nlines",
+        b"crlf\r\nline\r\n",
+        b"nul\0inside\0",
+        b"\xff\xfe\x00not utf-8\n",
+        b"",
+        b"\n",
+    ];
+    for (i, p) in payloads.iter().enumerate() {
+        let id = (i + 1).to_string();
+        let (status, got) = http_json(h, "/cmd/enq/bin", p);
+        assert_eq!((status, got), (200, serde_json::json!(i + 1)), "enq {id}");
+    }
+    // qget: the first four, leased; qtake: the other two and nothing more.
+    let (status, got) = http_json(h, "/cmd/qget/bin", b"4");
+    assert_eq!(status, 200, "{got}");
+    let got = got.as_array().unwrap().clone();
+    assert_eq!(got.len(), 4, "{got:?}");
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m["queue"], "bin");
+        assert_eq!(m["id"], i as u64 + 1);
+        assert_eq!(m["deliveries"], 1);
+        assert_eq!(payload_of(m), payloads[i], "message {}", i + 1);
+    }
+    // Text stays text (escaped), bytes that are not UTF-8 are base64.
+    assert_eq!(got[2]["payload"], "nul\u{0}inside\u{0}");
+    assert_eq!(got[3]["payload_base64"], "//4Abm90IHV0Zi04Cg==");
+    let (status, got) = http_json(h, "/cmd/qtake/bin", b"10");
+    assert_eq!(status, 200, "{got}");
+    let got = got.as_array().unwrap().clone();
+    let ids: Vec<_> = got.iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [5, 6]);
+    assert_eq!(payload_of(&got[0]), b"");
+    assert_eq!(payload_of(&got[1]), b"\n");
+    // An empty queue: an empty array; a missing one: the NACK.
+    assert_eq!(
+        http_json(h, "/cmd/qtake/bin", b""),
+        (200, serde_json::json!([]))
+    );
+    assert_eq!(
+        http_json(h, "/cmd/qget/nope", b"1"),
+        (
+            404,
+            serde_json::json!({"error": "connection not found", "code": 19})
+        )
+    );
+}
+
+/// One keep-alive `POST` request.
+fn post(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn http_requests_pipelined_behind_a_durable_reply_are_answered() {
+    let srv = server();
+    let mut s = TcpStream::connect(srv.addrs[1]).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    // One write: two enqueues, answered only once committed (a later
+    // turn), then a request answered at once. Nothing more is sent: the
+    // requests behind each enqueue are already in the server's hands.
+    let all = post("/cmd/enq/pipe", "one") + &post("/cmd/enq/pipe", "two");
+    s.write_all((all + &post("/cmd/qack/pipe", "7")).as_bytes())
+        .unwrap();
+    assert_eq!(util::http_response(&mut s), (200, b"1".to_vec()));
+    assert_eq!(util::http_response(&mut s), (200, b"2".to_vec()));
+    assert_eq!(
+        util::http_response(&mut s),
+        (
+            404,
+            br#"{"error":"connection not found","code":19}"#.to_vec()
+        )
+    );
+    // And again on the same connection, ending with a commit.
+    let all = post("/cmd/enq/pipe", "three") + &post("/cmd/qdel/pipe", "");
+    s.write_all(all.as_bytes()).unwrap();
+    assert_eq!(util::http_response(&mut s), (200, b"3".to_vec()));
+    assert_eq!(
+        util::http_response(&mut s),
+        (200, br#"{"ok":true}"#.to_vec())
+    );
+}
+
+#[test]
+fn rust_client_fetch_and_take_return_the_messages() {
+    let srv = server();
+    let addr = srv.addr.to_string();
+    let mut c = ducq::client::Client::connect(&addr, WAIT).unwrap();
+    for p in ["a", "b\nc", "d"] {
+        c.enqueue("ft", p.as_bytes()).unwrap();
+    }
+    // A publication that arrives before the reply is kept for receive.
+    c.subscribe("news", "").unwrap();
+    let mut other = ducq::client::Client::connect(&addr, WAIT).unwrap();
+    other.publish("news", b"n1").unwrap();
+    let got = c.fetch("ft", 2).unwrap();
+    let got: Vec<_> = got
+        .iter()
+        .map(|m| (m.id, m.deliveries, &m.payload[..]))
+        .collect();
+    assert_eq!(got, [(1, 1, &b"a"[..]), (2, 1, &b"b\nc"[..])]);
+    let got = c.take("ft", 10).unwrap();
+    let got: Vec<_> = got.iter().map(|m| (m.id, &m.payload[..])).collect();
+    assert_eq!(got, [(3, &b"d"[..])]);
+    assert!(c.take("ft", 10).unwrap().is_empty());
+    assert_eq!(c.receive().unwrap(), b"pub news\nn1");
+    c.ack("ft", 1).unwrap();
+    assert_eq!(
+        c.fetch("nope", 1).unwrap_err().to_string(),
+        ducq::client::Error::Nack {
+            state: ducq::State::ENotFound,
+            text: "connection not found".into()
+        }
+        .to_string()
     );
 }
 

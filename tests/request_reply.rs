@@ -308,3 +308,34 @@ fn http_requester_gets_the_reply_as_its_response() {
         "{resp}"
     );
 }
+
+#[test]
+fn http_requests_pipelined_behind_a_request_are_answered_in_turn() {
+    let srv = TestServer::with_setup(Settings::default(), |r| {
+        r.listen_http("127.0.0.1:0").unwrap();
+    });
+    let mut m = srv.peer();
+    m.call(b"serve svc\n", b"ACK");
+    let mut s = TcpStream::connect(srv.addrs[1]).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    // Two requests in one write: HTTP answers one at a time, so the second
+    // reaches the member once the first one's reply went out, from the
+    // input the server already holds.
+    let req = |body: &str| {
+        format!(
+            "POST /cmd/req/svc HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    s.write_all((req("c1\nfirst") + &req("c2\nsecond")).as_bytes())
+        .unwrap();
+    for (corr, payload) in [("c1", "first"), ("c2", "second")] {
+        let (token, got) = request_of(&m.recv());
+        assert_eq!(got, payload.as_bytes());
+        m.send(format!("rep {token}\n{payload} done").as_bytes());
+        assert_eq!(
+            util::http_response(&mut s),
+            (200, format!("rep {corr}\n{payload} done").into_bytes())
+        );
+    }
+}

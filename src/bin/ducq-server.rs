@@ -212,6 +212,8 @@ fn main() -> ExitCode {
         }
     };
     let _ = os::raise_fd_limit();
+    // Past a file-size limit the queue store answers NACK 7, not SIGXFSZ.
+    let _ = os::survive_file_size_limit();
     let mut reactor = match Reactor::new(args.settings) {
         Ok(r) => r,
         Err(e) => {

@@ -86,15 +86,19 @@ Options:
   --port PORT             server port       [default: 59090, or 59091 with --ws]
   --ws                    connect over WebSocket (the server's HTTP port)
   --timeout SECS          connect and reply timeout     [default: 5]
-  --json                  JSON output: lscmd and lsconn print one array, sub
-                          one object per message: {\"route\":..,\"payload\":..}
-                          ({\"route\":..,\"payload_base64\":..} when the payload
-                          is not UTF-8)
+  --json                  JSON output: lscmd, lsconn and queues print one
+                          array, sub one object per message:
+                          {\"route\":..,\"payload\":..} ({\"route\":..,
+                          \"payload_base64\":..} when the payload is not
+                          UTF-8), deq one object per message:
+                          {\"queue\":..,\"id\":..,\"deliveries\":..,
+                          \"payload\":..} (or \"payload_base64\")
   --color WHEN            auto, always or never         [default: auto: when
                           the output is a terminal and NO_COLOR is unset]
   --no-color              same as --color never
   --no-progress           no progress line (shown on stderr when it is a
-                          terminal, for pub from stdin and sub into a file)
+                          terminal, for pub from stdin, and sub and deq
+                          into a file)
   --                      what follows is not an option (a payload '-x')
   -h, --help              this text
   -V, --version           version
@@ -324,9 +328,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
         literal,
     } = cli;
     let command = command.ok_or_else(|| usage("no command given"))?;
-    if ui.json && !matches!(command.as_str(), "lscmd" | "lsconn" | "sub") {
+    if ui.json
+        && !matches!(
+            command.as_str(),
+            "lscmd" | "lsconn" | "sub" | "queues" | "deq"
+        )
+    {
         return Err(usage(format!(
-            "--json applies to lscmd, lsconn and sub, not {command}"
+            "--json applies to lscmd, lsconn, sub, queues and deq, not {command}"
         )));
     }
     let printer = Printer {
@@ -447,9 +456,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .write_all(script.as_bytes())
                 .map_err(stdout_error)
         }
-        "queues" => ducq_cli::queue::queues(&conn, &args),
+        "queues" => ducq_cli::queue::queues(&conn, &args, &ui),
         "enq" => ducq_cli::queue::enq(&conn, &args),
-        "deq" => ducq_cli::queue::deq(&conn, &args),
+        "deq" => ducq_cli::queue::deq(&conn, &args, &ui),
         "serve" => ducq_cli::queue::serve(&conn, &args, &literal),
         "req" => ducq_cli::queue::req(&conn, &args, conn.timeout),
         other => Err(usage(format!("unknown command '{other}'"))),

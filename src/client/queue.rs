@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::{Client, Error, Stream};
 use crate::proto::message::{self, classify, nack_state, nack_text, Kind};
+use crate::proto::queue::{Delivered, QueueLine};
 use crate::proto::{Message, State};
 
 /// A message handed out by a queue (`qmsg Q\n<id> <deliveries>\n<payload>`).
@@ -26,18 +27,12 @@ pub struct QueueMessage {
 impl QueueMessage {
     /// Reads a `qmsg`; `None` for anything else.
     pub fn parse(msg: &[u8]) -> Option<QueueMessage> {
-        let m = Message::parse(msg).ok()?;
-        if m.command != b"qmsg" || !m.has_newline {
-            return None;
-        }
-        let (head, payload) = split_line(m.payload);
-        let head = std::str::from_utf8(head).ok()?;
-        let (id, deliveries) = head.split_once(' ')?;
+        let d = Delivered::parse(msg)?;
         Some(QueueMessage {
-            queue: String::from_utf8_lossy(m.route).into_owned(),
-            id: id.parse().ok()?,
-            deliveries: deliveries.parse().ok()?,
-            payload: payload.to_vec(),
+            queue: String::from_utf8_lossy(d.queue).into_owned(),
+            id: d.id,
+            deliveries: d.deliveries,
+            payload: d.payload.to_vec(),
         })
     }
 }
@@ -62,17 +57,14 @@ pub struct QueueInfo {
 impl QueueInfo {
     /// Reads an `lsq` line `name,depth,ready,in_flight,consumers,oldest_ms`.
     pub fn parse(line: &[u8]) -> Option<QueueInfo> {
-        let text = std::str::from_utf8(line).ok()?.trim_end();
-        let mut f = text.split(',');
-        let name = f.next()?.to_string();
-        let mut n = || f.next().and_then(|x| x.parse::<u64>().ok());
+        let q = QueueLine::parse(line)?;
         Some(QueueInfo {
-            name,
-            depth: n()?,
-            ready: n()?,
-            in_flight: n()?,
-            consumers: n()?,
-            oldest: Duration::from_millis(n()?),
+            name: String::from_utf8(q.name.to_vec()).ok()?,
+            depth: q.depth,
+            ready: q.ready,
+            in_flight: q.in_flight,
+            consumers: q.consumers,
+            oldest: Duration::from_millis(q.oldest_ms),
         })
     }
 }
@@ -205,21 +197,44 @@ impl<S: Stream> Client<S> {
         }
     }
 
+    /// A `PARTS` … `END` reply. What comes before `PARTS` may be
+    /// unsolicited (kept for `receive`); between `PARTS` and `END`
+    /// everything is the reply's, `qmsg`s included (the messages of a
+    /// `qget` or `qtake`): the server sends them together.
     fn command_parts(&mut self) -> Result<Vec<Vec<u8>>, Error> {
-        let first = self.command_reply()?;
-        if classify(&first) != Kind::Parts {
-            return Err(Error::Protocol(
-                String::from_utf8_lossy(&first).into_owned(),
-            ));
-        }
-        let mut parts = Vec::new();
-        loop {
-            let m = self.command_reply()?;
+        let mut held = Vec::new();
+        let mut parts: Option<Vec<Vec<u8>>> = None;
+        let result = loop {
+            let m = match self.receive() {
+                Ok(m) => m,
+                Err(e) => break Err(e),
+            };
+            let Some(items) = parts.as_mut() else {
+                if is_unsolicited(&m) {
+                    held.push(m);
+                    continue;
+                }
+                match classify(&m) {
+                    Kind::Parts => parts = Some(Vec::new()),
+                    Kind::Nack(state) => {
+                        break Err(Error::Nack {
+                            state,
+                            text: nack_text(&m),
+                        })
+                    }
+                    _ => break Err(Error::Protocol(String::from_utf8_lossy(&m).into_owned())),
+                }
+                continue;
+            };
             if classify(&m) == Kind::End {
-                return Ok(parts);
+                break Ok(parts.take().unwrap_or_default());
             }
-            parts.push(m);
+            items.push(m);
+        };
+        for m in held.into_iter().rev() {
+            self.unreceive(m);
         }
+        result
     }
 
     /// Enqueues `payload` in `queue` (created with defaults when missing);

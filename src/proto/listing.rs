@@ -1,6 +1,6 @@
 //! The text listings `lscmd` and `lsconn` answer with, read back into their
-//! fields, and JSON string literals for rendering them (the CLI's `--json`,
-//! HTTP's JSON answers). Pure functions: no I/O, no allocation beyond the
+//! fields, and JSON string literals and payload members for rendering them
+//! (the CLI's `--json`, HTTP's JSON answers). Pure functions: no I/O, no allocation beyond the
 //! output string, nothing that can panic on any input.
 
 use alloc::string::String;
@@ -24,6 +24,26 @@ pub fn json_string(out: &mut String, bytes: &[u8]) {
         }
     }
     out.push('"');
+}
+
+/// Appends a payload as a JSON member: `"payload":"<text>"` when it is
+/// UTF-8 (every character escaped as JSON needs, line breaks and NULs
+/// included), `"payload_base64":"<base64>"` when it is not. Either way the
+/// bytes come back exactly; this is the one rule for payloads in JSON (the
+/// CLI's `--json`, HTTP's queue replies).
+pub fn json_payload(out: &mut String, payload: &[u8]) {
+    match core::str::from_utf8(payload) {
+        Ok(text) => {
+            out.push_str("\"payload\":");
+            json_string(out, text.as_bytes());
+        }
+        Err(_) => {
+            use base64::Engine as _;
+            out.push_str("\"payload_base64\":\"");
+            out.push_str(&base64::engine::general_purpose::STANDARD.encode(payload));
+            out.push('"');
+        }
+    }
 }
 
 /// The lines of a listing's parts, without line ends, empty lines skipped.
@@ -107,6 +127,16 @@ mod tests {
         let mut s = String::new();
         json_string(&mut s, b"a\"b\\c\nd\re\tf\x01g\xffh");
         assert_eq!(s, "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\u{fffd}h\"");
+    }
+
+    #[test]
+    fn payloads_in_json_are_text_or_base64() {
+        let mut s = String::new();
+        json_payload(&mut s, b"a\r\nb\0");
+        assert_eq!(s, r#""payload":"a\r\nb\u0000""#);
+        let mut s = String::new();
+        json_payload(&mut s, b"\xff\x00");
+        assert_eq!(s, r#""payload_base64":"/wA=""#);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod checks;
 pub mod listing;
 pub mod message;
+pub mod queue;
 pub mod route;
 pub mod state;
 pub mod stream;

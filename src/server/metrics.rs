@@ -14,6 +14,9 @@ use std::net::SocketAddr;
 use crate::proto::state::ALL;
 use crate::proto::State;
 
+#[path = "metrics_queues.rs"]
+mod queues;
+
 /// Counters bumped by the reactor thread as things happen.
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
@@ -98,6 +101,40 @@ pub struct ConnGroup {
     pub count: u64,
 }
 
+/// One durable queue in a reading.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueFigures {
+    /// The queue's name.
+    pub name: String,
+    /// Messages not yet acknowledged.
+    pub depth: u64,
+    /// Of those, waiting to be handed out.
+    pub ready: u64,
+    /// Of those, handed out and not yet acknowledged.
+    pub in_flight: u64,
+    /// Attached consumers.
+    pub consumers: u64,
+    /// Age of the oldest message in milliseconds, 0 when empty.
+    pub oldest_ms: u64,
+}
+
+/// All durable queues together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueTotals {
+    /// How many queues.
+    pub queues: u64,
+    /// Messages not yet acknowledged, in all queues.
+    pub depth: u64,
+    /// Of those, handed out and not yet acknowledged.
+    pub in_flight: u64,
+    /// Payload bytes held (what `--max-queue-bytes` bounds).
+    pub bytes: u64,
+    /// Commits of the queue store that wrote something.
+    pub commits: u64,
+    /// Commits that failed (a full disk): their turn's changes were refused.
+    pub commit_failures: u64,
+}
+
 /// Everything one reading shows: the counters and the gauges of the moment.
 #[derive(Debug, Clone, Default)]
 pub struct Reading {
@@ -125,6 +162,10 @@ pub struct Reading {
     pub open_fds: u64,
     /// CPU time of the process (user + system), in seconds.
     pub cpu_seconds: f64,
+    /// Every durable queue, by name (left empty for a summary).
+    pub queues: Vec<QueueFigures>,
+    /// The queues together.
+    pub queue_totals: QueueTotals,
 }
 
 /// Escapes a label value (backslash, quote, line break).
@@ -323,6 +364,7 @@ pub fn prometheus(r: &Reading) -> String {
     for (name, help, value) in gauges {
         p.one(name, "gauge", help, value);
     }
+    queues::prometheus(&mut p, r);
     p.one(
         "process_resident_memory_bytes",
         "gauge",
@@ -423,7 +465,7 @@ pub fn json(r: &Reading) -> String {
         s,
         "}},\"routes_stored\":{},\"stored_bytes\":{},\"subscriptions\":{},\
          \"queued_output_bytes\":{},\"process\":{{\"resident_memory_bytes\":{},\
-         \"open_fds\":{},\"cpu_seconds\":{:.2}}}}}",
+         \"open_fds\":{},\"cpu_seconds\":{:.2}}}",
         r.routes_stored,
         r.stored_bytes,
         r.subscriptions,
@@ -432,6 +474,8 @@ pub fn json(r: &Reading) -> String {
         r.open_fds,
         r.cpu_seconds
     );
+    queues::json(&mut s, r);
+    s.push('}');
     s
 }
 
@@ -500,6 +544,22 @@ mod tests {
             routes_stored: 2,
             rss_bytes: 4096,
             open_fds: 9,
+            queues: vec![QueueFigures {
+                name: "jobs/\"a\"".into(),
+                depth: 5,
+                ready: 3,
+                in_flight: 2,
+                consumers: 1,
+                oldest_ms: 1500,
+            }],
+            queue_totals: QueueTotals {
+                queues: 1,
+                depth: 5,
+                in_flight: 2,
+                bytes: 640,
+                commits: 12,
+                commit_failures: 3,
+            },
             ..Reading::default()
         }
     }
@@ -523,6 +583,16 @@ mod tests {
             "process_resident_memory_bytes 4096",
             "process_open_fds 9",
             "# TYPE ducq_deliveries_total counter",
+            "ducq_queues 1",
+            "ducq_queue_payload_bytes 640",
+            "ducq_queue_commits_total 12",
+            "ducq_queue_commit_failures_total 3",
+            "ducq_queue_depth{queue=\"jobs/\\\"a\\\"\"} 5",
+            "ducq_queue_ready{queue=\"jobs/\\\"a\\\"\"} 3",
+            "ducq_queue_in_flight{queue=\"jobs/\\\"a\\\"\"} 2",
+            "ducq_queue_consumers{queue=\"jobs/\\\"a\\\"\"} 1",
+            "ducq_queue_oldest_age_seconds{queue=\"jobs/\\\"a\\\"\"} 1.500",
+            "# TYPE ducq_queue_depth gauge",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
@@ -540,6 +610,10 @@ mod tests {
             "\"nacks\":{\"17\":2,\"22\":1}",
             "\"command_sets\":{\"lua\":{\"calls\":4,\"errors\":1,\"seconds\":1.500000000}}",
             "\"process\":{\"resident_memory_bytes\":4096,\"open_fds\":9,",
+            "\"queue_totals\":{\"queues\":1,\"depth\":5,\"in_flight\":2,\"payload_bytes\":640,\
+             \"commits\":12,\"commit_failures\":3}",
+            "\"queues\":[{\"name\":\"jobs/\\\"a\\\"\",\"depth\":5,\"ready\":3,\"in_flight\":2,\
+             \"consumers\":1,\"oldest_ms\":1500}]}",
         ] {
             assert!(j.contains(part), "{part} not in {j}");
         }

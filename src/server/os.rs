@@ -1,6 +1,6 @@
 //! Process-level helpers for programs that run a server: stop on SIGINT and
-//! SIGTERM, take SIGHUP as a reload request, and raise the open-file limit
-//! so thousands of clients fit. These touch process-wide state and are for
+//! SIGTERM, take SIGHUP as a reload request, raise the open-file limit so
+//! thousands of clients fit, and keep running past a file-size limit. These touch process-wide state and are for
 //! `main`, never for library code paths.
 
 use std::io;
@@ -94,4 +94,18 @@ pub fn raise_fd_limit() -> io::Result<u64> {
         }
         Ok(lim.rlim_cur as u64)
     }
+}
+
+/// Ignores SIGXFSZ, so a write past the file-size limit (`ulimit -f`,
+/// systemd's `LimitFSIZE=`) fails with `EFBIG` instead of killing the
+/// process: the queue store then refuses that turn's changes with a clear
+/// NACK, as on a full disk, and works again once the limit is raised.
+pub fn survive_file_size_limit() -> io::Result<()> {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler
+    // code and touches nothing of ours.
+    let old = unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    if old == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -127,6 +127,17 @@ pub trait Transport {
         true
     }
 
+    /// Whether `decode` is holding complete input back until the reply to
+    /// the current request is encoded (a request/response protocol that
+    /// serves one request at a time, like HTTP/1.1 with pipelining). When
+    /// that reply comes later than the read that brought the request (it
+    /// waited for a commit, or for another connection), the held input is
+    /// decoded again then: no new bytes, and so no new readiness event,
+    /// may ever come for it. The default is false.
+    fn holds_input(&self) -> bool {
+        false
+    }
+
     /// Appends the wire form of one ducq message to `out`.
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>);
 

@@ -9,7 +9,8 @@
 // It loads the page with 1 000 routes and 300 connections present, sees a
 // publication from the CLI appear, a connection appear and vanish, a form
 // publication reach `ducq sub`, the subscribe pane and the log tail fill,
-// the commands listed, and no console error. Exits non-zero on failure.
+// the commands listed, a queue's depth follow `ducq enq` and `ducq deq`,
+// and no console error. Exits non-zero on failure.
 import puppeteer from 'puppeteer-core';
 import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
@@ -173,6 +174,23 @@ try {
   await page.waitForSelector('#commands-table tr[data-command="pub"]', { timeout: WAIT });
   const doc = await page.$eval('#commands-table tr[data-command="metrics"]', (r) => r.cells[1].textContent);
   if (!doc.includes('Prometheus')) throw new Error('metrics doc: ' + doc);
+
+  step("a queue's depth follows ducq enq and deq");
+  cli('enq', 'dash.jobs', 'first');
+  cli('enq', 'dash.jobs', 'second');
+  await tab(page, 'queues');
+  const depth = (want) => page.waitForFunction((w) => {
+    const r = document.querySelector('#queues-table tr[data-queue="dash.jobs"]');
+    return r && r.cells[1].textContent === String(w)
+      && document.querySelector('#stat-queued').textContent === String(w);
+  }, { timeout: WAIT }, want);
+  await depth(2);
+  cli('enq', 'dash.jobs', 'third');
+  await depth(3);
+  if (cli('deq', 'dash.jobs') !== 'first\n') throw new Error('ducq deq did not print the first message');
+  await depth(2);
+  const ready = await page.$eval('#queues-table tr[data-queue="dash.jobs"]', (r) => r.cells[2].textContent);
+  if (ready !== '2') throw new Error('ready: ' + ready);
 
   step('live rates for the screenshot');
   const talker = await tcpClient();

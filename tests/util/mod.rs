@@ -303,3 +303,27 @@ pub fn ws_next<S: Read + Write>(ws: &mut WebSocket<S>) -> Vec<u8> {
         }
     }
 }
+
+/// Reads one HTTP response with a `Content-Length` body from a keep-alive
+/// connection (nothing past it): its status and body.
+pub fn http_response<S: Read>(s: &mut S) -> (u16, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("a response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).expect("an ASCII head");
+    let status = head[9..12].parse().expect("a status");
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).expect("the body");
+    (status, body)
+}

@@ -62,7 +62,11 @@ pub const GLOBAL: &[Opt] = &[
         Value::Text,
         "connect and reply timeout in seconds",
     ),
-    opt("json", Value::None, "JSON output (lscmd, lsconn, sub)"),
+    opt(
+        "json",
+        Value::None,
+        "JSON output (lscmd, lsconn, sub, queues, deq)",
+    ),
     opt(
         "color",
         Value::Words(&["auto", "always", "never"]),

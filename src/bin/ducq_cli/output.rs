@@ -7,7 +7,6 @@
 use std::io::{self, Write};
 use std::str::FromStr;
 
-use base64::Engine as _;
 use ducq::proto::listing::{self, json_string};
 use ducq::proto::Message;
 
@@ -152,17 +151,8 @@ pub fn message_json(msg: &[u8]) -> String {
         Ok(m) if m.has_newline && !m.route.is_empty() => {
             s.push_str("{\"route\":");
             json_string(&mut s, m.route);
-            match std::str::from_utf8(m.payload) {
-                Ok(text) => {
-                    s.push_str(",\"payload\":");
-                    json_string(&mut s, text.as_bytes());
-                }
-                Err(_) => {
-                    s.push_str(",\"payload_base64\":\"");
-                    s.push_str(&base64::engine::general_purpose::STANDARD.encode(m.payload));
-                    s.push('"');
-                }
-            }
+            s.push(',');
+            listing::json_payload(&mut s, m.payload);
             s.push('}');
         }
         _ => {

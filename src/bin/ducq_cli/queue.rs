@@ -1,16 +1,22 @@
 //! `ducq`'s queue and request/reply commands: `queues`, `enq`, `deq`,
 //! `serve`, `req`. Argument handling and printing only; the protocol is
-//! the library client's (`ducq::client::queue`).
+//! the library client's (`ducq::client::queue`), the JSON forms are
+//! `ducq::proto::queue`'s.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use ducq::client::queue::QueueMessage;
+use ducq::client::reconnect::Reconnecting;
 use ducq::client::Error;
+use ducq::proto::queue::{Delivered, QueueLine};
 use ducq::proto::State;
 
+use super::progress::Progress;
 use super::reconnect::{made, Reconnect};
-use crate::{Conn, Failure};
+use crate::{Conn, Failure, Ui};
 
 fn stdin_or(arg: &str) -> Result<Vec<u8>, Failure> {
     if arg != "-" {
@@ -27,13 +33,32 @@ fn io(e: std::io::Error) -> Failure {
     Failure::Other(format!("stdout: {e}"))
 }
 
-/// `ducq queues`: one line per queue.
-pub fn queues(conn: &Conn, args: &[String]) -> Result<(), Failure> {
+/// `ducq queues`: one line per queue, or (`--json`) one JSON array.
+pub fn queues(conn: &Conn, args: &[String], ui: &Ui) -> Result<(), Failure> {
     if !args.is_empty() {
         return Err(Failure::Usage("usage: ducq queues".into()));
     }
     let list = conn.open()?.queues()?;
     let mut out = std::io::stdout().lock();
+    if ui.json {
+        let mut json = String::from("[");
+        for (i, q) in list.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            QueueLine {
+                name: q.name.as_bytes(),
+                depth: q.depth,
+                ready: q.ready,
+                in_flight: q.in_flight,
+                consumers: q.consumers,
+                oldest_ms: q.oldest.as_millis() as u64,
+            }
+            .json(&mut json);
+        }
+        json.push_str("]\n");
+        return out.write_all(json.as_bytes()).map_err(io);
+    }
     let width = list.iter().map(|q| q.name.len()).max().unwrap_or(0).max(4);
     writeln!(
         out,
@@ -70,10 +95,13 @@ pub fn enq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
 
 /// `ducq deq QUEUE [--count N] [--no-ack]`: prints N messages (default 1),
 /// waiting for them; each is acknowledged once printed (at least once), or
-/// with `--no-ack` before it is printed (at most once). A lost connection
-/// is made again and the queue consumed again (`reconnect`): a message
-/// printed whose acknowledgement was lost with it comes again.
-pub fn deq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
+/// with `--no-ack` before it is printed (at most once). With `--json`, one
+/// object per message (its id, delivery count and payload whole). A
+/// progress line counts them on stderr when it is a terminal and stdout is
+/// not. A lost connection is made again and the queue consumed again
+/// (`reconnect`): a message printed whose acknowledgement was lost with it
+/// comes again.
+pub fn deq(conn: &Conn, args: &[String], ui: &Ui) -> Result<(), Failure> {
     let mut queue = None;
     let (mut count, mut ack_first) = (1u64, false);
     let mut reconnect = Reconnect::default();
@@ -102,25 +130,72 @@ pub fn deq(conn: &Conn, args: &[String]) -> Result<(), Failure> {
         c.consume(&q, prefetch)
     })?;
     let mut out = std::io::stdout().lock();
+    // As for `sub`: only where it does not mix with the messages.
+    let mut progress = Progress::new(
+        ui.progress && std::io::stderr().is_terminal() && !std::io::stdout().is_terminal(),
+    );
+    let counted = |n: u64| format!("dequeued {n}/{count} messages from {queue}");
     let mut printed = 0;
     while printed < count {
-        let Some(m) = made(client.with_client(|c| c.next_delivery()))? else {
-            continue;
-        };
-        if ack_first && made(client.with_client(|c| c.ack(&queue, m.id)))?.is_none() {
-            // Not acknowledged: it is delivered again.
-            continue;
-        }
-        out.write_all(&m.payload).map_err(io)?;
-        out.write_all(b"\n").map_err(io)?;
-        out.flush().map_err(io)?;
-        printed += 1;
-        if !ack_first {
-            // Lost with the connection: delivered again (at least once).
-            made(client.with_client(|c| c.ack(&queue, m.id)))?;
+        match deq_step(&mut client, &queue, ack_first, ui.json, &mut out) {
+            Ok(true) => {
+                printed += 1;
+                progress.update(|| counted(printed));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                progress.clear();
+                return Err(e);
+            }
         }
     }
+    progress.finish(&counted(count));
     Ok(())
+}
+
+/// Waits for one message of `queue`, prints it and acknowledges it (before
+/// printing it when `ack_first`). False when the connection was lost
+/// before the message was printed: it is delivered again.
+fn deq_step(
+    client: &mut Reconnecting<TcpStream>,
+    queue: &str,
+    ack_first: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<bool, Failure> {
+    let Some(m) = made(client.with_client(|c| c.next_delivery()))? else {
+        return Ok(false);
+    };
+    if ack_first && made(client.with_client(|c| c.ack(queue, m.id)))?.is_none() {
+        // Not acknowledged: it is delivered again.
+        return Ok(false);
+    }
+    print_delivery(out, &m, json)?;
+    if !ack_first {
+        // Lost with the connection: delivered again (at least once).
+        made(client.with_client(|c| c.ack(queue, m.id)))?;
+    }
+    Ok(true)
+}
+
+/// One delivered message on stdout: its payload and a newline, or
+/// (`json`) its JSON object.
+fn print_delivery(out: &mut impl Write, m: &QueueMessage, json: bool) -> Result<(), Failure> {
+    if json {
+        let mut line = String::new();
+        Delivered {
+            queue: m.queue.as_bytes(),
+            id: m.id,
+            deliveries: m.deliveries,
+            payload: &m.payload,
+        }
+        .json(&mut line);
+        out.write_all(line.as_bytes()).map_err(io)?;
+    } else {
+        out.write_all(&m.payload).map_err(io)?;
+    }
+    out.write_all(b"\n").map_err(io)?;
+    out.flush().map_err(io)
 }
 
 const DEQ_USAGE: &str =

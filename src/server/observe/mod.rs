@@ -1,7 +1,9 @@
 //! The server observing itself, as a command set: `metrics` (the
 //! Prometheus text format), `stats` (the same numbers as JSON; with the
-//! payload `history`, the last five minutes second by second), `routes` and
-//! `conns` (one page of the stored routes or open connections as JSON) and
+//! payload `history`, the last five minutes second by second; with
+//! `summary`, without the queues one by one), `routes`, `conns` and
+//! `queues` (one page of the stored routes, open connections or durable
+//! queues as JSON) and
 //! `dashboard` (the embedded web dashboard's files). The HTTP listener maps
 //! `GET /metrics`, `/stats`, `/` and `/dashboard/...` to them; the dashboard
 //! calls them over its WebSocket. `ducq-server` adds the set (without
@@ -23,7 +25,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::dispatcher::CommandSet;
 use super::hub::Hub;
-use super::metrics::{self, ConnGroup, ProcessFigures, Reading};
+use super::metrics::{self, ConnGroup, ProcessFigures, QueueFigures, QueueTotals, Reading};
+use super::queues::queue_line;
 use crate::proto::{Message, State};
 use history::History;
 
@@ -34,7 +37,11 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "stats",
-        "server metrics as JSON (also GET /stats); payload history adds the last five minutes",
+        "server metrics as JSON (also GET /stats); payload history adds the last five minutes, summary leaves out the queues one by one",
+    ),
+    (
+        "queues",
+        "durable queues whose name contains the route (* for all) with their counts as JSON, one page: payload '<offset> <limit>'",
     ),
     (
         "routes",
@@ -150,6 +157,7 @@ pub fn reading(hub: &Hub, started: Instant, start_time: f64, process: (u64, u64,
     }
     connections.sort_by(|a, b| (&a.listener, &a.protocol).cmp(&(&b.listener, &b.protocol)));
     let (rss_bytes, open_fds, cpu_seconds) = process;
+    let (queues, queue_totals) = queue_figures(hub);
     Reading {
         version: env!("CARGO_PKG_VERSION"),
         uptime: started.elapsed().as_secs_f64(),
@@ -163,7 +171,39 @@ pub fn reading(hub: &Hub, started: Instant, start_time: f64, process: (u64, u64,
         rss_bytes,
         open_fds,
         cpu_seconds,
+        queues,
+        queue_totals,
     }
+}
+
+/// Every durable queue's figures, and their totals.
+fn queue_figures(hub: &Hub) -> (Vec<QueueFigures>, QueueTotals) {
+    let service = hub.queues();
+    let queues: Vec<QueueFigures> = service
+        .listing(Instant::now())
+        .iter()
+        .map(|l| {
+            let q = queue_line(l);
+            QueueFigures {
+                name: l.name.to_string(),
+                depth: q.depth,
+                ready: q.ready,
+                in_flight: q.in_flight,
+                consumers: q.consumers,
+                oldest_ms: q.oldest_ms,
+            }
+        })
+        .collect();
+    let (commits, commit_failures) = service.commit_counts();
+    let totals = QueueTotals {
+        queues: queues.len() as u64,
+        depth: queues.iter().map(|q| q.depth).sum(),
+        in_flight: queues.iter().map(|q| q.in_flight).sum(),
+        bytes: service.bytes() as u64,
+        commits,
+        commit_failures,
+    };
+    (queues, totals)
 }
 
 impl CommandSet for Observe {
@@ -183,16 +223,26 @@ impl CommandSet for Observe {
         let reply = match msg.command {
             b"metrics" => metrics::prometheus(&self.reading(hub)).into_bytes(),
             b"stats" => {
-                let mut json = metrics::json(&self.reading(hub));
+                let mut reading = self.reading(hub);
+                // A summary (the dashboard's poll each second) leaves the
+                // queues one by one to the paged `queues` command.
+                if msg.payload == b"summary" {
+                    reading.queues.clear();
+                }
+                let mut json = metrics::json(&reading);
                 if msg.payload == b"history" {
                     json.pop();
                     json.push_str(",\"history\":");
                     json.push_str(&self.history.json());
                     json.push('}');
-                } else if !msg.payload.is_empty() {
+                } else if !matches!(msg.payload, b"" | b"summary") {
                     return Err(State::EMsgInv);
                 }
                 json.into_bytes()
+            }
+            b"queues" => {
+                let (offset, limit) = pages::window(msg.payload)?;
+                pages::queues(hub, msg.route, offset, limit).into_bytes()
             }
             b"routes" => {
                 let (offset, limit) = pages::window(msg.payload)?;

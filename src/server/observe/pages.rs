@@ -1,13 +1,17 @@
-//! One page of the live routes or connections as JSON, for the dashboard:
+//! One page of the live routes, connections or durable queues as JSON, for
+//! the dashboard:
 //! `{"total":N,"offset":O,"items":[..]}`. However many routes or clients
 //! there are, a reply holds one page (at most `MAX_PAGE` items, payloads
 //! cut at `PAYLOAD_PREVIEW` bytes), so it stays small.
 
 use std::fmt::Write as _;
 
+use std::time::Instant;
+
 use crate::proto::listing::json_string;
 use crate::proto::{Message, State};
 use crate::server::hub::Hub;
+use crate::server::queues::queue_line;
 
 /// Items in a page unless the request asks for fewer.
 pub const DEFAULT_PAGE: usize = 50;
@@ -133,6 +137,31 @@ pub fn conns(hub: &Hub, filter: &[u8], offset: usize, limit: usize) -> String {
     s.push_str(&items);
     s.push_str("]}");
     s
+}
+
+/// The durable queues whose name contains `filter` (all for `*` or an
+/// empty filter), by name, each as `lsq` renders it in JSON: name, depth,
+/// ready, in flight, consumers, age of the oldest message.
+pub fn queues(hub: &Hub, filter: &[u8], offset: usize, limit: usize) -> String {
+    let all = filter.is_empty() || filter == b"*";
+    let listing = hub.queues().listing(Instant::now());
+    let matching: Vec<_> = listing
+        .iter()
+        .filter(|l| all || contains(l.name.as_bytes(), filter))
+        .collect();
+    let mut s = page_head(matching.len(), offset);
+    for (i, l) in matching.iter().skip(offset).take(limit).enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        queue_line(l).json(&mut s);
+    }
+    s.push_str("]}");
+    s
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

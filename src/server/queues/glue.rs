@@ -39,12 +39,36 @@ impl Hub {
         std::mem::take(&mut self.reply_deferred)
     }
 
-    /// Sends to connection `id` if it is still that connection.
+    /// Sends to connection `id` if it is still that connection. Every
+    /// reply that comes later than the read that brought its request goes
+    /// through here: when it frees input the codec held back (HTTP
+    /// requests pipelined behind it), the connection is read again next
+    /// turn (`take_held_input`), since no new readiness event will come
+    /// for bytes already read.
     pub(crate) fn send_to(&mut self, id: ConnId, msg: &[u8]) -> bool {
-        match self.resolve(id) {
-            Some(key) => self.send(key, msg).is_ok(),
-            None => false,
+        let Some(key) = self.resolve(id) else {
+            return false;
+        };
+        let held = self
+            .conns
+            .get(key)
+            .is_some_and(|c| c.transport.holds_input() && !c.input.is_empty());
+        let sent = self.send(key, msg).is_ok();
+        let freed = held
+            && self
+                .conns
+                .get(key)
+                .is_some_and(|c| !c.closing && !c.transport.holds_input());
+        if freed && !self.queues.held_input.contains(&key) {
+            self.queues.held_input.push(key);
         }
+        sent
+    }
+
+    /// Connections whose held input a late reply freed: the reactor reads
+    /// them again in its next turn (taken once).
+    pub(crate) fn take_held_input(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.queues.held_input)
     }
 
     fn send_all(&mut self, outs: Vec<Out>) {

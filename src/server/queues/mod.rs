@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::proto::queue::{Delivered, QueueLine};
 use crate::proto::{message, State, ACK, END, PARTS};
 use crate::queue::book::Delivery;
-use crate::queue::{Answer, Clock, Durable, Limits, Store, StoreError};
+use crate::queue::{Answer, Clock, Durable, Limits, Listing, QueueError, Store, StoreError};
 use crate::server::conn::ConnId;
 
 mod glue;
@@ -26,14 +27,13 @@ pub const MAX_REQUESTS: usize = 100_000;
 
 /// `qmsg Q\n<id> <deliveries>\n<payload>`: a message handed out.
 pub fn delivery_message(d: &Delivery) -> Vec<u8> {
-    let mut m = message::format(
-        b"qmsg",
-        d.queue.as_bytes(),
-        format!("{} {}", d.id, d.deliveries).as_bytes(),
-    );
-    m.push(b'\n');
-    m.extend_from_slice(&d.payload);
-    m
+    Delivered {
+        queue: d.queue.as_bytes(),
+        id: d.id,
+        deliveries: d.deliveries,
+        payload: &d.payload,
+    }
+    .format()
 }
 
 fn parts(items: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
@@ -42,6 +42,37 @@ fn parts(items: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
     out.push(END.to_vec());
     out
 }
+
+/// A queue's listing as its `lsq` line, which every rendering of queue
+/// counts starts from (`lsq`, `/metrics`, `/stats`, the dashboard).
+pub fn queue_line(l: &Listing) -> QueueLine<'_> {
+    let s = &l.stats;
+    QueueLine {
+        name: l.name.as_bytes(),
+        depth: s.depth as u64,
+        ready: s.ready as u64,
+        in_flight: s.in_flight as u64,
+        consumers: s.consumers as u64,
+        oldest_ms: s.oldest.map_or(0, |d| d.as_millis() as u64),
+    }
+}
+
+/// The NACK that answers a refused change: the state's code and text, and
+/// for a store out of space why, so a client can tell a full disk from a
+/// broken one (the log has the system's words for either).
+fn refusal(e: &QueueError) -> Vec<u8> {
+    let state = e.state();
+    match e {
+        QueueError::Store(s) if s.full => {
+            format!("NACK *\n{}\n{}: {STORE_FULL}", state.code(), state.text()).into_bytes()
+        }
+        _ => message::nack(state),
+    }
+}
+
+/// What a NACK 7 adds when the queue store is out of space (a full disk or
+/// a file-size limit).
+pub const STORE_FULL: &str = "queue store full, no space left";
 
 /// A decimal in a payload (surrounding whitespace allowed); `default` when
 /// the payload is empty; `EMsgInv` when it is not a number in `1..=max`.
@@ -65,6 +96,15 @@ pub struct QueueService {
     consumers: HashMap<u64, ConnId>,
     /// Serving members and requests in flight.
     pub rpc: Rpc,
+    /// Connections whose input held behind a late reply can be decoded
+    /// again (`glue.rs`).
+    held_input: Vec<usize>,
+    /// Commits failed in a row, and how the last one failed.
+    failed_commits: u64,
+    last_failure: Option<StoreError>,
+    /// Commits that wrote something, and those that failed (`/metrics`).
+    commits: u64,
+    commit_failures: u64,
 }
 
 impl QueueService {
@@ -75,6 +115,11 @@ impl QueueService {
             durable,
             consumers: HashMap::new(),
             rpc: Rpc::new(MAX_REQUESTS),
+            held_input: Vec::new(),
+            failed_commits: 0,
+            last_failure: None,
+            commits: 0,
+            commit_failures: 0,
         })
     }
 
@@ -97,6 +142,11 @@ impl QueueService {
             durable: Durable::empty(Box::new(crate::queue::MemStore), limits, Clock::system()),
             consumers: HashMap::new(),
             rpc: Rpc::new(MAX_REQUESTS),
+            held_input: Vec::new(),
+            failed_commits: 0,
+            last_failure: None,
+            commits: 0,
+            commit_failures: 0,
         }
     }
 
@@ -140,6 +190,17 @@ impl QueueService {
     /// Every queue with its counts, by name.
     pub fn listing(&self, now: Instant) -> Vec<crate::queue::Listing> {
         self.durable.queues().list(now)
+    }
+
+    /// Payload bytes held by every queue.
+    pub fn bytes(&self) -> usize {
+        self.durable.queues().bytes()
+    }
+
+    /// Commits of the store that wrote something, and commits that failed
+    /// (their turn's changes refused), since the server started.
+    pub fn commit_counts(&self) -> (u64, u64) {
+        (self.commits, self.commit_failures)
     }
 
     /// `qcreate Q\nOPTIONS`: ACK at the end of the turn.
@@ -207,15 +268,13 @@ impl QueueService {
     /// `lsq`: PARTS, `name,depth,ready,in_flight,consumers,oldest_ms` per
     /// queue, END.
     pub fn list(&self, now: Instant) -> Vec<Vec<u8>> {
-        parts(self.durable.queues().list(now).into_iter().map(|l| {
-            let s = l.stats;
-            let oldest = s.oldest.map_or(0, |d| d.as_millis());
-            format!(
-                "{},{},{},{},{},{}\n",
-                l.name, s.depth, s.ready, s.in_flight, s.consumers, oldest
-            )
-            .into_bytes()
-        }))
+        parts(
+            self.durable
+                .queues()
+                .list(now)
+                .iter()
+                .map(|l| queue_line(l).format()),
+        )
     }
 
     /// Connection `conn` closed: what it held is handed out again, it
@@ -253,7 +312,7 @@ impl QueueService {
                         .into_iter()
                         .map(|x| (to, x)),
                 ),
-                Err(e) => out.push((to, message::nack(e.state()))),
+                Err(e) => out.push((to, refusal(&e))),
             }
         }
         for d in &turn.deliveries {
@@ -263,12 +322,42 @@ impl QueueService {
             out.push((*to, delivery_message(d)));
         }
         let mut logs = turn.notes;
-        if let Some(e) = turn.error {
-            logs.push(format!(
-                "queue commit failed, the turn's changes were refused: {e}"
-            ));
-        }
+        logs.extend(self.commit_outcome(turn.error, turn.ops));
         (out, logs)
+    }
+
+    /// A line for the log about the turn's commit: its failure, unless the
+    /// previous one failed the same way (a full disk fails every turn until
+    /// space returns, and a log line per turn would fill what is left), or
+    /// the first success after failures.
+    fn commit_outcome(&mut self, error: Option<StoreError>, ops: usize) -> Option<String> {
+        match &error {
+            Some(_) => self.commit_failures += 1,
+            None if ops > 0 => self.commits += 1,
+            None => {}
+        }
+        match error {
+            Some(e) => {
+                self.failed_commits += 1;
+                // Out of space is one condition, whatever the call that
+                // ran into it (a write, the reopening that follows).
+                let repeated = self
+                    .last_failure
+                    .as_ref()
+                    .is_some_and(|last| *last == e || last.full && e.full);
+                self.last_failure = Some(e.clone());
+                (!repeated)
+                    .then(|| format!("queue commit failed, the turn's changes were refused: {e}"))
+            }
+            None if ops > 0 && self.failed_commits > 0 => {
+                let n = std::mem::take(&mut self.failed_commits);
+                self.last_failure = None;
+                Some(format!(
+                    "queue commit succeeds again, after {n} failed (their changes were refused)"
+                ))
+            }
+            None => None,
+        }
     }
 }
 

@@ -134,3 +134,77 @@ fn refusals_have_the_right_codes() {
     assert_eq!(count(b"", 7, 9), Ok(7));
     assert_eq!(count(b"\xff", 7, 9), Err(State::EMsgInv));
 }
+
+/// A store that fails while `fail` holds an error.
+struct Failing(std::rc::Rc<std::cell::RefCell<Option<StoreError>>>);
+
+impl Store for Failing {
+    fn load(&mut self) -> Result<crate::queue::store::Snapshot, StoreError> {
+        Ok(Default::default())
+    }
+    fn commit(&mut self, _: &[crate::queue::store::Op]) -> Result<(), StoreError> {
+        match self.0.borrow().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+    fn describe(&self) -> String {
+        "failing".into()
+    }
+}
+
+#[test]
+fn a_full_store_is_a_clear_nack_logged_once_until_it_recovers() {
+    let t = Instant::now();
+    let fail = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let mut s = QueueService::open(Box::new(Failing(fail.clone())), Limits::default()).unwrap();
+    let full = StoreError {
+        text: "No space left on device (os error 28)".into(),
+        full: true,
+    };
+    *fail.borrow_mut() = Some(full.clone());
+    let mut logs = Vec::new();
+    for _ in 0..3 {
+        s.enqueue(c(1), b"q", b"x", t).unwrap();
+        let (out, l) = s.end_turn(t);
+        assert_eq!(
+            texts(&out),
+            [(
+                1,
+                "NACK *\n7\nos file io error: queue store full, no space left".into()
+            )]
+        );
+        logs.extend(l);
+    }
+    // Once, not once per turn.
+    assert_eq!(
+        logs,
+        ["queue commit failed, the turn's changes were refused: \
+          No space left on device (os error 28) (no space left)"]
+    );
+    // Another failure is not a full disk: the plain NACK, logged.
+    *fail.borrow_mut() = Some(StoreError {
+        text: "Input/output error (os error 5)".into(),
+        full: false,
+    });
+    s.enqueue(c(1), b"q", b"x", t).unwrap();
+    let (out, logs) = s.end_turn(t);
+    assert_eq!(texts(&out), [(1, "NACK *\n7\nos file io error".into())]);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    // Space returns: answered again, and the log says so once.
+    *fail.borrow_mut() = None;
+    s.enqueue(c(1), b"q", b"y", t).unwrap();
+    let (out, logs) = s.end_turn(t);
+    assert_eq!(texts(&out), [(1, "1".into())]);
+    assert_eq!(
+        logs,
+        ["queue commit succeeds again, after 4 failed (their changes were refused)"]
+    );
+    s.enqueue(c(1), b"q", b"z", t).unwrap();
+    let (out, logs) = s.end_turn(t);
+    assert_eq!((texts(&out), logs.len()), (vec![(1, "2".into())], 0));
+    // For /metrics: commits that wrote, and those that failed.
+    assert_eq!(s.commit_counts(), (2, 4));
+    let (_, logs) = s.end_turn(t);
+    assert_eq!((s.commit_counts(), logs.len()), ((2, 4), 0));
+}

@@ -396,16 +396,22 @@ impl Reactor {
         self.bridges.tick(&mut self.hub, now);
     }
 
-    /// Connections let go by back-pressure, and stream publishers whose
-    /// window drained, are read next turn, to the end of what waits: input
-    /// that arrived while they were not read raised its readiness edge
-    /// then, and no new edge will come for it (nor for a close).
+    /// Connections let go by back-pressure, stream publishers whose
+    /// window drained, and HTTP connections whose requests pipelined behind
+    /// a late reply (one that waited for the commit, or for another
+    /// connection) are free again, are read next turn, to the end of what
+    /// waits: input that arrived or was held while they were not read
+    /// raised its readiness edge then, and no new edge will come for it
+    /// (nor for a close).
     fn resume_released(&mut self) {
         let held = self.hub.take_resumed().map(|key| (key, true));
         self.backlog.extend(held);
         let streamed = self.hub.streams.take_resumed();
         self.backlog
             .extend(streamed.into_iter().map(|key| (key, true)));
+        let pipelined = self.hub.take_held_input();
+        self.backlog
+            .extend(pipelined.into_iter().map(|key| (key, true)));
     }
 
     /// Dispatches the last words of connections about to be removed (an

@@ -27,6 +27,8 @@
 //! | `GET /lscmd` | `lscmd` | 200 `[{"name":..,"doc":..}]` |
 //! | `GET /lsconn` | `lsconn` | 200 `[{"id":..,"route":..}]` |
 //! | `POST /cmd/<command>/<route>`, body P | `<command> <route>\nP` | reply mapping below |
+//! | `POST /cmd/qget/<queue>`, `POST /cmd/qtake/<queue>`, body N | `qget <queue>\nN`, `qtake <queue>\nN` | 200 `[{"queue":..,"id":..,"deliveries":..,"payload":..}]` (`"payload_base64"` for a payload that is not UTF-8), or the NACK mapping |
+//! | `POST /cmd/lsq` | `lsq` | 200 `[{"name":..,"depth":..,"ready":..,"in_flight":..,"consumers":..,"oldest_ms":..}]` |
 //! | `POST /cmd/<command>`, body P | `<command>` (or `<command>\nP` when P is not empty) | reply mapping below |
 //! | `GET /metrics` | `metrics` | 200, the reply as `text/plain; version=0.0.4` (Prometheus) |
 //! | `GET /stats` | `stats` | 200, the reply as JSON |
@@ -43,7 +45,8 @@
 //!   413 for 16, 404 for 17 and 19, 501 for 20, 429 for 21 (a rate limit),
 //!   500 otherwise;
 //! - `PARTS` … `END` → `200` with a JSON array of the lines (objects for
-//!   `/lscmd` and `/lsconn`, strings otherwise);
+//!   `/lscmd`, `/lsconn` and `lsq`, one object per message for `qget` and
+//!   `qtake`, strings otherwise);
 //! - anything else → `200` with the message as the body (`text/plain` when
 //!   it is UTF-8, `application/octet-stream` otherwise).
 //!

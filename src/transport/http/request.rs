@@ -407,6 +407,12 @@ impl Transport for HttpOrWs {
         matches!(self.phase, Phase::Ws(_) | Phase::Streaming)
     }
 
+    /// Pipelined requests wait in the input while a request's reply is
+    /// awaited (`decode` returns "need more" until then).
+    fn holds_input(&self) -> bool {
+        matches!(self.phase, Phase::Waiting { .. } | Phase::Collecting { .. })
+    }
+
     fn shared_encoding(&self) -> Option<SharedEncoding> {
         match &self.phase {
             Phase::Ws(ws) => ws.shared_encoding(),

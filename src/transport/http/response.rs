@@ -6,9 +6,9 @@
 use std::fmt::Write as _;
 
 use super::routing::Endpoint;
-use crate::proto::listing;
 use crate::proto::message::Message;
 use crate::proto::State;
+use crate::proto::{listing, queue};
 use crate::transport::ws::handshake;
 
 /// The media type of JSON bodies.
@@ -117,12 +117,15 @@ pub(super) fn stored_json(items: &[Vec<u8>]) -> String {
     s
 }
 
-/// The JSON array for a multipart reply: objects for `/lscmd` and
-/// `/lsconn` (read as the CLI reads them), strings otherwise.
+/// The JSON array for a multipart reply: objects for `/lscmd`, `/lsconn`,
+/// `lsq` (read as the CLI reads them) and for the messages of `qget` and
+/// `qtake` (payloads whole); the lines as strings otherwise.
 pub(super) fn list_json(kind: Endpoint, items: &[Vec<u8>]) -> String {
     match kind {
         Endpoint::Lscmd => listing::lscmd_json(items),
         Endpoint::Lsconn => listing::lsconn_json(items),
+        Endpoint::Deliveries => queue::deliveries_json(items),
+        Endpoint::Lsq => queue::lsq_json(items),
         _ => {
             let mut s = String::from("[");
             for (i, line) in listing::lines(items).enumerate() {

@@ -21,6 +21,11 @@ pub(super) enum Endpoint {
     Lscmd,
     /// `/lsconn`: JSON objects `{id, route}`.
     Lsconn,
+    /// `/cmd/qget/<queue>`, `/cmd/qtake/<queue>`: JSON objects `{queue,
+    /// id, deliveries, payload}`, a message's payload whole.
+    Deliveries,
+    /// `/cmd/lsq`: JSON objects, one per queue.
+    Lsq,
     /// `/metrics`, `/stats`, the dashboard's files: the reply is the body,
     /// of this media type.
     Body(&'static str),
@@ -154,9 +159,15 @@ pub(super) fn route(method: &str, target: &str) -> Result<Action, RouteError> {
             if command.is_empty() || command.iter().any(|b| matches!(b, b' ' | b'\n' | 0)) {
                 return Err(bad("invalid command"));
             }
+            // Replies that carry payloads or a listing are rendered whole.
+            let kind = match &command[..] {
+                b"qget" | b"qtake" => Endpoint::Deliveries,
+                b"lsq" => Endpoint::Lsq,
+                _ => Endpoint::Plain,
+            };
             match route {
-                Some(r) => action(Endpoint::Plain, with_route(&command, r, b"")?, true, false),
-                None => action(Endpoint::Plain, command, true, true),
+                Some(r) => action(kind, with_route(&command, r, b"")?, true, false),
+                None => action(kind, command, true, true),
             }
         }
     })
