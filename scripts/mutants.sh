@@ -18,16 +18,19 @@
 # mutants an earlier run caught (cargo-mutants --iterate).
 #
 # What it mutates is a trimmed copy of the crate in target/mutants-src/:
-# the library as an rlib only, no binaries, no benchmarks, no build script
-# (the header generator). None of those is used by the tests run here, and
-# leaving them out saves linking a static library, a shared library and
-# four programs for every mutant. The tests run against each mutant are the
+# the library as an rlib only, no binaries, no benchmarks, and the build
+# script (header, C files) run once rather than per mutant. None of what
+# is left out is used by the tests run here, and leaving it out saves
+# linking a static library, a shared library and four programs for every
+# mutant. The tests run against each mutant are the
 # library's unit tests and the test files that exercise these modules over
 # real sockets or as codecs (TESTS below); the C, Lua and CLI suites are
 # left out (they need the C toolchain and the binaries, and add nothing for
 # these files that the socket tests do not).
 #
-# Environment: MUTANTS_TIMEOUT (seconds per test run, default 300),
+# Environment: MUTANTS_TESTS (below), MUTANTS_ARGS (more cargo-mutants
+# options, e.g. "--shard 0/3 --sharding round-robin" for every third
+# mutant of a large file), MUTANTS_TIMEOUT (seconds per test run, default 300),
 # MUTANTS_JOBS (default 1), MUTANTS_FROM (above), MUTANTS_STREAM (a
 # suffix for the copy and build directories, so two runs on different
 # files can go side by side). It runs under `nice -n 19`.
@@ -42,8 +45,22 @@ root=$(pwd)
 # open-file limit).
 TESTS=(tcp_broker tcp_resilience hostile ws_http prop_codecs prop_ws_http
   read_path output_sharing regressions http_chunked_limit client
-  last_store hub_memory hub_limits reactor_turns)
+  last_store hub_memory hub_limits reactor_turns routing prop_routes
+  streaming queues request_reply)
 ALONE=(fd_exhaustion sigpipe process)
+# MUTANTS_TESTS="a b" runs only these test files (and the unit tests, and
+# no ALONE file unless named): a quicker run for a codec file whose tests
+# are its unit tests and properties. Fewer tests can only miss more, so
+# its figures are a lower bound; say which tests ran when you record them.
+if [ -n "${MUTANTS_TESTS:-}" ]; then
+  read -r -a wanted <<<"$MUTANTS_TESTS"
+  keep=()
+  for t in "${ALONE[@]}"; do
+    [[ " ${wanted[*]} " == *" $t "* ]] && keep+=("$t")
+  done
+  ALONE=("${keep[@]}")
+  TESTS=("${wanted[@]}")
+fi
 SLOW=(client hostile tcp_resilience)
 
 area_files() {
@@ -61,6 +78,8 @@ area_files() {
 
 count() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
+# After a rerun (--iterate), "caught" also counts the earlier run's
+# unviable mutants: cargo-mutants lists both in previously_caught.txt.
 summary() {
   printf '%-44s %6s %6s %6s %8s %7s\n' file total caught missed unviable timeout
   for d in target/mutants-src_*/mutants.out; do
@@ -93,14 +112,25 @@ src=target/mutants-src${MUTANTS_STREAM:-}
 prepare() {
   rm -rf "$src"
   mkdir -p "$src"
+  # What the library's build needs (the dashboard is compiled in).
+  local parts="Cargo.toml Cargo.lock build.rs cbindgen.toml include dashboard src crates tests"
   # Fresh modification times (cp -R, tar -m): cargo decides what to
   # rebuild from them, and the shared build directory may hold a build of
   # newer-looking older sources.
   if [ -n "${MUTANTS_FROM:-}" ]; then
-    git archive "$MUTANTS_FROM" Cargo.toml Cargo.lock src crates tests | tar -x -m -C "$src"
+    git archive "$MUTANTS_FROM" $parts | tar -x -m -C "$src"
   else
-    cp -R Cargo.toml Cargo.lock src crates tests "$src/"
+    cp -R $parts "$src/"
   fi
+  # The build script compiles the C half of the C API into the library;
+  # run it once, not for every mutant (it would rerun on any change in
+  # src/, and no mutant here touches the C files).
+  # Its link instructions for the binaries and the shared library name
+  # targets the copy does not have: made inert.
+  sed -i -e 's|rerun-if-changed=src"|rerun-if-changed=src/ffi/c"|' \
+    -e 's|cargo:rustc-link-arg-bin=|cargo:rerun-if-env-changed=MUTANTS_UNUSED_|' \
+    -e 's|cargo:rustc-cdylib-link-arg=|cargo:rerun-if-env-changed=MUTANTS_UNUSED_|' \
+    "$src/build.rs"
   # The test files in TESTS, and their helpers, as modules of two test
   # crates: rebuilding and linking one crate per file for every mutant is
   # most of the build time. tests/suite_a.rs holds the quick files and runs
@@ -128,16 +158,31 @@ prepare() {
   rm -rf "$src"/tests/{ffi_util,lua_util} "$src"/tests/*.proptest-regressions
   cp -R "$src"/tests/*/ "$src/suite/"
   mv "$src"/suite_a.rs "$src"/suite_b.rs "$src/suite" "$src/tests/"
-  awk '
+  # A [[test]] section (settings of one test file) goes with its file.
+  local have
+  have=" $(cd "$src/tests" && ls *.rs | sed 's/\.rs$//' | tr '\n' ' ') "
+  awk -v have="$have" '
+    function flush_test() {
+      if (test != "" && index(have, " " name " ")) printf "%s", test
+      test = ""; name = ""
+    }
+    /^\[/ { flush_test(); intest = 0 }
+    /^\[\[test\]\]/ { intest = 1 }
+    intest {
+      test = test $0 "\n"
+      if ($1 == "name") { name = $3; gsub(/"/, "", name) }
+      next
+    }
     /^\[\[(bin|bench)\]\]/ { skip = 1; next }
     /^\[/ { skip = 0 }
     skip { next }
     /^build = "build.rs"/ {
-      print "build = false"; print "autobins = false"; print "autobenches = false"
+      print; print "autobins = false"; print "autobenches = false"
       print "autoexamples = false"; next
     }
     /^crate-type = / { print "crate-type = [\"rlib\"]"; next }
     { print }
+    END { flush_test() }
   ' "$src/Cargo.toml" >"$src/Cargo.trimmed"
   mv "$src/Cargo.trimmed" "$src/Cargo.toml"
 }
@@ -177,6 +222,6 @@ for f in "${files[@]}"; do
   nice -n 19 cargo mutants --dir "$src" --file "$f" --output "$out" \
     --jobs "${MUTANTS_JOBS:-1}" --timeout "${MUTANTS_TIMEOUT:-300}" \
     --build-timeout 1800 --no-times --colors never \
-    "${iterate[@]}" -- --locked --lib --tests || true
+    "${iterate[@]}" ${MUTANTS_ARGS:-} -- --locked --lib --tests || true
 done
 summary

@@ -287,6 +287,35 @@ mod tests {
     }
 
     #[test]
+    fn command_as_text_only_when_utf8() {
+        assert_eq!(
+            Message::parse(b"pub r\nx").unwrap().command_str(),
+            Some("pub")
+        );
+        assert_eq!(
+            Message::parse(b"\xc3\xa9t\xc3\xa9 r")
+                .unwrap()
+                .command_str(),
+            Some("\u{e9}t\u{e9}")
+        );
+        assert_eq!(Message::parse(b"p\xffb r\nx").unwrap().command_str(), None);
+    }
+
+    #[test]
+    fn protocol_traffic_is_the_five_fixed_replies() {
+        for kind in [Kind::Ack, Kind::Parts, Kind::End, Kind::Ping, Kind::Pong] {
+            assert!(kind.is_protocol(), "{kind:?}");
+        }
+        for kind in [
+            Kind::Nack(State::ENoCmd),
+            Kind::Nack(State::Unknown),
+            Kind::Data,
+        ] {
+            assert!(!kind.is_protocol(), "{kind:?}");
+        }
+    }
+
+    #[test]
     fn pong_changes_second_letter_only() {
         assert_eq!(pong_for(b"PING r\np"), b"PONG r\np");
     }

@@ -207,6 +207,53 @@ mod tests {
     }
 
     #[test]
+    fn a_message_in_the_input_is_lent_not_copied() {
+        // One message in the middle, one that ends exactly at the end.
+        // (`Cow`'s `==` compares only the bytes: the variant and the
+        // address are checked.)
+        let mut codec = Scripted(vec![(4, Some(b"in"), false), (3, Some(b"in"), false)]);
+        let mut input = b"xabcyde".to_vec();
+        let (first_at, last_at) = (input.as_ptr() as usize + 1, input.as_ptr() as usize + 5);
+        let mut dec = Decoder::new();
+        let mut out = Vec::new();
+        let first = dec.next(&mut codec, &mut input, &mut out);
+        assert!(
+            matches!(&first, Some(Frame::Message(Cow::Borrowed(m)))
+            if m.as_ptr() as usize == first_at && *m == b"abc"),
+            "{first:?}"
+        );
+        let last = dec.next(&mut codec, &mut input, &mut out);
+        assert!(
+            matches!(&last, Some(Frame::Message(Cow::Borrowed(m)))
+            if m.as_ptr() as usize == last_at && *m == b"de"),
+            "{last:?}"
+        );
+        assert_eq!(dec.consumed(), 7);
+    }
+
+    #[test]
+    fn a_message_just_past_the_input_is_copied() {
+        // The codec answers with bytes that lie right after the input in
+        // memory: not the input's, so they are copied, never lent as a
+        // range of the input (which would run past its end). One byte
+        // long too: its offset times its length fits the input, its end
+        // does not.
+        for tail in [&b"P"[..], b"PAST"] {
+            let whole = Box::leak([b"input", tail].concat().into_boxed_slice());
+            let (input, past) = whole.split_at_mut(5);
+            let past: &'static [u8] = past;
+            let mut codec = Scripted(vec![(5, Some(past), false)]);
+            let mut dec = Decoder::new();
+            let got = dec.next(&mut codec, input, &mut Vec::new());
+            assert!(
+                matches!(&got, Some(Frame::Message(Cow::Owned(m))) if m == tail),
+                "{got:?}"
+            );
+            assert_eq!(dec.consumed(), 5);
+        }
+    }
+
+    #[test]
     fn close_is_final_and_counts_its_bytes() {
         let mut codec = Scripted(vec![(3, None, true), (1, Some(b"in"), false)]);
         let mut input = b"abcd".to_vec();

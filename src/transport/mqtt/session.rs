@@ -218,6 +218,26 @@ impl Session {
         true
     }
 
+    /// `secs` more seconds passed for the queued messages (not yet sent):
+    /// an MQTT 5 Message Expiry Interval counts down, and a message whose
+    /// interval has run out is deleted [MQTT-3.3.2-5]; what is left is sent
+    /// with what remains of it [MQTT-3.3.2-6]. Returns how many expired.
+    pub fn age_queued(&mut self, secs: u32) -> usize {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return 0;
+        };
+        let before = f.queued.len();
+        f.queued.retain_mut(|o| match &mut o.props.message_expiry {
+            Some(left) if *left <= secs => false,
+            Some(left) => {
+                *left -= secs;
+                true
+            }
+            None => true,
+        });
+        before - f.queued.len()
+    }
+
     /// Whether a session kept without a connection has outlived its
     /// expiry interval, `parked_for` after its connection ended (never
     /// for 0, which 3.1.1 persistent sessions have, nor for 0xFFFFFFFF).

@@ -7,7 +7,7 @@
 //! the configured message size: lengths are checked before any payload is
 //! waited for, and all arithmetic on them is checked.
 //!
-//! Over 600 lines because about 280 of them are the unit tests of every
+//! Over 600 lines because about 350 of them are the unit tests of every
 //! framing edge case, kept beside the code they pin; the code is ~450.
 
 use alloc::borrow::Cow;
@@ -481,6 +481,15 @@ mod tests {
 
     fn server() -> FrameCodec {
         FrameCodec::new(Role::Server, 1 << 20)
+    }
+
+    #[test]
+    fn frames_transport_writes_one_text_frame_per_message() {
+        let mut codec = server();
+        let mut out = Vec::new();
+        Frames(&mut codec).encode(b"hi", &mut out);
+        assert_eq!(out, [0x81, 2, b'h', b'i']);
+        assert_eq!(Frames(&mut codec).name(), "frames");
     }
 
     #[test]

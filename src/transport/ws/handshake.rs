@@ -5,7 +5,7 @@
 //! touches a socket and never panics on peer bytes: every malformed or
 //! oversized head becomes a [`Reject`] (an HTTP status and a short reason).
 //!
-//! Just over 600 lines because about 160 of them are its unit tests (the
+//! Over 600 lines because about 210 of them are its unit tests (the
 //! RFC's accept-key example among them); the code is ~460.
 
 use alloc::borrow::ToOwned;

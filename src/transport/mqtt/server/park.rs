@@ -6,7 +6,9 @@
 //! registry drops it for room, or when its MQTT 5 session expiry interval
 //! has passed; a will with a delay is published when the delay or the
 //! session ends, whichever comes first, and never if the client resumed
-//! the session before. No I/O, no clock: the server passes the time parked.
+//! the session before. A queued message's MQTT 5 Message Expiry Interval
+//! counts down while it waits, and it is deleted once that has run out.
+//! No I/O, no clock: the server passes the time parked.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -27,6 +29,9 @@ pub(super) struct ParkedSession {
     v5: bool,
     /// A will waiting for its delay.
     will: Option<Box<Will<'static>>>,
+    /// Time parked already counted down from the queued messages' expiry
+    /// intervals (whole seconds).
+    aged: Duration,
 }
 
 impl MqttServer {
@@ -56,6 +61,7 @@ impl MqttServer {
             conn: self.conn,
             v5: self.v5(),
             will: if delayed { self.will.take() } else { None },
+            aged: Duration::ZERO,
         })
     }
 }
@@ -119,6 +125,14 @@ impl Parked for ParkedSession {
     fn alive(&mut self, parked_for: Duration) -> bool {
         if self.wanted() && self.session.borrow().expired(parked_for) {
             self.listener.borrow_mut().expire(&self.session);
+        }
+        // Queued messages' expiry intervals count down in whole seconds
+        // (a message queued between two checks loses up to one second).
+        let secs = parked_for.saturating_sub(self.aged).as_secs();
+        if secs > 0 && self.wanted() {
+            self.aged += Duration::from_secs(secs);
+            let secs = u32::try_from(secs).unwrap_or(u32::MAX);
+            self.session.borrow_mut().age_queued(secs);
         }
         self.wanted() || self.will.is_some()
     }

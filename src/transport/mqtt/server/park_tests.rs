@@ -122,6 +122,55 @@ fn the_offline_queue_is_bounded_and_counts_what_it_drops() {
     assert_eq!(payloads, [b"1".to_vec(), b"2".to_vec()]);
 }
 
+/// A QoS 1 MQTT 5 publication to `topic` with a Message Expiry Interval.
+fn expiring(topic: &str, payload: &[u8], id: u16, expiry: Option<u32>) -> Packet<'static> {
+    let Packet::Publish(mut p) = publish(topic, payload, QoS::AtLeastOnce, id) else {
+        unreachable!()
+    };
+    p.props.message_expiry = expiry;
+    Packet::Publish(p)
+}
+
+#[test]
+fn queued_messages_expire_while_they_wait() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 300, None);
+    n.close(s);
+    let p = n.connect("p", Version::V5, true);
+    n.send(p, &expiring("t/short", b"a", 1, Some(5)));
+    n.send(p, &expiring("t/long", b"b", 2, Some(100)));
+    n.send(p, &expiring("t/none", b"c", 3, None));
+    let (_, parked) = &mut n.parked[0];
+    // Half seconds are not counted yet, whole ones are.
+    assert!(parked.alive(Duration::from_millis(2500)));
+    assert!(parked.alive(Duration::from_millis(4900)));
+    let left = |n: &Net| -> Vec<Option<u32>> {
+        let s = n.listener.borrow().session("dev").unwrap();
+        let s = s.borrow();
+        let f = s.flight.as_ref().unwrap();
+        f.queued.iter().map(|o| o.props.message_expiry).collect()
+    };
+    assert_eq!(left(&n), [Some(1), Some(96), None]);
+    let (_, parked) = &mut n.parked[0];
+    assert!(parked.alive(Duration::from_secs(5)));
+    assert_eq!(left(&n), [Some(95), None], "the first ran out");
+    let (_, got) = reconnect(&mut n, "dev", Version::V5);
+    let sent: Vec<_> = got[1..]
+        .iter()
+        .map(|p| match p {
+            Packet::Publish(p) => (p.topic.to_string(), p.props.message_expiry),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("t/long".to_string(), Some(95)),
+            ("t/none".to_string(), None)
+        ]
+    );
+}
+
 #[test]
 fn a_clean_session_and_a_taken_over_one_are_not_parked() {
     let mut n = Net::new();
