@@ -3,9 +3,11 @@
 //!   `src/ffi/` with cbindgen (configured by `cbindgen.toml`), adding the
 //!   version macros from `Cargo.toml`, the `ducq_state` enum written from
 //!   the one state table (`src/proto/state.rs`), and the hand-written parts
-//!   cbindgen cannot express (`src/ffi/c/prelude.h`, `tail.h`: the
-//!   original's macros, opaque types and C-implemented functions). The
-//!   header is committed; the test `ffi_header` fails when it differs.
+//!   cbindgen cannot express (`src/ffi/c/client_prelude.h`, `prelude.h`,
+//!   `tail.h`: the original's macros, opaque types and C-implemented
+//!   functions). The header is committed; the test `ffi_header` fails when
+//!   it differs. (`src/ffi/c/header.rs` holds what the device library's
+//!   header, include/ducq_client.h, is written with too.)
 //! - compiles the two small C files of the C API (`src/ffi/c/log.c`:
 //!   printf-style logging, which stable Rust cannot write; `lua.c`: the
 //!   original's Lua binding, which must longjmp over C frames only) into
@@ -24,6 +26,10 @@ use std::path::{Path, PathBuf};
 #[allow(dead_code)]
 #[path = "src/proto/state.rs"]
 mod state;
+
+/// Header pieces shared with the device library's build script.
+#[path = "src/ffi/c/header.rs"]
+mod header;
 
 /// Functions written in C that `libducq.so` must export.
 const C_EXPORTS: [&str; 6] = [
@@ -60,7 +66,7 @@ fn main() {
         "cargo:rustc-env=DUCQ_GENERATED_HEADER={}",
         generated.display()
     );
-    update_committed(&crate_dir.join("include").join("ducq.h"), &header);
+    header::update_committed(&crate_dir.join("include").join("ducq.h"), &header);
 
     // Without the `std` feature there is no C API (`src/ffi/` is left
     // out; the portable core is built for devices): nothing to compile.
@@ -77,19 +83,11 @@ fn generate_header(crate_dir: &Path) -> Vec<u8> {
         let path = crate_dir.join("src/ffi/c").join(name);
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     };
-    let version = |part: &str| env::var(format!("CARGO_PKG_VERSION_{part}")).expect("version");
-    let mut after = format!(
-        "\n/** Version of the ducq library these declarations belong to. */\n\
-         #define DUCQ_VERSION_MAJOR {}\n\
-         #define DUCQ_VERSION_MINOR {}\n\
-         #define DUCQ_VERSION_PATCH {}\n\
-         #define DUCQ_VERSION \"{}\"\n\n",
-        version("MAJOR"),
-        version("MINOR"),
-        version("PATCH"),
-        env::var("CARGO_PKG_VERSION").expect("version"),
-    );
-    after.push_str(&state_enum());
+    let mut after = header::version_macros();
+    after.push('\n');
+    after.push_str(&header::state_enum());
+    after.push('\n');
+    after.push_str(&read("client_prelude.h"));
     after.push('\n');
     after.push_str(&read("prelude.h"));
     config.after_includes = Some(after);
@@ -110,29 +108,6 @@ fn generate_header(crate_dir: &Path) -> Vec<u8> {
     let mut text = Vec::new();
     bindings.write(&mut text);
     text
-}
-
-/// `typedef enum ducq_state { ... } ducq_state;` from the state table.
-fn state_enum() -> String {
-    let mut s = String::from(
-        "/**\n * A ducq state code: `DUCQ_OK` (0) is success, `DUCQ_PROTOCOL` (1) and\n \
-         * `DUCQ_NACK` (2) describe a received message, and every code from\n \
-         * `DUCQ_ERROR` (3) up is an error. The names, numbers and texts of 0 to\n \
-         * 23 are the original's and never change; codes after 23 are ducq's\n \
-         * (24 `DUCQ_EACCESS`), and `ducq_state_tostr` folds only numbers no\n \
-         * code holds to `DUCQ_UNKNOWN`.\n */\ntypedef enum ducq_state {\n",
-    );
-    for st in state::ALL {
-        let _ = write!(
-            s,
-            "    /** {} */\n    {} = {},\n",
-            st.text(),
-            st.name(),
-            st.code()
-        );
-    }
-    s.push_str("} ducq_state;\n");
-    s
 }
 
 /// Compiles the C files into the library and exports them from the cdylib.
@@ -167,25 +142,4 @@ fn compile_c(crate_dir: &Path, out_dir: &Path) {
         "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
         map.display()
     );
-}
-
-/// Writes the header into the source tree when it changed, atomically, so
-/// two builds running at once never leave a half-written file. A read-only
-/// source tree (a packaged crate) only gets a warning.
-fn update_committed(path: &Path, text: &[u8]) {
-    if fs::read(path).is_ok_and(|old| old == text) {
-        return;
-    }
-    let dir = path.parent().expect("include dir");
-    let tmp = dir.join(format!(".ducq.h.{}.tmp", std::process::id()));
-    let result = fs::create_dir_all(dir)
-        .and_then(|()| fs::write(&tmp, text))
-        .and_then(|()| fs::rename(&tmp, path));
-    match result {
-        Ok(()) => println!("cargo:warning=include/ducq.h was regenerated: commit the change"),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            println!("cargo:warning=could not update include/ducq.h: {e}");
-        }
-    }
 }

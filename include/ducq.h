@@ -110,9 +110,10 @@ typedef enum ducq_state {
 } ducq_state;
 
 /*
- * Hand-written part of ducq.h (build.rs splices it in after the includes):
- * the original's limits, macros and opaque types, which cbindgen cannot
- * express. The generated declarations follow.
+ * Hand-written part of both ducq.h and the device header ducq_client.h
+ * (their build scripts splice it in after the includes): the original's
+ * limits, macros and opaque types of the client side, which cbindgen
+ * cannot express. The generated declarations follow.
  */
 
 /* The original's limits. ducq does not use them (messages are bounded by
@@ -140,15 +141,21 @@ typedef enum ducq_state {
             return ducq_check_state_;                                          \
     } while (0)
 
+/* The interface object: any object whose first member is a
+ * `ducq_vtbl *tbl` (see struct ducq_vtbl), cast to `ducq_i *`. */
+typedef struct ducq_i ducq_i;
+
+/*
+ * Hand-written part of ducq.h (build.rs splices it in after the includes
+ * and client_prelude.h): the original's macros and types of the server
+ * side, which cbindgen cannot express. The generated declarations follow.
+ */
+
 /* The route whose subscribers receive the server's log lines. */
 #define DUCQ_LOG_ROUTE "LOG"
 
 /* Bytes ducq_getnow needs: "YYYY-MM-DDTHH:MM:SS" and its NUL. */
 #define DUCQ_TIMESTAMP_SIZE sizeof("YYYY-MM-DDTHH:MM:SS")
-
-/* The interface object: any object whose first member is a
- * `ducq_vtbl *tbl` (see struct ducq_vtbl), cast to `ducq_i *`. */
-typedef struct ducq_i ducq_i;
 
 /* The logger of ducq_log_tofile: where to print, and whether to colour
  * lines by level (ANSI escapes). */
@@ -574,7 +581,7 @@ typedef struct ducq_reconnect_policy {
 
 /**
  * A socket layer written in C, for `ducq_new_socket`. Each function gets
- * the `ctx` given to `ducq_new_socket`.
+ * the `ctx` given to `ducq_new_socket` (or the handle's copy of it).
  *
  * `send` and `recv` are required; the others may be NULL. The functions
  * are called only from ducq calls made on the handle, on the caller's
@@ -801,6 +808,23 @@ ducq_state ducq_sub(ducq_i *ducq, const char *route, const char *options);
  * `ducq` is NULL or a live handle.
  */
 const char *ducq_last_error(ducq_i *ducq);
+
+/**
+ * Sets how many bytes a client handle's input buffer grows by for one
+ * read (`read_chunk`, 1024 by default; a frame whose header tells its
+ * length gets room for all of it at once) and the largest message it
+ * accepts (`max_message`; by default 1 MiB, the server's default, and
+ * 16 KiB in the device library: a larger message is skipped as it
+ * arrives, never buffered). 0 keeps a value. The chunk applies at once,
+ * the maximum from the next `ducq_conn`; copies made later keep both.
+ *
+ * `DUCQ_ENULL` for NULL, `DUCQ_ENOIMPL` for a handle that is not a
+ * client made by ducq. A ducq call, not in the original.
+ *
+ * # Safety
+ * `ducq` is NULL or a live handle.
+ */
+ducq_state ducq_set_limits(ducq_i *ducq, size_t read_chunk, size_t max_message);
 
 /**
  * Creates an unconnected TCP client handle for `host` (a name or an IPv4
@@ -1991,7 +2015,8 @@ ducq_state ducq_hash_password(const char *password, char *out, size_t out_len);
 /**
  * Creates an unconnected client handle that runs ducq over a socket layer
  * written in C (`vtbl`, see `struct ducq_socket_vtbl`). Connect it with
- * `ducq_conn`; every client function then works on it.
+ * `ducq_conn` (or let `ducq_publish` connect it); every client function
+ * then works on it.
  *
  * `vtbl` is copied; `ctx` is borrowed: it is passed to the functions and
  * must stay valid until the handle (and every `ducq_copy` of it, which
@@ -2003,6 +2028,44 @@ ducq_state ducq_hash_password(const char *password, char *out, size_t out_len);
  * are valid for `ctx`.
  */
 ducq_i *ducq_new_socket(const struct ducq_socket_vtbl *vtbl, void *ctx);
+
+/**
+ * Like `ducq_new_socket`, but the handle keeps its own copy of the layer's
+ * context: `ctx_size` bytes copied from `ctx` (aligned for any object),
+ * passed to the layer's functions and freed with the handle. A
+ * `ducq_copy` gets a fresh copy of the same `ctx` bytes. This is how a
+ * platform port makes `ducq_new_tcp(host, port)`: its context (a socket
+ * descriptor, the host and port) lives and dies with the handle.
+ *
+ * `ctx` is only read during the call. Returns NULL when `vtbl` is NULL or
+ * lacks `send` or `recv`, or `ctx` is NULL with a size. The caller owns
+ * the handle (`ducq_free`).
+ *
+ * # Safety
+ * `vtbl` is NULL or a valid `ducq_socket_vtbl`; `ctx` is readable for
+ * `ctx_size` bytes; the functions accept a copy of those bytes as their
+ * context.
+ */
+ducq_i *ducq_new_socket_ctx(const struct ducq_socket_vtbl *vtbl, const void *ctx, size_t ctx_size);
+
+/**
+ * Like `ducq_new_socket_ctx`, for a WebSocket client over the layer: the
+ * handle speaks WebSocket to a server's HTTP/WebSocket port, as a
+ * `ducq_new_ws_client` handle does (`ducq_conn` completes the opening
+ * handshake, path `/`, with `host:port` as its `Host`; every client
+ * function then works on it; `ducq_id` gives `WS:` and the layer's
+ * address). How a platform port makes `ducq_new_ws_client(host, port)`.
+ *
+ * The masking keys come from the library's entropy: on a device, seed it
+ * first (`ducq_seed_entropy`). `ctx`, `host` and `port` are only read
+ * during the call. Returns NULL as `ducq_new_socket_ctx` does, and when
+ * `host` or `port` is NULL or not UTF-8. The caller owns the handle.
+ *
+ * # Safety
+ * As for `ducq_new_socket_ctx`; non-null `host` and `port` are
+ * NUL-terminated.
+ */
+ducq_i *ducq_new_ws_socket(const struct ducq_socket_vtbl *vtbl, const void *ctx, size_t ctx_size, const char *host, const char *port);
 
 /**
  * The text of a state, e.g. `"message invalid"` for `DUCQ_EMSGINV`.

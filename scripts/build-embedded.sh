@@ -3,6 +3,10 @@
 #   OUTDIR/libducq_embedded.a   the client half of the C API, no_std,
 #                               panic = abort, heap through C malloc/free/realloc
 #   OUTDIR/ducq.h               its header (include/ducq_client.h)
+#   OUTDIR/ducq.hpp, ducq_tcp.h, ducq_ws.h, ducq_vtbl.h
+#                               the original's client-side header names
+#                               (each includes ducq.h), as device code
+#                               written for the original includes them
 #
 #   scripts/build-embedded.sh riscv32imc-unknown-none-elf out/   # ESP32-C3
 #   scripts/build-embedded.sh riscv32imac-unknown-none-elf out/  # ESP32-C6
@@ -51,4 +55,7 @@ esac
 mkdir -p "$out"
 cp "$root/target/embedded/$target/$dir/libducq_embedded.a" "$out/libducq_embedded.a"
 cp "$root/include/ducq_client.h" "$out/ducq.h"
-echo "build-embedded: $out/libducq_embedded.a and $out/ducq.h ($target, $profile)" >&2
+for name in ducq.hpp ducq_tcp.h ducq_ws.h ducq_vtbl.h; do
+    cp "$root/include/$name" "$out/$name"
+done
+echo "build-embedded: $out/libducq_embedded.a and its headers ($target, $profile)" >&2

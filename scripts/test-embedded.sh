@@ -6,14 +6,17 @@
 #     the device workspace passes fmt and clippy;
 #  2. scripts/build-embedded.sh makes libducq_embedded.a and ducq.h; the
 #     committed include/ducq_client.h is the generated one, compiles as
-#     C99 and C++11 on rv32, and every function it declares is in the
-#     library (ducq_new_tcp comes from the platform port);
+#     C99 and C++11 on rv32, every function it declares is in the library
+#     (but the platform port's two constructors) and every ducq_ function
+#     the library exports is declared;
 #  3. a C++11 app runs on an rv32imc CPU under QEMU (semihosting) against
 #     a scripted broker behind the socket-layer table, and again linked for
-#     rv32imac; prints the heap peak and the flash figure;
+#     rv32imac; a C publisher written like the original device example
+#     runs there too; prints the heap peak and the flash figure;
 #  4. the ESP-IDF port's socket layer (ports/esp-idf/ducq_socket.c), built
 #     for Linux against POSIX sockets with the device library built for the
-#     host, talks to a live ducq-server on loopback (under valgrind).
+#     host, talks to a live ducq-server on loopback over TCP and WebSocket
+#     (under valgrind), and the same C publisher publishes through it.
 # Installs gcc-riscv64-unknown-elf, picolibc-riscv64-unknown-elf and
 # qemu-system-misc, and the Rust targets, when they are missing.
 set -euo pipefail
@@ -84,15 +87,23 @@ printf '#include "ducq.h"\nint main(void) { return ducq_state_tostr(0) == 0; }\n
 "$cxx" "${imc[@]}" "${specs[@]}" -std=c++11 -pedantic "${strict[@]}" -x c++ -I"$work/imc" \
     -c "$work/c99.c" -o "$work/cxx11.o"
 
-# Every function the header declares is defined by the library (but the
-# platform port's ducq_new_tcp).
+# The header declares exactly what the library exports (and the platform
+# port's two constructors, which the port defines).
+port_made='^(ducq_new_tcp|ducq_new_ws_client)$'
 declared=$(grep -oE '\bducq_[a-z_0-9]+\(' include/ducq_client.h | tr -d '(' | sort -u |
-    grep -vx ducq_new_tcp)
+    grep -vE "$port_made")
 defined=$(riscv64-unknown-elf-nm -g --defined-only "$work/imc/libducq_embedded.a" 2>/dev/null |
-    awk '$2 == "T" { print $3 }' | sort -u)
+    awk '$2 == "T" && $3 ~ /^ducq_/ { print $3 }' | sort -u)
 missing=$(comm -23 <(echo "$declared") <(echo "$defined"))
 [ -z "$missing" ] || fail "declared in ducq_client.h but not exported: $missing"
-echo "test-embedded: $(echo "$declared" | wc -l) declared functions, all exported" >&2
+undeclared=$(comm -13 <(echo "$declared") <(echo "$defined"))
+[ -z "$undeclared" ] || fail "exported but not declared in ducq_client.h: $undeclared"
+echo "test-embedded: $(echo "$declared" | wc -l) functions declared and exported" >&2
+
+# Flash of a program: .text + .rodata + .data (and .init).
+flash_size() { # ELF
+    riscv64-unknown-elf-size -A "$1" | awk '$1 ~ /^\.(init|text|rodata|data)/ { s += $2 } END { print s }'
+}
 
 run_qemu() { # ELF
     timeout 60 qemu-system-riscv32 -M virt -nographic -bios none \
@@ -112,46 +123,65 @@ build_app() { # MARCH LIBDIR OUT
 echo "test-embedded: the QEMU app (rv32imc)" >&2
 build_app rv32imc "$work/imc" "$work/app-imc.elf"
 run_qemu "$work/app-imc.elf" || fail "the QEMU app (rv32imc)"
+echo "flash: the whole QEMU app, $(flash_size "$work/app-imc.elf") bytes (rv32imc -Os LTO)"
 echo "test-embedded: the QEMU app (rv32imac)" >&2
 build_app rv32imac "$work/imac" "$work/app-imac.elf"
 run_qemu "$work/app-imac.elf" || fail "the QEMU app (rv32imac)"
 
-# Flash: a publisher written like the original device example, with and
-# without its ducq calls (-Os, LTO, unused sections dropped).
-flash() { # OUT [-DBASELINE]
-    local out=$1
-    shift
-    "$cxx" "${imc[@]}" "${specs[@]}" -std=c++11 -Os -flto "${strict[@]}" -fno-exceptions \
-        -fno-rtti -DPICOLIBC_INTEGER_PRINTF_SCANF "$@" -I"$work/imc" -Itests/embedded \
-        -c tests/embedded/publisher.cpp -o "$out.o"
-    "$cc" "${imc[@]}" "${specs[@]}" -Os -flto -DPICOLIBC_INTEGER_PRINTF_SCANF "${memory[@]}" \
-        -o "$out" "$out.o" "$work/imc/libducq_embedded.a"
-    riscv64-unknown-elf-size -A "$out" | awk '$1 ~ /^\.(init|text|rodata|data)/ { s += $2 } END { print s }'
-}
-with=$(flash "$work/publisher.elf")
-without=$(flash "$work/baseline.elf" -DBASELINE)
+# Flash: a publisher written like the original device example (C99, only
+# the original's device calls), with and without its ducq calls (-Os, LTO,
+# unused sections dropped). Its ducq_new_tcp is the scripted port's.
+publisher=(-std=c99 -pedantic -Os -flto "${strict[@]}" -DPICOLIBC_INTEGER_PRINTF_SCANF
+    -I"$work/imc" -c tests/embedded/publisher.c)
+"$cc" "${imc[@]}" "${specs[@]}" "${publisher[@]}" -o "$work/publisher.o"
+"$cc" "${imc[@]}" "${specs[@]}" "${publisher[@]}" -DBASELINE -o "$work/baseline.o"
+"$cxx" "${imc[@]}" "${specs[@]}" -std=c++11 -Os -flto "${strict[@]}" -fno-exceptions -fno-rtti \
+    -I"$work/imc" -Itests/embedded -c tests/embedded/scripted_port.cpp -o "$work/port.o"
+"$cc" "${imc[@]}" "${specs[@]}" -Os -flto "${memory[@]}" -o "$work/publisher.elf" \
+    "$work/publisher.o" "$work/port.o" "$work/imc/libducq_embedded.a"
+"$cc" "${imc[@]}" "${specs[@]}" -Os -flto "${memory[@]}" -o "$work/baseline.elf" "$work/baseline.o"
+with=$(flash_size "$work/publisher.elf")
+without=$(flash_size "$work/baseline.elf")
+echo "test-embedded: the original-style publisher (rv32imc)" >&2
 run_qemu "$work/publisher.elf" || fail "the publisher under QEMU"
-echo "flash: $((with - without)) bytes for ducq_new_tcp + ducq_publish + ducq_state_tostr + ducq_free (app $with, without ducq $without; rv32imc -Os LTO)"
+echo "flash: $((with - without)) bytes for ducq_new_tcp + ducq_publish + ducq_state_tostr + ducq_free and a scripted socket layer (app $with, without ducq $without; rv32imc -Os LTO)"
 [ $((with - without)) -le 32768 ] || fail "flash over 32 KB"
 
 echo "test-embedded: the ESP-IDF socket layer on Linux, against a live ducq-server" >&2
 host=$(rustc -vV | sed -n 's/^host: //p')
 PROFILE=dev scripts/build-embedded.sh "$host" "$work/host"
-cc -std=c99 -pedantic "${strict[@]}" -D_POSIX_C_SOURCE=200809L -I"$work/host" -Itests/embedded \
-    -o "$work/posix_client" tests/embedded/posix_client.c ports/esp-idf/ducq_socket.c \
+posix=(-std=c99 -pedantic "${strict[@]}" -D_POSIX_C_SOURCE=200809L -I"$work/host")
+cc "${posix[@]}" -c ports/esp-idf/ducq_socket.c -o "$work/socket.o"
+cc "${posix[@]}" -Itests/embedded -o "$work/posix_client" tests/embedded/posix_client.c \
+    "$work/socket.o" "$work/host/libducq_embedded.a"
+cc "${posix[@]}" -o "$work/posix_publisher" tests/embedded/publisher.c "$work/socket.o" \
     "$work/host/libducq_embedded.a"
+# The original example's C++ entry point compiles against the device
+# headers too (ducq.hpp is the C API's, with its C++11 wrapper).
+printf '#include <ducq.hpp>\nint main() { ducq::Connection c("h", "1"); return !c.valid(); }\n' \
+    >"$work/hpp.cpp"
+c++ -std=c++11 -pedantic "${strict[@]}" -fno-exceptions -fno-rtti -I"$work/host" \
+    -o "$work/hpp" "$work/hpp.cpp" "$work/socket.o" "$work/host/libducq_embedded.a" ||
+    fail "ducq.hpp over the device header"
+"$work/hpp" || fail "ducq.hpp over the device header: no handle"
 cargo build --locked --quiet --bin ducq-server
-target/debug/ducq-server --tcp 127.0.0.1:0 2>"$work/server.log" &
+target/debug/ducq-server --tcp 127.0.0.1:0 --http 127.0.0.1:0 2>"$work/server.log" &
 server_pid=$!
-port=
+# The TCP listener opens first, then the HTTP (and WebSocket) one; each
+# logs its address.
+ports=()
 for _ in $(seq 100); do
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/server.log" | head -n 1)
-    [ -n "$port" ] && break
+    mapfile -t ports < <(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/server.log")
+    [ ${#ports[@]} -ge 2 ] && break
     sleep 0.1
 done
-[ -n "$port" ] || fail "ducq-server did not start: $(cat "$work/server.log")"
+[ ${#ports[@]} -ge 2 ] || fail "ducq-server did not start: $(cat "$work/server.log")"
+tcp_port=${ports[0]} ws_port=${ports[1]}
 runner=()
 if command -v valgrind >/dev/null; then
     runner=(valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite)
 fi
-${runner[@]+"${runner[@]}"} "$work/posix_client" "$port" || fail "the POSIX socket layer"
+${runner[@]+"${runner[@]}"} "$work/posix_client" "$tcp_port" "$ws_port" ||
+    fail "the POSIX socket layer"
+${runner[@]+"${runner[@]}"} "$work/posix_publisher" 127.0.0.1 "$tcp_port" ||
+    fail "the original-style publisher through the POSIX socket layer"

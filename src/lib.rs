@@ -15,11 +15,13 @@
 //!
 //! # Features
 //! `std` (on by default) brings everything that needs an operating system:
-//! `server`, `lua`, `ffi`, the HTTP codec, TCP sockets and clocks for the
-//! client. Without it the crate is `#![no_std]` + `alloc`: `proto`, the
-//! TCP and WebSocket codecs and the blocking client over a stream the
-//! embedder supplies, for small devices (ARCHITECTURE.md, "The portable
-//! core"). Unit tests build with std either way, for their harness.
+//! `server`, `lua`, the server half of `ffi`, the HTTP codec, TCP sockets
+//! and clocks for the client. Without it the crate is `#![no_std]` +
+//! `alloc`: `proto`, the TCP and WebSocket codecs, the blocking client
+//! over a stream the embedder supplies, and the client half of the C API
+//! over a socket layer written in C, for small devices (ARCHITECTURE.md,
+//! "The portable core"). Unit tests build with std either way, for their
+//! harness.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -34,7 +36,6 @@ pub mod backoff;
 pub mod client;
 #[cfg(feature = "std")]
 pub mod config;
-#[cfg(feature = "std")]
 pub mod ffi;
 #[cfg(feature = "std")]
 pub mod lua;

@@ -1,8 +1,13 @@
 //! The device header (`include/ducq_client.h`, generated from
 //! crates/ducq-embedded) is a view of `include/ducq.h`: every type and
-//! function it declares is declared the same way there, but for the few
-//! the device library adds (each says "Device only"). So a program written
-//! against one compiles against the other, and the two never drift.
+//! function it declares is declared the same way there, but for the one
+//! the device library adds (it says "Device only"). Both are generated
+//! from the same `src/ffi/` (the device library runs that very code
+//! without `std`), so the device calls have the original C API's forms
+//! (`ducq_vtbl` first in `ducq_i`, the four-argument `ducq_publish`, the
+//! original `ducq_listen_ctx`, `ducq_emit` without `close`). A program
+//! written against one compiles against the other, and the two never
+//! drift.
 //! (scripts/test-embedded.sh checks the library exports what it declares.)
 
 use std::collections::BTreeMap;
@@ -10,29 +15,7 @@ use std::fs;
 use std::path::Path;
 
 /// What only the device header declares.
-const DEVICE_ONLY: [&str; 3] = [
-    "ducq_new_socket_ctx",
-    "ducq_seed_entropy",
-    "ducq_set_limits",
-];
-
-/// What the device header still declares in the pre-issue-11 form, while
-/// ducq.h has the original's (`ducq_emit` without `close`, the 4-argument
-/// `ducq_publish`, `ducq_vtbl` as the original's interface table, the
-/// socket layer as `ducq_socket_vtbl` made by `ducq_new_socket`, …). The
-/// embedded phase 2 switches the device exports to those forms and empties
-/// this list; the test fails when an entry no longer differs.
-const UNTIL_PHASE_2: [&str; 9] = [
-    "ducq_emit",
-    "ducq_listen",
-    "ducq_listen_ctx",
-    "ducq_new_vtbl",
-    "ducq_pub",
-    "ducq_publish",
-    "ducq_receive",
-    "ducq_send",
-    "ducq_vtbl",
-];
+const DEVICE_ONLY: [&str; 1] = ["ducq_seed_entropy"];
 
 fn header(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -143,14 +126,6 @@ fn the_device_header_declares_what_ducq_h_does() {
             );
             continue;
         }
-        if UNTIL_PHASE_2.contains(&name.as_str()) {
-            assert_ne!(
-                full.get(name),
-                Some(decl),
-                "{name} is the same in both now: drop it from UNTIL_PHASE_2"
-            );
-            continue;
-        }
         match full.get(name) {
             Some(there) => assert_eq!(decl, there, "{name} differs from ducq.h"),
             None => panic!("{name} is in ducq_client.h but not in ducq.h"),
@@ -159,18 +134,38 @@ fn the_device_header_declares_what_ducq_h_does() {
     for name in DEVICE_ONLY {
         assert!(device.contains_key(name), "{name} is no longer declared");
     }
-    // The client half is there: the calls a device program makes.
+    // The client half is there: the calls a device program makes, the
+    // original's parse helpers, and the socket layer's table.
     for name in [
         "ducq_new_tcp",
         "ducq_publish",
         "ducq_listen",
+        "ducq_listen_ctx",
+        "ducq_emit",
+        "ducq_vtbl",
         "ducq_state_tostr",
+        "ducq_parse_msg",
+        "ducq_parse_route",
+        "ducq_parse_payload",
+        "ducq_socket_vtbl",
+        "ducq_new_socket",
     ] {
         assert!(
             device.contains_key(name),
             "{name} missing from the device header"
         );
     }
+    // The original's device call forms, spelled out.
+    assert_eq!(
+        device["ducq_publish"],
+        "ducq_state ducq_publish ( ducq_i * ducq , const char * route , \
+         const char * payload , size_t size )"
+    );
+    assert_eq!(
+        device["ducq_emit"],
+        "ducq_state ducq_emit ( ducq_i * ducq , const char * command , \
+         const char * route , const char * payload , size_t payload_size )"
+    );
     // And nothing of the server half.
     assert!(!device.keys().any(|n| n.starts_with("ducq_reactor")));
 }

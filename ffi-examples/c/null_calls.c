@@ -102,6 +102,12 @@ int main(void) {
     CHECK(ducq_new_http_client("h", NULL) == NULL, "ducq_new_http_client(host, NULL)");
     CHECK(ducq_new_socket(NULL, NULL) == NULL, "ducq_new_socket(NULL)");
     CHECK(ducq_new_socket(&empty_socket, NULL) == NULL, "ducq_new_socket(no send/recv)");
+    CHECK(ducq_new_socket_ctx(NULL, text, 4) == NULL, "ducq_new_socket_ctx(NULL)");
+    CHECK(ducq_new_socket_ctx(&empty_socket, text, 4) == NULL,
+          "ducq_new_socket_ctx(no send/recv)");
+    CHECK(ducq_new_ws_socket(NULL, text, 4, "h", "1") == NULL, "ducq_new_ws_socket(NULL)");
+    CHECK(ducq_new_ws_socket(&empty_socket, text, 4, "h", "1") == NULL,
+          "ducq_new_ws_socket(no send/recv)");
     CHECK(ducq_new_tcp_connection(-1) == NULL, "ducq_new_tcp_connection(-1)");
     CHECK(ducq_new_ws_connection(-1) == NULL, "ducq_new_ws_connection(-1)");
     CHECK(ducq_new_http_connection(-1) == NULL, "ducq_new_http_connection(-1)");
@@ -169,6 +175,7 @@ int main(void) {
     CHECK(!ducq_eq(NULL, d) && !ducq_eq(d, NULL), "ducq_eq(NULL)");
     CHECK(ducq_copy(NULL) == NULL, "ducq_copy(NULL)");
     ENULL(ducq_timeout(NULL, 1));
+    ENULL(ducq_set_limits(NULL, 1, 1));
     ENULL(ducq_reuseaddr(NULL));
     CHECK(ducq_last_error(NULL) == NULL, "ducq_last_error(NULL)");
     ENULL(ducq_listen(NULL, &listen));
@@ -182,6 +189,7 @@ int main(void) {
     CHECK(ducq_recv(d, buf, &size) == DUCQ_ECONNCLOSED, "recv on an unconnected handle");
     CHECK(ducq_close(d) == DUCQ_OK, "close on an unconnected handle");
     CHECK(ducq_reuseaddr(d) == DUCQ_OK, "reuseaddr");
+    CHECK(ducq_set_limits(d, 0, 0) == DUCQ_OK, "set_limits, keeping both");
     {
         ducq_i *ws = ducq_new_ws_client("127.0.0.1", "1");
         ducq_i *http = ducq_new_http_client("127.0.0.1", "1");
@@ -200,6 +208,7 @@ int main(void) {
     CHECK(ducq_recv((ducq_i *)&foreign, buf, &size) == DUCQ_ENOIMPL, "recv, NULL entry");
     CHECK(ducq_id((ducq_i *)&foreign) == NULL, "id, NULL entry");
     CHECK(ducq_copy((ducq_i *)&foreign) == NULL, "copy, NULL entry");
+    CHECK(ducq_set_limits((ducq_i *)&foreign, 1, 1) == DUCQ_ENOIMPL, "set_limits, not ducq's");
     CHECK(!ducq_eq((ducq_i *)&foreign, d), "eq, NULL entry");
     ducq_free((ducq_i *)&foreign);
 

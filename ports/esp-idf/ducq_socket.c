@@ -1,6 +1,6 @@
 /*
  * ducq's socket layer over BSD sockets, and the device's
- * ducq_new_tcp(host, port) on top of it.
+ * ducq_new_tcp(host, port) and ducq_new_ws_client(host, port) on top of it.
  *
  * On ESP-IDF (ESP_PLATFORM defined) the sockets are lwIP's; elsewhere they
  * are POSIX's, so this very file is also built and tested on Linux against
@@ -37,7 +37,8 @@
 #endif
 
 /* One handle's connection: lives inside the handle (ducq_new_socket_ctx
- * copies it there), so it needs no freeing of its own. */
+ * and ducq_new_ws_socket copy it there), so it needs no freeing of its
+ * own. */
 struct ducq_socket {
 	int fd;
 	char host[256];
@@ -214,19 +215,35 @@ static const char *layer_id(void *ctx)
 	return s->id;
 }
 
-static const ducq_vtbl socket_layer = {
+static const ducq_socket_vtbl socket_layer = {
 	layer_conn, layer_send, layer_recv, layer_close, layer_id,
 };
+
+/* The context of a new handle; 0 when host or port is NULL or too long. */
+static int make_socket(struct ducq_socket *s, const char *host, const char *port)
+{
+	if (host == NULL || port == NULL || strlen(host) >= sizeof s->host ||
+	    strlen(port) >= sizeof s->port)
+		return 0;
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	strcpy(s->host, host);
+	strcpy(s->port, port);
+	return 1;
+}
 
 ducq_i *ducq_new_tcp(const char *host, const char *port)
 {
 	struct ducq_socket s;
-	if (host == NULL || port == NULL || strlen(host) >= sizeof s.host ||
-	    strlen(port) >= sizeof s.port)
+	if (!make_socket(&s, host, port))
 		return NULL;
-	memset(&s, 0, sizeof s);
-	s.fd = -1;
-	strcpy(s.host, host);
-	strcpy(s.port, port);
 	return ducq_new_socket_ctx(&socket_layer, &s, sizeof s);
+}
+
+ducq_i *ducq_new_ws_client(const char *host, const char *port)
+{
+	struct ducq_socket s;
+	if (!make_socket(&s, host, port))
+		return NULL;
+	return ducq_new_ws_socket(&socket_layer, &s, sizeof s, host, port);
 }

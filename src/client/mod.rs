@@ -218,7 +218,11 @@ pub struct Client<S: Stream = DefaultStream> {
 impl Client {
     /// Connects over length-framed TCP.
     pub fn connect(addr: &str, timeout: Duration) -> Result<Client, Error> {
-        Client::connect_with(addr, timeout, Box::new(TcpCodec::new(DEFAULT_MAX_MESSAGE)))
+        Client::connect_with(
+            addr,
+            timeout,
+            Box::new(TcpCodec::client(DEFAULT_MAX_MESSAGE)),
+        )
     }
 
     /// Connects over WebSocket (the server's HTTP port) at path `/`.
@@ -322,7 +326,7 @@ impl<S: Stream> Client<S> {
 
     /// Sets how many bytes the input buffer grows by for a read (at least
     /// 1; see [`DEFAULT_READ_CHUNK`]). The largest message accepted is the
-    /// codec's limit (`TcpCodec::new(max)`, `WsClient::new(.., max)`).
+    /// codec's limit (`TcpCodec::client(max)`, `WsClient::new(.., max)`).
     pub fn set_read_chunk(&mut self, chunk: usize) {
         self.read_chunk = chunk.max(1);
     }

@@ -64,7 +64,7 @@ fn client(incoming: &[Vec<u8>], max: usize) -> Client<Script> {
         incoming: incoming.iter().cloned().collect(),
         ..Script::default()
     };
-    Client::from_io(script, alloc::boxed::Box::new(TcpCodec::new(max)), None).unwrap()
+    Client::from_io(script, alloc::boxed::Box::new(TcpCodec::client(max)), None).unwrap()
 }
 
 #[test]
@@ -113,6 +113,8 @@ fn a_frame_over_the_codec_limit_is_skipped_without_buffering_it() {
     c.set_read_chunk(256);
     assert_eq!(c.receive().unwrap(), b"pub r\nsmall");
     assert!(c.input.capacity() <= 256, "{}", c.input.capacity());
+    // Nothing goes back: a NACK would reach the server as a command.
+    assert!(c.stream.written.is_empty());
 }
 
 #[test]

@@ -6,7 +6,10 @@
 //! handles `ducq_pub` and `ducq_sub` use the client's richer waits (data
 //! that arrives before the answer is kept for the next receive).
 
-use std::ffi::{c_char, c_void};
+use alloc::vec::Vec;
+use core::ffi::c_char;
+#[cfg(feature = "std")]
+use core::ffi::c_void;
 
 use super::client::on_client;
 use super::handle::Handle;
@@ -18,6 +21,7 @@ use crate::proto::message::{self, classify, Kind};
 use crate::proto::{State, ACK};
 
 /// A function applied to a connection (`ducq_tcp_apply`): returns a state.
+#[cfg(feature = "std")]
 pub type ducq_apply_f =
     Option<unsafe extern "C" fn(ctx: *mut c_void, ducq: *mut ducq_i) -> RawState>;
 
@@ -191,7 +195,7 @@ pub unsafe extern "C" fn ducq_receive(
             if cap > PING.len() {
                 // SAFETY: `msg` has `cap > PING.len()` writable bytes.
                 unsafe {
-                    std::ptr::copy_nonoverlapping(PING.as_ptr(), msg.cast(), PING.len());
+                    core::ptr::copy_nonoverlapping(PING.as_ptr(), msg.cast(), PING.len());
                     *msg.add(PING.len()) = 0;
                     *size = PING.len();
                 }
@@ -204,7 +208,7 @@ pub unsafe extern "C" fn ducq_receive(
         // SAFETY: on success `*size` bytes of `msg` hold the message.
         let len = unsafe { *size };
         // SAFETY: as above.
-        let received = unsafe { std::slice::from_raw_parts(msg.cast::<u8>(), len) };
+        let received = unsafe { core::slice::from_raw_parts(msg.cast::<u8>(), len) };
         match classify(received) {
             Kind::Data => State::Ok.into(),
             Kind::Nack(_) => State::Nack.into(),
@@ -279,7 +283,7 @@ unsafe fn publish_once(
     let msg = unsafe { format_command(c"pub".as_ptr(), route, payload, size) }?;
     // SAFETY: a live handle.
     unsafe { send_raw(ducq, &msg) }?;
-    let mut answer = vec![0 as c_char; 256];
+    let mut answer = alloc::vec![0 as c_char; 256];
     let mut len = answer.len();
     // SAFETY: a live handle; `answer` writable for `len` bytes.
     match unsafe { ducq_receive(ducq, answer.as_mut_ptr(), &mut len) }.state() {
@@ -407,7 +411,7 @@ unsafe fn subscribe_through_table(
     let msg = unsafe { format_command(c"sub".as_ptr(), route, options, len) }?;
     // SAFETY: a live handle.
     unsafe { send_raw(ducq, &msg) }?;
-    let mut answer = vec![0 as c_char; 256];
+    let mut answer = alloc::vec![0 as c_char; 256];
     let mut size = answer.len();
     // SAFETY: a live handle; `answer` writable for `size` bytes.
     match unsafe { ducq_receive(ducq, answer.as_mut_ptr(), &mut size) }.state() {
@@ -416,7 +420,7 @@ unsafe fn subscribe_through_table(
             let nack = answer.get(..size).unwrap_or(&[]);
             // SAFETY: c_char and u8 have the same layout.
             let nack: &[u8] =
-                unsafe { std::slice::from_raw_parts(nack.as_ptr().cast(), nack.len()) };
+                unsafe { core::slice::from_raw_parts(nack.as_ptr().cast(), nack.len()) };
             Err(message::nack_state(nack).unwrap_or(State::Unknown))
         }
         other => Err(other),
@@ -436,7 +440,7 @@ unsafe fn subscribe_through_table(
 pub unsafe extern "C" fn ducq_last_error(ducq: *mut ducq_i) -> *const c_char {
     boundary(|| {
         if ducq.is_null() {
-            return std::ptr::null();
+            return core::ptr::null();
         }
         // SAFETY: a live handle (caller contract).
         match unsafe { Handle::from_ptr(ducq) } {

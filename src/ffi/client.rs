@@ -1,30 +1,62 @@
 //! Client handles: a TCP client (`ducq_new_tcp`), a WebSocket client
 //! (`ducq_new_ws_client`), the original's HTTP client placeholder
 //! (`ducq_new_http_client`) and a client over a socket layer written in C
-//! (`ducq_new_socket`). Each runs the blocking [`Client`] (framing,
-//! handshake, PING answers, ACK waits) with the transport's codec; this
-//! file only knows where a handle connects and which client it holds.
+//! (`ducq_new_socket` and its kin, see `socket`). Each runs the blocking
+//! [`Client`] (framing, handshake, PING answers, ACK waits) with the
+//! transport's codec; this file only knows where a handle connects, its
+//! buffer limits, and which client it holds.
+//!
+//! Without `std` (a device) there are no sockets of ducq's own: a handle
+//! connects through a socket layer only, and the three constructors by
+//! host and port come from the platform port instead.
 
-use std::ffi::c_char;
-use std::ffi::c_void;
-use std::time::Duration;
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+#[cfg(feature = "std")]
+use core::ffi::c_char;
+use core::time::Duration;
 
+use super::boundary;
+#[cfg(feature = "std")]
 use super::fdconn::FdStream;
 use super::handle::{Handle, Kind};
+#[cfg(feature = "std")]
 use super::reconnect::Resume;
-use super::socket::{ducq_socket_vtbl, CStream};
+use super::socket::{CStream, Layer};
+use super::state::RawState;
+#[cfg(feature = "std")]
+use super::str_arg;
 use super::vtbl::ducq_i;
-use super::{boundary, str_arg};
-use crate::client::{Client, Error, NetStream, DEFAULT_MAX_MESSAGE};
+#[cfg(feature = "std")]
+use crate::client::NetStream;
+use crate::client::{Client, Error};
 use crate::proto::State;
+#[cfg(feature = "std")]
 use crate::transport::tcp::TcpCodec;
+#[cfg(feature = "std")]
 use crate::transport::ws::WsClient;
+#[cfg(feature = "std")]
 use crate::transport::Transport;
 
 /// How long `ducq_conn` waits when no timeout is set.
+#[cfg(feature = "std")]
 const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 
+/// The largest message a handle accepts unless `ducq_set_limits` says
+/// otherwise: the server's default where there is an operating system.
+#[cfg(feature = "std")]
+pub const DEFAULT_MAX_MESSAGE: usize = crate::client::DEFAULT_MAX_MESSAGE;
+
+/// The largest message a handle accepts unless `ducq_set_limits` says
+/// otherwise: 16 KiB on a device. A larger one is skipped as it arrives,
+/// never buffered, so a frame header cannot make a device allocate more.
+#[cfg(not(feature = "std"))]
+pub const DEFAULT_MAX_MESSAGE: usize = 16 * 1024;
+
 /// Which protocol a socket client speaks.
+#[cfg(feature = "std")]
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Proto {
     /// Length-framed TCP.
@@ -35,6 +67,7 @@ pub(crate) enum Proto {
     Http,
 }
 
+#[cfg(feature = "std")]
 impl Proto {
     /// The id prefix, as the server names such clients.
     pub(crate) fn name(self) -> &'static str {
@@ -50,18 +83,17 @@ impl Proto {
 #[derive(Clone)]
 pub(crate) enum Target {
     /// A host and port, over a socket.
+    #[cfg(feature = "std")]
     Socket {
         proto: Proto,
         host: String,
         port: String,
     },
     /// A socket layer written in C.
-    Layer {
-        vtbl: ducq_socket_vtbl,
-        ctx: *mut c_void,
-    },
+    Layer(Layer),
     /// TLS or a Unix socket (`secure`): a connector, and the id shown
     /// before connecting.
+    #[cfg(feature = "std")]
     Net {
         connect: NetConnector,
         label: String,
@@ -69,14 +101,18 @@ pub(crate) enum Target {
 }
 
 /// Opens a TLS or Unix socket client within the timeout given.
+#[cfg(feature = "std")]
 pub(crate) type NetConnector = std::sync::Arc<dyn Fn(Duration) -> Result<Client<NetStream>, Error>>;
 
 /// The connected client, over a socket, a C layer, or (for a handle made
 /// from an accepted descriptor) a descriptor.
 pub(crate) enum AnyClient {
+    #[cfg(feature = "std")]
     Socket(Client),
     Layer(Client<CStream>),
+    #[cfg(feature = "std")]
     Fd(Client<FdStream>),
+    #[cfg(feature = "std")]
     Net(Client<NetStream>),
 }
 
@@ -84,31 +120,64 @@ pub(crate) enum AnyClient {
 macro_rules! on_client {
     ($c:expr, $cl:ident => $body:expr) => {
         match $c {
+            #[cfg(feature = "std")]
             $crate::ffi::client::AnyClient::Socket($cl) => $body,
             $crate::ffi::client::AnyClient::Layer($cl) => $body,
+            #[cfg(feature = "std")]
             $crate::ffi::client::AnyClient::Fd($cl) => $body,
+            #[cfg(feature = "std")]
             $crate::ffi::client::AnyClient::Net($cl) => $body,
         }
     };
 }
 pub(crate) use on_client;
 
+/// How a handle's input buffer grows, and the largest message it takes.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    /// Bytes the input buffer grows by for one read.
+    pub(crate) read_chunk: usize,
+    /// The largest message accepted (the codec's limit).
+    pub(crate) max_message: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            read_chunk: crate::client::DEFAULT_READ_CHUNK,
+            max_message: DEFAULT_MAX_MESSAGE,
+        }
+    }
+}
+
 /// A client handle's state.
 pub(crate) struct ClientSide {
     pub(crate) target: Target,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) limits: Limits,
     pub(crate) conn: Option<AnyClient>,
     /// The reconnect policy and what it makes again (`reconnect`).
+    #[cfg(feature = "std")]
     pub(crate) resume: Resume,
 }
 
+impl Drop for ClientSide {
+    /// The connection goes first: closing it calls its socket layer, whose
+    /// context the target may own.
+    fn drop(&mut self) {
+        self.conn = None;
+    }
+}
+
 impl ClientSide {
-    /// An unconnected copy: same destination and timeout.
+    /// An unconnected copy: same destination, timeout and limits.
     pub(crate) fn copy(&self) -> ClientSide {
         ClientSide {
             target: self.target.clone(),
             timeout: self.timeout,
+            limits: self.limits,
             conn: None,
+            #[cfg(feature = "std")]
             resume: self.resume.policy_only(),
         }
     }
@@ -117,23 +186,21 @@ impl ClientSide {
     /// state and its detail.
     pub(crate) fn connect(&mut self) -> Result<(), (State, String)> {
         self.conn = None;
-        let timeout = self.timeout;
+        let (timeout, limits) = (self.timeout, self.limits);
         let result = match &self.target {
+            #[cfg(feature = "std")]
             Target::Socket {
                 proto: Proto::Http, ..
             } => {
                 let text = "the HTTP client is not implemented (use ducq_new_ws_client)";
                 return Err((State::ENoImpl, text.into()));
             }
+            #[cfg(feature = "std")]
             Target::Socket { proto, host, port } => {
-                let addr = if host.contains(':') && !host.starts_with('[') {
-                    format!("[{host}]:{port}")
-                } else {
-                    format!("{host}:{port}")
-                };
+                let addr = host_port(host, port);
                 let codec: Box<dyn Transport> = match proto {
-                    Proto::Ws => Box::new(WsClient::new(&addr, "/", DEFAULT_MAX_MESSAGE)),
-                    _ => Box::new(TcpCodec::new(DEFAULT_MAX_MESSAGE)),
+                    Proto::Ws => Box::new(WsClient::new(&addr, "/", limits.max_message)),
+                    _ => Box::new(TcpCodec::client(limits.max_message)),
                 };
                 Client::connect_with(&addr, timeout.unwrap_or(CONNECT_LIMIT), codec).and_then(
                     |mut cl| {
@@ -142,12 +209,14 @@ impl ClientSide {
                     },
                 )
             }
-            Target::Layer { vtbl, ctx } => {
-                let stream = CStream::open(*vtbl, *ctx, timeout)
+            Target::Layer(layer) => {
+                let stream = layer
+                    .open(timeout)
                     .map_err(|s| (s, "the socket layer could not connect".to_owned()))?;
-                let codec = Box::new(TcpCodec::new(DEFAULT_MAX_MESSAGE));
-                Client::from_io(stream, codec, timeout).map(AnyClient::Layer)
+                Client::from_io(stream, layer.codec(limits.max_message), timeout)
+                    .map(AnyClient::Layer)
             }
+            #[cfg(feature = "std")]
             Target::Net { connect, .. } => {
                 connect(timeout.unwrap_or(CONNECT_LIMIT)).and_then(|mut cl| {
                     cl.set_timeout(timeout)?;
@@ -156,7 +225,8 @@ impl ClientSide {
             }
         };
         match result {
-            Ok(client) => {
+            Ok(mut client) => {
+                on_client!(&mut client, cl => cl.set_read_chunk(limits.read_chunk));
                 self.conn = Some(client);
                 Ok(())
             }
@@ -174,23 +244,25 @@ impl ClientSide {
     pub(crate) fn id_string(&self) -> String {
         match (&self.conn, &self.target) {
             (Some(conn), _) => on_client!(conn, cl => cl.id()),
+            #[cfg(feature = "std")]
             (None, Target::Socket { proto, host, port }) => {
                 format!("{}:{host}:{port}", proto.name())
             }
-            (None, Target::Layer { .. }) => "TCP:".to_owned(),
+            (None, Target::Layer(layer)) => layer.id_string(),
+            #[cfg(feature = "std")]
             (None, Target::Net { label, .. }) => label.clone(),
         }
     }
 
     /// Whether it speaks WebSocket.
+    #[cfg(feature = "std")]
     pub(crate) fn is_ws(&self) -> bool {
-        matches!(
-            self.target,
-            Target::Socket {
-                proto: Proto::Ws,
-                ..
-            }
-        )
+        match &self.target {
+            Target::Socket { proto, .. } => *proto == Proto::Ws,
+            Target::Layer(layer) => layer.is_ws(),
+            // TLS and Unix handles speak the framed protocol.
+            Target::Net { .. } => false,
+        }
     }
 
     /// Sets the receive timeout of this and later connections.
@@ -201,6 +273,30 @@ impl ClientSide {
             None => Ok(()),
         }
     }
+
+    /// Sets the read chunk (now, and for later connections) and the
+    /// largest message (from the next connection); 0 keeps a value.
+    fn set_limits(&mut self, read_chunk: usize, max_message: usize) {
+        if read_chunk > 0 {
+            self.limits.read_chunk = read_chunk;
+            if let Some(conn) = self.conn.as_mut() {
+                on_client!(conn, cl => cl.set_read_chunk(read_chunk));
+            }
+        }
+        if max_message > 0 {
+            self.limits.max_message = max_message;
+        }
+    }
+}
+
+/// `host:port` as a socket address or a WebSocket `Host`: an IPv6 address
+/// goes in brackets.
+pub(crate) fn host_port(host: &str, port: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// A new client handle for `target`, owned by the caller.
@@ -208,23 +304,62 @@ pub(crate) fn new_handle(target: Target) -> *mut ducq_i {
     Handle::into_raw(Kind::Client(Box::new(ClientSide {
         target,
         timeout: None,
+        limits: Limits::default(),
         conn: None,
+        #[cfg(feature = "std")]
         resume: Resume::default(),
     })))
+}
+
+/// Sets how many bytes a client handle's input buffer grows by for one
+/// read (`read_chunk`, 1024 by default; a frame whose header tells its
+/// length gets room for all of it at once) and the largest message it
+/// accepts (`max_message`; by default 1 MiB, the server's default, and
+/// 16 KiB in the device library: a larger message is skipped as it
+/// arrives, never buffered). 0 keeps a value. The chunk applies at once,
+/// the maximum from the next `ducq_conn`; copies made later keep both.
+///
+/// `DUCQ_ENULL` for NULL, `DUCQ_ENOIMPL` for a handle that is not a
+/// client made by ducq. A ducq call, not in the original.
+///
+/// # Safety
+/// `ducq` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn ducq_set_limits(
+    ducq: *mut ducq_i,
+    read_chunk: usize,
+    max_message: usize,
+) -> RawState {
+    boundary(|| {
+        if ducq.is_null() {
+            return State::ENull.into();
+        }
+        // SAFETY: a live handle (caller contract).
+        match unsafe { Handle::from_ptr(ducq) }.map(|h| &mut h.kind) {
+            Some(Kind::Client(c)) => {
+                c.set_limits(read_chunk, max_message);
+                RawState::OK
+            }
+            #[cfg(feature = "std")]
+            Some(_) => State::ENoImpl.into(),
+            None => State::ENoImpl.into(),
+        }
+    })
 }
 
 /// The body of the three socket constructors.
 ///
 /// # Safety
 /// Non-null arguments are NUL-terminated strings.
+#[cfg(feature = "std")]
 unsafe fn new_socket_client(proto: Proto, host: *const c_char, port: *const c_char) -> *mut ducq_i {
     boundary(|| {
         if host.is_null() || port.is_null() {
-            return std::ptr::null_mut();
+            return core::ptr::null_mut();
         }
         // SAFETY: non-null, NUL-terminated (caller contract).
         let (Ok(host), Ok(port)) = (unsafe { str_arg(host) }, unsafe { str_arg(port) }) else {
-            return std::ptr::null_mut();
+            return core::ptr::null_mut();
         };
         new_handle(Target::Socket {
             proto,
@@ -244,6 +379,7 @@ unsafe fn new_socket_client(proto: Proto, host: *const c_char, port: *const c_ch
 ///
 /// # Safety
 /// Non-null arguments are NUL-terminated strings.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn ducq_new_tcp(host: *const c_char, port: *const c_char) -> *mut ducq_i {
     // SAFETY: forwarded caller contract.
@@ -267,6 +403,7 @@ pub unsafe extern "C" fn ducq_new_tcp(host: *const c_char, port: *const c_char) 
 ///
 /// # Safety
 /// Non-null arguments are NUL-terminated strings.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn ducq_new_ws_client(
     host: *const c_char,
@@ -286,6 +423,7 @@ pub unsafe extern "C" fn ducq_new_ws_client(
 ///
 /// # Safety
 /// Non-null arguments are NUL-terminated strings.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn ducq_new_http_client(
     host: *const c_char,

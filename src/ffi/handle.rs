@@ -5,14 +5,25 @@
 //! the bookkeeping every kind shares (its id string, its last error, the
 //! deferred free of `ducq_listen`). The table at the end routes each
 //! original entry to the kind's code.
+//!
+//! Without `std` (the device library) a handle is always a client: the
+//! server-side kinds are left out with the server.
 
-use std::cell::Cell;
-use std::ffi::{c_char, c_int, c_void, CString};
-use std::time::Duration;
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::ffi::CString;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::ffi::{c_char, c_int, c_void};
+use core::time::Duration;
 
 use super::client::{on_client, AnyClient, ClientSide};
+#[cfg(feature = "std")]
 use super::fdconn::FdSide;
+#[cfg(feature = "std")]
 use super::lent::ServerSide;
+#[cfg(feature = "std")]
 use super::reconnect;
 use super::state::RawState;
 use super::vtbl::{ducq_i, ducq_vtbl};
@@ -25,8 +36,10 @@ pub(crate) enum Kind {
     /// A client of a server.
     Client(Box<ClientSide>),
     /// A client of one of our reactors, lent to a callback or kept.
+    #[cfg(feature = "std")]
     Server(ServerSide),
     /// An accepted descriptor not (yet) added to a reactor.
+    #[cfg(feature = "std")]
     Fd(Box<FdSide>),
 }
 
@@ -45,6 +58,7 @@ pub(crate) struct Handle {
     /// `ducq_free` was called during a callback: free when it returns.
     pub(crate) free_pending: Cell<bool>,
     /// `ducq_buffer`'s scratch, made on first use.
+    #[cfg(feature = "std")]
     buffer: Option<Box<[u8]>>,
     /// Made by `into_raw` for the caller: `ducq_free` releases it. Handles
     /// lent to callbacks or owned by a reactor are not.
@@ -53,6 +67,7 @@ pub(crate) struct Handle {
 
 /// Bytes of `ducq_buffer`: a WebSocket header and the original's message
 /// size, as the original's buffer was.
+#[cfg(feature = "std")]
 const BUFFER_SIZE: usize = 14 + 256;
 
 impl Handle {
@@ -66,6 +81,7 @@ impl Handle {
             nack: None,
             depth: Cell::new(0),
             free_pending: Cell::new(false),
+            #[cfg(feature = "std")]
             buffer: None,
             caller_owned: false,
         }
@@ -84,6 +100,7 @@ impl Handle {
     /// # Safety
     /// `p` is a caller-owned handle from `into_raw`, not freed, and nothing
     /// borrows it during the call.
+    #[cfg(feature = "std")]
     pub(crate) unsafe fn take_over(p: *mut ducq_i) -> Box<Handle> {
         // SAFETY: forwarded caller contract.
         let mut h = unsafe { Box::from_raw(p.cast::<Handle>()) };
@@ -92,11 +109,13 @@ impl Handle {
     }
 
     /// Whether `ducq_free` releases it.
+    #[cfg(feature = "std")]
     pub(crate) fn is_caller_owned(&self) -> bool {
         self.caller_owned
     }
 
     /// The interface pointer C sees for this handle.
+    #[cfg(feature = "std")]
     pub(crate) fn as_ducq(&mut self) -> *mut ducq_i {
         (self as *mut Handle).cast()
     }
@@ -107,7 +126,7 @@ impl Handle {
     /// `p` is NULL or a live `ducq_i`.
     pub(crate) unsafe fn is_ours(p: *mut ducq_i) -> bool {
         // SAFETY: NULL or a live object whose first member is its table.
-        !p.is_null() && std::ptr::eq(unsafe { (*p).tbl }, &TABLE)
+        !p.is_null() && core::ptr::eq(unsafe { (*p).tbl }, &TABLE)
     }
 
     /// Borrows a handle made by ducq for the length of one call; `None`
@@ -161,7 +180,9 @@ impl Handle {
     ) -> Result<T, State> {
         let conn = match &mut self.kind {
             Kind::Client(c) => c.conn.as_mut().ok_or(State::EConnClosed),
+            #[cfg(feature = "std")]
             Kind::Fd(f) => f.engine(),
+            #[cfg(feature = "std")]
             Kind::Server(_) => Err(State::ENoImpl),
         };
         let result = match conn {
@@ -173,9 +194,14 @@ impl Handle {
                 match &mut self.kind {
                     Kind::Client(c) => {
                         c.conn = None;
-                        c.resume.lost = true;
+                        #[cfg(feature = "std")]
+                        {
+                            c.resume.lost = true;
+                        }
                     }
+                    #[cfg(feature = "std")]
                     Kind::Fd(f) => f.engine = None,
+                    #[cfg(feature = "std")]
                     Kind::Server(_) => {}
                 }
             }
@@ -187,21 +213,27 @@ impl Handle {
     pub(crate) fn connect(&mut self) -> Result<(), State> {
         self.id = None;
         match &mut self.kind {
+            #[cfg(feature = "std")]
             Kind::Client(c) => match reconnect::connect(c) {
                 Ok(()) => Ok(()),
                 Err((s, text)) => Err(self.fail(s, &text)),
             },
+            #[cfg(not(feature = "std"))]
+            Kind::Client(c) => c.connect().map_err(|(s, text)| self.fail(s, &text)),
+            #[cfg(feature = "std")]
             Kind::Fd(_) | Kind::Server(_) => Err(self.fail(State::ENoImpl, "")),
         }
     }
 
     /// Sends one message body.
     pub(crate) fn send_msg(&mut self, msg: &[u8]) -> Result<(), State> {
+        #[cfg(feature = "std")]
         if let Kind::Server(s) = &self.kind {
             let result = s.send(msg);
             return result.map_err(|e| self.fail(e, ""));
         }
         self.with_client(|c| on_client!(c, cl => cl.send(msg)))?;
+        #[cfg(feature = "std")]
         if let Kind::Client(c) = &mut self.kind {
             c.resume.sent(msg);
         }
@@ -214,10 +246,14 @@ impl Handle {
     pub(crate) fn receive_msg(&mut self) -> Result<Vec<u8>, State> {
         loop {
             let result = self.with_client(|c| on_client!(c, cl => cl.receive()));
+            #[cfg(feature = "std")]
             let recovered = match &mut self.kind {
                 Kind::Client(c) if result.is_err() => reconnect::recover(c),
                 _ => false,
             };
+            // A device handle has no reconnect policy.
+            #[cfg(not(feature = "std"))]
+            let recovered = false;
             if !recovered {
                 return result;
             }
@@ -229,9 +265,12 @@ impl Handle {
     /// Notes a subscription made with `ducq_sub`: a client handle with a
     /// reconnect policy makes it again on a new connection.
     pub(crate) fn subscribed(&mut self, route: &str, options: &str) {
+        #[cfg(feature = "std")]
         if let Kind::Client(c) = &mut self.kind {
             c.resume.subscribed(route, options);
         }
+        #[cfg(not(feature = "std"))]
+        let _ = (route, options);
     }
 
     /// Puts a message back in front of the receive queue.
@@ -247,7 +286,9 @@ impl Handle {
     pub(crate) fn is_connected(&self) -> bool {
         match &self.kind {
             Kind::Client(c) => c.conn.is_some(),
+            #[cfg(feature = "std")]
             Kind::Fd(f) => f.is_open(),
+            #[cfg(feature = "std")]
             Kind::Server(s) => s.is_open(),
         }
     }
@@ -255,7 +296,9 @@ impl Handle {
     fn id_string(&self) -> String {
         match &self.kind {
             Kind::Client(c) => c.id_string(),
+            #[cfg(feature = "std")]
             Kind::Fd(f) => f.id_string(),
+            #[cfg(feature = "std")]
             Kind::Server(s) => s.id_string(),
         }
     }
@@ -266,7 +309,7 @@ impl Handle {
         if self.id.as_ref() != Some(&id) {
             self.id = Some(id);
         }
-        self.id.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
+        self.id.as_ref().map_or(core::ptr::null(), |s| s.as_ptr())
     }
 
     /// The detail of the last failure.
@@ -275,17 +318,20 @@ impl Handle {
     }
 
     /// The scratch buffer of `ducq_buffer` (WebSocket handles only).
+    #[cfg(feature = "std")]
     pub(crate) fn buffer(&mut self) -> *mut c_char {
         let ws = match &self.kind {
             Kind::Client(c) => c.is_ws(),
+            #[cfg(feature = "std")]
             Kind::Fd(f) => f.is_ws(),
+            #[cfg(feature = "std")]
             Kind::Server(_) => false,
         };
         if !ws {
-            return std::ptr::null_mut();
+            return core::ptr::null_mut();
         }
         self.buffer
-            .get_or_insert_with(|| vec![0; BUFFER_SIZE].into_boxed_slice())
+            .get_or_insert_with(|| alloc::vec![0; BUFFER_SIZE].into_boxed_slice())
             .as_mut_ptr()
             .cast()
     }
@@ -297,7 +343,9 @@ impl Handle {
             .map(Duration::from_secs);
         let result = match &mut self.kind {
             Kind::Client(c) => c.set_timeout(t),
+            #[cfg(feature = "std")]
             Kind::Fd(f) => f.set_timeout(t),
+            #[cfg(feature = "std")]
             Kind::Server(_) => Ok(()),
         };
         result.map_err(|e| self.client_error(&e))
@@ -308,10 +356,13 @@ impl Handle {
         match &mut self.kind {
             Kind::Client(c) => {
                 c.conn = None;
+                #[cfg(feature = "std")]
                 c.resume.forget();
                 Ok(())
             }
+            #[cfg(feature = "std")]
             Kind::Fd(f) => f.close(),
+            #[cfg(feature = "std")]
             Kind::Server(s) => s.close(),
         }
     }
@@ -319,16 +370,21 @@ impl Handle {
     fn copy(&self) -> *mut ducq_i {
         match &self.kind {
             Kind::Client(c) => Handle::into_raw(Kind::Client(Box::new(c.copy()))),
+            #[cfg(feature = "std")]
             Kind::Server(s) => Handle::into_raw(Kind::Server(s.keep())),
+            #[cfg(feature = "std")]
             Kind::Fd(f) => Handle::into_raw(Kind::Fd(Box::new(f.copy()))),
         }
     }
 
     fn eq(&self, other: &Handle) -> bool {
         match (&self.kind, &other.kind) {
+            #[cfg(feature = "std")]
             (Kind::Server(x), Kind::Server(y)) => x.same_client(y),
+            #[cfg(feature = "std")]
             (Kind::Fd(x), Kind::Fd(y)) => x.fd() == y.fd() && x.fd() >= 0,
             (Kind::Client(_), Kind::Client(_)) => self.id_string() == other.id_string(),
+            #[cfg(feature = "std")]
             _ => false,
         }
     }
@@ -380,14 +436,14 @@ unsafe extern "C" fn h_recv(ducq: *mut ducq_i, buf: *mut c_char, size: *mut usiz
 unsafe extern "C" fn h_id(ducq: *mut ducq_i) -> *const c_char {
     boundary(|| {
         // SAFETY: the table's entries receive the handle they belong to.
-        unsafe { Handle::from_ptr(ducq) }.map_or(std::ptr::null(), Handle::id_ptr)
+        unsafe { Handle::from_ptr(ducq) }.map_or(core::ptr::null(), Handle::id_ptr)
     })
 }
 
 unsafe extern "C" fn h_copy(ducq: *mut ducq_i) -> *mut ducq_i {
     boundary(|| {
         // SAFETY: the table's entries receive the handle they belong to.
-        unsafe { Handle::from_ptr(ducq) }.map_or(std::ptr::null_mut(), |h| h.copy())
+        unsafe { Handle::from_ptr(ducq) }.map_or(core::ptr::null_mut(), |h| h.copy())
     })
 }
 

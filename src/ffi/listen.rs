@@ -8,7 +8,8 @@
 //! the handle: the free is deferred until the callback returns and the
 //! listen then ends with `DUCQ_ECONNCLOSED`.
 
-use std::ffi::{c_char, c_int, c_void};
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_int, c_void};
 
 use super::calls::ducq_receive;
 use super::handle::{self, Handle};
@@ -151,7 +152,7 @@ pub unsafe extern "C" fn ducq_listen(ducq: *mut ducq_i, ctx: *mut ducq_listen_ct
         // SAFETY: valid (caller contract); copied.
         let cb = unsafe { *ctx };
         let recv = if cb.recv_raw { ducq_recv } else { ducq_receive };
-        let mut buf: Vec<c_char> = vec![0; FIRST_BUFFER];
+        let mut buf: Vec<c_char> = alloc::vec![0; FIRST_BUFFER];
         loop {
             // SAFETY: a live handle (it ends the listen when freed).
             let (state, size) = unsafe { receive(ducq, &mut buf, recv) };
@@ -276,14 +277,14 @@ pub unsafe extern "C" fn ducq_listen_ex(
         }
         // SAFETY: valid (caller contract); copied.
         let cb = unsafe { *listen };
-        let mut buf: Vec<c_char> = vec![0; FIRST_BUFFER];
+        let mut buf: Vec<c_char> = alloc::vec![0; FIRST_BUFFER];
         loop {
             // SAFETY: a live handle (it ends the listen when freed).
             let (state, size) = unsafe { receive(ducq, &mut buf, ducq_recv) };
             let (result, freed) = if state == State::Ok {
                 // SAFETY: `size` bytes of `buf` hold the message; copied
                 // before any callback runs.
-                let msg = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), size) };
+                let msg = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), size) };
                 // SAFETY: a live handle, valid callbacks (caller contract).
                 unsafe { dispatch(ducq, &cb, msg.to_vec()) }
             } else {
@@ -329,7 +330,7 @@ unsafe fn dispatch(ducq: *mut ducq_i, cb: &ducq_listen_ex_ctx, msg: Vec<u8>) -> 
                 // SAFETY: a valid callback; the copy outlives the call.
                 unsafe {
                     call(ducq, || {
-                        f(ducq, std::ptr::null_mut(), ptr, msg.len(), cb.ctx)
+                        f(ducq, core::ptr::null_mut(), ptr, msg.len(), cb.ctx)
                     })
                 }
             } else {

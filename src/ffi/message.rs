@@ -6,7 +6,8 @@
 //! `ducq_classify`, `ducq_nack_state`. Parsing and matching live in
 //! [`crate::proto`]; this converts.
 
-use std::ffi::{c_char, CStr};
+use alloc::string::String;
+use core::ffi::{c_char, CStr};
 
 use super::state::RawState;
 use super::{boundary, copy_out, slice_arg};
@@ -38,17 +39,17 @@ pub unsafe extern "C" fn ducq_parse_command(
     boundary(|| {
         // SAFETY: forwarded caller contract.
         let Some(bytes) = (unsafe { c_bytes(buffer) }) else {
-            return std::ptr::null();
+            return core::ptr::null();
         };
         let space = memchr(b' ', bytes).map(|i| buffer.wrapping_add(i));
         if !end.is_null() {
             // SAFETY: non-null and writable (caller contract).
-            unsafe { *end = space.unwrap_or(std::ptr::null()) };
+            unsafe { *end = space.unwrap_or(core::ptr::null()) };
         }
         if space.is_some() {
             buffer
         } else {
-            std::ptr::null()
+            core::ptr::null()
         }
     })
 }
@@ -71,14 +72,14 @@ pub unsafe extern "C" fn ducq_parse_route(
     boundary(|| {
         // SAFETY: forwarded caller contract.
         let Some(bytes) = (unsafe { c_bytes(buffer) }) else {
-            return std::ptr::null();
+            return core::ptr::null();
         };
         let start = if bytes.first() == Some(&b' ') {
             1
         } else {
             match memchr(b' ', bytes) {
                 Some(i) => i + 1,
-                None => return std::ptr::null(),
+                None => return core::ptr::null(),
             }
         };
         let newline = bytes
@@ -87,11 +88,11 @@ pub unsafe extern "C" fn ducq_parse_route(
             .map(|i| buffer.wrapping_add(start + i));
         if !end.is_null() {
             // SAFETY: non-null and writable (caller contract).
-            unsafe { *end = newline.unwrap_or(std::ptr::null()) };
+            unsafe { *end = newline.unwrap_or(core::ptr::null()) };
         }
         match newline {
             Some(_) => buffer.wrapping_add(start),
-            None => std::ptr::null(),
+            None => core::ptr::null(),
         }
     })
 }
@@ -106,11 +107,11 @@ pub unsafe extern "C" fn ducq_parse_payload(buffer: *const c_char) -> *const c_c
     boundary(|| {
         // SAFETY: forwarded caller contract.
         let Some(bytes) = (unsafe { c_bytes(buffer) }) else {
-            return std::ptr::null();
+            return core::ptr::null();
         };
         match memchr(b'\n', bytes) {
             Some(i) => buffer.wrapping_add(i + 1),
-            None => std::ptr::null(),
+            None => core::ptr::null(),
         }
     })
 }
@@ -190,9 +191,9 @@ pub struct ducq_msg {
 impl super::PanicValue for ducq_msg {
     fn on_panic() -> Self {
         ducq_msg {
-            command: std::ptr::null_mut(),
-            route: std::ptr::null_mut(),
-            payload: std::ptr::null_mut(),
+            command: core::ptr::null_mut(),
+            route: core::ptr::null_mut(),
+            payload: core::ptr::null_mut(),
         }
     }
 }
@@ -240,12 +241,12 @@ pub unsafe extern "C" fn ducq_parse_msg(message: *mut c_char) -> ducq_msg {
             }
             Some(ptr)
         };
-        out.command = token(b" ").unwrap_or(std::ptr::null_mut());
+        out.command = token(b" ").unwrap_or(core::ptr::null_mut());
         if !out.command.is_null() {
-            out.route = token(b"\n").unwrap_or(std::ptr::null_mut());
+            out.route = token(b"\n").unwrap_or(core::ptr::null_mut());
         }
         if !out.route.is_null() {
-            out.payload = token(b"").unwrap_or(std::ptr::null_mut());
+            out.payload = token(b"").unwrap_or(core::ptr::null_mut());
         }
         out
     })
@@ -436,7 +437,7 @@ pub unsafe extern "C" fn ducq_nack_state(msg: *const c_char, size: usize) -> Raw
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
+    use alloc::ffi::CString;
 
     fn text(p: *const c_char) -> Option<String> {
         // SAFETY: the functions return pointers into our NUL-terminated

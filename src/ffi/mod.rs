@@ -49,10 +49,14 @@
 //! client modules reach the server side at exactly two seams: the handle
 //! kinds `Kind::Server` and `Kind::Fd` (`handle`) and the client over an
 //! accepted descriptor, `AnyClient::Fd` (`client`), all made only by
-//! server-side calls. Gating those three variants and the server modules
-//! leaves a client-only library; the header's client-only view is the
-//! functions of those modules plus `ducq_socket_vtbl` (named apart from
-//! `ducq_vtbl`, the original's table).
+//! server-side calls. Those three variants, the server modules and the
+//! client calls that need an operating system (sockets of ducq's own,
+//! `ducq_buffer`) are gated on the `std` feature: without it this module
+//! is the client-only C API the device library (`libducq_embedded.a`)
+//! exports, and its header (`include/ducq_client.h`) is the functions of
+//! those modules plus `ducq_socket_vtbl` (named apart from `ducq_vtbl`,
+//! the original's table). Without `std`, `boundary` cannot catch a
+//! panic; the device library is built with `panic = abort` instead.
 //!
 //! # Threads
 //! A client `ducq_i` may move between threads but is used by one at a time.
@@ -61,32 +65,52 @@
 //! handler.
 #![allow(non_camel_case_types)]
 
-use std::ffi::{c_char, c_int, CStr};
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_int, CStr};
+#[cfg(feature = "std")]
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+// The client side (`state`, `vtbl`, `handle`, `client`, `socket`, `calls`,
+// `listen`, `message`) is built with and without `std`; the rest is the
+// server side, and client calls that need the operating system.
+#[cfg(feature = "std")]
 pub mod access;
 pub mod calls;
 pub mod client;
+#[cfg(feature = "std")]
 pub mod clients;
+#[cfg(feature = "std")]
 pub mod command;
+#[cfg(feature = "std")]
 pub mod config;
+#[cfg(feature = "std")]
 pub mod dispatcher;
+#[cfg(feature = "std")]
 pub mod fdconn;
+#[cfg(feature = "std")]
 pub mod foreign;
 pub mod handle;
+#[cfg(feature = "std")]
 pub mod lent;
 pub mod listen;
+#[cfg(feature = "std")]
 pub mod log;
 pub mod message;
+#[cfg(feature = "std")]
 pub mod proto;
+#[cfg(feature = "std")]
 pub mod queue;
+#[cfg(feature = "std")]
 pub mod reactor;
+#[cfg(feature = "std")]
 pub mod reconnect;
+#[cfg(feature = "std")]
 pub mod secure;
 pub mod socket;
 pub mod state;
 pub mod vtbl;
 
+#[cfg(feature = "std")]
 pub use command::load_commands_dir;
 pub use state::RawState;
 pub use vtbl::{ducq_i, ducq_vtbl};
@@ -107,13 +131,13 @@ impl PanicValue for RawState {
 
 impl<T> PanicValue for *mut T {
     fn on_panic() -> Self {
-        std::ptr::null_mut()
+        core::ptr::null_mut()
     }
 }
 
 impl<T> PanicValue for *const T {
     fn on_panic() -> Self {
-        std::ptr::null()
+        core::ptr::null()
     }
 }
 
@@ -135,8 +159,17 @@ impl PanicValue for c_int {
 
 /// Runs the body of an export: a panic is caught and turned into the
 /// type's [`PanicValue`], so it never unwinds into C.
+#[cfg(feature = "std")]
 pub(crate) fn boundary<R: PanicValue>(body: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| R::on_panic())
+}
+
+/// Runs the body of an export. Without `std` nothing unwinds: the device
+/// library is built with `panic = abort`, so a panic ends the program
+/// there instead of reaching C.
+#[cfg(not(feature = "std"))]
+pub(crate) fn boundary<R: PanicValue>(body: impl FnOnce() -> R) -> R {
+    body()
 }
 
 /// The same, for a body that reports its failures as `Err(state)`.
@@ -164,7 +197,7 @@ pub(crate) fn nonnull<T>(p: *const T) -> Result<(), State> {
 pub(crate) unsafe fn str_arg<'a>(p: *const c_char) -> Result<&'a str, State> {
     // SAFETY: guaranteed by the caller.
     let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
-    std::str::from_utf8(bytes).map_err(|_| State::EMsgInv)
+    core::str::from_utf8(bytes).map_err(|_| State::EMsgInv)
 }
 
 /// Borrows a NUL-terminated C string as bytes; `ENull` for NULL.
@@ -190,7 +223,7 @@ pub(crate) unsafe fn slice_arg<'a>(p: *const u8, len: usize) -> Result<&'a [u8],
     }
     nonnull(p)?;
     // SAFETY: non-null and `len` readable bytes, guaranteed by the caller.
-    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+    Ok(unsafe { core::slice::from_raw_parts(p, len) })
 }
 
 /// Copies `msg` into the caller's buffer of `*size` bytes, NUL-terminated,
@@ -211,7 +244,7 @@ pub(crate) unsafe fn copy_out(msg: &[u8], buf: *mut c_char, size: *mut usize) ->
     // SAFETY: `buf` has `cap > msg.len()` writable bytes; the regions are
     // distinct (msg is ducq's own memory).
     unsafe {
-        std::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), msg.len());
+        core::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), msg.len());
         *buf.add(msg.len()) = 0;
         *size = msg.len();
     }
@@ -230,6 +263,7 @@ pub(crate) fn c_copy(bytes: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "std")]
     #[test]
     fn a_panic_becomes_an_error_value() {
         let hook = std::panic::take_hook();

@@ -6,11 +6,9 @@
 //! table. Across the boundary a state travels as a plain C int
 //! ([`RawState`]), since C may hand back any int where a state is due.
 
-use std::ffi::{c_char, c_int, CString};
-use std::sync::OnceLock;
+use core::ffi::{c_char, c_int};
 
 use super::boundary;
-use crate::proto::state::ALL;
 use crate::proto::State;
 
 /// A state as it crosses the boundary: `ducq_state` in the header, any
@@ -46,30 +44,13 @@ impl From<Result<(), State>> for RawState {
     }
 }
 
-fn texts() -> &'static [(CString, CString)] {
-    static TEXTS: OnceLock<Vec<(CString, CString)>> = OnceLock::new();
-    TEXTS.get_or_init(|| {
-        ALL.iter()
-            .map(|s| {
-                let text = CString::new(s.text()).unwrap_or_default();
-                // The original's short name of DUCQ_OK is "ok".
-                let short = if *s == State::Ok {
-                    "ok"
-                } else {
-                    s.short_name()
-                };
-                (text, CString::new(short).unwrap_or_default())
-            })
-            .collect()
-    })
-}
-
 fn text_of(state: c_int, short: bool) -> *const c_char {
-    let index = State::from_code(i64::from(state)) as usize;
-    match texts().get(index) {
-        Some((text, _)) if !short => text.as_ptr(),
-        Some((_, name)) => name.as_ptr(),
-        None => c"unknown error".as_ptr(),
+    let state = State::from_code(i64::from(state));
+    match state {
+        // The original's short name of DUCQ_OK is "ok".
+        State::Ok if short => c"ok".as_ptr(),
+        _ if short => state.c_short_name().as_ptr(),
+        _ => state.c_text().as_ptr(),
     }
 }
 
@@ -107,7 +88,7 @@ pub extern "C" fn ducq_version() -> *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CStr;
+    use core::ffi::CStr;
 
     fn text(p: *const c_char) -> &'static str {
         // SAFETY: the functions return static NUL-terminated strings.

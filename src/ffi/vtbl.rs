@@ -4,7 +4,7 @@
 //! here only check their pointers and call through that table, so a C
 //! protocol works with every `ducq_*` function built on them.
 
-use std::ffi::{c_char, c_int, c_void};
+use core::ffi::{c_char, c_int, c_void};
 
 use super::{boundary, state::RawState};
 use crate::proto::State;
@@ -225,7 +225,7 @@ pub unsafe extern "C" fn ducq_id(ducq: *mut ducq_i) -> *const c_char {
         match unsafe { table(ducq) }.and_then(|t| t.id) {
             // SAFETY: the object's own function.
             Some(f) => unsafe { f(ducq) },
-            None => std::ptr::null(),
+            None => core::ptr::null(),
         }
     })
 }
@@ -272,7 +272,7 @@ pub unsafe extern "C" fn ducq_copy(ducq: *mut ducq_i) -> *mut ducq_i {
         match unsafe { table(ducq) }.and_then(|t| t.copy) {
             // SAFETY: the object's own function.
             Some(f) => unsafe { f(ducq) },
-            None => std::ptr::null_mut(),
+            None => core::ptr::null_mut(),
         }
     })
 }

@@ -19,12 +19,30 @@ pub struct TcpCodec {
     max_body: usize,
     /// Bytes of an oversized body still to be skipped.
     skip: u64,
+    /// Whether an oversized body is answered with a NACK (a server's
+    /// codec) or only skipped (a client's: the server would take a NACK
+    /// for a command and answer it with one of its own).
+    nack_oversize: bool,
 }
 
 impl TcpCodec {
-    /// A codec that refuses bodies longer than `max_body` bytes.
+    /// A server's codec: refuses bodies longer than `max_body` bytes with
+    /// a NACK, skips them, and keeps the connection.
     pub fn new(max_body: usize) -> TcpCodec {
-        TcpCodec { max_body, skip: 0 }
+        TcpCodec {
+            max_body,
+            skip: 0,
+            nack_oversize: true,
+        }
+    }
+
+    /// A client's codec: skips bodies longer than `max_body` bytes without
+    /// answering, and keeps the connection.
+    pub fn client(max_body: usize) -> TcpCodec {
+        TcpCodec {
+            nack_oversize: false,
+            ..TcpCodec::new(max_body)
+        }
     }
 
     /// The framed form of a message body.
@@ -125,7 +143,9 @@ impl Transport for TcpCodec {
                     // Too big (or beyond 64 bits): refuse, skip what we can
                     // of the body, keep the connection.
                     _ => {
-                        encode_frame(&nack(State::EMsgSize), out);
+                        if self.nack_oversize {
+                            encode_frame(&nack(State::EMsgSize), out);
+                        }
                         let body = len.unwrap_or(u64::MAX);
                         let here = ((input.len() - h) as u64).min(body);
                         self.skip = body - here;
@@ -290,6 +310,15 @@ mod tests {
         assert_eq!(out, b"25\nNACK *\n16\nmessage too big");
         // The rest of the body arrives with a good frame behind it.
         let (msgs, out, closed, _) = run(&mut c, b"def2\nok");
+        assert_eq!(msgs, vec![b"ok".to_vec()]);
+        assert!(out.is_empty());
+        assert!(!closed);
+    }
+
+    #[test]
+    fn a_clients_codec_skips_an_oversize_body_without_answering() {
+        let mut c = TcpCodec::client(4);
+        let (msgs, out, closed, _) = run(&mut c, b"6\nabcdef2\nok");
         assert_eq!(msgs, vec![b"ok".to_vec()]);
         assert!(out.is_empty());
         assert!(!closed);

@@ -5,8 +5,9 @@
  * expected message; the script then answers with its replies, and goes on
  * with the server-initiated steps (a PING, a publication, a NACK, a close)
  * that follow. The server's bytes are handed out a few at a time, so the
- * client reassembles frames across reads. A mismatch is printed and
- * counted, never ignored.
+ * client reassembles frames across reads. A mismatch is printed, counted
+ * and answered with a NACK instead of the script's replies, so the client
+ * sees it too.
  */
 #ifndef DUCQ_EMBEDDED_BROKER_HPP
 #define DUCQ_EMBEDDED_BROKER_HPP
@@ -25,6 +26,9 @@ struct Step {
 	bool close;
 };
 
+/* The answer to a message the script did not expect. */
+static const char broker_mismatch[] = "NACK *\n15\nnot what the script expected";
+
 class Broker {
 public:
 	Broker(const Step *script, size_t steps, size_t piece)
@@ -34,9 +38,9 @@ public:
 	}
 
 	/* The socket-layer table over a Broker (the ctx). */
-	static const ducq_vtbl *table()
+	static const ducq_socket_vtbl *table()
 	{
-		static const ducq_vtbl t = {conn_cb, send_cb, recv_cb, close_cb, id_cb};
+		static const ducq_socket_vtbl t = {conn_cb, send_cb, recv_cb, close_cb, id_cb};
 		return &t;
 	}
 
@@ -94,6 +98,8 @@ private:
 		if (strlen(s.expect) != len || memcmp(s.expect, body, len) != 0) {
 			printf("broker: expected \"%s\", got \"%.*s\"\n", s.expect, (int)len, body);
 			mismatches++;
+			queue(broker_mismatch, sizeof broker_mismatch - 1);
+			return;
 		}
 		for (const char *r : s.replies)
 			if (r != NULL)
