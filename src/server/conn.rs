@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -161,15 +162,19 @@ impl Conn {
     /// kinds read `TLS`, `HTTPS` and `WSS`; a Unix socket's client is
     /// `UNIX:<path>:<n>`.
     pub fn id_string(&self) -> String {
-        let name = self.transport.name();
-        let name = match (&self.peer, self.tls.is_some(), name) {
+        format!("{}:{}", self.id_kind(), self.peer)
+    }
+
+    /// The part of the id before its `:`: the transport's name, or what TLS
+    /// or a Unix socket make of it.
+    fn id_kind(&self) -> &str {
+        match (&self.peer, self.tls.is_some(), self.transport.name()) {
             (PeerAddr::Unix { .. }, _, "TCP") => "UNIX",
             (_, true, "TCP") => "TLS",
             (_, true, "HTTP") => "HTTPS",
             (_, true, "WS") => "WSS",
             (_, _, n) => n,
-        };
-        format!("{name}:{}", self.peer)
+        }
     }
 
     /// Whether its input waits unread: held back by back-pressure, or
@@ -193,7 +198,16 @@ impl Conn {
             (Some(user), Some((u, rest))) if u == user => rest,
             _ => id,
         };
-        id == self.id_string()
+        // Compared piece by piece: a scan for `to`/`unsub` asks every
+        // connection, and formatting each id would allocate each time.
+        let Some(addr) = id
+            .strip_prefix(self.id_kind())
+            .and_then(|r| r.strip_prefix(':'))
+        else {
+            return false;
+        };
+        let mut rest = StripWriter(addr);
+        fmt::Write::write_fmt(&mut rest, format_args!("{}", self.peer)).is_ok() && rest.0.is_empty()
     }
 
     /// The transport's kind as ids show it (`TCP`, `WS`, `HTTP`, …).
@@ -659,9 +673,35 @@ fn send_one(fd: std::os::fd::RawFd, ptr: *const u8, len: usize) -> io::Result<us
     Ok(n as usize)
 }
 
+/// Takes what is written off the front of a string, failing at the first
+/// difference: compares a `Display` with a string without allocating.
+struct StripWriter<'a>(&'a str);
+
+impl fmt::Write for StripWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 = self.0.strip_prefix(s).ok_or(fmt::Error)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_writer_matches_a_display_exactly() {
+        use std::fmt::Write as _;
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let matches = |text: &str| {
+            let mut w = StripWriter(text);
+            write!(w, "{addr}").is_ok() && w.0.is_empty()
+        };
+        assert!(matches("127.0.0.1:4000"));
+        assert!(!matches("127.0.0.1:400"));
+        assert!(!matches("127.0.0.1:40000"));
+        assert!(!matches("127.0.0.2:4000"));
+        assert!(!matches(""));
+    }
     use std::io::Read;
 
     fn arena(bytes: &[u8]) -> Rc<RefCell<Vec<u8>>> {
