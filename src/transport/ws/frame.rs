@@ -98,50 +98,72 @@ pub fn parse_header(input: &[u8]) -> Option<Header> {
 }
 
 /// XORs `data` with the masking key (masking and unmasking are the same).
-/// Eight bytes at a time: byte by byte it was most of the cost of a small
-/// WebSocket message on both ends (about 800 instructions for 100 bytes).
+/// Eight bytes at a time, then four, then bytes: byte by byte it was most
+/// of the cost of a small WebSocket message on both ends (about 800
+/// instructions for 100 bytes); a remainder walked byte by byte with a
+/// cycling key was still a third of it.
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
     let [a, b, c, d] = mask;
-    // Chunks start at multiples of 8, so each begins at mask byte 0.
+    // Chunks start at multiples of 4, so each begins at mask byte 0.
     let wide = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let narrow = u32::from_ne_bytes(mask);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
-        if let Ok(bytes) = <[u8; 8]>::try_from(&*chunk) {
-            chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
+        if let Ok(bytes) = <&mut [u8; 8]>::try_from(chunk) {
+            *bytes = (u64::from_ne_bytes(*bytes) ^ wide).to_ne_bytes();
         }
     }
-    for (byte, m) in chunks.into_remainder().iter_mut().zip(mask.iter().cycle()) {
+    let mut rest = chunks.into_remainder();
+    if rest.len() >= 4 {
+        let (four, tail) = rest.split_at_mut(4);
+        if let Ok(four) = <&mut [u8; 4]>::try_from(four) {
+            *four = (u32::from_ne_bytes(*four) ^ narrow).to_ne_bytes();
+        }
+        rest = tail;
+    }
+    for (byte, m) in rest.iter_mut().zip(mask) {
         *byte ^= m;
     }
 }
 
 /// Appends one final frame (FIN set) with the shortest length encoding,
-/// masked with `mask` when given.
+/// masked with `mask` when given. The header is built on the stack and
+/// appended in one piece (a byte at a time it cost a capacity check each).
 pub fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    out.reserve(payload.len() + 14);
-    out.push(0x80 | (opcode & 0xf));
     let len = payload.len();
-    if len < 126 {
-        out.push(mask_bit | len as u8);
+    let mut head = [0u8; 14];
+    let [b0, b1, ext @ ..] = &mut head;
+    *b0 = 0x80 | (opcode & 0xf);
+    let ext_len = if len < 126 {
+        *b1 = mask_bit | len as u8;
+        0
     } else if let Ok(len) = u16::try_from(len) {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&len.to_be_bytes());
+        *b1 = mask_bit | 126;
+        put(ext, &len.to_be_bytes())
     } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
+        *b1 = mask_bit | 127;
+        put(ext, &(len as u64).to_be_bytes())
+    };
+    let mut n = 2 + ext_len;
+    if let Some(m) = mask {
+        n += put(ext.get_mut(ext_len..).unwrap_or_default(), &m);
     }
-    match mask {
-        Some(m) => {
-            out.extend_from_slice(&m);
-            let start = out.len();
-            out.extend_from_slice(payload);
-            if let Some(tail) = out.get_mut(start..) {
-                apply_mask(tail, m);
-            }
-        }
-        None => out.extend_from_slice(payload),
+    out.reserve(len + head.len());
+    out.extend_from_slice(head.get(..n).unwrap_or(&head));
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let (Some(m), Some(tail)) = (mask, out.get_mut(start..)) {
+        apply_mask(tail, m);
     }
+}
+
+/// Copies `src` to the front of `dst` (which has room); returns its length.
+fn put(dst: &mut [u8], src: &[u8]) -> usize {
+    if let Some(d) = dst.get_mut(..src.len()) {
+        d.copy_from_slice(src);
+    }
+    src.len()
 }
 
 /// Appends a close frame carrying `code` and a short `reason`.
@@ -329,6 +351,18 @@ impl FrameCodec {
                 decoded: Decoded::Close,
             };
         }
+        if self.partial.is_none() {
+            if let Some((start, len)) = self.small_frame(input) {
+                let input: &'a [u8] = input;
+                return match input.get(start..start + len) {
+                    Some(m) => Step {
+                        consumed: start + len,
+                        decoded: Decoded::Message(Cow::Borrowed(m)),
+                    },
+                    None => Step::need_more(),
+                };
+            }
+        }
         let Some(h) = parse_header(input) else {
             return Step::need_more();
         };
@@ -394,6 +428,32 @@ impl FrameCodec {
                 self.partial = Some(payload.to_vec());
                 nothing
             }
+        }
+    }
+
+    /// The common frame, complete at the front of `input`: final, text or
+    /// binary, a length below 126 and within the limit, masked as the role
+    /// expects, and no fragmented message in progress (the caller checks).
+    /// Unmasks it in place and returns where its payload lies (it ends the
+    /// frame); `None` leaves everything else, errors included, to the
+    /// general path. The general path cost about 90 instructions per small
+    /// frame, a third of a WebSocket publication's extra cost over TCP.
+    #[inline]
+    fn small_frame(&self, input: &mut [u8]) -> Option<(usize, usize)> {
+        let (&mut [b0, b1], rest) = input.split_first_chunk_mut::<2>()?;
+        let len = usize::from(b1 & 0x7f);
+        let data = b0 == 0x80 | OP_TEXT || b0 == 0x80 | OP_BINARY;
+        if !data || len >= 126 || len > self.max_message {
+            return None;
+        }
+        match (&self.role, b1 & 0x80 != 0) {
+            (Role::Server, true) => {
+                let (&mut mask, rest) = rest.split_first_chunk_mut::<4>()?;
+                apply_mask(rest.get_mut(..len)?, mask);
+                Some((6, len))
+            }
+            (Role::Client(_), false) => rest.get(..len).map(|_| (2, len)),
+            _ => None,
         }
     }
 
@@ -608,6 +668,45 @@ mod tests {
             assert!(out.is_empty() && !closed);
             assert_eq!(used, wire.len());
         }
+    }
+
+    #[test]
+    fn small_frames_decode_whole_and_wait_when_cut_on_either_side() {
+        // The short path (final data frames below 126 bytes) against every
+        // length it takes and every point a frame can be cut at.
+        for len in 0..=126usize {
+            let body: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+            for opcode in [OP_TEXT, OP_BINARY] {
+                let wire = masked(true, opcode, &body);
+                for cut in 0..wire.len() {
+                    let mut part = wire[..cut].to_vec();
+                    let step = server().decode(&mut part, &mut Vec::new());
+                    assert_eq!(step.consumed, 0, "{len} cut at {cut}");
+                }
+                let (msgs, out, closed, used) = run(&mut server(), &wire);
+                assert_eq!((msgs, used), (vec![body.clone()], wire.len()), "{len}");
+                assert!(out.is_empty() && !closed);
+                let mut plain = Vec::new();
+                encode_frame(&mut plain, opcode, &body, None);
+                let mut client = FrameCodec::new(Role::Client(MaskGen::from_seed(1)), 1 << 20);
+                let (msgs, out, closed, used) = run(&mut client, &plain);
+                assert_eq!((msgs, used), (vec![body.clone()], plain.len()), "{len}");
+                assert!(out.is_empty() && !closed);
+            }
+        }
+        // A small frame inside a fragmented message is an error, not a
+        // message (the short path is for whole messages only).
+        let wire = [masked(false, OP_TEXT, b"ab"), masked(true, OP_TEXT, b"cd")].concat();
+        let (msgs, out, closed, _) = run(&mut server(), &wire);
+        assert!(msgs.is_empty() && closed);
+        assert_eq!(close_code(&out), Some(1002));
+        // A complete small frame over the limit.
+        let (msgs, out, closed, _) = run(
+            &mut FrameCodec::new(Role::Server, 3),
+            &masked(true, OP_TEXT, b"four"),
+        );
+        assert!(msgs.is_empty() && closed);
+        assert_eq!(close_code(&out), Some(1009));
     }
 
     #[test]
