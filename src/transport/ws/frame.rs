@@ -98,72 +98,58 @@ pub fn parse_header(input: &[u8]) -> Option<Header> {
 }
 
 /// XORs `data` with the masking key (masking and unmasking are the same).
-/// Eight bytes at a time, then four, then bytes: byte by byte it was most
-/// of the cost of a small WebSocket message on both ends (about 800
-/// instructions for 100 bytes); a remainder walked byte by byte with a
-/// cycling key was still a third of it.
+/// Against a 32-byte copy of the key, in fixed 32-byte blocks and then one
+/// shorter run. Byte by byte with a cycling key it was most of the cost of
+/// a small WebSocket message on both ends (about 800 instructions for 100
+/// bytes). Measured with callgrind on S6's server (20 000 messages), this
+/// form beat eight bytes at a time (by ~30 instructions per message) and
+/// blocks of 16, 8 and 4 for the rest (by ~35).
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
+    // Blocks start at multiples of 4, so each begins at mask byte 0.
     let [a, b, c, d] = mask;
-    // Chunks start at multiples of 4, so each begins at mask byte 0.
-    let wide = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
-    let narrow = u32::from_ne_bytes(mask);
-    let mut chunks = data.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        if let Ok(bytes) = <&mut [u8; 8]>::try_from(chunk) {
-            *bytes = (u64::from_ne_bytes(*bytes) ^ wide).to_ne_bytes();
+    #[rustfmt::skip]
+    let key = [
+        a, b, c, d, a, b, c, d, a, b, c, d, a, b, c, d,
+        a, b, c, d, a, b, c, d, a, b, c, d, a, b, c, d,
+    ];
+    let mut blocks = data.chunks_exact_mut(32);
+    for block in &mut blocks {
+        for (byte, m) in block.iter_mut().zip(key.iter()) {
+            *byte ^= m;
         }
     }
-    let mut rest = chunks.into_remainder();
-    if rest.len() >= 4 {
-        let (four, tail) = rest.split_at_mut(4);
-        if let Ok(four) = <&mut [u8; 4]>::try_from(four) {
-            *four = (u32::from_ne_bytes(*four) ^ narrow).to_ne_bytes();
-        }
-        rest = tail;
-    }
-    for (byte, m) in rest.iter_mut().zip(mask) {
+    for (byte, m) in blocks.into_remainder().iter_mut().zip(key.iter()) {
         *byte ^= m;
     }
 }
 
 /// Appends one final frame (FIN set) with the shortest length encoding,
-/// masked with `mask` when given. The header is built on the stack and
-/// appended in one piece (a byte at a time it cost a capacity check each).
+/// masked with `mask` when given.
 pub fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    let b0 = 0x80 | (opcode & 0xf);
     let len = payload.len();
-    let mut head = [0u8; 14];
-    let [b0, b1, ext @ ..] = &mut head;
-    *b0 = 0x80 | (opcode & 0xf);
-    let ext_len = if len < 126 {
-        *b1 = mask_bit | len as u8;
-        0
+    out.reserve(len + 14);
+    if len < 126 {
+        out.extend_from_slice(&[b0, mask_bit | len as u8]);
     } else if let Ok(len) = u16::try_from(len) {
-        *b1 = mask_bit | 126;
-        put(ext, &len.to_be_bytes())
+        let [hi, lo] = len.to_be_bytes();
+        out.extend_from_slice(&[b0, mask_bit | 126, hi, lo]);
     } else {
-        *b1 = mask_bit | 127;
-        put(ext, &(len as u64).to_be_bytes())
-    };
-    let mut n = 2 + ext_len;
-    if let Some(m) = mask {
-        n += put(ext.get_mut(ext_len..).unwrap_or_default(), &m);
+        out.extend_from_slice(&[b0, mask_bit | 127]);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
     }
-    out.reserve(len + head.len());
-    out.extend_from_slice(head.get(..n).unwrap_or(&head));
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let (Some(m), Some(tail)) = (mask, out.get_mut(start..)) {
-        apply_mask(tail, m);
+    match mask {
+        Some(m) => {
+            out.extend_from_slice(&m);
+            let start = out.len();
+            out.extend_from_slice(payload);
+            if let Some(tail) = out.get_mut(start..) {
+                apply_mask(tail, m);
+            }
+        }
+        None => out.extend_from_slice(payload),
     }
-}
-
-/// Copies `src` to the front of `dst` (which has room); returns its length.
-fn put(dst: &mut [u8], src: &[u8]) -> usize {
-    if let Some(d) = dst.get_mut(..src.len()) {
-        d.copy_from_slice(src);
-    }
-    src.len()
 }
 
 /// Appends a close frame carrying `code` and a short `reason`.
