@@ -255,6 +255,10 @@ impl Handle {
             #[cfg(not(feature = "std"))]
             let recovered = false;
             if !recovered {
+                #[cfg(feature = "std")]
+                if let (Kind::Client(c), Ok(m)) = (&mut self.kind, &result) {
+                    c.resume.received(m);
+                }
                 return result;
             }
             // A new connection: a new address of this end.
