@@ -7,7 +7,9 @@
  * to MAX_MS; after MAX_ATTEMPTS failed attempts (0 or none: never) it gives
  * up and the listen ends. OPTIONS are the subscription's ("last 4": stored
  * messages first, and again after each reconnect, less those already
- * printed).
+ * printed). With DUCQ_USER set it authenticates as that user (password
+ * from DUCQ_PASSWORD), and the policy authenticates again on every new
+ * connection.
  *
  * usage: resub HOST PORT ROUTE COUNT MAX_MS [MAX_ATTEMPTS [OPTIONS]]
  */
@@ -71,6 +73,10 @@ int main(int argc, char **argv) {
     state = ducq_set_reconnect(ducq, &policy);
     if (state == DUCQ_OK)
         state = ducq_conn(ducq);
+    if (state == DUCQ_OK && getenv("DUCQ_USER")) {
+        const char *password = getenv("DUCQ_PASSWORD");
+        state = ducq_authenticate(ducq, getenv("DUCQ_USER"), password ? password : "");
+    }
     if (state == DUCQ_OK)
         state = ducq_sub(ducq, argv[3], argc > 7 ? argv[7] : NULL);
     if (state != DUCQ_OK) {

@@ -277,6 +277,15 @@ impl Handle {
         let _ = (route, options);
     }
 
+    /// Notes credentials the server accepted: a client handle with a
+    /// reconnect policy authenticates again on a new connection.
+    #[cfg(feature = "std")]
+    pub(crate) fn authenticated(&mut self, user: &str, password: &[u8]) {
+        if let Kind::Client(c) = &mut self.kind {
+            c.resume.authenticated(user, password);
+        }
+    }
+
     /// Puts a message back in front of the receive queue.
     pub(crate) fn unreceive(&mut self, msg: Vec<u8>) {
         let _ = self.with_client(|c| {

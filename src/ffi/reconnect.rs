@@ -1,8 +1,9 @@
 //! Opt-in reconnection of a client handle (`ducq_set_reconnect`, issue
 //! 17): when a receive finds the connection lost, the handle waits
 //! (exponential back-off with jitter and a cap, [`crate::backoff`], the
-//! rule the Rust client and the bridges use), connects again, makes every
-//! subscription it made again, and the receive goes on; a C callback hears
+//! rule the Rust client and the bridges use), connects again,
+//! authenticates again as it last did, makes every subscription it made
+//! again, and the receive goes on; a C callback hears
 //! each step. Only a lost connection is made again: one the program closed
 //! (`ducq_close`) stays closed. It keeps no messages: what was published
 //! while the handle was away reaches it only through a `last` subscription,
@@ -115,6 +116,9 @@ pub(crate) struct Resume {
     /// The last message handed out per route, while a subscription
     /// replays stored messages (`last`).
     seen: Seen,
+    /// The user and password of the last accepted `ducq_authenticate`,
+    /// sent again on every new connection before the subscriptions.
+    auth: Option<(String, Vec<u8>)>,
 }
 
 impl Resume {
@@ -157,6 +161,11 @@ impl Resume {
         }
     }
 
+    /// Notes credentials the server accepted on this connection.
+    pub(crate) fn authenticated(&mut self, user: &str, password: &[u8]) {
+        self.auth = Some((user.to_owned(), password.to_vec()));
+    }
+
     /// The policy alone, for an unconnected copy of the handle.
     pub(crate) fn policy_only(&self) -> Resume {
         Resume {
@@ -170,6 +179,7 @@ impl Resume {
         self.subs.clear();
         self.lost = false;
         self.seen = Seen::default();
+        self.auth = None;
     }
 }
 
@@ -194,7 +204,7 @@ pub(crate) fn recover(side: &mut ClientSide) -> bool {
         policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_RETRYING, attempt, ms);
         std::thread::sleep(delay);
         if side.connect().is_ok() {
-            match resubscribe(side) {
+            match reauthenticate(side).and_then(|()| resubscribe(side)) {
                 Ok(n) => {
                     let n = u32::try_from(n).unwrap_or(u32::MAX);
                     policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_DONE, attempt, n);
@@ -217,13 +227,24 @@ pub(crate) fn connect(side: &mut ClientSide) -> Result<(), (State, String)> {
     }
     side.connect()?;
     if again {
-        if let Err(e) = resubscribe(side) {
+        if let Err(e) = reauthenticate(side).and_then(|()| resubscribe(side)) {
             side.conn = None;
             return Err((e.state(), e.to_string()));
         }
     }
     side.resume.lost = false;
     Ok(())
+}
+
+/// Authenticates again as the handle last did, if it did: a server that
+/// restarted knows nothing of the old connection. A refusal (the password
+/// changed meanwhile) counts as a failed attempt.
+fn reauthenticate(side: &mut ClientSide) -> Result<(), Error> {
+    let (Some(conn), Some((user, password))) = (side.conn.as_mut(), side.resume.auth.as_ref())
+    else {
+        return Ok(());
+    };
+    on_client!(conn, cl => cl.authenticate(user, password))
 }
 
 /// Subscribes again, in order (the Rust client's rule, pipelined); a
@@ -265,7 +286,8 @@ fn resubscribe(side: &mut ClientSide) -> Result<usize, Error> {
 /// `ducq_listen` and `ducq_listen_ex` keep listening across the break.
 /// No live message is delivered twice; what was published while the
 /// handle was away is not delivered, except what a subscription with
-/// `last` brings (its stored messages come again). Sends while the
+/// `last` brings: its stored messages, less those the handle already
+/// handed out (as the Rust client de-duplicates them). Sends while the
 /// connection is lost fail at once; `ducq_publish`, which connects again
 /// by itself, and `ducq_conn` on a lost connection subscribe again too. A
 /// connection closed with `ducq_close` is not made again.
