@@ -11,9 +11,10 @@ use crate::server::bridges::reload::Change;
 use crate::server::log::Level;
 
 impl Reactor {
-    /// Adds a bridge (checked first, its TLS settings loaded); it is dialled at the next turn, and
-    /// redialled whenever its connection ends. The first bridge also adds
-    /// the bridge commands (see [`Reactor::accept_bridges`]).
+    /// Adds a bridge (checked first, its TLS settings loaded); it is
+    /// dialled at the next turn, and redialled whenever its connection
+    /// ends. The first bridge also adds the bridge commands (see
+    /// [`Reactor::accept_bridges`]).
     pub fn add_bridge(&mut self, mut cfg: BridgeConfig) -> Result<(), String> {
         cfg.finish()?;
         self.accept_bridges()
