@@ -6,8 +6,11 @@
 //! (clean session 0, session expiry) and moves to the connection that takes
 //! its client identifier over.
 //!
-//! Plain data and bookkeeping; no I/O, no clock (expiry by time is the
-//! server's, see docs/MQTT.md), nothing here encodes packets.
+//! Plain data and bookkeeping; no I/O, nothing here encodes packets. Time
+//! comes from the listener's [`Clock`] (the system's, or a test's), read
+//! where a message expiry or a parked session's start is recorded; with a
+//! durable store the listener also notes which sessions changed
+//! (`touch`) so the server can write them at the end of the turn.
 //!
 //! An outgoing QoS 1 message is in flight until its PUBACK; a QoS 2 one
 //! until its PUBREC (then `released`: PUBREL sent) and its PUBCOMP.
@@ -15,9 +18,10 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::packet::{QoS, SubOptions};
 use super::props::Properties;
@@ -61,6 +65,35 @@ pub struct Outgoing {
     /// QoS 2: its PUBREC came and PUBREL was sent; it waits for PUBCOMP
     /// (and is released again, not published again, on reconnect).
     pub released: bool,
+    /// MQTT 5 Message Expiry: when it runs out, in unix milliseconds.
+    /// `props.message_expiry` is set from it each time it is sent, to
+    /// what is left then [MQTT-3.3.2-6].
+    pub deadline: Option<u64>,
+}
+
+impl Outgoing {
+    /// Whether its Message Expiry Interval has run out at `now_ms`.
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.deadline.is_some_and(|d| d <= now_ms)
+    }
+
+    /// Its deadline from the Message Expiry Interval in its properties,
+    /// counted from `now_ms` (when the server took it).
+    pub fn with_deadline(mut self, now_ms: u64) -> Outgoing {
+        self.deadline = self
+            .props
+            .message_expiry
+            .map(|secs| now_ms.saturating_add(u64::from(secs) * 1000));
+        self
+    }
+
+    /// The Message Expiry Interval to send at `now_ms`: what is left, in
+    /// whole seconds rounded up (never 0 for a message not yet expired).
+    pub fn expiry_left(&self, now_ms: u64) -> Option<u32> {
+        let d = self.deadline?;
+        let secs = d.saturating_sub(now_ms).div_ceil(1000);
+        Some(u32::try_from(secs).unwrap_or(u32::MAX))
+    }
 }
 
 /// The state of one client's session.
@@ -80,6 +113,9 @@ pub struct Session {
     pub owner_peer: Option<SocketAddr>,
     /// Whether it outlives its connection.
     pub persistent: bool,
+    /// Its client spoke MQTT 5 last (what a parked session delivers
+    /// depends on it, and a restored one must know).
+    pub v5: bool,
     /// MQTT 5 session expiry interval, seconds.
     pub expiry: u32,
     /// Subscriptions, in the order made.
@@ -102,6 +138,18 @@ pub struct Flight {
     pub incoming_qos2: Vec<u16>,
     /// Messages dropped because the queue was full.
     pub dropped: u64,
+}
+
+impl Flight {
+    /// The packet identifier handed out last (0: none yet).
+    pub fn next_id(&self) -> u16 {
+        self.next_id
+    }
+
+    /// Packet identifiers go on from `id` (a session read back).
+    pub fn set_next_id(&mut self, id: u16) {
+        self.next_id = id;
+    }
 }
 
 impl Session {
@@ -230,24 +278,19 @@ impl Session {
         true
     }
 
-    /// `secs` more seconds passed for the queued messages (not yet sent):
-    /// an MQTT 5 Message Expiry Interval counts down, and a message whose
-    /// interval has run out is deleted [MQTT-3.3.2-5]; what is left is sent
-    /// with what remains of it [MQTT-3.3.2-6]. Returns how many expired.
-    pub fn age_queued(&mut self, secs: u32) -> usize {
+    /// Deletes the messages whose MQTT 5 Message Expiry Interval has run
+    /// out at `now_ms` [MQTT-3.3.2-5]: queued ones, and in-flight ones
+    /// not yet released (sent, not acknowledged: they are not sent again).
+    /// A released QoS 2 message was received; its PUBREL stays. Returns
+    /// how many were deleted.
+    pub fn drop_expired(&mut self, now_ms: u64) -> usize {
         let Some(f) = self.flight.as_deref_mut() else {
             return 0;
         };
-        let before = f.queued.len();
-        f.queued.retain_mut(|o| match &mut o.props.message_expiry {
-            Some(left) if *left <= secs => false,
-            Some(left) => {
-                *left -= secs;
-                true
-            }
-            None => true,
-        });
-        before - f.queued.len()
+        let before = f.queued.len() + f.inflight.len();
+        f.queued.retain(|o| !o.expired(now_ms));
+        f.inflight.retain(|(_, o)| o.released || !o.expired(now_ms));
+        before - f.queued.len() - f.inflight.len()
     }
 
     /// Whether a session kept without a connection has outlived its
@@ -320,6 +363,38 @@ pub fn session_key(user: Option<&str>, client_id: &str) -> String {
 /// A session shared between the registry and its connection.
 pub type SharedSession = Rc<RefCell<Session>>;
 
+/// Where a listener's time comes from: unix milliseconds, the system's
+/// unless a test sets its own.
+#[derive(Clone, Default)]
+pub struct Clock(Option<Rc<dyn Fn() -> u64>>);
+
+impl Clock {
+    /// A clock that reads `f`.
+    pub fn from_fn(f: impl Fn() -> u64 + 'static) -> Clock {
+        Clock(Some(Rc::new(f)))
+    }
+
+    /// Now, in unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        match &self.0 {
+            Some(f) => f(),
+            None => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Clock(test)"
+        } else {
+            "Clock(system)"
+        })
+    }
+}
+
 /// The publication an MQTT connection of this listener is dispatching:
 /// what MQTT subscribers need that a ducq message does not carry (its QoS,
 /// retain flag, MQTT 5 properties, who sent it). Valid during that
@@ -385,18 +460,35 @@ pub struct Listener {
     /// Keyed by the session's own client identifier (one allocation).
     sessions: HashMap<Rc<str>, SharedSession>,
     groups: HashMap<(String, String), Group>,
-    /// Detached persistent sessions, oldest first (for the bound).
-    detached: VecDeque<Rc<str>>,
+    /// Detached persistent sessions, oldest first (for the bound), with
+    /// when they were detached (unix milliseconds).
+    detached: VecDeque<(Rc<str>, u64)>,
     /// The publication an MQTT connection is dispatching.
     pub current: Option<Publication>,
     next_conn: u64,
     next_assigned: u64,
+    /// Where time comes from.
+    pub clock: Clock,
+    /// Sessions are kept in a durable store: changes are noted.
+    durable: bool,
+    /// Keys of sessions changed since the server last wrote them.
+    dirty: HashSet<Rc<str>>,
+    /// Keys of sessions the store holds.
+    saved: HashSet<Rc<str>>,
 }
 
 /// A listener's shared state.
 pub type SharedListener = Rc<RefCell<Listener>>;
 
 impl Listener {
+    /// An empty registry whose time comes from `clock`.
+    pub fn with_clock(clock: Clock) -> Listener {
+        Listener {
+            clock,
+            ..Listener::default()
+        }
+    }
+
     /// A fresh identity for a connection.
     pub fn conn_id(&mut self) -> u64 {
         self.next_conn += 1;
@@ -428,7 +520,8 @@ impl Listener {
         clean: bool,
     ) -> (SharedSession, bool, Option<SocketAddr>) {
         let wanted = session_key(user, client_id);
-        self.detached.retain(|c| **c != *wanted);
+        self.detached.retain(|(c, _)| **c != *wanted);
+        self.forgotten(&wanted);
         let existing = self.sessions.get(wanted.as_str()).cloned();
         let previous = existing.as_ref().and_then(|s| {
             let mut s = s.borrow_mut();
@@ -467,14 +560,108 @@ impl Listener {
         };
         if !persistent {
             self.sessions.remove(&id);
+            self.forgotten(&id);
             return;
         }
-        self.detached.push_back(id);
+        let now = self.clock.now_ms();
+        self.detached.push_back((Rc::clone(&id), now));
+        if self.durable {
+            self.dirty.insert(id);
+        }
+        self.bound_detached(max_detached);
+    }
+
+    /// Drops the oldest detached sessions beyond `max_detached`.
+    fn bound_detached(&mut self, max_detached: usize) {
         while self.detached.len() > max_detached {
-            if let Some(old) = self.detached.pop_front() {
+            if let Some((old, _)) = self.detached.pop_front() {
                 self.sessions.remove(&old);
+                self.forgotten(&old);
             }
         }
+    }
+
+    /// The session under `key` may be gone: the store must hear of it if
+    /// it holds it.
+    fn forgotten(&mut self, key: &str) {
+        if let Some(k) = self.saved.get(key) {
+            let k = Rc::clone(k);
+            self.dirty.insert(k);
+        }
+    }
+
+    /// Keeps sessions in a durable store from now on: changes to
+    /// persistent ones are noted for [`Listener::take_changes`].
+    pub fn set_durable(&mut self, durable: bool) {
+        self.durable = durable;
+    }
+
+    /// Whether sessions are kept in a durable store.
+    pub fn durable(&self) -> bool {
+        self.durable
+    }
+
+    /// `s` may have changed: noted for the store when it is persistent or
+    /// the store holds it (cheap, and nothing without a store).
+    pub fn touch(&mut self, s: &Session) {
+        if !self.durable {
+            return;
+        }
+        if s.persistent {
+            self.dirty.insert(s.key());
+        } else {
+            self.forgotten(&s.key());
+        }
+    }
+
+    /// The sessions changed since the last call, to write: each key with
+    /// its session when it is kept (with when it was detached, if it is),
+    /// or None when the store must delete it.
+    #[allow(clippy::type_complexity)]
+    pub fn take_changes(&mut self) -> Vec<(Rc<str>, Option<(SharedSession, Option<u64>)>)> {
+        let mut out = Vec::with_capacity(self.dirty.len());
+        for key in std::mem::take(&mut self.dirty) {
+            let kept = self
+                .sessions
+                .get(&key)
+                .filter(|s| s.borrow().persistent)
+                .cloned();
+            match kept {
+                Some(s) => {
+                    let since = self
+                        .detached
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, t)| *t);
+                    self.saved.insert(Rc::clone(&key));
+                    out.push((key, Some((s, since))));
+                }
+                None => {
+                    if self.saved.remove(&key) {
+                        out.push((key, None));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Puts back a session read from the store, detached since
+    /// `detached_ms` (unix milliseconds), as if its connection had just
+    /// ended then: at most `max_detached` are kept.
+    pub fn restore(
+        &mut self,
+        session: Session,
+        detached_ms: u64,
+        max_detached: usize,
+    ) -> SharedSession {
+        let key = session.key();
+        let shared = Rc::new(RefCell::new(session));
+        self.sessions.insert(Rc::clone(&key), Rc::clone(&shared));
+        self.saved.insert(Rc::clone(&key));
+        self.detached.push_back((key, detached_ms));
+        self.bound_detached(max_detached);
+        shared
     }
 
     /// Connection `conn` takes its turn in shared subscription
@@ -535,6 +722,14 @@ impl Listener {
             .is_some_and(|held| Rc::ptr_eq(held, session))
     }
 
+    /// The store holds a session under `key` that is not kept (it
+    /// expired while the server was down): it is deleted at the next write.
+    pub fn discard_saved(&mut self, key: &str) {
+        let key: Rc<str> = Rc::from(key);
+        self.saved.insert(Rc::clone(&key));
+        self.dirty.insert(key);
+    }
+
     /// Drops `session` from the registry (it expired), unless a connection
     /// holds it or it was replaced.
     pub fn expire(&mut self, session: &SharedSession) {
@@ -543,7 +738,8 @@ impl Listener {
         }
         let id = session.borrow().key();
         self.sessions.remove(&id);
-        self.detached.retain(|c| *c != id);
+        self.detached.retain(|(c, _)| *c != id);
+        self.forgotten(&id);
     }
 
     /// Number of sessions held (attached or not).
@@ -602,6 +798,7 @@ mod tests {
             retain: false,
             props: Properties::default(),
             released: false,
+            deadline: None,
         };
         s.flight_mut().inflight.push_back((2, out.clone()));
         assert_eq!(s.next_packet_id(), 1);
@@ -677,6 +874,46 @@ mod tests {
         l.leave_all(2);
         assert_eq!(l.chosen("g", "a/#", 14), None);
         assert_eq!(l.chosen("h", "a/#", 14), Some(3));
+    }
+
+    #[test]
+    fn a_durable_listener_notes_what_to_write_and_delete() {
+        let mut l = Listener::with_clock(Clock::from_fn(|| 5000));
+        let kinds = |l: &mut Listener| -> Vec<(String, Option<Option<u64>>)> {
+            let mut v: Vec<_> = l
+                .take_changes()
+                .into_iter()
+                .map(|(k, s)| (k.to_string(), s.map(|(_, since)| since)))
+                .collect();
+            v.sort();
+            v
+        };
+        // Not durable: nothing is noted.
+        let (s, _, _) = l.attach(None, "a", 1, false);
+        s.borrow_mut().persistent = true;
+        l.touch(&s.borrow());
+        assert!(kinds(&mut l).is_empty());
+        l.set_durable(true);
+        l.touch(&s.borrow());
+        let (c, _, _) = l.attach(None, "clean", 2, true);
+        l.touch(&c.borrow());
+        // Held by a connection: written without a detach time.
+        assert_eq!(kinds(&mut l), [("a".into(), Some(None))]);
+        assert!(kinds(&mut l).is_empty(), "taken once");
+        l.detach(&s, 1, 10);
+        assert_eq!(kinds(&mut l), [("a".into(), Some(Some(5000)))]);
+        // A clean start replaces it: the store deletes it.
+        let (s2, _, _) = l.attach(None, "a", 3, true);
+        l.touch(&s2.borrow());
+        assert_eq!(kinds(&mut l), [("a".into(), None)]);
+        l.detach(&s2, 3, 10);
+        assert!(kinds(&mut l).is_empty(), "never written, nothing to delete");
+        // Read back and expired, or dropped for room: deleted.
+        let r = l.restore(Session::new("r"), 10, 10);
+        r.borrow_mut().persistent = true;
+        l.expire(&r);
+        l.discard_saved("old");
+        assert_eq!(kinds(&mut l), [("old".into(), None), ("r".into(), None)]);
     }
 
     #[test]

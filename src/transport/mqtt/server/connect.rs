@@ -133,6 +133,7 @@ impl MqttServer {
             s.owner_peer = self.peer;
             s.expiry = c.props.session_expiry.unwrap_or(0);
             s.persistent = if v5 { s.expiry > 0 } else { !c.clean_start };
+            s.v5 = v5;
         }
         self.keep_alive = c.keep_alive;
         self.peer_max_packet = c.props.maximum_packet_size.unwrap_or(u32::MAX);
@@ -202,13 +203,17 @@ impl MqttServer {
                     .join(share, &sub.filter, self.conn);
             }
         }
+        // What expired while it waited, in flight or queued, is not sent
+        // again; what is sent carries what is left of its expiry.
+        let now = self.now_ms();
+        session.borrow_mut().drop_expired(now);
         let inflight: Vec<(u16, Outgoing)> = session.borrow().inflight().cloned().collect();
         for (id, o) in &inflight {
             if o.released {
                 // [MQTT-4.4.0-1]: PUBREL again, not the message.
                 self.send(&Packet::PubRel(Ack::new(*id)), out);
             } else {
-                self.write_publish(o, *id, true, out);
+                self.write_publish(o, *id, true, now, out);
             }
         }
         self.pump(out);

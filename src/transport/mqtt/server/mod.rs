@@ -43,6 +43,7 @@ use crate::transport::mqtt::topic::BrokerWildcards;
 use crate::transport::mqtt::wire::Error;
 use crate::transport::{Decoded, LastMessage, Parked, Step, Transport};
 use outbox::Outbox;
+pub(crate) use park::restored as restored_parked;
 use publish::pub_message;
 
 /// Limits and capabilities of an MQTT listener.
@@ -284,6 +285,21 @@ impl MqttServer {
         self.version == Version::V5
     }
 
+    /// Now, by the listener's clock (unix milliseconds).
+    fn now_ms(&self) -> u64 {
+        self.listener.borrow().clock.now_ms()
+    }
+
+    /// The session may have changed: the listener notes it for the
+    /// durable store, if there is one.
+    fn touched(&self) {
+        if let (Some(s), Ok(mut l)) = (&self.session, self.listener.try_borrow_mut()) {
+            if l.durable() {
+                l.touch(&s.borrow());
+            }
+        }
+    }
+
     fn send(&self, p: &Packet<'_>, out: &mut Vec<u8>) {
         codec::encode(p, self.version, out);
     }
@@ -516,6 +532,7 @@ impl Transport for MqttServer {
                 self.handle(packet, out)
             }
         };
+        self.touched();
         match handled {
             Handled::Close => {
                 self.owed = 0;
@@ -548,6 +565,7 @@ impl Transport for MqttServer {
             self.finish_request(req, reply, out);
         }
         self.reply = None;
+        self.touched();
         let mut listener = self.listener.borrow_mut();
         if listener
             .current

@@ -180,9 +180,10 @@ impl MqttServer {
             retain: true,
             props: Properties::default(),
             released: false,
+            deadline: None,
         };
         let mut buf = Vec::new();
-        if self.write_publish(&o, 0, false, &mut buf) {
+        if self.write_publish(&o, 0, false, 0, &mut buf) {
             if let Some(acks) = &mut self.acks {
                 acks.retained.extend_from_slice(&buf);
             }

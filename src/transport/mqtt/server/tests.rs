@@ -6,7 +6,7 @@
 //! usual size: every test drives the same in-memory broker (park_tests.rs
 //! drives it too).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use std::borrow::Cow;
@@ -18,7 +18,7 @@ use crate::proto::route;
 use crate::proto::Message;
 use crate::transport::mqtt::packet::SubOptions;
 use crate::transport::mqtt::packet::{ConnAck, Connect, Publish, SubAck, Subscribe, Unsubscribe};
-use crate::transport::mqtt::session::Listener;
+use crate::transport::mqtt::session::{Clock, Listener};
 
 type Patterns = Vec<Vec<u8>>;
 
@@ -44,6 +44,8 @@ pub(super) struct Net {
     refuse: Option<State>,
     /// Publications fanned out so far.
     seq: u64,
+    /// The listener's clock, unix milliseconds (tests move it on).
+    pub(super) now: Rc<Cell<u64>>,
 }
 
 impl Net {
@@ -57,8 +59,12 @@ impl Net {
     }
 
     pub(super) fn with(cfg: Config) -> Net {
+        let now = Rc::new(Cell::new(1_000_000));
+        let clock = Rc::clone(&now);
+        let listener = Listener::with_clock(Clock::from_fn(move || clock.get()));
         Net {
-            listener: Rc::new(RefCell::new(Listener::default())),
+            now,
+            listener: Rc::new(RefCell::new(listener)),
             cfg,
             clients: Vec::new(),
             subs: Vec::new(),
@@ -212,6 +218,13 @@ impl Net {
     }
 
     /// Client `i`'s connection ends as the server ends it: marked closing
+    /// (its session parked if the codec keeps it), then its subscriptions
+    /// dropped.
+    pub(super) fn advance(&mut self, ms: u64) {
+        self.now.set(self.now.get() + ms);
+    }
+
+    /// Client `i`'s connection ends as the server ends it
     /// (its session parked if the codec keeps it), then its subscriptions
     /// dropped.
     pub(super) fn close(&mut self, i: usize) {
