@@ -128,6 +128,31 @@ pub fn decode(bytes: &[u8]) -> Option<Saved> {
     session.persistent = true;
     let next_id = r.u16()?;
     let dropped = r.u64()?;
+    read_subs(&mut r, &mut session)?;
+    for _ in 0..r.u16()? {
+        let id = r.u16()?;
+        session.received_incoming(id);
+    }
+    for _ in 0..r.u32()? {
+        read_message(&mut r, &mut session)?;
+    }
+    if !r.0.is_empty() {
+        return None;
+    }
+    if session.flight.is_some() || next_id != 0 || dropped != 0 {
+        let f = session.flight_mut();
+        f.set_next_id(next_id);
+        f.dropped = dropped;
+    }
+    Some(Saved {
+        session,
+        v5,
+        detached_ms,
+    })
+}
+
+/// The subscriptions of a record, into `session`.
+fn read_subs(r: &mut Reader<'_>, session: &mut Session) -> Option<()> {
     for _ in 0..r.u16()? {
         let filter = r.str()?;
         let share = r.opt_str()?;
@@ -148,51 +173,38 @@ pub fn decode(bytes: &[u8]) -> Option<Saved> {
             glob,
         });
     }
-    for _ in 0..r.u16()? {
-        let id = r.u16()?;
-        session.received_incoming(id);
-    }
-    for _ in 0..r.u32()? {
-        let kind = r.u8()?;
-        let id = r.u16()?;
-        let deadline = Some(r.u64()?).filter(|&d| d != 0);
-        let len = usize::try_from(r.u32()?).ok()?;
-        let packet = r.take(len)?;
-        let Ok(Some((Packet::Publish(p), n))) = codec::decode(packet, Version::V5, u32::MAX) else {
-            return None;
-        };
-        if n != len || p.qos == QoS::AtMostOnce {
-            return None;
-        }
-        let o = Outgoing {
-            topic: p.topic.into_owned(),
-            payload: p.payload.into_owned(),
-            qos: p.qos,
-            retain: p.retain,
-            props: p.props.into_owned(),
-            released: kind == 1,
-            deadline,
-        };
-        let f = session.flight_mut();
-        match kind {
-            0 | 1 => f.inflight.push_back((id, o)),
-            2 => f.queued.push_back(o),
-            _ => return None,
-        }
-    }
-    if !r.0.is_empty() {
+    Some(())
+}
+
+/// One message of a record (in flight or queued), into `session`.
+fn read_message(r: &mut Reader<'_>, session: &mut Session) -> Option<()> {
+    let kind = r.u8()?;
+    let id = r.u16()?;
+    let deadline = Some(r.u64()?).filter(|&d| d != 0);
+    let len = usize::try_from(r.u32()?).ok()?;
+    let packet = r.take(len)?;
+    let Ok(Some((Packet::Publish(p), n))) = codec::decode(packet, Version::V5, u32::MAX) else {
+        return None;
+    };
+    if n != len || p.qos == QoS::AtMostOnce {
         return None;
     }
-    if session.flight.is_some() || next_id != 0 || dropped != 0 {
-        let f = session.flight_mut();
-        f.set_next_id(next_id);
-        f.dropped = dropped;
+    let o = Outgoing {
+        topic: p.topic.into_owned(),
+        payload: p.payload.into_owned(),
+        qos: p.qos,
+        retain: p.retain,
+        props: p.props.into_owned(),
+        released: kind == 1,
+        deadline,
+    };
+    let f = session.flight_mut();
+    match kind {
+        0 | 1 => f.inflight.push_back((id, o)),
+        2 => f.queued.push_back(o),
+        _ => return None,
     }
-    Some(Saved {
-        session,
-        v5,
-        detached_ms,
-    })
+    Some(())
 }
 
 fn str16(b: &mut Vec<u8>, s: &str) {

@@ -140,18 +140,7 @@ impl MqttServer {
         self.peer_receive_max = c.props.receive_maximum.unwrap_or(u16::MAX);
         self.will = c.will.map(|w| Box::new(owned_will(w)));
         self.phase = Phase::Open;
-        let props = if v5 {
-            Properties {
-                receive_maximum: Some(self.cfg.receive_maximum.max(1)),
-                maximum_packet_size: Some(self.cfg.max_packet.max(1)),
-                topic_alias_maximum: Some(self.cfg.topic_alias_maximum),
-                assigned_client_id: assigned.map(Cow::Owned),
-                shared_available: (!self.cfg.shared_subscriptions).then_some(0),
-                ..Properties::default()
-            }
-        } else {
-            Properties::default()
-        };
+        let props = self.connack_props(assigned);
         self.send(
             &Packet::ConnAck(ConnAck {
                 session_present: present,
@@ -168,6 +157,22 @@ impl MqttServer {
             Handled::Done
         } else {
             Handled::Messages
+        }
+    }
+
+    /// The CONNACK's properties: the server's limits to an MQTT 5
+    /// client (none to a 3.1.1 one), and the client id it was given.
+    fn connack_props(&self, assigned: Option<String>) -> Properties<'static> {
+        if !self.v5() {
+            return Properties::default();
+        }
+        Properties {
+            receive_maximum: Some(self.cfg.receive_maximum.max(1)),
+            maximum_packet_size: Some(self.cfg.max_packet.max(1)),
+            topic_alias_maximum: Some(self.cfg.topic_alias_maximum),
+            assigned_client_id: assigned.map(Cow::Owned),
+            shared_available: (!self.cfg.shared_subscriptions).then_some(0),
+            ..Properties::default()
         }
     }
 

@@ -22,7 +22,11 @@
 //!
 //! This file holds the connection's state and the `Transport` entry
 //! points; `connect`, `publish` and `subscribe` handle their packets,
-//! `park` the session once the connection is gone.
+//! `park` the session once the connection is gone. It is longer than
+//! most (about 700 lines) because the `Transport` implementation, the
+//! request bookkeeping it drives (`Req`, `next_message`) and the state
+//! they share are one job: splitting them would expose the connection's
+//! private state to another file without making either part simpler.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
