@@ -140,8 +140,7 @@ impl Listener {
         let (session, present) = match existing {
             Some(s) if !clean => (s, true),
             _ => {
-                let mut fresh = Session::new(client_id);
-                fresh.user = user.map(Box::from);
+                let mut fresh = Session::for_user(user, client_id);
                 fresh.owner = owner;
                 (Rc::new(RefCell::new(fresh)), false)
             }

@@ -46,8 +46,8 @@ pub fn encode(s: &Session, v5: bool, detached_ms: u64) -> Vec<u8> {
     b.push(u8::from(v5));
     b.extend_from_slice(&s.expiry.to_be_bytes());
     b.extend_from_slice(&detached_ms.to_be_bytes());
-    opt_str(&mut b, s.user.as_deref());
-    str16(&mut b, &s.client_id);
+    opt_str(&mut b, s.user());
+    str16(&mut b, s.client_id());
     let (next_id, dropped) = s
         .flight
         .as_ref()
@@ -122,8 +122,7 @@ pub fn decode(bytes: &[u8]) -> Option<Saved> {
     let detached_ms = r.u64()?;
     let user = r.opt_str()?;
     let client_id = r.str()?;
-    let mut session = Session::new(&client_id);
-    session.user = user.map(Box::from);
+    let mut session = Session::for_user(user.as_deref(), &client_id);
     session.expiry = expiry;
     session.persistent = true;
     let next_id = r.u16()?;
@@ -166,11 +165,11 @@ fn read_subs(r: &mut Reader<'_>, session: &mut Session) -> Option<()> {
         let id = Some(r.u32()?).filter(|&i| i != 0);
         let glob = r.opt_str()?;
         session.subs.push(Sub {
-            filter,
-            share,
+            filter: filter.into(),
+            share: share.map(Box::from),
             opts,
             id,
-            glob,
+            glob: glob.map(Box::from),
         });
     }
     Some(())
@@ -295,8 +294,7 @@ mod tests {
 
     #[test]
     fn a_session_reads_back_whole() {
-        let mut s = Session::new("dev-1");
-        s.user = Some("alice".into());
+        let mut s = Session::for_user(Some("alice"), "dev-1");
         s.expiry = 600;
         s.persistent = true;
         s.subs.push(Sub {
@@ -333,8 +331,8 @@ mod tests {
         assert!(back.v5);
         assert_eq!(back.detached_ms, 1234);
         let b = back.session;
-        assert_eq!(&*b.client_id, "dev-1");
-        assert_eq!(b.user.as_deref(), Some("alice"));
+        assert_eq!(b.client_id(), "dev-1");
+        assert_eq!(b.user(), Some("alice"));
         assert_eq!((b.expiry, b.persistent, b.owner), (600, true, 0));
         assert_eq!(b.subs, s.subs);
         let (bf, sf) = (b.flight.as_ref().unwrap(), s.flight.as_ref().unwrap());

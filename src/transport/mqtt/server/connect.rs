@@ -130,7 +130,7 @@ impl MqttServer {
                 let m = format!("unsub takeover\n{}:{old}", self.name).into_bytes();
                 self.queue.push_back((m, Req::Takeover));
             }
-            s.owner_peer = self.peer;
+            s.owner_peer = self.peer.take().map(|p| *p);
             s.expiry = c.props.session_expiry.unwrap_or(0);
             s.persistent = if v5 { s.expiry > 0 } else { !c.clean_start };
             s.v5 = v5;

@@ -173,7 +173,7 @@ pub struct MqttServer {
     conn: u64,
     phase: Phase,
     version: Version,
-    name: String,
+    name: Box<str>,
     keep_alive: u16,
     session: Option<SharedSession>,
     /// Boxed: most clients have none, and it is large.
@@ -191,8 +191,10 @@ pub struct MqttServer {
     current: Option<Req>,
     reply: Option<Result<(), State>>,
     acks: Option<Box<Acks>>,
-    /// The client's address, as the server lists it.
-    peer: Option<SocketAddr>,
+    /// The client's address, as the server lists it, until CONNECT moves
+    /// it into the session (boxed: 8 bytes instead of 32 in every
+    /// connection).
+    peer: Option<Box<SocketAddr>>,
     /// What the message handed out last does to its route's stored
     /// messages (`Skip`: a PUBLISH without RETAIN; `Forget`: a retained
     /// one with an empty payload).
@@ -218,7 +220,7 @@ impl MqttServer {
             conn,
             phase: Phase::Connecting,
             version: Version::V311,
-            name: "MQTT".to_owned(),
+            name: "MQTT".into(),
             keep_alive: 0,
             session: None,
             will: None,
@@ -259,7 +261,7 @@ impl MqttServer {
     pub fn client_id(&self) -> Option<String> {
         self.session
             .as_ref()
-            .map(|s| s.borrow().client_id.to_string())
+            .map(|s| s.borrow().client_id().to_owned())
     }
 
     /// Keep alive the client asked for, in seconds (0: none). The server
@@ -486,14 +488,14 @@ pub(crate) fn retention(retain: bool, payload: &[u8]) -> LastMessage {
 
 /// How the connection is listed: `MQTT[<client id>]`, the id cut at 64
 /// bytes and kept to characters that cannot break a listing line.
-pub(super) fn display_name(client_id: &str) -> String {
+pub(super) fn display_name(client_id: &str) -> Box<str> {
     let mut name = String::from("MQTT[");
     for c in client_id.chars().take(64) {
         let safe = c.is_ascii_graphic() && !matches!(c, ',' | ':' | '[' | ']');
         name.push(if safe { c } else { '_' });
     }
     name.push(']');
-    name
+    name.into_boxed_str()
 }
 
 impl Transport for MqttServer {
@@ -632,7 +634,7 @@ impl Transport for MqttServer {
     }
 
     fn accepted(&mut self, peer: SocketAddr) {
-        self.peer = Some(peer);
+        self.peer = Some(Box::new(peer));
     }
 
     /// One and a half times the keep-alive the client asked for (MQTT

@@ -996,8 +996,8 @@ fn ping_and_stray_acks() {
 
 #[test]
 fn display_names_are_safe_in_listings() {
-    assert_eq!(display_name("sensor-1"), "MQTT[sensor-1]");
-    assert_eq!(display_name("a,b:c [d]\né"), "MQTT[a_b_c__d___]");
+    assert_eq!(&*display_name("sensor-1"), "MQTT[sensor-1]");
+    assert_eq!(&*display_name("a,b:c [d]\né"), "MQTT[a_b_c__d___]");
     assert_eq!(display_name(&"x".repeat(100)).len(), 64 + 6);
 }
 
@@ -1174,4 +1174,18 @@ fn a_broker_with_mqtt_levels_gets_the_filter_itself() {
     n.publish(b"d", b"pub d\ny");
     let got: Vec<_> = n.packets(i).iter().map(|p| delivered(p).1).collect();
     assert_eq!(got, vec![b"x".to_vec(), b"y".to_vec()]);
+}
+
+/// What an idle connection holds, pinned: the connection's state (boxed by
+/// the server), its session (in an `Rc<RefCell<…>>`) and one subscription
+/// (docs/BENCHMARKS.md, MQTT, S4). A field that grows one of them shows
+/// here first.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn an_idle_connection_stays_small() {
+    use crate::transport::mqtt::session::{Session, Sub};
+    use std::mem::size_of;
+    assert_eq!(size_of::<MqttServer>(), 184);
+    assert_eq!(size_of::<Session>(), 96);
+    assert_eq!(size_of::<Sub>(), 64);
 }
