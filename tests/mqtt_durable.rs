@@ -7,7 +7,7 @@
 //! messages published while they were away, before and after the restart;
 //! a message sent and not acknowledged before the restart comes again
 //! with DUP set; a session whose expiry passed while the server was down
-//! is gone. Without `--data-dir` a restart forgets sessions.
+//! is gone. With `--data-dir none` a restart forgets sessions.
 
 mod mqtt_util;
 
@@ -176,7 +176,7 @@ fn paho_5_session_that_expired_while_the_server_was_down_is_gone() {
 }
 
 #[test]
-fn without_a_data_dir_a_restart_forgets_sessions() {
+fn with_data_dir_none_a_restart_forgets_sessions() {
     let port = free_port();
     let srv = Server::start(port, None);
     let args = ["mem", "cmd/#", "1", "1", "--keep-session"];
