@@ -176,6 +176,40 @@ fn paho_5_session_that_expired_while_the_server_was_down_is_gone() {
 }
 
 #[test]
+fn paho_5_message_expiry_counts_while_away_and_across_a_restart() {
+    let dir = data_dir("msg-expiry");
+    let port = free_port();
+    let srv = Server::start(port, Some(&dir));
+    let args = ["exp", "cmd/#", "1", "1", "--v5", "--keep-session"];
+    let sub = Sub::start(port, &args);
+    publish(port, &["cmd/first", "1", "0", "--v5"]);
+    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    publish(port, &["cmd/short", "s", "1", "--v5", "--msg-expiry", "2"]);
+    publish(port, &["cmd/long", "l", "1", "--v5", "--msg-expiry", "100"]);
+    publish(port, &["cmd/none", "n", "1", "--v5"]);
+    srv.kill();
+    sleep(Duration::from_millis(2500));
+    let srv = Server::start(port, Some(&dir));
+    let (connected, rest) = rejoin(
+        port,
+        &[&args[..2], &["1", "2"], &args[4..], &["--show-expiry"]].concat(),
+    );
+    assert_eq!(connected, "CONNECTED session_present=1");
+    // The short one ran out while it waited; the long one has lost the
+    // seconds it waited (2.5 s at least, more on a slow machine: the
+    // server rounds what is left up to the second).
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    let left: u32 = rest[0]
+        .strip_prefix("cmd/long|l|1|0|0||expiry=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{rest:?}"));
+    assert!((80..=97).contains(&left), "{left}");
+    assert_eq!(rest[1], "cmd/none|n|1|0|0||expiry=none");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn with_data_dir_none_a_restart_forgets_sessions() {
     let port = free_port();
     let srv = Server::start(port, None);
