@@ -8,12 +8,13 @@
 //!
 //! It does not know connections: a reply's addressee is an opaque `T`.
 
+use std::rc::Rc;
 use std::time::Instant;
 
 use super::book::{Delivery, Limits, Queues};
 use super::clock::Clock;
 use super::single::{ConsumerId, MsgId};
-use super::store::{Store, StoreError};
+use super::store::{Op, Qid, Store, StoreError};
 use super::QueueError;
 
 /// The reply a change waits to send until it is durable.
@@ -42,11 +43,26 @@ pub struct Turn<T> {
     pub notes: Vec<String>,
 }
 
+/// A message whose enqueue was committed (what a mirror of the queues
+/// copies elsewhere: a bridge's JetStream stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    /// Its queue.
+    pub queue: Rc<str>,
+    /// Its id in that queue.
+    pub id: MsgId,
+    /// What was enqueued.
+    pub payload: Rc<[u8]>,
+}
+
 /// Named queues kept in a store.
 pub struct Durable<T> {
     queues: Queues,
     store: Box<dyn Store>,
     waiting: Vec<(T, Answer)>,
+    /// Committed enqueues not taken yet; `None` while nobody asked for
+    /// them (nothing is copied then).
+    enqueued: Option<Vec<Enqueued>>,
 }
 
 impl<T> Durable<T> {
@@ -57,6 +73,7 @@ impl<T> Durable<T> {
             queues: Queues::new(limits, clock),
             store,
             waiting: Vec::new(),
+            enqueued: None,
         }
     }
 
@@ -74,6 +91,7 @@ impl<T> Durable<T> {
             queues,
             store,
             waiting: Vec::new(),
+            enqueued: None,
         })
     }
 
@@ -141,6 +159,20 @@ impl<T> Durable<T> {
         Ok(())
     }
 
+    /// From now on, every committed enqueue (a dead letter moved on too)
+    /// is kept for `take_enqueued`, until taken.
+    pub fn keep_enqueued(&mut self) {
+        self.enqueued.get_or_insert_with(Vec::new);
+    }
+
+    /// The enqueues committed since the last call, in commit order.
+    pub fn take_enqueued(&mut self) -> Vec<Enqueued> {
+        self.enqueued
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Whether replies or changes (a dead letter moved when a consumer
     /// left, say) wait for a commit: the next turn should come at once.
     pub fn needs_commit(&self) -> bool {
@@ -169,6 +201,9 @@ impl<T> Durable<T> {
         if self.queues.has_changes() || !self.waiting.is_empty() {
             let batch = self.queues.take_batch();
             let result = self.store.commit(&batch.ops);
+            if let (Ok(()), Some(kept)) = (&result, self.enqueued.as_mut()) {
+                committed_enqueues(&batch.ops, kept);
+            }
             turn.ops = batch.ops.len();
             self.queues.finish(batch, result.is_ok());
             let waiting = std::mem::take(&mut self.waiting);
@@ -187,6 +222,31 @@ impl<T> Durable<T> {
         turn.deliveries = self.queues.pump(now);
         turn.notes = self.queues.take_notes();
         turn
+    }
+}
+
+/// The messages `ops` enqueued, named by queue: every queue an enqueue
+/// touched has its record in the same batch (its next id moved on).
+fn committed_enqueues(ops: &[Op], into: &mut Vec<Enqueued>) {
+    let name = |qid: Qid| {
+        ops.iter().find_map(|op| match op {
+            Op::PutQueue { qid: q, name, .. } if *q == qid => Some(Rc::clone(name)),
+            _ => None,
+        })
+    };
+    for op in ops {
+        if let Op::PutMsg {
+            qid, id, payload, ..
+        } = op
+        {
+            if let Some(queue) = name(*qid) {
+                into.push(Enqueued {
+                    queue,
+                    id: *id,
+                    payload: Rc::clone(payload),
+                });
+            }
+        }
     }
 }
 

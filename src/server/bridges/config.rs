@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::jetstream::JetStreamConfig;
 use super::mapping::Mapping;
 use crate::backoff::Backoff;
 
@@ -95,6 +96,8 @@ pub struct BridgeConfig {
     pub buffer_messages: usize,
     /// The same bound in payload bytes.
     pub buffer_bytes: usize,
+    /// NATS: durable queues mirrored to a JetStream stream.
+    pub jetstream: JetStreamConfig,
 }
 
 impl BridgeConfig {
@@ -120,6 +123,7 @@ impl BridgeConfig {
             password: None,
             buffer_messages: 10_000,
             buffer_bytes: 16 << 20,
+            jetstream: JetStreamConfig::default(),
         }
     }
 
@@ -128,7 +132,8 @@ impl BridgeConfig {
     /// (repeatable), `name`, `local_prefix`, `remote_prefix`, `qos`,
     /// `retain`, `mqtt_version`, `client_id`, `clean_session`, `user`,
     /// `password`, `keepalive`, `backoff_initial` and `backoff_max`
-    /// (seconds), `buffer` (messages).
+    /// (seconds), `buffer` (messages); NATS: `mirror` (queue patterns,
+    /// repeatable), `stream`, `stream_prefix`, `stream_create`.
     pub fn parse_flag(text: &str) -> Result<BridgeConfig, String> {
         let mut parts = text.split(',');
         let head = parts.next().unwrap_or_default();
@@ -194,6 +199,7 @@ impl BridgeConfig {
                     .parse()
                     .map_err(|_| format!("buffer: '{value}' is not a whole number"))?
             }
+            other if self.jetstream.set(other, value)? => {}
             other => return Err(format!("unknown bridge key '{other}'")),
         }
         Ok(())
@@ -213,7 +219,9 @@ impl BridgeConfig {
                 self.name
             ));
         }
-        if self.mapping.out.is_empty() && self.mapping.inbound.is_empty() {
+        self.jetstream.check(&self.name, self.kind == Kind::Nats)?;
+        if self.mapping.out.is_empty() && self.mapping.inbound.is_empty() && !self.jetstream.is_on()
+        {
             return Err(format!(
                 "bridge {}: carries nothing (give out=PATTERN and/or in=PATTERN)",
                 self.name

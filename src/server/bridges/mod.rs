@@ -22,6 +22,7 @@
 
 pub mod config;
 pub mod ducq;
+pub mod jetstream;
 pub mod link;
 pub mod mapping;
 pub mod mqtt;
@@ -36,6 +37,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use self::config::{BridgeConfig, Kind};
+use self::jetstream::Mirror;
 use self::link::Link;
 use self::peer::Shared;
 use self::transport::BridgeTransport;
@@ -74,6 +76,8 @@ struct Slot {
     parked: Option<(ConnId, TcpStream)>,
     /// When a stand-in may be tried again after one could not be made.
     next_park: Instant,
+    /// A NATS bridge's JetStream mirror of durable queues.
+    mirror: Option<Rc<RefCell<Mirror>>>,
 }
 
 /// The bridges of one reactor.
@@ -100,7 +104,20 @@ impl Bridges {
     pub fn add(&mut self, cfg: BridgeConfig, now: Instant) {
         let cfg = Rc::new(cfg);
         let link = Rc::new(RefCell::new(Link::new(Rc::clone(&cfg))));
-        self.shared().links.borrow_mut().push(Rc::clone(&link));
+        let shared = self.shared();
+        shared.links.borrow_mut().push(Rc::clone(&link));
+        let mirror = (cfg.kind == Kind::Nats && cfg.jetstream.is_on()).then(|| {
+            let m = Mirror::new(
+                cfg.jetstream.clone(),
+                shared.id,
+                cfg.buffer_messages,
+                cfg.buffer_bytes,
+            );
+            let m = Rc::new(RefCell::new(m));
+            let entry = (cfg.name.clone(), Rc::clone(&m));
+            shared.mirrors.borrow_mut().push(entry);
+            m
+        });
         self.slots.push(Slot {
             cfg,
             link,
@@ -114,7 +131,14 @@ impl Bridges {
             written: (0, now),
             parked: None,
             next_park: now,
+            mirror,
         });
+    }
+
+    /// Whether a bridge mirrors durable queues (the queue service must
+    /// then keep its committed enqueues for `tick`).
+    pub fn mirrors_queues(&self) -> bool {
+        self.slots.iter().any(|s| s.mirror.is_some())
     }
 
     /// When `tick` next has something to do (`None`: nothing planned).
@@ -137,9 +161,24 @@ impl Bridges {
         let Some(shared) = self.shared.clone() else {
             return;
         };
+        let enqueued = if self.mirrors_queues() {
+            hub.queues_mut().keep_enqueued();
+            hub.queues_mut().take_enqueued()
+        } else {
+            Vec::new()
+        };
         for slot in &mut self.slots {
+            if let Some(m) = &slot.mirror {
+                let mut m = m.borrow_mut();
+                for e in &enqueued {
+                    m.offer(&e.queue, e.id, &e.payload);
+                }
+            }
             match slot.conn.map(|id| hub.resolve(id)) {
-                Some(Some(key)) => slot.watch(hub, key, now),
+                Some(Some(key)) => {
+                    slot.watch(hub, key, now);
+                    slot.mirror_out(hub, key);
+                }
                 Some(None) => slot.lost(hub, now),
                 None => {}
             }
@@ -168,7 +207,10 @@ impl Slot {
     }
 
     fn log_notes(&self, hub: &mut Hub) {
-        let notes = std::mem::take(&mut self.link.borrow_mut().notes);
+        let mut notes = std::mem::take(&mut self.link.borrow_mut().notes);
+        if let Some(m) = &self.mirror {
+            notes.append(&mut m.borrow_mut().notes);
+        }
         for n in notes {
             self.log(hub, Level::Warn, &n);
         }
@@ -217,6 +259,24 @@ impl Slot {
         }
     }
 
+    /// Publishes what the mirror holds on live connection `key`, once the
+    /// stream is known to be there (the NATS codec publishes the rest as
+    /// acknowledgements open its window).
+    fn mirror_out(&mut self, hub: &mut Hub, key: usize) {
+        let Some(m) = &self.mirror else {
+            return;
+        };
+        let Some(conn) = hub.conns.get_mut(key) else {
+            return;
+        };
+        let out = conn.out.own();
+        let before = out.len();
+        if m.borrow_mut().drain(out) > 0 {
+            self.link.borrow_mut().written += (out.len() - before) as u64;
+            hub.mark_dirty(key);
+        }
+    }
+
     /// The connection ended: count, log, plan the next attempt.
     fn lost(&mut self, hub: &mut Hub, now: Instant) {
         self.conn = None;
@@ -224,7 +284,11 @@ impl Slot {
             let mut link = self.link.borrow_mut();
             let was_open = link.open;
             let n = link.connection_ended();
-            (was_open, n, link.error.take())
+            let m = self
+                .mirror
+                .as_ref()
+                .map_or(0, |m| m.borrow_mut().connection_ended());
+            (was_open, n + m, link.error.take())
         };
         if was_open {
             self.attempt = 0;
@@ -272,7 +336,7 @@ impl Slot {
         now: Instant,
     ) {
         let made = stand_in_socket(pairs).and_then(|(near, far)| {
-            let transport = make_transport(&self.cfg, &self.link, shared, true);
+            let transport = make_transport(&self.cfg, &self.link, shared, None, true);
             let peer = self.addr.or(self.cfg.addrs.first().copied());
             let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
             let (near, peer) = (Socket::Tcp(near), PeerAddr::Inet(peer));
@@ -320,7 +384,7 @@ impl Slot {
         self.next_addr = self.next_addr.wrapping_add(1);
         self.addr = Some(addr);
         self.dialed_at = now;
-        let transport = make_transport(&self.cfg, &self.link, shared, false);
+        let transport = make_transport(&self.cfg, &self.link, shared, self.mirror.as_ref(), false);
         match connect(hub, addr, transport, now) {
             Ok(key) => {
                 self.unpark(hub);
@@ -351,6 +415,7 @@ fn make_transport(
     cfg: &BridgeConfig,
     link: &Rc<RefCell<Link>>,
     shared: &Rc<Shared>,
+    mirror: Option<&Rc<RefCell<Mirror>>>,
     parked: bool,
 ) -> Box<dyn Transport> {
     let link = Rc::clone(link);
@@ -366,7 +431,7 @@ fn make_transport(
             parked,
         )),
         Kind::Nats => Box::new(BridgeTransport::new(
-            nats::NatsRemote::new(cfg),
+            nats::NatsRemote::new(cfg, mirror.cloned()),
             link,
             parked,
         )),
@@ -413,15 +478,40 @@ fn connect(
     Ok(key)
 }
 
-/// One line of the `bridges` listing.
-pub(crate) fn listing_line(link: &Link) -> String {
+/// One line of the `bridges` listing, with its mirror's counts when it
+/// mirrors queues.
+pub(crate) fn listing_line(link: &Link, mirror: Option<&Mirror>) -> String {
+    let mut line = link_fields(link);
+    if let Some(m) = mirror {
+        let c = &m.counters;
+        let (waiting, unacked) = m.depths();
+        line.push_str(&format!(
+            " stream={} mirrored={} mirror_sent={} mirror_in_flight={unacked} \
+             mirror_waiting={waiting} mirror_resent={} duplicates={} mirror_rejected={} \
+             mirror_dropped={} mirror_unmappable={}",
+            m.config().stream,
+            c.acked,
+            c.sent,
+            c.resent,
+            c.duplicates,
+            c.rejected,
+            c.dropped,
+            c.unmappable,
+        ));
+    }
+    line.push('\n');
+    line
+}
+
+/// A bridge's own fields in the listing.
+fn link_fields(link: &Link) -> String {
     let c = &link.counters;
     let cfg = &link.cfg;
     let addrs: Vec<String> = cfg.addrs.iter().map(|a| a.to_string()).collect();
     format!(
         "{} kind={} addr={} state={} connects={} disconnects={} sent={} confirmed={} in_flight={} \
          waiting={} resent={} rejected={} untracked={} unmappable={} dropped={} looped={} \
-         received={} ignored={} refused={}\n",
+         received={} ignored={} refused={}",
         cfg.name,
         cfg.kind,
         addrs.join("|"),

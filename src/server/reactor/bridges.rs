@@ -30,6 +30,10 @@ impl Reactor {
         );
         let sender = format!("bridge-{}", cfg.name);
         self.hub.log(Level::Info, "bridge", &sender, &text);
+        if cfg.jetstream.is_on() {
+            // Committed enqueues are kept for the bridge from now on.
+            self.hub.queues_mut().keep_enqueued();
+        }
         self.bridges.add(cfg, Instant::now());
         Ok(())
     }
