@@ -30,6 +30,7 @@ pub mod nats;
 pub mod peer;
 pub mod trace;
 pub mod transport;
+mod watch;
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -48,8 +49,6 @@ use super::socket::{PeerAddr, Socket};
 use crate::backoff::random_u32;
 use crate::transport::Transport;
 
-/// Shortest time a handshake is given before the connection is dropped.
-const MIN_HANDSHAKE: Duration = Duration::from_secs(1);
 /// How long after a failed stand-in (no descriptor left) another is tried.
 const PARK_RETRY: Duration = Duration::from_secs(1);
 
@@ -71,6 +70,11 @@ struct Slot {
     dialed_at: Instant,
     /// `link.written` when last looked at, and when it last changed.
     written: (u64, Instant),
+    /// When the last keep-alive probe went out.
+    pinged: Instant,
+    /// The connection's `bytes_out` when last looked at, and since when
+    /// it has not moved while output waited (`watch.rs`).
+    sent: (u64, Instant),
     /// The stand-in while the bridge is down, and the far end of its
     /// socket (kept open, never written).
     parked: Option<(ConnId, TcpStream)>,
@@ -129,6 +133,8 @@ impl Bridges {
             next_addr: 0,
             dialed_at: now,
             written: (0, now),
+            pinged: now,
+            sent: (0, now),
             parked: None,
             next_park: now,
             mirror,
@@ -150,8 +156,8 @@ impl Bridges {
                 None => s.next_try,
                 // Gone (or going): at once.
                 Some(id) if hub.resolve(id).is_none() => Instant::now(),
-                Some(_) if !s.link.borrow().open => s.dialed_at + handshake_time(&s.cfg),
-                Some(_) => s.written.1 + s.cfg.keepalive / 2,
+                Some(_) if !s.link.borrow().open => s.dialed_at + watch::handshake_time(&s.cfg),
+                Some(id) => s.due(hub, id),
             })
             .min()
     }
@@ -195,11 +201,6 @@ impl Bridges {
     }
 }
 
-/// The handshake's time limit: twice the keep-alive, at least a second.
-fn handshake_time(cfg: &BridgeConfig) -> Duration {
-    (cfg.keepalive * 2).max(MIN_HANDSHAKE)
-}
-
 impl Slot {
     fn log(&self, hub: &mut Hub, level: Level, text: &str) {
         let sender = format!("bridge-{}", self.cfg.name);
@@ -213,49 +214,6 @@ impl Slot {
         }
         for n in notes {
             self.log(hub, Level::Warn, &n);
-        }
-    }
-
-    /// A live connection: its handshake deadline, its keep-alive.
-    fn watch(&mut self, hub: &mut Hub, key: usize, now: Instant) {
-        let (open, written) = {
-            let link = self.link.borrow();
-            (link.open, link.written)
-        };
-        if !open {
-            if now.saturating_duration_since(self.dialed_at) >= handshake_time(&self.cfg) {
-                hub.close(key, "bridge handshake timed out");
-            }
-            return;
-        }
-        if !self.announced {
-            self.announced = true;
-            self.attempt = 0;
-            let resent = self
-                .link
-                .borrow()
-                .waiting
-                .iter()
-                .filter(|m| m.resent)
-                .count();
-            let addr = self.addr.map(|a| a.to_string()).unwrap_or_default();
-            let text = if resent > 0 {
-                format!("connected to {addr}; sending again {resent} unconfirmed")
-            } else {
-                format!("connected to {addr}")
-            };
-            self.log(hub, Level::Info, &text);
-        }
-        if written != self.written.0 {
-            self.written = (written, now);
-        } else if now.saturating_duration_since(self.written.1) >= self.cfg.keepalive / 2 {
-            // Nothing sent for a while: some remotes (MQTT) drop a client
-            // that stays silent, whatever it receives.
-            self.written.1 = now;
-            if let Some(conn) = hub.conns.get_mut(key) {
-                conn.transport.keepalive(conn.out.own());
-                hub.mark_dirty(key);
-            }
         }
     }
 
@@ -393,6 +351,7 @@ impl Slot {
                 }
                 self.conn = hub.conn_id(key);
                 self.written = (self.link.borrow().written, now);
+                (self.pinged, self.sent) = (now, (0, now));
                 self.log(hub, Level::Info, &format!("connecting to {addr}"));
             }
             Err(e) => {
