@@ -175,3 +175,29 @@ fn errors_refusals_and_bounds() {
     assert_eq!(e, "no JetStream stream takes subject dq.mail");
     assert!(m.reply(b"_INBOX.A.x", None, b"{}").is_err());
 }
+
+#[test]
+fn the_bridge_flag_takes_the_mirror_keys() {
+    use crate::server::bridges::config::BridgeConfig;
+    let cfg = BridgeConfig::parse_flag(
+        "nats=127.0.0.1:4222,mirror=jobs/#,mirror=mail,stream=JOBS,stream_prefix=a.b,stream_create=false",
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.jetstream,
+        JetStreamConfig {
+            queues: vec!["jobs/#".into(), "mail".into()],
+            stream: "JOBS".into(),
+            prefix: "a.b".into(),
+            create: false,
+        }
+    );
+    assert_eq!(
+        BridgeConfig::parse_flag("mqtt=127.0.0.1:1883,mirror=jobs").unwrap_err(),
+        "bridge mqtt: only a nats bridge mirrors queues (mirror=)"
+    );
+    assert_eq!(
+        BridgeConfig::parse_flag("nats=127.0.0.1:4222,mirror=").unwrap_err(),
+        "bridge nats: invalid mirror pattern \"\""
+    );
+}
