@@ -10,15 +10,18 @@
 //! `bridge-<name>:<ip>:<port>` with its `out` patterns.
 //!
 //! This file is the manager: it dials, notices a connection gone, waits
-//! out the back-off (`crate::backoff`), dials the next address, keeps an
-//! idle connection pinged and logs each step. A bridge's counters and
-//! queues live in its `Link` and survive its connections, so what was in
-//! flight when one broke is sent again on the next (at least once). While
-//! a bridge is down a stand-in connection (a loopback socket nobody
-//! writes to) holds its subscriptions, so what is published meanwhile
-//! waits in the link, bounded, for the next connection. The manager never
-//! blocks: connecting is non-blocking, addresses are numeric. It must not
-//! encode or decode anything itself.
+//! out the back-off (`crate::backoff`), dials the next address and logs
+//! each step; `watch.rs` keeps a live connection pinged and leaves one
+//! whose remote hangs it. A bridge's counters and queues live in its
+//! `Link` and survive its connections, so what was in flight when one
+//! broke is sent again on the next (at least once). While a bridge is
+//! down a stand-in connection (a loopback socket nobody writes to) holds
+//! its subscriptions, so what is published meanwhile waits in the link,
+//! bounded, for the next connection. A NATS bridge may also mirror
+//! durable queues to JetStream (`jetstream.rs`): the manager hands it the
+//! enqueues each turn commits. The manager never blocks: connecting is
+//! non-blocking, addresses are numeric. It must not encode or decode
+//! anything itself.
 
 pub mod config;
 pub mod ducq;
@@ -183,7 +186,9 @@ impl Bridges {
             match slot.conn.map(|id| hub.resolve(id)) {
                 Some(Some(key)) => {
                     slot.watch(hub, key, now);
-                    slot.mirror_out(hub, key);
+                    if slot.conn.is_some() {
+                        slot.mirror_out(hub, key);
+                    }
                 }
                 Some(None) => slot.lost(hub, now),
                 None => {}
