@@ -379,3 +379,86 @@ fn a_server_without_jetstream_is_left_with_a_clear_line_and_retried() {
     p.publish("alive", "yes");
     s.expect(b"pub alive\nyes");
 }
+
+/// A NATS server that answers pings and the stream request, takes
+/// publications, and acknowledges none of them.
+fn never_acknowledges() -> u16 {
+    use std::io::{BufRead, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((s, _)) = listener.accept() else {
+            return;
+        };
+        drop(listener);
+        let mut w = s.try_clone().unwrap();
+        let _ = w.write_all(b"INFO {\"headers\":true}\r\n");
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        while matches!(r.read_line(&mut line), Ok(n) if n > 0) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.first().copied() {
+                Some("PING") => {
+                    let _ = w.write_all(b"PONG\r\n");
+                }
+                Some("PUB" | "HPUB") => {
+                    let size: usize = words.last().unwrap().parse().unwrap();
+                    let mut skip = vec![0u8; size + 2];
+                    let _ = r.read_exact(&mut skip);
+                    if words[1].starts_with("$JS.API.STREAM.CREATE.") {
+                        let reply = format!("MSG {} 1 2\r\n{{}}\r\n", words[2]);
+                        let _ = w.write_all(reply.as_bytes());
+                    }
+                }
+                _ => {}
+            }
+            line.clear();
+        }
+    });
+    port
+}
+
+#[test]
+fn a_jetstream_that_never_acknowledges_is_left_and_the_next_server_gets_all() {
+    let dir = temp_dir("noack");
+    let port = procs::free_port();
+    let _nats = Nats::start_js(port, &dir);
+    let fake = never_acknowledges();
+    let srv = broker(&format!(
+        "nats=127.0.0.1:{fake},addr=127.0.0.1:{port},name=js,mirror=jobs,stream=JOBS,\
+         keepalive=0.2,backoff_max=0.05"
+    ));
+    let mut p = srv.peer();
+    wait_field(&mut p, "js", "state", "open");
+    let mut log = srv.peer();
+    log.sub("LOG");
+    let mut want = Vec::new();
+    for i in 0..3 {
+        let payload = format!("n{i}");
+        want.push(("jobs".to_string(), enq(&mut p, "jobs", &payload), payload));
+    }
+    let line = log_line(&mut log, "lost");
+    let head = format!(
+        "warning,bridge,bridge-js,connection to 127.0.0.1:{fake} lost (JetStream \
+         acknowledged none of 3 messages in "
+    );
+    // The wait is a second, give or take a turn of the reactor.
+    assert!(
+        line.starts_with(&head) && line.contains(" s); 3 unconfirmed will be sent again;"),
+        "{line}"
+    );
+    wait_field(&mut p, "js", "mirrored", "3");
+    let f = fields(&mut p, "js");
+    assert_eq!(
+        (
+            f["mirror_sent"].as_str(),
+            f["mirror_resent"].as_str(),
+            f["duplicates"].as_str()
+        ),
+        ("6", "3", "0"),
+        "{f:?}"
+    );
+    let mut nc = NatsClient::connect(port);
+    assert_exactly_once(&stream_messages(&mut nc, "JOBS"), &want);
+    let _ = std::fs::remove_dir_all(&dir);
+}

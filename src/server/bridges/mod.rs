@@ -78,6 +78,9 @@ struct Slot {
     /// The connection's `bytes_out` when last looked at, and since when
     /// it has not moved while output waited (`watch.rs`).
     sent: (u64, Instant),
+    /// The mirror's PubAcks and refusals when last looked at, and since
+    /// when that count has not moved while messages awaited theirs.
+    answered: (u64, Instant),
     /// The stand-in while the bridge is down, and the far end of its
     /// socket (kept open, never written).
     parked: Option<(ConnId, TcpStream)>,
@@ -138,6 +141,7 @@ impl Bridges {
             written: (0, now),
             pinged: now,
             sent: (0, now),
+            answered: (0, now),
             parked: None,
             next_park: now,
             mirror,
@@ -357,6 +361,7 @@ impl Slot {
                 self.conn = hub.conn_id(key);
                 self.written = (self.link.borrow().written, now);
                 (self.pinged, self.sent) = (now, (0, now));
+                self.answered.1 = now;
                 self.log(hub, Level::Info, &format!("connecting to {addr}"));
             }
             Err(e) => {

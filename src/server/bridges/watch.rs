@@ -2,7 +2,9 @@
 //! deadline, keep-alive probes, and the two ways a remote can hang a
 //! bridge without closing it — it stops answering (nothing comes back for
 //! twice the keep-alive, probes included), or it stops reading (output
-//! waits and the socket takes none of it for twice the keep-alive). Each
+//! waits and the socket takes none of it for twice the keep-alive), and
+//! a JetStream that acknowledges none of the mirror's messages for as
+//! long (at least a second) while the server still answers. Each
 //! ends the connection with a sentence saying which, for the log line of
 //! the reconnect; the hub's own idle timeout is only a backstop behind
 //! these. It must not encode or decode anything.
@@ -55,6 +57,13 @@ impl Slot {
                 at = at.min(self.sent.1 + ka * 2);
             }
         }
+        if self
+            .mirror
+            .as_ref()
+            .is_some_and(|m| m.borrow().depths().1 > 0)
+        {
+            at = at.min(self.answered.1 + handshake_time(&self.cfg));
+        }
         at
     }
 
@@ -90,6 +99,9 @@ impl Slot {
                 silent.as_secs_f64()
             ));
         }
+        if let Some(why) = self.unacknowledged(now) {
+            return Some(why);
+        }
         let pending = conn.pending_output();
         if pending == 0 || conn.bytes_out != self.sent.0 {
             self.sent = (conn.bytes_out, now);
@@ -99,6 +111,26 @@ impl Slot {
         (waited >= limit).then(|| {
             format!(
                 "the remote stopped reading: none of {pending} bytes taken in {:.1} s",
+                waited.as_secs_f64()
+            )
+        })
+    }
+
+    /// Why a mirror's stream hangs the bridge, if it does: PubAcks are
+    /// awaited and none came for twice the keep-alive (at least a second)
+    /// while the server itself still answers.
+    fn unacknowledged(&mut self, now: Instant) -> Option<String> {
+        let m = self.mirror.as_ref()?.borrow();
+        let (_, unacked) = m.depths();
+        let answered = m.counters.acked + m.counters.rejected;
+        if unacked == 0 || answered != self.answered.0 {
+            self.answered = (answered, now);
+            return None;
+        }
+        let waited = now.saturating_duration_since(self.answered.1);
+        (waited >= handshake_time(&self.cfg)).then(|| {
+            format!(
+                "JetStream acknowledged none of {unacked} messages in {:.1} s",
                 waited.as_secs_f64()
             )
         })
