@@ -393,6 +393,26 @@ impl Mirror {
         out.extend_from_slice(b"\r\n");
     }
 
+    /// Takes over what `old` (the same bridge before a reload changed it)
+    /// had not got acknowledged, when both publish to the same stream and
+    /// subjects; otherwise those messages are counted dropped in `old`.
+    pub fn take_over(&mut self, old: &mut Mirror) {
+        old.connection_ended();
+        let same = old.cfg.stream == self.cfg.stream && old.cfg.prefix == self.cfg.prefix;
+        while let Some(p) = old.waiting.pop_front() {
+            old.bytes -= p.payload.len();
+            if same && self.cfg.mirrors(&p.queue) {
+                // Same ids: JetStream drops what it already has.
+                self.bytes += p.payload.len();
+                self.next_number = self.next_number.max(p.number + 1);
+                self.waiting.push_back(p);
+            } else {
+                old.counters.dropped += 1;
+            }
+        }
+        self.next_number = self.next_number.max(old.next_number);
+    }
+
     /// The connection ended: what it left unacknowledged goes first on the
     /// next one, same ids. Returns how many.
     pub fn connection_ended(&mut self) -> usize {

@@ -201,3 +201,42 @@ fn the_bridge_flag_takes_the_mirror_keys() {
         "bridge nats: invalid mirror pattern \"\""
     );
 }
+
+#[test]
+fn a_changed_bridge_takes_over_what_was_not_acknowledged() {
+    let mut old = Mirror::new(cfg(), 1, 100, 1000);
+    let mut out = Vec::new();
+    old.begin("A", 1 << 20, &mut out);
+    old.reply(b"_INBOX.A.c", None, b"{}").unwrap();
+    for i in 1..=3 {
+        old.offer(&q("mail"), i, &p(b"x"));
+    }
+    old.drain(&mut out);
+    old.reply(b"_INBOX.A.1", None, br#"{"seq":1}"#).unwrap();
+    old.offer(&q("jobs/a"), 9, &p(b"y"));
+    // Same stream and subjects; "mail" is no longer mirrored.
+    let mut c = cfg();
+    c.queues = vec!["jobs/#".into()];
+    let mut new = Mirror::new(c.clone(), 1, 100, 1000);
+    new.take_over(&mut old);
+    assert_eq!((new.depths(), old.depths()), ((1, 0), (0, 0)));
+    assert_eq!((old.counters.dropped, old.bytes, new.bytes), (2, 0, 1));
+    out.clear();
+    new.begin("B", 1 << 20, &mut out);
+    new.reply(b"_INBOX.B.c", None, b"{}").unwrap();
+    out.clear();
+    new.drain(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("Nats-Msg-Id: 0000000000000001-4\r\n"),
+        "{text}"
+    );
+    new.offer(&q("jobs/b"), 1, &p(b"z"));
+    assert_eq!(new.waiting.back().map(|p| p.number), Some(5));
+    // Another stream: nothing is carried over.
+    let mut elsewhere = c;
+    elsewhere.stream = "OTHER".into();
+    let mut other = Mirror::new(elsewhere, 1, 100, 1000);
+    other.take_over(&mut new);
+    assert_eq!((other.depths(), new.counters.dropped), ((0, 0), 2));
+}

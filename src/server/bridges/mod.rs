@@ -31,6 +31,7 @@ pub mod mapping;
 pub mod mqtt;
 pub mod nats;
 pub mod peer;
+pub mod reload;
 pub mod trace;
 pub mod transport;
 mod watch;
@@ -116,18 +117,29 @@ impl Bridges {
         let link = Rc::new(RefCell::new(Link::new(Rc::clone(&cfg))));
         let shared = self.shared();
         shared.links.borrow_mut().push(Rc::clone(&link));
+        // A bridge of the same name before (a reload changed it): its
+        // mirror's messages go on with the new one, or are counted
+        // dropped when it mirrors elsewhere now.
+        let mut mirrors = shared.mirrors.borrow_mut();
+        let old = mirrors
+            .iter()
+            .position(|(n, _)| *n == cfg.name)
+            .map(|i| mirrors.remove(i).1);
         let mirror = (cfg.kind == Kind::Nats && cfg.jetstream.is_on()).then(|| {
-            let m = Mirror::new(
+            let mut m = Mirror::new(
                 cfg.jetstream.clone(),
                 shared.id,
                 cfg.buffer_messages,
                 cfg.buffer_bytes,
             );
+            if let Some(old) = &old {
+                m.take_over(&mut old.borrow_mut());
+            }
             let m = Rc::new(RefCell::new(m));
-            let entry = (cfg.name.clone(), Rc::clone(&m));
-            shared.mirrors.borrow_mut().push(entry);
+            mirrors.push((cfg.name.clone(), Rc::clone(&m)));
             m
         });
+        drop(mirrors);
         self.slots.push(Slot {
             cfg,
             link,
@@ -174,12 +186,12 @@ impl Bridges {
         let Some(shared) = self.shared.clone() else {
             return;
         };
-        let enqueued = if self.mirrors_queues() {
+        if self.mirrors_queues() {
             hub.queues_mut().keep_enqueued();
-            hub.queues_mut().take_enqueued()
-        } else {
-            Vec::new()
-        };
+        }
+        // Taken even with no mirror left (a reload removed it): nothing
+        // piles up.
+        let enqueued = hub.queues_mut().take_enqueued();
         for slot in &mut self.slots {
             if let Some(m) = &slot.mirror {
                 let mut m = m.borrow_mut();
@@ -352,7 +364,9 @@ impl Slot {
         self.addr = Some(addr);
         self.dialed_at = now;
         let transport = make_transport(&self.cfg, &self.link, shared, self.mirror.as_ref(), false);
-        match connect(hub, addr, transport, now) {
+        let made = transport::tls_layer(&self.cfg, addr, now)
+            .and_then(|tls| connect(hub, addr, transport, tls, now));
+        match made {
             Ok(key) => {
                 self.unpark(hub);
                 for p in self.cfg.mapping.local_patterns() {
@@ -426,12 +440,13 @@ fn stand_in_socket(
     Ok((mio::net::TcpStream::from_std(near), far))
 }
 
-/// Starts a non-blocking connect and adds the connection to the hub, its
-/// opening bytes queued. Returns its key.
+/// Starts a non-blocking connect and adds the connection to the hub (over
+/// `tls` when given), its opening bytes queued. Returns its key.
 fn connect(
     hub: &mut Hub,
     addr: SocketAddr,
     transport: Box<dyn Transport>,
+    tls: Option<Box<super::tls::TlsLayer>>,
     now: Instant,
 ) -> std::io::Result<usize> {
     let stream = mio::net::TcpStream::connect(addr)?;
@@ -439,6 +454,8 @@ fn connect(
     let (stream, addr) = (Socket::Tcp(stream), PeerAddr::Inet(addr));
     let key = hub.insert(|gen| Conn::new(stream, transport, addr, gen, now))?;
     if let Some(conn) = hub.conns.get_mut(key) {
+        // With TLS, the opening bytes wait for the handshake.
+        conn.tls = tls;
         conn.transport.open(conn.out.own());
         if conn.pending_output() > 0 {
             hub.mark_dirty(key);
