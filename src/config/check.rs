@@ -112,6 +112,8 @@ pub struct Resolved {
     pub lua_dirs: Vec<String>,
     /// Lua budgets.
     pub lua_limits: LuaLimits,
+    /// `[[channel]]` tables, in file order.
+    pub channels: Vec<super::channels::ConfigChannel>,
 }
 
 /// Reads and checks the file at `path` with `overrides` on top.
@@ -206,6 +208,10 @@ pub fn check(
         allow_hosts: parsed.http.allow_hosts.clone(),
     };
     let (lua_dirs, lua_limits) = lua(&mut c, &parsed, overrides);
+    let (channels, refused) = super::channels::check(&parsed.channels, settings.max_route);
+    for (offset, e) in refused {
+        c.err(c.line(offset), e);
+    }
     if !c.errors.is_empty() {
         // In file order: the command line, the file as a whole, then lines.
         c.errors.sort_by_key(|e| match e.at {
@@ -222,6 +228,7 @@ pub fn check(
         http,
         lua_dirs,
         lua_limits,
+        channels,
     })
 }
 

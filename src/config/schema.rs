@@ -36,6 +36,9 @@ pub struct FileConfig {
     /// `[queues]`.
     #[serde(default)]
     pub queues: QueuesConfig,
+    /// `[[channel]]` tables (`super::channels`).
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<Spanned<super::channels::ChannelConfig>>,
 }
 
 /// One `[[listener]]`.
