@@ -66,7 +66,9 @@ Bridges (docs/BRIDGES.md):
                           tried in turn), out, in, name, local_prefix,
                           remote_prefix, qos, retain, mqtt_version,
                           client_id, clean_session, user, password,
-                          keepalive, backoff_initial, backoff_max, buffer
+                          keepalive, backoff_initial, backoff_max, buffer,
+                          tls, ca, server_name (mqtt). The same keys make
+                          [[bridge]] tables of the --config file
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -136,7 +138,6 @@ struct Args {
     overrides: Overrides,
     config: Option<String>,
     test_config: bool,
-    bridges: Vec<BridgeConfig>,
     commands: Vec<String>,
     dashboard: bool,
 }
@@ -198,7 +199,6 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         overrides: Overrides::default(),
         config: None,
         test_config: false,
-        bridges: Vec::new(),
         commands: Vec::new(),
         dashboard: true,
     };
@@ -237,7 +237,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--cert" => lf.cert = Some(value()?),
             "--key" => lf.key = Some(value()?),
             "--client-ca" => lf.client_ca = Some(value()?),
-            "--bridge" => args
+            "--bridge" => o
                 .bridges
                 .push(BridgeConfig::parse_flag(&value()?).map_err(|e| format!("--bridge: {e}"))?),
             "--commands" => args.commands.push(value()?),
@@ -406,12 +406,6 @@ fn main() -> ExitCode {
     if let Err(e) = reactor.accept_bridges() {
         eprintln!("ducq-server: cannot add the bridge commands: {e}");
         return ExitCode::FAILURE;
-    }
-    for cfg in args.bridges {
-        if let Err(e) = reactor.add_bridge(cfg) {
-            eprintln!("ducq-server: --bridge: {e}");
-            return ExitCode::FAILURE;
-        }
     }
     for dir in &args.commands {
         if let Err(e) = ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir)) {

@@ -1,8 +1,9 @@
 //! Applies a checked configuration to a reactor: at start (open the
 //! listeners, install users, origin rules, Lua folders) and on reload
-//! (everything but the listeners themselves, without dropping a
-//! connection). A reload builds everything that can fail first (the Lua
-//! host), so a refusal leaves the running configuration untouched.
+//! (everything but the listeners themselves, without dropping a client
+//! connection; bridges are added, removed and redialled). A reload builds
+//! everything that can fail first (the Lua host), so a refusal leaves the
+//! running configuration untouched.
 //! It must not read files: `check` does.
 
 use std::path::Path;
@@ -83,6 +84,11 @@ pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
     for l in &r.listeners {
         open(reactor, l)?;
     }
+    for b in &r.bridges {
+        reactor
+            .add_bridge(b.clone())
+            .map_err(|e| format!("bridge {}: {e}", b.name))?;
+    }
     Ok(Running {
         resolved: r,
         lua_set,
@@ -90,9 +96,10 @@ pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
 }
 
 /// Applies a reloaded configuration: limits, log level, users and access
-/// lists, origin rules, Lua folders, certificates and each listener's
-/// anonymous setting. Listeners added, removed or moved need a restart
-/// (said in the log); the rest still applies.
+/// lists, origin rules, Lua folders, certificates, each listener's
+/// anonymous setting and the bridges (added, removed, or redialled with
+/// changed settings; clients stay connected). Listeners added, removed or
+/// moved need a restart (said in the log); the rest still applies.
 pub fn apply_reload(
     reactor: &mut Reactor,
     running: &mut Running,
@@ -147,6 +154,12 @@ pub fn apply_reload(
             }
             (None, None) => {}
         }
+    }
+    // The channels are in force whatever fails below: the next reload
+    // compares with them.
+    running.resolved.channels = new.channels.clone();
+    if new.bridges != running.resolved.bridges {
+        reactor.reload_bridges(&new.bridges).map_err(|e| vec![e])?;
     }
     running.resolved = new;
     Ok(())

@@ -112,6 +112,8 @@ pub struct Resolved {
     pub lua_dirs: Vec<String>,
     /// Lua budgets.
     pub lua_limits: LuaLimits,
+    /// Bridges: the file's `[[bridge]]` tables, then `--bridge` flags.
+    pub bridges: Vec<crate::server::bridges::config::BridgeConfig>,
     /// `[[channel]]` tables, in file order.
     pub channels: Vec<super::channels::ConfigChannel>,
 }
@@ -208,6 +210,14 @@ pub fn check(
         allow_hosts: parsed.http.allow_hosts.clone(),
     };
     let (lua_dirs, lua_limits) = lua(&mut c, &parsed, overrides);
+    let (bridges, problems) = {
+        let path = |p: &str| c.path(p, &Where::File);
+        super::bridges::resolve(&parsed.bridges, &overrides.bridges, &path)
+    };
+    for (at, message) in problems {
+        let at = at.map_or(Where::Flags, |offset| c.line(offset));
+        c.err(at, message);
+    }
     let (channels, refused) = super::channels::check(&parsed.channels, settings.max_route);
     for (offset, e) in refused {
         c.err(c.line(offset), e);
@@ -228,6 +238,7 @@ pub fn check(
         http,
         lua_dirs,
         lua_limits,
+        bridges,
         channels,
     })
 }
