@@ -1,0 +1,66 @@
+//! Edges of the sans-IO codecs that the mutation runs (docs/RELIABILITY.md,
+//! "Mutation testing") found no test pinned: each test here kills a
+//! mutant that every other test let live. They drive the codecs through
+//! their public API only, byte by byte where the moment of a decision is
+//! the point.
+
+use ducq::transport::ws::frame::{
+    encode_frame, FrameCodec, Role, CLOSE_PROTOCOL, OP_BINARY, OP_CONTINUATION,
+};
+use ducq::transport::Decoded;
+
+const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
+
+/// A masked frame (a client's), FIN set.
+fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(&mut out, opcode, payload, Some(MASK));
+    out
+}
+
+/// The status code of the unmasked close frame at the start of `out`.
+fn close_code(out: &[u8]) -> Option<u16> {
+    match out {
+        [0x88, _, a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
+        _ => None,
+    }
+}
+
+/// A continuation frame with no message before it is refused as soon as
+/// its header is read: the server does not wait for (or buffer) a payload
+/// it will never use.
+#[test]
+fn a_stray_continuation_is_refused_on_its_header_alone() {
+    let wire = masked(OP_CONTINUATION, &[b'x'; 100]);
+    // 2 bytes of header and 4 of mask: the payload has not arrived.
+    let mut head = wire[..6].to_vec();
+    let mut codec = FrameCodec::new(Role::Server, 1 << 20);
+    let mut out = Vec::new();
+    let step = codec.decode(&mut head, &mut out);
+    assert!(matches!(step.decoded, Decoded::Close));
+    assert_eq!(step.consumed, 6);
+    assert_eq!(close_code(&out), Some(CLOSE_PROTOCOL));
+}
+
+/// A stray continuation too long for the message limit is a protocol
+/// error (1002), not "too big" (1009): what is wrong is that there is no
+/// message to continue.
+#[test]
+fn a_stray_continuation_over_the_limit_is_a_protocol_error() {
+    let mut wire = masked(OP_CONTINUATION, &[b'x'; 300]);
+    let mut codec = FrameCodec::new(Role::Server, 200);
+    let mut out = Vec::new();
+    let step = codec.decode(&mut wire, &mut out);
+    assert!(matches!(step.decoded, Decoded::Close));
+    assert_eq!(close_code(&out), Some(CLOSE_PROTOCOL));
+    // The same frame after a first fragment continues it: too big.
+    let mut first = masked(OP_BINARY, b"a");
+    first[0] &= 0x7f; // FIN clear: more to come
+    first.extend(masked(OP_CONTINUATION, &[b'x'; 300]));
+    let mut codec = FrameCodec::new(Role::Server, 200);
+    let mut out = Vec::new();
+    let n = codec.decode(&mut first, &mut out).consumed;
+    let step = codec.decode(&mut first[n..], &mut out);
+    assert!(matches!(step.decoded, Decoded::Close));
+    assert_eq!(close_code(&out), Some(1009));
+}
