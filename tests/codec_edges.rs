@@ -7,6 +7,7 @@
 use ducq::transport::ws::frame::{
     encode_frame, FrameCodec, Role, CLOSE_PROTOCOL, OP_BINARY, OP_CONTINUATION,
 };
+use ducq::transport::ws::handshake::status_text;
 use ducq::transport::Decoded;
 
 const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
@@ -63,4 +64,33 @@ fn a_stray_continuation_over_the_limit_is_a_protocol_error() {
     let step = codec.decode(&mut first[n..], &mut out);
     assert!(matches!(step.decoded, Decoded::Close));
     assert_eq!(close_code(&out), Some(1009));
+}
+
+/// Every status code the server sends (the HTTP transport's NACK mapping
+/// and the handshake's refusals) with its reason phrase, RFC 9110's words;
+/// anything else is "Unknown".
+#[test]
+fn every_status_the_server_sends_has_its_reason_phrase() {
+    for (status, text) in [
+        (100, "Continue"),
+        (101, "Switching Protocols"),
+        (200, "OK"),
+        (204, "No Content"),
+        (400, "Bad Request"),
+        (401, "Unauthorized"),
+        (403, "Forbidden"),
+        (404, "Not Found"),
+        (405, "Method Not Allowed"),
+        (413, "Content Too Large"),
+        (421, "Misdirected Request"),
+        (429, "Too Many Requests"),
+        (431, "Request Header Fields Too Large"),
+        (500, "Internal Server Error"),
+        (501, "Not Implemented"),
+        (505, "HTTP Version Not Supported"),
+        (418, "Unknown"),
+        (0, "Unknown"),
+    ] {
+        assert_eq!(status_text(status), text, "{status}");
+    }
 }
