@@ -4,11 +4,14 @@
 //! their public API only, byte by byte where the moment of a decision is
 //! the point.
 
+use ducq::proto::message::nack;
+use ducq::proto::State;
+use ducq::transport::tcp::TcpCodec;
 use ducq::transport::ws::frame::{
     encode_frame, FrameCodec, Role, CLOSE_PROTOCOL, OP_BINARY, OP_CONTINUATION,
 };
 use ducq::transport::ws::handshake::status_text;
-use ducq::transport::Decoded;
+use ducq::transport::{Decoded, Transport};
 
 const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 
@@ -93,4 +96,31 @@ fn every_status_the_server_sends_has_its_reason_phrase() {
     ] {
         assert_eq!(status_text(status), text, "{status}");
     }
+}
+
+/// An oversized frame whose header ends exactly where the input does: the
+/// header is used, not a byte more (there is no more), the NACK is sent,
+/// and the body that follows in later reads is skipped to the byte, so the
+/// frame behind it decodes.
+#[test]
+fn an_oversize_header_at_the_end_of_the_input_uses_only_the_header() {
+    let mut codec = TcpCodec::new(1000);
+    let mut out = Vec::new();
+    let mut input = b"2000\n".to_vec();
+    let step = codec.decode(&mut input, &mut out);
+    assert_eq!(step.consumed, 5);
+    assert!(matches!(step.decoded, Decoded::Nothing));
+    assert_eq!(out, TcpCodec::frame(&nack(State::EMsgSize)));
+    out.clear();
+    let mut body = vec![b'x'; 1500];
+    assert_eq!(codec.decode(&mut body, &mut out).consumed, 1500);
+    let mut rest = vec![b'x'; 500];
+    rest.extend_from_slice(b"2\nok");
+    let step = codec.decode(&mut rest, &mut out);
+    assert_eq!(step.consumed, 500);
+    assert!(matches!(step.decoded, Decoded::Nothing));
+    let step = codec.decode(&mut rest[500..], &mut out);
+    assert_eq!(step.consumed, 4);
+    assert!(matches!(step.decoded, Decoded::Message(m) if m.as_ref() == b"ok"));
+    assert!(out.is_empty());
 }
