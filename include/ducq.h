@@ -1926,7 +1926,8 @@ ducq_state ducq_reactor_listen_http(struct ducq_reactor *reactor, const char *ad
  * `ducq_listen` and `ducq_listen_ex` keep listening across the break.
  * No live message is delivered twice; what was published while the
  * handle was away is not delivered, except what a subscription with
- * `last` brings (its stored messages come again). Sends while the
+ * `last` brings: its stored messages, less those the handle already
+ * handed out (as the Rust client de-duplicates them). Sends while the
  * connection is lost fail at once; `ducq_publish`, which connects again
  * by itself, and `ducq_conn` on a lost connection subscribe again too. A
  * connection closed with `ducq_close` is not made again.
@@ -1987,7 +1988,9 @@ ducq_i *ducq_new_unix(const char *path);
  * or one with a line break; `DUCQ_ETIMEOUT` when no answer came within
  * the handle's timeout; `DUCQ_ENOIMPL` on a handle written in C or lent
  * by a reactor; `DUCQ_ENULL` for NULL. The detail is in
- * `ducq_last_error`.
+ * `ducq_last_error`. Accepted credentials are kept by a handle's
+ * reconnect policy (`ducq_set_reconnect`), which authenticates again with
+ * them on every new connection.
  *
  * Strings are read during the call only. One thread at a time per
  * handle.

@@ -101,3 +101,52 @@ fn a_c_subscriber_gives_up_after_its_attempts() {
     check_retries(&lines[1..4], 100);
     assert_eq!(lines[4..], ["gave up after 3", "resub: connection closed"]);
 }
+
+/// Sends `sig` to process `pid` (only that one).
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+#[test]
+fn a_c_subscriber_with_last_prints_no_replayed_message_twice() {
+    let first = Server::start(0, &["--history", "4"]);
+    let port = first.port;
+    first.client().publish("h", b"state 1").unwrap();
+    let mut cmd = command(&example("resub"), false);
+    cmd.args([
+        "127.0.0.1",
+        &port.to_string(),
+        "h",
+        "3",
+        "100",
+        "0",
+        "last 4",
+    ]);
+    let mut sub = Running::start(cmd, "resub-last");
+    assert_eq!(sub.line(), "ready");
+    assert_eq!(sub.line(), "h state 1");
+    first.wait_subscribers("h", 1);
+    first.client().publish("h", b"live 2").unwrap();
+    assert_eq!(sub.line(), "h live 2");
+    // Held still while the server restarts, so the restarted server is
+    // ready (and has stored messages) before the program notices: its
+    // publisher announces its current state again, then a new one.
+    let pid = sub.child.id();
+    signal(pid, "STOP");
+    drop(first);
+    let second = Server::start(port, &["--history", "4"]);
+    let mut p = second.client();
+    p.publish("h", b"live 2").unwrap();
+    p.publish("h", b"new 3").unwrap();
+    signal(pid, "CONT");
+    // The replay is [live 2, new 3]; live 2 was printed before the break.
+    assert_eq!(sub.line(), "h new 3");
+    let (code, rest, log) = ended(sub);
+    assert_eq!((code, rest), (0, Vec::<String>::new()), "{log}");
+    assert!(log.contains("reconnected after"), "{log}");
+}

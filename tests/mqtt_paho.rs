@@ -8,27 +8,16 @@
 //! while it was away, MQTT 5 session expiry, and a will with a delay.
 //! tests/paho/client.py is the client; every run of it ends within 10 s.
 
+mod mqtt_util;
 mod util;
 
-use std::io::{BufRead, BufReader, Lines};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use ducq::server::Settings;
 use ducq::transport::mqtt;
+use mqtt_util::paho::{publish, rejoin, Sub};
 use util::TestServer;
-
-fn python() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/py-mqtt/bin/python");
-    assert!(
-        p.is_file(),
-        "{} missing: scripts/test.sh creates it (python3 -m venv + pip install paho-mqtt)",
-        p.display()
-    );
-    p
-}
 
 fn server() -> (TestServer, u16) {
     let srv = TestServer::with_setup(Settings::default(), |r| {
@@ -37,69 +26,6 @@ fn server() -> (TestServer, u16) {
     });
     let port = srv.addrs[1].port();
     (srv, port)
-}
-
-fn client(port: u16, args: &[&str]) -> Command {
-    let mut c = Command::new(python());
-    c.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/paho/client.py"))
-        .arg(port.to_string())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-/// A running subscriber, its SUBACK seen.
-struct Sub {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    connected: String,
-    /// `SUBSCRIBED <granted QoS codes>`.
-    lines_subscribed: String,
-}
-
-impl Sub {
-    fn start(port: u16, args: &[&str]) -> Sub {
-        let mut child = client(port, &[&["sub"][..], args].concat())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let connected = lines.next().expect("no CONNECTED line").unwrap();
-        let subscribed = lines.next().expect("no SUBSCRIBED line").unwrap();
-        assert!(subscribed.starts_with("SUBSCRIBED"), "{subscribed}");
-        Sub {
-            child,
-            lines,
-            connected,
-            lines_subscribed: subscribed,
-        }
-    }
-
-    /// The remaining message lines, once the client has exited.
-    fn finish(mut self) -> Vec<String> {
-        let got: Vec<String> = self.lines.by_ref().map(|l| l.unwrap()).collect();
-        let out = self.child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{:?}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        got
-    }
-}
-
-fn publish(port: u16, args: &[&str]) {
-    let out = client(port, &[&["pub"][..], args].concat())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stdout == b"PUBLISHED\n",
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn qos_levels(sub_qos: &str, sub_v5: &[&str], pub_v5: &[&str]) {
@@ -165,22 +91,6 @@ fn redelivery(version: &[&str]) {
     let (connected, rest) = rejoin(port, &args);
     assert_eq!(connected, "CONNECTED session_present=1");
     assert_eq!(rest, ["cmd/on|1|1|0|1|"]);
-}
-
-/// A subscriber that resumes its session: its CONNECTED line and the
-/// messages it got (before or after its SUBACK), once it has exited.
-fn rejoin(port: u16, args: &[&str]) -> (String, Vec<String>) {
-    let mut child = client(port, &[&["sub"][..], args].concat())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let connected = lines.next().unwrap().unwrap();
-    let rest: Vec<String> = lines
-        .map(|l| l.unwrap())
-        .filter(|l| !l.starts_with("SUBSCRIBED"))
-        .collect();
-    assert!(child.wait().unwrap().success());
-    (connected, rest)
 }
 
 fn offline_queue(version: &[&str]) {

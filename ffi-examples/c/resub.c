@@ -4,10 +4,14 @@
  * arrived, and each reconnection step on stderr ("lost", "retry N after
  * MS ms", "reconnected after N attempts, M subscriptions", "gave up after
  * N"). Prints "ready" once subscribed. Waits start at 50 ms and double up
- * to MAX_MS; after MAX_ATTEMPTS failed attempts (default: never) it gives
- * up and the listen ends.
+ * to MAX_MS; after MAX_ATTEMPTS failed attempts (0 or none: never) it gives
+ * up and the listen ends. OPTIONS are the subscription's ("last 4": stored
+ * messages first, and again after each reconnect, less those already
+ * printed). With DUCQ_USER set it authenticates as that user (password
+ * from DUCQ_PASSWORD), and the policy authenticates again on every new
+ * connection.
  *
- * usage: resub HOST PORT ROUTE COUNT MAX_MS [MAX_ATTEMPTS]
+ * usage: resub HOST PORT ROUTE COUNT MAX_MS [MAX_ATTEMPTS [OPTIONS]]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +59,7 @@ int main(int argc, char **argv) {
     ducq_state state;
 
     if (argc < 6) {
-        fprintf(stderr, "usage: resub HOST PORT ROUTE COUNT MAX_MS [MAX_ATTEMPTS]\n");
+        fprintf(stderr, "usage: resub HOST PORT ROUTE COUNT MAX_MS [MAX_ATTEMPTS [OPTIONS]]\n");
         return 2;
     }
     progress.wanted = atoi(argv[4]);
@@ -69,8 +73,12 @@ int main(int argc, char **argv) {
     state = ducq_set_reconnect(ducq, &policy);
     if (state == DUCQ_OK)
         state = ducq_conn(ducq);
+    if (state == DUCQ_OK && getenv("DUCQ_USER")) {
+        const char *password = getenv("DUCQ_PASSWORD");
+        state = ducq_authenticate(ducq, getenv("DUCQ_USER"), password ? password : "");
+    }
     if (state == DUCQ_OK)
-        state = ducq_sub(ducq, argv[3], NULL);
+        state = ducq_sub(ducq, argv[3], argc > 7 ? argv[7] : NULL);
     if (state != DUCQ_OK) {
         fprintf(stderr, "resub: %s (%s)\n", ducq_state_tostr(state), ducq_last_error(ducq));
         ducq_free(ducq);

@@ -66,7 +66,9 @@ Bridges (docs/BRIDGES.md):
                           tried in turn), out, in, name, local_prefix,
                           remote_prefix, qos, retain, mqtt_version,
                           client_id, clean_session, user, password,
-                          keepalive, backoff_initial, backoff_max, buffer
+                          keepalive, backoff_initial, backoff_max, buffer,
+                          tls, ca, server_name (mqtt). The same keys make
+                          [[bridge]] tables of the --config file
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each
                           exporting `struct ducq_cmd_t command` (repeatable)
@@ -136,7 +138,6 @@ struct Args {
     overrides: Overrides,
     config: Option<String>,
     test_config: bool,
-    bridges: Vec<BridgeConfig>,
     commands: Vec<String>,
     dashboard: bool,
 }
@@ -198,7 +199,6 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         overrides: Overrides::default(),
         config: None,
         test_config: false,
-        bridges: Vec::new(),
         commands: Vec::new(),
         dashboard: true,
     };
@@ -237,7 +237,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--cert" => lf.cert = Some(value()?),
             "--key" => lf.key = Some(value()?),
             "--client-ca" => lf.client_ca = Some(value()?),
-            "--bridge" => args
+            "--bridge" => o
                 .bridges
                 .push(BridgeConfig::parse_flag(&value()?).map_err(|e| format!("--bridge: {e}"))?),
             "--commands" => args.commands.push(value()?),
@@ -395,11 +395,6 @@ fn run(args: Args, resolved: config::Resolved) -> Result<(), String> {
     reactor
         .accept_bridges()
         .map_err(|e| format!("cannot add the bridge commands: {e}"))?;
-    for cfg in args.bridges {
-        reactor
-            .add_bridge(cfg)
-            .map_err(|e| format!("--bridge: {e}"))?;
-    }
     for dir in &args.commands {
         ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir))
             .map_err(|e| format!("cannot load commands from {dir}: {e}"))?;

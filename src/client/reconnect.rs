@@ -21,19 +21,15 @@
 //! lose-and-reconnect path. The back-off is `crate::backoff`'s; the tests
 //! are in a file of their own.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{Client, DefaultStream, Error, Flow, Stream};
 use crate::backoff::{random_u32, Backoff};
-use crate::proto::message::{classify, nack_text, pong_for, Kind};
-use crate::proto::Message;
+use crate::proto::message::{classify, Kind};
 
-/// Routes whose last message is remembered for de-duplicating replays;
-/// beyond it the memory is dropped and a replay may repeat a message.
-const MAX_TRACKED_ROUTES: usize = 65_536;
+pub(crate) mod replay;
+use replay::Seen;
 
 /// What a publish does while the client is disconnected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,9 +155,8 @@ pub struct Reconnecting<S: Stream = DefaultStream> {
     gave_up: bool,
     /// Messages received but not handed out yet (a replay after reconnect).
     pending: VecDeque<Vec<u8>>,
-    /// Hash of the last message handed out, per route.
-    last_seen: HashMap<Vec<u8>, u64>,
-    hasher: RandomState,
+    /// The last message handed out, per route (`replay`).
+    seen: Seen,
     replay_marker: u64,
 }
 
@@ -219,8 +214,7 @@ impl<S: Stream> Reconnecting<S> {
             last_error: None,
             gave_up: false,
             pending: VecDeque::new(),
-            last_seen: HashMap::new(),
-            hasher: RandomState::new(),
+            seen: Seen::default(),
             replay_marker: u64::from(random_u32()) << 32 | u64::from(random_u32()),
         })
     }
@@ -369,36 +363,12 @@ impl<S: Stream> Reconnecting<S> {
     /// against what was handed out before the break. A refused
     /// subscription is forgotten.
     fn resubscribe(&mut self, c: &mut Client<S>) -> Result<usize, Error> {
-        let markers: Vec<Vec<u8>> = (0..self.subs.len())
-            .map(|i| format!("PING _\nducq-resubscribed-{:x}-{i}", self.replay_marker).into_bytes())
-            .collect();
-        for (s, marker) in self.subs.iter().zip(&markers) {
-            c.emit("sub", &s.route, s.options.as_bytes())?;
-            c.send(marker)?;
-        }
-        let mut replay = Vec::new();
-        let mut refused = Vec::new();
-        for (i, marker) in markers.iter().enumerate() {
-            let pong = pong_for(marker);
-            loop {
-                let m = c.receive()?;
-                if m == pong {
-                    break;
-                }
-                match classify(&m) {
-                    Kind::Nack(state) => refused.push((
-                        i,
-                        Error::Nack {
-                            state,
-                            text: nack_text(&m),
-                        },
-                    )),
-                    Kind::Data => replay.push(m),
-                    _ => {}
-                }
-            }
-        }
-        for (i, e) in &refused {
+        let subs = self
+            .subs
+            .iter()
+            .map(|s| (s.route.as_str(), s.options.as_str()));
+        let done = replay::resubscribe(c, subs, self.replay_marker)?;
+        for (i, e) in &done.refused {
             let route = self
                 .subs
                 .get(*i)
@@ -412,34 +382,11 @@ impl<S: Stream> Reconnecting<S> {
         let mut i = 0;
         self.subs.retain(|_| {
             i += 1;
-            !refused.iter().any(|(r, _)| *r == i - 1)
+            !done.refused.iter().any(|(r, _)| *r == i - 1)
         });
-        let fresh = self.unseen(replay);
+        let fresh = self.seen.unseen(done.replay);
         self.pending.extend(fresh);
         Ok(self.subs.len())
-    }
-
-    /// The replayed messages not handed out before: per route, everything
-    /// after the last occurrence of the message handed out last.
-    fn unseen(&self, replay: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        let mut cut: HashMap<Vec<u8>, usize> = HashMap::new();
-        for (i, m) in replay.iter().enumerate() {
-            if let Some(route) = route_of(m) {
-                if self.last_seen.get(route) == Some(&self.hasher.hash_one(m)) {
-                    cut.insert(route.to_vec(), i);
-                }
-            }
-        }
-        replay
-            .into_iter()
-            .enumerate()
-            .filter(|(i, m)| {
-                route_of(m)
-                    .and_then(|r| cut.get(r))
-                    .is_none_or(|&last_dup| *i > last_dup)
-            })
-            .map(|(_, m)| m)
-            .collect()
     }
 
     fn flush_buffer(&mut self, c: &mut Client<S>) -> Result<usize, Error> {
@@ -524,15 +471,8 @@ impl<S: Stream> Reconnecting<S> {
     /// Notes `m` as the last message handed out on its route (only while a
     /// subscription replays stored messages: nothing to compare otherwise).
     fn remember(&mut self, m: &[u8]) {
-        if !self.subs.iter().any(|s| s.replays) {
-            return;
-        }
-        if let Some(route) = route_of(m) {
-            if self.last_seen.len() >= MAX_TRACKED_ROUTES && !self.last_seen.contains_key(route) {
-                self.last_seen.clear();
-            }
-            let h = self.hasher.hash_one(m);
-            self.last_seen.insert(route.to_vec(), h);
+        if self.subs.iter().any(|s| s.replays) {
+            self.seen.remember(m);
         }
     }
 
@@ -613,11 +553,6 @@ impl<S: Stream> Reconnecting<S> {
             }
         }
     }
-}
-
-/// The route of a data message (`pub R\nP`).
-fn route_of(m: &[u8]) -> Option<&[u8]> {
-    Message::parse(m).ok().map(|p| p.route)
 }
 
 #[cfg(test)]

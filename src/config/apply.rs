@@ -1,8 +1,9 @@
 //! Applies a checked configuration to a reactor: at start (open the
 //! listeners, install users, origin rules, Lua folders) and on reload
-//! (everything but the listeners themselves, without dropping a
-//! connection). A reload builds everything that can fail first (the Lua
-//! host), so a refusal leaves the running configuration untouched.
+//! (everything but the listeners themselves, without dropping a client
+//! connection; bridges are added, removed and redialled). A reload builds
+//! everything that can fail first (the Lua host), so a refusal leaves the
+//! running configuration untouched.
 //! It must not read files: `check` does.
 
 use std::path::Path;
@@ -82,6 +83,11 @@ pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
     for l in &r.listeners {
         open(reactor, l)?;
     }
+    for b in &r.bridges {
+        reactor
+            .add_bridge(b.clone())
+            .map_err(|e| format!("bridge {}: {e}", b.name))?;
+    }
     Ok(Running {
         resolved: r,
         lua_set,
@@ -89,9 +95,10 @@ pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
 }
 
 /// Applies a reloaded configuration: limits, log level, users and access
-/// lists, origin rules, Lua folders, certificates and each listener's
-/// anonymous setting. Listeners added, removed or moved need a restart
-/// (said in the log); the rest still applies.
+/// lists, origin rules, Lua folders, certificates, each listener's
+/// anonymous setting and the bridges (added, removed, or redialled with
+/// changed settings; clients stay connected). Listeners added, removed or
+/// moved need a restart (said in the log); the rest still applies.
 pub fn apply_reload(
     reactor: &mut Reactor,
     running: &mut Running,
@@ -145,6 +152,9 @@ pub fn apply_reload(
             }
             (None, None) => {}
         }
+    }
+    if new.bridges != running.resolved.bridges {
+        reactor.reload_bridges(&new.bridges).map_err(|e| vec![e])?;
     }
     running.resolved = new;
     Ok(())

@@ -112,6 +112,8 @@ pub struct Resolved {
     pub lua_dirs: Vec<String>,
     /// Lua budgets.
     pub lua_limits: LuaLimits,
+    /// Bridges: the file's `[[bridge]]` tables, then `--bridge` flags.
+    pub bridges: Vec<crate::server::bridges::config::BridgeConfig>,
 }
 
 /// Reads and checks the file at `path` with `overrides` on top.
@@ -206,6 +208,14 @@ pub fn check(
         allow_hosts: parsed.http.allow_hosts.clone(),
     };
     let (lua_dirs, lua_limits) = lua(&mut c, &parsed, overrides);
+    let (bridges, problems) = {
+        let path = |p: &str| c.path(p, &Where::File);
+        super::bridges::resolve(&parsed.bridges, &overrides.bridges, &path)
+    };
+    for (at, message) in problems {
+        let at = at.map_or(Where::Flags, |offset| c.line(offset));
+        c.err(at, message);
+    }
     if !c.errors.is_empty() {
         // In file order: the command line, the file as a whole, then lines.
         c.errors.sort_by_key(|e| match e.at {
@@ -222,6 +232,7 @@ pub fn check(
         http,
         lua_dirs,
         lua_limits,
+        bridges,
     })
 }
 

@@ -45,15 +45,23 @@
 //!
 //! [log]
 //! level = "info"
+//!
+//! [[bridge]]                   # repeatable; keys as --bridge's
+//! kind = "mqtt"                # ducq | mqtt | nats
+//! addr = "127.0.0.1:1883"
+//! out = ["sensors/#"]
+//! in = ["cmd/+"]
 //! ```
 //!
 //! - `schema`: the file as serde reads it, and the flags' overrides.
 //! - `check`: file + flags → [`Resolved`], or every error with its line.
 //! - `apply`: a `Resolved` onto a reactor, at start and on reload.
+//! - `bridges`: `[[bridge]]` tables, through the `--bridge` flag's setter.
 //!
 //! It must not run the server: the binary (or an embedder) does.
 
 mod apply;
+mod bridges;
 mod check;
 mod schema;
 #[cfg(test)]

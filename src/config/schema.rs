@@ -36,6 +36,10 @@ pub struct FileConfig {
     /// `[queues]`.
     #[serde(default)]
     pub queues: QueuesConfig,
+    /// `[[bridge]]` tables, read key by key by `config::bridges` with the
+    /// `--bridge` flag's setter.
+    #[serde(default, rename = "bridge")]
+    pub bridges: Vec<Spanned<toml::Table>>,
 }
 
 /// One `[[listener]]`.
@@ -206,4 +210,6 @@ pub struct Overrides {
     pub log_level: Option<String>,
     /// `--data-dir` (`"none"`: queues in memory only).
     pub data_dir: Option<String>,
+    /// `--bridge` flags (added to the file's bridges).
+    pub bridges: Vec<crate::server::bridges::config::BridgeConfig>,
 }

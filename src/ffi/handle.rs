@@ -255,6 +255,10 @@ impl Handle {
             #[cfg(not(feature = "std"))]
             let recovered = false;
             if !recovered {
+                #[cfg(feature = "std")]
+                if let (Kind::Client(c), Ok(m)) = (&mut self.kind, &result) {
+                    c.resume.received(m);
+                }
                 return result;
             }
             // A new connection: a new address of this end.
@@ -271,6 +275,15 @@ impl Handle {
         }
         #[cfg(not(feature = "std"))]
         let _ = (route, options);
+    }
+
+    /// Notes credentials the server accepted: a client handle with a
+    /// reconnect policy authenticates again on a new connection.
+    #[cfg(feature = "std")]
+    pub(crate) fn authenticated(&mut self, user: &str, password: &[u8]) {
+        if let Kind::Client(c) = &mut self.kind {
+            c.resume.authenticated(user, password);
+        }
     }
 
     /// Puts a message back in front of the receive queue.

@@ -1,12 +1,15 @@
 //! Opt-in reconnection of a client handle (`ducq_set_reconnect`, issue
 //! 17): when a receive finds the connection lost, the handle waits
 //! (exponential back-off with jitter and a cap, [`crate::backoff`], the
-//! rule the Rust client and the bridges use), connects again, makes every
-//! subscription it made again, and the receive goes on; a C callback hears
+//! rule the Rust client and the bridges use), connects again,
+//! authenticates again as it last did, makes every subscription it made
+//! again, and the receive goes on; a C callback hears
 //! each step. Only a lost connection is made again: one the program closed
 //! (`ducq_close`) stays closed. It keeps no messages: what was published
-//! while the handle was away reaches it only through a `last` subscription
-//! (whose stored messages then come again).
+//! while the handle was away reaches it only through a `last` subscription,
+//! whose replay is de-duplicated by the Rust client's own rule
+//! (`client::reconnect::replay`): what the handle already handed out is
+//! not handed out again.
 
 use std::ffi::c_void;
 use std::time::Duration;
@@ -17,7 +20,9 @@ use super::handle::{Handle, Kind};
 use super::state::RawState;
 use super::vtbl::ducq_i;
 use crate::backoff::{random_u32, Backoff};
+use crate::client::reconnect::replay::{self, Seen};
 use crate::client::Error;
+use crate::proto::message::{classify, Kind as MessageKind};
 use crate::proto::{Message, State};
 
 /// A step of a reconnecting handle, told to its `on_event` callback.
@@ -108,6 +113,12 @@ pub(crate) struct Resume {
     pub(crate) policy: Option<Policy>,
     subs: Vec<(String, String)>,
     pub(crate) lost: bool,
+    /// The last message handed out per route, while a subscription
+    /// replays stored messages (`last`).
+    seen: Seen,
+    /// The user and password of the last accepted `ducq_authenticate`,
+    /// sent again on every new connection before the subscriptions.
+    auth: Option<(String, Vec<u8>)>,
 }
 
 impl Resume {
@@ -137,6 +148,24 @@ impl Resume {
         }
     }
 
+    /// Notes a message handed out to the program, to drop it from a
+    /// replay after a reconnect (only with a policy and a `last`
+    /// subscription: nothing to compare otherwise).
+    pub(crate) fn received(&mut self, msg: &[u8]) {
+        let replays = self
+            .subs
+            .iter()
+            .any(|(_, o)| o.split_ascii_whitespace().any(|w| w == "last"));
+        if self.policy.is_some() && replays && classify(msg) == MessageKind::Data {
+            self.seen.remember(msg);
+        }
+    }
+
+    /// Notes credentials the server accepted on this connection.
+    pub(crate) fn authenticated(&mut self, user: &str, password: &[u8]) {
+        self.auth = Some((user.to_owned(), password.to_vec()));
+    }
+
     /// The policy alone, for an unconnected copy of the handle.
     pub(crate) fn policy_only(&self) -> Resume {
         Resume {
@@ -149,6 +178,8 @@ impl Resume {
     pub(crate) fn forget(&mut self) {
         self.subs.clear();
         self.lost = false;
+        self.seen = Seen::default();
+        self.auth = None;
     }
 }
 
@@ -173,7 +204,7 @@ pub(crate) fn recover(side: &mut ClientSide) -> bool {
         policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_RETRYING, attempt, ms);
         std::thread::sleep(delay);
         if side.connect().is_ok() {
-            match resubscribe(side) {
+            match reauthenticate(side).and_then(|()| resubscribe(side)) {
                 Ok(n) => {
                     let n = u32::try_from(n).unwrap_or(u32::MAX);
                     policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_DONE, attempt, n);
@@ -196,7 +227,7 @@ pub(crate) fn connect(side: &mut ClientSide) -> Result<(), (State, String)> {
     }
     side.connect()?;
     if again {
-        if let Err(e) = resubscribe(side) {
+        if let Err(e) = reauthenticate(side).and_then(|()| resubscribe(side)) {
             side.conn = None;
             return Err((e.state(), e.to_string()));
         }
@@ -205,32 +236,45 @@ pub(crate) fn connect(side: &mut ClientSide) -> Result<(), (State, String)> {
     Ok(())
 }
 
-/// Subscribes again, in order; a subscription refused now is forgotten.
-/// Stored messages a `last` subscription brings come first from the next
-/// receives. Returns how many hold.
+/// Authenticates again as the handle last did, if it did: a server that
+/// restarted knows nothing of the old connection. A refusal (the password
+/// changed meanwhile) counts as a failed attempt.
+fn reauthenticate(side: &mut ClientSide) -> Result<(), Error> {
+    let (Some(conn), Some((user, password))) = (side.conn.as_mut(), side.resume.auth.as_ref())
+    else {
+        return Ok(());
+    };
+    on_client!(conn, cl => cl.authenticate(user, password))
+}
+
+/// Subscribes again, in order (the Rust client's rule, pipelined); a
+/// subscription refused now is forgotten. Stored messages a `last`
+/// subscription replays come first from the next receives, less those
+/// handed out before the break. Returns how many subscriptions hold.
 fn resubscribe(side: &mut ClientSide) -> Result<usize, Error> {
     let Some(conn) = side.conn.as_mut() else {
         return Err(Error::Closed);
     };
-    let mut kept = Vec::new();
-    let mut stored = Vec::new();
-    for (route, options) in std::mem::take(&mut side.resume.subs) {
-        match on_client!(conn, cl => cl.subscribe(&route, &options)) {
-            Ok(first) => {
-                stored.extend(first);
-                kept.push((route, options));
-            }
-            Err(Error::Nack { .. }) => {}
-            Err(e) => {
-                side.resume.subs = kept;
-                return Err(e);
-            }
+    let subs = std::mem::take(&mut side.resume.subs);
+    let tag = u64::from(random_u32()) << 32 | u64::from(random_u32());
+    let pairs = subs.iter().map(|(r, o)| (r.as_str(), o.as_str()));
+    let done = match on_client!(conn, cl => replay::resubscribe(cl, pairs, tag)) {
+        Ok(done) => done,
+        Err(e) => {
+            side.resume.subs = subs;
+            return Err(e);
         }
-    }
-    for m in stored.into_iter().rev() {
+    };
+    side.resume.subs = subs
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !done.refused.iter().any(|(r, _)| r == i))
+        .map(|(_, s)| s)
+        .collect();
+    let fresh = side.resume.seen.unseen(done.replay);
+    for m in fresh.into_iter().rev() {
         on_client!(conn, cl => cl.unreceive(m));
     }
-    side.resume.subs = kept;
     Ok(side.resume.subs.len())
 }
 
@@ -242,7 +286,8 @@ fn resubscribe(side: &mut ClientSide) -> Result<usize, Error> {
 /// `ducq_listen` and `ducq_listen_ex` keep listening across the break.
 /// No live message is delivered twice; what was published while the
 /// handle was away is not delivered, except what a subscription with
-/// `last` brings (its stored messages come again). Sends while the
+/// `last` brings: its stored messages, less those the handle already
+/// handed out (as the Rust client de-duplicates them). Sends while the
 /// connection is lost fail at once; `ducq_publish`, which connects again
 /// by itself, and `ducq_conn` on a lost connection subscribe again too. A
 /// connection closed with `ducq_close` is not made again.

@@ -114,7 +114,9 @@ pub unsafe extern "C" fn ducq_new_unix(path: *const c_char) -> *mut ducq_i {
 /// or one with a line break; `DUCQ_ETIMEOUT` when no answer came within
 /// the handle's timeout; `DUCQ_ENOIMPL` on a handle written in C or lent
 /// by a reactor; `DUCQ_ENULL` for NULL. The detail is in
-/// `ducq_last_error`.
+/// `ducq_last_error`. Accepted credentials are kept by a handle's
+/// reconnect policy (`ducq_set_reconnect`), which authenticates again with
+/// them on every new connection.
 ///
 /// Strings are read during the call only. One thread at a time per
 /// handle.
@@ -139,7 +141,10 @@ pub unsafe extern "C" fn ducq_authenticate(
         // SAFETY: a live handle (caller contract).
         let h = unsafe { Handle::from_ptr(ducq) }.ok_or(State::ENoImpl)?;
         // A NACK's own state (24) comes back, its text in ducq_last_error.
-        h.with_client(|c| on_client!(c, cl => cl.authenticate(user, password)))
+        h.with_client(|c| on_client!(c, cl => cl.authenticate(user, password)))?;
+        // A reconnect policy authenticates again the same way.
+        h.authenticated(user, password);
+        Ok(())
     })
 }
 

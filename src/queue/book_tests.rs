@@ -404,6 +404,7 @@ fn restore_rebuilds_queues_and_moves_ids_on() {
                     msgs: vec![],
                 },
             ],
+            records: vec![],
         },
         t,
     );

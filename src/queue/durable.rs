@@ -6,6 +6,10 @@
 //! takes the changes back in memory. Nothing is answered as durable before
 //! it is. Recovery (`open`) rebuilds the queues from the store.
 //!
+//! Other parts of the server keep records in the same store and the same
+//! commits (`put_records`, `take_records`: MQTT persistent sessions), so
+//! there is one storage engine and one fsync per turn.
+//!
 //! It does not know connections: a reply's addressee is an opaque `T`.
 
 use std::time::Instant;
@@ -13,7 +17,7 @@ use std::time::Instant;
 use super::book::{Delivery, Limits, Queues};
 use super::clock::Clock;
 use super::single::{ConsumerId, MsgId};
-use super::store::{Store, StoreError};
+use super::store::{Op, Store, StoreError};
 use super::QueueError;
 
 /// The reply a change waits to send until it is durable.
@@ -47,6 +51,10 @@ pub struct Durable<T> {
     queues: Queues,
     store: Box<dyn Store>,
     waiting: Vec<(T, Answer)>,
+    /// Record changes (`PutRecord`, `DelRecord`) for the next commit.
+    records: Vec<Op>,
+    /// Records read back at `open`, until their owner takes them.
+    restored: Vec<(String, Vec<u8>)>,
 }
 
 impl<T> Durable<T> {
@@ -57,6 +65,8 @@ impl<T> Durable<T> {
             queues: Queues::new(limits, clock),
             store,
             waiting: Vec::new(),
+            records: Vec::new(),
+            restored: Vec::new(),
         }
     }
 
@@ -67,13 +77,16 @@ impl<T> Durable<T> {
         clock: Clock,
         now: Instant,
     ) -> Result<Durable<T>, StoreError> {
-        let snapshot = store.load()?;
+        let mut snapshot = store.load()?;
+        let restored = std::mem::take(&mut snapshot.records);
         let mut queues = Queues::new(limits, clock);
         queues.restore(snapshot, now);
         Ok(Durable {
             queues,
             store,
             waiting: Vec::new(),
+            records: Vec::new(),
+            restored,
         })
     }
 
@@ -86,6 +99,22 @@ impl<T> Durable<T> {
     /// detaching consumers, leases.
     pub fn queues_mut(&mut self) -> &mut Queues {
         &mut self.queues
+    }
+
+    /// Record changes to commit with this turn's (only `PutRecord` and
+    /// `DelRecord` belong here; a failed commit keeps them for the next).
+    pub fn put_records(&mut self, ops: impl IntoIterator<Item = Op>) {
+        self.records.extend(ops);
+    }
+
+    /// The records read back at `open` whose key starts with `prefix`,
+    /// taken (each is handed out once).
+    pub fn take_records(&mut self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let (mine, rest) = std::mem::take(&mut self.restored)
+            .into_iter()
+            .partition(|(k, _)| k.starts_with(prefix));
+        self.restored = rest;
+        mine
     }
 
     /// What the store is, for the log.
@@ -144,7 +173,7 @@ impl<T> Durable<T> {
     /// Whether replies or changes (a dead letter moved when a consumer
     /// left, say) wait for a commit: the next turn should come at once.
     pub fn needs_commit(&self) -> bool {
-        !self.waiting.is_empty() || self.queues.has_pending_changes()
+        !self.waiting.is_empty() || !self.records.is_empty() || self.queues.has_pending_changes()
     }
 
     /// The earliest visibility deadline, for the reactor's poll timeout.
@@ -166,10 +195,21 @@ impl<T> Durable<T> {
             ops: 0,
             notes: Vec::new(),
         };
-        if self.queues.has_changes() || !self.waiting.is_empty() {
-            let batch = self.queues.take_batch();
+        if self.queues.has_changes() || !self.waiting.is_empty() || !self.records.is_empty() {
+            let mut batch = self.queues.take_batch();
+            let records = std::mem::take(&mut self.records);
+            let queue_ops = batch.ops.len();
+            batch.ops.extend(records);
             let result = self.store.commit(&batch.ops);
             turn.ops = batch.ops.len();
+            if result.is_err() {
+                // Kept for the next commit, older first.
+                let mut again: Vec<Op> = batch.ops.drain(queue_ops..).collect();
+                again.append(&mut self.records);
+                self.records = again;
+            } else {
+                batch.ops.truncate(queue_ops);
+            }
             self.queues.finish(batch, result.is_ok());
             let waiting = std::mem::take(&mut self.waiting);
             match result {

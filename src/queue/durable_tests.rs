@@ -241,3 +241,81 @@ fn ids_are_not_reused_after_the_queue_empties() {
     assert_eq!(d.end_turn(t).answers, [("p", Ok(Answer::Id(3)))]);
     let _ = std::fs::remove_dir_all(&d0);
 }
+
+#[test]
+fn records_commit_with_the_turn_and_wait_out_a_failed_commit() {
+    let t = Instant::now();
+    let s = Scripted::default();
+    let mut d = open(s.clone(), t);
+    let put = |k: &str, b: &[u8]| Op::PutRecord {
+        key: Rc::from(k),
+        bytes: Rc::from(b),
+    };
+    d.put_records([put("m/a", b"1")]);
+    assert!(d.needs_commit());
+    d.enqueue("p", b"q", b"x", t).unwrap();
+    let turn = d.end_turn(t);
+    assert!(turn.error.is_none());
+    // One transaction: the queue's changes, then the record.
+    let last = s.commits.borrow().last().cloned().unwrap();
+    assert_eq!(last.last(), Some(&put("m/a", b"1")));
+    assert!(!d.needs_commit());
+    // A failed commit keeps them, older first, for the next one.
+    *s.fail.borrow_mut() = true;
+    d.put_records([put("m/b", b"2")]);
+    assert!(d.end_turn(t).error.is_some());
+    d.put_records([Op::DelRecord {
+        key: Rc::from("m/a"),
+    }]);
+    *s.fail.borrow_mut() = false;
+    assert!(d.end_turn(t).error.is_none());
+    assert_eq!(
+        s.commits.borrow().last().cloned().unwrap(),
+        [
+            put("m/b", b"2"),
+            Op::DelRecord {
+                key: Rc::from("m/a")
+            }
+        ]
+    );
+}
+
+#[test]
+fn records_survive_a_reopened_disk_store_and_are_taken_by_prefix() {
+    let dir = std::env::temp_dir().join(format!("ducq-records-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = Instant::now();
+    {
+        let mut d = open(DiskStore::open(&dir).unwrap(), t);
+        d.put_records([
+            Op::PutRecord {
+                key: Rc::from("mqtt0/a"),
+                bytes: Rc::from(&b"A"[..]),
+            },
+            Op::PutRecord {
+                key: Rc::from("mqtt0/b\0c"),
+                bytes: Rc::from(&b"B"[..]),
+            },
+            Op::PutRecord {
+                key: Rc::from("mqtt1/a"),
+                bytes: Rc::from(&b"C"[..]),
+            },
+        ]);
+        d.end_turn(t);
+        d.put_records([Op::DelRecord {
+            key: Rc::from("mqtt0/a"),
+        }]);
+        d.end_turn(t);
+    }
+    let mut d = open(DiskStore::open(&dir).unwrap(), t);
+    assert_eq!(
+        d.take_records("mqtt0/"),
+        [("mqtt0/b\0c".into(), b"B".to_vec())]
+    );
+    assert!(d.take_records("mqtt0/").is_empty(), "taken once");
+    assert_eq!(
+        d.take_records("mqtt1/"),
+        [("mqtt1/a".into(), b"C".to_vec())]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

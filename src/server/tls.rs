@@ -5,6 +5,9 @@
 //! shared with other subscribers, exactly as on plain TCP) is encrypted
 //! per connection at flush time, a bounded amount ahead of the socket.
 //! Plain connections never reach this file (`Conn::tls` is `None`).
+//! A bridge dialling a TLS remote uses the same layer with a rustls
+//! `ClientConnection` ([`TlsLayer::client`]): its codec's opening bytes
+//! wait in the `OutQueue` until the handshake is done.
 //!
 //! Bounds: rustls holds at most one read's worth of ciphertext and its
 //! plaintext is drained into the read path at once; on output, at most
@@ -21,7 +24,8 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 use super::conn::{Flushed, OutQueue, ReadEnd};
 
@@ -46,7 +50,7 @@ pub enum PlainRefusal {
 
 /// One connection's TLS state.
 pub struct TlsLayer {
-    conn: ServerConnection,
+    conn: Connection,
     /// Since when the handshake runs; `None` once complete. The frame
     /// timeout applies to it as to an incomplete message.
     pub(crate) handshake_since: Option<Instant>,
@@ -61,6 +65,9 @@ pub struct TlsLayer {
     /// The handshake completed during the last read and the client's
     /// certificate (if any) is not yet looked at.
     fresh: bool,
+    /// Client side: the handshake completed and what the codec queued
+    /// meanwhile is not encrypted yet (so the layer wants a flush).
+    opened: bool,
 }
 
 impl TlsLayer {
@@ -72,13 +79,37 @@ impl TlsLayer {
     ) -> Result<TlsLayer, String> {
         let conn = ServerConnection::new(config).map_err(|e| format!("TLS: {e}"))?;
         Ok(TlsLayer {
-            conn,
+            conn: conn.into(),
             handshake_since: Some(now),
             first: true,
             refusal,
             raw: Vec::new(),
             failure: None,
             fresh: false,
+            opened: false,
+        })
+    }
+
+    /// A layer for a connection this process dials (a bridge), checking
+    /// the remote's certificate against `name`. Its first flight is
+    /// queued at once.
+    pub(crate) fn client(
+        config: Arc<ClientConfig>,
+        name: &str,
+        now: Instant,
+    ) -> Result<TlsLayer, String> {
+        let name: ServerName<'static> = crate::tls::server_name(name)?;
+        let conn = ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
+        Ok(TlsLayer {
+            conn: conn.into(),
+            handshake_since: Some(now),
+            // A server's first byte is not checked, nor answered in plain.
+            first: false,
+            refusal: PlainRefusal::Close,
+            raw: Vec::new(),
+            failure: None,
+            fresh: false,
+            opened: false,
         })
     }
 
@@ -103,7 +134,7 @@ impl TlsLayer {
 
     /// Encrypted bytes (or a refusal) waiting for the socket.
     pub(crate) fn wants_write(&self) -> bool {
-        !self.raw.is_empty() || self.conn.wants_write()
+        !self.raw.is_empty() || self.conn.wants_write() || self.opened
     }
 
     /// Bytes waiting here beyond the `OutQueue` (approximately: rustls does
@@ -194,7 +225,11 @@ impl TlsLayer {
         }
         if handshaking && !self.conn.is_handshaking() {
             self.handshake_since = None;
-            self.fresh = true;
+            // A server's certificate names no user; only a server looks.
+            match self.conn {
+                Connection::Server(_) => self.fresh = true,
+                Connection::Client(_) => self.opened = true,
+            }
         }
         Ok(())
     }
@@ -232,6 +267,7 @@ impl TlsLayer {
     /// bytes ahead of the socket) until everything is written or the socket
     /// is full. Before the handshake is done, `out` waits.
     pub(crate) fn flush(&mut self, fd: RawFd, out: &mut OutQueue) -> io::Result<Flushed> {
+        self.opened = false;
         while !self.raw.is_empty() {
             let n = write_fd(fd, &self.raw)?;
             match n {

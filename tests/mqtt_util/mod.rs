@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use ducq::transport::mqtt::codec::{decode, encode};
 use ducq::transport::mqtt::packet::{Packet, Version};
 
+pub mod paho;
+
 /// How long a test waits for anything that should arrive.
 pub const WAIT: Duration = Duration::from_secs(5);
 

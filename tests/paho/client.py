@@ -8,7 +8,9 @@ Options: --v5, --keep-session (clean session 0 / session expiry 300 s),
 --will-delay N (MQTT 5 will delay interval),
 --noack (leave QoS 1 messages unacknowledged and drop the connection,
 without DISCONNECT, after COUNT messages), --retain, --user K=V,
---will TOPIC=PAYLOAD (sub only).
+--will TOPIC=PAYLOAD (sub only), --msg-expiry N (pub, MQTT 5: Message
+Expiry Interval N s), --show-expiry (sub: each line ends with
+|expiry=N, the interval received, or |expiry=none).
 
 `sub` prints SUBSCRIBED once the SUBACK came, then one line per message:
 topic|payload|qos|retain|dup|user properties. Only 127.0.0.1 is used; a
@@ -83,8 +85,13 @@ def sub(port, client_id, topic, qos, count, args):
         say("SUBSCRIBED %s" % ",".join(str(int(getattr(r, "value", r))) for r in reasons))
 
     def on_message(c, userdata, msg):
-        say("%s|%s|%d|%d|%d|%s" % (msg.topic, msg.payload.decode("utf-8", "replace"),
-                                    msg.qos, int(msg.retain), int(msg.dup), user_props(msg)))
+        line = "%s|%s|%d|%d|%d|%s" % (msg.topic, msg.payload.decode("utf-8", "replace"),
+                                      msg.qos, int(msg.retain), int(msg.dup), user_props(msg))
+        if "--show-expiry" in args:
+            props = getattr(msg, "properties", None)
+            left = getattr(props, "MessageExpiryInterval", None) if props is not None else None
+            line += "|expiry=%s" % ("none" if left is None else left)
+        say(line)
         seen.append(msg)
         if len(seen) >= count:
             if noack:
@@ -107,9 +114,13 @@ def pub(port, topic, payload, qos, args):
     client, v5, _, connect_props = make_client("", args)
     props = None
     user = option(args, "--user")
-    if v5 and user:
+    expiry = option(args, "--msg-expiry")
+    if v5 and (user or expiry):
         props = Properties(PacketTypes.PUBLISH)
-        props.UserProperty = [tuple(user.split("=", 1))]
+        if user:
+            props.UserProperty = [tuple(user.split("=", 1))]
+        if expiry:
+            props.MessageExpiryInterval = int(expiry)
     if v5:
         client.connect("127.0.0.1", port, keepalive=30, properties=connect_props)
     else:

@@ -7,7 +7,8 @@
 //! Tables: `queues` (qid → name, config text, next id), `messages`
 //! ((qid, id) → enqueue time, payload) and `deliveries` ((qid, id) →
 //! count, only for messages handed out at least once, so an enqueue
-//! writes one record).
+//! writes one record), and `records` (key → bytes: state other parts of
+//! the server keep durable in the same commits, MQTT persistent sessions).
 //!
 //! After a failed commit redb refuses further work on that handle; the
 //! next commit reopens the file (which repairs it) and tries again, so a
@@ -24,6 +25,7 @@ use super::{Op, SavedMsg, SavedQueue, Snapshot, Store, StoreError};
 const QUEUES: TableDefinition<u64, (&str, &str, u64)> = TableDefinition::new("queues");
 const MESSAGES: TableDefinition<(u64, u64), (u64, &[u8])> = TableDefinition::new("messages");
 const DELIVERIES: TableDefinition<(u64, u64), u32> = TableDefinition::new("deliveries");
+const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 
 /// The file name inside the data directory.
 pub const FILE_NAME: &str = "queues.redb";
@@ -98,6 +100,7 @@ impl DiskStore {
         tx.open_table(QUEUES).map_err(store_error)?;
         tx.open_table(MESSAGES).map_err(store_error)?;
         tx.open_table(DELIVERIES).map_err(store_error)?;
+        tx.open_table(RECORDS).map_err(store_error)?;
         tx.commit().map_err(store_error)?;
         Ok(db)
     }
@@ -119,6 +122,7 @@ impl DiskStore {
             let mut queues = tx.open_table(QUEUES).map_err(store_error)?;
             let mut msgs = tx.open_table(MESSAGES).map_err(store_error)?;
             let mut counts = tx.open_table(DELIVERIES).map_err(store_error)?;
+            let mut records = tx.open_table(RECORDS).map_err(store_error)?;
             for op in ops {
                 match op {
                     Op::PutQueue {
@@ -156,6 +160,12 @@ impl DiskStore {
                     Op::DelMsg { qid, id } => {
                         msgs.remove((*qid, *id)).map_err(store_error)?;
                         counts.remove((*qid, *id)).map_err(store_error)?;
+                    }
+                    Op::PutRecord { key, bytes } => {
+                        records.insert(&**key, &**bytes).map_err(store_error)?;
+                    }
+                    Op::DelRecord { key } => {
+                        records.remove(&**key).map_err(store_error)?;
                     }
                     Op::Deliveries { qid, id, n } => {
                         // Only for a message still there: a count must not
@@ -207,6 +217,19 @@ impl DiskStore {
                 });
             }
             snapshot.queues.push(saved);
+        }
+        // A file written before records existed has no such table.
+        match tx.open_table(RECORDS) {
+            Ok(records) => {
+                for row in records.iter().map_err(store_error)? {
+                    let (k, v) = row.map_err(store_error)?;
+                    snapshot
+                        .records
+                        .push((k.value().to_string(), v.value().to_vec()));
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(store_error(e)),
         }
         Ok(snapshot)
     }

@@ -53,6 +53,20 @@ pub enum Op {
         /// Its id.
         id: u64,
     },
+    /// A record kept beside the queues for another part of the server
+    /// (an MQTT persistent session), replaced whole: the store only keeps
+    /// its bytes, under its key.
+    PutRecord {
+        /// Its key (unique across every kind of record).
+        key: Rc<str>,
+        /// Its bytes, as their owner encoded them.
+        bytes: Rc<[u8]>,
+    },
+    /// A record is gone.
+    DelRecord {
+        /// Its key.
+        key: Rc<str>,
+    },
     /// A message was handed out again; its count so far.
     Deliveries {
         /// Its queue.
@@ -124,6 +138,8 @@ pub struct SavedQueue {
 pub struct Snapshot {
     /// Every queue, by number.
     pub queues: Vec<SavedQueue>,
+    /// Every record (`Op::PutRecord`), by key.
+    pub records: Vec<(String, Vec<u8>)>,
 }
 
 /// A store that failed: what the operating system or the file said.

@@ -1,12 +1,17 @@
 //! A bridge's settings as plain data ([`BridgeConfig`]), read from the
 //! `--bridge` flag's `KIND=ADDR,key=value,...` text, and checked once, so
 //! a bad bridge stops the start with a sentence naming the key. The
-//! configuration file's `[[bridge]]` tables fill the same struct. It must
-//! not open sockets or resolve names.
+//! configuration file's `[[bridge]]` tables fill the same struct through
+//! the same [`BridgeConfig::set`]. The only file it reads is a TLS
+//! bridge's CA file ([`BridgeConfig::finish`]). It must not open sockets
+//! or resolve names.
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::ClientConfig;
 
 use super::mapping::Mapping;
 use crate::backoff::Backoff;
@@ -95,6 +100,39 @@ pub struct BridgeConfig {
     pub buffer_messages: usize,
     /// The same bound in payload bytes.
     pub buffer_bytes: usize,
+    /// Speak TLS to the remote (MQTT bridges).
+    pub tls: bool,
+    /// PEM CA certificates the remote's certificate must be signed by;
+    /// `None` trusts the system's store.
+    pub ca: Option<String>,
+    /// The name the remote's certificate must carry (default: the IP
+    /// address dialled).
+    pub server_name: Option<String>,
+    /// The loaded client configuration, once [`BridgeConfig::finish`] ran.
+    pub tls_client: Option<TlsClient>,
+}
+
+/// A TLS bridge's loaded client configuration. Two are equal when their CA
+/// files held the same bytes, so a reload notices a renewed CA under the
+/// same file name.
+#[derive(Clone)]
+pub struct TlsClient {
+    /// What rustls connects with.
+    pub config: Arc<ClientConfig>,
+    /// The CA file's bytes as read (empty: the system store).
+    ca_bytes: Vec<u8>,
+}
+
+impl PartialEq for TlsClient {
+    fn eq(&self, other: &TlsClient) -> bool {
+        self.ca_bytes == other.ca_bytes
+    }
+}
+
+impl fmt::Debug for TlsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TlsClient({} CA bytes)", self.ca_bytes.len())
+    }
 }
 
 impl BridgeConfig {
@@ -120,6 +158,10 @@ impl BridgeConfig {
             password: None,
             buffer_messages: 10_000,
             buffer_bytes: 16 << 20,
+            tls: false,
+            ca: None,
+            server_name: None,
+            tls_client: None,
         }
     }
 
@@ -128,22 +170,59 @@ impl BridgeConfig {
     /// (repeatable), `name`, `local_prefix`, `remote_prefix`, `qos`,
     /// `retain`, `mqtt_version`, `client_id`, `clean_session`, `user`,
     /// `password`, `keepalive`, `backoff_initial` and `backoff_max`
-    /// (seconds), `buffer` (messages).
+    /// (seconds), `buffer` (messages), `tls`, `ca`, `server_name`.
     pub fn parse_flag(text: &str) -> Result<BridgeConfig, String> {
         let mut parts = text.split(',');
         let head = parts.next().unwrap_or_default();
         let (kind, addr) = head
             .split_once('=')
             .ok_or_else(|| format!("'{head}': expected KIND=ADDR (ducq, mqtt or nats)"))?;
-        let mut cfg = BridgeConfig::new(kind.parse()?, parse_addr(addr)?);
+        let mut cfg = BridgeConfig::parse_head(kind.parse()?, addr)?;
         for part in parts {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("'{part}': expected key=value"))?;
             cfg.set(key, value)?;
         }
-        cfg.check()?;
+        cfg.finish()?;
         Ok(cfg)
+    }
+
+    /// A bridge of `kind` to the address in `addr` (`ip:port`, or
+    /// `localhost:port`): the flag's `KIND=ADDR` head, the file's `kind`
+    /// and first `addr`.
+    pub fn parse_head(kind: Kind, addr: &str) -> Result<BridgeConfig, String> {
+        Ok(BridgeConfig::new(kind, parse_addr(addr)?))
+    }
+
+    /// Checks the whole (see [`BridgeConfig::check`]) and loads the TLS
+    /// client configuration (reading the CA file): the last step after
+    /// the keys are set, for the flag and the file alike.
+    pub fn finish(&mut self) -> Result<(), String> {
+        self.check()?;
+        self.tls_client = None;
+        if !self.tls {
+            return Ok(());
+        }
+        let ca_bytes = match &self.ca {
+            Some(path) => std::fs::read(path).map_err(|e| format!("ca: {path}: {e}"))?,
+            None => Vec::new(),
+        };
+        let files = crate::tls::ClientTlsFiles {
+            ca: self.ca.clone(),
+            cert_key: None,
+        };
+        let config =
+            crate::tls::client_config(&files).map_err(|e| format!("bridge {}: {e}", self.name))?;
+        self.tls_client = Some(TlsClient { config, ca_bytes });
+        Ok(())
+    }
+
+    /// The name the remote's certificate is checked against.
+    pub fn tls_server_name(&self, addr: SocketAddr) -> String {
+        self.server_name
+            .clone()
+            .unwrap_or_else(|| addr.ip().to_string())
     }
 
     /// Sets one key from its text (the flag's keys).
@@ -189,6 +268,18 @@ impl BridgeConfig {
             "keepalive" => self.keepalive = secs(value)?,
             "backoff_max" => self.backoff.max = secs(value)?,
             "backoff_initial" => self.backoff.initial = secs(value)?,
+            "tls" => self.tls = flag(value)?,
+            "ca" => self.ca = Some(value.to_string()),
+            "server_name" => {
+                crate::tls::server_name(value).map_err(|e| format!("server_name: {e}"))?;
+                self.server_name = Some(value.to_string());
+            }
+            "prefix" => {
+                return Err(
+                    "prefix: say local_prefix or remote_prefix (the side whose routes carry it)"
+                        .into(),
+                )
+            }
             "buffer" => {
                 self.buffer_messages = value
                     .parse()
@@ -231,6 +322,18 @@ impl BridgeConfig {
         }
         if self.password.is_some() && self.user.is_none() {
             return Err(format!("bridge {}: a password needs a user", self.name));
+        }
+        if self.tls && self.kind != Kind::Mqtt {
+            return Err(format!(
+                "bridge {}: tls is for mqtt bridges (not {})",
+                self.name, self.kind
+            ));
+        }
+        if !self.tls && (self.ca.is_some() || self.server_name.is_some()) {
+            return Err(format!(
+                "bridge {}: ca and server_name need tls=true",
+                self.name
+            ));
         }
         Ok(())
     }
@@ -350,6 +453,22 @@ mod tests {
                 "mqtt_version: '3' is not 3.1.1 or 5",
             ),
             ("ducq=127.0.0.1:1,out=", "bridge ducq: invalid pattern \"\""),
+            (
+                "nats=127.0.0.1:1,out=a,tls=true",
+                "bridge nats: tls is for mqtt bridges (not nats)",
+            ),
+            (
+                "mqtt=127.0.0.1:1,out=a,ca=x.pem",
+                "bridge mqtt: ca and server_name need tls=true",
+            ),
+            (
+                "mqtt=127.0.0.1:1,out=a,tls=true,ca=/nonexistent/ca.pem",
+                "ca: /nonexistent/ca.pem: No such file or directory (os error 2)",
+            ),
+            (
+                "mqtt=127.0.0.1:1,out=a,tls=true,server_name=a b",
+                "server_name: 'a b' is not a valid server name",
+            ),
         ];
         for (flag, want) in rows {
             assert_eq!(BridgeConfig::parse_flag(flag).unwrap_err(), want, "{flag}");

@@ -206,6 +206,30 @@ impl Link {
         self.counters.resent += n as u64;
         n
     }
+
+    /// Takes over what `old` (the same bridge before a reload changed its
+    /// settings) had not delivered, and its counters: its unconfirmed
+    /// messages are sent again, as after a lost connection. Only when the
+    /// new settings spell messages the same way (same kind, same mapping);
+    /// otherwise the messages are dropped and counted. Returns how many
+    /// were taken over.
+    pub fn take_over(&mut self, old: &mut Link) -> usize {
+        if old.open || !old.unconfirmed.is_empty() {
+            old.connection_ended();
+        }
+        self.counters = old.counters;
+        let same = old.cfg.kind == self.cfg.kind && old.cfg.mapping == self.cfg.mapping;
+        let mut n = 0;
+        while let Some(m) = old.next_waiting() {
+            if same {
+                n += 1;
+                self.wait(m);
+            } else {
+                self.counters.dropped += 1;
+            }
+        }
+        n
+    }
 }
 
 #[cfg(test)]

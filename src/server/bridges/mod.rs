@@ -27,6 +27,7 @@ pub mod mapping;
 pub mod mqtt;
 pub mod nats;
 pub mod peer;
+pub mod reload;
 pub mod trace;
 pub mod transport;
 
@@ -321,7 +322,9 @@ impl Slot {
         self.addr = Some(addr);
         self.dialed_at = now;
         let transport = make_transport(&self.cfg, &self.link, shared, false);
-        match connect(hub, addr, transport, now) {
+        let made = transport::tls_layer(&self.cfg, addr, now)
+            .and_then(|tls| connect(hub, addr, transport, tls, now));
+        match made {
             Ok(key) => {
                 self.unpark(hub);
                 for p in self.cfg.mapping.local_patterns() {
@@ -392,12 +395,13 @@ fn stand_in_socket(
     Ok((mio::net::TcpStream::from_std(near), far))
 }
 
-/// Starts a non-blocking connect and adds the connection to the hub, its
-/// opening bytes queued. Returns its key.
+/// Starts a non-blocking connect and adds the connection to the hub (over
+/// `tls` when given), its opening bytes queued. Returns its key.
 fn connect(
     hub: &mut Hub,
     addr: SocketAddr,
     transport: Box<dyn Transport>,
+    tls: Option<Box<super::tls::TlsLayer>>,
     now: Instant,
 ) -> std::io::Result<usize> {
     let stream = mio::net::TcpStream::connect(addr)?;
@@ -405,6 +409,8 @@ fn connect(
     let (stream, addr) = (Socket::Tcp(stream), PeerAddr::Inet(addr));
     let key = hub.insert(|gen| Conn::new(stream, transport, addr, gen, now))?;
     if let Some(conn) = hub.conns.get_mut(key) {
+        // With TLS, the opening bytes wait for the handshake.
+        conn.tls = tls;
         conn.transport.open(conn.out.own());
         if conn.pending_output() > 0 {
             hub.mark_dirty(key);

@@ -13,10 +13,32 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::config::BridgeConfig;
 use super::link::{Link, Outgoing};
 use crate::proto::message::{classify, Kind};
 use crate::proto::Message;
+use crate::server::tls::TlsLayer;
 use crate::transport::{Decoded, LastMessage, Step, Transport};
+
+/// The TLS layer a connection to `addr` of bridge `cfg` goes through, if
+/// it speaks TLS (its client configuration loaded by
+/// `BridgeConfig::finish`).
+pub(super) fn tls_layer(
+    cfg: &BridgeConfig,
+    addr: std::net::SocketAddr,
+    now: std::time::Instant,
+) -> std::io::Result<Option<Box<TlsLayer>>> {
+    if !cfg.tls {
+        return Ok(None);
+    }
+    let Some(client) = &cfg.tls_client else {
+        return Err(std::io::Error::other("TLS settings not loaded"));
+    };
+    let name = cfg.tls_server_name(addr);
+    TlsLayer::client(std::sync::Arc::clone(&client.config), &name, now)
+        .map(|l| Some(Box::new(l)))
+        .map_err(std::io::Error::other)
+}
 
 /// A local message made from one received from the remote.
 #[derive(Debug, PartialEq, Eq)]

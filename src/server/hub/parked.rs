@@ -64,6 +64,21 @@ impl Hub {
         }
     }
 
+    /// Parks a state that has no connection (an MQTT session read back
+    /// from the store at start) with its subscription `routes`.
+    pub(crate) fn adopt_parked(&mut self, sink: Box<dyn Parked>, routes: &[String], now: Instant) {
+        let parked = PARKED_BASE
+            + self.parked.entries.insert(Entry {
+                sink,
+                since: now,
+                last_delivery: 0,
+                who: ConnAuth::default(),
+            });
+        for r in routes {
+            self.subs.subscribe(parked, r.as_bytes(), true);
+        }
+    }
+
     /// Hands publication `seq` to the parked state of subscription key
     /// `key`, if it is one; drops it when it wants no more.
     pub(super) fn deliver_parked(&mut self, key: usize, msg: &[u8], seq: u64) {

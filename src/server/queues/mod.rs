@@ -155,6 +155,17 @@ impl QueueService {
         &self.durable
     }
 
+    /// Records to commit with this turn's changes (MQTT sessions; see
+    /// `Durable::put_records`).
+    pub fn put_records(&mut self, ops: Vec<crate::queue::store::Op>) {
+        self.durable.put_records(ops);
+    }
+
+    /// The records read back at start whose key starts with `prefix`.
+    pub fn take_records(&mut self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        self.durable.take_records(prefix)
+    }
+
     /// What the store is, for the log.
     pub fn describe(&self) -> String {
         self.durable.describe()

@@ -7,14 +7,16 @@ use std::time::Instant;
 use super::Reactor;
 use crate::server::bridges::config::BridgeConfig;
 use crate::server::bridges::peer::PeerCommands;
+use crate::server::bridges::reload::Change;
 use crate::server::log::Level;
 
 impl Reactor {
-    /// Adds a bridge (checked first); it is dialled at the next turn, and
-    /// redialled whenever its connection ends. The first bridge also adds
-    /// the bridge commands (see [`Reactor::accept_bridges`]).
-    pub fn add_bridge(&mut self, cfg: BridgeConfig) -> Result<(), String> {
-        cfg.check()?;
+    /// Adds a bridge (checked first, its TLS settings loaded); it is
+    /// dialled at the next turn, and redialled whenever its connection
+    /// ends. The first bridge also adds the bridge commands (see
+    /// [`Reactor::accept_bridges`]).
+    pub fn add_bridge(&mut self, mut cfg: BridgeConfig) -> Result<(), String> {
+        cfg.finish()?;
         self.accept_bridges()
             .map_err(|e| format!("cannot add the bridge commands: {e}"))?;
         let text = format!(
@@ -31,6 +33,34 @@ impl Reactor {
         let sender = format!("bridge-{}", cfg.name);
         self.hub.log(Level::Info, "bridge", &sender, &text);
         self.bridges.add(cfg, Instant::now());
+        Ok(())
+    }
+
+    /// Makes the bridges those of `wanted` (a configuration reload): a
+    /// bridge no longer there is closed, a new one dialled, a changed one
+    /// dialled again with its new settings; the rest, and every client,
+    /// are left alone. Each change is logged. `wanted` must be checked
+    /// (`BridgeConfig::finish`) with unique names.
+    pub fn reload_bridges(&mut self, wanted: &[BridgeConfig]) -> Result<(), String> {
+        if !wanted.is_empty() {
+            self.accept_bridges()
+                .map_err(|e| format!("cannot add the bridge commands: {e}"))?;
+        }
+        let changes = self
+            .bridges
+            .reconcile(&mut self.hub, wanted, Instant::now());
+        for change in changes {
+            let (name, text) = match change {
+                Change::Added(n) => (n, "added by the reload".to_string()),
+                Change::Removed(n) => (n, "removed by the reload".to_string()),
+                Change::Changed(n, taken) => (
+                    n,
+                    format!("changed by the reload: reconnecting, {taken} undelivered taken over"),
+                ),
+            };
+            let sender = format!("bridge-{name}");
+            self.hub.log(Level::Info, "bridge", &sender, &text);
+        }
         Ok(())
     }
 

@@ -64,7 +64,7 @@ impl ListenerOptions {
 
 pub(super) struct Listener {
     pub(super) socket: ListenSocket,
-    opts: ListenerOptions,
+    pub(super) opts: ListenerOptions,
     /// An MQTT listener's limits, remade when `max_message` changes.
     mqtt: Option<Rc<mqtt::Config>>,
 }
@@ -184,6 +184,7 @@ impl Reactor {
             mqtt: None,
         });
         self.hub.log(Level::Info, "listen", "server", &text);
+        self.restore_mqtt_sessions(index);
         Ok(index)
     }
 
@@ -233,6 +234,7 @@ impl Reactor {
         let policy = Rc::clone(&self.http_policy);
         let users = !self.hub.auth_config().users.is_empty();
         let l = self.listeners.get_mut(index)?;
+        let anonymous = l.opts.anonymous;
         Some(match &l.opts.kind {
             ListenerKind::Framed => Box::new(TcpCodec::new(max)),
             ListenerKind::Http => {
@@ -243,25 +245,36 @@ impl Reactor {
                 };
                 Box::new(HttpOrWs::with_policy(limits, policy))
             }
-            ListenerKind::Mqtt(sessions) => {
-                let max_packet = u32::try_from(max).unwrap_or(u32::MAX);
-                let cfg = match &l.mqtt {
-                    Some(c) if c.max_packet == max_packet => Rc::clone(c),
-                    _ => {
-                        let c = Rc::new(mqtt::Config {
-                            max_packet,
-                            ..mqtt::Config::default()
-                        });
-                        l.mqtt = Some(Rc::clone(&c));
-                        c
-                    }
+            ListenerKind::Mqtt(_) => {
+                let cfg = self.mqtt_config(index)?;
+                let ListenerKind::Mqtt(sessions) = &self.listeners.get(index)?.opts.kind else {
+                    return None;
                 };
                 let mut server = sessions.connection(cfg);
-                server.set_anonymous(l.opts.anonymous);
+                server.set_anonymous(anonymous);
                 server.set_users(users);
                 Box::new(server)
             }
             ListenerKind::Custom(factory) => factory(),
+        })
+    }
+
+    /// The limits MQTT listener `index`'s connections share, remade when
+    /// `max_message` changed.
+    pub(super) fn mqtt_config(&mut self, index: usize) -> Option<Rc<mqtt::Config>> {
+        let max = self.hub.settings().max_message;
+        let max_packet = u32::try_from(max).unwrap_or(u32::MAX);
+        let l = self.listeners.get_mut(index)?;
+        Some(match &l.mqtt {
+            Some(c) if c.max_packet == max_packet => Rc::clone(c),
+            _ => {
+                let c = Rc::new(mqtt::Config {
+                    max_packet,
+                    ..mqtt::Config::default()
+                });
+                l.mqtt = Some(Rc::clone(&c));
+                c
+            }
         })
     }
 

@@ -32,6 +32,7 @@ use crate::transport::LastMessage;
 
 mod bridges;
 mod listeners;
+mod mqtt_store;
 mod read;
 mod reload;
 
@@ -210,6 +211,7 @@ impl Reactor {
             self.run_once(None)?;
         }
         // What the last turn handed out is counted on disk too.
+        self.save_mqtt_sessions();
         self.hub.end_queue_turn(Instant::now());
         self.hub.flush_dirty();
         self.hub
@@ -299,7 +301,8 @@ impl Reactor {
             self.reload_now();
         }
         // One group commit for every queue change of the turn (its replies
-        // wait for it).
+        // wait for it), MQTT persistent sessions with them.
+        self.save_mqtt_sessions();
         self.hub.end_queue_turn(Instant::now());
         // What this turn's input produced goes out before any housekeeping
         // (walks of every connection, once a second) can delay it; what

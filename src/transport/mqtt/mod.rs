@@ -9,9 +9,11 @@
 //! (`tests/prop_mqtt.rs`). Nothing here touches a socket.
 
 pub mod codec;
+pub mod listener;
 pub mod packet;
 pub mod props;
 pub mod reason;
+pub mod record;
 pub mod server;
 pub mod session;
 pub mod topic;
@@ -23,8 +25,9 @@ pub use server::{Config, MqttServer};
 pub use wire::Error;
 
 use std::rc::Rc;
+use std::time::Duration;
 
-use super::TransportFactory;
+use super::{Parked, TransportFactory};
 
 /// The sessions of one MQTT listener (by client id, with the publication
 /// being dispatched): every connection of the listener shares them, and
@@ -41,6 +44,86 @@ impl Sessions {
     /// The codec of a new connection of this listener.
     pub fn connection(&self, cfg: Rc<Config>) -> MqttServer {
         MqttServer::new(cfg, Rc::clone(&self.0))
+    }
+
+    /// Keeps persistent sessions in a durable store from now on: the
+    /// server writes what [`Sessions::take_records`] gives every turn.
+    pub fn set_durable(&self) {
+        self.0.borrow_mut().set_durable(true);
+    }
+
+    /// The listener's clock (a test sets its own).
+    pub fn set_clock(&self, clock: session::Clock) {
+        self.0.borrow_mut().clock = clock;
+    }
+
+    /// The persistent sessions changed since the last call, as records
+    /// for the store: each key with its bytes, or None to delete it.
+    pub fn take_records(&self) -> Vec<(String, Option<Vec<u8>>)> {
+        let Ok(mut l) = self.0.try_borrow_mut() else {
+            return Vec::new();
+        };
+        let changes = l.take_changes();
+        let mut out = Vec::with_capacity(changes.len());
+        for (key, kept) in changes {
+            let bytes = kept.map(|(s, since)| {
+                let s = s.borrow();
+                let v5 = s.v5;
+                record::encode(&s, v5, since.unwrap_or(0))
+            });
+            out.push((key.to_string(), bytes));
+        }
+        out
+    }
+
+    /// Puts back sessions read from the store (key, bytes), as sessions
+    /// whose connections ended when the record says, or when the server
+    /// stopped. Returns each one kept as a parked state with the ducq
+    /// patterns it subscribes (the server subscribes them for it), and
+    /// the keys of records that could not be read (they are deleted).
+    /// A session whose expiry passed while the server was down is
+    /// deleted, not restored.
+    #[allow(clippy::type_complexity)]
+    pub fn restore(
+        &self,
+        cfg: Rc<Config>,
+        records: Vec<(String, Vec<u8>)>,
+    ) -> (Vec<(Box<dyn Parked>, Vec<String>)>, Vec<String>) {
+        let (mut kept, mut bad) = (Vec::new(), Vec::new());
+        let now = self.0.borrow().clock.now_ms();
+        for (key, bytes) in records {
+            let Some(saved) = record::decode(&bytes) else {
+                self.0.borrow_mut().discard_saved(&key);
+                bad.push(key);
+                continue;
+            };
+            let mut session = saved.session;
+            session.v5 = saved.v5;
+            let since = if saved.detached_ms == 0 {
+                now
+            } else {
+                saved.detached_ms
+            };
+            let before = Duration::from_millis(now.saturating_sub(since));
+            if session.expired(before) || *session.key() != *key {
+                self.0.borrow_mut().discard_saved(&key);
+                continue;
+            }
+            let patterns = session.patterns();
+            let shared = self
+                .0
+                .borrow_mut()
+                .restore(session, since, cfg.max_sessions);
+            let parked = server::restored_parked(
+                Rc::clone(&cfg),
+                Rc::clone(&self.0),
+                shared,
+                saved.v5,
+                before,
+            );
+            kept.push((parked, patterns));
+        }
+        (kept, bad)
     }
 }
 

@@ -130,27 +130,17 @@ impl MqttServer {
                 let m = format!("unsub takeover\n{}:{old}", self.name).into_bytes();
                 self.queue.push_back((m, Req::Takeover));
             }
-            s.owner_peer = self.peer;
+            s.owner_peer = self.peer.take().map(|p| *p);
             s.expiry = c.props.session_expiry.unwrap_or(0);
             s.persistent = if v5 { s.expiry > 0 } else { !c.clean_start };
+            s.v5 = v5;
         }
         self.keep_alive = c.keep_alive;
         self.peer_max_packet = c.props.maximum_packet_size.unwrap_or(u32::MAX);
         self.peer_receive_max = c.props.receive_maximum.unwrap_or(u16::MAX);
         self.will = c.will.map(|w| Box::new(owned_will(w)));
         self.phase = Phase::Open;
-        let props = if v5 {
-            Properties {
-                receive_maximum: Some(self.cfg.receive_maximum.max(1)),
-                maximum_packet_size: Some(self.cfg.max_packet.max(1)),
-                topic_alias_maximum: Some(self.cfg.topic_alias_maximum),
-                assigned_client_id: assigned.map(Cow::Owned),
-                shared_available: (!self.cfg.shared_subscriptions).then_some(0),
-                ..Properties::default()
-            }
-        } else {
-            Properties::default()
-        };
+        let props = self.connack_props(assigned);
         self.send(
             &Packet::ConnAck(ConnAck {
                 session_present: present,
@@ -167,6 +157,22 @@ impl MqttServer {
             Handled::Done
         } else {
             Handled::Messages
+        }
+    }
+
+    /// The CONNACK's properties: the server's limits to an MQTT 5
+    /// client (none to a 3.1.1 one), and the client id it was given.
+    fn connack_props(&self, assigned: Option<String>) -> Properties<'static> {
+        if !self.v5() {
+            return Properties::default();
+        }
+        Properties {
+            receive_maximum: Some(self.cfg.receive_maximum.max(1)),
+            maximum_packet_size: Some(self.cfg.max_packet.max(1)),
+            topic_alias_maximum: Some(self.cfg.topic_alias_maximum),
+            assigned_client_id: assigned.map(Cow::Owned),
+            shared_available: (!self.cfg.shared_subscriptions).then_some(0),
+            ..Properties::default()
         }
     }
 
@@ -202,13 +208,17 @@ impl MqttServer {
                     .join(share, &sub.filter, self.conn);
             }
         }
+        // What expired while it waited, in flight or queued, is not sent
+        // again; what is sent carries what is left of its expiry.
+        let now = self.now_ms();
+        session.borrow_mut().drop_expired(now);
         let inflight: Vec<(u16, Outgoing)> = session.borrow().inflight().cloned().collect();
         for (id, o) in &inflight {
             if o.released {
                 // [MQTT-4.4.0-1]: PUBREL again, not the message.
                 self.send(&Packet::PubRel(Ack::new(*id)), out);
             } else {
-                self.write_publish(o, *id, true, out);
+                self.write_publish(o, *id, true, now, out);
             }
         }
         self.pump(out);

@@ -8,7 +8,10 @@
 //! session ends, whichever comes first, and never if the client resumed
 //! the session before. A queued message's MQTT 5 Message Expiry Interval
 //! counts down while it waits, and it is deleted once that has run out.
-//! No I/O, no clock: the server passes the time parked.
+//! A session read back from the durable store after a restart is parked
+//! the same way ([`restored`]), its time parked counted from when its
+//! connection ended. No I/O: the server passes the time parked, and
+//! message deadlines are read against the listener's clock.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -29,9 +32,29 @@ pub(super) struct ParkedSession {
     v5: bool,
     /// A will waiting for its delay.
     will: Option<Box<Will<'static>>>,
-    /// Time parked already counted down from the queued messages' expiry
-    /// intervals (whole seconds).
-    aged: Duration,
+    /// Time it was parked before this server started (a restored session).
+    before: Duration,
+}
+
+/// A session read back from the durable store, parked as if its
+/// connection had ended `before` ago; `v5` is how its client spoke.
+pub(crate) fn restored(
+    cfg: Rc<super::Config>,
+    listener: SharedListener,
+    session: SharedSession,
+    v5: bool,
+    before: Duration,
+) -> Box<dyn Parked> {
+    let conn = listener.borrow_mut().conn_id();
+    Box::new(ParkedSession {
+        cfg,
+        listener,
+        session,
+        conn,
+        v5,
+        will: None,
+        before,
+    })
 }
 
 impl MqttServer {
@@ -61,7 +84,7 @@ impl MqttServer {
             conn: self.conn,
             v5: self.v5(),
             will: if delayed { self.will.take() } else { None },
-            aged: Duration::ZERO,
+            before: Duration::ZERO,
         })
     }
 }
@@ -88,12 +111,17 @@ impl Parked for ParkedSession {
         // like Mosquitto by default, ducq does not.
         if let Some(d) = d.filter(|d| d.qos != QoS::AtMostOnce) {
             let max = self.cfg.max_queued;
-            self.session.borrow_mut().queue(d.owned(), max);
+            let mut listener = self.listener.borrow_mut();
+            let now = listener.clock.now_ms();
+            let mut s = self.session.borrow_mut();
+            s.queue(d.owned(now), max);
+            listener.touch(&s);
         }
         true
     }
 
     fn due(&mut self, parked_for: Duration) -> Option<(Vec<u8>, LastMessage)> {
+        let parked_for = parked_for + self.before;
         let delay = self.will.as_ref()?.props.will_delay.unwrap_or(0);
         let held = self.listener.borrow().holds(&self.session);
         if held && self.session.borrow().owner != 0 {
@@ -123,16 +151,19 @@ impl Parked for ParkedSession {
     }
 
     fn alive(&mut self, parked_for: Duration) -> bool {
+        let parked_for = parked_for + self.before;
         if self.wanted() && self.session.borrow().expired(parked_for) {
             self.listener.borrow_mut().expire(&self.session);
         }
-        // Queued messages' expiry intervals count down in whole seconds
-        // (a message queued between two checks loses up to one second).
-        let secs = parked_for.saturating_sub(self.aged).as_secs();
-        if secs > 0 && self.wanted() {
-            self.aged += Duration::from_secs(secs);
-            let secs = u32::try_from(secs).unwrap_or(u32::MAX);
-            self.session.borrow_mut().age_queued(secs);
+        // Queued messages whose expiry ran out are deleted now, so they
+        // take no room from the bound.
+        if self.wanted() {
+            let mut listener = self.listener.borrow_mut();
+            let now = listener.clock.now_ms();
+            let mut s = self.session.borrow_mut();
+            if s.drop_expired(now) > 0 {
+                listener.touch(&s);
+            }
         }
         self.wanted() || self.will.is_some()
     }

@@ -140,20 +140,22 @@ fn queued_messages_expire_while_they_wait() {
     n.send(p, &expiring("t/short", b"a", 1, Some(5)));
     n.send(p, &expiring("t/long", b"b", 2, Some(100)));
     n.send(p, &expiring("t/none", b"c", 3, None));
-    let (_, parked) = &mut n.parked[0];
-    // Half seconds are not counted yet, whole ones are.
-    assert!(parked.alive(Duration::from_millis(2500)));
-    assert!(parked.alive(Duration::from_millis(4900)));
-    let left = |n: &Net| -> Vec<Option<u32>> {
+    let queued = |n: &Net| -> Vec<String> {
         let s = n.listener.borrow().session("dev").unwrap();
         let s = s.borrow();
         let f = s.flight.as_ref().unwrap();
-        f.queued.iter().map(|o| o.props.message_expiry).collect()
+        f.queued.iter().map(|o| o.topic.clone()).collect()
     };
-    assert_eq!(left(&n), [Some(1), Some(96), None]);
+    n.advance(4900);
+    let (_, parked) = &mut n.parked[0];
+    assert!(parked.alive(Duration::from_millis(4900)));
+    assert_eq!(queued(&n), ["t/short", "t/long", "t/none"]);
+    n.advance(100);
     let (_, parked) = &mut n.parked[0];
     assert!(parked.alive(Duration::from_secs(5)));
-    assert_eq!(left(&n), [Some(95), None], "the first ran out");
+    assert_eq!(queued(&n), ["t/long", "t/none"], "the first ran out");
+    // 5.4 s waited: what is left of 100 s, rounded up, is sent.
+    n.advance(400);
     let (_, got) = reconnect(&mut n, "dev", Version::V5);
     let sent: Vec<_> = got[1..]
         .iter()
@@ -168,6 +170,80 @@ fn queued_messages_expire_while_they_wait() {
             ("t/long".to_string(), Some(95)),
             ("t/none".to_string(), None)
         ]
+    );
+}
+
+/// What `got` holds as (topic, DUP, Message Expiry Interval) per PUBLISH.
+fn expiries(got: &[Packet<'_>]) -> Vec<(String, bool, Option<u32>)> {
+    got.iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some((p.topic.to_string(), p.dup, p.props.message_expiry)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn expiry_counts_behind_the_window_and_for_resends_with_dup() {
+    let mut n = Net::with(Config {
+        max_inflight: 2,
+        ..Config::default()
+    });
+    let s = persistent(&mut n, "dev", Version::V5, 300, None);
+    let p = n.connect("p", Version::V5, true);
+    n.send(p, &expiring("t/a", b"a", 1, Some(10)));
+    n.send(p, &expiring("t/b", b"b", 2, Some(100)));
+    n.send(p, &expiring("t/c", b"c", 3, Some(10)));
+    // Two in flight at once, the third waits for the window.
+    let got = n.packets(s);
+    assert_eq!(
+        expiries(&got),
+        [
+            ("t/a".to_string(), false, Some(10)),
+            ("t/b".to_string(), false, Some(100))
+        ]
+    );
+    let Packet::Publish(a) = &got[0] else {
+        unreachable!()
+    };
+    // 4 s later t/a is acknowledged: t/c goes out with what is left.
+    n.advance(4000);
+    n.send(s, &Packet::PubAck(Ack::new(a.packet_id)));
+    assert_eq!(
+        expiries(&n.packets(s)),
+        [("t/c".to_string(), false, Some(6))]
+    );
+    // The connection drops with t/b and t/c unacknowledged; 12 s after
+    // they came, t/c has expired in flight: only t/b is sent again, DUP
+    // set, with 88 s left.
+    n.close(s);
+    n.advance(8000);
+    let (_, got) = reconnect(&mut n, "dev", Version::V5);
+    assert_eq!(expiries(&got), [("t/b".to_string(), true, Some(88))]);
+    let session = n.listener.borrow().session("dev").unwrap();
+    assert_eq!(session.borrow().inflight().count(), 1);
+}
+
+#[test]
+fn a_message_that_expires_behind_the_window_is_not_sent() {
+    let mut n = Net::with(Config {
+        max_inflight: 1,
+        ..Config::default()
+    });
+    let s = persistent(&mut n, "dev", Version::V5, 300, None);
+    let p = n.connect("p", Version::V5, true);
+    n.send(p, &expiring("t/a", b"a", 1, None));
+    n.send(p, &expiring("t/b", b"b", 2, Some(3)));
+    n.send(p, &expiring("t/c", b"c", 3, Some(30)));
+    let got = n.packets(s);
+    let Packet::Publish(a) = &got[0] else {
+        panic!("{got:?}")
+    };
+    n.advance(3000);
+    n.send(s, &Packet::PubAck(Ack::new(a.packet_id)));
+    assert_eq!(
+        expiries(&n.packets(s)),
+        [("t/c".to_string(), false, Some(27))]
     );
 }
 

@@ -100,7 +100,8 @@ impl MqttServer {
             };
             self.write_packet(&Packet::Publish(p), out);
         } else {
-            self.enqueue(d.owned(), out);
+            let now = self.now_ms();
+            self.enqueue(d.owned(now), out);
         }
     }
 
@@ -112,6 +113,7 @@ impl MqttServer {
             }
         }
         self.pump(out);
+        self.touched();
     }
 
     /// Moves queued QoS 1 and 2 deliveries into the in-flight window and
@@ -121,6 +123,7 @@ impl MqttServer {
             return;
         };
         let window = usize::from(self.cfg.max_inflight.min(self.peer_receive_max).max(1));
+        let now = self.now_ms();
         loop {
             let next = {
                 let mut s = session.borrow_mut();
@@ -133,10 +136,15 @@ impl MqttServer {
                 let Some(o) = f.queued.pop_front() else {
                     return;
                 };
+                // Its expiry ran out while it waited for the window:
+                // deleted, not sent [MQTT-3.3.2-5].
+                if o.expired(now) {
+                    continue;
+                }
                 let id = s.next_packet_id();
                 (id, o)
             };
-            if self.write_publish(&next.1, next.0, false, out) {
+            if self.write_publish(&next.1, next.0, false, now, out) {
                 session.borrow_mut().flight_mut().inflight.push_back(next);
             }
         }
@@ -149,15 +157,21 @@ impl MqttServer {
         o: &Outgoing,
         id: u16,
         dup: bool,
+        now_ms: u64,
         out: &mut Vec<u8>,
     ) -> bool {
+        let mut props = o.props.clone();
+        if o.deadline.is_some() {
+            // What is left of it now, resent or not [MQTT-3.3.2-6].
+            props.message_expiry = o.expiry_left(now_ms);
+        }
         let p = Packet::Publish(Publish {
             dup: dup && o.qos != QoS::AtMostOnce,
             qos: o.qos,
             retain: o.retain,
             topic: Cow::Borrowed(&o.topic),
             packet_id: id,
-            props: o.props.clone(),
+            props,
             payload: Cow::Borrowed(&o.payload),
         });
         self.write_packet(&p, out)
@@ -223,8 +237,9 @@ pub(super) struct Delivery<'m> {
 }
 
 impl Delivery<'_> {
-    /// The delivery as a message the session keeps until acknowledged.
-    pub(super) fn owned(self) -> Outgoing {
+    /// The delivery as a message the session keeps until acknowledged,
+    /// taken at `now_ms` (its Message Expiry counts from then).
+    pub(super) fn owned(self, now_ms: u64) -> Outgoing {
         Outgoing {
             topic: self.topic.to_owned(),
             payload: self.payload.to_vec(),
@@ -232,7 +247,9 @@ impl Delivery<'_> {
             retain: self.retain,
             props: self.props,
             released: false,
+            deadline: None,
         }
+        .with_deadline(now_ms)
     }
 }
 

@@ -52,11 +52,11 @@ impl MqttServer {
             let mut granted = *opts;
             granted.qos = qos;
             let (new_pattern, old) = session.borrow_mut().subscribe(Sub {
-                filter: f.filter.to_owned(),
-                share: f.share.map(str::to_owned),
+                filter: f.filter.into(),
+                share: f.share.map(Box::from),
                 opts: granted,
                 id: sub_id,
-                glob: (pattern != f.filter).then(|| pattern.clone()),
+                glob: (pattern != f.filter).then(|| pattern.as_str().into()),
             });
             if let Some((o, true)) = &old {
                 let m = format!("unsubscribe {}\n", o.pattern()).into_bytes();
@@ -180,9 +180,10 @@ impl MqttServer {
             retain: true,
             props: Properties::default(),
             released: false,
+            deadline: None,
         };
         let mut buf = Vec::new();
-        if self.write_publish(&o, 0, false, &mut buf) {
+        if self.write_publish(&o, 0, false, 0, &mut buf) {
             if let Some(acks) = &mut self.acks {
                 acks.retained.extend_from_slice(&buf);
             }

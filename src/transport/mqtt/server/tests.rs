@@ -6,7 +6,7 @@
 //! usual size: every test drives the same in-memory broker (park_tests.rs
 //! drives it too).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use std::borrow::Cow;
@@ -18,7 +18,7 @@ use crate::proto::route;
 use crate::proto::Message;
 use crate::transport::mqtt::packet::SubOptions;
 use crate::transport::mqtt::packet::{ConnAck, Connect, Publish, SubAck, Subscribe, Unsubscribe};
-use crate::transport::mqtt::session::Listener;
+use crate::transport::mqtt::session::{Clock, Listener};
 
 type Patterns = Vec<Vec<u8>>;
 
@@ -44,6 +44,8 @@ pub(super) struct Net {
     refuse: Option<State>,
     /// Publications fanned out so far.
     seq: u64,
+    /// The listener's clock, unix milliseconds (tests move it on).
+    pub(super) now: Rc<Cell<u64>>,
 }
 
 impl Net {
@@ -57,8 +59,12 @@ impl Net {
     }
 
     pub(super) fn with(cfg: Config) -> Net {
+        let now = Rc::new(Cell::new(1_000_000));
+        let clock = Rc::clone(&now);
+        let listener = Listener::with_clock(Clock::from_fn(move || clock.get()));
         Net {
-            listener: Rc::new(RefCell::new(Listener::default())),
+            now,
+            listener: Rc::new(RefCell::new(listener)),
             cfg,
             clients: Vec::new(),
             subs: Vec::new(),
@@ -212,6 +218,13 @@ impl Net {
     }
 
     /// Client `i`'s connection ends as the server ends it: marked closing
+    /// (its session parked if the codec keeps it), then its subscriptions
+    /// dropped.
+    pub(super) fn advance(&mut self, ms: u64) {
+        self.now.set(self.now.get() + ms);
+    }
+
+    /// Client `i`'s connection ends as the server ends it
     /// (its session parked if the codec keeps it), then its subscriptions
     /// dropped.
     pub(super) fn close(&mut self, i: usize) {
@@ -983,8 +996,8 @@ fn ping_and_stray_acks() {
 
 #[test]
 fn display_names_are_safe_in_listings() {
-    assert_eq!(display_name("sensor-1"), "MQTT[sensor-1]");
-    assert_eq!(display_name("a,b:c [d]\né"), "MQTT[a_b_c__d___]");
+    assert_eq!(&*display_name("sensor-1"), "MQTT[sensor-1]");
+    assert_eq!(&*display_name("a,b:c [d]\né"), "MQTT[a_b_c__d___]");
     assert_eq!(display_name(&"x".repeat(100)).len(), 64 + 6);
 }
 
@@ -1161,4 +1174,18 @@ fn a_broker_with_mqtt_levels_gets_the_filter_itself() {
     n.publish(b"d", b"pub d\ny");
     let got: Vec<_> = n.packets(i).iter().map(|p| delivered(p).1).collect();
     assert_eq!(got, vec![b"x".to_vec(), b"y".to_vec()]);
+}
+
+/// What an idle connection holds, pinned: the connection's state (boxed by
+/// the server), its session (in an `Rc<RefCell<…>>`) and one subscription
+/// (docs/BENCHMARKS.md, MQTT, S4). A field that grows one of them shows
+/// here first.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn an_idle_connection_stays_small() {
+    use crate::transport::mqtt::session::{Session, Sub};
+    use std::mem::size_of;
+    assert_eq!(size_of::<MqttServer>(), 184);
+    assert_eq!(size_of::<Session>(), 96);
+    assert_eq!(size_of::<Sub>(), 64);
 }

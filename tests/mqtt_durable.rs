@@ -1,0 +1,316 @@
+//! MQTT persistent sessions across a restart of a real `ducq-server`
+//! with `--data-dir`: the server is SIGKILLed (so only what each turn
+//! committed survives) and started again on the same data directory and
+//! port. Real clients — paho-mqtt (3.1.1 and 5) and Debian's
+//! mosquitto_sub/mosquitto_pub — come back with clean session 0 and get
+//! session present, their subscriptions and exactly the QoS 1/2
+//! messages published while they were away, before and after the restart;
+//! a message sent and not acknowledged before the restart comes again
+//! with DUP set; a session whose expiry passed while the server was down
+//! is gone. With `--data-dir none` a restart forgets sessions.
+
+mod mqtt_util;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::Duration;
+
+use mqtt_util::paho::{publish, rejoin, Sub};
+use mqtt_util::{free_port, program};
+
+/// A ducq-server process, killed (SIGKILL) when dropped.
+struct Server(Child);
+
+impl Server {
+    /// Starts ducq-server with its MQTT listener on `port` and queues
+    /// (and sessions) in `dir` when given; returns once it listens and
+    /// has read its sessions back.
+    fn start(port: u16, dir: Option<&Path>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ducq-server"));
+        cmd.args(["--tcp", "127.0.0.1:0", "--log-level", "info", "--mqtt"])
+            .arg(format!("127.0.0.1:{port}"));
+        match dir {
+            Some(d) => cmd.arg("--data-dir").arg(d),
+            None => cmd.args(["--data-dir", "none"]),
+        };
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ducq-server");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let want = format!("listening on 127.0.0.1:{port} (mqtt)");
+        loop {
+            let line = lines.next().expect("server exited").unwrap();
+            if line.contains(&want) {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Server(child)
+    }
+
+    /// SIGKILL: no goodbye, nothing flushed beyond what was committed.
+    fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn data_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ducq-mqtt-durable-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Away, restarted, back: what was published around the restart.
+fn offline_across_restart(version: &[&str]) {
+    let dir = data_dir(if version.is_empty() { "paho3" } else { "paho5" });
+    let port = free_port();
+    let srv = Server::start(port, Some(&dir));
+    let mut args = vec!["away", "cmd/#", "1", "1", "--keep-session"];
+    args.extend_from_slice(version);
+    let sub = Sub::start(port, &args);
+    assert_eq!(sub.connected, "CONNECTED session_present=0");
+    publish(port, &["cmd/first", "1", "0"]);
+    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    // Away: QoS 1 and 2 are kept for it, QoS 0 is not.
+    publish(port, &["cmd/a", "x", "1"]);
+    publish(port, &["cmd/b", "y", "0"]);
+    publish(port, &["cmd/c", "z", "2"]);
+    srv.kill();
+    let srv = Server::start(port, Some(&dir));
+    // Still away, after the restart.
+    publish(port, &["cmd/d", "w", "1"]);
+    publish(port, &["other", "v", "1"]);
+    args[3] = "3";
+    let (connected, rest) = rejoin(port, &args);
+    assert_eq!(connected, "CONNECTED session_present=1");
+    assert_eq!(rest, ["cmd/a|x|1|0|0|", "cmd/c|z|1|0|0|", "cmd/d|w|1|0|0|"]);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn paho_311_session_survives_a_restart() {
+    offline_across_restart(&[]);
+}
+
+#[test]
+fn paho_5_session_survives_a_restart() {
+    offline_across_restart(&["--v5"]);
+}
+
+#[test]
+fn paho_unacknowledged_message_comes_again_with_dup_after_a_restart() {
+    let dir = data_dir("dup");
+    let port = free_port();
+    let srv = Server::start(port, Some(&dir));
+    let args = ["dev", "cmd/#", "1", "1", "--keep-session", "--v5"];
+    let sub = Sub::start(port, &[&args[..], &["--noack"]].concat());
+    publish(port, &["cmd/on", "1", "1"]);
+    // Received, never acknowledged, connection dropped.
+    assert_eq!(sub.finish(), ["cmd/on|1|1|0|0|"]);
+    srv.kill();
+    let srv = Server::start(port, Some(&dir));
+    let (connected, rest) = rejoin(port, &args);
+    assert_eq!(connected, "CONNECTED session_present=1");
+    assert_eq!(rest, ["cmd/on|1|1|0|1|"]);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn paho_5_session_that_expired_while_the_server_was_down_is_gone() {
+    let dir = data_dir("expired");
+    let port = free_port();
+    let srv = Server::start(port, Some(&dir));
+    let short = [
+        "short",
+        "cmd/#",
+        "1",
+        "1",
+        "--v5",
+        "--keep-session",
+        "--expiry",
+        "2",
+    ];
+    let long = [
+        "long",
+        "cmd/#",
+        "1",
+        "1",
+        "--v5",
+        "--keep-session",
+        "--expiry",
+        "300",
+    ];
+    for args in [&short, &long] {
+        let sub = Sub::start(port, args);
+        publish(port, &["cmd/first", "1", "0"]);
+        assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    }
+    publish(port, &["cmd/kept", "k", "1"]);
+    srv.kill();
+    // Down longer than the short session's 2 s.
+    sleep(Duration::from_millis(2500));
+    let srv = Server::start(port, Some(&dir));
+    let (connected, rest) = rejoin(port, &long);
+    assert_eq!(connected, "CONNECTED session_present=1");
+    assert_eq!(rest, ["cmd/kept|k|1|0|0|"]);
+    let sub = Sub::start(port, &short);
+    assert_eq!(sub.connected, "CONNECTED session_present=0");
+    publish(port, &["cmd/new", "n", "1"]);
+    assert_eq!(sub.finish(), ["cmd/new|n|1|0|0|"]);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn paho_5_message_expiry_counts_while_away_and_across_a_restart() {
+    let dir = data_dir("msg-expiry");
+    let port = free_port();
+    let srv = Server::start(port, Some(&dir));
+    let args = ["exp", "cmd/#", "1", "1", "--v5", "--keep-session"];
+    let sub = Sub::start(port, &args);
+    publish(port, &["cmd/first", "1", "0", "--v5"]);
+    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    publish(port, &["cmd/short", "s", "1", "--v5", "--msg-expiry", "2"]);
+    publish(port, &["cmd/long", "l", "1", "--v5", "--msg-expiry", "100"]);
+    publish(port, &["cmd/none", "n", "1", "--v5"]);
+    srv.kill();
+    sleep(Duration::from_millis(2500));
+    let srv = Server::start(port, Some(&dir));
+    let (connected, rest) = rejoin(
+        port,
+        &[&args[..2], &["1", "2"], &args[4..], &["--show-expiry"]].concat(),
+    );
+    assert_eq!(connected, "CONNECTED session_present=1");
+    // The short one ran out while it waited; the long one has lost the
+    // seconds it waited (2.5 s at least, more on a slow machine: the
+    // server rounds what is left up to the second).
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    let left: u32 = rest[0]
+        .strip_prefix("cmd/long|l|1|0|0||expiry=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{rest:?}"));
+    assert!((80..=97).contains(&left), "{left}");
+    assert_eq!(rest[1], "cmd/none|n|1|0|0||expiry=none");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn with_data_dir_none_a_restart_forgets_sessions() {
+    let port = free_port();
+    let srv = Server::start(port, None);
+    let args = ["mem", "cmd/#", "1", "1", "--keep-session"];
+    let sub = Sub::start(port, &args);
+    publish(port, &["cmd/first", "1", "0"]);
+    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    publish(port, &["cmd/lost", "x", "1"]);
+    srv.kill();
+    let srv = Server::start(port, None);
+    let sub = Sub::start(port, &args);
+    assert_eq!(sub.connected, "CONNECTED session_present=0");
+    publish(port, &["cmd/after", "y", "1"]);
+    assert_eq!(sub.finish(), ["cmd/after|y|1|0|0|"]);
+    drop(srv);
+}
+
+/// mosquitto_sub with a persistent session (`-c -i ID -q 1`), 3.1.1 or
+/// MQTT 5 with a session expiry: subscribes and leaves, is away across
+/// a restart, and gets exactly what was published meanwhile.
+fn mosquitto_across_restart(id: &str, extra: &[&str]) {
+    let sub_bin = program("mosquitto_sub").expect("mosquitto-clients");
+    let pub_bin = program("mosquitto_pub").expect("mosquitto-clients");
+    let dir = data_dir(id);
+    let port = free_port();
+    let p = port.to_string();
+    let srv = Server::start(port, Some(&dir));
+    let base = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &p,
+        "-c",
+        "-i",
+        id,
+        "-q",
+        "1",
+        "-t",
+        "m/#",
+    ];
+    // Subscribed, then gone (-E: exit once the SUBACK came).
+    let out = Command::new(&sub_bin)
+        .args(base)
+        .args(extra)
+        .arg("-E")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let send = |topic: &str, msg: &str, qos: &str| {
+        let out = Command::new(&pub_bin)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &p,
+                "-t",
+                topic,
+                "-m",
+                msg,
+                "-q",
+                qos,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    send("m/1", "one", "1");
+    send("m/2", "two", "0");
+    srv.kill();
+    let srv = Server::start(port, Some(&dir));
+    send("m/3", "three", "2");
+    let out = Command::new(&sub_bin)
+        .args(base)
+        .args(extra)
+        .args(["-v", "-C", "2", "-W", "8"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "m/1 one\nm/3 three\n");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn mosquitto_sub_311_session_survives_a_restart() {
+    mosquitto_across_restart("msub3", &[]);
+}
+
+#[test]
+fn mosquitto_sub_5_session_with_expiry_survives_a_restart() {
+    mosquitto_across_restart("msub5", &["-V", "mqttv5", "-x", "600"]);
+}

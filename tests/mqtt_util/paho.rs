@@ -1,0 +1,97 @@
+//! The Python MQTT client, paho-mqtt (installed by scripts/test.sh into
+//! a virtual environment under target/), driven through
+//! tests/paho/client.py: a subscriber whose lines are read, a publisher
+//! that must succeed, a subscriber resuming its session.
+
+use std::io::{BufRead, BufReader, Lines};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+pub fn python() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/py-mqtt/bin/python");
+    assert!(
+        p.is_file(),
+        "{} missing: scripts/test.sh creates it (python3 -m venv + pip install paho-mqtt)",
+        p.display()
+    );
+    p
+}
+
+pub fn client(port: u16, args: &[&str]) -> Command {
+    let mut c = Command::new(python());
+    c.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/paho/client.py"))
+        .arg(port.to_string())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// A running subscriber, its SUBACK seen.
+pub struct Sub {
+    pub child: Child,
+    pub lines: Lines<BufReader<ChildStdout>>,
+    pub connected: String,
+    /// `SUBSCRIBED <granted QoS codes>`.
+    pub lines_subscribed: String,
+}
+
+impl Sub {
+    pub fn start(port: u16, args: &[&str]) -> Sub {
+        let mut child = client(port, &[&["sub"][..], args].concat())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let connected = lines.next().expect("no CONNECTED line").unwrap();
+        let subscribed = lines.next().expect("no SUBSCRIBED line").unwrap();
+        assert!(subscribed.starts_with("SUBSCRIBED"), "{subscribed}");
+        Sub {
+            child,
+            lines,
+            connected,
+            lines_subscribed: subscribed,
+        }
+    }
+
+    /// The remaining message lines, once the client has exited.
+    pub fn finish(mut self) -> Vec<String> {
+        let got: Vec<String> = self.lines.by_ref().map(|l| l.unwrap()).collect();
+        let out = self.child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        got
+    }
+}
+
+pub fn publish(port: u16, args: &[&str]) {
+    let out = client(port, &[&["pub"][..], args].concat())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stdout == b"PUBLISHED\n",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A subscriber that resumes its session: its CONNECTED line and the
+/// messages it got (before or after its SUBACK), once it has exited.
+pub fn rejoin(port: u16, args: &[&str]) -> (String, Vec<String>) {
+    let mut child = client(port, &[&["sub"][..], args].concat())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let connected = lines.next().unwrap().unwrap();
+    let rest: Vec<String> = lines
+        .map(|l| l.unwrap())
+        .filter(|l| !l.starts_with("SUBSCRIBED"))
+        .collect();
+    assert!(child.wait().unwrap().success());
+    (connected, rest)
+}
