@@ -13,13 +13,6 @@
 //! that one; what follows it (published while disconnected) is delivered.
 //! It must not be used from the reactor thread of a server it talks to,
 //! and it never retries a call the server answered with a NACK.
-//!
-//! Over 600 lines because its one job is one state machine: connecting
-//! with back-off, replaying subscriptions, de-duplicating the replay and
-//! flushing the offline buffer all act on the same connection and the
-//! same remembered state, and every call goes through the same
-//! lose-and-reconnect path. The back-off is `crate::backoff`'s; the tests
-//! are in a file of their own.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
