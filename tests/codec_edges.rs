@@ -5,6 +5,7 @@
 //! the point.
 
 use ducq::proto::message::nack;
+use ducq::proto::stream::{format_part, parse_part, Assembler, Output, Part};
 use ducq::proto::State;
 use ducq::transport::tcp::TcpCodec;
 use ducq::transport::ws::frame::{
@@ -123,4 +124,78 @@ fn an_oversize_header_at_the_end_of_the_input_uses_only_the_header() {
     assert_eq!(step.consumed, 4);
     assert!(matches!(step.decoded, Decoded::Message(m) if m.as_ref() == b"ok"));
     assert!(out.is_empty());
+}
+
+/// A state shows as its text (what NACK lines and CLI errors print).
+#[test]
+fn a_state_displays_as_its_text() {
+    assert_eq!(State::EMsgSize.to_string(), "message too big");
+    assert_eq!(State::ENoCmd.to_string(), State::ENoCmd.text());
+}
+
+/// A stream's last part (`SID end`) reads back as the last, a middle part
+/// as not; a word other than `end` or `error CODE` is not a part.
+#[test]
+fn the_last_part_of_a_stream_reads_back_as_last() {
+    for last in [false, true] {
+        let mut msg = Vec::new();
+        format_part(&mut msg, b"a/b", 7, last, b"tail");
+        let want = Part::Data {
+            sid: 7,
+            route: b"a/b",
+            bytes: b"tail",
+            last,
+        };
+        assert_eq!(parse_part(&msg), Some(want), "{last}");
+    }
+    assert_eq!(parse_part(b"CONT a/b\n7 fin\ntail"), None);
+    assert_eq!(parse_part(b"CONT a/b\n7 end more\ntail"), None);
+}
+
+/// Two streams interleaved: the first passes through as it comes, the
+/// second is held until the first ends, then written and followed; the
+/// open streams are the one being written, then the held ones.
+#[test]
+fn interleaved_streams_are_written_one_after_the_other() {
+    fn feed(a: &mut Assembler, sid: u64, bytes: &[u8], last: bool, log: &mut Vec<String>) {
+        let mut msg = Vec::new();
+        format_part(&mut msg, format!("r{sid}").as_bytes(), sid, last, bytes);
+        let part = parse_part(&msg).expect("a part");
+        a.part(part, |o| {
+            log.push(match o {
+                Output::Begin(r) => format!("begin {}", String::from_utf8_lossy(r)),
+                Output::Data(b) => format!("data {}", String::from_utf8_lossy(b)),
+                Output::End => "end".into(),
+                Output::Abort(s) => format!("abort {}", s.code()),
+            })
+        });
+    }
+    let mut a = Assembler::new();
+    let mut log = Vec::new();
+    assert_eq!(a.open_streams(), Vec::<u64>::new());
+    feed(&mut a, 1, b"a1", false, &mut log);
+    feed(&mut a, 2, b"b1", false, &mut log);
+    assert_eq!(a.open_streams(), vec![1, 2]);
+    feed(&mut a, 1, b"a2", false, &mut log);
+    feed(&mut a, 2, b"b2", false, &mut log);
+    assert_eq!(log, ["begin r1", "data a1", "data a2"]);
+    feed(&mut a, 1, b"a3", true, &mut log);
+    assert_eq!(a.open_streams(), vec![2]);
+    feed(&mut a, 2, b"b3", true, &mut log);
+    assert_eq!(a.open_streams(), Vec::<u64>::new());
+    assert_eq!(
+        log,
+        [
+            "begin r1",
+            "data a1",
+            "data a2",
+            "data a3",
+            "end",
+            "begin r2",
+            "data b1b2",
+            "data b3",
+            "end",
+        ]
+    );
+    assert!(!a.is_busy());
 }
