@@ -5,7 +5,7 @@
 //! the point.
 
 use ducq::proto::message::nack;
-use ducq::proto::stream::{format_part, parse_part, Assembler, Output, Part};
+use ducq::proto::stream::{format_failure, format_part, parse_part, Assembler, Output, Part};
 use ducq::proto::State;
 use ducq::transport::tcp::TcpCodec;
 use ducq::transport::ws::frame::{
@@ -152,24 +152,31 @@ fn the_last_part_of_a_stream_reads_back_as_last() {
     assert_eq!(parse_part(b"CONT a/b\n7 end more\ntail"), None);
 }
 
+/// Feeds one delivered message to `a`, logging what it writes.
+fn deliver(a: &mut Assembler, msg: &[u8], log: &mut Vec<String>) {
+    let part = parse_part(msg).expect("a part");
+    a.part(part, |o| {
+        log.push(match o {
+            Output::Begin(r) => format!("begin {}", String::from_utf8_lossy(r)),
+            Output::Data(b) => format!("data {}", String::from_utf8_lossy(b)),
+            Output::End => "end".into(),
+            Output::Abort(s) => format!("abort {}", s.code()),
+        })
+    });
+}
+
+/// Feeds part of stream `sid` (route `r<sid>`).
+fn feed(a: &mut Assembler, sid: u64, bytes: &[u8], last: bool, log: &mut Vec<String>) {
+    let mut msg = Vec::new();
+    format_part(&mut msg, format!("r{sid}").as_bytes(), sid, last, bytes);
+    deliver(a, &msg, log);
+}
+
 /// Two streams interleaved: the first passes through as it comes, the
 /// second is held until the first ends, then written and followed; the
 /// open streams are the one being written, then the held ones.
 #[test]
 fn interleaved_streams_are_written_one_after_the_other() {
-    fn feed(a: &mut Assembler, sid: u64, bytes: &[u8], last: bool, log: &mut Vec<String>) {
-        let mut msg = Vec::new();
-        format_part(&mut msg, format!("r{sid}").as_bytes(), sid, last, bytes);
-        let part = parse_part(&msg).expect("a part");
-        a.part(part, |o| {
-            log.push(match o {
-                Output::Begin(r) => format!("begin {}", String::from_utf8_lossy(r)),
-                Output::Data(b) => format!("data {}", String::from_utf8_lossy(b)),
-                Output::End => "end".into(),
-                Output::Abort(s) => format!("abort {}", s.code()),
-            })
-        });
-    }
     let mut a = Assembler::new();
     let mut log = Vec::new();
     assert_eq!(a.open_streams(), Vec::<u64>::new());
@@ -195,6 +202,44 @@ fn interleaved_streams_are_written_one_after_the_other() {
             "data b1b2",
             "data b3",
             "end",
+        ]
+    );
+    assert!(!a.is_busy());
+}
+
+/// A stream abandoned while being written ends as aborted and the held
+/// stream behind it goes on; a held stream abandoned is written, when its
+/// turn comes, as aborted.
+#[test]
+fn an_abandoned_stream_is_aborted_in_its_turn() {
+    let mut a = Assembler::new();
+    let mut log = Vec::new();
+    feed(&mut a, 1, b"a1", false, &mut log);
+    feed(&mut a, 2, b"b1", false, &mut log);
+    feed(&mut a, 3, b"c1", false, &mut log);
+    deliver(&mut a, &format_failure(b"r3", 3, State::ETimeout), &mut log);
+    deliver(
+        &mut a,
+        &format_failure(b"r1", 1, State::EConnClosed),
+        &mut log,
+    );
+    assert_eq!(a.open_streams(), vec![2]);
+    feed(&mut a, 2, b"b2", true, &mut log);
+    let timeout = State::ETimeout.code();
+    let closed = State::EConnClosed.code();
+    assert_eq!(
+        log,
+        [
+            "begin r1".to_string(),
+            "data a1".into(),
+            format!("abort {closed}"),
+            "begin r2".into(),
+            "data b1".into(),
+            "data b2".into(),
+            "end".into(),
+            "begin r3".into(),
+            "data c1".into(),
+            format!("abort {timeout}"),
         ]
     );
     assert!(!a.is_busy());
