@@ -52,7 +52,10 @@ fn crud_add_ls_show_rm() {
     );
     assert_eq!(
         ls(&mut p),
-        ["\"chat\",\"chat/+ room\"", "\"sensors\",\"sensors/#\""]
+        [
+            "\"chat\",\"chat/+ room\",\"command\"",
+            "\"sensors\",\"sensors/#\",\"command\""
+        ]
     );
     assert_eq!(
         show(&mut p, "sensors"),
@@ -82,7 +85,7 @@ fn crud_add_ls_show_rm() {
     p.call(b"chan rm sensors", ACK);
     p.call(b"chan rm sensors", &nack(19, "connection not found"));
     p.call(b"chan show sensors", &nack(19, "connection not found"));
-    assert_eq!(ls(&mut p), ["\"chat\",\"chat/+ room\""]);
+    assert_eq!(ls(&mut p), ["\"chat\",\"chat/+ room\",\"command\""]);
     // Refusals: bad settings, names, verbs, shapes.
     let inv = nack(15, "message invalid");
     p.call(b"chan add x\nhistory=3", &inv);
@@ -94,7 +97,7 @@ fn crud_add_ls_show_rm() {
     p.call(b"chan ls x", &inv);
     p.call(b"chan", &inv);
     p.call(b"chan add a b\npattern=a", &inv);
-    assert_eq!(ls(&mut p), ["\"chat\",\"chat/+ room\""]);
+    assert_eq!(ls(&mut p), ["\"chat\",\"chat/+ room\",\"command\""]);
     // chan is in lscmd.
     p.send(b"lscmd");
     assert!(parts(&mut p)
@@ -323,7 +326,7 @@ fn the_rust_api_defines_config_channels_that_commands_cannot_change() {
     p.call(b"pub cfg/a\n1234", &nack(16, "message too big"));
     p.call(b"chan add cfg\npattern=x", &nack(24, "access denied"));
     p.call(b"chan rm cfg", &nack(24, "access denied"));
-    assert_eq!(ls(&mut p), ["\"cfg\",\"cfg/#\""]);
+    assert_eq!(ls(&mut p), ["\"cfg\",\"cfg/#\",\"config\""]);
 }
 
 #[test]
@@ -348,7 +351,7 @@ fn the_cli_chan_command() {
         ducq(&["add", "rooms", "chat/+ room", "history=4", "read_only"]),
         ok("")
     );
-    assert_eq!(ducq(&["ls"]), ok("\"rooms\",\"chat/+ room\"\n"));
+    assert_eq!(ducq(&["ls"]), ok("\"rooms\",\"chat/+ room\",\"command\"\n"));
     assert_eq!(
         ducq(&["show", "rooms"]),
         ok("pattern=\"chat/+ room\"\nhistory=4\nread_only=true\norigin=command\n")

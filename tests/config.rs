@@ -91,6 +91,17 @@ allow_hosts = ["127.0.0.1"]
 
 [log]
 level = "info"
+
+[[channel]]
+name = "ro"
+pattern = "open/ro"
+history = 2
+retain = false
+rate = "100/s"
+burst = 100
+max_payload = 100
+read_only = true
+doc = "every setting"
 "#,
         cert = pki.cert,
         key = pki.key,
@@ -142,6 +153,11 @@ fn every_key_applies_and_test_config_accepts_it() {
     }
     // [anonymous] and [[user]].
     c.publish("open/a", b"1").unwrap();
+    // [[channel]]: read-only (its other settings: tests/config_channels.rs).
+    match c.publish("open/ro", b"1") {
+        Err(Error::Nack { state, .. }) => assert_eq!(state.code(), 24),
+        other => panic!("{other:?}"),
+    }
     assert!(c.publish("closed/a", b"1").is_err());
     c.authenticate("admin", b"adminpw").unwrap();
     c.publish("closed/a", b"1").unwrap();

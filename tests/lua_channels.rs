@@ -375,7 +375,7 @@ fn a_channel_file_reloads_and_a_broken_one_keeps_its_previous_version() {
         .wait_for(&["warning,", "channels.worse: unknown field 'colour'"]);
     s.logs.wait_for(&["warning,", "channels[bad name]"]);
     p.send(b"chan ls");
-    assert_eq!(lines(&mut p), ["\"good\",\"r/#\""]);
+    assert_eq!(lines(&mut p), ["\"good\",\"r/#\",\"lua\""]);
 
     // Deleted: its channels go.
     dir.remove("r.lua");

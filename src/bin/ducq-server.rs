@@ -357,23 +357,25 @@ fn main() -> ExitCode {
         println!("configuration ok");
         return ExitCode::SUCCESS;
     }
-    let notifier = match Notifier::from_env() {
-        Ok(n) => n,
+    match run(args, resolved) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ducq-server: cannot notify the service manager: {e}");
-            return ExitCode::FAILURE;
+            eprintln!("ducq-server: {e}");
+            ExitCode::FAILURE
         }
-    };
+    }
+}
+
+/// Starts the reactor with the resolved configuration and serves until
+/// stopped; an error is the line to print.
+fn run(args: Args, resolved: config::Resolved) -> Result<(), String> {
+    let notifier =
+        Notifier::from_env().map_err(|e| format!("cannot notify the service manager: {e}"))?;
     let _ = os::raise_fd_limit();
     // Past a file-size limit the queue store answers NACK 7, not SIGXFSZ.
     let _ = os::survive_file_size_limit();
-    let mut reactor = match Reactor::new(resolved.settings.clone()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ducq-server: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let mut reactor =
+        Reactor::new(resolved.settings.clone()).map_err(|e| format!("cannot start: {e}"))?;
     let store = reactor.hub().queues().describe();
     reactor.hub_mut().log(
         Level::Info,
@@ -381,46 +383,24 @@ fn main() -> ExitCode {
         "server",
         &format!("queues kept in {store}"),
     );
-    let hangup = match os::stop_and_reload_on_signals(reactor.stop_handle()) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("ducq-server: cannot install signal handling: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let observe = Observe::new(args.dashboard).and_then(|o| reactor.add_command_set(Box::new(o)));
-    if let Err(e) = observe {
-        eprintln!("ducq-server: cannot start the metrics timer: {e}");
-        return ExitCode::FAILURE;
-    }
-    let running = match config::start(&mut reactor, resolved) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ducq-server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let hangup = os::stop_and_reload_on_signals(reactor.stop_handle())
+        .map_err(|e| format!("cannot install signal handling: {e}"))?;
+    Observe::new(args.dashboard)
+        .and_then(|o| reactor.add_command_set(Box::new(o)))
+        .map_err(|e| format!("cannot start the metrics timer: {e}"))?;
+    let running = config::start(&mut reactor, resolved).map_err(|e| e.to_string())?;
     if let Some(path) = args.config.clone() {
         install_reload(&mut reactor, path, args.overrides.clone(), running);
     }
     // Any ducq-server can be another broker's bridge target.
-    if let Err(e) = reactor.accept_bridges() {
-        eprintln!("ducq-server: cannot add the bridge commands: {e}");
-        return ExitCode::FAILURE;
-    }
+    reactor
+        .accept_bridges()
+        .map_err(|e| format!("cannot add the bridge commands: {e}"))?;
     for dir in &args.commands {
-        if let Err(e) = ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir)) {
-            eprintln!("ducq-server: cannot load commands from {dir}: {e}");
-            return ExitCode::FAILURE;
-        }
+        ducq::ffi::load_commands_dir(&mut reactor, Path::new(dir))
+            .map_err(|e| format!("cannot load commands from {dir}: {e}"))?;
     }
-    match serve(&mut reactor, &notifier, &hangup) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ducq-server: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    serve(&mut reactor, &notifier, &hangup).map_err(|e| e.to_string())
 }
 
 /// Reloads (SIGHUP, the `reload` command) re-read the file with the same

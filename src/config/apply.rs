@@ -70,6 +70,7 @@ fn lua_host(r: &Resolved) -> Result<Option<LuaCommands>, String> {
 /// then the listeners.
 pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
     reactor.hub_mut().set_settings(r.settings.clone());
+    super::channels::apply(reactor.hub_mut(), &[], &r.channels);
     let mut lua_set = None;
     if let Some(mut lua) = lua_host(&r)? {
         lua.flush_log(reactor.hub_mut());
@@ -123,6 +124,7 @@ pub fn apply_reload(
         reactor.hub_mut().log(Level::Warn, "reload", "server", text);
     }
     reactor.hub_mut().set_settings(new.settings.clone());
+    super::channels::apply(reactor.hub_mut(), &old.channels, &new.channels);
     reactor.hub_mut().set_auth(new.auth.clone());
     reactor.set_http_policy(new.http.clone());
     for (index, (l, was)) in new.listeners.iter().zip(&old.listeners).enumerate() {
@@ -153,6 +155,9 @@ pub fn apply_reload(
             (None, None) => {}
         }
     }
+    // The channels are in force whatever fails below: the next reload
+    // compares with them.
+    running.resolved.channels = new.channels.clone();
     if new.bridges != running.resolved.bridges {
         reactor.reload_bridges(&new.bridges).map_err(|e| vec![e])?;
     }

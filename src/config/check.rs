@@ -114,6 +114,8 @@ pub struct Resolved {
     pub lua_limits: LuaLimits,
     /// Bridges: the file's `[[bridge]]` tables, then `--bridge` flags.
     pub bridges: Vec<crate::server::bridges::config::BridgeConfig>,
+    /// `[[channel]]` tables, in file order.
+    pub channels: Vec<super::channels::ConfigChannel>,
 }
 
 /// Reads and checks the file at `path` with `overrides` on top.
@@ -216,6 +218,10 @@ pub fn check(
         let at = at.map_or(Where::Flags, |offset| c.line(offset));
         c.err(at, message);
     }
+    let (channels, refused) = super::channels::check(&parsed.channels, settings.max_route);
+    for (offset, e) in refused {
+        c.err(c.line(offset), e);
+    }
     if !c.errors.is_empty() {
         // In file order: the command line, the file as a whole, then lines.
         c.errors.sort_by_key(|e| match e.at {
@@ -233,6 +239,7 @@ pub fn check(
         lua_dirs,
         lua_limits,
         bridges,
+        channels,
     })
 }
 

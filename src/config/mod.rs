@@ -51,22 +51,30 @@
 //! addr = "127.0.0.1:1883"
 //! out = ["sensors/#"]
 //! in = ["cmd/+"]
+//!
+//! [[channel]]                  # built-in channels (see `channels`)
+//! name = "doors"
+//! pattern = "home/door/+"
+//! history = 10                 # retain, rate, burst, max_payload, read_only
 //! ```
 //!
 //! - `schema`: the file as serde reads it, and the flags' overrides.
 //! - `check`: file + flags → [`Resolved`], or every error with its line.
 //! - `apply`: a `Resolved` onto a reactor, at start and on reload.
 //! - `bridges`: `[[bridge]]` tables, through the `--bridge` flag's setter.
+//! - `channels`: the `[[channel]]` tables, checked and applied.
 //!
 //! It must not run the server: the binary (or an embedder) does.
 
 mod apply;
 mod bridges;
+mod channels;
 mod check;
 mod schema;
 #[cfg(test)]
 mod tests;
 
 pub use apply::{apply_reload, start, Running};
+pub use channels::{ChannelConfig, ConfigChannel};
 pub use check::{check, load, ConfigError, ListenerKindName, ListenerSpec, Resolved, Where};
 pub use schema::{FileConfig, LimitsConfig, ListenerConfig, Overrides};

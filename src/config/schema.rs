@@ -40,6 +40,9 @@ pub struct FileConfig {
     /// `--bridge` flag's setter.
     #[serde(default, rename = "bridge")]
     pub bridges: Vec<Spanned<toml::Table>>,
+    /// `[[channel]]` tables (`super::channels`).
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<Spanned<super::channels::ChannelConfig>>,
 }
 
 /// One `[[listener]]`.

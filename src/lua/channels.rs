@@ -18,22 +18,10 @@ use super::limits::{Budget, LuaLimits, LuaProbe};
 use super::report::describe;
 use crate::proto::{Message, State};
 use crate::server::channels::{
-    self, quoted, Channel, ChannelHooks, ChannelSpec, Origin, Publication, PublishVerdict,
-    SubscribeVerdict,
+    self, setting_item, Channel, ChannelHooks, ChannelSpec, Origin, Publication, PublishVerdict,
+    SettingValue, SubscribeVerdict, SETTINGS,
 };
 use crate::server::{ConnId, Hub, Level};
-
-/// Settings a channel table may hold besides its hooks, in the order they
-/// are turned into the text `ChannelSpec::parse` reads.
-const SETTINGS: [&str; 7] = [
-    "pattern",
-    "history",
-    "retain",
-    "rate",
-    "burst",
-    "max_payload",
-    "read_only",
-];
 
 /// A channel a file defines.
 pub(super) struct LuaChannel {
@@ -123,25 +111,24 @@ fn read_one(name: &str, t: &Table, file: &Path) -> Result<LuaChannel, String> {
             }
             continue;
         }
-        let item = match v {
-            Value::Boolean(false) if key == "retain" => continue,
-            Value::Boolean(b) if key == "retain" || key == "read_only" => {
-                if key == "retain" {
-                    "retain".to_string()
-                } else {
-                    format!("read_only={b}")
-                }
-            }
-            Value::Integer(n) => format!("{key}={n}"),
-            Value::Number(n) => format!("{key}={n}"),
+        let text_value: String;
+        let value = match v {
+            Value::Boolean(b) => SettingValue::Bool(b),
+            Value::Integer(n) => SettingValue::Int(n),
+            Value::Number(n) => SettingValue::Float(n),
             Value::String(s) => {
-                let s = s.to_str().map_err(|_| format!("{key} is not UTF-8"))?;
-                format!("{key}={}", quoted(&s))
+                text_value = s
+                    .to_str()
+                    .map_err(|_| format!("{key} is not UTF-8"))?
+                    .to_string();
+                SettingValue::Text(&text_value)
             }
             other => return Err(format!("{key} is a {}", other.type_name())),
         };
-        text.push_str(&item);
-        text.push('\n');
+        if let Some(item) = setting_item(&key, value).map_err(|e| e.0)? {
+            text.push_str(&item);
+            text.push('\n');
+        }
     }
     // The real route bound is the server's; `channels::replace` checks it.
     let spec = ChannelSpec::parse(&text, usize::MAX).map_err(|e| e.0)?;

@@ -3,6 +3,11 @@
 //! each in memory should the commit fail. Dead letters move between queues
 //! here. Pure logic driven by the `Instant` each call is given; committing
 //! is `durable`'s job, choosing consumers within a queue is `single`'s.
+//!
+//! About 600 lines because each operation on the queues writes, in the
+//! same place, the store op it commits and the undo that reverses it: the
+//! journal cannot be pulled apart from the operations without the two
+//! drifting. The tests are in `book_tests.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;

@@ -12,12 +12,13 @@
 //!
 //! It does not know connections: a reply's addressee is an opaque `T`.
 
+use std::rc::Rc;
 use std::time::Instant;
 
 use super::book::{Delivery, Limits, Queues};
 use super::clock::Clock;
 use super::single::{ConsumerId, MsgId};
-use super::store::{Op, Store, StoreError};
+use super::store::{Op, Qid, Store, StoreError};
 use super::QueueError;
 
 /// The reply a change waits to send until it is durable.
@@ -46,6 +47,18 @@ pub struct Turn<T> {
     pub notes: Vec<String>,
 }
 
+/// A message whose enqueue was committed (what a mirror of the queues
+/// copies elsewhere: a bridge's JetStream stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    /// Its queue.
+    pub queue: Rc<str>,
+    /// Its id in that queue.
+    pub id: MsgId,
+    /// What was enqueued.
+    pub payload: Rc<[u8]>,
+}
+
 /// Named queues kept in a store.
 pub struct Durable<T> {
     queues: Queues,
@@ -55,6 +68,9 @@ pub struct Durable<T> {
     records: Vec<Op>,
     /// Records read back at `open`, until their owner takes them.
     restored: Vec<(String, Vec<u8>)>,
+    /// Committed enqueues not taken yet; `None` while nobody asked for
+    /// them (nothing is copied then).
+    enqueued: Option<Vec<Enqueued>>,
 }
 
 impl<T> Durable<T> {
@@ -67,6 +83,7 @@ impl<T> Durable<T> {
             waiting: Vec::new(),
             records: Vec::new(),
             restored: Vec::new(),
+            enqueued: None,
         }
     }
 
@@ -87,6 +104,7 @@ impl<T> Durable<T> {
             waiting: Vec::new(),
             records: Vec::new(),
             restored,
+            enqueued: None,
         })
     }
 
@@ -170,6 +188,20 @@ impl<T> Durable<T> {
         Ok(())
     }
 
+    /// From now on, every committed enqueue (a dead letter moved on too)
+    /// is kept for `take_enqueued`, until taken.
+    pub fn keep_enqueued(&mut self) {
+        self.enqueued.get_or_insert_with(Vec::new);
+    }
+
+    /// The enqueues committed since the last call, in commit order.
+    pub fn take_enqueued(&mut self) -> Vec<Enqueued> {
+        self.enqueued
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Whether replies or changes (a dead letter moved when a consumer
     /// left, say) wait for a commit: the next turn should come at once.
     pub fn needs_commit(&self) -> bool {
@@ -201,6 +233,9 @@ impl<T> Durable<T> {
             let queue_ops = batch.ops.len();
             batch.ops.extend(records);
             let result = self.store.commit(&batch.ops);
+            if let (Ok(()), Some(kept)) = (&result, self.enqueued.as_mut()) {
+                committed_enqueues(&batch.ops, kept);
+            }
             turn.ops = batch.ops.len();
             if result.is_err() {
                 // Kept for the next commit, older first.
@@ -227,6 +262,31 @@ impl<T> Durable<T> {
         turn.deliveries = self.queues.pump(now);
         turn.notes = self.queues.take_notes();
         turn
+    }
+}
+
+/// The messages `ops` enqueued, named by queue: every queue an enqueue
+/// touched has its record in the same batch (its next id moved on).
+fn committed_enqueues(ops: &[Op], into: &mut Vec<Enqueued>) {
+    let name = |qid: Qid| {
+        ops.iter().find_map(|op| match op {
+            Op::PutQueue { qid: q, name, .. } if *q == qid => Some(Rc::clone(name)),
+            _ => None,
+        })
+    };
+    for op in ops {
+        if let Op::PutMsg {
+            qid, id, payload, ..
+        } = op
+        {
+            if let Some(queue) = name(*qid) {
+                into.push(Enqueued {
+                    queue,
+                    id: *id,
+                    payload: Rc::clone(payload),
+                });
+            }
+        }
     }
 }
 

@@ -319,3 +319,36 @@ fn records_survive_a_reopened_disk_store_and_are_taken_by_prefix() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn committed_enqueues_are_kept_for_a_mirror_once_asked() {
+    let t = Instant::now();
+    let s = Scripted::default();
+    let mut d = open(s.clone(), t);
+    d.enqueue("p", b"q", b"before", t).unwrap();
+    d.end_turn(t);
+    // Not asked yet: nothing kept.
+    d.keep_enqueued();
+    assert_eq!(d.take_enqueued(), []);
+    d.enqueue("p", b"q", b"a", t).unwrap();
+    d.enqueue("p", b"r/s", b"b", t).unwrap();
+    d.end_turn(t);
+    let got: Vec<_> = d
+        .take_enqueued()
+        .into_iter()
+        .map(|e| (e.queue.to_string(), e.id, e.payload.to_vec()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("q".to_string(), 2, b"a".to_vec()),
+            ("r/s".to_string(), 1, b"b".to_vec())
+        ]
+    );
+    assert_eq!(d.take_enqueued(), []);
+    // A failed commit enqueued nothing.
+    *s.fail.borrow_mut() = true;
+    d.enqueue("p", b"q", b"lost", t).unwrap();
+    d.end_turn(t);
+    assert_eq!(d.take_enqueued(), []);
+}

@@ -5,17 +5,25 @@
 //! Counters are plain integers in the hub, bumped by the single reactor
 //! thread where things happen (no atomics, no locks: nothing measurable on
 //! the publish path). Gauges (connections, stored routes, process memory)
-//! are computed when a reading is taken. This module renders; it never
+//! are computed when a reading is taken. This module holds the counters
+//! and the reading; its parts render it (`metrics_prom.rs`,
+//! `metrics_json.rs`, the queues' share in `metrics_queues.rs`). It never
 //! walks connections itself (the caller builds the [`Reading`]).
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use crate::proto::state::ALL;
 use crate::proto::State;
 
+#[path = "metrics_json.rs"]
+mod json;
+#[path = "metrics_prom.rs"]
+mod prom;
 #[path = "metrics_queues.rs"]
 mod queues;
+
+pub use json::json;
+pub use prom::prometheus;
 
 /// Counters bumped by the reactor thread as things happen.
 #[derive(Debug, Clone, Default)]
@@ -168,317 +176,6 @@ pub struct Reading {
     pub queue_totals: QueueTotals,
 }
 
-/// Escapes a label value (backslash, quote, line break).
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-struct Prom {
-    out: String,
-}
-
-impl Prom {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {help}");
-        let _ = writeln!(self.out, "# TYPE {name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                let _ = write!(self.out, "{k}=\"{}\"", label(v));
-            }
-            self.out.push('}');
-        }
-        let _ = writeln!(self.out, " {value}");
-    }
-
-    fn one(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-        self.family(name, kind, help);
-        self.sample(name, &[], value);
-    }
-}
-
-/// The reading in the Prometheus text exposition format (version 0.0.4).
-pub fn prometheus(r: &Reading) -> String {
-    let c = &r.counters;
-    let mut p = Prom { out: String::new() };
-    p.family("ducq_build_info", "gauge", "Version of the running server.");
-    p.sample("ducq_build_info", &[("version", r.version)], 1);
-    p.one(
-        "ducq_uptime_seconds",
-        "gauge",
-        "Seconds since the server started.",
-        format_args!("{:.3}", r.uptime),
-    );
-    p.family(
-        "ducq_connections",
-        "gauge",
-        "Open client connections, by listener and protocol.",
-    );
-    for g in &r.connections {
-        let count = g.count;
-        p.sample(
-            "ducq_connections",
-            &[("listener", &g.listener), ("protocol", &g.protocol)],
-            count,
-        );
-    }
-    p.family(
-        "ducq_connections_accepted_total",
-        "counter",
-        "Client connections accepted, by listener.",
-    );
-    for (listener, n) in &c.accepted {
-        let listener = listener.to_string();
-        p.sample(
-            "ducq_connections_accepted_total",
-            &[("listener", &listener)],
-            n,
-        );
-    }
-    let counters: [(&str, &str, u64); 10] = [
-        (
-            "ducq_connections_refused_total",
-            "Connections refused at the connection limit.",
-            c.refused,
-        ),
-        (
-            "ducq_messages_received_total",
-            "Messages received from clients.",
-            c.messages_in,
-        ),
-        (
-            "ducq_messages_sent_total",
-            "Messages queued to clients (replies and deliveries).",
-            c.messages_out,
-        ),
-        (
-            "ducq_received_bytes_total",
-            "Bytes read from client sockets.",
-            c.bytes_in,
-        ),
-        (
-            "ducq_sent_bytes_total",
-            "Bytes written to client sockets.",
-            c.bytes_out,
-        ),
-        (
-            "ducq_publications_total",
-            "Publications fanned out to subscribers.",
-            c.publications,
-        ),
-        (
-            "ducq_deliveries_total",
-            "Publications queued to subscribers.",
-            c.deliveries,
-        ),
-        (
-            "ducq_slow_consumer_disconnects_total",
-            "Subscribers disconnected for falling behind.",
-            c.slow_consumers,
-        ),
-        (
-            "ducq_dropped_bytes_total",
-            "Queued output discarded when a connection closed early.",
-            c.dropped_bytes,
-        ),
-        (
-            "ducq_publisher_holds_total",
-            "Times a client was not read because its message filled another's output queue.",
-            c.publisher_holds,
-        ),
-    ];
-    for (name, help, value) in counters {
-        p.one(name, "counter", help, value);
-    }
-    p.family("ducq_nacks_total", "counter", "NACKs sent, by state.");
-    for (state, n) in ALL.iter().zip(c.nacks.iter()) {
-        if *n > 0 {
-            let code = state.code().to_string();
-            p.sample(
-                "ducq_nacks_total",
-                &[("code", &code), ("state", state.short_name())],
-                n,
-            );
-        }
-    }
-    let sets: [(&str, &str, &str); 3] = [
-        (
-            "ducq_command_set_calls_total",
-            "counter",
-            "Commands run by a command set (lua: Lua scripts).",
-        ),
-        (
-            "ducq_command_set_errors_total",
-            "counter",
-            "Commands of a set that failed in the set itself (a Lua error).",
-        ),
-        (
-            "ducq_command_set_seconds_total",
-            "counter",
-            "Time spent in a command set's commands.",
-        ),
-    ];
-    for (i, (name, kind, help)) in sets.iter().enumerate() {
-        p.family(name, kind, help);
-        for s in &c.sets {
-            let labels = [("set", s.name.as_str())];
-            match i {
-                0 => p.sample(name, &labels, s.calls),
-                1 => p.sample(name, &labels, s.errors),
-                _ => p.sample(name, &labels, format_args!("{:.9}", s.nanos as f64 / 1e9)),
-            }
-        }
-    }
-    let gauges: [(&str, &str, u64); 4] = [
-        (
-            "ducq_routes_stored",
-            "Routes with a stored last message.",
-            r.routes_stored,
-        ),
-        (
-            "ducq_stored_bytes",
-            "Bytes of stored last messages and their routes.",
-            r.stored_bytes,
-        ),
-        (
-            "ducq_subscriptions",
-            "Subscriptions of all connections.",
-            r.subscriptions,
-        ),
-        (
-            "ducq_queued_output_bytes",
-            "Output queued for clients, not yet written.",
-            r.queued_bytes,
-        ),
-    ];
-    for (name, help, value) in gauges {
-        p.one(name, "gauge", help, value);
-    }
-    queues::prometheus(&mut p, r);
-    p.one(
-        "process_resident_memory_bytes",
-        "gauge",
-        "Resident memory size in bytes.",
-        r.rss_bytes,
-    );
-    p.one(
-        "process_open_fds",
-        "gauge",
-        "Number of open file descriptors.",
-        r.open_fds,
-    );
-    p.one(
-        "process_cpu_seconds_total",
-        "counter",
-        "Total user and system CPU time spent in seconds.",
-        format_args!("{:.2}", r.cpu_seconds),
-    );
-    p.one(
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the process since unix epoch in seconds.",
-        format_args!("{:.3}", r.start_time),
-    );
-    p.out
-}
-
-/// The same reading as one JSON object.
-pub fn json(r: &Reading) -> String {
-    let c = &r.counters;
-    let mut s = String::with_capacity(1024);
-    let _ = write!(
-        s,
-        "{{\"version\":\"{}\",\"uptime_seconds\":{:.3},\"start_time_seconds\":{:.3}",
-        r.version, r.uptime, r.start_time
-    );
-    s.push_str(",\"connections\":[");
-    for (i, g) in r.connections.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str("{\"listener\":");
-        crate::proto::listing::json_string(&mut s, g.listener.as_bytes());
-        s.push_str(",\"protocol\":");
-        crate::proto::listing::json_string(&mut s, g.protocol.as_bytes());
-        let _ = write!(s, ",\"count\":{}}}", g.count);
-    }
-    s.push_str("],\"connections_accepted\":{");
-    for (i, (listener, n)) in c.accepted.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        crate::proto::listing::json_string(&mut s, listener.to_string().as_bytes());
-        let _ = write!(s, ":{n}");
-    }
-    let _ = write!(
-        s,
-        "}},\"connections_refused\":{},\"messages_received\":{},\"messages_sent\":{},\
-         \"received_bytes\":{},\"sent_bytes\":{},\"publications\":{},\"deliveries\":{},\
-         \"slow_consumer_disconnects\":{},\"dropped_bytes\":{},\"publisher_holds\":{}",
-        c.refused,
-        c.messages_in,
-        c.messages_out,
-        c.bytes_in,
-        c.bytes_out,
-        c.publications,
-        c.deliveries,
-        c.slow_consumers,
-        c.dropped_bytes,
-        c.publisher_holds
-    );
-    s.push_str(",\"nacks\":{");
-    let mut first = true;
-    for (state, n) in ALL.iter().zip(c.nacks.iter()) {
-        if *n > 0 {
-            if !first {
-                s.push(',');
-            }
-            first = false;
-            let _ = write!(s, "\"{}\":{n}", state.code());
-        }
-    }
-    s.push_str("},\"command_sets\":{");
-    for (i, set) in c.sets.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        crate::proto::listing::json_string(&mut s, set.name.as_bytes());
-        let _ = write!(
-            s,
-            ":{{\"calls\":{},\"errors\":{},\"seconds\":{:.9}}}",
-            set.calls,
-            set.errors,
-            set.nanos as f64 / 1e9
-        );
-    }
-    let _ = write!(
-        s,
-        "}},\"routes_stored\":{},\"stored_bytes\":{},\"subscriptions\":{},\
-         \"queued_output_bytes\":{},\"process\":{{\"resident_memory_bytes\":{},\
-         \"open_fds\":{},\"cpu_seconds\":{:.2}}}",
-        r.routes_stored,
-        r.stored_bytes,
-        r.subscriptions,
-        r.queued_bytes,
-        r.rss_bytes,
-        r.open_fds,
-        r.cpu_seconds
-    );
-    queues::json(&mut s, r);
-    s.push('}');
-    s
-}
-
 /// Resident memory in bytes, open descriptors and CPU seconds of a process.
 pub type ProcessFigures = (u64, u64, f64);
 
@@ -510,6 +207,7 @@ pub fn process() -> ProcessFigures {
 
 #[cfg(test)]
 mod tests {
+    use super::prom::label;
     use super::*;
 
     fn sample() -> Reading {

@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::{Prom, QueueFigures, Reading};
+use super::prom::Prom;
+use super::{QueueFigures, Reading};
 
 /// The queue families: totals, then one series per queue and figure.
 pub(super) fn prometheus(p: &mut Prom, r: &Reading) {

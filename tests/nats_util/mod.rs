@@ -50,6 +50,21 @@ impl Nats {
         }
     }
 
+    /// One node with JetStream, keeping its streams in `store`, on `port`.
+    pub fn start_js(port: u16, store: &std::path::Path) -> Nats {
+        let mut cmd = Command::new("nats-server");
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store)
+            .stdin(Stdio::null());
+        let proc = Proc::spawn(&mut cmd);
+        proc.err().until("Server is ready");
+        Nats {
+            proc,
+            port,
+            cluster_port: 0,
+        }
+    }
+
     /// Three nodes routed to each other; returns once each is ready.
     pub fn cluster() -> Vec<Nats> {
         let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
@@ -116,6 +131,30 @@ impl NatsClient {
         m.extend_from_slice(payload);
         m.extend_from_slice(b"\r\n");
         self.raw(&m);
+    }
+
+    /// A request: the answer's payload (JetStream's API, say).
+    pub fn request(&mut self, subject: &str, payload: &[u8]) -> Vec<u8> {
+        self.sid += 1;
+        let inbox = format!("_INBOX.test.{}", self.sid);
+        let mut m = format!(
+            "SUB {inbox} {}\r\nPUB {subject} {inbox} {}\r\n",
+            self.sid,
+            payload.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(payload);
+        m.extend_from_slice(b"\r\n");
+        self.raw(&m);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.event(deadline) {
+                Some(Event::Msg(s, p)) if s == inbox => return p,
+                Some(Event::Msg(s, p)) => self.held.push((s, p)),
+                Some(_) => {}
+                None => panic!("no answer to {subject}"),
+            }
+        }
     }
 
     /// PING, and wait for the PONG: the server handled everything before.

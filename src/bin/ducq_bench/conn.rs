@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use mio::net::TcpStream;
 
-use super::wire::{new_wire, Endpoint, Event, Wire};
+use super::wire::{new_wire, Endpoint, Event, Kind, Wire};
 
 /// Time allowed for one TCP connect on loopback.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -33,6 +33,37 @@ pub fn use_tls(ca: &str) -> Result<(), String> {
     let config = ducq::tls::client_config(&files)?;
     TLS.set(config)
         .map_err(|_| "TLS configured twice".to_string())
+}
+
+/// nats-server (before 2.10's `handshake_first`, and by default after)
+/// sends its `INFO` line in plain text and starts TLS only once the client
+/// has read it: read that line, one byte at a time so nothing of the
+/// handshake is taken, and check the server asks for TLS. The codec never
+/// needs the INFO line.
+fn plain_info(sock: &mut std::net::TcpStream) -> Result<(), String> {
+    sock.set_read_timeout(Some(CONNECT_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        if line.len() > 64 << 10 {
+            return Err("NATS INFO line too long".into());
+        }
+        match sock.read(&mut byte) {
+            Ok(0) => return Err("NATS server closed before its INFO line".into()),
+            Ok(_) => line.extend_from_slice(&byte),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("reading NATS INFO: {e}")),
+        }
+    }
+    let info = String::from_utf8_lossy(&line);
+    if !info.starts_with("INFO ") {
+        return Err(format!("expected a NATS INFO line, got {info:?}"));
+    }
+    if !info.contains("\"tls_required\":true") {
+        return Err("the NATS server does not offer TLS on this port".into());
+    }
+    sock.set_read_timeout(None).map_err(|e| e.to_string())
 }
 
 /// A connection to a broker.
@@ -63,9 +94,12 @@ impl Conn {
     /// named `name`; `buf` is the initial input buffer size.
     pub fn connect(ep: &Endpoint, name: &str, buf: usize) -> Result<Conn, String> {
         let wire = new_wire(ep, name)?;
-        let std_sock = std::net::TcpStream::connect_timeout(&ep.addr, CONNECT_TIMEOUT)
+        let mut std_sock = std::net::TcpStream::connect_timeout(&ep.addr, CONNECT_TIMEOUT)
             .map_err(|e| format!("connect {}: {e}", ep.addr))?;
         std_sock.set_nodelay(true).map_err(|e| e.to_string())?;
+        if TLS.get().is_some() && ep.kind == Kind::Nats {
+            plain_info(&mut std_sock)?;
+        }
         std_sock.set_nonblocking(true).map_err(|e| e.to_string())?;
         let tls = match TLS.get() {
             Some(config) => {
@@ -285,5 +319,56 @@ impl Conn {
             let len = self.inbuf.len() * 2;
             self.inbuf.resize(len, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use super::plain_info;
+
+    /// A server that sends `info` and then returns the first bytes the
+    /// client sends after reading it.
+    fn nats_like(info: &'static [u8]) -> (TcpStream, std::thread::JoinHandle<Vec<u8>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.write_all(info).unwrap();
+            let mut next = vec![0; 8];
+            let n = s.read(&mut next).unwrap_or(0);
+            next.truncate(n);
+            next
+        });
+        (TcpStream::connect(addr).unwrap(), t)
+    }
+
+    #[test]
+    fn the_plain_info_line_is_read_whole_and_nothing_more() {
+        let (mut c, t) = nats_like(b"INFO {\"server_id\":\"x\",\"tls_required\":true}\r\n");
+        plain_info(&mut c).unwrap();
+        // What follows is the client's: here the start of a ClientHello.
+        c.write_all(&[0x16, 0x03, 0x01]).unwrap();
+        assert_eq!(t.join().unwrap(), [0x16, 0x03, 0x01]);
+    }
+
+    #[test]
+    fn a_server_without_tls_or_info_is_refused_clearly() {
+        let (mut c, t) = nats_like(b"INFO {\"server_id\":\"x\"}\r\n");
+        assert_eq!(
+            plain_info(&mut c).unwrap_err(),
+            "the NATS server does not offer TLS on this port"
+        );
+        drop(c);
+        t.join().unwrap();
+        let (mut c, t) = nats_like(b"+OK\r\n");
+        assert_eq!(
+            plain_info(&mut c).unwrap_err(),
+            "expected a NATS INFO line, got \"+OK\\r\\n\""
+        );
+        drop(c);
+        t.join().unwrap();
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 
+use super::jetstream::JetStreamConfig;
 use super::mapping::Mapping;
 use crate::backoff::Backoff;
 
@@ -100,6 +101,8 @@ pub struct BridgeConfig {
     pub buffer_messages: usize,
     /// The same bound in payload bytes.
     pub buffer_bytes: usize,
+    /// NATS: durable queues mirrored to a JetStream stream.
+    pub jetstream: JetStreamConfig,
     /// Speak TLS to the remote (MQTT bridges).
     pub tls: bool,
     /// PEM CA certificates the remote's certificate must be signed by;
@@ -158,6 +161,7 @@ impl BridgeConfig {
             password: None,
             buffer_messages: 10_000,
             buffer_bytes: 16 << 20,
+            jetstream: JetStreamConfig::default(),
             tls: false,
             ca: None,
             server_name: None,
@@ -170,7 +174,9 @@ impl BridgeConfig {
     /// (repeatable), `name`, `local_prefix`, `remote_prefix`, `qos`,
     /// `retain`, `mqtt_version`, `client_id`, `clean_session`, `user`,
     /// `password`, `keepalive`, `backoff_initial` and `backoff_max`
-    /// (seconds), `buffer` (messages), `tls`, `ca`, `server_name`.
+    /// (seconds), `buffer` (messages), `tls`, `ca`, `server_name`; NATS:
+    /// `mirror` (queue patterns, repeatable), `stream`, `stream_prefix`,
+    /// `stream_create`.
     pub fn parse_flag(text: &str) -> Result<BridgeConfig, String> {
         let mut parts = text.split(',');
         let head = parts.next().unwrap_or_default();
@@ -285,6 +291,7 @@ impl BridgeConfig {
                     .parse()
                     .map_err(|_| format!("buffer: '{value}' is not a whole number"))?
             }
+            other if self.jetstream.set(other, value)? => {}
             other => return Err(format!("unknown bridge key '{other}'")),
         }
         Ok(())
@@ -304,7 +311,9 @@ impl BridgeConfig {
                 self.name
             ));
         }
-        if self.mapping.out.is_empty() && self.mapping.inbound.is_empty() {
+        self.jetstream.check(&self.name, self.kind == Kind::Nats)?;
+        if self.mapping.out.is_empty() && self.mapping.inbound.is_empty() && !self.jetstream.is_on()
+        {
             return Err(format!(
                 "bridge {}: carries nothing (give out=PATTERN and/or in=PATTERN)",
                 self.name

@@ -10,18 +10,22 @@
 //! `bridge-<name>:<ip>:<port>` with its `out` patterns.
 //!
 //! This file is the manager: it dials, notices a connection gone, waits
-//! out the back-off (`crate::backoff`), dials the next address, keeps an
-//! idle connection pinged and logs each step. A bridge's counters and
-//! queues live in its `Link` and survive its connections, so what was in
-//! flight when one broke is sent again on the next (at least once). While
-//! a bridge is down a stand-in connection (a loopback socket nobody
-//! writes to) holds its subscriptions, so what is published meanwhile
-//! waits in the link, bounded, for the next connection. The manager never
-//! blocks: connecting is non-blocking, addresses are numeric. It must not
-//! encode or decode anything itself.
+//! out the back-off (`crate::backoff`), dials the next address and logs
+//! each step; `watch.rs` keeps a live connection pinged and leaves one
+//! whose remote hangs it. A bridge's counters and queues live in its
+//! `Link` and survive its connections, so what was in flight when one
+//! broke is sent again on the next (at least once). While a bridge is
+//! down a stand-in connection (a loopback socket nobody writes to) holds
+//! its subscriptions, so what is published meanwhile waits in the link,
+//! bounded, for the next connection. A NATS bridge may also mirror
+//! durable queues to JetStream (`jetstream.rs`): the manager hands it the
+//! enqueues each turn commits. The manager never blocks: connecting is
+//! non-blocking, addresses are numeric. It must not encode or decode
+//! anything itself.
 
 pub mod config;
 pub mod ducq;
+pub mod jetstream;
 pub mod link;
 pub mod mapping;
 pub mod mqtt;
@@ -30,6 +34,7 @@ pub mod peer;
 pub mod reload;
 pub mod trace;
 pub mod transport;
+mod watch;
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -37,6 +42,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use self::config::{BridgeConfig, Kind};
+use self::jetstream::Mirror;
 use self::link::Link;
 use self::peer::Shared;
 use self::transport::BridgeTransport;
@@ -47,8 +53,6 @@ use super::socket::{PeerAddr, Socket};
 use crate::backoff::random_u32;
 use crate::transport::Transport;
 
-/// Shortest time a handshake is given before the connection is dropped.
-const MIN_HANDSHAKE: Duration = Duration::from_secs(1);
 /// How long after a failed stand-in (no descriptor left) another is tried.
 const PARK_RETRY: Duration = Duration::from_secs(1);
 
@@ -70,11 +74,21 @@ struct Slot {
     dialed_at: Instant,
     /// `link.written` when last looked at, and when it last changed.
     written: (u64, Instant),
+    /// When the last keep-alive probe went out.
+    pinged: Instant,
+    /// The connection's `bytes_out` when last looked at, and since when
+    /// it has not moved while output waited (`watch.rs`).
+    sent: (u64, Instant),
+    /// The mirror's PubAcks and refusals when last looked at, and since
+    /// when that count has not moved while messages awaited theirs.
+    answered: (u64, Instant),
     /// The stand-in while the bridge is down, and the far end of its
     /// socket (kept open, never written).
     parked: Option<(ConnId, TcpStream)>,
     /// When a stand-in may be tried again after one could not be made.
     next_park: Instant,
+    /// A NATS bridge's JetStream mirror of durable queues.
+    mirror: Option<Rc<RefCell<Mirror>>>,
 }
 
 /// The bridges of one reactor.
@@ -101,7 +115,31 @@ impl Bridges {
     pub fn add(&mut self, cfg: BridgeConfig, now: Instant) {
         let cfg = Rc::new(cfg);
         let link = Rc::new(RefCell::new(Link::new(Rc::clone(&cfg))));
-        self.shared().links.borrow_mut().push(Rc::clone(&link));
+        let shared = self.shared();
+        shared.links.borrow_mut().push(Rc::clone(&link));
+        // A bridge of the same name before (a reload changed it): its
+        // mirror's messages go on with the new one, or are counted
+        // dropped when it mirrors elsewhere now.
+        let mut mirrors = shared.mirrors.borrow_mut();
+        let old = mirrors
+            .iter()
+            .position(|(n, _)| *n == cfg.name)
+            .map(|i| mirrors.remove(i).1);
+        let mirror = (cfg.kind == Kind::Nats && cfg.jetstream.is_on()).then(|| {
+            let mut m = Mirror::new(
+                cfg.jetstream.clone(),
+                shared.id,
+                cfg.buffer_messages,
+                cfg.buffer_bytes,
+            );
+            if let Some(old) = &old {
+                m.take_over(&mut old.borrow_mut());
+            }
+            let m = Rc::new(RefCell::new(m));
+            mirrors.push((cfg.name.clone(), Rc::clone(&m)));
+            m
+        });
+        drop(mirrors);
         self.slots.push(Slot {
             cfg,
             link,
@@ -113,9 +151,19 @@ impl Bridges {
             next_addr: 0,
             dialed_at: now,
             written: (0, now),
+            pinged: now,
+            sent: (0, now),
+            answered: (0, now),
             parked: None,
             next_park: now,
+            mirror,
         });
+    }
+
+    /// Whether a bridge mirrors durable queues (the queue service must
+    /// then keep its committed enqueues for `tick`).
+    pub fn mirrors_queues(&self) -> bool {
+        self.slots.iter().any(|s| s.mirror.is_some())
     }
 
     /// When `tick` next has something to do (`None`: nothing planned).
@@ -127,8 +175,8 @@ impl Bridges {
                 None => s.next_try,
                 // Gone (or going): at once.
                 Some(id) if hub.resolve(id).is_none() => Instant::now(),
-                Some(_) if !s.link.borrow().open => s.dialed_at + handshake_time(&s.cfg),
-                Some(_) => s.written.1 + s.cfg.keepalive / 2,
+                Some(_) if !s.link.borrow().open => s.dialed_at + watch::handshake_time(&s.cfg),
+                Some(id) => s.due(hub, id),
             })
             .min()
     }
@@ -138,9 +186,26 @@ impl Bridges {
         let Some(shared) = self.shared.clone() else {
             return;
         };
+        if self.mirrors_queues() {
+            hub.queues_mut().keep_enqueued();
+        }
+        // Taken even with no mirror left (a reload removed it): nothing
+        // piles up.
+        let enqueued = hub.queues_mut().take_enqueued();
         for slot in &mut self.slots {
+            if let Some(m) = &slot.mirror {
+                let mut m = m.borrow_mut();
+                for e in &enqueued {
+                    m.offer(&e.queue, e.id, &e.payload);
+                }
+            }
             match slot.conn.map(|id| hub.resolve(id)) {
-                Some(Some(key)) => slot.watch(hub, key, now),
+                Some(Some(key)) => {
+                    slot.watch(hub, key, now);
+                    if slot.conn.is_some() {
+                        slot.mirror_out(hub, key);
+                    }
+                }
                 Some(None) => slot.lost(hub, now),
                 None => {}
             }
@@ -157,11 +222,6 @@ impl Bridges {
     }
 }
 
-/// The handshake's time limit: twice the keep-alive, at least a second.
-fn handshake_time(cfg: &BridgeConfig) -> Duration {
-    (cfg.keepalive * 2).max(MIN_HANDSHAKE)
-}
-
 impl Slot {
     fn log(&self, hub: &mut Hub, level: Level, text: &str) {
         let sender = format!("bridge-{}", self.cfg.name);
@@ -169,52 +229,30 @@ impl Slot {
     }
 
     fn log_notes(&self, hub: &mut Hub) {
-        let notes = std::mem::take(&mut self.link.borrow_mut().notes);
+        let mut notes = std::mem::take(&mut self.link.borrow_mut().notes);
+        if let Some(m) = &self.mirror {
+            notes.append(&mut m.borrow_mut().notes);
+        }
         for n in notes {
             self.log(hub, Level::Warn, &n);
         }
     }
 
-    /// A live connection: its handshake deadline, its keep-alive.
-    fn watch(&mut self, hub: &mut Hub, key: usize, now: Instant) {
-        let (open, written) = {
-            let link = self.link.borrow();
-            (link.open, link.written)
-        };
-        if !open {
-            if now.saturating_duration_since(self.dialed_at) >= handshake_time(&self.cfg) {
-                hub.close(key, "bridge handshake timed out");
-            }
+    /// Publishes what the mirror holds on live connection `key`, once the
+    /// stream is known to be there (the NATS codec publishes the rest as
+    /// acknowledgements open its window).
+    fn mirror_out(&mut self, hub: &mut Hub, key: usize) {
+        let Some(m) = &self.mirror else {
             return;
-        }
-        if !self.announced {
-            self.announced = true;
-            self.attempt = 0;
-            let resent = self
-                .link
-                .borrow()
-                .waiting
-                .iter()
-                .filter(|m| m.resent)
-                .count();
-            let addr = self.addr.map(|a| a.to_string()).unwrap_or_default();
-            let text = if resent > 0 {
-                format!("connected to {addr}; sending again {resent} unconfirmed")
-            } else {
-                format!("connected to {addr}")
-            };
-            self.log(hub, Level::Info, &text);
-        }
-        if written != self.written.0 {
-            self.written = (written, now);
-        } else if now.saturating_duration_since(self.written.1) >= self.cfg.keepalive / 2 {
-            // Nothing sent for a while: some remotes (MQTT) drop a client
-            // that stays silent, whatever it receives.
-            self.written.1 = now;
-            if let Some(conn) = hub.conns.get_mut(key) {
-                conn.transport.keepalive(conn.out.own());
-                hub.mark_dirty(key);
-            }
+        };
+        let Some(conn) = hub.conns.get_mut(key) else {
+            return;
+        };
+        let out = conn.out.own();
+        let before = out.len();
+        if m.borrow_mut().drain(out) > 0 {
+            self.link.borrow_mut().written += (out.len() - before) as u64;
+            hub.mark_dirty(key);
         }
     }
 
@@ -225,7 +263,11 @@ impl Slot {
             let mut link = self.link.borrow_mut();
             let was_open = link.open;
             let n = link.connection_ended();
-            (was_open, n, link.error.take())
+            let m = self
+                .mirror
+                .as_ref()
+                .map_or(0, |m| m.borrow_mut().connection_ended());
+            (was_open, n + m, link.error.take())
         };
         if was_open {
             self.attempt = 0;
@@ -273,7 +315,7 @@ impl Slot {
         now: Instant,
     ) {
         let made = stand_in_socket(pairs).and_then(|(near, far)| {
-            let transport = make_transport(&self.cfg, &self.link, shared, true);
+            let transport = make_transport(&self.cfg, &self.link, shared, None, true);
             let peer = self.addr.or(self.cfg.addrs.first().copied());
             let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
             let (near, peer) = (Socket::Tcp(near), PeerAddr::Inet(peer));
@@ -321,7 +363,7 @@ impl Slot {
         self.next_addr = self.next_addr.wrapping_add(1);
         self.addr = Some(addr);
         self.dialed_at = now;
-        let transport = make_transport(&self.cfg, &self.link, shared, false);
+        let transport = make_transport(&self.cfg, &self.link, shared, self.mirror.as_ref(), false);
         let made = transport::tls_layer(&self.cfg, addr, now)
             .and_then(|tls| connect(hub, addr, transport, tls, now));
         match made {
@@ -332,6 +374,8 @@ impl Slot {
                 }
                 self.conn = hub.conn_id(key);
                 self.written = (self.link.borrow().written, now);
+                (self.pinged, self.sent) = (now, (0, now));
+                self.answered.1 = now;
                 self.log(hub, Level::Info, &format!("connecting to {addr}"));
             }
             Err(e) => {
@@ -354,6 +398,7 @@ fn make_transport(
     cfg: &BridgeConfig,
     link: &Rc<RefCell<Link>>,
     shared: &Rc<Shared>,
+    mirror: Option<&Rc<RefCell<Mirror>>>,
     parked: bool,
 ) -> Box<dyn Transport> {
     let link = Rc::clone(link);
@@ -369,7 +414,7 @@ fn make_transport(
             parked,
         )),
         Kind::Nats => Box::new(BridgeTransport::new(
-            nats::NatsRemote::new(cfg),
+            nats::NatsRemote::new(cfg, mirror.cloned()),
             link,
             parked,
         )),
@@ -419,15 +464,40 @@ fn connect(
     Ok(key)
 }
 
-/// One line of the `bridges` listing.
-pub(crate) fn listing_line(link: &Link) -> String {
+/// One line of the `bridges` listing, with its mirror's counts when it
+/// mirrors queues.
+pub(crate) fn listing_line(link: &Link, mirror: Option<&Mirror>) -> String {
+    let mut line = link_fields(link);
+    if let Some(m) = mirror {
+        let c = &m.counters;
+        let (waiting, unacked) = m.depths();
+        line.push_str(&format!(
+            " stream={} mirrored={} mirror_sent={} mirror_in_flight={unacked} \
+             mirror_waiting={waiting} mirror_resent={} duplicates={} mirror_rejected={} \
+             mirror_dropped={} mirror_unmappable={}",
+            m.config().stream,
+            c.acked,
+            c.sent,
+            c.resent,
+            c.duplicates,
+            c.rejected,
+            c.dropped,
+            c.unmappable,
+        ));
+    }
+    line.push('\n');
+    line
+}
+
+/// A bridge's own fields in the listing.
+fn link_fields(link: &Link) -> String {
     let c = &link.counters;
     let cfg = &link.cfg;
     let addrs: Vec<String> = cfg.addrs.iter().map(|a| a.to_string()).collect();
     format!(
         "{} kind={} addr={} state={} connects={} disconnects={} sent={} confirmed={} in_flight={} \
          waiting={} resent={} rejected={} untracked={} unmappable={} dropped={} looped={} \
-         received={} ignored={} refused={}\n",
+         received={} ignored={} refused={}",
         cfg.name,
         cfg.kind,
         addrs.join("|"),

@@ -9,9 +9,12 @@
 //! it, so what a dying server never confirmed is sent again to the next
 //! one. It must not touch a socket.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use super::config::BridgeConfig;
+use super::jetstream::{json_field, Mirror};
 use super::link::{Link, Outgoing};
 use super::mapping::{nats_filters, nats_route, nats_subject};
 use super::transport::{Inbound, Remote, Sent};
@@ -34,6 +37,16 @@ enum State {
     Ready,
 }
 
+/// A `MSG` or `HMSG` frame, parsed.
+struct Frame<'a> {
+    subject: &'a [u8],
+    /// The header block (`HMSG`), status line first.
+    headers: &'a [u8],
+    payload: &'a [u8],
+    /// Bytes of input it took.
+    len: usize,
+}
+
 /// The client side of a NATS bridge.
 pub struct NatsRemote {
     state: State,
@@ -49,11 +62,13 @@ pub struct NatsRemote {
     confirmed: u64,
     /// Per `PING` sent and unanswered: how many `PUB`s its `PONG` confirms.
     pings: VecDeque<u64>,
+    /// The JetStream mirror of durable queues, when configured.
+    mirror: Option<Rc<RefCell<Mirror>>>,
 }
 
 impl NatsRemote {
-    /// A remote for `cfg`.
-    pub fn new(cfg: &BridgeConfig) -> NatsRemote {
+    /// A remote for `cfg`; `mirror`: the bridge's JetStream mirror.
+    pub fn new(cfg: &BridgeConfig, mirror: Option<Rc<RefCell<Mirror>>>) -> NatsRemote {
         let mut subjects = Vec::new();
         for p in cfg.mapping.remote_patterns() {
             for s in nats_filters(&p) {
@@ -72,10 +87,12 @@ impl NatsRemote {
             published: 0,
             confirmed: 0,
             pings: VecDeque::new(),
+            mirror,
         }
     }
 
-    /// The `CONNECT`, `SUB`s and first `PING`.
+    /// Answers `INFO`: `CONNECT`, the `SUB`s (the mirror's reply inbox
+    /// too), the mirror's stream request, and the first `PING`.
     fn connect(&mut self, info: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         if json_field(info, "tls_required").as_deref() == Some("true") {
             return Err("the server requires TLS, which this bridge does not speak".into());
@@ -83,9 +100,32 @@ impl NatsRemote {
         if let Some(n) = json_field(info, "max_payload").and_then(|v| v.parse().ok()) {
             self.max_payload = n;
         }
+        out.extend_from_slice(self.connect_line().as_bytes());
+        for (i, s) in self.subjects.iter().enumerate() {
+            out.extend_from_slice(format!("SUB {s} {}\r\n", i + 1).as_bytes());
+        }
+        if let Some(m) = &self.mirror {
+            let token = format!(
+                "{:08x}{:08x}",
+                crate::backoff::random_u32(),
+                crate::backoff::random_u32()
+            );
+            let sid = self.subjects.len() + 1;
+            out.extend_from_slice(format!("SUB _INBOX.{token}.* {sid}\r\n").as_bytes());
+            m.borrow_mut().begin(&token, self.max_payload, out);
+        }
+        self.state = State::Pong;
+        self.ping(out);
+        Ok(())
+    }
+
+    /// `CONNECT {...}`: no echo, not verbose; headers and "no responders"
+    /// statuses when mirroring (JetStream needs both).
+    fn connect_line(&self) -> String {
+        let js = self.mirror.is_some();
         let mut c = format!(
-            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false,\"headers\":false,\
-             \"name\":{},\"lang\":\"rust-ducq\",\"version\":\"{}\",\"protocol\":1",
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false,\"headers\":{js},\
+             \"no_responders\":{js},\"name\":{},\"lang\":\"rust-ducq\",\"version\":\"{}\",\"protocol\":1",
             json_str(&format!("ducq-bridge-{}", self.name)),
             env!("CARGO_PKG_VERSION"),
         );
@@ -96,17 +136,12 @@ impl NatsRemote {
             c.push_str(&format!(",\"pass\":{}", json_str(p)));
         }
         c.push_str("}\r\n");
-        out.extend_from_slice(c.as_bytes());
-        for (i, s) in self.subjects.iter().enumerate() {
-            out.extend_from_slice(format!("SUB {s} {}\r\n", i + 1).as_bytes());
-        }
-        self.state = State::Pong;
-        self.ping(out);
-        Ok(())
+        c
     }
 
-    /// A `MSG` line and its payload: the local message, or `None` when the
-    /// route is not brought in.
+    /// A `MSG` or `HMSG` line and what follows: the local message (`None`
+    /// when the route is not brought in, or it was a mirror reply); `Ok(None)`
+    /// while the payload is incomplete.
     fn message(
         &self,
         link: &mut Link,
@@ -114,33 +149,22 @@ impl NatsRemote {
         line: &[u8],
         after: usize,
     ) -> Result<Option<(usize, Option<Inbound>)>, String> {
-        // MSG <subject> <sid> [reply-to] <#bytes>
-        let fields: Vec<&[u8]> = line
-            .split(|&b| b == b' ')
-            .filter(|f| !f.is_empty())
-            .collect();
-        if !(4..=5).contains(&fields.len()) {
-            return Err("malformed MSG line".into());
-        }
-        let (subject, size) = match (fields.get(1), fields.last()) {
-            (Some(s), Some(n)) => (*s, parse_size(n).ok_or("malformed MSG size")?),
-            _ => return Err("malformed MSG line".into()),
-        };
-        if size > MAX_MSG {
-            return Err(format!("MSG of {size} bytes is over the limit"));
-        }
-        let end = after + size;
-        let Some(tail) = input.get(end..end + 2) else {
+        let Some(f) = frame(input, line, after)? else {
             return Ok(None);
         };
-        if tail != b"\r\n" {
-            return Err("MSG payload not followed by CRLF".into());
+        if let Some(m) = self
+            .mirror
+            .as_ref()
+            .filter(|m| m.borrow().is_reply(f.subject))
+        {
+            m.borrow_mut()
+                .reply(f.subject, status(f.headers), f.payload)?;
+            return Ok(Some((f.len, None)));
         }
-        let payload = input.get(after..end).unwrap_or_default();
-        let route = nats_route(subject);
+        let route = nats_route(f.subject);
         let inbound = match link.cfg.mapping.inbound_route(&route) {
             Some(local) => Some(Inbound {
-                message: format(b"pub", &local, payload),
+                message: format(b"pub", &local, f.payload),
                 last: LastMessage::Store,
             }),
             None => {
@@ -148,7 +172,7 @@ impl NatsRemote {
                 None
             }
         };
-        Ok(Some((end + 2, inbound)))
+        Ok(Some((f.len, inbound)))
     }
 
     /// A `PONG`: confirms what its `PING` followed; a first one opens.
@@ -167,6 +191,86 @@ impl NatsRemote {
             self.ping(out);
         }
     }
+
+    /// One control line (not `MSG`/`HMSG`).
+    fn control(
+        &mut self,
+        link: &mut Link,
+        op: &[u8],
+        line: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        match (op, self.state) {
+            (b"PING", _) => out.extend_from_slice(b"PONG\r\n"),
+            (b"PONG", _) => self.pong(link, out),
+            (b"INFO", State::Info) => self.connect(line.get(5..).unwrap_or_default(), out)?,
+            (b"INFO", _) | (b"+OK", _) => {}
+            (b"-ERR", _) => {
+                let text = String::from_utf8_lossy(line.get(4..).unwrap_or_default());
+                let text = text.trim().trim_matches('\'');
+                if !text.starts_with("Permissions Violation") {
+                    return Err(format!("the server said: {text}"));
+                }
+                link.counters.rejected += 1;
+                link.notes.push(format!("the server said: {text}"));
+            }
+            _ => {
+                let shown =
+                    String::from_utf8_lossy(line.get(..line.len().min(40)).unwrap_or_default());
+                return Err(format!("unexpected line from the server: {shown:?}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `MSG <subject> <sid> [reply] <#bytes>` or `HMSG <subject> <sid>
+/// [reply] <#header bytes> <#total bytes>` and checks what follows.
+fn frame<'a>(input: &'a [u8], line: &'a [u8], after: usize) -> Result<Option<Frame<'a>>, String> {
+    let fields: Vec<&[u8]> = line
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty())
+        .collect();
+    let headed = fields
+        .first()
+        .is_some_and(|op| op.eq_ignore_ascii_case(b"HMSG"));
+    let sizes = if headed { 2 } else { 1 };
+    if !(3 + sizes..=4 + sizes).contains(&fields.len()) {
+        return Err("malformed MSG line".into());
+    }
+    let size = |i: usize| {
+        fields
+            .get(fields.len() - i)
+            .and_then(|n| parse_size(n))
+            .ok_or("malformed MSG size")
+    };
+    let total = size(1)?;
+    let header = if headed { size(2)? } else { 0 };
+    if total > MAX_MSG || header > total {
+        return Err(format!(
+            "MSG of {total} bytes is over the limit or malformed"
+        ));
+    }
+    let end = after + total;
+    let Some(tail) = input.get(end..end + 2) else {
+        return Ok(None);
+    };
+    if tail != b"\r\n" {
+        return Err("MSG payload not followed by CRLF".into());
+    }
+    Ok(Some(Frame {
+        subject: fields.get(1).copied().unwrap_or_default(),
+        headers: input.get(after..after + header).unwrap_or_default(),
+        payload: input.get(after + header..end).unwrap_or_default(),
+        len: end + 2,
+    }))
+}
+
+/// The status of a header block (`NATS/1.0 503` → `503`).
+fn status(headers: &[u8]) -> Option<&str> {
+    let first = headers.split(|&b| b == b'\r').next()?;
+    let text = std::str::from_utf8(first).ok()?;
+    text.strip_prefix("NATS/1.0")?.split_whitespace().next()
 }
 
 impl Remote for NatsRemote {
@@ -191,30 +295,20 @@ impl Remote for NatsRemote {
         let after = eol + 2;
         let op = line.split(|&b| b == b' ').next().unwrap_or_default();
         let op = op.to_ascii_uppercase();
-        match (op.as_slice(), self.state) {
-            (b"MSG", State::Ready | State::Pong) => {
-                return Ok(self.message(link, input, line, after)?.unwrap_or((0, None)));
-            }
-            (b"PING", _) => out.extend_from_slice(b"PONG\r\n"),
-            (b"PONG", _) => self.pong(link, out),
-            (b"INFO", State::Info) => self.connect(line.get(5..).unwrap_or_default(), out)?,
-            (b"INFO", _) | (b"+OK", _) => {}
-            (b"-ERR", _) => {
-                let text = String::from_utf8_lossy(line.get(4..).unwrap_or_default());
-                let text = text.trim().trim_matches('\'');
-                if !text.starts_with("Permissions Violation") {
-                    return Err(format!("the server said: {text}"));
-                }
-                link.counters.rejected += 1;
-                link.notes.push(format!("the server said: {text}"));
+        let result = match (op.as_slice(), self.state) {
+            (b"MSG" | b"HMSG", State::Ready | State::Pong) => {
+                self.message(link, input, line, after)?.unwrap_or((0, None))
             }
             _ => {
-                let shown =
-                    String::from_utf8_lossy(line.get(..line.len().min(40)).unwrap_or_default());
-                return Err(format!("unexpected line from the server: {shown:?}"));
+                self.control(link, &op, line, out)?;
+                (after, None)
             }
+        };
+        if let Some(m) = &self.mirror {
+            // A PubAck opened the window, or the stream is there now.
+            m.borrow_mut().drain(out);
         }
-        Ok((after, None))
+        Ok(result)
     }
 
     fn ready(&self) -> bool {
@@ -274,19 +368,6 @@ fn parse_size(text: &[u8]) -> Option<usize> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
-/// The raw text of a scalar field of a flat JSON object (`"key":value`),
-/// quotes removed from a string. Enough for the few `INFO` fields read.
-fn json_field(json: &[u8], key: &str) -> Option<String> {
-    let text = std::str::from_utf8(json).ok()?;
-    let at = text.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let rest = text.get(at..)?.trim_start();
-    if let Some(s) = rest.strip_prefix('"') {
-        return Some(s.split('"').next()?.to_string());
-    }
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    Some(rest.get(..end)?.trim().to_string())
-}
-
 /// A JSON string literal.
 fn json_str(s: &str) -> String {
     let mut out = String::new();
@@ -295,147 +376,5 @@ fn json_str(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::server::bridges::config::Kind;
-    use std::rc::Rc;
-
-    fn setup() -> (NatsRemote, Link) {
-        let mut cfg = BridgeConfig::new(Kind::Nats, "127.0.0.1:4222".parse().unwrap());
-        cfg.mapping.out = vec!["o/#".into()];
-        cfg.mapping.inbound = vec!["i/+".into(), "j/#".into()];
-        cfg.user = Some("u".into());
-        cfg.password = Some("p\"w".into());
-        let remote = NatsRemote::new(&cfg);
-        (remote, Link::new(Rc::new(cfg)))
-    }
-
-    /// Decodes everything in `input`; returns the local messages.
-    fn feed(r: &mut NatsRemote, link: &mut Link, input: &[u8], out: &mut Vec<u8>) -> Vec<String> {
-        let mut buf = input.to_vec();
-        let mut got = Vec::new();
-        loop {
-            let (n, inbound) = r.decode(link, &mut buf, out).unwrap();
-            if let Some(i) = inbound {
-                got.push(String::from_utf8(i.message).unwrap());
-            }
-            if n == 0 {
-                return got;
-            }
-            buf.drain(..n);
-        }
-    }
-
-    #[test]
-    fn handshake_subscribes_and_opens_on_pong() {
-        let (mut r, mut link) = setup();
-        let mut out = Vec::new();
-        r.open(&mut link, &mut out);
-        assert!(out.is_empty());
-        feed(
-            &mut r,
-            &mut link,
-            b"INFO {\"server_id\":\"x\",\"max_payload\":100}\r\n",
-            &mut out,
-        );
-        let text = String::from_utf8(out.clone()).unwrap();
-        assert!(
-            text.starts_with("CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false,"),
-            "{text}"
-        );
-        assert!(
-            text.contains(",\"user\":\"u\",\"pass\":\"p\\\"w\"}\r\n"),
-            "{text}"
-        );
-        assert!(
-            text.ends_with("SUB i.* 1\r\nSUB j.> 2\r\nSUB j 3\r\nPING\r\n"),
-            "{text}"
-        );
-        assert!(!r.ready());
-        out.clear();
-        feed(&mut r, &mut link, b"+OK\r\nPONG\r\n", &mut out);
-        assert!(r.ready() && out.is_empty());
-        assert_eq!(r.max_payload, 100);
-    }
-
-    #[test]
-    fn messages_in_and_confirmations_of_what_went_out() {
-        let (mut r, mut link) = setup();
-        let mut out = Vec::new();
-        feed(&mut r, &mut link, b"INFO {}\r\nPONG\r\n", &mut out);
-        out.clear();
-        let got = feed(
-            &mut r,
-            &mut link,
-            b"MSG i.x 1 5\r\nhello\r\nMSG j 3 reply.to 0\r\n\r\nMSG i.x.y 1 1\r\nz\r\nPING\r\nMSG i.a 1 3\r\nab",
-            &mut out,
-        );
-        assert_eq!(got, ["pub i/x\nhello", "pub j\n"]);
-        assert_eq!(link.counters.ignored, 1);
-        assert_eq!(out, b"PONG\r\n");
-        out.clear();
-        // Two publications: a PING after the first, none after the second
-        // until the PONG; that PONG confirms one and asks again.
-        for p in ["1", "2"] {
-            let mut m = r.outgoing(&mut link, b"o/a", p.as_bytes(), 0).unwrap();
-            assert_eq!(r.send(&mut link, &mut m, &mut out), Sent::Unconfirmed);
-            link.sent_unconfirmed(m);
-        }
-        assert_eq!(out, b"PUB o.a 1\r\n1\r\nPING\r\nPUB o.a 1\r\n2\r\n");
-        out.clear();
-        feed(&mut r, &mut link, b"PONG\r\n", &mut out);
-        assert_eq!((link.counters.confirmed, link.in_flight()), (1, 1));
-        assert_eq!(out, b"PING\r\n");
-        feed(&mut r, &mut link, b"PONG\r\n", &mut out);
-        assert_eq!((link.counters.confirmed, link.in_flight()), (2, 0));
-        // Over the server's limit, or no subject for the route.
-        r.max_payload = 2;
-        let mut big = r.outgoing(&mut link, b"o/a", b"abc", 0).unwrap();
-        assert_eq!(r.send(&mut link, &mut big, &mut out), Sent::Skipped);
-        assert_eq!(r.outgoing(&mut link, b"o/a.b", b"x", 0), None);
-        assert_eq!(link.counters.unmappable, 2);
-    }
-
-    #[test]
-    fn hostile_servers_end_the_connection() {
-        for bad in [
-            &b"GARBAGE\r\n"[..],
-            b"-ERR 'Authorization Violation'\r\n",
-            b"INFO {\"tls_required\":true}\r\n",
-        ] {
-            let (mut r, mut link) = setup();
-            let mut buf = bad.to_vec();
-            assert!(
-                r.decode(&mut link, &mut buf, &mut Vec::new()).is_err(),
-                "{bad:?}"
-            );
-        }
-        let (mut r, mut link) = setup();
-        let mut out = Vec::new();
-        feed(&mut r, &mut link, b"INFO {}\r\nPONG\r\n", &mut out);
-        for bad in [
-            &b"MSG a 1 x\r\n"[..],
-            b"MSG a 1 2\r\nabcd",
-            b"MSG a\r\n",
-            b"MSG a 1 99999999999999\r\n",
-        ] {
-            let mut buf = bad.to_vec();
-            assert!(r.decode(&mut link, &mut buf, &mut out).is_err(), "{bad:?}");
-        }
-        let mut long = vec![b'x'; MAX_LINE + 1];
-        assert!(r.decode(&mut link, &mut long, &mut out).is_err());
-        // A permissions error is counted and noted, not fatal.
-        let mut perm = b"-ERR 'Permissions Violation for Publish to \"o.a\"'\r\n".to_vec();
-        assert!(r.decode(&mut link, &mut perm, &mut out).is_ok());
-        assert_eq!((link.counters.rejected, link.notes.len()), (1, 1));
-    }
-
-    #[test]
-    fn json_fields() {
-        let info = br#"{"a":"x y","max_payload": 1048576 ,"tls_required":true}"#;
-        assert_eq!(json_field(info, "a").as_deref(), Some("x y"));
-        assert_eq!(json_field(info, "max_payload").as_deref(), Some("1048576"));
-        assert_eq!(json_field(info, "tls_required").as_deref(), Some("true"));
-        assert_eq!(json_field(info, "nope"), None);
-    }
-}
+#[path = "nats_tests.rs"]
+mod tests;

@@ -16,6 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use super::jetstream::Mirror;
 use super::link::Link;
 use super::trace::{broker_id, Seen, Trace};
 use crate::proto::message::format;
@@ -46,6 +47,8 @@ pub struct Shared {
     pub duplicates: Cell<u64>,
     /// The bridges this broker dials.
     pub links: RefCell<Vec<Rc<RefCell<Link>>>>,
+    /// Their JetStream mirrors, by bridge name.
+    pub mirrors: RefCell<Vec<(String, Rc<RefCell<Mirror>>)>>,
 }
 
 impl Shared {
@@ -59,6 +62,7 @@ impl Shared {
             seen: RefCell::new(Seen::default()),
             duplicates: Cell::new(0),
             links: RefCell::new(Vec::new()),
+            mirrors: RefCell::new(Vec::new()),
         }
     }
 
@@ -235,8 +239,12 @@ impl PeerCommands {
             self.shared.id,
             self.shared.duplicates.get()
         )];
+        let mirrors = self.shared.mirrors.borrow();
         for link in self.shared.links.borrow().iter() {
-            lines.push(super::listing_line(&link.borrow()));
+            let link = link.borrow();
+            let mirror = mirrors.iter().find(|(n, _)| *n == link.cfg.name);
+            let mirror = mirror.map(|(_, m)| m.borrow());
+            lines.push(super::listing_line(&link, mirror.as_deref()));
         }
         hub.send(caller, PARTS)?;
         for line in lines {

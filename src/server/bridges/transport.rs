@@ -287,6 +287,9 @@ impl<R: Remote> Transport for BridgeTransport<R> {
             // Silent by design: zero turns the timeout off.
             return Some(Duration::ZERO);
         }
-        Some(self.link.borrow().cfg.keepalive * 2)
+        // A backstop: the bridge manager ends a silent remote's
+        // connection first, saying why (`watch.rs`).
+        let cfg = &self.link.borrow().cfg;
+        Some((cfg.keepalive * 3).max(super::watch::handshake_time(cfg) * 2))
     }
 }

@@ -13,8 +13,9 @@
 //! `gate` applies channels to publications and subscriptions; `spec`,
 //! `rate`, `depths` and `overlap` are its parts. It never touches a socket.
 //!
-//! An embedder (a configuration file) defines its channels in the config
-//! layer, and replaces them all at a reload:
+//! An embedder defines its channels in the config layer, with `define` /
+//! `remove` (the configuration file's `[[channel]]` tables, at a reload
+//! only those that changed), or replaces them all:
 //!
 //! ```
 //! use ducq::server::channels::{self, Channel, ChannelSpec, Origin};
@@ -51,7 +52,10 @@ mod spec;
 
 pub use depths::RouteDepths;
 pub use overlap::overlaps;
-pub use spec::{check_name, quoted, ChannelSpec, Rate, SpecError, MAX_DEPTH, MAX_NAME};
+pub use spec::{
+    check_name, quoted, setting_item, ChannelSpec, Rate, SettingValue, SpecError, MAX_DEPTH,
+    MAX_NAME, SETTINGS,
+};
 
 /// Where a channel was defined. Layers, lowest first: a name defined in
 /// several takes the highest one's definition.

@@ -254,6 +254,49 @@ fn items(text: &str) -> Result<Vec<(String, Option<String>)>, SpecError> {
     }
 }
 
+/// The names of the settings, in the order `Display` prints them.
+pub const SETTINGS: [&str; 7] = [
+    "pattern",
+    "history",
+    "retain",
+    "rate",
+    "burst",
+    "max_payload",
+    "read_only",
+];
+
+/// A setting's value as a table gives it (a configuration file's
+/// `[[channel]]`, a Lua `channels` entry), before it becomes text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SettingValue<'a> {
+    /// `true` / `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A number with a fraction (a rate).
+    Float(f64),
+    /// Text.
+    Text(&'a str),
+}
+
+/// The text-form item (`key=value`) of setting `key` given as `v` in a
+/// table, for [`ChannelSpec::parse`] to read with every other: numbers and
+/// text as they are, `retain = true` for `retain` (1), `read_only` as true
+/// or false. `None` for `retain = false` (no retain). A boolean for any
+/// other setting is refused. Whether `key` is a setting is `parse`'s to
+/// say.
+pub fn setting_item(key: &str, v: SettingValue<'_>) -> Result<Option<String>, SpecError> {
+    Ok(Some(match v {
+        SettingValue::Bool(false) if key == "retain" => return Ok(None),
+        SettingValue::Bool(_) if key == "retain" => "retain".to_string(),
+        SettingValue::Bool(b) if key == "read_only" => format!("read_only={b}"),
+        SettingValue::Bool(_) => return Err(bad(format!("{key} is a boolean"))),
+        SettingValue::Int(n) => format!("{key}={n}"),
+        SettingValue::Float(n) => format!("{key}={n}"),
+        SettingValue::Text(t) => format!("{key}={}", quoted(t)),
+    }))
+}
+
 /// `v` as `parse` reads it back: bare, or quoted when it holds
 /// whitespace, a quote or a backslash (or is empty).
 pub fn quoted(v: &str) -> String {
@@ -357,6 +400,42 @@ mod tests {
         assert!(err("pattern=\"a b").contains("closing quote"));
         assert!(err("pattern=123456789").contains("at most 8 bytes"));
         assert!(err("pattern=a history").starts_with("history needs a value"));
+    }
+
+    #[test]
+    fn table_values_become_items_parse_reads() {
+        let item = |k: &str, v| setting_item(k, v).unwrap();
+        assert_eq!(
+            item("retain", SettingValue::Bool(true)).as_deref(),
+            Some("retain")
+        );
+        assert_eq!(item("retain", SettingValue::Bool(false)), None);
+        assert_eq!(
+            item("retain", SettingValue::Int(3)).as_deref(),
+            Some("retain=3")
+        );
+        assert_eq!(
+            item("read_only", SettingValue::Bool(false)).as_deref(),
+            Some("read_only=false")
+        );
+        assert_eq!(
+            item("rate", SettingValue::Float(2.5)).as_deref(),
+            Some("rate=2.5")
+        );
+        assert_eq!(
+            item("pattern", SettingValue::Text("a b/#")).as_deref(),
+            Some("pattern=\"a b/#\"")
+        );
+        assert_eq!(
+            setting_item("history", SettingValue::Bool(true)),
+            Err(SpecError("history is a boolean".into()))
+        );
+        // Negative numbers reach parse, which says what is expected.
+        let text = item("history", SettingValue::Int(-1)).unwrap();
+        assert!(ChannelSpec::parse(&format!("pattern=a {text}"), 8)
+            .unwrap_err()
+            .0
+            .starts_with("history=-1: a whole number"));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   configuration defines that name;
 //! - `chan rm NAME` → `ACK`; `NACK 19` when there is none, `NACK 24` when
 //!   it is not one `chan add` made;
-//! - `chan ls` → `PARTS`, a line `"name","pattern"\n` per channel, `END`;
+//! - `chan ls` → `PARTS`, a line `"name","pattern","origin"\n` per
+//!   channel, `END`;
 //! - `chan show NAME` → `PARTS`, one `key=value` line per setting, `END`;
 //!   `NACK 19` when there is none.
 //!
@@ -40,7 +41,10 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
                 .channels
                 .list()
                 .iter()
-                .map(|c| format!("\"{}\",\"{}\"\n", c.name, c.spec.pattern).into_bytes())
+                .map(|c| {
+                    let line = format!("\"{}\",\"{}\",\"{}\"\n", c.name, c.spec.pattern, c.origin);
+                    line.into_bytes()
+                })
                 .collect();
             send_parts(hub, caller, lines)
         }

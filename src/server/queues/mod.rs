@@ -198,6 +198,17 @@ impl QueueService {
             .map_err(|e| e.state())
     }
 
+    /// Keeps every committed enqueue from now on, for `take_enqueued`
+    /// (a bridge mirroring queues asks; nothing is copied otherwise).
+    pub fn keep_enqueued(&mut self) {
+        self.durable.keep_enqueued();
+    }
+
+    /// The enqueues committed since the last call, in commit order.
+    pub fn take_enqueued(&mut self) -> Vec<crate::queue::durable::Enqueued> {
+        self.durable.take_enqueued()
+    }
+
     /// Every queue with its counts, by name.
     pub fn listing(&self, now: Instant) -> Vec<crate::queue::Listing> {
         self.durable.queues().list(now)

@@ -32,6 +32,10 @@ impl Reactor {
         );
         let sender = format!("bridge-{}", cfg.name);
         self.hub.log(Level::Info, "bridge", &sender, &text);
+        if cfg.jetstream.is_on() {
+            // Committed enqueues are kept for the bridge from now on.
+            self.hub.queues_mut().keep_enqueued();
+        }
         self.bridges.add(cfg, Instant::now());
         Ok(())
     }
@@ -49,6 +53,10 @@ impl Reactor {
         let changes = self
             .bridges
             .reconcile(&mut self.hub, wanted, Instant::now());
+        if self.bridges.mirrors_queues() {
+            // A mirror added by the reload sees this turn's enqueues too.
+            self.hub.queues_mut().keep_enqueued();
+        }
         for change in changes {
             let (name, text) = match change {
                 Change::Added(n) => (n, "added by the reload".to_string()),

@@ -11,6 +11,12 @@
 //! carries `Authorization: Basic`, an `auth` message sent first: the
 //! request (or the WebSocket upgrade) goes on after its ACK and is answered
 //! 401 after its NACK.
+//!
+//! Over 600 lines because the state machine is one job: every phase (head,
+//! body, authentication, collecting parts, streaming, WebSocket) is a
+//! transition on the same state, and splitting the transitions apart would
+//! scatter one `match` over files. What can stand alone already does
+//! (`routing`, `body`, `response`, `origin`).
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -374,35 +380,8 @@ impl HttpOrWs {
     fn reply(&mut self, kind: Endpoint, keep_alive: bool, msg: &[u8], out: &mut Vec<u8>) {
         let cors = self.cors.as_deref();
         match classify(msg) {
-            // Refused without credentials: ask for them (401); with
-            // credentials the user may not do this (403).
-            Kind::Nack(State::EAccess) if self.creds.is_none() => {
-                let body = error_json(&nack_text(msg), Some(State::EAccess));
-                respond(out, 401, JSON, &[CHALLENGE], &body, keep_alive, cors);
-                self.finish(keep_alive);
-            }
-            Kind::Nack(state) => {
-                // A missing dashboard file is not a missing connection.
-                let text = match kind {
-                    Endpoint::Body(_) if state == State::ENotFound => "not found".to_owned(),
-                    _ => nack_text(msg),
-                };
-                let body = error_json(&text, Some(state));
-                respond(out, nack_status(state), JSON, &[], &body, keep_alive, cors);
-                self.finish(keep_alive);
-            }
-            _ if kind == Endpoint::Sub => {
-                out.extend_from_slice(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
-                      Cache-Control: no-cache\r\n",
-                );
-                cors_header(cors, out);
-                out.extend_from_slice(b"Connection: close\r\n\r\n");
-                self.phase = Phase::Streaming;
-                if !msg.starts_with(b"ACK") {
-                    sse_event(msg, out);
-                }
-            }
+            Kind::Nack(state) => self.reply_nack(kind, state, keep_alive, msg, out),
+            _ if kind == Endpoint::Sub => self.start_stream(msg, out),
             Kind::Parts => {
                 self.phase = Phase::Collecting {
                     kind,
@@ -431,41 +410,84 @@ impl HttpOrWs {
                 respond(out, 200, JSON, &[], b"{\"ok\":true}", keep_alive, cors);
                 self.finish(keep_alive);
             }
-            _ if kind == Endpoint::Last => {
-                let (route, payload) = match Message::parse(msg) {
-                    Ok(m) if m.has_newline => (Some(header_safe(m.route)), m.payload),
-                    _ => (None, msg),
-                };
-                let extra: Vec<(&str, &str)> =
-                    route.iter().map(|r| ("X-Ducq-Route", r.as_str())).collect();
-                respond(
-                    out,
-                    200,
-                    content_type(payload),
-                    &extra,
-                    payload,
-                    keep_alive,
-                    cors,
-                );
-                self.finish(keep_alive);
-            }
-            _ if matches!(kind, Endpoint::Body(_)) => {
-                let media = match kind {
-                    Endpoint::Body(media) => media,
-                    _ => JSON,
-                };
+            _ if kind == Endpoint::Last => self.reply_last(keep_alive, msg, out),
+            _ => {
                 let extra = [
                     ("Cache-Control", "no-cache"),
                     ("X-Content-Type-Options", "nosniff"),
                 ];
-                respond(out, 200, media, &extra, msg, keep_alive, cors);
-                self.finish(keep_alive);
-            }
-            _ => {
-                respond(out, 200, content_type(msg), &[], msg, keep_alive, cors);
+                match kind {
+                    Endpoint::Body(media) => {
+                        respond(out, 200, media, &extra, msg, keep_alive, cors)
+                    }
+                    _ => respond(out, 200, content_type(msg), &[], msg, keep_alive, cors),
+                }
                 self.finish(keep_alive);
             }
         }
+    }
+
+    /// A NACK as the request's answer: 401 with a challenge when access was
+    /// refused to a request without credentials (with credentials the user
+    /// may not do this: 403), else the state's status.
+    fn reply_nack(
+        &mut self,
+        kind: Endpoint,
+        state: State,
+        keep_alive: bool,
+        msg: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let cors = self.cors.as_deref();
+        if state == State::EAccess && self.creds.is_none() {
+            let body = error_json(&nack_text(msg), Some(State::EAccess));
+            respond(out, 401, JSON, &[CHALLENGE], &body, keep_alive, cors);
+        } else {
+            // A missing dashboard file is not a missing connection.
+            let text = match kind {
+                Endpoint::Body(_) if state == State::ENotFound => "not found".to_owned(),
+                _ => nack_text(msg),
+            };
+            let body = error_json(&text, Some(state));
+            respond(out, nack_status(state), JSON, &[], &body, keep_alive, cors);
+        }
+        self.finish(keep_alive);
+    }
+
+    /// The head of a server-sent event stream (a `sub` over HTTP), and the
+    /// first message as its first event unless it is the ACK.
+    fn start_stream(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+              Cache-Control: no-cache\r\n",
+        );
+        cors_header(self.cors.as_deref(), out);
+        out.extend_from_slice(b"Connection: close\r\n\r\n");
+        self.phase = Phase::Streaming;
+        if !msg.starts_with(b"ACK") {
+            sse_event(msg, out);
+        }
+    }
+
+    /// A stored last message: its payload as the body, its route in
+    /// `X-Ducq-Route`.
+    fn reply_last(&mut self, keep_alive: bool, msg: &[u8], out: &mut Vec<u8>) {
+        let (route, payload) = match Message::parse(msg) {
+            Ok(m) if m.has_newline => (Some(header_safe(m.route)), m.payload),
+            _ => (None, msg),
+        };
+        let extra: Vec<(&str, &str)> = route.iter().map(|r| ("X-Ducq-Route", r.as_str())).collect();
+        let cors = self.cors.as_deref();
+        respond(
+            out,
+            200,
+            content_type(payload),
+            &extra,
+            payload,
+            keep_alive,
+            cors,
+        );
+        self.finish(keep_alive);
     }
 }
 

@@ -1,5 +1,7 @@
 //! Tests of the HTTP transport as a whole: requests in, ducq messages
 //! out, replies in, responses out.
+//! Over 600 lines because it is only tests (no code of the transport),
+//! one per behaviour of the request state machine.
 
 use super::*;
 use crate::proto::message::nack;

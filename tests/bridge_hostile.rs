@@ -1,0 +1,333 @@
+//! Hostile and stalled MQTT and NATS remotes (issue 17): a fake remote (a
+//! TCP listener in the test) that (a) accepts and never answers, (b)
+//! completes the handshake then stops reading while it keeps sending
+//! pings, so the bridge's output backs up, (c) sends garbage mid-session.
+//! Each time the local broker serves its other clients during the stall
+//! (a pub/sub round trip while the bridge is still on the fake), the
+//! bridge ends the connection with a log line saying why, and moves on to
+//! a well-behaved remote (the real `nats-server` or Mosquitto, its next
+//! address), where what the fake swallowed arrives.
+
+mod mqtt_util;
+mod nats_util;
+mod procs;
+mod util;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ducq::server::bridges::config::BridgeConfig;
+use ducq::server::{Level, Settings};
+use mqtt_util::Mosquitto;
+use nats_util::{Nats, NatsClient};
+use procs::Proc;
+use util::{Peer, TestServer, WAIT};
+
+/// A broker with one bridge, logging to `LOG` subscribers.
+fn broker(spec: &str) -> TestServer {
+    let cfg = BridgeConfig::parse_flag(spec).expect("bridge spec");
+    TestServer::with_setup(Settings::default(), move |r| {
+        let log = r.hub_mut().logger_mut();
+        log.level = Level::Info;
+        log.stderr = false;
+        r.add_bridge(cfg).unwrap();
+    })
+}
+
+fn fields(p: &mut Peer, name: &str) -> BTreeMap<String, String> {
+    p.send(b"bridges");
+    let lines = util::parts(p);
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no bridge {name} in {lines:?}"));
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Reads `LOG` lines at `log` until one contains `needle`.
+fn log_line(log: &mut Peer, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = log
+            .try_recv(left)
+            .unwrap_or_else(|e| panic!("no log line with {needle:?}: {e}"));
+        let line = String::from_utf8(line).unwrap();
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+/// Waits until bridge `name` is open (on the fake: the `LOG` subscriber
+/// may come after its log line).
+fn wait_open(p: &mut Peer, name: &str) {
+    let deadline = Instant::now() + WAIT;
+    while fields(p, name)["state"] != "open" {
+        assert!(Instant::now() < deadline, "bridge {name} never opened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A pub/sub round trip on a local route, exact.
+fn serves(srv: &TestServer, n: usize) {
+    let mut s = srv.peer();
+    s.sub("alive");
+    let mut p = srv.peer();
+    p.publish("alive", &n.to_string());
+    s.expect(format!("pub alive\n{n}").as_bytes());
+}
+
+/// A fake remote: serves its first connection with `serve`, refuses the
+/// others (the bridge goes on to its next address).
+fn fake(serve: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((s, _)) = listener.accept() {
+            drop(listener);
+            serve(s);
+        }
+    });
+    addr
+}
+
+/// Reads and drops everything until the bridge closes.
+fn drain(mut s: TcpStream) {
+    let mut b = [0u8; 65536];
+    while matches!(s.read(&mut b), Ok(n) if n > 0) {}
+}
+
+/// Reads until `needle` has come (a handshake step).
+fn read_until(s: &mut TcpStream, needle: &[u8]) {
+    let mut seen = Vec::new();
+    let mut b = [0u8; 4096];
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        let n = s.read(&mut b).unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        seen.extend_from_slice(&b[..n]);
+    }
+}
+
+/// The well-behaved remote, with a subscriber to `h/#` on it.
+enum Real {
+    Nats(Nats, NatsClient),
+    Mqtt(Mosquitto, Proc),
+}
+
+impl Real {
+    fn start(kind: &str) -> Real {
+        if kind == "nats" {
+            let n = Nats::start();
+            let mut c = n.client();
+            c.sub("h.>");
+            return Real::Nats(n, c);
+        }
+        let m = Mosquitto::start();
+        // Line-buffered: mosquitto_sub holds a pipe's lines otherwise.
+        let sub = Proc::spawn(Command::new("stdbuf").args([
+            "-oL",
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &m.addr.port().to_string(),
+            "-q",
+            "1",
+            "-t",
+            "h/#",
+            "-F",
+            "=%t|%l",
+            "-d",
+        ]));
+        sub.out().until("received SUBACK");
+        Real::Mqtt(m, sub)
+    }
+
+    fn addr(&self) -> String {
+        match self {
+            Real::Nats(n, _) => n.addr(),
+            Real::Mqtt(m, _) => m.addr.to_string(),
+        }
+    }
+
+    /// The next message the subscriber gets: `route|payload length`
+    /// (payloads stay out of failure messages).
+    fn next(&mut self) -> String {
+        match self {
+            Real::Nats(_, c) => {
+                let (s, p) = c.next();
+                format!("{}|{}", s.replace('.', "/"), p.len())
+            }
+            Real::Mqtt(_, sub) => loop {
+                let line = sub.out().next();
+                if let Some(m) = line.strip_prefix('=') {
+                    return m.to_string();
+                }
+            },
+        }
+    }
+}
+
+/// A bridge of `kind` to the fake at `fake`, then to `real`.
+fn bridged(kind: &str, fake: SocketAddr, real: &Real, keepalive: &str) -> TestServer {
+    broker(&format!(
+        "{kind}={fake},addr={},name=h,out=h/#,keepalive={keepalive},backoff_max=0.05",
+        real.addr()
+    ))
+}
+
+/// The bridge moved on to the well-behaved remote, where a publication
+/// arrives.
+fn reaches_the_real_remote(srv: &TestServer, log: &mut Peer, real: &mut Real) {
+    log_line(log, &format!("connected to {}", real.addr()));
+    let mut p = srv.peer();
+    p.publish("h/after", "fine");
+    assert_eq!(real.next(), "h/after|4");
+}
+
+#[test]
+fn a_remote_that_never_answers_times_out_with_a_clear_line() {
+    for kind in ["mqtt", "nats"] {
+        let mut real = Real::start(kind);
+        let addr = fake(drain);
+        let srv = bridged(kind, addr, &real, "0.2");
+        let mut log = srv.peer();
+        log.sub("LOG");
+        let mut l = srv.peer();
+        // During the handshake's wait (a second at least).
+        serves(&srv, 1);
+        assert_eq!(fields(&mut l, "h")["disconnects"], "0", "{kind}");
+        let line = log_line(&mut log, "could not connect");
+        assert_eq!(
+            line.split("; retrying in").next().unwrap(),
+            format!(
+                "warning,bridge,bridge-h,could not connect to {addr} \
+                 (no answer to the handshake in 1.0 s)"
+            ),
+            "{kind}"
+        );
+        reaches_the_real_remote(&srv, &mut log, &mut real);
+    }
+}
+
+/// Completes a `kind` handshake as the server, then sends its ping every
+/// 50 ms and never reads again.
+fn stop_reading(kind: &'static str) -> impl FnOnce(TcpStream) + Send + 'static {
+    move |mut s| {
+        util::set_rcvbuf(&s, 4096);
+        let ping: &[u8] = if kind == "nats" {
+            let _ = s.write_all(b"INFO {\"max_payload\":1048576}\r\n");
+            read_until(&mut s, b"PING\r\n");
+            let _ = s.write_all(b"PONG\r\n");
+            b"PING\r\n"
+        } else {
+            // CONNECT in; CONNACK (MQTT 5, no properties) out.
+            let mut b = [0u8; 512];
+            let _ = s.read(&mut b);
+            let _ = s.write_all(&[0x20, 3, 0, 0, 0]);
+            &[0xd0, 0] // PINGRESP, unasked
+        };
+        while s.write_all(ping).is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_remote_that_stops_reading_is_left_and_nothing_it_swallowed_is_lost() {
+    const N: usize = 100;
+    for kind in ["mqtt", "nats"] {
+        let mut real = Real::start(kind);
+        let addr = fake(stop_reading(kind));
+        let srv = bridged(kind, addr, &real, "0.5");
+        let mut log = srv.peer();
+        log.sub("LOG");
+        let mut l = srv.peer();
+        wait_open(&mut l, "h");
+        // 100 × 64 KiB: more than the sockets between take.
+        let srv_addr = srv.addr;
+        let publisher = std::thread::spawn(move || {
+            let mut p = Peer::connect(srv_addr);
+            for i in 0..N {
+                p.publish(&format!("h/big/{i}"), &"x".repeat(65536));
+            }
+            p
+        });
+        // The bridge's output is stuck; everyone else is served.
+        std::thread::sleep(Duration::from_millis(200));
+        serves(&srv, 2);
+        assert_eq!(fields(&mut l, "h")["disconnects"], "0", "{kind}");
+        let line = log_line(&mut log, "lost");
+        let head = format!("warning,bridge,bridge-h,connection to {addr} lost (the remote stopped reading: none of ");
+        assert!(line.starts_with(&head), "{kind}: {line}");
+        assert!(line.contains(" bytes taken in "), "{kind}: {line}");
+        let _p = publisher.join().unwrap();
+        // On the real remote: every message, in order, once.
+        for i in 0..N {
+            assert_eq!(real.next(), format!("h/big/{i}|65536"), "{kind}");
+        }
+        reaches_the_real_remote(&srv, &mut log, &mut real);
+        let f = fields(&mut l, "h");
+        assert_eq!(
+            (f["connects"].as_str(), f["disconnects"].as_str()),
+            ("2", "1"),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn garbage_mid_session_ends_the_connection_with_a_clear_line() {
+    for kind in ["mqtt", "nats"] {
+        let mut real = Real::start(kind);
+        let addr = fake(move |mut s| {
+            let garbage: &[u8] = if kind == "nats" {
+                let _ = s.write_all(b"INFO {}\r\n");
+                read_until(&mut s, b"PING\r\n");
+                let _ = s.write_all(b"PONG\r\n");
+                // A publication comes, then garbage instead of its PONG.
+                read_until(&mut s, b"PUB h.first");
+                b"THIS IS NOT NATS\r\n"
+            } else {
+                let mut b = [0u8; 512];
+                let _ = s.read(&mut b);
+                let _ = s.write_all(&[0x20, 3, 0, 0, 0]);
+                read_until(&mut s, b"h/first");
+                b"\x00\x00this is not mqtt"
+            };
+            let _ = s.write_all(garbage);
+            drain(s);
+        });
+        let srv = bridged(kind, addr, &real, "5");
+        let mut log = srv.peer();
+        log.sub("LOG");
+        let mut p = srv.peer();
+        wait_open(&mut p, "h");
+        p.publish("h/first", "1");
+        let line = log_line(&mut log, "lost");
+        let why = if kind == "nats" {
+            "(unexpected line from the server: \"THIS IS NOT NATS\"); 1 unconfirmed will be sent again;"
+        } else {
+            "(invalid MQTT from the broker: "
+        };
+        assert!(
+            line.starts_with(&format!(
+                "warning,bridge,bridge-h,connection to {addr} lost {why}"
+            )),
+            "{kind}: {line}"
+        );
+        serves(&srv, 3);
+        // What the fake never confirmed reaches the real remote.
+        assert_eq!(real.next(), "h/first|1", "{kind}");
+        reaches_the_real_remote(&srv, &mut log, &mut real);
+    }
+}
