@@ -1,10 +1,11 @@
 //! Back-pressure over real sockets (issue 19): a message that takes a
 //! subscriber's queued output past the high-water mark holds its publisher
 //! (it is not read) until the queue drains below the low-water mark; a
-//! subscriber that stays above the mark past the output timeout, or passes
-//! the hard limit, is disconnected. These check what a client sees: a
-//! reader that pauses loses nothing, a reader that never reads is cut while
-//! the others go on, and nobody on another route is held.
+//! subscriber above the mark that takes nothing for the output timeout, or
+//! passes the hard limit, is disconnected. These check what a client sees:
+//! a reader that pauses loses nothing, a slow reader that keeps draining is
+//! never cut, a reader that never reads is cut while the others go on, and
+//! nobody on another route is held.
 //!
 //! The subscribers that fall behind shrink their receive buffer so that the
 //! server's own queue, not the kernel's, fills (a loopback socket's buffer
@@ -213,6 +214,105 @@ fn reader_that_never_reads_is_cut_after_the_output_timeout_and_the_others_go_on(
     got.join().expect("the reading subscriber lost messages");
     assert_eq!(acks.join().expect("acks"), count);
     drop(deaf);
+}
+
+/// Reads `count` publications of `route`: for `slow_for`, at most
+/// `piece` bytes every `every` (a reader that is behind but keeps
+/// draining), then as fast as they come. Gives the connection back, open.
+fn trickle_all(
+    p: Peer,
+    route: &str,
+    count: usize,
+    size: usize,
+    (piece, every, slow_for): (usize, Duration, Duration),
+) -> TcpStream {
+    let mut stream = p.stream;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut i = 0;
+    while i < count {
+        let mut want = chunk.len();
+        if started.elapsed() < slow_for {
+            std::thread::sleep(every);
+            want = piece;
+        }
+        let n = stream
+            .read(&mut chunk[..want])
+            .expect("the slow reader was cut");
+        assert!(n > 0, "the slow reader was cut after {i} messages");
+        buf.extend_from_slice(&chunk[..n]);
+        let mut at = 0;
+        while let Some(nl) = buf[at..].iter().position(|&b| b == b'\n') {
+            let len: usize = std::str::from_utf8(&buf[at..at + nl])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .expect("a length header");
+            let start = at + nl + 1;
+            if buf.len() < start + len {
+                break;
+            }
+            assert!(
+                buf[start..start + len] == message(route, i, size),
+                "message {i} differs"
+            );
+            i += 1;
+            at = start + len;
+        }
+        buf.drain(..at);
+    }
+    assert!(buf.is_empty(), "{} bytes after the last message", buf.len());
+    stream
+}
+
+#[test]
+fn reader_that_keeps_draining_slowly_is_never_cut_but_a_deaf_one_is() {
+    // The output timeout counts time without progress, not time above the
+    // mark. The slow reader drains ~320 KB/s for four timeouts, far slower
+    // than the publisher: its queue needs about 3 s (three timeouts) to go
+    // from the high-water mark (1 MiB) to the low-water mark, while the
+    // server writes to it every few hundred ms all along.
+    let timeout = Duration::from_secs(1);
+    let srv = server(Settings {
+        output_low_water: 64 << 10,
+        output_timeout: timeout,
+        ..Settings::default()
+    });
+    let slow = narrow_subscriber(&srv, "trickle");
+    let slow_id = slow.id();
+    let deaf = narrow_subscriber(&srv, "trickle");
+    let deaf_id = deaf.id();
+    let mut admin = srv.peer();
+    let slow_for = timeout * 4;
+    let slow_until = Instant::now() + slow_for;
+    let pace = (32 << 10, Duration::from_millis(100), slow_for);
+    // 12 MB: more than the kernel buffers (up to ~4.5 MB per subscriber
+    // here), a full queue and what the slow stretch drains (1.3 MB).
+    let (count, size) = (12_000, 1000);
+    let got = std::thread::spawn(move || trickle_all(slow, "trickle", count, size, pace));
+    let (acks, answered) = flood(&srv, "trickle", count, size, false);
+    wait_stat(&mut admin, "slow_consumer_disconnects", 1);
+    // Still held by the slow reader near the end of its slow stretch: it
+    // was behind all along.
+    let near_end = slow_until - Duration::from_millis(200);
+    std::thread::sleep(near_end.saturating_duration_since(Instant::now()));
+    assert!(answered.load(Ordering::SeqCst) < count);
+    let slow = got.join().expect("the slow reader lost messages");
+    assert_eq!(acks.join().expect("acks"), count);
+    // Only the deaf one was cut.
+    let s = stats(&mut admin);
+    assert_eq!(s["slow_consumer_disconnects"], 1, "{s}");
+    assert!(s["publisher_holds"].as_u64() >= Some(1), "{s}");
+    let listed = lsconn(&mut admin);
+    assert!(
+        !listed.iter().any(|l| l.starts_with(&deaf_id)),
+        "{listed:?}"
+    );
+    assert!(listed.iter().any(|l| l.starts_with(&slow_id)), "{listed:?}");
+    drop((slow, deaf));
 }
 
 #[test]

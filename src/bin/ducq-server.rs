@@ -90,8 +90,9 @@ Limits:
                           (back-pressure; at or above --max-output: none)
                                                           [default: 1048576]
   --output-low-water B    see --output-high-water         [default: 262144]
-  --output-timeout SECS   a client whose output stays above the high-water
-                          mark this long is disconnected as a slow consumer;
+  --output-timeout SECS   a client above the high-water mark that takes no
+                          output at all this long is disconnected as a slow
+                          consumer (one that keeps draining never is);
                           0 disables (the hard limit remains) [default: 10]
   --idle-timeout SECS     close clients silent this long (pinged at half);
                           0 disables                      [default: 300]

@@ -94,8 +94,8 @@ pub struct LimitsConfig {
     pub output_high_water: Option<usize>,
     /// `--output-low-water`: the feeder is read again below it.
     pub output_low_water: Option<usize>,
-    /// `--output-timeout`: seconds above the high-water mark before a
-    /// slow consumer is disconnected (0: never).
+    /// `--output-timeout`: seconds above the high-water mark with nothing
+    /// written before a slow consumer is disconnected (0: never).
     pub output_timeout: Option<u64>,
     /// `--idle-timeout`, seconds.
     pub idle_timeout: Option<u64>,

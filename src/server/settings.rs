@@ -42,10 +42,11 @@ pub struct Settings {
     /// Low-water mark (default 256 KiB): a queue that passed the high-water
     /// mark lets its held publishers go once it is below this.
     pub output_low_water: usize,
-    /// A connection whose output stays above the high-water mark this long
-    /// without draining to the low-water mark is disconnected as a slow
-    /// consumer (default 10 s), so it holds its publishers back at most
-    /// that long. Zero disables it (the hard limit still applies).
+    /// A connection above the high-water mark of which not one byte could
+    /// be written this long is disconnected as a slow consumer (default
+    /// 10 s), so a stuck reader holds its publishers back at most that
+    /// long; a slow reader that keeps draining is never cut (every write
+    /// restarts the time). Zero disables it (the hard limit still applies).
     pub output_timeout: Duration,
     /// A connection silent this long is closed (default 300 s); at half of
     /// it the server sends `PING _\nping`. Zero disables the timeout.

@@ -79,10 +79,14 @@ impl Hub {
         if conn.closing {
             return;
         }
+        let before = conn.pending_output();
         let flushed = conn.flush();
         // Back-pressure: drained below the low-water mark, the queue lets
-        // go of the connections it held.
-        let drained = conn.congested && conn.pending_output() < self.settings.output_low_water;
+        // go of the connections it held; any bytes written restart its
+        // output timeout (a slow reader that keeps draining is not stuck).
+        let pending = conn.pending_output();
+        let drained = conn.congested && pending < self.settings.output_low_water;
+        let progressed = conn.congested && pending < before;
         match flushed {
             Ok(Flushed::Done) => {
                 if conn.close_after_flush || conn.transport.close_after_flush() {
@@ -118,6 +122,8 @@ impl Hub {
         }
         if drained {
             self.release(key);
+        } else if progressed {
+            self.progressed(key);
         }
     }
 

@@ -3,17 +3,19 @@
 //! (the publisher, or the caller whose replies they are) is *held*: the
 //! reactor stops reading it after that message. Held connections are let
 //! go once every queue holding them has drained below the low-water mark
-//! or has been closed. A queue that stays above the high-water mark past
-//! the output timeout, or that passes the hard limit, is disconnected as a
-//! slow consumer. So a stuck reader holds its publishers back for at most
-//! the timeout, and nobody who sends it nothing is ever held.
+//! or has been closed. A queue above the high-water mark that makes no
+//! progress (not one byte written) for the output timeout, or that passes
+//! the hard limit, is disconnected as a slow consumer. So a stuck reader
+//! holds its publishers back for at most the timeout, a slow reader that
+//! keeps draining is never cut (it paces its publishers instead), and
+//! nobody who sends it nothing is ever held.
 //!
 //! Nothing here runs per delivery below the high-water mark: `Hub::queued`
 //! compares the queue with the mark (as it compared it with the hard limit
 //! before) and calls in only above it. This file must not touch sockets:
 //! the reactor reads the connections let go (`take_resumed`).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Hub;
 use crate::proto::State;
@@ -33,8 +35,8 @@ pub(super) struct Pressure {
 /// One queue above the high-water mark.
 struct Congested {
     key: usize,
-    /// When it passed the mark; it must drain below the low-water mark
-    /// within the output timeout from then.
+    /// When it passed the mark or last made progress (bytes written),
+    /// whichever is later: the output timeout counts from then.
     since: Instant,
     /// Connections held until it drains (their messages filled it).
     held: Vec<ConnId>,
@@ -109,6 +111,15 @@ impl Hub {
         }
     }
 
+    /// `key`'s queue, above the high-water mark, had bytes written: its
+    /// output timeout starts again. Called by `flush` only for a congested
+    /// queue, so a reader below the mark pays nothing for it.
+    pub(super) fn progressed(&mut self, key: usize) {
+        if let Some(c) = self.pressure.congested.iter_mut().find(|c| c.key == key) {
+            c.since = Instant::now();
+        }
+    }
+
     /// When `check_output_timeouts` must next run, if any queue is above
     /// the high-water mark and the timeout is on.
     pub(crate) fn next_output_timeout(&self) -> Option<Instant> {
@@ -120,28 +131,47 @@ impl Hub {
         Some(first + timeout)
     }
 
-    /// Disconnects every connection above the high-water mark since longer
-    /// than the output timeout; the connections it held are let go when it
-    /// is reaped.
+    /// Disconnects every connection above the high-water mark that made no
+    /// progress for the output timeout; the connections it held are let go
+    /// when it is reaped.
     pub(crate) fn check_output_timeouts(&mut self, now: Instant) {
         let timeout = self.settings.output_timeout;
         if timeout.is_zero() {
             return;
         }
-        let late: Vec<(usize, Duration)> = self
+        let late: Vec<usize> = self
             .pressure
             .congested
             .iter()
-            .map(|c| (c.key, now.saturating_duration_since(c.since)))
-            .filter(|&(_, waited)| waited >= timeout)
+            .filter(|c| now.saturating_duration_since(c.since) >= timeout)
+            .map(|c| c.key)
             .collect();
-        for (key, waited) in late {
-            let Some(pending) = self.conn(key).map(|c| c.pending_output()) else {
+        for key in late {
+            // The kernel announces a slow reader's progress (WRITABLE)
+            // only once much of the socket's send buffer is free again; a
+            // write tried now sees any room it made (`flush` restarts the
+            // timeout, or lets go of the queue below the low-water mark).
+            self.flush(key);
+            let Some(waited) = self
+                .pressure
+                .congested
+                .iter()
+                .find(|c| c.key == key)
+                .map(|c| now.saturating_duration_since(c.since))
+                .filter(|&waited| waited >= timeout)
+            else {
+                continue;
+            };
+            let Some(pending) = self
+                .conn(key)
+                .filter(|c| !c.closing)
+                .map(|c| c.pending_output())
+            else {
                 continue;
             };
             self.metrics.slow_consumers += 1;
             let reason = format!(
-                "output above the high-water mark for {} ms ({pending} bytes queued): slow consumer",
+                "output above the high-water mark with nothing written for {} ms ({pending} bytes queued): slow consumer",
                 waited.as_millis()
             );
             self.close(key, &reason);

@@ -98,19 +98,27 @@ pub fn parse_header(input: &[u8]) -> Option<Header> {
 }
 
 /// XORs `data` with the masking key (masking and unmasking are the same).
-/// Eight bytes at a time: byte by byte it was most of the cost of a small
-/// WebSocket message on both ends (about 800 instructions for 100 bytes).
+/// Against a 32-byte copy of the key, in fixed 32-byte blocks and then one
+/// shorter run. Byte by byte with a cycling key it was most of the cost of
+/// a small WebSocket message on both ends (about 800 instructions for 100
+/// bytes). Measured with callgrind on S6's server (20 000 messages), this
+/// form beat eight bytes at a time (by ~30 instructions per message) and
+/// blocks of 16, 8 and 4 for the rest (by ~35).
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
+    // Blocks start at multiples of 4, so each begins at mask byte 0.
     let [a, b, c, d] = mask;
-    // Chunks start at multiples of 8, so each begins at mask byte 0.
-    let wide = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
-    let mut chunks = data.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        if let Ok(bytes) = <[u8; 8]>::try_from(&*chunk) {
-            chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
+    #[rustfmt::skip]
+    let key = [
+        a, b, c, d, a, b, c, d, a, b, c, d, a, b, c, d,
+        a, b, c, d, a, b, c, d, a, b, c, d, a, b, c, d,
+    ];
+    let mut blocks = data.chunks_exact_mut(32);
+    for block in &mut blocks {
+        for (byte, m) in block.iter_mut().zip(key.iter()) {
+            *byte ^= m;
         }
     }
-    for (byte, m) in chunks.into_remainder().iter_mut().zip(mask.iter().cycle()) {
+    for (byte, m) in blocks.into_remainder().iter_mut().zip(key.iter()) {
         *byte ^= m;
     }
 }
@@ -119,16 +127,16 @@ pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
 /// masked with `mask` when given.
 pub fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    out.reserve(payload.len() + 14);
-    out.push(0x80 | (opcode & 0xf));
+    let b0 = 0x80 | (opcode & 0xf);
     let len = payload.len();
+    out.reserve(len + 14);
     if len < 126 {
-        out.push(mask_bit | len as u8);
+        out.extend_from_slice(&[b0, mask_bit | len as u8]);
     } else if let Ok(len) = u16::try_from(len) {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&len.to_be_bytes());
+        let [hi, lo] = len.to_be_bytes();
+        out.extend_from_slice(&[b0, mask_bit | 126, hi, lo]);
     } else {
-        out.push(mask_bit | 127);
+        out.extend_from_slice(&[b0, mask_bit | 127]);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
     match mask {
@@ -329,6 +337,18 @@ impl FrameCodec {
                 decoded: Decoded::Close,
             };
         }
+        if self.partial.is_none() {
+            if let Some((start, len)) = self.small_frame(input) {
+                let input: &'a [u8] = input;
+                return match input.get(start..start + len) {
+                    Some(m) => Step {
+                        consumed: start + len,
+                        decoded: Decoded::Message(Cow::Borrowed(m)),
+                    },
+                    None => Step::need_more(),
+                };
+            }
+        }
         let Some(h) = parse_header(input) else {
             return Step::need_more();
         };
@@ -394,6 +414,32 @@ impl FrameCodec {
                 self.partial = Some(payload.to_vec());
                 nothing
             }
+        }
+    }
+
+    /// The common frame, complete at the front of `input`: final, text or
+    /// binary, a length below 126 and within the limit, masked as the role
+    /// expects, and no fragmented message in progress (the caller checks).
+    /// Unmasks it in place and returns where its payload lies (it ends the
+    /// frame); `None` leaves everything else, errors included, to the
+    /// general path. The general path cost about 90 instructions per small
+    /// frame, a third of a WebSocket publication's extra cost over TCP.
+    #[inline]
+    fn small_frame(&self, input: &mut [u8]) -> Option<(usize, usize)> {
+        let (&mut [b0, b1], rest) = input.split_first_chunk_mut::<2>()?;
+        let len = usize::from(b1 & 0x7f);
+        let data = b0 == 0x80 | OP_TEXT || b0 == 0x80 | OP_BINARY;
+        if !data || len >= 126 || len > self.max_message {
+            return None;
+        }
+        match (&self.role, b1 & 0x80 != 0) {
+            (Role::Server, true) => {
+                let (&mut mask, rest) = rest.split_first_chunk_mut::<4>()?;
+                apply_mask(rest.get_mut(..len)?, mask);
+                Some((6, len))
+            }
+            (Role::Client(_), false) => rest.get(..len).map(|_| (2, len)),
+            _ => None,
         }
     }
 
@@ -608,6 +654,45 @@ mod tests {
             assert!(out.is_empty() && !closed);
             assert_eq!(used, wire.len());
         }
+    }
+
+    #[test]
+    fn small_frames_decode_whole_and_wait_when_cut_on_either_side() {
+        // The short path (final data frames below 126 bytes) against every
+        // length it takes and every point a frame can be cut at.
+        for len in 0..=126usize {
+            let body: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+            for opcode in [OP_TEXT, OP_BINARY] {
+                let wire = masked(true, opcode, &body);
+                for cut in 0..wire.len() {
+                    let mut part = wire[..cut].to_vec();
+                    let step = server().decode(&mut part, &mut Vec::new());
+                    assert_eq!(step.consumed, 0, "{len} cut at {cut}");
+                }
+                let (msgs, out, closed, used) = run(&mut server(), &wire);
+                assert_eq!((msgs, used), (vec![body.clone()], wire.len()), "{len}");
+                assert!(out.is_empty() && !closed);
+                let mut plain = Vec::new();
+                encode_frame(&mut plain, opcode, &body, None);
+                let mut client = FrameCodec::new(Role::Client(MaskGen::from_seed(1)), 1 << 20);
+                let (msgs, out, closed, used) = run(&mut client, &plain);
+                assert_eq!((msgs, used), (vec![body.clone()], plain.len()), "{len}");
+                assert!(out.is_empty() && !closed);
+            }
+        }
+        // A small frame inside a fragmented message is an error, not a
+        // message (the short path is for whole messages only).
+        let wire = [masked(false, OP_TEXT, b"ab"), masked(true, OP_TEXT, b"cd")].concat();
+        let (msgs, out, closed, _) = run(&mut server(), &wire);
+        assert!(msgs.is_empty() && closed);
+        assert_eq!(close_code(&out), Some(1002));
+        // A complete small frame over the limit.
+        let (msgs, out, closed, _) = run(
+            &mut FrameCodec::new(Role::Server, 3),
+            &masked(true, OP_TEXT, b"four"),
+        );
+        assert!(msgs.is_empty() && closed);
+        assert_eq!(close_code(&out), Some(1009));
     }
 
     #[test]
