@@ -13,7 +13,6 @@ mod nats_util;
 mod procs;
 mod util;
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
@@ -24,7 +23,7 @@ use ducq::server::{Level, Settings};
 use mqtt_util::Mosquitto;
 use nats_util::{Nats, NatsClient};
 use procs::Proc;
-use util::{Peer, TestServer, WAIT};
+use util::{bridge_fields, Peer, TestServer, WAIT};
 
 /// A broker with one bridge, logging to `LOG` subscribers.
 fn broker(spec: &str) -> TestServer {
@@ -35,19 +34,6 @@ fn broker(spec: &str) -> TestServer {
         log.stderr = false;
         r.add_bridge(cfg).unwrap();
     })
-}
-
-fn fields(p: &mut Peer, name: &str) -> BTreeMap<String, String> {
-    p.send(b"bridges");
-    let lines = util::parts(p);
-    let line = lines
-        .iter()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no bridge {name} in {lines:?}"));
-    line.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 /// Reads `LOG` lines at `log` until one contains `needle`.
@@ -69,7 +55,7 @@ fn log_line(log: &mut Peer, needle: &str) -> String {
 /// may come after its log line).
 fn wait_open(p: &mut Peer, name: &str) {
     let deadline = Instant::now() + WAIT;
-    while fields(p, name)["state"] != "open" {
+    while bridge_fields(p, name)["state"] != "open" {
         assert!(Instant::now() < deadline, "bridge {name} never opened");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -205,7 +191,7 @@ fn a_remote_that_never_answers_times_out_with_a_clear_line() {
         let mut l = srv.peer();
         // During the handshake's wait (a second at least).
         serves(&srv, 1);
-        assert_eq!(fields(&mut l, "h")["disconnects"], "0", "{kind}");
+        assert_eq!(bridge_fields(&mut l, "h")["disconnects"], "0", "{kind}");
         let line = log_line(&mut log, "could not connect");
         assert_eq!(
             line.split("; retrying in").next().unwrap(),
@@ -265,7 +251,7 @@ fn a_remote_that_stops_reading_is_left_and_nothing_it_swallowed_is_lost() {
         // The bridge's output is stuck; everyone else is served.
         std::thread::sleep(Duration::from_millis(200));
         serves(&srv, 2);
-        assert_eq!(fields(&mut l, "h")["disconnects"], "0", "{kind}");
+        assert_eq!(bridge_fields(&mut l, "h")["disconnects"], "0", "{kind}");
         let line = log_line(&mut log, "lost");
         let head = format!("warning,bridge,bridge-h,connection to {addr} lost (the remote stopped reading: none of ");
         assert!(line.starts_with(&head), "{kind}: {line}");
@@ -276,7 +262,7 @@ fn a_remote_that_stops_reading_is_left_and_nothing_it_swallowed_is_lost() {
             assert_eq!(real.next(), format!("h/big/{i}|65536"), "{kind}");
         }
         reaches_the_real_remote(&srv, &mut log, &mut real);
-        let f = fields(&mut l, "h");
+        let f = bridge_fields(&mut l, "h");
         assert_eq!(
             (f["connects"].as_str(), f["disconnects"].as_str()),
             ("2", "1"),

@@ -11,19 +11,18 @@ mod nats_util;
 mod procs;
 mod util;
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine;
 use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::{Level, Settings};
 use nats_util::{Nats, NatsClient};
-use util::{Peer, TestServer, WAIT};
+use util::{bridge_fields, wait_bridge_field, Peer, TestServer, WAIT};
 
 /// A broker with one bridge, logging to `LOG` subscribers.
 fn broker(spec: &str) -> TestServer {
@@ -41,32 +40,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Bridge `name`'s fields in the `bridges` listing.
-fn fields(p: &mut Peer, name: &str) -> BTreeMap<String, String> {
-    p.send(b"bridges");
-    let lines = util::parts(p);
-    let line = lines
-        .iter()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no bridge {name} in {lines:?}"));
-    line.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn wait_field(p: &mut Peer, name: &str, key: &str, want: &str) {
-    let deadline = Instant::now() + WAIT * 2;
-    loop {
-        let f = fields(p, name);
-        if f[key] == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{key} never {want}: {f:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Enqueues `payload` on `queue`; the answer is its id.
@@ -168,7 +141,7 @@ fn every_enqueued_message_is_in_the_stream_once_across_a_server_kill() {
     }
     // Not mirrored: another queue.
     enq(&mut p, "other", "stays here");
-    wait_field(&mut p, "js", "mirrored", "50");
+    wait_bridge_field(&mut p, "js", "mirrored", "50", WAIT * 2);
     // Mid-way: 25 more and, at once, the server is SIGKILLed; 25 more
     // while it is down; then it comes back with its store.
     for i in 50..75 {
@@ -178,10 +151,10 @@ fn every_enqueued_message_is_in_the_stream_once_across_a_server_kill() {
     for i in 75..100 {
         put(&mut p, i);
     }
-    wait_field(&mut p, "js", "state", "down");
+    wait_bridge_field(&mut p, "js", "state", "down", WAIT * 2);
     let _nats = Nats::start_js(port, &dir);
-    wait_field(&mut p, "js", "mirrored", "100");
-    let f = fields(&mut p, "js");
+    wait_bridge_field(&mut p, "js", "mirrored", "100", WAIT * 2);
+    let f = bridge_fields(&mut p, "js");
     let n = |k: &str| f[k].parse::<u64>().unwrap();
     assert_eq!(
         (
@@ -304,7 +277,7 @@ fn stored_but_unacknowledged_messages_are_sent_again_and_deduplicated() {
         let payload = format!("a{i}");
         want.push(("jobs".to_string(), enq(&mut p, "jobs", &payload), payload));
     }
-    wait_field(&mut p, "js", "mirrored", "10");
+    wait_bridge_field(&mut p, "js", "mirrored", "10", WAIT * 2);
     // JetStream stores the next ten, but its acknowledgements are lost.
     proxy.swallow.store(true, Ordering::SeqCst);
     for i in 10..20 {
@@ -315,7 +288,7 @@ fn stored_but_unacknowledged_messages_are_sent_again_and_deduplicated() {
     procs::eventually("20 messages in the stream", || {
         number_of_messages(&mut nc, "JOBS") == 20
     });
-    wait_field(&mut p, "js", "mirror_in_flight", "10");
+    wait_bridge_field(&mut p, "js", "mirror_in_flight", "10", WAIT * 2);
     proxy.cut();
     let line = log_line(&mut log, "lost");
     assert!(
@@ -325,8 +298,8 @@ fn stored_but_unacknowledged_messages_are_sent_again_and_deduplicated() {
         )),
         "{line}"
     );
-    wait_field(&mut p, "js", "mirrored", "20");
-    let f = fields(&mut p, "js");
+    wait_bridge_field(&mut p, "js", "mirrored", "20", WAIT * 2);
+    let f = bridge_fields(&mut p, "js");
     let n = |k: &str| f[k].parse::<u64>().unwrap();
     assert_eq!(
         (
@@ -367,7 +340,7 @@ fn a_server_without_jetstream_is_left_with_a_clear_line_and_retried() {
         "{line}"
     );
     log_line(&mut log, "JetStream");
-    let f = fields(&mut p, "js");
+    let f = bridge_fields(&mut p, "js");
     assert_eq!(
         (f["mirror_waiting"].as_str(), f["mirror_sent"].as_str()),
         ("1", "0"),
@@ -429,7 +402,7 @@ fn a_jetstream_that_never_acknowledges_is_left_and_the_next_server_gets_all() {
          keepalive=0.2,backoff_max=0.05"
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "js", "state", "open");
+    wait_bridge_field(&mut p, "js", "state", "open", WAIT * 2);
     let mut log = srv.peer();
     log.sub("LOG");
     let mut want = Vec::new();
@@ -447,8 +420,8 @@ fn a_jetstream_that_never_acknowledges_is_left_and_the_next_server_gets_all() {
         line.starts_with(&head) && line.contains(" s); 3 unconfirmed will be sent again;"),
         "{line}"
     );
-    wait_field(&mut p, "js", "mirrored", "3");
-    let f = fields(&mut p, "js");
+    wait_bridge_field(&mut p, "js", "mirrored", "3", WAIT * 2);
+    let f = bridge_fields(&mut p, "js");
     assert_eq!(
         (
             f["mirror_sent"].as_str(),

@@ -8,7 +8,6 @@
 mod procs;
 mod util;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use std::time::{Duration, Instant};
 use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::Settings;
 use procs::{free_port, Proc};
-use util::{Peer, TestServer, WAIT};
+use util::{bridge_fields, wait_bridge_field, Peer, TestServer, WAIT};
 
 /// A Mosquitto logging to stderr, on a given loopback port.
 struct Mosquitto {
@@ -121,31 +120,6 @@ fn broker(spec: &str) -> TestServer {
     TestServer::with_setup(Settings::default(), move |r| r.add_bridge(cfg).unwrap())
 }
 
-fn fields(p: &mut Peer, name: &str) -> BTreeMap<String, String> {
-    p.send(b"bridges");
-    let lines = util::parts(p);
-    let line = lines
-        .iter()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no bridge {name} in {lines:?}"));
-    line.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn wait_field(p: &mut Peer, name: &str, key: &str, want: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let f = fields(p, name);
-        if f[key] == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{key} never {want}: {f:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Waits until `last R` answers `want`.
 fn wait_stored(p: &mut Peer, route: &str, want: &[u8]) {
     let deadline = Instant::now() + WAIT;
@@ -172,7 +146,7 @@ fn both_directions_at_qos_1_with_filters_and_no_echo() {
         m.addr()
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "m", "state", "open");
+    wait_bridge_field(&mut p, "m", "state", "open", WAIT);
     let ms = m.sub("s1", &["-t", "sensors/#", "-t", "both/#", "-v", "-q", "1"]);
     let mut local = srv.peer();
     local.sub("#");
@@ -191,9 +165,9 @@ fn both_directions_at_qos_1_with_filters_and_no_echo() {
     assert_eq!(ms.out().next(), "both/y from mosquitto");
     // A route MQTT cannot spell is not forwarded.
     p.publish("sensors/a+b/#", "x");
-    wait_field(&mut p, "m", "unmappable", "1");
-    wait_field(&mut p, "m", "in_flight", "0");
-    let f = fields(&mut p, "m");
+    wait_bridge_field(&mut p, "m", "unmappable", "1", WAIT);
+    wait_bridge_field(&mut p, "m", "in_flight", "0", WAIT);
+    let f = bridge_fields(&mut p, "m");
     assert_eq!(
         (
             f["sent"].as_str(),
@@ -261,7 +235,7 @@ fn mqtt_311_both_ways() {
         m.addr()
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "old", "state", "open");
+    wait_bridge_field(&mut p, "old", "state", "open", WAIT);
     let ms = m.sub("s311", &["-t", "up/#", "-v", "-V", "mqttv311"]);
     let mut local = srv.peer();
     local.sub("#");
@@ -272,7 +246,7 @@ fn mqtt_311_both_ways() {
     local.expect(b"pub down/b\n2");
     // up/a came back (3.1.1 has no No Local) and was dropped as an echo.
     local.expect_silence(Duration::from_millis(200));
-    let f = fields(&mut p, "old");
+    let f = bridge_fields(&mut p, "old");
     assert_eq!((f["received"].as_str(), f["ignored"].as_str()), ("1", "1"));
 }
 
@@ -285,16 +259,16 @@ fn reconnects_after_mosquitto_restarts() {
         m.addr()
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "m", "state", "open");
+    wait_bridge_field(&mut p, "m", "state", "open", WAIT);
     drop(m);
-    wait_field(&mut p, "m", "state", "down");
+    wait_bridge_field(&mut p, "m", "state", "down", WAIT);
     let mut s = srv.peer();
     s.sub("local");
     p.publish("local", "served meanwhile");
     s.expect(b"pub local\nserved meanwhile");
     let m = Mosquitto::start_on(port);
-    wait_field(&mut p, "m", "connects", "2");
-    wait_field(&mut p, "m", "state", "open");
+    wait_bridge_field(&mut p, "m", "connects", "2", WAIT);
+    wait_bridge_field(&mut p, "m", "state", "open", WAIT);
     let ms = m.sub("after", &["-t", "o/#", "-v"]);
     p.publish("o/x", "again");
     assert_eq!(ms.out().next(), "o/x again");
@@ -310,7 +284,7 @@ fn the_broker_keeps_qos_1_messages_while_the_bridge_is_away() {
     let spec = format!("mqtt={},name=m,client_id=ducq-persist,in=q/#", m.addr());
     let first = broker(&spec);
     let mut p = first.peer();
-    wait_field(&mut p, "m", "state", "open");
+    wait_bridge_field(&mut p, "m", "state", "open", WAIT);
     drop(p);
     drop(first);
     m.proc
@@ -319,11 +293,11 @@ fn the_broker_keeps_qos_1_messages_while_the_bridge_is_away() {
     m.publish(&["-t", "q/x", "-m", "while away", "-q", "1"]);
     let second = broker(&spec);
     let mut p = second.peer();
-    wait_field(&mut p, "m", "received", "1");
+    wait_bridge_field(&mut p, "m", "received", "1", WAIT);
     // The kept message may come between CONNACK and SUBACK, before the
     // connection counts as open.
-    wait_field(&mut p, "m", "state", "open");
-    let f = fields(&mut p, "m");
+    wait_bridge_field(&mut p, "m", "state", "open", WAIT);
+    let f = bridge_fields(&mut p, "m");
     assert_eq!(f["connects"], "1");
 }
 
@@ -335,7 +309,7 @@ fn a_username_and_password_are_given_and_a_refusal_is_dialled_again() {
         m.addr()
     ));
     let mut p = good.peer();
-    wait_field(&mut p, "m", "state", "open");
+    wait_bridge_field(&mut p, "m", "state", "open", WAIT);
     let watch = m.sub(
         "watch",
         &["-u", "bridge", "-P", "s3cret", "-t", "a/#", "-v"],
@@ -350,11 +324,15 @@ fn a_username_and_password_are_given_and_a_refusal_is_dialled_again() {
     ));
     let mut q = bad.peer();
     let deadline = Instant::now() + WAIT;
-    while fields(&mut q, "m")["disconnects"].parse::<u64>().unwrap() < 3 {
+    while bridge_fields(&mut q, "m")["disconnects"]
+        .parse::<u64>()
+        .unwrap()
+        < 3
+    {
         assert!(Instant::now() < deadline, "not dialled again");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let f = fields(&mut q, "m");
+    let f = bridge_fields(&mut q, "m");
     assert_eq!(
         (f["connects"].as_str(), f["state"].as_str()),
         ("0", "down"),

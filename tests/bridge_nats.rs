@@ -8,43 +8,16 @@ mod nats_util;
 mod procs;
 mod util;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::Settings;
 use nats_util::{Nats, NatsClient};
-use util::{Peer, TestServer, WAIT};
+use util::{bridge_fields, wait_bridge_field, Peer, TestServer, WAIT};
 
 fn broker(spec: &str) -> TestServer {
     let cfg = BridgeConfig::parse_flag(spec).expect("bridge spec");
     TestServer::with_setup(Settings::default(), move |r| r.add_bridge(cfg).unwrap())
-}
-
-/// Bridge `name`'s fields in the `bridges` listing.
-fn fields(p: &mut Peer, name: &str) -> BTreeMap<String, String> {
-    p.send(b"bridges");
-    let lines = util::parts(p);
-    let line = lines
-        .iter()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no bridge {name} in {lines:?}"));
-    line.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn wait_field(p: &mut Peer, name: &str, key: &str, want: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let f = fields(p, name);
-        if f[key] == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{key} never {want}: {f:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn text(m: (String, Vec<u8>)) -> (String, String) {
@@ -59,7 +32,7 @@ fn routes_map_to_subjects_both_ways() {
         nats.addr()
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "n", "state", "open");
+    wait_bridge_field(&mut p, "n", "state", "open", WAIT);
     let mut nc = nats.client();
     nc.sub("sensors.>");
     nc.sub("both.>");
@@ -93,7 +66,7 @@ fn routes_map_to_subjects_both_ways() {
     // The NATS side saw both/y once (from itself): nothing came back.
     assert_eq!(text(nc.next()), ("both.y".into(), "from nats".into()));
     assert_eq!(nc.next_within(Duration::from_millis(200)), None);
-    let f = fields(&mut p, "n");
+    let f = bridge_fields(&mut p, "n");
     assert_eq!(
         (
             f["sent"].as_str(),
@@ -117,17 +90,17 @@ fn reconnects_after_the_server_restarts() {
         nats.addr()
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "n", "state", "open");
+    wait_bridge_field(&mut p, "n", "state", "open", WAIT);
     nats.kill();
-    wait_field(&mut p, "n", "state", "down");
+    wait_bridge_field(&mut p, "n", "state", "down", WAIT);
     // The broker serves its own clients meanwhile.
     let mut s = srv.peer();
     s.sub("local");
     p.publish("local", "still here");
     s.expect(b"pub local\nstill here");
     let nats = Nats::start_on(port, None);
-    wait_field(&mut p, "n", "connects", "2");
-    wait_field(&mut p, "n", "state", "open");
+    wait_bridge_field(&mut p, "n", "connects", "2", WAIT);
+    wait_bridge_field(&mut p, "n", "state", "open", WAIT);
     let mut nc = nats.client();
     nc.sub("o.>");
     p.publish("o/after", "restart");
@@ -164,13 +137,13 @@ fn a_cluster_node_killed_loses_nothing_published_after_the_reconnect() {
         addrs[0], addrs[1], addrs[2]
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "n", "state", "open");
+    wait_bridge_field(&mut p, "n", "state", "open", WAIT);
     let mut nc = nodes[2].client();
     nc.sub("f.>");
     until_through(&mut p, &mut nc, "f.probe");
     // The bridge is on node 0: kill it.
     nodes[0].kill();
-    wait_field(&mut p, "n", "connects", "2");
+    wait_bridge_field(&mut p, "n", "connects", "2", WAIT);
     until_through(&mut p, &mut nc, "f.probe");
     for i in 0..200 {
         p.publish("f/data", &i.to_string());
@@ -179,8 +152,8 @@ fn a_cluster_node_killed_loses_nothing_published_after_the_reconnect() {
         assert_eq!(text(nc.next()), ("f.data".into(), i.to_string()));
     }
     // Confirmations may trail the deliveries a little.
-    wait_field(&mut p, "n", "in_flight", "0");
-    let f = fields(&mut p, "n");
+    wait_bridge_field(&mut p, "n", "in_flight", "0", WAIT);
+    let f = bridge_fields(&mut p, "n");
     assert_eq!(f["disconnects"], "1");
     // Every write was confirmed, or found unconfirmed when node 0 died and
     // written again.
@@ -223,7 +196,7 @@ fn what_a_dying_server_never_confirmed_is_counted_and_sent_to_the_next() {
         nats.addr()
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "n", "state", "open");
+    wait_bridge_field(&mut p, "n", "state", "open", WAIT);
     let mut nc = nats.client();
     nc.sub("q.>");
     for i in 0..5 {
@@ -236,8 +209,8 @@ fn what_a_dying_server_never_confirmed_is_counted_and_sent_to_the_next() {
     for i in 0..5 {
         assert_eq!(text(nc.next()), ("q.m".into(), i.to_string()));
     }
-    wait_field(&mut p, "n", "in_flight", "0");
-    let f = fields(&mut p, "n");
+    wait_bridge_field(&mut p, "n", "in_flight", "0", WAIT);
+    let f = bridge_fields(&mut p, "n");
     let n = |k: &str| f[k].parse::<u64>().unwrap();
     assert_eq!(
         (
@@ -265,7 +238,7 @@ fn what_is_published_while_the_bridge_is_down_waits_for_it() {
         nats.addr()
     ));
     let mut p = srv.peer();
-    wait_field(&mut p, "n", "disconnects", "1");
+    wait_bridge_field(&mut p, "n", "disconnects", "1", WAIT);
     // Down: a stand-in holds the subscription, and shows in lsconn.
     let lines = util::lsconn(&mut p);
     assert!(
@@ -275,12 +248,12 @@ fn what_is_published_while_the_bridge_is_down_waits_for_it() {
     for i in 0..3 {
         p.publish("w/gap", &i.to_string());
     }
-    assert_eq!(fields(&mut p, "n")["waiting"], "3");
+    assert_eq!(bridge_fields(&mut p, "n")["waiting"], "3");
     for i in 0..3 {
         assert_eq!(text(nc.next()), ("w.gap".into(), i.to_string()));
     }
-    wait_field(&mut p, "n", "in_flight", "0");
-    let f = fields(&mut p, "n");
+    wait_bridge_field(&mut p, "n", "in_flight", "0", WAIT);
+    let f = bridge_fields(&mut p, "n");
     assert_eq!((f["sent"].as_str(), f["confirmed"].as_str()), ("3", "3"));
     // One connection, one bridge subscription: the stand-in is gone.
     let lines = util::lsconn(&mut p);

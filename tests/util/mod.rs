@@ -327,3 +327,31 @@ pub fn http_response<S: Read>(s: &mut S) -> (u16, Vec<u8>) {
     s.read_exact(&mut body).expect("the body");
     (status, body)
 }
+
+/// Bridge `name`'s `key=value` fields in the `bridges` listing read over `p`.
+pub fn bridge_fields(p: &mut Peer, name: &str) -> std::collections::BTreeMap<String, String> {
+    p.send(b"bridges");
+    let lines = parts(p);
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no bridge {name} in {lines:?}"));
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Polls the `bridges` listing until bridge `name`'s `key` reads `want`;
+/// fails the test after `limit`.
+pub fn wait_bridge_field(p: &mut Peer, name: &str, key: &str, want: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let f = bridge_fields(p, name);
+        if f[key] == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{key} never {want}: {f:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
