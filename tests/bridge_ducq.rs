@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::Settings;
-use util::{Peer, TestServer, WAIT};
+use util::{serves, Peer, TestServer, WAIT};
 
 fn bridge(spec: &str) -> BridgeConfig {
     BridgeConfig::parse_flag(spec).expect("bridge spec")
@@ -240,15 +240,6 @@ fn fake_remote(
         }
     });
     (addr, accepted)
-}
-
-/// The local broker still serves its clients, exactly.
-fn serves(srv: &TestServer, n: usize) {
-    let mut s = srv.peer();
-    s.sub("alive");
-    let mut p = srv.peer();
-    p.publish("alive", &n.to_string());
-    s.expect(format!("pub alive\n{n}").as_bytes());
 }
 
 fn wait_accepts(accepted: &AtomicUsize, n: usize, srv: &TestServer) {

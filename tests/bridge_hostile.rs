@@ -23,7 +23,7 @@ use ducq::server::{Level, Settings};
 use mqtt_util::Mosquitto;
 use nats_util::{Nats, NatsClient};
 use procs::Proc;
-use util::{bridge_fields, Peer, TestServer, WAIT};
+use util::{bridge_fields, log_line, serves, Peer, TestServer, WAIT};
 
 /// A broker with one bridge, logging to `LOG` subscribers.
 fn broker(spec: &str) -> TestServer {
@@ -36,21 +36,6 @@ fn broker(spec: &str) -> TestServer {
     })
 }
 
-/// Reads `LOG` lines at `log` until one contains `needle`.
-fn log_line(log: &mut Peer, needle: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = log
-            .try_recv(left)
-            .unwrap_or_else(|e| panic!("no log line with {needle:?}: {e}"));
-        let line = String::from_utf8(line).unwrap();
-        if line.contains(needle) {
-            return line;
-        }
-    }
-}
-
 /// Waits until bridge `name` is open (on the fake: the `LOG` subscriber
 /// may come after its log line).
 fn wait_open(p: &mut Peer, name: &str) {
@@ -59,15 +44,6 @@ fn wait_open(p: &mut Peer, name: &str) {
         assert!(Instant::now() < deadline, "bridge {name} never opened");
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// A pub/sub round trip on a local route, exact.
-fn serves(srv: &TestServer, n: usize) {
-    let mut s = srv.peer();
-    s.sub("alive");
-    let mut p = srv.peer();
-    p.publish("alive", &n.to_string());
-    s.expect(format!("pub alive\n{n}").as_bytes());
 }
 
 /// A fake remote: serves its first connection with `serve`, refuses the

@@ -16,13 +16,12 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use base64::Engine;
 use ducq::server::bridges::config::BridgeConfig;
 use ducq::server::{Level, Settings};
 use nats_util::{Nats, NatsClient};
-use util::{bridge_fields, wait_bridge_field, Peer, TestServer, WAIT};
+use util::{bridge_fields, log_line, wait_bridge_field, Peer, TestServer, WAIT};
 
 /// A broker with one bridge, logging to `LOG` subscribers.
 fn broker(spec: &str) -> TestServer {
@@ -242,21 +241,6 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, swallow: Option<Arc<AtomicBool>>
     }
     let _ = to.shutdown(Shutdown::Both);
     let _ = from.shutdown(Shutdown::Both);
-}
-
-/// Reads `LOG` lines at `log` until one contains `needle`.
-fn log_line(log: &mut Peer, needle: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = log
-            .try_recv(left)
-            .unwrap_or_else(|e| panic!("no log line with {needle:?}: {e}"));
-        let line = String::from_utf8(line).unwrap();
-        if line.contains(needle) {
-            return line;
-        }
-    }
 }
 
 #[test]

@@ -580,6 +580,10 @@ fn every_bad_argument_is_a_clear_usage_error() {
             "--timeout: 'NaN' is not a positive number of seconds",
         ),
         (
+            &["sub", "r", "--reconnect-max", "0"],
+            "--reconnect-max: '0' is not a positive number of seconds",
+        ),
+        (
             &["--color", "sometimes", "lscmd"],
             "--color: 'sometimes' is not auto, always or never",
         ),

@@ -355,3 +355,29 @@ pub fn wait_bridge_field(p: &mut Peer, name: &str, key: &str, want: &str, limit:
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Reads `LOG` lines at `log` (a peer subscribed to the log route) until one
+/// contains `needle`; fails the test after [`WAIT`].
+pub fn log_line(log: &mut Peer, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = log
+            .try_recv(left)
+            .unwrap_or_else(|e| panic!("no log line with {needle:?}: {e}"));
+        let line = String::from_utf8(line).unwrap();
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+/// The server still serves its clients: a pub/sub round trip on a local
+/// route, exact.
+pub fn serves(srv: &TestServer, n: usize) {
+    let mut s = srv.peer();
+    s.sub("alive");
+    let mut p = srv.peer();
+    p.publish("alive", &n.to_string());
+    s.expect(format!("pub alive\n{n}").as_bytes());
+}

@@ -251,14 +251,14 @@ fn port(v: &str) -> Result<u16, Failure> {
 
 /// `--timeout`'s value: positive seconds (at least a millisecond is waited).
 fn timeout(v: &str) -> Result<Duration, Failure> {
-    let secs = v
-        .parse::<f64>()
+    let secs = positive_seconds("--timeout", v)?;
+    Ok(Duration::from_secs_f64(secs.max(0.001)))
+}
+
+/// A flag's value in seconds: a finite positive number below 10⁹.
+pub(crate) fn positive_seconds(flag: &str, v: &str) -> Result<f64, Failure> {
+    v.parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
-        .ok_or_else(|| {
-            usage(format!(
-                "--timeout: '{v}' is not a positive number of seconds"
-            ))
-        })?;
-    Ok(Duration::from_secs_f64(secs.max(0.001)))
+        .ok_or_else(|| usage(format!("{flag}: '{v}' is not a positive number of seconds")))
 }

@@ -11,6 +11,7 @@ use ducq::backoff::Backoff;
 use ducq::client::reconnect::{Event, Offline, Policy, Reconnecting};
 use ducq::client::{Client, Error, NetStream};
 
+use super::args::positive_seconds;
 use super::events::reconnect_line;
 use crate::{usage, Conn, Failure};
 
@@ -43,15 +44,7 @@ impl Reconnect {
             "--reconnect-max" => {
                 let v =
                     value().ok_or_else(|| usage("--reconnect-max needs a number of seconds"))?;
-                let secs = v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
-                    .ok_or_else(|| {
-                        usage(format!(
-                            "--reconnect-max: '{v}' is not a positive number of seconds"
-                        ))
-                    })?;
+                let secs = positive_seconds("--reconnect-max", &v)?;
                 self.max = Duration::from_secs_f64(secs);
             }
             _ => return Ok(false),
