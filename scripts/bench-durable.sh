@@ -11,6 +11,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 export PATH="$PATH:/usr/sbin:/sbin"
 OUT="${BENCH_OUT:-target/bench/durable.md}"
 
@@ -35,24 +37,9 @@ BENCH=target/release/ducq-bench
 mkdir -p target/bench
 tmp=$(mktemp -d -p target/bench durable.XXXXXX)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
 trap cleanup EXIT
 
 read -r -d '' P_DUCQ P_NATS P_REDIS < <("$BENCH" free-ports 3; printf '\0') || true
-
-wait_port() {
-    local pid=$1 port=$2
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 args=()
 launch() {

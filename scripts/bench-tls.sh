@@ -9,6 +9,8 @@
 # Reports: $BENCH_OUT_PLAIN and $BENCH_OUT_TLS (default target/bench/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 export PATH="$PATH:/usr/sbin:/sbin"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -25,11 +27,6 @@ cargo build --release --quiet --bin ducq-server --bin ducq-bench
 BENCH=target/release/ducq-bench
 tmp=$(mktemp -d)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
 trap cleanup EXIT
 
 # A CA and a server certificate for 127.0.0.1 (ECDSA P-256, as rcgen makes
@@ -74,15 +71,6 @@ tls {
   timeout: 10
 }
 CONF
-
-wait_port() {
-    for _ in $(seq 100); do
-        kill -0 "$1" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 target/release/ducq-server --tcp "127.0.0.1:$P_TCP" --tls "127.0.0.1:$P_TLS" \
     --cert "$tmp/server.pem" --key "$tmp/server.key" --log-level warn >"$tmp/ducq.log" 2>&1 &

@@ -12,6 +12,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 export PATH="$PATH:/usr/sbin:/sbin"
 OUT="${BENCH_OUT:-target/bench/results.md}"
 
@@ -42,11 +44,6 @@ mkdir -p target/bench
 
 tmp=$(mktemp -d)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
 trap cleanup EXIT
 
 read -r -d '' P_DUCQ P_WS P_MQTT P_NATS P_REDIS P_DMQTT P_FLOOR < <("$BENCH" free-ports 7; printf '\0') || true
@@ -89,17 +86,6 @@ start() {
     "$@" >"$tmp/$name.log" 2>&1 &
     started_pid=$!
     pids+=("$started_pid")
-}
-
-# Waits until 127.0.0.1:$2 accepts connections while pid $1 lives.
-wait_port() {
-    local pid=$1 port=$2
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    return 1
 }
 
 args=()
