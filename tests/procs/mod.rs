@@ -30,6 +30,8 @@ pub struct Lines {
     rx: Receiver<String>,
     /// Every line so far.
     pub seen: Arc<Mutex<Vec<String>>>,
+    /// The reader thread, finished once the pipe reached end of file.
+    reader: std::thread::JoinHandle<()>,
 }
 
 impl Lines {
@@ -37,7 +39,7 @@ impl Lines {
         let (tx, rx) = mpsc::channel();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let keep = Arc::clone(&seen);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(r).lines().map_while(Result::ok) {
                 keep.lock().unwrap().push(line.clone());
                 if tx.send(line).is_err() {
@@ -45,7 +47,17 @@ impl Lines {
                 }
             }
         });
-        Lines { rx, seen }
+        Lines { rx, seen, reader }
+    }
+
+    /// Waits (within `WAIT`) until the pipe reached end of file, so that
+    /// `all` holds every line the child wrote: a child's exit status can be
+    /// seen before its last lines have crossed the pipe.
+    pub fn wait_end(&self) {
+        let deadline = Instant::now() + WAIT;
+        while !self.reader.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// The next line, within `WAIT`.
@@ -187,11 +199,15 @@ impl Proc {
         self.err.as_ref().unwrap()
     }
 
-    /// Waits for the process to exit; returns its status code.
+    /// Waits for the process to exit and for its output pipes to be read
+    /// to the end; returns its status code.
     pub fn wait(&mut self) -> Option<i32> {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
+                for lines in self.out.iter().chain(self.err.iter()) {
+                    lines.wait_end();
+                }
                 return s.code();
             }
             assert!(Instant::now() < deadline, "process did not exit");
