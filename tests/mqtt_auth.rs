@@ -30,76 +30,32 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dir = TempDir::new("mqttauth");
     let pki = Pki::new();
-    let config = dir.write(
-        "ducq.toml",
-        &format!(
-            r#"
-[[listener]]
-kind = "tcp"
-addr = "127.0.0.1:0"
-
-[[listener]]
-kind = "mqtt"
-addr = "127.0.0.1:0"
-
-[[listener]]
-kind = "mqtt"
-addr = "127.0.0.1:0"
-anonymous = false
-
-[[listener]]
-kind = "mqtts"
-addr = "127.0.0.1:0"
-cert = "{cert}"
-key = "{key}"
-client_ca = "{ca}"
-anonymous = false
-
-[[listener]]
-kind = "mqtts"
-addr = "127.0.0.1:0"
-cert = "{cert}"
-key = "{key}"
-anonymous = false
-
-[[user]]
-name = "sensor1"
-password = "{pw}"
-publish = ["sensors/sensor1/#"]
-subscribe = ["cmd/sensor1/#"]
-
-[[user]]
-name = "alice"
-publish = ["alice/#"]
-subscribe = ["alice/#"]
-
-[[user]]
-name = "root"
-password = "{pw}"
-publish = ["*"]
-subscribe = ["*"]
-admin = true
-
-[anonymous]
-publish = ["public/#"]
-subscribe = ["public/#"]
-
-[auth]
-fail_delay = 0.05
-"#,
-            cert = pki.cert,
-            key = pki.key,
-            ca = pki.ca,
-            pw = hash("pw1"),
+    let pw = hash("pw1");
+    let tls = format!("cert = \"{}\"\nkey = \"{}\"\n", pki.cert, pki.key);
+    let toml = [
+        listener("tcp", ""),
+        listener("mqtt", ""),
+        listener("mqtt", "anonymous = false\n"),
+        listener(
+            "mqtts",
+            &format!("{tls}client_ca = \"{}\"\nanonymous = false\n", pki.ca),
         ),
-    );
-    let s = Server::start_kinds(
-        &["--config", &config, "--log-level", "info"],
-        &["", "mqtt", "mqtt", "mqtts", "mqtts"],
-    );
-    Setup { _dir: dir, pki, s }
+        listener("mqtts", &format!("{tls}anonymous = false\n")),
+        user(
+            "sensor1",
+            Some(&pw),
+            &["sensors/sensor1/#"],
+            &["cmd/sensor1/#"],
+        ),
+        user("alice", None, &["alice/#"], &["alice/#"]),
+        admin("root", &pw),
+        anonymous(&["public/#"], &["public/#"]),
+        auth(0.05, ""),
+    ]
+    .concat();
+    let (_dir, s) = config_server("mqttauth", &toml, &["", "mqtt", "mqtt", "mqtts", "mqtts"]);
+    Setup { _dir, pki, s }
 }
 
 fn sock(a: &str) -> SocketAddr {
@@ -161,9 +117,7 @@ fn publish(c: &mut MqttPeer, topic: &str, payload: &[u8], id: u16) -> u8 {
 }
 
 fn root(s: &Server) -> Client {
-    let mut c = Client::connect(&s.addr("", 0), WAIT).unwrap();
-    c.authenticate("root", b"pw1").unwrap();
-    c
+    login(&s.addr("", 0), "root", "pw1")
 }
 
 #[test]
@@ -242,12 +196,7 @@ fn credentials_on_a_listener_without_anonymous_use() {
         Packet::Publish(p) => assert_eq!((&*p.topic, &*p.payload), ("cmd/sensor1/on", &b"go"[..])),
         other => panic!("expected PUBLISH, got {other:?}"),
     }
-    let lines: Vec<String> = watcher
-        .list("lsconn")
-        .unwrap()
-        .iter()
-        .map(|l| text(l))
-        .collect();
+    let lines = lsconn_lines(&mut watcher);
     assert!(
         lines.iter().any(
             |l| l.starts_with("sensor1@MQTT[s1]:127.0.0.1:") && l.ends_with(",cmd/sensor1/+\n")
