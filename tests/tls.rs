@@ -82,12 +82,7 @@ fn rust_client_and_cli_over_tls() {
     assert_eq!(&got[..14], b"pub home/big\n\x00");
     assert_eq!(&got[13..], &big[..]);
     // lsconn names TLS clients as such.
-    let lines: Vec<String> = publ
-        .list("lsconn")
-        .unwrap()
-        .iter()
-        .map(|l| text(l))
-        .collect();
+    let lines = lsconn_lines(&mut publ);
     assert!(
         lines
             .iter()
@@ -369,7 +364,7 @@ fn mutual_tls_requires_a_client_certificate_and_its_cn_names_the_user() {
     c.publish("alice/x", b"1").unwrap();
     let err = c.publish("bob/x", b"1").unwrap_err();
     assert_eq!(err.to_string(), "NACK 24: access denied");
-    let lines: Vec<String> = c.list("lsconn").unwrap().iter().map(|l| text(l)).collect();
+    let lines = lsconn_lines(&mut c);
     assert!(
         lines.iter().any(|l| l.starts_with("alice@TLS:127.0.0.1:")),
         "{lines:?}"

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use base64::Engine as _;
-use ducq::client::{Client, Error};
+use ducq::client::{Client, Error, Stream};
 
 use super::{text, WAIT};
 
@@ -31,7 +31,7 @@ pub fn nack24<T: std::fmt::Debug>(r: Result<T, Error>) {
 }
 
 /// The lines `lsconn` lists, as text.
-pub fn lsconn_lines(c: &mut Client) -> Vec<String> {
+pub fn lsconn_lines<S: Stream>(c: &mut Client<S>) -> Vec<String> {
     c.list("lsconn").unwrap().iter().map(|l| text(l)).collect()
 }
 

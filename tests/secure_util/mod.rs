@@ -8,7 +8,10 @@
 mod access;
 mod config;
 
+// Not every test file uses every piece.
+#[allow(unused_imports)]
 pub use access::*;
+#[allow(unused_imports)]
 pub use config::*;
 
 use std::io::{BufRead, BufReader};
