@@ -12,7 +12,7 @@ mod secure_util;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use ducq::client::Client;
 use ducq::transport::mqtt::packet::{
@@ -20,7 +20,8 @@ use ducq::transport::mqtt::packet::{
 };
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::reason;
-use mqtt_util::{packet, program, MqttPeer};
+use mqtt_util::clients::{mosquitto, ok};
+use mqtt_util::{packet, MqttPeer};
 use secure_util::*;
 
 struct Setup {
@@ -222,15 +223,14 @@ fn users_sessions_are_apart() {
     s1.closed();
 }
 
-fn mosquitto(tool: &str, port: &str, st: &Setup, args: &[&str]) -> Command {
-    let bin = program(tool).expect("mosquitto-clients not installed (scripts/test.sh does it)");
-    let mut c = Command::new(bin);
-    c.args(["-h", "127.0.0.1", "-p", port, "--cafile", &st.pki.ca])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
+/// A mosquitto client aimed at `port`, trusting the test CA.
+fn mosquitto_tls(tool: &str, port: &str, st: &Setup, args: &[&str]) -> Command {
+    let port = port.parse().unwrap();
+    mosquitto(
+        tool,
+        port,
+        &[&["--cafile", st.pki.ca.as_str()][..], args].concat(),
+    )
 }
 
 #[test]
@@ -243,7 +243,7 @@ fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
     let mut watcher = root(s);
     watcher.subscribe("*", "").unwrap();
     // A password over TLS.
-    let out = mosquitto(
+    let out = mosquitto_tls(
         "mosquitto_pub",
         &port,
         &st,
@@ -262,13 +262,13 @@ fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
     )
     .output()
     .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(out);
     assert_eq!(
         text(&watcher.receive().unwrap()),
         "pub sensors/sensor1/t\ntls!"
     );
     // A wrong password over TLS is refused, clearly.
-    let out = mosquitto(
+    let out = mosquitto_tls(
         "mosquitto_pub",
         &port,
         &st,
@@ -294,10 +294,9 @@ fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
     let cert = ["--cert", &st.pki.client_cert, "--key", &st.pki.client_key];
     let mut args: Vec<&str> = cert.to_vec();
     args.extend(["-t", "alice/hi", "-m", "from alice", "-q", "1"]);
-    let out = mosquitto("mosquitto_pub", &with_ca, &st, &args)
+    ok(mosquitto_tls("mosquitto_pub", &with_ca, &st, &args)
         .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+        .unwrap());
     assert_eq!(
         text(&watcher.receive().unwrap()),
         "pub alice/hi\nfrom alice"

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ducq::client::Client;
-use mqtt_util::program;
+use mqtt_util::clients::run;
 
 #[test]
 fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {
@@ -22,7 +22,9 @@ fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {
     while ports.len() < 2 {
         let line = lines.next().expect("server exited").unwrap();
         if let Some(addr) = line.split("listening on ").nth(1) {
-            ports.push(addr.rsplit(':').next().unwrap().trim().to_owned());
+            // "127.0.0.1:PORT (kind)": the digits after the last colon.
+            let port = addr.rsplit(':').next().unwrap();
+            ports.push(port.split(' ').next().unwrap().to_owned());
         }
     }
     std::thread::spawn(move || for _ in lines {});
@@ -30,25 +32,10 @@ fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {
 
     let mut c = Client::connect(&format!("127.0.0.1:{tcp}"), Duration::from_secs(5)).unwrap();
     c.subscribe("cli/t", "").unwrap();
-    let out = Command::new(program("mosquitto_pub").expect("mosquitto-clients"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            mqtt,
-            "-t",
-            "cli/t",
-            "-m",
-            "hi",
-            "-q",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run(
+        "mosquitto_pub",
+        mqtt.parse().unwrap(),
+        &["-t", "cli/t", "-m", "hi", "-q", "1"],
     );
     let got = c.receive().unwrap();
     assert_eq!(got, b"pub cli/t\nhi");

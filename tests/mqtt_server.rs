@@ -10,7 +10,6 @@ mod util;
 use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use ducq::server::Settings;
@@ -19,7 +18,8 @@ use ducq::transport::mqtt::packet::{
 };
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::{self, reason};
-use mqtt_util::{packet, program, MqttPeer};
+use mqtt_util::clients::{mosquitto, ok};
+use mqtt_util::{packet, MqttPeer};
 use util::{lsconn, ws_next, Peer, TestServer, WAIT};
 
 struct Servers {
@@ -63,27 +63,6 @@ fn wait_subscribed(p: &mut Peer, id: &str, route: &str) {
     }
 }
 
-fn mosquitto(tool: &str, addr: SocketAddr, args: &[&str]) -> Command {
-    let bin = program(tool).expect("mosquitto-clients not installed (scripts/test.sh does it)");
-    let mut c = Command::new(bin);
-    c.args(["-h", "127.0.0.1", "-p", &addr.port().to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn mosquitto_clients_both_ways(version: &str) {
     let s = servers();
     let mut admin = s.srv.peer();
@@ -91,7 +70,7 @@ fn mosquitto_clients_both_ways(version: &str) {
     let id = format!("sub-{version}");
     let sub = mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &[
             "-V",
             version,
@@ -126,7 +105,7 @@ fn mosquitto_clients_both_ways(version: &str) {
         let msg = format!("reading at qos {qos}");
         ok(mosquitto(
             "mosquitto_pub",
-            s.mqtt,
+            s.mqtt.port(),
             &["-V", version, "-t", "sensors/a", "-m", &msg, "-q", qos],
         )
         .output()
@@ -143,7 +122,7 @@ fn mosquitto_qos2_end_to_end(version: &str) {
     let id = format!("q2-{version}");
     let sub = mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &[
             "-V", version, "-i", &id, "-t", "q2/+", "-q", "2", "-C", "1", "-W", "10",
         ],
@@ -154,7 +133,7 @@ fn mosquitto_qos2_end_to_end(version: &str) {
     wait_subscribed(&mut admin, &id, "q2/+");
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-V", version, "-t", "q2/x", "-m", "exactly", "-q", "2"],
     )
     .output()
@@ -188,7 +167,7 @@ fn mqtt5_user_properties_pass_between_mqtt5_clients() {
     let mut admin = s.srv.peer();
     let sub = mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &[
             "-V", "mqttv5", "-i", "props", "-t", "p/#", "-q", "1", "-C", "1", "-W", "10",
         ],
@@ -199,7 +178,7 @@ fn mqtt5_user_properties_pass_between_mqtt5_clients() {
     wait_subscribed(&mut admin, "props", "p/#");
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &[
             "-V",
             "mqttv5",
@@ -232,7 +211,7 @@ fn retained_is_the_stored_last_message_both_ways() {
     tcp.publish("state/door", "open");
     let got = ok(mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "state/#", "-C", "1", "-W", "10", "-F", "%t|%p|%r"],
     )
     .output()
@@ -241,7 +220,7 @@ fn retained_is_the_stored_last_message_both_ways() {
     // An MQTT retained publication is what `sub R\nlast` answers.
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "state/light", "-m", "on", "-r", "-q", "1"],
     )
     .output()
@@ -552,17 +531,19 @@ fn a_publication_without_retain_is_delivered_not_stored() {
     let s = servers();
     let mut tcp = s.srv.peer();
     tcp.sub("plain/t");
-    ok(
-        mosquitto("mosquitto_pub", s.mqtt, &["-t", "plain/t", "-m", "passing"])
-            .output()
-            .unwrap(),
-    );
+    ok(mosquitto(
+        "mosquitto_pub",
+        s.mqtt.port(),
+        &["-t", "plain/t", "-m", "passing"],
+    )
+    .output()
+    .unwrap());
     tcp.expect(b"pub plain/t\npassing");
     let mut other = s.srv.peer();
     other.call(b"sub plain/t\nlast", b"ACK");
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "plain/t", "-m", "kept", "-r"],
     )
     .output()
@@ -643,7 +624,7 @@ fn a_retained_publish_with_an_empty_payload_deletes_the_retained_message() {
     live.sub("room/temp");
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "room/temp", "-m", "21", "-r"],
     )
     .output()
@@ -654,7 +635,7 @@ fn a_retained_publish_with_an_empty_payload_deletes_the_retained_message() {
     // mosquitto_pub -n: a zero-length payload, retained, at QoS 1.
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "room/temp", "-n", "-r", "-q", "1"],
     )
     .output()
@@ -687,7 +668,7 @@ fn forget_removes_stored_messages_for_mqtt_subscribers_too() {
     tcp.call(b"forget \n", b"NACK *\n15\nmessage invalid");
     let got = ok(mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "#", "-C", "1", "-W", "10", "-F", "%t|%p|%r"],
     )
     .output()

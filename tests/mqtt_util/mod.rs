@@ -1,6 +1,7 @@
 //! Shared by the MQTT tests: a raw MQTT client driven by ducq's own packet
 //! codec, and a real Mosquitto broker on a free loopback port (the Debian
-//! package, installed by scripts/test.sh when missing).
+//! package, installed by scripts/test.sh when missing); `clients` runs
+//! mosquitto_pub and mosquitto_sub, `paho` the Python client.
 #![allow(dead_code)]
 
 use std::io::{ErrorKind, Read, Write};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use ducq::transport::mqtt::codec::{decode, encode};
 use ducq::transport::mqtt::packet::{Packet, Version};
 
+pub mod clients;
 pub mod paho;
 
 /// How long a test waits for anything that should arrive.
