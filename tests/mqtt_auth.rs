@@ -21,7 +21,7 @@ use ducq::transport::mqtt::packet::{
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::reason;
 use mqtt_util::clients::{mosquitto, ok};
-use mqtt_util::{packet, MqttPeer};
+use mqtt_util::{connect_fields, packet, MqttPeer};
 use secure_util::*;
 
 struct Setup {
@@ -65,22 +65,13 @@ fn sock(a: &str) -> SocketAddr {
 
 /// CONNECT with these credentials; the CONNACK's code.
 fn connect(addr: &str, v: Version, id: &str, user: Option<(&str, &str)>) -> (MqttPeer, u8) {
-    let mut c = MqttPeer::connect(sock(addr), v);
-    c.send(&Packet::Connect(Box::new(Connect {
-        version: v,
-        clean_start: true,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
-        will: None,
+    let connect = Connect {
         username: user.map(|(u, _)| Cow::Owned(u.to_owned())),
         password: user.map(|(_, p)| Cow::Owned(p.as_bytes().to_vec())),
-    })));
-    let bytes = c.recv_bytes();
-    let Packet::ConnAck(a) = packet(&bytes, v) else {
-        panic!("no CONNACK")
+        ..connect_fields(v, id)
     };
-    (c, a.code)
+    let (c, code, _) = MqttPeer::handshake(sock(addr), connect);
+    (c, code)
 }
 
 /// SUBSCRIBE one filter; the SUBACK's code.
@@ -304,16 +295,10 @@ fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
     s.wait_log("authenticated as alice (client certificate)");
     // Plain MQTT on the mqtts port: closed, the server keeps serving.
     let mut plain = MqttPeer::connect(sock(&s.addr("mqtts", 0)), Version::V311);
-    plain.send(&Packet::Connect(Box::new(Connect {
-        version: Version::V311,
-        clean_start: true,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Borrowed("plain"),
-        will: None,
-        username: None,
-        password: None,
-    })));
+    plain.send(&Packet::Connect(Box::new(connect_fields(
+        Version::V311,
+        "plain",
+    ))));
     assert!(plain.closed().is_empty());
     s.wait_log("plain-text client on a TLS port (refused)");
     watcher.publish("public/after", b"1").unwrap();

@@ -14,18 +14,12 @@ use ducq::transport::mqtt::packet::{
 };
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::reason;
-use mqtt_util::{packet, Mosquitto, MqttPeer};
+use mqtt_util::{connect_fields, packet, Mosquitto, MqttPeer};
 
 fn connect_packet(id: &str, v: Version, will: Option<Will<'static>>) -> Packet<'static> {
     Packet::Connect(Box::new(Connect {
-        version: v,
-        clean_start: true,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
         will,
-        username: None,
-        password: None,
+        ..connect_fields(v, id)
     }))
 }
 

@@ -19,7 +19,7 @@ use ducq::transport::mqtt::packet::{
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::{self, reason};
 use mqtt_util::clients::{mosquitto, ok};
-use mqtt_util::{packet, MqttPeer};
+use mqtt_util::{connect_fields, packet, MqttPeer};
 use util::{lsconn, ws_next, Peer, TestServer, WAIT};
 
 struct Servers {
@@ -236,23 +236,13 @@ fn ws(addr: SocketAddr) -> tungstenite::WebSocket<TcpStream> {
 }
 
 fn mqtt_client(addr: SocketAddr, id: &str, v: Version, clean: bool) -> (MqttPeer, bool) {
-    let mut c = MqttPeer::connect(addr, v);
-    c.send(&Packet::Connect(Box::new(Connect {
-        version: v,
+    let connect = Connect {
         clean_start: clean,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
-        will: None,
-        username: None,
-        password: None,
-    })));
-    let bytes = c.recv_bytes();
-    let Packet::ConnAck(a) = packet(&bytes, v) else {
-        panic!("no CONNACK")
+        ..connect_fields(v, id)
     };
-    assert_eq!(a.code, 0);
-    (c, a.session_present)
+    let (c, code, present) = MqttPeer::handshake(addr, connect);
+    assert_eq!(code, 0);
+    (c, present)
 }
 
 fn mqtt_subscribe(c: &mut MqttPeer, filter: &str, qos: QoS) {
@@ -426,14 +416,8 @@ fn hostile_mqtt_peers_never_stall_others() {
     for _ in 0..50 {
         let mut c = MqttPeer::connect(s.mqtt, Version::V311);
         c.send(&Packet::Connect(Box::new(Connect {
-            version: Version::V311,
-            clean_start: true,
             keep_alive: 0,
-            props: Properties::default(),
-            client_id: Cow::Borrowed(&long),
-            will: None,
-            username: None,
-            password: None,
+            ..connect_fields(Version::V311, &long)
         })));
         let closed = c.closed();
         assert_eq!(closed, vec![b"\x20\x02\x00\x02".to_vec()]);
@@ -455,13 +439,8 @@ fn hostile_mqtt_peers_never_stall_others() {
 }
 
 fn connect_with_will(addr: SocketAddr, id: &str, keep_alive: u16) -> MqttPeer {
-    let mut c = MqttPeer::connect(addr, Version::V311);
-    c.send(&Packet::Connect(Box::new(Connect {
-        version: Version::V311,
-        clean_start: true,
+    let connect = Connect {
         keep_alive,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
         will: Some(ducq::transport::mqtt::packet::Will {
             topic: "dev/state".into(),
             payload: Cow::Owned(format!("{id} lost").into_bytes()),
@@ -469,12 +448,9 @@ fn connect_with_will(addr: SocketAddr, id: &str, keep_alive: u16) -> MqttPeer {
             retain: false,
             props: Properties::default(),
         }),
-        username: None,
-        password: None,
-    })));
-    let bytes = c.recv_bytes();
-    assert!(matches!(packet(&bytes, Version::V311), Packet::ConnAck(_)));
-    c
+        ..connect_fields(Version::V311, id)
+    };
+    MqttPeer::handshake(addr, connect).0
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! mosquitto_pub and mosquitto_sub, `paho` the Python client.
 #![allow(dead_code)]
 
+use std::borrow::Cow;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -11,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ducq::transport::mqtt::codec::{decode, encode};
-use ducq::transport::mqtt::packet::{Packet, Version};
+use ducq::transport::mqtt::packet::{Connect, Packet, Version};
+use ducq::transport::mqtt::props::Properties;
 
 pub mod clients;
 pub mod paho;
@@ -99,6 +101,39 @@ impl MqttPeer {
                 Err(e) => panic!("connection not closed: {e}"),
             }
         }
+    }
+}
+
+/// The CONNECT most tests send: client `id`, clean start, keep-alive
+/// 60 s, no properties, no will, no credentials. A test that needs
+/// another field sets it with `Connect { field, ..connect_fields(v, id) }`.
+pub fn connect_fields(v: Version, id: &str) -> Connect<'static> {
+    Connect {
+        version: v,
+        clean_start: true,
+        keep_alive: 60,
+        props: Properties::default(),
+        client_id: Cow::Owned(id.to_owned()),
+        will: None,
+        username: None,
+        password: None,
+    }
+}
+
+impl MqttPeer {
+    /// Connects to `addr`, sends `connect` and reads the answer, which
+    /// must be a CONNACK: the peer, the CONNACK's code and its session
+    /// present flag.
+    pub fn handshake(addr: SocketAddr, connect: Connect<'_>) -> (MqttPeer, u8, bool) {
+        let v = connect.version;
+        let mut c = MqttPeer::connect(addr, v);
+        c.send(&Packet::Connect(Box::new(connect)));
+        let bytes = c.recv_bytes();
+        let Packet::ConnAck(a) = packet(&bytes, v) else {
+            panic!("no CONNACK: {bytes:?}")
+        };
+        let (code, present) = (a.code, a.session_present);
+        (c, code, present)
     }
 }
 
