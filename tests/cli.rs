@@ -1,11 +1,14 @@
 //! The `ducq` CLI and the `ducq-server` binary, run as processes: pub, sub,
 //! lscmd, lsconn, send, exit statuses, and a clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader, Write};
+mod listening;
+
+use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ducq::client::Client;
+use listening::listening;
 
 struct Server {
     child: Child,
@@ -19,16 +22,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start ducq-server");
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let port = loop {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let port = listening(&mut child, 1)[0].port();
         Server { child, port }
     }
 

@@ -5,12 +5,15 @@
 //! that answer nothing, a clear message and exit status 64 for every bad
 //! argument, and the documented exit statuses.
 
-use std::io::{BufRead, BufReader, Write};
+mod listening;
+
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ducq::client::Client;
+use listening::listening;
 use serde_json::Value;
 
 const DUCQ: &str = env!("CARGO_BIN_EXE_ducq");
@@ -32,14 +35,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start ducq-server");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let port = listening(&mut child, 1)[0].port();
         Server { child, port }
     }
 

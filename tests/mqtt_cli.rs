@@ -1,13 +1,14 @@
 //! `ducq-server --mqtt ADDR`: the MQTT listener of the server binary,
 //! used by mosquitto_pub and a ducq TCP client at once.
 
+mod listening;
 mod mqtt_util;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ducq::client::Client;
+use listening::listening;
 use mqtt_util::clients::run;
 
 #[test]
@@ -17,24 +18,14 @@ fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start ducq-server");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut ports = Vec::new();
-    while ports.len() < 2 {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(addr) = line.split("listening on ").nth(1) {
-            // "127.0.0.1:PORT (kind)": the digits after the last colon.
-            let port = addr.rsplit(':').next().unwrap();
-            ports.push(port.split(' ').next().unwrap().to_owned());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let (tcp, mqtt) = (&ports[0], &ports[1]);
+    let addrs = listening(&mut child, 2);
+    let (tcp, mqtt) = (addrs[0].port(), addrs[1].port());
 
     let mut c = Client::connect(&format!("127.0.0.1:{tcp}"), Duration::from_secs(5)).unwrap();
     c.subscribe("cli/t", "").unwrap();
     run(
         "mosquitto_pub",
-        mqtt.parse().unwrap(),
+        mqtt,
         &["-t", "cli/t", "-m", "hi", "-q", "1"],
     );
     let got = c.receive().unwrap();

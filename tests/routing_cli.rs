@@ -1,7 +1,9 @@
 //! The routing features through the binaries: `ducq-server --history N`
 //! and `ducq sub --last N`, `ducq send to ID`. Exact output asserted.
 
-use std::io::{BufRead, BufReader};
+mod listening;
+
+use listening::listening;
 use std::process::{Child, Command, Output, Stdio};
 
 struct Server {
@@ -17,14 +19,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start ducq-server");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let port = listening(&mut child, 1)[0].port();
         Server { child, port }
     }
 
