@@ -10,9 +10,9 @@
 //! browser it did not download (`executablePath`), it is maintained with
 //! Chromium's DevTools protocol, and its lock pins every package.
 
-mod listening;
+mod server_bin;
 
-use listening::listening;
+use server_bin::listening;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -6,7 +6,7 @@
 //! dashboard's files are served (or not, with `--no-dashboard`) within
 //! their size budget.
 
-mod listening;
+mod server_bin;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ducq::client::Client;
-use listening::listening;
 use serde_json::Value;
+use server_bin::listening;
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -1,15 +1,15 @@
 //! `ducq-server --mqtt ADDR`: the MQTT listener of the server binary,
 //! used by mosquitto_pub and a ducq TCP client at once.
 
-mod listening;
 mod mqtt_util;
+mod server_bin;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ducq::client::Client;
-use listening::listening;
 use mqtt_util::clients::run;
+use server_bin::listening;
 
 #[test]
 fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {

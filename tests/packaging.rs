@@ -11,7 +11,7 @@
 //! staticlib beside the test executables, the binaries): the tests install
 //! those files, once, into a prefix under the target folder.
 
-mod listening;
+mod server_bin;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use ducq::client::Client;
-use listening::listening;
+use server_bin::listening;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 

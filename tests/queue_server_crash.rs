@@ -10,7 +10,7 @@
 //! `DUCQ_CRASH_MESSAGES` and `DUCQ_CRASH_KILLS` make a longer run by hand
 //! (docs/RELIABILITY.md).
 
-mod listening;
+mod server_bin;
 mod util;
 
 use std::collections::{BTreeSet, HashMap};
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use ducq::client::queue::QueueMessage;
 use ducq::client::Client;
 use ducq::proto::{classify, Kind};
-use listening::listening;
+use server_bin::listening;
 use util::Rng;
 
 const QUEUE: &str = "crash";

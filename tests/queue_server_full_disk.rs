@@ -12,7 +12,7 @@
 //! restart; and a restart on the same directory finds every enqueue that
 //! was answered with an id, with its payload, and nothing else.
 
-mod listening;
+mod server_bin;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use ducq::client::queue::enqueue_message;
 use ducq::client::{Client, Error};
 use ducq::State;
-use listening::listening_then;
+use server_bin::listening_then;
 
 const WAIT: Duration = Duration::from_secs(20);
 const QUEUE: &str = "fill";

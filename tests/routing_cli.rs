@@ -1,43 +1,12 @@
 //! The routing features through the binaries: `ducq-server --history N`
 //! and `ducq sub --last N`, `ducq send to ID`. Exact output asserted.
 
-mod listening;
+mod server_bin;
 
-use listening::listening;
-use std::process::{Child, Command, Output, Stdio};
+use server_bin::ServerBin;
+use std::process::{Command, Output};
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-            .args(["--tcp", "127.0.0.1:0", "--log-level", "info"])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ducq-server");
-        let port = listening(&mut child, 1)[0].port();
-        Server { child, port }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ducq"))
-            .args(["--port", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("run ducq")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Server = ServerBin;
 
 fn stdout(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
