@@ -41,6 +41,15 @@ fn tls_client(pki: &Pki, addr: &str) -> Client<NetStream> {
     Client::connect_tls(addr, WAIT, pki.client(&pki.ca, None), Wire::Framed).unwrap()
 }
 
+/// The error of a framed TLS connection to `addr` with `config`, which
+/// must fail (`what` says what got in otherwise).
+fn tls_refused(addr: &str, config: Arc<rustls::ClientConfig>, what: &str) -> String {
+    Client::connect_tls(addr, WAIT, config, Wire::Framed)
+        .err()
+        .expect(what)
+        .to_string()
+}
+
 /// A pub/sub round trip over plain TCP: the server still serves.
 fn plain_round_trip(s: &Server) {
     let addr = s.addr("", 0);
@@ -251,15 +260,12 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
     let s = tls_server(&pki, &[]);
     let tls_addr = s.addr("tls", 0);
     // A client that trusts another CA refuses the server.
-    let err = Client::connect_tls(
+    let err = tls_refused(
         &tls_addr,
-        WAIT,
         pki.client(&pki.other_ca, None),
-        Wire::Framed,
-    )
-    .err()
-    .expect("unknown CA accepted");
-    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+        "unknown CA accepted",
+    );
+    assert!(err.contains("UnknownIssuer"), "{err}");
     let out = ducq(&[
         "--tls",
         "--ca",
@@ -278,15 +284,12 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
 
     // A TLS client on the plain port: the server answers in plain text,
     // the client says so.
-    let err = Client::connect_tls(
+    let err = tls_refused(
         &s.addr("", 0),
-        WAIT,
         pki.client(&pki.ca, None),
-        Wire::Framed,
-    )
-    .err()
-    .expect("plain port accepted TLS");
-    assert!(err.to_string().contains("not TLS"), "{err}");
+        "plain port accepted TLS",
+    );
+    assert!(err.contains("not TLS"), "{err}");
 
     // A plain client on the TLS port gets a plain NACK and is closed.
     let mut plain = TcpStream::connect(&tls_addr).unwrap();
@@ -320,15 +323,12 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
         "--key",
         &pki.expired_key,
     ]);
-    let err = Client::connect_tls(
+    let err = tls_refused(
         &expired.addr("tls", 0),
-        WAIT,
         pki.client(&pki.ca, None),
-        Wire::Framed,
-    )
-    .err()
-    .expect("expired certificate accepted");
-    assert!(err.to_string().contains("certificate expired"), "{err}");
+        "expired certificate accepted",
+    );
+    assert!(err.contains("certificate expired"), "{err}");
     let mut ok = tls_client(&pki, &tls_addr);
     ok.publish("still", b"here").unwrap();
 }
