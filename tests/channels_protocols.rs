@@ -22,7 +22,7 @@ use ducq::transport::mqtt::packet::{Packet, Publish, QoS, SubOptions, Subscribe,
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::{self, reason};
 use lua_util::ScriptDir;
-use mqtt_util::{connect_fields, packet, MqttPeer};
+use mqtt_util::{connect_fields, packet, publish_fields, MqttPeer};
 use util::TestServer;
 
 const ACK: &[u8] = b"ACK";
@@ -68,23 +68,12 @@ fn connect(addr: SocketAddr, id: &str, v: Version) -> MqttPeer {
 
 /// Publishes at QoS 1 and returns the PUBACK's reason code.
 fn publish(c: &mut MqttPeer, topic: &str, payload: &str, retain: bool, id: u16) -> u8 {
-    c.send(&Packet::Publish(Publish {
-        dup: false,
-        qos: QoS::AtLeastOnce,
+    let a = c.publish_acked(Publish {
         retain,
-        topic: topic.into(),
-        packet_id: id,
-        props: Properties::default(),
-        payload: payload.as_bytes().into(),
-    }));
-    let v = c.version;
-    match packet(&c.recv_bytes(), v) {
-        Packet::PubAck(a) => {
-            assert_eq!(a.packet_id, id);
-            a.code
-        }
-        other => panic!("expected PUBACK, got {other:?}"),
-    }
+        ..publish_fields(topic, payload.as_bytes(), QoS::AtLeastOnce, id)
+    });
+    assert_eq!(a.packet_id, id);
+    a.code
 }
 
 /// Subscribes `filters` (QoS 0, Retain Handling `rh`) and returns the

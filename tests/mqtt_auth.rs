@@ -15,13 +15,11 @@ use std::net::SocketAddr;
 use std::process::Command;
 
 use ducq::client::Client;
-use ducq::transport::mqtt::packet::{
-    Connect, Packet, Publish, QoS, SubOptions, Subscribe, Version,
-};
+use ducq::transport::mqtt::packet::{Connect, Packet, QoS, SubOptions, Subscribe, Version};
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::reason;
 use mqtt_util::clients::{mosquitto, ok};
-use mqtt_util::{connect_fields, packet, MqttPeer};
+use mqtt_util::{connect_fields, packet, publish_fields, MqttPeer};
 use secure_util::*;
 
 struct Setup {
@@ -92,20 +90,8 @@ fn subscribe(c: &mut MqttPeer, filter: &str) -> u8 {
 
 /// PUBLISH at QoS 1; the PUBACK's reason code.
 fn publish(c: &mut MqttPeer, topic: &str, payload: &[u8], id: u16) -> u8 {
-    let v = c.version;
-    c.send(&Packet::Publish(Publish {
-        dup: false,
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        topic: topic.into(),
-        packet_id: id,
-        props: Properties::default(),
-        payload: payload.into(),
-    }));
-    match packet(&c.recv_bytes(), v) {
-        Packet::PubAck(a) => a.code,
-        other => panic!("expected PUBACK, got {other:?}"),
-    }
+    c.publish_acked(publish_fields(topic, payload, QoS::AtLeastOnce, id))
+        .code
 }
 
 fn root(s: &Server) -> Client {

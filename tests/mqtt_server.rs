@@ -13,13 +13,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 use ducq::server::Settings;
-use ducq::transport::mqtt::packet::{
-    Ack, Connect, Packet, Publish, QoS, SubOptions, Subscribe, Version,
-};
+use ducq::transport::mqtt::packet::{Ack, Connect, Packet, QoS, SubOptions, Subscribe, Version};
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::{self, reason};
 use mqtt_util::clients::{mosquitto, ok};
-use mqtt_util::{connect_fields, packet, MqttPeer};
+use mqtt_util::{connect_fields, packet, publish_fields, MqttPeer};
 use util::{lsconn, ws_next, Peer, TestServer, WAIT};
 
 struct Servers {
@@ -260,18 +258,11 @@ fn mqtt_subscribe(c: &mut MqttPeer, filter: &str, qos: QoS) {
 }
 
 fn mqtt_publish(c: &mut MqttPeer, topic: &str, payload: &[u8], qos: QoS, id: u16) {
-    c.send(&Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: topic.into(),
-        packet_id: id,
-        props: Properties::default(),
-        payload: payload.into(),
-    }));
+    let p = publish_fields(topic, payload, qos, id);
     if qos == QoS::AtLeastOnce {
-        let v = c.version;
-        assert_eq!(packet(&c.recv_bytes(), v), Packet::PubAck(Ack::new(id)));
+        assert_eq!(c.publish_acked(p), Ack::new(id));
+    } else {
+        c.send(&Packet::Publish(p));
     }
 }
 

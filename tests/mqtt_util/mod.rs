@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ducq::transport::mqtt::codec::{decode, encode};
-use ducq::transport::mqtt::packet::{Connect, Packet, Version};
+use ducq::transport::mqtt::packet::{Ack, Connect, Packet, Publish, QoS, Version};
 use ducq::transport::mqtt::props::Properties;
 
 pub mod clients;
@@ -120,7 +120,36 @@ pub fn connect_fields(v: Version, id: &str) -> Connect<'static> {
     }
 }
 
+/// A PUBLISH of `payload` to `topic` at `qos` with packet identifier
+/// `id`: not a redelivery, not retained, no properties. A test that needs
+/// another field sets it with `Publish { field, ..publish_fields(…) }`.
+pub fn publish_fields<'a>(topic: &'a str, payload: &'a [u8], qos: QoS, id: u16) -> Publish<'a> {
+    Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: topic.into(),
+        packet_id: id,
+        props: Properties::default(),
+        payload: payload.into(),
+    }
+}
+
 impl MqttPeer {
+    /// Sends `p` (QoS 1) and reads the answer, which must be a PUBACK.
+    pub fn publish_acked(&mut self, p: Publish<'_>) -> Ack<'static> {
+        self.send(&Packet::Publish(p));
+        let v = self.version;
+        match packet(&self.recv_bytes(), v) {
+            Packet::PubAck(a) => Ack {
+                packet_id: a.packet_id,
+                code: a.code,
+                props: a.props.into_owned(),
+            },
+            other => panic!("expected PUBACK, got {other:?}"),
+        }
+    }
+
     /// Connects to `addr`, sends `connect` and reads the answer, which
     /// must be a CONNACK: the peer, the CONNACK's code and its session
     /// present flag.
