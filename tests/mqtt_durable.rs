@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use mqtt_util::clients::run;
 use mqtt_util::free_port;
-use mqtt_util::paho::{expiring, join_and_leave, publish, rejoin, Sub};
+use mqtt_util::paho::{expiring, join_and_leave, publish, publish_qos_1_0_2, rejoin, Sub};
 
 /// A ducq-server process, killed (SIGKILL) when dropped.
 struct Server(Child);
@@ -83,9 +83,7 @@ fn offline_across_restart(version: &[&str]) {
     let connected = join_and_leave(port, &args);
     assert_eq!(connected, "CONNECTED session_present=0");
     // Away: QoS 1 and 2 are kept for it, QoS 0 is not.
-    publish(port, &["cmd/a", "x", "1"]);
-    publish(port, &["cmd/b", "y", "0"]);
-    publish(port, &["cmd/c", "z", "2"]);
+    publish_qos_1_0_2(port);
     srv.kill();
     let srv = Server::start(port, Some(&dir));
     // Still away, after the restart.

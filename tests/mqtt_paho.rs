@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ducq::server::Settings;
 use ducq::transport::mqtt;
-use mqtt_util::paho::{expiring, join_and_leave, publish, rejoin, Sub};
+use mqtt_util::paho::{expiring, join_and_leave, publish, publish_qos_1_0_2, rejoin, Sub};
 use util::TestServer;
 
 fn server() -> (TestServer, u16) {
@@ -100,9 +100,7 @@ fn offline_queue(version: &[&str]) {
     let connected = join_and_leave(port, &args);
     assert_eq!(connected, "CONNECTED session_present=0");
     // While it is away: QoS 1, QoS 0 and QoS 2 publications.
-    publish(port, &["cmd/a", "x", "1"]);
-    publish(port, &["cmd/b", "y", "0"]);
-    publish(port, &["cmd/c", "z", "2"]);
+    publish_qos_1_0_2(port);
     args[3] = "2";
     let (connected, rest) = rejoin(port, &args);
     assert_eq!(connected, "CONNECTED session_present=1");

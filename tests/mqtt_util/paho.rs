@@ -123,3 +123,13 @@ pub fn expiring<'a>(id: &'a str, expiry: &'a str) -> [&'a str; 8] {
         expiry,
     ]
 }
+
+/// Publishes `cmd/a` (payload `x`) at QoS 1, `cmd/b` (`y`) at QoS 0 and
+/// `cmd/c` (`z`) at QoS 2, in that order: what the persistent-session
+/// tests publish while their subscriber is away (its session keeps `a`
+/// and `c`).
+pub fn publish_qos_1_0_2(port: u16) {
+    publish(port, &["cmd/a", "x", "1"]);
+    publish(port, &["cmd/b", "y", "0"]);
+    publish(port, &["cmd/c", "z", "2"]);
+}
