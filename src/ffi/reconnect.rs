@@ -377,6 +377,17 @@ mod tests {
         d
     }
 
+    /// A handle made against a server that is then stopped and started
+    /// again on the same port: the new server, and the handle, whose
+    /// connection is now dead.
+    fn handle_across_a_restart(events: &AtomicU32) -> (Server, *mut ducq_i) {
+        let server = start("127.0.0.1:0");
+        let d = handle(&server, events);
+        let addr = server.addr.to_string();
+        drop(server);
+        (start(&addr), d)
+    }
+
     /// One message received on `d`.
     fn recv(d: *mut ducq_i) -> (State, Vec<u8>) {
         let mut buf = [0 as c_char; 256];
@@ -393,11 +404,7 @@ mod tests {
     #[test]
     fn publish_after_a_restart_connects_and_subscribes_again() {
         let events = AtomicU32::new(0);
-        let server = start("127.0.0.1:0");
-        let d = handle(&server, &events);
-        let addr = server.addr.to_string();
-        drop(server);
-        let server = start(&addr);
+        let (server, d) = handle_across_a_restart(&events);
         // The publish meets the dead connection, connects again (once) and
         // makes the subscription again: the handle gets its own message.
         // SAFETY: a live handle; NUL-terminated strings.
@@ -416,11 +423,8 @@ mod tests {
     #[test]
     fn a_receive_reconnects_and_a_closed_handle_stays_closed() {
         let events = AtomicU32::new(0);
-        let server = start("127.0.0.1:0");
-        let d = handle(&server, &events);
+        let (server, d) = handle_across_a_restart(&events);
         let addr = server.addr.to_string();
-        drop(server);
-        let server = start(&addr);
         let publisher = std::thread::spawn(move || {
             // Until the handle is back and subscribed.
             let mut p = Client::connect(&addr, WAIT).unwrap();
