@@ -41,6 +41,12 @@ fn tls_client(pki: &Pki, addr: &str) -> Client<NetStream> {
     Client::connect_tls(addr, WAIT, pki.client(&pki.ca, None), Wire::Framed).unwrap()
 }
 
+/// Runs `ducq --tls --ca CA --port P ARGS` against `s`'s TLS listener.
+fn ducq_tls(s: &Server, ca: &str, args: &[&str]) -> std::process::Output {
+    let port = s.port("tls");
+    ducq(&[&["--tls", "--ca", ca, "--port", &port][..], args].concat())
+}
+
 /// The error of a framed TLS connection to `addr` with `config`, which
 /// must fail (`what` says what got in otherwise).
 fn tls_refused(addr: &str, config: Arc<rustls::ClientConfig>, what: &str) -> String {
@@ -70,16 +76,7 @@ fn rust_client_and_cli_over_tls() {
     // The CLI publishes over TLS; a plain TCP subscriber sees it too.
     let mut plain = Client::connect(&s.addr("", 0), WAIT).unwrap();
     plain.subscribe("home/*", "").unwrap();
-    let out = ducq(&[
-        "--tls",
-        "--ca",
-        &pki.ca,
-        "--port",
-        &s.port("tls"),
-        "pub",
-        "home/door",
-        "open",
-    ]);
+    let out = ducq_tls(&s, &pki.ca, &["pub", "home/door", "open"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(sub.receive().unwrap(), b"pub home/door\nopen");
     assert_eq!(plain.receive().unwrap(), b"pub home/door\nopen");
@@ -99,18 +96,7 @@ fn rust_client_and_cli_over_tls() {
         "{lines:?}"
     );
     // `ducq sub` over TLS with --last.
-    let out = ducq(&[
-        "--tls",
-        "--ca",
-        &pki.ca,
-        "--port",
-        &s.port("tls"),
-        "sub",
-        "home/door",
-        "--last",
-        "--count",
-        "1",
-    ]);
+    let out = ducq_tls(&s, &pki.ca, &["sub", "home/door", "--last", "--count", "1"]);
     assert_eq!(text(&out.stdout), "open\n", "{}", text(&out.stderr));
 }
 
@@ -266,14 +252,7 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
         "unknown CA accepted",
     );
     assert!(err.contains("UnknownIssuer"), "{err}");
-    let out = ducq(&[
-        "--tls",
-        "--ca",
-        &pki.other_ca,
-        "--port",
-        &s.port("tls"),
-        "lscmd",
-    ]);
+    let out = ducq_tls(&s, &pki.other_ca, &["lscmd"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("TLS handshake failed"),
