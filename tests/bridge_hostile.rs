@@ -22,22 +22,11 @@ use std::time::{Duration, Instant};
 
 use ducq::proto::{Message, State};
 use ducq::server::bridges::config::BridgeConfig;
-use ducq::server::{CommandSet, Hub, Level, Settings};
+use ducq::server::{CommandSet, Hub, Settings};
 use mqtt_util::Mosquitto;
 use nats_util::{Nats, NatsClient};
 use procs::Proc;
-use util::{bridge_fields, log_line, serves, Peer, TestServer, WAIT};
-
-/// A broker with one bridge, logging to `LOG` subscribers.
-fn broker(spec: &str) -> TestServer {
-    let cfg = BridgeConfig::parse_flag(spec).expect("bridge spec");
-    TestServer::with_setup(Settings::default(), move |r| {
-        let log = r.hub_mut().logger_mut();
-        log.level = Level::Info;
-        log.stderr = false;
-        r.add_bridge(cfg).unwrap();
-    })
-}
+use util::{bridge_fields, bridged_logging, log_line, serves, Peer, TestServer, WAIT};
 
 /// Waits until bridge `name` is open (on the fake: the `LOG` subscriber
 /// may come after its log line).
@@ -144,7 +133,7 @@ impl Real {
 
 /// A bridge of `kind` to the fake at `fake`, then to `real`.
 fn bridged(kind: &str, fake: SocketAddr, real: &Real, keepalive: &str) -> TestServer {
-    broker(&format!(
+    bridged_logging(&format!(
         "{kind}={fake},addr={},name=h,out=h/#,keepalive={keepalive},backoff_max=0.05",
         real.addr()
     ))
