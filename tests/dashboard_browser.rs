@@ -12,7 +12,7 @@
 
 mod server_bin;
 
-use server_bin::listening;
+use server_bin::{listening, KillOnDrop};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -70,21 +70,23 @@ fn the_dashboard_shows_live_data_in_chromium() {
         "Debian's chromium is not installed (scripts/test.sh installs it)"
     );
     let dir = prepared();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-        .args([
-            "--tcp",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--log-level",
-            "info",
-            "--data-dir",
-            "none",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addrs = listening(&mut server, 2);
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_ducq-server"))
+            .args([
+                "--tcp",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--log-level",
+                "info",
+                "--data-dir",
+                "none",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let addrs = listening(&mut server.0, 2);
 
     let shot = profile_dir().join("dashboard.png");
     let _ = std::fs::remove_file(&shot);
@@ -101,8 +103,7 @@ fn the_dashboard_shows_live_data_in_chromium() {
         .current_dir(&dir)
         .output()
         .expect("run node");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let _ = std::fs::remove_dir_all(&profile);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -9,16 +9,18 @@ use std::time::Duration;
 
 use ducq::client::Client;
 use mqtt_util::clients::run;
-use server_bin::listening;
+use server_bin::{listening, KillOnDrop};
 
 #[test]
 fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-        .args(["--tcp", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ducq-server");
-    let addrs = listening(&mut child, 2);
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_ducq-server"))
+            .args(["--tcp", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ducq-server"),
+    );
+    let addrs = listening(&mut server.0, 2);
     let (tcp, mqtt) = (addrs[0].port(), addrs[1].port());
 
     let mut c = Client::connect(&format!("127.0.0.1:{tcp}"), Duration::from_secs(5)).unwrap();
@@ -30,6 +32,4 @@ fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {
     );
     let got = c.receive().unwrap();
     assert_eq!(got, b"pub cli/t\nhi");
-    let _ = child.kill();
-    let _ = child.wait();
 }

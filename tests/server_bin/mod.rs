@@ -40,6 +40,18 @@ pub fn listening(child: &mut Child, n: usize) -> Vec<SocketAddr> {
     listening_then(child, n, |lines| for _ in lines {})
 }
 
+/// A child process killed and reaped when dropped: a test that fails
+/// must not leave a server running that holds the test's inherited
+/// output open (cargo waits for it to close).
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `ducq-server` on a TCP port of its own; killed when dropped.
 pub struct ServerBin {
     pub child: Child,
