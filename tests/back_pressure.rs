@@ -367,6 +367,15 @@ fn held_publishers_cannot_push_a_queue_past_the_hard_limit() {
         .map(|_| flood(&srv, "big", 40, 64 << 10, false).0)
         .collect();
     wait_stat(&mut admin, "slow_consumer_disconnects", 1);
+    // What was dropped is the queue at the cut: past the limit, by at
+    // most the one delivery (length line and message) that passed it.
+    let s = stats(&mut admin);
+    let delivery = message("big", 39, 64 << 10).len() + "65547\n".len();
+    let dropped = s["dropped_bytes"].as_u64().expect("dropped_bytes");
+    assert!(
+        dropped > 1 << 20 && dropped <= (1 << 20) + delivery as u64,
+        "{s}"
+    );
     let listed = lsconn(&mut admin);
     assert!(
         !listed.iter().any(|l| l.starts_with(&deaf_id)),
