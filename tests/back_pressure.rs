@@ -181,6 +181,31 @@ fn reader_that_pauses_for_a_second_receives_everything() {
     sub.expect_silence(Duration::from_millis(100));
 }
 
+/// A low-water mark of 0 means "let go once the queue is empty": a reader
+/// that pauses and then drains everything lets its publisher go, and is
+/// not cut for having made no progress once nothing is left to write.
+#[test]
+fn a_low_water_mark_of_zero_lets_go_once_the_queue_is_empty() {
+    let srv = server(Settings {
+        output_low_water: 0,
+        output_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    });
+    let mut sub = narrow_subscriber(&srv, "empty");
+    let mut admin = srv.peer();
+    let (count, size) = (8_000, 1000);
+    let (acks, _) = flood(&srv, "empty", count, size, false);
+    wait_held(&mut admin);
+    expect_all(&mut sub, "empty", count, size);
+    assert_eq!(acks.join().expect("acks"), count);
+    // Past the output timeout, the drained reader is still connected.
+    std::thread::sleep(Duration::from_millis(2500));
+    let s = stats(&mut admin);
+    assert_eq!(s["slow_consumer_disconnects"], 0, "{s}");
+    sub.send(b"PING");
+    sub.expect(b"PONG");
+}
+
 #[test]
 fn reader_that_never_reads_is_cut_after_the_output_timeout_and_the_others_go_on() {
     let timeout = Duration::from_secs(1);
