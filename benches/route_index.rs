@@ -1,14 +1,16 @@
 //! Criterion benchmark of finding a publication's subscribers among 10 000
 //! distinct subscriptions of mixed `*`, `+` and `#` patterns: the server's
 //! subscription index (`Subscriptions::for_each_subscriber`) against testing
-//! every pattern in turn (what the broker did before the index). Pure data
-//! structures; no sockets, no server.
+//! every pattern in turn (what the broker did before the index); and the
+//! two route-keyed tables every publish looks up (exact subscriptions and
+//! the last-message store) holding 10 000 routes that differ only in a
+//! digit. Pure data structures; no sockets, no server.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ducq::proto::route;
-use ducq::server::broker::Subscriptions;
+use ducq::server::broker::{LastStore, Subscriptions};
 
 /// Distinct subscriptions.
 const SUBSCRIPTIONS: usize = 10_000;
@@ -144,5 +146,44 @@ fn index_10k(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, index_10k);
+/// 10 000 routes like `sensors/0042/temp`: where the hash of similar
+/// routes lands decides how long the two tables' lookups probe.
+fn exact_10k(c: &mut Criterion) {
+    let mut routes: Vec<Vec<u8>> = (0..SUBSCRIPTIONS)
+        .map(|i| format!("sensors/{i:04}/temp").into_bytes())
+        .collect();
+    // Published in no particular order, as sensors do: a sweep in key
+    // order would reward a hash that keeps neighbours in neighbouring
+    // buckets, which no real publisher does.
+    let mut rng = Rng(7);
+    for i in (1..routes.len()).rev() {
+        routes.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut g = c.benchmark_group("route/exact_10k_routes");
+    g.throughput(Throughput::Elements(routes.len() as u64));
+    let mut subs = Subscriptions::default();
+    for (k, r) in routes.iter().enumerate() {
+        subs.subscribe(k, r, true);
+    }
+    g.bench_function("subscribers_of_each", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for r in &routes {
+                subs.for_each_subscriber(black_box(r), |k| n += k);
+            }
+            black_box(n)
+        })
+    });
+    let mut last = LastStore::new(2 * SUBSCRIPTIONS, 64 << 20);
+    g.bench_function("last_store_set_each", |b| {
+        b.iter(|| {
+            for r in &routes {
+                last.set(black_box(r), b"21.5");
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, index_10k, exact_10k);
 criterion_main!(benches);

@@ -20,72 +20,31 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dir = TempDir::new("aclcmd");
     let pw = hash("pw");
-    let config = dir.write(
-        "ducq.toml",
-        &format!(
-            r#"
-[[listener]]
-kind = "tcp"
-addr = "127.0.0.1:0"
-
-[queues]
-data_dir = "none"
-
-[[user]]
-name = "producer"
-password = "{pw}"
-publish = ["jobs/*", "svc/time", "x/+"]
-subscribe = []
-
-[[user]]
-name = "consumer"
-password = "{pw}"
-publish = ["producer@*"]
-subscribe = ["jobs/*", "svc/time"]
-
-[[user]]
-name = "owner"
-password = "{pw}"
-publish = ["jobs/*"]
-subscribe = ["jobs/*"]
-
-[[user]]
-name = "root"
-password = "{pw}"
-publish = ["*"]
-subscribe = ["*"]
-admin = true
-
-[anonymous]
-publish = ["public/*"]
-subscribe = ["public/*"]
-
-[auth]
-fail_delay = 0.05
-"#
+    let toml = [
+        listener("tcp", ""),
+        memory_queues(),
+        user("producer", Some(&pw), &["jobs/*", "svc/time", "x/+"], &[]),
+        user(
+            "consumer",
+            Some(&pw),
+            &["producer@*"],
+            &["jobs/*", "svc/time"],
         ),
-    );
-    let s = Server::start_kinds(&["--config", &config, "--log-level", "info"], &[""]);
-    Setup { _dir: dir, s }
+        user("owner", Some(&pw), &["jobs/*"], &["jobs/*"]),
+        admin("root", &pw),
+        anonymous(&["public/*"], &["public/*"]),
+        auth(0.05, ""),
+    ]
+    .concat();
+    let (_dir, s) = config_server("aclcmd", &toml, &[""]);
+    Setup { _dir, s }
 }
 
+/// A client of `s`, logged in as `user` (every user's password is "pw"),
+/// or anonymous when `user` is empty.
 fn login(s: &Server, user: &str) -> Client {
-    let mut c = Client::connect(&s.addr("", 0), WAIT).unwrap();
-    if !user.is_empty() {
-        c.authenticate(user, b"pw").unwrap();
-    }
-    c
-}
-
-fn nack24<T: std::fmt::Debug>(r: Result<T, Error>) {
-    match r {
-        Err(Error::Nack { state, text }) => {
-            assert_eq!((state.code(), text.as_str()), (24, "access denied"));
-        }
-        other => panic!("expected NACK 24, got {other:?}"),
-    }
+    secure_util::login(&s.addr("", 0), user, "pw")
 }
 
 /// The raw reply to one command.
@@ -218,10 +177,7 @@ fn direct_messages_publish_to_the_receiver_as_listed() {
     let mut consumer = login(s, "consumer");
     let mut anon = login(s, "");
     let mut root = login(s, "root");
-    let ids = |c: &mut Client| -> Vec<String> {
-        c.list("lsconn").unwrap().iter().map(|l| text(l)).collect()
-    };
-    let lines = ids(&mut root);
+    let lines = lsconn_lines(&mut root);
     let producer_id = lines
         .iter()
         .find_map(|l| {

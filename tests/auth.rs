@@ -11,7 +11,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 
-use base64::Engine as _;
 use ducq::client::{Client, Error};
 use secure_util::*;
 
@@ -20,67 +19,25 @@ struct Setup {
     s: Server,
 }
 
-fn setup(extra: &str) -> Setup {
-    let dir = TempDir::new("auth");
-    let config = dir.write(
-        "ducq.toml",
-        &format!(
-            r#"
-[[listener]]
-kind = "tcp"
-addr = "127.0.0.1:0"
-
-[[listener]]
-kind = "http"
-addr = "127.0.0.1:0"
-
-[[listener]]
-kind = "tcp"
-addr = "127.0.0.1:0"
-anonymous = false
-
-[[user]]
-name = "sensor1"
-password = "{}"
-publish = ["sensors/*"]
-subscribe = ["cmd/sensor1/*", "sensors/sensor1"]
-
-[[user]]
-name = "root"
-password = "{}"
-publish = ["*"]
-subscribe = ["*"]
-admin = true
-
-[anonymous]
-publish = ["public/*"]
-subscribe = ["public/*"]
-
-[auth]
-fail_delay = 0.05
-free_failures = 2
-max_fail_delay = 3600
-{extra}
-"#,
-            hash("pw1"),
-            hash("rootpw")
+/// Listeners: TCP, HTTP, and a TCP one without anonymous use.
+fn setup() -> Setup {
+    let toml = [
+        listener("tcp", ""),
+        listener("http", ""),
+        listener("tcp", "anonymous = false\n"),
+        user(
+            "sensor1",
+            Some(&hash("pw1")),
+            &["sensors/*"],
+            &["cmd/sensor1/*", "sensors/sensor1"],
         ),
-    );
-    let s = Server::start_kinds(
-        &["--config", &config, "--log-level", "info"],
-        &["", "http", ""],
-    );
-    Setup { _dir: dir, s }
-}
-
-fn nack24(r: Result<(), Error>) {
-    match r {
-        Err(Error::Nack { state, text }) => {
-            assert_eq!(state.code(), 24);
-            assert_eq!(text, "access denied");
-        }
-        other => panic!("expected NACK 24, got {other:?}"),
-    }
+        admin("root", &hash("rootpw")),
+        anonymous(&["public/*"], &["public/*"]),
+        auth(0.05, "free_failures = 2\nmax_fail_delay = 3600\n"),
+    ]
+    .concat();
+    let (_dir, s) = config_server("auth", &toml, &["", "http", ""]);
+    Setup { _dir, s }
 }
 
 fn sub(c: &mut Client, route: &str, opts: &str) -> Result<(), Error> {
@@ -89,7 +46,7 @@ fn sub(c: &mut Client, route: &str, opts: &str) -> Result<(), Error> {
 
 #[test]
 fn tcp_publish_and_subscribe_within_the_lists() {
-    let st = setup("");
+    let st = setup();
     let s = &st.s;
     let addr = s.addr("", 0);
     // Anonymous: public/* only.
@@ -137,8 +94,7 @@ fn tcp_publish_and_subscribe_within_the_lists() {
     assert_eq!(text(&anon.receive_reply().unwrap()), "ACK");
 
     // sensor1: its own lists once authenticated.
-    let mut s1 = Client::connect(&addr, WAIT).unwrap();
-    s1.authenticate("sensor1", b"pw1").unwrap();
+    let mut s1 = login(&addr, "sensor1", "pw1");
     s1.publish("sensors/temp", b"21").unwrap();
     nack24(s1.publish("public/news", b"x"));
     sub(&mut s1, "cmd/sensor1/*", "").unwrap();
@@ -147,17 +103,11 @@ fn tcp_publish_and_subscribe_within_the_lists() {
     nack24(sub(&mut s1, "cmd/sensor1*", "add"));
     assert_eq!(s1.subscribe("sensors/sensor1", "last add").unwrap(), None);
     // Deliveries still flow: root publishes a command to sensor1.
-    let mut root = Client::connect(&addr, WAIT).unwrap();
-    root.authenticate("root", b"rootpw").unwrap();
+    let mut root = login(&addr, "root", "rootpw");
     root.publish("cmd/sensor1/on", b"go").unwrap();
     assert_eq!(s1.receive().unwrap(), b"pub cmd/sensor1/on\ngo");
     // lsconn names the users.
-    let lines: Vec<String> = root
-        .list("lsconn")
-        .unwrap()
-        .iter()
-        .map(|l| text(l))
-        .collect();
+    let lines = lsconn_lines(&mut root);
     assert!(
         lines
             .iter()
@@ -177,8 +127,7 @@ fn tcp_publish_and_subscribe_within_the_lists() {
 
     // A wrong password: NACK 24, the connection stays usable and is
     // anonymous again.
-    let mut c = Client::connect(&addr, WAIT).unwrap();
-    c.authenticate("sensor1", b"pw1").unwrap();
+    let mut c = login(&addr, "sensor1", "pw1");
     nack24(c.authenticate("sensor1", b"wrong"));
     nack24(c.publish("sensors/t", b"1"));
     c.publish("public/x", b"1").unwrap();
@@ -193,7 +142,7 @@ fn tcp_publish_and_subscribe_within_the_lists() {
 
 #[test]
 fn anonymous_off_allows_only_auth_and_ping() {
-    let st = setup("");
+    let st = setup();
     let addr = st.s.addr("", 1);
     let mut c = Client::connect(&addr, WAIT).unwrap();
     nack24(c.list("lscmd").map(drop));
@@ -228,21 +177,6 @@ fn anonymous_off_allows_only_auth_and_ping() {
     assert_eq!(text(&out.stderr), "ducq: NACK 24: access denied\n");
 }
 
-/// Sends one HTTP request (closing the connection) and returns the answer.
-fn http(addr: &str, req: &str) -> String {
-    let mut t = TcpStream::connect(addr).unwrap();
-    t.set_read_timeout(Some(WAIT)).unwrap();
-    t.write_all(req.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    t.read_to_end(&mut out).unwrap();
-    text(&out)
-}
-
-fn basic(user: &str, pw: &str) -> String {
-    let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
-    format!("Authorization: Basic {b}\r\n")
-}
-
 fn post(path: &str, auth: &str, body: &str) -> String {
     format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -252,7 +186,7 @@ fn post(path: &str, auth: &str, body: &str) -> String {
 
 #[test]
 fn http_basic_auth_and_access_lists() {
-    let st = setup("");
+    let st = setup();
     let h = st.s.addr("http", 0);
     let ok = http(&h, &post("/pub/sensors/t", &basic("sensor1", "pw1"), "5"));
     assert!(
@@ -350,7 +284,7 @@ fn ws_recv(t: &mut TcpStream) -> String {
 
 #[test]
 fn websocket_auth_by_header_or_first_message() {
-    let st = setup("");
+    let st = setup();
     let h = st.s.addr("http", 0);
     let (mut ws, head) = ws_upgrade(&h, &basic("sensor1", "pw1"));
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
@@ -441,7 +375,7 @@ fn read_frame(t: &mut TcpStream) -> Option<String> {
 
 #[test]
 fn brute_force_from_one_address_is_slowed_down() {
-    let st = setup("");
+    let st = setup();
     let addr = st.s.addr("", 0);
     // Twelve wrong passwords at once from 127.0.0.3: the first two are
     // answered after the base delay, each later one waits twice as long as

@@ -6,7 +6,9 @@
 //! (a pub/sub round trip while the bridge is still on the fake), the
 //! bridge ends the connection with a log line saying why, and moves on to
 //! a well-behaved remote (the real `nats-server` or Mosquitto, its next
-//! address), where what the fake swallowed arrives.
+//! address), where what the fake swallowed arrives. And when the broker
+//! itself ends a bridge's connection in the middle of a turn, what is
+//! published right after still reaches the remote.
 
 mod mqtt_util;
 mod nats_util;
@@ -18,23 +20,13 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ducq::proto::{Message, State};
 use ducq::server::bridges::config::BridgeConfig;
-use ducq::server::{Level, Settings};
+use ducq::server::{CommandSet, Hub, Settings};
 use mqtt_util::Mosquitto;
 use nats_util::{Nats, NatsClient};
 use procs::Proc;
-use util::{bridge_fields, log_line, serves, Peer, TestServer, WAIT};
-
-/// A broker with one bridge, logging to `LOG` subscribers.
-fn broker(spec: &str) -> TestServer {
-    let cfg = BridgeConfig::parse_flag(spec).expect("bridge spec");
-    TestServer::with_setup(Settings::default(), move |r| {
-        let log = r.hub_mut().logger_mut();
-        log.level = Level::Info;
-        log.stderr = false;
-        r.add_bridge(cfg).unwrap();
-    })
-}
+use util::{bridge_fields, bridged_logging, log_line, serves, Peer, TestServer, WAIT};
 
 /// Waits until bridge `name` is open (on the fake: the `LOG` subscriber
 /// may come after its log line).
@@ -141,7 +133,7 @@ impl Real {
 
 /// A bridge of `kind` to the fake at `fake`, then to `real`.
 fn bridged(kind: &str, fake: SocketAddr, real: &Real, keepalive: &str) -> TestServer {
-    broker(&format!(
+    bridged_logging(&format!(
         "{kind}={fake},addr={},name=h,out=h/#,keepalive={keepalive},backoff_max=0.05",
         real.addr()
     ))
@@ -292,4 +284,80 @@ fn garbage_mid_session_ends_the_connection_with_a_clear_line() {
         assert_eq!(real.next(), "h/first|1", "{kind}");
         reaches_the_real_remote(&srv, &mut log, &mut real);
     }
+}
+
+/// `cut`: ends bridge `h`'s connection the way the hub ends any
+/// connection in the middle of a turn (a failed write, a hard output
+/// limit). `stall`: holds the reactor for 300 ms, so that what peers send
+/// meanwhile is read in one turn, in the order it arrived.
+struct Cut;
+
+impl CommandSet for Cut {
+    fn list(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "cut".into(),
+                "ends bridge h's connection (a test command)".into(),
+            ),
+            ("stall".into(), "sleeps 300 ms (a test command)".into()),
+        ]
+    }
+    fn has(&self, name: &[u8]) -> bool {
+        name == b"cut" || name == b"stall"
+    }
+    fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+        if msg.command == b"stall" {
+            std::thread::sleep(Duration::from_millis(300));
+            return hub.send(caller, b"stalled");
+        }
+        let bridge = hub
+            .clients()
+            .into_iter()
+            .find(|&k| {
+                hub.client_id(k)
+                    .is_some_and(|id| id.starts_with("bridge-h:"))
+            })
+            .ok_or(State::ENotFound)?;
+        hub.close(bridge, "cut by the test");
+        hub.send(caller, b"cut")
+    }
+}
+
+#[test]
+fn a_publication_in_the_turn_the_broker_ends_a_bridge_connection_is_kept() {
+    let mut real = Real::start("nats");
+    let addr = fake(|mut s| {
+        let _ = s.write_all(b"INFO {}\r\n");
+        read_until(&mut s, b"PING\r\n");
+        let _ = s.write_all(b"PONG\r\n");
+        drain(s);
+    });
+    let cfg = BridgeConfig::parse_flag(&format!(
+        "nats={addr},addr={},name=h,out=h/#,keepalive=5,backoff_max=0.05",
+        real.addr()
+    ))
+    .expect("bridge spec");
+    let srv = TestServer::with_setup(Settings::default(), move |r| {
+        r.hub_mut().logger_mut().stderr = false;
+        r.add_bridge(cfg).unwrap();
+        r.add_command_set(Box::new(Cut)).unwrap();
+    });
+    let mut p = srv.peer();
+    wait_open(&mut p, "h");
+    let (mut staller, mut cutter) = (srv.peer(), srv.peer());
+    staller.send(b"stall");
+    // While the reactor sleeps, `cut` then the publication arrive: the
+    // next turn reads both, in that order, so the publication is handed
+    // out in the turn that ended the bridge's connection.
+    std::thread::sleep(Duration::from_millis(100));
+    cutter.send(b"cut");
+    std::thread::sleep(Duration::from_millis(50));
+    p.publish("h/same-turn", "x");
+    staller.expect(b"stalled");
+    cutter.expect(b"cut");
+    // Held by the stand-in, sent on the next connection: to the real
+    // remote, the bridge's next address.
+    assert_eq!(real.next(), "h/same-turn|1");
+    p.publish("h/after", "yz");
+    assert_eq!(real.next(), "h/after|2");
 }

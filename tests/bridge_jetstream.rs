@@ -18,21 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use ducq::server::bridges::config::BridgeConfig;
-use ducq::server::{Level, Settings};
 use nats_util::{Nats, NatsClient};
-use util::{bridge_fields, log_line, wait_bridge_field, Peer, TestServer, WAIT};
-
-/// A broker with one bridge, logging to `LOG` subscribers.
-fn broker(spec: &str) -> TestServer {
-    let cfg = BridgeConfig::parse_flag(spec).expect("bridge spec");
-    TestServer::with_setup(Settings::default(), move |r| {
-        let log = r.hub_mut().logger_mut();
-        log.level = Level::Info;
-        log.stderr = false;
-        r.add_bridge(cfg).unwrap();
-    })
-}
+use util::{bridge_fields, bridged_logging, log_line, wait_bridge_field, Peer, WAIT};
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ducq-js-{}-{name}", std::process::id()));
@@ -123,7 +110,7 @@ fn every_enqueued_message_is_in_the_stream_once_across_a_server_kill() {
     let dir = temp_dir("kill");
     let port = procs::free_port();
     let mut nats = Nats::start_js(port, &dir);
-    let srv = broker(&format!(
+    let srv = bridged_logging(&format!(
         "nats=127.0.0.1:{port},name=js,mirror=jobs/#,mirror=mail,stream=JOBS,\
          stream_prefix=dq,backoff_max=0.1"
     ));
@@ -249,7 +236,7 @@ fn stored_but_unacknowledged_messages_are_sent_again_and_deduplicated() {
     let port = procs::free_port();
     let _nats = Nats::start_js(port, &dir);
     let proxy = Proxy::start(port);
-    let srv = broker(&format!(
+    let srv = bridged_logging(&format!(
         "nats=127.0.0.1:{},name=js,mirror=jobs,stream=JOBS,backoff_max=0.1",
         proxy.port
     ));
@@ -306,7 +293,7 @@ fn stored_but_unacknowledged_messages_are_sent_again_and_deduplicated() {
 #[test]
 fn a_server_without_jetstream_is_left_with_a_clear_line_and_retried() {
     let nats = Nats::start();
-    let srv = broker(&format!(
+    let srv = bridged_logging(&format!(
         "nats={},name=js,mirror=jobs,backoff_max=0.05",
         nats.addr()
     ));
@@ -381,7 +368,7 @@ fn a_jetstream_that_never_acknowledges_is_left_and_the_next_server_gets_all() {
     let port = procs::free_port();
     let _nats = Nats::start_js(port, &dir);
     let fake = never_acknowledges();
-    let srv = broker(&format!(
+    let srv = bridged_logging(&format!(
         "nats=127.0.0.1:{fake},addr=127.0.0.1:{port},name=js,mirror=jobs,stream=JOBS,\
          keepalive=0.2,backoff_max=0.05"
     ));

@@ -12,10 +12,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ducq::server::bridges::config::BridgeConfig;
-use ducq::server::Settings;
 use procs::{free_port, Proc};
-use util::{bridge_fields, wait_bridge_field, Peer, TestServer, WAIT};
+use util::{bridge_fields, bridged, wait_bridge_field, Peer, WAIT};
 
 /// A Mosquitto logging to stderr, on a given loopback port.
 struct Mosquitto {
@@ -115,11 +113,6 @@ impl Drop for Mosquitto {
     }
 }
 
-fn broker(spec: &str) -> TestServer {
-    let cfg = BridgeConfig::parse_flag(spec).expect("bridge spec");
-    TestServer::with_setup(Settings::default(), move |r| r.add_bridge(cfg).unwrap())
-}
-
 /// Waits until `last R` answers `want`.
 fn wait_stored(p: &mut Peer, route: &str, want: &[u8]) {
     let deadline = Instant::now() + WAIT;
@@ -141,7 +134,7 @@ fn wait_stored(p: &mut Peer, route: &str, want: &[u8]) {
 #[test]
 fn both_directions_at_qos_1_with_filters_and_no_echo() {
     let m = Mosquitto::start();
-    let srv = broker(&format!(
+    let srv = bridged(&format!(
         "mqtt={},name=m,out=sensors/#,out=both/#,in=cmd/+/set,in=both/#",
         m.addr()
     ));
@@ -190,7 +183,7 @@ fn retained_messages_are_stored_last_messages_both_ways() {
         "-q",
         "1",
     ]);
-    let srv = broker(&format!("mqtt={},name=m,out=sensors/#,in=cmd/#", m.addr()));
+    let srv = bridged(&format!("mqtt={},name=m,out=sensors/#,in=cmd/#", m.addr()));
     let mut p = srv.peer();
     // Retained at Mosquitto before the bridge came: stored here.
     wait_stored(&mut p, "cmd/early", b"pub cmd/early\nbefore the bridge");
@@ -230,7 +223,7 @@ fn retained_messages_are_stored_last_messages_both_ways() {
 #[test]
 fn mqtt_311_both_ways() {
     let m = Mosquitto::start();
-    let srv = broker(&format!(
+    let srv = bridged(&format!(
         "mqtt={},name=old,mqtt_version=3.1.1,qos=0,out=up/#,in=down/#,in=up/#",
         m.addr()
     ));
@@ -254,7 +247,7 @@ fn mqtt_311_both_ways() {
 fn reconnects_after_mosquitto_restarts() {
     let m = Mosquitto::start();
     let port = m.port;
-    let srv = broker(&format!(
+    let srv = bridged(&format!(
         "mqtt={},name=m,out=o/#,in=i/#,backoff_max=0.2",
         m.addr()
     ));
@@ -282,7 +275,7 @@ fn reconnects_after_mosquitto_restarts() {
 fn the_broker_keeps_qos_1_messages_while_the_bridge_is_away() {
     let m = Mosquitto::start();
     let spec = format!("mqtt={},name=m,client_id=ducq-persist,in=q/#", m.addr());
-    let first = broker(&spec);
+    let first = bridged(&spec);
     let mut p = first.peer();
     wait_bridge_field(&mut p, "m", "state", "open", WAIT);
     drop(p);
@@ -291,7 +284,7 @@ fn the_broker_keeps_qos_1_messages_while_the_bridge_is_away() {
         .err()
         .until("Client ducq-persist closed its connection");
     m.publish(&["-t", "q/x", "-m", "while away", "-q", "1"]);
-    let second = broker(&spec);
+    let second = bridged(&spec);
     let mut p = second.peer();
     wait_bridge_field(&mut p, "m", "received", "1", WAIT);
     // The kept message may come between CONNACK and SUBACK, before the
@@ -304,7 +297,7 @@ fn the_broker_keeps_qos_1_messages_while_the_bridge_is_away() {
 #[test]
 fn a_username_and_password_are_given_and_a_refusal_is_dialled_again() {
     let m = Mosquitto::start_with_user("bridge", "s3cret");
-    let good = broker(&format!(
+    let good = bridged(&format!(
         "mqtt={},name=m,client_id=ducq-auth,user=bridge,password=s3cret,out=a/#",
         m.addr()
     ));
@@ -318,7 +311,7 @@ fn a_username_and_password_are_given_and_a_refusal_is_dialled_again() {
     assert_eq!(watch.out().next(), "a/x with credentials");
     // A wrong password: refused at CONNACK, never open, dialled again; the
     // local broker serves on.
-    let bad = broker(&format!(
+    let bad = bridged(&format!(
         "mqtt={},name=m,client_id=ducq-bad,user=bridge,password=wrong,out=a/#,backoff_max=0.05",
         m.addr()
     ));

@@ -10,15 +10,8 @@ mod util;
 
 use std::time::{Duration, Instant};
 
-use ducq::server::bridges::config::BridgeConfig;
-use ducq::server::Settings;
 use nats_util::{Nats, NatsClient};
-use util::{bridge_fields, wait_bridge_field, Peer, TestServer, WAIT};
-
-fn broker(spec: &str) -> TestServer {
-    let cfg = BridgeConfig::parse_flag(spec).expect("bridge spec");
-    TestServer::with_setup(Settings::default(), move |r| r.add_bridge(cfg).unwrap())
-}
+use util::{bridge_fields, bridged, wait_bridge_field, Peer, WAIT};
 
 fn text(m: (String, Vec<u8>)) -> (String, String) {
     (m.0, String::from_utf8(m.1).unwrap())
@@ -27,7 +20,7 @@ fn text(m: (String, Vec<u8>)) -> (String, String) {
 #[test]
 fn routes_map_to_subjects_both_ways() {
     let nats = Nats::start();
-    let srv = broker(&format!(
+    let srv = bridged(&format!(
         "nats={},name=n,out=sensors/#,out=both/#,in=cmd/+/set,in=both/#,in=all/#",
         nats.addr()
     ));
@@ -85,7 +78,7 @@ fn routes_map_to_subjects_both_ways() {
 fn reconnects_after_the_server_restarts() {
     let mut nats = Nats::start();
     let port = nats.port;
-    let srv = broker(&format!(
+    let srv = bridged(&format!(
         "nats={},name=n,out=o/#,in=i/#,backoff_max=0.2",
         nats.addr()
     ));
@@ -132,7 +125,7 @@ fn until_through(p: &mut Peer, nc: &mut NatsClient, subject: &str) {
 fn a_cluster_node_killed_loses_nothing_published_after_the_reconnect() {
     let mut nodes = Nats::cluster();
     let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();
-    let srv = broker(&format!(
+    let srv = bridged(&format!(
         "nats={},addr={},addr={},name=n,out=f/#,backoff_max=0.2",
         addrs[0], addrs[1], addrs[2]
     ));
@@ -191,7 +184,7 @@ fn what_a_dying_server_never_confirmed_is_counted_and_sent_to_the_next() {
         pubs
     });
     let nats = Nats::start();
-    let srv = broker(&format!(
+    let srv = bridged(&format!(
         "nats={fake_addr},addr={},name=n,out=q/#,backoff_max=0.05",
         nats.addr()
     ));
@@ -233,7 +226,7 @@ fn what_is_published_while_the_bridge_is_down_waits_for_it() {
     // The first address refuses; the next attempt, on the real server,
     // comes after a second or two.
     let dead = procs::free_port();
-    let srv = broker(&format!(
+    let srv = bridged(&format!(
         "nats=127.0.0.1:{dead},addr={},name=n,out=w/#,backoff_initial=2",
         nats.addr()
     ));

@@ -12,20 +12,17 @@ mod lua_util;
 mod mqtt_util;
 mod util;
 
-use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use ducq::lua::{LuaCommands, LuaLimits};
 use ducq::server::Settings;
-use ducq::transport::mqtt::packet::{
-    Connect, Packet, Publish, QoS, SubOptions, Subscribe, Version,
-};
+use ducq::transport::mqtt::packet::{Packet, Publish, QoS, SubOptions, Subscribe, Version};
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::{self, reason};
 use lua_util::ScriptDir;
-use mqtt_util::{packet, MqttPeer};
+use mqtt_util::{connect_fields, packet, publish_fields, MqttPeer};
 use util::TestServer;
 
 const ACK: &[u8] = b"ACK";
@@ -64,44 +61,19 @@ fn server(lua: Option<&ScriptDir>) -> (TestServer, SocketAddr) {
 }
 
 fn connect(addr: SocketAddr, id: &str, v: Version) -> MqttPeer {
-    let mut c = MqttPeer::connect(addr, v);
-    c.send(&Packet::Connect(Box::new(Connect {
-        version: v,
-        clean_start: true,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
-        will: None,
-        username: None,
-        password: None,
-    })));
-    let bytes = c.recv_bytes();
-    let Packet::ConnAck(a) = packet(&bytes, v) else {
-        panic!("no CONNACK")
-    };
-    assert_eq!(a.code, 0);
+    let (c, code, _) = MqttPeer::handshake(addr, connect_fields(v, id));
+    assert_eq!(code, 0);
     c
 }
 
 /// Publishes at QoS 1 and returns the PUBACK's reason code.
 fn publish(c: &mut MqttPeer, topic: &str, payload: &str, retain: bool, id: u16) -> u8 {
-    c.send(&Packet::Publish(Publish {
-        dup: false,
-        qos: QoS::AtLeastOnce,
+    let a = c.publish_acked(Publish {
         retain,
-        topic: topic.into(),
-        packet_id: id,
-        props: Properties::default(),
-        payload: payload.as_bytes().into(),
-    }));
-    let v = c.version;
-    match packet(&c.recv_bytes(), v) {
-        Packet::PubAck(a) => {
-            assert_eq!(a.packet_id, id);
-            a.code
-        }
-        other => panic!("expected PUBACK, got {other:?}"),
-    }
+        ..publish_fields(topic, payload.as_bytes(), QoS::AtLeastOnce, id)
+    });
+    assert_eq!(a.packet_id, id);
+    a.code
 }
 
 /// Subscribes `filters` (QoS 0, Retain Handling `rh`) and returns the

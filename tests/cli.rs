@@ -1,76 +1,15 @@
 //! The `ducq` CLI and the `ducq-server` binary, run as processes: pub, sub,
 //! lscmd, lsconn, send, exit statuses, and a clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
+mod server_bin;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ducq::client::Client;
+use server_bin::ServerBin;
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-            .args(["--tcp", "127.0.0.1:0", "--log-level", "info"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ducq-server");
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let port = loop {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, port }
-    }
-
-    fn ducq(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ducq"));
-        c.args(["--port", &self.port.to_string()]).args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.ducq(args).output().expect("run ducq")
-    }
-
-    fn client(&self) -> Client {
-        Client::connect(&format!("127.0.0.1:{}", self.port), Duration::from_secs(5)).unwrap()
-    }
-
-    /// Waits until some connection is subscribed to `route`.
-    fn wait_for_subscriber(&self, route: &str) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut c = self.client();
-        loop {
-            let lines = c.list("lsconn").unwrap();
-            if lines.iter().any(|l| {
-                String::from_utf8_lossy(l)
-                    .trim_end()
-                    .ends_with(&format!(",{route}"))
-            }) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "no subscriber on {route}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Server = ServerBin;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -78,7 +17,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn pub_and_sub_with_stdin_payload_and_verbose_routes() {
-    let srv = Server::start();
+    let srv = Server::start(&[]);
     let sub = srv
         .ducq(&["sub", "home/*", "-v", "--count", "2"])
         .stdout(Stdio::piped())
@@ -101,7 +40,7 @@ fn pub_and_sub_with_stdin_payload_and_verbose_routes() {
 
 #[test]
 fn sub_last_prints_stored_message_first() {
-    let srv = Server::start();
+    let srv = Server::start(&[]);
     assert!(srv.run(&["pub", "dev/state", "ready"]).status.success());
     let out = srv.run(&["sub", "dev/state", "--last", "--count", "1"]);
     assert!(out.status.success());
@@ -110,7 +49,7 @@ fn sub_last_prints_stored_message_first() {
 
 #[test]
 fn lscmd_and_lsconn() {
-    let srv = Server::start();
+    let srv = Server::start(&[]);
     let out = srv.run(&["lscmd"]);
     assert!(out.status.success());
     let listing = text(&out.stdout);
@@ -130,7 +69,7 @@ fn lscmd_and_lsconn() {
 
 #[test]
 fn send_prints_reply_and_nack_sets_exit_status() {
-    let srv = Server::start();
+    let srv = Server::start(&[]);
     let out = srv.run(&["send", "epoch"]);
     assert!(out.status.success());
     assert!(text(&out.stdout).trim().parse::<u64>().is_ok());
@@ -208,7 +147,7 @@ fn usage_errors_and_help() {
 
 #[test]
 fn server_stops_cleanly_on_sigterm() {
-    let mut srv = Server::start();
+    let mut srv = Server::start(&[]);
     let mut c = srv.client();
     c.publish("x", b"y").unwrap();
     // SAFETY: sending a signal to our own child process.

@@ -5,80 +5,28 @@
 //! that answer nothing, a clear message and exit status 64 for every bad
 //! argument, and the documented exit statuses.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod server_bin;
 
-use ducq::client::Client;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
 use serde_json::Value;
+use server_bin::ServerBin;
 
 const DUCQ: &str = env!("CARGO_BIN_EXE_ducq");
 
-struct Server {
-    child: Child,
-    port: u16,
+type Server = ServerBin;
+
+/// `ducq-server` with the `wall` Lua command (it answers nothing but a
+/// PING to everyone).
+fn start() -> Server {
+    let wall = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("extensions/wall.lua");
+    ServerBin::start(&["--data-dir", "none", "--lua", wall.to_str().unwrap()])
 }
 
-impl Server {
-    /// `ducq-server` with the `wall` Lua command (it answers nothing but a
-    /// PING to everyone).
-    fn start() -> Server {
-        let wall = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("extensions/wall.lua");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-            .args(["--tcp", "127.0.0.1:0", "--log-level", "info"])
-            .args(["--data-dir", "none", "--lua"])
-            .arg(wall)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ducq-server");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, port }
-    }
-
-    fn ducq(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(DUCQ);
-        c.args(["--port", &self.port.to_string()])
-            .args(args)
-            .env_remove("NO_COLOR");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.ducq(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run ducq")
-    }
-
-    fn client(&self) -> Client {
-        Client::connect(&format!("127.0.0.1:{}", self.port), Duration::from_secs(5)).unwrap()
-    }
-
-    /// Waits until some connection is subscribed to `route`.
-    fn wait_for_subscriber(&self, route: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut c = self.client();
-        loop {
-            let lines = c.list("lsconn").unwrap();
-            if lines
-                .iter()
-                .any(|l| text(l).trim_end().ends_with(&format!(",{route}")))
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "no subscriber on {route}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
+impl ServerBin {
     /// `ducq ARGS` in a shell under a pseudo-terminal (`script`), so stdin,
     /// stdout and stderr are a terminal unless `redirect` sends one
     /// elsewhere. Returns what appeared on the terminal, `\r\n` made `\n`.
@@ -102,13 +50,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -126,7 +67,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn lscmd_and_lsconn_json_parse_as_arrays_of_objects() {
-    let srv = Server::start();
+    let srv = start();
     let out = srv.run(&["--json", "lscmd"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let cmds: Value = serde_json::from_slice(&out.stdout).expect("lscmd --json is JSON");
@@ -161,7 +102,7 @@ fn lscmd_and_lsconn_json_parse_as_arrays_of_objects() {
 
 #[test]
 fn sub_json_prints_one_object_per_message_binary_as_base64() {
-    let srv = Server::start();
+    let srv = start();
     let mut c = srv.client();
     c.publish("j/stored", b"kept").unwrap();
     let sub = srv
@@ -190,7 +131,7 @@ fn sub_json_prints_one_object_per_message_binary_as_base64() {
 
 #[test]
 fn colour_only_on_a_terminal_or_when_asked() {
-    let srv = Server::start();
+    let srv = start();
     let mut c = srv.client();
     c.publish("col/a", b"x").unwrap();
     let cyan = "\x1b[36mcol/a\x1b[0m x\n";
@@ -246,7 +187,7 @@ fn colour_only_on_a_terminal_or_when_asked() {
 
 #[test]
 fn progress_line_on_a_terminal_stderr_only() {
-    let srv = Server::start();
+    let srv = start();
     let mut c = srv.client();
     for i in 0..3 {
         c.publish(&format!("prog/{i}"), b"p").unwrap();
@@ -304,7 +245,7 @@ fn progress_line_on_a_terminal_stderr_only() {
 
 #[test]
 fn deq_count_shows_progress_on_a_terminal_stderr_only() {
-    let srv = Server::start();
+    let srv = start();
     let mut c = srv.client();
     for p in ["a", "b", "c", "d", "e", "f"] {
         c.enqueue("prog.q", p.as_bytes()).unwrap();
@@ -344,7 +285,7 @@ fn deq_count_shows_progress_on_a_terminal_stderr_only() {
 
 #[test]
 fn send_no_reply_for_commands_that_answer_nothing() {
-    let srv = Server::start();
+    let srv = start();
     // `wall` answers its caller with nothing but a PING: waiting for a
     // reply ends in a clear "no reply" (exit 3), not a bare timeout.
     let out = srv.run(&["--timeout", "0.3", "send", "wall", "_", "hello"]);

@@ -402,12 +402,7 @@ fn unix_and_tcp_clients_share_routes() {
     let mut tcp_pub = Client::connect(&s.addr("", 0), WAIT).unwrap();
     tcp_pub.publish("t/1", b"from tcp").unwrap();
     assert_eq!(unix_sub.receive().unwrap(), b"pub t/1\nfrom tcp");
-    let lines: Vec<String> = tcp_pub
-        .list("lsconn")
-        .unwrap()
-        .iter()
-        .map(|l| text(l))
-        .collect();
+    let lines = lsconn_lines(&mut tcp_pub);
     assert!(
         lines
             .iter()

@@ -10,8 +10,9 @@
 //! browser it did not download (`executablePath`), it is maintained with
 //! Chromium's DevTools protocol, and its lock pins every package.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+mod server_bin;
+
+use server_bin::listening;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -83,15 +84,7 @@ fn the_dashboard_shows_live_data_in_chromium() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let mut addrs = Vec::new();
-    while addrs.len() < 2 {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(addr) = line.split("listening on ").nth(1) {
-            addrs.push(addr.trim().parse::<SocketAddr>().unwrap());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let addrs = listening(&mut server, 2);
 
     let shot = profile_dir().join("dashboard.png");
     let _ = std::fs::remove_file(&shot);

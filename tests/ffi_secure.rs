@@ -17,25 +17,7 @@ use secure_util::*;
 fn compile(dir: &TempDir, name: &str, source: &str) -> PathBuf {
     let c = dir.write(&format!("{name}.c"), source);
     let exe = dir.0.join(name);
-    let out = Command::new("cc")
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
-        .arg(ffi_util::root().join("include"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(&c)
-        .arg(ffi_util::staticlib_path())
-        .args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ])
-        .output()
-        .expect("run cc");
-    assert!(out.status.success(), "cc failed:\n{}", text(&out.stderr));
+    ffi_util::compile_c(std::path::Path::new(&c), &exe, &["-pedantic"]);
     exe
 }
 

@@ -6,8 +6,10 @@
 //! dashboard's files are served (or not, with `--no-dashboard`) within
 //! their size budget.
 
+mod server_bin;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use ducq::client::Client;
 use serde_json::Value;
+use server_bin::listening;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -45,15 +48,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start ducq-server");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut addrs = Vec::new();
-        while addrs.len() < 2 {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                addrs.push(addr.trim().parse::<SocketAddr>().unwrap());
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
+        let addrs = listening(&mut child, 2);
         Server {
             child,
             tcp: addrs[0],

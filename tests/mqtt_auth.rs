@@ -12,15 +12,14 @@ mod secure_util;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use ducq::client::Client;
-use ducq::transport::mqtt::packet::{
-    Connect, Packet, Publish, QoS, SubOptions, Subscribe, Version,
-};
+use ducq::transport::mqtt::packet::{Connect, Packet, QoS, SubOptions, Subscribe, Version};
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::reason;
-use mqtt_util::{packet, program, MqttPeer};
+use mqtt_util::clients::{mosquitto, ok};
+use mqtt_util::{connect_fields, packet, publish_fields, MqttPeer};
 use secure_util::*;
 
 struct Setup {
@@ -30,76 +29,32 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dir = TempDir::new("mqttauth");
     let pki = Pki::new();
-    let config = dir.write(
-        "ducq.toml",
-        &format!(
-            r#"
-[[listener]]
-kind = "tcp"
-addr = "127.0.0.1:0"
-
-[[listener]]
-kind = "mqtt"
-addr = "127.0.0.1:0"
-
-[[listener]]
-kind = "mqtt"
-addr = "127.0.0.1:0"
-anonymous = false
-
-[[listener]]
-kind = "mqtts"
-addr = "127.0.0.1:0"
-cert = "{cert}"
-key = "{key}"
-client_ca = "{ca}"
-anonymous = false
-
-[[listener]]
-kind = "mqtts"
-addr = "127.0.0.1:0"
-cert = "{cert}"
-key = "{key}"
-anonymous = false
-
-[[user]]
-name = "sensor1"
-password = "{pw}"
-publish = ["sensors/sensor1/#"]
-subscribe = ["cmd/sensor1/#"]
-
-[[user]]
-name = "alice"
-publish = ["alice/#"]
-subscribe = ["alice/#"]
-
-[[user]]
-name = "root"
-password = "{pw}"
-publish = ["*"]
-subscribe = ["*"]
-admin = true
-
-[anonymous]
-publish = ["public/#"]
-subscribe = ["public/#"]
-
-[auth]
-fail_delay = 0.05
-"#,
-            cert = pki.cert,
-            key = pki.key,
-            ca = pki.ca,
-            pw = hash("pw1"),
+    let pw = hash("pw1");
+    let tls = format!("cert = \"{}\"\nkey = \"{}\"\n", pki.cert, pki.key);
+    let toml = [
+        listener("tcp", ""),
+        listener("mqtt", ""),
+        listener("mqtt", "anonymous = false\n"),
+        listener(
+            "mqtts",
+            &format!("{tls}client_ca = \"{}\"\nanonymous = false\n", pki.ca),
         ),
-    );
-    let s = Server::start_kinds(
-        &["--config", &config, "--log-level", "info"],
-        &["", "mqtt", "mqtt", "mqtts", "mqtts"],
-    );
-    Setup { _dir: dir, pki, s }
+        listener("mqtts", &format!("{tls}anonymous = false\n")),
+        user(
+            "sensor1",
+            Some(&pw),
+            &["sensors/sensor1/#"],
+            &["cmd/sensor1/#"],
+        ),
+        user("alice", None, &["alice/#"], &["alice/#"]),
+        admin("root", &pw),
+        anonymous(&["public/#"], &["public/#"]),
+        auth(0.05, ""),
+    ]
+    .concat();
+    let (_dir, s) = config_server("mqttauth", &toml, &["", "mqtt", "mqtt", "mqtts", "mqtts"]);
+    Setup { _dir, pki, s }
 }
 
 fn sock(a: &str) -> SocketAddr {
@@ -108,22 +63,13 @@ fn sock(a: &str) -> SocketAddr {
 
 /// CONNECT with these credentials; the CONNACK's code.
 fn connect(addr: &str, v: Version, id: &str, user: Option<(&str, &str)>) -> (MqttPeer, u8) {
-    let mut c = MqttPeer::connect(sock(addr), v);
-    c.send(&Packet::Connect(Box::new(Connect {
-        version: v,
-        clean_start: true,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
-        will: None,
+    let connect = Connect {
         username: user.map(|(u, _)| Cow::Owned(u.to_owned())),
         password: user.map(|(_, p)| Cow::Owned(p.as_bytes().to_vec())),
-    })));
-    let bytes = c.recv_bytes();
-    let Packet::ConnAck(a) = packet(&bytes, v) else {
-        panic!("no CONNACK")
+        ..connect_fields(v, id)
     };
-    (c, a.code)
+    let (c, code, _) = MqttPeer::handshake(sock(addr), connect);
+    (c, code)
 }
 
 /// SUBSCRIBE one filter; the SUBACK's code.
@@ -144,26 +90,12 @@ fn subscribe(c: &mut MqttPeer, filter: &str) -> u8 {
 
 /// PUBLISH at QoS 1; the PUBACK's reason code.
 fn publish(c: &mut MqttPeer, topic: &str, payload: &[u8], id: u16) -> u8 {
-    let v = c.version;
-    c.send(&Packet::Publish(Publish {
-        dup: false,
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        topic: topic.into(),
-        packet_id: id,
-        props: Properties::default(),
-        payload: payload.into(),
-    }));
-    match packet(&c.recv_bytes(), v) {
-        Packet::PubAck(a) => a.code,
-        other => panic!("expected PUBACK, got {other:?}"),
-    }
+    c.publish_acked(publish_fields(topic, payload, QoS::AtLeastOnce, id))
+        .code
 }
 
 fn root(s: &Server) -> Client {
-    let mut c = Client::connect(&s.addr("", 0), WAIT).unwrap();
-    c.authenticate("root", b"pw1").unwrap();
-    c
+    login(&s.addr("", 0), "root", "pw1")
 }
 
 #[test]
@@ -242,12 +174,7 @@ fn credentials_on_a_listener_without_anonymous_use() {
         Packet::Publish(p) => assert_eq!((&*p.topic, &*p.payload), ("cmd/sensor1/on", &b"go"[..])),
         other => panic!("expected PUBLISH, got {other:?}"),
     }
-    let lines: Vec<String> = watcher
-        .list("lsconn")
-        .unwrap()
-        .iter()
-        .map(|l| text(l))
-        .collect();
+    let lines = lsconn_lines(&mut watcher);
     assert!(
         lines.iter().any(
             |l| l.starts_with("sensor1@MQTT[s1]:127.0.0.1:") && l.ends_with(",cmd/sensor1/+\n")
@@ -273,15 +200,14 @@ fn users_sessions_are_apart() {
     s1.closed();
 }
 
-fn mosquitto(tool: &str, port: &str, st: &Setup, args: &[&str]) -> Command {
-    let bin = program(tool).expect("mosquitto-clients not installed (scripts/test.sh does it)");
-    let mut c = Command::new(bin);
-    c.args(["-h", "127.0.0.1", "-p", port, "--cafile", &st.pki.ca])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
+/// A mosquitto client aimed at `port`, trusting the test CA.
+fn mosquitto_tls(tool: &str, port: &str, st: &Setup, args: &[&str]) -> Command {
+    let port = port.parse().unwrap();
+    mosquitto(
+        tool,
+        port,
+        &[&["--cafile", st.pki.ca.as_str()][..], args].concat(),
+    )
 }
 
 #[test]
@@ -294,7 +220,7 @@ fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
     let mut watcher = root(s);
     watcher.subscribe("*", "").unwrap();
     // A password over TLS.
-    let out = mosquitto(
+    let out = mosquitto_tls(
         "mosquitto_pub",
         &port,
         &st,
@@ -313,13 +239,13 @@ fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
     )
     .output()
     .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(out);
     assert_eq!(
         text(&watcher.receive().unwrap()),
         "pub sensors/sensor1/t\ntls!"
     );
     // A wrong password over TLS is refused, clearly.
-    let out = mosquitto(
+    let out = mosquitto_tls(
         "mosquitto_pub",
         &port,
         &st,
@@ -345,10 +271,9 @@ fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
     let cert = ["--cert", &st.pki.client_cert, "--key", &st.pki.client_key];
     let mut args: Vec<&str> = cert.to_vec();
     args.extend(["-t", "alice/hi", "-m", "from alice", "-q", "1"]);
-    let out = mosquitto("mosquitto_pub", &with_ca, &st, &args)
+    ok(mosquitto_tls("mosquitto_pub", &with_ca, &st, &args)
         .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+        .unwrap());
     assert_eq!(
         text(&watcher.receive().unwrap()),
         "pub alice/hi\nfrom alice"
@@ -356,16 +281,10 @@ fn mosquitto_clients_over_mqtts_with_a_password_or_a_certificate() {
     s.wait_log("authenticated as alice (client certificate)");
     // Plain MQTT on the mqtts port: closed, the server keeps serving.
     let mut plain = MqttPeer::connect(sock(&s.addr("mqtts", 0)), Version::V311);
-    plain.send(&Packet::Connect(Box::new(Connect {
-        version: Version::V311,
-        clean_start: true,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Borrowed("plain"),
-        will: None,
-        username: None,
-        password: None,
-    })));
+    plain.send(&Packet::Connect(Box::new(connect_fields(
+        Version::V311,
+        "plain",
+    ))));
     assert!(plain.closed().is_empty());
     s.wait_log("plain-text client on a TLS port (refused)");
     watcher.publish("public/after", b"1").unwrap();

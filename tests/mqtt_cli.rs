@@ -2,13 +2,14 @@
 //! used by mosquitto_pub and a ducq TCP client at once.
 
 mod mqtt_util;
+mod server_bin;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ducq::client::Client;
-use mqtt_util::program;
+use mqtt_util::clients::run;
+use server_bin::listening;
 
 #[test]
 fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {
@@ -17,38 +18,15 @@ fn mqtt_flag_opens_an_mqtt_listener_beside_tcp() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start ducq-server");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut ports = Vec::new();
-    while ports.len() < 2 {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(addr) = line.split("listening on ").nth(1) {
-            ports.push(addr.rsplit(':').next().unwrap().trim().to_owned());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let (tcp, mqtt) = (&ports[0], &ports[1]);
+    let addrs = listening(&mut child, 2);
+    let (tcp, mqtt) = (addrs[0].port(), addrs[1].port());
 
     let mut c = Client::connect(&format!("127.0.0.1:{tcp}"), Duration::from_secs(5)).unwrap();
     c.subscribe("cli/t", "").unwrap();
-    let out = Command::new(program("mosquitto_pub").expect("mosquitto-clients"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            mqtt,
-            "-t",
-            "cli/t",
-            "-m",
-            "hi",
-            "-q",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run(
+        "mosquitto_pub",
+        mqtt,
+        &["-t", "cli/t", "-m", "hi", "-q", "1"],
     );
     let got = c.receive().unwrap();
     assert_eq!(got, b"pub cli/t\nhi");

@@ -14,18 +14,12 @@ use ducq::transport::mqtt::packet::{
 };
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::reason;
-use mqtt_util::{packet, Mosquitto, MqttPeer};
+use mqtt_util::{connect_fields, packet, publish_fields, Mosquitto, MqttPeer};
 
 fn connect_packet(id: &str, v: Version, will: Option<Will<'static>>) -> Packet<'static> {
     Packet::Connect(Box::new(Connect {
-        version: v,
-        clean_start: true,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
         will,
-        username: None,
-        password: None,
+        ..connect_fields(v, id)
     }))
 }
 
@@ -57,18 +51,6 @@ fn subscribe(c: &mut MqttPeer, id: u16, filters: &[(&str, SubOptions)], props: P
     assert_eq!(ack.codes, want);
 }
 
-fn publish<'a>(topic: &'a str, payload: &'a [u8], qos: QoS, id: u16) -> Publish<'a> {
-    Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: topic.into(),
-        packet_id: id,
-        props: Properties::default(),
-        payload: payload.into(),
-    }
-}
-
 fn received(c: &mut MqttPeer) -> Publish<'static> {
     let bytes = c.recv_bytes();
     match packet(&bytes, c.version) {
@@ -98,7 +80,12 @@ fn qos_flows(v: Version) {
     );
 
     // QoS 0.
-    publ.send(&Packet::Publish(publish("zero", b"z", QoS::AtMostOnce, 0)));
+    publ.send(&Packet::Publish(publish_fields(
+        "zero",
+        b"z",
+        QoS::AtMostOnce,
+        0,
+    )));
     let got = received(&mut sub);
     assert_eq!(
         (&*got.topic, &*got.payload, got.qos),
@@ -106,7 +93,7 @@ fn qos_flows(v: Version) {
     );
 
     // QoS 1: PUBACK to the publisher, a QoS 1 delivery acknowledged by us.
-    publ.send(&Packet::Publish(publish(
+    publ.send(&Packet::Publish(publish_fields(
         "t/1",
         b"one",
         QoS::AtLeastOnce,
@@ -122,7 +109,7 @@ fn qos_flows(v: Version) {
     sub.send(&Packet::PubAck(Ack::new(got.packet_id)));
 
     // QoS 2 both ways: PUBREC, PUBREL, PUBCOMP.
-    publ.send(&Packet::Publish(publish(
+    publ.send(&Packet::Publish(publish_fields(
         "q2/x",
         b"two",
         QoS::ExactlyOnce,
@@ -156,13 +143,13 @@ fn qos_flows(v: Version) {
     if v == Version::V5 {
         assert_eq!(u.codes, vec![reason::SUCCESS]);
     }
-    publ.send(&Packet::Publish(publish(
+    publ.send(&Packet::Publish(publish_fields(
         "zero",
         b"gone",
         QoS::AtMostOnce,
         0,
     )));
-    publ.send(&Packet::Publish(publish(
+    publ.send(&Packet::Publish(publish_fields(
         "t/2",
         b"after",
         QoS::AtMostOnce,
@@ -184,7 +171,7 @@ fn qos_flows_5() {
 fn retained_and_will(v: Version) {
     let broker = Mosquitto::start();
     let mut publ = connected(&broker, "pub", v);
-    let mut p = publish("r/1", b"kept", QoS::AtLeastOnce, 3);
+    let mut p = publish_fields("r/1", b"kept", QoS::AtLeastOnce, 3);
     p.retain = true;
     publ.send(&Packet::Publish(p));
     // Nobody subscribed yet: MQTT 5 says so with reason 0x10.
@@ -275,7 +262,7 @@ fn mqtt5_properties_reach_the_broker_and_back() {
     let mut publ = connected(&broker, "pub5", v);
     // User properties (order kept, a name twice), content type, correlation
     // data, then a topic alias set and used with an empty topic.
-    let mut p = publish("p/a", b"{}", QoS::AtLeastOnce, 1);
+    let mut p = publish_fields("p/a", b"{}", QoS::AtLeastOnce, 1);
     p.props = Properties {
         content_type: Some("application/json".into()),
         correlation_data: Some(Cow::Borrowed(b"\x00\x01")),
@@ -289,7 +276,7 @@ fn mqtt5_properties_reach_the_broker_and_back() {
     };
     publ.send(&Packet::Publish(p));
     assert_eq!(packet(&publ.recv_bytes(), v), Packet::PubAck(Ack::new(1)));
-    let mut aliased = publish("", b"again", QoS::AtMostOnce, 0);
+    let mut aliased = publish_fields("", b"again", QoS::AtMostOnce, 0);
     aliased.props.topic_alias = Some(1);
     publ.send(&Packet::Publish(aliased));
 

@@ -17,8 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::Duration;
 
-use mqtt_util::paho::{publish, rejoin, Sub};
-use mqtt_util::{free_port, program};
+use mqtt_util::clients::run;
+use mqtt_util::free_port;
+use mqtt_util::paho::{expiring, join_and_leave, publish, publish_qos_1_0_2, rejoin, Sub};
 
 /// A ducq-server process, killed (SIGKILL) when dropped.
 struct Server(Child);
@@ -79,14 +80,10 @@ fn offline_across_restart(version: &[&str]) {
     let srv = Server::start(port, Some(&dir));
     let mut args = vec!["away", "cmd/#", "1", "1", "--keep-session"];
     args.extend_from_slice(version);
-    let sub = Sub::start(port, &args);
-    assert_eq!(sub.connected, "CONNECTED session_present=0");
-    publish(port, &["cmd/first", "1", "0"]);
-    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    let connected = join_and_leave(port, &args);
+    assert_eq!(connected, "CONNECTED session_present=0");
     // Away: QoS 1 and 2 are kept for it, QoS 0 is not.
-    publish(port, &["cmd/a", "x", "1"]);
-    publish(port, &["cmd/b", "y", "0"]);
-    publish(port, &["cmd/c", "z", "2"]);
+    publish_qos_1_0_2(port);
     srv.kill();
     let srv = Server::start(port, Some(&dir));
     // Still away, after the restart.
@@ -134,30 +131,10 @@ fn paho_5_session_that_expired_while_the_server_was_down_is_gone() {
     let dir = data_dir("expired");
     let port = free_port();
     let srv = Server::start(port, Some(&dir));
-    let short = [
-        "short",
-        "cmd/#",
-        "1",
-        "1",
-        "--v5",
-        "--keep-session",
-        "--expiry",
-        "2",
-    ];
-    let long = [
-        "long",
-        "cmd/#",
-        "1",
-        "1",
-        "--v5",
-        "--keep-session",
-        "--expiry",
-        "300",
-    ];
+    let short = expiring("short", "2");
+    let long = expiring("long", "300");
     for args in [&short, &long] {
-        let sub = Sub::start(port, args);
-        publish(port, &["cmd/first", "1", "0"]);
-        assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+        join_and_leave(port, args);
     }
     publish(port, &["cmd/kept", "k", "1"]);
     srv.kill();
@@ -214,9 +191,7 @@ fn with_data_dir_none_a_restart_forgets_sessions() {
     let port = free_port();
     let srv = Server::start(port, None);
     let args = ["mem", "cmd/#", "1", "1", "--keep-session"];
-    let sub = Sub::start(port, &args);
-    publish(port, &["cmd/first", "1", "0"]);
-    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    join_and_leave(port, &args);
     publish(port, &["cmd/lost", "x", "1"]);
     srv.kill();
     let srv = Server::start(port, None);
@@ -231,76 +206,26 @@ fn with_data_dir_none_a_restart_forgets_sessions() {
 /// MQTT 5 with a session expiry: subscribes and leaves, is away across
 /// a restart, and gets exactly what was published meanwhile.
 fn mosquitto_across_restart(id: &str, extra: &[&str]) {
-    let sub_bin = program("mosquitto_sub").expect("mosquitto-clients");
-    let pub_bin = program("mosquitto_pub").expect("mosquitto-clients");
     let dir = data_dir(id);
     let port = free_port();
-    let p = port.to_string();
     let srv = Server::start(port, Some(&dir));
-    let base = [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &p,
-        "-c",
-        "-i",
-        id,
-        "-q",
-        "1",
-        "-t",
-        "m/#",
-    ];
+    let session = [&["-c", "-i", id, "-q", "1", "-t", "m/#"][..], extra].concat();
     // Subscribed, then gone (-E: exit once the SUBACK came).
-    let out = Command::new(&sub_bin)
-        .args(base)
-        .args(extra)
-        .arg("-E")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run("mosquitto_sub", port, &[&session[..], &["-E"]].concat());
     let send = |topic: &str, msg: &str, qos: &str| {
-        let out = Command::new(&pub_bin)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &p,
-                "-t",
-                topic,
-                "-m",
-                msg,
-                "-q",
-                qos,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run("mosquitto_pub", port, &["-t", topic, "-m", msg, "-q", qos]);
     };
     send("m/1", "one", "1");
     send("m/2", "two", "0");
     srv.kill();
     let srv = Server::start(port, Some(&dir));
     send("m/3", "three", "2");
-    let out = Command::new(&sub_bin)
-        .args(base)
-        .args(extra)
-        .args(["-v", "-C", "2", "-W", "8"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let got = run(
+        "mosquitto_sub",
+        port,
+        &[&session[..], &["-v", "-C", "2", "-W", "8"]].concat(),
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "m/1 one\nm/3 three\n");
+    assert_eq!(got, "m/1 one\nm/3 three\n");
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }

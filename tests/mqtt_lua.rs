@@ -10,13 +10,13 @@ mod util;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
 use ducq::server::Settings;
 use ducq::transport::mqtt;
 use lua_util::ScriptDir;
-use mqtt_util::program;
+use mqtt_util::clients::run;
 use util::{TestServer, WAIT};
 
 const DUCQ: &str = env!("CARGO_BIN_EXE_ducq");
@@ -78,22 +78,6 @@ impl Drop for Script {
     }
 }
 
-fn mosquitto(tool: &str, addr: SocketAddr, args: &[&str]) -> Output {
-    let bin = program(tool).expect("mosquitto-clients not installed (scripts/test.sh does it)");
-    let out = Command::new(bin)
-        .args(["-h", "127.0.0.1", "-p", &addr.port().to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{tool}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 #[test]
 fn mqtt_publications_reach_a_lua_subscriber_script() {
     let (srv, mqtt) = server();
@@ -120,9 +104,9 @@ fn mqtt_publications_reach_a_lua_subscriber_script() {
         ("mqttv311", "1", "home/hall/light", "on"),
         ("mqttv5", "2", "home/door", "closed"),
     ] {
-        mosquitto(
+        run(
             "mosquitto_pub",
-            mqtt,
+            mqtt.port(),
             &["-V", version, "-q", qos, "-t", topic, "-m", payload],
         );
         assert_eq!(next(), format!("pub {topic}|{payload}"));
@@ -150,13 +134,13 @@ fn a_lua_publication_reaches_mosquitto_sub() {
         String::from_utf8_lossy(&out.stderr)
     );
     for version in ["mqttv311", "mqttv5"] {
-        let got = mosquitto(
+        let got = run(
             "mosquitto_sub",
-            mqtt,
+            mqtt.port(),
             &[
                 "-V", version, "-t", "lua/#", "-C", "1", "-W", "5", "-F", "%t|%p|%r",
             ],
         );
-        assert_eq!(String::from_utf8_lossy(&got.stdout), "lua/out|from lua|1\n");
+        assert_eq!(got, "lua/out|from lua|1\n");
     }
 }

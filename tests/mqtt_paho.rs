@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ducq::server::Settings;
 use ducq::transport::mqtt;
-use mqtt_util::paho::{publish, rejoin, Sub};
+use mqtt_util::paho::{expiring, join_and_leave, publish, publish_qos_1_0_2, rejoin, Sub};
 use util::TestServer;
 
 fn server() -> (TestServer, u16) {
@@ -97,17 +97,10 @@ fn offline_queue(version: &[&str]) {
     let (_srv, port) = server();
     let mut args = vec!["away", "cmd/#", "1", "1", "--keep-session"];
     args.extend_from_slice(version);
-    let sub = Sub::start(port, &args);
-    assert_eq!(sub.connected, "CONNECTED session_present=0");
-    // QoS 0: paho queues its DISCONNECT before the PUBACK of a QoS 1
-    // message, which would then come again (DUP) on return.
-    publish(port, &["cmd/first", "1", "0"]);
-    // A clean DISCONNECT: the session stays.
-    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    let connected = join_and_leave(port, &args);
+    assert_eq!(connected, "CONNECTED session_present=0");
     // While it is away: QoS 1, QoS 0 and QoS 2 publications.
-    publish(port, &["cmd/a", "x", "1"]);
-    publish(port, &["cmd/b", "y", "0"]);
-    publish(port, &["cmd/c", "z", "2"]);
+    publish_qos_1_0_2(port);
     args[3] = "2";
     let (connected, rest) = rejoin(port, &args);
     assert_eq!(connected, "CONNECTED session_present=1");
@@ -129,19 +122,8 @@ fn paho_5_persistent_session_gets_what_was_published_while_away() {
 #[test]
 fn paho_5_session_expiry_ends_a_session_kept_too_long() {
     let (_srv, port) = server();
-    let args = [
-        "short",
-        "cmd/#",
-        "1",
-        "1",
-        "--v5",
-        "--keep-session",
-        "--expiry",
-        "1",
-    ];
-    let sub = Sub::start(port, &args);
-    publish(port, &["cmd/first", "1", "0"]);
-    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    let args = expiring("short", "1");
+    join_and_leave(port, &args);
     // Past its one second (the server looks about once a second).
     sleep(Duration::from_millis(2500));
     publish(port, &["cmd/late", "lost", "1"]);

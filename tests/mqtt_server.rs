@@ -10,16 +10,14 @@ mod util;
 use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use ducq::server::Settings;
-use ducq::transport::mqtt::packet::{
-    Ack, Connect, Packet, Publish, QoS, SubOptions, Subscribe, Version,
-};
+use ducq::transport::mqtt::packet::{Ack, Connect, Packet, QoS, SubOptions, Subscribe, Version};
 use ducq::transport::mqtt::props::Properties;
 use ducq::transport::mqtt::{self, reason};
-use mqtt_util::{packet, program, MqttPeer};
+use mqtt_util::clients::{mosquitto, ok};
+use mqtt_util::{connect_fields, packet, publish_fields, MqttPeer};
 use util::{lsconn, ws_next, Peer, TestServer, WAIT};
 
 struct Servers {
@@ -63,27 +61,6 @@ fn wait_subscribed(p: &mut Peer, id: &str, route: &str) {
     }
 }
 
-fn mosquitto(tool: &str, addr: SocketAddr, args: &[&str]) -> Command {
-    let bin = program(tool).expect("mosquitto-clients not installed (scripts/test.sh does it)");
-    let mut c = Command::new(bin);
-    c.args(["-h", "127.0.0.1", "-p", &addr.port().to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn mosquitto_clients_both_ways(version: &str) {
     let s = servers();
     let mut admin = s.srv.peer();
@@ -91,7 +68,7 @@ fn mosquitto_clients_both_ways(version: &str) {
     let id = format!("sub-{version}");
     let sub = mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &[
             "-V",
             version,
@@ -126,7 +103,7 @@ fn mosquitto_clients_both_ways(version: &str) {
         let msg = format!("reading at qos {qos}");
         ok(mosquitto(
             "mosquitto_pub",
-            s.mqtt,
+            s.mqtt.port(),
             &["-V", version, "-t", "sensors/a", "-m", &msg, "-q", qos],
         )
         .output()
@@ -143,7 +120,7 @@ fn mosquitto_qos2_end_to_end(version: &str) {
     let id = format!("q2-{version}");
     let sub = mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &[
             "-V", version, "-i", &id, "-t", "q2/+", "-q", "2", "-C", "1", "-W", "10",
         ],
@@ -154,7 +131,7 @@ fn mosquitto_qos2_end_to_end(version: &str) {
     wait_subscribed(&mut admin, &id, "q2/+");
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-V", version, "-t", "q2/x", "-m", "exactly", "-q", "2"],
     )
     .output()
@@ -188,7 +165,7 @@ fn mqtt5_user_properties_pass_between_mqtt5_clients() {
     let mut admin = s.srv.peer();
     let sub = mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &[
             "-V", "mqttv5", "-i", "props", "-t", "p/#", "-q", "1", "-C", "1", "-W", "10",
         ],
@@ -199,7 +176,7 @@ fn mqtt5_user_properties_pass_between_mqtt5_clients() {
     wait_subscribed(&mut admin, "props", "p/#");
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &[
             "-V",
             "mqttv5",
@@ -232,7 +209,7 @@ fn retained_is_the_stored_last_message_both_ways() {
     tcp.publish("state/door", "open");
     let got = ok(mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "state/#", "-C", "1", "-W", "10", "-F", "%t|%p|%r"],
     )
     .output()
@@ -241,7 +218,7 @@ fn retained_is_the_stored_last_message_both_ways() {
     // An MQTT retained publication is what `sub R\nlast` answers.
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "state/light", "-m", "on", "-r", "-q", "1"],
     )
     .output()
@@ -257,23 +234,13 @@ fn ws(addr: SocketAddr) -> tungstenite::WebSocket<TcpStream> {
 }
 
 fn mqtt_client(addr: SocketAddr, id: &str, v: Version, clean: bool) -> (MqttPeer, bool) {
-    let mut c = MqttPeer::connect(addr, v);
-    c.send(&Packet::Connect(Box::new(Connect {
-        version: v,
+    let connect = Connect {
         clean_start: clean,
-        keep_alive: 60,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
-        will: None,
-        username: None,
-        password: None,
-    })));
-    let bytes = c.recv_bytes();
-    let Packet::ConnAck(a) = packet(&bytes, v) else {
-        panic!("no CONNACK")
+        ..connect_fields(v, id)
     };
-    assert_eq!(a.code, 0);
-    (c, a.session_present)
+    let (c, code, present) = MqttPeer::handshake(addr, connect);
+    assert_eq!(code, 0);
+    (c, present)
 }
 
 fn mqtt_subscribe(c: &mut MqttPeer, filter: &str, qos: QoS) {
@@ -291,18 +258,11 @@ fn mqtt_subscribe(c: &mut MqttPeer, filter: &str, qos: QoS) {
 }
 
 fn mqtt_publish(c: &mut MqttPeer, topic: &str, payload: &[u8], qos: QoS, id: u16) {
-    c.send(&Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: topic.into(),
-        packet_id: id,
-        props: Properties::default(),
-        payload: payload.into(),
-    }));
+    let p = publish_fields(topic, payload, qos, id);
     if qos == QoS::AtLeastOnce {
-        let v = c.version;
-        assert_eq!(packet(&c.recv_bytes(), v), Packet::PubAck(Ack::new(id)));
+        assert_eq!(c.publish_acked(p), Ack::new(id));
+    } else {
+        c.send(&Packet::Publish(p));
     }
 }
 
@@ -447,14 +407,8 @@ fn hostile_mqtt_peers_never_stall_others() {
     for _ in 0..50 {
         let mut c = MqttPeer::connect(s.mqtt, Version::V311);
         c.send(&Packet::Connect(Box::new(Connect {
-            version: Version::V311,
-            clean_start: true,
             keep_alive: 0,
-            props: Properties::default(),
-            client_id: Cow::Borrowed(&long),
-            will: None,
-            username: None,
-            password: None,
+            ..connect_fields(Version::V311, &long)
         })));
         let closed = c.closed();
         assert_eq!(closed, vec![b"\x20\x02\x00\x02".to_vec()]);
@@ -476,13 +430,8 @@ fn hostile_mqtt_peers_never_stall_others() {
 }
 
 fn connect_with_will(addr: SocketAddr, id: &str, keep_alive: u16) -> MqttPeer {
-    let mut c = MqttPeer::connect(addr, Version::V311);
-    c.send(&Packet::Connect(Box::new(Connect {
-        version: Version::V311,
-        clean_start: true,
+    let connect = Connect {
         keep_alive,
-        props: Properties::default(),
-        client_id: Cow::Owned(id.to_owned()),
         will: Some(ducq::transport::mqtt::packet::Will {
             topic: "dev/state".into(),
             payload: Cow::Owned(format!("{id} lost").into_bytes()),
@@ -490,12 +439,9 @@ fn connect_with_will(addr: SocketAddr, id: &str, keep_alive: u16) -> MqttPeer {
             retain: false,
             props: Properties::default(),
         }),
-        username: None,
-        password: None,
-    })));
-    let bytes = c.recv_bytes();
-    assert!(matches!(packet(&bytes, Version::V311), Packet::ConnAck(_)));
-    c
+        ..connect_fields(Version::V311, id)
+    };
+    MqttPeer::handshake(addr, connect).0
 }
 
 #[test]
@@ -552,17 +498,19 @@ fn a_publication_without_retain_is_delivered_not_stored() {
     let s = servers();
     let mut tcp = s.srv.peer();
     tcp.sub("plain/t");
-    ok(
-        mosquitto("mosquitto_pub", s.mqtt, &["-t", "plain/t", "-m", "passing"])
-            .output()
-            .unwrap(),
-    );
+    ok(mosquitto(
+        "mosquitto_pub",
+        s.mqtt.port(),
+        &["-t", "plain/t", "-m", "passing"],
+    )
+    .output()
+    .unwrap());
     tcp.expect(b"pub plain/t\npassing");
     let mut other = s.srv.peer();
     other.call(b"sub plain/t\nlast", b"ACK");
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "plain/t", "-m", "kept", "-r"],
     )
     .output()
@@ -643,7 +591,7 @@ fn a_retained_publish_with_an_empty_payload_deletes_the_retained_message() {
     live.sub("room/temp");
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "room/temp", "-m", "21", "-r"],
     )
     .output()
@@ -654,7 +602,7 @@ fn a_retained_publish_with_an_empty_payload_deletes_the_retained_message() {
     // mosquitto_pub -n: a zero-length payload, retained, at QoS 1.
     ok(mosquitto(
         "mosquitto_pub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "room/temp", "-n", "-r", "-q", "1"],
     )
     .output()
@@ -687,7 +635,7 @@ fn forget_removes_stored_messages_for_mqtt_subscribers_too() {
     tcp.call(b"forget \n", b"NACK *\n15\nmessage invalid");
     let got = ok(mosquitto(
         "mosquitto_sub",
-        s.mqtt,
+        s.mqtt.port(),
         &["-t", "#", "-C", "1", "-W", "10", "-F", "%t|%p|%r"],
     )
     .output()

@@ -8,7 +8,6 @@
 
 mod secure_util;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use base64::Engine as _;
@@ -18,58 +17,25 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
 
 fn setup() -> (TempDir, Server) {
-    let dir = TempDir::new("observe");
     let pw = hash("pw");
-    let config = dir.write(
-        "ducq.toml",
-        &format!(
-            r#"
-[[listener]]
-kind = "tcp"
-addr = "127.0.0.1:0"
-
-[[listener]]
-kind = "http"
-addr = "127.0.0.1:0"
-
-[queues]
-data_dir = "none"
-
-[[user]]
-name = "sensor1"
-password = "{pw}"
-publish = ["*"]
-subscribe = ["*"]
-
-[[user]]
-name = "root"
-password = "{pw}"
-publish = ["*"]
-subscribe = ["*"]
-admin = true
-
-[auth]
-fail_delay = 0.05
-"#
-        ),
-    );
-    let s = Server::start_kinds(&["--config", &config, "--log-level", "info"], &["", "http"]);
-    (dir, s)
+    let toml = [
+        listener("tcp", ""),
+        listener("http", ""),
+        memory_queues(),
+        user("sensor1", Some(&pw), &["*"], &["*"]),
+        admin("root", &pw),
+        auth(0.05, ""),
+    ]
+    .concat();
+    config_server("observe", &toml, &["", "http"])
 }
 
-fn basic(user: &str) -> String {
-    let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"));
-    format!("Authorization: Basic {b}\r\n")
-}
-
+/// `GET path` with the `auth` header line (or ""); the whole answer.
 fn get(addr: &str, path: &str, auth: &str) -> String {
-    let mut t = TcpStream::connect(addr).unwrap();
-    t.set_read_timeout(Some(WAIT)).unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
-    t.write_all(req.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    t.read_to_end(&mut out).unwrap();
-    text(&out)
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+    )
 }
 
 fn ws(addr: &str, user: Option<&str>) -> tungstenite::WebSocket<TcpStream> {
@@ -119,9 +85,9 @@ fn dashboard_and_metrics_need_an_admin_once_users_exist() {
                 && r.ends_with("{\"error\":\"access denied\",\"code\":24}"),
             "{path}: {r}"
         );
-        let r = get(&h, path, &basic("sensor1"));
+        let r = get(&h, path, &basic("sensor1", "pw"));
         assert!(r.starts_with("HTTP/1.1 403 "), "{path}: {r}");
-        let r = get(&h, path, &basic("root"));
+        let r = get(&h, path, &basic("root", "pw"));
         assert!(r.starts_with("HTTP/1.1 200 "), "{path}: {r}");
         assert!(r.contains(&format!("Content-Type: {kind}")), "{path}: {r}");
     }

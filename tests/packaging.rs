@@ -11,14 +11,16 @@
 //! staticlib beside the test executables, the binaries): the tests install
 //! those files, once, into a prefix under the target folder.
 
+mod server_bin;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use ducq::client::Client;
+use server_bin::listening;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -289,14 +291,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let port = listening(&mut child, 1)[0].port();
         Server(child, port)
     }
 }

@@ -77,29 +77,7 @@ fn c_program_enqueues_consumes_acks_and_requests() {
     let src = dir.join("queue.c");
     let exe = dir.join("queue");
     std::fs::write(&src, PROGRAM).unwrap();
-    let out = Command::new("cc")
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(ffi_util::root().join("include"))
-        .arg(&src)
-        .arg(ffi_util::staticlib_path())
-        .args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-            "-o",
-        ])
-        .arg(&exe)
-        .output()
-        .expect("run cc");
-    assert!(
-        out.status.success(),
-        "cc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ffi_util::compile_c(&src, &exe, &[]);
     let out = Command::new(&exe)
         .arg(srv.addr.port().to_string())
         .output()

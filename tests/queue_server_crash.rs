@@ -10,10 +10,10 @@
 //! `DUCQ_CRASH_MESSAGES` and `DUCQ_CRASH_KILLS` make a longer run by hand
 //! (docs/RELIABILITY.md).
 
+mod server_bin;
 mod util;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use ducq::client::queue::QueueMessage;
 use ducq::client::Client;
 use ducq::proto::{classify, Kind};
+use server_bin::listening;
 use util::Rng;
 
 const QUEUE: &str = "crash";
@@ -46,14 +47,7 @@ fn start(dir: &Path) -> (Child, u16) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start ducq-server");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(addr) = line.split("listening on ").nth(1) {
-            break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let port = listening(&mut child, 1)[0].port();
     (child, port)
 }
 

@@ -12,8 +12,10 @@
 //! restart; and a restart on the same directory finds every enqueue that
 //! was answered with an id, with its payload, and nothing else.
 
+mod server_bin;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,6 +25,7 @@ use std::time::{Duration, Instant};
 use ducq::client::queue::enqueue_message;
 use ducq::client::{Client, Error};
 use ducq::State;
+use server_bin::listening_then;
 
 const WAIT: Duration = Duration::from_secs(20);
 const QUEUE: &str = "fill";
@@ -90,16 +93,8 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start ducq-server (prlimit: util-linux)");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut addrs = Vec::new();
-        while addrs.len() < 2 {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                addrs.push(addr.trim().parse::<SocketAddr>().unwrap());
-            }
-        }
         let (tx, log) = channel();
-        std::thread::spawn(move || {
+        let addrs = listening_then(&mut child, 2, move |lines| {
             for line in lines.map_while(Result::ok) {
                 let _ = tx.send(line);
             }

@@ -1,48 +1,12 @@
 //! The routing features through the binaries: `ducq-server --history N`
 //! and `ducq sub --last N`, `ducq send to ID`. Exact output asserted.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod server_bin;
 
-struct Server {
-    child: Child,
-    port: u16,
-}
+use server_bin::ServerBin;
+use std::process::{Command, Output};
 
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
-            .args(["--tcp", "127.0.0.1:0", "--log-level", "info"])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ducq-server");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, port }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ducq"))
-            .args(["--port", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("run ducq")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Server = ServerBin;
 
 fn stdout(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -41,6 +41,21 @@ fn tls_client(pki: &Pki, addr: &str) -> Client<NetStream> {
     Client::connect_tls(addr, WAIT, pki.client(&pki.ca, None), Wire::Framed).unwrap()
 }
 
+/// Runs `ducq --tls --ca CA --port P ARGS` against `s`'s TLS listener.
+fn ducq_tls(s: &Server, ca: &str, args: &[&str]) -> std::process::Output {
+    let port = s.port("tls");
+    ducq(&[&["--tls", "--ca", ca, "--port", &port][..], args].concat())
+}
+
+/// The error of a framed TLS connection to `addr` with `config`, which
+/// must fail (`what` says what got in otherwise).
+fn tls_refused(addr: &str, config: Arc<rustls::ClientConfig>, what: &str) -> String {
+    Client::connect_tls(addr, WAIT, config, Wire::Framed)
+        .err()
+        .expect(what)
+        .to_string()
+}
+
 /// A pub/sub round trip over plain TCP: the server still serves.
 fn plain_round_trip(s: &Server) {
     let addr = s.addr("", 0);
@@ -61,16 +76,7 @@ fn rust_client_and_cli_over_tls() {
     // The CLI publishes over TLS; a plain TCP subscriber sees it too.
     let mut plain = Client::connect(&s.addr("", 0), WAIT).unwrap();
     plain.subscribe("home/*", "").unwrap();
-    let out = ducq(&[
-        "--tls",
-        "--ca",
-        &pki.ca,
-        "--port",
-        &s.port("tls"),
-        "pub",
-        "home/door",
-        "open",
-    ]);
+    let out = ducq_tls(&s, &pki.ca, &["pub", "home/door", "open"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(sub.receive().unwrap(), b"pub home/door\nopen");
     assert_eq!(plain.receive().unwrap(), b"pub home/door\nopen");
@@ -82,12 +88,7 @@ fn rust_client_and_cli_over_tls() {
     assert_eq!(&got[..14], b"pub home/big\n\x00");
     assert_eq!(&got[13..], &big[..]);
     // lsconn names TLS clients as such.
-    let lines: Vec<String> = publ
-        .list("lsconn")
-        .unwrap()
-        .iter()
-        .map(|l| text(l))
-        .collect();
+    let lines = lsconn_lines(&mut publ);
     assert!(
         lines
             .iter()
@@ -95,18 +96,7 @@ fn rust_client_and_cli_over_tls() {
         "{lines:?}"
     );
     // `ducq sub` over TLS with --last.
-    let out = ducq(&[
-        "--tls",
-        "--ca",
-        &pki.ca,
-        "--port",
-        &s.port("tls"),
-        "sub",
-        "home/door",
-        "--last",
-        "--count",
-        "1",
-    ]);
+    let out = ducq_tls(&s, &pki.ca, &["sub", "home/door", "--last", "--count", "1"]);
     assert_eq!(text(&out.stdout), "open\n", "{}", text(&out.stderr));
 }
 
@@ -256,23 +246,13 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
     let s = tls_server(&pki, &[]);
     let tls_addr = s.addr("tls", 0);
     // A client that trusts another CA refuses the server.
-    let err = Client::connect_tls(
+    let err = tls_refused(
         &tls_addr,
-        WAIT,
         pki.client(&pki.other_ca, None),
-        Wire::Framed,
-    )
-    .err()
-    .expect("unknown CA accepted");
-    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
-    let out = ducq(&[
-        "--tls",
-        "--ca",
-        &pki.other_ca,
-        "--port",
-        &s.port("tls"),
-        "lscmd",
-    ]);
+        "unknown CA accepted",
+    );
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    let out = ducq_tls(&s, &pki.other_ca, &["lscmd"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("TLS handshake failed"),
@@ -283,15 +263,12 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
 
     // A TLS client on the plain port: the server answers in plain text,
     // the client says so.
-    let err = Client::connect_tls(
+    let err = tls_refused(
         &s.addr("", 0),
-        WAIT,
         pki.client(&pki.ca, None),
-        Wire::Framed,
-    )
-    .err()
-    .expect("plain port accepted TLS");
-    assert!(err.to_string().contains("not TLS"), "{err}");
+        "plain port accepted TLS",
+    );
+    assert!(err.contains("not TLS"), "{err}");
 
     // A plain client on the TLS port gets a plain NACK and is closed.
     let mut plain = TcpStream::connect(&tls_addr).unwrap();
@@ -325,15 +302,12 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
         "--key",
         &pki.expired_key,
     ]);
-    let err = Client::connect_tls(
+    let err = tls_refused(
         &expired.addr("tls", 0),
-        WAIT,
         pki.client(&pki.ca, None),
-        Wire::Framed,
-    )
-    .err()
-    .expect("expired certificate accepted");
-    assert!(err.to_string().contains("certificate expired"), "{err}");
+        "expired certificate accepted",
+    );
+    assert!(err.contains("certificate expired"), "{err}");
     let mut ok = tls_client(&pki, &tls_addr);
     ok.publish("still", b"here").unwrap();
 }
@@ -369,7 +343,7 @@ fn mutual_tls_requires_a_client_certificate_and_its_cn_names_the_user() {
     c.publish("alice/x", b"1").unwrap();
     let err = c.publish("bob/x", b"1").unwrap_err();
     assert_eq!(err.to_string(), "NACK 24: access denied");
-    let lines: Vec<String> = c.list("lsconn").unwrap().iter().map(|l| text(l)).collect();
+    let lines = lsconn_lines(&mut c);
     assert!(
         lines.iter().any(|l| l.starts_with("alice@TLS:127.0.0.1:")),
         "{lines:?}"

@@ -21,7 +21,7 @@ use core::fmt;
 use core::net::SocketAddr;
 use core::time::Duration;
 #[cfg(feature = "std")]
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 #[cfg(feature = "std")]
 use std::time::Instant;
 
@@ -239,24 +239,8 @@ impl Client {
         timeout: Duration,
         codec: Box<dyn Transport>,
     ) -> Result<Client, Error> {
-        let addrs: Vec<SocketAddr> = addr
-            .to_socket_addrs()
-            .map_err(|e| Error::Io {
-                state: State::EConnect,
-                source: e,
-            })?
-            .collect();
-        let mut last_err = io::Error::new(io::ErrorKind::InvalidInput, "no address");
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, timeout) {
-                Ok(stream) => return Client::from_stream(stream, codec, Some(timeout)),
-                Err(e) => last_err = e,
-            }
-        }
-        Err(Error::Io {
-            state: State::EConnect,
-            source: last_err,
-        })
+        let stream = net::tcp_connect(addr, timeout)?;
+        Client::from_stream(stream, codec, Some(timeout))
     }
 
     /// Wraps a connected stream.

@@ -108,7 +108,10 @@ fn codec(wire: Wire, host: &str) -> Box<dyn Transport> {
     }
 }
 
-fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
+/// A TCP connection to `addr`, trying each address it resolves to within
+/// `timeout` (Nagle off); `EConnect` with the last error when none
+/// answers. The one way every client connects over TCP.
+pub(crate) fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(|e| Error::Io {

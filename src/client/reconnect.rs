@@ -469,6 +469,22 @@ impl<S: Stream> Reconnecting<S> {
         }
     }
 
+    /// Makes the connection again (waiting out the back-off) when there is
+    /// none; once the policy has given up, the error that ended the last
+    /// connection.
+    fn ensure_client(&mut self) -> Result<(), Error> {
+        if self.client.is_none() {
+            if self.gave_up {
+                return Err(self
+                    .last_error
+                    .take()
+                    .unwrap_or(Error::Offline { full: false }));
+            }
+            self.reconnect()?;
+        }
+        Ok(())
+    }
+
     /// The next message, reconnecting (and waiting out the back-off) as
     /// often as the policy allows. A receive timeout is returned as
     /// `Error::Timeout` with the connection kept.
@@ -479,13 +495,8 @@ impl<S: Stream> Reconnecting<S> {
                 return Ok(m);
             }
             if self.client.is_none() {
-                if self.gave_up {
-                    return Err(self
-                        .last_error
-                        .take()
-                        .unwrap_or(Error::Offline { full: false }));
-                }
-                self.reconnect()?;
+                // Reconnecting may replay messages into `pending`.
+                self.ensure_client()?;
                 continue;
             }
             let Some(c) = self.client.as_mut() else {
@@ -515,15 +526,7 @@ impl<S: Stream> Reconnecting<S> {
         &mut self,
         call: impl FnOnce(&mut Client<S>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        if self.client.is_none() {
-            if self.gave_up {
-                return Err(self
-                    .last_error
-                    .take()
-                    .unwrap_or(Error::Offline { full: false }));
-            }
-            self.reconnect()?;
-        }
+        self.ensure_client()?;
         let Some(c) = self.client.as_mut() else {
             return Err(Error::Offline { full: false });
         };

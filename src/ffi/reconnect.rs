@@ -326,57 +326,27 @@ pub unsafe extern "C" fn ducq_set_reconnect(
 #[cfg(test)]
 mod tests {
     use std::ffi::c_char;
-    use std::net::SocketAddr;
     use std::sync::atomic::{AtomicU32, Ordering};
-    use std::sync::mpsc;
-    use std::thread::JoinHandle;
 
     use super::*;
     use crate::client::Client;
     use crate::ffi::calls::{ducq_publish, ducq_sub};
     use crate::ffi::client::ducq_new_tcp;
     use crate::ffi::vtbl::{ducq_close, ducq_conn, ducq_free, ducq_recv, ducq_timeout};
-    use crate::server::{Level, Reactor, Settings, StopHandle};
+    use crate::server::test_server::ThreadServer;
+    use crate::server::{Level, Settings};
 
     const WAIT: Duration = Duration::from_secs(5);
 
-    /// An in-process broker on `addr` (port 0: any), stopped on drop.
-    struct Server {
-        addr: SocketAddr,
-        stop: StopHandle,
-        thread: Option<JoinHandle<()>>,
-    }
+    type Server = ThreadServer;
 
-    impl Server {
-        fn start(addr: &str) -> Server {
-            let (tx, rx) = mpsc::channel();
-            let addr = addr.to_string();
-            let thread = std::thread::spawn(move || {
-                let settings = Settings {
-                    log_level: Level::Off,
-                    ..Settings::default()
-                };
-                let mut r = Reactor::new(settings).unwrap();
-                let a = r.listen_tcp(&addr).unwrap();
-                tx.send((a, r.stop_handle())).unwrap();
-                r.run().unwrap();
-            });
-            let (addr, stop) = rx.recv_timeout(WAIT).unwrap();
-            Server {
-                addr,
-                stop,
-                thread: Some(thread),
-            }
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            self.stop.stop();
-            if let Some(t) = self.thread.take() {
-                t.join().unwrap();
-            }
-        }
+    /// A quiet in-process broker on `addr` (port 0: any), stopped on drop.
+    fn start(addr: &str) -> Server {
+        let settings = Settings {
+            log_level: Level::Off,
+            ..Settings::default()
+        };
+        ThreadServer::start(addr, settings)
     }
 
     unsafe extern "C" fn count(_e: ducq_reconnect_event, _a: u32, _d: u32, ctx: *mut c_void) {
@@ -407,6 +377,17 @@ mod tests {
         d
     }
 
+    /// A handle made against a server that is then stopped and started
+    /// again on the same port: the new server, and the handle, whose
+    /// connection is now dead.
+    fn handle_across_a_restart(events: &AtomicU32) -> (Server, *mut ducq_i) {
+        let server = start("127.0.0.1:0");
+        let d = handle(&server, events);
+        let addr = server.addr.to_string();
+        drop(server);
+        (start(&addr), d)
+    }
+
     /// One message received on `d`.
     fn recv(d: *mut ducq_i) -> (State, Vec<u8>) {
         let mut buf = [0 as c_char; 256];
@@ -423,11 +404,7 @@ mod tests {
     #[test]
     fn publish_after_a_restart_connects_and_subscribes_again() {
         let events = AtomicU32::new(0);
-        let server = Server::start("127.0.0.1:0");
-        let d = handle(&server, &events);
-        let addr = server.addr.to_string();
-        drop(server);
-        let server = Server::start(&addr);
+        let (server, d) = handle_across_a_restart(&events);
         // The publish meets the dead connection, connects again (once) and
         // makes the subscription again: the handle gets its own message.
         // SAFETY: a live handle; NUL-terminated strings.
@@ -446,11 +423,8 @@ mod tests {
     #[test]
     fn a_receive_reconnects_and_a_closed_handle_stays_closed() {
         let events = AtomicU32::new(0);
-        let server = Server::start("127.0.0.1:0");
-        let d = handle(&server, &events);
+        let (server, d) = handle_across_a_restart(&events);
         let addr = server.addr.to_string();
-        drop(server);
-        let server = Server::start(&addr);
         let publisher = std::thread::spawn(move || {
             // Until the handle is back and subscribed.
             let mut p = Client::connect(&addr, WAIT).unwrap();

@@ -17,6 +17,31 @@ use super::broker::RouteMap;
 use super::channels::RouteDepths;
 use crate::proto::route;
 
+/// Drops the oldest messages of each route while `stale(route, messages
+/// left, oldest)` says so, and the routes left with none; the bytes freed
+/// (bodies and route names): the one place eviction counts bytes.
+fn drop_oldest(
+    map: &mut RouteMap<Stored>,
+    mut stale: impl FnMut(&[u8], usize, &Entry) -> bool,
+) -> usize {
+    let mut freed = 0;
+    map.retain(|r, s| {
+        while let Some(e) = s.msgs.front() {
+            if !stale(r, s.msgs.len(), e) {
+                break;
+            }
+            if let Some(e) = s.msgs.pop_front() {
+                freed += e.body.bytes().len();
+            }
+        }
+        if s.msgs.is_empty() {
+            freed += r.len();
+        }
+        !s.msgs.is_empty()
+    });
+    freed
+}
+
 /// A stored message: its own copy, or a range of a buffer shared with the
 /// output queues it was fanned out to (large messages).
 enum Body {
@@ -101,19 +126,9 @@ impl LastStore {
     /// stored now to them (a depth of 0 forgets a route).
     pub fn set_route_depths(&mut self, depths: RouteDepths) {
         self.route_depths = depths;
-        let mut freed = 0;
         let (default, depths) = (self.depth, &self.route_depths);
-        self.map.retain(|r, s| {
-            let depth = depths.depth(r).unwrap_or(default);
-            while s.msgs.len() > depth {
-                if let Some(e) = s.msgs.pop_front() {
-                    freed += e.body.bytes().len();
-                }
-            }
-            if s.msgs.is_empty() {
-                freed += r.len();
-            }
-            !s.msgs.is_empty()
+        let freed = drop_oldest(&mut self.map, |r, len, _| {
+            len > depths.depth(r).unwrap_or(default)
         });
         self.bytes -= freed;
     }
@@ -236,18 +251,7 @@ impl LastStore {
             bytes -= size;
             cut = seq;
         }
-        let mut freed = 0;
-        self.map.retain(|r, s| {
-            while s.msgs.front().is_some_and(|e| e.seq <= cut) {
-                if let Some(e) = s.msgs.pop_front() {
-                    freed += e.body.bytes().len();
-                }
-            }
-            if s.msgs.is_empty() {
-                freed += r.len();
-            }
-            !s.msgs.is_empty()
-        });
+        let freed = drop_oldest(&mut self.map, |_, _, e| e.seq <= cut);
         self.bytes -= freed;
     }
 

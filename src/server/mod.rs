@@ -46,6 +46,8 @@ pub mod rules;
 pub mod settings;
 pub mod socket;
 pub mod streams;
+#[cfg(test)]
+pub(crate) mod test_server;
 pub(crate) mod tls;
 
 pub use conn::ConnId;

@@ -7,7 +7,10 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 use super::{Decoded, SharedEncoding, Step, Transport};
-use crate::proto::{message::nack, State};
+use crate::proto::{message::nack, State, ACK};
+
+/// `ACK` as a frame.
+const FRAMED_ACK: &[u8] = b"3\nACK";
 
 /// Longest header accepted, leading zeros included. A header that has not
 /// ended by then is invalid.
@@ -179,6 +182,13 @@ impl Transport for TcpCodec {
     }
 
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        // The answer to every `pub`, framed once: through `encode_frame`
+        // (reserve, digits, three appends) it was about 100 instructions,
+        // 5 % of a small publication's cost on the server.
+        if msg == ACK {
+            out.extend_from_slice(FRAMED_ACK);
+            return;
+        }
         encode_frame(msg, out);
     }
 
@@ -201,6 +211,21 @@ mod tests {
             msgs.push(m.into_owned())
         });
         (msgs, out, d.closed, d.consumed)
+    }
+
+    #[test]
+    fn the_pre_framed_ack_is_the_framed_ack() {
+        let mut codec = TcpCodec::new(1024);
+        for body in [&b"ACK"[..], b"ACK ", b"AC", b"ACKS", b""] {
+            let mut out = b"before".to_vec();
+            codec.encode(body, &mut out);
+            let mut want = b"before".to_vec();
+            encode_frame(body, &mut want);
+            assert_eq!(out, want, "{body:?}");
+        }
+        let mut out = Vec::new();
+        codec.encode(ACK, &mut out);
+        assert_eq!(out, b"3\nACK");
     }
 
     #[test]

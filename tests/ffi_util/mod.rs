@@ -1,6 +1,7 @@
 //! Helpers for the C ABI tests: find (or build) `libducq.a`, build the C and
-//! C++ examples with their Makefile once per test binary, and run example
-//! programs as child processes that are stopped when dropped.
+//! C++ examples with their Makefile once per test binary, compile a test's
+//! own C program against the library, and run example programs as child
+//! processes that are stopped when dropped.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -57,6 +58,41 @@ fn staticlib() -> PathBuf {
 pub fn staticlib_path() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(staticlib)
+}
+
+/// The system libraries `libducq.a` needs, as `cargo rustc -- --print
+/// native-static-libs` lists them (ffi-examples/Makefile's `NATIVE`).
+pub const NATIVE_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+/// Compiles the C program `src` against include/ and `libducq.a` into
+/// `exe`: C99, every warning an error, `extra` flags added. Panics with
+/// the compiler's output when it fails.
+pub fn compile_c(src: &Path, exe: &Path, extra: &[&str]) {
+    let out = Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
+        .args(extra)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-o")
+        .arg(exe)
+        .arg(src)
+        .arg(staticlib_path())
+        .args(NATIVE_LIBS)
+        .output()
+        .expect("run cc");
+    assert!(
+        out.status.success(),
+        "cc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Builds the examples (once per test binary) and returns their folder.

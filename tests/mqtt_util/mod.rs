@@ -1,8 +1,10 @@
 //! Shared by the MQTT tests: a raw MQTT client driven by ducq's own packet
 //! codec, and a real Mosquitto broker on a free loopback port (the Debian
-//! package, installed by scripts/test.sh when missing).
+//! package, installed by scripts/test.sh when missing); `clients` runs
+//! mosquitto_pub and mosquitto_sub, `paho` the Python client.
 #![allow(dead_code)]
 
+use std::borrow::Cow;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -10,8 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ducq::transport::mqtt::codec::{decode, encode};
-use ducq::transport::mqtt::packet::{Packet, Version};
+use ducq::transport::mqtt::packet::{Ack, Connect, Packet, Publish, QoS, Version};
+use ducq::transport::mqtt::props::Properties;
 
+pub mod clients;
 pub mod paho;
 
 /// How long a test waits for anything that should arrive.
@@ -97,6 +101,68 @@ impl MqttPeer {
                 Err(e) => panic!("connection not closed: {e}"),
             }
         }
+    }
+}
+
+/// The CONNECT most tests send: client `id`, clean start, keep-alive
+/// 60 s, no properties, no will, no credentials. A test that needs
+/// another field sets it with `Connect { field, ..connect_fields(v, id) }`.
+pub fn connect_fields(v: Version, id: &str) -> Connect<'static> {
+    Connect {
+        version: v,
+        clean_start: true,
+        keep_alive: 60,
+        props: Properties::default(),
+        client_id: Cow::Owned(id.to_owned()),
+        will: None,
+        username: None,
+        password: None,
+    }
+}
+
+/// A PUBLISH of `payload` to `topic` at `qos` with packet identifier
+/// `id`: not a redelivery, not retained, no properties. A test that needs
+/// another field sets it with `Publish { field, ..publish_fields(…) }`.
+pub fn publish_fields<'a>(topic: &'a str, payload: &'a [u8], qos: QoS, id: u16) -> Publish<'a> {
+    Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: topic.into(),
+        packet_id: id,
+        props: Properties::default(),
+        payload: payload.into(),
+    }
+}
+
+impl MqttPeer {
+    /// Sends `p` (QoS 1) and reads the answer, which must be a PUBACK.
+    pub fn publish_acked(&mut self, p: Publish<'_>) -> Ack<'static> {
+        self.send(&Packet::Publish(p));
+        let v = self.version;
+        match packet(&self.recv_bytes(), v) {
+            Packet::PubAck(a) => Ack {
+                packet_id: a.packet_id,
+                code: a.code,
+                props: a.props.into_owned(),
+            },
+            other => panic!("expected PUBACK, got {other:?}"),
+        }
+    }
+
+    /// Connects to `addr`, sends `connect` and reads the answer, which
+    /// must be a CONNACK: the peer, the CONNACK's code and its session
+    /// present flag.
+    pub fn handshake(addr: SocketAddr, connect: Connect<'_>) -> (MqttPeer, u8, bool) {
+        let v = connect.version;
+        let mut c = MqttPeer::connect(addr, v);
+        c.send(&Packet::Connect(Box::new(connect)));
+        let bytes = c.recv_bytes();
+        let Packet::ConnAck(a) = packet(&bytes, v) else {
+            panic!("no CONNACK: {bytes:?}")
+        };
+        let (code, present) = (a.code, a.session_present);
+        (c, code, present)
     }
 }
 

@@ -95,3 +95,41 @@ pub fn rejoin(port: u16, args: &[&str]) -> (String, Vec<String>) {
     assert!(child.wait().unwrap().success());
     (connected, rest)
 }
+
+/// A subscriber to `cmd/#` whose session is kept (`args`) joins, gets
+/// one QoS 0 message and leaves with a clean DISCONNECT, so that its
+/// session stays; returns its CONNECTED line. QoS 0 because paho queues
+/// its DISCONNECT before the PUBACK of a QoS 1 message, which would then
+/// come again (DUP) on return.
+pub fn join_and_leave(port: u16, args: &[&str]) -> String {
+    let sub = Sub::start(port, args);
+    let connected = sub.connected.clone();
+    publish(port, &["cmd/first", "1", "0"]);
+    assert_eq!(sub.finish(), ["cmd/first|1|0|0|0|"]);
+    connected
+}
+
+/// The arguments of an MQTT 5 subscriber `id` to `cmd/#` (QoS 1, one
+/// message) whose session is kept for `expiry` seconds after it leaves.
+pub fn expiring<'a>(id: &'a str, expiry: &'a str) -> [&'a str; 8] {
+    [
+        id,
+        "cmd/#",
+        "1",
+        "1",
+        "--v5",
+        "--keep-session",
+        "--expiry",
+        expiry,
+    ]
+}
+
+/// Publishes `cmd/a` (payload `x`) at QoS 1, `cmd/b` (`y`) at QoS 0 and
+/// `cmd/c` (`z`) at QoS 2, in that order: what the persistent-session
+/// tests publish while their subscriber is away (its session keeps `a`
+/// and `c`).
+pub fn publish_qos_1_0_2(port: u16) {
+    publish(port, &["cmd/a", "x", "1"]);
+    publish(port, &["cmd/b", "y", "0"]);
+    publish(port, &["cmd/c", "z", "2"]);
+}

@@ -1,8 +1,18 @@
 //! Helpers for the TLS, Unix socket, auth and configuration tests: a
 //! throw-away PKI made at run time (rcgen; no key is ever committed), a
 //! `ducq-server` process whose listeners are read from its log, and a raw
-//! TLS client.
+//! TLS client. `config` builds the TOML those servers read; `access`
+//! holds the client-side steps of the auth tests.
 #![allow(dead_code)]
+
+mod access;
+mod config;
+
+// Not every test file uses every piece.
+#[allow(unused_imports)]
+pub use access::*;
+#[allow(unused_imports)]
+pub use config::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -273,6 +283,17 @@ fn spawn_reader(stderr: ChildStderr, tx: mpsc::Sender<String>) {
             }
         }
     });
+}
+
+/// Writes `toml` as `ducq.toml` in a fresh directory (named after
+/// `tag`) and starts `ducq-server --config` on it at log level info,
+/// waiting for listeners of `kinds` (see `Server::start_kinds`). The
+/// directory lives as long as the returned `TempDir`.
+pub fn config_server(tag: &str, toml: &str, kinds: &[&str]) -> (TempDir, Server) {
+    let dir = TempDir::new(tag);
+    let config = dir.write("ducq.toml", toml);
+    let s = Server::start_kinds(&["--config", &config, "--log-level", "info"], kinds);
+    (dir, s)
 }
 
 /// The PHC string `ducq-server hash-password` prints for `password`.

@@ -328,6 +328,24 @@ pub fn http_response<S: Read>(s: &mut S) -> (u16, Vec<u8>) {
     (status, body)
 }
 
+/// A broker dialling one bridge, `spec` written as `--bridge` takes it.
+pub fn bridged(spec: &str) -> TestServer {
+    let cfg = ducq::server::bridges::config::BridgeConfig::parse_flag(spec).expect("bridge spec");
+    TestServer::with_setup(Settings::default(), move |r| r.add_bridge(cfg).unwrap())
+}
+
+/// As [`bridged`], logging at info level to `LOG` subscribers only (not
+/// to stderr), for tests that read the bridge's log lines.
+pub fn bridged_logging(spec: &str) -> TestServer {
+    let cfg = ducq::server::bridges::config::BridgeConfig::parse_flag(spec).expect("bridge spec");
+    TestServer::with_setup(Settings::default(), move |r| {
+        let log = r.hub_mut().logger_mut();
+        log.level = Level::Info;
+        log.stderr = false;
+        r.add_bridge(cfg).unwrap();
+    })
+}
+
 /// Bridge `name`'s `key=value` fields in the `bridges` listing read over `p`.
 pub fn bridge_fields(p: &mut Peer, name: &str) -> std::collections::BTreeMap<String, String> {
     p.send(b"bridges");

@@ -82,6 +82,7 @@ fn spec(kind: Kind, addr: SocketAddr, topic: &str) -> Spec {
         window: Some(500),
         timing: false,
         rss_pid: None,
+        cpu_pid: None,
         timeout: Duration::from_secs(20),
         buf: 4096,
         patterns: 0,
@@ -96,7 +97,23 @@ fn ducq_tcp_and_ws_one_to_one() {
         assert_eq!(m.deliveries, 2000);
         assert_eq!(m.acks, 2000, "{kind:?}: every publication acknowledged");
         assert!(m.elapsed_s > 0.0);
+        assert_eq!(m.cpu_ns, None, "no pid given, no CPU reading");
     }
+}
+
+/// The broker's CPU reading: here the broker runs in this process, so its
+/// threads (and the bench's) did the run's work; the reading cannot be
+/// zero, and no larger than all of this process's CPU time.
+#[test]
+fn ducq_cpu_time_of_the_run_is_read() {
+    let s = Server::start();
+    let mut one = spec(Kind::DucqTcp, s.tcp, "cpu");
+    one.cpu_pid = Some(std::process::id());
+    let m = run(&one).unwrap();
+    assert_eq!(m.deliveries, 2000);
+    let spent = m.cpu_ns.expect("a CPU reading");
+    let total = super::sys::cpu_ns(std::process::id()).unwrap();
+    assert!(spent > 0 && spent <= total, "{spent} of {total}");
 }
 
 #[test]

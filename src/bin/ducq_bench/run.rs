@@ -15,7 +15,7 @@ use super::ballast;
 use super::conn::Conn;
 use super::payload::Order;
 use super::publisher::{self, Clock, Plan, Shared};
-use super::sys::vm_rss_kib;
+use super::sys::{cpu_ns, vm_rss_kib};
 use super::wire::{Endpoint, Event};
 
 /// Subscribers connected per wave, so a broker's accept backlog never fills
@@ -46,6 +46,9 @@ pub struct Spec {
     pub timing: bool,
     /// Read this process's VmRSS before and after the subscribers connect.
     pub rss_pid: Option<u32>,
+    /// Read this process's CPU time before the first publication and after
+    /// the last delivery.
+    pub cpu_pid: Option<u32>,
     /// Limit for the whole run.
     pub timeout: Duration,
     /// Initial input buffer of each subscriber.
@@ -68,6 +71,9 @@ pub struct Measured {
     pub fanout_ns: Vec<u64>,
     /// Broker VmRSS in KiB before and after the subscribers connected.
     pub rss_kib: Option<(u64, u64)>,
+    /// Broker CPU time spent from just before the publisher started to
+    /// just after the last delivery, ns (when `cpu_pid` is given).
+    pub cpu_ns: Option<u64>,
     /// Acknowledgements the publisher counted.
     pub acks: u64,
 }
@@ -250,6 +256,7 @@ pub fn run(spec: &Spec) -> Result<Measured, String> {
         deadline,
         clock,
     };
+    let cpu_before = spec.cpu_pid.map(cpu_ns).transpose()?;
     let for_thread = Arc::clone(&shared);
     let publisher = std::thread::Builder::new()
         .name("bench-publisher".into())
@@ -307,6 +314,7 @@ pub fn run(spec: &Spec) -> Result<Measured, String> {
     if s.complete < n {
         return Err("publisher ended before every subscriber was complete".into());
     }
+    let cpu_after = spec.cpu_pid.map(cpu_ns).transpose()?;
     let start_ns = shared.start_ns.load(Ordering::Acquire);
     Ok(Measured {
         elapsed_s: s.last_ns.saturating_sub(start_ns) as f64 / 1e9,
@@ -314,6 +322,9 @@ pub fn run(spec: &Spec) -> Result<Measured, String> {
         latencies_ns: s.latencies,
         fanout_ns: s.fanout,
         rss_kib: rss_before.zip(rss_after),
+        cpu_ns: cpu_before
+            .zip(cpu_after)
+            .map(|(before, after)| after.saturating_sub(before)),
         acks: outcome.acks,
     })
 }

@@ -102,8 +102,19 @@ impl Case {
             reduce: Reduce::Median,
         };
         match self {
-            Case::S1 => vec![row(format!("S1 1→1, {} B", c.size), "msgs/s", true)],
-            Case::S2(n) => vec![row(format!("S2 1→{n}, {} B", c.size), "deliveries/s", true)],
+            // Beside each rate, the broker's own CPU time per message: on
+            // two cores the bench's publisher and subscriber threads share
+            // the CPUs with the broker, so the rate also depends on how
+            // well the broker leaves them room, and the CPU figure is the
+            // broker's cost alone.
+            Case::S1 => vec![
+                row(format!("S1 1→1, {} B", c.size), "msgs/s", true),
+                row("S1 broker CPU per message".into(), "ns", false),
+            ],
+            Case::S2(n) => vec![
+                row(format!("S2 1→{n}, {} B", c.size), "deliveries/s", true),
+                row(format!("S2 1→{n} broker CPU per delivery"), "ns", false),
+            ],
             Case::S3 => ["p50", "p99", "p99.9"]
                 .iter()
                 .map(|p| row(format!("S3 {p} latency at {} msgs/s", c.rate), "µs", false))
@@ -199,13 +210,16 @@ impl Case {
             window,
             timing: false,
             rss_pid: None,
+            cpu_pid: None,
             timeout: c.timeout,
             buf: 64 * 1024,
             patterns: 0,
         };
         match self {
-            Case::S1 | Case::S6 => {}
+            Case::S1 => spec.cpu_pid = c.pid(broker),
+            Case::S6 => {}
             Case::S2(n) => {
+                spec.cpu_pid = c.pid(broker);
                 // The same number of deliveries for every fan-out.
                 spec.subscribers = n;
                 spec.count = (c.messages * 4 / n as u64).max(1);
@@ -252,9 +266,12 @@ impl Case {
     /// The values of this case's rows from one run (None: not available).
     fn values(self, spec: &Spec, m: &Measured) -> Vec<Option<f64>> {
         let per_s = |n: f64| n / m.elapsed_s.max(1e-9);
+        let cpu_per = |n: u64| m.cpu_ns.map(|ns| ns as f64 / n.max(1) as f64);
         match self {
-            Case::S1 | Case::S6 => vec![Some(per_s(spec.count as f64))],
-            Case::S2(_) | Case::S7 => vec![Some(per_s(m.deliveries as f64))],
+            Case::S1 => vec![Some(per_s(spec.count as f64)), cpu_per(spec.count)],
+            Case::S6 => vec![Some(per_s(spec.count as f64))],
+            Case::S2(_) => vec![Some(per_s(m.deliveries as f64)), cpu_per(m.deliveries)],
+            Case::S7 => vec![Some(per_s(m.deliveries as f64))],
             Case::S3 => {
                 let mut l = m.latencies_ns.clone();
                 l.sort_unstable();

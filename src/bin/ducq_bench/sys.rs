@@ -1,6 +1,7 @@
 //! The few operating-system facts the bench needs: more file descriptors
-//! for thousands of idle connections, and a broker's resident memory read
-//! from /proc. Linux only; each returns an error instead of guessing.
+//! for thousands of idle connections, and a broker's resident memory and
+//! CPU time read from /proc. Linux only; each returns an error instead of
+//! guessing.
 
 /// Raises this process's soft RLIMIT_NOFILE to at least `want` (bounded by
 /// the hard limit). Returns the soft limit now in force.
@@ -38,9 +39,51 @@ pub fn vm_rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("{path}: no VmRSS line"))
 }
 
+/// CPU time process `pid` has used so far, in nanoseconds: the sum over
+/// its threads of `/proc/PID/task/TID/schedstat`'s first field (time on a
+/// CPU, at nanosecond resolution, where `stat`'s ticks are 10 ms). A
+/// thread that ends between two readings takes its time with it; the
+/// brokers measured keep their threads.
+pub fn cpu_ns(pid: u32) -> Result<u64, String> {
+    let dir = format!("/proc/{pid}/task");
+    let tasks = std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))?;
+    let mut total = 0;
+    for task in tasks {
+        let path = task
+            .map_err(|e| format!("{dir}: {e}"))?
+            .path()
+            .join("schedstat");
+        // A thread may end between listing and reading: it no longer counts.
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let ns: u64 = text
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{}: unexpected {text:?}", path.display()))?;
+        total += ns;
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_cpu_time_grows_with_work() {
+        let before = cpu_ns(std::process::id()).unwrap();
+        // Spin until the clock says 20 ms of work were done.
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(20) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = cpu_ns(std::process::id()).unwrap();
+        assert!(after - before >= 10_000_000, "{before} → {after}");
+        assert!(cpu_ns(u32::MAX).is_err());
+    }
 
     #[test]
     fn own_rss_is_readable() {

@@ -4,58 +4,30 @@
 //! de-duplication, and both offline policies.
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::*;
-use crate::server::{Level, Reactor, Settings, StopHandle};
+use crate::server::test_server::ThreadServer;
+use crate::server::{Level, Settings};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-struct Server {
-    addr: SocketAddr,
-    stop: StopHandle,
-    thread: Option<JoinHandle<()>>,
+type Server = ThreadServer;
+
+/// A broker on `addr` keeping `history` messages per route, quiet.
+fn start(addr: &str, history: usize) -> Server {
+    let settings = Settings {
+        history,
+        log_level: Level::Off,
+        ..Settings::default()
+    };
+    ThreadServer::start(addr, settings)
 }
 
-impl Server {
-    fn start(addr: &str, history: usize) -> Server {
-        let (tx, rx) = mpsc::channel();
-        let addr = addr.to_string();
-        let thread = std::thread::spawn(move || {
-            let settings = Settings {
-                history,
-                log_level: Level::Off,
-                ..Settings::default()
-            };
-            let mut r = Reactor::new(settings).unwrap();
-            let a = r.listen_tcp(&addr).unwrap();
-            tx.send((a, r.stop_handle())).unwrap();
-            r.run().unwrap();
-        });
-        let (addr, stop) = rx.recv_timeout(WAIT).unwrap();
-        Server {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn client(&self) -> Client {
-        Client::connect(&self.addr.to_string(), WAIT).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.stop();
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
+/// A plain client of `server`.
+fn client(server: &Server) -> Client {
+    Client::connect(&server.addr.to_string(), WAIT).unwrap()
 }
 
 fn fast(offline: Offline, max_attempts: Option<u32>) -> Policy {
@@ -96,7 +68,7 @@ fn record(c: &mut Reconnecting) -> Rc<RefCell<Vec<String>>> {
 
 #[test]
 fn backoff_doubles_to_the_cap_then_gives_up() {
-    let server = Server::start("127.0.0.1:0", 1);
+    let server = start("127.0.0.1:0", 1);
     let addr = server.addr.to_string();
     let mut c = Reconnecting::connect(&addr, WAIT, fast(Offline::Fail, Some(5))).unwrap();
     c.set_timeout(None).unwrap();
@@ -127,7 +99,7 @@ fn backoff_doubles_to_the_cap_then_gives_up() {
 
 #[test]
 fn zero_attempts_means_a_lost_connection_is_an_error() {
-    let server = Server::start("127.0.0.1:0", 1);
+    let server = start("127.0.0.1:0", 1);
     let addr = server.addr.to_string();
     let mut c = Reconnecting::connect(&addr, WAIT, fast(Offline::Fail, Some(0))).unwrap();
     c.set_timeout(None).unwrap();
@@ -139,13 +111,13 @@ fn zero_attempts_means_a_lost_connection_is_an_error() {
 
 #[test]
 fn resubscribes_and_replays_only_what_was_missed() {
-    let server = Server::start("127.0.0.1:0", 3);
+    let server = start("127.0.0.1:0", 3);
     let addr = server.addr.to_string();
     let mut c = Reconnecting::connect(&addr, WAIT, fast(Offline::Fail, None)).unwrap();
     let log = record(&mut c);
     assert_eq!(c.subscribe("a/#", "last 3").unwrap(), None);
     assert_eq!(c.subscribe("b", "add").unwrap(), None);
-    let mut p = server.client();
+    let mut p = client(&server);
     p.publish("a/x", b"1").unwrap();
     p.publish("a/x", b"2").unwrap();
     assert_eq!(c.receive().unwrap(), b"pub a/x\n1");
@@ -191,7 +163,7 @@ fn resubscribes_and_replays_only_what_was_missed() {
 
 #[test]
 fn a_refused_subscription_is_reported_and_forgotten() {
-    let server = Server::start("127.0.0.1:0", 1);
+    let server = start("127.0.0.1:0", 1);
     let addr = server.addr.to_string();
     let mut c = Reconnecting::connect(&addr, WAIT, fast(Offline::Fail, None)).unwrap();
     let log = record(&mut c);
@@ -201,26 +173,12 @@ fn a_refused_subscription_is_reported_and_forgotten() {
     c.subscribe(&long, "add").unwrap();
     let port = server.addr.port();
     drop(server);
-    let server = {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let settings = Settings {
-                max_route: 50,
-                log_level: Level::Off,
-                ..Settings::default()
-            };
-            let mut r = Reactor::new(settings).unwrap();
-            let a = r.listen_tcp(&format!("127.0.0.1:{port}")).unwrap();
-            tx.send((a, r.stop_handle())).unwrap();
-            r.run().unwrap();
-        });
-        let (addr, stop) = rx.recv_timeout(WAIT).unwrap();
-        Server {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
+    let settings = Settings {
+        max_route: 50,
+        log_level: Level::Off,
+        ..Settings::default()
     };
+    let server = ThreadServer::start(&format!("127.0.0.1:{port}"), settings);
     c.set_timeout(Some(Duration::from_millis(300))).unwrap();
     assert!(matches!(c.receive(), Err(Error::Timeout)));
     let got = log.borrow().clone();
@@ -231,7 +189,7 @@ fn a_refused_subscription_is_reported_and_forgotten() {
         got[got.len() - 1],
         format!("reconnected after {retries}, 1 subs, 0 sent")
     );
-    let mut p = server.client();
+    let mut p = client(&server);
     p.publish("ok", b"still here").unwrap();
     c.set_timeout(Some(WAIT)).unwrap();
     assert_eq!(c.receive().unwrap(), b"pub ok\nstill here");
@@ -239,7 +197,7 @@ fn a_refused_subscription_is_reported_and_forgotten() {
 
 #[test]
 fn offline_buffer_is_bounded_and_sent_in_order_on_reconnect() {
-    let server = Server::start("127.0.0.1:0", 1);
+    let server = start("127.0.0.1:0", 1);
     let addr = server.addr.to_string();
     let policy = fast(
         Offline::Buffer {
@@ -261,8 +219,8 @@ fn offline_buffer_is_bounded_and_sent_in_order_on_reconnect() {
         Err(Error::Offline { full: true })
     ));
     assert_eq!(c.buffered(), 2);
-    let server = Server::start(&addr, 1);
-    let mut s = server.client();
+    let server = start(&addr, 1);
+    let mut s = client(&server);
     s.subscribe("q", "").unwrap();
     // Sent in order as soon as the connection is back; the third is gone.
     c.reconnect().unwrap();
@@ -279,7 +237,7 @@ fn offline_buffer_is_bounded_and_sent_in_order_on_reconnect() {
 
 #[test]
 fn offline_fail_errs_at_once() {
-    let server = Server::start("127.0.0.1:0", 1);
+    let server = start("127.0.0.1:0", 1);
     let addr = server.addr.to_string();
     let mut policy = fast(Offline::Fail, None);
     // Long enough that no attempt is due during the test.
@@ -310,7 +268,7 @@ fn offline_fail_errs_at_once() {
 
 #[test]
 fn with_client_sets_up_each_connection_by_its_connector() {
-    let server = Server::start("127.0.0.1:0", 0);
+    let server = start("127.0.0.1:0", 0);
     let addr = server.addr.to_string();
     // The connector's own setup (here a subscription this type does not
     // know of, standing for a queue consumer) is made on every connection.
@@ -322,7 +280,7 @@ fn with_client_sets_up_each_connection_by_its_connector() {
     });
     let mut c = Reconnecting::new(connector, fast(Offline::Fail, None), Some(WAIT)).unwrap();
     let log = record(&mut c);
-    let mut p = server.client();
+    let mut p = client(&server);
     p.publish("setup", b"first").unwrap();
     assert_eq!(c.with_client(|c| c.receive()).unwrap(), b"pub setup\nfirst");
     // A NACK is the call's answer: the connection stays.
@@ -337,7 +295,7 @@ fn with_client_sets_up_each_connection_by_its_connector() {
         "{lost:?}"
     );
     assert!(!c.is_connected());
-    let server = Server::start(&addr, 0);
+    let server = start(&addr, 0);
     // The next call reconnects first (the connector subscribes again).
     let mut calls = 0;
     c.with_client(|_| {
@@ -346,7 +304,7 @@ fn with_client_sets_up_each_connection_by_its_connector() {
     })
     .unwrap();
     assert_eq!(calls, 1);
-    let mut p = server.client();
+    let mut p = client(&server);
     p.publish("setup", b"second").unwrap();
     assert_eq!(
         c.with_client(|c| c.receive()).unwrap(),
@@ -364,7 +322,7 @@ fn with_client_sets_up_each_connection_by_its_connector() {
 
 #[test]
 fn with_client_returns_the_error_once_the_policy_gives_up() {
-    let server = Server::start("127.0.0.1:0", 0);
+    let server = start("127.0.0.1:0", 0);
     let addr = server.addr.to_string();
     let mut c = Reconnecting::connect(&addr, WAIT, fast(Offline::Fail, Some(0))).unwrap();
     c.set_timeout(None).unwrap();

@@ -183,13 +183,8 @@ impl Remote for DucqRemote {
         payload: &[u8],
         seq: u64,
     ) -> Option<Outgoing> {
-        Some(Outgoing {
-            name: route.to_vec(),
-            payload: payload.to_vec(),
-            trace: Some(self.shared.trace_for(seq).to_bytes()),
-            resent: false,
-            tag: 0,
-        })
+        let trace = self.shared.trace_for(seq).to_bytes();
+        Some(Outgoing::new(route.to_vec(), payload, Some(trace)))
     }
 
     fn send(&mut self, link: &mut Link, msg: &mut Outgoing, out: &mut Vec<u8>) -> Sent {

@@ -26,6 +26,19 @@ pub struct Outgoing {
     pub tag: u64,
 }
 
+impl Outgoing {
+    /// A publication not sent yet, named `name` on the remote.
+    pub fn new(name: Vec<u8>, payload: &[u8], trace: Option<Vec<u8>>) -> Outgoing {
+        Outgoing {
+            name,
+            payload: payload.to_vec(),
+            trace,
+            resent: false,
+            tag: 0,
+        }
+    }
+}
+
 /// What a bridge counted since the server started. Message counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -98,6 +111,19 @@ impl Link {
             error: None,
             notes: Vec::new(),
             written: 0,
+        }
+    }
+
+    /// The publication of `payload` under `name`, its route mapped to the
+    /// remote's naming; a route the remote has no name for (`None`) is
+    /// counted as unmappable and not sent.
+    pub fn mapped(&mut self, name: Option<Vec<u8>>, payload: &[u8]) -> Option<Outgoing> {
+        match name {
+            Some(name) => Some(Outgoing::new(name, payload, None)),
+            None => {
+                self.counters.unmappable += 1;
+                None
+            }
         }
     }
 
@@ -245,13 +271,7 @@ mod tests {
     }
 
     fn msg(p: &str) -> Outgoing {
-        Outgoing {
-            name: b"s".to_vec(),
-            payload: p.as_bytes().to_vec(),
-            trace: None,
-            resent: false,
-            tag: 0,
-        }
+        Outgoing::new(b"s".to_vec(), p.as_bytes(), None)
     }
 
     #[test]

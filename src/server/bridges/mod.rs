@@ -181,6 +181,29 @@ impl Bridges {
             .min()
     }
 
+    /// Hands the subscriptions of every bridge whose connection the hub
+    /// has just started closing (the remote's end of file or garbage, a
+    /// failed write) to a stand-in at once, as `watch` does for a
+    /// connection it ends itself. A closing connection is given no more
+    /// publications, so without this what the rest of the turn publishes
+    /// would not be forwarded at all: the stand-in keeps it in the link
+    /// for the next connection, and `tick` redials as usual.
+    pub fn take_over_closing(&mut self, hub: &mut Hub, now: Instant) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        for slot in &mut self.slots {
+            // A closing connection no longer resolves.
+            if slot.conn.is_none_or(|id| hub.resolve(id).is_some()) {
+                continue;
+            }
+            slot.lost(hub, now);
+            if !slot.is_parked(hub) && now >= slot.next_park {
+                slot.park(hub, &shared, &mut self.pairs, now);
+            }
+        }
+    }
+
     /// Dials what is due, notices connections gone, pings idle ones.
     pub fn tick(&mut self, hub: &mut Hub, now: Instant) {
         let Some(shared) = self.shared.clone() else {

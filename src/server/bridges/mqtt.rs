@@ -278,19 +278,7 @@ impl Remote for MqttRemote {
         payload: &[u8],
         _seq: u64,
     ) -> Option<Outgoing> {
-        match mqtt_topic(route) {
-            Some(topic) => Some(Outgoing {
-                name: topic.as_bytes().to_vec(),
-                payload: payload.to_vec(),
-                trace: None,
-                resent: false,
-                tag: 0,
-            }),
-            None => {
-                link.counters.unmappable += 1;
-                None
-            }
-        }
+        link.mapped(mqtt_topic(route).map(|t| t.as_bytes().to_vec()), payload)
     }
 
     fn send(&mut self, link: &mut Link, msg: &mut Outgoing, out: &mut Vec<u8>) -> Sent {

@@ -322,19 +322,7 @@ impl Remote for NatsRemote {
         payload: &[u8],
         _seq: u64,
     ) -> Option<Outgoing> {
-        match nats_subject(route) {
-            Some(subject) => Some(Outgoing {
-                name: subject.into_bytes(),
-                payload: payload.to_vec(),
-                trace: None,
-                resent: false,
-                tag: 0,
-            }),
-            None => {
-                link.counters.unmappable += 1;
-                None
-            }
-        }
+        link.mapped(nats_subject(route).map(String::into_bytes), payload)
     }
 
     fn send(&mut self, link: &mut Link, msg: &mut Outgoing, out: &mut Vec<u8>) -> Sent {

@@ -128,13 +128,7 @@ mod tests {
         // b's waiting message is taken over when only its keepalive
         // changes, and dropped (counted) when its mapping changes.
         let waiting = |b: &Bridges, i: usize| b.slots[i].link.borrow().waiting.len();
-        let msg = Outgoing {
-            name: b"y".to_vec(),
-            payload: b"p".to_vec(),
-            trace: None,
-            resent: false,
-            tag: 0,
-        };
+        let msg = Outgoing::new(b"y".to_vec(), b"p", None);
         b.slots[1].link.borrow_mut().wait(msg.clone());
         let mut slower = cfg("b", "y");
         slower.keepalive *= 2;

@@ -80,6 +80,10 @@ pub struct Hub {
     /// A `reload` command asked for the configuration to be re-read; the
     /// reactor does it at the end of the turn and answers this connection.
     pub(crate) reload_asked: Option<super::conn::ConnId>,
+    /// Connections the hub has started closing, ever: the reactor compares
+    /// it around each connection's turn to hand a closing bridge's
+    /// subscriptions to its stand-in at once (`Bridges::take_over_closing`).
+    pub(crate) closes: u64,
     /// The connection whose input is being handled (set by the reactor):
     /// the one held when its message fills a queue past the high-water
     /// mark.
@@ -130,6 +134,7 @@ impl Hub {
             auth: Auth::default(),
             acting: None,
             reload_asked: None,
+            closes: 0,
             feeding: None,
             pressure: pressure::Pressure::default(),
             high_water: settings.output_high_water.min(settings.max_output),
@@ -274,6 +279,7 @@ impl Hub {
             return;
         }
         conn.closing = true;
+        self.closes += 1;
         conn.transport.closing();
         self.metrics.dropped_bytes += conn.pending_output() as u64;
         self.to_close.push(key);

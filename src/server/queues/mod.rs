@@ -111,7 +111,12 @@ impl QueueService {
     /// Opens `store` and recovers the queues it holds.
     pub fn open(store: Box<dyn Store>, limits: Limits) -> Result<QueueService, StoreError> {
         let durable = Durable::open(store, limits, Clock::system(), Instant::now())?;
-        Ok(QueueService {
+        Ok(QueueService::around(durable))
+    }
+
+    /// A service over `durable`: no consumers, requests or commits yet.
+    fn around(durable: Durable<ConnId>) -> QueueService {
+        QueueService {
             durable,
             consumers: HashMap::new(),
             rpc: Rpc::new(MAX_REQUESTS),
@@ -120,7 +125,7 @@ impl QueueService {
             last_failure: None,
             commits: 0,
             commit_failures: 0,
-        })
+        }
     }
 
     /// The service `settings` ask for: queues in `data_dir` (recovered
@@ -138,16 +143,11 @@ impl QueueService {
 
     /// Queues kept in memory only (not durable).
     pub fn memory(limits: Limits) -> QueueService {
-        QueueService {
-            durable: Durable::empty(Box::new(crate::queue::MemStore), limits, Clock::system()),
-            consumers: HashMap::new(),
-            rpc: Rpc::new(MAX_REQUESTS),
-            held_input: Vec::new(),
-            failed_commits: 0,
-            last_failure: None,
-            commits: 0,
-            commit_failures: 0,
-        }
+        QueueService::around(Durable::empty(
+            Box::new(crate::queue::MemStore),
+            limits,
+            Clock::system(),
+        ))
     }
 
     /// The queues, for listings and tests.

@@ -275,11 +275,15 @@ impl Reactor {
                     }
                 }
                 key => {
+                    let closes = self.hub.closes;
                     if writable {
                         self.hub.flush(key);
                     }
                     if readable {
                         self.read(key, now, ended);
+                    }
+                    if self.hub.closes != closes {
+                        self.bridges.take_over_closing(&mut self.hub, now);
                     }
                 }
             }
@@ -295,7 +299,11 @@ impl Reactor {
                 .extend(resumed.into_iter().map(|key| (key, true)));
         }
         for (key, to_end) in std::mem::take(&mut self.backlog) {
+            let closes = self.hub.closes;
             self.read(key, now, to_end);
+            if self.hub.closes != closes {
+                self.bridges.take_over_closing(&mut self.hub, now);
+            }
         }
         if self.hub.reload_asked.is_some() || self.reload_flag.load(Ordering::Relaxed) {
             self.reload_now();

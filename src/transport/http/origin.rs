@@ -148,32 +148,21 @@ mod tests {
     #[test]
     fn default_allows_same_origin_and_loopback_only() {
         let p = OriginPolicy::default();
-        let allowed = |o: &str| Verdict::Allowed(o.to_owned());
         assert_eq!(p.judge(None, Some(b"x")), Verdict::Absent);
-        assert_eq!(
-            judge(&p, "http://box.lan:59091", "box.lan:59091"),
-            allowed("http://box.lan:59091")
-        );
-        assert_eq!(
-            judge(&p, "http://BOX.lan", "box.lan:80"),
-            allowed("http://BOX.lan")
-        );
-        assert_eq!(
-            judge(&p, "https://box.lan", "box.lan:443"),
-            allowed("https://box.lan")
-        );
-        assert_eq!(
-            judge(&p, "http://localhost:3000", "box.lan:59091"),
-            allowed("http://localhost:3000")
-        );
-        assert_eq!(
-            judge(&p, "http://127.0.0.5", "box.lan"),
-            allowed("http://127.0.0.5")
-        );
-        assert_eq!(
-            judge(&p, "http://[::1]:8080", "box.lan"),
-            allowed("http://[::1]:8080")
-        );
+        for (origin, host) in [
+            ("http://box.lan:59091", "box.lan:59091"),
+            ("http://BOX.lan", "box.lan:80"),
+            ("https://box.lan", "box.lan:443"),
+            ("http://localhost:3000", "box.lan:59091"),
+            ("http://127.0.0.5", "box.lan"),
+            ("http://[::1]:8080", "box.lan"),
+        ] {
+            assert_eq!(
+                judge(&p, origin, host),
+                Verdict::Allowed(origin.to_owned()),
+                "{origin}"
+            );
+        }
         for foreign in [
             "http://evil.example",
             "http://box.lan:8080",

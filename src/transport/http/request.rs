@@ -329,6 +329,12 @@ impl HttpOrWs {
         }
     }
 
+    /// A `200` JSON answer of `body` that completes the request.
+    fn json_done(&mut self, out: &mut Vec<u8>, body: &[u8], keep_alive: bool) {
+        respond(out, 200, JSON, &[], body, keep_alive, self.cors.as_deref());
+        self.finish(keep_alive);
+    }
+
     /// Ends a request: back to idle, or done when the connection closes.
     fn finish(&mut self, keep_alive: bool) {
         self.phase = if keep_alive { Phase::Idle } else { Phase::Done };
@@ -394,8 +400,7 @@ impl HttpOrWs {
                 self.finish(keep_alive);
             }
             Kind::Ack if kind == Endpoint::LastAll => {
-                respond(out, 200, JSON, &[], b"[]", keep_alive, cors);
-                self.finish(keep_alive);
+                self.json_done(out, b"[]", keep_alive);
             }
             // One message per match, then nothing: the request completes
             // when the command returns (`after_dispatch`).
@@ -407,8 +412,7 @@ impl HttpOrWs {
                 }
             }
             Kind::Ack => {
-                respond(out, 200, JSON, &[], b"{\"ok\":true}", keep_alive, cors);
-                self.finish(keep_alive);
+                self.json_done(out, b"{\"ok\":true}", keep_alive);
             }
             _ if kind == Endpoint::Last => self.reply_last(keep_alive, msg, out),
             _ => {
@@ -568,16 +572,7 @@ impl Transport for HttpOrWs {
                 }
                 let body = list_json(*kind, items);
                 let keep_alive = *keep_alive;
-                respond(
-                    out,
-                    200,
-                    JSON,
-                    &[],
-                    body.as_bytes(),
-                    keep_alive,
-                    self.cors.as_deref(),
-                );
-                self.finish(keep_alive);
+                self.json_done(out, body.as_bytes(), keep_alive);
             }
             // Nothing was asked: HTTP cannot carry it.
             Phase::Idle | Phase::Body(_) | Phase::Done | Phase::Queued { .. } => {}
@@ -599,16 +594,7 @@ impl Transport for HttpOrWs {
             } => {
                 let body = stored_json(items);
                 let keep_alive = *keep_alive;
-                respond(
-                    out,
-                    200,
-                    JSON,
-                    &[],
-                    body.as_bytes(),
-                    keep_alive,
-                    self.cors.as_deref(),
-                );
-                self.finish(keep_alive);
+                self.json_done(out, body.as_bytes(), keep_alive);
             }
             _ => {}
         }

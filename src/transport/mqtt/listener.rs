@@ -95,6 +95,14 @@ impl Listener {
         }
     }
 
+    /// Forgets the publication being dispatched when connection `conn`
+    /// sent it (its dispatch is over, or the connection is gone).
+    pub fn end_current_from(&mut self, conn: u64) {
+        if self.current.as_ref().is_some_and(|p| p.from == conn) {
+            self.current = None;
+        }
+    }
+
     /// A fresh identity for a connection.
     pub fn conn_id(&mut self) -> u64 {
         self.next_conn += 1;

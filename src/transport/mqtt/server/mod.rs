@@ -573,13 +573,7 @@ impl Transport for MqttServer {
         self.reply = None;
         self.touched();
         let mut listener = self.listener.borrow_mut();
-        if listener
-            .current
-            .as_ref()
-            .is_some_and(|p| p.from == self.conn)
-        {
-            listener.current = None;
-        }
+        listener.end_current_from(self.conn);
     }
 
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
@@ -695,13 +689,7 @@ impl Drop for MqttServer {
         let Ok(mut listener) = self.listener.try_borrow_mut() else {
             return;
         };
-        if listener
-            .current
-            .as_ref()
-            .is_some_and(|p| p.from == self.conn)
-        {
-            listener.current = None;
-        }
+        listener.end_current_from(self.conn);
         listener.leave_all(self.conn);
         if let Some(s) = self.session.take() {
             let max = self.cfg.max_sessions;

@@ -140,14 +140,7 @@ impl Parked for ParkedSession {
     }
 
     fn dispatched(&mut self) {
-        let mut listener = self.listener.borrow_mut();
-        if listener
-            .current
-            .as_ref()
-            .is_some_and(|p| p.from == self.conn)
-        {
-            listener.current = None;
-        }
+        self.listener.borrow_mut().end_current_from(self.conn);
     }
 
     fn alive(&mut self, parked_for: Duration) -> bool {
