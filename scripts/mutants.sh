@@ -49,7 +49,7 @@ root=$(pwd)
 TESTS=(tcp_broker tcp_resilience hostile ws_http prop_codecs prop_ws_http
   read_path output_sharing regressions http_chunked_limit client
   last_store hub_memory hub_limits reactor_turns routing prop_routes
-  streaming queues request_reply codec_edges)
+  streaming queues request_reply codec_edges back_pressure)
 ALONE=(fd_exhaustion sigpipe process)
 # MUTANTS_TESTS="a b" runs only these test files (and the unit tests, and
 # no ALONE file unless named): a quicker run for a codec file whose tests
@@ -64,7 +64,7 @@ if [ -n "${MUTANTS_TESTS:-}" ]; then
   ALONE=("${keep[@]}")
   TESTS=("${wanted[@]}")
 fi
-SLOW=(client hostile tcp_resilience)
+SLOW=(client hostile tcp_resilience back_pressure)
 
 area_files() {
   case "$1" in

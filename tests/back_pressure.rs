@@ -181,6 +181,31 @@ fn reader_that_pauses_for_a_second_receives_everything() {
     sub.expect_silence(Duration::from_millis(100));
 }
 
+/// A low-water mark of 0 means "let go once the queue is empty": a reader
+/// that pauses and then drains everything lets its publisher go, and is
+/// not cut for having made no progress once nothing is left to write.
+#[test]
+fn a_low_water_mark_of_zero_lets_go_once_the_queue_is_empty() {
+    let srv = server(Settings {
+        output_low_water: 0,
+        output_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    });
+    let mut sub = narrow_subscriber(&srv, "empty");
+    let mut admin = srv.peer();
+    let (count, size) = (8_000, 1000);
+    let (acks, _) = flood(&srv, "empty", count, size, false);
+    wait_held(&mut admin);
+    expect_all(&mut sub, "empty", count, size);
+    assert_eq!(acks.join().expect("acks"), count);
+    // Past the output timeout, the drained reader is still connected.
+    std::thread::sleep(Duration::from_millis(2500));
+    let s = stats(&mut admin);
+    assert_eq!(s["slow_consumer_disconnects"], 0, "{s}");
+    sub.send(b"PING");
+    sub.expect(b"PONG");
+}
+
 #[test]
 fn reader_that_never_reads_is_cut_after_the_output_timeout_and_the_others_go_on() {
     let timeout = Duration::from_secs(1);
@@ -367,6 +392,15 @@ fn held_publishers_cannot_push_a_queue_past_the_hard_limit() {
         .map(|_| flood(&srv, "big", 40, 64 << 10, false).0)
         .collect();
     wait_stat(&mut admin, "slow_consumer_disconnects", 1);
+    // What was dropped is the queue at the cut: past the limit, by at
+    // most the one delivery (length line and message) that passed it.
+    let s = stats(&mut admin);
+    let delivery = message("big", 39, 64 << 10).len() + "65547\n".len();
+    let dropped = s["dropped_bytes"].as_u64().expect("dropped_bytes");
+    assert!(
+        dropped > 1 << 20 && dropped <= (1 << 20) + delivery as u64,
+        "{s}"
+    );
     let listed = lsconn(&mut admin);
     assert!(
         !listed.iter().any(|l| l.starts_with(&deaf_id)),

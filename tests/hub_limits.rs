@@ -40,6 +40,51 @@ fn output_is_cut_past_max_output_not_at_it() {
     assert!(d.reactor.hub().is_empty());
 }
 
+/// The same bound when back-pressure is on (the high-water mark below
+/// it): a queue of exactly `max_output` is held, not cut.
+#[test]
+fn output_is_cut_past_max_output_not_at_it_above_the_high_water_mark() {
+    let mut d = Driven::new(Settings {
+        max_output: 1000,
+        output_high_water: 500,
+        output_low_water: 100,
+        ..settings()
+    });
+    let (mut c, key) = d.connect();
+    let hub = d.reactor.hub_mut();
+    // "600\n" and 600 bytes: past the high-water mark.
+    assert_eq!(hub.send(key, &[b'x'; 600]), Ok(()));
+    // "392\n" and 392 bytes: exactly the bound.
+    assert_eq!(hub.send(key, &[b'x'; 392]), Ok(()));
+    assert_eq!(hub.conn(key).map(|c| c.pending_output()), Some(1000));
+    assert_eq!(hub.send(key, b"y"), Err(State::EMax));
+    assert!(hub.conn(key).is_none());
+    assert_eq!(d.closed(&mut c), b"");
+}
+
+/// The publisher whose message takes a queue past the high-water mark is
+/// held by that very message (counted once), and let go when the queue
+/// drains, here at the end of the same turn.
+#[test]
+fn the_message_that_crosses_the_high_water_mark_holds_its_publisher() {
+    let mut d = Driven::new(Settings {
+        output_high_water: 100,
+        output_low_water: 10,
+        ..settings()
+    });
+    let (mut sub, _) = d.connect();
+    assert_eq!(d.call(&mut sub, b"sub r\n"), b"ACK");
+    let (mut publ, _) = d.connect();
+    let big = [&b"pub r\n"[..], &[b'x'; 200]].concat();
+    assert_eq!(d.call(&mut publ, &big), b"ACK");
+    assert_eq!(d.recv(&mut sub), big);
+    assert_eq!(d.reactor.hub().metrics.publisher_holds, 1);
+    // Let go: the next one passes, below the mark, holding nobody.
+    assert_eq!(d.call(&mut publ, b"pub r\nsmall"), b"ACK");
+    assert_eq!(d.recv(&mut sub), b"pub r\nsmall");
+    assert_eq!(d.reactor.hub().metrics.publisher_holds, 1);
+}
+
 #[test]
 fn queued_output_is_written_in_one_turn_then_nothing_is_pending() {
     let mut d = Driven::new(settings());

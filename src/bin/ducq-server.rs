@@ -86,7 +86,7 @@ Limits:
                           consumer                        [default: 67108864]
   --output-high-water B   when a message takes a client's queued output past
                           this, the client that sent it is not read until
-                          that queue drains below the low-water mark
+                          that queue drains to the low-water mark
                           (back-pressure; at or above --max-output: none)
                                                           [default: 1048576]
   --output-low-water B    see --output-high-water         [default: 262144]

@@ -197,11 +197,6 @@ mod tests {
     /// stays correct with any hash, so only this pins it.
     #[test]
     fn route_hasher_is_the_folded_multiply_rule() {
-        let hash_of = |bytes: &[u8]| {
-            let mut h = RouteHasher::default();
-            h.write(bytes);
-            h.finish()
-        };
         assert_eq!(hash_of(b""), 0);
         assert_eq!(hash_of(b"ab"), 0xa26d_8360_dbf3_1325);
         assert_eq!(hash_of(b"abcdefghi"), 0x901b_5a24_ee3b_f828);
@@ -209,5 +204,47 @@ mod tests {
         h.write_usize(7);
         h.write_usize(9);
         assert_eq!(h.finish(), 0x6a81_c7bf_98eb_c72f);
+    }
+
+    #[test]
+    fn exact_subscribers_are_the_keys_of_that_route_only() {
+        let mut s = Subscriptions::default();
+        s.subscribe(4, b"log", true);
+        s.subscribe(5, b"log", true);
+        s.subscribe(6, b"l*", true);
+        assert_eq!(s.exact_subscribers(b"log"), [4, 5]);
+        assert_eq!(s.exact_subscribers(b"l*"), [] as [usize; 0]);
+        assert_eq!(s.exact_subscribers(b"other"), [] as [usize; 0]);
+        assert!(s.unsubscribe(4, b"log"));
+        assert_eq!(s.exact_subscribers(b"log"), [5]);
+        assert_eq!(subscribers(&s, b"log"), vec![5, 6]);
+    }
+
+    fn hash_of(bytes: &[u8]) -> u64 {
+        let mut h = RouteHasher::default();
+        h.write(bytes);
+        h.finish()
+    }
+
+    /// What a route map relies on for speed: routes that differ in one
+    /// byte, at any place, and connection keys all hash apart.
+    #[test]
+    fn routes_and_keys_hash_apart() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..10_000u32 {
+            assert!(seen.insert(hash_of(format!("sensors/{i}/t").as_bytes())));
+        }
+        let base = *b"sensors/room/temperature";
+        for at in 0..base.len() {
+            let mut r = base;
+            r[at] ^= 1;
+            assert!(seen.insert(hash_of(&r)), "byte {at}");
+        }
+        let mut keys = std::collections::HashSet::new();
+        for k in 0..10_000usize {
+            let mut h = RouteHasher::default();
+            h.write_usize(k);
+            assert!(keys.insert(h.finish()));
+        }
     }
 }

@@ -84,7 +84,7 @@ pub struct Conn {
     /// Marked for closing; its input is ignored from now on.
     pub(crate) closing: bool,
     /// Its queued output passed the high-water mark and has not yet
-    /// drained below the low-water mark (the hub's back-pressure).
+    /// drained to the low-water mark (the hub's back-pressure).
     pub(crate) congested: bool,
     /// How many congested queues hold this connection back: while
     /// non-zero it is not read.

@@ -35,12 +35,13 @@ pub struct Settings {
     /// High-water mark of one connection's queued output (default 1 MiB).
     /// When a message takes a queue past it, the connection that sent the
     /// message (the publisher, or the caller whose replies they are) is no
-    /// longer read until that queue drains below `output_low_water`.
+    /// longer read until that queue drains to `output_low_water`.
     /// At or above `max_output` there is no back-pressure: the hard limit
     /// alone applies.
     pub output_high_water: usize,
     /// Low-water mark (default 256 KiB): a queue that passed the high-water
-    /// mark lets its held publishers go once it is below this.
+    /// mark lets its held publishers go once it is at or below this (0:
+    /// once it is empty).
     pub output_low_water: usize,
     /// A connection above the high-water mark of which not one byte could
     /// be written this long is disconnected as a slow consumer (default

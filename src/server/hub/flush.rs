@@ -81,11 +81,11 @@ impl Hub {
         }
         let before = conn.pending_output();
         let flushed = conn.flush();
-        // Back-pressure: drained below the low-water mark, the queue lets
+        // Back-pressure: drained to the low-water mark, the queue lets
         // go of the connections it held; any bytes written restart its
         // output timeout (a slow reader that keeps draining is not stuck).
         let pending = conn.pending_output();
-        let drained = conn.congested && pending < self.settings.output_low_water;
+        let drained = conn.congested && pending <= self.settings.output_low_water;
         let progressed = conn.congested && pending < before;
         match flushed {
             Ok(Flushed::Done) => {

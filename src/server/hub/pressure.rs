@@ -2,7 +2,7 @@
 //! output past the high-water mark, the connection whose message it was
 //! (the publisher, or the caller whose replies they are) is *held*: the
 //! reactor stops reading it after that message. Held connections are let
-//! go once every queue holding them has drained below the low-water mark
+//! go once every queue holding them has drained to the low-water mark
 //! or has been closed. A queue above the high-water mark that makes no
 //! progress (not one byte written) for the output timeout, or that passes
 //! the hard limit, is disconnected as a slow consumer. So a stuck reader
@@ -89,7 +89,7 @@ impl Hub {
         Ok(())
     }
 
-    /// `key`'s queue drained below the low-water mark, or it is gone: the
+    /// `key`'s queue drained to the low-water mark, or it is gone: the
     /// connections it held are let go (read again) unless another queue
     /// still holds them.
     pub(super) fn release(&mut self, key: usize) {
@@ -150,7 +150,7 @@ impl Hub {
             // The kernel announces a slow reader's progress (WRITABLE)
             // only once much of the socket's send buffer is free again; a
             // write tried now sees any room it made (`flush` restarts the
-            // timeout, or lets go of the queue below the low-water mark).
+            // timeout, or lets go of the queue at the low-water mark).
             self.flush(key);
             let Some(waited) = self
                 .pressure

@@ -719,6 +719,12 @@ mod tests {
         let (msgs, out, closed, _) = run(&mut c, b"\x81\x02hi");
         assert!(msgs.is_empty() && closed);
         assert_eq!(close_code(&out), Some(1002));
+        // With more bytes behind it (room for a mask and a payload): the
+        // small-frame path must not read them as a masked frame.
+        let mut c = server();
+        let (msgs, out, closed, _) = run(&mut c, b"\x81\x02hi\x81\x02hi");
+        assert!(msgs.is_empty() && closed);
+        assert_eq!(close_code(&out), Some(1002));
     }
 
     #[test]
@@ -766,6 +772,8 @@ mod tests {
     fn fragmentation_errors_are_1002() {
         for wire in [
             masked(true, OP_CONTINUATION, b"x"),
+            // First byte 0: not final, continuation, no message before it.
+            masked(false, OP_CONTINUATION, b"x"),
             [masked(false, OP_TEXT, b"x"), masked(true, OP_TEXT, b"y")].concat(),
         ] {
             let mut c = server();

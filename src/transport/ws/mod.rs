@@ -329,6 +329,13 @@ mod tests {
         assert!(closed && !c.is_open());
     }
 
+    /// The name a connection listing and the logs show for either side.
+    #[test]
+    fn both_sides_are_named_ws() {
+        assert_eq!(WsClient::new("h", "/", 1).name(), "WS");
+        assert_eq!(WsServer::upgraded(1).name(), "WS");
+    }
+
     #[test]
     fn random_bytes_never_panic_either_side() {
         let mut gen = MaskGen::from_seed(42);
