@@ -789,8 +789,9 @@ mod tests {
         let (msgs, out, closed, _) = run(&mut c, &masked(true, OP_PING, b"hey"));
         assert!(msgs.is_empty() && !closed);
         assert_eq!(out, b"\x8a\x03hey");
-        let (_, out, closed, _) = run(&mut c, &masked(true, OP_PONG, b"hey"));
-        assert!(out.is_empty() && !closed);
+        // A pong is neither answered nor a message.
+        let (msgs, out, closed, _) = run(&mut c, &masked(true, OP_PONG, b"hey"));
+        assert!(msgs.is_empty() && out.is_empty() && !closed);
         // 125 bytes is fine, 126 is not; a fragmented ping is not.
         let (_, out, closed, _) = run(&mut c, &masked(true, OP_PING, &[1; 125]));
         assert!(!closed && out.len() == 127);
@@ -803,6 +804,19 @@ mod tests {
             assert!(closed);
             assert_eq!(close_code(&out), Some(1002));
         }
+    }
+
+    #[test]
+    fn a_stray_continuation_is_refused_from_its_header() {
+        // Only the header and mask of a continuation frame announcing 100
+        // bytes, with no message in progress: refused at once, not after
+        // waiting for (or, past the size limit, refusing as too big) a
+        // payload that could never be accepted.
+        let frame = masked(true, OP_CONTINUATION, &[7; 100]);
+        let mut c = server();
+        let (msgs, out, closed, _) = run(&mut c, &frame[..6]);
+        assert!(msgs.is_empty() && closed);
+        assert_eq!(close_code(&out), Some(1002));
     }
 
     #[test]
