@@ -182,8 +182,9 @@ impl Bridges {
     }
 
     /// Hands the subscriptions of every bridge whose connection the hub
-    /// has just started closing (the remote's end of file or garbage, a
-    /// failed write) to a stand-in at once, as `watch` does for a
+    /// has just started closing (a failed write, the output hard limit, a
+    /// command; end of file and garbage close after the turn's flush, where
+    /// `tick` takes over) to a stand-in at once, as `watch` does for a
     /// connection it ends itself. A closing connection is given no more
     /// publications, so without this what the rest of the turn publishes
     /// would not be forwarded at all: the stand-in keeps it in the link

@@ -1,6 +1,8 @@
 //! The reactor's side of bridges (`server::bridges`): adding them, and
 //! letting other brokers' bridges in. The manager itself runs once per
-//! turn from `run_once`. It must not know any remote protocol.
+//! turn from `run_once`, and its take-over of a closing bridge connection
+//! right after any event that closed a connection. It must not know any
+//! remote protocol.
 
 use std::time::Instant;
 
