@@ -250,3 +250,33 @@ fn shared_slot(enc: SharedEncoding) -> usize {
         SharedEncoding::SseEvent => 2,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{hub, tagged};
+    use super::Hub;
+    use crate::transport::SharedEncoding;
+
+    #[test]
+    fn idle_arenas_are_let_go_after_a_quiet_period_unless_held() {
+        let (mut hub, _poll) = hub();
+        let (a, _pa) = tagged(&mut hub, b'a', SharedEncoding::TcpFrame);
+        let (b, _pb) = tagged(&mut hub, b'b', SharedEncoding::WsServerFrame);
+        hub.subs.subscribe(a, b"r", true);
+        hub.subs.subscribe(b, b"r", true);
+        hub.fan_out(b"r", b"m");
+        hub.flush_dirty();
+        let live = |hub: &Hub| hub.fan.arenas.iter().map(Option::is_some).collect::<Vec<_>>();
+        assert_eq!(live(&hub), [true, true, false]);
+        // Used since the last call: kept.
+        hub.fan.release_idle();
+        assert_eq!(live(&hub), [true, true, false]);
+        // A queue still points into the first one: only the second goes.
+        let held = hub.fan.arenas[0].clone().unwrap();
+        hub.fan.release_idle();
+        assert_eq!(live(&hub), [true, false, false]);
+        drop(held);
+        hub.fan.release_idle();
+        assert_eq!(live(&hub), [false, false, false]);
+    }
+}
