@@ -266,7 +266,13 @@ mod tests {
         hub.subs.subscribe(b, b"r", true);
         hub.fan_out(b"r", b"m");
         hub.flush_dirty();
-        let live = |hub: &Hub| hub.fan.arenas.iter().map(Option::is_some).collect::<Vec<_>>();
+        let live = |hub: &Hub| {
+            hub.fan
+                .arenas
+                .iter()
+                .map(Option::is_some)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(live(&hub), [true, true, false]);
         // Used since the last call: kept.
         hub.fan.release_idle();
