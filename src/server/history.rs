@@ -542,6 +542,77 @@ mod tests {
     }
 
     #[test]
+    fn channel_depths_trim_what_is_stored_and_what_comes() {
+        let mut l = LastStore::with_depth(10, 1000, 3);
+        assert_eq!(l.depth(), 3);
+        for m in ["1", "2", "3"] {
+            l.set(b"keep/a", m.as_bytes());
+            l.set(b"one/a", m.as_bytes());
+            l.set(b"none/a", m.as_bytes());
+        }
+        l.set_route_depths(RouteDepths::new([
+            (&b"one/#"[..], 1),
+            (&b"none/#"[..], 0),
+            (&b"keep/#"[..], 3),
+        ]));
+        fn history<'a>(l: &'a LastStore, r: &[u8]) -> Vec<&'a [u8]> {
+            l.history(r, 9).collect()
+        }
+        assert_eq!(history(&l, b"keep/a"), vec![&b"1"[..], b"2", b"3"]);
+        assert_eq!(history(&l, b"one/a"), vec![&b"3"[..]]);
+        assert_eq!(history(&l, b"none/a"), Vec::<&[u8]>::new());
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.bytes(), recount(&l));
+        l.set(b"one/a", b"4");
+        l.set(b"none/a", b"4");
+        l.set(b"other", b"x");
+        l.set(b"other", b"y");
+        assert_eq!(history(&l, b"one/a"), vec![&b"4"[..]]);
+        assert_eq!(history(&l, b"none/a"), Vec::<&[u8]>::new());
+        assert_eq!(history(&l, b"other"), vec![&b"x"[..], b"y"]);
+        assert_eq!(l.bytes(), recount(&l));
+    }
+
+    #[test]
+    fn the_route_bound_cuts_to_fifteen_sixteenths() {
+        // 32 routes: cut to 30 once past it; at it, nothing goes.
+        let mut l = LastStore::new(32, 1 << 20);
+        for i in 0..32u8 {
+            l.set(&[b'r', i], b"m");
+        }
+        assert_eq!(l.len(), 32);
+        assert_eq!(l.get(&[b'r', 0]), Some(&b"m"[..]));
+        l.set(b"new", b"m");
+        assert_eq!(l.len(), 30);
+        // The oldest three went, the newest stayed.
+        for i in 0..3u8 {
+            assert_eq!(l.get(&[b'r', i]), None);
+        }
+        assert_eq!(l.get(&[b'r', 3]), Some(&b"m"[..]));
+        assert_eq!(l.get(b"new"), Some(&b"m"[..]));
+        assert_eq!(l.bytes(), recount(&l));
+    }
+
+    #[test]
+    fn the_byte_bound_cuts_to_fifteen_sixteenths() {
+        // 160 bytes: cut to 150 once past it; at it, nothing goes.
+        let mut l = LastStore::with_depth(10, 160, 20);
+        for _ in 0..16 {
+            l.set(b"r", b"123456789");
+        }
+        assert_eq!(l.bytes(), 1 + 16 * 9);
+        // 145 + 1 + 14 = 160: at the bound.
+        l.set(b"s", b"12345678901234");
+        assert_eq!(l.bytes(), 160);
+        assert_eq!(l.history(b"r", 20).count(), 16);
+        // 161: one message (152) is not enough, two (143) are.
+        l.set(b"s", b"1");
+        assert_eq!(l.bytes(), 143);
+        assert_eq!(l.history(b"r", 20).count(), 14);
+        assert_eq!(l.bytes(), recount(&l));
+    }
+
+    #[test]
     fn depth_zero_stores_nothing() {
         let mut l = LastStore::with_depth(10, 1000, 0);
         l.set(b"r", b"m");
