@@ -46,7 +46,7 @@ mod logging;
 mod parked;
 mod pressure;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use fanout::FanOut;
 use parked::Parking;

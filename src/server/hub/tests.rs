@@ -21,7 +21,7 @@ use crate::transport::tcp::TcpCodec;
 use crate::transport::{LastMessage, Parked, SharedEncoding, Step, Transport};
 
 /// A hub with default settings; the poll must outlive it.
-pub(super) fn hub() -> (Hub, Poll) {
+pub(crate) fn hub() -> (Hub, Poll) {
     let poll = Poll::new().unwrap();
     let hub = Hub::new(Settings::default(), poll.registry().try_clone().unwrap());
     (hub, poll)
@@ -29,7 +29,7 @@ pub(super) fn hub() -> (Hub, Poll) {
 
 /// Adds a connection speaking `transport`; returns its key and the peer's
 /// end of its socket.
-pub(super) fn connect(hub: &mut Hub, transport: Box<dyn Transport>) -> (usize, UnixStream) {
+pub(crate) fn connect(hub: &mut Hub, transport: Box<dyn Transport>) -> (usize, UnixStream) {
     let (ours, theirs) = UnixStream::pair().unwrap();
     let peer = PeerAddr::Unix {
         path: "/test".into(),
@@ -42,12 +42,12 @@ pub(super) fn connect(hub: &mut Hub, transport: Box<dyn Transport>) -> (usize, U
 }
 
 /// A ducq TCP connection.
-pub(super) fn tcp(hub: &mut Hub) -> (usize, UnixStream) {
+pub(crate) fn tcp(hub: &mut Hub) -> (usize, UnixStream) {
     connect(hub, Box::new(TcpCodec::new(1 << 20)))
 }
 
 /// Everything the peer can read now.
-pub(super) fn read_now(peer: &mut UnixStream) -> Vec<u8> {
+pub(crate) fn read_now(peer: &mut UnixStream) -> Vec<u8> {
     let mut got = Vec::new();
     let mut buf = [0u8; 64 << 10];
     loop {
@@ -61,7 +61,7 @@ pub(super) fn read_now(peer: &mut UnixStream) -> Vec<u8> {
 }
 
 /// A ducq TCP frame of `msg`.
-pub(super) fn frame(msg: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     crate::transport::tcp::encode_header(msg.len(), &mut out);
     out.extend_from_slice(msg);
@@ -90,7 +90,7 @@ impl Transport for Tagged {
     }
 }
 
-pub(super) fn tagged(hub: &mut Hub, tag: u8, enc: SharedEncoding) -> (usize, UnixStream) {
+pub(crate) fn tagged(hub: &mut Hub, tag: u8, enc: SharedEncoding) -> (usize, UnixStream) {
     connect(hub, Box::new(Tagged { tag, enc }))
 }
 
