@@ -181,6 +181,19 @@ mod tests {
     }
 
     #[test]
+    fn bodies_up_to_256_kib_are_pooled_up_to_8_mib() {
+        // The bounds the module documents, in numbers: the other tests
+        // follow the constants, whatever they are.
+        let mut pool = BodyPool::default();
+        let held: Vec<Rc<Vec<u8>>> = (0..33).map(|_| pool.copy_of(&body(1, 256 << 10))).collect();
+        assert_eq!((pool.bufs.len(), pool.bytes), (32, 8 << 20));
+        drop(held);
+        let mut pool = BodyPool::default();
+        drop(pool.copy_of(&body(1, (256 << 10) + 1)));
+        assert_eq!(pool.bufs.len(), 0);
+    }
+
+    #[test]
     fn the_pool_holds_at_most_its_byte_bound() {
         let mut pool = BodyPool::default();
         let n = BODY_POOL_BYTES / POOLED_BODY_MAX;
