@@ -117,6 +117,8 @@ mod tests {
         let second = pool.copy_of(&body(2, 1000));
         assert!(!Rc::ptr_eq(&first, &second));
         assert_eq!(pool.bufs.len(), 2);
+        let caps = first.capacity() + second.capacity();
+        assert_eq!(pool.size(), (2, caps));
         assert_eq!(*first, body(1, 1000));
         // Let go of: the same buffer again, with the new bytes.
         let addr = Rc::as_ptr(&first);
