@@ -93,6 +93,7 @@ pub fn encode_header(len: usize, out: &mut Vec<u8>) {
 }
 
 /// What a header says.
+#[derive(Debug, PartialEq, Eq)]
 enum Header {
     Incomplete,
     Invalid,
@@ -102,6 +103,25 @@ enum Header {
 }
 
 fn parse_header(input: &[u8]) -> Header {
+    // Headers of one to three digits (every frame under a thousand bytes:
+    // replies, small publications) without the general loop; each frame
+    // read, by the server and by every client, starts here.
+    let d = |b: u8| u64::from(b - b'0');
+    match *input {
+        [a @ b'0'..=b'9', b'\n', ..] => return Header::Length(2, Some(d(a))),
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', b'\n', ..] => {
+            return Header::Length(3, Some(d(a) * 10 + d(b)))
+        }
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', b'\n', ..] => {
+            return Header::Length(4, Some(d(a) * 100 + d(b) * 10 + d(c)))
+        }
+        _ => {}
+    }
+    parse_header_digits(input)
+}
+
+/// The general header rule: digits, then a newline, within MAX_HEADER.
+fn parse_header_digits(input: &[u8]) -> Header {
     let mut value: Option<u64> = Some(0);
     for (i, &b) in input.iter().enumerate().take(MAX_HEADER + 1) {
         match b {
@@ -381,6 +401,30 @@ mod tests {
         let mut out = Vec::new();
         let _ = skipping.decode(&mut b"9\nab".to_vec(), &mut out);
         assert_eq!(skipping.frame_len(b"2\nok"), None);
+    }
+
+    #[test]
+    fn short_headers_read_as_the_general_rule_reads_them() {
+        // Every input of up to five bytes over digits, the newline and a
+        // byte on each side of the digits.
+        let alphabet = [b'0', b'1', b'5', b'9', b'\n', b'/', b':', b'x'];
+        let mut input = Vec::new();
+        for len in 0..=5u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                input.clear();
+                for _ in 0..len {
+                    input.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                assert_eq!(
+                    parse_header(&input),
+                    parse_header_digits(&input),
+                    "{input:?}"
+                );
+            }
+        }
+        assert_eq!(parse_header(b"999\nx"), Header::Length(4, Some(999)));
+        assert_eq!(parse_header(b"07\n"), Header::Length(3, Some(7)));
     }
 
     #[test]
