@@ -61,12 +61,15 @@ fn get_hex8(digits: &[u8]) -> Option<u32> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let w = u64::from_be_bytes(digits.try_into().ok()?);
-    // Per byte (all below 0x80, so no carry crosses a byte): `at_least(c)`
-    // sets a byte's high bit exactly when the byte is >= c.
+    if w & HIGH != 0 {
+        return None;
+    }
+    // Per byte (all below 0x80 now, so no carry crosses a byte):
+    // `at_least(c)` sets a byte's high bit exactly when the byte is >= c.
     let at_least = |c: u64| w + (0x80 - c) * ONES;
     let digit = at_least(0x30) & !at_least(0x3a);
     let letter = at_least(0x61) & !at_least(0x67);
-    if w & HIGH != 0 || (digit | letter) & HIGH != HIGH {
+    if (digit | letter) & HIGH != HIGH {
         return None;
     }
     // '0'..'9' → low nibble; 'a'..'f' → low nibble + 9 (bit 6 marks them).
