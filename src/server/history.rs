@@ -148,6 +148,35 @@ impl LastStore {
 
     /// Stores `msg` as the newest message of `route`.
     pub fn set(&mut self, route: &[u8], msg: &[u8]) {
+        // The common case of the default depth of one: the route's one
+        // stored copy is overwritten where it lies (no entry moved out of
+        // and back into the queue: a tenth of a small publication's store).
+        if self.depth == 1
+            && self.route_depths.is_empty()
+            && route.len() + msg.len() <= self.max_bytes
+        {
+            if let Some(stored) = self.map.get_mut(route) {
+                if let (
+                    1,
+                    Some(Entry {
+                        seq,
+                        body: Body::Own(v),
+                    }),
+                ) = (stored.msgs.len(), stored.msgs.front_mut())
+                {
+                    self.seq += 1;
+                    *seq = self.seq;
+                    self.bytes = self.bytes - v.len() + msg.len();
+                    v.clear();
+                    v.extend_from_slice(msg);
+                    stored.count += 1;
+                    if self.bytes > self.max_bytes {
+                        self.evict_bytes();
+                    }
+                    return;
+                }
+            }
+        }
         self.store(route, msg.len(), |old| match old {
             // The common case: the dropped oldest message's buffer is reused.
             Some(Body::Own(mut v)) => {
