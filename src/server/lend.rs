@@ -217,4 +217,53 @@ mod tests {
         let id = ConnId { key: 0, gen: 1 };
         assert_eq!(slot.send(id, b"x"), Err(State::Error));
     }
+
+    #[test]
+    fn sends_are_checked_and_only_the_callers_count_as_its_reply() {
+        use crate::server::hub::tests::{frame, hub, read_now, tcp};
+        let (mut hub, _poll) = hub();
+        hub.settings.max_message = 5;
+        let (a, mut pa) = tcp(&mut hub);
+        let (b, mut pb) = tcp(&mut hub);
+        let (ida, idb) = (hub.conn_id(a).unwrap(), hub.conn_id(b).unwrap());
+        let slot = HubSlot::new();
+        assert_eq!(slot.caller(), None);
+        let (sent, replied) = slot.lend(&mut hub, Some(ida), || {
+            assert_eq!(slot.caller(), Some(ida));
+            [
+                slot.send(idb, b""),
+                slot.send(idb, b"123456"),
+                slot.send(idb, b"12345"),
+                slot.send(ConnId { key: b, gen: 9 }, b"x"),
+            ]
+        });
+        let want = [
+            Err(State::EMsgInv),
+            Err(State::EMsgSize),
+            Ok(()),
+            Err(State::ENotFound),
+        ];
+        assert_eq!((sent, replied), (want, false));
+        assert_eq!(slot.caller(), None);
+        let (sent, replied) = slot.lend(&mut hub, Some(ida), || slot.send(ida, b"hi"));
+        assert_eq!((sent, replied), (Ok(()), true));
+        // A deferred answer counts only for the caller.
+        let (deferred, replied) = slot.lend(&mut hub, Some(ida), || slot.reply_deferred(idb));
+        assert_eq!((deferred, replied), (false, false));
+        let (deferred, replied) = slot.lend(&mut hub, Some(ida), || slot.reply_deferred(ida));
+        assert_eq!((deferred, replied), (true, true));
+        // A lending inside another has its own caller and reply; the
+        // outer one's are back after it.
+        let ((inner, caller), replied) = slot.lend(&mut hub, Some(ida), || {
+            let inner = slot
+                .with(|hub| slot.lend(hub, Some(idb), || (slot.caller(), slot.send(idb, b"in"))))
+                .unwrap();
+            (inner, slot.caller())
+        });
+        assert_eq!(inner, ((Some(idb), Ok(())), true));
+        assert_eq!((caller, replied), (Some(ida), false));
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pb), [frame(b"12345"), frame(b"in")].concat());
+        assert_eq!(read_now(&mut pa), frame(b"hi"));
+    }
 }

@@ -487,6 +487,31 @@ mod tests {
     }
 
     #[test]
+    fn a_node_holding_anything_else_outlives_a_removed_neighbour() {
+        // At node `s`, one thing of each kind a node holds; beside it a
+        // pattern through `s` that is removed again, which prunes up to
+        // `s` if `s` looks empty.
+        let kinds = [
+            ("s/c/d", "s/c/d"),
+            ("s/+/d", "s/q/d"),
+            ("s/#", "s/q"),
+            ("s", "s"),
+            ("s/*/temp", "s/q/temp"),
+            ("s/room*", "s/room9"),
+            ("s/*x", "s/qx"),
+        ];
+        for (pattern, route) in kinds {
+            let mut ix = PatternIndex::default();
+            ix.insert(pattern.as_bytes(), 1);
+            ix.insert(b"s/x/y", 2);
+            assert!(ix.remove(b"s/x/y", 2));
+            assert_eq!(matching(&ix, route), vec![1], "{pattern}");
+            assert!(ix.remove(pattern.as_bytes(), 1));
+            assert_eq!(ix.nodes.len() - ix.free.len(), 1, "{pattern}");
+        }
+    }
+
+    #[test]
     fn deep_routes_need_no_recursion() {
         let mut ix = PatternIndex::default();
         let deep = "a/".repeat(2000) + "+";

@@ -248,3 +248,193 @@ pub fn check(hub: &mut Hub, now: Instant) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::server::hub::tests::{frame, hub, read_now, tcp};
+
+    /// A part as its audience receives it, framed.
+    fn part_frame(route: &[u8], sid: u64, last: bool, bytes: &[u8]) -> Vec<u8> {
+        let mut msg = Vec::new();
+        format_part(&mut msg, route, sid, last, bytes);
+        frame(&msg)
+    }
+
+    /// When the (one) paused stream's window filled.
+    fn blocked_since(hub: &Hub) -> Instant {
+        let mut since = hub.streams.open.values().filter_map(|s| s.blocked_since);
+        since.next().unwrap()
+    }
+
+    #[test]
+    fn parts_reach_the_audience_fixed_when_the_stream_opened() {
+        let (mut hub, _poll) = hub();
+        let (p, mut pp) = tcp(&mut hub);
+        let (a, mut pa) = tcp(&mut hub);
+        let (c, mut pc) = tcp(&mut hub);
+        let pid = hub.conn_id(p).unwrap();
+        hub.subs.subscribe(a, b"s", true);
+        hub.subs.subscribe(a, b"+", true);
+        assert!(hub.streams.is_empty());
+        assert!(!hub.streams.is_open(pid, b"s"));
+        part(&mut hub, p, b"s", b"x", false).unwrap();
+        assert!(!hub.streams.is_empty());
+        assert!(hub.streams.is_open(pid, b"s"));
+        assert!(!hub.streams.is_open(pid, b"t"));
+        assert!(!hub.streams.is_open(hub.conn_id(a).unwrap(), b"s"));
+        // Too late for this stream; in time for the next.
+        hub.subs.subscribe(c, b"s", true);
+        check(&mut hub, Instant::now());
+        part(&mut hub, p, b"s", b"y", true).unwrap();
+        assert!(hub.streams.is_empty());
+        part(&mut hub, p, b"s", b"z", true).unwrap();
+        assert_eq!(part(&mut hub, 9, b"s", b"z", true), Err(State::ENotFound));
+        hub.flush_dirty();
+        let first = [
+            part_frame(b"s", 1, false, b"x"),
+            part_frame(b"s", 1, true, b"y"),
+        ]
+        .concat();
+        let second = part_frame(b"s", 2, true, b"z");
+        assert_eq!(read_now(&mut pa), [&first[..], &second].concat());
+        assert_eq!(read_now(&mut pc), second);
+        assert_eq!(read_now(&mut pp), frame(b"ACK").repeat(3));
+    }
+
+    #[test]
+    fn a_connection_has_at_most_its_share_of_open_streams() {
+        let (mut hub, _poll) = hub();
+        let (p, _pp) = tcp(&mut hub);
+        let (q, _pq) = tcp(&mut hub);
+        for i in 0..MAX_STREAMS_PER_CONN {
+            part(&mut hub, p, format!("r{i}").as_bytes(), b"", false).unwrap();
+        }
+        assert_eq!(part(&mut hub, p, b"more", b"", false), Err(State::EMax));
+        // An open one takes more parts; another publisher has its own share.
+        part(&mut hub, p, b"r0", b"", false).unwrap();
+        part(&mut hub, q, b"r0", b"", false).unwrap();
+    }
+
+    #[test]
+    fn a_full_window_pauses_the_publisher_until_half_drained_or_timed_out() {
+        let (mut hub, _poll) = hub();
+        let (p, _pp) = tcp(&mut hub);
+        let (a, mut pa) = tcp(&mut hub);
+        let (b, mut pb) = tcp(&mut hub);
+        for k in [a, b] {
+            hub.subs.subscribe(k, b"s", true);
+        }
+        // Each part queues `len` bytes for each member; two fill the window.
+        let len = part_frame(b"s", 1, false, b"data").len();
+        hub.settings.stream_window = 2 * len;
+        let timeout = hub.settings().stream_timeout;
+        assert!(!hub.streams.is_paused(p));
+        part(&mut hub, p, b"s", b"data", false).unwrap();
+        part(&mut hub, p, b"s", b"data", false).unwrap();
+        // At the window, not past it.
+        assert!(!hub.streams.is_paused(p));
+        part(&mut hub, p, b"s", b"data", false).unwrap();
+        assert!(hub.streams.is_paused(p));
+        let t0 = blocked_since(&hub);
+        assert!(!hub.streams.is_paused(a));
+        // 1.5 windows queued: above half, still paused.
+        check(&mut hub, t0);
+        assert!(hub.streams.is_paused(p));
+        assert_eq!(hub.streams.take_resumed(), Vec::<usize>::new());
+        // Drained to exactly half: resumed, once.
+        hub.flush_dirty();
+        read_now(&mut pa);
+        read_now(&mut pb);
+        let mut msg = Vec::new();
+        format_part(&mut msg, b"s", 1, false, b"data");
+        hub.send(b, &msg).unwrap();
+        assert_eq!(hub.conn(b).unwrap().pending_output(), len);
+        check(&mut hub, t0);
+        assert!(!hub.streams.is_paused(p));
+        assert_eq!(hub.streams.take_resumed(), [p]);
+        assert_eq!(hub.streams.take_resumed(), Vec::<usize>::new());
+        // Paused again: a at the window (2 parts), b past it (3).
+        part(&mut hub, p, b"s", b"data", false).unwrap();
+        part(&mut hub, p, b"s", b"data", false).unwrap();
+        assert!(hub.streams.is_paused(p));
+        // Past the timeout only the member past the window is cut.
+        let t1 = blocked_since(&hub) + timeout;
+        check(&mut hub, t1 - Duration::from_millis(1));
+        assert!(hub.streams.is_paused(p));
+        check(&mut hub, t1);
+        assert!(hub.conn(b).is_none());
+        assert!(hub.conn(a).is_some());
+        assert_eq!(hub.streams.take_resumed(), [p]);
+        // Idle for the timeout: ended with an error for its audience, its
+        // parts refused until the publisher's last one.
+        hub.flush_dirty();
+        read_now(&mut pa);
+        check(&mut hub, t1 + timeout - Duration::from_millis(1));
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pa), b"");
+        check(&mut hub, t1 + timeout);
+        hub.flush_dirty();
+        assert_eq!(
+            read_now(&mut pa),
+            frame(&format_failure(b"s", 1, State::ETimeout))
+        );
+        let pid = hub.conn_id(p).unwrap();
+        assert_eq!(
+            part(&mut hub, p, b"s", b"late", false),
+            Err(State::ETimeout)
+        );
+        assert!(hub.streams.is_open(pid, b"s"));
+        assert_eq!(part(&mut hub, p, b"s", b"", true), Err(State::ETimeout));
+        assert!(!hub.streams.is_open(pid, b"s"));
+    }
+
+    #[test]
+    fn a_timed_out_stream_left_alone_is_dropped_at_the_next_timeout() {
+        let (mut hub, _poll) = hub();
+        let (p, _pp) = tcp(&mut hub);
+        let pid = hub.conn_id(p).unwrap();
+        let timeout = hub.settings().stream_timeout;
+        part(&mut hub, p, b"s", b"", false).unwrap();
+        let t0 = Instant::now();
+        check(&mut hub, t0 + timeout);
+        assert!(hub.streams.is_open(pid, b"s"));
+        check(&mut hub, t0 + timeout * 2);
+        assert!(!hub.streams.is_open(pid, b"s"));
+    }
+
+    #[test]
+    fn a_leaving_publisher_ends_its_streams_for_their_audience() {
+        let (mut hub, _poll) = hub();
+        let (p, _pp) = tcp(&mut hub);
+        let (q, _pq) = tcp(&mut hub);
+        let (a, mut pa) = tcp(&mut hub);
+        hub.subs.subscribe(a, b"#", true);
+        let timeout = hub.settings().stream_timeout;
+        part(&mut hub, p, b"old", b"", false).unwrap();
+        let t0 = Instant::now();
+        check(&mut hub, t0 + timeout);
+        part(&mut hub, p, b"s", b"", false).unwrap();
+        part(&mut hub, q, b"s", b"", false).unwrap();
+        hub.flush_dirty();
+        read_now(&mut pa);
+        // Paused, then gone before the audience drained: not resumed.
+        hub.settings.stream_window = 0;
+        part(&mut hub, p, b"s", b"", false).unwrap();
+        assert!(hub.streams.is_paused(p));
+        hub.close(p, "gone");
+        hub.flush_dirty();
+        read_now(&mut pa);
+        check(&mut hub, t0);
+        assert_eq!(hub.streams.take_resumed(), Vec::<usize>::new());
+        hub.reap();
+        // Only the stream not already ended by its timeout.
+        assert_eq!(
+            read_now(&mut pa),
+            frame(&format_failure(b"s", 2, State::EConnClosed))
+        );
+        assert!(hub.streams.is_open(hub.conn_id(q).unwrap(), b"s"));
+    }
+}

@@ -117,6 +117,8 @@ mod tests {
         let second = pool.copy_of(&body(2, 1000));
         assert!(!Rc::ptr_eq(&first, &second));
         assert_eq!(pool.bufs.len(), 2);
+        let caps = first.capacity() + second.capacity();
+        assert_eq!(pool.size(), (2, caps));
         assert_eq!(*first, body(1, 1000));
         // Let go of: the same buffer again, with the new bytes.
         let addr = Rc::as_ptr(&first);
@@ -178,6 +180,19 @@ mod tests {
         drop(other);
         pool.keep(Rc::new(Vec::with_capacity(POOLED_BODY_MAX + 1)));
         assert_eq!(pool.bufs.len(), 1);
+    }
+
+    #[test]
+    fn bodies_up_to_256_kib_are_pooled_up_to_8_mib() {
+        // The bounds the module documents, in numbers: the other tests
+        // follow the constants, whatever they are.
+        let mut pool = BodyPool::default();
+        let held: Vec<Rc<Vec<u8>>> = (0..33).map(|_| pool.copy_of(&body(1, 256 << 10))).collect();
+        assert_eq!((pool.bufs.len(), pool.bytes), (32, 8 << 20));
+        drop(held);
+        let mut pool = BodyPool::default();
+        drop(pool.copy_of(&body(1, (256 << 10) + 1)));
+        assert_eq!(pool.bufs.len(), 0);
     }
 
     #[test]

@@ -250,3 +250,75 @@ fn shared_slot(enc: SharedEncoding) -> usize {
         SharedEncoding::SseEvent => 2,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::super::tests::{hub, read_now, tagged};
+    use super::{Hub, ARENA_CHUNK};
+    use crate::transport::SharedEncoding;
+
+    #[test]
+    fn idle_arenas_are_let_go_after_a_quiet_period_unless_held() {
+        let (mut hub, _poll) = hub();
+        let (a, _pa) = tagged(&mut hub, b'a', SharedEncoding::TcpFrame);
+        let (b, _pb) = tagged(&mut hub, b'b', SharedEncoding::WsServerFrame);
+        hub.subs.subscribe(a, b"r", true);
+        hub.subs.subscribe(b, b"r", true);
+        hub.fan_out(b"r", b"m");
+        hub.flush_dirty();
+        let live = |hub: &Hub| {
+            hub.fan
+                .arenas
+                .iter()
+                .map(Option::is_some)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(live(&hub), [true, true, false]);
+        // Used since the last call: kept.
+        hub.fan.release_idle();
+        assert_eq!(live(&hub), [true, true, false]);
+        // A queue still points into the first one: only the second goes.
+        let held = hub.fan.arenas[0].clone().unwrap();
+        hub.fan.release_idle();
+        assert_eq!(live(&hub), [true, false, false]);
+        drop(held);
+        hub.fan.release_idle();
+        assert_eq!(live(&hub), [false, false, false]);
+    }
+
+    #[test]
+    fn an_arena_grown_by_a_large_message_is_reused_up_to_four_chunks() {
+        let (mut hub, _poll) = hub();
+        let (a, mut pa) = tagged(&mut hub, b'a', SharedEncoding::TcpFrame);
+        hub.subs.subscribe(a, b"r", true);
+        let arena = |hub: &Hub| {
+            let a = hub.fan.arenas[0].as_ref().unwrap();
+            (Rc::as_ptr(a), a.borrow().capacity())
+        };
+        // Grown past one chunk, within four: kept once nobody points into it.
+        let big = vec![7u8; 2 * ARENA_CHUNK];
+        hub.fan_out(b"r", &big);
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pa).len(), big.len() + 1);
+        let (grown, cap) = arena(&hub);
+        assert!(cap > 2 * ARENA_CHUNK && cap <= 4 * ARENA_CHUNK);
+        hub.fan_out(b"r", b"small");
+        assert_eq!(arena(&hub), (grown, cap));
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pa), b"asmall");
+        // Past four chunks: replaced by a chunk-sized one.
+        let huge = vec![7u8; 4 * ARENA_CHUNK];
+        hub.fan_out(b"r", &huge);
+        // More than the socket takes at once: written as the peer reads.
+        let mut got = 0;
+        while got < huge.len() + 1 {
+            hub.flush(a);
+            got += read_now(&mut pa).len();
+        }
+        assert_eq!(got, huge.len() + 1);
+        hub.fan_out(b"r", b"small");
+        assert_eq!(arena(&hub).1, ARENA_CHUNK);
+    }
+}

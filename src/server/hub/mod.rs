@@ -45,6 +45,8 @@ mod idle;
 mod logging;
 mod parked;
 mod pressure;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use fanout::FanOut;
 use parked::Parking;
