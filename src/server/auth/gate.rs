@@ -531,4 +531,29 @@ mod tests {
         assert_eq!(rig.next(0).unwrap(), "ACK");
         assert_eq!(rig.next(0).unwrap(), "ACK");
     }
+
+    /// Whether a thread of this process is named `name`.
+    fn a_thread_named(name: &str) -> bool {
+        std::fs::read_dir("/proc/self/task").unwrap().any(|t| {
+            let comm = t.unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|c| c.trim_end() == name)
+        })
+    }
+
+    #[test]
+    fn passwords_are_checked_off_the_reactor_thread() {
+        let mut rig = Rig::new(
+            AuthConfig {
+                fail_delay: Duration::from_millis(200),
+                ..config()
+            },
+            1,
+        );
+        assert_eq!(rig.ask(0, "auth alice\npw"), "ACK");
+        // The check ran on the worker, which lives as long as the hub; the
+        // reactor itself never hashes (it would stall every client).
+        assert!(a_thread_named("ducq-auth"));
+        // A failure is answered once its delay is up, through the turns.
+        assert_eq!(rig.ask(0, "auth alice\nwrong"), DENIED);
+    }
 }
