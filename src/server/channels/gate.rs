@@ -297,3 +297,109 @@ fn stored_route(m: Option<&Vec<u8>>) -> &[u8] {
     m.and_then(|m| Message::parse(m).ok())
         .map_or(&[][..], |p| p.route)
 }
+
+#[cfg(test)]
+mod tests {
+    //! What an `on_publish` hook's changes make of a publication. The Lua
+    //! files that define hooks in practice are tested by `lua_channels`,
+    //! which a mutation run leaves out; these hooks are Rust.
+    use super::super::{define, ChannelHooks, ChannelSpec, Origin, SubscribeVerdict};
+    use super::*;
+    use crate::server::{Reactor, Settings};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    /// A hook that changes each publication with its function.
+    struct Change(fn(&mut Publication));
+
+    impl ChannelHooks for Change {
+        fn has_on_publish(&self) -> bool {
+            true
+        }
+        fn has_on_subscribe(&self) -> bool {
+            false
+        }
+        fn on_publish(
+            &self,
+            _: &mut Hub,
+            _: ConnId,
+            p: &mut Publication,
+        ) -> Result<PublishVerdict, State> {
+            (self.0)(p);
+            Ok(PublishVerdict::Publish)
+        }
+        fn on_subscribe(
+            &self,
+            _: &mut Hub,
+            _: ConnId,
+            _: &Message<'_>,
+        ) -> Result<SubscribeVerdict, State> {
+            Ok(SubscribeVerdict::Accept(None))
+        }
+        fn source(&self) -> String {
+            "test".into()
+        }
+    }
+
+    #[test]
+    fn a_hooks_change_is_what_gets_published_and_must_still_fit() {
+        let settings = Settings {
+            max_message: 64,
+            ..Settings::default()
+        };
+        let mut r = Reactor::new(settings).unwrap();
+        r.hub_mut().logger_mut().stderr = false;
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(addr).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while r.hub().clients().is_empty() {
+            assert!(Instant::now() < deadline, "not accepted");
+            r.run_once(Some(Duration::from_millis(10))).unwrap();
+        }
+        let caller = r.hub().clients()[0];
+        let hooks: [(&str, fn(&mut Publication)); 6] = [
+            ("same", |_| {}),
+            ("route", |p| p.route = b"route/moved".to_vec()),
+            ("payload", |p| p.payload.push(b'!')),
+            ("command", |p| p.command = b"publish".to_vec()),
+            // 64 bytes in all: `pub fits/x\n` and 53 of payload; one more.
+            ("fits", |p| p.payload = vec![b'y'; 53]),
+            ("over", |p| p.payload = vec![b'y'; 54]),
+        ];
+        let hub = r.hub_mut();
+        for (name, f) in hooks {
+            let spec = ChannelSpec::new(&format!("{name}/#"));
+            let hook: Rc<dyn ChannelHooks> = Rc::new(Change(f));
+            define(hub, Origin::Command, Channel::new(name, spec, Some(hook))).unwrap();
+        }
+        let mut publish = |route: &str| {
+            let raw = format!("pub {route}\nxy");
+            publication(hub, caller, &Message::parse(raw.as_bytes()).unwrap())
+        };
+        let rewritten = |route: &str, msg: &str| {
+            Ok(Admitted::Rewritten {
+                route: route.as_bytes().to_vec(),
+                msg: msg.as_bytes().to_vec(),
+            })
+        };
+        assert_eq!(publish("same/x"), Ok(Admitted::AsSent));
+        assert_eq!(
+            publish("route/x"),
+            rewritten("route/moved", "pub route/moved\nxy")
+        );
+        assert_eq!(
+            publish("payload/x"),
+            rewritten("payload/x", "pub payload/x\nxy!")
+        );
+        assert_eq!(
+            publish("command/x"),
+            rewritten("command/x", "publish command/x\nxy")
+        );
+        let fits = format!("pub fits/x\n{}", "y".repeat(53));
+        assert_eq!(fits.len(), 64);
+        assert_eq!(publish("fits/x"), rewritten("fits/x", &fits));
+        assert_eq!(publish("over/x"), Err(State::EMsgSize));
+        // Routes no channel governs pass as sent.
+        assert_eq!(publish("elsewhere"), Ok(Admitted::AsSent));
+    }
+}
