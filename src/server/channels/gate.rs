@@ -306,7 +306,7 @@ mod tests {
     use super::super::{define, ChannelHooks, ChannelSpec, Origin, SubscribeVerdict};
     use super::*;
     use crate::server::{Reactor, Settings};
-    use std::net::TcpStream;
+    use std::net::{SocketAddr, TcpStream};
     use std::time::Duration;
 
     /// A hook that changes each publication with its function.
@@ -341,22 +341,51 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_hooks_change_is_what_gets_published_and_must_still_fit() {
-        let settings = Settings {
-            max_message: 64,
-            ..Settings::default()
-        };
-        let mut r = Reactor::new(settings).unwrap();
-        r.hub_mut().logger_mut().stderr = false;
-        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
-        let _client = TcpStream::connect(addr).unwrap();
+    /// `n` clients of the listener at `addr`: their streams and hub keys.
+    fn clients(r: &mut Reactor, addr: SocketAddr, n: usize) -> (Vec<TcpStream>, Vec<usize>) {
+        let before = r.hub().clients();
+        let streams: Vec<_> = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while r.hub().clients().is_empty() {
+        loop {
+            let new: Vec<usize> = r
+                .hub()
+                .clients()
+                .into_iter()
+                .filter(|k| !before.contains(k))
+                .collect();
+            if new.len() == n {
+                return (streams, new);
+            }
             assert!(Instant::now() < deadline, "not accepted");
             r.run_once(Some(Duration::from_millis(10))).unwrap();
         }
-        let caller = r.hub().clients()[0];
+    }
+
+    fn reactor(settings: Settings) -> Reactor {
+        let mut r = Reactor::new(settings).unwrap();
+        r.hub_mut().logger_mut().stderr = false;
+        r
+    }
+
+    fn add(hub: &mut Hub, name: &str, spec: &str, hooks: Option<Rc<dyn ChannelHooks>>) {
+        let spec = ChannelSpec::parse(spec, 1024).unwrap();
+        define(hub, Origin::Command, Channel::new(name, spec, hooks)).unwrap();
+    }
+
+    fn publish(hub: &mut Hub, caller: usize, route: &str) -> Result<Admitted, State> {
+        let raw = format!("pub {route}\nxy");
+        publication(hub, caller, &Message::parse(raw.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn a_hooks_change_is_what_gets_published_and_must_still_fit() {
+        let mut r = reactor(Settings {
+            max_message: 64,
+            ..Settings::default()
+        });
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        let (_streams, keys) = clients(&mut r, addr, 1);
+        let caller = keys[0];
         let hooks: [(&str, fn(&mut Publication)); 6] = [
             ("same", |_| {}),
             ("route", |p| p.route = b"route/moved".to_vec()),
@@ -368,14 +397,14 @@ mod tests {
         ];
         let hub = r.hub_mut();
         for (name, f) in hooks {
-            let spec = ChannelSpec::new(&format!("{name}/#"));
-            let hook: Rc<dyn ChannelHooks> = Rc::new(Change(f));
-            define(hub, Origin::Command, Channel::new(name, spec, Some(hook))).unwrap();
+            add(
+                hub,
+                name,
+                &format!("pattern={name}/#"),
+                Some(Rc::new(Change(f))),
+            );
         }
-        let mut publish = |route: &str| {
-            let raw = format!("pub {route}\nxy");
-            publication(hub, caller, &Message::parse(raw.as_bytes()).unwrap())
-        };
+        let mut publish = |route: &str| publish(hub, caller, route);
         let rewritten = |route: &str, msg: &str| {
             Ok(Admitted::Rewritten {
                 route: route.as_bytes().to_vec(),
@@ -401,5 +430,46 @@ mod tests {
         assert_eq!(publish("over/x"), Err(State::EMsgSize));
         // Routes no channel governs pass as sent.
         assert_eq!(publish("elsewhere"), Ok(Admitted::AsSent));
+        // A stream cannot be shown to a hook whole: refused, opening or not.
+        for opening in [true, false] {
+            assert_eq!(
+                stream_part(hub, caller, b"same/x", opening),
+                Err(State::EAccess)
+            );
+        }
+        assert_eq!(stream_part(hub, caller, b"elsewhere", true), Ok(()));
+    }
+
+    #[test]
+    fn http_publishers_of_one_host_share_a_bucket_others_have_their_own() {
+        let mut r = reactor(Settings::default());
+        let http = r.listen_http("127.0.0.1:0").unwrap();
+        let tcp = r.listen_tcp("127.0.0.1:0").unwrap();
+        let (_h, http) = clients(&mut r, http, 2);
+        let (_t, tcp) = clients(&mut r, tcp, 2);
+        let hub = r.hub_mut();
+        add(hub, "slow", "pattern=slow/# rate=1/h burst=1", None);
+        // Plain HTTP requests come and go: their host is the publisher.
+        assert_eq!(publish(hub, http[0], "slow/a"), Ok(Admitted::AsSent));
+        assert_eq!(publish(hub, http[1], "slow/a"), Err(State::EMax));
+        for &k in &tcp {
+            assert_eq!(publish(hub, k, "slow/a"), Ok(Admitted::AsSent));
+            assert_eq!(publish(hub, k, "slow/a"), Err(State::EMax));
+        }
+    }
+
+    #[test]
+    fn the_rate_sweep_keeps_the_buckets_of_open_publishers() {
+        // Past 64 buckets the sweep drops those of closed publishers; an
+        // open one that used its burst must stay refused.
+        let mut r = reactor(Settings::default());
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        let (_streams, keys) = clients(&mut r, addr, 66);
+        let hub = r.hub_mut();
+        add(hub, "slow", "pattern=slow/# rate=1/h burst=1", None);
+        for &k in &keys {
+            assert_eq!(publish(hub, k, "slow/a"), Ok(Admitted::AsSent));
+        }
+        assert_eq!(publish(hub, keys[0], "slow/a"), Err(State::EMax));
     }
 }
