@@ -309,8 +309,11 @@ mod tests {
     use std::net::{SocketAddr, TcpStream};
     use std::time::Duration;
 
+    /// How a test hook changes a publication.
+    type Edit = fn(&mut Publication);
+
     /// A hook that changes each publication with its function.
-    struct Change(fn(&mut Publication));
+    struct Change(Edit);
 
     impl ChannelHooks for Change {
         fn has_on_publish(&self) -> bool {
@@ -386,7 +389,7 @@ mod tests {
         let addr = r.listen_tcp("127.0.0.1:0").unwrap();
         let (_streams, keys) = clients(&mut r, addr, 1);
         let caller = keys[0];
-        let hooks: [(&str, fn(&mut Publication)); 6] = [
+        let hooks: [(&str, Edit); 6] = [
             ("same", |_| {}),
             ("route", |p| p.route = b"route/moved".to_vec()),
             ("payload", |p| p.payload.push(b'!')),
