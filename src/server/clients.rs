@@ -157,6 +157,15 @@ mod tests {
             ]
         );
         assert!(r.hub().subs.routes_of(keys[0]).is_empty());
+        // Only the client whose verdict said so was deleted.
+        let kept: Vec<&[u8]> = r
+            .hub()
+            .subs
+            .routes_of(keys[2])
+            .iter()
+            .map(|r| &r[..])
+            .collect();
+        assert_eq!(kept, [b"c"]);
     }
 
     #[test]
