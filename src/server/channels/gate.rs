@@ -475,4 +475,21 @@ mod tests {
         }
         assert_eq!(publish(hub, keys[0], "slow/a"), Err(State::EMax));
     }
+
+    #[test]
+    fn a_channel_retaining_nothing_does_not_speak_for_a_route() {
+        // `a` retains nothing for `r/#`; `b` retains two of `r/x`. A
+        // subscriber of `r/x` gets b's two: `a` comes first in name order
+        // but is no retaining channel.
+        let mut r = reactor(Settings::default());
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        let (_streams, keys) = clients(&mut r, addr, 1);
+        let hub = r.hub_mut();
+        add(hub, "a", "pattern=r/# retain=0", None);
+        add(hub, "b", "pattern=r/x retain=2", None);
+        let sub = Message::parse(b"sub r/x\n").unwrap();
+        let welcome = subscription(hub, keys[0], &sub).unwrap().unwrap();
+        let names: Vec<&str> = welcome.retain.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+    }
 }
