@@ -157,6 +157,15 @@ mod tests {
             ]
         );
         assert!(r.hub().subs.routes_of(keys[0]).is_empty());
+        // Only the client whose verdict said so was deleted.
+        let kept: Vec<&[u8]> = r
+            .hub()
+            .subs
+            .routes_of(keys[2])
+            .iter()
+            .map(|r| &r[..])
+            .collect();
+        assert_eq!(kept, [b"c"]);
     }
 
     #[test]
@@ -187,5 +196,35 @@ mod tests {
         assert_eq!(sent, Err(State::EMsgSize));
         assert!(delete(r.hub_mut(), other));
         assert!(!is_open(r.hub(), ConnId { key: 99, gen: 1 }));
+    }
+
+    #[test]
+    fn delete_and_close_end_a_client_and_say_whether_it_was_open() {
+        use std::io::Read;
+        let (mut r, mut streams, keys) = reactor_with(2);
+        let (a, b) = (
+            r.hub().conn_id(keys[0]).unwrap(),
+            r.hub().conn_id(keys[1]).unwrap(),
+        );
+        r.hub_mut().subs.subscribe(keys[1], b"x", false);
+        assert!(close(r.hub_mut(), a));
+        assert!(delete(r.hub_mut(), b));
+        assert!(r.hub().subs.routes_of(keys[1]).is_empty());
+        // Both peers see the end of the stream once the turns run.
+        for s in &mut streams {
+            s.set_nonblocking(true).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut ended = [false, false];
+        while ended != [true, true] {
+            assert!(Instant::now() < deadline, "not closed: {ended:?}");
+            r.run_once(Some(Duration::from_millis(10))).unwrap();
+            for (s, e) in streams.iter_mut().zip(&mut ended) {
+                *e |= matches!(s.read(&mut [0u8; 16]), Ok(0));
+            }
+        }
+        assert!(!is_open(r.hub(), a) && !is_open(r.hub(), b));
+        assert!(!close(r.hub_mut(), a));
+        assert!(!delete(r.hub_mut(), b));
     }
 }

@@ -228,3 +228,332 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The gate in one process, over real sockets: the test files that
+    //! cover it end to end (auth, acl_commands, observe_auth) start the
+    //! `ducq-server` program, which a mutation run does not build.
+    use super::*;
+    use crate::server::auth::{hash_password, User};
+    use crate::server::{Reactor, Settings};
+    use crate::transport::tcp::TcpCodec;
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    /// The hash of `pw`, made once (a fresh salt each time would make two
+    /// equal configurations differ).
+    fn pw() -> &'static str {
+        static PW: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        PW.get_or_init(|| hash_password(b"pw").unwrap())
+    }
+
+    fn user(name: &str, publish: &[&str], subscribe: &[&str], admin: bool) -> User {
+        let list = |l: &[&str]| l.iter().map(|p| p.as_bytes().to_vec()).collect();
+        User {
+            name: name.to_owned(),
+            password: Some(pw().to_owned()),
+            acl: Acl {
+                publish: list(publish),
+                subscribe: list(subscribe),
+            },
+            admin,
+        }
+    }
+
+    /// alice may publish to `a/*` and to bob's connections, subscribe
+    /// within `a/#`; bob anything; root is an admin; anonymous clients may
+    /// publish to `open/*` only.
+    fn config() -> AuthConfig {
+        AuthConfig {
+            users: vec![
+                user("alice", &["a/*", "bob@*"], &["a/#"], false),
+                user("bob", &["*"], &["*"], false),
+                user("root", &[], &[], true),
+            ],
+            anonymous: Acl {
+                publish: vec![b"open/*".to_vec()],
+                subscribe: Vec::new(),
+            },
+            fail_delay: Duration::from_millis(1),
+            ..AuthConfig::default()
+        }
+    }
+
+    /// A reactor with two TCP listeners, the second admitting no anonymous
+    /// clients, and clients connected to them.
+    struct Rig {
+        r: Reactor,
+        /// Each client's stream, hub key and unread input.
+        peers: Vec<(TcpStream, usize, Vec<u8>)>,
+    }
+
+    impl Rig {
+        /// `open` clients of the anonymous listener, then one of the other.
+        fn new(config: AuthConfig, open: usize) -> Rig {
+            let mut r = Reactor::new(Settings::default()).unwrap();
+            r.hub_mut().logger_mut().stderr = false;
+            r.hub_mut().set_auth(config);
+            let anonymous = r.listen_tcp("127.0.0.1:0").unwrap();
+            let closed = r.listen_tcp("127.0.0.1:0").unwrap();
+            assert!(r.set_listener_anonymous(1, false));
+            let mut rig = Rig {
+                r,
+                peers: Vec::new(),
+            };
+            for addr in std::iter::repeat_n(anonymous, open).chain([closed]) {
+                let s = TcpStream::connect(addr).unwrap();
+                s.set_nonblocking(true).unwrap();
+                let before = rig.r.hub().clients();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                let key = loop {
+                    assert!(Instant::now() < deadline, "not accepted");
+                    rig.r.run_once(Some(Duration::from_millis(5))).unwrap();
+                    let now = rig.r.hub().clients();
+                    if let Some(k) = now.into_iter().find(|k| !before.contains(k)) {
+                        break k;
+                    }
+                };
+                rig.peers.push((s, key, Vec::new()));
+            }
+            rig
+        }
+
+        fn key(&self, i: usize) -> usize {
+            self.peers[i].1
+        }
+
+        /// Client `i`'s id as lsconn lists it (`alice@TCP:…` once it is a user).
+        fn label(&self, i: usize) -> String {
+            self.r.hub().client_label(self.key(i)).unwrap()
+        }
+
+        fn send(&mut self, i: usize, msg: &str) {
+            let frame = TcpCodec::frame(msg.as_bytes());
+            self.peers[i].0.write_all(&frame).unwrap();
+        }
+
+        /// The next message to client `i`, waiting up to 5 s.
+        fn next(&mut self, i: usize) -> Option<String> {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                self.r.run_once(Some(Duration::from_millis(5))).unwrap();
+                let (s, _, buf) = &mut self.peers[i];
+                let mut chunk = [0u8; 4096];
+                match s.read(&mut chunk) {
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e}"),
+                }
+                if let Some(m) = take_frame(buf) {
+                    return Some(String::from_utf8(m).unwrap());
+                }
+            }
+            None
+        }
+
+        /// Sends `msg` from client `i` and returns the answer.
+        fn ask(&mut self, i: usize, msg: &str) -> String {
+            self.send(i, msg);
+            self.next(i)
+                .unwrap_or_else(|| panic!("no answer to {msg:?}"))
+        }
+
+        /// Whether client `i` has been sent nothing, after a few turns.
+        fn quiet(&mut self, i: usize) -> bool {
+            for _ in 0..20 {
+                self.r.run_once(Some(Duration::from_millis(1))).unwrap();
+            }
+            let (s, _, buf) = &mut self.peers[i];
+            let unread = s.read(&mut [0u8; 1]);
+            buf.is_empty() && unread.is_err_and(|e| e.kind() == ErrorKind::WouldBlock)
+        }
+
+        /// Authenticates client `i` as `name` (every password is `pw`).
+        fn login(&mut self, i: usize, name: &str) {
+            assert_eq!(self.ask(i, &format!("auth {name}\npw")), "ACK", "{name}");
+        }
+
+        /// The gate's verdict on `raw` from client `i`, without running it.
+        fn verdict(&mut self, i: usize, raw: &str) -> Result<(), State> {
+            let key = self.key(i);
+            let msg = Message::parse(raw.as_bytes()).unwrap();
+            self.r.hub_mut().authorize(key, &msg)
+        }
+    }
+
+    /// One whole `<len>\n<body>` frame off the front of `buf`.
+    fn take_frame(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+        let nl = buf.iter().position(|&b| b == b'\n')?;
+        let len: usize = std::str::from_utf8(&buf[..nl]).ok()?.parse().ok()?;
+        let body = buf.get(nl + 1..nl + 1 + len)?.to_vec();
+        buf.drain(..nl + 1 + len);
+        Some(body)
+    }
+
+    const DENIED: &str = "NACK *\n24\naccess denied";
+
+    #[test]
+    fn the_configuration_in_force_is_the_one_set() {
+        let rig = Rig::new(config(), 0);
+        assert_eq!(rig.r.hub().auth_config(), &config());
+    }
+
+    #[test]
+    fn users_get_what_their_lists_allow_and_nothing_more() {
+        let mut rig = Rig::new(config(), 2);
+        rig.login(0, "alice");
+        rig.login(1, "bob");
+        assert_eq!(rig.ask(0, "pub a/x\n1"), "ACK");
+        assert_eq!(rig.ask(0, "pub b/x\n1"), DENIED);
+        assert_eq!(rig.ask(0, "sub a/+\n"), "ACK");
+        assert_eq!(rig.ask(0, "sub *\n"), DENIED);
+        // A direct message publishes to the receiver as lsconn lists it:
+        // `bob@TCP:…` is within alice's `bob@*`, the anonymous client's
+        // `TCP:…` is not, whichever form of the id is sent.
+        let bob = rig.label(1);
+        let plain = bob.strip_prefix("bob@").unwrap().to_owned();
+        assert_eq!(rig.ask(0, &format!("to {plain}\nhi")), "ACK");
+        let alice_id = rig.r.hub().client_id(rig.key(0)).unwrap();
+        assert_eq!(rig.next(1).unwrap(), format!("from {alice_id}\nhi"));
+        let stranger = rig.label(2);
+        assert_eq!(rig.ask(0, &format!("to {stranger}\nhi")), DENIED);
+        assert!(rig.quiet(2));
+    }
+
+    #[test]
+    fn anonymous_clients_get_the_anonymous_list_where_the_listener_admits_them() {
+        let mut rig = Rig::new(config(), 1);
+        // Client 0: an anonymous listener's; client 1: the other's.
+        assert_eq!(rig.ask(0, "auth \n"), "ACK");
+        assert_eq!(rig.ask(0, "pub open/x\n1"), "ACK");
+        assert_eq!(rig.ask(0, "pub a/x\n1"), DENIED);
+        assert_eq!(rig.ask(0, "sub open/x\n"), DENIED);
+        assert_eq!(rig.ask(1, "auth \n"), DENIED);
+        assert_eq!(rig.ask(1, "pub open/x\n1"), DENIED);
+        assert_eq!(rig.ask(1, "PING x\ny"), "PONG x\ny");
+        rig.login(1, "alice");
+        assert_eq!(rig.ask(1, "auth \n"), "ACK");
+        assert_eq!(rig.ask(1, "pub a/x\n1"), "ACK");
+    }
+
+    #[test]
+    fn without_users_only_reload_is_refused() {
+        let mut rig = Rig::new(AuthConfig::default(), 1);
+        assert_eq!(rig.ask(0, "pub x\n1"), "ACK");
+        assert_eq!(rig.ask(0, "reload _\n"), DENIED);
+        let other = rig.label(1);
+        assert_eq!(rig.ask(0, &format!("unsub _\n{other}")), "ACK");
+        // A listener without anonymous access still wants a user.
+        let mut rig = Rig::new(AuthConfig::default(), 0);
+        assert_eq!(rig.ask(0, "pub x\n1"), DENIED);
+    }
+
+    #[test]
+    fn admin_commands_are_an_admins_once_access_is_restricted() {
+        let mut rig = Rig::new(config(), 2);
+        rig.login(0, "alice");
+        rig.login(1, "root");
+        let target = rig.label(2);
+        assert_eq!(rig.ask(0, &format!("unsub _\n{target}")), DENIED);
+        assert_eq!(rig.ask(0, "reload _\n"), DENIED);
+        assert_eq!(rig.ask(0, "chan add x\npattern=x"), DENIED);
+        assert_eq!(rig.ask(1, &format!("unsub _\n{target}")), "ACK");
+        // A codec closing a connection its session was taken from passes;
+        // nothing else does on that ground.
+        rig.r.hub_mut().own_request = true;
+        assert_eq!(rig.verdict(0, "unsub _\nx"), Ok(()));
+        assert_eq!(rig.verdict(0, "stats _\n"), Err(State::EAccess));
+        rig.r.hub_mut().own_request = false;
+        assert_eq!(rig.verdict(0, "unsub _\nx"), Err(State::EAccess));
+        assert_eq!(rig.verdict(1, "stats _\n"), Ok(()));
+    }
+
+    #[test]
+    fn a_refused_request_keeps_its_correlation_id_and_nothing_else_does() {
+        let mut rig = Rig::new(config(), 0);
+        assert_eq!(
+            rig.ask(0, "req svc/x\nc1\nnow"),
+            "NACK c1\n24\naccess denied"
+        );
+        assert_eq!(rig.ask(0, "pub svc/x\nc1\nnow"), DENIED);
+    }
+
+    #[test]
+    fn a_certificate_names_a_user_that_exists() {
+        let mut rig = Rig::new(config(), 0);
+        let key = rig.key(0);
+        rig.r.hub_mut().auth_by_cert(key, None);
+        rig.r.hub_mut().auth_by_cert(key, Some("mallory".into()));
+        assert_eq!(rig.ask(0, "auth \n"), DENIED);
+        rig.r.hub_mut().auth_by_cert(key, Some("alice".into()));
+        assert_eq!(
+            rig.label(0),
+            format!("alice@{}", rig.r.hub().client_id(key).unwrap())
+        );
+        assert_eq!(rig.ask(0, "auth \n"), "ACK");
+        assert_eq!(rig.ask(0, "pub a/x\n1"), "ACK");
+    }
+
+    #[test]
+    fn a_failure_is_answered_when_its_delay_is_up_and_input_waits_until_then() {
+        // An hour: it cannot pass during the test, so an answer before the
+        // forced tick below is an answer too early.
+        let mut rig = Rig::new(
+            AuthConfig {
+                fail_delay: Duration::from_secs(3600),
+                max_fail_delay: Duration::from_secs(3600),
+                ..config()
+            },
+            1,
+        );
+        rig.send(0, "auth alice\nwrong");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while rig.r.hub().auth.due.is_empty() {
+            assert!(Instant::now() < deadline, "no verdict");
+            rig.r.run_once(Some(Duration::from_millis(5))).unwrap();
+        }
+        rig.send(0, "pub open/x\n1");
+        assert!(rig.quiet(0));
+        let due = rig.r.hub().auth.due[0].0;
+        let mut resume = Vec::new();
+        rig.r
+            .hub_mut()
+            .auth_tick(due - Duration::from_millis(1), &mut resume);
+        assert!(resume.is_empty());
+        rig.r.hub_mut().auth_tick(due, &mut resume);
+        assert_eq!(resume, [rig.key(0)]);
+        assert!(rig.r.hub().auth.due.is_empty());
+        assert_eq!(rig.next(0).unwrap(), DENIED);
+        // The input held meanwhile is read now, in order.
+        rig.send(0, "pub open/y\n2");
+        assert_eq!(rig.next(0).unwrap(), "ACK");
+        assert_eq!(rig.next(0).unwrap(), "ACK");
+    }
+
+    /// Whether a thread of this process is named `name`.
+    fn a_thread_named(name: &str) -> bool {
+        std::fs::read_dir("/proc/self/task").unwrap().any(|t| {
+            let comm = t.unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|c| c.trim_end() == name)
+        })
+    }
+
+    #[test]
+    fn passwords_are_checked_off_the_reactor_thread() {
+        let mut rig = Rig::new(
+            AuthConfig {
+                fail_delay: Duration::from_millis(200),
+                ..config()
+            },
+            1,
+        );
+        assert_eq!(rig.ask(0, "auth alice\npw"), "ACK");
+        // The check ran on the worker, which lives as long as the hub; the
+        // reactor itself never hashes (it would stall every client).
+        assert!(a_thread_named("ducq-auth"));
+        // A failure is answered once its delay is up, through the turns.
+        assert_eq!(rig.ask(0, "auth alice\nwrong"), DENIED);
+    }
+}

@@ -302,4 +302,76 @@ mod tests {
         let later = now + FORGET_FAILURES;
         assert_eq!(auth.count_failure(&b, later), 1, "forgotten after a while");
     }
+
+    #[test]
+    fn a_failure_count_lasts_fifteen_minutes_without_failures() {
+        let mut auth = Auth::default();
+        let t0 = Instant::now();
+        let a = PeerAddr::Inet("127.0.0.2:1000".parse().unwrap());
+        assert_eq!(auth.count_failure(&a, t0), 1);
+        let almost = t0 + Duration::from_secs(15 * 60) - Duration::from_millis(1);
+        assert_eq!(auth.count_failure(&a, almost), 2);
+        // Counted from the last failure, not the first.
+        assert_eq!(
+            auth.count_failure(&a, almost + Duration::from_secs(15 * 60)),
+            1
+        );
+    }
+
+    #[test]
+    fn past_ten_thousand_peers_the_stale_counts_go_first() {
+        let mut auth = Auth::default();
+        let t0 = Instant::now();
+        let peer = |i: u32| PeerAddr::Inet((std::net::Ipv4Addr::from(i), 1).into());
+        for i in 0..MAX_FAIL_PEERS as u32 - 1 {
+            auth.count_failure(&peer(i), t0);
+        }
+        // One more, five minutes later, twice: the table is full.
+        let recent = peer(u32::MAX);
+        let t1 = t0 + Duration::from_secs(5 * 60);
+        auth.count_failure(&recent, t1);
+        assert_eq!(auth.failures.len(), MAX_FAIL_PEERS);
+        // Fifteen minutes after the first ones, a new peer: those go, the
+        // recent one keeps its count.
+        let t2 = t0 + FORGET_FAILURES;
+        assert_eq!(auth.count_failure(&peer(u32::MAX - 1), t2), 1);
+        assert_eq!(auth.failures.len(), 2);
+        assert_eq!(auth.count_failure(&recent, t2), 2);
+        // When every count is recent, the table starts again empty.
+        for i in 0..MAX_FAIL_PEERS as u32 - 2 {
+            auth.count_failure(&peer(i), t2);
+        }
+        assert_eq!(auth.failures.len(), MAX_FAIL_PEERS);
+        assert_eq!(auth.count_failure(&recent, t2), 1);
+        assert_eq!(auth.failures.len(), 1);
+    }
+
+    #[test]
+    fn access_is_restricted_by_users_or_a_narrower_anonymous_list() {
+        let user = User {
+            name: "u".into(),
+            password: None,
+            acl: Acl::nothing(),
+            admin: false,
+        };
+        let strict = |users: Vec<User>, anonymous: Acl| {
+            Auth::new(AuthConfig {
+                users,
+                anonymous,
+                ..AuthConfig::default()
+            })
+            .strict
+        };
+        assert!(!strict(Vec::new(), Acl::everything()));
+        assert!(strict(vec![user.clone()], Acl::everything()));
+        assert!(strict(Vec::new(), Acl::nothing()));
+        assert!(strict(vec![user], Acl::nothing()));
+        let mut auth = Auth::default();
+        auth.replace(AuthConfig {
+            anonymous: Acl::nothing(),
+            ..AuthConfig::default()
+        });
+        assert!(auth.strict);
+        assert_eq!(auth.config().anonymous, Acl::nothing());
+    }
 }

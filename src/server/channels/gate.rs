@@ -297,3 +297,199 @@ fn stored_route(m: Option<&Vec<u8>>) -> &[u8] {
     m.and_then(|m| Message::parse(m).ok())
         .map_or(&[][..], |p| p.route)
 }
+
+#[cfg(test)]
+mod tests {
+    //! What an `on_publish` hook's changes make of a publication. The Lua
+    //! files that define hooks in practice are tested by `lua_channels`,
+    //! which a mutation run leaves out; these hooks are Rust.
+    use super::super::{define, ChannelHooks, ChannelSpec, Origin, SubscribeVerdict};
+    use super::*;
+    use crate::server::{Reactor, Settings};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+
+    /// How a test hook changes a publication.
+    type Edit = fn(&mut Publication);
+
+    /// A hook that changes each publication with its function.
+    struct Change(Edit);
+
+    impl ChannelHooks for Change {
+        fn has_on_publish(&self) -> bool {
+            true
+        }
+        fn has_on_subscribe(&self) -> bool {
+            false
+        }
+        fn on_publish(
+            &self,
+            _: &mut Hub,
+            _: ConnId,
+            p: &mut Publication,
+        ) -> Result<PublishVerdict, State> {
+            (self.0)(p);
+            Ok(PublishVerdict::Publish)
+        }
+        fn on_subscribe(
+            &self,
+            _: &mut Hub,
+            _: ConnId,
+            _: &Message<'_>,
+        ) -> Result<SubscribeVerdict, State> {
+            Ok(SubscribeVerdict::Accept(None))
+        }
+        fn source(&self) -> String {
+            "test".into()
+        }
+    }
+
+    /// `n` clients of the listener at `addr`: their streams and hub keys.
+    fn clients(r: &mut Reactor, addr: SocketAddr, n: usize) -> (Vec<TcpStream>, Vec<usize>) {
+        let before = r.hub().clients();
+        let streams: Vec<_> = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let new: Vec<usize> = r
+                .hub()
+                .clients()
+                .into_iter()
+                .filter(|k| !before.contains(k))
+                .collect();
+            if new.len() == n {
+                return (streams, new);
+            }
+            assert!(Instant::now() < deadline, "not accepted");
+            r.run_once(Some(Duration::from_millis(10))).unwrap();
+        }
+    }
+
+    fn reactor(settings: Settings) -> Reactor {
+        let mut r = Reactor::new(settings).unwrap();
+        r.hub_mut().logger_mut().stderr = false;
+        r
+    }
+
+    fn add(hub: &mut Hub, name: &str, spec: &str, hooks: Option<Rc<dyn ChannelHooks>>) {
+        let spec = ChannelSpec::parse(spec, 1024).unwrap();
+        define(hub, Origin::Command, Channel::new(name, spec, hooks)).unwrap();
+    }
+
+    fn publish(hub: &mut Hub, caller: usize, route: &str) -> Result<Admitted, State> {
+        let raw = format!("pub {route}\nxy");
+        publication(hub, caller, &Message::parse(raw.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn a_hooks_change_is_what_gets_published_and_must_still_fit() {
+        let mut r = reactor(Settings {
+            max_message: 64,
+            ..Settings::default()
+        });
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        let (_streams, keys) = clients(&mut r, addr, 1);
+        let caller = keys[0];
+        let hooks: [(&str, Edit); 6] = [
+            ("same", |_| {}),
+            ("route", |p| p.route = b"route/moved".to_vec()),
+            ("payload", |p| p.payload.push(b'!')),
+            ("command", |p| p.command = b"publish".to_vec()),
+            // 64 bytes in all: `pub fits/x\n` and 53 of payload; one more.
+            ("fits", |p| p.payload = vec![b'y'; 53]),
+            ("over", |p| p.payload = vec![b'y'; 54]),
+        ];
+        let hub = r.hub_mut();
+        for (name, f) in hooks {
+            add(
+                hub,
+                name,
+                &format!("pattern={name}/#"),
+                Some(Rc::new(Change(f))),
+            );
+        }
+        let mut publish = |route: &str| publish(hub, caller, route);
+        let rewritten = |route: &str, msg: &str| {
+            Ok(Admitted::Rewritten {
+                route: route.as_bytes().to_vec(),
+                msg: msg.as_bytes().to_vec(),
+            })
+        };
+        assert_eq!(publish("same/x"), Ok(Admitted::AsSent));
+        assert_eq!(
+            publish("route/x"),
+            rewritten("route/moved", "pub route/moved\nxy")
+        );
+        assert_eq!(
+            publish("payload/x"),
+            rewritten("payload/x", "pub payload/x\nxy!")
+        );
+        assert_eq!(
+            publish("command/x"),
+            rewritten("command/x", "publish command/x\nxy")
+        );
+        let fits = format!("pub fits/x\n{}", "y".repeat(53));
+        assert_eq!(fits.len(), 64);
+        assert_eq!(publish("fits/x"), rewritten("fits/x", &fits));
+        assert_eq!(publish("over/x"), Err(State::EMsgSize));
+        // Routes no channel governs pass as sent.
+        assert_eq!(publish("elsewhere"), Ok(Admitted::AsSent));
+        // A stream cannot be shown to a hook whole: refused, opening or not.
+        for opening in [true, false] {
+            assert_eq!(
+                stream_part(hub, caller, b"same/x", opening),
+                Err(State::EAccess)
+            );
+        }
+        assert_eq!(stream_part(hub, caller, b"elsewhere", true), Ok(()));
+    }
+
+    #[test]
+    fn http_publishers_of_one_host_share_a_bucket_others_have_their_own() {
+        let mut r = reactor(Settings::default());
+        let http = r.listen_http("127.0.0.1:0").unwrap();
+        let tcp = r.listen_tcp("127.0.0.1:0").unwrap();
+        let (_h, http) = clients(&mut r, http, 2);
+        let (_t, tcp) = clients(&mut r, tcp, 2);
+        let hub = r.hub_mut();
+        add(hub, "slow", "pattern=slow/# rate=1/h burst=1", None);
+        // Plain HTTP requests come and go: their host is the publisher.
+        assert_eq!(publish(hub, http[0], "slow/a"), Ok(Admitted::AsSent));
+        assert_eq!(publish(hub, http[1], "slow/a"), Err(State::EMax));
+        for &k in &tcp {
+            assert_eq!(publish(hub, k, "slow/a"), Ok(Admitted::AsSent));
+            assert_eq!(publish(hub, k, "slow/a"), Err(State::EMax));
+        }
+    }
+
+    #[test]
+    fn the_rate_sweep_keeps_the_buckets_of_open_publishers() {
+        // Past 64 buckets the sweep drops those of closed publishers; an
+        // open one that used its burst must stay refused.
+        let mut r = reactor(Settings::default());
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        let (_streams, keys) = clients(&mut r, addr, 66);
+        let hub = r.hub_mut();
+        add(hub, "slow", "pattern=slow/# rate=1/h burst=1", None);
+        for &k in &keys {
+            assert_eq!(publish(hub, k, "slow/a"), Ok(Admitted::AsSent));
+        }
+        assert_eq!(publish(hub, keys[0], "slow/a"), Err(State::EMax));
+    }
+
+    #[test]
+    fn a_channel_retaining_nothing_does_not_speak_for_a_route() {
+        // `a` retains nothing for `r/#`; `b` retains two of `r/x`. A
+        // subscriber of `r/x` gets b's two: `a` comes first in name order
+        // but is no retaining channel.
+        let mut r = reactor(Settings::default());
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        let (_streams, keys) = clients(&mut r, addr, 1);
+        let hub = r.hub_mut();
+        add(hub, "a", "pattern=r/# retain=0", None);
+        add(hub, "b", "pattern=r/x retain=2", None);
+        let sub = Message::parse(b"sub r/x\n").unwrap();
+        let welcome = subscription(hub, keys[0], &sub).unwrap().unwrap();
+        let names: Vec<&str> = welcome.retain.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+    }
+}

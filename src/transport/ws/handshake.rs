@@ -529,31 +529,49 @@ mod tests {
 
     #[test]
     fn bad_requests_are_400_with_a_reason() {
-        let cases: [(&str, &str); 7] = [
+        const KEY: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+        const BAD_KEY: &str = "Sec-WebSocket-Key must be base64 of 16 bytes";
+        // (what the sample says, what it says instead, the reason answered)
+        let cases: [(&str, &str, &str); 12] = [
+            (KEY, "Sec-WebSocket-Key: abc", BAD_KEY),
+            (KEY, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==A", BAD_KEY),
+            (KEY, "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!!!", BAD_KEY),
+            // Valid base64, but of 4 and of 18 bytes, not 16.
+            (KEY, "Sec-WebSocket-Key: YWJjZA==", BAD_KEY),
+            (KEY, "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAA", BAD_KEY),
+            (KEY, "X: y", "missing or repeated Sec-WebSocket-Key"),
             (
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-                "Sec-WebSocket-Key: abc",
+                "Sec-WebSocket-Version: 13",
+                "Sec-WebSocket-Version: 8",
+                "Sec-WebSocket-Version must be 13",
             ),
             (
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==A",
+                "Connection: keep-alive, Upgrade",
+                "Connection: keep-alive",
+                "missing Connection: Upgrade",
             ),
+            ("Upgrade: websocket\r\n", "", "missing Upgrade: websocket"),
             (
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-                "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!!!",
+                "Upgrade: websocket",
+                "Upgrade: h2c",
+                "missing Upgrade: websocket",
             ),
-            ("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"),
-            ("Connection: keep-alive, Upgrade", "Connection: keep-alive"),
-            ("GET /chat", "POST /chat"),
-            ("HTTP/1.1\r\nHost", "HTTP/1.0\r\nHost"),
+            ("GET /chat", "POST /chat", "websocket handshake must be GET"),
+            (
+                "HTTP/1.1\r\nHost",
+                "HTTP/1.0\r\nHost",
+                "websocket needs HTTP/1.1",
+            ),
         ];
         let sample = std::str::from_utf8(SAMPLE).unwrap();
-        for (from, to) in cases {
+        for (from, to, reason) in cases {
             let req = sample.replace(from, to);
+            assert_ne!(req, sample, "{from}");
             let (r, out) = answer(req.as_bytes());
             assert_eq!(r, Handshake::Failed, "{to}");
             assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
             assert!(out.contains("Connection: close"));
+            assert!(out.ends_with(&format!("\r\n\r\n{reason}\n")), "{to}: {out}");
         }
         let (r, out) = answer(b"garbage\r\n\r\n");
         assert_eq!(r, Handshake::Failed);
@@ -613,9 +631,13 @@ mod tests {
             (200, "OK"),
             (204, "No Content"),
             (400, "Bad Request"),
+            (401, "Unauthorized"),
+            (403, "Forbidden"),
             (404, "Not Found"),
             (405, "Method Not Allowed"),
             (413, "Content Too Large"),
+            (421, "Misdirected Request"),
+            (429, "Too Many Requests"),
             (431, "Request Header Fields Too Large"),
             (500, "Internal Server Error"),
             (501, "Not Implemented"),
@@ -679,8 +701,47 @@ mod tests {
         let mut c = ClientHandshake::new([7; 16]);
         let bad = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
             Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-        assert!(c.poll(bad).is_err());
+        assert_eq!(c.poll(bad), Err("wrong Sec-WebSocket-Accept"));
         let mut c = ClientHandshake::new([7; 16]);
-        assert!(c.poll(b"HTTP/1.1 400 Bad Request\r\n\r\n").is_err());
+        assert_eq!(
+            c.poll(b"HTTP/1.1 400 Bad Request\r\n\r\n"),
+            Err("server refused the websocket upgrade")
+        );
+    }
+
+    #[test]
+    fn client_needs_both_upgrade_headers_in_the_101() {
+        let accept = accept_key(ClientHandshake::new([7; 16]).key().as_bytes());
+        let answer = |upgrade: &str, connection: &str| {
+            let resp = format!(
+                "HTTP/1.1 101 Switching Protocols\r\n{upgrade}{connection}\
+                 Sec-WebSocket-Accept: {accept}\r\n\r\n"
+            );
+            (
+                ClientHandshake::new([7; 16]).poll(resp.as_bytes()),
+                resp.len(),
+            )
+        };
+        let (upgrade, connection) = ("Upgrade: websocket\r\n", "Connection: Upgrade\r\n");
+        let (got, len) = answer(upgrade, connection);
+        assert_eq!(got, Ok(Some(len)));
+        let without = Err("101 without Upgrade: websocket");
+        assert_eq!(answer("", connection).0, without);
+        assert_eq!(answer(upgrade, "").0, without);
+    }
+
+    #[test]
+    fn a_head_is_waited_for_up_to_the_cap_and_refused_past_it() {
+        // No blank line yet at exactly the cap: still partial, no answer.
+        let mut req = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        req.resize(64, b'a');
+        let mut hs = ServerHandshake::new(64);
+        let mut out = Vec::new();
+        assert_eq!(hs.poll(&req, &mut out), Handshake::Partial);
+        assert!(out.is_empty());
+        // One byte past it: refused.
+        req.push(b'a');
+        assert_eq!(hs.poll(&req, &mut out), Handshake::Failed);
+        assert!(out.starts_with(b"HTTP/1.1 431 "));
     }
 }
