@@ -314,4 +314,10 @@ fn depth_zero_stores_nothing() {
     l.set(b"r", b"m");
     assert!(l.is_empty());
     assert_eq!(l.bytes(), 0);
+    // At depth one the same message is kept.
+    let mut l = LastStore::with_depth(10, 1000, 1);
+    assert!(l.is_empty());
+    l.set(b"r", b"m");
+    assert!(!l.is_empty());
+    assert_eq!((l.len(), l.bytes()), (1, 2));
 }
