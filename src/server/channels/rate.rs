@@ -117,6 +117,35 @@ mod tests {
     }
 
     #[test]
+    fn the_sweep_waits_for_64_buckets_and_then_for_the_map_to_double() {
+        let rate = Rate {
+            count: 1.0,
+            per: 60,
+            burst: 5,
+        };
+        let mut r = RateLimits::default();
+        let t = Instant::now();
+        // Below 65 buckets nothing is swept, even the closed connections'.
+        for k in 0..65 {
+            assert!(r.take(1, &rate, id(k), t, |_| false));
+        }
+        assert_eq!(r.len(), 65);
+        // Now the first sweep: every bucket here is in use (not full) and
+        // its connection open, so all stay; the mark is 65.
+        assert!(r.take(1, &rate, id(65), t, |_| true));
+        assert_eq!(r.len(), 66);
+        // No second sweep before 130 buckets, whatever is closed.
+        for k in 66..130 {
+            assert!(r.take(1, &rate, id(k), t, |_| false));
+        }
+        assert_eq!(r.len(), 130);
+        // At 130 it runs: the closed connections' buckets go, the open
+        // one's stays, and the publisher's own is made afresh.
+        assert!(r.take(1, &rate, id(500), t, |c| c.key == 7));
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
     fn a_bucket_refills_at_its_rate_up_to_its_burst() {
         let rate = Rate {
             count: 2.0,
