@@ -2,7 +2,8 @@
 //! broker, run in-process on 127.0.0.1:0 over TCP and WebSocket with small
 //! counts: every path the real suite takes (pipelined publisher with ACK
 //! draining, fan-out, pacing with timing, lock-step idle fan-out) but in
-//! well under a second. The peers' protocols are covered by byte-level unit
+//! well under a second, and the suite's warm-up round as the broker sees
+//! it. The peers' protocols are covered by byte-level unit
 //! tests; they need external servers, which tests do not start. The MQTT
 //! client also runs against the library's own MQTT listener.
 
@@ -14,7 +15,10 @@ use ducq::server::{Level, Reactor, Settings, StopHandle};
 use ducq::transport::mqtt;
 use ducq::transport::ws::WsServer;
 
+use super::args::{parse, Command};
+use super::payload;
 use super::run::{run, Spec};
+use super::suite::run_all;
 use super::wire::{Endpoint, Kind};
 
 struct Server {
@@ -192,4 +196,42 @@ fn ducq_fan_out_beside_pattern_subscriptions() {
     let m = run(&fan).unwrap();
     assert_eq!(m.deliveries, 2000);
     assert_eq!(m.acks, 500);
+}
+
+/// The suite's first round runs each throughput scenario once more,
+/// uncounted and a quarter as long, on a topic of its own; paced S3 gets
+/// no warm-up. Seen from the broker: the last message stored on each
+/// run's topic.
+#[test]
+fn the_first_round_warms_throughput_scenarios_up() {
+    let s = Server::start();
+    let argv: Vec<String> = format!(
+        "--ducq {} --scenarios S1,S3 --runs 2 --messages 2000 --window 500",
+        s.tcp
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect();
+    let Ok(Command::Run(c)) = parse(&argv) else {
+        panic!("arguments refused");
+    };
+    let results = run_all(&c);
+    assert!(results.failures.is_empty(), "{:?}", results.failures);
+
+    let mut client =
+        ducq::client::Client::connect(&s.tcp.to_string(), Duration::from_secs(5)).expect("connect");
+    let pid = std::process::id();
+    // The sequence number of the last message stored on `topic`, if any.
+    let mut last_seq = |topic: String| -> Option<u64> {
+        client.emit("last", &topic, b"").expect("send");
+        let reply = client.receive_reply().expect("reply");
+        let m = ducq::proto::Message::parse(&reply).ok()?;
+        (m.command == b"pub").then(|| payload::read(m.payload).expect("payload").0)
+    };
+    assert_eq!(last_seq(format!("bench-ducq-S1-{pid}-0-warm")), Some(499));
+    assert_eq!(last_seq(format!("bench-ducq-S1-{pid}-0")), Some(1999));
+    assert_eq!(last_seq(format!("bench-ducq-S1-{pid}-1")), Some(1999));
+    assert_eq!(last_seq(format!("bench-ducq-S1-{pid}-1-warm")), None);
+    assert_eq!(last_seq(format!("bench-ducq-S3-{pid}-0")), Some(999));
+    assert_eq!(last_seq(format!("bench-ducq-S3-{pid}-0-warm")), None);
 }

@@ -7,11 +7,11 @@
 pub const HEADER: usize = 34;
 
 /// Writes the payload of message `seq`, stamped `stamp_ns`, into `buf`.
-/// A buffer that already holds a payload of `size` bytes keeps its filler:
-/// only the header is rewritten.
+/// A buffer of `size` bytes is taken to hold an earlier payload of this
+/// function (the publisher keeps one): only its header is rewritten.
 pub fn fill(buf: &mut Vec<u8>, seq: u64, stamp_ns: u64, size: usize) {
     let size = size.max(HEADER);
-    if buf.len() != size || buf.get(HEADER - 1) != Some(&b' ') {
+    if buf.len() != size {
         buf.clear();
         buf.resize(size, b'.');
     }

@@ -190,6 +190,9 @@ mod tests {
         let mut w = Ducq::tcp();
         let mut out = Vec::new();
         w.publish("a/b", b"xyz", &mut out);
+        // What the next publication of that topic and size reuses.
+        let kept = w.prefix.as_ref().map(|(t, n, p)| (t.as_str(), *n, &p[..]));
+        assert_eq!(kept, Some(("a/b", 3, &b"11\npub a/b\n"[..])));
         w.publish("a/b", b"uvw", &mut out);
         // Another length, another topic: encoded afresh.
         w.publish("a/b", b"12345678901", &mut out);
