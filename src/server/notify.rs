@@ -273,7 +273,10 @@ mod tests {
         let before = read();
         let got = u128::from(monotonic_usec());
         let after = read();
-        assert!(before <= got && got <= after, "{before} <= {got} <= {after}");
+        assert!(
+            before <= got && got <= after,
+            "{before} <= {got} <= {after}"
+        );
     }
 
     #[test]
