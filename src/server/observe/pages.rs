@@ -258,4 +258,40 @@ mod tests {
             "{\"total\":0,\"offset\":0,\"items\":[]}"
         );
     }
+
+    /// The queue names listed in a `queues` page.
+    fn names(page: &str) -> Vec<String> {
+        page.split("\"name\":\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn queues_filter_by_name_all_for_empty_or_star_and_show_one_window() {
+        let (mut hub, _poll) = hub();
+        let caller = crate::server::conn::ConnId { key: 0, gen: 1 };
+        for q in [&b"jobs"[..], b"jobs2", b"mail"] {
+            hub.queues_mut().create(caller, q, b"").unwrap();
+        }
+        for filter in [&b""[..], b"*"] {
+            let page = queues(&hub, filter, 0, 50);
+            assert!(
+                page.starts_with("{\"total\":3,\"offset\":0,\"items\":[{"),
+                "{page}"
+            );
+            assert_eq!(names(&page), ["jobs", "jobs2", "mail"], "{page}");
+            assert_eq!(page.matches("},{").count(), 2, "{page}");
+        }
+        let page = queues(&hub, b"job", 1, 1);
+        assert!(
+            page.starts_with("{\"total\":2,\"offset\":1,\"items\":[{"),
+            "{page}"
+        );
+        assert_eq!(names(&page), ["jobs2"]);
+        assert_eq!(
+            queues(&hub, b"x", 0, 50),
+            "{\"total\":0,\"offset\":0,\"items\":[]}"
+        );
+    }
 }
