@@ -295,6 +295,34 @@ mod tests {
     }
 
     #[test]
+    fn a_listener_of_either_kind_is_registered_changed_and_removed_as_asked() {
+        let path = temp("listen");
+        let mut listeners = [
+            ListenSocket::Tcp(TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap()),
+            ListenSocket::bind_unix(&path, None).unwrap(),
+        ];
+        for l in listeners.iter_mut() {
+            let connect = |l: &ListenSocket| -> Box<dyn std::any::Any> {
+                match l.tcp_addr() {
+                    Some(a) => Box::new(std::net::TcpStream::connect(a).unwrap()),
+                    None => Box::new(std::os::unix::net::UnixStream::connect(&path).unwrap()),
+                }
+            };
+            let mut poll = mio::Poll::new().unwrap();
+            l.register(poll.registry(), Token(1), Interest::READABLE)
+                .unwrap();
+            l.reregister(poll.registry(), Token(2), Interest::READABLE)
+                .unwrap();
+            let _first = connect(l);
+            assert_eq!(events(&mut poll), [(2, false)], "{}", l.describe());
+            let _accepted = l.accept().unwrap();
+            l.deregister(poll.registry()).unwrap();
+            let _second = connect(l);
+            assert_eq!(events(&mut poll), [], "{} after deregister", l.describe());
+        }
+    }
+
+    #[test]
     fn a_listener_describes_its_address_or_its_path() {
         let tcp = ListenSocket::Tcp(TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap());
         let addr = tcp.tcp_addr().unwrap();
