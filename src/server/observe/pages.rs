@@ -238,6 +238,9 @@ mod tests {
                 "{page}"
             );
             assert_eq!(ids(&page), all);
+            // Items separated by one comma each, none before the first.
+            assert!(page.contains("\"items\":[{\"id\":"), "{page}");
+            assert_eq!(page.matches("},{\"id\":").count(), 2, "{page}");
         }
         let page = conns(&hub, b"*", 1, 1);
         assert!(
