@@ -208,3 +208,172 @@ fn a_full_store_is_a_clear_nack_logged_once_until_it_recovers() {
     let (_, logs) = s.end_turn(t);
     assert_eq!((s.commit_counts(), logs.len()), ((2, 4), 0));
 }
+
+/// A store that hands back `records` at load and keeps what is committed.
+struct Recording {
+    records: Vec<(String, Vec<u8>)>,
+    committed: std::rc::Rc<std::cell::RefCell<Vec<crate::queue::store::Op>>>,
+}
+
+impl Store for Recording {
+    fn load(&mut self) -> Result<crate::queue::store::Snapshot, StoreError> {
+        Ok(crate::queue::store::Snapshot {
+            queues: Vec::new(),
+            records: self.records.clone(),
+        })
+    }
+    fn commit(&mut self, ops: &[crate::queue::store::Op]) -> Result<(), StoreError> {
+        self.committed.borrow_mut().extend_from_slice(ops);
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "recording".into()
+    }
+}
+
+#[test]
+fn records_are_handed_back_by_prefix_once_and_committed_with_the_turn() {
+    use crate::queue::store::Op;
+    let committed = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let store = Recording {
+        records: vec![
+            ("mqtt/a".into(), b"1".to_vec()),
+            ("other".into(), b"2".to_vec()),
+            ("mqtt/b".into(), vec![]),
+        ],
+        committed: committed.clone(),
+    };
+    let mut s = QueueService::open(Box::new(store), Limits::default()).unwrap();
+    assert_eq!(s.describe(), "recording");
+    assert_eq!(
+        s.take_records("mqtt/"),
+        [("mqtt/a".into(), b"1".to_vec()), ("mqtt/b".into(), vec![])]
+    );
+    assert_eq!(s.take_records("mqtt/"), []);
+    assert_eq!(s.take_records(""), [("other".into(), b"2".to_vec())]);
+    let t = Instant::now();
+    assert!(!s.wants_turn());
+    let put = Op::PutRecord {
+        key: "mqtt/c".into(),
+        bytes: b"session".to_vec().into(),
+    };
+    s.put_records(vec![put.clone()]);
+    assert!(s.wants_turn());
+    let (out, logs) = s.end_turn(t);
+    assert!(out.is_empty() && logs.is_empty());
+    assert_eq!(*committed.borrow(), [put]);
+    assert_eq!(s.commit_counts(), (1, 0));
+}
+
+#[test]
+fn the_service_answers_for_its_queues_counts_and_store() {
+    let t = Instant::now();
+    let mut s = QueueService::memory(Limits::default());
+    assert_eq!(s.describe(), "memory (not durable)");
+    // Ids of quiet enqueues come back at once, one after the other.
+    assert_eq!(s.enqueue_quiet(b"q", b"abc", t), Ok(1));
+    assert_eq!(s.enqueue_quiet(b"q", b"de", t), Ok(2));
+    assert_eq!(s.enqueue_quiet(b"a b", b"x", t), Err(State::EMsgInv));
+    assert_eq!(s.bytes(), 5);
+    // Listed once the turn has committed them.
+    s.end_turn(t);
+    let names: Vec<String> = s.listing(t).iter().map(|l| l.name.to_string()).collect();
+    assert_eq!(names, ["q"]);
+    let listed = s.durable().queues().list(t);
+    assert_eq!(queue_line(&listed[0]).format(), b"q,2,2,0,0,0\n");
+    // A lease sets the next deadline: when the message is visible again.
+    assert_eq!(s.next_deadline(), None);
+    s.lease(b"q", b"1", t).unwrap();
+    assert_eq!(s.next_deadline(), Some(t + Duration::from_secs(30)));
+}
+
+#[test]
+fn committed_enqueues_are_kept_only_once_asked_for() {
+    let t = Instant::now();
+    let mut s = svc();
+    s.enqueue(c(1), b"q", b"before", t).unwrap();
+    s.end_turn(t);
+    assert_eq!(s.take_enqueued(), []);
+    s.keep_enqueued();
+    s.enqueue(c(1), b"q", b"x", t).unwrap();
+    s.enqueue_quiet(b"r", b"yz", t).unwrap();
+    s.end_turn(t);
+    let got: Vec<(String, u64, Vec<u8>)> = s
+        .take_enqueued()
+        .into_iter()
+        .map(|e| (e.queue.to_string(), e.id, e.payload.to_vec()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("q".into(), 2, b"x".to_vec()),
+            ("r".into(), 1, b"yz".to_vec())
+        ]
+    );
+    assert_eq!(s.take_enqueued(), []);
+}
+
+#[test]
+fn a_closed_member_fails_the_requests_it_was_serving() {
+    let t = Instant::now();
+    let mut s = svc();
+    s.rpc.serve(c(2), b"svc");
+    let (to, _) = s.rpc.request(c(1), b"svc", b"k1\nping", |_| true).unwrap();
+    assert_eq!(to, c(2));
+    assert_eq!(
+        texts(&s.closed(c(2), t)),
+        [(1, "NACK k1\n10\nconnection closed".into())]
+    );
+    assert_eq!(s.rpc.members(b"svc"), 0);
+}
+
+#[test]
+fn settings_choose_a_memory_or_a_disk_store() {
+    let mut settings = crate::server::Settings::default();
+    let s = QueueService::for_settings(&settings).unwrap();
+    assert_eq!(s.describe(), "memory (not durable)");
+    let dir = std::env::temp_dir().join(format!("ducq-qsvc-{}", std::process::id()));
+    settings.data_dir = Some(dir.clone());
+    let s = QueueService::for_settings(&settings).unwrap();
+    assert_eq!(s.describe(), dir.join("queues.redb").display().to_string());
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn repeated_failures_are_logged_once_and_an_empty_turn_is_no_recovery() {
+    let t = Instant::now();
+    let fail = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let mut s = QueueService::open(Box::new(Failing(fail.clone())), Limits::default()).unwrap();
+    let turn = |s: &mut QueueService, e: Option<StoreError>, enqueue: bool| {
+        *fail.borrow_mut() = e;
+        if enqueue {
+            s.enqueue(c(1), b"q", b"x", t).unwrap();
+        }
+        s.end_turn(t).1
+    };
+    let io = StoreError {
+        text: "Input/output error (os error 5)".into(),
+        full: false,
+    };
+    let full = |text: &str| StoreError {
+        text: text.into(),
+        full: true,
+    };
+    // The same failure twice: one line.
+    assert_eq!(turn(&mut s, Some(io.clone()), true).len(), 1);
+    assert_eq!(turn(&mut s, Some(io), true), Vec::<String>::new());
+    // Out of space, whatever the words: one line for both.
+    assert_eq!(turn(&mut s, Some(full("write: no space")), true).len(), 1);
+    assert_eq!(
+        turn(&mut s, Some(full("reopen: no space")), true),
+        Vec::<String>::new()
+    );
+    // A turn that commits nothing says nothing, and does not reset the count.
+    assert_eq!(turn(&mut s, None, false), Vec::<String>::new());
+    assert_eq!(s.commit_counts(), (0, 4));
+    assert_eq!(
+        turn(&mut s, None, true),
+        ["queue commit succeeds again, after 4 failed (their changes were refused)"]
+    );
+}
