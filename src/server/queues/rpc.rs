@@ -365,7 +365,7 @@ mod tests {
 
     #[test]
     fn a_correlation_id_may_be_as_long_as_the_limit() {
-        let longest = vec![b'c'; MAX_CORR];
+        let longest = [b'c'; MAX_CORR];
         let payload = [&longest[..], b"\nbody"].concat();
         assert_eq!(correlation(&payload), Some(&longest[..]));
         assert_eq!(correlation(b"k\n"), Some(&b"k"[..]));
