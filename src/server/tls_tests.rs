@@ -286,6 +286,30 @@ fn reads_stop_at_the_limit_and_the_budget_and_go_on_after() {
 }
 
 #[test]
+fn the_budget_counts_what_rustls_held_and_what_the_socket_brings() {
+    let pki = pki();
+    let (mut s, mut c) = pair(&pki.server, &pki.client);
+    settle(&mut s, &mut c);
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
+    c.queue(&data[..10_000]);
+    assert_eq!(c.flush(), Flushed::Done);
+    let fd = s.fd();
+    let mut buf = Vec::new();
+    // 4 000 bytes stay decrypted in rustls.
+    let r = s.tls.read_into(fd, &mut buf, 6_000, BIG).unwrap();
+    assert_eq!(r, (6_000, ReadEnd::Full));
+    // The next 10 000 wait in the socket: a budget of 8 000 takes the
+    // 4 000 and then 4 000 of those, not more.
+    c.queue(&data[10_000..]);
+    assert_eq!(c.flush(), Flushed::Done);
+    let r = s.tls.read_into(fd, &mut buf, BIG, 8_000).unwrap();
+    assert_eq!(r, (8_000, ReadEnd::Full));
+    let r = s.tls.read_into(fd, &mut buf, BIG, BIG).unwrap();
+    assert_eq!(r, (6_000, ReadEnd::Drained));
+    assert!(buf == data);
+}
+
+#[test]
 fn the_end_of_the_stream_is_eof() {
     let pki = pki();
     // A peer that closes before saying anything.
