@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
@@ -438,6 +439,31 @@ fn output_is_encrypted_at_most_ahead_of_a_full_socket_and_all_arrives() {
     }
     assert_eq!(plain.len(), total);
     assert!(plain == data);
+}
+
+#[test]
+fn ahead_of_a_socket_that_takes_nothing_exactly_ahead_is_encrypted() {
+    use super::super::conn::SharedRef;
+    let pki = pki();
+    let (mut s, mut c) = pair(&pki.server, &pki.client);
+    settle(&mut s, &mut c);
+    // The layer's own bound, not rustls' buffer limit (which happens to be
+    // as large), is what is pinned here.
+    s.tls.conn.set_buffer_limit(None);
+    // Fill the socket: nothing more goes out.
+    let junk = [0u8; 4096];
+    while s.sock.write(&junk).is_ok() {}
+    // Four shared segments of 40 000 bytes (four buffers).
+    let bufs: Vec<Rc<Vec<u8>>> = (0..4u8).map(|i| Rc::new(vec![i; 40_000])).collect();
+    for b in &bufs {
+        s.out.push_shared(SharedRef::Frozen(b), 0, b.len());
+    }
+    assert_eq!(s.out.pending(), 160_000);
+    assert_eq!(s.flush(), Flushed::Blocked);
+    assert_eq!(160_000 - s.out.pending(), AHEAD);
+    // Still blocked: nothing more is encrypted.
+    assert_eq!(s.flush(), Flushed::Blocked);
+    assert_eq!(160_000 - s.out.pending(), AHEAD);
 }
 
 #[test]
