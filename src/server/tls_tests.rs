@@ -360,6 +360,13 @@ fn a_reset_connection_is_an_error() {
     assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
 }
 
+/// What a plain HTTP client on an HTTPS port is told.
+fn http_refusal() -> Vec<u8> {
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+      Content-Length: 29\r\nConnection: close\r\n\r\nthis port speaks HTTPS (TLS)\n"
+        .to_vec()
+}
+
 #[test]
 fn plain_text_on_a_tls_port_is_answered_in_plain_text() {
     let pki = pki();
@@ -371,9 +378,7 @@ fn plain_text_on_a_tls_port_is_answered_in_plain_text() {
         );
         f
     };
-    let http = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
-                 Content-Length: 29\r\nConnection: close\r\n\r\nthis port speaks HTTPS (TLS)\n"
-        .to_vec();
+    let http = http_refusal();
     for (refusal, answer) in [
         (PlainRefusal::Framed, nack),
         (PlainRefusal::Http, http),
@@ -397,6 +402,30 @@ fn plain_text_on_a_tls_port_is_answered_in_plain_text() {
         // Nothing of the queue goes out after a failure.
         assert_eq!(s.out.pending(), 10, "{refusal:?}");
     }
+}
+
+#[test]
+fn a_refusal_waits_for_a_full_socket_then_goes_out_whole() {
+    let pki = pki();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let layer = TlsLayer::new(Arc::clone(&pki.server), PlainRefusal::Http, Instant::now());
+    let mut s = End::new(layer.unwrap(), a);
+    b.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(s.read(), (0, ReadEnd::Failed));
+    // The socket is full before the refusal is written.
+    let junk = [b'j'; 4096];
+    let mut filled = 0;
+    while let Ok(n) = s.sock.write(&junk) {
+        filled += n;
+    }
+    assert_eq!(s.flush(), Flushed::Blocked);
+    assert!(s.tls.wants_write());
+    let mut got = drain(&mut b);
+    assert_eq!(s.flush(), Flushed::Done);
+    assert!(!s.tls.wants_write());
+    got.extend(drain(&mut b));
+    assert!(got[..filled].iter().all(|&x| x == b'j'));
+    assert_eq!(got[filled..], http_refusal());
 }
 
 #[test]
