@@ -205,6 +205,11 @@ mod tests {
     /// A client of `r` on a fresh TCP listener, and its hub key.
     fn client(r: &mut Reactor) -> (TcpStream, usize) {
         let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        client_of(r, addr)
+    }
+
+    /// A client of the listener at `addr`, and its hub key.
+    fn client_of(r: &mut Reactor, addr: std::net::SocketAddr) -> (TcpStream, usize) {
         let before = r.hub().clients();
         let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -255,6 +260,35 @@ mod tests {
         r.hub_mut().reload_asked = Some(id);
         r.run_once(Some(Duration::from_millis(1))).unwrap();
         assert_eq!(calls.get(), 3);
+    }
+
+    #[test]
+    fn a_new_http_policy_holds_for_connections_accepted_after_it() {
+        let (mut r, _lines) = reactor();
+        let addr = r.listen_http("127.0.0.1:0").unwrap();
+        let status = |r: &mut Reactor| {
+            let (mut s, _) = client_of(r, addr);
+            s.write_all(b"GET /nowhere HTTP/1.1\r\nHost: elsewhere\r\n\r\n")
+                .unwrap();
+            s.set_nonblocking(true).unwrap();
+            let mut line = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while line.len() < 12 {
+                assert!(Instant::now() < deadline, "no answer");
+                r.run_once(Some(Duration::from_millis(10))).unwrap();
+                let mut buf = [0u8; 64];
+                if let Ok(n) = s.read(&mut buf) {
+                    line.extend_from_slice(&buf[..n]);
+                }
+            }
+            String::from_utf8_lossy(&line[..12]).into_owned()
+        };
+        assert_eq!(status(&mut r), "HTTP/1.1 404");
+        r.set_http_policy(OriginPolicy {
+            allow_hosts: vec!["broker.lan".into()],
+            ..OriginPolicy::default()
+        });
+        assert_eq!(status(&mut r), "HTTP/1.1 421");
     }
 
     /// A command set without commands whose event source is a socket the
