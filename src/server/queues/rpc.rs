@@ -392,6 +392,15 @@ mod tests {
         assert!(r.unserve(c(4), b"svc"));
         assert_eq!(next(&mut r), 3);
         assert_eq!(r.members(b"svc"), 1);
+        // Among five, one before the turn leaves: the turn stays on the
+        // member it was on (3), not two further.
+        let mut r = Rpc::new(100);
+        for m in 1..=5 {
+            r.serve(c(m), b"svc");
+        }
+        assert_eq!((next(&mut r), next(&mut r)), (1, 2));
+        assert!(r.unserve(c(1), b"svc"));
+        assert_eq!((next(&mut r), next(&mut r)), (3, 4));
     }
 
     #[test]
