@@ -371,3 +371,7 @@ fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tls_tests.rs"]
+mod tests;

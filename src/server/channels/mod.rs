@@ -511,4 +511,199 @@ mod tests {
         assert_eq!(hub.channels.list().len(), 1);
         assert_eq!(refused[0].1.state(), State::EMsgInv);
     }
+
+    /// Hooks that only say what they have.
+    struct Hooks {
+        publish: bool,
+        subscribe: bool,
+    }
+
+    impl ChannelHooks for Hooks {
+        fn has_on_publish(&self) -> bool {
+            self.publish
+        }
+        fn has_on_subscribe(&self) -> bool {
+            self.subscribe
+        }
+        fn on_publish(
+            &self,
+            _: &mut Hub,
+            _: ConnId,
+            _: &mut Publication,
+        ) -> Result<PublishVerdict, State> {
+            Ok(PublishVerdict::Publish)
+        }
+        fn on_subscribe(
+            &self,
+            _: &mut Hub,
+            _: ConnId,
+            _: &Message<'_>,
+        ) -> Result<SubscribeVerdict, State> {
+            Ok(SubscribeVerdict::Accept(None))
+        }
+        fn source(&self) -> String {
+            "chat.lua".into()
+        }
+    }
+
+    fn hooks(publish: bool, subscribe: bool) -> Option<Rc<dyn ChannelHooks>> {
+        Some(Rc::new(Hooks { publish, subscribe }))
+    }
+
+    #[test]
+    fn show_lists_settings_origin_and_hooks() {
+        let mut r = Reactor::new(Settings::default()).unwrap();
+        let hub = r.hub_mut();
+        let c = Channel::new("chat", spec("pattern=chat/# history=5"), hooks(true, true));
+        define(hub, Origin::Lua, c).unwrap();
+        let c = Channel::new("news", spec("pattern=news read_only"), hooks(false, true));
+        define(hub, Origin::Config, c).unwrap();
+        define(
+            hub,
+            Origin::Command,
+            Channel::new("x", spec("pattern=x"), None),
+        )
+        .unwrap();
+        let show = |name: &str| hub.channels.get(name).unwrap().describe();
+        assert_eq!(
+            show("chat"),
+            [
+                "pattern=chat/#",
+                "history=5",
+                "origin=lua",
+                "on_publish=chat.lua",
+                "on_subscribe=chat.lua"
+            ]
+        );
+        assert_eq!(
+            show("news"),
+            [
+                "pattern=news",
+                "read_only=true",
+                "origin=config",
+                "on_subscribe=chat.lua"
+            ]
+        );
+        assert_eq!(show("x"), ["pattern=x", "origin=command"]);
+        assert!(hub.channels.get("y").is_none());
+    }
+
+    #[test]
+    fn errors_have_their_state_and_text() {
+        let spec_error = ChannelError::Spec(SpecError("bad".into()));
+        let cases = [
+            (spec_error, State::EMsgInv, "bad"),
+            (
+                ChannelError::Owned(Origin::Lua),
+                State::EAccess,
+                "the channel is defined by lua; change it there",
+            ),
+            (ChannelError::NotFound, State::ENotFound, "no such channel"),
+        ];
+        for (e, state, text) in cases {
+            assert_eq!((e.state(), e.to_string()), (state, text.to_string()));
+        }
+    }
+
+    #[test]
+    fn only_the_command_layer_yields_to_higher_ones() {
+        let mut r = Reactor::new(Settings::default()).unwrap();
+        let hub = r.hub_mut();
+        let c = |p: &str| Channel::new("x", spec(&format!("pattern={p}")), None);
+        define(hub, Origin::Command, c("a")).unwrap();
+        // A command redefines its own layer's channel.
+        define(hub, Origin::Command, c("b")).unwrap();
+        assert_eq!(hub.channels.get("x").unwrap().spec.pattern, "b");
+        define(hub, Origin::Lua, c("l")).unwrap();
+        // The configuration defines under a Lua file's channel; it shows
+        // once the Lua one goes.
+        define(hub, Origin::Config, c("c")).unwrap();
+        assert_eq!(hub.channels.get("x").unwrap().spec.pattern, "l");
+        assert_eq!(remove(hub, Origin::Lua, "x"), Ok(()));
+        assert_eq!(hub.channels.get("x").unwrap().spec.pattern, "c");
+        // Removing from a layer that does not hold the name: NotFound
+        // when only a lower one does, Owned when a higher one does.
+        assert_eq!(remove(hub, Origin::Lua, "x"), Err(ChannelError::NotFound));
+        assert_eq!(remove(hub, Origin::Command, "x"), Ok(()));
+        assert_eq!(
+            remove(hub, Origin::Command, "x"),
+            Err(ChannelError::Owned(Origin::Config))
+        );
+        define(
+            hub,
+            Origin::Command,
+            Channel::new("y", spec("pattern=y"), None),
+        )
+        .unwrap();
+        assert_eq!(
+            remove(hub, Origin::Config, "y"),
+            Err(ChannelError::NotFound)
+        );
+    }
+
+    #[test]
+    fn each_definition_gets_its_own_rate_buckets() {
+        use super::rate::Publisher;
+        let mut r = Reactor::new(Settings::default()).unwrap();
+        let hub = r.hub_mut();
+        let ip = Publisher::Host(std::net::Ipv4Addr::LOCALHOST.into());
+        let now = std::time::Instant::now();
+        let limited = || Channel::new("a", spec("pattern=a rate=1/h burst=1"), None);
+        define(hub, Origin::Command, limited()).unwrap();
+        let first = Rc::clone(hub.channels.get("a").unwrap());
+        assert_eq!(first.uid, 1);
+        let rate = first.spec.rate.unwrap();
+        assert!(hub.channels.rates.take(first.uid, &rate, ip, now, |_| true));
+        assert!(!hub.channels.rates.take(first.uid, &rate, ip, now, |_| true));
+        // Redefined: a new definition, the old one's bucket forgotten.
+        define(hub, Origin::Command, limited()).unwrap();
+        let second = Rc::clone(hub.channels.get("a").unwrap());
+        assert_eq!(second.uid, 2);
+        assert!(hub.channels.rates.is_empty());
+        assert!(hub
+            .channels
+            .rates
+            .take(second.uid, &rate, ip, now, |_| true));
+        let refused = replace(
+            hub,
+            Origin::Config,
+            vec![limited(), Channel::new("b", spec("pattern=b"), None)],
+        );
+        assert!(refused.is_empty());
+        let uids: Vec<u64> = hub.channels.list().iter().map(|c| c.uid).collect();
+        assert_eq!(uids, [3, 4]);
+        assert!(hub.channels.rates.is_empty());
+    }
+
+    #[test]
+    fn subscriptions_look_at_channels_only_for_retain_or_a_subscribe_hook() {
+        let mut r = Reactor::new(Settings::default()).unwrap();
+        let hub = r.hub_mut();
+        let acts = |hub: &mut Hub, c: Channel| {
+            replace(hub, Origin::Config, vec![c]);
+            hub.channels.act_on_subscriptions()
+        };
+        assert!(!acts(
+            hub,
+            Channel::new("a", spec("pattern=a retain=0"), None)
+        ));
+        assert!(acts(
+            hub,
+            Channel::new("a", spec("pattern=a retain=1"), None)
+        ));
+        assert!(!acts(
+            hub,
+            Channel::new("a", spec("pattern=a"), hooks(true, false))
+        ));
+        assert!(acts(
+            hub,
+            Channel::new("a", spec("pattern=a"), hooks(false, true))
+        ));
+        assert!(!hub.channels.is_empty());
+        assert!(hub.channels.any_matching(b"a"));
+        assert!(!hub.channels.any_matching(b"b"));
+        replace(hub, Origin::Config, Vec::new());
+        assert!(hub.channels.is_empty());
+        assert!(!hub.channels.act_on_subscriptions());
+    }
 }

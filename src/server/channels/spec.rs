@@ -439,6 +439,139 @@ mod tests {
     }
 
     #[test]
+    fn rates_per_second_and_their_periods_print_back() {
+        let rate = |t: &str| ChannelSpec::parse(t, 64).unwrap().rate.unwrap();
+        assert_eq!(rate("pattern=a rate=120/m").per_second(), 2.0);
+        assert_eq!(rate("pattern=a rate=7200/h").per_second(), 2.0);
+        assert_eq!(rate("pattern=a rate=3/s").per_second(), 3.0);
+        for text in [
+            "rate=1/h\nburst=1",
+            "rate=0.5/m\nburst=4",
+            "rate=3/s\nburst=3",
+        ] {
+            let full = format!("pattern=a\n{text}");
+            assert_eq!(ChannelSpec::parse(&full, 64).unwrap().to_string(), full);
+        }
+        let r = rate("pattern=a rate=1e9");
+        assert_eq!((r.count, r.burst), (1e9, 1_000_000));
+        let err = |t: &str| ChannelSpec::parse(t, 64).unwrap_err().0;
+        for bad in ["-1", "inf", "NaN", "1.5e9", "0/m"] {
+            assert_eq!(
+                err(&format!("pattern=a rate={bad}")),
+                format!("rate={bad}: a positive count is expected (5, 5/s, 120/m)")
+            );
+        }
+        assert_eq!(
+            ChannelSpec::parse("pattern=a rate=0.01", 64)
+                .unwrap()
+                .rate
+                .unwrap()
+                .burst,
+            1
+        );
+    }
+
+    #[test]
+    fn flags_read_both_ways() {
+        let ro = |v: &str| {
+            ChannelSpec::parse(&format!("pattern=a read_only={v}"), 64).map(|s| s.read_only)
+        };
+        for v in ["true", "yes", "1"] {
+            assert_eq!(ro(v), Ok(true));
+        }
+        for v in ["false", "no", "0"] {
+            assert_eq!(ro(v), Ok(false));
+        }
+        assert_eq!(
+            ro("2"),
+            Err(SpecError("read_only=2: true or false is expected".into()))
+        );
+        assert_eq!(
+            ChannelSpec::parse("pattern=a retain=3 history=0", 64).map(|s| (s.retain, s.history)),
+            Ok((Some(3), Some(0)))
+        );
+    }
+
+    #[test]
+    fn a_spec_made_in_code_is_checked_like_a_parsed_one() {
+        let ok = |s: &ChannelSpec| s.check(64);
+        let depth = |history, retain| ChannelSpec {
+            history,
+            retain,
+            ..ChannelSpec::new("a/#")
+        };
+        assert_eq!(ok(&depth(Some(MAX_DEPTH), Some(MAX_DEPTH))), Ok(()));
+        let too_deep = Err(SpecError("history and retain are at most 100000".into()));
+        assert_eq!(ok(&depth(Some(MAX_DEPTH + 1), None)), too_deep);
+        assert_eq!(ok(&depth(None, Some(MAX_DEPTH + 1))), too_deep);
+        let with_rate = |count, per, burst| ChannelSpec {
+            rate: Some(Rate { count, per, burst }),
+            ..ChannelSpec::new("a")
+        };
+        for (count, per, burst) in [(1e9, 3600, 1_000_000), (0.001, 60, 1), (5.0, 1, 5)] {
+            assert_eq!(
+                ok(&with_rate(count, per, burst)),
+                Ok(()),
+                "{count} {per} {burst}"
+            );
+        }
+        let bad_rate = Err(SpecError(
+            "rate: a positive count per 1, 60 or 3600 s and a burst from 1 to 1000000 are expected"
+                .into(),
+        ));
+        for (count, per, burst) in [
+            (0.0, 1, 1),
+            (-1.0, 1, 1),
+            (f64::INFINITY, 1, 1),
+            (f64::NAN, 1, 1),
+            (1.1e9, 1, 1),
+            (5.0, 2, 5),
+            (5.0, 1, 0),
+            (5.0, 1, 1_000_001),
+        ] {
+            assert_eq!(
+                ok(&with_rate(count, per, burst)),
+                bad_rate,
+                "{count} {per} {burst}"
+            );
+        }
+        assert_eq!(
+            ChannelSpec::new("a\nb").check(64),
+            Err(SpecError(
+                "'a\nb' is not a route pattern (not empty, at most 64 bytes, no newline or NUL)"
+                    .into()
+            ))
+        );
+    }
+
+    #[test]
+    fn values_are_quoted_only_when_they_must_be() {
+        assert_eq!(quoted("plain/#"), "plain/#");
+        assert_eq!(quoted(""), "\"\"");
+        assert_eq!(quoted("a b"), "\"a b\"");
+        assert_eq!(quoted("a\tb"), "\"a\tb\"");
+        assert_eq!(quoted("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert_eq!(quoted("back\\slash"), "\"back\\\\slash\"");
+        assert_eq!(quoted("q\"x"), "\"q\\\"x\"");
+        // Each reads back as itself.
+        for v in ["a b", "say \"hi\"", "back\\slash", "x=y"] {
+            let spec = ChannelSpec::parse(&format!("pattern={}", quoted(v)), 64).unwrap();
+            assert_eq!(spec.pattern, v);
+        }
+        // Items: keys end at '=' or whitespace; bare flags have no value.
+        assert_eq!(
+            items("a=1  b\tc=\"x y\" d").unwrap(),
+            [
+                ("a".to_string(), Some("1".to_string())),
+                ("b".to_string(), None),
+                ("c".to_string(), Some("x y".to_string())),
+                ("d".to_string(), None)
+            ]
+        );
+        assert_eq!(SpecError("what to fix".into()).to_string(), "what to fix");
+    }
+
+    #[test]
     fn names() {
         for ok in ["a", "chat", "sensors.v2", "rate-limit_1"] {
             assert_eq!(check_name(ok), Ok(()), "{ok}");

@@ -364,6 +364,61 @@ mod tests {
     }
 
     #[test]
+    fn a_correlation_id_may_be_as_long_as_the_limit() {
+        let longest = [b'c'; MAX_CORR];
+        let payload = [&longest[..], b"\nbody"].concat();
+        assert_eq!(correlation(&payload), Some(&longest[..]));
+        assert_eq!(correlation(b"k\n"), Some(&b"k"[..]));
+        assert_eq!(correlation(b"k"), Some(&b"k"[..]));
+        assert_eq!(correlation(b"a\tb\n"), None);
+    }
+
+    #[test]
+    fn the_turn_goes_on_where_it_was_when_a_member_leaves() {
+        let mut r = Rpc::new(100);
+        for m in [1, 2, 3, 4] {
+            r.serve(c(m), b"svc");
+        }
+        let next = |r: &mut Rpc| r.request(c(9), b"svc", b"k\n", |_| true).unwrap().0.key;
+        assert_eq!(next(&mut r), 1);
+        // The next in turn leaves: the one after it is next.
+        assert!(r.unserve(c(2), b"svc"));
+        assert_eq!(next(&mut r), 3);
+        // One before the turn leaves: still the same one next.
+        assert!(r.unserve(c(1), b"svc"));
+        assert_eq!(next(&mut r), 4);
+        assert_eq!(next(&mut r), 3);
+        // One after the turn leaves.
+        assert!(r.unserve(c(4), b"svc"));
+        assert_eq!(next(&mut r), 3);
+        assert_eq!(r.members(b"svc"), 1);
+        // Among five, one before the turn leaves: the turn stays on the
+        // member it was on (3), not two further.
+        let mut r = Rpc::new(100);
+        for m in 1..=5 {
+            r.serve(c(m), b"svc");
+        }
+        assert_eq!((next(&mut r), next(&mut r)), (1, 2));
+        assert!(r.unserve(c(1), b"svc"));
+        assert_eq!((next(&mut r), next(&mut r)), (3, 4));
+    }
+
+    #[test]
+    fn a_member_that_stopped_serving_one_route_still_leaves_the_others_when_it_closes() {
+        let mut r = Rpc::new(100);
+        for route in [&b"a"[..], b"b", b"c"] {
+            r.serve(c(1), route);
+        }
+        assert!(r.unserve(c(1), b"b"));
+        assert!(!r.unserve(c(1), b"b"));
+        assert!(r.closed(c(1)).is_empty());
+        assert_eq!(
+            (r.members(b"a"), r.members(b"b"), r.members(b"c")),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
     fn a_requester_that_closes_has_its_replies_dropped() {
         let mut r = Rpc::new(100);
         r.serve(c(1), b"a");
