@@ -288,3 +288,157 @@ impl CommandSet for PeerCommands {
         "bridges"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::tests::{frame, hub, read_now, tcp};
+
+    fn exec(
+        cmds: &mut PeerCommands,
+        hub: &mut Hub,
+        caller: usize,
+        text: &[u8],
+    ) -> Result<(), State> {
+        let msg = Message::parse(text).unwrap();
+        cmds.exec(hub, caller, &msg)
+    }
+
+    /// `bpub` bodies delivered to a peer, as (route, trace, payload).
+    fn bpubs(wire: &[u8]) -> Vec<(String, Trace, String)> {
+        let mut rest = wire;
+        let mut got = Vec::new();
+        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+            let len: usize = std::str::from_utf8(&rest[..nl]).unwrap().parse().unwrap();
+            let body = std::str::from_utf8(&rest[nl + 1..nl + 1 + len]).unwrap();
+            let (head, tail) = body.split_once('\n').unwrap();
+            let (trace, payload) = tail.split_once('\n').unwrap();
+            let route = head.strip_prefix("bpub ").unwrap();
+            let trace = Trace::parse(trace.as_bytes()).unwrap();
+            got.push((route.to_string(), trace, payload.to_string()));
+            rest = &rest[nl + 1 + len..];
+        }
+        got
+    }
+
+    #[test]
+    fn a_peer_is_answered_our_id_and_then_gets_bpub_unless_the_trace_names_it() {
+        let (mut hub, _poll) = hub();
+        let shared = Rc::new(Shared::new());
+        let mut cmds = PeerCommands::new(Rc::clone(&shared));
+        let (a, mut pa) = tcp(&mut hub);
+        assert_eq!(
+            exec(&mut cmds, &mut hub, a, b"bridge 00000000000000ab\n1"),
+            Ok(())
+        );
+        hub.flush_dirty();
+        let hello = format!("bridge {:016x}\n1", shared.id);
+        assert_eq!(read_now(&mut pa), frame(hello.as_bytes()));
+        // Local publications go out as bpub with this broker's trace.
+        hub.subs.subscribe(a, b"r", true);
+        hub.publish(b"r", b"pub r\none");
+        hub.publish(b"r", b"pub r\ntwo");
+        hub.flush_dirty();
+        let got = bpubs(&read_now(&mut pa));
+        assert_eq!(got.len(), 2);
+        for (i, (route, trace, payload)) in got.iter().enumerate() {
+            assert_eq!((route.as_str(), payload.as_str()), ("r", ["one", "two"][i]));
+            assert_eq!((trace.origin, trace.hops.as_slice()), (shared.id, &[][..]));
+        }
+        assert_eq!(got[1].1.seq, got[0].1.seq + 1);
+        // One that has been on the peer is not sent back to it.
+        let mut been = Trace::new(7, 1);
+        been.hops.push(0xab);
+        *shared.current.borrow_mut() = Some(been);
+        hub.publish(b"r", b"pub r\nback");
+        *shared.current.borrow_mut() = None;
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pa), b"");
+        // Only a broker id, and not ours: a bridge to itself is refused.
+        let (b, _pb) = tcp(&mut hub);
+        assert_eq!(
+            exec(&mut cmds, &mut hub, b, b"bridge zz\n1"),
+            Err(State::EMsgInv)
+        );
+        let own = format!("bridge {:016x}\n1", shared.id);
+        assert_eq!(
+            exec(&mut cmds, &mut hub, b, own.as_bytes()),
+            Err(State::EMsgInv)
+        );
+    }
+
+    #[test]
+    fn bpub_publishes_once_with_this_broker_added_to_the_trace() {
+        let (mut hub, _poll) = hub();
+        let shared = Rc::new(Shared::new());
+        let mut cmds = PeerCommands::new(Rc::clone(&shared));
+        let (peer, mut pp) = tcp(&mut hub);
+        let (sub, mut ps) = tcp(&mut hub);
+        let (next, mut pn) = tcp(&mut hub);
+        hub.subs.subscribe(sub, b"r", true);
+        exec(&mut cmds, &mut hub, next, b"bridge 00000000000000cd\n1").unwrap();
+        hub.subs.subscribe(next, b"r", true);
+        hub.flush_dirty();
+        read_now(&mut pn);
+        // Fresh: ACK, published as pub, passed on with our id as a hop.
+        exec(
+            &mut cmds,
+            &mut hub,
+            peer,
+            b"bpub r\n00000000000000ab:5\nhello",
+        )
+        .unwrap();
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pp), frame(b"ACK"));
+        assert_eq!(read_now(&mut ps), frame(b"pub r\nhello"));
+        let mut want = Trace::new(0xab, 5);
+        want.hops.push(shared.id);
+        assert_eq!(
+            bpubs(&read_now(&mut pn)),
+            [("r".to_string(), want, "hello".to_string())]
+        );
+        assert!(shared.current.borrow().is_none());
+        // Seen already, or naming this broker: ACK, nothing published.
+        let ours = format!("bpub r\n00000000000000ab:6,{:016x}\nagain", shared.id);
+        for dup in [&b"bpub r\n00000000000000ab:5\nhello"[..], ours.as_bytes()] {
+            exec(&mut cmds, &mut hub, peer, dup).unwrap();
+        }
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pp), [frame(b"ACK"), frame(b"ACK")].concat());
+        assert_eq!((read_now(&mut ps), shared.duplicates.get()), (vec![], 2));
+        // Malformed: no trace line, a bad trace, no route line.
+        for bad in [&b"bpub r\nhello"[..], b"bpub r\nxyz\nhello", b"bpub r"] {
+            assert_eq!(
+                exec(&mut cmds, &mut hub, peer, bad),
+                Err(State::EMsgInv),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_listing_and_the_command_set() {
+        let (mut hub, _poll) = hub();
+        let shared = Rc::new(Shared::new());
+        shared.duplicates.set(3);
+        let mut cmds = PeerCommands::new(Rc::clone(&shared));
+        let (a, mut pa) = tcp(&mut hub);
+        exec(&mut cmds, &mut hub, a, b"bridges\n").unwrap();
+        hub.flush_dirty();
+        let line = format!("broker {:016x} duplicates=3\n", shared.id);
+        assert_eq!(
+            read_now(&mut pa),
+            [frame(b"PARTS"), frame(line.as_bytes()), frame(b"END")].concat()
+        );
+        assert_eq!(cmds.name(), "bridges");
+        let names: Vec<String> = CommandSet::list(&cmds)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["bridge", "bpub", "bridges"]);
+        for n in ["bridge", "bpub", "bridges"] {
+            assert!(cmds.has(n.as_bytes()));
+        }
+        assert!(!cmds.has(b"pub") && !cmds.has(b"bridgez"));
+    }
+}
