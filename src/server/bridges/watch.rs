@@ -172,3 +172,181 @@ impl Slot {
         self.lost(hub, now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::net::TcpListener;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::server::bridges::config::Kind;
+    use crate::server::bridges::Bridges;
+    use crate::server::hub::tests::hub;
+
+    const KA: Duration = Duration::from_secs(10);
+
+    /// A ducq bridge (keep-alive 10 s, no jitter) dialled at the returned
+    /// instant to a listener that never answers; the hub's log lines of it.
+    struct Dialled {
+        b: Bridges,
+        hub: Hub,
+        _poll: mio::Poll,
+        remote: TcpListener,
+        t0: Instant,
+        log: Rc<RefCell<Vec<String>>>,
+    }
+
+    fn dialled() -> Dialled {
+        let (mut hub, poll) = hub();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&log);
+        hub.logger_mut()
+            .set_hook(Box::new(move |r| sink.borrow_mut().push(r.line())));
+        let remote = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut cfg = BridgeConfig::new(Kind::Ducq, remote.local_addr().unwrap());
+        cfg.name = "w".into();
+        cfg.mapping.out.push("o".into());
+        cfg.keepalive = KA;
+        cfg.backoff.jitter = 0.0;
+        let mut b = Bridges::default();
+        let t0 = Instant::now();
+        b.add(cfg, t0);
+        b.tick(&mut hub, t0);
+        assert!(b.slots[0].conn.is_some());
+        log.borrow_mut().clear();
+        Dialled {
+            b,
+            hub,
+            _poll: poll,
+            remote,
+            t0,
+            log,
+        }
+    }
+
+    impl Dialled {
+        fn key(&self) -> usize {
+            self.hub.resolve(self.b.slots[0].conn.unwrap()).unwrap()
+        }
+        fn at(&mut self, secs: f64) {
+            let now = self.t0 + Duration::from_secs_f64(secs);
+            self.b.tick(&mut self.hub, now);
+        }
+        fn addr(&self) -> String {
+            self.remote.local_addr().unwrap().to_string()
+        }
+        fn open(&mut self) {
+            self.b.slots[0].link.borrow_mut().open = true;
+        }
+    }
+
+    #[test]
+    fn the_handshake_gets_twice_the_keepalive_and_at_least_a_second() {
+        let mut cfg = BridgeConfig::new(Kind::Ducq, "127.0.0.1:1".parse().unwrap());
+        cfg.keepalive = Duration::from_millis(200);
+        assert_eq!(handshake_time(&cfg), Duration::from_secs(1));
+        cfg.keepalive = Duration::from_millis(600);
+        assert_eq!(handshake_time(&cfg), Duration::from_millis(1200));
+        let mut d = dialled();
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + 2 * KA));
+        d.at(19.999);
+        assert!(d.b.slots[0].conn.is_some());
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let addr = d.addr();
+        assert_eq!(
+            *d.log.borrow(),
+            [
+                format!(
+                    "info,close,bridge-w:{addr},bridge connection ended: no answer to the \
+                     handshake in 20.0 s"
+                ),
+                format!(
+                    "warning,bridge,bridge-w,could not connect to {addr} (no answer to the \
+                     handshake in 20.0 s); retrying in 0.10 s (attempt 1)"
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn an_open_connection_is_announced_and_pinged_after_half_the_keepalive() {
+        let mut d = dialled();
+        d.open();
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + KA / 2));
+        d.at(1.0);
+        let connected = format!("info,bridge,bridge-w,connected to {}", d.addr());
+        assert_eq!(*d.log.borrow(), [connected]);
+        let key = d.key();
+        let before = d.hub.conns.get(key).unwrap().pending_output();
+        d.at(4.999);
+        assert_eq!(d.hub.conns.get(key).unwrap().pending_output(), before);
+        d.at(5.0);
+        let ping = crate::server::hub::tests::frame(b"PING _\nping").len();
+        assert_eq!(
+            d.hub.conns.get(key).unwrap().pending_output(),
+            before + ping
+        );
+        // The next probe: half a keep-alive after this one.
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + KA));
+        assert_eq!(d.log.borrow().len(), 1);
+    }
+
+    #[test]
+    fn something_written_puts_the_probe_off_and_something_heard_too() {
+        let mut d = dialled();
+        d.open();
+        d.at(1.0);
+        let key = d.key();
+        let before = d.hub.conns.get(key).unwrap().pending_output();
+        // Written at 4 s: quiet only from 9 s; heard at 4 s too.
+        d.b.slots[0].link.borrow_mut().written += 1;
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(4);
+        d.at(4.0);
+        d.at(8.999);
+        assert_eq!(d.hub.conns.get(key).unwrap().pending_output(), before);
+        d.at(9.0);
+        assert!(d.hub.conns.get(key).unwrap().pending_output() > before);
+    }
+
+    #[test]
+    fn a_remote_silent_for_twice_the_keepalive_is_left() {
+        let mut d = dialled();
+        d.open();
+        d.at(19.999);
+        assert!(d.b.slots[0].conn.is_some());
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let lost = format!(
+            "warning,bridge,bridge-w,connection to {} lost (nothing from the remote for \
+             20.0 s, keep-alive probes unanswered); retrying in 0.10 s (attempt 1)",
+            d.addr()
+        );
+        assert_eq!(d.log.borrow().last(), Some(&lost));
+    }
+
+    #[test]
+    fn a_remote_that_stops_reading_is_left() {
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        d.at(1.0);
+        // It answers (probes), but takes none of the output.
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        let pending = d.hub.conns.get(key).unwrap().pending_output();
+        assert!(pending > 0);
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + KA / 2));
+        d.at(19.999);
+        assert!(d.b.slots[0].conn.is_some());
+        let pending = d.hub.conns.get(key).unwrap().pending_output();
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let lost = format!(
+            "warning,bridge,bridge-w,connection to {} lost (the remote stopped reading: \
+             none of {pending} bytes taken in 20.0 s); retrying in 0.10 s (attempt 1)",
+            d.addr()
+        );
+        assert_eq!(d.log.borrow().last(), Some(&lost));
+    }
+}
