@@ -142,6 +142,9 @@ fn qos1_publications_wait_in_the_window_for_their_puback() {
         ("o/x", QoS::AtLeastOnce, true)
     );
     assert_eq!(u64::from(p.packet_id), sent[0].1);
+    // The SUBSCRIBE took identifier 1; each publication in flight has its
+    // own.
+    assert_eq!((sent[0].1, sent[1].1), (2, 3));
     // Acknowledged out of order; a refusal is counted as one.
     let second = u16::try_from(sent[1].1).unwrap();
     let mut nack = Ack::new(second);
@@ -373,6 +376,13 @@ fn a_puback_from_0x80_up_is_a_refusal_and_a_ping_is_pingreq() {
     nack.code = 0x80;
     feed(&mut r, &mut link, &Packet::PubAck(nack), &mut Vec::new());
     assert_eq!((link.counters.confirmed, link.counters.rejected), (0, 1));
+    // Below 0x80 (here 0, success): confirmed.
+    let mut m = r.outgoing(&mut link, b"o/x", b"b", 0).unwrap();
+    assert_eq!(r.send(&mut link, &mut m, &mut out), Sent::Unconfirmed);
+    link.sent_unconfirmed(m.clone());
+    let ack = Packet::PubAck(Ack::new(u16::try_from(m.tag).unwrap()));
+    feed(&mut r, &mut link, &ack, &mut Vec::new());
+    assert_eq!((link.counters.confirmed, link.counters.rejected), (1, 1));
     out.clear();
     r.ping(&mut out);
     assert_eq!(packets(&out, Version::V5), [Packet::PingReq]);
