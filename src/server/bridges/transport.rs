@@ -406,6 +406,11 @@ mod tests {
         assert!(out.is_empty() && !t.is_open());
         assert_eq!(link.borrow().waiting.len(), 2);
         assert_eq!(link.borrow().counters.unmappable, 1);
+        // A decode before the handshake ends sends none of it.
+        assert_eq!(decode(&mut t, b"", &mut out), (0, Decoded::Nothing));
+        assert_eq!(out, b"ans");
+        assert_eq!(link.borrow().waiting.len(), 2);
+        out.clear();
         // The handshake ends: opened once, what waits sent in order.
         t.remote.ready = true;
         t.remote.decoded.push_back(Ok((3, None)));
@@ -421,7 +426,7 @@ mod tests {
             // The drained bytes count twice, by `write` and again by
             // `decode`: `written` is only watched for changing
             // (`watch.rs`), so the excess is harmless.
-            assert_eq!(l.written, 5 + 5 + 2);
+            assert_eq!(l.written, 5 + 3 + 5 + 2);
         }
         decode(&mut t, b"", &mut out);
         assert_eq!(link.borrow().counters.connects, 1);
@@ -452,7 +457,7 @@ mod tests {
             (6, 1, 5)
         );
         // The decodes' "ans", the drained "45" twice, "3" and "6".
-        assert_eq!(l.written, 12 + 3 + 1 + (5 + 2) + 1);
+        assert_eq!(l.written, 15 + 3 + 1 + (5 + 2) + 1);
     }
 
     #[test]
