@@ -445,6 +445,51 @@ mod tests {
         assert!(!cmds.has(b"pub") && !cmds.has(b"bridgez"));
     }
 
+    #[test]
+    fn each_bridge_is_listed_with_its_own_mirror_alone() {
+        use crate::server::bridges::config::{BridgeConfig, Kind};
+        use crate::server::bridges::jetstream::JetStreamConfig;
+        let (mut hub, _poll) = hub();
+        let shared = Rc::new(Shared::new());
+        let mut cmds = PeerCommands::new(Rc::clone(&shared));
+        for (name, kind) in [("a", Kind::Ducq), ("n", Kind::Nats)] {
+            let mut cfg = BridgeConfig::new(kind, "127.0.0.1:1".parse().unwrap());
+            cfg.name = name.into();
+            let link = Rc::new(RefCell::new(Link::new(Rc::new(cfg))));
+            shared.links.borrow_mut().push(link);
+        }
+        let js = JetStreamConfig::default();
+        let mirror = Rc::new(RefCell::new(Mirror::new(js, 1, 10, 100)));
+        shared.mirrors.borrow_mut().push(("n".into(), mirror));
+        let (c, mut pc) = tcp(&mut hub);
+        exec(&mut cmds, &mut hub, c, b"bridges\n").unwrap();
+        hub.flush_dirty();
+        let fields = |name: &str, kind: &str| {
+            format!(
+                "{name} kind={kind} addr=127.0.0.1:1 state=down connects=0 disconnects=0 \
+                 sent=0 confirmed=0 in_flight=0 waiting=0 resent=0 rejected=0 untracked=0 \
+                 unmappable=0 dropped=0 looped=0 received=0 ignored=0 refused=0"
+            )
+        };
+        let a = format!("{}\n", fields("a", "ducq"));
+        let n = format!(
+            "{} stream=DUCQ_QUEUES mirrored=0 mirror_sent=0 mirror_in_flight=0 \
+             mirror_waiting=0 mirror_resent=0 duplicates=0 mirror_rejected=0 \
+             mirror_dropped=0 mirror_unmappable=0\n",
+            fields("n", "nats")
+        );
+        let head = format!("broker {:016x} duplicates=0\n", shared.id);
+        let want = [
+            &b"PARTS"[..],
+            head.as_bytes(),
+            a.as_bytes(),
+            n.as_bytes(),
+            b"END",
+        ];
+        let want: Vec<u8> = want.iter().flat_map(|m| frame(m)).collect();
+        assert_eq!(read_now(&mut pc), want);
+    }
+
     /// An inner codec whose answers are all distinct; the flags follow `on`.
     struct Inner {
         on: Rc<Cell<bool>>,
