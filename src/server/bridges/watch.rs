@@ -349,4 +349,23 @@ mod tests {
         );
         assert_eq!(d.log.borrow().last(), Some(&lost));
     }
+
+    #[test]
+    fn the_next_check_counts_unread_output_only_while_there_is_some() {
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        // Heard at 15 s, probed at 16 s: the next probe is due at 21 s,
+        // but the output unread since the dial is due at 20 s.
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        d.at(16.0);
+        assert!(d.hub.conns.get(key).unwrap().pending_output() > 0);
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + 2 * KA));
+        // Once it is all written, only the probe is. (Accepted first: the
+        // dial is then surely connected, and the bytes have somewhere to go.)
+        let _remote_end = d.remote.accept().unwrap();
+        d.hub.flush_dirty();
+        assert_eq!(d.hub.conns.get(key).unwrap().pending_output(), 0);
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + Duration::from_secs(21)));
+    }
 }
