@@ -4,7 +4,9 @@
 //! every pattern in turn (what the broker did before the index); and the
 //! two route-keyed tables every publish looks up (exact subscriptions and
 //! the last-message store) holding 10 000 routes that differ only in a
-//! digit. Pure data structures; no sockets, no server.
+//! digit; and 10 000 connections subscribed to one route (exact, then
+//! `#`) that all drop off, as devices do after a network blip. Pure data
+//! structures; no sockets, no server.
 
 use std::hint::black_box;
 
@@ -185,5 +187,37 @@ fn exact_10k(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, index_10k, exact_10k);
+/// 10 000 connections on one route, all closing in the order they came:
+/// each close removes one key from a list 10 000 long.
+fn one_route_10k(c: &mut Criterion) {
+    let mut g = c.benchmark_group("route/one_route_10k_subscribers");
+    g.throughput(Throughput::Elements(SUBSCRIPTIONS as u64));
+    g.sample_size(20);
+    for (name, route) in [
+        ("exact_all_close", &b"home/door"[..]),
+        ("hash_all_close", b"home/#"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let mut subs = Subscriptions::default();
+                    for k in 0..SUBSCRIPTIONS {
+                        subs.subscribe(k, route, false);
+                    }
+                    subs
+                },
+                |mut subs| {
+                    for k in 0..SUBSCRIPTIONS {
+                        subs.remove_conn(black_box(k));
+                    }
+                    subs
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, index_10k, exact_10k, one_route_10k);
 criterion_main!(benches);

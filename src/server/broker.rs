@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::keys::Keys;
 use super::route_index::PatternIndex;
 use crate::proto::route;
 
@@ -67,7 +68,7 @@ pub(crate) type RouteMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<RouteHash
 /// Subscriptions of every connection, indexed for publishing.
 #[derive(Default)]
 pub struct Subscriptions {
-    exact: RouteMap<Vec<usize>>,
+    exact: RouteMap<Keys>,
     patterns: PatternIndex,
     by_conn: HashMap<usize, Vec<Box<[u8]>>, BuildHasherDefault<RouteHasher>>,
 }
@@ -87,7 +88,7 @@ impl Subscriptions {
         if route::is_pattern(route) {
             self.patterns.insert(route, key);
         } else {
-            self.exact.entry(route.into()).or_default().push(key);
+            self.exact.entry(route.into()).or_default().insert(key);
         }
     }
 
@@ -122,9 +123,7 @@ impl Subscriptions {
             return;
         }
         if let Some(keys) = self.exact.get_mut(route) {
-            if let Some(p) = keys.iter().position(|&k| k == key) {
-                keys.swap_remove(p);
-            }
+            keys.remove(key);
             if keys.is_empty() {
                 self.exact.remove(route);
             }
@@ -142,14 +141,14 @@ impl Subscriptions {
     /// the caller deduplicates.
     pub fn for_each_subscriber(&self, published: &[u8], mut f: impl FnMut(usize)) {
         if let Some(keys) = self.exact.get(published) {
-            keys.iter().for_each(|&k| f(k));
+            keys.as_slice().iter().for_each(|&k| f(k));
         }
         self.patterns.for_each_match(published, f);
     }
 
     /// Keys subscribed to exactly `route` (no pattern matching).
     pub fn exact_subscribers(&self, route: &[u8]) -> &[usize] {
-        self.exact.get(route).map(|v| &v[..]).unwrap_or(&[])
+        self.exact.get(route).map(Keys::as_slice).unwrap_or(&[])
     }
 }
 

@@ -235,7 +235,129 @@ fn timestamp() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
     use super::*;
+    use crate::server::hub::tests::{frame, hub, read_now, tcp};
+
+    /// A hook that keeps the `LOG` line of every record it is handed.
+    fn keeping(lines: &Rc<RefCell<Vec<String>>>) -> LogHook {
+        let lines = Rc::clone(lines);
+        Box::new(move |rec: &Record<'_>| lines.borrow_mut().push(rec.line()))
+    }
+
+    #[test]
+    fn levels_parse_in_any_case_and_print_upper_case() {
+        for (word, want) in [
+            ("debug", Level::Debug),
+            ("DEBUG", Level::Debug),
+            ("Info", Level::Info),
+            ("warn", Level::Warn),
+            ("Warning", Level::Warn),
+            ("ERROR", Level::Error),
+            ("off", Level::Off),
+            ("none", Level::Off),
+        ] {
+            assert_eq!(word.parse::<Level>(), Ok(want), "{word}");
+        }
+        assert_eq!(
+            "loud".parse::<Level>(),
+            Err("unknown log level 'loud' (debug, info, warn, error, off)".to_string())
+        );
+        let shown: Vec<String> = [
+            Level::Debug,
+            Level::Info,
+            Level::Warn,
+            Level::Error,
+            Level::Off,
+        ]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+        assert_eq!(shown, ["DEBUG", "INFO", "WARN", "ERROR", "OFF"]);
+    }
+
+    #[test]
+    fn a_silent_logger_writes_to_the_routes_only_and_a_cleared_hook_to_nothing_else() {
+        let loud = Logger::new(Level::Info);
+        assert!(loud.stderr && loud.to_routes);
+        let quiet = Logger::silent(Level::Warn);
+        assert!(!quiet.stderr && quiet.to_routes);
+        assert_eq!(quiet.level, Level::Warn);
+
+        let lines = Rc::new(RefCell::new(Vec::new()));
+        let mut logger = Logger::new(Level::Info);
+        logger.set_hook(keeping(&lines));
+        assert!(!logger.stderr, "a hook replaces stderr");
+        let rec = Record {
+            level: Level::Info,
+            function: "f",
+            sender: "server",
+            text: "one",
+        };
+        logger.write(&rec);
+        logger.stderr = true;
+        logger.clear_hook();
+        assert!(!logger.stderr);
+        logger.write(&Record { text: "two", ..rec });
+        assert_eq!(*lines.borrow(), ["info,f,server,one"]);
+    }
+
+    #[test]
+    fn lines_below_the_level_and_lines_logged_while_busy_are_dropped() {
+        let (mut hub, _poll) = hub();
+        let lines = Rc::new(RefCell::new(Vec::new()));
+        hub.logger.level = Level::Warn;
+        hub.logger.set_hook(keeping(&lines));
+        hub.log(Level::Info, "f", "server", "below");
+        hub.log(Level::Warn, "f", "server", "kept");
+        // As if a hook or a subscriber's send logged while a line is out.
+        hub.logger.busy = true;
+        hub.log(Level::Error, "f", "server", "nested");
+        hub.logger.busy = false;
+        hub.log(Level::Error, "g", "server", "after");
+        assert_eq!(
+            *lines.borrow(),
+            ["warning,f,server,kept", "error,g,server,after"]
+        );
+    }
+
+    #[test]
+    fn log_and_monitor_subscribers_get_their_formats_until_the_routes_are_off() {
+        let (mut hub, _poll) = hub();
+        hub.logger.stderr = false;
+        let (a, mut pa) = tcp(&mut hub);
+        let (b, mut pb) = tcp(&mut hub);
+        hub.subs.subscribe(a, LOG_ROUTE, true);
+        hub.subs.subscribe(b, MONITOR_ROUTE, true);
+        hub.log(Level::Warn, "f", "server", "x");
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pa), frame(b"warning,f,server,x"));
+        assert_eq!(read_now(&mut pb), frame(b"WARN,f,server,x"));
+        hub.logger.to_routes = false;
+        hub.log(Level::Warn, "f", "server", "y");
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pa), b"");
+        assert_eq!(read_now(&mut pb), b"");
+    }
+
+    #[test]
+    fn the_stderr_timestamp_is_unix_seconds_and_milliseconds() {
+        let now_ms = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        };
+        let before = now_ms();
+        let stamp = timestamp();
+        let after = now_ms();
+        let (secs, millis) = stamp.split_once('.').expect("secs.millis");
+        assert_eq!(millis.len(), 3, "{stamp}");
+        let ms = secs.parse::<u128>().unwrap() * 1000 + millis.parse::<u128>().unwrap();
+        assert!(before <= ms && ms <= after, "{before} <= {ms} <= {after}");
+    }
 
     #[test]
     fn log_route_lines_use_the_original_lower_case_names() {

@@ -327,4 +327,68 @@ mod tests {
         let (rss, fds, _) = process();
         assert!(rss > 0 && fds > 2, "{rss} {fds}");
     }
+
+    #[test]
+    fn a_set_is_made_once_by_name() {
+        let mut c = Counters::default();
+        c.set("lua").unwrap().calls += 1;
+        c.set("lua").unwrap().calls += 1;
+        c.set("c").unwrap().errors += 1;
+        let sets: Vec<(&str, u64, u64)> = c
+            .sets
+            .iter()
+            .map(|s| (s.name.as_str(), s.calls, s.errors))
+            .collect();
+        assert_eq!(sets, [("lua", 2, 0), ("c", 0, 1)]);
+    }
+
+    /// This process's CPU seconds, user and system, as getrusage counts them.
+    fn rusage() -> (f64, f64) {
+        // SAFETY: an all-zero rusage is a valid value for the kernel to fill.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `ru` is a valid, writable rusage owned by this frame.
+        assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) }, 0);
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        (secs(ru.ru_utime), secs(ru.ru_stime))
+    }
+
+    #[test]
+    fn process_figures_are_the_kernels_own_accounts() {
+        // Enough user and system time that a figure dropping, adding or
+        // multiplying them shows: work and system calls until the process
+        // has spent 60 ms in each (bounded: a few seconds at most on a
+        // loaded machine).
+        let start = std::time::Instant::now();
+        let mut spin = 0u64;
+        while rusage().0 < 0.06 && start.elapsed() < std::time::Duration::from_secs(5) {
+            for i in 0..100_000u64 {
+                spin = std::hint::black_box(spin.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        while rusage().1 < 0.06 && start.elapsed() < std::time::Duration::from_secs(10) {
+            for _ in 0..1000 {
+                let _ = std::fs::metadata("/proc/self");
+            }
+        }
+        let (user0, sys0) = rusage();
+        let (rss, _, cpu) = process();
+        let (user1, sys1) = rusage();
+        // /proc/self/stat counts whole clock ticks (at most 10 ms each, two
+        // fields), and other tests' threads run meanwhile.
+        assert!(
+            user0 + sys0 - 0.021 <= cpu && cpu <= user1 + sys1 + 0.021,
+            "{cpu} against {} .. {}",
+            user0 + sys0,
+            user1 + sys1
+        );
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let vm_rss_kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        // Read a moment apart: allow the other tests a few MiB.
+        let diff = rss.abs_diff(vm_rss_kib * 1024);
+        assert!(diff < 8 << 20, "statm {rss} B, status {vm_rss_kib} KiB");
+    }
 }

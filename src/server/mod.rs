@@ -32,6 +32,7 @@ pub mod conn;
 pub mod dispatcher;
 pub mod history;
 pub mod hub;
+pub mod keys;
 pub mod lend;
 pub mod log;
 pub mod metrics;

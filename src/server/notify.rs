@@ -257,6 +257,29 @@ mod tests {
     }
 
     #[test]
+    fn monotonic_usec_is_clock_monotonic_in_microseconds() {
+        // systemd compares RELOADING's MONOTONIC_USEC with its own reading
+        // of this clock: the same clock, in the same unit.
+        let read = || {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `ts` is a valid, writable timespec owned by this frame.
+            let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+            assert_eq!(rc, 0);
+            ts.tv_sec as u128 * 1_000_000 + ts.tv_nsec as u128 / 1_000
+        };
+        let before = read();
+        let got = u128::from(monotonic_usec());
+        let after = read();
+        assert!(
+            before <= got && got <= after,
+            "{before} <= {got} <= {after}"
+        );
+    }
+
+    #[test]
     fn a_relative_socket_path_is_refused_clearly() {
         let err = Notifier::from_vars(Some(OsStr::new("run/notify")), None, None, 1).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);

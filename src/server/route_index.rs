@@ -20,6 +20,7 @@
 use std::cell::RefCell;
 
 use super::broker::RouteMap;
+use super::keys::Keys;
 use crate::proto::route;
 
 /// One level of the tree.
@@ -30,9 +31,9 @@ struct Node {
     /// The `+` next level.
     plus: Option<usize>,
     /// Keys of `<this level>/#` (at the root: of `#`).
-    hash: Vec<usize>,
+    hash: Keys,
     /// Keys of patterns that end with this level.
-    end: Vec<usize>,
+    end: Keys,
     /// Patterns with a `*` from the next level on: the tail from that level,
     /// and its keys. Kept where the fewest routes will test them: by their
     /// literal last level (a route can only match if it ends with it), else
@@ -45,7 +46,7 @@ struct Node {
     start_lens: Vec<usize>,
 }
 
-type Globs = Vec<(Box<[u8]>, Vec<usize>)>;
+type Globs = Vec<(Box<[u8]>, Keys)>;
 
 /// The literal last level of a glob tail, if it has one: not holding `*`
 /// and not a whole-level `+` or `#`. A tail always has a `*` in its first
@@ -123,7 +124,7 @@ impl Node {
             .flatten();
         for (tail, keys) in self.globs.iter().chain(ends).chain(starts) {
             if route::matches_tail(tail, rest) {
-                keys.iter().for_each(|&k| f(k));
+                keys.as_slice().iter().for_each(|&k| f(k));
             }
         }
     }
@@ -265,18 +266,23 @@ impl PatternIndex {
         let Some(node) = self.nodes.get_mut(at) else {
             return;
         };
-        match path.slot {
-            Slot::Hash => node.hash.push(key),
-            Slot::End => node.end.push(key),
+        let added = match path.slot {
+            Slot::Hash => node.hash.insert(key),
+            Slot::End => node.end.insert(key),
             Slot::Glob(tail) => {
                 let globs = node.globs_for(tail);
                 match globs.iter_mut().find(|(t, _)| **t == *tail) {
-                    Some((_, keys)) => keys.push(key),
-                    None => globs.push((tail.into(), vec![key])),
+                    Some((_, keys)) => keys.insert(key),
+                    None => {
+                        let mut keys = Keys::default();
+                        keys.insert(key);
+                        globs.push((tail.into(), keys));
+                        true
+                    }
                 }
             }
-        }
-        self.len += 1;
+        };
+        self.len += usize::from(added);
     }
 
     /// Removes `key` from `pattern`'s subscribers; false if it was not
@@ -302,15 +308,13 @@ impl PatternIndex {
             return false;
         };
         let removed = match path.slot {
-            Slot::Hash => remove_key(&mut node.hash, key),
-            Slot::End => remove_key(&mut node.end, key),
+            Slot::Hash => node.hash.remove(key),
+            Slot::End => node.end.remove(key),
             Slot::Glob(tail) => {
                 let globs = node.globs_for(tail);
                 let gone = match globs.iter().position(|(t, _)| **t == *tail) {
                     Some(i) => {
-                        let gone = globs
-                            .get_mut(i)
-                            .is_some_and(|(_, keys)| remove_key(keys, key));
+                        let gone = globs.get_mut(i).is_some_and(|(_, keys)| keys.remove(key));
                         if globs.get(i).is_some_and(|(_, keys)| keys.is_empty()) {
                             globs.swap_remove(i);
                         }
@@ -382,11 +386,11 @@ impl PatternIndex {
             };
             let root = n == 0;
             if !(root && dollar) {
-                node.hash.iter().for_each(|&k| f(k));
+                node.hash.as_slice().iter().for_each(|&k| f(k));
             }
             let Some(pos) = pos else {
                 // Every level of the route is used.
-                node.end.iter().for_each(|&k| f(k));
+                node.end.as_slice().iter().for_each(|&k| f(k));
                 continue;
             };
             let rest = route.get(pos..).unwrap_or(&[]);
@@ -401,16 +405,6 @@ impl PatternIndex {
                 stack.push((plus, next));
             }
         }
-    }
-}
-
-fn remove_key(keys: &mut Vec<usize>, key: usize) -> bool {
-    match keys.iter().position(|&k| k == key) {
-        Some(i) => {
-            keys.swap_remove(i);
-            true
-        }
-        None => false,
     }
 }
 

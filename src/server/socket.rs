@@ -249,4 +249,87 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&path).unwrap(), b"data");
     }
+
+    /// The tokens `poll` reports within a short wait, with whether each
+    /// was writable.
+    fn events(poll: &mut mio::Poll) -> Vec<(usize, bool)> {
+        let mut events = mio::Events::with_capacity(8);
+        poll.poll(&mut events, Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        events
+            .iter()
+            .map(|e| (e.token().0, e.is_writable()))
+            .collect()
+    }
+
+    #[test]
+    fn a_socket_of_either_kind_is_registered_changed_and_removed_as_asked() {
+        use std::io::Write as _;
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp_peer = std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap();
+        let accepted = tcp.accept().unwrap().0;
+        accepted.set_nonblocking(true).unwrap();
+        let tcp_ours = TcpStream::from_std(accepted);
+        let (unix_ours, unix_peer) = UnixStream::pair().unwrap();
+        let peers: [Box<dyn std::io::Write>; 2] = [Box::new(tcp_peer), Box::new(unix_peer)];
+        for (mut sock, mut peer) in [Socket::Tcp(tcp_ours), Socket::Unix(unix_ours)]
+            .into_iter()
+            .zip(peers)
+        {
+            let mut poll = mio::Poll::new().unwrap();
+            sock.register(poll.registry(), Token(7), Interest::READABLE)
+                .unwrap();
+            // Connected and idle: nothing to read, so nothing reported.
+            assert_eq!(events(&mut poll), []);
+            sock.reregister(
+                poll.registry(),
+                Token(8),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .unwrap();
+            assert_eq!(events(&mut poll), [(8, true)], "{sock:?}");
+            sock.deregister(poll.registry()).unwrap();
+            peer.write_all(b"x").unwrap();
+            assert_eq!(events(&mut poll), [], "{sock:?} after deregister");
+        }
+    }
+
+    #[test]
+    fn a_listener_of_either_kind_is_registered_changed_and_removed_as_asked() {
+        let path = temp("listen");
+        let mut listeners = [
+            ListenSocket::Tcp(TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap()),
+            ListenSocket::bind_unix(&path, None).unwrap(),
+        ];
+        for l in listeners.iter_mut() {
+            let connect = |l: &ListenSocket| -> Box<dyn std::any::Any> {
+                match l.tcp_addr() {
+                    Some(a) => Box::new(std::net::TcpStream::connect(a).unwrap()),
+                    None => Box::new(std::os::unix::net::UnixStream::connect(&path).unwrap()),
+                }
+            };
+            let mut poll = mio::Poll::new().unwrap();
+            l.register(poll.registry(), Token(1), Interest::READABLE)
+                .unwrap();
+            l.reregister(poll.registry(), Token(2), Interest::READABLE)
+                .unwrap();
+            let _first = connect(l);
+            assert_eq!(events(&mut poll), [(2, false)], "{}", l.describe());
+            let _accepted = l.accept().unwrap();
+            l.deregister(poll.registry()).unwrap();
+            let _second = connect(l);
+            assert_eq!(events(&mut poll), [], "{} after deregister", l.describe());
+        }
+    }
+
+    #[test]
+    fn a_listener_describes_its_address_or_its_path() {
+        let tcp = ListenSocket::Tcp(TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap());
+        let addr = tcp.tcp_addr().unwrap();
+        assert_eq!(tcp.describe(), addr.to_string());
+        let path = temp("describe");
+        let unix = ListenSocket::bind_unix(&path, None).unwrap();
+        assert_eq!(unix.describe(), format!("unix:{}", path.display()));
+        assert_eq!(unix.tcp_addr(), None);
+    }
 }

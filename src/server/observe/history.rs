@@ -104,4 +104,21 @@ mod tests {
         }
         assert_eq!(h.len(), KEEP);
     }
+
+    #[test]
+    fn no_time_no_sample_and_samples_are_listed_with_commas() {
+        let t = Instant::now();
+        let mut h = History::default();
+        h.sample(0, 0, 1, t);
+        // The same instant again: no rate can be made.
+        h.sample(5, 5, 1, t);
+        assert!(h.is_empty());
+        h.sample(9, 5, 2, t + Duration::from_secs(1));
+        assert!(!h.is_empty());
+        h.sample(12, 6, 3, t + Duration::from_secs(3));
+        assert_eq!(
+            h.json(),
+            "{\"interval_seconds\":1,\"messages_received\":[4,1.50],\"deliveries\":[0,0.50],\"connections\":[2,3]}"
+        );
+    }
 }

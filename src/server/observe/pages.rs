@@ -176,4 +176,122 @@ mod tests {
         assert_eq!(window(b"-1"), Err(State::EMsgInv));
         assert_eq!(window(b"\xff"), Err(State::EMsgInv));
     }
+
+    use crate::server::hub::tests::{hub, tcp};
+
+    #[test]
+    fn routes_page_the_stored_routes_with_their_distinct_subscribers() {
+        let (mut hub, _poll) = hub();
+        let (a, _pa) = tcp(&mut hub);
+        let (b, _pb) = tcp(&mut hub);
+        // `a` matches a/1 twice: counted once.
+        hub.subs.subscribe(a, b"a/*", true);
+        hub.subs.subscribe(a, b"a/1", true);
+        hub.subs.subscribe(b, b"a/1", true);
+        let long = vec![b'z'; PAYLOAD_PREVIEW + 1];
+        hub.publish(b"a/1", b"pub a/1\nx");
+        hub.publish(b"a/2", &[&b"pub a/2\n"[..], &long].concat());
+        hub.publish(b"b/3", b"pub b/3\nq");
+        let preview = "z".repeat(PAYLOAD_PREVIEW);
+        let first = "{\"route\":\"a/1\",\"payload\":\"x\",\"truncated\":false,\"size\":1,\"subscribers\":2,\"published\":1}";
+        let second = format!(
+            "{{\"route\":\"a/2\",\"payload\":\"{preview}\",\"truncated\":true,\"size\":{},\"subscribers\":1,\"published\":1}}",
+            PAYLOAD_PREVIEW + 1
+        );
+        assert_eq!(
+            routes(&hub, b"a/*", 0, 50),
+            format!("{{\"total\":2,\"offset\":0,\"items\":[{first},{second}]}}")
+        );
+        // A window of the list; an empty pattern is every route.
+        assert_eq!(
+            routes(&hub, b"a/*", 1, 1),
+            format!("{{\"total\":2,\"offset\":1,\"items\":[{second}]}}")
+        );
+        assert_eq!(
+            routes(&hub, b"", 0, 0),
+            "{\"total\":3,\"offset\":0,\"items\":[]}"
+        );
+    }
+
+    /// The ids listed in a `conns` page.
+    fn ids(page: &str) -> Vec<String> {
+        page.split("{\"id\":\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn conns_filter_by_id_count_them_all_and_show_one_window() {
+        let (mut hub, _poll) = hub();
+        let keys: Vec<usize> = (0..3).map(|_| tcp(&mut hub).0).collect();
+        let all: Vec<String> = keys
+            .iter()
+            .map(|&k| hub.conns.get(k).unwrap().id_string())
+            .collect();
+        hub.subs.subscribe(keys[1], b"r/1", true);
+        hub.subs.subscribe(keys[1], b"r/2", true);
+        for filter in [&b""[..], b"*"] {
+            let page = conns(&hub, filter, 0, 50);
+            assert!(
+                page.starts_with("{\"total\":3,\"offset\":0,\"items\":["),
+                "{page}"
+            );
+            assert_eq!(ids(&page), all);
+        }
+        let page = conns(&hub, b"*", 1, 1);
+        assert!(
+            page.starts_with("{\"total\":3,\"offset\":1,\"items\":["),
+            "{page}"
+        );
+        assert_eq!(ids(&page), [all[1].clone()]);
+        assert!(
+            page.contains(",\"subscriptions\":[\"r/1\",\"r/2\"],\"subscription_count\":2,"),
+            "{page}"
+        );
+        // The last id's own text finds it alone.
+        let page = conns(&hub, all[2].as_bytes(), 0, 50);
+        assert!(page.starts_with("{\"total\":1,"), "{page}");
+        assert_eq!(ids(&page), [all[2].clone()]);
+        assert_eq!(
+            conns(&hub, b"nobody", 0, 50),
+            "{\"total\":0,\"offset\":0,\"items\":[]}"
+        );
+    }
+
+    /// The queue names listed in a `queues` page.
+    fn names(page: &str) -> Vec<String> {
+        page.split("\"name\":\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn queues_filter_by_name_all_for_empty_or_star_and_show_one_window() {
+        let (mut hub, _poll) = hub();
+        let caller = crate::server::conn::ConnId { key: 0, gen: 1 };
+        for q in [&b"jobs"[..], b"jobs2", b"mail"] {
+            hub.queues_mut().create(caller, q, b"").unwrap();
+        }
+        for filter in [&b""[..], b"*"] {
+            let page = queues(&hub, filter, 0, 50);
+            assert!(
+                page.starts_with("{\"total\":3,\"offset\":0,\"items\":[{"),
+                "{page}"
+            );
+            assert_eq!(names(&page), ["jobs", "jobs2", "mail"], "{page}");
+            assert_eq!(page.matches("},{").count(), 2, "{page}");
+        }
+        let page = queues(&hub, b"job", 1, 1);
+        assert!(
+            page.starts_with("{\"total\":2,\"offset\":1,\"items\":[{"),
+            "{page}"
+        );
+        assert_eq!(names(&page), ["jobs2"]);
+        assert_eq!(
+            queues(&hub, b"x", 0, 50),
+            "{\"total\":0,\"offset\":0,\"items\":[]}"
+        );
+    }
 }

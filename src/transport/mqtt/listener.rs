@@ -7,12 +7,13 @@
 //! packets, no encoding of records (record.rs does that).
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::detached::Detached;
 use super::session::{session_key, Publication, Session, SharedSession};
 
 /// Where a listener's time comes from: unix milliseconds, the system's
@@ -68,7 +69,7 @@ pub struct Listener {
     groups: HashMap<(String, String), Group>,
     /// Detached persistent sessions, oldest first (for the bound), with
     /// when they were detached (unix milliseconds).
-    detached: VecDeque<(Rc<str>, u64)>,
+    detached: Detached,
     /// The publication an MQTT connection is dispatching.
     pub current: Option<Publication>,
     next_conn: u64,
@@ -134,7 +135,7 @@ impl Listener {
         clean: bool,
     ) -> (SharedSession, bool, Option<SocketAddr>) {
         let wanted = session_key(user, client_id);
-        self.detached.retain(|(c, _)| **c != *wanted);
+        self.detached.remove(&wanted);
         self.forgotten(&wanted);
         let existing = self.sessions.get(wanted.as_str()).cloned();
         let previous = existing.as_ref().and_then(|s| {
@@ -177,7 +178,7 @@ impl Listener {
             return;
         }
         let now = self.clock.now_ms();
-        self.detached.push_back((Rc::clone(&id), now));
+        self.detached.push(Rc::clone(&id), now);
         if self.durable {
             self.dirty.insert(id);
         }
@@ -187,10 +188,11 @@ impl Listener {
     /// Drops the oldest detached sessions beyond `max_detached`.
     fn bound_detached(&mut self, max_detached: usize) {
         while self.detached.len() > max_detached {
-            if let Some((old, _)) = self.detached.pop_front() {
-                self.sessions.remove(&old);
-                self.forgotten(&old);
-            }
+            let Some(old) = self.detached.pop_oldest() else {
+                return;
+            };
+            self.sessions.remove(&old);
+            self.forgotten(&old);
         }
     }
 
@@ -241,11 +243,7 @@ impl Listener {
                 .cloned();
             match kept {
                 Some(s) => {
-                    let since = self
-                        .detached
-                        .iter()
-                        .find(|(k, _)| *k == key)
-                        .map(|(_, t)| *t);
+                    let since = self.detached.since(&key);
                     self.saved.insert(Rc::clone(&key));
                     out.push((key, Some((s, since))));
                 }
@@ -272,7 +270,7 @@ impl Listener {
         let shared = Rc::new(RefCell::new(session));
         self.sessions.insert(Rc::clone(&key), Rc::clone(&shared));
         self.saved.insert(Rc::clone(&key));
-        self.detached.push_back((key, detached_ms));
+        self.detached.push(key, detached_ms);
         self.bound_detached(max_detached);
         shared
     }
@@ -351,7 +349,7 @@ impl Listener {
         }
         let id = session.borrow().key();
         self.sessions.remove(&id);
-        self.detached.retain(|(c, _)| *c != id);
+        self.detached.remove(&id);
         self.forgotten(&id);
     }
 

@@ -9,6 +9,7 @@
 //! (`tests/prop_mqtt.rs`). Nothing here touches a socket.
 
 pub mod codec;
+pub mod detached;
 pub mod listener;
 pub mod packet;
 pub mod props;

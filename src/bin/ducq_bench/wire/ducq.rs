@@ -9,7 +9,7 @@ use ducq::transport::tcp::TcpCodec;
 use ducq::transport::ws::WsClient;
 use ducq::transport::{Decoder, Frame, SharedEncoding, Transport};
 
-use super::{sub_cow, Event, Wire};
+use super::{sub_cow, Event, Prefix, Wire};
 
 /// Largest frame the bench accepts from a server (S5 sends 64 KiB payloads).
 const MAX_BODY: usize = 16 << 20;
@@ -26,7 +26,7 @@ pub struct Ducq<T> {
     /// (topic, payload length, encoded bytes before the payload) of the
     /// last publication, for transports whose frame is a header followed
     /// by the message verbatim (see `publish`).
-    prefix: Option<(String, usize, Vec<u8>)>,
+    prefix: Prefix,
 }
 
 impl Ducq<TcpCodec> {
@@ -51,7 +51,7 @@ impl<T: Transport> Ducq<T> {
             ready_reported: transport.is_open(),
             transport,
             scratch: Vec::new(),
-            prefix: None,
+            prefix: Prefix::default(),
         }
     }
 
@@ -83,20 +83,18 @@ impl<T: Transport + Send> Wire for Ducq<T> {
         // the first one, and the bytes before its payload are reused, so
         // each later one is two appends rather than a format and a frame
         // (about a tenth of the bench publisher's instructions per message).
-        if let Some((t, len, prefix)) = &self.prefix {
-            if t == topic && *len == payload.len() {
-                out.extend_from_slice(prefix);
-                out.extend_from_slice(payload);
-                return;
-            }
+        if let Some(prefix) = self.prefix.get(topic, payload.len()) {
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(payload);
+            return;
         }
         let start = out.len();
         self.send(b"pub", topic, payload, out);
-        self.prefix = None;
+        self.prefix.clear();
         if self.transport.shared_encoding() == Some(SharedEncoding::TcpFrame) {
             let encoded = out.get(start..).unwrap_or_default();
             if let Some(head) = encoded.strip_suffix(payload) {
-                self.prefix = Some((topic.to_string(), payload.len(), head.to_vec()));
+                self.prefix.set(topic, payload.len(), head);
             }
         }
     }
@@ -191,8 +189,9 @@ mod tests {
         let mut out = Vec::new();
         w.publish("a/b", b"xyz", &mut out);
         // What the next publication of that topic and size reuses.
-        let kept = w.prefix.as_ref().map(|(t, n, p)| (t.as_str(), *n, &p[..]));
-        assert_eq!(kept, Some(("a/b", 3, &b"11\npub a/b\n"[..])));
+        assert_eq!(w.prefix.get("a/b", 3), Some(&b"11\npub a/b\n"[..]));
+        assert_eq!(w.prefix.get("a/b", 4), None);
+        assert_eq!(w.prefix.get("a/c", 3), None);
         w.publish("a/b", b"uvw", &mut out);
         // Another length, another topic: encoded afresh.
         w.publish("a/b", b"12345678901", &mut out);
@@ -219,7 +218,7 @@ mod tests {
         ws.publish("a/b", b"xyz", &mut out);
         let first = out.len();
         ws.publish("a/b", b"xyz", &mut out);
-        assert!(ws.prefix.is_none());
+        assert_eq!(ws.prefix.get("a/b", 3), None);
         assert_eq!(out.len(), 2 * first);
         assert!(
             !out.windows(3).any(|w| w == b"xyz"),

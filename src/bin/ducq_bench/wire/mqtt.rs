@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::{Event, Wire};
+use super::{Event, Prefix, Wire};
 
 const CONNECT: u8 = 0x10;
 const CONNACK: u8 = 2;
@@ -22,6 +22,8 @@ const KEEPALIVE_S: u16 = 1200;
 pub struct Mqtt {
     client_id: String,
     next_packet_id: u16,
+    /// A QoS 0 PUBLISH's fixed header and topic, for the last one.
+    prefix: Prefix,
 }
 
 impl Mqtt {
@@ -30,6 +32,7 @@ impl Mqtt {
         Mqtt {
             client_id: client_id.to_string(),
             next_packet_id: 0,
+            prefix: Prefix::default(),
         }
     }
 }
@@ -94,9 +97,15 @@ impl Wire for Mqtt {
     }
 
     fn publish(&mut self, topic: &str, payload: &[u8], out: &mut Vec<u8>) {
-        out.push(PUBLISH << 4); // QoS 0, no retain, no dup
-        put_len(out, 2 + topic.len() + payload.len());
-        put_str(out, topic.as_bytes());
+        if let Some(prefix) = self.prefix.get(topic, payload.len()) {
+            out.extend_from_slice(prefix);
+        } else {
+            let start = out.len();
+            out.push(PUBLISH << 4); // QoS 0, no retain, no dup
+            put_len(out, 2 + topic.len() + payload.len());
+            put_str(out, topic.as_bytes());
+            self.prefix.set(topic, payload.len(), &out[start..]);
+        }
         out.extend_from_slice(payload);
     }
 
@@ -178,6 +187,16 @@ mod tests {
         out.clear();
         m.publish("t", b"hi", &mut out);
         assert_eq!(out, b"\x30\x05\x00\x01thi".to_vec());
+        // The header and topic are reused while topic and size stay.
+        assert_eq!(m.prefix.get("t", 2), Some(&b"\x30\x05\x00\x01t"[..]));
+        m.publish("t", b"yo", &mut out);
+        m.publish("t", b"yes", &mut out);
+        m.publish("u", b"yes", &mut out);
+        assert_eq!(
+            out,
+            b"\x30\x05\x00\x01thi\x30\x05\x00\x01tyo\x30\x06\x00\x01tyes\x30\x06\x00\x01uyes"
+                .to_vec()
+        );
     }
 
     #[test]

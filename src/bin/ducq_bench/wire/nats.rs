@@ -6,7 +6,9 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use super::{find, parse_usize, Event, Wire};
+use std::io::Write as _;
+
+use super::{find, parse_usize, Event, Prefix, Wire};
 
 /// Longest control line accepted (INFO lines are a few hundred bytes).
 const MAX_LINE: usize = 64 * 1024;
@@ -16,6 +18,8 @@ pub struct Nats {
     next_sid: u32,
     /// What each outstanding PONG confirms, oldest first.
     pongs: VecDeque<bool>,
+    /// `PUB <subject> <#bytes>\r\n` of the last publication.
+    prefix: Prefix,
 }
 
 impl Nats {
@@ -24,6 +28,7 @@ impl Nats {
         Nats {
             next_sid: 0,
             pongs: VecDeque::new(),
+            prefix: Prefix::default(),
         }
     }
 }
@@ -46,9 +51,16 @@ impl Wire for Nats {
     }
 
     fn publish(&mut self, topic: &str, payload: &[u8], out: &mut Vec<u8>) {
-        out.extend_from_slice(b"PUB ");
-        out.extend_from_slice(topic.as_bytes());
-        out.extend_from_slice(format!(" {}\r\n", payload.len()).as_bytes());
+        if let Some(prefix) = self.prefix.get(topic, payload.len()) {
+            out.extend_from_slice(prefix);
+        } else {
+            let start = out.len();
+            out.extend_from_slice(b"PUB ");
+            out.extend_from_slice(topic.as_bytes());
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, " {}\r\n", payload.len());
+            self.prefix.set(topic, payload.len(), &out[start..]);
+        }
         out.extend_from_slice(payload);
         out.extend_from_slice(b"\r\n");
     }
@@ -73,9 +85,9 @@ impl Wire for Nats {
         if line.starts_with(b"MSG ") {
             // MSG <subject> <sid> [reply-to] <#bytes>
             let size = line
-                .rsplit(|&b| b == b' ')
-                .next()
-                .and_then(parse_usize)
+                .iter()
+                .rposition(|&b| b == b' ')
+                .and_then(|sp| parse_usize(&line[sp + 1..]))
                 .ok_or("NATS MSG line malformed")?;
             let end = after + size;
             if input.len() < end + 2 {
@@ -146,6 +158,17 @@ mod tests {
         let mut out = Vec::new();
         n.publish("s", b"ab", &mut out);
         assert_eq!(out, b"PUB s 2\r\nab\r\n");
+        // Later publications reuse the control line while topic and size
+        // stay; another size or topic makes a new one.
+        assert_eq!(n.prefix.get("s", 2), Some(&b"PUB s 2\r\n"[..]));
+        n.publish("s", b"cd", &mut out);
+        n.publish("s", b"efghijklmno", &mut out);
+        n.publish("t", b"efghijklmno", &mut out);
+        assert_eq!(
+            out,
+            b"PUB s 2\r\nab\r\nPUB s 2\r\ncd\r\nPUB s 11\r\nefghijklmno\r\nPUB t 11\r\nefghijklmno\r\n"
+        );
+        out.clear();
         let mut err = *b"-ERR 'Slow Consumer'\r\n";
         assert!(n.decode(&mut err, &mut out).is_err());
     }

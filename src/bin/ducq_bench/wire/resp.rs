@@ -6,26 +6,34 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::{find, parse_usize, Event, Wire};
+use std::io::Write as _;
+
+use super::{find, parse_usize, Event, Prefix, Wire};
 
 /// Longest header line accepted.
 const MAX_LINE: usize = 1024;
 
 /// A Redis pub/sub client codec.
-pub struct Resp;
+pub struct Resp {
+    /// A PUBLISH command's bytes before its payload, for the last one.
+    prefix: Prefix,
+}
 
 impl Resp {
     /// A fresh codec.
     pub fn new() -> Self {
-        Resp
+        Resp {
+            prefix: Prefix::default(),
+        }
     }
 }
 
 /// Appends one command as an array of bulk strings.
 fn put_command(out: &mut Vec<u8>, parts: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "*{}\r\n", parts.len());
     for p in parts {
-        out.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
+        let _ = write!(out, "${}\r\n", p.len());
         out.extend_from_slice(p);
         out.extend_from_slice(b"\r\n");
     }
@@ -69,7 +77,19 @@ impl Wire for Resp {
     }
 
     fn publish(&mut self, topic: &str, payload: &[u8], out: &mut Vec<u8>) {
-        put_command(out, &[b"PUBLISH", topic.as_bytes(), payload]);
+        if let Some(prefix) = self.prefix.get(topic, payload.len()) {
+            out.extend_from_slice(prefix);
+        } else {
+            // The command as a whole, then everything before the payload
+            // (it ends the command, followed by its CRLF) kept.
+            let start = out.len();
+            put_command(out, &[b"PUBLISH", topic.as_bytes(), payload]);
+            let head = out.len() - payload.len() - 2;
+            self.prefix.set(topic, payload.len(), &out[start..head]);
+            out.truncate(head);
+        }
+        out.extend_from_slice(payload);
+        out.extend_from_slice(b"\r\n");
     }
 
     fn acks_publish(&self) -> bool {
@@ -128,6 +148,22 @@ mod tests {
         let mut out = Vec::new();
         r.publish("ch", b"hi", &mut out);
         assert_eq!(out, b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$2\r\nhi\r\n");
+        // Everything before the payload is reused while topic and size
+        // stay; another size or topic makes a new command head.
+        assert_eq!(
+            r.prefix.get("ch", 2),
+            Some(&b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$2\r\n"[..])
+        );
+        out.clear();
+        r.publish("ch", b"yo", &mut out);
+        r.publish("ch", b"yes", &mut out);
+        r.publish("c", b"yes", &mut out);
+        assert_eq!(
+            out,
+            b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$2\r\nyo\r\n\
+              *3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$3\r\nyes\r\n\
+              *3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$3\r\nyes\r\n"
+        );
         out.clear();
         r.subscribe("ch", &mut out);
         assert_eq!(out, b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n");
