@@ -368,4 +368,68 @@ mod tests {
         assert_eq!(d.hub.conns.get(key).unwrap().pending_output(), 0);
         assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + Duration::from_secs(21)));
     }
+
+    #[test]
+    fn output_taken_bit_by_bit_is_not_a_remote_that_stopped_reading() {
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        d.at(1.0);
+        // Some of the output was taken at 10 s (none of it at 20 s).
+        d.hub.conns.get_mut(key).unwrap().bytes_out += 1;
+        d.at(10.0);
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_some());
+        d.at(30.0);
+        assert!(d.b.slots[0].conn.is_none());
+    }
+
+    #[test]
+    fn a_connection_that_opens_says_how_many_go_again() {
+        let mut d = dialled();
+        {
+            let mut link = d.b.slots[0].link.borrow_mut();
+            for p in ["1", "2"] {
+                let mut m =
+                    crate::server::bridges::link::Outgoing::new(b"o".to_vec(), p.as_bytes(), None);
+                m.resent = true;
+                link.waiting.push_back(m);
+            }
+            link.open = true;
+        }
+        d.at(1.0);
+        let want = format!(
+            "info,bridge,bridge-w,connected to {}; sending again 2 unconfirmed",
+            d.addr()
+        );
+        assert_eq!(*d.log.borrow(), [want]);
+    }
+
+    #[test]
+    fn the_next_check_counts_unacknowledged_mirror_messages_only_while_there_are_some() {
+        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        let mut js = JetStreamConfig::default();
+        js.queues.push("q".into());
+        let mut m = Mirror::new(js, 1, 10, 100);
+        m.begin("T", 1 << 20, &mut Vec::new());
+        m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+        m.offer(&Rc::from("q"), 1, &Rc::from(&b"x"[..]));
+        assert_eq!(m.drain(&mut Vec::new()), 1);
+        let m = Rc::new(RefCell::new(m));
+        d.b.slots[0].mirror = Some(Rc::clone(&m));
+        // Heard at 15 s, probed at 16 s, the output all written: the next
+        // probe is due at 21 s, the PubAck awaited since the dial at 20 s.
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        d.at(16.0);
+        let _remote_end = d.remote.accept().unwrap();
+        d.hub.flush_dirty();
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + 2 * KA));
+        // Acknowledged: only the probe.
+        m.borrow_mut().reply(b"_INBOX.T.1", None, b"{}").unwrap();
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + Duration::from_secs(21)));
+    }
 }
