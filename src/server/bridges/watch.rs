@@ -432,4 +432,32 @@ mod tests {
         m.borrow_mut().reply(b"_INBOX.T.1", None, b"{}").unwrap();
         assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + Duration::from_secs(21)));
     }
+
+    #[test]
+    fn a_jetstream_that_acknowledges_nothing_while_the_server_answers_is_left() {
+        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        let mut js = JetStreamConfig::default();
+        js.queues.push("q".into());
+        let mut m = Mirror::new(js, 1, 10, 100);
+        m.begin("T", 1 << 20, &mut Vec::new());
+        m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+        m.offer(&Rc::from("q"), 1, &Rc::from(&b"x"[..]));
+        m.drain(&mut Vec::new());
+        d.b.slots[0].mirror = Some(Rc::new(RefCell::new(m)));
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        d.at(19.999);
+        assert!(d.b.slots[0].conn.is_some());
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let lost = format!(
+            "warning,bridge,bridge-w,connection to {} lost (JetStream acknowledged none of 1 \
+             messages in 20.0 s); 1 unconfirmed will be sent again; retrying in 0.10 s \
+             (attempt 1)",
+            d.addr()
+        );
+        assert_eq!(d.log.borrow().last(), Some(&lost));
+    }
 }
