@@ -460,4 +460,43 @@ mod tests {
         );
         assert_eq!(d.log.borrow().last(), Some(&lost));
     }
+
+    #[test]
+    fn a_refusal_from_jetstream_is_an_answer_too() {
+        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        // The remote takes all output (flushed after each turn) and answers.
+        let _remote_end = d.remote.accept().unwrap();
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(25);
+        let mut js = JetStreamConfig::default();
+        js.queues.push("q".into());
+        let mut m = Mirror::new(js, 1, 10, 100);
+        m.begin("T", 1 << 20, &mut Vec::new());
+        m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+        for id in [1, 2] {
+            m.offer(&Rc::from("q"), id, &Rc::from(&b"x"[..]));
+        }
+        m.drain(&mut Vec::new());
+        let m = Rc::new(RefCell::new(m));
+        d.b.slots[0].mirror = Some(Rc::clone(&m));
+        d.at(5.0);
+        d.hub.flush_dirty();
+        // At 10 s the first is refused: the wait for the other starts again.
+        let refusal = br#"{"error":{"code":503,"description":"full"}}"#;
+        m.borrow_mut().reply(b"_INBOX.T.1", None, refusal).unwrap();
+        for t in [10.0, 15.0, 20.0, 25.0, 29.999] {
+            d.at(t);
+            d.hub.flush_dirty();
+            assert!(d.b.slots[0].conn.is_some(), "{t}");
+        }
+        d.at(30.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let last = d.log.borrow().last().cloned().unwrap();
+        assert!(
+            last.contains("(JetStream acknowledged none of 1 messages in 20.0 s)"),
+            "{last}"
+        );
+    }
 }
