@@ -499,4 +499,27 @@ mod tests {
             "{last}"
         );
     }
+
+    #[test]
+    fn either_quiet_or_unheard_is_enough_for_a_probe() {
+        for heard_lately in [true, false] {
+            let mut d = dialled();
+            d.open();
+            let key = d.key();
+            let four = d.t0 + Duration::from_secs(4);
+            if heard_lately {
+                // Nothing written since the dial, but heard at 4 s.
+                d.hub.conns.get_mut(key).unwrap().last_rx = four;
+            } else {
+                // Heard nothing since the dial, but written at 4 s.
+                d.b.slots[0].link.borrow_mut().written += 1;
+                d.at(4.0);
+            }
+            let before = d.hub.conns.get(key).unwrap().pending_output();
+            d.at(5.0);
+            let ping = crate::server::hub::tests::frame(b"PING _\nping").len();
+            let after = d.hub.conns.get(key).unwrap().pending_output();
+            assert_eq!(after, before + ping, "heard lately: {heard_lately}");
+        }
+    }
 }
