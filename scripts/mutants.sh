@@ -36,7 +36,11 @@
 # files can go side by side), MUTANTS_LIB_ONLY=1 (only the library's unit
 # tests: each mutant compiles the crate once, not twice; for a codec file
 # whose behaviour its unit tests pin, the quickest bounded run — and a lower
-# bound, as any restriction). It runs under `nice -n 19`.
+# bound, as any restriction), MUTANTS_FILTER (a test-name filter passed to
+# cargo test, e.g. "server::bridges::" with MUTANTS_LIB_ONLY=1: only that
+# module's unit tests run against each mutant; the quickest run for a file
+# its own module's tests pin, and a lower bound again). It runs under
+# `nice -n 19`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -216,6 +220,7 @@ export CARGO_PROFILE_TEST_DEBUG=0
 
 targets=(--locked --lib --tests)
 [ "${MUTANTS_LIB_ONLY:-}" = 1 ] && targets=(--locked --lib)
+[ -n "${MUTANTS_FILTER:-}" ] && targets+=("$MUTANTS_FILTER")
 
 for f in "${files[@]}"; do
   name=$(echo "$f" | tr '/*' '_x')

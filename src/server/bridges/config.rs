@@ -483,4 +483,98 @@ mod tests {
             assert_eq!(BridgeConfig::parse_flag(flag).unwrap_err(), want, "{flag}");
         }
     }
+
+    fn flag(text: &str) -> Result<BridgeConfig, String> {
+        match text {
+            "" => BridgeConfig::parse_flag("mqtt=127.0.0.1:1,out=a"),
+            _ => BridgeConfig::parse_flag(&format!("mqtt=127.0.0.1:1,out=a,{text}")),
+        }
+    }
+
+    #[test]
+    fn bounds_and_values_each_key_takes() {
+        // Seconds: positive and below a million, both ends exact.
+        assert_eq!(
+            flag("keepalive=1000000").unwrap_err(),
+            "keepalive: '1000000' is not a positive number of seconds"
+        );
+        assert_eq!(
+            flag("keepalive=999999").unwrap().keepalive,
+            Duration::from_secs(999_999)
+        );
+        // Every accepted spelling, each after the other value.
+        let cfg = flag("qos=0,qos=1,mqtt_version=4,mqtt_version=5").unwrap();
+        assert_eq!((cfg.qos, cfg.mqtt_version), (1, 5));
+        let cfg = flag("mqtt_version=3.1.1,retain=no,retain=yes,clean_session=1").unwrap();
+        assert_eq!(
+            (cfg.mqtt_version, cfg.retain, cfg.clean_session),
+            (4, true, true)
+        );
+        let cfg = flag("retain=true,retain=0,clean_session=yes,clean_session=false").unwrap();
+        assert_eq!((cfg.retain, cfg.clean_session), (false, false));
+        // Names: '-' and '_' are letters here; 64 bytes at most, 1 at least.
+        assert_eq!(flag("name=a-b_c").unwrap().name, "a-b_c");
+        let long = "n".repeat(64);
+        assert_eq!(flag(&format!("name={long}")).unwrap().name, long);
+        for bad in ["", "-:", "a.b"] {
+            assert_eq!(
+                flag(&format!("name={bad}")).unwrap_err(),
+                format!("bridge name '{bad}': 1 to 64 letters, digits, '-' or '_'")
+            );
+        }
+        assert!(flag(&format!("name={long}n")).is_err());
+    }
+
+    #[test]
+    fn qos_above_one_is_refused_for_mqtt_alone() {
+        // The file's and the flag's keys cannot say qos=2; a struct built
+        // in code can, and `check` is what stops it.
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let mut cfg = BridgeConfig::new(Kind::Mqtt, addr);
+        cfg.mapping.out.push("a".into());
+        cfg.qos = 2;
+        assert_eq!(cfg.check().unwrap_err(), "bridge mqtt: qos must be 0 or 1");
+        cfg.qos = 1;
+        assert_eq!(cfg.check(), Ok(()));
+        cfg.kind = Kind::Nats;
+        cfg.qos = 2;
+        assert_eq!(cfg.check(), Ok(()));
+    }
+
+    #[test]
+    fn tls_names_and_the_loaded_ca() {
+        let addr: SocketAddr = "[::1]:8883".parse().unwrap();
+        let mut cfg = flag("tls=true").unwrap();
+        assert_eq!(cfg.tls_server_name(addr), "::1");
+        cfg.server_name = Some("broker.lan".into());
+        assert_eq!(cfg.tls_server_name(addr), "broker.lan");
+        // Two CA files: equal loaded configurations when their bytes are.
+        let dir = std::env::temp_dir().join(format!("ducq-bridge-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut pems = Vec::new();
+        for (i, name) in ["one", "two"].into_iter().enumerate() {
+            let ca = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+            let path = dir.join(format!("{i}.pem"));
+            std::fs::write(&path, ca.cert.pem()).unwrap();
+            pems.push((path.to_string_lossy().into_owned(), ca.cert.pem()));
+        }
+        let load = |path: &str| {
+            let c = flag(&format!("tls=true,ca={path}")).unwrap();
+            c.tls_client.unwrap()
+        };
+        let (a, b, a2) = (load(&pems[0].0), load(&pems[1].0), load(&pems[0].0));
+        assert!(a == a2);
+        assert!(a != b);
+        assert_eq!(a.ca_bytes, pems[0].1.as_bytes());
+        assert_eq!(
+            format!("{a:?}"),
+            format!("TlsClient({} CA bytes)", pems[0].1.len())
+        );
+        // Not TLS: nothing loaded, whatever was before.
+        let mut plain = flag("").unwrap();
+        plain.tls_client = Some(a);
+        plain.finish().unwrap();
+        assert!(plain.tls_client.is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

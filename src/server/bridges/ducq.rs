@@ -209,3 +209,183 @@ impl Remote for DucqRemote {
         encode_frame(b"PING _\nping", out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::message::nack;
+    use crate::proto::State;
+    use crate::server::bridges::config::Kind as BridgeKind;
+
+    fn setup() -> (DucqRemote, Link, Rc<Shared>) {
+        let mut cfg = BridgeConfig::new(BridgeKind::Ducq, "127.0.0.1:1".parse().unwrap());
+        cfg.mapping.out = vec!["o/#".into(), "both/#".into()];
+        cfg.mapping.inbound = vec!["i/+".into(), "both/#".into()];
+        let shared = Rc::new(Shared::new());
+        let remote = DucqRemote::new(Rc::clone(&shared), &cfg);
+        (remote, Link::new(Rc::new(cfg)), shared)
+    }
+
+    /// The bodies of the length-framed messages in `out`.
+    fn frames(mut out: &[u8]) -> Vec<String> {
+        let mut got = Vec::new();
+        while let Some(nl) = out.iter().position(|&b| b == b'\n') {
+            let len: usize = std::str::from_utf8(&out[..nl]).unwrap().parse().unwrap();
+            got.push(String::from_utf8(out[nl + 1..nl + 1 + len].to_vec()).unwrap());
+            out = &out[nl + 1 + len..];
+        }
+        assert!(out.is_empty());
+        got
+    }
+
+    fn feed(r: &mut DucqRemote, link: &mut Link, body: &[u8], out: &mut Vec<u8>) -> Option<String> {
+        let mut buf = Vec::new();
+        encode_frame(body, &mut buf);
+        let (n, inbound) = r.decode(link, &mut buf, out).unwrap();
+        assert_eq!(n, buf.len());
+        inbound.map(|i| {
+            assert_eq!(i.last, LastMessage::Store);
+            String::from_utf8(i.message).unwrap()
+        })
+    }
+
+    /// Opens `r` with the remote answering the introduction with `hello`
+    /// and acknowledging both subscriptions.
+    fn open(r: &mut DucqRemote, link: &mut Link, hello: &[u8]) {
+        r.open(link, &mut Vec::new());
+        feed(r, link, hello, &mut Vec::new());
+        feed(r, link, b"ACK *\n", &mut Vec::new());
+        feed(r, link, b"ACK *\n", &mut Vec::new());
+        assert!(r.ready());
+    }
+
+    fn send(r: &mut DucqRemote, link: &mut Link, mut m: Outgoing) -> (Sent, Vec<String>) {
+        let mut out = Vec::new();
+        let sent = r.send(link, &mut m, &mut out);
+        if sent == Sent::Unconfirmed {
+            link.sent_unconfirmed(m);
+        }
+        (sent, frames(&out))
+    }
+
+    #[test]
+    fn introduces_itself_subscribes_and_sends_bpub_with_its_trace() {
+        let (mut r, mut link, shared) = setup();
+        let mut out = Vec::new();
+        r.open(&mut link, &mut out);
+        assert_eq!(
+            frames(&out),
+            [
+                format!("bridge {:016x}\n1", shared.id),
+                "sub i/+\nadd".into(),
+                "sub both/#\nadd".into()
+            ]
+        );
+        assert!(!r.ready());
+        // Nothing goes before the introduction is answered.
+        let m = r.outgoing(&mut link, b"o/x", b"p", 5).unwrap();
+        assert_eq!(send(&mut r, &mut link, m.clone()).0, Sent::Wait);
+        feed(&mut r, &mut link, b"bridge 00000000000000ab\n1", &mut out);
+        assert!(!r.ready());
+        feed(&mut r, &mut link, b"ACK *\n", &mut out);
+        let refusal = nack(State::EAccess);
+        feed(&mut r, &mut link, &refusal, &mut out);
+        assert!(r.ready());
+        assert_eq!(
+            link.notes,
+            [format!(
+                "the remote refused the subscription to both/#: {}",
+                nack_text(&refusal)
+            )]
+        );
+        // A publication made here: its trace is this broker's, number 5.
+        let trace = Trace::new(shared.id, 5).to_bytes();
+        assert_eq!(m, Outgoing::new(b"o/x".to_vec(), b"p", Some(trace.clone())));
+        let (sent, wire) = send(&mut r, &mut link, m);
+        assert_eq!(sent, Sent::Unconfirmed);
+        let trace = String::from_utf8(trace).unwrap();
+        assert_eq!(wire, [format!("bpub o/x\n{trace}\np")]);
+        // One that has been on the remote already is not sent back.
+        let mut been = Trace::new(1, 1);
+        been.hops.push(0xab);
+        let back = Outgoing::new(b"o/y".to_vec(), b"q", Some(been.to_bytes()));
+        assert_eq!(send(&mut r, &mut link, back), (Sent::Skipped, vec![]));
+        assert_eq!(link.counters.looped, 1);
+        // ACKs and NACKs confirm the publications in order.
+        let m = r.outgoing(&mut link, b"o/z", b"r", 6).unwrap();
+        send(&mut r, &mut link, m);
+        feed(&mut r, &mut link, b"ACK *\n", &mut out);
+        feed(&mut r, &mut link, &nack(State::EAccess), &mut out);
+        let c = link.counters;
+        assert_eq!((c.sent, c.confirmed, c.rejected), (2, 1, 1));
+        // Pings both ways.
+        out.clear();
+        feed(&mut r, &mut link, b"PING _\nx", &mut out);
+        r.ping(&mut out);
+        assert_eq!(frames(&out), ["PONG _\nx", "PING _\nping"]);
+    }
+
+    #[test]
+    fn messages_in_from_a_bridging_remote() {
+        let (mut r, mut link, _) = setup();
+        open(&mut r, &mut link, b"bridge 00000000000000ab\n1");
+        let mut out = Vec::new();
+        let got = feed(
+            &mut r,
+            &mut link,
+            b"bpub i/a\n00000000000000ab:1\nv",
+            &mut out,
+        );
+        assert_eq!(got.as_deref(), Some("bpub i/a\n00000000000000ab:1\nv"));
+        // A remote with bridge support says where a message came from: one
+        // on a forwarded route is not taken for an echo.
+        let got = feed(&mut r, &mut link, b"pub both/x\nw", &mut out);
+        assert_eq!(got.as_deref(), Some("pub both/x\nw"));
+        assert_eq!(link.counters.ignored, 0);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_remote_without_bridge_support_gets_plain_pub_and_echoes_are_dropped() {
+        let (mut r, mut link, _) = setup();
+        let refusal = nack(State::EAccess);
+        open(&mut r, &mut link, &refusal);
+        assert_eq!(
+            link.notes,
+            [format!(
+                "the remote has no bridge support ({}): plain pub/sub, no loop protection; \
+                 incoming messages on forwarded routes are dropped",
+                nack_text(&refusal)
+            )]
+        );
+        let m = r.outgoing(&mut link, b"o/x", b"p", 1).unwrap();
+        assert_eq!(
+            send(&mut r, &mut link, m),
+            (Sent::Unconfirmed, vec!["pub o/x\np".to_string()])
+        );
+        let mut out = Vec::new();
+        let rows: [(&[u8], Option<&str>); 5] = [
+            (b"pub i/a\nv", Some("pub i/a\nv")),
+            (b"publish i/b\nw", Some("pub i/b\nw")),
+            // Echo of a forwarded route, another command, another route.
+            (b"pub both/x\nv", None),
+            (b"sub i/a\nadd", None),
+            (b"pub other\nz", None),
+        ];
+        for (body, want) in rows {
+            assert_eq!(feed(&mut r, &mut link, body, &mut out).as_deref(), want);
+        }
+        assert_eq!(link.counters.ignored, 3);
+        // An introduction answered without a broker id: plain too.
+        let (mut r, mut link, _) = setup();
+        open(&mut r, &mut link, b"bridge zz\n1");
+        let m = r.outgoing(&mut link, b"o/x", b"p", 1).unwrap();
+        assert_eq!(send(&mut r, &mut link, m).1, ["pub o/x\np"]);
+        // Framing that is not ducq's ends the connection.
+        let mut junk = b"x\n".to_vec();
+        assert_eq!(
+            r.decode(&mut link, &mut junk, &mut out).unwrap_err(),
+            "invalid framing from the remote"
+        );
+    }
+}

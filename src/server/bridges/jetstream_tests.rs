@@ -240,3 +240,70 @@ fn a_changed_bridge_takes_over_what_was_not_acknowledged() {
     other.take_over(&mut new);
     assert_eq!((other.depths(), new.counters.dropped), ((0, 0), 2));
 }
+
+#[test]
+fn every_spelling_and_the_stream_names_length() {
+    let mut c = cfg();
+    for (v, want) in [("false", false), ("true", true), ("0", false), ("1", true)] {
+        assert_eq!(c.set("stream_create", v), Ok(true));
+        assert_eq!(c.create, want, "{v}");
+    }
+    c.stream = "S".repeat(64);
+    assert_eq!(c.check("b", true), Ok(()));
+    c.stream.push('S');
+    assert_eq!(
+        c.check("b", true).unwrap_err(),
+        format!(
+            "bridge b: stream name '{}': 1 to 64 characters, no '.', '*', '>' or spaces",
+            c.stream
+        )
+    );
+    let m = Mirror::new(cfg(), 1, 10, 10);
+    assert_eq!(m.config(), &cfg());
+}
+
+#[test]
+fn no_inbox_no_replies() {
+    let mut m = Mirror::new(cfg(), 1, 10, 100);
+    // Before the first handshake and after a connection ends, nothing is
+    // a reply (an empty inbox would be the prefix of every subject).
+    assert!(!m.is_reply(b"_INBOX.T.1"));
+    m.begin("T", 1 << 20, &mut Vec::new());
+    assert!(m.is_reply(b"_INBOX.T.1"));
+    m.connection_ended();
+    assert!(!m.is_reply(b"_INBOX.T.1"));
+}
+
+#[test]
+fn the_byte_bound_the_window_and_max_payload_at_their_edges() {
+    // Bytes: up to exactly the bound.
+    let mut m = Mirror::new(cfg(), 1, 100, 10);
+    for (i, n) in [6, 4, 1].into_iter().enumerate() {
+        m.offer(&q("mail"), i as u64, &p(&vec![b'x'; n]));
+    }
+    assert_eq!((m.depths(), m.bytes, m.counters.dropped), ((2, 0), 10, 1));
+    // A payload of exactly max_payload goes; one byte more is refused and
+    // its bytes given back.
+    let mut out = Vec::new();
+    m.begin("T", 6, &mut out);
+    m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+    assert_eq!(m.drain(&mut out), 2);
+    let mut m = Mirror::new(cfg(), 1, 100, 100);
+    m.offer(&q("mail"), 1, &p(b"1234567"));
+    m.begin("T", 6, &mut out);
+    m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+    assert_eq!(m.drain(&mut out), 0);
+    assert_eq!((m.counters.rejected, m.bytes), (1, 0));
+    // The window: WINDOW unacknowledged at once, the next after an ack.
+    let mut m = Mirror::new(cfg(), 1, 1000, 1 << 20);
+    for i in 0..WINDOW as u64 + 2 {
+        m.offer(&q("mail"), i, &p(b"x"));
+    }
+    m.begin("T", 1 << 20, &mut out);
+    m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+    assert_eq!(m.drain(&mut out), WINDOW);
+    assert_eq!(m.depths(), (2, WINDOW));
+    m.reply(b"_INBOX.T.1", None, b"{}").unwrap();
+    assert_eq!(m.drain(&mut out), 1);
+    assert_eq!(m.depths(), (1, WINDOW));
+}

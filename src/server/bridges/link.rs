@@ -334,4 +334,59 @@ mod tests {
         l.confirm_first(5);
         assert_eq!((l.counters.confirmed, l.in_flight()), (2, 0));
     }
+
+    #[test]
+    fn the_byte_bound_is_inclusive() {
+        let mut l = link(100, 5);
+        for p in ["a", "bcd", "e", "f"] {
+            l.wait(msg(p));
+        }
+        // 1 + 3 + 1 is exactly the bound; the next byte is one too many.
+        assert_eq!(
+            (l.waiting.len(), l.buffered_bytes, l.counters.dropped),
+            (3, 5, 1)
+        );
+    }
+
+    #[test]
+    fn put_back_goes_first_and_unconfirmed_sends_count_as_confirmed() {
+        let mut l = link(10, 100);
+        l.wait(msg("b"));
+        let a = msg("aa");
+        l.unwait(a.clone());
+        assert_eq!(l.buffered_bytes, 3);
+        assert_eq!(l.next_waiting(), Some(a));
+        l.sent_confirmed();
+        l.sent_confirmed();
+        assert_eq!((l.counters.sent, l.counters.confirmed), (2, 2));
+    }
+
+    #[test]
+    fn take_over_ends_the_old_connection_only_when_it_was_open_or_owed() {
+        let cfg = |l: &Link| Rc::clone(&l.cfg);
+        // Closed, nothing unconfirmed: no second disconnect is counted.
+        let mut old = link(10, 100);
+        old.counters.disconnects = 1;
+        old.wait(msg("w"));
+        let mut new = Link::new(cfg(&old));
+        assert_eq!(new.take_over(&mut old), 1);
+        assert_eq!(new.counters.disconnects, 1);
+        // Closed but owing confirmations: they are sent again, first.
+        let mut old = link(10, 100);
+        old.sent_unconfirmed(msg("u"));
+        old.wait(msg("w"));
+        let mut new = Link::new(cfg(&old));
+        assert_eq!(new.take_over(&mut old), 2);
+        let c = new.counters;
+        assert_eq!((c.disconnects, c.resent, c.sent), (1, 1, 1));
+        let first = new.next_waiting().unwrap();
+        assert_eq!((first.payload, first.resent), (b"u".to_vec(), true));
+        // Open with nothing owed: the connection is still counted as ended.
+        let mut old = link(10, 100);
+        old.open = true;
+        let mut new = Link::new(cfg(&old));
+        assert_eq!(new.take_over(&mut old), 0);
+        assert!(!old.open);
+        assert_eq!(new.counters.disconnects, 1);
+    }
 }

@@ -193,3 +193,67 @@ fn json_fields() {
     assert_eq!(json_field(info, "tls_required").as_deref(), Some("true"));
     assert_eq!(json_field(info, "nope"), None);
 }
+
+/// One decode of `input` on an opened remote.
+fn decode_once(input: &[u8]) -> Result<(usize, Option<Inbound>), String> {
+    let (mut r, mut link) = setup();
+    feed(&mut r, &mut link, b"INFO {}\r\nPONG\r\n", &mut Vec::new());
+    let mut buf = input.to_vec();
+    r.decode(&mut link, &mut buf, &mut Vec::new())
+}
+
+#[test]
+fn lines_and_sizes_at_their_bounds() {
+    // A line without its CRLF waits, up to MAX_LINE bytes.
+    assert_eq!(decode_once(b"PIN").unwrap(), (0, None));
+    assert_eq!(decode_once(&vec![b'x'; MAX_LINE]).unwrap(), (0, None));
+    assert_eq!(
+        decode_once(&vec![b'x'; MAX_LINE + 1]).unwrap_err(),
+        "control line too long"
+    );
+    // A payload of MAX_MSG bytes waits for its bytes; one more is refused.
+    let at = format!("MSG i.x 1 {MAX_MSG}\r\n");
+    assert_eq!(decode_once(at.as_bytes()).unwrap(), (0, None));
+    let over = format!("MSG i.x 1 {}\r\n", MAX_MSG + 1);
+    assert_eq!(
+        decode_once(over.as_bytes()).unwrap_err(),
+        format!(
+            "MSG of {} bytes is over the limit or malformed",
+            MAX_MSG + 1
+        )
+    );
+    // Headers longer than the whole are refused as such.
+    assert_eq!(
+        decode_once(b"HMSG i.x 1 5 3\r\nabc\r\n").unwrap_err(),
+        "MSG of 3 bytes is over the limit or malformed"
+    );
+    // Headers that are the whole: an empty payload comes in.
+    let (n, inbound) = decode_once(b"HMSG i.x 1 12 12\r\nNATS/1.0\r\n\r\n\r\n").unwrap();
+    assert_eq!(n, 32);
+    assert_eq!(inbound.unwrap().message, b"pub i/x\n");
+}
+
+#[test]
+fn sizes_are_up_to_twelve_plain_digits() {
+    assert_eq!(parse_size(b"000000000005"), Some(5));
+    assert_eq!(parse_size(b"0"), Some(0));
+    for bad in [&b""[..], b"0000000000005", b"+5", b"5 ", b"-1"] {
+        assert_eq!(parse_size(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn a_payload_of_exactly_max_payload_goes() {
+    let (mut r, mut link) = setup();
+    feed(
+        &mut r,
+        &mut link,
+        b"INFO {\"max_payload\":3}\r\nPONG\r\n",
+        &mut Vec::new(),
+    );
+    let mut out = Vec::new();
+    let mut m = r.outgoing(&mut link, b"o/a", b"abc", 0).unwrap();
+    assert_eq!(r.send(&mut link, &mut m, &mut out), Sent::Unconfirmed);
+    assert_eq!(out, b"PUB o.a 3\r\nabc\r\nPING\r\n");
+    assert_eq!(link.counters.unmappable, 0);
+}

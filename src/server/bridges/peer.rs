@@ -288,3 +288,310 @@ impl CommandSet for PeerCommands {
         "bridges"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::server::hub::tests::{frame, hub, read_now, tcp};
+    use crate::transport::Decoded;
+
+    fn exec(
+        cmds: &mut PeerCommands,
+        hub: &mut Hub,
+        caller: usize,
+        text: &[u8],
+    ) -> Result<(), State> {
+        let msg = Message::parse(text).unwrap();
+        cmds.exec(hub, caller, &msg)
+    }
+
+    /// `bpub` bodies delivered to a peer, as (route, trace, payload).
+    fn bpubs(wire: &[u8]) -> Vec<(String, Trace, String)> {
+        let mut rest = wire;
+        let mut got = Vec::new();
+        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+            let len: usize = std::str::from_utf8(&rest[..nl]).unwrap().parse().unwrap();
+            let body = std::str::from_utf8(&rest[nl + 1..nl + 1 + len]).unwrap();
+            let (head, tail) = body.split_once('\n').unwrap();
+            let (trace, payload) = tail.split_once('\n').unwrap();
+            let route = head.strip_prefix("bpub ").unwrap();
+            let trace = Trace::parse(trace.as_bytes()).unwrap();
+            got.push((route.to_string(), trace, payload.to_string()));
+            rest = &rest[nl + 1 + len..];
+        }
+        got
+    }
+
+    #[test]
+    fn a_peer_is_answered_our_id_and_then_gets_bpub_unless_the_trace_names_it() {
+        let (mut hub, _poll) = hub();
+        let shared = Rc::new(Shared::new());
+        let mut cmds = PeerCommands::new(Rc::clone(&shared));
+        let (a, mut pa) = tcp(&mut hub);
+        assert_eq!(
+            exec(&mut cmds, &mut hub, a, b"bridge 00000000000000ab\n1"),
+            Ok(())
+        );
+        hub.flush_dirty();
+        let hello = format!("bridge {:016x}\n1", shared.id);
+        assert_eq!(read_now(&mut pa), frame(hello.as_bytes()));
+        // Local publications go out as bpub with this broker's trace.
+        hub.subs.subscribe(a, b"r", true);
+        hub.publish(b"r", b"pub r\none");
+        hub.publish(b"r", b"pub r\ntwo");
+        hub.flush_dirty();
+        let got = bpubs(&read_now(&mut pa));
+        assert_eq!(got.len(), 2);
+        for (i, (route, trace, payload)) in got.iter().enumerate() {
+            assert_eq!((route.as_str(), payload.as_str()), ("r", ["one", "two"][i]));
+            assert_eq!((trace.origin, trace.hops.as_slice()), (shared.id, &[][..]));
+        }
+        assert_eq!(got[1].1.seq, got[0].1.seq + 1);
+        // One that has been on the peer is not sent back to it.
+        let mut been = Trace::new(7, 1);
+        been.hops.push(0xab);
+        *shared.current.borrow_mut() = Some(been);
+        hub.publish(b"r", b"pub r\nback");
+        *shared.current.borrow_mut() = None;
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pa), b"");
+        // Only a broker id, and not ours: a bridge to itself is refused.
+        let (b, _pb) = tcp(&mut hub);
+        assert_eq!(
+            exec(&mut cmds, &mut hub, b, b"bridge zz\n1"),
+            Err(State::EMsgInv)
+        );
+        let own = format!("bridge {:016x}\n1", shared.id);
+        assert_eq!(
+            exec(&mut cmds, &mut hub, b, own.as_bytes()),
+            Err(State::EMsgInv)
+        );
+    }
+
+    #[test]
+    fn bpub_publishes_once_with_this_broker_added_to_the_trace() {
+        let (mut hub, _poll) = hub();
+        let shared = Rc::new(Shared::new());
+        let mut cmds = PeerCommands::new(Rc::clone(&shared));
+        let (peer, mut pp) = tcp(&mut hub);
+        let (sub, mut ps) = tcp(&mut hub);
+        let (next, mut pn) = tcp(&mut hub);
+        hub.subs.subscribe(sub, b"r", true);
+        exec(&mut cmds, &mut hub, next, b"bridge 00000000000000cd\n1").unwrap();
+        hub.subs.subscribe(next, b"r", true);
+        hub.flush_dirty();
+        read_now(&mut pn);
+        // Fresh: ACK, published as pub, passed on with our id as a hop.
+        exec(
+            &mut cmds,
+            &mut hub,
+            peer,
+            b"bpub r\n00000000000000ab:5\nhello",
+        )
+        .unwrap();
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pp), frame(b"ACK"));
+        assert_eq!(read_now(&mut ps), frame(b"pub r\nhello"));
+        let mut want = Trace::new(0xab, 5);
+        want.hops.push(shared.id);
+        assert_eq!(
+            bpubs(&read_now(&mut pn)),
+            [("r".to_string(), want, "hello".to_string())]
+        );
+        assert!(shared.current.borrow().is_none());
+        // Seen already, or naming this broker: ACK, nothing published.
+        let ours = format!("bpub r\n00000000000000ab:6,{:016x}\nagain", shared.id);
+        for dup in [&b"bpub r\n00000000000000ab:5\nhello"[..], ours.as_bytes()] {
+            exec(&mut cmds, &mut hub, peer, dup).unwrap();
+        }
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut pp), [frame(b"ACK"), frame(b"ACK")].concat());
+        assert_eq!((read_now(&mut ps), shared.duplicates.get()), (vec![], 2));
+        // Malformed: no trace line, a bad trace, no route line.
+        for bad in [&b"bpub r\nhello"[..], b"bpub r\nxyz\nhello", b"bpub r"] {
+            assert_eq!(
+                exec(&mut cmds, &mut hub, peer, bad),
+                Err(State::EMsgInv),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_listing_and_the_command_set() {
+        let (mut hub, _poll) = hub();
+        let shared = Rc::new(Shared::new());
+        shared.duplicates.set(3);
+        let mut cmds = PeerCommands::new(Rc::clone(&shared));
+        let (a, mut pa) = tcp(&mut hub);
+        exec(&mut cmds, &mut hub, a, b"bridges\n").unwrap();
+        hub.flush_dirty();
+        let line = format!("broker {:016x} duplicates=3\n", shared.id);
+        assert_eq!(
+            read_now(&mut pa),
+            [frame(b"PARTS"), frame(line.as_bytes()), frame(b"END")].concat()
+        );
+        assert_eq!(cmds.name(), "bridges");
+        let names: Vec<String> = CommandSet::list(&cmds)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["bridge", "bpub", "bridges"]);
+        for n in ["bridge", "bpub", "bridges"] {
+            assert!(cmds.has(n.as_bytes()));
+        }
+        assert!(!cmds.has(b"pub") && !cmds.has(b"bridgez"));
+    }
+
+    #[test]
+    fn each_bridge_is_listed_with_its_own_mirror_alone() {
+        use crate::server::bridges::config::{BridgeConfig, Kind};
+        use crate::server::bridges::jetstream::JetStreamConfig;
+        let (mut hub, _poll) = hub();
+        let shared = Rc::new(Shared::new());
+        let mut cmds = PeerCommands::new(Rc::clone(&shared));
+        for (name, kind) in [("a", Kind::Ducq), ("n", Kind::Nats)] {
+            let mut cfg = BridgeConfig::new(kind, "127.0.0.1:1".parse().unwrap());
+            cfg.name = name.into();
+            let link = Rc::new(RefCell::new(Link::new(Rc::new(cfg))));
+            shared.links.borrow_mut().push(link);
+        }
+        let js = JetStreamConfig::default();
+        let mirror = Rc::new(RefCell::new(Mirror::new(js, 1, 10, 100)));
+        shared.mirrors.borrow_mut().push(("n".into(), mirror));
+        let (c, mut pc) = tcp(&mut hub);
+        exec(&mut cmds, &mut hub, c, b"bridges\n").unwrap();
+        hub.flush_dirty();
+        let fields = |name: &str, kind: &str| {
+            format!(
+                "{name} kind={kind} addr=127.0.0.1:1 state=down connects=0 disconnects=0 \
+                 sent=0 confirmed=0 in_flight=0 waiting=0 resent=0 rejected=0 untracked=0 \
+                 unmappable=0 dropped=0 looped=0 received=0 ignored=0 refused=0"
+            )
+        };
+        let a = format!("{}\n", fields("a", "ducq"));
+        let n = format!(
+            "{} stream=DUCQ_QUEUES mirrored=0 mirror_sent=0 mirror_in_flight=0 \
+             mirror_waiting=0 mirror_resent=0 duplicates=0 mirror_rejected=0 \
+             mirror_dropped=0 mirror_unmappable=0\n",
+            fields("n", "nats")
+        );
+        let head = format!("broker {:016x} duplicates=0\n", shared.id);
+        let want = [
+            &b"PARTS"[..],
+            head.as_bytes(),
+            a.as_bytes(),
+            n.as_bytes(),
+            b"END",
+        ];
+        let want: Vec<u8> = want.iter().flat_map(|m| frame(m)).collect();
+        assert_eq!(read_now(&mut pc), want);
+    }
+
+    /// An inner codec whose answers are all distinct; the flags follow `on`.
+    struct Inner {
+        on: Rc<Cell<bool>>,
+        closed: Rc<Cell<bool>>,
+    }
+
+    impl Transport for Inner {
+        fn name(&self) -> &str {
+            "inner"
+        }
+        fn open(&mut self, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"open;");
+        }
+        fn is_open(&self) -> bool {
+            self.on.get()
+        }
+        fn decode<'a>(&mut self, input: &'a mut [u8], _out: &mut Vec<u8>) -> Step<'a> {
+            Step {
+                consumed: 3,
+                decoded: Decoded::Message(Cow::Borrowed(&input[..3])),
+            }
+        }
+        fn frame_len(&self, input: &[u8]) -> Option<usize> {
+            Some(input.len() + 5)
+        }
+        fn after_dispatch(&mut self, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"after;");
+        }
+        fn accepts_push(&self) -> bool {
+            self.on.get()
+        }
+        fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+            out.extend_from_slice(b"enc:");
+            out.extend_from_slice(msg);
+        }
+        fn close_after_flush(&self) -> bool {
+            self.on.get()
+        }
+        fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {
+            out.extend_from_slice(b"ka;");
+            self.on.get()
+        }
+        fn idle_timeout(&self) -> Option<std::time::Duration> {
+            Some(std::time::Duration::from_secs(7))
+        }
+        fn last_message(&self) -> LastMessage {
+            LastMessage::Forget
+        }
+        fn closing(&mut self) {
+            self.closed.set(true);
+        }
+        fn last_words(&mut self) -> Option<Vec<u8>> {
+            Some(b"bye".to_vec())
+        }
+    }
+
+    #[test]
+    fn the_peer_codec_is_its_inner_codec_but_for_publications() {
+        let (on, closed) = (Rc::new(Cell::new(true)), Rc::new(Cell::new(false)));
+        let shared = Rc::new(Shared::new());
+        let inner = Inner {
+            on: Rc::clone(&on),
+            closed: Rc::clone(&closed),
+        };
+        let mut c = PeerCodec {
+            inner: Box::new(inner),
+            shared: Rc::clone(&shared),
+            peer: 0xab,
+        };
+        assert_eq!(c.name(), "inner");
+        let mut out = Vec::new();
+        c.open(&mut out);
+        c.after_dispatch(&mut out);
+        c.encode(b"ACK", &mut out);
+        assert_eq!(out, b"open;after;enc:ACK");
+        for flag in [true, false] {
+            on.set(flag);
+            let mut ka = Vec::new();
+            let got = (
+                c.is_open(),
+                c.accepts_push(),
+                c.close_after_flush(),
+                c.keepalive(&mut ka),
+            );
+            assert_eq!(got, (flag, flag, flag, flag));
+            assert_eq!(ka, b"ka;");
+        }
+        assert_eq!(c.frame_len(b"xy"), Some(7));
+        let mut input = b"abcdef".to_vec();
+        let step = c.decode(&mut input, &mut out);
+        assert_eq!(step.consumed, 3);
+        assert_eq!(step.decoded, Decoded::Message(Cow::Borrowed(&b"abc"[..])));
+        assert!(c.shared_encoding().is_none());
+        assert_eq!(c.idle_timeout(), Some(std::time::Duration::from_secs(7)));
+        assert_eq!(c.last_message(), LastMessage::Forget);
+        c.closing();
+        assert!(closed.get());
+        assert_eq!(c.last_words(), Some(b"bye".to_vec()));
+        // A publication: bpub with its trace, through the inner encoder.
+        out.clear();
+        c.encode_publication(b"pub r\nx", 9, &mut out);
+        let want = format!("enc:bpub r\n{:016x}:9\nx", shared.id);
+        assert_eq!(out, want.as_bytes());
+    }
+}

@@ -142,6 +142,9 @@ mod tests {
             b"1:1,",
             b"1:1,zz",
             b"11111111111111111:1",
+            // 17 digits are refused by their count, not by their value.
+            b"00000000000000001:1",
+            b"1:1,00000000000000002",
             b"1:1,\xff",
             too_long.as_bytes(),
         ] {
@@ -154,12 +157,16 @@ mod tests {
         }
         let max = format!("1:1{}", ",2".repeat(MAX_HOPS));
         assert_eq!(Trace::parse(max.as_bytes()).unwrap().hops.len(), MAX_HOPS);
+        // 16 digits with leading zeros are an id.
+        assert_eq!(broker_id("0000000000000001"), Some(1));
     }
 
     #[test]
     fn seen_is_a_bounded_window() {
         let mut s = Seen::default();
+        assert!(s.is_empty());
         assert!(s.insert(1, 1));
+        assert!(!s.is_empty());
         assert!(!s.insert(1, 1));
         assert!(s.insert(2, 1));
         for n in 0..SEEN_WINDOW as u64 {

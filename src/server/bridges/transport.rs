@@ -293,3 +293,254 @@ impl<R: Remote> Transport for BridgeTransport<R> {
         Some((cfg.keepalive * 3).max(super::watch::handshake_time(cfg) * 2))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::proto::message::nack;
+    use crate::proto::State;
+    use crate::server::bridges::config::Kind;
+
+    /// A remote whose answers the test scripts.
+    #[derive(Default)]
+    struct Fake {
+        ready: bool,
+        /// What `decode` returns, in turn (`Ok((0, None))` when empty).
+        decoded: VecDeque<Result<(usize, Option<Inbound>), String>>,
+        /// What `send` answers, in turn (`Unconfirmed` when empty).
+        answers: VecDeque<Sent>,
+        handled: usize,
+    }
+
+    impl Remote for Fake {
+        fn open(&mut self, _link: &mut Link, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"HELLO");
+        }
+        fn decode(
+            &mut self,
+            _link: &mut Link,
+            _input: &mut [u8],
+            out: &mut Vec<u8>,
+        ) -> Result<(usize, Option<Inbound>), String> {
+            out.extend_from_slice(b"ans");
+            self.decoded.pop_front().unwrap_or(Ok((0, None)))
+        }
+        fn ready(&self) -> bool {
+            self.ready
+        }
+        fn outgoing(
+            &mut self,
+            link: &mut Link,
+            route: &[u8],
+            payload: &[u8],
+            _seq: u64,
+        ) -> Option<Outgoing> {
+            link.mapped((route != b"o/none").then(|| route.to_vec()), payload)
+        }
+        fn send(&mut self, _link: &mut Link, msg: &mut Outgoing, out: &mut Vec<u8>) -> Sent {
+            let sent = self.answers.pop_front().unwrap_or(Sent::Unconfirmed);
+            if matches!(sent, Sent::Unconfirmed | Sent::Confirmed) {
+                out.extend_from_slice(&msg.payload);
+            }
+            sent
+        }
+        fn handled(&mut self, _link: &mut Link, out: &mut Vec<u8>) {
+            self.handled += 1;
+            out.push(b'H');
+        }
+        fn ping(&mut self, out: &mut Vec<u8>) {
+            out.push(b'P');
+        }
+    }
+
+    fn setup(parked: bool) -> (BridgeTransport<Fake>, Rc<RefCell<Link>>) {
+        let mut cfg = BridgeConfig::new(Kind::Ducq, "127.0.0.1:1".parse().unwrap());
+        cfg.name = "b".into();
+        cfg.mapping.out = vec!["o/#".into()];
+        let link = Rc::new(RefCell::new(Link::new(Rc::new(cfg))));
+        (
+            BridgeTransport::new(Fake::default(), Rc::clone(&link), parked),
+            link,
+        )
+    }
+
+    fn decode(
+        t: &mut BridgeTransport<Fake>,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> (usize, Decoded<'static>) {
+        let mut buf = input.to_vec();
+        let step = t.decode(&mut buf, out);
+        let decoded = match step.decoded {
+            Decoded::Nothing => Decoded::Nothing,
+            Decoded::Close => Decoded::Close,
+            Decoded::Message(m) => Decoded::Message(Cow::Owned(m.into_owned())),
+        };
+        (step.consumed, decoded)
+    }
+
+    #[test]
+    fn what_waits_goes_when_the_handshake_ends_and_every_byte_is_counted() {
+        let (mut t, link) = setup(false);
+        assert_eq!(t.name(), "bridge-b");
+        let mut out = b"xx".to_vec();
+        t.open(&mut out);
+        assert_eq!(
+            (out.as_slice(), link.borrow().written),
+            (&b"xxHELLO"[..], 5)
+        );
+        // Before the handshake: publications wait; only forwarded `pub`s
+        // and `publish`es count.
+        out.clear();
+        for msg in [
+            "pub o/x\n1",
+            "pub o/none\nz",
+            "sub o/x\nadd",
+            "pub p/x\nz",
+            "publish o/y\n2",
+        ] {
+            t.encode_publication(msg.as_bytes(), 1, &mut out);
+        }
+        assert!(out.is_empty() && !t.is_open());
+        assert_eq!(link.borrow().waiting.len(), 2);
+        assert_eq!(link.borrow().counters.unmappable, 1);
+        // A decode before the handshake ends sends none of it.
+        assert_eq!(decode(&mut t, b"", &mut out), (0, Decoded::Nothing));
+        assert_eq!(out, b"ans");
+        assert_eq!(link.borrow().waiting.len(), 2);
+        out.clear();
+        // The handshake ends: opened once, what waits sent in order.
+        t.remote.ready = true;
+        t.remote.decoded.push_back(Ok((3, None)));
+        assert_eq!(decode(&mut t, b"abc", &mut out), (3, Decoded::Nothing));
+        assert_eq!(out, b"ans12");
+        {
+            let l = link.borrow();
+            assert!(l.open && t.is_open());
+            assert_eq!(
+                (l.counters.connects, l.counters.sent, l.in_flight()),
+                (1, 2, 2)
+            );
+            // The drained bytes count twice, by `write` and again by
+            // `decode`: `written` is only watched for changing
+            // (`watch.rs`), so the excess is harmless.
+            assert_eq!(l.written, 5 + 3 + 5 + 2);
+        }
+        decode(&mut t, b"", &mut out);
+        assert_eq!(link.borrow().counters.connects, 1);
+        // Open and nothing waiting: written at once.
+        out.clear();
+        t.encode_publication(b"pub o/z\n3", 2, &mut out);
+        assert_eq!(out, b"3");
+        // The remote cannot take one: it waits, and so does the next, in
+        // order, until a decode finds the remote taking them again.
+        t.remote.answers.push_back(Sent::Wait);
+        t.encode_publication(b"pub o/w\n4", 3, &mut out);
+        t.encode_publication(b"pub o/v\n5", 4, &mut out);
+        assert_eq!(out, b"3");
+        assert_eq!(link.borrow().waiting.len(), 2);
+        out.clear();
+        decode(&mut t, b"", &mut out);
+        assert_eq!(out, b"ans45");
+        assert!(link.borrow().waiting.is_empty());
+        // Confirmed as written, or skipped: neither is in flight.
+        t.remote.answers.extend([Sent::Confirmed, Sent::Skipped]);
+        out.clear();
+        t.encode_publication(b"pub o/a\n6", 5, &mut out);
+        t.encode_publication(b"pub o/b\n7", 6, &mut out);
+        assert_eq!(out, b"6");
+        let l = link.borrow();
+        assert_eq!(
+            (l.counters.sent, l.counters.confirmed, l.in_flight()),
+            (6, 1, 5)
+        );
+        // The decodes' "ans", the drained "45" twice, "3" and "6".
+        assert_eq!(l.written, 15 + 3 + 1 + (5 + 2) + 1);
+    }
+
+    #[test]
+    fn an_inbound_message_is_injected_and_its_answers_kept_from_the_remote() {
+        let (mut t, link) = setup(false);
+        t.remote.ready = true;
+        let inbound = Inbound {
+            message: b"pub l/x\nv".to_vec(),
+            last: LastMessage::Skip,
+        };
+        t.remote.decoded.push_back(Ok((4, Some(inbound))));
+        let mut out = Vec::new();
+        let got = decode(&mut t, b"abcd", &mut out);
+        assert_eq!(
+            got,
+            (4, Decoded::Message(Cow::Owned(b"pub l/x\nv".to_vec())))
+        );
+        assert_eq!(link.borrow().counters.received, 1);
+        assert_eq!(t.last_message(), LastMessage::Skip);
+        // Answers to it: only a refusal is counted; its publication is
+        // not sent back.
+        t.encode(b"ACK *\n", &mut out);
+        t.encode(&nack(State::EAccess), &mut out);
+        t.encode_publication(b"pub o/x\nv", 1, &mut out);
+        // (What `out` held before is not the remote's to count.)
+        out = b"zz".to_vec();
+        t.after_dispatch(&mut out);
+        assert_eq!(out, b"zzH");
+        {
+            let l = link.borrow();
+            assert_eq!(
+                (l.counters.refused, l.counters.sent, l.written),
+                (1, 0, 3 + 1)
+            );
+        }
+        // Dispatch over: nothing more is its answer.
+        t.encode(&nack(State::EAccess), &mut out);
+        t.after_dispatch(&mut out);
+        assert_eq!((t.remote.handled, link.borrow().counters.refused), (1, 1));
+        // An error ends the connection, taking the whole input.
+        t.remote.decoded.push_back(Err("bad".into()));
+        assert_eq!(decode(&mut t, b"1234567", &mut out), (7, Decoded::Close));
+        assert_eq!(link.borrow().error.as_deref(), Some("bad"));
+        // Keep-alive probes, and the backstop: four keep-alives.
+        out = b"zz".to_vec();
+        let written = link.borrow().written;
+        assert!(t.keepalive(&mut out));
+        assert_eq!(
+            (out.as_slice(), link.borrow().written),
+            (&b"zzP"[..], written + 1)
+        );
+        assert_eq!(t.idle_timeout(), Some(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn a_parked_stand_in_never_opens_pings_or_times_out() {
+        let (mut t, link) = setup(true);
+        let mut out = Vec::new();
+        t.open(&mut out);
+        assert!(!t.keepalive(&mut out));
+        assert!(out.is_empty());
+        assert_eq!(link.borrow().written, 0);
+        assert_eq!(t.idle_timeout(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn the_tls_layer_only_for_tls_bridges_with_their_settings_loaded() {
+        let addr = "127.0.0.1:8883".parse().unwrap();
+        let now = std::time::Instant::now();
+        let mut cfg = BridgeConfig::new(Kind::Mqtt, addr);
+        assert!(tls_layer(&cfg, addr, now).unwrap().is_none());
+        cfg.tls = true;
+        let err = tls_layer(&cfg, addr, now).err().unwrap();
+        assert_eq!(err.to_string(), "TLS settings not loaded");
+        let dir = std::env::temp_dir().join(format!("ducq-bridge-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["x".to_string()]).unwrap();
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, ca.cert.pem()).unwrap();
+        cfg.ca = Some(path.to_string_lossy().into_owned());
+        cfg.mapping.out.push("a".into());
+        cfg.finish().unwrap();
+        assert!(tls_layer(&cfg, addr, now).unwrap().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -172,3 +172,354 @@ impl Slot {
         self.lost(hub, now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::net::TcpListener;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::server::bridges::config::Kind;
+    use crate::server::bridges::Bridges;
+    use crate::server::hub::tests::hub;
+
+    const KA: Duration = Duration::from_secs(10);
+
+    /// A ducq bridge (keep-alive 10 s, no jitter) dialled at the returned
+    /// instant to a listener that never answers; the hub's log lines of it.
+    struct Dialled {
+        b: Bridges,
+        hub: Hub,
+        _poll: mio::Poll,
+        remote: TcpListener,
+        t0: Instant,
+        log: Rc<RefCell<Vec<String>>>,
+    }
+
+    fn dialled() -> Dialled {
+        let (mut hub, poll) = hub();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&log);
+        hub.logger_mut()
+            .set_hook(Box::new(move |r| sink.borrow_mut().push(r.line())));
+        let remote = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut cfg = BridgeConfig::new(Kind::Ducq, remote.local_addr().unwrap());
+        cfg.name = "w".into();
+        cfg.mapping.out.push("o".into());
+        cfg.keepalive = KA;
+        cfg.backoff.jitter = 0.0;
+        let mut b = Bridges::default();
+        let t0 = Instant::now();
+        b.add(cfg, t0);
+        b.tick(&mut hub, t0);
+        assert!(b.slots[0].conn.is_some());
+        log.borrow_mut().clear();
+        Dialled {
+            b,
+            hub,
+            _poll: poll,
+            remote,
+            t0,
+            log,
+        }
+    }
+
+    impl Dialled {
+        fn key(&self) -> usize {
+            self.hub.resolve(self.b.slots[0].conn.unwrap()).unwrap()
+        }
+        fn at(&mut self, secs: f64) {
+            let now = self.t0 + Duration::from_secs_f64(secs);
+            self.b.tick(&mut self.hub, now);
+        }
+        fn addr(&self) -> String {
+            self.remote.local_addr().unwrap().to_string()
+        }
+        fn open(&mut self) {
+            self.b.slots[0].link.borrow_mut().open = true;
+        }
+    }
+
+    #[test]
+    fn the_handshake_gets_twice_the_keepalive_and_at_least_a_second() {
+        let mut cfg = BridgeConfig::new(Kind::Ducq, "127.0.0.1:1".parse().unwrap());
+        cfg.keepalive = Duration::from_millis(200);
+        assert_eq!(handshake_time(&cfg), Duration::from_secs(1));
+        cfg.keepalive = Duration::from_millis(600);
+        assert_eq!(handshake_time(&cfg), Duration::from_millis(1200));
+        let mut d = dialled();
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + 2 * KA));
+        d.at(19.999);
+        assert!(d.b.slots[0].conn.is_some());
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let addr = d.addr();
+        assert_eq!(
+            *d.log.borrow(),
+            [
+                format!(
+                    "info,close,bridge-w:{addr},bridge connection ended: no answer to the \
+                     handshake in 20.0 s"
+                ),
+                format!(
+                    "warning,bridge,bridge-w,could not connect to {addr} (no answer to the \
+                     handshake in 20.0 s); retrying in 0.10 s (attempt 1)"
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn an_open_connection_is_announced_and_pinged_after_half_the_keepalive() {
+        let mut d = dialled();
+        d.open();
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + KA / 2));
+        d.at(1.0);
+        let connected = format!("info,bridge,bridge-w,connected to {}", d.addr());
+        assert_eq!(*d.log.borrow(), [connected]);
+        let key = d.key();
+        let before = d.hub.conns.get(key).unwrap().pending_output();
+        d.at(4.999);
+        assert_eq!(d.hub.conns.get(key).unwrap().pending_output(), before);
+        d.at(5.0);
+        let ping = crate::server::hub::tests::frame(b"PING _\nping").len();
+        assert_eq!(
+            d.hub.conns.get(key).unwrap().pending_output(),
+            before + ping
+        );
+        // The next probe: half a keep-alive after this one.
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + KA));
+        assert_eq!(d.log.borrow().len(), 1);
+    }
+
+    #[test]
+    fn something_written_puts_the_probe_off_and_something_heard_too() {
+        let mut d = dialled();
+        d.open();
+        d.at(1.0);
+        let key = d.key();
+        let before = d.hub.conns.get(key).unwrap().pending_output();
+        // Written at 4 s: quiet only from 9 s; heard at 4 s too.
+        d.b.slots[0].link.borrow_mut().written += 1;
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(4);
+        d.at(4.0);
+        d.at(8.999);
+        assert_eq!(d.hub.conns.get(key).unwrap().pending_output(), before);
+        d.at(9.0);
+        assert!(d.hub.conns.get(key).unwrap().pending_output() > before);
+    }
+
+    #[test]
+    fn a_remote_silent_for_twice_the_keepalive_is_left() {
+        let mut d = dialled();
+        d.open();
+        d.at(19.999);
+        assert!(d.b.slots[0].conn.is_some());
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let lost = format!(
+            "warning,bridge,bridge-w,connection to {} lost (nothing from the remote for \
+             20.0 s, keep-alive probes unanswered); retrying in 0.10 s (attempt 1)",
+            d.addr()
+        );
+        assert_eq!(d.log.borrow().last(), Some(&lost));
+    }
+
+    #[test]
+    fn a_remote_that_stops_reading_is_left() {
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        d.at(1.0);
+        // It answers (probes), but takes none of the output.
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        let pending = d.hub.conns.get(key).unwrap().pending_output();
+        assert!(pending > 0);
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + KA / 2));
+        d.at(19.999);
+        assert!(d.b.slots[0].conn.is_some());
+        let pending = d.hub.conns.get(key).unwrap().pending_output();
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let lost = format!(
+            "warning,bridge,bridge-w,connection to {} lost (the remote stopped reading: \
+             none of {pending} bytes taken in 20.0 s); retrying in 0.10 s (attempt 1)",
+            d.addr()
+        );
+        assert_eq!(d.log.borrow().last(), Some(&lost));
+    }
+
+    #[test]
+    fn the_next_check_counts_unread_output_only_while_there_is_some() {
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        // Heard at 15 s, probed at 16 s: the next probe is due at 21 s,
+        // but the output unread since the dial is due at 20 s.
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        d.at(16.0);
+        assert!(d.hub.conns.get(key).unwrap().pending_output() > 0);
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + 2 * KA));
+        // Once it is all written, only the probe is. (Accepted first: the
+        // dial is then surely connected, and the bytes have somewhere to go.)
+        let _remote_end = d.remote.accept().unwrap();
+        d.hub.flush_dirty();
+        assert_eq!(d.hub.conns.get(key).unwrap().pending_output(), 0);
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + Duration::from_secs(21)));
+    }
+
+    #[test]
+    fn output_taken_bit_by_bit_is_not_a_remote_that_stopped_reading() {
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        d.at(1.0);
+        // Some of the output was taken at 10 s (none of it at 20 s).
+        d.hub.conns.get_mut(key).unwrap().bytes_out += 1;
+        d.at(10.0);
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_some());
+        d.at(30.0);
+        assert!(d.b.slots[0].conn.is_none());
+    }
+
+    #[test]
+    fn a_connection_that_opens_says_how_many_go_again() {
+        let mut d = dialled();
+        {
+            let mut link = d.b.slots[0].link.borrow_mut();
+            for p in ["1", "2"] {
+                let mut m =
+                    crate::server::bridges::link::Outgoing::new(b"o".to_vec(), p.as_bytes(), None);
+                m.resent = true;
+                link.waiting.push_back(m);
+            }
+            link.open = true;
+        }
+        d.at(1.0);
+        let want = format!(
+            "info,bridge,bridge-w,connected to {}; sending again 2 unconfirmed",
+            d.addr()
+        );
+        assert_eq!(*d.log.borrow(), [want]);
+    }
+
+    #[test]
+    fn the_next_check_counts_unacknowledged_mirror_messages_only_while_there_are_some() {
+        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        let mut js = JetStreamConfig::default();
+        js.queues.push("q".into());
+        let mut m = Mirror::new(js, 1, 10, 100);
+        m.begin("T", 1 << 20, &mut Vec::new());
+        m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+        m.offer(&Rc::from("q"), 1, &Rc::from(&b"x"[..]));
+        assert_eq!(m.drain(&mut Vec::new()), 1);
+        let m = Rc::new(RefCell::new(m));
+        d.b.slots[0].mirror = Some(Rc::clone(&m));
+        // Heard at 15 s, probed at 16 s, the output all written: the next
+        // probe is due at 21 s, the PubAck awaited since the dial at 20 s.
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        d.at(16.0);
+        let _remote_end = d.remote.accept().unwrap();
+        d.hub.flush_dirty();
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + 2 * KA));
+        // Acknowledged: only the probe.
+        m.borrow_mut().reply(b"_INBOX.T.1", None, b"{}").unwrap();
+        assert_eq!(d.b.next_due(&d.hub), Some(d.t0 + Duration::from_secs(21)));
+    }
+
+    #[test]
+    fn a_jetstream_that_acknowledges_nothing_while_the_server_answers_is_left() {
+        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        let mut js = JetStreamConfig::default();
+        js.queues.push("q".into());
+        let mut m = Mirror::new(js, 1, 10, 100);
+        m.begin("T", 1 << 20, &mut Vec::new());
+        m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+        m.offer(&Rc::from("q"), 1, &Rc::from(&b"x"[..]));
+        m.drain(&mut Vec::new());
+        d.b.slots[0].mirror = Some(Rc::new(RefCell::new(m)));
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
+        d.at(19.999);
+        assert!(d.b.slots[0].conn.is_some());
+        d.at(20.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let lost = format!(
+            "warning,bridge,bridge-w,connection to {} lost (JetStream acknowledged none of 1 \
+             messages in 20.0 s); 1 unconfirmed will be sent again; retrying in 0.10 s \
+             (attempt 1)",
+            d.addr()
+        );
+        assert_eq!(d.log.borrow().last(), Some(&lost));
+    }
+
+    #[test]
+    fn a_refusal_from_jetstream_is_an_answer_too() {
+        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        // The remote takes all output (flushed after each turn) and answers.
+        let _remote_end = d.remote.accept().unwrap();
+        d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(25);
+        let mut js = JetStreamConfig::default();
+        js.queues.push("q".into());
+        let mut m = Mirror::new(js, 1, 10, 100);
+        m.begin("T", 1 << 20, &mut Vec::new());
+        m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
+        for id in [1, 2] {
+            m.offer(&Rc::from("q"), id, &Rc::from(&b"x"[..]));
+        }
+        m.drain(&mut Vec::new());
+        let m = Rc::new(RefCell::new(m));
+        d.b.slots[0].mirror = Some(Rc::clone(&m));
+        d.at(5.0);
+        d.hub.flush_dirty();
+        // At 10 s the first is refused: the wait for the other starts again.
+        let refusal = br#"{"error":{"code":503,"description":"full"}}"#;
+        m.borrow_mut().reply(b"_INBOX.T.1", None, refusal).unwrap();
+        for t in [10.0, 15.0, 20.0, 25.0, 29.999] {
+            d.at(t);
+            d.hub.flush_dirty();
+            assert!(d.b.slots[0].conn.is_some(), "{t}");
+        }
+        d.at(30.0);
+        assert!(d.b.slots[0].conn.is_none());
+        let last = d.log.borrow().last().cloned().unwrap();
+        assert!(
+            last.contains("(JetStream acknowledged none of 1 messages in 20.0 s)"),
+            "{last}"
+        );
+    }
+
+    #[test]
+    fn either_quiet_or_unheard_is_enough_for_a_probe() {
+        for heard_lately in [true, false] {
+            let mut d = dialled();
+            d.open();
+            let key = d.key();
+            let four = d.t0 + Duration::from_secs(4);
+            if heard_lately {
+                // Nothing written since the dial, but heard at 4 s.
+                d.hub.conns.get_mut(key).unwrap().last_rx = four;
+            } else {
+                // Heard nothing since the dial, but written at 4 s.
+                d.b.slots[0].link.borrow_mut().written += 1;
+                d.at(4.0);
+            }
+            let before = d.hub.conns.get(key).unwrap().pending_output();
+            d.at(5.0);
+            let ping = crate::server::hub::tests::frame(b"PING _\nping").len();
+            let after = d.hub.conns.get(key).unwrap().pending_output();
+            assert_eq!(after, before + ping, "heard lately: {heard_lately}");
+        }
+    }
+}

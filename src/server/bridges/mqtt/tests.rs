@@ -142,6 +142,9 @@ fn qos1_publications_wait_in_the_window_for_their_puback() {
         ("o/x", QoS::AtLeastOnce, true)
     );
     assert_eq!(u64::from(p.packet_id), sent[0].1);
+    // The SUBSCRIBE took identifier 1; each publication in flight has its
+    // own.
+    assert_eq!((sent[0].1, sent[1].1), (2, 3));
     // Acknowledged out of order; a refusal is counted as one.
     let second = u16::try_from(sent[1].1).unwrap();
     let mut nack = Ack::new(second);
@@ -315,4 +318,132 @@ fn refusals_and_nonsense_end_the_connection() {
         r.decode(&mut link, &mut b, &mut Vec::new()).unwrap_err(),
         "the broker disconnected (reason 0x8b)"
     );
+}
+
+/// Feeds `p` and returns the error the remote ends the connection with.
+fn refused(r: &mut MqttRemote, link: &mut Link, p: &Packet<'_>) -> String {
+    let mut buf = Vec::new();
+    encode(p, r.version, &mut buf);
+    r.decode(link, &mut buf, &mut Vec::new()).unwrap_err()
+}
+
+#[test]
+fn out_of_turn_packets_end_the_connection() {
+    let publish = Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: Cow::Borrowed("i/a"),
+        packet_id: 0,
+        props: Properties::default(),
+        payload: Cow::Borrowed(b"v"),
+    });
+    // A PUBLISH before the CONNACK.
+    let (mut r, mut link) = setup(5);
+    r.open(&mut link, &mut Vec::new());
+    assert_eq!(
+        refused(&mut r, &mut link, &publish),
+        "unexpected MQTT packet of type 3"
+    );
+    // A SUBACK for another SUBSCRIBE than the one sent.
+    let (mut r, mut link) = setup(5);
+    r.open(&mut link, &mut Vec::new());
+    feed(&mut r, &mut link, &connack(), &mut Vec::new());
+    let State::Subscribing(id) = r.state else {
+        panic!("not subscribing");
+    };
+    let other = Packet::SubAck(SubAck {
+        packet_id: id.wrapping_add(1),
+        props: Properties::default(),
+        codes: vec![1, 1],
+    });
+    assert_eq!(
+        refused(&mut r, &mut link, &other),
+        "unexpected MQTT packet of type 9"
+    );
+    assert!(!r.ready());
+}
+
+#[test]
+fn a_puback_from_0x80_up_is_a_refusal_and_a_ping_is_pingreq() {
+    let (mut r, mut link) = setup(5);
+    open(&mut r, &mut link);
+    let mut out = Vec::new();
+    let mut m = r.outgoing(&mut link, b"o/x", b"a", 0).unwrap();
+    assert_eq!(r.send(&mut link, &mut m, &mut out), Sent::Unconfirmed);
+    link.sent_unconfirmed(m.clone());
+    let mut nack = Ack::new(u16::try_from(m.tag).unwrap());
+    nack.code = 0x80;
+    feed(&mut r, &mut link, &Packet::PubAck(nack), &mut Vec::new());
+    assert_eq!((link.counters.confirmed, link.counters.rejected), (0, 1));
+    // Below 0x80 (here 0, success): confirmed.
+    let mut m = r.outgoing(&mut link, b"o/x", b"b", 0).unwrap();
+    assert_eq!(r.send(&mut link, &mut m, &mut out), Sent::Unconfirmed);
+    link.sent_unconfirmed(m.clone());
+    let ack = Packet::PubAck(Ack::new(u16::try_from(m.tag).unwrap()));
+    feed(&mut r, &mut link, &ack, &mut Vec::new());
+    assert_eq!((link.counters.confirmed, link.counters.rejected), (1, 1));
+    out.clear();
+    r.ping(&mut out);
+    assert_eq!(packets(&out, Version::V5), [Packet::PingReq]);
+}
+
+#[test]
+fn the_brokers_limits_lower_qos_retain_and_packet_size() {
+    let (mut r, mut link) = setup(5);
+    r.open(&mut link, &mut Vec::new());
+    let limit = |size: usize| {
+        encoded_len(
+            &Packet::Publish(Publish {
+                dup: false,
+                qos: QoS::AtMostOnce,
+                retain: false,
+                topic: Cow::Borrowed("o/x"),
+                packet_id: 0,
+                props: Properties::default(),
+                payload: Cow::Owned(vec![b'p'; size]),
+            }),
+            Version::V5,
+        )
+    };
+    let ack = Packet::ConnAck(ConnAck {
+        session_present: false,
+        code: 0,
+        props: Properties {
+            maximum_qos: Some(0),
+            retain_available: Some(0),
+            maximum_packet_size: Some(u32::try_from(limit(10)).unwrap()),
+            ..Properties::default()
+        },
+    });
+    let mut out = Vec::new();
+    feed(&mut r, &mut link, &ack, &mut out);
+    let Packet::Subscribe(s) = &packets(&out, Version::V5)[0] else {
+        panic!("no SUBSCRIBE");
+    };
+    assert!(s.filters.iter().all(|(_, o)| o.qos == QoS::AtMostOnce));
+    let suback = Packet::SubAck(SubAck {
+        packet_id: s.packet_id,
+        props: Properties::default(),
+        codes: vec![0, 0],
+    });
+    feed(&mut r, &mut link, &suback, &mut Vec::new());
+    // Exactly the broker's maximum goes; one byte more is skipped.
+    let mut out = Vec::new();
+    let mut fits = r.outgoing(&mut link, b"o/x", &[b'p'; 10], 0).unwrap();
+    assert_eq!(r.send(&mut link, &mut fits, &mut out), Sent::Confirmed);
+    assert_eq!(out.len(), limit(10));
+    let mut over = r.outgoing(&mut link, b"o/x", &[b'p'; 11], 0).unwrap();
+    assert_eq!(r.send(&mut link, &mut over, &mut out), Sent::Skipped);
+    assert_eq!(link.counters.unmappable, 1);
+    let Packet::Publish(p) = &packets(&out, Version::V5)[0] else {
+        panic!("no PUBLISH");
+    };
+    assert_eq!((p.qos, p.retain, p.packet_id), (QoS::AtMostOnce, false, 0));
+    // A name that is not UTF-8 (a message taken over from another kind of
+    // bridge) has no topic.
+    let mut odd = Outgoing::new(b"o/\xff".to_vec(), b"p", None);
+    assert_eq!(r.send(&mut link, &mut odd, &mut out), Sent::Skipped);
+    assert_eq!(link.counters.unmappable, 2);
+    assert_eq!(out.len(), limit(10));
 }
