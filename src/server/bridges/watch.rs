@@ -181,6 +181,7 @@ mod tests {
 
     use super::*;
     use crate::server::bridges::config::Kind;
+    use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
     use crate::server::bridges::Bridges;
     use crate::server::hub::tests::hub;
 
@@ -406,21 +407,30 @@ mod tests {
         assert_eq!(*d.log.borrow(), [want]);
     }
 
-    #[test]
-    fn the_next_check_counts_unacknowledged_mirror_messages_only_while_there_are_some() {
-        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
-        let mut d = dialled();
-        d.open();
-        let key = d.key();
+    /// A JetStream mirror of queue `q`, its stream created, holding
+    /// messages `ids` sent and not yet acknowledged, fitted to the dialled
+    /// bridge's slot.
+    fn mirror_awaiting(d: &mut Dialled, ids: &[u64]) -> Rc<RefCell<Mirror>> {
         let mut js = JetStreamConfig::default();
         js.queues.push("q".into());
         let mut m = Mirror::new(js, 1, 10, 100);
         m.begin("T", 1 << 20, &mut Vec::new());
         m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
-        m.offer(&Rc::from("q"), 1, &Rc::from(&b"x"[..]));
-        assert_eq!(m.drain(&mut Vec::new()), 1);
+        for &id in ids {
+            m.offer(&Rc::from("q"), id, &Rc::from(&b"x"[..]));
+        }
+        assert_eq!(m.drain(&mut Vec::new()), ids.len());
         let m = Rc::new(RefCell::new(m));
         d.b.slots[0].mirror = Some(Rc::clone(&m));
+        m
+    }
+
+    #[test]
+    fn the_next_check_counts_unacknowledged_mirror_messages_only_while_there_are_some() {
+        let mut d = dialled();
+        d.open();
+        let key = d.key();
+        let m = mirror_awaiting(&mut d, &[1]);
         // Heard at 15 s, probed at 16 s, the output all written: the next
         // probe is due at 21 s, the PubAck awaited since the dial at 20 s.
         d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
@@ -435,18 +445,10 @@ mod tests {
 
     #[test]
     fn a_jetstream_that_acknowledges_nothing_while_the_server_answers_is_left() {
-        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
         let mut d = dialled();
         d.open();
         let key = d.key();
-        let mut js = JetStreamConfig::default();
-        js.queues.push("q".into());
-        let mut m = Mirror::new(js, 1, 10, 100);
-        m.begin("T", 1 << 20, &mut Vec::new());
-        m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
-        m.offer(&Rc::from("q"), 1, &Rc::from(&b"x"[..]));
-        m.drain(&mut Vec::new());
-        d.b.slots[0].mirror = Some(Rc::new(RefCell::new(m)));
+        mirror_awaiting(&mut d, &[1]);
         d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(15);
         d.at(19.999);
         assert!(d.b.slots[0].conn.is_some());
@@ -463,24 +465,13 @@ mod tests {
 
     #[test]
     fn a_refusal_from_jetstream_is_an_answer_too() {
-        use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
         let mut d = dialled();
         d.open();
         let key = d.key();
         // The remote takes all output (flushed after each turn) and answers.
         let _remote_end = d.remote.accept().unwrap();
         d.hub.conns.get_mut(key).unwrap().last_rx = d.t0 + Duration::from_secs(25);
-        let mut js = JetStreamConfig::default();
-        js.queues.push("q".into());
-        let mut m = Mirror::new(js, 1, 10, 100);
-        m.begin("T", 1 << 20, &mut Vec::new());
-        m.reply(b"_INBOX.T.c", None, b"{}").unwrap();
-        for id in [1, 2] {
-            m.offer(&Rc::from("q"), id, &Rc::from(&b"x"[..]));
-        }
-        m.drain(&mut Vec::new());
-        let m = Rc::new(RefCell::new(m));
-        d.b.slots[0].mirror = Some(Rc::clone(&m));
+        let m = mirror_awaiting(&mut d, &[1, 2]);
         d.at(5.0);
         d.hub.flush_dirty();
         // At 10 s the first is refused: the wait for the other starts again.
