@@ -1,13 +1,14 @@
 //! A broker in a thread of its own for the crate's unit tests (the Rust
 //! reconnecting client's, the C reconnect policy's): started with the
 //! given settings on an address (port 0: any, or a port a stopped one
-//! used), stopped and joined on drop. Compiled for tests only; it must
-//! not grow into a second way of running a server.
+//! used), stopped and joined on drop; and, for tests that drive a reactor
+//! turn by turn, a client connected and accepted. Compiled for tests only;
+//! it must not grow into a second way of running a server.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Reactor, Settings, StopHandle};
 
@@ -46,5 +47,20 @@ impl Drop for ThreadServer {
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
         }
+    }
+}
+
+/// Connects a client to `r`'s listener at `addr` and runs `r` until it has
+/// accepted it: the client's stream and its hub key.
+pub(crate) fn accept_client(r: &mut Reactor, addr: SocketAddr) -> (TcpStream, usize) {
+    let before = r.hub().clients();
+    let stream = TcpStream::connect(addr).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        r.run_once(Some(Duration::from_millis(5))).unwrap();
+        if let Some(key) = r.hub().clients().into_iter().find(|k| !before.contains(k)) {
+            return (stream, key);
+        }
+        assert!(Instant::now() < deadline, "not accepted");
     }
 }

@@ -236,6 +236,7 @@ mod tests {
     //! `ducq-server` program, which a mutation run does not build.
     use super::*;
     use crate::server::auth::{hash_password, User};
+    use crate::server::test_server::accept_client;
     use crate::server::{Reactor, Settings};
     use crate::transport::tcp::TcpCodec;
     use std::io::{ErrorKind, Read, Write};
@@ -303,18 +304,8 @@ mod tests {
                 peers: Vec::new(),
             };
             for addr in std::iter::repeat_n(anonymous, open).chain([closed]) {
-                let s = TcpStream::connect(addr).unwrap();
+                let (s, key) = accept_client(&mut rig.r, addr);
                 s.set_nonblocking(true).unwrap();
-                let before = rig.r.hub().clients();
-                let deadline = Instant::now() + Duration::from_secs(5);
-                let key = loop {
-                    assert!(Instant::now() < deadline, "not accepted");
-                    rig.r.run_once(Some(Duration::from_millis(5))).unwrap();
-                    let now = rig.r.hub().clients();
-                    if let Some(k) = now.into_iter().find(|k| !before.contains(k)) {
-                        break k;
-                    }
-                };
                 rig.peers.push((s, key, Vec::new()));
             }
             rig

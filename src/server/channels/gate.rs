@@ -303,65 +303,19 @@ mod tests {
     //! What an `on_publish` hook's changes make of a publication. The Lua
     //! files that define hooks in practice are tested by `lua_channels`,
     //! which a mutation run leaves out; these hooks are Rust.
-    use super::super::{define, ChannelHooks, ChannelSpec, Origin, SubscribeVerdict};
+    use super::super::tests::Hooks;
+    use super::super::{define, ChannelHooks, ChannelSpec, Origin};
     use super::*;
+    use crate::server::test_server::accept_client;
     use crate::server::{Reactor, Settings};
     use std::net::{SocketAddr, TcpStream};
-    use std::time::Duration;
 
     /// How a test hook changes a publication.
     type Edit = fn(&mut Publication);
 
-    /// A hook that changes each publication with its function.
-    struct Change(Edit);
-
-    impl ChannelHooks for Change {
-        fn has_on_publish(&self) -> bool {
-            true
-        }
-        fn has_on_subscribe(&self) -> bool {
-            false
-        }
-        fn on_publish(
-            &self,
-            _: &mut Hub,
-            _: ConnId,
-            p: &mut Publication,
-        ) -> Result<PublishVerdict, State> {
-            (self.0)(p);
-            Ok(PublishVerdict::Publish)
-        }
-        fn on_subscribe(
-            &self,
-            _: &mut Hub,
-            _: ConnId,
-            _: &Message<'_>,
-        ) -> Result<SubscribeVerdict, State> {
-            Ok(SubscribeVerdict::Accept(None))
-        }
-        fn source(&self) -> String {
-            "test".into()
-        }
-    }
-
     /// `n` clients of the listener at `addr`: their streams and hub keys.
     fn clients(r: &mut Reactor, addr: SocketAddr, n: usize) -> (Vec<TcpStream>, Vec<usize>) {
-        let before = r.hub().clients();
-        let streams: Vec<_> = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let new: Vec<usize> = r
-                .hub()
-                .clients()
-                .into_iter()
-                .filter(|k| !before.contains(k))
-                .collect();
-            if new.len() == n {
-                return (streams, new);
-            }
-            assert!(Instant::now() < deadline, "not accepted");
-            r.run_once(Some(Duration::from_millis(10))).unwrap();
-        }
+        (0..n).map(|_| accept_client(r, addr)).unzip()
     }
 
     fn reactor(settings: Settings) -> Reactor {
@@ -404,7 +358,11 @@ mod tests {
                 hub,
                 name,
                 &format!("pattern={name}/#"),
-                Some(Rc::new(Change(f))),
+                Some(Rc::new(Hooks {
+                    publish: true,
+                    subscribe: false,
+                    edit: Some(f),
+                })),
             );
         }
         let mut publish = |route: &str| publish(hub, caller, route);

@@ -512,10 +512,13 @@ mod tests {
         assert_eq!(refused[0].1.state(), State::EMsgInv);
     }
 
-    /// Hooks that only say what they have.
-    struct Hooks {
-        publish: bool,
-        subscribe: bool,
+    /// Test hooks: which ones they say they have, and what `on_publish`
+    /// does to each publication (nothing without `edit`). `gate.rs`'s
+    /// tests use them too.
+    pub(super) struct Hooks {
+        pub(super) publish: bool,
+        pub(super) subscribe: bool,
+        pub(super) edit: Option<fn(&mut Publication)>,
     }
 
     impl ChannelHooks for Hooks {
@@ -529,8 +532,11 @@ mod tests {
             &self,
             _: &mut Hub,
             _: ConnId,
-            _: &mut Publication,
+            p: &mut Publication,
         ) -> Result<PublishVerdict, State> {
+            if let Some(edit) = self.edit {
+                edit(p);
+            }
             Ok(PublishVerdict::Publish)
         }
         fn on_subscribe(
@@ -547,7 +553,11 @@ mod tests {
     }
 
     fn hooks(publish: bool, subscribe: bool) -> Option<Rc<dyn ChannelHooks>> {
-        Some(Rc::new(Hooks { publish, subscribe }))
+        Some(Rc::new(Hooks {
+            publish,
+            subscribe,
+            edit: None,
+        }))
     }
 
     #[test]

@@ -140,6 +140,7 @@ mod tests {
     use super::*;
     use crate::proto::Message;
     use crate::server::hub::Hub;
+    use crate::server::test_server::accept_client;
     use crate::server::Settings;
 
     fn reactor() -> (Reactor, Rc<RefCell<Vec<String>>>) {
@@ -210,23 +211,9 @@ mod tests {
 
     /// A client of the listener at `addr`, and its hub key.
     fn client_of(r: &mut Reactor, addr: std::net::SocketAddr) -> (TcpStream, usize) {
-        let before = r.hub().clients();
-        let s = TcpStream::connect(addr).unwrap();
+        let (s, key) = accept_client(r, addr);
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let new: Vec<usize> = r
-                .hub()
-                .clients()
-                .into_iter()
-                .filter(|k| !before.contains(k))
-                .collect();
-            if let [key] = new[..] {
-                return (s, key);
-            }
-            assert!(Instant::now() < deadline, "not accepted");
-            r.run_once(Some(Duration::from_millis(10))).unwrap();
-        }
+        (s, key)
     }
 
     fn frame(msg: &[u8]) -> Vec<u8> {
