@@ -333,7 +333,13 @@ fn to_an_unknown_or_closed_id_is_nack_19() {
         let b = srv.peer();
         b.id()
     };
-    std::thread::sleep(SHORT);
+    // Once the server has seen it close (lsconn no longer lists it), however
+    // long that takes on a busy machine.
+    let deadline = std::time::Instant::now() + util::WAIT;
+    while util::lsconn(&mut a).iter().any(|l| l.starts_with(&gone)) {
+        assert!(std::time::Instant::now() < deadline, "{gone} still listed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     for id in [
         gone.as_str(),
         "TCP:127.0.0.1:1",
