@@ -336,7 +336,8 @@ fn to_an_unknown_or_closed_id_is_nack_19() {
     // Once the server has seen it close (lsconn no longer lists it), however
     // long that takes on a busy machine.
     let deadline = std::time::Instant::now() + util::WAIT;
-    while util::lsconn(&mut a).iter().any(|l| l.starts_with(&gone)) {
+    let listed = format!("{gone},");
+    while util::lsconn(&mut a).iter().any(|l| l.starts_with(&listed)) {
         assert!(std::time::Instant::now() < deadline, "{gone} still listed");
         std::thread::sleep(Duration::from_millis(10));
     }
