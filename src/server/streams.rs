@@ -6,13 +6,14 @@
 //!
 //! A stream's audience is fixed when it opens (the subscribers matching its
 //! route then, less the connections that carry publications only: MQTT
-//! clients and bridges), so nobody receives a stream from its middle. When a part
-//! leaves any of them with more than the window queued, the publisher is no
-//! longer read (TCP pushes back on it) until every one of them is down to
-//! half the window; one that stays above it for the stream timeout is
-//! closed as a slow consumer. A stream with no part for the stream timeout
-//! (while not paused) is ended with an error for its audience and refused
-//! to its publisher until it sends `END`. Nothing here touches a socket.
+//! clients and bridges), so nobody receives a stream from its middle. When
+//! a part leaves any of them with more than the window queued, the
+//! publisher is no longer read (TCP pushes back on it) until every one of
+//! them is down to half the window; one that stays above it for the stream
+//! timeout is closed as a slow consumer. A stream with no part for the
+//! stream timeout (while not paused) is ended with an error for its
+//! audience and refused to its publisher until it sends `END`. Nothing here
+//! touches a socket.
 
 use std::collections::HashMap;
 use std::time::Instant;
