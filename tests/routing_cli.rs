@@ -100,7 +100,23 @@ fn send_to_reaches_one_subscriber_process_only() {
     let (from, payload) = got.split_once(' ').unwrap_or_else(|| panic!("{got:?}"));
     assert!(from.starts_with("TCP:127.0.0.1:") && from != id, "{got:?}");
     assert_eq!(payload, "hello there\n");
-    // Nobody else got it: the bystander's one message is the next
+    // With --json, the sender is named `from`, not taken for a route.
+    let json = spawn(&["sub", "dm/j", "--count", "1", "--json"]);
+    srv.wait_for_subscriber("dm/j");
+    let listing = stdout(&srv.run(&["lsconn"]));
+    let json_id = listing
+        .lines()
+        .find_map(|l| l.strip_suffix(",dm/j"))
+        .unwrap_or_else(|| panic!("{listing}"))
+        .to_string();
+    stdout(&srv.run(&["send", "to", &json_id, "{\"a\":1}"]));
+    let got = finish(json);
+    assert!(
+        got.starts_with("{\"from\":\"TCP:127.0.0.1:")
+            && got.ends_with("\",\"payload\":\"{\\\"a\\\":1}\"}\n"),
+        "{got:?}"
+    );
+    // Nobody else got them: the bystander's one message is the next
     // publication.
     stdout(&srv.run(&["pub", "dm/b", "after"]));
     assert_eq!(finish(bystander), "after\n");
