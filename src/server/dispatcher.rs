@@ -195,6 +195,8 @@ mod tests {
             name == b"echo"
         }
         fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+            // Long enough that the time counted for the set cannot be zero.
+            std::thread::sleep(std::time::Duration::from_millis(1));
             match self.fails {
                 Some(state) => Err(state),
                 None => hub.send(caller, msg.payload),
@@ -264,6 +266,15 @@ mod tests {
             .map(|s| (s.name.as_str(), s.calls, s.errors))
             .collect();
         assert_eq!(calls, [("commands", 2, 0), ("lua", 1, 1)]);
+        // Each run's time is added to its set's (a lower bound: the sleep).
+        let nanos: Vec<bool> = hub
+            .metrics
+            .sets
+            .iter()
+            .map(|s| s.nanos >= s.calls * 1_000_000)
+            .collect();
+        assert_eq!(nanos, [true, true]);
+        assert_eq!(hub.metrics.messages_in, 3);
         hub.flush_dirty();
         let mut want = frame(b"hi");
         want.extend(frame(b"ho"));
