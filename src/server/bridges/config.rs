@@ -103,7 +103,7 @@ pub struct BridgeConfig {
     pub buffer_bytes: usize,
     /// NATS: durable queues mirrored to a JetStream stream.
     pub jetstream: JetStreamConfig,
-    /// Speak TLS to the remote (MQTT bridges).
+    /// Speak TLS to the remote (MQTT and ducq bridges).
     pub tls: bool,
     /// PEM CA certificates the remote's certificate must be signed by;
     /// `None` trusts the system's store.
@@ -332,9 +332,9 @@ impl BridgeConfig {
         if self.password.is_some() && self.user.is_none() {
             return Err(format!("bridge {}: a password needs a user", self.name));
         }
-        if self.tls && self.kind != Kind::Mqtt {
+        if self.tls && self.kind == Kind::Nats {
             return Err(format!(
-                "bridge {}: tls is for mqtt bridges (not {})",
+                "bridge {}: tls is for mqtt and ducq bridges (not {})",
                 self.name, self.kind
             ));
         }
@@ -464,7 +464,7 @@ mod tests {
             ("ducq=127.0.0.1:1,out=", "bridge ducq: invalid pattern \"\""),
             (
                 "nats=127.0.0.1:1,out=a,tls=true",
-                "bridge nats: tls is for mqtt bridges (not nats)",
+                "bridge nats: tls is for mqtt and ducq bridges (not nats)",
             ),
             (
                 "mqtt=127.0.0.1:1,out=a,ca=x.pem",
