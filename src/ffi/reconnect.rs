@@ -5,12 +5,16 @@
 //! authenticates again as it last did, makes every subscription it made
 //! again, and the receive goes on; a C callback hears
 //! each step. Only a lost connection is made again: one the program closed
-//! (`ducq_close`) stays closed. It keeps no messages: what was published
-//! while the handle was away reaches it only through a `last` subscription,
-//! whose replay is de-duplicated by the Rust client's own rule
+//! (`ducq_close`) stays closed. What was published by others while the
+//! handle was away reaches it only through a `last` subscription, whose
+//! replay is de-duplicated by the Rust client's own rule
 //! (`client::reconnect::replay`): what the handle already handed out is
-//! not handed out again.
+//! not handed out again. Its own publications while the connection is lost
+//! fail at once, or, when the policy asks for it, wait in a bounded buffer
+//! that the next connection sends first, in order, after the
+//! subscriptions.
 
+use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::time::Duration;
 
@@ -39,6 +43,13 @@ pub enum ducq_reconnect_event {
     /// `max_attempts` attempts failed (`attempt`); the receive returns
     /// `DUCQ_ECONNCLOSED` and the handle stays closed until `ducq_conn`.
     DUCQ_RECONNECT_GAVE_UP = 3,
+    /// A publication made while the connection is lost was kept for the
+    /// next connection (`buffer_messages`); `attempt` holds how many are
+    /// kept now.
+    DUCQ_RECONNECT_KEPT = 4,
+    /// A new connection sent the kept publications, in order, after its
+    /// subscriptions; `attempt` holds how many.
+    DUCQ_RECONNECT_FLUSHED = 5,
 }
 
 /// The callback of a reconnecting handle: one step, the attempt it is
@@ -69,6 +80,12 @@ pub struct ducq_reconnect_policy {
     pub on_event: ducq_reconnect_f,
     /// Passed to `on_event`; ducq never reads it.
     pub ctx: *mut c_void,
+    /// Publications (`ducq_pub`, `ducq_publish`) kept while the connection
+    /// is lost, at most (0: none; such a publish fails at once). Beyond it,
+    /// and beyond `buffer_bytes`, a publish fails with `DUCQ_EMAX`.
+    pub buffer_messages: u32,
+    /// Payload bytes kept at most (0: 1 MiB), with `buffer_messages`.
+    pub buffer_bytes: u32,
 }
 
 /// A client handle's reconnect policy, as Rust keeps it.
@@ -78,6 +95,9 @@ pub(crate) struct Policy {
     max_attempts: u32,
     on_event: ducq_reconnect_f,
     ctx: *mut c_void,
+    /// `(messages, bytes)` kept while the connection is lost; `None`: a
+    /// publish then fails at once.
+    buffer: Option<(usize, usize)>,
 }
 
 impl Policy {
@@ -95,6 +115,14 @@ impl Policy {
             max_attempts: p.max_attempts,
             on_event: p.on_event,
             ctx: p.ctx,
+            buffer: (p.buffer_messages > 0).then(|| {
+                let bytes = if p.buffer_bytes == 0 {
+                    1 << 20
+                } else {
+                    p.buffer_bytes as usize
+                };
+                (p.buffer_messages as usize, bytes)
+            }),
         }
     }
 
@@ -119,6 +147,10 @@ pub(crate) struct Resume {
     /// The user and password of the last accepted `ducq_authenticate`,
     /// sent again on every new connection before the subscriptions.
     auth: Option<(String, Vec<u8>)>,
+    /// Publications made while the connection was lost, `(route,
+    /// payload)` in order, and their payload bytes.
+    kept: VecDeque<(String, Vec<u8>)>,
+    kept_bytes: usize,
 }
 
 impl Resume {
@@ -174,12 +206,36 @@ impl Resume {
         }
     }
 
-    /// Forgets the subscriptions (a new connection has none).
+    /// Forgets the subscriptions (a new connection has none), and the
+    /// publications kept for a reconnection.
     pub(crate) fn forget(&mut self) {
         self.subs.clear();
         self.lost = false;
         self.seen = Seen::default();
         self.auth = None;
+        self.kept.clear();
+        self.kept_bytes = 0;
+    }
+
+    /// Keeps a publication the lost connection could not take, when the
+    /// policy has a buffer: `Some(Ok)` kept, `Some(EMax)` the buffer is
+    /// full; `None` when there is no buffer or the connection was not lost
+    /// (the publish fails as it did).
+    pub(crate) fn keep(&mut self, route: &str, payload: &[u8]) -> Option<State> {
+        let (messages, bytes) = self.policy?.buffer?;
+        if !self.lost {
+            return None;
+        }
+        if self.kept.len() >= messages || self.kept_bytes + payload.len() > bytes {
+            return Some(State::EMax);
+        }
+        self.kept.push_back((route.to_owned(), payload.to_vec()));
+        self.kept_bytes += payload.len();
+        let n = u32::try_from(self.kept.len()).unwrap_or(u32::MAX);
+        if let Some(policy) = self.policy {
+            policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_KEPT, n, 0);
+        }
+        Some(State::Ok)
     }
 }
 
@@ -204,10 +260,11 @@ pub(crate) fn recover(side: &mut ClientSide) -> bool {
         policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_RETRYING, attempt, ms);
         std::thread::sleep(delay);
         if side.connect().is_ok() {
-            match reauthenticate(side).and_then(|()| resubscribe(side)) {
-                Ok(n) => {
+            match restore(side) {
+                Ok((n, flushed)) => {
                     let n = u32::try_from(n).unwrap_or(u32::MAX);
                     policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_DONE, attempt, n);
+                    tell_flushed(&policy, flushed);
                     return true;
                 }
                 Err(_) => side.conn = None,
@@ -227,13 +284,56 @@ pub(crate) fn connect(side: &mut ClientSide) -> Result<(), (State, String)> {
     }
     side.connect()?;
     if again {
-        if let Err(e) = reauthenticate(side).and_then(|()| resubscribe(side)) {
-            side.conn = None;
-            return Err((e.state(), e.to_string()));
+        match restore(side) {
+            Ok((_, flushed)) => {
+                if let Some(policy) = side.resume.policy {
+                    tell_flushed(&policy, flushed);
+                }
+            }
+            Err(e) => {
+                side.conn = None;
+                return Err((e.state(), e.to_string()));
+            }
         }
     }
     side.resume.lost = false;
     Ok(())
+}
+
+/// What a new connection makes again, in order: authentication, the
+/// subscriptions, then the publications kept while it was lost. Returns
+/// how many subscriptions hold and how many kept publications went out.
+fn restore(side: &mut ClientSide) -> Result<(usize, usize), Error> {
+    reauthenticate(side)?;
+    let n = resubscribe(side)?;
+    Ok((n, flush(side)?))
+}
+
+fn tell_flushed(policy: &Policy, flushed: usize) {
+    if flushed > 0 {
+        let n = u32::try_from(flushed).unwrap_or(u32::MAX);
+        policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_FLUSHED, n, 0);
+    }
+}
+
+/// Sends the kept publications, oldest first, each waiting for its answer
+/// (as `ducq_pub` does). One the server refuses (a NACK) is dropped; one
+/// the connection failed under stays, with those after it, for the next
+/// connection (at least once). Returns how many went out.
+fn flush(side: &mut ClientSide) -> Result<usize, Error> {
+    let mut sent = 0;
+    while let Some((route, payload)) = side.resume.kept.front() {
+        let conn = side.conn.as_mut().ok_or(Error::Closed)?;
+        match on_client!(conn, cl => cl.publish(route, payload)) {
+            Ok(()) | Err(Error::Nack { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        if let Some((_, p)) = side.resume.kept.pop_front() {
+            side.resume.kept_bytes -= p.len();
+        }
+        sent += 1;
+    }
+    Ok(sent)
 }
 
 /// Authenticates again as the handle last did, if it did: a server that
@@ -288,9 +388,14 @@ fn resubscribe(side: &mut ClientSide) -> Result<usize, Error> {
 /// handle was away is not delivered, except what a subscription with
 /// `last` brings: its stored messages, less those the handle already
 /// handed out (as the Rust client de-duplicates them). Sends while the
-/// connection is lost fail at once; `ducq_publish`, which connects again
-/// by itself, and `ducq_conn` on a lost connection subscribe again too. A
-/// connection closed with `ducq_close` is not made again.
+/// connection is lost fail at once, except publications (`ducq_pub`,
+/// `ducq_publish`) when the policy has a buffer (`buffer_messages`): those
+/// are kept (`DUCQ_OK`, and `DUCQ_RECONNECT_KEPT` told) up to its bounds
+/// (then `DUCQ_EMAX`), and the next connection sends them, in order,
+/// after its subscriptions (`DUCQ_RECONNECT_FLUSHED`). `ducq_publish`,
+/// which connects again by itself, and `ducq_conn` on a lost connection
+/// subscribe again (and send what was kept) too. A connection closed with
+/// `ducq_close` is not made again, and what was kept is dropped.
 ///
 /// A NULL `policy` turns reconnection off. `*policy` is copied; its `ctx`
 /// is passed to `on_event` for as long as the handle lives (the caller
@@ -330,7 +435,7 @@ mod tests {
 
     use super::*;
     use crate::client::Client;
-    use crate::ffi::calls::{ducq_publish, ducq_sub};
+    use crate::ffi::calls::{ducq_pub, ducq_publish, ducq_sub};
     use crate::ffi::client::ducq_new_tcp;
     use crate::ffi::vtbl::{ducq_close, ducq_conn, ducq_free, ducq_recv, ducq_timeout};
     use crate::server::test_server::ThreadServer;
@@ -357,19 +462,26 @@ mod tests {
     /// A connected TCP handle to `server` with a fast policy counting its
     /// events in `events`, subscribed to `r`, receiving with a 2 s timeout.
     fn handle(server: &Server, events: &AtomicU32) -> *mut ducq_i {
-        let port = std::ffi::CString::new(server.addr.port().to_string()).unwrap();
-        // SAFETY: NUL-terminated strings; the handle is freed by each test.
-        let d = unsafe { ducq_new_tcp(c"127.0.0.1".as_ptr(), port.as_ptr()) };
         let policy = ducq_reconnect_policy {
             initial_ms: 5,
             max_ms: 20,
             max_attempts: 0,
             on_event: Some(count),
             ctx: std::ptr::from_ref(events).cast_mut().cast(),
+            buffer_messages: 0,
+            buffer_bytes: 0,
         };
+        handle_with(server, &policy)
+    }
+
+    /// As [`handle`], with `policy`.
+    fn handle_with(server: &Server, policy: &ducq_reconnect_policy) -> *mut ducq_i {
+        let port = std::ffi::CString::new(server.addr.port().to_string()).unwrap();
+        // SAFETY: NUL-terminated strings; the handle is freed by each test.
+        let d = unsafe { ducq_new_tcp(c"127.0.0.1".as_ptr(), port.as_ptr()) };
         // SAFETY: a live handle; valid arguments.
         unsafe {
-            assert_eq!(ducq_set_reconnect(d, &policy), RawState::OK);
+            assert_eq!(ducq_set_reconnect(d, policy), RawState::OK);
             assert_eq!(ducq_conn(d), RawState::OK);
             assert_eq!(ducq_timeout(d, 2), RawState::OK);
             assert_eq!(ducq_sub(d, c"r".as_ptr(), std::ptr::null()), RawState::OK);
@@ -455,5 +567,124 @@ mod tests {
                 State::ENull.into()
             );
         }
+    }
+
+    /// Events told, as `(event, attempt)`.
+    type Told = std::sync::Mutex<Vec<(ducq_reconnect_event, u32)>>;
+
+    unsafe extern "C" fn record(e: ducq_reconnect_event, a: u32, _d: u32, ctx: *mut c_void) {
+        // SAFETY: the tests pass a `Told` that outlives the handle.
+        let told = unsafe { &*ctx.cast::<Told>() };
+        told.lock().unwrap().push((e, a));
+    }
+
+    /// A policy keeping two publications (or `bytes` of payload) while
+    /// the connection is lost, recording its events in `told`.
+    fn buffering(told: &Told, bytes: u32) -> ducq_reconnect_policy {
+        ducq_reconnect_policy {
+            initial_ms: 5,
+            max_ms: 20,
+            max_attempts: 0,
+            on_event: Some(record),
+            ctx: std::ptr::from_ref(told).cast_mut().cast(),
+            buffer_messages: 2,
+            buffer_bytes: bytes,
+        }
+    }
+
+    fn publish(d: *mut ducq_i, payload: &str) -> State {
+        // SAFETY: a live handle; NUL-terminated route, readable payload.
+        unsafe { ducq_publish(d, c"r".as_ptr(), payload.as_ptr().cast(), payload.len()) }.state()
+    }
+
+    #[test]
+    fn publications_while_lost_are_kept_within_bounds_and_sent_after_the_subscriptions() {
+        use ducq_reconnect_event::*;
+        let told = Told::default();
+        let first = start("127.0.0.1:0");
+        let d = handle_with(&first, &buffering(&told, 0));
+        let addr = first.addr.to_string();
+        drop(first);
+        // Down: two are kept, the third finds the buffer full.
+        assert_eq!(publish(d, "one"), State::Ok);
+        assert_eq!(publish(d, "two"), State::Ok);
+        assert_eq!(publish(d, "three"), State::EMax);
+        // SAFETY: a live handle; the text lives until its next call.
+        let text = unsafe { std::ffi::CStr::from_ptr(crate::ffi::calls::ducq_last_error(d)) };
+        assert_eq!(
+            text.to_str().unwrap(),
+            "the buffer for publications while disconnected is full"
+        );
+        assert_eq!(
+            *told.lock().unwrap(),
+            [(DUCQ_RECONNECT_KEPT, 1), (DUCQ_RECONNECT_KEPT, 2)]
+        );
+        // Back: the next publish connects, subscribes again, sends the two
+        // kept ones in order, then its own; the handle, subscribed to r,
+        // gets all three once.
+        let _second = start(&addr);
+        assert_eq!(publish(d, "four"), State::Ok);
+        for want in ["one", "two", "four"] {
+            assert_eq!(recv(d), (State::Ok, format!("pub r\n{want}").into_bytes()));
+        }
+        assert_eq!(
+            told.lock().unwrap().last(),
+            Some(&(DUCQ_RECONNECT_FLUSHED, 2))
+        );
+        // SAFETY: a live handle; nothing more came.
+        unsafe { assert_eq!(ducq_timeout(d, 1), RawState::OK) };
+        assert_eq!(recv(d).0, State::ETimeout);
+        // SAFETY: the caller's handle, freed once.
+        unsafe { ducq_free(d) };
+    }
+
+    #[test]
+    fn a_receive_that_reconnects_sends_what_was_kept_and_bytes_bound_the_buffer() {
+        use ducq_reconnect_event::*;
+        let told = Told::default();
+        let (server, d) = {
+            let first = start("127.0.0.1:0");
+            let d = handle_with(&first, &buffering(&told, 8));
+            let addr = first.addr.to_string();
+            drop(first);
+            (addr, d)
+        };
+        // `ducq_pub` (no connecting of its own) meets the dead connection.
+        // SAFETY: a live handle; NUL-terminated strings.
+        let rc = unsafe { ducq_pub(d, c"r".as_ptr(), c"12345".as_ptr(), 5) };
+        assert_eq!(rc, RawState::OK);
+        // 5 + 4 bytes is over the 8 allowed.
+        assert_eq!(publish(d, "6789"), State::EMax);
+        let _second = start(&server);
+        // The receive reconnects, subscribes again, sends the kept one: the
+        // handle gets its own publication.
+        assert_eq!(recv(d), (State::Ok, b"pub r\n12345".to_vec()));
+        let told = told.lock().unwrap();
+        let kinds: Vec<_> = told.iter().map(|t| t.0).collect();
+        assert_eq!(kinds.first(), Some(&DUCQ_RECONNECT_KEPT));
+        assert_eq!(kinds[1], DUCQ_RECONNECT_LOST);
+        assert_eq!(
+            told[told.len() - 2..],
+            [
+                (DUCQ_RECONNECT_DONE, told[told.len() - 2].1),
+                (DUCQ_RECONNECT_FLUSHED, 1)
+            ]
+        );
+        // SAFETY: the caller's handle, freed once.
+        unsafe { ducq_free(d) };
+    }
+
+    #[test]
+    fn without_a_buffer_a_publish_while_lost_fails_at_once() {
+        let told = Told::default();
+        let mut policy = buffering(&told, 0);
+        policy.buffer_messages = 0;
+        let first = start("127.0.0.1:0");
+        let d = handle_with(&first, &policy);
+        drop(first);
+        assert_eq!(publish(d, "x"), State::EConnect);
+        assert!(told.lock().unwrap().is_empty());
+        // SAFETY: the caller's handle, freed once.
+        unsafe { ducq_free(d) };
     }
 }
