@@ -216,7 +216,7 @@ in = ["b"]
 kind = "nats"
 addr = "127.0.0.1:1"
 out = ["a"]
-tls = true
+server_name = "nats.lan"
 name = "secure"
 
 [[bridge]]
@@ -245,7 +245,7 @@ ca = "missing-ca.pem"
                 "[[bridge]] out: expected text, a number, true or false, or a list of them",
             ),
             (Where::Line(37), "bridge name 'nats' is used twice (give each bridge its own name = \"...\")"),
-            (Where::Line(42), "[[bridge]] bridge secure: tls is for mqtt and ducq bridges (not nats)"),
+            (Where::Line(42), "[[bridge]] bridge secure: ca and server_name need tls=true"),
             (
                 Where::Line(49),
                 "[[bridge]] ca: /etc/ducq/missing-ca.pem: No such file or directory (os error 2)",

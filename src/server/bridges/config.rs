@@ -103,7 +103,7 @@ pub struct BridgeConfig {
     pub buffer_bytes: usize,
     /// NATS: durable queues mirrored to a JetStream stream.
     pub jetstream: JetStreamConfig,
-    /// Speak TLS to the remote (MQTT and ducq bridges).
+    /// Speak TLS to the remote (NATS: after its plain-text `INFO`).
     pub tls: bool,
     /// PEM CA certificates the remote's certificate must be signed by;
     /// `None` trusts the system's store.
@@ -332,12 +332,6 @@ impl BridgeConfig {
         if self.password.is_some() && self.user.is_none() {
             return Err(format!("bridge {}: a password needs a user", self.name));
         }
-        if self.tls && self.kind == Kind::Nats {
-            return Err(format!(
-                "bridge {}: tls is for mqtt and ducq bridges (not {})",
-                self.name, self.kind
-            ));
-        }
         if !self.tls && (self.ca.is_some() || self.server_name.is_some()) {
             return Err(format!(
                 "bridge {}: ca and server_name need tls=true",
@@ -462,10 +456,6 @@ mod tests {
                 "mqtt_version: '3' is not 3.1.1 or 5",
             ),
             ("ducq=127.0.0.1:1,out=", "bridge ducq: invalid pattern \"\""),
-            (
-                "nats=127.0.0.1:1,out=a,tls=true",
-                "bridge nats: tls is for mqtt and ducq bridges (not nats)",
-            ),
             (
                 "mqtt=127.0.0.1:1,out=a,ca=x.pem",
                 "bridge mqtt: ca and server_name need tls=true",
