@@ -208,3 +208,54 @@ fn a_client_saying_bpub_is_held_to_the_publish_list() {
     watch.set_timeout(Some(Duration::from_millis(200))).unwrap();
     assert!(watch.receive().is_err(), "the forged one was published");
 }
+
+#[test]
+fn a_client_certificate_names_the_bridge_user_where_the_remote_asks_for_one() {
+    let pki = Pki::new();
+    // A TLS listener that requires certificates signed by the test CA; the
+    // certificate's CN, alice, is a user known by certificate only.
+    let tls = format!(
+        "cert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\nanonymous = false\n",
+        pki.cert, pki.key, pki.ca
+    );
+    let pw = hash(PW);
+    let toml = [
+        listener("tcp", "anonymous = false\n"),
+        listener("tls", &tls),
+        memory_queues(),
+        user("alice", None, &["site-a/#"], &["cmd/#"]),
+        admin("root", &pw),
+        auth(0.05, ""),
+    ]
+    .concat();
+    let (_dir, b) = config_server("bridge-cert", &toml, &["", "tls"]);
+    let tls_addr = b.addr("tls", 0);
+    let cert = format!(",cert={},key={}", pki.client_cert, pki.client_key);
+    let a = local(&tls_addr, &pki.ca, &cert);
+    a.wait_log(&format!("bridge-b: connected to {tls_addr}"));
+    let mut root = login(&b.addr("", 0), "root", PW);
+    root.subscribe("site-a/#", "").unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let lines = lsconn_lines(&mut root);
+        if lines
+            .iter()
+            .any(|l| l.starts_with("alice@") && l.trim_end().ends_with(",cmd/#"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{lines:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut pa = Client::connect(&a.addr("", 0), WAIT).unwrap();
+    pa.publish("site-a/t", b"by certificate").unwrap();
+    root.set_timeout(Some(WAIT)).unwrap();
+    assert_eq!(root.receive().unwrap(), b"pub site-a/t\nby certificate");
+
+    // Without the certificate the remote ends the handshake.
+    let c = local(&tls_addr, &pki.ca, "");
+    c.wait_log(&format!("bridge-b: could not connect to {tls_addr}"));
+    c.wait_log("(attempt 2)");
+    let mut ctl = Client::connect(&c.addr("", 0), WAIT).unwrap();
+    assert_eq!(fields(&mut ctl)["connects"], "0");
+}
