@@ -294,7 +294,10 @@ impl Conn {
         to_end: bool,
     ) -> io::Result<(usize, ReadEnd)> {
         if let Some(tls) = &mut self.tls {
-            return tls.read_into(self.socket.as_raw_fd(), buf, limit, budget);
+            // A NATS bridge reads the server's greeting in the clear.
+            if !tls.plain_for_now() {
+                return tls.read_into(self.socket.as_raw_fd(), buf, limit, budget);
+            }
         }
         let mut total = 0;
         while buf.len() < limit && total < budget {
@@ -327,7 +330,9 @@ impl Conn {
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let fd = self.socket.as_raw_fd();
         if let Some(tls) = &mut self.tls {
-            return tls.flush(fd, &mut self.out);
+            if !tls.plain_for_now() {
+                return tls.flush(fd, &mut self.out);
+            }
         }
         while self.out.pending() > 0 {
             match self.out.send_to(fd) {
