@@ -5,6 +5,7 @@
 //! configuration file, and password hashing.
 
 mod ffi_util;
+mod mqtt_util;
 mod secure_util;
 
 use std::path::PathBuf;
@@ -103,13 +104,14 @@ const BROKER: &str = r#"
 #include <unistd.h>
 #include "ducq.h"
 
-/* usage: broker CERT KEY SOCK CONFIG: TLS, HTTPS and Unix listeners, a
- * user, then the configuration file; prints the ports, then serves. Each
+/* usage: broker CERT KEY SOCK CONFIG: TLS, HTTPS, MQTTS and Unix
+ * listeners, the configuration file, then a user and the anonymous lists
+ * from C; prints the ports, then serves. Each
  * line "reload" on stdin reloads the file and prints how it went; the end
  * of stdin stops it. */
 int main(int argc, char **argv) {
     ducq_reactor *r;
-    uint16_t tls = 0, https = 0;
+    uint16_t tls = 0, https = 0, mqtts = 0;
     char phc[128];
     char line[64];
     size_t have = 0;
@@ -127,6 +129,8 @@ int main(int argc, char **argv) {
         return 5;
     if (ducq_reactor_listen_unix(r, argv[3], 0600) != DUCQ_OK)
         return 6;
+    if (ducq_reactor_listen_mqtts(r, "127.0.0.1:0", argv[1], argv[2], NULL, &mqtts) != DUCQ_OK)
+        return 12;
     if (ducq_reactor_reload(r) != DUCQ_ENOIMPL)
         return 9;
     if (ducq_reactor_load_config(r, argv[4]) != DUCQ_OK)
@@ -138,7 +142,10 @@ int main(int argc, char **argv) {
         return 7;
     if (ducq_reactor_add_user(r, "bad", "not-a-hash", "", "", 0) != DUCQ_EMSGINV)
         return 8;
-    printf("tls %u\nhttps %u\n", (unsigned)tls, (unsigned)https);
+    /* Anonymous clients: publish to three patterns, subscribe to nothing. */
+    if (ducq_reactor_set_anonymous(r, "unix/*\nany\npublic/*", "") != DUCQ_OK)
+        return 13;
+    printf("tls %u\nhttps %u\nmqtts %u\n", (unsigned)tls, (unsigned)https, (unsigned)mqtts);
     fflush(stdout);
     for (;;) {
         struct pollfd in;
@@ -189,6 +196,7 @@ fn c_broker_with_tls_unix_users_and_config() {
     let mut next = || lines.next().unwrap().unwrap();
     let tls = next();
     let https = next();
+    let mqtts = next();
     let tls_port = tls.strip_prefix("tls ").unwrap_or_else(|| panic!("{tls}"));
     let https_port = https.strip_prefix("https ").unwrap();
     let tls_addr = format!("127.0.0.1:{tls_port}");
@@ -207,6 +215,23 @@ fn c_broker_with_tls_unix_users_and_config() {
     w.publish("any", b"1").unwrap();
     let mut u = Client::connect_unix(sock.as_ref(), WAIT).unwrap();
     u.publish("unix/x", b"1").unwrap();
+    // ducq_reactor_set_anonymous: anonymous clients publish within its
+    // list and subscribe to nothing.
+    nack24(u.publish("other/x", b"1"));
+    nack24(u.subscribe("unix/*", "").map(drop));
+    // The MQTTS listener: mosquitto_pub over TLS, anonymous, reaches
+    // carol.
+    c.subscribe("public/*", "").unwrap();
+    let mqtts_port = mqtts.strip_prefix("mqtts ").unwrap().parse().unwrap();
+    let out = mqtt_util::clients::mosquitto(
+        "mosquitto_pub",
+        mqtts_port,
+        &["--cafile", &pki.ca, "-t", "public/m", "-m", "over mqtts"],
+    )
+    .output()
+    .unwrap();
+    mqtt_util::clients::ok(out);
+    assert_eq!(c.receive().unwrap(), b"pub public/m\nover mqtts");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
@@ -224,7 +249,7 @@ fn c_broker_with_tls_unix_users_and_config() {
     dir.write(
         "c.toml",
         &format!(
-            "[[listener]]\nkind = \"tcp\"\naddr = \"127.0.0.1:0\"\n\n\
+            "[[listener]]\nkind = \"tcp\"\naddr = \"127.0.0.1:0\"\nanonymous = false\n\n\
              [[user]]\nname = \"dave\"\npassword = \"{dave}\"\npublish = [\"dave/*\"]\n\n\
              [anonymous]\npublish = [\"open/*\"]\nsubscribe = []\n"
         ),
@@ -238,6 +263,12 @@ fn c_broker_with_tls_unix_users_and_config() {
     nack24(d.authenticate("carol", b"s3cret"));
     d.authenticate("dave", b"d4ve").unwrap();
     d.publish("dave/y", b"1").unwrap();
+    // The file's TCP listener no longer admits anonymous clients; the
+    // listeners opened from C before the file are not the file's and
+    // still do.
+    let mut anon_tls =
+        Client::connect_tls(&tls_addr, WAIT, config_tls.clone(), Wire::Framed).unwrap();
+    anon_tls.publish("open/tls", b"1").unwrap();
     // A broken file is refused whole: dave and the lists stay.
     dir.write("c.toml", "[limits]\nmax_message = \"big\"\n");
     reload(&mut stdin);
