@@ -318,8 +318,7 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
 fn refused_at_first_request(addr: &str, config: Arc<rustls::ClientConfig>, what: &str) -> String {
     Client::connect_tls(addr, WAIT, config, Wire::Framed)
         .and_then(|mut c| c.publish("alice/x", b"1"))
-        .err()
-        .expect(what)
+        .expect_err(what)
         .to_string()
 }
 
