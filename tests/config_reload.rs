@@ -1,8 +1,8 @@
 //! What a reload changes of secure deployment, against a real
 //! `ducq-server` started from a configuration file: a new certificate and a
-//! new client CA for connections made after it while open TLS sessions go
-//! on, a listener's `anonymous` setting, the browser origin rules, and the
-//! log level. Each reload keeps every client connected. (The access lists,
+//! new client CA for connections made after it while open TLS connections
+//! go on, a listener's `anonymous` setting, the browser origin rules, and
+//! the log level. Each reload keeps every client connected. (The access lists,
 //! limits, Lua folders and a refused file: tests/config.rs.)
 
 mod secure_util;
@@ -100,11 +100,11 @@ fn a_reload_changes_certificates_listener_rules_and_origins_for_new_connections_
     let alice = Some((b.client_cert.as_str(), b.client_key.as_str()));
     let mut new_tls = tls_try(&tls, b.client(&b.ca, alice)).unwrap();
     new_tls.publish("news/1", b"after").unwrap();
-    // The session made under certificate A goes on, without a client
+    // The connection made under certificate A goes on, without a client
     // certificate: open connections keep what they were accepted with.
     assert_eq!(old_tls.receive().unwrap(), b"pub news/1\nafter");
-    old_tls.publish("news/2", b"old session").unwrap();
-    assert_eq!(old_tls.receive().unwrap(), b"pub news/2\nold session");
+    old_tls.publish("news/2", b"old connection").unwrap();
+    assert_eq!(old_tls.receive().unwrap(), b"pub news/2\nold connection");
     let lines = lsconn_lines(&mut new_tls);
     assert!(
         lines.iter().any(|l| l.starts_with("alice@TLS:127.0.0.1:")),
