@@ -221,6 +221,12 @@ impl Conn {
         self.transport.accepts_push()
     }
 
+    /// Whether it reads direct messages and streamed parts (see
+    /// `Transport::reads_ducq_messages`).
+    pub fn reads_ducq_messages(&self) -> bool {
+        self.transport.reads_ducq_messages()
+    }
+
     /// The peer's IP address (unspecified, port 0, for a Unix socket's
     /// client: see [`Conn::peer_addr`]).
     pub fn peer(&self) -> SocketAddr {

@@ -184,6 +184,11 @@ impl<R: Remote> Transport for BridgeTransport<R> {
         self.remote.ready()
     }
 
+    /// Only publications cross a bridge: `to` and streams stay here.
+    fn reads_ducq_messages(&self) -> bool {
+        false
+    }
+
     fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
         let link = Rc::clone(&self.link);
         let mut link = link.borrow_mut();
