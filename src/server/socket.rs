@@ -304,6 +304,19 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"data");
     }
 
+    #[test]
+    fn a_live_socket_of_another_kind_is_not_taken_for_a_stale_one() {
+        // Only a refused connection means nobody is there. A datagram
+        // socket someone holds answers a stream connect with EPROTOTYPE
+        // (as another user's socket answers with EACCES): its file stays.
+        let path = temp("dgram");
+        let held = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let err = ListenSocket::bind_unix(&path, None).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPROTOTYPE), "{err}");
+        assert!(path.exists());
+        held.send_to(b"still here", &path).unwrap();
+    }
+
     /// The tokens `poll` reports within a short wait, with whether each
     /// was writable.
     fn events(poll: &mut mio::Poll) -> Vec<(usize, bool)> {
