@@ -97,3 +97,34 @@ pub(super) fn json(s: &mut String, r: &Reading) {
     }
     s.push(']');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::metrics::QueueFigures;
+
+    #[test]
+    fn json_lists_every_queue_between_commas() {
+        let queue = |name: &str, depth| QueueFigures {
+            name: name.into(),
+            depth,
+            ready: depth,
+            ..QueueFigures::default()
+        };
+        let r = Reading {
+            queues: vec![queue("a", 1), queue("b", 2), queue("c", 3)],
+            ..Reading::default()
+        };
+        let mut s = String::from("{\"x\":0");
+        json(&mut s, &r);
+        s.push('}');
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"));
+        let names: Vec<(&str, u64)> = v["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| (q["name"].as_str().unwrap(), q["depth"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(names, [("a", 1), ("b", 2), ("c", 3)]);
+    }
+}
