@@ -734,3 +734,33 @@ fn mqtt5_topic_aliases_and_maximum_packet_size_with_mosquitto_clients() {
     admin.publish("size/fits", "ok");
     assert_eq!(ok(small.wait_with_output().unwrap()), "size/fits|ok\n");
 }
+
+/// A persistent session taken back and let go again at once (a client
+/// on a flapping link) is parked once: a QoS 1 message published while
+/// it is away comes once when it returns.
+#[test]
+fn a_session_taken_back_and_left_again_at_once_gets_each_message_once() {
+    let s = servers();
+    let (mut c, _) = mqtt_client(s.mqtt, "flap", Version::V311, false);
+    mqtt_subscribe(&mut c, "flap/#", QoS::AtLeastOnce);
+    let bye = Packet::Disconnect(ducq::transport::mqtt::packet::Reasoned::new(0));
+    c.send(&bye);
+    assert!(c.closed().is_empty());
+    let (mut c, present) = mqtt_client(s.mqtt, "flap", Version::V311, false);
+    assert!(present);
+    c.send(&bye);
+    assert!(c.closed().is_empty());
+    let (mut p, _) = mqtt_client(s.mqtt, "pub", Version::V311, true);
+    mqtt_publish(&mut p, "flap/x", b"once", QoS::AtLeastOnce, 1);
+    let (mut c, present) = mqtt_client(s.mqtt, "flap", Version::V311, false);
+    assert!(present);
+    let (topic, payload, _, dup, id) = mqtt_next(&mut c);
+    assert_eq!(
+        (&topic[..], &payload[..], dup),
+        ("flap/x", &b"once"[..], false)
+    );
+    c.send(&Packet::PubAck(Ack::new(id)));
+    // Nothing more: the next packet answers this PINGREQ.
+    c.send(&Packet::PingReq);
+    assert_eq!(packet(&c.recv_bytes(), Version::V311), Packet::PingResp);
+}

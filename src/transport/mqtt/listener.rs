@@ -185,6 +185,12 @@ impl Listener {
         self.bound_detached(max_detached);
     }
 
+    /// The number of the detach that left the session under `key` without
+    /// a connection, while it is so (see [`Detached::number`]).
+    pub fn detach_number(&self, key: &str) -> Option<u64> {
+        self.detached.number(key)
+    }
+
     /// Drops the oldest detached sessions beyond `max_detached`.
     fn bound_detached(&mut self, max_detached: usize) {
         while self.detached.len() > max_detached {

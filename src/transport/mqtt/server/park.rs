@@ -29,6 +29,10 @@ pub(super) struct ParkedSession {
     session: SharedSession,
     /// The connection that held it last (publications are attributed to it).
     conn: u64,
+    /// The detach it was parked for: once the session is taken back, even
+    /// if let go again before this state hears of it, a newer parked state
+    /// has it (each message is queued once, a cancelled will stays so).
+    number: u64,
     v5: bool,
     /// A will waiting for its delay.
     will: Option<Box<Will<'static>>>,
@@ -45,12 +49,17 @@ pub(crate) fn restored(
     v5: bool,
     before: Duration,
 ) -> Box<dyn Parked> {
-    let conn = listener.borrow_mut().conn_id();
+    let (conn, number) = {
+        let mut l = listener.borrow_mut();
+        let key = session.borrow().key();
+        (l.conn_id(), l.detach_number(&key).unwrap_or(0))
+    };
     Box::new(ParkedSession {
         cfg,
         listener,
         session,
         conn,
+        number,
         v5,
         will: None,
         before,
@@ -70,9 +79,9 @@ impl MqttServer {
             let s = session.borrow();
             s.persistent && s.owner == 0 && listener.holds(&session)
         };
-        if !kept {
-            return None;
-        }
+        let number = listener
+            .detach_number(&session.borrow().key())
+            .filter(|_| kept)?;
         let delayed = self
             .will
             .as_ref()
@@ -82,6 +91,7 @@ impl MqttServer {
             listener: Rc::clone(&self.listener),
             session,
             conn: self.conn,
+            number,
             v5: self.v5(),
             will: if delayed { self.will.take() } else { None },
             before: Duration::ZERO,
@@ -90,9 +100,12 @@ impl MqttServer {
 }
 
 impl ParkedSession {
-    /// Whether the session is still kept and still without a connection.
+    /// Whether the session is still kept, still without a connection since
+    /// the detach this state was made for.
     fn wanted(&self) -> bool {
-        self.session.borrow().owner == 0 && self.listener.borrow().holds(&self.session)
+        let key = self.session.borrow().key();
+        let listener = self.listener.borrow();
+        listener.detach_number(&key) == Some(self.number) && listener.holds(&self.session)
     }
 }
 
@@ -124,8 +137,9 @@ impl Parked for ParkedSession {
         let parked_for = parked_for + self.before;
         let delay = self.will.as_ref()?.props.will_delay.unwrap_or(0);
         let held = self.listener.borrow().holds(&self.session);
-        if held && self.session.borrow().owner != 0 {
-            // A new connection to the session came in time: never sent.
+        if held && !self.wanted() {
+            // A new connection to the session came in time (and may have
+            // gone since): never sent.
             self.will = None;
             return None;
         }

@@ -371,3 +371,42 @@ fn without_a_delay_or_a_session_the_will_goes_at_once() {
     n.close(s);
     assert!(n.clients[s].t.last_words().is_some());
 }
+
+#[test]
+fn a_session_parked_again_before_any_publication_queues_each_message_once() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V311, 0, None);
+    n.close(s);
+    // Back and gone again before anything was published: the first
+    // parked state never heard that the session was taken back.
+    let (s, _) = reconnect(&mut n, "dev", Version::V311);
+    n.close(s);
+    let p = n.connect("p", Version::V311, true);
+    n.send(p, &publish("t/1", b"a", QoS::AtLeastOnce, 1));
+    n.out(p);
+    let (_, got) = reconnect(&mut n, "dev", Version::V311);
+    let rest: Vec<_> = got[1..].iter().map(delivered).collect();
+    assert_eq!(
+        rest,
+        [("t/1".to_string(), b"a".to_vec(), QoS::AtLeastOnce, false)]
+    );
+}
+
+#[test]
+fn a_delayed_will_stays_cancelled_when_the_client_comes_back_and_leaves_again() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 60, Some(delayed_will(5)));
+    n.close(s);
+    // Back in time, then gone again (without a will) before the first
+    // parked state was asked anything.
+    let s = persistent(&mut n, "dev", Version::V5, 60, None);
+    n.close(s);
+    assert_eq!(n.parked.len(), 2);
+    let (_, first) = &mut n.parked[0];
+    assert_eq!(first.due(Duration::from_secs(5)), None);
+    assert!(!first.alive(Duration::from_secs(5)));
+    // The session's new detach has its own parked state, which keeps it.
+    let (_, second) = &mut n.parked[1];
+    assert_eq!(second.due(Duration::from_secs(5)), None);
+    assert!(second.alive(Duration::from_secs(5)));
+}
