@@ -25,6 +25,7 @@ pub use packet::{Packet, QoS, Version};
 pub use server::{Config, MqttServer};
 pub use wire::Error;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -69,8 +70,9 @@ impl Sessions {
         for (key, kept) in changes {
             let bytes = kept.map(|(s, since)| {
                 let s = s.borrow();
-                let v5 = s.v5;
-                record::encode(&s, v5, since.unwrap_or(0))
+                // Only a detached session has a will waiting.
+                let will = since.and_then(|_| l.waiting_will(&key));
+                record::encode(&s, s.v5, since.unwrap_or(0), will)
             });
             out.push((key.to_string(), bytes));
         }
@@ -83,7 +85,8 @@ impl Sessions {
     /// patterns it subscribes (the server subscribes them for it), and
     /// the keys of records that could not be read (they are deleted).
     /// A session whose expiry passed while the server was down is
-    /// deleted, not restored.
+    /// deleted, not restored; a will it kept waiting comes back alone, as
+    /// a parked state with no patterns that publishes it at once.
     #[allow(clippy::type_complexity)]
     pub fn restore(
         &self,
@@ -106,21 +109,32 @@ impl Sessions {
                 saved.detached_ms
             };
             let before = Duration::from_millis(now.saturating_sub(since));
-            if session.expired(before) || *session.key() != *key {
+            if *session.key() != *key {
                 self.0.borrow_mut().discard_saved(&key);
                 continue;
             }
-            let patterns = session.patterns();
-            let shared = self
-                .0
-                .borrow_mut()
-                .restore(session, since, cfg.max_sessions);
+            let ended = session.expired(before);
+            let (shared, patterns) = if ended {
+                self.0.borrow_mut().discard_saved(&key);
+                if saved.will.is_none() {
+                    continue;
+                }
+                (Rc::new(RefCell::new(session)), Vec::new())
+            } else {
+                let patterns = session.patterns();
+                let shared = self
+                    .0
+                    .borrow_mut()
+                    .restore(session, since, cfg.max_sessions);
+                (shared, patterns)
+            };
             let parked = server::restored_parked(
                 Rc::clone(&cfg),
                 Rc::clone(&self.0),
                 shared,
                 saved.v5,
                 before,
+                saved.will,
             );
             kept.push((parked, patterns));
         }

@@ -10,8 +10,10 @@
 //! counts down while it waits, and it is deleted once that has run out.
 //! A session read back from the durable store after a restart is parked
 //! the same way ([`restored`]), its time parked counted from when its
-//! connection ended. No I/O: the server passes the time parked, and
-//! message deadlines are read against the listener's clock.
+//! connection ended, with the will it kept waiting; with a durable store
+//! the listener keeps a copy of a waiting will for the session's record.
+//! No I/O: the server passes the time parked, and message deadlines are
+//! read against the listener's clock.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -41,18 +43,25 @@ pub(super) struct ParkedSession {
 }
 
 /// A session read back from the durable store, parked as if its
-/// connection had ended `before` ago; `v5` is how its client spoke.
+/// connection had ended `before` ago, with the `will` that waits for its
+/// delay; `v5` is how its client spoke. A session the listener does not
+/// hold (it expired while the server was down) only publishes its will.
 pub(crate) fn restored(
     cfg: Rc<super::Config>,
     listener: SharedListener,
     session: SharedSession,
     v5: bool,
     before: Duration,
+    will: Option<Box<Will<'static>>>,
 ) -> Box<dyn Parked> {
     let (conn, number) = {
         let mut l = listener.borrow_mut();
         let key = session.borrow().key();
-        (l.conn_id(), l.detach_number(&key).unwrap_or(0))
+        let number = l.detach_number(&key).filter(|_| l.holds(&session));
+        if let (Some(n), Some(w)) = (number, &will) {
+            l.keep_will(key, n, w);
+        }
+        (l.conn_id(), number.unwrap_or(0))
     };
     Box::new(ParkedSession {
         cfg,
@@ -61,7 +70,7 @@ pub(crate) fn restored(
         conn,
         number,
         v5,
-        will: None,
+        will,
         before,
     })
 }
@@ -86,6 +95,9 @@ impl MqttServer {
             .will
             .as_ref()
             .is_some_and(|w| w.props.will_delay.is_some_and(|d| d > 0));
+        if let Some(w) = self.will.as_deref().filter(|_| delayed) {
+            listener.keep_will(session.borrow().key(), number, w);
+        }
         Some(ParkedSession {
             cfg: Rc::clone(&self.cfg),
             listener: Rc::clone(&self.listener),
@@ -110,6 +122,10 @@ impl ParkedSession {
 }
 
 impl Parked for ParkedSession {
+    fn acts_for(&self) -> Option<String> {
+        self.session.borrow().user().map(str::to_owned)
+    }
+
     fn deliver(&mut self, msg: &[u8], seq: u64) -> bool {
         if !self.wanted() {
             // Gone, unless a will still waits for its delay.
@@ -137,10 +153,12 @@ impl Parked for ParkedSession {
         let parked_for = parked_for + self.before;
         let delay = self.will.as_ref()?.props.will_delay.unwrap_or(0);
         let held = self.listener.borrow().holds(&self.session);
+        let key = self.session.borrow().key();
         if held && !self.wanted() {
             // A new connection to the session came in time (and may have
             // gone since): never sent.
             self.will = None;
+            self.listener.borrow_mut().drop_will(&key, self.number);
             return None;
         }
         // Dropped for room, replaced by a clean start, or expired.
@@ -150,6 +168,7 @@ impl Parked for ParkedSession {
         }
         let will = self.will.take()?;
         let mut listener = self.listener.borrow_mut();
+        listener.drop_will(&key, self.number);
         Some(will_publication(&will, self.conn, &mut listener))
     }
 
