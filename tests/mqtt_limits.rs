@@ -3,9 +3,10 @@
 //! closed while everyone else is served; a subscriber that stops reading
 //! is cut (QoS 0) or held to its in-flight window and queue (QoS 1)
 //! without holding anyone else back; a flood of persistent sessions is
-//! bounded.
+//! bounded. An MQTT listener's limits come from the configuration file.
 
 mod mqtt_util;
+mod secure_util;
 mod util;
 
 use std::io::{Read, Write};
@@ -266,4 +267,79 @@ fn a_flood_of_persistent_sessions_keeps_the_latest_max_sessions() {
     let kept: Vec<bool> = (44..50).rev().map(|i| present(&format!("s{i}"))).collect();
     assert_eq!(kept, [true, true, true, false, false, false]);
     assert!(!present("s0"));
+}
+
+/// `[[listener]] kind = "mqtt"` sets its listener's limits: a window of
+/// 1 and a queue of 2 for a client that stops reading, client ids of at
+/// most 23 bytes, no shared subscriptions.
+#[test]
+fn an_mqtt_listener_takes_its_limits_from_the_configuration_file() {
+    use secure_util::{config_server, listener, memory_queues};
+    let more = "max_inflight = 1\nmax_queued = 2\nmax_client_id = 23\n\
+                shared_subscriptions = false\n";
+    let toml = [listener("tcp", ""), listener("mqtt", more), memory_queues()].concat();
+    let (_dir, s) = config_server("mqttlimits", &toml, &["", "mqtt"]);
+    let addr: SocketAddr = s.addr("mqtt", 0).parse().unwrap();
+    let stream = TcpStream::connect(addr).unwrap();
+    let mut deaf = subscriber(stream, "deaf", true, "jobs/#", QoS::AtLeastOnce);
+    let (mut publisher, _, _) = MqttPeer::handshake(addr, connect_fields(Version::V311, "p"));
+    for i in 0..10u16 {
+        let body = payload(usize::from(i), 10);
+        let p = publish_fields("jobs/x", &body, QoS::AtLeastOnce, i + 1);
+        assert_eq!(publisher.publish_acked(p), Ack::new(i + 1));
+    }
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (body, _, id) = next_publish(&mut deaf);
+        seen.push(body);
+        deaf.send(&Packet::PubAck(Ack::new(id)));
+    }
+    assert_eq!(seen, (0..3).map(|i| payload(i, 10)).collect::<Vec<_>>());
+    let p = publish_fields("jobs/x", b"after", QoS::AtLeastOnce, 99);
+    assert_eq!(publisher.publish_acked(p), Ack::new(99));
+    assert_eq!(next_publish(&mut deaf).0, b"after");
+    // A 24-byte client id: identifier rejected (3.1.1 return code 2).
+    let (_, code, _) = MqttPeer::handshake(addr, connect_fields(Version::V311, &"i".repeat(24)));
+    assert_eq!(code, 2);
+    let (_, code, _) = MqttPeer::handshake(addr, connect_fields(Version::V311, &"i".repeat(23)));
+    assert_eq!(code, reason::SUCCESS);
+    // A shared subscription: refused 0x9E.
+    let (mut c, _, _) = MqttPeer::handshake(addr, connect_fields(Version::V5, "share"));
+    c.send(&Packet::Subscribe(Subscribe {
+        packet_id: 1,
+        props: Properties::default(),
+        filters: vec![("$share/g/jobs/#".into(), SubOptions::qos(QoS::AtMostOnce))],
+    }));
+    let bytes = c.recv_bytes();
+    let Packet::SubAck(a) = packet(&bytes, Version::V5) else {
+        panic!("no SUBACK")
+    };
+    assert_eq!(a.codes, [reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED]);
+}
+
+/// A reload (SIGHUP) gives an MQTT listener's new connections its new
+/// limits; a tcp listener given one of its keys is refused with the line.
+#[test]
+fn a_reload_changes_the_limits_of_later_mqtt_connections() {
+    use secure_util::{config_server, listener, memory_queues};
+    let file = |more: &str| [listener("tcp", ""), listener("mqtt", more), memory_queues()].concat();
+    let (dir, s) = config_server("mqttreload", &file("max_client_id = 23\n"), &["", "mqtt"]);
+    let addr: SocketAddr = s.addr("mqtt", 0).parse().unwrap();
+    let long = "i".repeat(30);
+    let (_, code, _) = MqttPeer::handshake(addr, connect_fields(Version::V311, &long));
+    assert_eq!(code, 2);
+    // Same listeners (kind and addr as written), new limits.
+    let text = file("max_client_id = 64\n");
+    dir.write("ducq.toml", &text);
+    s.signal("HUP");
+    s.wait_log("configuration reloaded");
+    let (_, code, _) = MqttPeer::handshake(addr, connect_fields(Version::V311, &long));
+    assert_eq!(code, reason::SUCCESS);
+    // Keys of an MQTT listener on a tcp one: refused, where they are.
+    let bad =
+        format!("{text}\n[[listener]]\nkind = \"tcp\"\naddr = \"127.0.0.1:0\"\nmax_queued = 5\n");
+    dir.write("ducq.toml", &bad);
+    s.signal("HUP");
+    s.wait_log("max_queued is for mqtt and mqtts listeners, not tcp");
+    s.wait_log("configuration refused; the running one stays");
 }

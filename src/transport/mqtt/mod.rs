@@ -35,12 +35,28 @@ use super::{Parked, TransportFactory};
 /// being dispatched): every connection of the listener shares them, and
 /// no other listener's connection may.
 #[derive(Clone, Default)]
-pub struct Sessions(session::SharedListener);
+pub struct Sessions(session::SharedListener, Rc<Config>);
 
 impl Sessions {
     /// An empty registry, for a new listener.
     pub fn new() -> Sessions {
         Sessions::default()
+    }
+
+    /// An empty registry, for a new listener whose connections get
+    /// `limits` (the server sets [`Config::max_packet`] from its own).
+    pub fn with_limits(limits: Config) -> Sessions {
+        Sessions(session::SharedListener::default(), Rc::new(limits))
+    }
+
+    /// The limits set for this listener's connections.
+    pub fn limits(&self) -> &Config {
+        &self.1
+    }
+
+    /// Sets the limits of connections made from now on.
+    pub fn set_limits(&mut self, limits: Config) {
+        self.1 = Rc::new(limits);
     }
 
     /// The codec of a new connection of this listener.

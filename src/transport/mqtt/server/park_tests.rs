@@ -414,7 +414,7 @@ fn a_delayed_will_stays_cancelled_when_the_client_comes_back_and_leaves_again() 
 /// The record of `key` among what the durable listener of `n` has to
 /// write now: Some(bytes) kept, None deleted; absent when unchanged.
 fn written(n: &Net, key: &str) -> Option<Option<Vec<u8>>> {
-    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener));
+    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener), Rc::default());
     sessions
         .take_records()
         .into_iter()
@@ -482,7 +482,7 @@ fn record_with_will(n: &Net, user: Option<&str>, id: &str, expiry: u32, ago_ms: 
 fn a_restored_will_waits_what_is_left_of_its_delay() {
     let n = Net::new();
     n.listener.borrow_mut().set_durable(true);
-    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener));
+    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener), Rc::default());
     let rec = record_with_will(&n, Some("alice"), "dev", 60, 4_000);
     let key = "alice\0dev".to_string();
     let (mut kept, bad) = sessions.restore(Rc::new(Config::default()), vec![(key.clone(), rec)]);
@@ -512,7 +512,7 @@ fn a_restored_will_waits_what_is_left_of_its_delay() {
 fn the_will_of_a_session_that_expired_while_the_server_was_down_goes_at_once() {
     let n = Net::new();
     n.listener.borrow_mut().set_durable(true);
-    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener));
+    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener), Rc::default());
     // Session expiry 2 s, detached 3 s before: ended while down, its
     // will (delay 10 s) due with it.
     let rec = record_with_will(&n, None, "gone", 2, 3_000);
