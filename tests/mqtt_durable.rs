@@ -268,10 +268,12 @@ fn paho_5_a_waiting_will_survives_a_restart() {
     // server takes to note it and be killed.
     dying_with_delayed_will(port, "5");
     let mut admin = Peer::connect(srv.1);
+    let deadline = std::time::Instant::now() + util::WAIT;
     while lsconn(&mut admin)
         .iter()
         .any(|l| l.starts_with("MQTT[dying]"))
     {
+        assert!(std::time::Instant::now() < deadline, "dying still listed");
         sleep(Duration::from_millis(10));
     }
     srv.kill();
