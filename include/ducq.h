@@ -187,6 +187,17 @@ typedef enum ducq_reconnect_event {
      * `DUCQ_ECONNCLOSED` and the handle stays closed until `ducq_conn`.
      */
     DUCQ_RECONNECT_GAVE_UP = 3,
+    /**
+     * A publication made while the connection is lost was kept for the
+     * next connection (`buffer_messages`); `attempt` holds how many are
+     * kept now.
+     */
+    DUCQ_RECONNECT_KEPT = 4,
+    /**
+     * A new connection sent the kept publications, in order, after its
+     * subscriptions; `attempt` holds how many.
+     */
+    DUCQ_RECONNECT_FLUSHED = 5,
 } ducq_reconnect_event;
 
 /**
@@ -577,6 +588,16 @@ typedef struct ducq_reconnect_policy {
      * Passed to `on_event`; ducq never reads it.
      */
     void *ctx;
+    /**
+     * Publications (`ducq_pub`, `ducq_publish`) kept while the connection
+     * is lost, at most (0: none; such a publish fails at once). Beyond it,
+     * and beyond `buffer_bytes`, a publish fails with `DUCQ_EMAX`.
+     */
+    uint32_t buffer_messages;
+    /**
+     * Payload bytes kept at most (0: 1 MiB), with `buffer_messages`.
+     */
+    uint32_t buffer_bytes;
 } ducq_reconnect_policy;
 
 /**
@@ -754,7 +775,10 @@ ducq_state ducq_receive(ducq_i *ducq, char *msg, size_t *size);
  *
  * `DUCQ_OK` on ACK; `DUCQ_NACK` when the server refused (as the original;
  * `ducq_last_error` has the NACK's code and text on ducq's handles); other
- * errors as for `ducq_recv` (`DUCQ_ECONNCLOSED` when not connected).
+ * errors as for `ducq_recv` (`DUCQ_ECONNCLOSED` when not connected). On a
+ * host's handle whose reconnect policy has a buffer (`ducq_set_reconnect`), a
+ * publication its lost connection could not take is kept for the next
+ * connection instead: `DUCQ_OK`, or `DUCQ_EMAX` when the buffer is full.
  * On ducq's own handles, data messages that arrive before the ACK are kept
  * for the next receive; on other handles the first answer counts, as in
  * the original. The arguments are only read during the call.
@@ -770,7 +794,10 @@ ducq_state ducq_pub(ducq_i *ducq, const char *route, const char *payload, size_t
  * connected, and connecting again (once) when the connection turns out to
  * be closed: the original device call, made on a handle from
  * `ducq_new_tcp` that was never connected. Returns as `ducq_pub`, or the
- * state of the failed connect (`DUCQ_ECONNECT`, `DUCQ_ETIMEOUT`).
+ * state of the failed connect (`DUCQ_ECONNECT`, `DUCQ_ETIMEOUT`) — unless
+ * the handle's lost connection could not be made again and its reconnect
+ * policy has a buffer: then the publication is kept, as `ducq_pub` keeps
+ * it.
  *
  * # Safety
  * As for `ducq_pub`.
@@ -1928,9 +1955,14 @@ ducq_state ducq_reactor_listen_http(struct ducq_reactor *reactor, const char *ad
  * handle was away is not delivered, except what a subscription with
  * `last` brings: its stored messages, less those the handle already
  * handed out (as the Rust client de-duplicates them). Sends while the
- * connection is lost fail at once; `ducq_publish`, which connects again
- * by itself, and `ducq_conn` on a lost connection subscribe again too. A
- * connection closed with `ducq_close` is not made again.
+ * connection is lost fail at once, except publications (`ducq_pub`,
+ * `ducq_publish`) when the policy has a buffer (`buffer_messages`): those
+ * are kept (`DUCQ_OK`, and `DUCQ_RECONNECT_KEPT` told) up to its bounds
+ * (then `DUCQ_EMAX`), and the next connection sends them, in order,
+ * after its subscriptions (`DUCQ_RECONNECT_FLUSHED`). `ducq_publish`,
+ * which connects again by itself, and `ducq_conn` on a lost connection
+ * subscribe again (and send what was kept) too. A connection closed with
+ * `ducq_close` is not made again, and what was kept is dropped.
  *
  * A NULL `policy` turns reconnection off. `*policy` is copied; its `ctx`
  * is passed to `on_event` for as long as the handle lives (the caller

@@ -449,7 +449,10 @@ ducq_state ducq_receive(ducq_i *ducq, char *msg, size_t *size);
  *
  * `DUCQ_OK` on ACK; `DUCQ_NACK` when the server refused (as the original;
  * `ducq_last_error` has the NACK's code and text on ducq's handles); other
- * errors as for `ducq_recv` (`DUCQ_ECONNCLOSED` when not connected).
+ * errors as for `ducq_recv` (`DUCQ_ECONNCLOSED` when not connected). On a
+ * host's handle whose reconnect policy has a buffer (`ducq_set_reconnect`), a
+ * publication its lost connection could not take is kept for the next
+ * connection instead: `DUCQ_OK`, or `DUCQ_EMAX` when the buffer is full.
  * On ducq's own handles, data messages that arrive before the ACK are kept
  * for the next receive; on other handles the first answer counts, as in
  * the original. The arguments are only read during the call.
@@ -465,7 +468,10 @@ ducq_state ducq_pub(ducq_i *ducq, const char *route, const char *payload, size_t
  * connected, and connecting again (once) when the connection turns out to
  * be closed: the original device call, made on a handle from
  * `ducq_new_tcp` that was never connected. Returns as `ducq_pub`, or the
- * state of the failed connect (`DUCQ_ECONNECT`, `DUCQ_ETIMEOUT`).
+ * state of the failed connect (`DUCQ_ECONNECT`, `DUCQ_ETIMEOUT`) — unless
+ * the handle's lost connection could not be made again and its reconnect
+ * policy has a buffer: then the publication is kept, as `ducq_pub` keeps
+ * it.
  *
  * # Safety
  * As for `ducq_pub`.

@@ -12,6 +12,8 @@ command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v curl >/dev/null || need+=(curl)
+# TLS tests: openssl s_client, and keys in the forms openssl writes.
+command -v openssl >/dev/null || need+=(openssl)
 # Packaging tests: readelf, dpkg-deb/dpkg-shlibdeps, systemd-analyze, and
 # the /bin/kill the unit's ExecReload names.
 command -v readelf >/dev/null || need+=(binutils)

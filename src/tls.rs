@@ -45,13 +45,51 @@ fn certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{path}: {}", pem_error(e)))?;
     if certs.is_empty() {
-        return Err(format!("{path}: no PEM certificate in it"));
+        let why = if pem_holds(path, "PRIVATE KEY-----") {
+            "no certificate in it, only a private key (certificate and key swapped?)"
+        } else {
+            "no PEM certificate in it"
+        };
+        return Err(format!("{path}: {why}"));
     }
     Ok(certs)
 }
 
 fn key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{path}: {}", pem_error(e)))
+    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => format!("{path}: {}", no_key(path)),
+        e => format!("{path}: {}", pem_error(e)),
+    })
+}
+
+/// Why a PEM file that was read holds no usable private key, from what it
+/// holds instead.
+fn no_key(path: &str) -> &'static str {
+    if pem_holds(path, "-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || pem_holds(path, "Proc-Type: 4,ENCRYPTED")
+    {
+        "the private key is protected by a passphrase; give it without one \
+         (openssl pkey -in KEY -out PLAIN)"
+    } else if pem_holds(path, "-----BEGIN CERTIFICATE-----") {
+        "no private key in it, only a certificate (certificate and key swapped?)"
+    } else {
+        "no PEM private key in it (PKCS#8, PKCS#1 or SEC1)"
+    }
+}
+
+/// Whether the file at `path` contains `label` (for error messages only).
+fn pem_holds(path: &str, label: &str) -> bool {
+    std::fs::read(path).is_ok_and(|t| t.windows(label.len()).any(|w| w == label.as_bytes()))
+}
+
+/// A certificate chain and key rustls refused together.
+fn pair_error(cert: &str, key: &str, e: rustls::Error) -> String {
+    match e {
+        rustls::Error::InconsistentKeys(_) => {
+            format!("{key}: the private key does not belong to the certificate in {cert}")
+        }
+        e => format!("{cert} / {key}: {e}"),
+    }
 }
 
 fn pem_error(e: rustls::pki_types::pem::Error) -> String {
@@ -93,7 +131,7 @@ pub fn server_config(files: &ServerTlsFiles, alpn: &[&[u8]]) -> Result<Arc<Serve
     };
     let mut config = builder
         .with_single_cert(chain, key)
-        .map_err(|e| format!("{} / {}: {e}", files.cert, files.key))?;
+        .map_err(|e| pair_error(&files.cert, &files.key, e))?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
@@ -124,7 +162,7 @@ pub fn client_config(files: &ClientTlsFiles) -> Result<Arc<ClientConfig>, String
     let config = match &files.cert_key {
         Some((cert, k)) => builder
             .with_client_auth_cert(certs(cert)?, key(k)?)
-            .map_err(|e| format!("{cert} / {k}: {e}"))?,
+            .map_err(|e| pair_error(cert, k, e))?,
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))

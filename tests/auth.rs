@@ -415,3 +415,90 @@ fn brute_force_from_one_address_is_slowed_down() {
     drop(attackers);
     good.publish("sensors/x", b"1").unwrap();
 }
+
+#[test]
+fn http_and_websocket_where_anonymous_use_is_off_and_from_a_listed_origin() {
+    let toml = [
+        listener("http", "anonymous = false\n"),
+        user(
+            "sensor1",
+            Some(&hash("pw1")),
+            &["sensors/*"],
+            &["sensors/*"],
+        ),
+        auth(0.05, ""),
+        "\n[http]\nallow_origins = [\"https://dash.lan\"]\nallow_loopback = false\n".to_string(),
+    ]
+    .concat();
+    let (_dir, s) = config_server("auth-http-off", &toml, &["http"]);
+    let h = s.addr("http", 0);
+    let creds = basic("sensor1", "pw1");
+    // Without credentials nothing gets through: 401 and a challenge, for
+    // reading as for writing.
+    let r = http(&h, &post("/pub/sensors/t", "", "5"));
+    assert!(
+        r.starts_with("HTTP/1.1 401 ")
+            && r.contains("WWW-Authenticate: Basic realm=\"ducq\"\r\n")
+            && r.ends_with("{\"error\":\"access denied\",\"code\":24}"),
+        "{r}"
+    );
+    let get = "GET /last/sensors/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert!(http(&h, get).starts_with("HTTP/1.1 401 "));
+    let r = http(
+        &h,
+        "GET /lscmd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 401 "), "{r}");
+    // A WebSocket without credentials gets auth and PING only.
+    let (mut ws, head) = ws_upgrade(&h, "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    ws_send(&mut ws, "sub sensors/*\n");
+    assert_eq!(ws_recv(&mut ws), "NACK *\n24\naccess denied");
+    ws_send(&mut ws, "PING _\np");
+    assert_eq!(ws_recv(&mut ws), "PONG _\np");
+    ws_send(&mut ws, "auth sensor1\npw1");
+    assert_eq!(ws_recv(&mut ws), "ACK");
+    ws_send(&mut ws, "sub sensors/*\n");
+    assert_eq!(ws_recv(&mut ws), "ACK");
+
+    // The listed origin's page: its preflight lets it send credentials,
+    // its authenticated POST and its WebSocket upgrade go through.
+    let dash = "Origin: https://dash.lan\r\n";
+    let r = http(
+        &h,
+        &format!(
+            "OPTIONS /pub/sensors/t HTTP/1.1\r\nHost: x\r\n{dash}\
+             Access-Control-Request-Method: POST\r\n\
+             Access-Control-Request-Headers: authorization\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(
+        r.starts_with("HTTP/1.1 204 ")
+            && r.contains("Access-Control-Allow-Headers: Authorization, Content-Type\r\n")
+            && r.contains("Access-Control-Allow-Origin: https://dash.lan\r\n"),
+        "{r}"
+    );
+    let r = http(&h, &post("/pub/sensors/t", &format!("{dash}{creds}"), "21"));
+    assert!(
+        r.starts_with("HTTP/1.1 200 ")
+            && r.contains("Access-Control-Allow-Origin: https://dash.lan\r\n")
+            && r.ends_with("{\"ok\":true}"),
+        "{r}"
+    );
+    assert_eq!(ws_recv(&mut ws), "pub sensors/t\n21");
+    let (mut dash_ws, head) = ws_upgrade(&h, &format!("{dash}{creds}"));
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    ws_send(&mut dash_ws, "pub sensors/t\n22");
+    assert_eq!(ws_recv(&mut dash_ws), "ACK");
+    assert_eq!(ws_recv(&mut ws), "pub sensors/t\n22");
+    // Loopback pages are not listed here (allow_loopback = false): even
+    // with the right credentials they change nothing.
+    let local = format!("Origin: http://localhost:8080\r\n{creds}");
+    let r = http(&h, &post("/pub/sensors/t", &local, "23"));
+    assert!(
+        r.starts_with("HTTP/1.1 403 ") && r.ends_with("{\"error\":\"origin not allowed\"}"),
+        "{r}"
+    );
+    let (_, head) = ws_upgrade(&h, &local);
+    assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+}

@@ -1,7 +1,8 @@
 //! The MQTT bridge against a real Mosquitto on loopback, with Debian's
 //! `mosquitto_pub` and `mosquitto_sub` on the MQTT side (issue 17): both
 //! directions at QoS 1 with `+`/`#` filters and no echo, retained messages
-//! ↔ ducq's stored last messages, MQTT 3.1.1, a Mosquitto restart, a
+//! ↔ ducq's stored last messages, MQTT 3.1.1, a Mosquitto restart (what
+//! was published meanwhile reaches the new one), a
 //! persistent session that keeps QoS 1 messages while the bridge is away,
 //! and a username and password (right, and refused).
 
@@ -259,10 +260,23 @@ fn reconnects_after_mosquitto_restarts() {
     s.sub("local");
     p.publish("local", "served meanwhile");
     s.expect(b"pub local\nserved meanwhile");
+    // Published while Mosquitto is down: it waits in the bridge.
+    p.publish("o/while", "kept while down");
+    wait_bridge_field(&mut p, "m", "waiting", "1", WAIT);
     let m = Mosquitto::start_on(port);
     wait_bridge_field(&mut p, "m", "connects", "2", WAIT);
     wait_bridge_field(&mut p, "m", "state", "open", WAIT);
-    let ms = m.sub("after", &["-t", "o/#", "-v"]);
+    // The restarted Mosquitto (no persistence) has it, retained, from the
+    // new connection.
+    wait_bridge_field(&mut p, "m", "waiting", "0", WAIT);
+    wait_bridge_field(&mut p, "m", "in_flight", "0", WAIT);
+    let out = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", "o/while", "--retained-only", "-C", "1", "-W", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "kept while down\n");
+    let ms = m.sub("after", &["-t", "o/x", "-v"]);
     p.publish("o/x", "again");
     assert_eq!(ms.out().next(), "o/x again");
     let mut si = srv.peer();

@@ -10,66 +10,17 @@
 //! browser it did not download (`executablePath`), it is maintained with
 //! Chromium's DevTools protocol, and its lock pins every package.
 
+mod browser_util;
 mod server_bin;
 
+use browser_util::{fresh_profile, need_chromium, prepared, profile_dir};
 use server_bin::{listening, KillOnDrop};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `target/<profile>` of this test run.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// The script and its node_modules in `target/<profile>/browser`, installed
-/// with `npm ci` when the committed lock changed (or never was installed).
-fn prepared() -> PathBuf {
-    let dir = profile_dir().join("browser");
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = root().join("tests/browser");
-    let lock = std::fs::read(src.join("package-lock.json")).unwrap();
-    let stamp = dir.join("node_modules/.installed-lock");
-    if std::fs::read(&stamp).ok().as_deref() != Some(&lock[..]) {
-        for f in ["package.json", "package-lock.json"] {
-            std::fs::copy(src.join(f), dir.join(f)).unwrap();
-        }
-        let cache = profile_dir().join("npm-cache");
-        let out = Command::new("npm")
-            .args([
-                "ci",
-                "--no-audit",
-                "--no-fund",
-                "--prefer-offline",
-                "--cache",
-            ])
-            .arg(&cache)
-            .current_dir(&dir)
-            .output()
-            .expect("run npm (Node 20 and npm are needed)");
-        assert!(
-            out.status.success(),
-            "npm ci failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&stamp, &lock).unwrap();
-    }
-    std::fs::copy(src.join("dashboard.mjs"), dir.join("dashboard.mjs")).unwrap();
-    dir
-}
 
 #[test]
 fn the_dashboard_shows_live_data_in_chromium() {
-    assert!(
-        Path::new("/usr/bin/chromium").is_file(),
-        "Debian's chromium is not installed (scripts/test.sh installs it)"
-    );
-    let dir = prepared();
+    need_chromium();
+    let dir = prepared("dashboard.mjs");
     let mut server = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_ducq-server"))
             .args([
@@ -90,9 +41,7 @@ fn the_dashboard_shows_live_data_in_chromium() {
 
     let shot = profile_dir().join("dashboard.png");
     let _ = std::fs::remove_file(&shot);
-    let profile = dir.join(format!("profile-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    std::fs::create_dir_all(&profile).unwrap();
+    let profile = fresh_profile(&dir, "dashboard");
     let out = Command::new("node")
         .arg(dir.join("dashboard.mjs"))
         .env("DUCQ_URL", format!("http://{}/", addrs[1]))

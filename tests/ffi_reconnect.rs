@@ -150,3 +150,64 @@ fn a_c_subscriber_with_last_prints_no_replayed_message_twice() {
     assert_eq!((code, rest), (0, Vec::<String>::new()), "{log}");
     assert!(log.contains("reconnected after"), "{log}");
 }
+
+#[test]
+fn a_c_publisher_keeps_what_it_publishes_while_the_server_is_away() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let first = Server::start(0, &[]);
+    let port = first.port;
+    let mut c = Command::new(example("offline_pub"));
+    c.args(["127.0.0.1", &port.to_string(), "2"])
+        .stdin(Stdio::piped());
+    let mut publisher = procs::Proc::spawn(&mut c);
+    let mut input = publisher.child.stdin.take().unwrap();
+    let mut say = |line: &str| {
+        writeln!(input, "{line}").unwrap();
+        input.flush().unwrap();
+    };
+    assert_eq!(publisher.out().next(), "ready");
+    let mut sub = first.client();
+    sub.subscribe("r", "").unwrap();
+    say("r one");
+    assert_eq!(publisher.out().next(), "DUCQ_OK");
+    assert_eq!(sub.receive().unwrap(), b"pub r\none");
+    first.kill();
+    // Away: two are kept, the third finds the buffer full.
+    say("r two");
+    assert_eq!(publisher.out().next(), "DUCQ_OK");
+    say("r three");
+    assert_eq!(publisher.out().next(), "DUCQ_OK");
+    say("r four");
+    assert_eq!(publisher.out().next(), "DUCQ_EMAX");
+    // Back: the next publish connects again and sends the kept ones first.
+    let second = Server::start(port, &[]);
+    let mut sub = second.client();
+    sub.subscribe("r", "").unwrap();
+    say("r five");
+    assert_eq!(publisher.out().next(), "DUCQ_OK");
+    for want in ["two", "three", "five"] {
+        assert_eq!(
+            sub.receive().unwrap(),
+            format!("pub r\n{want}").into_bytes()
+        );
+    }
+    // End of input: the program ends.
+    drop(input);
+    assert_eq!(publisher.wait(), Some(0));
+    assert_eq!(publisher.err().all(), ["kept 1", "kept 2", "flushed 2"]);
+    assert_eq!(
+        publisher.out().all(),
+        [
+            "ready",
+            "DUCQ_OK",
+            "DUCQ_OK",
+            "DUCQ_OK",
+            "DUCQ_EMAX",
+            "DUCQ_OK"
+        ]
+    );
+    sub.set_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    assert!(sub.receive().is_err(), "four, refused, was never sent");
+}

@@ -205,6 +205,11 @@ fn install_lays_out_library_links_headers_pkg_config_binaries_and_unit() {
         "ExecReload=/bin/kill -HUP $MAINPID".to_owned(),
         "WatchdogSec=30s".to_owned(),
         format!("EnvironmentFile=-{p}/etc/default/ducq"),
+        // The default ./ducq-data must land somewhere the dynamic user
+        // may write under ProtectSystem=strict.
+        "DynamicUser=yes".to_owned(),
+        "StateDirectory=ducq".to_owned(),
+        "WorkingDirectory=%S/ducq".to_owned(),
     ] {
         assert!(unit.lines().any(|l| l == line), "{line} not in\n{unit}");
     }

@@ -333,7 +333,14 @@ fn to_an_unknown_or_closed_id_is_nack_19() {
         let b = srv.peer();
         b.id()
     };
-    std::thread::sleep(SHORT);
+    // Once the server has seen it close (lsconn no longer lists it), however
+    // long that takes on a busy machine.
+    let deadline = std::time::Instant::now() + util::WAIT;
+    let listed = format!("{gone},");
+    while util::lsconn(&mut a).iter().any(|l| l.starts_with(&listed)) {
+        assert!(std::time::Instant::now() < deadline, "{gone} still listed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     for id in [
         gone.as_str(),
         "TCP:127.0.0.1:1",
@@ -359,7 +366,7 @@ fn to_an_unknown_or_closed_id_is_nack_19() {
 }
 
 #[test]
-fn to_crosses_protocols_tcp_websocket_and_sse() {
+fn to_crosses_protocols_tcp_websocket_http_and_sse() {
     let (srv, http) = with_http();
     let mut tcp = srv.peer();
     // A WebSocket client, by the library's client.
@@ -375,6 +382,24 @@ fn to_crosses_protocols_tcp_websocket_and_sse() {
     ws.emit("to", &tcp.id(), b"to tcp").unwrap();
     assert_eq!(ws.receive().unwrap(), b"ACK");
     tcp.expect(format!("from {ws_id}\nto tcp").as_bytes());
+    // A plain HTTP request sends one too (`POST /cmd/to/ID`).
+    let mut poster = TcpStream::connect(http).unwrap();
+    poster.set_read_timeout(Some(util::WAIT)).unwrap();
+    let body = "by http";
+    assert_eq!(
+        http_exchange(
+            &mut poster,
+            &format!(
+                "POST /cmd/to/{ws_id} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        ),
+        (200, r#"{"ok":true}"#.into())
+    );
+    assert_eq!(
+        ws.receive().unwrap(),
+        format!("from HTTP:{}\nby http", poster.local_addr().unwrap()).into_bytes()
+    );
 
     // An HTTP event stream.
     let mut sse = TcpStream::connect(http).unwrap();

@@ -1,10 +1,11 @@
 //! The scale-out picture of docs/SCALING.md, as processes on loopback:
 //! three `ducq-server`s, each bridged (`--bridge nats=...`) to a different
 //! node of a three-node `nats-server` cluster. A publication at broker A
-//! reaches subscribers at B and C, once each; SIGKILL the node A's bridge
-//! is on: A moves to another node, sends again what the dead node never
-//! confirmed, says so in its log and counters, and nothing published after
-//! it reconnected is lost.
+//! reaches subscribers at B and C, once each; the node A's bridge is on is
+//! held still (SIGSTOP) with ten publications unconfirmed, then SIGKILLed:
+//! A moves to another node, sends the ten again (B and C get each once),
+//! says so in its log and counters (`resent=10`), and nothing published
+//! after it reconnected is lost.
 
 mod nats_util;
 mod procs;
@@ -46,6 +47,16 @@ fn wait_field(s: &Server, key: &str, want: &str) {
         assert!(Instant::now() < deadline, "{key} never {want}: {f:?}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Sends `sig` to the node's process (only that one).
+fn signal(node: &Nats, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &node.proc.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig}");
 }
 
 /// Publishes probes at `a` until every subscriber saw one, then drains
@@ -104,30 +115,41 @@ fn three_brokers_over_a_nats_cluster_survive_a_node_killed() {
     }
     until_through(&mut pa, &mut subs);
     all_through(&mut pa, &mut subs, 0, 50);
-    // A's bridge is on node 0.
+    // A's bridge is on node 0. Held still (SIGSTOP), it reads nothing: ten
+    // publications wait in its socket, written and unconfirmed.
+    wait_field(&a, "in_flight", "0");
+    signal(&nodes[0], "STOP");
+    for i in 50..60 {
+        pa.publish("fleet/data", i.to_string().as_bytes()).unwrap();
+    }
+    wait_field(&a, "in_flight", "10");
     nodes[0].kill();
     let lost = a.log.until("backbone: connection to");
     let back = a.log.until("backbone: connected to");
+    // The ten, which node 0 never read, went to the next node: once each.
+    for s in subs.iter_mut() {
+        for i in 50..60 {
+            assert_eq!(
+                s.receive().unwrap(),
+                format!("pub fleet/data\n{i}").into_bytes()
+            );
+        }
+    }
     wait_field(&a, "connects", "2");
     wait_field(&a, "state", "open");
     until_through(&mut pa, &mut subs);
-    all_through(&mut pa, &mut subs, 50, 150);
-    // What was in flight when node 0 died was counted and sent again.
+    all_through(&mut pa, &mut subs, 60, 160);
+    // The counters say what was in flight when node 0 died.
     wait_field(&a, "in_flight", "0");
     let f = fields(&a);
     let n = |k: &str| f[k].parse::<u64>().unwrap();
-    assert_eq!(n("disconnects"), 1);
+    assert_eq!((n("disconnects"), n("resent")), (1, 10), "{f:?}");
     assert_eq!(n("sent"), n("confirmed") + n("resent"), "{f:?}");
     let said = lost.last().unwrap();
-    let resent = n("resent");
-    if resent > 0 {
-        assert!(
-            said.contains(&format!("; {resent} unconfirmed will be sent again")),
-            "{said}"
-        );
-    } else {
-        assert!(!said.contains("unconfirmed"), "{said}");
-    }
+    assert!(
+        said.contains("; 10 unconfirmed will be sent again; retrying in "),
+        "{said}"
+    );
     assert!(
         back.last()
             .unwrap()

@@ -143,6 +143,7 @@ fn sub_writes_interleaved_streams_out_whole() {
     let port = srv.addr.port();
     let mut sub = ducq(port, &["sub", "i/#", "--count", "4", "-v"])
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     wait_for_subscribers(srv.addr, "i/#", 1);
@@ -162,6 +163,12 @@ fn sub_writes_interleaved_streams_out_whole() {
         stdout.read_to_string(&mut out).unwrap();
         out
     });
+    let mut stderr = sub.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        stderr.read_to_string(&mut err).unwrap();
+        err
+    });
     let deadline = Instant::now() + util::WAIT;
     let status = loop {
         if let Some(status) = sub.try_wait().unwrap() {
@@ -174,12 +181,18 @@ fn sub_writes_interleaved_streams_out_whole() {
         std::thread::sleep(Duration::from_millis(10));
     };
     let out = reader.join().unwrap();
+    let err = err_reader.join().unwrap();
     assert!(
         status.is_some_and(|s| s.success()),
-        "sub did not finish: {out:?}"
+        "sub did not finish: {out:?} {err:?}"
     );
     assert_eq!(
         out,
         "i/a A1 A2 A3\ni/b B1 B2\ni/p plain\ni/c C1\ni/z after\n"
+    );
+    // The cut payload is not counted, and is told on stderr, once.
+    assert_eq!(
+        err,
+        "ducq: a streamed payload was abandoned: connection closed\n"
     );
 }

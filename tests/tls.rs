@@ -312,6 +312,16 @@ fn wrong_ca_expired_certificate_and_wrong_ports_are_refused_clearly() {
     ok.publish("still", b"here").unwrap();
 }
 
+/// The error that ends a framed TLS client of `addr` presenting what
+/// `config` holds: at the handshake, or (TLS 1.3 checks a client's
+/// certificate after the client's side is done) at its first request.
+fn refused_at_first_request(addr: &str, config: Arc<rustls::ClientConfig>, what: &str) -> String {
+    Client::connect_tls(addr, WAIT, config, Wire::Framed)
+        .and_then(|mut c| c.publish("alice/x", b"1"))
+        .expect_err(what)
+        .to_string()
+}
+
 #[test]
 fn mutual_tls_requires_a_client_certificate_and_its_cn_names_the_user() {
     let pki = Pki::new();
@@ -319,35 +329,104 @@ fn mutual_tls_requires_a_client_certificate_and_its_cn_names_the_user() {
     let config = dir.write(
         "ducq.toml",
         &format!(
-            "[[listener]]\nkind = \"tls\"\naddr = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\n\
-             client_ca = \"{}\"\nanonymous = false\n\n\
+            "[[listener]]\nkind = \"tls\"\naddr = \"127.0.0.1:0\"\ncert = \"{cert}\"\nkey = \"{key}\"\n\
+             client_ca = \"{ca}\"\nanonymous = false\n\n\
+             [[listener]]\nkind = \"https\"\naddr = \"127.0.0.1:0\"\ncert = \"{cert}\"\nkey = \"{key}\"\n\
+             client_ca = \"{ca}\"\nanonymous = false\n\n\
              [[user]]\nname = \"alice\"\npublish = [\"alice/*\"]\nsubscribe = [\"alice/*\"]\n",
-            pki.cert, pki.key, pki.ca
+            cert = pki.cert,
+            key = pki.key,
+            ca = pki.ca
         ),
     );
-    let s = Server::start_kinds(&["--config", &config], &["tls"]);
+    let s = Server::start_kinds(&["--config", &config], &["tls", "https"]);
     let addr = s.addr("tls", 0);
-    // No client certificate: the handshake fails.
-    let refused = Client::connect_tls(&addr, WAIT, pki.client(&pki.ca, None), Wire::Framed)
-        .and_then(|mut c| c.publish("alice/x", b"1"));
-    assert!(refused.is_err(), "a client without a certificate got in");
-    s.wait_log("TLS handshake failed");
+    // No client certificate: the server asks for one and ends it.
+    let err = refused_at_first_request(&addr, pki.client(&pki.ca, None), "no certificate got in");
+    assert!(
+        err.ends_with("received fatal alert: CertificateRequired"),
+        "{err}"
+    );
+    s.wait_log("TLS handshake failed: peer sent no certificates");
     // A certificate from another CA: refused too.
     let stranger = pki.client(&pki.ca, Some((&pki.stranger_cert, &pki.stranger_key)));
-    let refused = Client::connect_tls(&addr, WAIT, stranger, Wire::Framed)
-        .and_then(|mut c| c.publish("alice/x", b"1"));
-    assert!(refused.is_err(), "a stranger's certificate got in");
+    let err = refused_at_first_request(&addr, stranger, "a stranger's certificate got in");
+    assert!(err.ends_with("received fatal alert: UnknownCA"), "{err}");
+    s.wait_log("TLS handshake failed: invalid peer certificate: UnknownIssuer");
+    // Alice's certificate, expired: refused, and the log says why.
+    let expired = pki.client(
+        &pki.ca,
+        Some((&pki.expired_client_cert, &pki.expired_client_key)),
+    );
+    let err = refused_at_first_request(&addr, expired, "an expired certificate got in");
+    assert!(
+        err.ends_with("received fatal alert: CertificateExpired"),
+        "{err}"
+    );
+    s.wait_log("TLS handshake failed: invalid peer certificate: certificate expired");
     // Alice's certificate: she is alice, with alice's access list.
     let alice = pki.client(&pki.ca, Some((&pki.client_cert, &pki.client_key)));
     let mut c = Client::connect_tls(&addr, WAIT, Arc::clone(&alice), Wire::Framed).unwrap();
     c.publish("alice/x", b"1").unwrap();
     let err = c.publish("bob/x", b"1").unwrap_err();
     assert_eq!(err.to_string(), "NACK 24: access denied");
+    // The same over WSS on the https listener.
+    let mut w = Client::connect_tls(&s.addr("https", 0), WAIT, alice, Wire::Ws).unwrap();
+    w.publish("alice/w", b"2").unwrap();
+    nack24(w.publish("bob/w", b"2"));
     let lines = lsconn_lines(&mut c);
     assert!(
         lines.iter().any(|l| l.starts_with("alice@TLS:127.0.0.1:")),
         "{lines:?}"
     );
+    assert!(
+        lines.iter().any(|l| l.starts_with("alice@WSS:127.0.0.1:")),
+        "{lines:?}"
+    );
+    // The CLI presents a certificate with --cert and --key.
+    let port = s.port("tls");
+    let cli = |route: &str| {
+        ducq(&[
+            "--tls",
+            "--ca",
+            &pki.ca,
+            "--cert",
+            &pki.client_cert,
+            "--key",
+            &pki.client_key,
+            "--port",
+            &port,
+            "pub",
+            route,
+            "3",
+        ])
+    };
+    let out = cli("alice/cli");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli("bob/cli");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr), "ducq: NACK 24: access denied\n");
+    // curl with the certificate publishes over HTTPS; without it, nothing.
+    assert!(have("curl"), "curl is installed by scripts/test.sh");
+    let url = format!("https://{}/pub/alice/curl", s.addr("https", 0));
+    let out = Command::new("curl")
+        .args(["-s", "--cacert", &pki.ca, "--cert", &pki.client_cert])
+        .args(["--key", &pki.client_key, "-d", "4", &url])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "{\"ok\":true}");
+    let out = Command::new("curl")
+        .args(["-s", "--cacert", &pki.ca, "-d", "4", &url])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && out.stdout.is_empty(),
+        "curl without a certificate: {:?}",
+        out
+    );
+    s.wait_log("TLS handshake failed: peer sent no certificates");
+    // The server serves those with one all along.
+    c.publish("alice/y", b"5").unwrap();
 }
 
 #[test]

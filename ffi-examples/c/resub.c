@@ -39,6 +39,10 @@ static void on_event(ducq_reconnect_event event, uint32_t attempt, uint32_t dela
     case DUCQ_RECONNECT_GAVE_UP:
         fprintf(stderr, "gave up after %u\n", (unsigned)attempt);
         break;
+    case DUCQ_RECONNECT_KEPT:
+    case DUCQ_RECONNECT_FLUSHED:
+        /* A subscriber keeps no publications. */
+        break;
     }
     fflush(stderr);
 }

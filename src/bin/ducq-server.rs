@@ -67,7 +67,7 @@ Bridges (docs/BRIDGES.md):
                           remote_prefix, qos, retain, mqtt_version,
                           client_id, clean_session, user, password,
                           keepalive, backoff_initial, backoff_max, buffer,
-                          tls, ca, server_name (mqtt). The same keys make
+                          tls, ca, server_name, cert, key. The same keys make
                           [[bridge]] tables of the --config file
 Commands:
   --commands DIR          load C commands from the *.so files of DIR, each

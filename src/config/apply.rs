@@ -21,9 +21,14 @@ pub struct Running {
     pub resolved: Resolved,
     /// The dispatcher index of the Lua command set, once there is one.
     pub lua_set: Option<usize>,
+    /// The reactor's index of each of `resolved.listeners`: an embedder may
+    /// have opened listeners of its own before, so the file's first is not
+    /// necessarily the reactor's first.
+    pub listeners: Vec<usize>,
 }
 
-fn open(reactor: &mut Reactor, l: &ListenerSpec) -> Result<(), String> {
+/// Opens `l`; its index among the reactor's listeners.
+fn open(reactor: &mut Reactor, l: &ListenerSpec) -> Result<usize, String> {
     let kind = match l.kind {
         ListenerKindName::Tcp | ListenerKindName::Tls | ListenerKindName::Unix => {
             ListenerKind::Framed
@@ -42,14 +47,14 @@ fn open(reactor: &mut Reactor, l: &ListenerSpec) -> Result<(), String> {
     if l.kind == ListenerKindName::Unix {
         let socket = ListenSocket::bind_unix(Path::new(&l.addr), l.mode)
             .map_err(|e| format!("cannot listen on {} ({what}): {e}", l.addr))?;
-        reactor
+        return reactor
             .add_listen_socket(socket, opts)
-            .map_err(|e| format!("cannot listen on {} ({what}): {e}", l.addr))?;
-        return Ok(());
+            .map_err(|e| format!("cannot listen on {} ({what}): {e}", l.addr));
     }
+    let index = reactor.listener_names().len();
     reactor
         .listen_with(&l.addr, opts)
-        .map(drop)
+        .map(|_| index)
         .map_err(|e| format!("cannot listen on {} ({what}): {e}", l.addr))
 }
 
@@ -81,8 +86,9 @@ pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
     }
     reactor.hub_mut().set_auth(r.auth.clone());
     reactor.set_http_policy(r.http.clone());
+    let mut listeners = Vec::with_capacity(r.listeners.len());
     for l in &r.listeners {
-        open(reactor, l)?;
+        listeners.push(open(reactor, l)?);
     }
     for b in &r.bridges {
         reactor
@@ -92,6 +98,7 @@ pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
     Ok(Running {
         resolved: r,
         lua_set,
+        listeners,
     })
 }
 
@@ -128,7 +135,10 @@ pub fn apply_reload(
     super::channels::apply(reactor.hub_mut(), &old.channels, &new.channels);
     reactor.hub_mut().set_auth(new.auth.clone());
     reactor.set_http_policy(new.http.clone());
-    for (index, (l, was)) in new.listeners.iter().zip(&old.listeners).enumerate() {
+    for (i, (l, was)) in new.listeners.iter().zip(&old.listeners).enumerate() {
+        let Some(&index) = running.listeners.get(i) else {
+            continue;
+        };
         if l.kind != was.kind || l.addr != was.addr {
             continue;
         }

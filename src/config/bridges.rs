@@ -85,7 +85,11 @@ fn table(t: &Table, path: &dyn Fn(&str) -> String) -> Result<BridgeConfig, Strin
             continue;
         }
         for v in texts(key, value)? {
-            let v = if key == "ca" { path(&v) } else { v };
+            let v = if matches!(key.as_str(), "ca" | "cert" | "key") {
+                path(&v)
+            } else {
+                v
+            };
             cfg.set(key, &v)?;
         }
     }
@@ -216,7 +220,7 @@ in = ["b"]
 kind = "nats"
 addr = "127.0.0.1:1"
 out = ["a"]
-tls = true
+server_name = "nats.lan"
 name = "secure"
 
 [[bridge]]
@@ -245,7 +249,7 @@ ca = "missing-ca.pem"
                 "[[bridge]] out: expected text, a number, true or false, or a list of them",
             ),
             (Where::Line(37), "bridge name 'nats' is used twice (give each bridge its own name = \"...\")"),
-            (Where::Line(42), "[[bridge]] bridge secure: tls is for mqtt bridges (not nats)"),
+            (Where::Line(42), "[[bridge]] bridge secure: ca, server_name, cert and key need tls=true"),
             (
                 Where::Line(49),
                 "[[bridge]] ca: /etc/ducq/missing-ca.pem: No such file or directory (os error 2)",

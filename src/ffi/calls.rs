@@ -230,7 +230,10 @@ pub unsafe extern "C" fn ducq_receive(
 ///
 /// `DUCQ_OK` on ACK; `DUCQ_NACK` when the server refused (as the original;
 /// `ducq_last_error` has the NACK's code and text on ducq's handles); other
-/// errors as for `ducq_recv` (`DUCQ_ECONNCLOSED` when not connected).
+/// errors as for `ducq_recv` (`DUCQ_ECONNCLOSED` when not connected). On a
+/// host's handle whose reconnect policy has a buffer (`ducq_set_reconnect`), a
+/// publication its lost connection could not take is kept for the next
+/// connection instead: `DUCQ_OK`, or `DUCQ_EMAX` when the buffer is full.
 /// On ducq's own handles, data messages that arrive before the ACK are kept
 /// for the next receive; on other handles the first answer counts, as in
 /// the original. The arguments are only read during the call.
@@ -250,8 +253,35 @@ pub unsafe extern "C" fn ducq_pub(
             return State::ENull.into();
         }
         // SAFETY: forwarded caller contract.
-        unsafe { publish_once(ducq, route, payload, size) }.into()
+        match unsafe { publish_once(ducq, route, payload, size) } {
+            Err(state @ (State::EConnClosed | State::EWrite | State::ERead)) => {
+                // SAFETY: forwarded caller contract.
+                unsafe { keep_offline(ducq, route, payload, size) }.unwrap_or(state.into())
+            }
+            other => other.into(),
+        }
     })
+}
+
+/// Keeps a publication for the next connection when the handle's
+/// reconnect policy has a buffer and its connection is lost (`None`
+/// otherwise): `DUCQ_OK`, or `DUCQ_EMAX` when full.
+///
+/// # Safety
+/// As for `ducq_pub`, `ducq` non-null.
+unsafe fn keep_offline(
+    ducq: *mut ducq_i,
+    route: *const c_char,
+    payload: *const c_char,
+    size: usize,
+) -> Option<RawState> {
+    // SAFETY: a live handle (caller contract).
+    let h = unsafe { Handle::from_ptr(ducq) }?;
+    // SAFETY: forwarded caller contract.
+    let route = unsafe { str_arg(route_or_null(route).ok()?) }.ok()?;
+    // SAFETY: forwarded caller contract.
+    let payload = unsafe { slice_arg(payload.cast(), size) }.ok()?;
+    h.keep_offline(route, payload).map(Into::into)
 }
 
 /// The body of `ducq_pub`.
@@ -301,7 +331,10 @@ fn route_or_null(route: *const c_char) -> Result<*const c_char, State> {
 /// connected, and connecting again (once) when the connection turns out to
 /// be closed: the original device call, made on a handle from
 /// `ducq_new_tcp` that was never connected. Returns as `ducq_pub`, or the
-/// state of the failed connect (`DUCQ_ECONNECT`, `DUCQ_ETIMEOUT`).
+/// state of the failed connect (`DUCQ_ECONNECT`, `DUCQ_ETIMEOUT`) — unless
+/// the handle's lost connection could not be made again and its reconnect
+/// policy has a buffer: then the publication is kept, as `ducq_pub` keeps
+/// it.
 ///
 /// # Safety
 /// As for `ducq_pub`.
@@ -322,7 +355,8 @@ pub unsafe extern "C" fn ducq_publish(
             // SAFETY: a live handle.
             let rc = unsafe { ducq_conn(ducq) };
             if rc != RawState::OK {
-                return rc;
+                // SAFETY: forwarded caller contract.
+                return unsafe { keep_offline(ducq, route, payload, size) }.unwrap_or(rc);
             }
         }
         // SAFETY: forwarded caller contract.
@@ -331,7 +365,8 @@ pub unsafe extern "C" fn ducq_publish(
                 // SAFETY: a live handle.
                 let rc = unsafe { ducq_conn(ducq) };
                 if rc != RawState::OK {
-                    return rc;
+                    // SAFETY: forwarded caller contract.
+                    return unsafe { keep_offline(ducq, route, payload, size) }.unwrap_or(rc);
                 }
                 // SAFETY: forwarded caller contract.
                 unsafe { publish_once(ducq, route, payload, size) }.into()

@@ -266,6 +266,28 @@ impl Handle {
         }
     }
 
+    /// Keeps a publication for the next connection: a client handle whose
+    /// connection is lost and whose reconnect policy has a buffer. `None`
+    /// when it does not apply (the publish fails as it did); `Some(Ok)`
+    /// kept; `Some(EMax)` the buffer is full (recorded as the last error).
+    pub(crate) fn keep_offline(&mut self, route: &str, payload: &[u8]) -> Option<State> {
+        let kept = match &mut self.kind {
+            #[cfg(feature = "std")]
+            Kind::Client(c) => c.resume.keep(route, payload),
+            _ => {
+                let _ = (route, payload);
+                None
+            }
+        };
+        match kept {
+            Some(State::EMax) => Some(self.fail(
+                State::EMax,
+                "the buffer for publications while disconnected is full",
+            )),
+            other => other,
+        }
+    }
+
     /// Notes a subscription made with `ducq_sub`: a client handle with a
     /// reconnect policy makes it again on a new connection.
     pub(crate) fn subscribed(&mut self, route: &str, options: &str) {

@@ -5,12 +5,16 @@
 //! authenticates again as it last did, makes every subscription it made
 //! again, and the receive goes on; a C callback hears
 //! each step. Only a lost connection is made again: one the program closed
-//! (`ducq_close`) stays closed. It keeps no messages: what was published
-//! while the handle was away reaches it only through a `last` subscription,
-//! whose replay is de-duplicated by the Rust client's own rule
+//! (`ducq_close`) stays closed. What was published by others while the
+//! handle was away reaches it only through a `last` subscription, whose
+//! replay is de-duplicated by the Rust client's own rule
 //! (`client::reconnect::replay`): what the handle already handed out is
-//! not handed out again.
+//! not handed out again. Its own publications while the connection is lost
+//! fail at once, or, when the policy asks for it, wait in a bounded buffer
+//! that the next connection sends first, in order, after the
+//! subscriptions.
 
+use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::time::Duration;
 
@@ -39,6 +43,13 @@ pub enum ducq_reconnect_event {
     /// `max_attempts` attempts failed (`attempt`); the receive returns
     /// `DUCQ_ECONNCLOSED` and the handle stays closed until `ducq_conn`.
     DUCQ_RECONNECT_GAVE_UP = 3,
+    /// A publication made while the connection is lost was kept for the
+    /// next connection (`buffer_messages`); `attempt` holds how many are
+    /// kept now.
+    DUCQ_RECONNECT_KEPT = 4,
+    /// A new connection sent the kept publications, in order, after its
+    /// subscriptions; `attempt` holds how many.
+    DUCQ_RECONNECT_FLUSHED = 5,
 }
 
 /// The callback of a reconnecting handle: one step, the attempt it is
@@ -69,6 +80,12 @@ pub struct ducq_reconnect_policy {
     pub on_event: ducq_reconnect_f,
     /// Passed to `on_event`; ducq never reads it.
     pub ctx: *mut c_void,
+    /// Publications (`ducq_pub`, `ducq_publish`) kept while the connection
+    /// is lost, at most (0: none; such a publish fails at once). Beyond it,
+    /// and beyond `buffer_bytes`, a publish fails with `DUCQ_EMAX`.
+    pub buffer_messages: u32,
+    /// Payload bytes kept at most (0: 1 MiB), with `buffer_messages`.
+    pub buffer_bytes: u32,
 }
 
 /// A client handle's reconnect policy, as Rust keeps it.
@@ -78,6 +95,9 @@ pub(crate) struct Policy {
     max_attempts: u32,
     on_event: ducq_reconnect_f,
     ctx: *mut c_void,
+    /// `(messages, bytes)` kept while the connection is lost; `None`: a
+    /// publish then fails at once.
+    buffer: Option<(usize, usize)>,
 }
 
 impl Policy {
@@ -95,6 +115,14 @@ impl Policy {
             max_attempts: p.max_attempts,
             on_event: p.on_event,
             ctx: p.ctx,
+            buffer: (p.buffer_messages > 0).then(|| {
+                let bytes = if p.buffer_bytes == 0 {
+                    1 << 20
+                } else {
+                    p.buffer_bytes as usize
+                };
+                (p.buffer_messages as usize, bytes)
+            }),
         }
     }
 
@@ -119,6 +147,10 @@ pub(crate) struct Resume {
     /// The user and password of the last accepted `ducq_authenticate`,
     /// sent again on every new connection before the subscriptions.
     auth: Option<(String, Vec<u8>)>,
+    /// Publications made while the connection was lost, `(route,
+    /// payload)` in order, and their payload bytes.
+    kept: VecDeque<(String, Vec<u8>)>,
+    kept_bytes: usize,
 }
 
 impl Resume {
@@ -174,12 +206,36 @@ impl Resume {
         }
     }
 
-    /// Forgets the subscriptions (a new connection has none).
+    /// Forgets the subscriptions (a new connection has none), and the
+    /// publications kept for a reconnection.
     pub(crate) fn forget(&mut self) {
         self.subs.clear();
         self.lost = false;
         self.seen = Seen::default();
         self.auth = None;
+        self.kept.clear();
+        self.kept_bytes = 0;
+    }
+
+    /// Keeps a publication the lost connection could not take, when the
+    /// policy has a buffer: `Some(Ok)` kept, `Some(EMax)` the buffer is
+    /// full; `None` when there is no buffer or the connection was not lost
+    /// (the publish fails as it did).
+    pub(crate) fn keep(&mut self, route: &str, payload: &[u8]) -> Option<State> {
+        let (messages, bytes) = self.policy?.buffer?;
+        if !self.lost {
+            return None;
+        }
+        if self.kept.len() >= messages || self.kept_bytes + payload.len() > bytes {
+            return Some(State::EMax);
+        }
+        self.kept.push_back((route.to_owned(), payload.to_vec()));
+        self.kept_bytes += payload.len();
+        let n = u32::try_from(self.kept.len()).unwrap_or(u32::MAX);
+        if let Some(policy) = self.policy {
+            policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_KEPT, n, 0);
+        }
+        Some(State::Ok)
     }
 }
 
@@ -204,10 +260,11 @@ pub(crate) fn recover(side: &mut ClientSide) -> bool {
         policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_RETRYING, attempt, ms);
         std::thread::sleep(delay);
         if side.connect().is_ok() {
-            match reauthenticate(side).and_then(|()| resubscribe(side)) {
-                Ok(n) => {
+            match restore(side) {
+                Ok((n, flushed)) => {
                     let n = u32::try_from(n).unwrap_or(u32::MAX);
                     policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_DONE, attempt, n);
+                    tell_flushed(&policy, flushed);
                     return true;
                 }
                 Err(_) => side.conn = None,
@@ -227,13 +284,56 @@ pub(crate) fn connect(side: &mut ClientSide) -> Result<(), (State, String)> {
     }
     side.connect()?;
     if again {
-        if let Err(e) = reauthenticate(side).and_then(|()| resubscribe(side)) {
-            side.conn = None;
-            return Err((e.state(), e.to_string()));
+        match restore(side) {
+            Ok((_, flushed)) => {
+                if let Some(policy) = side.resume.policy {
+                    tell_flushed(&policy, flushed);
+                }
+            }
+            Err(e) => {
+                side.conn = None;
+                return Err((e.state(), e.to_string()));
+            }
         }
     }
     side.resume.lost = false;
     Ok(())
+}
+
+/// What a new connection makes again, in order: authentication, the
+/// subscriptions, then the publications kept while it was lost. Returns
+/// how many subscriptions hold and how many kept publications went out.
+fn restore(side: &mut ClientSide) -> Result<(usize, usize), Error> {
+    reauthenticate(side)?;
+    let n = resubscribe(side)?;
+    Ok((n, flush(side)?))
+}
+
+fn tell_flushed(policy: &Policy, flushed: usize) {
+    if flushed > 0 {
+        let n = u32::try_from(flushed).unwrap_or(u32::MAX);
+        policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_FLUSHED, n, 0);
+    }
+}
+
+/// Sends the kept publications, oldest first, each waiting for its answer
+/// (as `ducq_pub` does). One the server refuses (a NACK) is dropped; one
+/// the connection failed under stays, with those after it, for the next
+/// connection (at least once). Returns how many went out.
+fn flush(side: &mut ClientSide) -> Result<usize, Error> {
+    let mut sent = 0;
+    while let Some((route, payload)) = side.resume.kept.front() {
+        let conn = side.conn.as_mut().ok_or(Error::Closed)?;
+        match on_client!(conn, cl => cl.publish(route, payload)) {
+            Ok(()) | Err(Error::Nack { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        if let Some((_, p)) = side.resume.kept.pop_front() {
+            side.resume.kept_bytes -= p.len();
+        }
+        sent += 1;
+    }
+    Ok(sent)
 }
 
 /// Authenticates again as the handle last did, if it did: a server that
@@ -288,9 +388,14 @@ fn resubscribe(side: &mut ClientSide) -> Result<usize, Error> {
 /// handle was away is not delivered, except what a subscription with
 /// `last` brings: its stored messages, less those the handle already
 /// handed out (as the Rust client de-duplicates them). Sends while the
-/// connection is lost fail at once; `ducq_publish`, which connects again
-/// by itself, and `ducq_conn` on a lost connection subscribe again too. A
-/// connection closed with `ducq_close` is not made again.
+/// connection is lost fail at once, except publications (`ducq_pub`,
+/// `ducq_publish`) when the policy has a buffer (`buffer_messages`): those
+/// are kept (`DUCQ_OK`, and `DUCQ_RECONNECT_KEPT` told) up to its bounds
+/// (then `DUCQ_EMAX`), and the next connection sends them, in order,
+/// after its subscriptions (`DUCQ_RECONNECT_FLUSHED`). `ducq_publish`,
+/// which connects again by itself, and `ducq_conn` on a lost connection
+/// subscribe again (and send what was kept) too. A connection closed with
+/// `ducq_close` is not made again, and what was kept is dropped.
 ///
 /// A NULL `policy` turns reconnection off. `*policy` is copied; its `ctx`
 /// is passed to `on_event` for as long as the handle lives (the caller
@@ -324,136 +429,5 @@ pub unsafe extern "C" fn ducq_set_reconnect(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::ffi::c_char;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    use super::*;
-    use crate::client::Client;
-    use crate::ffi::calls::{ducq_publish, ducq_sub};
-    use crate::ffi::client::ducq_new_tcp;
-    use crate::ffi::vtbl::{ducq_close, ducq_conn, ducq_free, ducq_recv, ducq_timeout};
-    use crate::server::test_server::ThreadServer;
-    use crate::server::{Level, Settings};
-
-    const WAIT: Duration = Duration::from_secs(5);
-
-    type Server = ThreadServer;
-
-    /// A quiet in-process broker on `addr` (port 0: any), stopped on drop.
-    fn start(addr: &str) -> Server {
-        let settings = Settings {
-            log_level: Level::Off,
-            ..Settings::default()
-        };
-        ThreadServer::start(addr, settings)
-    }
-
-    unsafe extern "C" fn count(_e: ducq_reconnect_event, _a: u32, _d: u32, ctx: *mut c_void) {
-        // SAFETY: the tests pass an AtomicU32 that outlives the handle.
-        unsafe { &*ctx.cast::<AtomicU32>() }.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// A connected TCP handle to `server` with a fast policy counting its
-    /// events in `events`, subscribed to `r`, receiving with a 2 s timeout.
-    fn handle(server: &Server, events: &AtomicU32) -> *mut ducq_i {
-        let port = std::ffi::CString::new(server.addr.port().to_string()).unwrap();
-        // SAFETY: NUL-terminated strings; the handle is freed by each test.
-        let d = unsafe { ducq_new_tcp(c"127.0.0.1".as_ptr(), port.as_ptr()) };
-        let policy = ducq_reconnect_policy {
-            initial_ms: 5,
-            max_ms: 20,
-            max_attempts: 0,
-            on_event: Some(count),
-            ctx: std::ptr::from_ref(events).cast_mut().cast(),
-        };
-        // SAFETY: a live handle; valid arguments.
-        unsafe {
-            assert_eq!(ducq_set_reconnect(d, &policy), RawState::OK);
-            assert_eq!(ducq_conn(d), RawState::OK);
-            assert_eq!(ducq_timeout(d, 2), RawState::OK);
-            assert_eq!(ducq_sub(d, c"r".as_ptr(), std::ptr::null()), RawState::OK);
-        }
-        d
-    }
-
-    /// A handle made against a server that is then stopped and started
-    /// again on the same port: the new server, and the handle, whose
-    /// connection is now dead.
-    fn handle_across_a_restart(events: &AtomicU32) -> (Server, *mut ducq_i) {
-        let server = start("127.0.0.1:0");
-        let d = handle(&server, events);
-        let addr = server.addr.to_string();
-        drop(server);
-        (start(&addr), d)
-    }
-
-    /// One message received on `d`.
-    fn recv(d: *mut ducq_i) -> (State, Vec<u8>) {
-        let mut buf = [0 as c_char; 256];
-        let mut size = buf.len();
-        // SAFETY: a live handle; `buf` writable for `size` bytes.
-        let state = unsafe { ducq_recv(d, buf.as_mut_ptr(), &mut size) }.state();
-        let bytes = buf[..size.min(buf.len())]
-            .iter()
-            .map(|&c| c as u8)
-            .collect();
-        (state, bytes)
-    }
-
-    #[test]
-    fn publish_after_a_restart_connects_and_subscribes_again() {
-        let events = AtomicU32::new(0);
-        let (server, d) = handle_across_a_restart(&events);
-        // The publish meets the dead connection, connects again (once) and
-        // makes the subscription again: the handle gets its own message.
-        // SAFETY: a live handle; NUL-terminated strings.
-        let rc = unsafe { ducq_publish(d, c"r".as_ptr(), c"back".as_ptr(), 4) };
-        assert_eq!(rc, RawState::OK);
-        assert_eq!(recv(d), (State::Ok, b"pub r\nback".to_vec()));
-        let mut p = Client::connect(&server.addr.to_string(), WAIT).unwrap();
-        p.publish("r", b"from another").unwrap();
-        assert_eq!(recv(d), (State::Ok, b"pub r\nfrom another".to_vec()));
-        // Not through the receive's reconnection: no event told.
-        assert_eq!(events.load(Ordering::SeqCst), 0);
-        // SAFETY: the caller's handle, freed once.
-        unsafe { ducq_free(d) };
-    }
-
-    #[test]
-    fn a_receive_reconnects_and_a_closed_handle_stays_closed() {
-        let events = AtomicU32::new(0);
-        let (server, d) = handle_across_a_restart(&events);
-        let addr = server.addr.to_string();
-        let publisher = std::thread::spawn(move || {
-            // Until the handle is back and subscribed.
-            let mut p = Client::connect(&addr, WAIT).unwrap();
-            loop {
-                let subs = p.list("lsconn").unwrap();
-                if subs.iter().any(|l| l.ends_with(b",r\n")) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            p.publish("r", b"live").unwrap();
-        });
-        assert_eq!(recv(d), (State::Ok, b"pub r\nlive".to_vec()));
-        publisher.join().unwrap();
-        // Lost, retrying (at least once), reconnected.
-        assert!(events.load(Ordering::SeqCst) >= 3);
-        let told = events.load(Ordering::SeqCst);
-        // SAFETY: a live handle.
-        assert_eq!(unsafe { ducq_close(d) }, RawState::OK);
-        assert_eq!(recv(d).0, State::EConnClosed);
-        assert_eq!(events.load(Ordering::SeqCst), told);
-        drop(server);
-        // SAFETY: the caller's handle, freed once; NULLs as documented.
-        unsafe {
-            ducq_free(d);
-            assert_eq!(
-                ducq_set_reconnect(std::ptr::null_mut(), std::ptr::null()),
-                State::ENull.into()
-            );
-        }
-    }
-}
+#[path = "reconnect_tests.rs"]
+mod tests;

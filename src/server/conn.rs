@@ -221,6 +221,12 @@ impl Conn {
         self.transport.accepts_push()
     }
 
+    /// Whether it reads direct messages and streamed parts (see
+    /// `Transport::reads_ducq_messages`).
+    pub fn reads_ducq_messages(&self) -> bool {
+        self.transport.reads_ducq_messages()
+    }
+
     /// The peer's IP address (unspecified, port 0, for a Unix socket's
     /// client: see [`Conn::peer_addr`]).
     pub fn peer(&self) -> SocketAddr {
@@ -288,7 +294,10 @@ impl Conn {
         to_end: bool,
     ) -> io::Result<(usize, ReadEnd)> {
         if let Some(tls) = &mut self.tls {
-            return tls.read_into(self.socket.as_raw_fd(), buf, limit, budget);
+            // A NATS bridge reads the server's greeting in the clear.
+            if !tls.plain_for_now() {
+                return tls.read_into(self.socket.as_raw_fd(), buf, limit, budget);
+            }
         }
         let mut total = 0;
         while buf.len() < limit && total < budget {
@@ -321,7 +330,9 @@ impl Conn {
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let fd = self.socket.as_raw_fd();
         if let Some(tls) = &mut self.tls {
-            return tls.flush(fd, &mut self.out);
+            if !tls.plain_for_now() {
+                return tls.flush(fd, &mut self.out);
+            }
         }
         while self.out.pending() > 0 {
             match self.out.send_to(fd) {

@@ -174,3 +174,111 @@ impl Dispatcher {
         Err(State::ENoCmd)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::tests::{frame, hub, read_now, tcp};
+
+    /// One command, `echo`, answering its payload, or failing with `fails`;
+    /// counted under `name` (`None`: the trait's default).
+    struct Echo {
+        fails: Option<State>,
+        name: Option<&'static str>,
+    }
+
+    impl CommandSet for Echo {
+        fn list(&self) -> Vec<(String, String)> {
+            vec![("echo".into(), "say it back".into())]
+        }
+        fn has(&self, name: &[u8]) -> bool {
+            name == b"echo"
+        }
+        fn exec(&mut self, hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+            // Long enough that the time counted for the set cannot be zero.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            match self.fails {
+                Some(state) => Err(state),
+                None => hub.send(caller, msg.payload),
+            }
+        }
+        fn name(&self) -> &str {
+            match self.name {
+                Some(n) => n,
+                None => "commands",
+            }
+        }
+    }
+
+    /// The trait's own default name, not `Echo`'s stand-in for it.
+    struct Unnamed;
+
+    impl CommandSet for Unnamed {
+        fn list(&self) -> Vec<(String, String)> {
+            Vec::new()
+        }
+        fn has(&self, _: &[u8]) -> bool {
+            false
+        }
+        fn exec(&mut self, _: &mut Hub, _: usize, _: &Message<'_>) -> Result<(), State> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_set_is_counted_under_its_name_default_commands() {
+        assert_eq!(Unnamed.name(), "commands");
+        assert_eq!(Unnamed.event_fd(), None);
+    }
+
+    #[test]
+    fn sets_are_counted_as_added_and_their_runs_under_their_names() {
+        let (mut hub, _poll) = hub();
+        let (a, mut peer) = tcp(&mut hub);
+        let mut d = Dispatcher::new();
+        assert_eq!(d.set_count(), 0);
+        d.add_set(Box::new(Echo {
+            fails: None,
+            name: None,
+        }));
+        assert_eq!(d.set_count(), 1);
+        d.add_set(Box::new(Unnamed));
+        d.add_set(Box::new(Echo {
+            fails: Some(State::ELua),
+            name: Some("lua"),
+        }));
+        assert_eq!(d.set_count(), 3);
+        assert_eq!(d.sets_mut().len(), 3);
+
+        assert_eq!(d.dispatch_state(&mut hub, a, b"echo r\nhi"), Ok(()));
+        assert_eq!(d.dispatch_state(&mut hub, a, b"echo r\nho"), Ok(()));
+        // The first set that has the command runs it; the failing one is
+        // reached once the first is gone from the list.
+        d.sets_mut().swap(0, 2);
+        assert_eq!(
+            d.dispatch_state(&mut hub, a, b"echo r\nx"),
+            Err(State::ELua)
+        );
+        let calls: Vec<(&str, u64, u64)> = hub
+            .metrics
+            .sets
+            .iter()
+            .map(|s| (s.name.as_str(), s.calls, s.errors))
+            .collect();
+        assert_eq!(calls, [("commands", 2, 0), ("lua", 1, 1)]);
+        // Each run's time is added to its set's (a lower bound: the sleep).
+        let nanos: Vec<bool> = hub
+            .metrics
+            .sets
+            .iter()
+            .map(|s| s.nanos >= s.calls * 1_000_000)
+            .collect();
+        assert_eq!(nanos, [true, true]);
+        assert_eq!(hub.metrics.messages_in, 3);
+        hub.flush_dirty();
+        let mut want = frame(b"hi");
+        want.extend(frame(b"ho"));
+        want.extend(frame(&message::nack(State::ELua)));
+        assert_eq!(read_now(&mut peer), want);
+    }
+}

@@ -145,16 +145,18 @@ impl ListenSocket {
         }
     }
 
-    /// Binds a Unix socket at `path`, setting its permission bits to `mode`
-    /// when given. A file already there is replaced only when it is a
-    /// socket nobody listens on (a server that died without cleaning up);
-    /// a live socket or any other kind of file is an error, never removed.
+    /// Binds a Unix socket at `path`, with permission bits `mode` when
+    /// given: the socket appears at `path` with them already, so no client
+    /// the mode shuts out can connect in between. A file already there is
+    /// replaced only when it is a socket nobody listens on (a server that
+    /// died without cleaning up); a live socket or any other kind of file
+    /// is an error, never removed.
     pub fn bind_unix(path: &Path, mode: Option<u32>) -> io::Result<ListenSocket> {
         remove_stale_socket(path)?;
-        let socket = UnixListener::bind(path)?;
-        if let Some(mode) = mode {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-        }
+        let socket = match mode {
+            Some(mode) => bind_with_mode(path, mode)?,
+            None => UnixListener::bind(path)?,
+        };
         let text: Rc<str> = path.to_string_lossy().into();
         Ok(ListenSocket::Unix { socket, path: text })
     }
@@ -216,6 +218,51 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Binds a Unix socket that nobody can reach with other permission bits
+/// than `mode`. `bind(2)` makes the file with the umask's bits, and a
+/// `chmod` after it leaves a moment in which others may connect (and stay
+/// connected). So the socket is bound in a fresh folder only its owner may
+/// enter, given `mode` there, then hard-linked at `path`, which fails
+/// rather than replace a file that appeared there meanwhile.
+fn bind_with_mode(path: &Path, mode: u32) -> io::Result<UnixListener> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let private = private_dir(parent)?;
+    let staged = private.join("s");
+    let bound = UnixListener::bind(&staged).and_then(|socket| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
+        std::fs::hard_link(&staged, path).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{} appeared while binding", path.display()),
+            ),
+            _ => e,
+        })?;
+        Ok(socket)
+    });
+    let _ = std::fs::remove_file(&staged);
+    let _ = std::fs::remove_dir(&private);
+    bound
+}
+
+/// A new folder in `parent` that only this user may enter, with a short
+/// name (a socket path is limited to 107 bytes).
+fn private_dir(parent: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut last = None;
+    for n in 0..64 {
+        let dir = parent.join(format!(".dq{n}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free folder name")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +284,13 @@ mod tests {
         let live = ListenSocket::bind_unix(&path, Some(0o600)).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // Bound elsewhere and linked here: nothing of that is left behind.
+        let dir = path.parent().unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["s.sock"]);
         // Someone listens now: a second server must not steal the path.
         let err = ListenSocket::bind_unix(&path, None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
@@ -248,6 +302,19 @@ mod tests {
         let err = ListenSocket::bind_unix(&path, None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&path).unwrap(), b"data");
+    }
+
+    #[test]
+    fn a_live_socket_of_another_kind_is_not_taken_for_a_stale_one() {
+        // Only a refused connection means nobody is there. A datagram
+        // socket someone holds answers a stream connect with EPROTOTYPE
+        // (as another user's socket answers with EACCES): its file stays.
+        let path = temp("dgram");
+        let held = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let err = ListenSocket::bind_unix(&path, None).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPROTOTYPE), "{err}");
+        assert!(path.exists());
+        held.send_to(b"still here", &path).unwrap();
     }
 
     /// The tokens `poll` reports within a short wait, with whether each
@@ -320,6 +387,40 @@ mod tests {
             let _second = connect(l);
             assert_eq!(events(&mut poll), [], "{} after deregister", l.describe());
         }
+    }
+
+    #[test]
+    fn a_mode_bind_never_replaces_a_file_that_appeared_and_leaves_nothing() {
+        let path = temp("appeared");
+        let dir = path.parent().unwrap().to_path_buf();
+        // Another program's folder of the same name is stepped around.
+        std::fs::create_dir(dir.join(".dq0")).unwrap();
+        // A file made at the path after the stale-socket check: the link
+        // fails, the file stays, the staging folder goes.
+        std::fs::write(&path, b"theirs").unwrap();
+        let err = bind_with_mode(&path, 0o600).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert_eq!(
+            err.to_string(),
+            format!("{} appeared while binding", path.display())
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".dq0", "s.sock"]);
+        // With the path free: a listening socket of that mode, linked there.
+        std::fs::remove_file(&path).unwrap();
+        let socket = bind_with_mode(&path, 0o640).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o640);
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        assert!(socket.accept().is_ok());
+        assert!(!dir.join(".dq1").exists());
+        drop(socket);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //! the reactor asks once per turn which paused publishers may be read again.
 //!
 //! A stream's audience is fixed when it opens (the subscribers matching its
-//! route then), so nobody receives a stream from its middle. When a part
-//! leaves any of them with more than the window queued, the publisher is no
-//! longer read (TCP pushes back on it) until every one of them is down to
-//! half the window; one that stays above it for the stream timeout is
-//! closed as a slow consumer. A stream with no part for the stream timeout
-//! (while not paused) is ended with an error for its audience and refused
-//! to its publisher until it sends `END`. Nothing here touches a socket.
+//! route then, less the connections that carry publications only: MQTT
+//! clients and bridges), so nobody receives a stream from its middle. When
+//! a part leaves any of them with more than the window queued, the
+//! publisher is no longer read (TCP pushes back on it) until every one of
+//! them is down to half the window; one that stays above it for the stream
+//! timeout is closed as a slow consumer. A stream with no part for the
+//! stream timeout (while not paused) is ended with an error for its
+//! audience and refused to its publisher until it sends `END`. Nothing here
+//! touches a socket.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -95,7 +97,13 @@ pub fn part(
         hub.subs.for_each_subscriber(route, |k| keys.push(k));
         keys.sort_unstable();
         keys.dedup();
-        let audience = keys.into_iter().filter_map(|k| hub.conn_id(k)).collect();
+        // Connections that carry publications only (MQTT, bridges) would
+        // drop the parts: they are not part of the audience.
+        let audience = keys
+            .into_iter()
+            .filter(|&k| hub.conn(k).is_some_and(|c| c.reads_ducq_messages()))
+            .filter_map(|k| hub.conn_id(k))
+            .collect();
         hub.streams.next_sid += 1;
         let stream = Stream {
             sid: hub.streams.next_sid,

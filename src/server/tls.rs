@@ -7,7 +7,10 @@
 //! Plain connections never reach this file (`Conn::tls` is `None`).
 //! A bridge dialling a TLS remote uses the same layer with a rustls
 //! `ClientConnection` ([`TlsLayer::client`]): its codec's opening bytes
-//! wait in the `OutQueue` until the handshake is done.
+//! wait in the `OutQueue` until the handshake is done. A NATS server greets
+//! in plain text and expects the handshake after that line: such a layer
+//! ([`TlsLayer::client_after_greeting`]) lets bytes through unencrypted
+//! until the codec opens its gate.
 //!
 //! Bounds: rustls holds at most one read's worth of ciphertext and its
 //! plaintext is drained into the read path at once; on output, at most
@@ -19,8 +22,10 @@
 //! It must not decide what a failure means for the connection: it records
 //! it (`failure`) and the read path logs it and closes.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,6 +73,9 @@ pub struct TlsLayer {
     /// Client side: the handshake completed and what the codec queued
     /// meanwhile is not encrypted yet (so the layer wants a flush).
     opened: bool,
+    /// Client side, TLS after a plain-text greeting: until the codec sets
+    /// it, the connection reads and writes in the clear.
+    gate: Option<Rc<Cell<bool>>>,
 }
 
 impl TlsLayer {
@@ -87,6 +95,7 @@ impl TlsLayer {
             failure: None,
             fresh: false,
             opened: false,
+            gate: None,
         })
     }
 
@@ -110,7 +119,42 @@ impl TlsLayer {
             failure: None,
             fresh: false,
             opened: false,
+            gate: None,
         })
+    }
+
+    /// As [`TlsLayer::client`], for a server that greets in plain text
+    /// first (NATS): the connection is plain until `gate` is set, and the
+    /// handshake (its timeout too) starts at the first read or flush after.
+    pub(crate) fn client_after_greeting(
+        config: Arc<ClientConfig>,
+        name: &str,
+        now: Instant,
+        gate: Rc<Cell<bool>>,
+    ) -> Result<TlsLayer, String> {
+        let mut layer = TlsLayer::client(config, name, now)?;
+        layer.handshake_since = None;
+        layer.gate = Some(gate);
+        Ok(layer)
+    }
+
+    /// Whether the connection is still in the clear (a greeting not yet
+    /// answered); the first call after the gate opened starts the TLS part.
+    pub(crate) fn plain_for_now(&mut self) -> bool {
+        match &self.gate {
+            Some(g) if !g.get() => true,
+            Some(_) => {
+                self.gate = None;
+                self.handshake_since = Some(Instant::now());
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the gate is still closed (nothing of TLS to write yet).
+    fn gated(&self) -> bool {
+        self.gate.as_ref().is_some_and(|g| !g.get())
     }
 
     /// The reason the connection failed, once (the read path logs it).
@@ -134,12 +178,15 @@ impl TlsLayer {
 
     /// Encrypted bytes (or a refusal) waiting for the socket.
     pub(crate) fn wants_write(&self) -> bool {
-        !self.raw.is_empty() || self.conn.wants_write() || self.opened
+        !self.gated() && (!self.raw.is_empty() || self.conn.wants_write() || self.opened)
     }
 
     /// Bytes waiting here beyond the `OutQueue` (approximately: rustls does
     /// not say how much ciphertext it holds, only whether).
     pub(crate) fn pending(&self) -> usize {
+        if self.gated() {
+            return 0;
+        }
         self.raw.len() + if self.conn.wants_write() { 1 } else { 0 }
     }
 

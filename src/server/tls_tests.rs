@@ -526,3 +526,36 @@ fn a_bad_server_name_is_refused_before_any_connection() {
         Some("'not a name!' is not a valid server name")
     );
 }
+
+#[test]
+fn a_gated_client_layer_is_silent_until_its_gate_opens() {
+    let pki = pki();
+    let (a, b) = UnixStream::pair().unwrap();
+    let now = Instant::now();
+    let gate = std::rc::Rc::new(std::cell::Cell::new(false));
+    let s = TlsLayer::new(Arc::clone(&pki.server), PlainRefusal::Framed, now).unwrap();
+    let c = TlsLayer::client_after_greeting(
+        Arc::clone(&pki.client),
+        "localhost",
+        now,
+        std::rc::Rc::clone(&gate),
+    )
+    .unwrap();
+    let (mut s, mut c) = (End::new(s, a), End::new(c, b));
+    // Closed: nothing of TLS to write, no handshake timing, plain for now
+    // (the connection reads the greeting and writes in the clear).
+    assert!(!c.tls.wants_write());
+    assert_eq!(c.tls.pending(), 0);
+    assert_eq!(c.tls.handshake_since, None);
+    assert!(c.tls.plain_for_now());
+    // Open: the first look starts the handshake (and its timing); what the
+    // codec queued waits for it, then goes out encrypted.
+    gate.set(true);
+    assert!(c.tls.wants_write());
+    assert!(!c.tls.plain_for_now());
+    assert!(c.tls.handshake_since.is_some());
+    assert!(!c.tls.plain_for_now());
+    c.queue(b"CONNECT {}");
+    settle(&mut s, &mut c);
+    assert_eq!(s.got, b"CONNECT {}");
+}

@@ -128,6 +128,16 @@ pub trait Transport {
         true
     }
 
+    /// Whether the peer reads ducq messages beyond publications and
+    /// replies: direct messages (`from ID\nP`) and the parts of streamed
+    /// payloads (`CONT`). A codec that carries publications only (MQTT, a
+    /// bridge to another broker) says false, so `to` refuses it and a
+    /// stream leaves it out instead of queueing what it would drop. The
+    /// default is true.
+    fn reads_ducq_messages(&self) -> bool {
+        true
+    }
+
     /// Whether `decode` is holding complete input back until the reply to
     /// the current request is encoded (a request/response protocol that
     /// serves one request at a time, like HTTP/1.1 with pipelining). When

@@ -58,7 +58,7 @@ impl Drop for TempDir {
 
 /// Certificates for one test: a CA, a server certificate for `localhost`
 /// and `127.0.0.1` signed by it, an expired one, a client certificate
-/// whose CN is `alice`, and a second, unrelated CA.
+/// whose CN is `alice` (and an expired one), and a second, unrelated CA.
 pub struct Pki {
     pub dir: TempDir,
     pub ca: String,
@@ -72,6 +72,9 @@ pub struct Pki {
     /// A client certificate signed by the other CA.
     pub stranger_cert: String,
     pub stranger_key: String,
+    /// Alice's certificate from the right CA, expired.
+    pub expired_client_cert: String,
+    pub expired_client_key: String,
 }
 
 fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
@@ -108,6 +111,7 @@ impl Pki {
         let (xcert, xkey) = leaf(&root, &["localhost", "127.0.0.1"], "ducq server", true);
         let (ccert, ckey) = leaf(&root, &[], "alice", false);
         let (scert, skey) = leaf(&other, &[], "alice", false);
+        let (xccert, xckey) = leaf(&root, &[], "alice", true);
         Pki {
             ca: dir.write("ca.pem", &root.pem()),
             other_ca: dir.write("other-ca.pem", &other.pem()),
@@ -119,6 +123,8 @@ impl Pki {
             client_key: dir.write("alice.key", &ckey),
             stranger_cert: dir.write("stranger.pem", &scert),
             stranger_key: dir.write("stranger.key", &skey),
+            expired_client_cert: dir.write("alice-expired.pem", &xccert),
+            expired_client_key: dir.write("alice-expired.key", &xckey),
             dir,
         }
     }

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use ducq::proto::listing::{self, json_string};
 use ducq::proto::Message;
+use ducq::server::commands::direct::FROM;
 
 const ROUTE: &str = "\x1b[36m";
 const NAME: &str = "\x1b[1m";
@@ -144,12 +145,17 @@ impl Printer {
     }
 }
 
-/// The `--json` form of one message.
+/// The `--json` form of one message: a publication's route, or a direct
+/// message's sender (`from`), and its payload.
 pub fn message_json(msg: &[u8]) -> String {
     let mut s = String::new();
     match Message::parse(msg) {
         Ok(m) if m.has_newline && !m.route.is_empty() => {
-            s.push_str("{\"route\":");
+            s.push_str(if m.command == FROM {
+                "{\"from\":"
+            } else {
+                "{\"route\":"
+            });
             json_string(&mut s, m.route);
             s.push(',');
             listing::json_payload(&mut s, m.payload);
@@ -201,6 +207,10 @@ mod tests {
             "{\"route\":\"bin\",\"payload_base64\":\"/wA=\"}\n"
         );
         assert_eq!(printed(json, b"ACK"), "{\"message\":\"ACK\"}\n");
+        assert_eq!(
+            printed(json, b"from TCP:127.0.0.1:5\nhi"),
+            "{\"from\":\"TCP:127.0.0.1:5\",\"payload\":\"hi\"}\n"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! It must not touch sockets or know transports.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -136,8 +136,11 @@ impl ConnAuth {
     }
 }
 
-/// Where failures are counted: one peer address (a Unix socket's clients
-/// share one count).
+/// Where failures are counted: one peer. An IPv4 address (also when a
+/// dual-stack listener sees it as `::ffff:a.b.c.d`), or an IPv6 /64: one
+/// host picks any address of its /64 at will (privacy addresses), so
+/// counting per address would let it start afresh at each try. A Unix
+/// socket's clients share one count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum FailKey {
     Ip(IpAddr),
@@ -147,7 +150,13 @@ enum FailKey {
 impl FailKey {
     fn of(peer: &PeerAddr) -> FailKey {
         match peer {
-            PeerAddr::Inet(a) => FailKey::Ip(a.ip()),
+            PeerAddr::Inet(a) => FailKey::Ip(match a.ip() {
+                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                    Some(v4) => IpAddr::V4(v4),
+                    None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+                },
+                v4 => v4,
+            }),
             PeerAddr::Unix { .. } => FailKey::Unix,
         }
     }
@@ -216,14 +225,20 @@ impl Auth {
 
     /// Counts a failure from `peer` and returns how many in a row.
     fn count_failure(&mut self, peer: &PeerAddr, now: Instant) -> u32 {
-        if self.failures.len() >= MAX_FAIL_PEERS {
+        let key = FailKey::of(peer);
+        if self.failures.len() >= MAX_FAIL_PEERS && !self.failures.contains_key(&key) {
             self.failures
                 .retain(|_, (_, t)| now.saturating_duration_since(*t) < FORGET_FAILURES);
+            // Still full: the peer quiet for longest goes, never everyone
+            // (a flood from many addresses must not wipe a busy one's count).
             if self.failures.len() >= MAX_FAIL_PEERS {
-                self.failures.clear();
+                let oldest = self.failures.iter().min_by_key(|(_, (_, t))| *t);
+                if let Some(k) = oldest.map(|(k, _)| *k) {
+                    self.failures.remove(&k);
+                }
             }
         }
-        let entry = self.failures.entry(FailKey::of(peer)).or_insert((0, now));
+        let entry = self.failures.entry(key).or_insert((0, now));
         if now.saturating_duration_since(entry.1) >= FORGET_FAILURES {
             entry.0 = 0;
         }
@@ -317,6 +332,55 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_peer_is_its_64_and_a_mapped_ipv4_peer_its_address() {
+        let mut auth = Auth::default();
+        let now = Instant::now();
+        let at = |a: &str| PeerAddr::Inet(a.parse().unwrap());
+        assert_eq!(auth.count_failure(&at("[2001:db8:1:2::1]:1"), now), 1);
+        assert_eq!(auth.count_failure(&at("[2001:db8:1:2:aaaa::9]:1"), now), 2);
+        assert_eq!(auth.count_failure(&at("[2001:db8:1:3::1]:1"), now), 1);
+        assert_eq!(auth.count_failure(&at("127.0.0.5:1"), now), 1);
+        assert_eq!(auth.count_failure(&at("[::ffff:127.0.0.5]:2"), now), 2);
+        // A success from any address of the /64 clears its count.
+        auth.forget_failures(&at("[2001:db8:1:2::77]:1"));
+        assert_eq!(auth.count_failure(&at("[2001:db8:1:2::1]:1"), now), 1);
+    }
+
+    #[test]
+    fn a_full_failure_table_drops_its_quietest_peer_not_everyone() {
+        let mut auth = Auth::default();
+        let t0 = Instant::now();
+        let busy = PeerAddr::Inet("10.0.0.1:1".parse().unwrap());
+        for _ in 0..5 {
+            auth.count_failure(&busy, t0 + Duration::from_secs(1));
+        }
+        // A flood of other addresses fills the table; the first of them
+        // failed before the busy peer's last failure.
+        for i in 0..MAX_FAIL_PEERS - 1 {
+            let peer = PeerAddr::Inet(std::net::SocketAddr::from((
+                [10, 1, (i >> 8) as u8, i as u8],
+                1,
+            )));
+            let at = if i == 0 {
+                t0
+            } else {
+                t0 + Duration::from_secs(2)
+            };
+            auth.count_failure(&peer, at);
+        }
+        assert_eq!(auth.failures.len(), MAX_FAIL_PEERS);
+        let newcomer = PeerAddr::Inet("10.2.0.1:1".parse().unwrap());
+        assert_eq!(
+            auth.count_failure(&newcomer, t0 + Duration::from_secs(3)),
+            1
+        );
+        assert_eq!(auth.failures.len(), MAX_FAIL_PEERS);
+        let first = PeerAddr::Inet("10.1.0.0:1".parse().unwrap());
+        assert!(!auth.failures.contains_key(&FailKey::of(&first)));
+        assert_eq!(auth.count_failure(&busy, t0 + Duration::from_secs(3)), 6);
+    }
+
+    #[test]
     fn a_failure_count_lasts_fifteen_minutes_without_failures() {
         let mut auth = Auth::default();
         let t0 = Instant::now();
@@ -350,13 +414,14 @@ mod tests {
         assert_eq!(auth.count_failure(&peer(u32::MAX - 1), t2), 1);
         assert_eq!(auth.failures.len(), 2);
         assert_eq!(auth.count_failure(&recent, t2), 2);
-        // When every count is recent, the table starts again empty.
+        // When every count is recent, a peer already counted goes on
+        // counting (a flood from other addresses wipes nothing).
         for i in 0..MAX_FAIL_PEERS as u32 - 2 {
             auth.count_failure(&peer(i), t2);
         }
         assert_eq!(auth.failures.len(), MAX_FAIL_PEERS);
-        assert_eq!(auth.count_failure(&recent, t2), 1);
-        assert_eq!(auth.failures.len(), 1);
+        assert_eq!(auth.count_failure(&recent, t2), 3);
+        assert_eq!(auth.failures.len(), MAX_FAIL_PEERS);
     }
 
     #[test]

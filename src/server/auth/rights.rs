@@ -32,8 +32,10 @@ pub enum Need<'a> {
 pub fn needs<'a>(msg: &Message<'a>) -> Vec<Need<'a>> {
     let r = msg.route;
     match msg.command {
-        // Streamed parts publish too.
-        b"pub" | b"publish" | b"CONT" | b"END" => vec![Need::Publish(r)],
+        // Streamed parts publish too, and so does a publication that
+        // crossed a bridge: a broker's bridge is one more publisher, held
+        // to the lists of the user it authenticated as.
+        b"pub" | b"publish" | b"CONT" | b"END" | b"bpub" => vec![Need::Publish(r)],
         // Forgetting stored messages changes what every reader of those
         // routes finds.
         b"forget" => vec![Need::PublishAll(r)],
@@ -122,6 +124,10 @@ mod tests {
     fn table() {
         assert_eq!(needs_of("pub a/b\nx"), vec![Need::Publish(b"a/b")]);
         assert_eq!(needs_of("END a\n"), vec![Need::Publish(b"a")]);
+        assert_eq!(
+            needs_of("bpub a/b\n00000000000000a1:1\nx"),
+            vec![Need::Publish(b"a/b")]
+        );
         assert_eq!(needs_of("forget a/*\n"), vec![Need::PublishAll(b"a/*")]);
         assert_eq!(needs_of("last a/+\n3"), vec![Need::Subscribe(b"a/+")]);
         assert_eq!(

@@ -103,11 +103,16 @@ pub struct BridgeConfig {
     pub buffer_bytes: usize,
     /// NATS: durable queues mirrored to a JetStream stream.
     pub jetstream: JetStreamConfig,
-    /// Speak TLS to the remote (MQTT bridges).
+    /// Speak TLS to the remote (NATS: after its plain-text `INFO`).
     pub tls: bool,
     /// PEM CA certificates the remote's certificate must be signed by;
     /// `None` trusts the system's store.
     pub ca: Option<String>,
+    /// A PEM client certificate chain and its key, for remotes that ask
+    /// for one (a ducq `client_ca`, Mosquitto's `require_certificate`).
+    pub cert: Option<String>,
+    /// The key of `cert`.
+    pub key: Option<String>,
     /// The name the remote's certificate must carry (default: the IP
     /// address dialled).
     pub server_name: Option<String>,
@@ -122,7 +127,8 @@ pub struct BridgeConfig {
 pub struct TlsClient {
     /// What rustls connects with.
     pub config: Arc<ClientConfig>,
-    /// The CA file's bytes as read (empty: the system store).
+    /// The CA file's bytes as read (empty: the system store), then the
+    /// client certificate's and key's, if any.
     ca_bytes: Vec<u8>,
 }
 
@@ -164,6 +170,8 @@ impl BridgeConfig {
             jetstream: JetStreamConfig::default(),
             tls: false,
             ca: None,
+            cert: None,
+            key: None,
             server_name: None,
             tls_client: None,
         }
@@ -174,7 +182,8 @@ impl BridgeConfig {
     /// (repeatable), `name`, `local_prefix`, `remote_prefix`, `qos`,
     /// `retain`, `mqtt_version`, `client_id`, `clean_session`, `user`,
     /// `password`, `keepalive`, `backoff_initial` and `backoff_max`
-    /// (seconds), `buffer` (messages), `tls`, `ca`, `server_name`; NATS:
+    /// (seconds), `buffer` (messages), `tls`, `ca`, `server_name`, `cert`,
+    /// `key`; NATS:
     /// `mirror` (queue patterns, repeatable), `stream`, `stream_prefix`,
     /// `stream_create`.
     pub fn parse_flag(text: &str) -> Result<BridgeConfig, String> {
@@ -210,13 +219,18 @@ impl BridgeConfig {
         if !self.tls {
             return Ok(());
         }
-        let ca_bytes = match &self.ca {
-            Some(path) => std::fs::read(path).map_err(|e| format!("ca: {path}: {e}"))?,
-            None => Vec::new(),
+        let read = |key: &str, path: &Option<String>| match path {
+            Some(path) => std::fs::read(path).map_err(|e| format!("{key}: {path}: {e}")),
+            None => Ok(Vec::new()),
         };
+        // What a reload compares: the files' bytes, so a renewed CA or
+        // certificate under the same name is noticed.
+        let mut ca_bytes = read("ca", &self.ca)?;
+        ca_bytes.extend(read("cert", &self.cert)?);
+        ca_bytes.extend(read("key", &self.key)?);
         let files = crate::tls::ClientTlsFiles {
             ca: self.ca.clone(),
-            cert_key: None,
+            cert_key: self.cert.clone().zip(self.key.clone()),
         };
         let config =
             crate::tls::client_config(&files).map_err(|e| format!("bridge {}: {e}", self.name))?;
@@ -276,6 +290,8 @@ impl BridgeConfig {
             "backoff_initial" => self.backoff.initial = secs(value)?,
             "tls" => self.tls = flag(value)?,
             "ca" => self.ca = Some(value.to_string()),
+            "cert" => self.cert = Some(value.to_string()),
+            "key" => self.key = Some(value.to_string()),
             "server_name" => {
                 crate::tls::server_name(value).map_err(|e| format!("server_name: {e}"))?;
                 self.server_name = Some(value.to_string());
@@ -332,15 +348,13 @@ impl BridgeConfig {
         if self.password.is_some() && self.user.is_none() {
             return Err(format!("bridge {}: a password needs a user", self.name));
         }
-        if self.tls && self.kind != Kind::Mqtt {
-            return Err(format!(
-                "bridge {}: tls is for mqtt bridges (not {})",
-                self.name, self.kind
-            ));
+        if self.cert.is_some() != self.key.is_some() {
+            return Err(format!("bridge {}: cert and key go together", self.name));
         }
-        if !self.tls && (self.ca.is_some() || self.server_name.is_some()) {
+        let tls_keys = [&self.ca, &self.server_name, &self.cert];
+        if !self.tls && tls_keys.iter().any(|k| k.is_some()) {
             return Err(format!(
-                "bridge {}: ca and server_name need tls=true",
+                "bridge {}: ca, server_name, cert and key need tls=true",
                 self.name
             ));
         }
@@ -463,12 +477,20 @@ mod tests {
             ),
             ("ducq=127.0.0.1:1,out=", "bridge ducq: invalid pattern \"\""),
             (
-                "nats=127.0.0.1:1,out=a,tls=true",
-                "bridge nats: tls is for mqtt bridges (not nats)",
+                "mqtt=127.0.0.1:1,out=a,ca=x.pem",
+                "bridge mqtt: ca, server_name, cert and key need tls=true",
             ),
             (
-                "mqtt=127.0.0.1:1,out=a,ca=x.pem",
-                "bridge mqtt: ca and server_name need tls=true",
+                "ducq=127.0.0.1:1,out=a,cert=me.pem,key=me.key",
+                "bridge ducq: ca, server_name, cert and key need tls=true",
+            ),
+            (
+                "mqtt=127.0.0.1:1,out=a,tls=true,cert=me.pem",
+                "bridge mqtt: cert and key go together",
+            ),
+            (
+                "nats=127.0.0.1:1,out=a,tls=true,cert=/nonexistent/me.pem,key=k",
+                "cert: /nonexistent/me.pem: No such file or directory (os error 2)",
             ),
             (
                 "mqtt=127.0.0.1:1,out=a,tls=true,ca=/nonexistent/ca.pem",

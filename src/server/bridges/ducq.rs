@@ -1,5 +1,7 @@
 //! The ducq remote: a bridge to another ducq broker over length-framed TCP
-//! (PROTOCOL.md §16). It introduces itself with `bridge <id>\n1`,
+//! (PROTOCOL.md §16), in the clear or through the connection's TLS layer.
+//! Given a user, it authenticates first (`auth U\nP`, PROTOCOL.md §1.2;
+//! a refusal ends the connection). It introduces itself with `bridge <id>\n1`,
 //! subscribes to the `in` patterns with `sub P\nadd`, sends publications
 //! as `bpub R\n<trace>\nP` and receives them the same way; each `bpub` it
 //! sends is confirmed by the remote's ACK, in order. A remote that answers
@@ -17,7 +19,7 @@ use super::peer::{Shared, VERSION};
 use super::trace::{broker_id, Trace};
 use super::transport::{Inbound, Remote, Sent};
 use crate::proto::message::{classify, format, nack_text, pong_for, Kind};
-use crate::proto::Message;
+use crate::proto::{Message, State};
 use crate::transport::tcp::{encode_frame, TcpCodec};
 use crate::transport::{Decoded, LastMessage, Transport};
 
@@ -27,6 +29,7 @@ const MAX_FRAME: usize = 64 << 20;
 /// A reply the remote owes, in the order the requests went out.
 #[derive(Debug, PartialEq, Eq)]
 enum Expect {
+    Auth,
     Hello,
     Sub(String),
     Pub,
@@ -50,6 +53,8 @@ pub struct DucqRemote {
     expect: VecDeque<Expect>,
     mode: Mode,
     patterns: Vec<String>,
+    /// `auth` sent first on every connection, when a user is configured.
+    credentials: Option<(String, String)>,
 }
 
 impl DucqRemote {
@@ -61,16 +66,35 @@ impl DucqRemote {
             expect: VecDeque::new(),
             mode: Mode::Unknown,
             patterns: cfg.mapping.remote_patterns(),
+            credentials: cfg
+                .user
+                .clone()
+                .map(|u| (u, cfg.password.clone().unwrap_or_default())),
         }
     }
 
-    /// A reply (ACK, NACK, the introduction's answer) to the oldest request.
-    fn reply(&mut self, link: &mut Link, msg: &[u8]) {
-        let nack = match classify(msg) {
-            Kind::Nack(_) => Some(nack_text(msg)),
-            _ => None,
+    /// A reply (ACK, NACK, the introduction's answer) to the oldest
+    /// request; an error ends the connection.
+    fn reply(&mut self, link: &mut Link, msg: &[u8]) -> Result<(), String> {
+        let (nack, state) = match classify(msg) {
+            Kind::Nack(state) => (Some(nack_text(msg)), Some(state)),
+            _ => (None, None),
         };
         match (self.expect.pop_front(), nack) {
+            (Some(Expect::Auth), None) => {}
+            (Some(Expect::Auth), Some(text)) => {
+                let user = self.credentials.as_ref().map_or("", |c| c.0.as_str());
+                return Err(format!(
+                    "the remote refused the credentials of {user}: {text}"
+                ));
+            }
+            // Refused for want of rights, not for want of the command: a
+            // plain fallback would only collect refusals.
+            (Some(Expect::Hello), Some(text)) if state == Some(State::EAccess) => {
+                return Err(format!(
+                    "the remote refused the bridge: {text} (does it need a user and password?)"
+                ));
+            }
             (Some(Expect::Hello), None) => {
                 let id = Message::parse(msg)
                     .ok()
@@ -93,6 +117,7 @@ impl DucqRemote {
             (Some(Expect::Pub), nack) => link.confirm_oldest(nack.is_none()),
             (None, _) => {}
         }
+        Ok(())
     }
 
     /// A publication from the remote, as the local message to run.
@@ -120,6 +145,12 @@ impl DucqRemote {
 
 impl Remote for DucqRemote {
     fn open(&mut self, _link: &mut Link, out: &mut Vec<u8>) {
+        // The remote reads nothing more until it has answered `auth`, so
+        // what follows is judged as the user.
+        if let Some((user, password)) = &self.credentials {
+            encode_frame(&format(b"auth", user.as_bytes(), password.as_bytes()), out);
+            self.expect.push_back(Expect::Auth);
+        }
         let id = format!("{:016x}", self.shared.id);
         encode_frame(&format(b"bridge", id.as_bytes(), VERSION), out);
         self.expect.push_back(Expect::Hello);
@@ -147,11 +178,11 @@ impl Remote for DucqRemote {
                 None
             }
             Kind::Ack | Kind::Nack(_) => {
-                self.reply(link, &msg);
+                self.reply(link, &msg)?;
                 None
             }
             Kind::Data if self.expect.front() == Some(&Expect::Hello) => {
-                self.reply(link, &msg);
+                self.reply(link, &msg)?;
                 None
             }
             Kind::Data => match Message::parse(&msg) {
@@ -173,7 +204,7 @@ impl Remote for DucqRemote {
         !self
             .expect
             .iter()
-            .any(|e| matches!(e, Expect::Hello | Expect::Sub(_)))
+            .any(|e| matches!(e, Expect::Auth | Expect::Hello | Expect::Sub(_)))
     }
 
     fn outgoing(
@@ -214,7 +245,6 @@ impl Remote for DucqRemote {
 mod tests {
     use super::*;
     use crate::proto::message::nack;
-    use crate::proto::State;
     use crate::server::bridges::config::Kind as BridgeKind;
 
     fn setup() -> (DucqRemote, Link, Rc<Shared>) {
@@ -348,7 +378,8 @@ mod tests {
     #[test]
     fn a_remote_without_bridge_support_gets_plain_pub_and_echoes_are_dropped() {
         let (mut r, mut link, _) = setup();
-        let refusal = nack(State::EAccess);
+        // The original server knows no `bridge` command.
+        let refusal = nack(State::ENoCmd);
         open(&mut r, &mut link, &refusal);
         assert_eq!(
             link.notes,
@@ -387,5 +418,63 @@ mod tests {
             r.decode(&mut link, &mut junk, &mut out).unwrap_err(),
             "invalid framing from the remote"
         );
+    }
+
+    #[test]
+    fn with_a_user_it_authenticates_before_anything_else() {
+        let mut cfg = BridgeConfig::new(BridgeKind::Ducq, "127.0.0.1:1".parse().unwrap());
+        cfg.mapping.inbound = vec!["i/#".into()];
+        cfg.user = Some("bridge".into());
+        cfg.password = Some("pw\nwith a line".into());
+        let shared = Rc::new(Shared::new());
+        let mut r = DucqRemote::new(Rc::clone(&shared), &cfg);
+        let mut link = Link::new(Rc::new(cfg));
+        let mut out = Vec::new();
+        r.open(&mut link, &mut out);
+        assert_eq!(
+            frames(&out),
+            [
+                "auth bridge\npw\nwith a line".to_string(),
+                format!("bridge {:016x}\n1", shared.id),
+                "sub i/#\nadd".into()
+            ]
+        );
+        // Accepted: the introduction and the subscription follow.
+        feed(&mut r, &mut link, b"ACK *\n", &mut out);
+        assert!(!r.ready());
+        feed(&mut r, &mut link, b"bridge 00000000000000ab\n1", &mut out);
+        feed(&mut r, &mut link, b"ACK *\n", &mut out);
+        assert!(r.ready());
+        assert!(link.notes.is_empty(), "{:?}", link.notes);
+        // Refused: the connection ends, saying whose credentials.
+        r.open(&mut link, &mut Vec::new());
+        let mut refusal = Vec::new();
+        encode_frame(&nack(State::EAccess), &mut refusal);
+        assert_eq!(
+            r.decode(&mut link, &mut refusal, &mut out).unwrap_err(),
+            format!(
+                "the remote refused the credentials of bridge: {}",
+                nack_text(&nack(State::EAccess))
+            )
+        );
+    }
+
+    #[test]
+    fn an_introduction_refused_for_want_of_rights_ends_the_connection() {
+        let (mut r, mut link, _) = setup();
+        r.open(&mut link, &mut Vec::new());
+        let mut refusal = Vec::new();
+        encode_frame(&nack(State::EAccess), &mut refusal);
+        let err = r
+            .decode(&mut link, &mut refusal, &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "the remote refused the bridge: {} (does it need a user and password?)",
+                nack_text(&nack(State::EAccess))
+            )
+        );
+        assert!(!r.ready());
     }
 }

@@ -36,7 +36,7 @@ pub mod trace;
 pub mod transport;
 mod watch;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -339,7 +339,7 @@ impl Slot {
         now: Instant,
     ) {
         let made = stand_in_socket(pairs).and_then(|(near, far)| {
-            let transport = make_transport(&self.cfg, &self.link, shared, None, true);
+            let transport = make_transport(&self.cfg, &self.link, shared, None, true, None);
             let peer = self.addr.or(self.cfg.addrs.first().copied());
             let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
             let (near, peer) = (Socket::Tcp(near), PeerAddr::Inet(peer));
@@ -387,8 +387,17 @@ impl Slot {
         self.next_addr = self.next_addr.wrapping_add(1);
         self.addr = Some(addr);
         self.dialed_at = now;
-        let transport = make_transport(&self.cfg, &self.link, shared, self.mirror.as_ref(), false);
-        let made = transport::tls_layer(&self.cfg, addr, now)
+        // NATS greets in plain text; its codec opens the way to TLS.
+        let gate = (self.cfg.tls && self.cfg.kind == Kind::Nats).then(|| Rc::new(Cell::new(false)));
+        let transport = make_transport(
+            &self.cfg,
+            &self.link,
+            shared,
+            self.mirror.as_ref(),
+            false,
+            gate.clone(),
+        );
+        let made = transport::tls_layer(&self.cfg, addr, now, gate)
             .and_then(|tls| connect(hub, addr, transport, tls, now));
         match made {
             Ok(key) => {
@@ -417,13 +426,15 @@ impl Slot {
     }
 }
 
-/// The codec for a bridge of `cfg`'s kind.
+/// The codec for a bridge of `cfg`'s kind; `tls_gate`: the one a NATS
+/// codec opens when the server's greeting asks for TLS.
 fn make_transport(
     cfg: &BridgeConfig,
     link: &Rc<RefCell<Link>>,
     shared: &Rc<Shared>,
     mirror: Option<&Rc<RefCell<Mirror>>>,
     parked: bool,
+    tls_gate: Option<Rc<Cell<bool>>>,
 ) -> Box<dyn Transport> {
     let link = Rc::clone(link);
     match cfg.kind {
@@ -438,7 +449,7 @@ fn make_transport(
             parked,
         )),
         Kind::Nats => Box::new(BridgeTransport::new(
-            nats::NatsRemote::new(cfg, mirror.cloned()),
+            nats::NatsRemote::new(cfg, mirror.cloned(), tls_gate),
             link,
             parked,
         )),

@@ -7,9 +7,11 @@
 //! `a.b`, `+` ↔ `*`, `#` ↔ `>`; docs/BRIDGES.md). Publications are `PUB`;
 //! a `PING` follows each burst and its `PONG` confirms every `PUB` before
 //! it, so what a dying server never confirmed is sent again to the next
-//! one. It must not touch a socket.
+//! one. With `tls`, the `INFO` line (plain text) must offer TLS; the codec
+//! then opens the connection's TLS gate, and `CONNECT` and all after it
+//! wait for the handshake. It must not touch a socket.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
@@ -64,11 +66,18 @@ pub struct NatsRemote {
     pings: VecDeque<u64>,
     /// The JetStream mirror of durable queues, when configured.
     mirror: Option<Rc<RefCell<Mirror>>>,
+    /// With `tls`: the connection's TLS gate, opened after `INFO`.
+    tls: Option<Rc<Cell<bool>>>,
 }
 
 impl NatsRemote {
-    /// A remote for `cfg`; `mirror`: the bridge's JetStream mirror.
-    pub fn new(cfg: &BridgeConfig, mirror: Option<Rc<RefCell<Mirror>>>) -> NatsRemote {
+    /// A remote for `cfg`; `mirror`: the bridge's JetStream mirror; `tls`:
+    /// the gate of the connection's TLS layer (a bridge with `tls`).
+    pub fn new(
+        cfg: &BridgeConfig,
+        mirror: Option<Rc<RefCell<Mirror>>>,
+        tls: Option<Rc<Cell<bool>>>,
+    ) -> NatsRemote {
         let mut subjects = Vec::new();
         for p in cfg.mapping.remote_patterns() {
             for s in nats_filters(&p) {
@@ -88,14 +97,23 @@ impl NatsRemote {
             confirmed: 0,
             pings: VecDeque::new(),
             mirror,
+            tls,
         }
     }
 
     /// Answers `INFO`: `CONNECT`, the `SUB`s (the mirror's reply inbox
     /// too), the mirror's stream request, and the first `PING`.
     fn connect(&mut self, info: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
-        if json_field(info, "tls_required").as_deref() == Some("true") {
-            return Err("the server requires TLS, which this bridge does not speak".into());
+        let offered = |field| json_field(info, field).as_deref() == Some("true");
+        match &self.tls {
+            Some(gate) if offered("tls_required") || offered("tls_available") => gate.set(true),
+            // Credentials never go out in the clear to a server that was
+            // meant to be reached over TLS.
+            Some(_) => return Err("the server does not offer TLS (the bridge has tls=true)".into()),
+            None if offered("tls_required") => {
+                return Err("the server requires TLS: give the bridge tls=true (and ca)".into())
+            }
+            None => {}
         }
         if let Some(n) = json_field(info, "max_payload").and_then(|v| v.parse().ok()) {
             self.max_payload = n;

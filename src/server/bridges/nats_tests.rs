@@ -11,7 +11,7 @@ fn setup() -> (NatsRemote, Link) {
     cfg.mapping.inbound = vec!["i/+".into(), "j/#".into()];
     cfg.user = Some("u".into());
     cfg.password = Some("p\"w".into());
-    let remote = NatsRemote::new(&cfg, None);
+    let remote = NatsRemote::new(&cfg, None, None);
     (remote, Link::new(Rc::new(cfg)))
 }
 
@@ -142,7 +142,7 @@ fn headed_messages_and_the_mirror_handshake() {
     cfg.jetstream.queues = vec!["jobs".into()];
     let mirror = Mirror::new(cfg.jetstream.clone(), 1, 10, 100);
     let mirror = Rc::new(RefCell::new(mirror));
-    let mut r = NatsRemote::new(&cfg, Some(Rc::clone(&mirror)));
+    let mut r = NatsRemote::new(&cfg, Some(Rc::clone(&mirror)), None);
     let mut link = Link::new(Rc::new(cfg));
     let mut out = Vec::new();
     feed(&mut r, &mut link, b"INFO {\"headers\":true}\r\n", &mut out);
@@ -256,4 +256,51 @@ fn a_payload_of_exactly_max_payload_goes() {
     assert_eq!(r.send(&mut link, &mut m, &mut out), Sent::Unconfirmed);
     assert_eq!(out, b"PUB o.a 3\r\nabc\r\nPING\r\n");
     assert_eq!(link.counters.unmappable, 0);
+}
+
+/// A remote whose bridge has `tls`: its gate, and the remote.
+fn with_tls() -> (NatsRemote, Link, Rc<std::cell::Cell<bool>>) {
+    let mut cfg = BridgeConfig::new(Kind::Nats, "127.0.0.1:4222".parse().unwrap());
+    cfg.mapping.inbound = vec!["i/+".into()];
+    cfg.tls = true;
+    let gate = Rc::new(std::cell::Cell::new(false));
+    let remote = NatsRemote::new(&cfg, None, Some(Rc::clone(&gate)));
+    (remote, Link::new(Rc::new(cfg)), gate)
+}
+
+#[test]
+fn with_tls_the_info_line_opens_the_gate_before_connect() {
+    for info in [
+        &b"INFO {\"tls_required\":true}\r\n"[..],
+        b"INFO {\"tls_available\":true}\r\n",
+    ] {
+        let (mut r, mut link, gate) = with_tls();
+        let mut out = Vec::new();
+        feed(&mut r, &mut link, info, &mut out);
+        assert!(gate.get());
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("CONNECT {"), "{text}");
+        assert!(text.ends_with("SUB i.* 1\r\nPING\r\n"), "{text}");
+    }
+}
+
+#[test]
+fn tls_wanted_on_one_side_only_ends_the_connection() {
+    // The bridge has tls; the server offers none: nothing is sent.
+    let (mut r, mut link, gate) = with_tls();
+    let mut out = Vec::new();
+    let mut info = b"INFO {\"tls_required\":false}\r\n".to_vec();
+    assert_eq!(
+        r.decode(&mut link, &mut info, &mut out).unwrap_err(),
+        "the server does not offer TLS (the bridge has tls=true)"
+    );
+    assert!(!gate.get() && out.is_empty());
+    // The server requires it; the bridge has none.
+    let (mut r, mut link) = setup();
+    let mut info = b"INFO {\"tls_required\":true}\r\n".to_vec();
+    assert_eq!(
+        r.decode(&mut link, &mut info, &mut out).unwrap_err(),
+        "the server requires TLS: give the bridge tls=true (and ca)"
+    );
+    assert!(out.is_empty());
 }

@@ -121,6 +121,10 @@ impl Transport for PeerCodec {
     fn accepts_push(&self) -> bool {
         self.inner.accepts_push()
     }
+    /// The other broker takes `bpub` only: `to` and streams stay here.
+    fn reads_ducq_messages(&self) -> bool {
+        false
+    }
     fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
         self.inner.encode(msg, out)
     }

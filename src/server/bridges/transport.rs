@@ -22,11 +22,13 @@ use crate::transport::{Decoded, LastMessage, Step, Transport};
 
 /// The TLS layer a connection to `addr` of bridge `cfg` goes through, if
 /// it speaks TLS (its client configuration loaded by
-/// `BridgeConfig::finish`).
+/// `BridgeConfig::finish`); with `gate`, only once the codec opens it
+/// (a server that greets in plain text first).
 pub(super) fn tls_layer(
     cfg: &BridgeConfig,
     addr: std::net::SocketAddr,
     now: std::time::Instant,
+    gate: Option<Rc<std::cell::Cell<bool>>>,
 ) -> std::io::Result<Option<Box<TlsLayer>>> {
     if !cfg.tls {
         return Ok(None);
@@ -35,7 +37,12 @@ pub(super) fn tls_layer(
         return Err(std::io::Error::other("TLS settings not loaded"));
     };
     let name = cfg.tls_server_name(addr);
-    TlsLayer::client(std::sync::Arc::clone(&client.config), &name, now)
+    let config = std::sync::Arc::clone(&client.config);
+    let layer = match gate {
+        Some(gate) => TlsLayer::client_after_greeting(config, &name, now, gate),
+        None => TlsLayer::client(config, &name, now),
+    };
+    layer
         .map(|l| Some(Box::new(l)))
         .map_err(std::io::Error::other)
 }
@@ -182,6 +189,11 @@ impl<R: Remote> Transport for BridgeTransport<R> {
 
     fn is_open(&self) -> bool {
         self.remote.ready()
+    }
+
+    /// Only publications cross a bridge: `to` and streams stay here.
+    fn reads_ducq_messages(&self) -> bool {
+        false
     }
 
     fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
@@ -528,9 +540,9 @@ mod tests {
         let addr = "127.0.0.1:8883".parse().unwrap();
         let now = std::time::Instant::now();
         let mut cfg = BridgeConfig::new(Kind::Mqtt, addr);
-        assert!(tls_layer(&cfg, addr, now).unwrap().is_none());
+        assert!(tls_layer(&cfg, addr, now, None).unwrap().is_none());
         cfg.tls = true;
-        let err = tls_layer(&cfg, addr, now).err().unwrap();
+        let err = tls_layer(&cfg, addr, now, None).err().unwrap();
         assert_eq!(err.to_string(), "TLS settings not loaded");
         let dir = std::env::temp_dir().join(format!("ducq-bridge-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -540,7 +552,7 @@ mod tests {
         cfg.ca = Some(path.to_string_lossy().into_owned());
         cfg.mapping.out.push("a".into());
         cfg.finish().unwrap();
-        assert!(tls_layer(&cfg, addr, now).unwrap().is_some());
+        assert!(tls_layer(&cfg, addr, now, None).unwrap().is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

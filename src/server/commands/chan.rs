@@ -93,3 +93,104 @@ fn send_parts(hub: &mut Hub, caller: usize, lines: Vec<Vec<u8>>) -> Result<(), S
     }
     hub.send(caller, END)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::tests::{hub, read_now, tcp};
+    use crate::transport::tcp::TcpCodec;
+    use crate::transport::{Decoder, Frame};
+
+    /// The messages in `bytes`, as text.
+    fn messages(bytes: &[u8]) -> Vec<String> {
+        let mut codec = TcpCodec::new(1 << 20);
+        let mut input = bytes.to_vec();
+        let mut out = Vec::new();
+        let mut dec = Decoder::new();
+        let mut got = Vec::new();
+        while let Some(Frame::Message(m)) = dec.next(&mut codec, &mut input, &mut out) {
+            got.push(String::from_utf8_lossy(&m).into_owned());
+        }
+        got
+    }
+
+    fn run(hub: &mut Hub, caller: usize, raw: &[u8]) -> Result<(), State> {
+        exec(hub, caller, &Message::parse(raw).unwrap())
+    }
+
+    #[test]
+    fn add_ls_show_rm_answer_and_log() {
+        let (mut hub, _poll) = hub();
+        hub.logger_mut().stderr = false;
+        let (a, mut peer) = tcp(&mut hub);
+        let (l, mut log_peer) = tcp(&mut hub);
+        hub.subs.subscribe(l, b"LOG", true);
+
+        assert_eq!(
+            run(&mut hub, a, b"chan add c1\npattern=a/* history=3"),
+            Ok(())
+        );
+        assert_eq!(run(&mut hub, a, b"chan add c2\npattern=b/#"), Ok(()));
+        assert_eq!(run(&mut hub, a, b"chan ls\n"), Ok(()));
+        assert_eq!(run(&mut hub, a, b"chan show c1\n"), Ok(()));
+        assert_eq!(run(&mut hub, a, b"chan rm c1\n"), Ok(()));
+        assert_eq!(run(&mut hub, a, b"chan rm c1\n"), Err(State::ENotFound));
+        assert_eq!(run(&mut hub, a, b"chan show c1\n"), Err(State::ENotFound));
+        assert_eq!(
+            run(&mut hub, a, b"chan add c3\nhistory=x"),
+            Err(State::EMsgInv)
+        );
+        assert_eq!(run(&mut hub, a, b"chan ls\n"), Ok(()));
+        hub.flush_dirty();
+        assert_eq!(
+            messages(&read_now(&mut peer)),
+            [
+                "ACK",
+                "ACK",
+                "PARTS",
+                "\"c1\",\"a/*\",\"command\"\n",
+                "\"c2\",\"b/#\",\"command\"\n",
+                "END",
+                "PARTS",
+                "pattern=a/*\n",
+                "history=3\n",
+                "origin=command\n",
+                "END",
+                "ACK",
+                "PARTS",
+                "\"c2\",\"b/#\",\"command\"\n",
+                "END",
+            ]
+        );
+        // Every change and every refusal, with the caller and the reason.
+        assert_eq!(
+            messages(&read_now(&mut log_peer)),
+            [
+                "info,chan,UNIX:/test:1,chan add c1",
+                "info,chan,UNIX:/test:1,chan add c2",
+                "info,chan,UNIX:/test:1,chan rm c1",
+                "info,chan,UNIX:/test:1,chan rm c1 refused: no such channel",
+                "info,chan,UNIX:/test:1,chan add c3 refused: history=x: \
+                 a whole number from 0 to 100000 is expected",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_verb_without_its_name_or_with_more_words_is_invalid() {
+        let (mut hub, _poll) = hub();
+        let (a, mut peer) = tcp(&mut hub);
+        for raw in [
+            &b"chan add\npattern=a"[..],
+            b"chan rm\n",
+            b"chan show\n",
+            b"chan ls c1\n",
+            b"chan rm c1 c2\n",
+            b"chan nope c1\n",
+        ] {
+            assert_eq!(run(&mut hub, a, raw), Err(State::EMsgInv), "{raw:?}");
+        }
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut peer), b"");
+    }
+}

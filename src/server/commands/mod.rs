@@ -215,3 +215,21 @@ pub(crate) fn check_route(hub: &Hub, msg: &Message<'_>) -> Result<(), State> {
     }
     super::rules::check_route(msg.route, hub.settings().max_route)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::tests::hub;
+
+    #[test]
+    fn lscmd_reaching_the_table_is_an_error_not_a_silent_ack() {
+        // The dispatcher answers `lscmd` and `help` before the table is
+        // consulted; should that ever change, the client gets an error.
+        let (mut hub, _poll) = hub();
+        let msg = Message::parse(b"lscmd *\n").unwrap();
+        for name in ["lscmd", "help"] {
+            let b = core().into_iter().find(|b| b.name == name).unwrap();
+            assert_eq!((b.exec)(&mut hub, 0, &msg), Err(State::Error), "{name}");
+        }
+    }
+}

@@ -13,3 +13,25 @@ pub fn exec(hub: &mut Hub, caller: usize, _: &Message<'_>) -> Result<(), State> 
     hub.reload_asked = Some(id);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::tests::{hub, tcp};
+
+    #[test]
+    fn the_reload_is_asked_for_the_caller_to_be_answered_at_the_end_of_the_turn() {
+        let (mut hub, _poll) = hub();
+        let (_, _a) = tcp(&mut hub);
+        let (b, _peer) = tcp(&mut hub);
+        let msg = Message::parse(b"reload *\n").unwrap();
+        assert_eq!(hub.reload_asked, None);
+        assert_eq!(exec(&mut hub, b, &msg), Ok(()));
+        assert_eq!(hub.reload_asked, hub.conn_id(b));
+        assert!(hub.reload_asked.is_some());
+        // A caller that is gone asks nothing.
+        hub.reload_asked = None;
+        assert_eq!(exec(&mut hub, 99, &msg), Err(State::ENotFound));
+        assert_eq!(hub.reload_asked, None);
+    }
+}

@@ -24,3 +24,27 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
         Err((_, state)) => Err(state),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::tests::{frame, hub, read_now, tcp};
+
+    #[test]
+    fn a_request_without_a_correlation_id_is_the_callers_nack_one_with_one_is_answered_by_it() {
+        let (mut hub, _poll) = hub();
+        let (a, mut peer) = tcp(&mut hub);
+        let run = |hub: &mut Hub, raw: &[u8]| exec(hub, a, &Message::parse(raw).unwrap());
+        // No id to answer to: the dispatcher's plain NACK (counted there).
+        assert_eq!(run(&mut hub, b"req r\n"), Err(State::EMsgInv));
+        hub.flush_dirty();
+        assert_eq!(read_now(&mut peer), b"");
+        // With an id and nobody serving: answered at once, under that id.
+        assert_eq!(run(&mut hub, b"req r\nc7\nhello"), Ok(()));
+        hub.flush_dirty();
+        assert_eq!(
+            read_now(&mut peer),
+            frame(&nack_for(b"c7", State::ENotFound, b"connection not found"))
+        );
+    }
+}

@@ -249,10 +249,15 @@ impl HttpOrWs {
         // only when there is no body to skip.
         let keep = (keep_alive && framing == Framing::Length(0)).then_some(head.len);
         if head.method == "OPTIONS" {
-            // CORS preflight, so pages from other origins may POST.
+            // CORS preflight, so pages from allowed origins may POST, and
+            // send credentials (`Authorization: Basic`) where users exist.
+            // Another site's page gets no CORS header: its browser stops.
             let allow = [
                 ("Access-Control-Allow-Methods", "GET, POST"),
-                ("Access-Control-Allow-Headers", "Content-Type"),
+                (
+                    "Access-Control-Allow-Headers",
+                    "Authorization, Content-Type",
+                ),
             ];
             let cors = self.cors.as_deref();
             respond(out, 204, "", &allow, b"", keep.is_some(), cors);

@@ -515,6 +515,27 @@ fn options_preflight() {
     let (msgs, out, closed, _) = drive(&mut http(), b"OPTIONS /pub/r HTTP/1.1\r\n\r\n");
     assert!(msgs.is_empty() && !closed);
     assert!(out.starts_with("HTTP/1.1 204 ") && out.contains("Access-Control-Allow-Methods"));
+    // An allowed page's preflight: it may POST with credentials.
+    let req = b"OPTIONS /pub/r HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://localhost:3000\r\n\
+        Access-Control-Request-Method: POST\r\n\
+        Access-Control-Request-Headers: authorization,content-type\r\n\r\n";
+    let (msgs, out, closed, _) = drive(&mut http(), req);
+    assert!(msgs.is_empty() && !closed);
+    assert_eq!(
+        out,
+        "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Methods: GET, POST\r\n\
+         Access-Control-Allow-Headers: Authorization, Content-Type\r\n\
+         Access-Control-Allow-Origin: http://localhost:3000\r\nVary: Origin\r\n\
+         Connection: keep-alive\r\n\r\n"
+    );
+    // Another site's page: no CORS header, so its browser sends nothing.
+    let foreign =
+        b"OPTIONS /pub/r HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n";
+    let (_, out, _, _) = drive(&mut http(), foreign);
+    assert!(
+        out.starts_with("HTTP/1.1 204 ") && !out.contains("Access-Control-Allow-Origin"),
+        "{out}"
+    );
 }
 
 #[test]

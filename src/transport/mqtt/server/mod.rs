@@ -658,6 +658,12 @@ impl Transport for MqttServer {
         self.takeover
     }
 
+    /// MQTT carries PUBLISH packets only: a direct message or a stream's
+    /// parts would be dropped by `encode`.
+    fn reads_ducq_messages(&self) -> bool {
+        false
+    }
+
     /// A CONNECT refused after the broker answered its credentials ends
     /// the connection once the CONNACK is written.
     fn close_after_flush(&self) -> bool {
