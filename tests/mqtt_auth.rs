@@ -315,3 +315,40 @@ fn credentials_are_ignored_on_a_server_without_users() {
         assert_eq!(text(&w.receive().unwrap()), "pub home/door\nopen");
     }
 }
+
+#[test]
+fn the_mqtts_flag_serves_mosquitto_clients_over_tls() {
+    let pki = Pki::new();
+    let s = Server::start_kinds(
+        &[
+            "--tcp",
+            "127.0.0.1:0",
+            "--mqtts",
+            "127.0.0.1:0",
+            "--cert",
+            &pki.cert,
+            "--key",
+            &pki.key,
+            "--data-dir",
+            "none",
+        ],
+        &["", "mqtts"],
+    );
+    let port: u16 = s.port("mqtts").parse().unwrap();
+    let mut w = Client::connect(&s.addr("", 0), WAIT).unwrap();
+    w.subscribe("tls/#", "").unwrap();
+    let tls = ["--cafile", pki.ca.as_str()];
+    let args = [&tls[..], &["-t", "tls/up", "-m", "secure", "-q", "1"]].concat();
+    ok(mosquitto("mosquitto_pub", port, &args).output().unwrap());
+    assert_eq!(text(&w.receive().unwrap()), "pub tls/up\nsecure");
+    // The other way: a ducq publication, stored, read over TLS.
+    w.publish("tls/down", b"to mqtts").unwrap();
+    assert_eq!(text(&w.receive().unwrap()), "pub tls/down\nto mqtts");
+    let args = [
+        &tls[..],
+        &["-t", "tls/down", "-C", "1", "-W", "10", "-F", "%t|%p"],
+    ]
+    .concat();
+    let got = ok(mosquitto("mosquitto_sub", port, &args).output().unwrap());
+    assert_eq!(got, "tls/down|to mqtts\n");
+}

@@ -7,11 +7,14 @@
 //! messages published while they were away, before and after the restart;
 //! a message sent and not acknowledged before the restart comes again
 //! with DUP set; a session whose expiry passed while the server was down
-//! is gone. With `--data-dir none` a restart forgets sessions.
+//! is gone; a will waiting for its delay is published after the restart.
+//! With `--data-dir none` a restart forgets sessions.
 
 mod mqtt_util;
+mod util;
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -19,10 +22,14 @@ use std::time::Duration;
 
 use mqtt_util::clients::run;
 use mqtt_util::free_port;
-use mqtt_util::paho::{expiring, join_and_leave, publish, publish_qos_1_0_2, rejoin, Sub};
+use mqtt_util::paho::{
+    dying_with_delayed_will, expiring, join_and_leave, publish, publish_qos_1_0_2, rejoin, Sub,
+};
+use util::{lsconn, Peer};
 
-/// A ducq-server process, killed (SIGKILL) when dropped.
-struct Server(Child);
+/// A ducq-server process, killed (SIGKILL) when dropped, and the address
+/// of its TCP listener.
+struct Server(Child, SocketAddr);
 
 impl Server {
     /// Starts ducq-server with its MQTT listener on `port` and queues
@@ -43,14 +50,18 @@ impl Server {
             .expect("start ducq-server");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let want = format!("listening on 127.0.0.1:{port} (mqtt)");
+        let mut tcp = None;
         loop {
             let line = lines.next().expect("server exited").unwrap();
             if line.contains(&want) {
                 break;
             }
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                tcp = addr.trim().parse().ok();
+            }
         }
         std::thread::spawn(move || for _ in lines {});
-        Server(child)
+        Server(child, tcp.expect("no TCP listener"))
     }
 
     /// SIGKILL: no goodbye, nothing flushed beyond what was committed.
@@ -238,4 +249,49 @@ fn mosquitto_sub_311_session_survives_a_restart() {
 #[test]
 fn mosquitto_sub_5_session_with_expiry_survives_a_restart() {
     mosquitto_across_restart("msub5", &["-V", "mqttv5", "-x", "600"]);
+}
+
+/// A will waiting for its delay when the server is killed is kept with
+/// its session: after the restart it is published once its delay has
+/// passed (the time the server was down counts), once, and a persistent
+/// subscriber that was away throughout gets it when it comes back.
+#[test]
+fn paho_5_a_waiting_will_survives_a_restart() {
+    let dir = data_dir("will");
+    let port = free_port();
+    let srv = Server::start(port, Some(&dir));
+    let watcher = ["watcher", "status/#", "1", "1", "--v5", "--keep-session"];
+    let sub = Sub::start(port, &watcher);
+    publish(port, &["status/first", "1", "0"]);
+    assert_eq!(sub.finish(), ["status/first|1|0|0|0|"]);
+    // Gone without DISCONNECT; its will waits 5 s, far longer than the
+    // server takes to note it and be killed.
+    dying_with_delayed_will(port, "5");
+    let mut admin = Peer::connect(srv.1);
+    let deadline = std::time::Instant::now() + util::WAIT;
+    while lsconn(&mut admin)
+        .iter()
+        .any(|l| l.starts_with("MQTT[dying]"))
+    {
+        assert!(std::time::Instant::now() < deadline, "dying still listed");
+        sleep(Duration::from_millis(10));
+    }
+    srv.kill();
+    let srv = Server::start(port, Some(&dir));
+    let mut live = Peer::connect(srv.1);
+    live.sub("status/#");
+    let will = live.try_recv(Duration::from_secs(20)).expect("the will");
+    assert_eq!(will, b"pub status/dying\noffline");
+    live.publish("status/end", "marker");
+    // The watcher's session kept the will (QoS 1), sent on its return;
+    // then the marker, stored, comes as retained after the SUBACK: the
+    // will came once.
+    let (connected, rest) = rejoin(port, &[&watcher[..2], &["1", "2"], &watcher[4..]].concat());
+    assert_eq!(connected, "CONNECTED session_present=1");
+    assert_eq!(
+        rest,
+        ["status/dying|offline|1|0|0|", "status/end|marker|0|1|0|"]
+    );
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
 }

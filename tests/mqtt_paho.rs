@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use ducq::server::Settings;
 use ducq::transport::mqtt;
-use mqtt_util::paho::{expiring, join_and_leave, publish, publish_qos_1_0_2, rejoin, Sub};
+use mqtt_util::paho::{
+    dying_with_delayed_will, expiring, join_and_leave, publish, publish_qos_1_0_2, rejoin, Sub,
+};
 use util::TestServer;
 
 fn server() -> (TestServer, u16) {
@@ -131,29 +133,6 @@ fn paho_5_session_expiry_ends_a_session_kept_too_long() {
     assert_eq!(back.connected, "CONNECTED session_present=0");
     publish(port, &["cmd/now", "2", "1"]);
     assert_eq!(back.finish(), ["cmd/now|2|1|0|0|"]);
-}
-
-/// A client with a will delayed by `delay` seconds, subscribed to
-/// `trigger`: it dies without DISCONNECT once the trigger comes.
-fn dying_with_delayed_will(port: u16, delay: &str) {
-    let dying = Sub::start(
-        port,
-        &[
-            "dying",
-            "trigger",
-            "0",
-            "1",
-            "--noack",
-            "--v5",
-            "--keep-session",
-            "--will",
-            "status/dying=offline",
-            "--will-delay",
-            delay,
-        ],
-    );
-    publish(port, &["trigger", "now", "0"]);
-    assert_eq!(dying.finish(), ["trigger|now|0|0|0|"]);
 }
 
 #[test]

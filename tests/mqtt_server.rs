@@ -642,3 +642,125 @@ fn forget_removes_stored_messages_for_mqtt_subscribers_too() {
     .unwrap());
     assert_eq!(got, "door|shut|1\n");
 }
+
+#[test]
+fn dollar_topics_are_not_matched_by_leading_wildcards() {
+    let s = servers();
+    let mut admin = s.srv.peer();
+    let sub = |id: &str, filters: &[&str]| {
+        let mut args = vec!["-i", id, "-C", "1", "-W", "10", "-F", "%t|%p"];
+        for f in filters {
+            args.extend(["-t", f]);
+        }
+        mosquitto("mosquitto_sub", s.mqtt.port(), &args)
+            .spawn()
+            .unwrap()
+    };
+    let wild = sub("wild", &["#", "+/load"]);
+    let sys = sub("sys", &["$SYS/#"]);
+    wait_subscribed(&mut admin, "wild", "#");
+    wait_subscribed(&mut admin, "wild", "+/load");
+    wait_subscribed(&mut admin, "sys", "$SYS/#");
+    // The `$` topic first: a leading wildcard that matched it would take
+    // it as its one message.
+    admin.publish("$SYS/load", "9");
+    admin.publish("cpu/load", "1");
+    assert_eq!(ok(wild.wait_with_output().unwrap()), "cpu/load|1\n");
+    assert_eq!(ok(sys.wait_with_output().unwrap()), "$SYS/load|9\n");
+}
+
+/// MQTT 5 from Debian's clients: topic aliases set by mosquitto_pub (its
+/// repeats carry the alias and an empty topic), and the Maximum Packet
+/// Size of mosquitto_sub (a larger delivery is not sent to it).
+#[test]
+fn mqtt5_topic_aliases_and_maximum_packet_size_with_mosquitto_clients() {
+    let s = servers();
+    let mut tcp = s.srv.peer();
+    tcp.sub("alias/t");
+    ok(mosquitto(
+        "mosquitto_pub",
+        s.mqtt.port(),
+        &[
+            "-V",
+            "mqttv5",
+            "-t",
+            "alias/t",
+            "-m",
+            "again",
+            "-q",
+            "1",
+            "--repeat",
+            "3",
+            "-D",
+            "publish",
+            "topic-alias",
+            "1",
+        ],
+    )
+    .output()
+    .unwrap());
+    for _ in 0..3 {
+        tcp.expect(b"pub alias/t\nagain");
+    }
+    tcp.expect_silence(std::time::Duration::from_millis(200));
+
+    let mut admin = s.srv.peer();
+    let small = mosquitto(
+        "mosquitto_sub",
+        s.mqtt.port(),
+        &[
+            "-V",
+            "mqttv5",
+            "-i",
+            "small",
+            "-t",
+            "size/#",
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-F",
+            "%t|%p",
+            "-D",
+            "connect",
+            "maximum-packet-size",
+            "64",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    wait_subscribed(&mut admin, "small", "size/#");
+    admin.publish("size/big", &"x".repeat(100));
+    admin.publish("size/fits", "ok");
+    assert_eq!(ok(small.wait_with_output().unwrap()), "size/fits|ok\n");
+}
+
+/// A persistent session taken back and let go again at once (a client
+/// on a flapping link) is parked once: a QoS 1 message published while
+/// it is away comes once when it returns.
+#[test]
+fn a_session_taken_back_and_left_again_at_once_gets_each_message_once() {
+    let s = servers();
+    let (mut c, _) = mqtt_client(s.mqtt, "flap", Version::V311, false);
+    mqtt_subscribe(&mut c, "flap/#", QoS::AtLeastOnce);
+    let bye = Packet::Disconnect(ducq::transport::mqtt::packet::Reasoned::new(0));
+    c.send(&bye);
+    assert!(c.closed().is_empty());
+    let (mut c, present) = mqtt_client(s.mqtt, "flap", Version::V311, false);
+    assert!(present);
+    c.send(&bye);
+    assert!(c.closed().is_empty());
+    let (mut p, _) = mqtt_client(s.mqtt, "pub", Version::V311, true);
+    mqtt_publish(&mut p, "flap/x", b"once", QoS::AtLeastOnce, 1);
+    let (mut c, present) = mqtt_client(s.mqtt, "flap", Version::V311, false);
+    assert!(present);
+    let (topic, payload, _, dup, id) = mqtt_next(&mut c);
+    assert_eq!(
+        (&topic[..], &payload[..], dup),
+        ("flap/x", &b"once"[..], false)
+    );
+    c.send(&Packet::PubAck(Ack::new(id)));
+    // Nothing more: the next packet answers this PINGREQ.
+    c.send(&Packet::PingReq);
+    assert_eq!(packet(&c.recv_bytes(), Version::V311), Packet::PingResp);
+}

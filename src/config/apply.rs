@@ -34,9 +34,9 @@ fn open(reactor: &mut Reactor, l: &ListenerSpec) -> Result<usize, String> {
             ListenerKind::Framed
         }
         ListenerKindName::Http | ListenerKindName::Https => ListenerKind::Http,
-        ListenerKindName::Mqtt | ListenerKindName::Mqtts => {
-            ListenerKind::Mqtt(crate::transport::mqtt::Sessions::new())
-        }
+        ListenerKindName::Mqtt | ListenerKindName::Mqtts => ListenerKind::Mqtt(
+            crate::transport::mqtt::Sessions::with_limits(l.mqtt.clone().unwrap_or_default()),
+        ),
     };
     let opts = ListenerOptions {
         kind,
@@ -104,7 +104,8 @@ pub fn start(reactor: &mut Reactor, r: Resolved) -> Result<Running, String> {
 
 /// Applies a reloaded configuration: limits, log level, users and access
 /// lists, origin rules, Lua folders, certificates, each listener's
-/// anonymous setting and the bridges (added, removed, or redialled with
+/// anonymous setting, MQTT listeners' limits (for connections accepted
+/// from then on) and the bridges (added, removed, or redialled with
 /// changed settings; clients stay connected). Listeners added, removed or
 /// moved need a restart (said in the log); the rest still applies.
 pub fn apply_reload(
@@ -145,6 +146,9 @@ pub fn apply_reload(
             reactor.set_listener_tls(index, std::sync::Arc::clone(tls));
         }
         reactor.set_listener_anonymous(index, l.anonymous);
+        if let Some(limits) = &l.mqtt {
+            reactor.set_listener_mqtt_limits(index, limits.clone());
+        }
     }
     if lua_changed {
         match (lua, running.lua_set) {

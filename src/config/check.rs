@@ -93,6 +93,8 @@ pub struct ListenerSpec {
     pub tls: Option<Arc<ServerConfig>>,
     /// Admits anonymous clients.
     pub anonymous: bool,
+    /// An MQTT listener's limits (mqtt, mqtts).
+    pub mqtt: Option<crate::transport::mqtt::Config>,
     /// The listener as configured (to tell a reload what changed).
     pub source: ListenerConfig,
 }
@@ -466,12 +468,18 @@ fn listener(c: &mut Checker<'_>, l: &ListenerConfig, at: Where) -> Option<Listen
         }
         None
     };
+    let is_mqtt = matches!(kind, ListenerKindName::Mqtt | ListenerKindName::Mqtts);
+    let (mqtt, errors) = super::mqtt::limits(l, is_mqtt);
+    for e in errors {
+        c.err(at.clone(), e);
+    }
     Some(ListenerSpec {
         kind,
         addr,
         mode,
         tls,
         anonymous: l.anonymous.unwrap_or(true),
+        mqtt,
         source: l.clone(),
     })
 }

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [[listener]]                 # repeatable
-//! kind = "tcp"                 # tcp | tls | http | https | unix
+//! kind = "tcp"                 # tcp | tls | http | https | mqtt | mqtts | unix
 //! addr = "127.0.0.1:59090"     # or path = "/run/ducq.sock" for unix
 //! mode = "0660"                # unix: permission bits (octal)
 //! cert = "server.pem"          # tls, https
@@ -12,6 +12,10 @@
 //! client_ca = "ca.pem"         # optional: require client certificates
 //! anonymous = true             # clients that have not authenticated may
 //!                              # do what [anonymous] allows
+//! max_queued = 1000            # mqtt, mqtts: also max_inflight,
+//!                              # max_sessions, receive_maximum,
+//!                              # topic_alias_maximum, max_client_id,
+//!                              # shared_subscriptions
 //!
 //! [limits]                     # every --max-* flag, `_` for `-`
 //! max_message = 1048576        # also: max_route, max_stored_routes,
@@ -63,6 +67,7 @@
 //! - `apply`: a `Resolved` onto a reactor, at start and on reload.
 //! - `bridges`: `[[bridge]]` tables, through the `--bridge` flag's setter.
 //! - `channels`: the `[[channel]]` tables, checked and applied.
+//! - `mqtt`: an MQTT listener's limits, checked.
 //!
 //! It must not run the server: the binary (or an embedder) does.
 
@@ -70,6 +75,7 @@ mod apply;
 mod bridges;
 mod channels;
 mod check;
+mod mqtt;
 mod schema;
 #[cfg(test)]
 mod tests;

@@ -66,6 +66,21 @@ pub struct ListenerConfig {
     /// Whether unauthenticated clients get the anonymous access list
     /// (default true).
     pub anonymous: Option<bool>,
+    /// mqtt, mqtts: QoS 1 and 2 deliveries in flight to one client.
+    pub max_inflight: Option<u32>,
+    /// mqtt, mqtts: deliveries waiting behind the window, or for a client
+    /// that is away, per session.
+    pub max_queued: Option<usize>,
+    /// mqtt, mqtts: persistent sessions kept without a connection.
+    pub max_sessions: Option<usize>,
+    /// mqtt, mqtts: QoS 2 publications a client may have unreleased.
+    pub receive_maximum: Option<u32>,
+    /// mqtt, mqtts: topic aliases a client may set.
+    pub topic_alias_maximum: Option<u32>,
+    /// mqtt, mqtts: longest client identifier, bytes.
+    pub max_client_id: Option<u32>,
+    /// mqtt, mqtts: whether `$share/<group>/…` subscriptions are served.
+    pub shared_subscriptions: Option<bool>,
 }
 
 /// `[limits]`: the `--max-*` flags and the timeouts.

@@ -60,7 +60,8 @@ fn a_low_water_mark_not_below_the_high_one_is_refused_at_its_line() {
 /// A file that sets every key of `[limits]`, `[queues]`, `[lua]`,
 /// `[[user]]`, `[anonymous]`, `[auth]`, `[http]` and `[log]`, each to a
 /// value other than its default, and listeners of the kinds that need no
-/// certificate (TLS listeners load theirs: tests/config.rs).
+/// certificate (TLS listeners load theirs: tests/config.rs), the MQTT
+/// one with every limit of its own.
 const EVERY_KEY: &str = r#"
 [[listener]]
 kind = "tcp"
@@ -74,6 +75,13 @@ addr = "127.0.0.1:7002"
 [[listener]]
 kind = "mqtt"
 addr = "127.0.0.1:7003"
+max_inflight = 7004
+max_queued = 7005
+max_sessions = 7006
+receive_maximum = 7007
+topic_alias_maximum = 7008
+max_client_id = 7009
+shared_subscriptions = false
 
 [[listener]]
 kind = "unix"
@@ -222,6 +230,26 @@ fn every_key_lands_on_its_setting() {
             ),
         ]
     );
+    // The MQTT listener's limits; the others have none.
+    let m = r.listeners[2].mqtt.as_ref().expect("mqtt limits");
+    assert_eq!(
+        (
+            m.max_inflight,
+            m.max_queued,
+            m.max_sessions,
+            m.receive_maximum
+        ),
+        (7004, 7005, 7006, 7007)
+    );
+    assert_eq!(
+        (
+            m.topic_alias_maximum,
+            m.max_client_id,
+            m.shared_subscriptions
+        ),
+        (7008, 7009, false)
+    );
+    assert!([0, 1, 3].iter().all(|&i| r.listeners[i].mqtt.is_none()));
     assert_eq!(r.lua_dirs, [base.join(".").to_string_lossy().into_owned()]);
     assert_eq!(
         r.lua_limits,

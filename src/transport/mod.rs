@@ -18,6 +18,7 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -250,6 +251,13 @@ pub trait Parked {
 
     /// The message `due` returned has been dispatched.
     fn dispatched(&mut self) {}
+
+    /// The user a state parked by the server itself (read back from a
+    /// store at start, with no connection to take it from) acts for:
+    /// what `due` returns is judged as that user's. None: anonymous.
+    fn acts_for(&self) -> Option<String> {
+        None
+    }
 
     /// Asked about once a second with the time since it was parked; false
     /// drops it and its subscriptions (it expired, or is no longer wanted).

@@ -133,3 +133,26 @@ pub fn publish_qos_1_0_2(port: u16) {
     publish(port, &["cmd/b", "y", "0"]);
     publish(port, &["cmd/c", "z", "2"]);
 }
+
+/// A client with a will delayed by `delay` seconds, subscribed to
+/// `trigger`: it dies without DISCONNECT once the trigger comes.
+pub fn dying_with_delayed_will(port: u16, delay: &str) {
+    let dying = Sub::start(
+        port,
+        &[
+            "dying",
+            "trigger",
+            "0",
+            "1",
+            "--noack",
+            "--v5",
+            "--keep-session",
+            "--will",
+            "status/dying=offline",
+            "--will-delay",
+            delay,
+        ],
+    );
+    publish(port, &["trigger", "now", "0"]);
+    assert_eq!(dying.finish(), ["trigger|now|0|0|0|"]);
+}

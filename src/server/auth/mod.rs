@@ -123,6 +123,19 @@ impl Default for ConnAuth {
     }
 }
 
+impl ConnAuth {
+    /// The standing of something acting for `user` with no connection of
+    /// its own (an MQTT session read back at start): that user's lists, or
+    /// anonymous clients' when the user is no longer configured, as
+    /// anything else may do without authenticating.
+    pub(crate) fn of_user(user: &str) -> ConnAuth {
+        ConnAuth {
+            user: Some(Rc::from(user)),
+            ..ConnAuth::default()
+        }
+    }
+}
+
 /// Where failures are counted: one peer. An IPv4 address (also when a
 /// dual-stack listener sees it as `::ffff:a.b.c.d`), or an IPv6 /64: one
 /// host picks any address of its /64 at will (privacy addresses), so

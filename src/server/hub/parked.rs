@@ -67,12 +67,16 @@ impl Hub {
     /// Parks a state that has no connection (an MQTT session read back
     /// from the store at start) with its subscription `routes`.
     pub(crate) fn adopt_parked(&mut self, sink: Box<dyn Parked>, routes: &[String], now: Instant) {
+        let who = match sink.acts_for() {
+            Some(user) => ConnAuth::of_user(&user),
+            None => ConnAuth::default(),
+        };
         let parked = PARKED_BASE
             + self.parked.entries.insert(Entry {
                 sink,
                 since: now,
                 last_delivery: 0,
-                who: ConnAuth::default(),
+                who,
             });
         for r in routes {
             self.subs.subscribe(parked, r.as_bytes(), true);

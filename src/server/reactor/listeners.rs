@@ -259,18 +259,44 @@ impl Reactor {
         })
     }
 
-    /// The limits MQTT listener `index`'s connections share, remade when
-    /// `max_message` changed.
+    /// Sets the limits of MQTT listener `index` (its in-flight window,
+    /// queues, sessions kept) for connections accepted from now on; false
+    /// when it is not an MQTT listener.
+    pub fn set_listener_mqtt_limits(&mut self, index: usize, limits: mqtt::Config) -> bool {
+        match self.listeners.get_mut(index) {
+            Some(Listener {
+                opts:
+                    ListenerOptions {
+                        kind: ListenerKind::Mqtt(sessions),
+                        ..
+                    },
+                mqtt,
+                ..
+            }) => {
+                sessions.set_limits(limits);
+                *mqtt = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The limits MQTT listener `index`'s connections share: its own,
+    /// with the packet size bound by `max_message`; remade when either
+    /// changed.
     pub(super) fn mqtt_config(&mut self, index: usize) -> Option<Rc<mqtt::Config>> {
         let max = self.hub.settings().max_message;
         let max_packet = u32::try_from(max).unwrap_or(u32::MAX);
         let l = self.listeners.get_mut(index)?;
+        let ListenerKind::Mqtt(sessions) = &l.opts.kind else {
+            return None;
+        };
         Some(match &l.mqtt {
             Some(c) if c.max_packet == max_packet => Rc::clone(c),
             _ => {
                 let c = Rc::new(mqtt::Config {
                     max_packet,
-                    ..mqtt::Config::default()
+                    ..sessions.limits().clone()
                 });
                 l.mqtt = Some(Rc::clone(&c));
                 c

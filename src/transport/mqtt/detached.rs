@@ -43,6 +43,13 @@ impl Detached {
         self.live.get(key).map(|&(_, ms)| ms)
     }
 
+    /// The number `key` was detached under, while it is held: each detach
+    /// gets a new one, so a parked state made for one detach can tell it
+    /// from a later one (the session was taken back and let go again).
+    pub fn number(&self, key: &str) -> Option<u64> {
+        self.live.get(key).map(|&(n, _)| n)
+    }
+
     /// Removes and returns the oldest key.
     pub fn pop_oldest(&mut self) -> Option<Rc<str>> {
         while let Some((key, n)) = self.order.pop_front() {
@@ -87,11 +94,14 @@ mod tests {
             d.push(k.into(), ms);
         }
         assert_eq!(d.since("b"), Some(20));
+        assert_eq!(d.number("b"), Some(2));
         assert!(d.remove("a"));
+        assert_eq!(d.number("a"), None);
         assert!(!d.remove("a"));
         assert_eq!(d.since("a"), None);
         d.push("b".into(), 40);
         assert_eq!(d.since("b"), Some(40));
+        assert_eq!(d.number("b"), Some(4));
         assert_eq!(d.len(), 2);
         assert_eq!(d.pop_oldest().as_deref(), Some("c"));
         assert_eq!(d.pop_oldest().as_deref(), Some("b"));

@@ -3,7 +3,8 @@
 //! detach, takeover, the bound on detached ones, expiry), shared
 //! subscription groups taking turns, the publication being dispatched,
 //! the listener's clock, and — with a durable store — which sessions
-//! changed since they were last written. Bookkeeping only: no I/O, no
+//! changed since they were last written and the wills of detached ones
+//! waiting for their delay. Bookkeeping only: no I/O, no
 //! packets, no encoding of records (record.rs does that).
 
 use std::cell::RefCell;
@@ -14,6 +15,7 @@ use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::detached::Detached;
+use super::packet::Will;
 use super::session::{session_key, Publication, Session, SharedSession};
 
 /// Where a listener's time comes from: unix milliseconds, the system's
@@ -82,6 +84,10 @@ pub struct Listener {
     dirty: HashSet<Rc<str>>,
     /// Keys of sessions the store holds.
     saved: HashSet<Rc<str>>,
+    /// With a durable store, the wills waiting for their delay, by the key
+    /// of the detached session they go with and the number of its detach
+    /// (a copy: the parked state publishes its own).
+    wills: HashMap<Rc<str>, (u64, Box<Will<'static>>)>,
 }
 
 /// A listener's shared state.
@@ -137,6 +143,10 @@ impl Listener {
         let wanted = session_key(user, client_id);
         self.detached.remove(&wanted);
         self.forgotten(&wanted);
+        // Taken back in time, or replaced: no will waits in its record.
+        if let Some((key, _)) = self.wills.remove_entry(wanted.as_str()) {
+            self.dirty.insert(key);
+        }
         let existing = self.sessions.get(wanted.as_str()).cloned();
         let previous = existing.as_ref().and_then(|s| {
             let mut s = s.borrow_mut();
@@ -183,6 +193,37 @@ impl Listener {
             self.dirty.insert(id);
         }
         self.bound_detached(max_detached);
+    }
+
+    /// The number of the detach that left the session under `key` without
+    /// a connection, while it is so (see [`Detached::number`]).
+    pub fn detach_number(&self, key: &str) -> Option<u64> {
+        self.detached.number(key)
+    }
+
+    /// With a durable store, `will` waits for its delay with the session
+    /// under `key`, detached under `number`: its record keeps it.
+    pub fn keep_will(&mut self, key: Rc<str>, number: u64, will: &Will<'static>) {
+        if self.durable {
+            self.wills
+                .insert(Rc::clone(&key), (number, Box::new(will.clone())));
+            self.dirty.insert(key);
+        }
+    }
+
+    /// The will kept for `key`'s detach `number` waits no more (sent, or
+    /// the client came back): its record is written without it.
+    pub fn drop_will(&mut self, key: &str, number: u64) {
+        if self.wills.get(key).is_some_and(|(n, _)| *n == number) {
+            if let Some((key, _)) = self.wills.remove_entry(key) {
+                self.dirty.insert(key);
+            }
+        }
+    }
+
+    /// The will waiting with the detached session under `key`, if one is.
+    pub fn waiting_will(&self, key: &str) -> Option<&Will<'static>> {
+        self.wills.get(key).map(|(_, w)| &**w)
     }
 
     /// Drops the oldest detached sessions beyond `max_detached`.

@@ -25,6 +25,7 @@ pub use packet::{Packet, QoS, Version};
 pub use server::{Config, MqttServer};
 pub use wire::Error;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -34,12 +35,28 @@ use super::{Parked, TransportFactory};
 /// being dispatched): every connection of the listener shares them, and
 /// no other listener's connection may.
 #[derive(Clone, Default)]
-pub struct Sessions(session::SharedListener);
+pub struct Sessions(session::SharedListener, Rc<Config>);
 
 impl Sessions {
     /// An empty registry, for a new listener.
     pub fn new() -> Sessions {
         Sessions::default()
+    }
+
+    /// An empty registry, for a new listener whose connections get
+    /// `limits` (the server sets [`Config::max_packet`] from its own).
+    pub fn with_limits(limits: Config) -> Sessions {
+        Sessions(session::SharedListener::default(), Rc::new(limits))
+    }
+
+    /// The limits set for this listener's connections.
+    pub fn limits(&self) -> &Config {
+        &self.1
+    }
+
+    /// Sets the limits of connections made from now on.
+    pub fn set_limits(&mut self, limits: Config) {
+        self.1 = Rc::new(limits);
     }
 
     /// The codec of a new connection of this listener.
@@ -69,8 +86,9 @@ impl Sessions {
         for (key, kept) in changes {
             let bytes = kept.map(|(s, since)| {
                 let s = s.borrow();
-                let v5 = s.v5;
-                record::encode(&s, v5, since.unwrap_or(0))
+                // Only a detached session has a will waiting.
+                let will = since.and_then(|_| l.waiting_will(&key));
+                record::encode(&s, s.v5, since.unwrap_or(0), will)
             });
             out.push((key.to_string(), bytes));
         }
@@ -83,7 +101,8 @@ impl Sessions {
     /// patterns it subscribes (the server subscribes them for it), and
     /// the keys of records that could not be read (they are deleted).
     /// A session whose expiry passed while the server was down is
-    /// deleted, not restored.
+    /// deleted, not restored; a will it kept waiting comes back alone, as
+    /// a parked state with no patterns that publishes it at once.
     #[allow(clippy::type_complexity)]
     pub fn restore(
         &self,
@@ -106,21 +125,32 @@ impl Sessions {
                 saved.detached_ms
             };
             let before = Duration::from_millis(now.saturating_sub(since));
-            if session.expired(before) || *session.key() != *key {
+            if *session.key() != *key {
                 self.0.borrow_mut().discard_saved(&key);
                 continue;
             }
-            let patterns = session.patterns();
-            let shared = self
-                .0
-                .borrow_mut()
-                .restore(session, since, cfg.max_sessions);
+            let ended = session.expired(before);
+            let (shared, patterns) = if ended {
+                self.0.borrow_mut().discard_saved(&key);
+                if saved.will.is_none() {
+                    continue;
+                }
+                (Rc::new(RefCell::new(session)), Vec::new())
+            } else {
+                let patterns = session.patterns();
+                let shared = self
+                    .0
+                    .borrow_mut()
+                    .restore(session, since, cfg.max_sessions);
+                (shared, patterns)
+            };
             let parked = server::restored_parked(
                 Rc::clone(&cfg),
                 Rc::clone(&self.0),
                 shared,
                 saved.v5,
                 before,
+                saved.will,
             );
             kept.push((parked, patterns));
         }

@@ -1,14 +1,16 @@
 //! A persistent MQTT session as the bytes the durable store keeps, and
 //! back: client id and user, session expiry, subscriptions with their
-//! options, the QoS 2 identifiers received and not released, and every
+//! options, the QoS 2 identifiers received and not released, every
 //! QoS 1 and 2 message in flight or queued (each as an MQTT 5 PUBLISH,
-//! encoded by the codec, with its expiry deadline beside it).
+//! encoded by the codec, with its expiry deadline beside it), and the
+//! will of a detached session that waits for its delay (MQTT 5 §4.1 counts
+//! it as session state).
 //!
 //! Decoding never trusts the bytes: a record that does not read back
 //! whole is refused (None), never half-restored. No I/O here; the
 //! server hands the bytes to the queue store.
 //!
-//! Layout (integers big-endian): `MQS1`, flags (bit 0: MQTT 5), session
+//! Layout (integers big-endian): `MQS2`, flags (bit 0: MQTT 5), session
 //! expiry (u32), when its connection ended (u64 unix ms, 0: it had one
 //! when written), user (optional string), client id, next packet id
 //! (u16), messages dropped (u64), subscriptions (u16 count; filter,
@@ -16,16 +18,21 @@
 //! optional route pattern), received QoS 2 ids (u16 count, u16 each),
 //! messages (u32 count; kind (0 in flight, 1 in flight and released,
 //! 2 queued), packet id (u16), deadline (u64 unix ms, 0: none), PUBLISH
-//! (u32 length, bytes)). A string is a u16 length and UTF-8; an optional
-//! one has a presence byte first.
+//! (u32 length, bytes)), then the waiting will (presence byte; will delay
+//! (u32); its topic, payload, QoS, RETAIN and other properties as a
+//! PUBLISH (u32 length, bytes)). A string is a u16 length and UTF-8; an
+//! optional one has a presence byte first. `MQS1` records, written before
+//! wills were kept, end after the messages and read back without one.
 
 use std::borrow::Cow;
 
 use super::codec;
-use super::packet::{Packet, Publish, QoS, SubOptions, Version};
+use super::packet::{Packet, Publish, QoS, SubOptions, Version, Will};
 use super::session::{Outgoing, Session, Sub};
 
-const MAGIC: &[u8; 4] = b"MQS1";
+const MAGIC: &[u8; 4] = b"MQS2";
+/// Records without a will section.
+const MAGIC_1: &[u8; 4] = b"MQS1";
 
 /// A session read back, with what the record says around it.
 #[derive(Debug)]
@@ -36,11 +43,14 @@ pub struct Saved {
     pub v5: bool,
     /// When its connection ended (unix ms; 0: it had one when written).
     pub detached_ms: u64,
+    /// Its will, waiting for its delay since `detached_ms`.
+    pub will: Option<Box<Will<'static>>>,
 }
 
 /// The record of `s` (a client of MQTT 5 when `v5`), detached since
-/// `detached_ms` (0: held by a connection).
-pub fn encode(s: &Session, v5: bool, detached_ms: u64) -> Vec<u8> {
+/// `detached_ms` (0: held by a connection), with the `will` that waits
+/// for its delay.
+pub fn encode(s: &Session, v5: bool, detached_ms: u64, will: Option<&Will<'_>>) -> Vec<u8> {
     let mut b = Vec::with_capacity(64);
     b.extend_from_slice(MAGIC);
     b.push(u8::from(v5));
@@ -88,13 +98,11 @@ pub fn encode(s: &Session, v5: bool, detached_ms: u64) -> Vec<u8> {
     if msgs.len() > u32::MAX as usize {
         return b;
     }
-    let mut packet = Vec::new();
     for (kind, id, o) in msgs {
         b.push(kind);
         b.extend_from_slice(&id.to_be_bytes());
         b.extend_from_slice(&o.deadline.unwrap_or(0).to_be_bytes());
-        packet.clear();
-        let p = Packet::Publish(Publish {
+        let p = Publish {
             dup: false,
             qos: o.qos,
             retain: o.retain,
@@ -103,20 +111,59 @@ pub fn encode(s: &Session, v5: bool, detached_ms: u64) -> Vec<u8> {
             packet_id: id.max(1),
             props: o.props.clone(),
             payload: Cow::Borrowed(&o.payload),
-        });
-        codec::encode(&p, Version::V5, &mut packet);
-        b.extend_from_slice(&u32::try_from(packet.len()).unwrap_or(0).to_be_bytes());
-        b.extend_from_slice(&packet);
+        };
+        publish_bytes(&mut b, p);
+    }
+    match will {
+        None => b.push(0),
+        Some(w) => {
+            b.push(1);
+            b.extend_from_slice(&w.props.will_delay.unwrap_or(0).to_be_bytes());
+            // The will delay is no PUBLISH property: it goes apart.
+            let mut props = w.props.clone();
+            props.will_delay = None;
+            let p = Publish {
+                dup: false,
+                qos: w.qos,
+                retain: w.retain,
+                topic: Cow::Borrowed(&w.topic),
+                packet_id: u16::from(w.qos != QoS::AtMostOnce),
+                props,
+                payload: Cow::Borrowed(&w.payload),
+            };
+            publish_bytes(&mut b, p);
+        }
     }
     b
+}
+
+/// `p` as an MQTT 5 PUBLISH, after its length (u32).
+fn publish_bytes(b: &mut Vec<u8>, p: Publish<'_>) {
+    let mut packet = Vec::new();
+    codec::encode(&Packet::Publish(p), Version::V5, &mut packet);
+    b.extend_from_slice(&u32::try_from(packet.len()).unwrap_or(0).to_be_bytes());
+    b.extend_from_slice(&packet);
+}
+
+/// The PUBLISH a record holds at this point (u32 length, bytes), whole.
+fn read_publish<'a>(r: &mut Reader<'a>) -> Option<Publish<'a>> {
+    let len = usize::try_from(r.u32()?).ok()?;
+    let packet = r.take(len)?;
+    let Ok(Some((Packet::Publish(p), n))) = codec::decode(packet, Version::V5, u32::MAX) else {
+        return None;
+    };
+    (n == len).then_some(p)
 }
 
 /// The session a record holds, or None when it is not one whole.
 pub fn decode(bytes: &[u8]) -> Option<Saved> {
     let mut r = Reader(bytes);
-    if r.take(4)? != MAGIC {
-        return None;
-    }
+    let magic = r.take(4)?;
+    let with_will = match magic {
+        m if m == MAGIC => true,
+        m if m == MAGIC_1 => false,
+        _ => return None,
+    };
     let v5 = r.u8()? & 1 == 1;
     let expiry = r.u32()?;
     let detached_ms = r.u64()?;
@@ -135,6 +182,7 @@ pub fn decode(bytes: &[u8]) -> Option<Saved> {
     for _ in 0..r.u32()? {
         read_message(&mut r, &mut session)?;
     }
+    let will = if with_will { read_will(&mut r)? } else { None };
     if !r.0.is_empty() {
         return None;
     }
@@ -147,7 +195,29 @@ pub fn decode(bytes: &[u8]) -> Option<Saved> {
         session,
         v5,
         detached_ms,
+        will,
     })
+}
+
+/// The will section: Some(None) when there is none.
+fn read_will(r: &mut Reader<'_>) -> Option<Option<Box<Will<'static>>>> {
+    match r.u8()? {
+        0 => Some(None),
+        1 => {
+            let delay = r.u32()?;
+            let p = read_publish(r)?;
+            let mut props = p.props.into_owned();
+            props.will_delay = Some(delay);
+            Some(Some(Box::new(Will {
+                topic: Cow::Owned(p.topic.into_owned()),
+                payload: Cow::Owned(p.payload.into_owned()),
+                qos: p.qos,
+                retain: p.retain,
+                props,
+            })))
+        }
+        _ => None,
+    }
 }
 
 /// The subscriptions of a record, into `session`.
@@ -180,12 +250,8 @@ fn read_message(r: &mut Reader<'_>, session: &mut Session) -> Option<()> {
     let kind = r.u8()?;
     let id = r.u16()?;
     let deadline = Some(r.u64()?).filter(|&d| d != 0);
-    let len = usize::try_from(r.u32()?).ok()?;
-    let packet = r.take(len)?;
-    let Ok(Some((Packet::Publish(p), n))) = codec::decode(packet, Version::V5, u32::MAX) else {
-        return None;
-    };
-    if n != len || p.qos == QoS::AtMostOnce {
+    let p = read_publish(r)?;
+    if p.qos == QoS::AtMostOnce {
         return None;
     }
     let o = Outgoing {
@@ -326,10 +392,24 @@ mod tests {
         f.queued.push_back(msg("x", QoS::AtLeastOnce, None));
         f.dropped = 2;
         f.set_next_id(4);
-        let bytes = encode(&s, true, 1234);
+        let will = Will {
+            topic: "status/dev-1".into(),
+            payload: Cow::Borrowed(b"gone\0"),
+            qos: QoS::ExactlyOnce,
+            retain: true,
+            props: Properties {
+                will_delay: Some(30),
+                message_expiry: Some(60),
+                content_type: Some("text/plain".into()),
+                user: vec![("k".into(), "v".into())],
+                ..Properties::default()
+            },
+        };
+        let bytes = encode(&s, true, 1234, Some(&will));
         let back = decode(&bytes).expect("reads back");
         assert!(back.v5);
         assert_eq!(back.detached_ms, 1234);
+        assert_eq!(back.will.as_deref(), Some(&will));
         let b = back.session;
         assert_eq!(b.client_id(), "dev-1");
         assert_eq!(b.user(), Some("alice"));
@@ -348,7 +428,42 @@ mod tests {
         longer.push(0);
         assert!(decode(&longer).is_none());
         // A session with nothing in flight has no flight state after.
-        let plain = decode(&encode(&Session::new("p"), false, 0)).unwrap();
-        assert!(plain.session.flight.is_none() && !plain.v5);
+        let plain = decode(&encode(&Session::new("p"), false, 0, None)).unwrap();
+        assert!(plain.session.flight.is_none() && !plain.v5 && plain.will.is_none());
+        // A will of QoS 0 without a delay or properties.
+        let bare = Will {
+            topic: "t".into(),
+            payload: Cow::Borrowed(b""),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            props: Properties {
+                will_delay: Some(0),
+                ..Properties::default()
+            },
+        };
+        let back = decode(&encode(&Session::new("p"), false, 9, Some(&bare))).unwrap();
+        assert_eq!(back.will.as_deref(), Some(&bare));
+    }
+
+    #[test]
+    fn a_record_written_before_wills_were_kept_reads_back() {
+        let mut s = Session::new("old");
+        s.persistent = true;
+        s.expiry = 60;
+        let mut bytes = encode(&s, true, 77, None);
+        // The same record as the first layout wrote it: its own magic, no
+        // will section.
+        bytes[..4].copy_from_slice(MAGIC_1);
+        assert_eq!(bytes.pop(), Some(0));
+        let back = decode(&bytes).expect("reads back");
+        assert_eq!(back.session.client_id(), "old");
+        assert_eq!((back.session.expiry, back.detached_ms), (60, 77));
+        assert!(back.will.is_none());
+        // A will section after the first layout's end is trailing bytes.
+        bytes.push(0);
+        assert!(decode(&bytes).is_none());
+        // Any other magic is refused.
+        bytes[..4].copy_from_slice(b"MQS3");
+        assert!(decode(&bytes).is_none());
     }
 }

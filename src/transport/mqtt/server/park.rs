@@ -10,8 +10,10 @@
 //! counts down while it waits, and it is deleted once that has run out.
 //! A session read back from the durable store after a restart is parked
 //! the same way ([`restored`]), its time parked counted from when its
-//! connection ended. No I/O: the server passes the time parked, and
-//! message deadlines are read against the listener's clock.
+//! connection ended, with the will it kept waiting; with a durable store
+//! the listener keeps a copy of a waiting will for the session's record.
+//! No I/O: the server passes the time parked, and message deadlines are
+//! read against the listener's clock.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -29,6 +31,10 @@ pub(super) struct ParkedSession {
     session: SharedSession,
     /// The connection that held it last (publications are attributed to it).
     conn: u64,
+    /// The detach it was parked for: once the session is taken back, even
+    /// if let go again before this state hears of it, a newer parked state
+    /// has it (each message is queued once, a cancelled will stays so).
+    number: u64,
     v5: bool,
     /// A will waiting for its delay.
     will: Option<Box<Will<'static>>>,
@@ -37,22 +43,34 @@ pub(super) struct ParkedSession {
 }
 
 /// A session read back from the durable store, parked as if its
-/// connection had ended `before` ago; `v5` is how its client spoke.
+/// connection had ended `before` ago, with the `will` that waits for its
+/// delay; `v5` is how its client spoke. A session the listener does not
+/// hold (it expired while the server was down) only publishes its will.
 pub(crate) fn restored(
     cfg: Rc<super::Config>,
     listener: SharedListener,
     session: SharedSession,
     v5: bool,
     before: Duration,
+    will: Option<Box<Will<'static>>>,
 ) -> Box<dyn Parked> {
-    let conn = listener.borrow_mut().conn_id();
+    let (conn, number) = {
+        let mut l = listener.borrow_mut();
+        let key = session.borrow().key();
+        let number = l.detach_number(&key).filter(|_| l.holds(&session));
+        if let (Some(n), Some(w)) = (number, &will) {
+            l.keep_will(key, n, w);
+        }
+        (l.conn_id(), number.unwrap_or(0))
+    };
     Box::new(ParkedSession {
         cfg,
         listener,
         session,
         conn,
+        number,
         v5,
-        will: None,
+        will,
         before,
     })
 }
@@ -70,18 +88,22 @@ impl MqttServer {
             let s = session.borrow();
             s.persistent && s.owner == 0 && listener.holds(&session)
         };
-        if !kept {
-            return None;
-        }
+        let number = listener
+            .detach_number(&session.borrow().key())
+            .filter(|_| kept)?;
         let delayed = self
             .will
             .as_ref()
             .is_some_and(|w| w.props.will_delay.is_some_and(|d| d > 0));
+        if let Some(w) = self.will.as_deref().filter(|_| delayed) {
+            listener.keep_will(session.borrow().key(), number, w);
+        }
         Some(ParkedSession {
             cfg: Rc::clone(&self.cfg),
             listener: Rc::clone(&self.listener),
             session,
             conn: self.conn,
+            number,
             v5: self.v5(),
             will: if delayed { self.will.take() } else { None },
             before: Duration::ZERO,
@@ -90,13 +112,20 @@ impl MqttServer {
 }
 
 impl ParkedSession {
-    /// Whether the session is still kept and still without a connection.
+    /// Whether the session is still kept, still without a connection since
+    /// the detach this state was made for.
     fn wanted(&self) -> bool {
-        self.session.borrow().owner == 0 && self.listener.borrow().holds(&self.session)
+        let key = self.session.borrow().key();
+        let listener = self.listener.borrow();
+        listener.detach_number(&key) == Some(self.number) && listener.holds(&self.session)
     }
 }
 
 impl Parked for ParkedSession {
+    fn acts_for(&self) -> Option<String> {
+        self.session.borrow().user().map(str::to_owned)
+    }
+
     fn deliver(&mut self, msg: &[u8], seq: u64) -> bool {
         if !self.wanted() {
             // Gone, unless a will still waits for its delay.
@@ -124,9 +153,12 @@ impl Parked for ParkedSession {
         let parked_for = parked_for + self.before;
         let delay = self.will.as_ref()?.props.will_delay.unwrap_or(0);
         let held = self.listener.borrow().holds(&self.session);
-        if held && self.session.borrow().owner != 0 {
-            // A new connection to the session came in time: never sent.
+        let key = self.session.borrow().key();
+        if held && !self.wanted() {
+            // A new connection to the session came in time (and may have
+            // gone since): never sent.
             self.will = None;
+            self.listener.borrow_mut().drop_will(&key, self.number);
             return None;
         }
         // Dropped for room, replaced by a clean start, or expired.
@@ -136,6 +168,7 @@ impl Parked for ParkedSession {
         }
         let will = self.will.take()?;
         let mut listener = self.listener.borrow_mut();
+        listener.drop_will(&key, self.number);
         Some(will_publication(&will, self.conn, &mut listener))
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::tests::{connect, delivered, publish, Net};
 use super::*;
-use crate::transport::mqtt::packet::{ConnAck, Will};
+use crate::transport::mqtt::packet::{ConnAck, SubOptions, Will};
 
 /// A persistent client `id` of version `v` (MQTT 5: session expiry
 /// `expiry`), with `will` if given, subscribed to `t/#` at QoS 1.
@@ -370,4 +370,166 @@ fn without_a_delay_or_a_session_the_will_goes_at_once() {
     let s = persistent(&mut n, "dev2", Version::V5, 60, Some(delayed_will(0)));
     n.close(s);
     assert!(n.clients[s].t.last_words().is_some());
+}
+
+#[test]
+fn a_session_parked_again_before_any_publication_queues_each_message_once() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V311, 0, None);
+    n.close(s);
+    // Back and gone again before anything was published: the first
+    // parked state never heard that the session was taken back.
+    let (s, _) = reconnect(&mut n, "dev", Version::V311);
+    n.close(s);
+    let p = n.connect("p", Version::V311, true);
+    n.send(p, &publish("t/1", b"a", QoS::AtLeastOnce, 1));
+    n.out(p);
+    let (_, got) = reconnect(&mut n, "dev", Version::V311);
+    let rest: Vec<_> = got[1..].iter().map(delivered).collect();
+    assert_eq!(
+        rest,
+        [("t/1".to_string(), b"a".to_vec(), QoS::AtLeastOnce, false)]
+    );
+}
+
+#[test]
+fn a_delayed_will_stays_cancelled_when_the_client_comes_back_and_leaves_again() {
+    let mut n = Net::new();
+    let s = persistent(&mut n, "dev", Version::V5, 60, Some(delayed_will(5)));
+    n.close(s);
+    // Back in time, then gone again (without a will) before the first
+    // parked state was asked anything.
+    let s = persistent(&mut n, "dev", Version::V5, 60, None);
+    n.close(s);
+    assert_eq!(n.parked.len(), 2);
+    let (_, first) = &mut n.parked[0];
+    assert_eq!(first.due(Duration::from_secs(5)), None);
+    assert!(!first.alive(Duration::from_secs(5)));
+    // The session's new detach has its own parked state, which keeps it.
+    let (_, second) = &mut n.parked[1];
+    assert_eq!(second.due(Duration::from_secs(5)), None);
+    assert!(second.alive(Duration::from_secs(5)));
+}
+
+/// The record of `key` among what the durable listener of `n` has to
+/// write now: Some(bytes) kept, None deleted; absent when unchanged.
+fn written(n: &Net, key: &str) -> Option<Option<Vec<u8>>> {
+    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener), Rc::default());
+    sessions
+        .take_records()
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, bytes)| bytes)
+}
+
+#[test]
+fn a_durable_listener_writes_a_waiting_will_until_it_goes() {
+    let mut n = Net::new();
+    n.listener.borrow_mut().set_durable(true);
+    let s = persistent(&mut n, "dev", Version::V5, 60, Some(delayed_will(5)));
+    n.close(s);
+    let rec = written(&n, "dev").expect("written").expect("kept");
+    let saved = crate::transport::mqtt::record::decode(&rec).unwrap();
+    assert_eq!(saved.will.as_deref(), Some(&delayed_will(5)));
+    // Sent once its delay passed: written again, without it.
+    let (_, parked) = &mut n.parked[0];
+    assert!(parked.due(Duration::from_secs(5)).is_some());
+    let rec = written(&n, "dev").expect("written").expect("kept");
+    assert!(crate::transport::mqtt::record::decode(&rec)
+        .unwrap()
+        .will
+        .is_none());
+
+    // Taken back in time: written at once without it (nothing waits for
+    // the parked state to hear of it).
+    let s = persistent(&mut n, "dev2", Version::V5, 60, Some(delayed_will(5)));
+    n.close(s);
+    assert!(written(&n, "dev2").is_some());
+    let s = persistent(&mut n, "dev2", Version::V5, 60, None);
+    let rec = written(&n, "dev2").expect("written").expect("kept");
+    let saved = crate::transport::mqtt::record::decode(&rec).unwrap();
+    assert!(saved.will.is_none() && saved.detached_ms == 0);
+    // A will that goes at once (no delay) is never written.
+    n.close(s);
+    let s = persistent(&mut n, "dev3", Version::V5, 60, Some(delayed_will(0)));
+    n.close(s);
+    let rec = written(&n, "dev3").expect("written").expect("kept");
+    assert!(crate::transport::mqtt::record::decode(&rec)
+        .unwrap()
+        .will
+        .is_none());
+}
+
+/// A detached session of `user`'s client `id` (MQTT 5, session expiry
+/// `expiry`, subscribed to `t/#`), detached `ago_ms` before the clock of
+/// `n`, with a will delayed 10 s: its record.
+fn record_with_will(n: &Net, user: Option<&str>, id: &str, expiry: u32, ago_ms: u64) -> Vec<u8> {
+    let mut s = crate::transport::mqtt::session::Session::for_user(user, id);
+    s.persistent = true;
+    s.expiry = expiry;
+    s.subs.push(crate::transport::mqtt::session::Sub {
+        filter: "t/#".into(),
+        share: None,
+        opts: SubOptions::qos(QoS::AtLeastOnce),
+        id: None,
+        glob: Some("t/*".into()),
+    });
+    let will = delayed_will(10);
+    crate::transport::mqtt::record::encode(&s, true, n.now.get() - ago_ms, Some(&will))
+}
+
+#[test]
+fn a_restored_will_waits_what_is_left_of_its_delay() {
+    let n = Net::new();
+    n.listener.borrow_mut().set_durable(true);
+    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener), Rc::default());
+    let rec = record_with_will(&n, Some("alice"), "dev", 60, 4_000);
+    let key = "alice\0dev".to_string();
+    let (mut kept, bad) = sessions.restore(Rc::new(Config::default()), vec![(key.clone(), rec)]);
+    assert!(bad.is_empty());
+    let (mut parked, patterns) = kept.pop().unwrap();
+    assert_eq!(patterns, ["t/*"]);
+    assert_eq!(parked.acts_for().as_deref(), Some("alice"));
+    // Parked 4 s before the restart: 5 s more is 9, not yet 10.
+    assert_eq!(parked.due(Duration::from_secs(5)), None);
+    // Its record still holds the will.
+    let rec = written(&n, &key).expect("written").expect("kept");
+    assert!(crate::transport::mqtt::record::decode(&rec)
+        .unwrap()
+        .will
+        .is_some());
+    let (msg, _) = parked.due(Duration::from_secs(6)).expect("due");
+    assert_eq!(msg, b"pub status/dev\ngone");
+    assert!(parked.alive(Duration::from_secs(6)));
+    let rec = written(&n, &key).expect("written").expect("kept");
+    assert!(crate::transport::mqtt::record::decode(&rec)
+        .unwrap()
+        .will
+        .is_none());
+}
+
+#[test]
+fn the_will_of_a_session_that_expired_while_the_server_was_down_goes_at_once() {
+    let n = Net::new();
+    n.listener.borrow_mut().set_durable(true);
+    let sessions = crate::transport::mqtt::Sessions(Rc::clone(&n.listener), Rc::default());
+    // Session expiry 2 s, detached 3 s before: ended while down, its
+    // will (delay 10 s) due with it.
+    let rec = record_with_will(&n, None, "gone", 2, 3_000);
+    let (mut kept, _) = sessions.restore(Rc::new(Config::default()), vec![("gone".into(), rec)]);
+    let (mut parked, patterns) = kept.pop().unwrap();
+    assert!(patterns.is_empty());
+    assert_eq!(parked.acts_for(), None);
+    assert_eq!(written(&n, "gone"), Some(None));
+    let (msg, _) = parked.due(Duration::ZERO).expect("due");
+    assert_eq!(msg, b"pub status/dev\ngone");
+    assert!(!parked.alive(Duration::ZERO));
+    assert!(n.listener.borrow().session("gone").is_none());
+    // Without a will, nothing is parked for it.
+    let mut s = crate::transport::mqtt::session::Session::new("bare");
+    s.persistent = true;
+    s.expiry = 2;
+    let rec = crate::transport::mqtt::record::encode(&s, true, n.now.get() - 3_000, None);
+    let (kept, _) = sessions.restore(Rc::new(Config::default()), vec![("bare".into(), rec)]);
+    assert!(kept.is_empty());
 }
