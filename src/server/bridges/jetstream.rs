@@ -404,12 +404,13 @@ impl Mirror {
             if same && self.cfg.mirrors(&p.queue) {
                 // Same ids: JetStream drops what it already has.
                 self.bytes += p.payload.len();
-                self.next_number = self.next_number.max(p.number + 1);
                 self.waiting.push_back(p);
             } else {
                 old.counters.dropped += 1;
             }
         }
+        // Every number `old` gave out, those taken over included, is below
+        // its next one: new messages cannot reuse an id taken over.
         self.next_number = self.next_number.max(old.next_number);
     }
 
