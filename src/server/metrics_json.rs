@@ -112,3 +112,50 @@ fn nacks_and_sets(s: &mut String, c: &Counters) {
     }
     s.push('}');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::metrics::ConnGroup;
+
+    #[test]
+    fn every_connection_group_and_listener_between_commas() {
+        let group = |listener: &str, protocol: &str, count| ConnGroup {
+            listener: listener.into(),
+            protocol: protocol.into(),
+            count,
+        };
+        let mut r = Reading {
+            connections: vec![
+                group("127.0.0.1:1", "tcp", 3),
+                group("127.0.0.1:2", "ws", 2),
+                group("127.0.0.1:2", "http", 1),
+            ],
+            ..Reading::default()
+        };
+        r.counters.accepted = vec![
+            ("127.0.0.1:1".parse().unwrap(), 7),
+            ("127.0.0.1:2".parse().unwrap(), 5),
+        ];
+        let s = json(&r);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"));
+        let groups: Vec<String> = v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| format!("{} {} {}", g["listener"], g["protocol"], g["count"]))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                "\"127.0.0.1:1\" \"tcp\" 3",
+                "\"127.0.0.1:2\" \"ws\" 2",
+                "\"127.0.0.1:2\" \"http\" 1"
+            ]
+        );
+        assert_eq!(
+            v["connections_accepted"],
+            serde_json::json!({"127.0.0.1:1": 7, "127.0.0.1:2": 5})
+        );
+    }
+}

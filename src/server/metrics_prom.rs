@@ -286,3 +286,24 @@ fn process(p: &mut Prom, r: &Reading) {
         format_args!("{:.3}", r.start_time),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::State;
+
+    #[test]
+    fn only_the_states_sent_get_a_nack_sample() {
+        let mut r = Reading::default();
+        let at = ALL.iter().position(|s| *s == State::EAccess).unwrap();
+        r.counters.nacks[at] = 2;
+        let text = prometheus(&r);
+        let samples: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("ducq_nacks_total"))
+            .collect();
+        assert_eq!(samples.len(), 1, "{samples:?}");
+        assert!(samples[0].ends_with("} 2"), "{samples:?}");
+        assert!(samples[0].contains("code=\"24\""), "{samples:?}");
+    }
+}
