@@ -116,6 +116,7 @@ fn nacks_and_sets(s: &mut String, c: &Counters) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::State;
     use crate::server::metrics::ConnGroup;
 
     #[test]
@@ -137,6 +138,12 @@ mod tests {
             ("127.0.0.1:1".parse().unwrap(), 7),
             ("127.0.0.1:2".parse().unwrap(), 5),
         ];
+        for (name, calls) in [("lua", 4), ("commands", 1)] {
+            r.counters.set(name).unwrap().calls = calls;
+        }
+        for state in [State::ENotFound, State::EAccess] {
+            r.counters.nack(state);
+        }
         let s = json(&r);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"));
         let groups: Vec<String> = v["connections"]
@@ -157,5 +164,13 @@ mod tests {
             v["connections_accepted"],
             serde_json::json!({"127.0.0.1:1": 7, "127.0.0.1:2": 5})
         );
+        assert_eq!(
+            v["command_sets"],
+            serde_json::json!({
+                "lua": {"calls": 4, "errors": 0, "seconds": 0.0},
+                "commands": {"calls": 1, "errors": 0, "seconds": 0.0},
+            })
+        );
+        assert_eq!(v["nacks"], serde_json::json!({"19": 1, "24": 1}));
     }
 }
