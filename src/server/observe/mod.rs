@@ -317,3 +317,6 @@ fn drain_timer(timer: &OwnedFd) {
     // SAFETY: reads at most 8 bytes into a buffer of 8 bytes we own.
     let _ = unsafe { libc::read(timer.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
 }
+
+#[cfg(test)]
+mod tests;
