@@ -15,9 +15,11 @@ use ducq::server::{os, Level, Reactor, Settings};
 fn main() {
     a_signal_interrupting_the_wait_is_not_an_error();
     stops_on_each_signal();
+    reloads_on_hangup_and_stops_on_term();
     raises_the_open_file_limit_to_the_hard_limit();
     log_lines_go_to_stderr_with_a_timestamp_unless_hooked();
-    println!("process: 4 checks passed");
+    a_write_past_the_file_size_limit_does_not_kill();
+    println!("process: 6 checks passed");
 }
 
 extern "C" fn ignore(_: libc::c_int) {}
@@ -84,6 +86,57 @@ fn stops_on_each_signal() {
         }
         sender.join().expect("sender");
     }
+}
+
+/// `stop_and_reload_on_signals`, as `ducq-server` with a configuration
+/// file does: SIGHUP sets the flag (taken once) and leaves the reactor
+/// running; SIGTERM still stops it.
+fn reloads_on_hangup_and_stops_on_term() {
+    let mut reactor = Reactor::new(Settings {
+        log_level: Level::Off,
+        ..Settings::default()
+    })
+    .expect("reactor");
+    let hangup = os::stop_and_reload_on_signals(reactor.stop_handle()).expect("signals blocked");
+    assert!(!hangup.take(), "no SIGHUP yet");
+    let pid = std::process::id() as libc::pid_t;
+    // SAFETY: sends a signal to this process, in which every thread blocks
+    // it and one waits for it.
+    let send = |signal| assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    send(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !hangup.take() {
+        assert!(Instant::now() < deadline, "SIGHUP was not seen");
+        reactor
+            .run_once(Some(Duration::from_millis(10)))
+            .expect("run_once");
+    }
+    assert!(!hangup.take(), "taken once");
+    reactor.run_once(Some(Duration::ZERO)).expect("run_once");
+    assert!(!reactor.is_stopped(), "SIGHUP must not stop the server");
+    send(libc::SIGTERM);
+    while !reactor.is_stopped() {
+        assert!(Instant::now() < deadline, "SIGTERM did not stop it");
+        reactor
+            .run_once(Some(Duration::from_millis(10)))
+            .expect("run_once");
+    }
+}
+
+/// After `survive_file_size_limit`, SIGXFSZ is ignored: a write past
+/// `ulimit -f` fails with EFBIG instead of ending the process.
+fn a_write_past_the_file_size_limit_does_not_kill() {
+    os::survive_file_size_limit().expect("SIGXFSZ ignored");
+    // SAFETY: reads the current disposition into a struct we own.
+    let handler = unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(
+            libc::sigaction(libc::SIGXFSZ, std::ptr::null(), &mut old),
+            0
+        );
+        old.sa_sigaction
+    };
+    assert_eq!(handler, libc::SIG_IGN);
 }
 
 fn limits() -> (u64, u64) {
