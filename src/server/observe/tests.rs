@@ -9,6 +9,23 @@ use super::*;
 use crate::server::dispatcher::Dispatcher;
 use crate::server::hub::tests::{connect, hub, read_now, tcp};
 use crate::transport::ws::WsServer;
+use crate::transport::{Step, Transport};
+
+/// A codec that only has a name: `Tcp` is another codec than `TCP` for
+/// the hub, and the same label for the metrics.
+struct Named(&'static str);
+
+impl Transport for Named {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn decode<'a>(&mut self, _input: &'a mut [u8], _out: &mut Vec<u8>) -> Step<'a> {
+        Step::need_more()
+    }
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(msg);
+    }
+}
 
 fn names(o: &Observe) -> Vec<String> {
     o.list().into_iter().map(|(n, _)| n).collect()
@@ -134,6 +151,7 @@ fn a_reading_counts_open_connections_by_listener_and_protocol() {
     let (b, _pb) = tcp(&mut hub);
     let (c, _pc) = tcp(&mut hub);
     let (_w, _pw) = connect(&mut hub, Box::new(WsServer::new(1 << 20)));
+    let (_n, _pn) = connect(&mut hub, Box::new(Named("Tcp")));
     let (l, _pl) = tcp(&mut hub);
     let on: SocketAddr = "127.0.0.1:1".parse().unwrap();
     hub.conns.get_mut(l).unwrap().listener = Some(on);
@@ -160,7 +178,7 @@ fn a_reading_counts_open_connections_by_listener_and_protocol() {
         .collect();
     assert_eq!(
         groups,
-        [("", "tcp", 2), ("", "ws", 1), ("127.0.0.1:1", "tcp", 1)]
+        [("", "tcp", 3), ("", "ws", 1), ("127.0.0.1:1", "tcp", 1)]
     );
     assert_eq!(r.subscriptions, 3);
     assert_eq!(r.queued_bytes, b"6\nqueued".len() as u64);
