@@ -195,6 +195,7 @@ fn a_reading_counts_open_connections_by_listener_and_protocol() {
 fn the_timer_is_non_blocking_and_each_tick_is_drained_and_sampled() {
     let (mut hub, _poll) = hub();
     let (_a, _pa) = tcp(&mut hub);
+    let (_b, _pb) = tcp(&mut hub);
     let (c, _pc) = tcp(&mut hub);
     hub.conns.get_mut(c).unwrap().closing = true;
     let mut o = Observe::new(false).unwrap();
@@ -212,7 +213,7 @@ fn the_timer_is_non_blocking_and_each_tick_is_drained_and_sampled() {
     assert_eq!(read(&mut count), -1);
     assert_eq!(o.history.len(), 1);
     assert!(
-        o.history.json().ends_with("\"connections\":[1]}"),
+        o.history.json().ends_with("\"connections\":[2]}"),
         "{}",
         o.history.json()
     );
