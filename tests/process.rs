@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use std::io::Read;
 use std::os::fd::FromRawFd;
 
+use ducq::server::dispatcher::CommandSet as _;
 use ducq::server::log::{Logger, Record};
+use ducq::server::observe::Observe;
 use ducq::server::{os, Level, Reactor, Settings};
 
 fn main() {
@@ -19,7 +21,8 @@ fn main() {
     raises_the_open_file_limit_to_the_hard_limit();
     log_lines_go_to_stderr_with_a_timestamp_unless_hooked();
     a_write_past_the_file_size_limit_does_not_kill();
-    println!("process: 6 checks passed");
+    no_dashboard_timer_without_a_free_descriptor();
+    println!("process: 7 checks passed");
 }
 
 extern "C" fn ignore(_: libc::c_int) {}
@@ -137,6 +140,44 @@ fn a_write_past_the_file_size_limit_does_not_kill() {
         old.sa_sigaction
     };
     assert_eq!(handler, libc::SIG_IGN);
+}
+
+/// With no descriptor free (the soft limit at 0 for a moment), the
+/// observing commands' one-second timer cannot be made: `Observe::new`
+/// says so (EMFILE) rather than keep a descriptor of -1.
+fn no_dashboard_timer_without_a_free_descriptor() {
+    let (soft, hard) = limits();
+    let set = |cur: u64| {
+        let lim = libc::rlimit {
+            rlim_cur: cur as libc::rlim_t,
+            rlim_max: hard as libc::rlim_t,
+        };
+        // SAFETY: setrlimit reads a plain struct we own; the soft limit
+        // stays within the hard one.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    };
+    set(0);
+    let made = Observe::new(false);
+    set(soft);
+    let err = made.err().expect("a timer made with no descriptor free");
+    assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
+    // Descriptor 0 is a descriptor like any other (a daemon may have
+    // closed its standard input): a timer given 0 works.
+    // SAFETY: duplicates and closes this process' own standard input, and
+    // puts it back below; nothing else reads it meanwhile.
+    let saved = unsafe { libc::dup(0) };
+    assert!(saved > 0);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::close(0) }, 0);
+    let observe = Observe::new(false);
+    let fd = observe.as_ref().ok().and_then(|o| o.event_fd());
+    drop(observe);
+    // SAFETY: as above: standard input back where it was.
+    unsafe {
+        assert_eq!(libc::dup2(saved, 0), 0);
+        libc::close(saved);
+    }
+    assert_eq!(fd, Some(0));
 }
 
 fn limits() -> (u64, u64) {
