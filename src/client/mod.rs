@@ -9,6 +9,7 @@
 //! for `std::io`.
 
 pub mod io;
+pub(crate) mod kept;
 #[cfg(feature = "std")]
 pub mod reconnect;
 

@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::kept::Kept;
 use super::{Client, DefaultStream, Error, Flow, Stream};
 use crate::backoff::{random_u32, Backoff};
 use crate::proto::message::{classify, Kind};
@@ -135,9 +136,8 @@ pub struct Reconnecting<S: Stream = DefaultStream> {
     timeout: Option<Duration>,
     subs: Vec<Subscription>,
     on_event: Option<EventFn>,
-    /// Publications kept while offline, and their payload bytes.
-    buffer: VecDeque<(String, Vec<u8>)>,
-    buffered_bytes: usize,
+    /// Publications kept while offline.
+    buffer: Kept,
     /// Failed attempts since the connection was lost.
     attempt: u32,
     /// When the next attempt may be made.
@@ -200,8 +200,7 @@ impl<S: Stream> Reconnecting<S> {
             timeout,
             subs: Vec::new(),
             on_event: None,
-            buffer: VecDeque::new(),
-            buffered_bytes: 0,
+            buffer: Kept::default(),
             attempt: 0,
             next_try: Instant::now(),
             last_error: None,
@@ -389,9 +388,7 @@ impl<S: Stream> Reconnecting<S> {
                 Ok(()) | Err(Error::Nack { .. }) => {}
                 Err(e) => return Err(e),
             }
-            if let Some((_, p)) = self.buffer.pop_front() {
-                self.buffered_bytes -= p.len();
-            }
+            self.buffer.pop_front();
             sent += 1;
         }
         Ok(sent)
@@ -413,11 +410,9 @@ impl<S: Stream> Reconnecting<S> {
         match self.policy.offline {
             Offline::Fail => Err(Error::Offline { full: false }),
             Offline::Buffer { messages, bytes } => {
-                if self.buffer.len() >= messages || self.buffered_bytes + payload.len() > bytes {
+                if !self.buffer.push(route, payload, messages, bytes) {
                     return Err(Error::Offline { full: true });
                 }
-                self.buffered_bytes += payload.len();
-                self.buffer.push_back((route.to_string(), payload.to_vec()));
                 Ok(Published::Buffered)
             }
         }

@@ -14,7 +14,6 @@
 //! that the next connection sends first, in order, after the
 //! subscriptions.
 
-use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use super::handle::{Handle, Kind};
 use super::state::RawState;
 use super::vtbl::ducq_i;
 use crate::backoff::{random_u32, Backoff};
+use crate::client::kept::Kept;
 use crate::client::reconnect::replay::{self, Seen};
 use crate::client::Error;
 use crate::proto::message::{classify, Kind as MessageKind};
@@ -147,10 +147,8 @@ pub(crate) struct Resume {
     /// The user and password of the last accepted `ducq_authenticate`,
     /// sent again on every new connection before the subscriptions.
     auth: Option<(String, Vec<u8>)>,
-    /// Publications made while the connection was lost, `(route,
-    /// payload)` in order, and their payload bytes.
-    kept: VecDeque<(String, Vec<u8>)>,
-    kept_bytes: usize,
+    /// Publications made while the connection was lost.
+    kept: Kept,
 }
 
 impl Resume {
@@ -214,7 +212,6 @@ impl Resume {
         self.seen = Seen::default();
         self.auth = None;
         self.kept.clear();
-        self.kept_bytes = 0;
     }
 
     /// Keeps a publication the lost connection could not take, when the
@@ -226,11 +223,9 @@ impl Resume {
         if !self.lost {
             return None;
         }
-        if self.kept.len() >= messages || self.kept_bytes + payload.len() > bytes {
+        if !self.kept.push(route, payload, messages, bytes) {
             return Some(State::EMax);
         }
-        self.kept.push_back((route.to_owned(), payload.to_vec()));
-        self.kept_bytes += payload.len();
         let n = u32::try_from(self.kept.len()).unwrap_or(u32::MAX);
         if let Some(policy) = self.policy {
             policy.tell(ducq_reconnect_event::DUCQ_RECONNECT_KEPT, n, 0);
@@ -328,9 +323,7 @@ fn flush(side: &mut ClientSide) -> Result<usize, Error> {
             Ok(()) | Err(Error::Nack { .. }) => {}
             Err(e) => return Err(e),
         }
-        if let Some((_, p)) = side.resume.kept.pop_front() {
-            side.resume.kept_bytes -= p.len();
-        }
+        side.resume.kept.pop_front();
         sent += 1;
     }
     Ok(sent)
