@@ -9,6 +9,7 @@
 //! for `std::io`.
 
 pub mod io;
+#[cfg(feature = "std")]
 pub(crate) mod kept;
 #[cfg(feature = "std")]
 pub mod reconnect;
