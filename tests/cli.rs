@@ -1,6 +1,7 @@
 //! The `ducq` CLI and the `ducq-server` binary, run as processes: pub, sub,
 //! lscmd, lsconn, send, exit statuses, and a clean stop on SIGTERM.
 
+mod ports;
 mod server_bin;
 
 use std::io::Write;
@@ -85,12 +86,8 @@ fn send_prints_reply_and_nack_sets_exit_status() {
 
 #[test]
 fn refused_connection_is_one_clear_line() {
-    // Bind and drop to find a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nobody listens on.
+    let port = ports::free_port();
     let out = Command::new(env!("CARGO_BIN_EXE_ducq"))
         .args(["--port", &port.to_string(), "lscmd"])
         .output()

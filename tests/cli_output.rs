@@ -5,6 +5,7 @@
 //! that answer nothing, a clear message and exit status 64 for every bad
 //! argument, and the documented exit statuses.
 
+mod ports;
 mod server_bin;
 
 use std::io::Write;
@@ -426,12 +427,7 @@ fn fish_completion_completes_and_zsh_completion_parses() {
 fn every_completed_option_is_one_the_parser_accepts() {
     // Nothing listens on this port: an accepted command line fails to
     // connect (exit 1); a refused one is a usage error (64).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = ports::free_port().to_string();
     let accepted: &[&[&str]] = &[
         &["--host", "127.0.0.1", "lscmd"],
         &["--ws", "lscmd"],

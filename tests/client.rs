@@ -2,6 +2,7 @@
 //! (so an idle subscriber is never timed out), listens with a callback,
 //! requests multipart listings, and turns NACKs into errors.
 
+mod ports;
 mod util;
 
 use std::time::{Duration, Instant};
@@ -89,11 +90,7 @@ fn list_returns_parts_and_nack_is_an_error_with_its_state() {
 
 #[test]
 fn connect_timeout_and_refusal_are_clear_errors() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ports::free_port();
     let err = Client::connect(&format!("127.0.0.1:{port}"), WAIT)
         .err()
         .unwrap();

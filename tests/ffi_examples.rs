@@ -11,6 +11,7 @@
 //! `ducq_dispatcher_add` and reloads them when their file changes.
 
 mod ffi_util;
+mod ports;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -271,13 +272,7 @@ fn ducq_server_loads_a_command_folder() {
     let dir = ffi_util::examples().join(format!("server-commands-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(example("cmd_hello.so"), dir.join("cmd_hello.so")).unwrap();
-    // Find a free port: bind, read it, release it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = ports::free_port().to_string();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ducq-server"));
     cmd.args(["--tcp", &format!("127.0.0.1:{port}"), "--commands"])
         .arg(&dir)

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,14 +173,9 @@ pub fn packet(bytes: &[u8], v: Version) -> Packet<'_> {
     p
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../ports/mod.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// Finds a program on PATH or in the sbin folders Debian puts daemons in.
 pub fn program(name: &str) -> Option<PathBuf> {

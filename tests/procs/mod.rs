@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -16,14 +15,9 @@ use ducq::client::Client;
 /// How long a test waits for anything that should happen.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A free loopback port (bound and released: a tiny race, fine on a
-/// test box).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+#[path = "../ports/mod.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// Lines of a child's output, collected by a thread.
 pub struct Lines {
@@ -99,9 +93,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts on 127.0.0.1:`port` (0: any) with `extra` arguments, and
-    /// waits until it listens.
+    /// Starts on 127.0.0.1:`port` with `extra` arguments, and waits until
+    /// it listens. Port 0 means a free port from `free_port`, not the
+    /// kernel's choice: a server restarted in place must find its port
+    /// unused, and an ephemeral one can be taken meanwhile as the source
+    /// port of a client dialling it.
     pub fn start(port: u16, extra: &[&str]) -> Server {
+        let port = if port == 0 { free_port() } else { port };
         let mut child = Command::new(env!("CARGO_BIN_EXE_ducq-server"))
             .args(["--tcp", &format!("127.0.0.1:{port}")])
             .args(extra)
