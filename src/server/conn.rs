@@ -696,7 +696,7 @@ impl fmt::Write for StripWriter<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -813,15 +813,13 @@ mod tests {
         assert_eq!(got, want);
     }
 
-    /// A connected pair: our end as the server's socket (with a receive
-    /// buffer of 1 MiB), the peer's end.
-    fn socket_pair() -> (mio::net::TcpStream, std::net::TcpStream) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let size: libc::c_int = 1 << 20;
+    /// Sets `socket`'s receive buffer to `size` bytes (the kernel doubles
+    /// it), so that much can wait in it unread.
+    pub(crate) fn set_rcvbuf(socket: &impl AsRawFd, size: libc::c_int) {
         // SAFETY: a valid socket and a pointer to a live c_int of its size.
         let r = unsafe {
             libc::setsockopt(
-                listener.as_raw_fd(),
+                socket.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_RCVBUF,
                 (&size as *const libc::c_int).cast(),
@@ -829,6 +827,13 @@ mod tests {
             )
         };
         assert_eq!(r, 0);
+    }
+
+    /// A connected pair: our end as the server's socket (with a receive
+    /// buffer of 1 MiB), the peer's end.
+    fn socket_pair() -> (mio::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        set_rcvbuf(&listener, 1 << 20);
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
@@ -891,17 +896,15 @@ mod tests {
 
     #[test]
     fn only_small_buffers_are_kept_after_a_full_flush() {
+        // 4 KiB of own output stay allocated, one byte more does not.
         let mut q = OutQueue::default();
-        q.own().reserve_exact(KEEP_OUT_CAPACITY);
-        assert_eq!(q.own.capacity(), KEEP_OUT_CAPACITY);
+        q.own().reserve_exact(4 << 10);
+        assert_eq!(q.own.capacity(), 4096);
         q.own().extend_from_slice(b"abc");
         q.advance(3);
         q.finished();
-        assert_eq!(
-            (q.own.capacity(), q.own.len(), q.own_pos),
-            (KEEP_OUT_CAPACITY, 0, 0)
-        );
-        q.own().reserve_exact(KEEP_OUT_CAPACITY + 1);
+        assert_eq!((q.own.capacity(), q.own.len(), q.own_pos), (4096, 0, 0));
+        q.own().reserve_exact(4097);
         q.finished();
         assert_eq!(q.own.capacity(), 0);
 
@@ -1001,7 +1004,7 @@ mod tests {
     }
 
     /// Waits until `n` bytes wait in `socket`'s receive queue.
-    fn queued(socket: &impl AsRawFd, n: usize) {
+    pub(crate) fn queued(socket: &impl AsRawFd, n: usize) {
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let mut avail: libc::c_int = 0;

@@ -1,0 +1,219 @@
+//! Unit tests of the reactor's turn on a real reactor driven by hand:
+//! the poll descriptor, when the next turn is due, event sources under
+//! their own tokens, the periodic work (`timers`, given chosen instants)
+//! and a peer's close seen with its last data. The read path has its own
+//! (`read_tests.rs`); what a whole server shows over many turns is in
+//! `tests/reactor_turns.rs` and `tests/read_path.rs`.
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::proto::{Message, State};
+use crate::server::test_server::accept_client;
+use crate::transport::tcp::TcpCodec;
+
+fn reactor(settings: Settings) -> Reactor {
+    let mut r = Reactor::new(settings).unwrap();
+    r.hub_mut().logger_mut().stderr = false;
+    r
+}
+
+/// Runs turns until `done` holds, for at most 10 s.
+fn until(r: &mut Reactor, what: &str, mut done: impl FnMut(&Reactor) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done(r) {
+        assert!(Instant::now() < deadline, "{what}");
+        r.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+}
+
+#[test]
+fn the_poll_descriptor_is_the_reactors_epoll_instance() {
+    let r = reactor(Settings::default());
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", r.fd())).unwrap();
+    assert_eq!(link.to_str(), Some("anon_inode:[eventpoll]"));
+}
+
+#[test]
+fn the_next_turn_is_due_at_once_only_while_something_waits() {
+    let mut r = reactor(Settings::default());
+    let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+    let (_client, key) = accept_client(&mut r, addr);
+    // Nothing waits: the next timer (the buffer release, a second after
+    // the last turn at most) is ahead.
+    let quiet = r.next_timeout();
+    assert!(
+        quiet > Duration::ZERO && quiet <= Duration::from_secs(1),
+        "{quiet:?}"
+    );
+    // A connection to read again, alone.
+    r.backlog.push((key, false));
+    assert_eq!(r.next_timeout(), Duration::ZERO);
+    r.backlog.clear();
+    assert!(r.next_timeout() > Duration::ZERO);
+    // A connection closing, alone.
+    r.hub.close(key, "test");
+    assert!(r.hub.has_closing());
+    assert_eq!(r.next_timeout(), Duration::ZERO);
+}
+
+/// A command set whose event source is one end of a socket pair: it notes
+/// each event and drains the socket (readiness is edge-triggered).
+struct Poked {
+    name: &'static str,
+    source: Option<UnixStream>,
+    events: Rc<RefCell<Vec<&'static str>>>,
+}
+
+impl CommandSet for Poked {
+    fn list(&self) -> Vec<(String, String)> {
+        vec![(self.name.into(), "a test command".into())]
+    }
+    fn has(&self, name: &[u8]) -> bool {
+        name == self.name.as_bytes()
+    }
+    fn exec(&mut self, hub: &mut Hub, caller: usize, _: &Message<'_>) -> Result<(), State> {
+        hub.send(caller, self.name.as_bytes())
+    }
+    fn event_fd(&self) -> Option<RawFd> {
+        self.source.as_ref().map(|s| s.as_raw_fd())
+    }
+    fn on_event(&mut self, _: &mut Hub) {
+        if let Some(s) = &mut self.source {
+            let mut buf = [0u8; 64];
+            while s.read(&mut buf).is_ok_and(|n| n > 0) {}
+        }
+        self.events.borrow_mut().push(self.name);
+    }
+}
+
+#[test]
+fn each_command_sets_event_source_reaches_that_set() {
+    let mut r = reactor(Settings::default());
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let mut pokes = Vec::new();
+    for (name, with_source) in [("seta", false), ("setb", true), ("setc", true)] {
+        let source = with_source.then(|| {
+            let (ours, theirs) = UnixStream::pair().unwrap();
+            ours.set_nonblocking(true).unwrap();
+            pokes.push(theirs);
+            ours
+        });
+        let set = Poked {
+            name,
+            source,
+            events: Rc::clone(&events),
+        };
+        r.add_command_set(Box::new(set)).unwrap();
+    }
+    assert_eq!(r.dispatcher().set_count(), 3);
+    assert_eq!(r.sources, [1, 2]);
+    pokes[1].write_all(b"x").unwrap();
+    until(&mut r, "setc's event", |_| events.borrow().len() == 1);
+    pokes[0].write_all(b"x").unwrap();
+    until(&mut r, "setb's event", |_| events.borrow().len() == 2);
+    assert_eq!(*events.borrow(), ["setc", "setb"]);
+}
+
+#[test]
+fn idle_checks_run_when_due_and_then_not_before_the_interval() {
+    let settings = Settings {
+        idle_timeout: Duration::from_secs(10),
+        ..Settings::default()
+    };
+    let mut r = reactor(settings);
+    let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+    let (_client, key) = accept_client(&mut r, addr);
+    let t0 = r.hub.conns[key].last_rx;
+    // Past half the timeout: pinged, and the next check a second later.
+    r.timers(t0 + Duration::from_millis(9_900));
+    assert!(r.hub.conns[key].pinged);
+    assert_eq!(r.next_idle_check, t0 + Duration::from_millis(10_900));
+    // Past the timeout, but before the next check: still open.
+    r.timers(t0 + Duration::from_millis(10_200));
+    assert!(!r.hub.conns[key].closing);
+    r.timers(t0 + Duration::from_millis(10_900));
+    assert!(r.hub.conns.get(key).is_none_or(|c| c.closing));
+}
+
+#[test]
+fn idle_buffers_are_given_back_when_due_and_then_not_before_the_interval() {
+    let mut r = reactor(Settings::default());
+    let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+    let (_client, key) = accept_client(&mut r, addr);
+    let t = Instant::now();
+    r.buffer_release = Duration::from_secs(3600);
+    r.next_buffer_release = t;
+    r.hub.conns[key].out.own().reserve(100);
+    r.timers(t);
+    assert_eq!(r.hub.conns[key].out.own().capacity(), 0);
+    assert_eq!(r.next_buffer_release, t + Duration::from_secs(3600));
+    r.hub.conns[key].out.own().reserve(100);
+    r.timers(t + Duration::from_secs(1));
+    assert!(r.hub.conns[key].out.own().capacity() >= 100);
+    // The interval set from outside starts from now.
+    r.set_buffer_release_interval(Duration::from_secs(7200));
+    assert_eq!(r.buffer_release, Duration::from_secs(7200));
+    let next = r.next_buffer_release;
+    assert!(
+        next > Instant::now() + Duration::from_secs(7000),
+        "{next:?}"
+    );
+    r.timers(Instant::now() + Duration::from_secs(3600));
+    assert!(r.hub.conns[key].out.own().capacity() >= 100);
+}
+
+#[test]
+fn accepting_resumes_when_the_back_off_is_over() {
+    let mut r = reactor(Settings::default());
+    let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+    let _client = std::net::TcpStream::connect(addr).unwrap();
+    let t = Instant::now() + Duration::from_secs(1);
+    r.accept_resume = Some(t);
+    r.timers(t - Duration::from_millis(1));
+    assert_eq!(r.hub.clients().len(), 0);
+    assert_eq!(r.accept_resume, Some(t));
+    r.timers(t);
+    assert_eq!(r.hub.clients().len(), 1);
+    assert_eq!(r.accept_resume, None);
+}
+
+#[test]
+fn a_slow_consumer_is_cut_when_its_output_timeout_is_due() {
+    let settings = Settings {
+        output_high_water: 1000,
+        output_low_water: 500,
+        ..Settings::default()
+    };
+    let mut r = reactor(settings);
+    let (key, _peer) =
+        crate::server::hub::tests::connect(&mut r.hub, Box::new(TcpCodec::new(1 << 20)));
+    crate::server::actions::subscribe(&mut r.hub, key, b"r", true).unwrap();
+    r.hub.publish(b"r", &vec![b'x'; 900_000]);
+    r.hub.flush_dirty();
+    // The peer reads nothing: the queue stays above the mark.
+    assert!(r.hub.conns[key].congested);
+    let due = r.hub.next_output_timeout().unwrap();
+    r.timers(due - Duration::from_millis(1));
+    assert!(!r.hub.conns[key].closing);
+    r.timers(due);
+    assert!(r.hub.conns.get(key).is_none_or(|c| c.closing));
+}
+
+#[test]
+fn data_and_the_peers_close_in_one_burst_are_answered_then_closed() {
+    let mut r = reactor(Settings::default());
+    let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+    let (mut client, key) = accept_client(&mut r, addr);
+    client.write_all(&TcpCodec::frame(b"pub a\nxyz")).unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    until(&mut r, "closed", |r| r.hub.conns.get(key).is_none());
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"3\nACK");
+}
