@@ -262,3 +262,52 @@ fn place_in_finds_a_slice_within_the_buffer_only() {
     assert_eq!(place_in(&buf[0..3], base + 4, 10), None);
     assert_eq!(place_in(&buf[0..0], base, 0), Some((0, 0)));
 }
+
+#[test]
+fn a_publisher_held_back_mid_buffer_keeps_the_rest_until_let_go() {
+    let settings = Settings {
+        output_high_water: 1000,
+        output_low_water: 500,
+        ..Settings::default()
+    };
+    let mut r = Reactor::new(settings).unwrap();
+    r.hub_mut().logger_mut().stderr = false;
+    let (sub, mut sub_peer) =
+        crate::server::hub::tests::connect(&mut r.hub, Box::new(TcpCodec::new(1 << 20)));
+    crate::server::actions::subscribe(&mut r.hub, sub, b"r", true).unwrap();
+    let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+    let (mut client, key) = accept_client(&mut r, addr);
+    let first = TcpCodec::frame(&publication("r", 2000));
+    let second = TcpCodec::frame(&publication("r", 40_000));
+    let mut wire = first.clone();
+    wire.extend_from_slice(&second);
+    send(&r, &mut client, key, 0, &wire);
+    r.read(key, Instant::now(), false);
+    // The first filled the subscriber's queue past the mark: the second,
+    // a large frame, waits in the connection as it came, as no frame in
+    // progress.
+    assert_eq!(acks(&r, key), 1);
+    let c = conn(&r, key);
+    assert_eq!(c.holds, 1);
+    assert!(c.input == second, "{} bytes kept", c.input.len());
+    assert_eq!((c.input_end, c.frame_hint), (0, 0));
+    assert_eq!(c.partial_since, None);
+    // Not read while held, even with more waiting.
+    send(&r, &mut client, key, 0, &first);
+    r.read(key, Instant::now(), true);
+    assert_eq!(acks(&r, key), 1);
+    assert_eq!(conn(&r, key).bytes_in(), wire.len() as u64);
+    // The subscriber drains: the publisher is let go and read next turn,
+    // to the end.
+    r.hub.flush(sub);
+    let got = crate::server::hub::tests::read_now(&mut sub_peer);
+    assert_eq!(got.len(), first.len());
+    r.hub.flush(sub);
+    assert_eq!(conn(&r, key).holds, 0);
+    r.resume_released();
+    assert_eq!(r.backlog, [(key, true)]);
+    r.backlog.clear();
+    r.read(key, Instant::now(), true);
+    assert_eq!(acks(&r, key), 2);
+    assert_eq!(conn(&r, key).holds, 1);
+}
