@@ -803,8 +803,10 @@ pub(crate) mod tests {
         conn.out.push_shared(SharedRef::Arena(&a), 1000, 3000);
         conn.out.own().extend_from_slice(b"last");
         let total = conn.pending_output();
+        assert_eq!(total, 3009);
         assert_eq!(conn.flush().unwrap(), Flushed::Done);
         assert_eq!(conn.pending_output(), 0);
+        assert_eq!(conn.bytes_out(), 3009);
         let mut got = vec![0; total];
         (&client).read_exact(&mut got).unwrap();
         let mut want = b"first".to_vec();
@@ -1108,5 +1110,80 @@ pub(crate) mod tests {
         );
         assert_eq!(conn.id_string(), format!("TCP:{peer}"));
         assert_eq!(conn.peer(), peer);
+    }
+
+    /// A connection on our end of a loopback TCP pair, its peer's end.
+    fn tcp_conn() -> (Conn, std::net::TcpStream) {
+        let (server, client) = socket_pair();
+        let transport = Box::new(crate::transport::tcp::TcpCodec::new(1024));
+        let peer = client.local_addr().unwrap();
+        let conn = Conn::new(
+            Socket::Tcp(server),
+            transport,
+            PeerAddr::Inet(peer),
+            1,
+            Instant::now(),
+        );
+        (conn, client)
+    }
+
+    #[test]
+    fn a_connection_answers_to_its_id_and_its_label_only() {
+        let (mut conn, client) = tcp_conn();
+        let id = format!("TCP:{}", client.local_addr().unwrap());
+        assert!(conn.answers_to(&id));
+        assert!(!conn.answers_to(&format!("{id}0")));
+        assert!(!conn.answers_to(&id[..id.len() - 1]));
+        assert!(!conn.answers_to(&format!("WS:{}", &id[4..])));
+        assert!(!conn.answers_to(&format!("alice@{id}")));
+        conn.auth.user = Some("alice".into());
+        assert_eq!(conn.user(), Some("alice"));
+        assert_eq!(conn.label(), format!("alice@{id}"));
+        assert!(conn.answers_to(&id));
+        assert!(conn.answers_to(&format!("alice@{id}")));
+        assert!(!conn.answers_to(&format!("bob@{id}")));
+        assert!(!conn.answers_to(&format!("alice@{id}0")));
+    }
+
+    #[test]
+    fn age_counts_from_when_it_was_accepted() {
+        let (server, client) = socket_pair();
+        let opened = Instant::now() - std::time::Duration::from_secs(5);
+        let conn = Conn::new(
+            Socket::Tcp(server),
+            Box::new(crate::transport::tcp::TcpCodec::new(1024)),
+            PeerAddr::Inet(client.local_addr().unwrap()),
+            1,
+            opened,
+        );
+        assert!(conn.age() >= std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_reset_is_a_read_error_and_a_write_error() {
+        // The peer closes with our bytes unread: its kernel answers RST.
+        let (mut conn, client) = tcp_conn();
+        conn.out.own().extend_from_slice(b"unread");
+        assert_eq!(conn.flush().unwrap(), Flushed::Done);
+        queued(&client, 6);
+        drop(client);
+        let mut buf = Vec::new();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let e = loop {
+            match conn.read_into(&mut buf, 1 << 20, 1 << 20, true) {
+                Err(e) => break e,
+                Ok((0, ReadEnd::Drained)) => {
+                    assert!(Instant::now() < deadline, "no reset");
+                    std::thread::yield_now();
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+        // Writing to it fails too, rather than waiting for room.
+        conn.out.own().extend_from_slice(b"more");
+        let e = conn.flush().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(conn.pending_output(), 4);
     }
 }
