@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::proto::{Message, State};
+use crate::server::hub::tests::{connect, read_now, tcp};
 use crate::server::test_server::accept_client;
 use crate::transport::tcp::TcpCodec;
+use crate::transport::{Parked, Step, Transport};
 
 fn reactor(settings: Settings) -> Reactor {
     let mut r = Reactor::new(settings).unwrap();
@@ -97,7 +99,7 @@ fn each_command_sets_event_source_reaches_that_set() {
     let mut r = reactor(Settings::default());
     let events = Rc::new(RefCell::new(Vec::new()));
     let mut pokes = Vec::new();
-    for (name, with_source) in [("seta", false), ("setb", true), ("setc", true)] {
+    for (name, with_source) in [("seta", true), ("setb", false), ("setc", true)] {
         let source = with_source.then(|| {
             let (ours, theirs) = UnixStream::pair().unwrap();
             ours.set_nonblocking(true).unwrap();
@@ -112,12 +114,12 @@ fn each_command_sets_event_source_reaches_that_set() {
         r.add_command_set(Box::new(set)).unwrap();
     }
     assert_eq!(r.dispatcher().set_count(), 3);
-    assert_eq!(r.sources, [1, 2]);
+    assert_eq!(r.sources, [0, 2]);
     pokes[1].write_all(b"x").unwrap();
     until(&mut r, "setc's event", |_| events.borrow().len() == 1);
     pokes[0].write_all(b"x").unwrap();
-    until(&mut r, "setb's event", |_| events.borrow().len() == 2);
-    assert_eq!(*events.borrow(), ["setc", "setb"]);
+    until(&mut r, "seta's event", |_| events.borrow().len() == 2);
+    assert_eq!(*events.borrow(), ["setc", "seta"]);
 }
 
 #[test]
@@ -191,8 +193,7 @@ fn a_slow_consumer_is_cut_when_its_output_timeout_is_due() {
         ..Settings::default()
     };
     let mut r = reactor(settings);
-    let (key, _peer) =
-        crate::server::hub::tests::connect(&mut r.hub, Box::new(TcpCodec::new(1 << 20)));
+    let (key, _peer) = connect(&mut r.hub, Box::new(TcpCodec::new(1 << 20)));
     crate::server::actions::subscribe(&mut r.hub, key, b"r", true).unwrap();
     r.hub.publish(b"r", &vec![b'x'; 900_000]);
     r.hub.flush_dirty();
@@ -216,4 +217,125 @@ fn data_and_the_peers_close_in_one_burst_are_answered_then_closed() {
     let mut got = Vec::new();
     client.read_to_end(&mut got).unwrap();
     assert_eq!(got, b"3\nACK");
+}
+
+#[test]
+fn a_stop_from_another_thread_ends_run_after_its_turn() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let mut r = reactor(Settings::default());
+        let lines = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&lines);
+        r.hub_mut()
+            .logger_mut()
+            .set_hook(Box::new(move |rec| sink.borrow_mut().push(rec.line())));
+        let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+        tx.send((addr, r.stop_handle())).unwrap();
+        assert!(!r.is_stopped());
+        r.run().unwrap();
+        assert!(r.is_stopped());
+        lines.take()
+    });
+    let (addr, stop) = rx.recv().unwrap();
+    // It serves until stopped.
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.write_all(&TcpCodec::frame(b"pub a\nxyz")).unwrap();
+    let mut ack = [0u8; 5];
+    c.read_exact(&mut ack).unwrap();
+    assert_eq!(&ack, b"3\nACK");
+    stop.stop();
+    let lines = server.join().unwrap();
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("info,stop,server,reactor stopped")
+    );
+}
+
+/// A codec whose connection leaves a publication behind when it ends.
+struct Parting;
+
+impl Transport for Parting {
+    fn name(&self) -> &str {
+        "PART"
+    }
+    fn decode<'a>(&mut self, _input: &'a mut [u8], _out: &mut Vec<u8>) -> Step<'a> {
+        Step::need_more()
+    }
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(msg);
+    }
+    fn last_words(&mut self) -> Option<Vec<u8>> {
+        Some(b"pub r\nbye".to_vec())
+    }
+}
+
+#[test]
+fn last_words_are_dispatched_once_for_a_connection_that_ends() {
+    let mut r = reactor(Settings::default());
+    let (sub, mut sub_peer) = tcp(&mut r.hub);
+    crate::server::actions::subscribe(&mut r.hub, sub, b"r", true).unwrap();
+    let (parting, _peer) = connect(&mut r.hub, Box::new(Parting));
+    assert!(!r.last_words());
+    r.hub.close(parting, "gone");
+    assert!(r.last_words());
+    assert!(!r.last_words());
+    r.hub.flush_dirty();
+    assert_eq!(read_now(&mut sub_peer), TcpCodec::frame(b"pub r\nbye"));
+}
+
+/// A parked session with one publication due, once.
+struct Due(Option<Vec<u8>>, Rc<RefCell<Vec<&'static str>>>);
+
+impl Parked for Due {
+    fn deliver(&mut self, _msg: &[u8], _seq: u64) -> bool {
+        true
+    }
+    fn due(&mut self, _parked_for: Duration) -> Option<(Vec<u8>, LastMessage)> {
+        self.0.take().map(|m| (m, LastMessage::Store))
+    }
+    fn dispatched(&mut self) {
+        self.1.borrow_mut().push("dispatched");
+    }
+    fn alive(&mut self, _parked_for: Duration) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// A ducq TCP codec whose connection parks a `Due` when it ends.
+struct Parks(TcpCodec, Option<Due>);
+
+impl Transport for Parks {
+    fn name(&self) -> &str {
+        "PARKS"
+    }
+    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
+        self.0.decode(input, out)
+    }
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        self.0.encode(msg, out);
+    }
+    fn park(&mut self) -> Option<Box<dyn Parked>> {
+        self.1.take().map(|d| Box::new(d) as Box<dyn Parked>)
+    }
+}
+
+#[test]
+fn a_parked_sessions_due_publication_is_dispatched_then_it_is_dropped() {
+    let mut r = reactor(Settings::default());
+    let (sub, mut sub_peer) = tcp(&mut r.hub);
+    crate::server::actions::subscribe(&mut r.hub, sub, b"r", true).unwrap();
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let due = Due(Some(b"pub r\nlate".to_vec()), Rc::clone(&events));
+    let (parks, _peer) = connect(
+        &mut r.hub,
+        Box::new(Parks(TcpCodec::new(1 << 20), Some(due))),
+    );
+    r.hub.close(parks, "gone");
+    r.hub.reap();
+    assert_eq!(r.hub.parked_indices(), [0]);
+    r.parked(Instant::now());
+    assert_eq!(*events.borrow(), ["dispatched"]);
+    assert!(r.hub.parked_indices().is_empty());
+    r.hub.flush_dirty();
+    assert_eq!(read_now(&mut sub_peer), TcpCodec::frame(b"pub r\nlate"));
 }
