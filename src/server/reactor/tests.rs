@@ -339,3 +339,83 @@ fn a_parked_sessions_due_publication_is_dispatched_then_it_is_dropped() {
     r.hub.flush_dirty();
     assert_eq!(read_now(&mut sub_peer), TcpCodec::frame(b"pub r\nlate"));
 }
+
+/// Moves what `tls` has to send to `stream` and what `stream` brought to
+/// `tls`; returns the plaintext that arrived.
+fn pump(tls: &mut rustls::ClientConnection, stream: &mut std::net::TcpStream) -> Vec<u8> {
+    while tls.wants_write() {
+        match tls.write_tls(stream) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    match tls.read_tls(stream) {
+        Ok(_) => {
+            tls.process_new_packets().unwrap();
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e) => panic!("{e}"),
+    }
+    let mut plain = Vec::new();
+    let _ = tls.reader().read_to_end(&mut plain);
+    plain
+}
+
+#[test]
+fn a_tls_client_is_served_after_its_handshake_and_named_by_its_certificate() {
+    use crate::server::auth::{Acl, AuthConfig, User};
+    let pki = crate::server::tls::tests::pki();
+    let mut r = reactor(Settings::default());
+    r.hub_mut().set_auth(AuthConfig {
+        users: vec![User {
+            name: "alice".into(),
+            password: None,
+            acl: Acl::everything(),
+            admin: false,
+        }],
+        ..AuthConfig::default()
+    });
+    let addr = r
+        .listen_tls("127.0.0.1:0", std::sync::Arc::clone(&pki.mutual))
+        .unwrap();
+    let (mut stream, key) = accept_client(&mut r, addr);
+    stream.set_nonblocking(true).unwrap();
+    let name = "localhost".try_into().unwrap();
+    let mut tls = rustls::ClientConnection::new(std::sync::Arc::clone(&pki.alice), name).unwrap();
+    // The client's first flight, read by hand: the server's answer waits
+    // in its TLS layer, counted as output, the connection marked to flush.
+    let mut sent = 0;
+    while tls.wants_write() {
+        sent += tls.write_tls(&mut stream).unwrap();
+    }
+    crate::server::conn::tests::queued(&r.hub.conns[key].socket, sent);
+    r.read(key, Instant::now(), false);
+    let c = &r.hub.conns[key];
+    assert!(c.tls_wants_write());
+    assert!(c.pending_output() >= 1);
+    assert!(c.dirty);
+    assert_eq!(
+        c.id_string(),
+        format!("TLS:{}", stream.local_addr().unwrap())
+    );
+    // The rest of the handshake, then a publication and its answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tls.is_handshaking() {
+        assert!(Instant::now() < deadline, "handshake");
+        r.run_once(Some(Duration::from_millis(10))).unwrap();
+        assert!(pump(&mut tls, &mut stream).is_empty());
+    }
+    tls.writer()
+        .write_all(&TcpCodec::frame(b"pub a\nxyz"))
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        assert!(Instant::now() < deadline, "answer");
+        got.extend(pump(&mut tls, &mut stream));
+        r.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert_eq!(got, b"3\nACK");
+    assert_eq!(r.hub.conns[key].user(), Some("alice"));
+    assert_eq!(r.hub.last.get(b"a"), Some(&b"pub a\nxyz"[..]));
+}
