@@ -419,3 +419,73 @@ fn a_tls_client_is_served_after_its_handshake_and_named_by_its_certificate() {
     assert_eq!(r.hub.conns[key].user(), Some("alice"));
     assert_eq!(r.hub.last.get(b"a"), Some(&b"pub a\nxyz"[..]));
 }
+
+/// Length-framed TCP that writes `?` when it waits for more of a frame
+/// and `>` after each message is dispatched.
+struct Marking(TcpCodec);
+
+impl Transport for Marking {
+    fn name(&self) -> &str {
+        "MARK"
+    }
+    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
+        let len = input.len();
+        let step = self.0.decode(input, out);
+        if len > 0 && step.consumed == 0 && step.decoded == crate::transport::Decoded::Nothing {
+            out.push(b'?');
+        }
+        step
+    }
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        self.0.encode(msg, out);
+    }
+    fn after_dispatch(&mut self, out: &mut Vec<u8>) {
+        out.push(b'>');
+    }
+}
+
+/// A command that answers nothing.
+struct Quiet;
+
+impl CommandSet for Quiet {
+    fn list(&self) -> Vec<(String, String)> {
+        vec![("quiet".into(), "answers nothing".into())]
+    }
+    fn has(&self, name: &[u8]) -> bool {
+        name == b"quiet"
+    }
+    fn exec(&mut self, _: &mut Hub, _: usize, _: &Message<'_>) -> Result<(), State> {
+        Ok(())
+    }
+}
+
+#[test]
+fn what_a_codec_writes_while_decoding_or_after_a_dispatch_is_flushed() {
+    let mut r = reactor(Settings::default());
+    r.add_command_set(Box::new(Quiet)).unwrap();
+    let addr = r
+        .listen(
+            "127.0.0.1:0",
+            Box::new(|| Box::new(Marking(TcpCodec::new(1024)))),
+        )
+        .unwrap();
+    let (mut client, key) = accept_client(&mut r, addr);
+    client.write_all(b"8\nqu").unwrap();
+    crate::server::conn::tests::queued(&r.hub.conns[key].socket, 4);
+    r.read(key, Instant::now(), false);
+    assert_eq!(r.hub.conns[key].out.own().as_slice(), b"?");
+    assert!(r.hub.conns[key].dirty);
+    r.hub.flush_dirty();
+    let mut got = [0u8; 1];
+    client.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"?");
+    // The rest: a message that gets no reply, then the codec's own word.
+    client.write_all(b"iet x\n").unwrap();
+    crate::server::conn::tests::queued(&r.hub.conns[key].socket, 6);
+    r.read(key, Instant::now(), false);
+    assert_eq!(r.hub.conns[key].out.own().as_slice(), b">");
+    assert!(r.hub.conns[key].dirty);
+    r.hub.flush_dirty();
+    client.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b">");
+}
