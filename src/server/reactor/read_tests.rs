@@ -311,3 +311,73 @@ fn a_publisher_held_back_mid_buffer_keeps_the_rest_until_let_go() {
     assert_eq!(acks(&r, key), 2);
     assert_eq!(conn(&r, key).holds, 1);
 }
+
+/// A codec that never finds the end of a message.
+struct Hoarder;
+
+impl crate::transport::Transport for Hoarder {
+    fn name(&self) -> &str {
+        "HOARD"
+    }
+    fn decode<'a>(&mut self, _: &'a mut [u8], _: &mut Vec<u8>) -> crate::transport::Step<'a> {
+        crate::transport::Step::need_more()
+    }
+    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(msg);
+    }
+}
+
+#[test]
+fn input_that_fills_the_buffer_without_a_message_closes_the_connection() {
+    let settings = Settings {
+        max_message: 1000,
+        ..Settings::default()
+    };
+    let mut r = Reactor::new(settings).unwrap();
+    r.hub_mut().logger_mut().stderr = false;
+    let addr = r
+        .listen("127.0.0.1:0", Box::new(|| Box::new(Hoarder)))
+        .unwrap();
+    let (mut client, key) = accept_client(&mut r, addr);
+    // One byte short of max_message + INPUT_SLACK: kept.
+    send(&r, &mut client, key, 0, &[b'x'; 17_383]);
+    r.read(key, Instant::now(), false);
+    assert!(!conn(&r, key).closing);
+    assert_eq!(conn(&r, key).input.len(), 17_383);
+    send(&r, &mut client, key, 0, b"yz");
+    r.read(key, Instant::now(), false);
+    assert!(conn(&r, key).closing);
+}
+
+#[test]
+fn a_read_that_brings_bytes_is_what_counts_as_the_peer_being_alive() {
+    let (mut r, mut client, key) = rig(1 << 20);
+    let t1 = Instant::now() + std::time::Duration::from_secs(1);
+    r.hub.conns[key].pinged = true;
+    send(&r, &mut client, key, 0, &TcpCodec::frame(b"pub a\nxyz"));
+    r.read(key, t1, false);
+    assert_eq!(conn(&r, key).last_rx, t1);
+    assert!(!conn(&r, key).pinged);
+    // A read that finds nothing (a turn from the backlog, say) is not.
+    r.hub.conns[key].pinged = true;
+    r.read(key, t1 + std::time::Duration::from_secs(1), true);
+    assert_eq!(conn(&r, key).last_rx, t1);
+    assert!(conn(&r, key).pinged);
+}
+
+#[test]
+fn a_large_frame_begun_in_a_turn_is_finished_past_its_budget() {
+    // Two rounds fill the buffer (116 384 bytes each) with small frames,
+    // the second ending with the start of a large one; less budget than
+    // the rest of that frame is left, and it is read whole all the same.
+    let (mut r, mut client, key) = rig(100_000);
+    let small = TcpCodec::frame(&publication("a", 996));
+    let big = TcpCodec::frame(&publication("big", 90_000));
+    let mut wire = small.repeat(232);
+    wire.extend_from_slice(&big);
+    send(&r, &mut client, key, 0, &wire);
+    r.read(key, Instant::now(), false);
+    assert_eq!(acks(&r, key), 233);
+    assert_eq!(conn(&r, key).bytes_in(), wire.len() as u64);
+    assert!(r.hub.last.get(b"big").is_some_and(|m| m.len() == 90_000));
+}
