@@ -894,6 +894,24 @@ pub(crate) mod tests {
         let mut q = OutQueue::default();
         q.push_shared(SharedRef::Frozen(&buf), 1, 3);
         assert_eq!(q.send_to(fd).unwrap(), 2);
+        // Behind another segment (one sendmsg for both), the same.
+        let good = Rc::new(vec![b'g'; 600]);
+        for (start, end) in [(0, 4), (2, 2), (3, 1)] {
+            let mut q = OutQueue::default();
+            q.push_shared(SharedRef::Frozen(&good), 0, 600);
+            q.segs.push_back(Segment {
+                bytes: Shared::Frozen(Rc::clone(&buf)),
+                start,
+                end,
+            });
+            q.seg_bytes += end.saturating_sub(start);
+            let e = q.send_to(fd).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "output segment out of range",
+                "{start}..{end}"
+            );
+        }
     }
 
     #[test]
@@ -1180,10 +1198,18 @@ pub(crate) mod tests {
             }
         };
         assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
-        // Writing to it fails too, rather than waiting for room.
+        // Writing to it fails too, rather than waiting for room: one
+        // buffer (send), or several (sendmsg).
         conn.out.own().extend_from_slice(b"more");
         let e = conn.flush().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         assert_eq!(conn.pending_output(), 4);
+        let body = Rc::new(vec![b'b'; 600]);
+        conn.out.push_shared(SharedRef::Frozen(&body), 0, 600);
+        conn.out.own().extend_from_slice(b"end");
+        assert_eq!(conn.out.segs.len(), 2);
+        let e = conn.flush().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(conn.pending_output(), 607);
     }
 }
