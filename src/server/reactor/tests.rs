@@ -489,3 +489,89 @@ fn what_a_codec_writes_while_decoding_or_after_a_dispatch_is_flushed() {
     client.read_exact(&mut got).unwrap();
     assert_eq!(&got, b">");
 }
+
+/// `cut` ends bridge `h`'s connection the way the hub ends any connection
+/// in the middle of a turn (a failed write, a hard output limit).
+struct Cut;
+
+impl CommandSet for Cut {
+    fn list(&self) -> Vec<(String, String)> {
+        vec![("cut".into(), "ends bridge h's connection".into())]
+    }
+    fn has(&self, name: &[u8]) -> bool {
+        name == b"cut"
+    }
+    fn exec(&mut self, hub: &mut Hub, caller: usize, _: &Message<'_>) -> Result<(), State> {
+        let bridge = hub
+            .clients()
+            .into_iter()
+            .find(|&k| {
+                hub.client_id(k)
+                    .is_some_and(|id| id.starts_with("bridge-h:"))
+            })
+            .ok_or(State::ENotFound)?;
+        hub.close(bridge, "cut by the test");
+        hub.send(caller, b"cut")
+    }
+}
+
+#[test]
+fn a_publication_read_in_the_turn_a_bridge_connection_ends_is_kept_for_the_next() {
+    // The remote: a second broker, driven in turn with the first.
+    let mut remote = reactor(Settings::default());
+    let remote_addr = remote.listen_tcp("127.0.0.1:0").unwrap();
+    let (mut sub, _) = accept_client(&mut remote, remote_addr);
+    sub.write_all(&TcpCodec::frame(b"sub h/#\n")).unwrap();
+    sub.set_nonblocking(true).unwrap();
+    let mut r = reactor(Settings::default());
+    let spec = format!("ducq={remote_addr},name=h,out=h/#,backoff_max=0.05");
+    r.add_bridge(crate::server::bridges::config::BridgeConfig::parse_flag(&spec).unwrap())
+        .unwrap();
+    r.add_command_set(Box::new(Cut)).unwrap();
+    let addr = r.listen_tcp("127.0.0.1:0").unwrap();
+    let (mut publisher, pkey) = accept_client(&mut r, addr);
+    let (mut cutter, ckey) = accept_client(&mut r, addr);
+    let mut got = Vec::new();
+    // Both brokers' turns until the remote's subscriber has `want`.
+    let mut until_remote_has = |r: &mut Reactor, remote: &mut Reactor, want: &[u8]| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = sub.read(&mut buf) {
+                assert!(n > 0, "remote closed");
+                got.extend_from_slice(&buf[..n]);
+            }
+            if got.windows(want.len()).any(|w| w == want) {
+                return String::from_utf8_lossy(&got).into_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{:?}",
+                String::from_utf8_lossy(&got)
+            );
+            r.run_once(Some(Duration::from_millis(5))).unwrap();
+            remote.run_once(Some(Duration::from_millis(5))).unwrap();
+        }
+    };
+    // Open, and forwarding: publish until one arrives.
+    publisher
+        .write_all(&TcpCodec::frame(b"pub h/first\n1"))
+        .unwrap();
+    let seen = until_remote_has(&mut r, &mut remote, b"h/first");
+    assert!(!seen.contains("h/same-turn"));
+    // `cut`, then a publication, read in one turn in that order.
+    let (cut, publication) = (
+        TcpCodec::frame(b"cut"),
+        TcpCodec::frame(b"pub h/same-turn\n2"),
+    );
+    cutter.write_all(&cut).unwrap();
+    publisher.write_all(&publication).unwrap();
+    crate::server::conn::tests::queued(&r.hub.conns[ckey].socket, cut.len());
+    crate::server::conn::tests::queued(&r.hub.conns[pkey].socket, publication.len());
+    r.run_once(Some(Duration::from_millis(100))).unwrap();
+    publisher
+        .write_all(&TcpCodec::frame(b"pub h/after\n3"))
+        .unwrap();
+    let seen = until_remote_has(&mut r, &mut remote, b"h/after");
+    assert!(seen.contains("h/same-turn"), "{seen:?}");
+}
