@@ -574,4 +574,23 @@ fn a_publication_read_in_the_turn_a_bridge_connection_ends_is_kept_for_the_next(
         .unwrap();
     let seen = until_remote_has(&mut r, &mut remote, b"h/after");
     assert!(seen.contains("h/same-turn"), "{seen:?}");
+    // The same when both are read from the backlog (connections let go
+    // after their input waited): held while it arrives, then queued.
+    r.hub.conns[ckey].holds = 1;
+    r.hub.conns[pkey].holds = 1;
+    let publication = TcpCodec::frame(b"pub h/from-backlog\n4");
+    cutter.write_all(&cut).unwrap();
+    publisher.write_all(&publication).unwrap();
+    crate::server::conn::tests::queued(&r.hub.conns[ckey].socket, cut.len());
+    crate::server::conn::tests::queued(&r.hub.conns[pkey].socket, publication.len());
+    r.run_once(Some(Duration::from_millis(5))).unwrap();
+    r.hub.conns[ckey].holds = 0;
+    r.hub.conns[pkey].holds = 0;
+    r.backlog.extend([(ckey, true), (pkey, true)]);
+    r.run_once(Some(Duration::ZERO)).unwrap();
+    publisher
+        .write_all(&TcpCodec::frame(b"pub h/end\n5"))
+        .unwrap();
+    let seen = until_remote_has(&mut r, &mut remote, b"h/end");
+    assert!(seen.contains("h/from-backlog"), "{seen:?}");
 }
