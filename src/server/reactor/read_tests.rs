@@ -102,7 +102,8 @@ fn a_small_partial_frame_is_kept_without_a_buffer_of_its_own_size() {
     send(&r, &mut client, key, 0, &frame[50..]);
     r.read(key, Instant::now(), false);
     let c = conn(&r, key);
-    assert!(c.input.is_empty());
+    // Nothing is left, and no buffer is kept for it.
+    assert_eq!(c.input.capacity(), 0);
     assert_eq!(c.partial_since, None);
     assert_eq!(acks(&r, key), 1);
 }
@@ -122,6 +123,9 @@ fn a_large_frame_is_read_into_a_buffer_of_its_size_and_shared_as_it_is() {
     assert_eq!(c.input.capacity(), len);
     assert!(c.partial_since.is_some());
     let buffer = c.input.as_ptr() as usize;
+    // The scratch buffer it was read into went back to the reactor.
+    assert!(r.scratch.capacity() >= 64 << 10);
+    assert_eq!(r.hub.body_pool_size(), (0, 0));
     // The rest completes the frame: the message is stored from that very
     // buffer, not copied.
     send(&r, &mut client, key, 0, &frame[50_000..]);
@@ -138,6 +142,9 @@ fn a_large_frame_is_read_into_a_buffer_of_its_size_and_shared_as_it_is() {
     // one.
     assert_eq!((c.input_end, c.frame_hint), (0, len));
     assert_eq!(c.bytes_in(), len as u64);
+    // The pool holds the shared buffer (still the stored message) and the
+    // one the next round found nothing to read into.
+    assert_eq!(r.hub.body_pool_size(), (2, 2 * len));
 
     // A second one whole: read into a buffer of its size, shared too.
     send(&r, &mut client, key, 0, &frame);
@@ -380,4 +387,30 @@ fn a_large_frame_begun_in_a_turn_is_finished_past_its_budget() {
     assert_eq!(acks(&r, key), 233);
     assert_eq!(conn(&r, key).bytes_in(), wire.len() as u64);
     assert!(r.hub.last.get(b"big").is_some_and(|m| m.len() == 90_000));
+}
+
+#[test]
+fn a_small_frame_completed_then_a_large_one_begun_in_the_same_buffer() {
+    let (mut r, mut client, key) = rig(1 << 20);
+    let small = TcpCodec::frame(&publication("a", 100));
+    let big = TcpCodec::frame(&publication("big", 50_000));
+    send(&r, &mut client, key, 0, &small[..40]);
+    r.read(key, Instant::now(), false);
+    assert!(conn(&r, key).input == small[..40]);
+    // The rest of the small frame and the start of the large one, read
+    // into the connection's own buffer: the large frame's start goes to a
+    // buffer of its own size, the finished frame stays behind.
+    let mut wire = small[40..].to_vec();
+    wire.extend_from_slice(&big[..20_000]);
+    send(&r, &mut client, key, 0, &wire);
+    r.read(key, Instant::now(), false);
+    assert_eq!(acks(&r, key), 1);
+    let c = conn(&r, key);
+    assert!(c.input == big[..20_000], "{} bytes kept", c.input.len());
+    assert_eq!(c.input.capacity(), big.len());
+    assert_eq!(c.input_end, big.len());
+    send(&r, &mut client, key, 0, &big[20_000..]);
+    r.read(key, Instant::now(), false);
+    assert_eq!(acks(&r, key), 2);
+    assert!(r.hub.last.get(b"big").is_some_and(|m| m.len() == 50_000));
 }
