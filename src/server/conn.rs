@@ -1212,4 +1212,42 @@ pub(crate) mod tests {
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         assert_eq!(conn.pending_output(), 607);
     }
+
+    /// A codec that takes no pushes and reads publications only.
+    struct PublicationsOnly;
+
+    impl Transport for PublicationsOnly {
+        fn name(&self) -> &str {
+            "PUBS"
+        }
+        fn decode<'a>(&mut self, _: &'a mut [u8], _: &mut Vec<u8>) -> crate::transport::Step<'a> {
+            crate::transport::Step::need_more()
+        }
+        fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+            out.extend_from_slice(msg);
+        }
+        fn accepts_push(&self) -> bool {
+            false
+        }
+        fn reads_ducq_messages(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn what_a_connection_says_of_itself_comes_from_its_codec_and_socket() {
+        let (mut conn, client) = tcp_conn();
+        let peer = client.local_addr().unwrap();
+        assert_eq!((conn.kind(), conn.protocol()), ("TCP", "TCP"));
+        assert!(conn.accepts_push() && conn.reads_ducq_messages());
+        assert_eq!(conn.peer_addr(), &PeerAddr::Inet(peer));
+        assert_eq!(conn.listener(), None);
+        let at: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        conn.listener = Some(at);
+        assert_eq!(conn.listener(), Some(at));
+        conn.transport = Box::new(PublicationsOnly);
+        assert_eq!((conn.kind(), conn.protocol()), ("PUBS", "PUBS"));
+        assert!(!conn.accepts_push() && !conn.reads_ducq_messages());
+        assert_eq!(conn.id_string(), format!("PUBS:{peer}"));
+    }
 }
