@@ -5,7 +5,9 @@
 //! delivery is read only as far as the bench needs (its payload).
 
 use ducq::proto::message::{classify, format_into, memchr, nack_text, pong_for, Kind};
+use ducq::proto::ACK;
 use ducq::transport::tcp::TcpCodec;
+use ducq::transport::ws::frame::{encode_frame, OP_TEXT};
 use ducq::transport::ws::WsClient;
 use ducq::transport::{Decoder, Frame, SharedEncoding, Transport};
 
@@ -27,8 +29,9 @@ pub struct Ducq<T> {
     /// last publication, for transports whose frame is a header followed
     /// by the message verbatim (see `publish`).
     prefix: Prefix,
-    /// The bytes of one `ACK` as the transport frames it, where every
-    /// frame is the same bytes (length-framed TCP: `3\nACK`); see `decode`.
+    /// The bytes of one `ACK` as the server frames it, where every such
+    /// frame is the same bytes (length-framed TCP: `3\nACK`; WebSocket: an
+    /// unmasked text frame); see `decode`.
     ack_frame: Option<Vec<u8>>,
 }
 
@@ -42,7 +45,13 @@ impl Ducq<TcpCodec> {
 impl Ducq<WsClient> {
     /// ducq over WebSocket to `host` (`ip:port`, sent as the Host header).
     pub fn ws(host: &str) -> Self {
-        Ducq::new(WsClient::new(host, "/", MAX_BODY))
+        let mut ducq = Ducq::new(WsClient::new(host, "/", MAX_BODY));
+        // A server's frames are not masked: every ACK is one text frame of
+        // the same bytes.
+        let mut ack = Vec::new();
+        encode_frame(&mut ack, OP_TEXT, ACK, None);
+        ducq.ack_frame = Some(ack);
+        ducq
     }
 }
 
@@ -52,7 +61,7 @@ impl<T: Transport> Ducq<T> {
         let ack_frame =
             (transport.shared_encoding() == Some(SharedEncoding::TcpFrame)).then(|| {
                 let mut frame = Vec::new();
-                transport.encode(b"ACK", &mut frame);
+                transport.encode(ACK, &mut frame);
                 frame
             });
         Ducq {
@@ -125,7 +134,9 @@ impl<T: Transport + Send> Wire for Ducq<T> {
         // A publisher reads one ACK per publication: where an ACK is always
         // the same bytes, it is recognised by them, as the Redis client
         // tells its `:n` reply by the first byte.
-        if let Some(ack) = self.ack_frame.as_deref().filter(|_| self.pending_subs == 0) {
+        // Only once open: before, the input is the transport's handshake.
+        let acks_only = self.pending_subs == 0 && self.ready_reported;
+        if let Some(ack) = self.ack_frame.as_deref().filter(|_| acks_only) {
             if input.starts_with(ack) {
                 return Ok(Some((ack.len(), Event::Acked)));
             }
@@ -273,6 +284,21 @@ mod tests {
             let err = Ducq::tcp().decode(&mut input, &mut Vec::new()).unwrap_err();
             assert!(err.contains("unexpected ducq message"), "{err}");
         }
+    }
+
+    #[test]
+    fn an_ack_frame_is_not_taken_from_a_websocket_handshake() {
+        let mut w = Ducq::ws("127.0.0.1:1");
+        let mut out = Vec::new();
+        assert!(w.hello(&mut out));
+        let ack = w.ack_frame.clone().unwrap();
+        assert_eq!(ack, b"\x81\x03ACK");
+        // Not open yet: these bytes are (bad) handshake bytes, not an ACK.
+        let mut input = ack.clone();
+        assert!(!matches!(
+            w.decode(&mut input, &mut out),
+            Ok(Some((_, Event::Acked)))
+        ));
     }
 
     #[test]
