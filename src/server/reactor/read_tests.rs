@@ -414,3 +414,24 @@ fn a_small_frame_completed_then_a_large_one_begun_in_the_same_buffer() {
     assert_eq!(acks(&r, key), 2);
     assert!(r.hub.last.get(b"big").is_some_and(|m| m.len() == 50_000));
 }
+
+#[test]
+fn reading_into_a_large_frames_buffer_stops_at_its_end() {
+    let (mut r, mut client, key) = rig(1 << 20);
+    let msg = publication("big", 100_000);
+    let frame = TcpCodec::frame(&msg);
+    send(&r, &mut client, key, 0, &frame[..50_000]);
+    r.read(key, Instant::now(), false);
+    let buffer = conn(&r, key).input.as_ptr() as usize;
+    // The rest and a small frame behind it: the buffer still holds the
+    // large frame alone, and is stored as it is; the small one follows.
+    let mut wire = frame[50_000..].to_vec();
+    wire.extend_from_slice(&TcpCodec::frame(&publication("a", 50)));
+    send(&r, &mut client, key, 0, &wire);
+    r.read(key, Instant::now(), false);
+    assert_eq!(acks(&r, key), 2);
+    let stored = r.hub.last.get(b"big").unwrap();
+    assert_eq!(stored.as_ptr() as usize, buffer + 7, "copied");
+    assert!(stored == msg);
+    assert_eq!(r.hub.last.get(b"a").unwrap().len(), 50);
+}
