@@ -747,9 +747,15 @@ pub(crate) mod tests {
         let big = vec![b'x'; COPY_SHARED_BELOW];
         let a = arena(&big);
         let small = arena(b"small");
+        // Small shared bytes behind own bytes are copied, from anywhere
+        // in their buffer.
         let mut q = OutQueue::default();
         q.own().extend_from_slice(b"ACK");
-        // Small shared bytes behind own bytes are copied.
+        q.push_shared(SharedRef::Arena(&a), 300, 310);
+        assert!(q.segs.is_empty());
+        assert_eq!(q.own, b"ACKxxxxxxxxxx");
+        let mut q = OutQueue::default();
+        q.own().extend_from_slice(b"ACK");
         q.push_shared(SharedRef::Arena(&small), 0, 5);
         assert!(q.segs.is_empty());
         // Large ones turn the own bytes into a segment first.

@@ -435,3 +435,28 @@ fn reading_into_a_large_frames_buffer_stops_at_its_end() {
     assert!(stored == msg);
     assert_eq!(r.hub.last.get(b"a").unwrap().len(), 50);
 }
+
+#[test]
+fn a_large_frame_of_another_size_is_read_on_in_the_buffer_expected_for_the_last() {
+    let (mut r, mut client, key) = rig(1 << 20);
+    let first = TcpCodec::frame(&publication("big", 100_000));
+    send(&r, &mut client, key, 0, &first[..50_000]);
+    r.read(key, Instant::now(), false);
+    send(&r, &mut client, key, 0, &first[50_000..]);
+    r.read(key, Instant::now(), false);
+    assert_eq!(conn(&r, key).frame_hint, first.len());
+    // A smaller large frame begins: read into the buffer kept for one of
+    // the last size, which stays (it has room), not moved to one of the
+    // new size.
+    let second = TcpCodec::frame(&publication("big", 60_000));
+    send(&r, &mut client, key, 0, &second[..30_000]);
+    r.read(key, Instant::now(), false);
+    let c = conn(&r, key);
+    assert!(c.input == second[..30_000]);
+    assert_eq!(c.input.capacity(), first.len());
+    assert_eq!((c.input_end, c.frame_hint), (second.len(), second.len()));
+    send(&r, &mut client, key, 0, &second[30_000..]);
+    r.read(key, Instant::now(), false);
+    assert_eq!(acks(&r, key), 2);
+    assert!(r.hub.last.get(b"big").is_some_and(|m| m.len() == 60_000));
+}
