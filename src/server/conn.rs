@@ -786,6 +786,7 @@ pub(crate) mod tests {
         let mut want = b"ef".to_vec();
         want.extend_from_slice(&big);
         assert_eq!(contents(&q), want);
+        assert_eq!(q.pending(), want.len());
     }
 
     #[test]
