@@ -1257,4 +1257,25 @@ pub(crate) mod tests {
         assert!(!conn.accepts_push() && !conn.reads_ducq_messages());
         assert_eq!(conn.id_string(), format!("PUBS:{peer}"));
     }
+
+    #[test]
+    fn a_partly_written_segment_is_gathered_from_where_it_stopped() {
+        let (server, mut client) = socket_pair();
+        let fd = server.as_raw_fd();
+        // Room past the bytes queued: a wrong length would send what lies
+        // there rather than fault.
+        let mut bytes = Vec::with_capacity(2000);
+        bytes.extend((0..600u32).map(|i| i as u8));
+        let a = Rc::new(RefCell::new(bytes));
+        let mut q = OutQueue::default();
+        q.push_shared(SharedRef::Arena(&a), 0, 600);
+        q.advance(100);
+        q.own().extend_from_slice(b"end");
+        assert_eq!(q.send_to(fd).unwrap(), 503);
+        let mut got = vec![0; 503];
+        client.read_exact(&mut got).unwrap();
+        let mut want: Vec<u8> = (100..600u32).map(|i| i as u8).collect();
+        want.extend_from_slice(b"end");
+        assert_eq!(got, want);
+    }
 }
