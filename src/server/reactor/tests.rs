@@ -283,7 +283,7 @@ fn last_words_are_dispatched_once_for_a_connection_that_ends() {
     assert_eq!(read_now(&mut sub_peer), TcpCodec::frame(b"pub r\nbye"));
 }
 
-/// A parked session with one publication due, once.
+/// What a connection parks when it ends: one publication due, once.
 struct Due(Option<Vec<u8>>, Rc<RefCell<Vec<&'static str>>>);
 
 impl Parked for Due {
@@ -320,7 +320,7 @@ impl Transport for Parks {
 }
 
 #[test]
-fn a_parked_sessions_due_publication_is_dispatched_then_it_is_dropped() {
+fn a_parked_connections_due_publication_is_dispatched_then_it_is_dropped() {
     let mut r = reactor(Settings::default());
     let (sub, mut sub_peer) = tcp(&mut r.hub);
     crate::server::actions::subscribe(&mut r.hub, sub, b"r", true).unwrap();
