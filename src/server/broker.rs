@@ -279,7 +279,10 @@ mod tests {
         assert_eq!(hash_of(b""), 0);
         assert_eq!(hash_of(b"x"), 0x7b23_0027_42e4_950b);
         assert_eq!(hash_of(b"ab"), 0xca8a_7e68_e8e2_5d67);
+        assert_eq!(hash_of(b"abc"), 0x8c41_a58a_f38d_aefa);
+        assert_eq!(hash_of(b"abcd"), 0x20e8_a019_10ed_439d);
         assert_eq!(hash_of(b"abcde"), 0x0798_b17c_590e_1d86);
+        assert_eq!(hash_of(b"abcdefg"), 0xd988_150d_2b47_9a7d);
         assert_eq!(hash_of(b"abcdefghi"), 0xf2bd_5c51_6168_e1dd);
         let mut h = RouteHasher::default();
         h.write_usize(7);
