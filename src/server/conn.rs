@@ -696,7 +696,7 @@ impl fmt::Write for StripWriter<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -747,9 +747,15 @@ mod tests {
         let big = vec![b'x'; COPY_SHARED_BELOW];
         let a = arena(&big);
         let small = arena(b"small");
+        // Small shared bytes behind own bytes are copied, from anywhere
+        // in their buffer.
         let mut q = OutQueue::default();
         q.own().extend_from_slice(b"ACK");
-        // Small shared bytes behind own bytes are copied.
+        q.push_shared(SharedRef::Arena(&a), 300, 310);
+        assert!(q.segs.is_empty());
+        assert_eq!(q.own, b"ACKxxxxxxxxxx");
+        let mut q = OutQueue::default();
+        q.own().extend_from_slice(b"ACK");
         q.push_shared(SharedRef::Arena(&small), 0, 5);
         assert!(q.segs.is_empty());
         // Large ones turn the own bytes into a segment first.
@@ -780,6 +786,7 @@ mod tests {
         let mut want = b"ef".to_vec();
         want.extend_from_slice(&big);
         assert_eq!(contents(&q), want);
+        assert_eq!(q.pending(), want.len());
     }
 
     #[test]
@@ -803,8 +810,10 @@ mod tests {
         conn.out.push_shared(SharedRef::Arena(&a), 1000, 3000);
         conn.out.own().extend_from_slice(b"last");
         let total = conn.pending_output();
+        assert_eq!(total, 3009);
         assert_eq!(conn.flush().unwrap(), Flushed::Done);
         assert_eq!(conn.pending_output(), 0);
+        assert_eq!(conn.bytes_out(), 3009);
         let mut got = vec![0; total];
         (&client).read_exact(&mut got).unwrap();
         let mut want = b"first".to_vec();
@@ -813,15 +822,13 @@ mod tests {
         assert_eq!(got, want);
     }
 
-    /// A connected pair: our end as the server's socket (with a receive
-    /// buffer of 1 MiB), the peer's end.
-    fn socket_pair() -> (mio::net::TcpStream, std::net::TcpStream) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let size: libc::c_int = 1 << 20;
+    /// Sets `socket`'s receive buffer to `size` bytes (the kernel doubles
+    /// it), so that much can wait in it unread.
+    pub(crate) fn set_rcvbuf(socket: &impl AsRawFd, size: libc::c_int) {
         // SAFETY: a valid socket and a pointer to a live c_int of its size.
         let r = unsafe {
             libc::setsockopt(
-                listener.as_raw_fd(),
+                socket.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_RCVBUF,
                 (&size as *const libc::c_int).cast(),
@@ -829,6 +836,13 @@ mod tests {
             )
         };
         assert_eq!(r, 0);
+    }
+
+    /// A connected pair: our end as the server's socket (with a receive
+    /// buffer of 1 MiB), the peer's end.
+    fn socket_pair() -> (mio::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        set_rcvbuf(&listener, 1 << 20);
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
@@ -887,21 +901,37 @@ mod tests {
         let mut q = OutQueue::default();
         q.push_shared(SharedRef::Frozen(&buf), 1, 3);
         assert_eq!(q.send_to(fd).unwrap(), 2);
+        // Behind another segment (one sendmsg for both), the same.
+        let good = Rc::new(vec![b'g'; 600]);
+        for (start, end) in [(0, 4), (2, 2), (3, 1)] {
+            let mut q = OutQueue::default();
+            q.push_shared(SharedRef::Frozen(&good), 0, 600);
+            q.segs.push_back(Segment {
+                bytes: Shared::Frozen(Rc::clone(&buf)),
+                start,
+                end,
+            });
+            q.seg_bytes += end.saturating_sub(start);
+            let e = q.send_to(fd).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "output segment out of range",
+                "{start}..{end}"
+            );
+        }
     }
 
     #[test]
     fn only_small_buffers_are_kept_after_a_full_flush() {
+        // 4 KiB of own output stay allocated, one byte more does not.
         let mut q = OutQueue::default();
-        q.own().reserve_exact(KEEP_OUT_CAPACITY);
-        assert_eq!(q.own.capacity(), KEEP_OUT_CAPACITY);
+        q.own().reserve_exact(4 << 10);
+        assert_eq!(q.own.capacity(), 4096);
         q.own().extend_from_slice(b"abc");
         q.advance(3);
         q.finished();
-        assert_eq!(
-            (q.own.capacity(), q.own.len(), q.own_pos),
-            (KEEP_OUT_CAPACITY, 0, 0)
-        );
-        q.own().reserve_exact(KEEP_OUT_CAPACITY + 1);
+        assert_eq!((q.own.capacity(), q.own.len(), q.own_pos), (4096, 0, 0));
+        q.own().reserve_exact(4097);
         q.finished();
         assert_eq!(q.own.capacity(), 0);
 
@@ -1001,7 +1031,7 @@ mod tests {
     }
 
     /// Waits until `n` bytes wait in `socket`'s receive queue.
-    fn queued(socket: &impl AsRawFd, n: usize) {
+    pub(crate) fn queued(socket: &impl AsRawFd, n: usize) {
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let mut avail: libc::c_int = 0;
@@ -1105,5 +1135,147 @@ mod tests {
         );
         assert_eq!(conn.id_string(), format!("TCP:{peer}"));
         assert_eq!(conn.peer(), peer);
+    }
+
+    /// A connection on our end of a loopback TCP pair, its peer's end.
+    fn tcp_conn() -> (Conn, std::net::TcpStream) {
+        let (server, client) = socket_pair();
+        let transport = Box::new(crate::transport::tcp::TcpCodec::new(1024));
+        let peer = client.local_addr().unwrap();
+        let conn = Conn::new(
+            Socket::Tcp(server),
+            transport,
+            PeerAddr::Inet(peer),
+            1,
+            Instant::now(),
+        );
+        (conn, client)
+    }
+
+    #[test]
+    fn a_connection_answers_to_its_id_and_its_label_only() {
+        let (mut conn, client) = tcp_conn();
+        let id = format!("TCP:{}", client.local_addr().unwrap());
+        assert!(conn.answers_to(&id));
+        assert!(!conn.answers_to(&format!("{id}0")));
+        assert!(!conn.answers_to(&id[..id.len() - 1]));
+        assert!(!conn.answers_to(&format!("WS:{}", &id[4..])));
+        assert!(!conn.answers_to(&format!("alice@{id}")));
+        conn.auth.user = Some("alice".into());
+        assert_eq!(conn.user(), Some("alice"));
+        assert_eq!(conn.label(), format!("alice@{id}"));
+        assert!(conn.answers_to(&id));
+        assert!(conn.answers_to(&format!("alice@{id}")));
+        assert!(!conn.answers_to(&format!("bob@{id}")));
+        assert!(!conn.answers_to(&format!("alice@{id}0")));
+    }
+
+    #[test]
+    fn age_counts_from_when_it_was_accepted() {
+        let (server, client) = socket_pair();
+        let opened = Instant::now() - std::time::Duration::from_secs(5);
+        let conn = Conn::new(
+            Socket::Tcp(server),
+            Box::new(crate::transport::tcp::TcpCodec::new(1024)),
+            PeerAddr::Inet(client.local_addr().unwrap()),
+            1,
+            opened,
+        );
+        assert!(conn.age() >= std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_reset_is_a_read_error_and_a_write_error() {
+        // The peer closes with our bytes unread: its kernel answers RST.
+        let (mut conn, client) = tcp_conn();
+        conn.out.own().extend_from_slice(b"unread");
+        assert_eq!(conn.flush().unwrap(), Flushed::Done);
+        queued(&client, 6);
+        drop(client);
+        let mut buf = Vec::new();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let e = loop {
+            match conn.read_into(&mut buf, 1 << 20, 1 << 20, true) {
+                Err(e) => break e,
+                Ok((0, ReadEnd::Drained)) => {
+                    assert!(Instant::now() < deadline, "no reset");
+                    std::thread::yield_now();
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+        // Writing to it fails too, rather than waiting for room: one
+        // buffer (send), or several (sendmsg).
+        conn.out.own().extend_from_slice(b"more");
+        let e = conn.flush().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(conn.pending_output(), 4);
+        let body = Rc::new(vec![b'b'; 600]);
+        conn.out.push_shared(SharedRef::Frozen(&body), 0, 600);
+        conn.out.own().extend_from_slice(b"end");
+        assert_eq!(conn.out.segs.len(), 2);
+        let e = conn.flush().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(conn.pending_output(), 607);
+    }
+
+    /// A codec that takes no pushes and reads publications only.
+    struct PublicationsOnly;
+
+    impl Transport for PublicationsOnly {
+        fn name(&self) -> &str {
+            "PUBS"
+        }
+        fn decode<'a>(&mut self, _: &'a mut [u8], _: &mut Vec<u8>) -> crate::transport::Step<'a> {
+            crate::transport::Step::need_more()
+        }
+        fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+            out.extend_from_slice(msg);
+        }
+        fn accepts_push(&self) -> bool {
+            false
+        }
+        fn reads_ducq_messages(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn what_a_connection_says_of_itself_comes_from_its_codec_and_socket() {
+        let (mut conn, client) = tcp_conn();
+        let peer = client.local_addr().unwrap();
+        assert_eq!((conn.kind(), conn.protocol()), ("TCP", "TCP"));
+        assert!(conn.accepts_push() && conn.reads_ducq_messages());
+        assert_eq!(conn.peer_addr(), &PeerAddr::Inet(peer));
+        assert_eq!(conn.listener(), None);
+        let at: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        conn.listener = Some(at);
+        assert_eq!(conn.listener(), Some(at));
+        conn.transport = Box::new(PublicationsOnly);
+        assert_eq!((conn.kind(), conn.protocol()), ("PUBS", "PUBS"));
+        assert!(!conn.accepts_push() && !conn.reads_ducq_messages());
+        assert_eq!(conn.id_string(), format!("PUBS:{peer}"));
+    }
+
+    #[test]
+    fn a_partly_written_segment_is_gathered_from_where_it_stopped() {
+        let (server, mut client) = socket_pair();
+        let fd = server.as_raw_fd();
+        // Room past the bytes queued: a wrong length would send what lies
+        // there rather than fault.
+        let mut bytes = Vec::with_capacity(2000);
+        bytes.extend((0..600u32).map(|i| i as u8));
+        let a = Rc::new(RefCell::new(bytes));
+        let mut q = OutQueue::default();
+        q.push_shared(SharedRef::Arena(&a), 0, 600);
+        q.advance(100);
+        q.own().extend_from_slice(b"end");
+        assert_eq!(q.send_to(fd).unwrap(), 503);
+        let mut got = vec![0; 503];
+        client.read_exact(&mut got).unwrap();
+        let mut want: Vec<u8> = (100..600u32).map(|i| i as u8).collect();
+        want.extend_from_slice(b"end");
+        assert_eq!(got, want);
     }
 }

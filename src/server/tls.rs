@@ -421,4 +421,4 @@ fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
 
 #[cfg(test)]
 #[path = "tls_tests.rs"]
-mod tests;
+pub(crate) mod tests;

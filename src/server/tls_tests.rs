@@ -15,14 +15,14 @@ use crate::tls::{ClientTlsFiles, ServerTlsFiles};
 
 /// A CA, a server certificate for `localhost` and a client certificate
 /// whose CN is `alice`, as PEM files, and the configurations made of them.
-struct Pki {
+pub(crate) struct Pki {
     dir: PathBuf,
     /// No client certificate asked.
     server: Arc<ServerConfig>,
     /// A client certificate required.
-    mutual: Arc<ServerConfig>,
+    pub(crate) mutual: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
-    alice: Arc<ClientConfig>,
+    pub(crate) alice: Arc<ClientConfig>,
     alice_der: Vec<u8>,
 }
 
@@ -32,7 +32,7 @@ impl Drop for Pki {
     }
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("ducq-tls-layer-{}-{n}", std::process::id()));

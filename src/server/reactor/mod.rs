@@ -35,6 +35,8 @@ mod listeners;
 mod mqtt_store;
 mod read;
 mod reload;
+#[cfg(test)]
+mod tests;
 
 pub use listeners::{ListenerKind, ListenerOptions};
 pub use reload::{ReloadHandle, ReloadHook};

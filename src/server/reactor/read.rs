@@ -18,6 +18,10 @@ use crate::server::conn::ReadEnd;
 use crate::server::log::Level;
 use crate::transport::{Decoder, Frame, LastMessage};
 
+#[cfg(test)]
+#[path = "read_tests.rs"]
+mod tests;
+
 /// Bytes read from one connection per turn before others get their turn.
 const READ_BUDGET: usize = 256 << 10;
 /// Room in the input buffer beyond the largest message, for frame headers.
