@@ -180,6 +180,14 @@ impl Reactor {
     pub fn add_command_set(&mut self, mut set: Box<dyn CommandSet>) -> io::Result<()> {
         let index = self.dispatcher.sets_mut().len();
         if let Some(fd) = set.event_fd() {
+            // Event sources' tokens lie in a range of MAX_LISTENERS below
+            // the listeners'; a set past it would be taken for a
+            // connection and its events lost.
+            if index >= MAX_LISTENERS {
+                return Err(io::Error::other(
+                    "too many command sets: one with an event source must be among the first 1024",
+                ));
+            }
             self.poll.registry().register(
                 &mut SourceFd(&fd),
                 Token(SOURCE_BASE - index),

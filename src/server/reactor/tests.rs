@@ -123,6 +123,37 @@ fn each_command_sets_event_source_reaches_that_set() {
 }
 
 #[test]
+fn a_command_set_with_an_event_source_is_refused_past_the_sources_range() {
+    let mut r = reactor(Settings::default());
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let poked = |source: Option<UnixStream>| Poked {
+        name: "many",
+        source,
+        events: Rc::clone(&events),
+    };
+    for _ in 0..MAX_LISTENERS - 1 {
+        r.add_command_set(Box::new(poked(None))).unwrap();
+    }
+    // The last index of the range: its events reach it.
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    r.add_command_set(Box::new(poked(Some(ours)))).unwrap();
+    theirs.write_all(b"x").unwrap();
+    until(&mut r, "the last set's event", |_| {
+        events.borrow().len() == 1
+    });
+    // The first index past it: a set with a source is refused, one
+    // without is fine.
+    let (ours, _theirs) = UnixStream::pair().unwrap();
+    let err = r.add_command_set(Box::new(poked(Some(ours)))).unwrap_err();
+    assert!(err.to_string().contains("among the first 1024"), "{err}");
+    assert_eq!(r.dispatcher().set_count(), MAX_LISTENERS);
+    r.add_command_set(Box::new(poked(None))).unwrap();
+    assert_eq!(r.dispatcher().set_count(), MAX_LISTENERS + 1);
+    assert_eq!(r.sources, [MAX_LISTENERS - 1]);
+}
+
+#[test]
 fn idle_checks_run_when_due_and_then_not_before_the_interval() {
     let settings = Settings {
         idle_timeout: Duration::from_secs(10),
