@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
+use crate::server::test_server::answer;
 use crate::server::Settings;
 use crate::tls::ServerTlsFiles;
 
@@ -56,26 +57,6 @@ fn tls_config(dir: &Dir) -> Arc<ServerConfig> {
         client_ca: None,
     };
     crate::tls::server_config(&files, &[]).unwrap()
-}
-
-/// Runs `r` until `s` has received `want` bytes or its end; what came.
-fn answer(r: &mut Reactor, s: &mut TcpStream, want: usize) -> Vec<u8> {
-    s.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while got.len() < want {
-        r.run_once(Some(Duration::from_millis(5))).unwrap();
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("read: {e}"),
-        }
-        assert!(Instant::now() < deadline, "no answer; got {got:?}");
-    }
-    got
 }
 
 /// A bare reactor's answer to `ping` (it has no commands yet).
