@@ -170,6 +170,8 @@ mod tests {
     #[cfg(not(feature = "std"))]
     #[test]
     fn a_platform_seed_marks_the_pool_and_changes_the_draws() {
+        // No other test seeds the process' pool.
+        assert!(!is_seeded());
         let before = entropy();
         seed_entropy(0x1234_5678_9abc_def0);
         assert!(is_seeded());
