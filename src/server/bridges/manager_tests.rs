@@ -1,0 +1,144 @@
+//! Tests of the manager on a hub of its own, the instants given: what it
+//! says of itself, mirrors taken over by name, when it is next due, the
+//! stand-in while a bridge is down, and the listing's lines.
+
+use std::cell::RefCell;
+use std::net::TcpListener;
+use std::rc::Rc;
+
+use super::*;
+use crate::server::hub::tests::hub;
+
+const KA: Duration = Duration::from_secs(10);
+
+/// A bridge of `kind` named `name` to `addr`, `o` out, no jitter.
+fn cfg(kind: Kind, name: &str, addr: SocketAddr) -> BridgeConfig {
+    let mut cfg = BridgeConfig::new(kind, addr);
+    cfg.name = name.into();
+    cfg.mapping.out.push("o".into());
+    cfg.keepalive = KA;
+    cfg.backoff.jitter = 0.0;
+    cfg
+}
+
+fn mirrored(name: &str, queue: &str) -> BridgeConfig {
+    let mut c = cfg(Kind::Nats, name, "127.0.0.1:1".parse().unwrap());
+    c.jetstream.queues.push(queue.into());
+    c
+}
+
+/// The hub's log lines, kept.
+fn logged(hub: &mut Hub) -> Rc<RefCell<Vec<String>>> {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&log);
+    hub.logger_mut()
+        .set_hook(Box::new(move |r| sink.borrow_mut().push(r.line())));
+    log
+}
+
+#[test]
+fn the_manager_says_whether_it_is_enabled_and_mirrors_queues() {
+    let mut b = Bridges::default();
+    assert!(!b.is_enabled());
+    assert!(!b.mirrors_queues());
+    let shared = b.shared();
+    assert!(b.is_enabled());
+    assert!(Rc::ptr_eq(&shared, &b.shared()));
+    let now = Instant::now();
+    b.add(cfg(Kind::Ducq, "d", "127.0.0.1:1".parse().unwrap()), now);
+    // Mirror settings on a bridge that is not NATS make no mirror.
+    let mut mqtt = cfg(Kind::Mqtt, "m", "127.0.0.1:1".parse().unwrap());
+    mqtt.jetstream.queues.push("q".into());
+    b.add(mqtt, now);
+    assert!(!b.mirrors_queues());
+    assert!(shared.mirrors.borrow().is_empty());
+    b.add(mirrored("n", "q"), now);
+    assert!(b.mirrors_queues());
+    assert_eq!(shared.links.borrow().len(), 3);
+}
+
+#[test]
+fn a_bridge_added_again_takes_over_its_own_mirror_by_name() {
+    let mut b = Bridges::default();
+    let shared = b.shared();
+    let now = Instant::now();
+    b.add(mirrored("a", "q"), now);
+    b.add(mirrored("b", "q"), now);
+    let (old_a, old_b) = {
+        let m = shared.mirrors.borrow();
+        (Rc::clone(&m[0].1), Rc::clone(&m[1].1))
+    };
+    let (queue, payload): (Rc<str>, Rc<[u8]>) = ("q".into(), b"x".to_vec().into());
+    old_a.borrow_mut().offer(&queue, 1, &payload);
+    assert_eq!(old_a.borrow().depths(), (1, 0));
+    b.add(mirrored("a", "q"), now);
+    let m = shared.mirrors.borrow();
+    let names: Vec<&str> = m.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["b", "a"]);
+    assert!(Rc::ptr_eq(&m[0].1, &old_b));
+    assert!(!Rc::ptr_eq(&m[1].1, &old_a));
+    // What the old one held goes on with the new one.
+    assert_eq!(m[1].1.borrow().depths(), (1, 0));
+    assert_eq!(old_a.borrow().depths(), (0, 0));
+}
+
+/// A ducq bridge dialled at `t0` to a listener that never answers.
+struct Dialled {
+    b: Bridges,
+    hub: Hub,
+    _poll: mio::Poll,
+    remote: TcpListener,
+    t0: Instant,
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+fn dialled() -> Dialled {
+    let (mut hub, poll) = hub();
+    let log = logged(&mut hub);
+    let remote = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut b = Bridges::default();
+    let t0 = Instant::now();
+    b.add(cfg(Kind::Ducq, "w", remote.local_addr().unwrap()), t0);
+    b.tick(&mut hub, t0);
+    assert!(b.slots[0].conn.is_some());
+    Dialled {
+        b,
+        hub,
+        _poll: poll,
+        remote,
+        t0,
+        log,
+    }
+}
+
+impl Dialled {
+    fn at(&mut self, secs: f64) -> Instant {
+        let now = self.t0 + Duration::from_secs_f64(secs);
+        self.b.tick(&mut self.hub, now);
+        now
+    }
+    fn stand_in(&self) -> Option<usize> {
+        let (id, _) = self.b.slots[0].parked.as_ref()?;
+        self.hub.resolve(*id)
+    }
+}
+
+#[test]
+fn a_bridge_down_is_due_to_redial_and_to_get_its_stand_in_back() {
+    let mut d = dialled();
+    // The handshake never answered: down, a stand-in in its place, the
+    // next dial after the back-off's first delay.
+    d.at(20.0);
+    assert!(d.b.slots[0].conn.is_none());
+    let stand_in = d.stand_in().unwrap();
+    let redial = d.t0 + Duration::from_secs_f64(20.1);
+    assert_eq!(d.b.next_due(&d.hub), Some(redial));
+    // The stand-in gone: due at once (its time has come) for another.
+    d.hub.close(stand_in, "test");
+    assert_eq!(d.b.next_due(&d.hub), Some(d.t0));
+    d.at(20.05);
+    assert!(d.stand_in().is_some());
+    assert_eq!(d.b.next_due(&d.hub), Some(redial));
+    let _ = &d.log;
+    let _ = &d.remote;
+}
