@@ -142,3 +142,48 @@ fn a_bridge_down_is_due_to_redial_and_to_get_its_stand_in_back() {
     let _ = &d.log;
     let _ = &d.remote;
 }
+
+#[test]
+fn a_closing_connection_hands_its_subscriptions_to_a_stand_in_when_one_may_be_made() {
+    let mut d = dialled();
+    let key = d.hub.resolve(d.b.slots[0].conn.unwrap()).unwrap();
+    // As after a stand-in that could not be made: the next try waits.
+    d.b.slots[0].next_park = d.t0 + Duration::from_secs(5);
+    d.hub.close(key, "test");
+    // Gone (closing): due at once.
+    let before = Instant::now();
+    let due = d.b.next_due(&d.hub).unwrap();
+    assert!(before <= due && due <= Instant::now());
+    d.b.take_over_closing(&mut d.hub, d.t0 + Duration::from_secs(1));
+    assert!(d.b.slots[0].conn.is_none());
+    assert!(d.b.slots[0].parked.is_none());
+    let lost = format!(
+        "warning,bridge,bridge-w,could not connect to {}; retrying in 0.10 s (attempt 1)",
+        d.remote.local_addr().unwrap()
+    );
+    assert_eq!(d.log.borrow().last().unwrap(), &lost);
+    // Its time come, a stand-in holds the `out` pattern (the redial put
+    // off, which would replace it).
+    d.b.slots[0].next_try = d.t0 + Duration::from_secs(60);
+    d.at(4.999);
+    assert!(d.stand_in().is_none());
+    d.at(5.0);
+    let stand_in = d.stand_in().unwrap();
+    let routes: Vec<&[u8]> = d.hub.subs.routes_of(stand_in).iter().map(|r| &r[..]).collect();
+    assert_eq!(routes, [b"o"]);
+}
+
+#[test]
+fn a_stand_in_already_there_is_kept() {
+    let mut d = dialled();
+    let key = d.hub.resolve(d.b.slots[0].conn.unwrap()).unwrap();
+    let shared = d.b.shared();
+    let now = d.t0 + Duration::from_secs(1);
+    d.b.slots[0].park(&mut d.hub, &shared, &mut d.b.pairs, now);
+    let stand_in = d.stand_in().unwrap();
+    let conns = d.hub.len();
+    d.hub.close(key, "test");
+    d.b.take_over_closing(&mut d.hub, now);
+    assert_eq!(d.stand_in(), Some(stand_in));
+    assert_eq!(d.hub.len(), conns);
+}
