@@ -187,3 +187,49 @@ fn a_stand_in_already_there_is_kept() {
     assert_eq!(d.stand_in(), Some(stand_in));
     assert_eq!(d.hub.len(), conns);
 }
+
+#[test]
+fn a_ready_mirror_publishes_on_the_live_connection_and_its_notes_are_logged() {
+    let (mut hub, _poll) = hub();
+    let log = logged(&mut hub);
+    let remote = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut c = mirrored("n", "q");
+    c.addrs = vec![remote.local_addr().unwrap()];
+    let mut b = Bridges::default();
+    let t0 = Instant::now();
+    b.add(c, t0);
+    b.tick(&mut hub, t0);
+    let key = hub.resolve(b.slots[0].conn.unwrap()).unwrap();
+    let mirror = Rc::clone(b.slots[0].mirror.as_ref().unwrap());
+    let link = Rc::clone(&b.slots[0].link);
+    // Nothing to publish yet: nothing written.
+    let (out0, written0) = (hub.conns.get(key).unwrap().pending_output(), link.borrow().written);
+    b.tick(&mut hub, t0 + Duration::from_millis(10));
+    assert_eq!(hub.conns.get(key).unwrap().pending_output(), out0);
+    assert_eq!(link.borrow().written, written0);
+    // The stream known (as after the handshake), one message waiting.
+    let mut scratch = Vec::new();
+    mirror.borrow_mut().begin("T", 1 << 20, &mut scratch);
+    mirror
+        .borrow_mut()
+        .reply(b"_INBOX.T.c", None, b"{}")
+        .unwrap();
+    let (queue, payload): (Rc<str>, Rc<[u8]>) = ("q".into(), b"hello".to_vec().into());
+    mirror.borrow_mut().offer(&queue, 7, &payload);
+    link.borrow_mut().notes.push("from the link".into());
+    mirror.borrow_mut().notes.push("from the mirror".into());
+    b.tick(&mut hub, t0 + Duration::from_millis(20));
+    let out1 = hub.conns.get(key).unwrap().pending_output();
+    assert!(out1 > out0);
+    assert_eq!(link.borrow().written - written0, (out1 - out0) as u64);
+    assert_eq!(mirror.borrow().depths(), (0, 1));
+    let lines = log.borrow();
+    let tail: Vec<&str> = lines.iter().rev().take(2).rev().map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        [
+            "warning,bridge,bridge-n,from the link",
+            "warning,bridge,bridge-n,from the mirror"
+        ]
+    );
+}
