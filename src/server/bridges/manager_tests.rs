@@ -233,3 +233,24 @@ fn a_ready_mirror_publishes_on_the_live_connection_and_its_notes_are_logged() {
         ]
     );
 }
+
+#[test]
+fn a_stand_in_that_cannot_be_made_is_tried_again_a_second_later() {
+    let mut d = dialled();
+    let key = d.hub.resolve(d.b.slots[0].conn.unwrap()).unwrap();
+    // Stand-ins connect to a "listener" that is a UDP socket: refused.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    d.b.pairs = Some(TcpListener::from(std::os::fd::OwnedFd::from(udp)));
+    d.hub.close(key, "test");
+    let t1 = d.t0 + Duration::from_secs(2);
+    d.b.take_over_closing(&mut d.hub, t1);
+    assert!(d.b.slots[0].parked.is_none());
+    let last = d.log.borrow().last().unwrap().clone();
+    assert!(
+        last.starts_with("warning,bridge,bridge-w,no stand-in while down (")
+            && last.ends_with("): publications meanwhile are not forwarded"),
+        "{last}"
+    );
+    d.b.slots[0].next_try = d.t0 + Duration::from_secs(60);
+    assert_eq!(d.b.next_due(&d.hub), Some(t1 + PARK_RETRY));
+}
