@@ -254,3 +254,72 @@ fn a_stand_in_that_cannot_be_made_is_tried_again_a_second_later() {
     d.b.slots[0].next_try = d.t0 + Duration::from_secs(60);
     assert_eq!(d.b.next_due(&d.hub), Some(t1 + PARK_RETRY));
 }
+
+/// A TLS bridge of `kind` to a listener that never answers, its settings
+/// loaded (a CA made here), dialled at `t0`: whether the connection's TLS
+/// layer waits for a plain-text greeting.
+fn tls_gated(kind: Kind) -> bool {
+    let (mut hub, _poll) = hub();
+    let remote = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "ducq-bridge-gate-{kind}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = rcgen::generate_simple_self_signed(vec!["x".to_string()]).unwrap();
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, ca.cert.pem()).unwrap();
+    let mut c = cfg(kind, "t", remote.local_addr().unwrap());
+    c.tls = true;
+    c.ca = Some(path.to_string_lossy().into_owned());
+    c.finish().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut b = Bridges::default();
+    let t0 = Instant::now();
+    b.add(c, t0);
+    b.tick(&mut hub, t0);
+    let key = hub.resolve(b.slots[0].conn.unwrap()).unwrap();
+    let conn = hub.conns.get_mut(key).unwrap();
+    // The ClientHello waits behind a closed gate only.
+    let gated = !conn.tls_wants_write();
+    assert_eq!(conn.tls.as_mut().unwrap().plain_for_now(), gated);
+    gated
+}
+
+#[test]
+fn only_a_nats_bridge_speaks_in_the_clear_before_tls() {
+    assert!(tls_gated(Kind::Nats));
+    assert!(!tls_gated(Kind::Ducq));
+    assert!(!tls_gated(Kind::Mqtt));
+}
+
+#[test]
+fn a_dial_that_fails_at_once_is_logged_and_tried_again_after_the_back_off() {
+    let (mut hub, _poll) = hub();
+    let log = logged(&mut hub);
+    let mut c = cfg(Kind::Ducq, "f", "127.0.0.1:1".parse().unwrap());
+    // TLS wanted, its settings never loaded: the dial fails before any
+    // connect.
+    c.tls = true;
+    let mut b = Bridges::default();
+    let t0 = Instant::now();
+    b.add(c, t0);
+    b.tick(&mut hub, t0);
+    assert!(b.slots[0].conn.is_none());
+    assert_eq!(
+        log.borrow().last().unwrap(),
+        "warning,bridge,bridge-f,could not connect to 127.0.0.1:1 (TLS settings not loaded); \
+         retrying in 0.10 s (attempt 1)"
+    );
+    assert_eq!(
+        b.next_due(&hub),
+        Some(t0 + Duration::from_millis(100))
+    );
+    // The next attempt waits twice as long.
+    b.tick(&mut hub, t0 + Duration::from_millis(100));
+    assert_eq!(
+        log.borrow().last().unwrap(),
+        "warning,bridge,bridge-f,could not connect to 127.0.0.1:1 (TLS settings not loaded); \
+         retrying in 0.20 s (attempt 2)"
+    );
+}
