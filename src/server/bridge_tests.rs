@@ -226,9 +226,10 @@ fn large_input_waits_for_the_pair_to_drain() {
     assert!(got.chunks(delivery.len()).all(|c| c == delivery));
 }
 
-/// Accepts TCP clients of `listener` into the hub.
+/// Accepts TCP clients of `listener` into the hub; counts its calls.
 struct Accepting {
     listener: TcpListener,
+    calls: Rc<std::cell::Cell<usize>>,
 }
 
 impl Acceptor for Accepting {
@@ -237,6 +238,7 @@ impl Acceptor for Accepting {
     }
 
     fn accept(&mut self, hub: &mut Hub) {
+        self.calls.set(self.calls.get() + 1);
         if let Ok((s, _)) = self.listener.accept() {
             let _ = adopt::adopt(hub, s.into_raw_fd(), Protocol::Tcp);
         }
@@ -249,9 +251,12 @@ fn a_listening_descriptor_is_served_by_its_callback() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    sources
-        .add_listener(Box::new(Accepting { listener }))
-        .unwrap();
+    let calls = Rc::new(std::cell::Cell::new(0));
+    let acceptor = Accepting {
+        listener,
+        calls: Rc::clone(&calls),
+    };
+    sources.add_listener(Box::new(acceptor)).unwrap();
     // More clients at once than one turn accepts.
     let n = TURNS + 6;
     let clients: Vec<TcpStream> = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
@@ -260,6 +265,12 @@ fn a_listening_descriptor_is_served_by_its_callback() {
         r.run_once(Some(Duration::from_millis(5))).unwrap();
         assert!(Instant::now() < deadline, "{} of {n} accepted", r.hub().len());
     }
+    // Called only while a client waits (as the original's, whose accept
+    // blocks): once per client.
+    for _ in 0..3 {
+        r.run_once(Some(Duration::from_millis(1))).unwrap();
+    }
+    assert_eq!(calls.get(), n);
     let mut c = clients.into_iter().last().unwrap();
     let mut ping = Vec::new();
     crate::transport::tcp::encode_frame(b"PING r\nx", &mut ping);
