@@ -266,11 +266,17 @@ fn a_listening_descriptor_is_served_by_its_callback() {
         assert!(Instant::now() < deadline, "{} of {n} accepted", r.hub().len());
     }
     // Called only while a client waits (as the original's, whose accept
-    // blocks): once per client.
+    // blocks): once per client, also for one that comes alone.
+    let late = TcpStream::connect(addr).unwrap();
+    while r.hub().len() < n + 1 {
+        r.run_once(Some(Duration::from_millis(5))).unwrap();
+        assert!(Instant::now() < deadline, "the late client not accepted");
+    }
     for _ in 0..3 {
         r.run_once(Some(Duration::from_millis(1))).unwrap();
     }
-    assert_eq!(calls.get(), n);
+    assert_eq!(calls.get(), n + 1);
+    drop(late);
     let mut c = clients.into_iter().last().unwrap();
     let mut ping = Vec::new();
     crate::transport::tcp::encode_frame(b"PING r\nx", &mut ping);
