@@ -285,3 +285,83 @@ fn a_listening_descriptor_is_served_by_its_callback() {
     crate::transport::tcp::encode_frame(b"PONG r\nx", &mut want);
     assert_eq!(answer(&mut r, &mut c, want.len()), want);
 }
+
+/// A port that notes when it received, for a listener's callback to see.
+struct Noting {
+    wire: Wire,
+    seen: Rc<std::cell::Cell<bool>>,
+}
+
+impl Port for Noting {
+    fn fd(&self) -> RawFd {
+        self.wire.fd()
+    }
+    fn recv(&mut self, hub: &mut Hub, buf: &mut Vec<u8>) -> Result<bool, State> {
+        self.seen.set(true);
+        self.wire.recv(hub, buf)
+    }
+    fn send(&mut self, hub: &mut Hub, msg: &[u8]) -> Result<(), State> {
+        self.wire.send(hub, msg)
+    }
+    fn refuse(&mut self, hub: &mut Hub, state: State) {
+        self.wire.refuse(hub, state)
+    }
+}
+
+/// Accepts clients; notes, at each call, whether the port had received.
+struct Watching {
+    listener: TcpListener,
+    seen: Rc<std::cell::Cell<bool>>,
+    log: Rc<RefCell<Vec<bool>>>,
+}
+
+impl Acceptor for Watching {
+    fn fd(&self) -> RawFd {
+        self.listener.as_raw_fd()
+    }
+    fn accept(&mut self, hub: &mut Hub) {
+        self.log.borrow_mut().push(self.seen.get());
+        if let Ok((s, _)) = self.listener.accept() {
+            let _ = adopt::adopt(hub, s.into_raw_fd(), Protocol::Tcp);
+        }
+    }
+}
+
+#[test]
+fn a_busy_listener_lets_a_port_take_its_turn() {
+    let (mut r, sources, _lines) = reactor();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Rc::new(std::cell::Cell::new(false));
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let watching = Watching {
+        listener,
+        seen: Rc::clone(&seen),
+        log: Rc::clone(&log),
+    };
+    sources.add_listener(Box::new(watching)).unwrap();
+    let (near, mut far) = UnixStream::pair().unwrap();
+    let peer = "192.0.2.1:4000".parse().unwrap();
+    let noting = Noting {
+        wire: Wire { sock: near },
+        seen: Rc::clone(&seen),
+    };
+    sources
+        .add_port(r.hub_mut(), Box::new(noting), "LINE", peer)
+        .map_err(|(s, _)| s)
+        .unwrap();
+    // The clients wait first, then the port's message.
+    let n = TURNS + 6;
+    let _clients: Vec<TcpStream> = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    far.write_all(&wire(b"PING r\n1")).unwrap();
+    assert_eq!(read_wire(&mut r, &mut far, 1), [pong(1)]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while log.borrow().len() < n {
+        r.run_once(Some(Duration::from_millis(5))).unwrap();
+        assert!(Instant::now() < deadline, "{} of {n} accepted", log.borrow().len());
+    }
+    // One turn of the listener, then the port, then the listener's rest.
+    let before = log.borrow().iter().filter(|s| !**s).count();
+    assert_eq!(before, TURNS);
+}
