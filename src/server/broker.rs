@@ -42,15 +42,19 @@ impl Hasher for RouteHasher {
         for c in &mut chunks {
             self.mix(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
         }
-        // The last 1–7 bytes as one zero-padded word, not one step each:
-        // a publish hashes its route twice (store and subscribers). The
-        // padding cannot make two routes equal: a slice's length is
-        // hashed before its bytes.
+        // The last 1–7 bytes as one word, not one step each: a publish
+        // hashes its route twice (store and subscribers). The word is read
+        // in place, overlapping bytes already mixed (a copy into a padded
+        // word was a call to memcpy per hash). Overlap cannot make two
+        // routes equal: a slice's length is hashed before its bytes, and
+        // for a given length the word's bytes determine the rest's.
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last.iter_mut().zip(rest).for_each(|(d, s)| *d = *s);
-            self.mix(u64::from_le_bytes(last));
+            let word = match bytes.len().checked_sub(8) {
+                Some(from) => word_at(bytes, from),
+                None => short_word(rest),
+            };
+            self.mix(word);
         }
     }
 
@@ -63,6 +67,32 @@ impl Hasher for RouteHasher {
     }
 }
 
+/// The eight bytes of `bytes` from `at`, little-endian (0 past the end,
+/// which the caller never asks for).
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// A word made of 1–7 bytes, every byte in it: two overlapping 4-byte
+/// reads from 4 bytes up, else the first, middle and last byte.
+fn short_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    let get = |i: usize| u64::from(b.get(i).copied().unwrap_or(0));
+    if n >= 4 {
+        let half = |at: usize| {
+            b.get(at..at + 4)
+                .and_then(|h| h.try_into().ok())
+                .map_or(0, |h| u64::from(u32::from_le_bytes(h)))
+        };
+        half(0) | half(n - 4) << 32
+    } else {
+        get(0) | get(n / 2) << 8 | get(n.saturating_sub(1)) << 16
+    }
+}
+
 pub(crate) type RouteMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<RouteHasher>>;
 
 /// Subscriptions of every connection, indexed for publishing.
@@ -71,12 +101,32 @@ pub struct Subscriptions {
     exact: RouteMap<Keys>,
     patterns: PatternIndex,
     by_conn: HashMap<usize, Vec<Box<[u8]>>, BuildHasherDefault<RouteHasher>>,
+    /// What `collect_subscribers` found for the route it was last asked
+    /// about: a publisher mostly publishes on one route again and again,
+    /// and a repeat then costs one comparison instead of a hash lookup and
+    /// a walk of the pattern tree. Every change of a subscription forgets
+    /// it (`forget_last`), so it never differs from a fresh lookup.
+    last: LastLookup,
 }
+
+/// A route and its subscribers, as `for_each_subscriber` reported them.
+/// Its buffers are reused from one route to the next.
+#[derive(Default)]
+struct LastLookup {
+    valid: bool,
+    route: Vec<u8>,
+    keys: Vec<usize>,
+}
+
+/// Routes with more subscribers than this are not remembered: the lookup
+/// is small beside their deliveries, and the copy would hold memory.
+const REMEMBER_UP_TO: usize = 64;
 
 impl Subscriptions {
     /// Subscribes `key` to `route`; without `add`, its previous
     /// subscriptions are dropped first (PROTOCOL.md §6: one by default).
     pub fn subscribe(&mut self, key: usize, route: &[u8], add: bool) {
+        self.forget_last();
         if !add {
             self.remove_conn(key);
         }
@@ -94,6 +144,7 @@ impl Subscriptions {
 
     /// Removes one subscription; false when `key` did not hold it.
     pub fn unsubscribe(&mut self, key: usize, route: &[u8]) -> bool {
+        self.forget_last();
         let Some(routes) = self.by_conn.get_mut(&key) else {
             return false;
         };
@@ -110,6 +161,7 @@ impl Subscriptions {
 
     /// Drops every subscription of `key` (it closed, or re-subscribed).
     pub fn remove_conn(&mut self, key: usize) {
+        self.forget_last();
         if let Some(routes) = self.by_conn.remove(&key) {
             for r in routes.iter() {
                 self.unindex(key, r);
@@ -144,6 +196,32 @@ impl Subscriptions {
             keys.as_slice().iter().for_each(|&k| f(k));
         }
         self.patterns.for_each_match(published, f);
+    }
+
+    /// Appends to `out` what `for_each_subscriber` reports for
+    /// `published`, from the last lookup when it was for the same route
+    /// and no subscription changed since (the publish path).
+    pub fn collect_subscribers(&mut self, published: &[u8], out: &mut Vec<usize>) {
+        let last = &mut self.last;
+        if last.valid && last.route == published {
+            out.extend_from_slice(&last.keys);
+            return;
+        }
+        let start = out.len();
+        self.for_each_subscriber(published, |k| out.push(k));
+        let found = out.get(start..).unwrap_or_default();
+        let last = &mut self.last;
+        last.valid = found.len() <= REMEMBER_UP_TO;
+        if last.valid {
+            last.route.clear();
+            last.route.extend_from_slice(published);
+            last.keys.clear();
+            last.keys.extend_from_slice(found);
+        }
+    }
+
+    fn forget_last(&mut self) {
+        self.last.valid = false;
     }
 
     /// Keys subscribed to exactly `route` (no pattern matching).
@@ -190,15 +268,22 @@ mod tests {
         assert!(s.routes_of(2).is_empty());
     }
 
-    /// The rule the type's doc names: per 8-byte little-endian word (the
-    /// tail zero-padded), `h = lo ^ hi` of the 128-bit `(h ^ w) * K`. The
-    /// values were worked out from that rule outside this code; a map
-    /// stays correct with any hash, so only this pins it.
+    /// The rule the type's doc names: per 8-byte little-endian word,
+    /// `h = lo ^ hi` of the 128-bit `(h ^ w) * K`; a tail of 1–7 bytes is
+    /// one more word: the last eight bytes when there are eight, else two
+    /// overlapping 4-byte halves (4–7 bytes) or the first, middle and last
+    /// byte (1–3). The values were worked out from that rule outside this
+    /// code; a map stays correct with any hash, so only this pins it.
     #[test]
     fn route_hasher_is_the_folded_multiply_rule() {
         assert_eq!(hash_of(b""), 0);
-        assert_eq!(hash_of(b"ab"), 0xa26d_8360_dbf3_1325);
-        assert_eq!(hash_of(b"abcdefghi"), 0x901b_5a24_ee3b_f828);
+        assert_eq!(hash_of(b"x"), 0x7b23_0027_42e4_950b);
+        assert_eq!(hash_of(b"ab"), 0xca8a_7e68_e8e2_5d67);
+        assert_eq!(hash_of(b"abc"), 0x8c41_a58a_f38d_aefa);
+        assert_eq!(hash_of(b"abcd"), 0x20e8_a019_10ed_439d);
+        assert_eq!(hash_of(b"abcde"), 0x0798_b17c_590e_1d86);
+        assert_eq!(hash_of(b"abcdefg"), 0xd988_150d_2b47_9a7d);
+        assert_eq!(hash_of(b"abcdefghi"), 0xf2bd_5c51_6168_e1dd);
         let mut h = RouteHasher::default();
         h.write_usize(7);
         h.write_usize(9);
@@ -217,6 +302,76 @@ mod tests {
         assert!(s.unsubscribe(4, b"log"));
         assert_eq!(s.exact_subscribers(b"log"), [5]);
         assert_eq!(subscribers(&s, b"log"), vec![5, 6]);
+    }
+
+    /// The publish path's remembered lookup never differs from a fresh
+    /// one: after every kind of change, in a long random sequence of
+    /// subscriptions, removals and publications on a few routes.
+    #[test]
+    fn remembered_subscribers_match_a_fresh_lookup_after_every_change() {
+        let routes: [&[u8]; 6] = [b"a/b", b"a/*", b"a/+", b"a/#", b"c", b"a/b/c"];
+        let published: [&[u8]; 4] = [b"a/b", b"c", b"a/b/c", b"x"];
+        let mut s = Subscriptions::default();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n) as usize
+        };
+        let (mut hits, mut changes) = (0, 0);
+        for _ in 0..20_000 {
+            let key = next(5);
+            let route = routes[next(6)];
+            match next(8) {
+                0 => s.subscribe(key, route, next(2) == 0),
+                1 => {
+                    s.unsubscribe(key, route);
+                }
+                2 => s.remove_conn(key),
+                _ => {
+                    let p = published[next(4)];
+                    hits += usize::from(s.last.valid && s.last.route == p);
+                    let mut got = vec![7];
+                    s.collect_subscribers(p, &mut got);
+                    let mut want = vec![7];
+                    s.for_each_subscriber(p, |k| want.push(k));
+                    assert_eq!(got, want, "{}", String::from_utf8_lossy(p));
+                    continue;
+                }
+            }
+            changes += 1;
+            assert!(!s.last.valid, "a change forgets the last lookup");
+        }
+        assert!(hits > 1_000 && changes > 1_000, "{hits} {changes}");
+    }
+
+    #[test]
+    fn a_route_with_many_subscribers_is_not_remembered() {
+        let mut s = Subscriptions::default();
+        for k in 0..=REMEMBER_UP_TO {
+            s.subscribe(k, b"big", true);
+        }
+        s.subscribe(1000, b"small", true);
+        let mut got = Vec::new();
+        s.collect_subscribers(b"big", &mut got);
+        assert_eq!(got.len(), REMEMBER_UP_TO + 1);
+        assert!(!s.last.valid);
+        assert!(s.last.keys.is_empty());
+        got.clear();
+        s.collect_subscribers(b"small", &mut got);
+        assert_eq!(got, [1000]);
+        assert!(s.last.valid);
+        assert_eq!(
+            (&s.last.route[..], &s.last.keys[..]),
+            (&b"small"[..], &[1000][..])
+        );
+        // Exactly the limit is remembered.
+        s.unsubscribe(0, b"big");
+        got.clear();
+        s.collect_subscribers(b"big", &mut got);
+        assert_eq!(got.len(), REMEMBER_UP_TO);
+        assert!(s.last.valid);
     }
 
     fn hash_of(bytes: &[u8]) -> u64 {

@@ -15,6 +15,10 @@ use ducq::client::Client;
 /// How long a test waits for anything that should happen.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+// A test that uses both this module and its sibling compiles `ports` twice;
+// each copy counts from its own offset, so the two do not hand out the
+// same ports.
+#[allow(clippy::duplicate_mod)]
 #[path = "../ports/mod.rs"]
 mod ports;
 pub use ports::free_port;

@@ -175,9 +175,9 @@ pub fn run(plan: Plan, shared: Arc<Shared>) -> Result<Outcome, String> {
             produced = allowed.saturating_sub(seq).min(batch);
             if produced > 0 {
                 // One stamp per batch, taken just before it is written.
-                let stamp = plan.clock.now_ns();
+                let stamp = payload::Stamp::new(plan.clock.now_ns());
                 for _ in 0..produced {
-                    payload::fill(&mut buf, seq, stamp, plan.size);
+                    payload::fill(&mut buf, seq, &stamp, plan.size);
                     conn.publish(&plan.topic, &buf);
                     seq += 1;
                 }

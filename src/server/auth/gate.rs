@@ -48,7 +48,23 @@ impl Hub {
     /// lists for pub and sub, nothing but `auth` and keep-alives before
     /// authenticating where anonymous use is off, admin commands for
     /// admins. A refusal is logged; the dispatcher answers NACK 24.
+    #[inline]
     pub(crate) fn authorize(&mut self, caller: usize, msg: &Message<'_>) -> Result<(), State> {
+        // Every message passes here. The common case (no restrictions, an
+        // anonymous connection, not `reload`) is decided inline; the rest,
+        // with its logging, is a call.
+        let open = !self.auth.strict
+            && self.conns.get(caller).is_some_and(|c| c.auth.anonymous)
+            && admin(msg) != Admin::Always;
+        if open {
+            return Ok(());
+        }
+        self.authorize_checked(caller, msg)
+    }
+
+    /// `authorize` beyond its common case.
+    #[inline(never)]
+    fn authorize_checked(&mut self, caller: usize, msg: &Message<'_>) -> Result<(), State> {
         let auth = match self.conns.get(caller) {
             Some(conn) => &conn.auth,
             // A message dispatched from no connection acts for whom it was

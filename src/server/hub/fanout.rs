@@ -75,7 +75,7 @@ impl Hub {
         self.fan.delivery_seq += 1;
         let seq = self.fan.delivery_seq;
         let mut targets = std::mem::take(&mut self.fan.targets);
-        self.subs.for_each_subscriber(route, |k| targets.push(k));
+        self.subs.collect_subscribers(route, &mut targets);
         self.fan.arenas_used = true;
         // Where this publication's encoding lies in each shared encoding's
         // arena, once made.

@@ -1,11 +1,13 @@
 //! ducq as a benchmark client: `sub <route>\n` and `pub <route>\n<payload>`
 //! (PROTOCOL.md §3–§6) over any library `Transport`: length-framed TCP and
 //! the WebSocket client, and whatever transport comes next.
-//! Framing and message parsing come from the library; nothing is re-encoded
-//! here by hand.
+//! Framing comes from the library, nothing is encoded here by hand; a
+//! delivery is read only as far as the bench needs (its payload).
 
-use ducq::proto::message::{classify, format_into, nack_text, pong_for, Kind, Message};
+use ducq::proto::message::{classify, format_into, memchr, nack_text, pong_for, Kind};
+use ducq::proto::ACK;
 use ducq::transport::tcp::TcpCodec;
+use ducq::transport::ws::frame::{encode_frame, OP_TEXT};
 use ducq::transport::ws::WsClient;
 use ducq::transport::{Decoder, Frame, SharedEncoding, Transport};
 
@@ -27,6 +29,10 @@ pub struct Ducq<T> {
     /// last publication, for transports whose frame is a header followed
     /// by the message verbatim (see `publish`).
     prefix: Prefix,
+    /// The bytes of one `ACK` as the server frames it, where every such
+    /// frame is the same bytes (length-framed TCP: `3\nACK`; WebSocket: an
+    /// unmasked text frame); see `decode`.
+    ack_frame: Option<Vec<u8>>,
 }
 
 impl Ducq<TcpCodec> {
@@ -39,19 +45,32 @@ impl Ducq<TcpCodec> {
 impl Ducq<WsClient> {
     /// ducq over WebSocket to `host` (`ip:port`, sent as the Host header).
     pub fn ws(host: &str) -> Self {
-        Ducq::new(WsClient::new(host, "/", MAX_BODY))
+        let mut ducq = Ducq::new(WsClient::new(host, "/", MAX_BODY));
+        // A server's frames are not masked: every ACK is one text frame of
+        // the same bytes.
+        let mut ack = Vec::new();
+        encode_frame(&mut ack, OP_TEXT, ACK, None);
+        ducq.ack_frame = Some(ack);
+        ducq
     }
 }
 
 impl<T: Transport> Ducq<T> {
     /// ducq over `transport`.
-    pub fn new(transport: T) -> Self {
+    pub fn new(mut transport: T) -> Self {
+        let ack_frame =
+            (transport.shared_encoding() == Some(SharedEncoding::TcpFrame)).then(|| {
+                let mut frame = Vec::new();
+                transport.encode(ACK, &mut frame);
+                frame
+            });
         Ducq {
             pending_subs: 0,
             ready_reported: transport.is_open(),
             transport,
             scratch: Vec::new(),
             prefix: Prefix::default(),
+            ack_frame,
         }
     }
 
@@ -112,6 +131,16 @@ impl<T: Transport + Send> Wire for Ducq<T> {
             self.ready_reported = true;
             return Ok(Some((0, Event::Ready)));
         }
+        // A publisher reads one ACK per publication: where an ACK is always
+        // the same bytes, it is recognised by them, as the Redis client
+        // tells its `:n` reply by the first byte.
+        // Only once open: before, the input is the transport's handshake.
+        let acks_only = self.pending_subs == 0 && self.ready_reported;
+        if let Some(ack) = self.ack_frame.as_deref().filter(|_| acks_only) {
+            if input.starts_with(ack) {
+                return Ok(Some((ack.len(), Event::Acked)));
+            }
+        }
         let mut dec = Decoder::new();
         let frame = dec.next(&mut self.transport, input, out);
         let consumed = dec.consumed();
@@ -135,16 +164,19 @@ impl<T: Transport + Send> Wire for Ducq<T> {
             Kind::Pong | Kind::Parts | Kind::End => Event::Nothing,
             Kind::Nack(_) => return Err(format!("ducq NACK: {}", nack_text(&msg))),
             Kind::Data => {
-                let parsed =
-                    Message::parse(&msg).map_err(|s| format!("bad ducq message: {s:?}"))?;
-                if parsed.command != b"pub" && parsed.command != b"publish" {
+                // A delivery is `pub <route>\n<payload>`: the payload is found
+                // with one search for the newline, as the NATS client finds
+                // the end of its MSG line; the bench checks payloads, and
+                // routes only as far as the command word.
+                let head_end = memchr(b'\n', &msg);
+                let is_pub = |c: &[u8]| msg.starts_with(c) && msg.get(c.len()) == Some(&b' ');
+                let Some(at) = head_end.filter(|_| is_pub(b"pub") || is_pub(b"publish")) else {
                     return Err(format!(
                         "unexpected ducq message: {}",
                         String::from_utf8_lossy(&msg[..msg.len().min(60)])
                     ));
-                }
-                let at = msg.len() - parsed.payload.len();
-                Event::Message(sub_cow(msg, at))
+                };
+                Event::Message(sub_cow(msg, at + 1))
             }
         };
         Ok(Some((consumed, event)))
@@ -224,6 +256,49 @@ mod tests {
             !out.windows(3).any(|w| w == b"xyz"),
             "the payload is masked"
         );
+    }
+
+    #[test]
+    fn acks_split_anywhere_and_deliveries_by_their_command_word() {
+        let mut w = Ducq::tcp();
+        let mut input = Vec::new();
+        for m in [&b"ACK"[..], b"publish a b\nx y", b"ACK", b"pub r\n", b"ACK"] {
+            encode_frame(m, &mut input);
+        }
+        let want = ["acked", "msg:x y", "acked", "msg:", "acked"];
+        // Fed whole, and cut at every byte: an ACK cut short waits for
+        // the rest, like any frame.
+        assert_eq!(events(&mut w, &input).0, want);
+        for cut in 1..input.len() {
+            let mut w = Ducq::tcp();
+            let mut buf = input[..cut].to_vec();
+            let (mut seen, _, used) = events(&mut w, &buf);
+            buf.drain(..used);
+            buf.extend_from_slice(&input[cut..]);
+            seen.extend(events(&mut w, &buf).0);
+            assert_eq!(seen, want, "cut at {cut}");
+        }
+        for bad in [&b"pubx r\nx"[..], b"pub r", b"sub r\nx", b"pub\nx"] {
+            let mut input = Vec::new();
+            encode_frame(bad, &mut input);
+            let err = Ducq::tcp().decode(&mut input, &mut Vec::new()).unwrap_err();
+            assert!(err.contains("unexpected ducq message"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_ack_frame_is_not_taken_from_a_websocket_handshake() {
+        let mut w = Ducq::ws("127.0.0.1:1");
+        let mut out = Vec::new();
+        assert!(w.hello(&mut out));
+        let ack = w.ack_frame.clone().unwrap();
+        assert_eq!(ack, b"\x81\x03ACK");
+        // Not open yet: these bytes are (bad) handshake bytes, not an ACK.
+        let mut input = ack.clone();
+        assert!(!matches!(
+            w.decode(&mut input, &mut out),
+            Ok(Some((_, Event::Acked)))
+        ));
     }
 
     #[test]
