@@ -255,12 +255,7 @@ impl Transport for Inner {
 #[test]
 fn named_is_its_inner_codec_under_another_name() {
     let on = Rc::new(Cell::new(true));
-    let mut c = Named::new(
-        "LINE",
-        Inner {
-            on: Rc::clone(&on),
-        },
-    );
+    let mut c = Named::new("LINE", Inner { on: Rc::clone(&on) });
     assert_eq!(c.name(), "LINE");
     let mut out = Vec::new();
     c.open(&mut out);

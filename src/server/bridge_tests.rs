@@ -67,7 +67,9 @@ impl Port for Wire {
     }
 
     fn refuse(&mut self, _: &mut Hub, state: State) {
-        let _ = self.sock.write_all(&wire(format!("refused {state:?}").as_bytes()));
+        let _ = self
+            .sock
+            .write_all(&wire(format!("refused {state:?}").as_bytes()));
     }
 }
 
@@ -158,7 +160,10 @@ fn many_messages_at_once_are_all_served_a_turn_at_a_time() {
     let want: Vec<Vec<u8>> = (0..n).map(pong).collect();
     assert_eq!(read_wire(&mut r, &mut far, n), want);
     first.write_all(&wire(b"PING r\nfirst")).unwrap();
-    assert_eq!(read_wire(&mut r, &mut first, 1), [b"PONG r\nfirst".to_vec()]);
+    assert_eq!(
+        read_wire(&mut r, &mut first, 1),
+        [b"PONG r\nfirst".to_vec()]
+    );
 }
 
 #[test]
@@ -192,7 +197,11 @@ fn a_connection_the_hub_ends_ends_the_port() {
     // The port is dropped: its socket's far end reads the end.
     assert!(read_wire(&mut r, &mut far, 1).is_empty());
     let want = "info,bridge,LINE:192.0.2.1:4000,closed by the server";
-    assert!(lines.borrow().iter().any(|l| l == want), "{:?}", lines.borrow());
+    assert!(
+        lines.borrow().iter().any(|l| l == want),
+        "{:?}",
+        lines.borrow()
+    );
 }
 
 #[test]
@@ -263,7 +272,11 @@ fn a_listening_descriptor_is_served_by_its_callback() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while r.hub().len() < n {
         r.run_once(Some(Duration::from_millis(5))).unwrap();
-        assert!(Instant::now() < deadline, "{} of {n} accepted", r.hub().len());
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} accepted",
+            r.hub().len()
+        );
     }
     // Called only while a client waits (as the original's, whose accept
     // blocks): once per client, also for one that comes alone.
@@ -359,7 +372,11 @@ fn a_busy_listener_lets_a_port_take_its_turn() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while log.borrow().len() < n {
         r.run_once(Some(Duration::from_millis(5))).unwrap();
-        assert!(Instant::now() < deadline, "{} of {n} accepted", log.borrow().len());
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} accepted",
+            log.borrow().len()
+        );
     }
     // One turn of the listener, then the port, then the listener's rest.
     let before = log.borrow().iter().filter(|s| !**s).count();

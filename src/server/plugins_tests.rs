@@ -16,7 +16,8 @@ impl Dir {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("ducq-plugins-{what}-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("ducq-plugins-{what}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Dir(dir)
@@ -63,7 +64,10 @@ fn refusal(path: &Path) -> String {
 #[test]
 fn a_good_command_is_read_whole() {
     let dir = Dir::new("good");
-    let path = dir.plugin("hello", &command("\"hello\"", "\"says hello\"", "(void *)run"));
+    let path = dir.plugin(
+        "hello",
+        &command("\"hello\"", "\"says hello\"", "(void *)run"),
+    );
     let p = load_file(&path).unwrap();
     assert_eq!(p.name, "hello");
     assert_eq!(p.doc, "says hello");
@@ -89,7 +93,11 @@ fn a_command_is_unloaded_with_its_last_holder() {
 fn each_wrong_export_is_refused_with_its_reason() {
     let dir = Dir::new("wrong");
     let cases = [
-        ("nocommand", "int other = 1;\n".to_string(), "no symbol 'command'".to_string()),
+        (
+            "nocommand",
+            "int other = 1;\n".to_string(),
+            "no symbol 'command'".to_string(),
+        ),
         (
             "function",
             "int command(void) { return 0; }\n".to_string(),
@@ -132,7 +140,10 @@ fn each_wrong_export_is_refused_with_its_reason() {
         ),
         (
             "dataexec",
-            format!("static int data = 1;\n{}", command("\"x\"", "\"d\"", "(void *)&data")),
+            format!(
+                "static int data = 1;\n{}",
+                command("\"x\"", "\"d\"", "(void *)&data")
+            ),
             "'x': exec does not point to code".to_string(),
         ),
     ];
@@ -157,7 +168,10 @@ fn texts_up_to_their_bound_are_read_and_longer_ones_refused() {
     let long = |n: usize| format!("\"{}\"", "d".repeat(n));
     let path = dir.plugin("atbound", &command("\"x\"", &long(MAX_TEXT), "(void *)run"));
     assert_eq!(load_file(&path).unwrap().doc.len(), MAX_TEXT);
-    let path = dir.plugin("over", &command("\"x\"", &long(MAX_TEXT + 1), "(void *)run"));
+    let path = dir.plugin(
+        "over",
+        &command("\"x\"", &long(MAX_TEXT + 1), "(void *)run"),
+    );
     assert_eq!(refusal(&path), "its doc is longer than 4096 bytes");
 }
 

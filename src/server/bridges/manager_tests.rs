@@ -169,7 +169,13 @@ fn a_closing_connection_hands_its_subscriptions_to_a_stand_in_when_one_may_be_ma
     assert!(d.stand_in().is_none());
     d.at(5.0);
     let stand_in = d.stand_in().unwrap();
-    let routes: Vec<&[u8]> = d.hub.subs.routes_of(stand_in).iter().map(|r| &r[..]).collect();
+    let routes: Vec<&[u8]> = d
+        .hub
+        .subs
+        .routes_of(stand_in)
+        .iter()
+        .map(|r| &r[..])
+        .collect();
     assert_eq!(routes, [b"o"]);
 }
 
@@ -203,7 +209,10 @@ fn a_ready_mirror_publishes_on_the_live_connection_and_its_notes_are_logged() {
     let mirror = Rc::clone(b.slots[0].mirror.as_ref().unwrap());
     let link = Rc::clone(&b.slots[0].link);
     // Nothing to publish yet: nothing written.
-    let (out0, written0) = (hub.conns.get(key).unwrap().pending_output(), link.borrow().written);
+    let (out0, written0) = (
+        hub.conns.get(key).unwrap().pending_output(),
+        link.borrow().written,
+    );
     b.tick(&mut hub, t0 + Duration::from_millis(10));
     assert_eq!(hub.conns.get(key).unwrap().pending_output(), out0);
     assert_eq!(link.borrow().written, written0);
@@ -224,7 +233,13 @@ fn a_ready_mirror_publishes_on_the_live_connection_and_its_notes_are_logged() {
     assert_eq!(link.borrow().written - written0, (out1 - out0) as u64);
     assert_eq!(mirror.borrow().depths(), (0, 1));
     let lines = log.borrow();
-    let tail: Vec<&str> = lines.iter().rev().take(2).rev().map(String::as_str).collect();
+    let tail: Vec<&str> = lines
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         tail,
         [
@@ -261,10 +276,7 @@ fn a_stand_in_that_cannot_be_made_is_tried_again_a_second_later() {
 fn tls_gated(kind: Kind) -> bool {
     let (mut hub, _poll) = hub();
     let remote = TcpListener::bind("127.0.0.1:0").unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "ducq-bridge-gate-{kind}-{}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("ducq-bridge-gate-{kind}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca = rcgen::generate_simple_self_signed(vec!["x".to_string()]).unwrap();
     let path = dir.join("ca.pem");
@@ -311,10 +323,7 @@ fn a_dial_that_fails_at_once_is_logged_and_tried_again_after_the_back_off() {
         "warning,bridge,bridge-f,could not connect to 127.0.0.1:1 (TLS settings not loaded); \
          retrying in 0.10 s (attempt 1)"
     );
-    assert_eq!(
-        b.next_due(&hub),
-        Some(t0 + Duration::from_millis(100))
-    );
+    assert_eq!(b.next_due(&hub), Some(t0 + Duration::from_millis(100)));
     // The next attempt waits twice as long.
     b.tick(&mut hub, t0 + Duration::from_millis(100));
     assert_eq!(

@@ -68,7 +68,14 @@ mod tests {
     /// answer, and the target's queued bytes.
     fn direct(push: bool, ducq: bool) -> (Result<(), State>, Vec<u8>) {
         let (mut hub, _poll) = hub();
-        let caller = connect(&mut hub, Box::new(Target { push: true, ducq: true })).0;
+        let caller = connect(
+            &mut hub,
+            Box::new(Target {
+                push: true,
+                ducq: true,
+            }),
+        )
+        .0;
         let target = connect(&mut hub, Box::new(Target { push, ducq })).0;
         let id = hub.client_id(target).unwrap();
         let raw = format!("to {id}\nhi");

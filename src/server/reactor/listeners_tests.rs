@@ -253,7 +253,8 @@ fn a_plain_client_on_each_kind_of_tls_port_gets_its_refusal() {
         frame(&nack(State::EMsgInv))
     );
     let mut s = TcpStream::connect(https).unwrap();
-    s.write_all(b"GET /lsconn HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(b"GET /lsconn HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let got = answer(&mut r, &mut s, usize::MAX);
     assert!(got.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{got:?}");
     assert!(got.ends_with(b"this port speaks HTTPS (TLS)\n"), "{got:?}");
