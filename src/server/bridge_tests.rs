@@ -382,3 +382,66 @@ fn a_busy_listener_lets_a_port_take_its_turn() {
     let before = log.borrow().iter().filter(|s| !**s).count();
     assert_eq!(before, TURNS);
 }
+
+/// A port that notes, at each receive, whether the other port had received.
+struct Watched {
+    wire: Wire,
+    other: Rc<std::cell::Cell<bool>>,
+    log: Rc<RefCell<Vec<bool>>>,
+}
+
+impl Port for Watched {
+    fn fd(&self) -> RawFd {
+        self.wire.fd()
+    }
+    fn recv(&mut self, hub: &mut Hub, buf: &mut Vec<u8>) -> Result<bool, State> {
+        self.log.borrow_mut().push(self.other.get());
+        self.wire.recv(hub, buf)
+    }
+    fn send(&mut self, hub: &mut Hub, msg: &[u8]) -> Result<(), State> {
+        self.wire.send(hub, msg)
+    }
+    fn refuse(&mut self, hub: &mut Hub, state: State) {
+        self.wire.refuse(hub, state)
+    }
+}
+
+#[test]
+fn a_busy_port_lets_another_take_its_turn() {
+    let (mut r, sources, _lines) = reactor();
+    let peer = "192.0.2.1:4000".parse().unwrap();
+    let seen = Rc::new(std::cell::Cell::new(false));
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (near, mut busy) = UnixStream::pair().unwrap();
+    let watched = Watched {
+        wire: Wire { sock: near },
+        other: Rc::clone(&seen),
+        log: Rc::clone(&log),
+    };
+    sources
+        .add_port(r.hub_mut(), Box::new(watched), "BUSY", peer)
+        .map_err(|(s, _)| s)
+        .unwrap();
+    let (near, mut quiet) = UnixStream::pair().unwrap();
+    let noting = Noting {
+        wire: Wire { sock: near },
+        seen: Rc::clone(&seen),
+    };
+    sources
+        .add_port(r.hub_mut(), Box::new(noting), "QUIET", peer)
+        .map_err(|(s, _)| s)
+        .unwrap();
+    // The busy port's messages wait first, then the quiet one's.
+    let n = TURNS * 2 + 6;
+    let mut all = Vec::new();
+    for i in 0..n {
+        all.extend_from_slice(&wire(format!("PING r\n{i}").as_bytes()));
+    }
+    busy.write_all(&all).unwrap();
+    quiet.write_all(&wire(b"PING r\nq")).unwrap();
+    assert_eq!(read_wire(&mut r, &mut quiet, 1), [b"PONG r\nq".to_vec()]);
+    assert_eq!(read_wire(&mut r, &mut busy, n).len(), n);
+    // One turn of the busy port, then the quiet one.
+    let before = log.borrow().iter().filter(|s| !**s).count();
+    assert_eq!(before, TURNS);
+}
