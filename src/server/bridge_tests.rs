@@ -445,3 +445,23 @@ fn a_busy_port_lets_another_take_its_turn() {
     let before = log.borrow().iter().filter(|s| !**s).count();
     assert_eq!(before, TURNS);
 }
+
+#[test]
+fn a_pair_reset_by_the_hub_ends_the_port_with_the_error() {
+    let (mut r, sources, lines) = reactor();
+    let (mut far, id) = port(&mut r, &sources);
+    let key = r.hub().resolve(id).unwrap();
+    // The port's message goes into the pair; the hub closes its end
+    // before reading it: our end of the pair is reset.
+    far.write_all(&wire(b"PING r\n1")).unwrap();
+    sources.on_ready(r.hub_mut());
+    r.hub_mut().close(key, "test");
+    assert!(read_wire(&mut r, &mut far, 1).is_empty());
+    let want =
+        "info,bridge,LINE:192.0.2.1:4000,bridge read: Connection reset by peer (os error 104)";
+    assert!(
+        lines.borrow().iter().any(|l| l == want),
+        "{:?}",
+        lines.borrow()
+    );
+}
