@@ -465,3 +465,22 @@ fn a_pair_reset_by_the_hub_ends_the_port_with_the_error() {
         lines.borrow()
     );
 }
+
+#[test]
+fn a_pair_the_hub_closed_ends_the_port_at_its_next_message() {
+    let (mut r, sources, lines) = reactor();
+    let (mut far, id) = port(&mut r, &sources);
+    let key = r.hub().resolve(id).unwrap();
+    // The hub's end gone before the port's message is written into it.
+    r.hub_mut().close(key, "test");
+    r.hub_mut().reap();
+    far.write_all(&wire(b"PING r\n1")).unwrap();
+    sources.serve(r.hub_mut(), 0, false);
+    let want = "info,bridge,LINE:192.0.2.1:4000,bridge write: Broken pipe (os error 32)";
+    assert!(
+        lines.borrow().iter().any(|l| l == want),
+        "{:?}",
+        lines.borrow()
+    );
+    assert!(sources.0.entries.borrow().is_empty());
+}
