@@ -59,9 +59,17 @@ fn emfile_backs_off_without_spinning_and_recovers() {
     // The existing client is still served while accept is failing.
     first.call(b"PING b\n", b"PONG b\n");
 
-    drop(clients);
     // SAFETY: restoring the limit we read.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
+    // The clients left waiting in the kernel's queue are taken by the
+    // retry alone: no new connection wakes the listener.
+    for (i, c) in clients.iter().enumerate() {
+        let mut p = util::Peer::from_stream(c.try_clone().unwrap());
+        let ping = format!("PING {i}\n");
+        let pong = format!("PONG {i}\n");
+        p.call(ping.as_bytes(), pong.as_bytes());
+    }
+    drop(clients);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let mut p = util::Peer::connect(srv.addr);
