@@ -290,7 +290,7 @@ pub fn verify_password(phc: &str, password: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// A session read back at start acts for its user (an anonymous
+    /// An MQTT client's state read back at start acts for its user (an anonymous
     /// listener's standing otherwise, as a fresh connection's).
     #[test]
     fn a_standing_of_a_user_names_the_user() {

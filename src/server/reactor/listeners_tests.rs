@@ -203,7 +203,7 @@ fn mqtt_credentials_are_ignored_without_users() {
     let addr = r.listen_mqtt("127.0.0.1:0").unwrap();
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(CONNECT_WITH_CREDENTIALS).unwrap();
-    // CONNACK, session not present, accepted.
+    // CONNACK: nothing kept from before, accepted.
     assert_eq!(answer(&mut r, &mut s, 4), [0x20, 2, 0, 0]);
 }
 
