@@ -26,9 +26,16 @@ fn open_fds() -> u64 {
 
 #[test]
 fn emfile_backs_off_without_spinning_and_recovers() {
-    let srv = TestServer::start();
+    // Errors logged to `LOG` subscribers only (not to stderr).
+    let srv = TestServer::with_setup(ducq::server::Settings::default(), |r| {
+        let log = r.hub_mut().logger_mut();
+        log.level = ducq::server::log::Level::Error;
+        log.stderr = false;
+    });
     let mut first = srv.peer();
     first.call(b"PING a\n", b"PONG a\n");
+    let mut log = srv.peer();
+    log.sub("LOG");
 
     // Leave room for a few connections only.
     let limit = open_fds() + 12;
@@ -56,12 +63,27 @@ fn emfile_backs_off_without_spinning_and_recovers() {
         spent < Duration::from_millis(300),
         "spinning: {spent:?} of CPU in 1 s"
     );
-    // The existing client is still served while accept is failing.
+    // The existing client is still served while accept is failing, and
+    // the failure is logged, once.
     first.call(b"PING b\n", b"PONG b\n");
+    let line = util::log_line(&mut log, "accept failed");
+    assert!(
+        line.ends_with("accept failed, pausing: Too many open files (os error 24)"),
+        "{line}"
+    );
+    log.expect_silence(Duration::from_millis(300));
 
-    drop(clients);
     // SAFETY: restoring the limit we read.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
+    // The clients left waiting in the kernel's queue are taken by the
+    // retry alone: no new connection wakes the listener.
+    for (i, c) in clients.iter().enumerate() {
+        let mut p = util::Peer::from_stream(c.try_clone().unwrap());
+        let ping = format!("PING {i}\n");
+        let pong = format!("PONG {i}\n");
+        p.call(ping.as_bytes(), pong.as_bytes());
+    }
+    drop(clients);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let mut p = util::Peer::connect(srv.addr);

@@ -245,3 +245,7 @@ pub(crate) fn welcome(hub: &mut Hub, key: usize) {
     }
     hub.log_conn(Level::Info, "accept", key, "connected");
 }
+
+#[cfg(test)]
+#[path = "adopt_tests.rs"]
+mod tests;

@@ -412,3 +412,7 @@ impl CommandSet for Sources {
         self.on_ready(hub);
     }
 }
+
+#[cfg(test)]
+#[path = "bridge_tests.rs"]
+mod tests;

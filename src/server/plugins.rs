@@ -266,3 +266,7 @@ pub fn load_dir(dir: &Path, mut log: impl FnMut(Level, String)) -> io::Result<Ve
     }
     Ok(loaded)
 }
+
+#[cfg(test)]
+#[path = "plugins_tests.rs"]
+mod tests;

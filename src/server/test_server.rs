@@ -64,3 +64,25 @@ pub(crate) fn accept_client(r: &mut Reactor, addr: SocketAddr) -> (TcpStream, us
         assert!(Instant::now() < deadline, "not accepted");
     }
 }
+
+/// Runs `r` turn by turn until `s` has received `want` bytes, or its end
+/// (or a reset); what came. Fails after 10 s without either.
+pub(crate) fn answer(r: &mut Reactor, s: &mut TcpStream, want: usize) -> Vec<u8> {
+    use std::io::{ErrorKind, Read};
+    s.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < want {
+        r.run_once(Some(Duration::from_millis(5))).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read: {e}"),
+        }
+        assert!(Instant::now() < deadline, "no answer; got {got:?}");
+    }
+    got
+}

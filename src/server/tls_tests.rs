@@ -559,3 +559,46 @@ fn a_gated_client_layer_is_silent_until_its_gate_opens() {
     settle(&mut s, &mut c);
     assert_eq!(s.got, b"CONNECT {}");
 }
+
+/// The gate's answers one by one (the test above runs the handshake
+/// through it): gated, nothing pending, plain and no clock until it opens;
+/// the first look after starts the clock once; no gate, never plain.
+#[test]
+fn a_client_behind_a_greeting_stays_plain_until_its_gate_opens() {
+    let pki = pki();
+    let gate = Rc::new(std::cell::Cell::new(false));
+    let now = Instant::now();
+    let mut c = TlsLayer::client_after_greeting(
+        Arc::clone(&pki.client),
+        "localhost",
+        now,
+        Rc::clone(&gate),
+    )
+    .unwrap();
+    assert_eq!(c.handshake_since, None);
+    // The ClientHello is made, but gated.
+    assert!(c.conn.wants_write());
+    assert!(c.gated());
+    assert!(!c.wants_write());
+    assert_eq!(c.pending(), 0);
+    assert!(c.plain_for_now());
+    assert!(c.plain_for_now());
+    assert_eq!(c.handshake_since, None);
+    gate.set(true);
+    assert!(!c.gated());
+    assert!(c.wants_write());
+    assert_eq!(c.pending(), 1);
+    let before = Instant::now();
+    assert!(!c.plain_for_now());
+    let since = c.handshake_since.unwrap();
+    assert!(since >= before);
+    // Once: the gate is gone, the clock not restarted.
+    assert!(!c.plain_for_now());
+    assert_eq!(c.handshake_since, Some(since));
+    // A layer without a gate was never plain.
+    let mut plain = TlsLayer::client(Arc::clone(&pki.client), "localhost", now).unwrap();
+    assert!(!plain.gated());
+    assert!(!plain.plain_for_now());
+    assert_eq!(plain.handshake_since, Some(now));
+    assert!(plain.wants_write());
+}

@@ -290,6 +290,17 @@ pub fn verify_password(phc: &str, password: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// An MQTT client's state read back at start acts for its user (an anonymous
+    /// listener's standing otherwise, as a fresh connection's).
+    #[test]
+    fn a_standing_of_a_user_names_the_user() {
+        let who = ConnAuth::of_user("bob");
+        assert_eq!(who.user.as_deref(), Some("bob"));
+        assert!(who.anonymous);
+        assert!(!who.held);
+        assert_eq!(ConnAuth::default().user, None);
+    }
+
     #[test]
     fn hash_and_verify() {
         let phc = hash_password(b"s3cret").unwrap();

@@ -554,3 +554,7 @@ fn link_fields(link: &Link) -> String {
         c.refused,
     )
 }
+
+#[cfg(test)]
+#[path = "manager_tests.rs"]
+mod manager_tests;

@@ -32,3 +32,67 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
     let _ = hub.send(target, &delivered);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::tests::{connect, hub};
+    use crate::transport::{Step, Transport};
+
+    /// A codec that takes pushed messages or not, reads ducq messages or
+    /// not, and writes what it is given as it is.
+    struct Target {
+        push: bool,
+        ducq: bool,
+    }
+
+    impl Transport for Target {
+        fn name(&self) -> &str {
+            "T"
+        }
+        fn decode<'a>(&mut self, _: &'a mut [u8], _: &mut Vec<u8>) -> Step<'a> {
+            Step::need_more()
+        }
+        fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+            out.extend_from_slice(msg);
+        }
+        fn accepts_push(&self) -> bool {
+            self.push
+        }
+        fn reads_ducq_messages(&self) -> bool {
+            self.ducq
+        }
+    }
+
+    /// What `to` from a caller does to a target of `push` and `ducq`: the
+    /// answer, and the target's queued bytes.
+    fn direct(push: bool, ducq: bool) -> (Result<(), State>, Vec<u8>) {
+        let (mut hub, _poll) = hub();
+        let caller = connect(
+            &mut hub,
+            Box::new(Target {
+                push: true,
+                ducq: true,
+            }),
+        )
+        .0;
+        let target = connect(&mut hub, Box::new(Target { push, ducq })).0;
+        let id = hub.client_id(target).unwrap();
+        let raw = format!("to {id}\nhi");
+        let msg = Message::parse(raw.as_bytes()).unwrap();
+        let got = exec(&mut hub, caller, &msg);
+        let out = hub.conns.get_mut(target).unwrap().out.own().clone();
+        (got, out)
+    }
+
+    #[test]
+    fn only_a_connection_that_takes_ducq_messages_now_gets_one() {
+        let (got, out) = direct(true, true);
+        assert_eq!(got, Ok(()));
+        assert!(out.starts_with(b"from T:"), "{out:?}");
+        assert!(out.ends_with(b"\nhi"), "{out:?}");
+        for (push, ducq) in [(false, true), (true, false), (false, false)] {
+            assert_eq!(direct(push, ducq), (Err(State::ENotFound), Vec::new()));
+        }
+    }
+}

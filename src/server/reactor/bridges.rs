@@ -87,3 +87,94 @@ impl Reactor {
         self.add_command_set(Box::new(PeerCommands::new(shared)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::server::bridges::config::Kind;
+    use crate::server::Settings;
+
+    fn reactor() -> (Reactor, Rc<RefCell<Vec<String>>>) {
+        let mut r = Reactor::new(Settings::default()).unwrap();
+        let lines = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&lines);
+        let logger = r.hub_mut().logger_mut();
+        logger.stderr = false;
+        logger.set_hook(Box::new(move |rec| sink.borrow_mut().push(rec.line())));
+        (r, lines)
+    }
+
+    fn bridge(name: &str, keepalive: u64) -> BridgeConfig {
+        let mut cfg = BridgeConfig::new(Kind::Ducq, "127.0.0.1:1".parse().unwrap());
+        cfg.name = name.into();
+        cfg.mapping.out.push("o".into());
+        cfg.keepalive = std::time::Duration::from_secs(keepalive);
+        cfg
+    }
+
+    #[test]
+    fn bridge_commands_are_added_once() {
+        let (mut r, lines) = reactor();
+        let sets = r.dispatcher().set_count();
+        r.accept_bridges().unwrap();
+        r.accept_bridges().unwrap();
+        assert_eq!(r.dispatcher().set_count(), sets + 1);
+        let id = r.bridges.shared().id;
+        assert_eq!(
+            *lines.borrow(),
+            [format!("info,bridge,server,broker id {id:016x}")]
+        );
+    }
+
+    #[test]
+    fn a_bridge_is_checked_logged_and_given_the_bridge_commands() {
+        let (mut r, lines) = reactor();
+        let mut bad = bridge("b", 30);
+        bad.mapping.out.clear();
+        assert!(r.add_bridge(bad).is_err());
+        assert!(!r.bridges.is_enabled());
+        assert!(lines.borrow().is_empty());
+        r.add_bridge(bridge("b", 30)).unwrap();
+        assert!(r.bridges.is_enabled());
+        assert!(r.dispatcher().list().iter().any(|(n, _)| n == "bpub"));
+        let id = r.bridges.shared().id;
+        assert_eq!(
+            *lines.borrow(),
+            [
+                format!("info,bridge,server,broker id {id:016x}"),
+                "info,bridge,bridge-b,ducq bridge to 127.0.0.1:1: out [\"o\"], in []".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reload_adds_changes_and_removes_bridges_and_says_so() {
+        let (mut r, lines) = reactor();
+        // No bridges wanted: not even the commands.
+        r.reload_bridges(&[]).unwrap();
+        assert!(!r.bridges.is_enabled());
+        assert!(lines.borrow().is_empty());
+        let mut a = bridge("a", 30);
+        a.finish().unwrap();
+        r.reload_bridges(std::slice::from_ref(&a)).unwrap();
+        assert!(r.bridges.is_enabled());
+        let mut changed = bridge("a", 40);
+        changed.finish().unwrap();
+        r.reload_bridges(std::slice::from_ref(&changed)).unwrap();
+        r.reload_bridges(&[]).unwrap();
+        let id = r.bridges.shared().id;
+        assert_eq!(
+            *lines.borrow(),
+            [
+                format!("info,bridge,server,broker id {id:016x}"),
+                "info,bridge,bridge-a,added by the reload".to_string(),
+                "info,bridge,bridge-a,changed by the reload: reconnecting, 0 undelivered taken over"
+                    .to_string(),
+                "info,bridge,bridge-a,removed by the reload".to_string(),
+            ]
+        );
+    }
+}

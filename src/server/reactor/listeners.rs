@@ -396,3 +396,7 @@ fn write_once(socket: &mut crate::server::socket::Socket, bytes: &[u8]) -> io::R
         Socket::Unix(s) => io::Write::write(s, bytes),
     }
 }
+
+#[cfg(test)]
+#[path = "listeners_tests.rs"]
+mod tests;

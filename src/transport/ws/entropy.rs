@@ -54,45 +54,73 @@ mod os {
 mod platform {
     use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-    // The pool's 64 bits in two halves, read and written with plain 32-bit
-    // loads and stores (all riscv32imc has). Two threads drawing at the
-    // same moment may read the same pool; their stack addresses still set
-    // their values apart.
-    static HIGH: AtomicU32 = AtomicU32::new(0);
-    static LOW: AtomicU32 = AtomicU32::new(0);
-    static SEEDED: AtomicBool = AtomicBool::new(false);
-
     /// Odd constant of splitmix64's sequence (the golden ratio).
     const STEP: u64 = 0x9e37_79b9_7f4a_7c15;
 
-    fn load() -> u64 {
-        (u64::from(HIGH.load(Ordering::Relaxed)) << 32) | u64::from(LOW.load(Ordering::Relaxed))
+    /// The pool's 64 bits in two halves, read and written with plain
+    /// 32-bit loads and stores (all riscv32imc has). Two threads drawing at
+    /// the same moment may read the same pool; their stack addresses still
+    /// set their values apart.
+    pub(super) struct Pool {
+        high: AtomicU32,
+        low: AtomicU32,
+        seeded: AtomicBool,
     }
 
-    fn store(v: u64) {
-        HIGH.store((v >> 32) as u32, Ordering::Relaxed);
-        LOW.store(v as u32, Ordering::Relaxed);
+    impl Pool {
+        pub(super) const fn new() -> Pool {
+            Pool {
+                high: AtomicU32::new(0),
+                low: AtomicU32::new(0),
+                seeded: AtomicBool::new(false),
+            }
+        }
+
+        pub(super) fn load(&self) -> u64 {
+            (u64::from(self.high.load(Ordering::Relaxed)) << 32)
+                | u64::from(self.low.load(Ordering::Relaxed))
+        }
+
+        pub(super) fn store(&self, v: u64) {
+            self.high.store((v >> 32) as u32, Ordering::Relaxed);
+            self.low.store(v as u32, Ordering::Relaxed);
+        }
+
+        pub(super) fn seed(&self, seed: u64) {
+            self.store(super::mix(self.load() ^ super::mix(seed)));
+            self.seeded.store(true, Ordering::Relaxed);
+        }
+
+        pub(super) fn is_seeded(&self) -> bool {
+            self.seeded.load(Ordering::Relaxed)
+        }
+
+        /// The next value for a caller whose stack is at `stack`.
+        pub(super) fn draw(&self, stack: u64) -> u64 {
+            let state = self.load().wrapping_add(STEP);
+            self.store(state);
+            super::mix(state ^ stack.rotate_left(32))
+        }
     }
+
+    static POOL: Pool = Pool::new();
 
     /// Mixes `seed` (from the platform's random source: a hardware RNG, a
     /// radio's noise) into the pool. Call it before the first WebSocket
     /// client is made; calling it again adds to what is there.
     pub fn seed_entropy(seed: u64) {
-        store(super::mix(load() ^ super::mix(seed)));
-        SEEDED.store(true, Ordering::Relaxed);
+        POOL.seed(seed);
     }
 
     /// Whether [`seed_entropy`] was called: without it the pool holds only
     /// what a stack address gives, which an observer can guess.
     pub fn is_seeded() -> bool {
-        SEEDED.load(Ordering::Relaxed)
+        POOL.is_seeded()
     }
 
     /// 64 bits from the pool, which moves on at each draw.
     pub fn entropy() -> u64 {
-        let state = load().wrapping_add(STEP);
-        store(state);
-        super::mix(state ^ super::stack_address().rotate_left(32))
+        POOL.draw(super::stack_address())
     }
 }
 
@@ -142,11 +170,44 @@ mod tests {
     #[cfg(not(feature = "std"))]
     #[test]
     fn a_platform_seed_marks_the_pool_and_changes_the_draws() {
+        // No other test seeds the process' pool.
+        assert!(!is_seeded());
         let before = entropy();
         seed_entropy(0x1234_5678_9abc_def0);
         assert!(is_seeded());
         let after = entropy();
         assert_ne!(before, after);
         assert_ne!(after, 0);
+    }
+
+    /// The pool's arithmetic on a pool of the test's own (the process'
+    /// one moves with every WebSocket client drawn meanwhile): halves
+    /// stored and loaded, each draw a splitmix64 step mixed with the
+    /// caller's stack address turned by half, a seed mixed into what is
+    /// there.
+    #[cfg(not(feature = "std"))]
+    #[test]
+    fn the_pool_is_a_splitmix64_sequence_moved_by_seeds() {
+        use platform::Pool;
+        const STEP: u64 = 0x9e37_79b9_7f4a_7c15;
+        let pool = Pool::new();
+        assert!(!pool.is_seeded());
+        pool.store(0x1234_5678_9abc_def0);
+        assert_eq!(pool.load(), 0x1234_5678_9abc_def0);
+        pool.store(0);
+        // Unseeded, at stack 0: splitmix64's own first outputs.
+        assert_eq!(pool.draw(0), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(pool.load(), STEP);
+        assert_eq!(pool.draw(0), mix(STEP.wrapping_mul(2)));
+        let stack = 0x0000_7fff_0000_1234;
+        let next = STEP.wrapping_mul(3);
+        assert_eq!(pool.draw(stack), mix(next ^ 0x0000_1234_0000_7fff));
+        pool.seed(7);
+        assert!(pool.is_seeded());
+        let seeded = mix(next ^ mix(7));
+        assert_eq!(pool.load(), seeded);
+        assert_eq!(pool.draw(0), mix(seeded.wrapping_add(STEP)));
+        pool.seed(7);
+        assert_eq!(pool.load(), mix(seeded.wrapping_add(STEP) ^ mix(7)));
     }
 }
