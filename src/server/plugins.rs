@@ -163,17 +163,29 @@ fn check_symbol(sym: *const c_void) -> Result<(), String> {
 /// Reads a NUL-terminated string a plugin points to, only within readable
 /// loaded segments.
 fn read_text(p: *const c_char, what: &str) -> Result<String, String> {
+    read_text_within(p, what, segment)
+}
+
+/// `read_text` with the lookup of the memory that may be read: `within(a)`
+/// gives the flags and the end of the readable range holding address `a`,
+/// and must only name memory that can be read (the loaded segments; a
+/// test's own buffer).
+fn read_text_within(
+    p: *const c_char,
+    what: &str,
+    within: impl Fn(usize) -> Option<(u32, usize)>,
+) -> Result<String, String> {
     let outside = || format!("its {what} points outside loaded memory");
     let mut bytes = Vec::new();
     let mut at = p as usize;
     while bytes.len() <= MAX_TEXT {
-        let (flags, end) = segment(at).ok_or_else(outside)?;
+        let (flags, end) = within(at).ok_or_else(outside)?;
         if flags & libc::PF_R == 0 {
             return Err(outside());
         }
         while at < end && bytes.len() <= MAX_TEXT {
-            // SAFETY: `at` lies in a readable loaded segment (checked above
-            // up to `end`), so reading one byte there cannot fault.
+            // SAFETY: `at` lies in readable memory (`within` said so up to
+            // `end`), so reading one byte there cannot fault.
             let b = unsafe { (at as *const u8).read() };
             if b == 0 {
                 return String::from_utf8(bytes).map_err(|_| format!("its {what} is not UTF-8"));

@@ -217,3 +217,32 @@ fn a_folder_loads_its_shared_objects_in_name_order() {
     );
     assert!(load_dir(&dir.0.join("absent"), |_, _| {}).is_err());
 }
+
+/// A text is read up to the end of the memory it lies in and no further:
+/// one that runs to the end without a NUL is refused even when the byte
+/// just past the end is a NUL (here, the buffer's own last byte, outside
+/// the range the lookup names).
+#[test]
+fn a_text_stops_at_the_end_of_its_readable_memory() {
+    let buf = *b"abc\0";
+    let start = buf.as_ptr() as usize;
+    let range = |len: usize| {
+        move |a: usize| {
+            (start..start + len)
+                .contains(&a)
+                .then_some((libc::PF_R, start + len))
+        }
+    };
+    let text = buf.as_ptr().cast::<c_char>();
+    assert_eq!(read_text_within(text, "name", range(4)), Ok("abc".into()));
+    assert_eq!(
+        read_text_within(text, "name", range(3)),
+        Err("its name points outside loaded memory".into())
+    );
+    // Readable memory that is not flagged readable is outside too.
+    let unreadable = |a: usize| (start..start + 4).contains(&a).then_some((0, start + 4));
+    assert_eq!(
+        read_text_within(text, "doc", unreadable),
+        Err("its doc points outside loaded memory".into())
+    );
+}
