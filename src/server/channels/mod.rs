@@ -12,6 +12,7 @@
 //! it goes. This file holds the registry and the calls that change it;
 //! `gate` applies channels to publications and subscriptions; `spec`,
 //! `rate`, `depths` and `overlap` are its parts. It never touches a socket.
+//! Over 600 lines only with its unit tests (the code is about 430).
 //!
 //! An embedder defines its channels in the config layer, with `define` /
 //! `remove` (the configuration file's `[[channel]]` tables, at a reload
