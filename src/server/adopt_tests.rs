@@ -4,15 +4,14 @@
 //! their own.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::rc::Rc;
 
 use super::*;
-use crate::server::test_server::answer;
-use crate::server::Reactor;
+use crate::server::test_server::{answer, logged_reactor};
 use crate::transport::{Decoded, SharedEncoding};
 
 const HANDSHAKE: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
@@ -21,16 +20,6 @@ const HANDSHAKE: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
 
 /// A bare reactor's answer to `ping` (it has no commands).
 const UNKNOWN: &[u8] = b"NACK *\n17\ncommand unknown";
-
-fn reactor(settings: Settings) -> (Reactor, Rc<RefCell<Vec<String>>>) {
-    let mut r = Reactor::new(settings).unwrap();
-    let lines = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&lines);
-    let logger = r.hub_mut().logger_mut();
-    logger.stderr = false;
-    logger.set_hook(Box::new(move |rec| sink.borrow_mut().push(rec.line())));
-    (r, lines)
-}
 
 /// A connected pair: the client's end and the accepted end.
 fn pair() -> (TcpStream, TcpStream) {
@@ -56,7 +45,7 @@ fn ws_frame(payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn an_adopted_descriptor_is_a_connection_like_an_accepted_one() {
-    let (mut r, lines) = reactor(Settings::default());
+    let (mut r, lines) = logged_reactor(Settings::default());
     let (mut client, accepted) = pair();
     let peer = client.local_addr().unwrap();
     let id = adopt(r.hub_mut(), accepted.into_raw_fd(), Protocol::Tcp).unwrap();
@@ -77,7 +66,7 @@ fn each_protocol_gets_its_codec_with_the_servers_limits() {
         max_message: 100,
         ..Settings::default()
     };
-    let (mut r, _lines) = reactor(settings);
+    let (mut r, _lines) = logged_reactor(settings);
     // WebSocket starting with the handshake, and one already upgraded.
     let (mut c, a) = pair();
     adopt(r.hub_mut(), a.into_raw_fd(), Protocol::Ws).unwrap();
@@ -119,7 +108,7 @@ fn at_the_connection_limit_the_descriptor_stays_the_callers() {
         max_connections: 1,
         ..Settings::default()
     };
-    let (mut r, lines) = reactor(settings);
+    let (mut r, lines) = logged_reactor(settings);
     let (_c1, a1) = pair();
     adopt(r.hub_mut(), a1.into_raw_fd(), Protocol::Tcp).unwrap();
     let (mut c2, a2) = pair();
@@ -137,7 +126,7 @@ fn at_the_connection_limit_the_descriptor_stays_the_callers() {
 
 #[test]
 fn a_descriptor_that_is_none_is_refused() {
-    let (mut r, _lines) = reactor(Settings::default());
+    let (mut r, _lines) = logged_reactor(Settings::default());
     assert_eq!(
         adopt(r.hub_mut(), -1, Protocol::Tcp),
         Err(State::ECommLayer)
@@ -147,7 +136,7 @@ fn a_descriptor_that_is_none_is_refused() {
 
 #[test]
 fn a_codecs_opening_bytes_go_out_at_once() {
-    let (mut r, _lines) = reactor(Settings::default());
+    let (mut r, _lines) = logged_reactor(Settings::default());
     let (mut c, a) = pair();
     let inner = Inner {
         on: Rc::new(Cell::new(true)),

@@ -14,16 +14,11 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::server::adopt::Protocol;
-use crate::server::test_server::answer;
+use crate::server::test_server::{answer, logged_reactor};
 use crate::server::{Reactor, Settings};
 
 fn reactor() -> (Reactor, Sources, Rc<RefCell<Vec<String>>>) {
-    let mut r = Reactor::new(Settings::default()).unwrap();
-    let lines = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&lines);
-    let logger = r.hub_mut().logger_mut();
-    logger.stderr = false;
-    logger.set_hook(Box::new(move |rec| sink.borrow_mut().push(rec.line())));
+    let (mut r, lines) = logged_reactor(Settings::default());
     let sources = Sources::new().unwrap();
     r.add_command_set(Box::new(sources.clone())).unwrap();
     (r, sources, lines)

@@ -2,10 +2,13 @@
 //! reconnecting client's, the C reconnect policy's): started with the
 //! given settings on an address (port 0: any, or a port a stopped one
 //! used), stopped and joined on drop; and, for tests that drive a reactor
-//! turn by turn, a client connected and accepted. Compiled for tests only;
+//! turn by turn, a reactor whose log lines are kept and a client
+//! connected and accepted. Compiled for tests only;
 //! it must not grow into a second way of running a server.
 
+use std::cell::RefCell;
 use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -85,4 +88,16 @@ pub(crate) fn answer(r: &mut Reactor, s: &mut TcpStream, want: usize) -> Vec<u8>
         assert!(Instant::now() < deadline, "no answer; got {got:?}");
     }
     got
+}
+
+/// A reactor with `settings` whose log lines are kept (and not written to
+/// stderr), for tests that check what it logs.
+pub(crate) fn logged_reactor(settings: Settings) -> (Reactor, Rc<RefCell<Vec<String>>>) {
+    let mut r = Reactor::new(settings).unwrap();
+    let lines = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&lines);
+    let logger = r.hub_mut().logger_mut();
+    logger.stderr = false;
+    logger.set_hook(Box::new(move |rec| sink.borrow_mut().push(rec.line())));
+    (r, lines)
 }

@@ -90,22 +90,11 @@ impl Reactor {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::rc::Rc;
 
     use super::*;
     use crate::server::bridges::config::Kind;
+    use crate::server::test_server::logged_reactor;
     use crate::server::Settings;
-
-    fn reactor() -> (Reactor, Rc<RefCell<Vec<String>>>) {
-        let mut r = Reactor::new(Settings::default()).unwrap();
-        let lines = Rc::new(RefCell::new(Vec::new()));
-        let sink = Rc::clone(&lines);
-        let logger = r.hub_mut().logger_mut();
-        logger.stderr = false;
-        logger.set_hook(Box::new(move |rec| sink.borrow_mut().push(rec.line())));
-        (r, lines)
-    }
 
     fn bridge(name: &str, keepalive: u64) -> BridgeConfig {
         let mut cfg = BridgeConfig::new(Kind::Ducq, "127.0.0.1:1".parse().unwrap());
@@ -117,7 +106,7 @@ mod tests {
 
     #[test]
     fn bridge_commands_are_added_once() {
-        let (mut r, lines) = reactor();
+        let (mut r, lines) = logged_reactor(Settings::default());
         let sets = r.dispatcher().set_count();
         r.accept_bridges().unwrap();
         r.accept_bridges().unwrap();
@@ -131,7 +120,7 @@ mod tests {
 
     #[test]
     fn a_bridge_is_checked_logged_and_given_the_bridge_commands() {
-        let (mut r, lines) = reactor();
+        let (mut r, lines) = logged_reactor(Settings::default());
         let mut bad = bridge("b", 30);
         bad.mapping.out.clear();
         assert!(r.add_bridge(bad).is_err());
@@ -152,7 +141,7 @@ mod tests {
 
     #[test]
     fn a_reload_adds_changes_and_removes_bridges_and_says_so() {
-        let (mut r, lines) = reactor();
+        let (mut r, lines) = logged_reactor(Settings::default());
         // No bridges wanted: not even the commands.
         r.reload_bridges(&[]).unwrap();
         assert!(!r.bridges.is_enabled());

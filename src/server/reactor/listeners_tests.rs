@@ -3,26 +3,15 @@
 //! codec each kind gives its clients (limits from the settings in force),
 //! a plain client on each kind of TLS port, and the connection limit.
 
-use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::server::test_server::answer;
+use crate::server::test_server::{answer, logged_reactor};
 use crate::server::Settings;
 use crate::tls::ServerTlsFiles;
-
-fn reactor(settings: Settings) -> (Reactor, Rc<RefCell<Vec<String>>>) {
-    let mut r = Reactor::new(settings).unwrap();
-    let lines = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&lines);
-    let logger = r.hub_mut().logger_mut();
-    logger.stderr = false;
-    logger.set_hook(Box::new(move |rec| sink.borrow_mut().push(rec.line())));
-    (r, lines)
-}
 
 /// A scratch directory, removed on drop.
 struct Dir(PathBuf);
@@ -78,7 +67,7 @@ const CONNECT_WITH_CREDENTIALS: &[u8] = &[
 fn every_kind_of_listener_says_what_it_is_and_is_listed_in_order() {
     let dir = Dir::new("listeners");
     let tls = tls_config(&dir);
-    let (mut r, lines) = reactor(Settings::default());
+    let (mut r, lines) = logged_reactor(Settings::default());
     assert!(r.local_addrs().is_empty());
     assert!(r.listener_names().is_empty());
     let tcp = r.listen_tcp("127.0.0.1:0").unwrap();
@@ -145,7 +134,7 @@ fn every_kind_of_listener_says_what_it_is_and_is_listed_in_order() {
 fn settings_of_a_listener_are_taken_only_where_they_apply() {
     let dir = Dir::new("listener-settings");
     let tls = tls_config(&dir);
-    let (mut r, _lines) = reactor(Settings::default());
+    let (mut r, _lines) = logged_reactor(Settings::default());
     r.listen_tcp("127.0.0.1:0").unwrap();
     r.listen_tls("127.0.0.1:0", Arc::clone(&tls)).unwrap();
     r.listen_mqtt("127.0.0.1:0").unwrap();
@@ -181,7 +170,7 @@ fn an_mqtt_listeners_limits_follow_the_largest_message_and_are_made_once() {
         max_message: 5000,
         ..Settings::default()
     };
-    let (mut r, _lines) = reactor(settings.clone());
+    let (mut r, _lines) = logged_reactor(settings.clone());
     r.listen_mqtt("127.0.0.1:0").unwrap();
     let first = r.mqtt_config(0).unwrap();
     assert_eq!(first.max_packet, 5000);
@@ -199,7 +188,7 @@ fn an_mqtt_listeners_limits_follow_the_largest_message_and_are_made_once() {
 
 #[test]
 fn mqtt_credentials_are_ignored_without_users() {
-    let (mut r, _lines) = reactor(Settings::default());
+    let (mut r, _lines) = logged_reactor(Settings::default());
     let addr = r.listen_mqtt("127.0.0.1:0").unwrap();
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(CONNECT_WITH_CREDENTIALS).unwrap();
@@ -213,7 +202,7 @@ fn an_http_listener_takes_its_limits_from_the_settings() {
         max_message: 100,
         ..Settings::default()
     };
-    let (mut r, _lines) = reactor(settings);
+    let (mut r, _lines) = logged_reactor(settings);
     let addr = r.listen_http("127.0.0.1:0").unwrap();
     // A body over the largest message is refused from its head alone.
     let mut s = TcpStream::connect(addr).unwrap();
@@ -242,7 +231,7 @@ fn an_http_listener_takes_its_limits_from_the_settings() {
 fn a_plain_client_on_each_kind_of_tls_port_gets_its_refusal() {
     let dir = Dir::new("listener-refusals");
     let tls = tls_config(&dir);
-    let (mut r, _lines) = reactor(Settings::default());
+    let (mut r, _lines) = logged_reactor(Settings::default());
     let framed = r.listen_tls("127.0.0.1:0", Arc::clone(&tls)).unwrap();
     let https = r.listen_https("127.0.0.1:0", Arc::clone(&tls)).unwrap();
     let mqtts = r.listen_mqtts("127.0.0.1:0", Arc::clone(&tls)).unwrap();
@@ -269,7 +258,7 @@ fn a_client_beyond_the_connection_limit_is_refused_with_emax() {
         max_connections: 1,
         ..Settings::default()
     };
-    let (mut r, lines) = reactor(settings);
+    let (mut r, lines) = logged_reactor(settings);
     let addr = r.listen_tcp("127.0.0.1:0").unwrap();
     let dir = Dir::new("listener-limit");
     let tls_addr = r.listen_tls("127.0.0.1:0", tls_config(&dir)).unwrap();

@@ -130,7 +130,7 @@ impl Reactor {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::{Cell, RefCell};
+    use std::cell::Cell;
     use std::io::{Read, Write};
     use std::net::TcpStream;
     use std::os::fd::AsRawFd;
@@ -140,18 +140,8 @@ mod tests {
     use super::*;
     use crate::proto::Message;
     use crate::server::hub::Hub;
-    use crate::server::test_server::accept_client;
+    use crate::server::test_server::{accept_client, logged_reactor};
     use crate::server::Settings;
-
-    fn reactor() -> (Reactor, Rc<RefCell<Vec<String>>>) {
-        let mut r = Reactor::new(Settings::default()).unwrap();
-        let lines = Rc::new(RefCell::new(Vec::new()));
-        let sink = Rc::clone(&lines);
-        let logger = r.hub_mut().logger_mut();
-        logger.stderr = false;
-        logger.set_hook(Box::new(move |rec| sink.borrow_mut().push(rec.line())));
-        (r, lines)
-    }
 
     /// A hook that counts its calls and refuses from the second on.
     fn counting(calls: &Rc<Cell<usize>>) -> ReloadHook {
@@ -167,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_reload_runs_the_hook_and_logs_what_came_of_it() {
-        let (mut r, lines) = reactor();
+        let (mut r, lines) = logged_reactor(Settings::default());
         let refused = Err(vec!["not started from a configuration file".to_string()]);
         assert_eq!(r.reload(), refused);
         let calls = Rc::new(Cell::new(0));
@@ -190,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_requested_reload_runs_at_the_end_of_a_turn() {
-        let (mut r, _lines) = reactor();
+        let (mut r, _lines) = logged_reactor(Settings::default());
         let calls = Rc::new(Cell::new(0));
         r.set_reload_hook(counting(&calls));
         let handle = r.reload_handle();
@@ -224,7 +214,7 @@ mod tests {
 
     #[test]
     fn the_reload_command_is_answered_by_how_the_reload_went() {
-        let (mut r, _lines) = reactor();
+        let (mut r, _lines) = logged_reactor(Settings::default());
         let (mut s, key) = client(&mut r);
         let id = r.hub().conn_id(key).unwrap();
         let answer = |r: &mut Reactor, s: &mut TcpStream, want: Vec<u8>| {
@@ -251,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_new_http_policy_holds_for_connections_accepted_after_it() {
-        let (mut r, _lines) = reactor();
+        let (mut r, _lines) = logged_reactor(Settings::default());
         let addr = r.listen_http("127.0.0.1:0").unwrap();
         let status = |r: &mut Reactor| {
             let (mut s, _) = client_of(r, addr);
@@ -320,7 +310,7 @@ mod tests {
 
     #[test]
     fn a_replaced_command_set_is_watched_under_its_own_index() {
-        let (mut r, _lines) = reactor();
+        let (mut r, _lines) = logged_reactor(Settings::default());
         let quiet = || {
             Box::new(Watching {
                 fd: None,
