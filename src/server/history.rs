@@ -188,6 +188,33 @@ impl LastStore {
         });
     }
 
+    /// Whether every route keeps one message, overwritten by the next
+    /// (the default depth, no channel setting another): then `times`
+    /// publications of a route leave what the last one alone would, bar
+    /// the counts (`set_repeated`).
+    pub fn overwrites(&self) -> bool {
+        self.depth == 1 && self.route_depths.is_empty()
+    }
+
+    /// Stores `msg` as the newest of `times` publications of `route` in a
+    /// row, the earlier ones never read in between: as `times` calls of
+    /// `set` would, when `overwrites`. Counts (the store's sequence, the
+    /// route's publications) advance by `times`.
+    pub fn set_repeated(&mut self, route: &[u8], msg: &[u8], times: u64) {
+        let before = self.seq;
+        self.set(route, msg);
+        if self.seq == before || times < 2 {
+            return;
+        }
+        self.seq += times - 1;
+        if let Some(stored) = self.map.get_mut(route) {
+            stored.count += times - 1;
+            if let Some(e) = stored.msgs.back_mut() {
+                e.seq = self.seq;
+            }
+        }
+    }
+
     /// Stores bytes `range` of `buf` as the newest message of `route`,
     /// without copying them.
     pub fn set_shared(&mut self, route: &[u8], buf: Rc<Vec<u8>>, range: Range<usize>) {

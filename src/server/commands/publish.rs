@@ -17,6 +17,9 @@ pub fn exec(hub: &mut Hub, caller: usize, msg: &Message<'_>) -> Result<(), State
         Admitted::AsSent => {
             let _ = hub.send(caller, ACK);
             hub.publish(msg.route, msg.raw);
+            // The next publications with this head, in the same input, may
+            // skip the way here (`hub/repeat.rs`).
+            hub.arm_repeat(caller, msg);
         }
         Admitted::Rewritten { route, msg } => {
             let _ = hub.send(caller, ACK);

@@ -72,61 +72,90 @@ impl Hub {
         msg: &[u8],
         body: Option<(&Rc<Vec<u8>>, usize)>,
     ) -> usize {
-        self.fan.delivery_seq += 1;
-        let seq = self.fan.delivery_seq;
         let mut targets = std::mem::take(&mut self.fan.targets);
         self.subs.collect_subscribers(route, &mut targets);
+        let delivered = self.deliver_all(&targets, msg, body);
+        targets.clear();
+        self.fan.targets = targets;
+        delivered
+    }
+
+    /// Delivers one publication (`msg`, its body in `body` when shared) to
+    /// `targets`, the subscribers of its route, and counts it. Returns the
+    /// number of deliveries.
+    pub(super) fn deliver_all(
+        &mut self,
+        targets: &[usize],
+        msg: &[u8],
+        body: Option<(&Rc<Vec<u8>>, usize)>,
+    ) -> usize {
+        self.fan.delivery_seq += 1;
+        let seq = self.fan.delivery_seq;
         self.fan.arenas_used = true;
         // Where this publication's encoding lies in each shared encoding's
         // arena, once made.
         let mut encoded: [Option<(usize, usize)>; 3] = [None, None, None];
         let mut delivered = 0;
-        for &key in &targets {
-            let Some(conn) = self.conns.get_mut(key) else {
-                // Not a connection: subscriptions kept after one ended.
-                self.deliver_parked(key, msg, seq);
-                continue;
-            };
-            if conn.closing || conn.last_delivery == seq {
-                continue;
-            }
-            conn.last_delivery = seq;
-            let slot = conn.transport.shared_encoding().and_then(|enc| {
-                let i = shared_slot(enc);
-                let body = body.filter(|_| enc == SharedEncoding::TcpFrame);
-                encoded
-                    .get_mut(i)
-                    .zip(self.fan.arenas.get_mut(i))
-                    .map(|s| (s, body))
-            });
-            match slot {
-                Some(((done, arena), body)) => {
-                    if done.is_none() {
-                        *done = encode_shared(arena, conn, msg, body.is_some());
-                    }
-                    match (*done, arena.as_ref()) {
-                        (Some((start, end)), Some(arena)) => {
-                            conn.out.push_shared(SharedRef::Arena(arena), start, end);
-                            if let Some((b, at)) = body {
-                                conn.out
-                                    .push_shared(SharedRef::Frozen(b), at, at + msg.len());
-                            }
-                        }
-                        _ => conn.transport.encode_publication(msg, seq, conn.out.own()),
-                    }
-                }
-                None => conn.transport.encode_publication(msg, seq, conn.out.own()),
-            }
-            if self.queued(key).is_ok() {
-                delivered += 1;
-            }
+        for &key in targets {
+            delivered += usize::from(self.deliver_to(key, msg, seq, &mut encoded, body));
         }
-        targets.clear();
-        self.fan.targets = targets;
         self.metrics.publications += 1;
         self.metrics.deliveries += delivered as u64;
         self.metrics.messages_out += delivered as u64;
         delivered
+    }
+
+    /// Delivers publication `seq` (`msg`) to `key`, once however many of
+    /// its patterns matched: through the shared encoding's arena when its
+    /// codec has one (`encoded` remembers where this publication's encoding
+    /// lies in each), with the body from `body` when given. Returns whether
+    /// the delivery was queued.
+    // Once per delivery: inlined into both fan-out loops.
+    #[inline]
+    fn deliver_to(
+        &mut self,
+        key: usize,
+        msg: &[u8],
+        seq: u64,
+        encoded: &mut [Option<(usize, usize)>; 3],
+        body: Option<(&Rc<Vec<u8>>, usize)>,
+    ) -> bool {
+        let Some(conn) = self.conns.get_mut(key) else {
+            // Not a connection: subscriptions kept after one ended.
+            self.deliver_parked(key, msg, seq);
+            return false;
+        };
+        if conn.closing || conn.last_delivery == seq {
+            return false;
+        }
+        conn.last_delivery = seq;
+        let slot = conn.transport.shared_encoding().and_then(|enc| {
+            let i = shared_slot(enc);
+            let body = body.filter(|_| enc == SharedEncoding::TcpFrame);
+            encoded
+                .get_mut(i)
+                .zip(self.fan.arenas.get_mut(i))
+                .map(|s| (s, body))
+        });
+        match slot {
+            Some(((done, arena), body)) => {
+                if done.is_none() {
+                    *done = encode_shared(arena, conn, msg, body.is_some());
+                }
+                match (*done, arena.as_ref()) {
+                    (Some((start, end)), Some(arena)) => {
+                        conn.out.push_shared(SharedRef::Arena(arena), start, end);
+                        if let Some((b, at)) = body {
+                            conn.out
+                                .push_shared(SharedRef::Frozen(b), at, at + msg.len());
+                        }
+                    }
+                    _ => conn.transport.encode_publication(msg, seq, conn.out.own()),
+                }
+            }
+            None => conn.transport.encode_publication(msg, seq, conn.out.own()),
+        }
+        self.queued(key).is_ok()
     }
 
     /// Stores `msg` as the last message of `route` and fans it out (while
@@ -200,7 +229,7 @@ const ARENA_CHUNK: usize = 64 << 10;
 
 /// Messages from this size on are shared between the last-message store and
 /// the subscribers' queues instead of being copied into each.
-const SHARE_BODY_FROM: usize = 8 << 10;
+pub(super) const SHARE_BODY_FROM: usize = 8 << 10;
 /// Encodes `msg` with `conn`'s codec at the end of `arena` (reusing it when
 /// no queue points into it any more, starting a new one when it is full and
 /// still in use); with `header_only` (length-framed TCP whose body is sent

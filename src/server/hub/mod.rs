@@ -45,6 +45,7 @@ mod idle;
 mod logging;
 mod parked;
 mod pressure;
+mod repeat;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -112,6 +113,8 @@ pub struct Hub {
     pub(crate) reply_deferred: bool,
     /// Subscriptions kept after their connection ended (`parked`).
     parked: Parking,
+    /// A run of publications repeating the last one's head (`repeat`).
+    repeat: repeat::Repeat,
 }
 
 impl Hub {
@@ -147,6 +150,7 @@ impl Hub {
             reply_deferred: false,
             settings,
             parked: Parking::default(),
+            repeat: repeat::Repeat::default(),
         }
     }
 

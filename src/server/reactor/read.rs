@@ -22,6 +22,10 @@ use crate::transport::{Decoder, Frame, LastMessage};
 #[path = "read_tests.rs"]
 mod tests;
 
+#[cfg(test)]
+#[path = "repeat_tests.rs"]
+mod repeat_tests;
+
 /// Bytes read from one connection per turn before others get their turn.
 const READ_BUDGET: usize = 256 << 10;
 /// Room in the input buffer beyond the largest message, for frame headers.
@@ -206,14 +210,22 @@ impl Reactor {
                 Some((start, n)) => {
                     drop(m);
                     shared = true;
+                    self.hub.end_repeat();
                     self.dispatch_shared(key, std::mem::take(input), start, n);
                 }
-                None => self.dispatcher.dispatch(&mut self.hub, key, &m),
+                // A publication repeating the head of the one before it is
+                // published without a dispatch (`hub/repeat.rs`).
+                None if self.hub.repeat_publication(key, &m) => {}
+                None => {
+                    self.hub.end_repeat();
+                    self.dispatcher.dispatch(&mut self.hub, key, &m);
+                }
             }
             self.hub.last_rule = LastMessage::Store;
             self.hub.own_request = false;
             self.after_dispatch(key);
         }
+        self.hub.end_repeat();
         self.hub.feeding = None;
         Handled {
             // Nothing is left of a buffer that was shared.
