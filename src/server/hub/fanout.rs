@@ -155,6 +155,11 @@ impl Hub {
             }
             None => conn.transport.encode_publication(msg, seq, conn.out.own()),
         }
+        // `queued`'s common case, decided here: already due for a flush
+        // and below the high-water mark.
+        if conn.dirty && conn.pending_output() <= self.high_water {
+            return true;
+        }
         self.queued(key).is_ok()
     }
 

@@ -120,7 +120,9 @@ impl Hub {
         self.metrics.messages_in += 1;
         conn.out.own().extend_from_slice(&self.repeat.ack);
         self.metrics.messages_out += 1;
-        let _ = self.queued(caller);
+        if !conn.dirty || conn.pending_output() > self.high_water {
+            let _ = self.queued(caller);
+        }
         self.repeat.newest.clear();
         self.repeat.newest.extend_from_slice(raw);
         self.repeat.unstored += 1;

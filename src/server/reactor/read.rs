@@ -214,8 +214,11 @@ impl Reactor {
                     self.dispatch_shared(key, std::mem::take(input), start, n);
                 }
                 // A publication repeating the head of the one before it is
-                // published without a dispatch (`hub/repeat.rs`).
-                None if self.hub.repeat_publication(key, &m) => {}
+                // published without a dispatch (`hub/repeat.rs`). Nothing
+                // below applies: its codec (ducq over TCP or WebSocket)
+                // answers nothing after a dispatch, and the rule and
+                // request flags were as they are reset to.
+                None if self.hub.repeat_publication(key, &m) => continue,
                 None => {
                     self.hub.end_repeat();
                     self.dispatcher.dispatch(&mut self.hub, key, &m);
