@@ -19,9 +19,9 @@ use crate::transport::{LastMessage, SharedEncoding};
 pub(super) struct FanOut {
     /// Per shared encoding, the buffer fan-outs are encoded into; see
     /// `Hub::fan_out`.
-    arenas: [Option<Rc<RefCell<Vec<u8>>>>; 3],
+    pub(super) arenas: [Option<Rc<RefCell<Vec<u8>>>>; 3],
     /// A fan-out used the arenas since the last `release_idle`.
-    arenas_used: bool,
+    pub(super) arenas_used: bool,
     /// Buffers for large message bodies, reused once nothing else holds
     /// them.
     pub(super) bodies: BodyPool,
@@ -30,7 +30,7 @@ pub(super) struct FanOut {
     offered: Option<(Rc<Vec<u8>>, usize)>,
     /// Reused list of fan-out targets (no allocation per publish).
     targets: Vec<usize>,
-    delivery_seq: u64,
+    pub(super) delivery_seq: u64,
 }
 
 impl FanOut {
@@ -112,7 +112,7 @@ impl Hub {
     /// the delivery was queued.
     // Once per delivery: inlined into both fan-out loops.
     #[inline]
-    fn deliver_to(
+    pub(super) fn deliver_to(
         &mut self,
         key: usize,
         msg: &[u8],
@@ -243,7 +243,7 @@ pub(super) const SHARE_BODY_FROM: usize = 8 << 10;
 // Once per publication and shared encoding: inlined into `fan_out_with`,
 // as it was before the hub was split into files.
 #[inline]
-fn encode_shared(
+pub(super) fn encode_shared(
     arena: &mut Option<Rc<RefCell<Vec<u8>>>>,
     conn: &mut Conn,
     msg: &[u8],
@@ -277,7 +277,7 @@ fn encode_shared(
     Some((start, buf.len()))
 }
 
-fn shared_slot(enc: SharedEncoding) -> usize {
+pub(super) fn shared_slot(enc: SharedEncoding) -> usize {
     match enc {
         SharedEncoding::TcpFrame => 0,
         SharedEncoding::WsServerFrame => 1,

@@ -38,6 +38,7 @@ use super::streams::{self, Streams};
 use crate::proto::State;
 use crate::transport::LastMessage;
 
+mod batch;
 mod body_pool;
 mod fanout;
 mod flush;

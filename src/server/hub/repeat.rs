@@ -44,6 +44,8 @@ pub(super) struct Repeat {
     newest: Vec<u8>,
     /// Repeats since the run began (all owed to the store).
     unstored: u64,
+    /// How the run's deliveries are queued (`batch.rs`).
+    pub(super) batch: super::batch::Batch,
     /// Repeats ever (`Hub::repeats`).
     #[cfg(test)]
     repeats: u64,
@@ -121,6 +123,9 @@ impl Hub {
         conn.out.own().extend_from_slice(&self.repeat.ack);
         self.metrics.messages_out += 1;
         if !conn.dirty || conn.pending_output() > self.high_water {
+            // The slow path may hold or log: what the run delivered so
+            // far is queued first, as it would have been.
+            self.batch_flush();
             let _ = self.queued(caller);
         }
         self.repeat.newest.clear();
@@ -130,9 +135,7 @@ impl Hub {
         {
             self.repeat.repeats += 1;
         }
-        let targets = std::mem::take(&mut self.repeat.targets);
-        self.deliver_all(&targets, raw, None);
-        self.repeat.targets = targets;
+        self.batch_deliver(raw);
         true
     }
 
@@ -146,7 +149,12 @@ impl Hub {
         self.subs.collect_subscribers(route, &mut r.targets);
         r.closes = self.closes;
         r.targets_known = !r.targets.contains(&r.caller);
-        r.targets_known
+        if r.targets_known {
+            let mut targets = std::mem::take(&mut r.targets);
+            self.batch_targets(&mut targets);
+            self.repeat.targets = targets;
+        }
+        self.repeat.targets_known
     }
 
     /// Publications published as repeats since the hub began (tests tell
@@ -160,6 +168,7 @@ impl Hub {
     /// counted as every repeat. Before any other dispatch and at the end
     /// of a connection's input.
     pub(crate) fn end_repeat(&mut self) {
+        self.batch_flush();
         let r = &mut self.repeat;
         if !std::mem::take(&mut r.armed) || r.unstored == 0 {
             return;

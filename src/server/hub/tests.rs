@@ -375,11 +375,11 @@ fn a_log_subscriber_gets_lines_without_holding_the_feeder() {
 // ---- parked.rs ----
 
 /// What parked states saw, in order: `name:event`.
-type Events = Rc<RefCell<Vec<String>>>;
+pub(super) type Events = Rc<RefCell<Vec<String>>>;
 
 /// A parked state that records what it is handed, takes `room`
 /// publications, then wants no more; alive while `alive` holds.
-struct Sink {
+pub(super) struct Sink {
     name: &'static str,
     events: Events,
     room: usize,
@@ -409,7 +409,7 @@ impl Parked for Sink {
 }
 
 /// A ducq TCP codec whose connection parks `sink` when it ends.
-struct Keeper(TcpCodec, Option<Sink>);
+pub(super) struct Keeper(pub(super) TcpCodec, pub(super) Option<Sink>);
 
 impl Transport for Keeper {
     fn name(&self) -> &str {
@@ -426,7 +426,7 @@ impl Transport for Keeper {
     }
 }
 
-fn sink(name: &'static str, events: &Events, room: usize) -> Sink {
+pub(super) fn sink(name: &'static str, events: &Events, room: usize) -> Sink {
     Sink {
         name,
         events: Rc::clone(events),
@@ -517,33 +517,4 @@ fn adopted_states_are_due_dispatched_and_dropped_when_dead() {
         *events.borrow(),
         ["y:m#1", "x:n#2", "y:dispatched", "x:o#4"]
     );
-}
-
-// ---- repeat.rs ----
-
-#[test]
-fn a_run_looks_its_subscribers_up_again_after_a_close_parks_one() {
-    // A subscriber cut off mid-run whose protocol parks its session: the
-    // rest of the run goes to the parked session, as `fan_out` would.
-    let (mut hub, _poll) = hub();
-    let events = Events::default();
-    let (p, mut pp) = tcp(&mut hub);
-    let (s, _ps) = connect(
-        &mut hub,
-        Box::new(Keeper(TcpCodec::new(1 << 20), Some(sink("s", &events, 9)))),
-    );
-    hub.subs.subscribe(s, b"r", true);
-    hub.feeding = Some(p);
-    crate::server::Dispatcher::new().dispatch(&mut hub, p, b"pub r\n1");
-    assert!(hub.repeat_publication(p, b"pub r\n2"));
-    hub.close(s, "gone");
-    assert!(hub.repeat_publication(p, b"pub r\n3"));
-    assert!(!hub.repeat_publication(p, b"pub q\n4"), "another head");
-    hub.end_repeat();
-    let seen = events.borrow();
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(seen[0].starts_with("s:pub r\n3#"), "{seen:?}");
-    assert_eq!(hub.last.matching_counted(b"r"), [(&b"pub r\n3"[..], 3)]);
-    hub.flush_dirty();
-    assert_eq!(read_now(&mut pp), frame(b"ACK").repeat(3));
 }

@@ -231,3 +231,28 @@ fn access_lists_pass_repeats_of_what_they_allow_and_refuse_the_rest() {
     assert_eq!(r.hub().repeats(), 2);
     assert_eq!(r.hub().last.get(b"shut/b"), None);
 }
+
+#[test]
+fn a_subscriber_past_the_high_water_mark_holds_its_publisher_after_the_run() {
+    // The run's deliveries are queued together, at the latest when its
+    // input ends: then the publisher is held, as after any publication
+    // that fills a queue past the mark, and nothing is lost.
+    let (mut r, addr) = reactor(Settings {
+        output_high_water: 1000,
+        output_low_water: 100,
+        ..Settings::default()
+    });
+    let (mut s, sk) = subscriber(&mut r, addr, "r");
+    let (mut p, pk) = accept_client(&mut r, addr);
+    let payloads: Vec<String> = (0..100).map(|i| format!("{i:0>50}")).collect();
+    let refs: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    let msgs = pubs("r", &refs);
+    burst(&mut r, &mut p, pk, &msgs);
+    assert!(r.hub.conns[pk].input_held(), "the publisher is held");
+    assert!(r.hub.conns[sk].pending_output() > 1000);
+    // The subscriber reads: everything arrives, the publisher is let go.
+    let want = framed(&msgs);
+    assert!(answer(&mut r, &mut s, want.len()) == want);
+    assert_eq!(answer(&mut r, &mut p, 500), framed(&["ACK"; 100]));
+    assert!(!r.hub.conns[pk].input_held());
+}
