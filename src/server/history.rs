@@ -188,30 +188,27 @@ impl LastStore {
         });
     }
 
-    /// Whether every route keeps one message, overwritten by the next
-    /// (the default depth, no channel setting another): then `times`
-    /// publications of a route leave what the last one alone would, bar
-    /// the counts (`set_repeated`).
-    pub fn overwrites(&self) -> bool {
-        self.depth == 1 && self.route_depths.is_empty()
+    /// Whether `route` keeps one message, overwritten by the next (the
+    /// default depth, or a channel's `history=1`): then `times`
+    /// publications of it leave what the last one alone would, bar the
+    /// counts (`set_repeated`).
+    pub fn overwrites(&self, route: &[u8]) -> bool {
+        self.depth_of(route) == 1
     }
 
     /// Stores `msg` as the newest of `times` publications of `route` in a
     /// row, the earlier ones never read in between: as `times` calls of
-    /// `set` would, when `overwrites`. Counts (the store's sequence, the
-    /// route's publications) advance by `times`.
+    /// `set` would, when `overwrites(route)`, bar the route's age among the others
+    /// (that of one publication, which orders eviction the same). The
+    /// route's count of publications advances by `times`.
     pub fn set_repeated(&mut self, route: &[u8], msg: &[u8], times: u64) {
         let before = self.seq;
         self.set(route, msg);
         if self.seq == before || times < 2 {
             return;
         }
-        self.seq += times - 1;
         if let Some(stored) = self.map.get_mut(route) {
             stored.count += times - 1;
-            if let Some(e) = stored.msgs.back_mut() {
-                e.seq = self.seq;
-            }
         }
     }
 

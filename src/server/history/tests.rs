@@ -321,3 +321,45 @@ fn depth_zero_stores_nothing() {
     assert!(!l.is_empty());
     assert_eq!((l.len(), l.bytes()), (1, 2));
 }
+
+#[test]
+fn a_repeated_set_leaves_what_that_many_sets_would() {
+    // Against the same sets one by one: content, bytes, counts, and which
+    // route a full store evicts next.
+    let mut run = LastStore::new(3, 1 << 20);
+    let mut one_by_one = LastStore::new(3, 1 << 20);
+    assert!(run.overwrites(b"a"));
+    for (route, times) in [(&b"a"[..], 4u64), (b"b", 1), (b"a", 2), (b"c", 3)] {
+        run.set(route, b"first");
+        run.set_repeated(route, b"newest", times);
+        one_by_one.set(route, b"first");
+        for _ in 0..times {
+            one_by_one.set(route, b"newest");
+        }
+    }
+    for l in [&mut run, &mut one_by_one] {
+        l.set(b"d", b"m");
+    }
+    for l in [&run, &one_by_one] {
+        assert_eq!(l.get(b"b"), None, "b, the oldest, evicted");
+        assert_eq!(l.bytes(), recount(l));
+    }
+    assert_eq!(run.bytes(), one_by_one.bytes());
+    for route in [&b"a"[..], b"c", b"d"] {
+        assert_eq!(
+            run.matching_counted(route),
+            one_by_one.matching_counted(route)
+        );
+    }
+    assert_eq!(run.matching_counted(b"a"), [(&b"newest"[..], 8)]);
+}
+
+#[test]
+fn a_repeated_set_too_large_to_store_counts_nothing() {
+    let mut l = LastStore::new(10, 16);
+    l.set(b"r", b"small");
+    l.set_repeated(b"r", &[b'x'; 32], 3);
+    assert_eq!(l.matching_counted(b"r"), [(&b"small"[..], 1)]);
+    // A deeper store does not overwrite: the run path is never armed.
+    assert!(!LastStore::with_depth(10, 1 << 20, 2).overwrites(b"r"));
+}

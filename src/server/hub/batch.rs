@@ -41,7 +41,9 @@ struct Group {
 
 impl Hub {
     /// Sorts `targets` (a route's subscribers, in any order, possibly more
-    /// than once) into the batch, queueing whatever the last batch left.
+    /// than once) into the batch, queueing whatever the last batch left. A
+    /// closing connection goes with the singles, where, as in `fan_out`,
+    /// it gets nothing and counts for no delivery.
     pub(super) fn batch_targets(&mut self, targets: &mut Vec<usize>) {
         self.batch_flush();
         targets.sort_unstable();

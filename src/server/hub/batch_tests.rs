@@ -122,3 +122,20 @@ fn a_run_looks_its_subscribers_up_again_after_a_close_parks_one() {
     hub.flush_dirty();
     assert_eq!(read_now(&mut pp), frame(b"ACK").repeat(3));
 }
+
+#[test]
+fn a_closing_subscriber_gets_nothing_and_counts_for_nothing() {
+    let (mut hub, _poll) = hub();
+    let (p, _pp) = tcp(&mut hub);
+    let (a, mut pa) = tcp(&mut hub);
+    let (x, mut px) = tcp(&mut hub);
+    hub.subs.subscribe(a, b"r", true);
+    hub.subs.subscribe(x, b"r", true);
+    hub.close(x, "going");
+    let msgs: Vec<Vec<u8>> = (0..5).map(|i| format!("pub r\n{i}").into_bytes()).collect();
+    run(&mut hub, p, &msgs);
+    let want = framed(&msgs);
+    assert!(read_all(&mut hub, &mut pa, want.len()) == want);
+    assert_eq!(read_now(&mut px), b"");
+    assert_eq!(hub.metrics.deliveries, 5);
+}

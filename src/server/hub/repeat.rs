@@ -63,7 +63,7 @@ impl Hub {
             && self.last_rule == LastMessage::Store
             && !self.own_request
             && !self.logger.enabled(Level::Debug)
-            && self.last.overwrites()
+            && self.last.overwrites(msg.route)
             && (self.channels.is_empty() || !self.channels.any_matching(msg.route));
         if !plain {
             return;
