@@ -123,29 +123,34 @@ impl Hub {
             .map_or(0, |g| g.keys.len())
     }
 
-    /// `msg` to each of group `slot`'s subscribers through its own codec
-    /// (the arena could not be had): what `fan_out` does then.
+    /// `msg` to each of group `slot`'s subscribers as `fan_out` gives it
+    /// (the arena could not be had).
     #[cold]
     fn batch_one_by_one(&mut self, slot: usize, msg: &[u8], seq: u64) -> usize {
         self.batch_flush();
-        let keys = self
-            .repeat
-            .batch
-            .groups
-            .get_mut(slot)
-            .map(|g| std::mem::take(&mut g.keys))
-            .unwrap_or_default();
+        let keys = self.take_keys(slot);
+        let mut encoded = [None, None, None];
         let mut delivered = 0;
         for &key in &keys {
-            if let Some(conn) = self.conns.get_mut(key).filter(|c| !c.closing) {
-                conn.transport.encode_publication(msg, seq, conn.out.own());
-                delivered += usize::from(self.queued(key).is_ok());
-            }
+            delivered += usize::from(self.deliver_to(key, msg, seq, &mut encoded, None));
         }
+        self.put_keys(slot, keys);
+        delivered
+    }
+
+    /// Group `slot`'s subscribers, taken out to be walked while the hub is
+    /// used (`put_keys` gives them back).
+    fn take_keys(&mut self, slot: usize) -> Vec<usize> {
+        let group = self.repeat.batch.groups.get_mut(slot);
+        group
+            .map(|g| std::mem::take(&mut g.keys))
+            .unwrap_or_default()
+    }
+
+    fn put_keys(&mut self, slot: usize, keys: Vec<usize>) {
         if let Some(g) = self.repeat.batch.groups.get_mut(slot) {
             g.keys = keys;
         }
-        delivered
     }
 
     /// Queues every group's pending range to its subscribers.
@@ -167,13 +172,7 @@ impl Hub {
         let Some((arena, start, end)) = range else {
             return;
         };
-        let keys = self
-            .repeat
-            .batch
-            .groups
-            .get_mut(slot)
-            .map(|g| std::mem::take(&mut g.keys))
-            .unwrap_or_default();
+        let keys = self.take_keys(slot);
         for &key in &keys {
             let Some(conn) = self.conns.get_mut(key).filter(|c| !c.closing) else {
                 continue;
@@ -183,9 +182,7 @@ impl Hub {
                 let _ = self.queued(key);
             }
         }
-        if let Some(g) = self.repeat.batch.groups.get_mut(slot) {
-            g.keys = keys;
-        }
+        self.put_keys(slot, keys);
     }
 }
 
