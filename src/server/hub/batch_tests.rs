@@ -139,3 +139,52 @@ fn a_closing_subscriber_gets_nothing_and_counts_for_nothing() {
     assert_eq!(read_now(&mut px), b"");
     assert_eq!(hub.metrics.deliveries, 5);
 }
+
+#[test]
+fn without_its_arena_a_run_delivers_through_each_codec() {
+    // The arena held by someone else (never so in a server: a guard): a
+    // run's publications still reach every subscriber, in order.
+    let (mut hub, _poll) = hub();
+    let (p, _pp) = tcp(&mut hub);
+    let (a, mut pa) = tcp(&mut hub);
+    let (b, mut pb) = tcp(&mut hub);
+    hub.subs.subscribe(a, b"r", true);
+    hub.subs.subscribe(b, b"r", true);
+    let msgs: Vec<Vec<u8>> = (0..6).map(|i| format!("pub r\n{i}").into_bytes()).collect();
+    hub.feeding = Some(p);
+    Dispatcher::new().dispatch(&mut hub, p, &msgs[0]);
+    assert!(hub.repeat_publication(p, &msgs[1]));
+    let arena = hub.fan.arenas[0].clone().unwrap();
+    let guard = arena.borrow();
+    for m in &msgs[2..5] {
+        assert!(hub.repeat_publication(p, m));
+    }
+    drop(guard);
+    assert!(hub.repeat_publication(p, &msgs[5]));
+    hub.end_repeat();
+    let want = framed(&msgs);
+    assert!(read_all(&mut hub, &mut pa, want.len()) == want);
+    assert!(read_all(&mut hub, &mut pb, want.len()) == want);
+    assert_eq!(hub.metrics.deliveries, 12);
+}
+
+#[test]
+fn a_subscriber_written_to_mid_run_is_written_to_again_at_its_end() {
+    // What the run queues after a flush marks the subscriber for the next.
+    let (mut hub, _poll) = hub();
+    let (p, _pp) = tcp(&mut hub);
+    let (a, mut pa) = tcp(&mut hub);
+    hub.subs.subscribe(a, b"r", true);
+    let msgs: Vec<Vec<u8>> = (0..4).map(|i| format!("pub r\n{i}").into_bytes()).collect();
+    hub.feeding = Some(p);
+    Dispatcher::new().dispatch(&mut hub, p, &msgs[0]);
+    assert!(hub.repeat_publication(p, &msgs[1]));
+    hub.batch_flush();
+    hub.flush_dirty();
+    assert!(read_now(&mut pa) == framed(&msgs[..2]));
+    assert!(hub.repeat_publication(p, &msgs[2]));
+    assert!(hub.repeat_publication(p, &msgs[3]));
+    hub.end_repeat();
+    hub.flush_dirty();
+    assert!(read_now(&mut pa) == framed(&msgs[2..]));
+}
