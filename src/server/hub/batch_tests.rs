@@ -7,6 +7,7 @@ use super::super::tests::{connect, frame, hub, read_now, sink, tcp, Events, Keep
 use super::super::Hub;
 use crate::server::Dispatcher;
 use crate::transport::tcp::TcpCodec;
+use crate::transport::LastMessage;
 use mio::net::UnixStream;
 
 /// Publishes `msgs` from `p` as one run: the first dispatched, the rest
@@ -187,4 +188,25 @@ fn a_subscriber_written_to_mid_run_is_written_to_again_at_its_end() {
     hub.end_repeat();
     hub.flush_dirty();
     assert!(read_now(&mut pa) == framed(&msgs[2..]));
+}
+
+#[test]
+fn a_message_its_codec_flags_is_no_repeat() {
+    // What the codec says of the message being dispatched (no store, its
+    // own request) takes the full path, as for any codec that says so.
+    let (mut hub, _poll) = hub();
+    let (p, _pp) = tcp(&mut hub);
+    hub.feeding = Some(p);
+    Dispatcher::new().dispatch(&mut hub, p, b"pub r\n1");
+    hub.last_rule = LastMessage::Skip;
+    assert!(!hub.repeat_publication(p, b"pub r\n2"));
+    hub.last_rule = LastMessage::Store;
+    hub.own_request = true;
+    assert!(!hub.repeat_publication(p, b"pub r\n3"));
+    hub.own_request = false;
+    assert!(hub.repeat_publication(p, b"pub r\n4"));
+    assert!(
+        !hub.repeat_publication(p + 1, b"pub r\n5"),
+        "another caller"
+    );
 }

@@ -12,9 +12,10 @@
 //! It must not outlive the input being handled (the reactor ends it
 //! before any other dispatch and at the end of the input), nor take a
 //! publication the full path would treat otherwise: anything but the
-//! common case (a channel, debug logging, history
-//! deeper than one, a publisher subscribed to its own route, a large message, a
-//! codec whose answers are not plain frames) is never armed.
+//! common case (a channel, debug logging, history deeper than one, a
+//! publisher subscribed to its own route, a codec whose answers are not
+//! plain frames) is never armed, and a large message (shared, not copied,
+//! by `publish`) is never a repeat.
 
 use super::fanout::SHARE_BODY_FROM;
 use super::Hub;
@@ -59,7 +60,6 @@ impl Hub {
         self.end_repeat();
         let plain = self.feeding == Some(caller)
             && msg.has_newline
-            && msg.raw.len() < SHARE_BODY_FROM
             && self.last_rule == LastMessage::Store
             && !self.own_request
             && !self.logger.enabled(Level::Debug)

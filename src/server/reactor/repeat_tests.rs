@@ -153,6 +153,10 @@ fn a_channel_on_the_route_judges_every_publication() {
     let want = framed(&[&msgs[0], &msgs[2]]);
     assert_eq!(answer(&mut r, &mut s, want.len()), want);
     assert_eq!(r.hub().repeats(), 0);
+    // A route no channel governs runs as ever beside one that has.
+    burst(&mut r, &mut p, pk, &pubs("free", &["1", "2", "3"]));
+    assert_eq!(answer(&mut r, &mut p, 15), framed(&["ACK"; 3]));
+    assert_eq!(r.hub().repeats(), 2);
 }
 
 #[test]
@@ -188,9 +192,9 @@ fn a_large_publication_after_a_run_takes_the_shared_path_and_is_stored() {
     let want = framed(&msgs);
     assert_eq!(answer(&mut r, &mut s, want.len()), want);
     assert_eq!(r.hub().last.matching_counted(b"r"), [(&msgs[3][..], 4)]);
-    // "b" repeats "a"; the large one ends the run; "c" starts none (the
-    // large one was not plain enough to arm one).
-    assert_eq!(r.hub().repeats(), 1);
+    // "b" repeats "a"; the large one ends the run (it is published from
+    // its own buffer) and starts the next, which "c" repeats.
+    assert_eq!(r.hub().repeats(), 2);
 }
 
 #[test]
