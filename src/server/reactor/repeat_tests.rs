@@ -260,3 +260,26 @@ fn a_subscriber_past_the_high_water_mark_holds_its_publisher_after_the_run() {
     assert_eq!(answer(&mut r, &mut p, 500), framed(&["ACK"; 100]));
     assert!(!r.hub.conns[pk].input_held());
 }
+
+#[test]
+fn a_publisher_that_leaves_its_acks_unread_is_held_mid_run() {
+    // Its own answers pass the mark: it is held after that publication,
+    // the rest of its input kept, as the full path does; reading them lets
+    // it go, and every publication is answered.
+    let (mut r, addr) = reactor(Settings {
+        output_high_water: 200,
+        output_low_water: 50,
+        ..Settings::default()
+    });
+    let (mut p, pk) = accept_client(&mut r, addr);
+    burst(&mut r, &mut p, pk, &pubs("r", &["x"; 100]));
+    let c = &r.hub.conns[pk];
+    assert!(c.input_held(), "held");
+    assert_eq!(c.out.pending(), 205, "held once the 41st answer passed 200");
+    assert!(!c.input.is_empty(), "the rest kept");
+    assert_eq!(answer(&mut r, &mut p, 500), framed(&["ACK"; 100]));
+    assert_eq!(
+        r.hub().last.matching_counted(b"r"),
+        [(&b"pub r\nx"[..], 100)]
+    );
+}
