@@ -293,6 +293,23 @@ fn past_the_high_water_mark_output_is_still_scheduled() {
 }
 
 #[test]
+fn a_delivery_past_the_mark_holds_its_feeder_though_already_due() {
+    // The subscriber is already due for a flush (dirty) when a publication
+    // takes it past the mark: its publisher is held all the same.
+    let (mut hub, _poll) = hub();
+    hub.high_water = 100;
+    let (p, _pp) = tcp(&mut hub);
+    let (a, _pa) = tcp(&mut hub);
+    hub.subs.subscribe(a, b"r", true);
+    hub.feeding = Some(p);
+    hub.fan_out(b"r", b"pub r\nfirst");
+    assert!(hub.conns.get(a).unwrap().dirty);
+    assert_eq!(hub.conns.get(p).unwrap().holds, 0);
+    hub.fan_out(b"r", &[b'x'; 120]);
+    assert!(hub.conns.get(p).unwrap().holds > 0, "held");
+}
+
+#[test]
 fn close_after_flush_writes_first() {
     let (mut hub, _poll) = hub();
     let (a, mut pa) = tcp(&mut hub);
