@@ -198,9 +198,9 @@ impl LastStore {
 
     /// Stores `msg` as the newest of `times` publications of `route` in a
     /// row, the earlier ones never read in between: as `times` calls of
-    /// `set` would, when `overwrites(route)`, bar the route's age among the others
-    /// (that of one publication, which orders eviction the same). The
-    /// route's count of publications advances by `times`.
+    /// `set` would when `overwrites(route)`, bar the route's age among the
+    /// others (that of one publication, which orders eviction the same).
+    /// The route's count of publications advances by `times`.
     pub fn set_repeated(&mut self, route: &[u8], msg: &[u8], times: u64) {
         let before = self.seq;
         self.set(route, msg);

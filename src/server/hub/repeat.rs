@@ -4,10 +4,10 @@
 //! first of them went the whole way (parse, access, route check, channels)
 //! and found nothing to act on; access lists are judged by connection,
 //! command and route alone, and within one read of one connection nothing
-//! else runs that could change any of those answers, so the next ones get the same
-//! ACK and reach the same subscribers (connections or parked sessions, through
-//! the same delivery code) at the cost of a comparison. The
-//! route's store is written once, with the newest, when the run ends.
+//! else runs that could change any of those answers, so the next ones get
+//! the same ACK and reach the same subscribers (connections or parked
+//! sessions, through the same delivery code) at the cost of a comparison.
+//! The route's store is written once, with the newest, when the run ends.
 //!
 //! It must not outlive the input being handled (the reactor ends it
 //! before any other dispatch and at the end of the input), nor take a
