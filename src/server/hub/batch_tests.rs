@@ -10,12 +10,18 @@ use crate::transport::tcp::TcpCodec;
 use crate::transport::LastMessage;
 use mio::net::UnixStream;
 
+/// Dispatches `first` from `p` as the reactor does while reading `p`'s
+/// input: the publication that starts a run.
+fn start_run(hub: &mut Hub, p: usize, first: &[u8]) {
+    hub.feeding = Some(p);
+    Dispatcher::new().dispatch(hub, p, first);
+}
+
 /// Publishes `msgs` from `p` as one run: the first dispatched, the rest
 /// repeats (each must be taken as one), then the run ended.
 fn run(hub: &mut Hub, p: usize, msgs: &[Vec<u8>]) {
-    hub.feeding = Some(p);
     let (first, rest) = msgs.split_first().unwrap();
-    Dispatcher::new().dispatch(hub, p, first);
+    start_run(hub, p, first);
     for m in rest {
         assert!(hub.repeat_publication(p, m), "not a repeat");
     }
@@ -109,8 +115,7 @@ fn a_run_looks_its_subscribers_up_again_after_a_close_parks_one() {
         Box::new(Keeper(TcpCodec::new(1 << 20), Some(sink("s", &events, 9)))),
     );
     hub.subs.subscribe(s, b"r", true);
-    hub.feeding = Some(p);
-    Dispatcher::new().dispatch(&mut hub, p, b"pub r\n1");
+    start_run(&mut hub, p, b"pub r\n1");
     assert!(hub.repeat_publication(p, b"pub r\n2"));
     hub.close(s, "gone");
     assert!(hub.repeat_publication(p, b"pub r\n3"));
@@ -152,8 +157,7 @@ fn without_its_arena_a_run_delivers_through_each_codec() {
     hub.subs.subscribe(a, b"r", true);
     hub.subs.subscribe(b, b"r", true);
     let msgs: Vec<Vec<u8>> = (0..6).map(|i| format!("pub r\n{i}").into_bytes()).collect();
-    hub.feeding = Some(p);
-    Dispatcher::new().dispatch(&mut hub, p, &msgs[0]);
+    start_run(&mut hub, p, &msgs[0]);
     assert!(hub.repeat_publication(p, &msgs[1]));
     let arena = hub.fan.arenas[0].clone().unwrap();
     let guard = arena.borrow();
@@ -177,8 +181,7 @@ fn a_subscriber_written_to_mid_run_is_written_to_again_at_its_end() {
     let (a, mut pa) = tcp(&mut hub);
     hub.subs.subscribe(a, b"r", true);
     let msgs: Vec<Vec<u8>> = (0..4).map(|i| format!("pub r\n{i}").into_bytes()).collect();
-    hub.feeding = Some(p);
-    Dispatcher::new().dispatch(&mut hub, p, &msgs[0]);
+    start_run(&mut hub, p, &msgs[0]);
     assert!(hub.repeat_publication(p, &msgs[1]));
     hub.batch_flush();
     hub.flush_dirty();
@@ -196,8 +199,7 @@ fn a_message_its_codec_flags_is_no_repeat() {
     // own request) takes the full path, as for any codec that says so.
     let (mut hub, _poll) = hub();
     let (p, _pp) = tcp(&mut hub);
-    hub.feeding = Some(p);
-    Dispatcher::new().dispatch(&mut hub, p, b"pub r\n1");
+    start_run(&mut hub, p, b"pub r\n1");
     hub.last_rule = LastMessage::Skip;
     assert!(!hub.repeat_publication(p, b"pub r\n2"));
     hub.last_rule = LastMessage::Store;
