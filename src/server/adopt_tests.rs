@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, IntoRawFd};
 use std::rc::Rc;
 
 use super::*;
+use crate::server::test_codecs::{check_forwarding, Distinct};
 use crate::server::test_server::{answer, logged_reactor};
 use crate::transport::{Decoded, SharedEncoding};
 
@@ -138,9 +139,7 @@ fn a_descriptor_that_is_none_is_refused() {
 fn a_codecs_opening_bytes_go_out_at_once() {
     let (mut r, _lines) = logged_reactor(Settings::default());
     let (mut c, a) = pair();
-    let inner = Inner {
-        on: Rc::new(Cell::new(true)),
-    };
+    let inner = Distinct::new(&Rc::new(Cell::new(true)));
     let peer = "192.0.2.7:4000".parse().unwrap();
     let named = Box::new(Named::new("LINE", inner));
     let id = adopt_with(r.hub_mut(), a.into_raw_fd(), named, Some(peer)).unwrap();
@@ -197,72 +196,15 @@ fn ws_either_answers_a_handshake_or_reads_frames_at_once() {
     assert!(e.ws.is_none());
 }
 
-/// An inner codec whose answers are all distinct; the flags follow `on`.
-struct Inner {
-    on: Rc<Cell<bool>>,
-}
-
-impl Transport for Inner {
-    fn name(&self) -> &str {
-        "inner"
-    }
-    fn open(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"open;");
-    }
-    fn is_open(&self) -> bool {
-        self.on.get()
-    }
-    fn decode<'a>(&mut self, input: &'a mut [u8], _out: &mut Vec<u8>) -> Step<'a> {
-        let n = input.len().min(3);
-        Step {
-            consumed: n,
-            decoded: Decoded::Message(Cow::Borrowed(&input[..n])),
-        }
-    }
-    fn frame_len(&self, input: &[u8]) -> Option<usize> {
-        Some(input.len() + 5)
-    }
-    fn after_dispatch(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"after;");
-    }
-    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-        out.extend_from_slice(b"enc:");
-        out.extend_from_slice(msg);
-    }
-    fn shared_encoding(&self) -> Option<SharedEncoding> {
-        self.on.get().then_some(SharedEncoding::SseEvent)
-    }
-    fn close_after_flush(&self) -> bool {
-        self.on.get()
-    }
-    fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {
-        out.extend_from_slice(b"ka;");
-        self.on.get()
-    }
-}
-
 #[test]
 fn named_is_its_inner_codec_under_another_name() {
     let on = Rc::new(Cell::new(true));
-    let mut c = Named::new("LINE", Inner { on: Rc::clone(&on) });
+    let mut c = Named::new("LINE", Distinct::new(&on));
     assert_eq!(c.name(), "LINE");
-    let mut out = Vec::new();
-    c.open(&mut out);
-    c.after_dispatch(&mut out);
-    c.encode(b"ACK", &mut out);
-    assert_eq!(out, b"open;after;enc:ACK");
+    check_forwarding(&mut c, &on);
     for flag in [true, false] {
         on.set(flag);
-        let mut ka = Vec::new();
-        let got = (c.is_open(), c.close_after_flush(), c.keepalive(&mut ka));
-        assert_eq!(got, (flag, flag, flag));
-        assert_eq!(ka, b"ka;");
         let shared = flag.then_some(SharedEncoding::SseEvent);
         assert_eq!(c.shared_encoding(), shared);
     }
-    assert_eq!(c.frame_len(b"xy"), Some(7));
-    let mut input = b"abcdef".to_vec();
-    let step = c.decode(&mut input, &mut out);
-    assert_eq!(step.consumed, 3);
-    assert_eq!(step.decoded, Decoded::Message(Cow::Borrowed(&b"abc"[..])));
 }

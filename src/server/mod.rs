@@ -48,6 +48,8 @@ pub mod settings;
 pub mod socket;
 pub mod streams;
 #[cfg(test)]
+pub(crate) mod test_codecs;
+#[cfg(test)]
 pub(crate) mod test_server;
 pub(crate) mod tls;
 

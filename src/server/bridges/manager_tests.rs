@@ -82,17 +82,19 @@ fn a_bridge_added_again_takes_over_its_own_mirror_by_name() {
     assert_eq!(old_a.borrow().depths(), (0, 0));
 }
 
-/// A ducq bridge dialled at `t0` to a listener that never answers.
-struct Dialled {
-    b: Bridges,
-    hub: Hub,
+/// A ducq bridge (keep-alive 10 s, no jitter, `o` out) dialled at `t0` to
+/// a listener that never answers, and the hub's log lines since (also
+/// the fixture of `watch.rs`'s tests).
+pub(super) struct Dialled {
+    pub(super) b: Bridges,
+    pub(super) hub: Hub,
     _poll: mio::Poll,
-    remote: TcpListener,
-    t0: Instant,
-    log: Rc<RefCell<Vec<String>>>,
+    pub(super) remote: TcpListener,
+    pub(super) t0: Instant,
+    pub(super) log: Rc<RefCell<Vec<String>>>,
 }
 
-fn dialled() -> Dialled {
+pub(super) fn dialled() -> Dialled {
     let (mut hub, poll) = hub();
     let log = logged(&mut hub);
     let remote = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -101,6 +103,7 @@ fn dialled() -> Dialled {
     b.add(cfg(Kind::Ducq, "w", remote.local_addr().unwrap()), t0);
     b.tick(&mut hub, t0);
     assert!(b.slots[0].conn.is_some());
+    log.borrow_mut().clear();
     Dialled {
         b,
         hub,
@@ -112,14 +115,25 @@ fn dialled() -> Dialled {
 }
 
 impl Dialled {
-    fn at(&mut self, secs: f64) -> Instant {
+    /// The manager's turn `secs` after the dial.
+    pub(super) fn at(&mut self, secs: f64) {
         let now = self.t0 + Duration::from_secs_f64(secs);
         self.b.tick(&mut self.hub, now);
-        now
     }
-    fn stand_in(&self) -> Option<usize> {
+    pub(super) fn stand_in(&self) -> Option<usize> {
         let (id, _) = self.b.slots[0].parked.as_ref()?;
         self.hub.resolve(*id)
+    }
+    /// The bridge's live connection.
+    pub(super) fn key(&self) -> usize {
+        self.hub.resolve(self.b.slots[0].conn.unwrap()).unwrap()
+    }
+    pub(super) fn addr(&self) -> String {
+        self.remote.local_addr().unwrap().to_string()
+    }
+    /// As once the remote has answered the handshake.
+    pub(super) fn open(&mut self) {
+        self.b.slots[0].link.borrow_mut().open = true;
     }
 }
 
@@ -139,14 +153,12 @@ fn a_bridge_down_is_due_to_redial_and_to_get_its_stand_in_back() {
     d.at(20.05);
     assert!(d.stand_in().is_some());
     assert_eq!(d.b.next_due(&d.hub), Some(redial));
-    let _ = &d.log;
-    let _ = &d.remote;
 }
 
 #[test]
 fn a_closing_connection_hands_its_subscriptions_to_a_stand_in_when_one_may_be_made() {
     let mut d = dialled();
-    let key = d.hub.resolve(d.b.slots[0].conn.unwrap()).unwrap();
+    let key = d.key();
     // As after a stand-in that could not be made: the next try waits.
     d.b.slots[0].next_park = d.t0 + Duration::from_secs(5);
     d.hub.close(key, "test");
@@ -159,7 +171,7 @@ fn a_closing_connection_hands_its_subscriptions_to_a_stand_in_when_one_may_be_ma
     assert!(d.b.slots[0].parked.is_none());
     let lost = format!(
         "warning,bridge,bridge-w,could not connect to {}; retrying in 0.10 s (attempt 1)",
-        d.remote.local_addr().unwrap()
+        d.addr()
     );
     assert_eq!(d.log.borrow().last().unwrap(), &lost);
     // Its time come, a stand-in holds the `out` pattern (the redial put
@@ -182,7 +194,7 @@ fn a_closing_connection_hands_its_subscriptions_to_a_stand_in_when_one_may_be_ma
 #[test]
 fn a_stand_in_already_there_is_kept() {
     let mut d = dialled();
-    let key = d.hub.resolve(d.b.slots[0].conn.unwrap()).unwrap();
+    let key = d.key();
     let shared = d.b.shared();
     let now = d.t0 + Duration::from_secs(1);
     d.b.slots[0].park(&mut d.hub, &shared, &mut d.b.pairs, now);
@@ -252,7 +264,7 @@ fn a_ready_mirror_publishes_on_the_live_connection_and_its_notes_are_logged() {
 #[test]
 fn a_stand_in_that_cannot_be_made_is_tried_again_a_second_later() {
     let mut d = dialled();
-    let key = d.hub.resolve(d.b.slots[0].conn.unwrap()).unwrap();
+    let key = d.key();
     // Stand-ins connect to a "listener" that is a UDP socket: refused.
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     d.b.pairs = Some(TcpListener::from(std::os::fd::OwnedFd::from(udp)));

@@ -295,11 +295,10 @@ impl CommandSet for PeerCommands {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
 
     use super::*;
     use crate::server::hub::tests::{frame, hub, read_now, tcp};
-    use crate::transport::Decoded;
+    use crate::server::test_codecs::{check_forwarding, Distinct};
 
     fn exec(
         cmds: &mut PeerCommands,
@@ -494,98 +493,25 @@ mod tests {
         assert_eq!(read_now(&mut pc), want);
     }
 
-    /// An inner codec whose answers are all distinct; the flags follow `on`.
-    struct Inner {
-        on: Rc<Cell<bool>>,
-        closed: Rc<Cell<bool>>,
-    }
-
-    impl Transport for Inner {
-        fn name(&self) -> &str {
-            "inner"
-        }
-        fn open(&mut self, out: &mut Vec<u8>) {
-            out.extend_from_slice(b"open;");
-        }
-        fn is_open(&self) -> bool {
-            self.on.get()
-        }
-        fn decode<'a>(&mut self, input: &'a mut [u8], _out: &mut Vec<u8>) -> Step<'a> {
-            Step {
-                consumed: 3,
-                decoded: Decoded::Message(Cow::Borrowed(&input[..3])),
-            }
-        }
-        fn frame_len(&self, input: &[u8]) -> Option<usize> {
-            Some(input.len() + 5)
-        }
-        fn after_dispatch(&mut self, out: &mut Vec<u8>) {
-            out.extend_from_slice(b"after;");
-        }
-        fn accepts_push(&self) -> bool {
-            self.on.get()
-        }
-        fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-            out.extend_from_slice(b"enc:");
-            out.extend_from_slice(msg);
-        }
-        fn close_after_flush(&self) -> bool {
-            self.on.get()
-        }
-        fn keepalive(&mut self, out: &mut Vec<u8>) -> bool {
-            out.extend_from_slice(b"ka;");
-            self.on.get()
-        }
-        fn idle_timeout(&self) -> Option<std::time::Duration> {
-            Some(std::time::Duration::from_secs(7))
-        }
-        fn last_message(&self) -> LastMessage {
-            LastMessage::Forget
-        }
-        fn closing(&mut self) {
-            self.closed.set(true);
-        }
-        fn last_words(&mut self) -> Option<Vec<u8>> {
-            Some(b"bye".to_vec())
-        }
-    }
-
     #[test]
     fn the_peer_codec_is_its_inner_codec_but_for_publications() {
-        let (on, closed) = (Rc::new(Cell::new(true)), Rc::new(Cell::new(false)));
+        let on = Rc::new(Cell::new(true));
         let shared = Rc::new(Shared::new());
-        let inner = Inner {
-            on: Rc::clone(&on),
-            closed: Rc::clone(&closed),
-        };
+        let inner = Distinct::new(&on);
+        let closed = Rc::clone(&inner.closed);
         let mut c = PeerCodec {
             inner: Box::new(inner),
             shared: Rc::clone(&shared),
             peer: 0xab,
         };
         assert_eq!(c.name(), "inner");
-        let mut out = Vec::new();
-        c.open(&mut out);
-        c.after_dispatch(&mut out);
-        c.encode(b"ACK", &mut out);
-        assert_eq!(out, b"open;after;enc:ACK");
+        check_forwarding(&mut c, &on);
         for flag in [true, false] {
             on.set(flag);
-            let mut ka = Vec::new();
-            let got = (
-                c.is_open(),
-                c.accepts_push(),
-                c.close_after_flush(),
-                c.keepalive(&mut ka),
-            );
-            assert_eq!(got, (flag, flag, flag, flag));
-            assert_eq!(ka, b"ka;");
+            assert_eq!(c.accepts_push(), flag);
         }
-        assert_eq!(c.frame_len(b"xy"), Some(7));
-        let mut input = b"abcdef".to_vec();
-        let step = c.decode(&mut input, &mut out);
-        assert_eq!(step.consumed, 3);
-        assert_eq!(step.decoded, Decoded::Message(Cow::Borrowed(&b"abc"[..])));
+        // Never shared, though its inner codec's is: publications differ.
+        on.set(true);
         assert!(c.shared_encoding().is_none());
         assert_eq!(c.idle_timeout(), Some(std::time::Duration::from_secs(7)));
         assert_eq!(c.last_message(), LastMessage::Forget);
@@ -593,7 +519,7 @@ mod tests {
         assert!(closed.get());
         assert_eq!(c.last_words(), Some(b"bye".to_vec()));
         // A publication: bpub with its trace, through the inner encoder.
-        out.clear();
+        let mut out = Vec::new();
         c.encode_publication(b"pub r\nx", 9, &mut out);
         let want = format!("enc:bpub r\n{:016x}:9\nx", shared.id);
         assert_eq!(out, want.as_bytes());

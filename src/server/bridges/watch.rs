@@ -176,71 +176,14 @@ impl Slot {
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
-    use std::net::TcpListener;
     use std::rc::Rc;
 
     use super::*;
     use crate::server::bridges::config::Kind;
     use crate::server::bridges::jetstream::{JetStreamConfig, Mirror};
-    use crate::server::bridges::Bridges;
-    use crate::server::hub::tests::hub;
+    use crate::server::bridges::manager_tests::{dialled, Dialled};
 
     const KA: Duration = Duration::from_secs(10);
-
-    /// A ducq bridge (keep-alive 10 s, no jitter) dialled at the returned
-    /// instant to a listener that never answers; the hub's log lines of it.
-    struct Dialled {
-        b: Bridges,
-        hub: Hub,
-        _poll: mio::Poll,
-        remote: TcpListener,
-        t0: Instant,
-        log: Rc<RefCell<Vec<String>>>,
-    }
-
-    fn dialled() -> Dialled {
-        let (mut hub, poll) = hub();
-        let log = Rc::new(RefCell::new(Vec::new()));
-        let sink = Rc::clone(&log);
-        hub.logger_mut()
-            .set_hook(Box::new(move |r| sink.borrow_mut().push(r.line())));
-        let remote = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut cfg = BridgeConfig::new(Kind::Ducq, remote.local_addr().unwrap());
-        cfg.name = "w".into();
-        cfg.mapping.out.push("o".into());
-        cfg.keepalive = KA;
-        cfg.backoff.jitter = 0.0;
-        let mut b = Bridges::default();
-        let t0 = Instant::now();
-        b.add(cfg, t0);
-        b.tick(&mut hub, t0);
-        assert!(b.slots[0].conn.is_some());
-        log.borrow_mut().clear();
-        Dialled {
-            b,
-            hub,
-            _poll: poll,
-            remote,
-            t0,
-            log,
-        }
-    }
-
-    impl Dialled {
-        fn key(&self) -> usize {
-            self.hub.resolve(self.b.slots[0].conn.unwrap()).unwrap()
-        }
-        fn at(&mut self, secs: f64) {
-            let now = self.t0 + Duration::from_secs_f64(secs);
-            self.b.tick(&mut self.hub, now);
-        }
-        fn addr(&self) -> String {
-            self.remote.local_addr().unwrap().to_string()
-        }
-        fn open(&mut self) {
-            self.b.slots[0].link.borrow_mut().open = true;
-        }
-    }
 
     #[test]
     fn the_handshake_gets_twice_the_keepalive_and_at_least_a_second() {

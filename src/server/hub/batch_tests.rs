@@ -3,7 +3,7 @@
 //! publication of a run once and in order, whatever the arena does, and a
 //! run follows subscriptions a close hands to a parked session.
 
-use super::super::tests::{connect, frame, hub, read_now, sink, tcp, Events, Keeper};
+use super::super::tests::{connect, frame, hub, read_now, sink, tcp, Events, Keeper, Sink};
 use super::super::Hub;
 use crate::server::Dispatcher;
 use crate::transport::tcp::TcpCodec;
@@ -55,7 +55,10 @@ fn every_kind_of_subscriber_gets_each_publication_once_in_order() {
     // without a shared encoding; one session parked before the run.
     let (a, mut pa) = tcp(&mut hub);
     let (b, mut pb) = tcp(&mut hub);
-    let (k, mut pk) = connect(&mut hub, Box::new(Keeper(TcpCodec::new(1 << 20), None)));
+    let (k, mut pk) = connect(
+        &mut hub,
+        Box::new(Keeper::<Sink>(TcpCodec::new(1 << 20), None)),
+    );
     let (s, _ps) = connect(
         &mut hub,
         Box::new(Keeper(TcpCodec::new(1 << 20), Some(sink("s", &events, 99)))),

@@ -17,6 +17,7 @@ use crate::server::conn::{Conn, ConnId};
 use crate::server::log::Level;
 use crate::server::settings::Settings;
 use crate::server::socket::{PeerAddr, Socket};
+use crate::server::test_codecs::Parting;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::{LastMessage, Parked, SharedEncoding, Step, Transport};
 
@@ -145,27 +146,6 @@ fn each_shared_encoding_has_its_own_arena() {
     hub.flush_dirty();
     for (i, peer) in peers.iter_mut() {
         assert_eq!(read_now(peer), [&[b'0' + *i as u8][..], b"msg"].concat());
-    }
-}
-
-/// A codec with `last_words`: `tag` then the message, unshared.
-struct Parting(Option<&'static [u8]>);
-
-impl Transport for Parting {
-    fn name(&self) -> &str {
-        "PART"
-    }
-    fn decode<'a>(&mut self, _input: &'a mut [u8], _out: &mut Vec<u8>) -> Step<'a> {
-        Step::need_more()
-    }
-    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-        out.extend_from_slice(msg);
-    }
-    fn last_words(&mut self) -> Option<Vec<u8>> {
-        self.0.map(<[u8]>::to_vec)
-    }
-    fn last_message(&self) -> LastMessage {
-        LastMessage::Forget
     }
 }
 
@@ -425,10 +405,11 @@ impl Parked for Sink {
     }
 }
 
-/// A ducq TCP codec whose connection parks `sink` when it ends.
-pub(super) struct Keeper(pub(super) TcpCodec, pub(super) Option<Sink>);
+/// A ducq TCP codec whose connection parks its state (a `Sink` here, the
+/// reactor's tests park others) when it ends.
+pub(crate) struct Keeper<P>(pub(crate) TcpCodec, pub(crate) Option<P>);
 
-impl Transport for Keeper {
+impl<P: Parked + 'static> Transport for Keeper<P> {
     fn name(&self) -> &str {
         "KEEP"
     }

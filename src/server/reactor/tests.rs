@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::proto::{Message, State};
-use crate::server::hub::tests::{connect, read_now, tcp};
+use crate::server::hub::tests::{connect, read_now, tcp, Keeper};
+use crate::server::test_codecs::Parting;
 use crate::server::test_server::accept_client;
 use crate::transport::tcp::TcpCodec;
 use crate::transport::{Parked, Step, Transport};
@@ -283,30 +284,12 @@ fn a_stop_from_another_thread_ends_run_after_its_turn() {
     );
 }
 
-/// A codec whose connection leaves a publication behind when it ends.
-struct Parting;
-
-impl Transport for Parting {
-    fn name(&self) -> &str {
-        "PART"
-    }
-    fn decode<'a>(&mut self, _input: &'a mut [u8], _out: &mut Vec<u8>) -> Step<'a> {
-        Step::need_more()
-    }
-    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-        out.extend_from_slice(msg);
-    }
-    fn last_words(&mut self) -> Option<Vec<u8>> {
-        Some(b"pub r\nbye".to_vec())
-    }
-}
-
 #[test]
 fn last_words_are_dispatched_once_for_a_connection_that_ends() {
     let mut r = reactor(Settings::default());
     let (sub, mut sub_peer) = tcp(&mut r.hub);
     crate::server::actions::subscribe(&mut r.hub, sub, b"r", true).unwrap();
-    let (parting, _peer) = connect(&mut r.hub, Box::new(Parting));
+    let (parting, _peer) = connect(&mut r.hub, Box::new(Parting(Some(b"pub r\nbye"))));
     assert!(!r.last_words());
     r.hub.close(parting, "gone");
     assert!(r.last_words());
@@ -333,24 +316,6 @@ impl Parked for Due {
     }
 }
 
-/// A ducq TCP codec whose connection parks a `Due` when it ends.
-struct Parks(TcpCodec, Option<Due>);
-
-impl Transport for Parks {
-    fn name(&self) -> &str {
-        "PARKS"
-    }
-    fn decode<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Step<'a> {
-        self.0.decode(input, out)
-    }
-    fn encode(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-        self.0.encode(msg, out);
-    }
-    fn park(&mut self) -> Option<Box<dyn Parked>> {
-        self.1.take().map(|d| Box::new(d) as Box<dyn Parked>)
-    }
-}
-
 #[test]
 fn a_parked_connections_due_publication_is_dispatched_then_it_is_dropped() {
     let mut r = reactor(Settings::default());
@@ -360,7 +325,7 @@ fn a_parked_connections_due_publication_is_dispatched_then_it_is_dropped() {
     let due = Due(Some(b"pub r\nlate".to_vec()), Rc::clone(&events));
     let (parks, _peer) = connect(
         &mut r.hub,
-        Box::new(Parks(TcpCodec::new(1 << 20), Some(due))),
+        Box::new(Keeper(TcpCodec::new(1 << 20), Some(due))),
     );
     r.hub.close(parks, "gone");
     r.hub.reap();
