@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::fanout::{encode_shared, shared_slot};
-use super::Hub;
+use super::{queued_is_noop, Hub};
 use crate::server::conn::SharedRef;
 
 /// The run's subscribers, by how they are delivered to.
@@ -178,7 +178,7 @@ impl Hub {
                 continue;
             };
             conn.out.push_shared(SharedRef::Arena(&arena), start, end);
-            if !conn.dirty || conn.pending_output() > self.high_water {
+            if !queued_is_noop(conn, self.high_water) {
                 let _ = self.queued(key);
             }
         }

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::body_pool::BodyPool;
-use super::Hub;
+use super::{queued_is_noop, Hub};
 use crate::server::conn::{Conn, SharedRef};
 use crate::transport::tcp::encode_header;
 use crate::transport::{LastMessage, SharedEncoding};
@@ -155,9 +155,7 @@ impl Hub {
             }
             None => conn.transport.encode_publication(msg, seq, conn.out.own()),
         }
-        // `queued`'s common case, decided here: already due for a flush
-        // and below the high-water mark.
-        if conn.dirty && conn.pending_output() <= self.high_water {
+        if queued_is_noop(conn, self.high_water) {
             return true;
         }
         self.queued(key).is_ok()

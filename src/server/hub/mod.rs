@@ -353,3 +353,12 @@ impl Hub {
         !self.to_close.is_empty()
     }
 }
+
+/// Whether `Hub::queued` has nothing to do for `conn`: already due for a
+/// flush, and at or below the high-water mark. The publish path asks this
+/// inline, once per delivery, before paying for the call (a free function:
+/// the caller holds `conn` from the hub's slab).
+#[inline]
+fn queued_is_noop(conn: &Conn, high_water: usize) -> bool {
+    conn.dirty && conn.pending_output() <= high_water
+}

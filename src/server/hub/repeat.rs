@@ -18,7 +18,7 @@
 //! by `publish`) is never a repeat.
 
 use super::fanout::SHARE_BODY_FROM;
-use super::Hub;
+use super::{queued_is_noop, Hub};
 use crate::proto::{Message, ACK};
 use crate::server::log::Level;
 use crate::transport::{LastMessage, SharedEncoding};
@@ -36,8 +36,10 @@ pub(super) struct Repeat {
     route: (usize, usize),
     /// The publisher's encoding of `ACK`.
     ack: Vec<u8>,
-    /// The route's subscribers, once the first repeat looked them up.
+    /// The route's subscribers as looked up (kept to reuse its buffer;
+    /// `batch` holds them sorted by how they are delivered to).
     targets: Vec<usize>,
+    /// `batch` holds this run's subscribers.
     targets_known: bool,
     /// `Hub::closes` when they were looked up.
     closes: u64,
@@ -122,7 +124,7 @@ impl Hub {
         self.metrics.messages_in += 1;
         conn.out.own().extend_from_slice(&self.repeat.ack);
         self.metrics.messages_out += 1;
-        if !conn.dirty || conn.pending_output() > self.high_water {
+        if !queued_is_noop(conn, self.high_water) {
             // The slow path may hold or log: what the run delivered so
             // far is queued first, as it would have been.
             self.batch_flush();
